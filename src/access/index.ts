@@ -1,0 +1,4 @@
+export type { AuditEntry, AuditRecord, AuditVerification } from './audit-log.js';
+export { AuditLog, auditMigrations } from './audit-log.js';
+export type { Principal, Role } from './token-registry.js';
+export { TokenRegistry, tokenMigrations } from './token-registry.js';

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { isHealthmeshError } from '../core/index.js';
+import { auditCommand } from './commands/audit.js';
+import { ingestCommand } from './commands/ingest.js';
+import { initCommand } from './commands/init.js';
+import { serveCommand, startCommand } from './commands/serve.js';
+import { statsCommand } from './commands/stats.js';
+import type { Io } from './io.js';
+import { processIo } from './io.js';
+
+/** Error codes that mean the user's input was wrong (exit 1); anything else is our fault (exit 2). */
+const INPUT_FAULTS = /^(CONFIG_|HUB_|INGEST_|FHIR_|API_BAD)/;
+
+/**
+ * Parse and run one command line. Returns the exit code: 0 success, 1 bad input, 2 internal fault. Commands
+ * that serve set `io.keepAlive` and resolve only when the server stops.
+ */
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  let code = 0;
+  const program = new Command()
+    .name('healthmesh')
+    .description('Federated health data hub: ingest FHIR, pseudonymise, audit, serve.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+    .showHelpAfterError();
+  const setCode = (c: number) => {
+    code = c;
+  };
+  initCommand(program, io, setCode);
+  ingestCommand(program, io, setCode);
+  serveCommand(program, io, setCode);
+  startCommand(program, io, setCode);
+  statsCommand(program, io, setCode);
+  auditCommand(program, io, setCode);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
+    if (isHealthmeshError(e)) {
+      io.err.write(`error ${e.code}: ${e.message}\n`);
+      return INPUT_FAULTS.test(e.code) ? 1 : 2;
+    }
+    io.err.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 2;
+  }
+}
+
+function isEntryPoint(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      console.error(e);
+      process.exitCode = 2;
+    },
+  );
+}

@@ -1,0 +1,67 @@
+import { HealthmeshError } from './errors.js';
+
+export type HubRole = 'data' | 'research' | 'demonstration';
+
+/** A hub's configuration (`hub.json` in its data directory). Secrets live apart, in `secrets/`. */
+export interface HubConfig {
+  name: string;
+  role: HubRole;
+  /** Source name used when an ingest names none. */
+  defaultSource: string;
+  privacy: { birthDatePrecision: 'year' | 'month' | 'day' };
+  server: { host: string; port: number };
+  ingest: { batchSize: number; maxRecordBytes: number };
+}
+
+export function defaultConfig(name: string): HubConfig {
+  return {
+    name,
+    role: 'data',
+    defaultSource: 'default',
+    privacy: { birthDatePrecision: 'month' },
+    server: { host: '127.0.0.1', port: 8080 },
+    ingest: { batchSize: 2000, maxRecordBytes: 64 * 1024 * 1024 },
+  };
+}
+
+const ROLES = ['data', 'research', 'demonstration'];
+const PRECISIONS = ['year', 'month', 'day'];
+
+/** Check a parsed `hub.json`, naming the first field that is wrong. Missing optional sections take defaults. */
+export function parseConfig(value: unknown, file: string): HubConfig {
+  const fail = (path: string, expected: string): never => {
+    throw new HealthmeshError('CONFIG_INVALID', `${file}: ${path} must be ${expected}`, { file, path });
+  };
+  if (value === null || typeof value !== 'object') return fail('(root)', 'an object');
+  const v = value as Record<string, Record<string, unknown> | unknown>;
+  if (typeof v.name !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(v.name)) {
+    return fail('name', 'a lower-case name of letters, digits and hyphens');
+  }
+  const base = defaultConfig(v.name);
+  const section = (key: string): Record<string, unknown> => {
+    const s = v[key];
+    if (s === undefined) return {};
+    if (s === null || typeof s !== 'object') return fail(key, 'an object');
+    return s as Record<string, unknown>;
+  };
+  const role = v.role ?? base.role;
+  if (typeof role !== 'string' || !ROLES.includes(role)) fail('role', `one of ${ROLES.join(', ')}`);
+  const defaultSource = v.defaultSource ?? base.defaultSource;
+  if (typeof defaultSource !== 'string' || defaultSource.length === 0) fail('defaultSource', 'a non-empty string');
+  const privacy = { ...base.privacy, ...section('privacy') };
+  if (!PRECISIONS.includes(String(privacy.birthDatePrecision))) fail('privacy.birthDatePrecision', `one of ${PRECISIONS.join(', ')}`);
+  const server = { ...base.server, ...section('server') };
+  if (typeof server.host !== 'string') fail('server.host', 'a string');
+  if (!Number.isInteger(server.port) || server.port < 0 || server.port > 65535) fail('server.port', 'a port number 0-65535');
+  const ingest = { ...base.ingest, ...section('ingest') };
+  if (!Number.isInteger(ingest.batchSize) || ingest.batchSize < 1) fail('ingest.batchSize', 'a positive integer');
+  if (!Number.isInteger(ingest.maxRecordBytes) || ingest.maxRecordBytes < 1024) fail('ingest.maxRecordBytes', 'an integer ≥ 1024');
+  return {
+    name: v.name,
+    role: role as HubRole,
+    defaultSource: defaultSource as string,
+    privacy: privacy as HubConfig['privacy'],
+    server: server as HubConfig['server'],
+    ingest: ingest as HubConfig['ingest'],
+  };
+}

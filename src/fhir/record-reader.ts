@@ -1,0 +1,175 @@
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { HealthmeshError } from '../core/index.js';
+
+/** One record read from an input, parsed or with the reason it could not be. */
+export type RawRecord =
+  | { file: string; line?: number; bytes: number; value: unknown }
+  | { file: string; line?: number; bytes: number; error: HealthmeshError };
+
+export interface ReaderOptions {
+  /** Largest record accepted, in bytes; longer lines are rejected without being held in memory. */
+  maxRecordBytes: number;
+}
+
+export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024;
+const INPUT_EXTENSIONS = /\.(ndjson|jsonl|json)(\.gz)?$/i;
+const NDJSON = /\.(ndjson|jsonl)(\.gz)?$/i;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** Expand files and folders (recursively, sorted) into the input files they hold. */
+export async function listInputFiles(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    let s: Awaited<ReturnType<typeof stat>>;
+    try {
+      s = await stat(p);
+    } catch (e) {
+      throw new HealthmeshError('INGEST_UNREADABLE', `cannot read ${p}: ${(e as Error).message}`, { file: p });
+    }
+    if (s.isDirectory()) {
+      const names = (await readdir(p)).sort();
+      const nested = await listInputFiles(names.map((n) => join(p, n)).filter((f) => !/(^|\/)\./.test(f)));
+      out.push(...nested.filter((f) => INPUT_EXTENSIONS.test(f)));
+    } else {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+function openBytes(file: string): Readable {
+  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
+  if (!/\.gz$/i.test(file)) return raw;
+  const gunzip = createGunzip();
+  raw.on('error', (e) => gunzip.destroy(e));
+  return raw.pipe(gunzip);
+}
+
+function parseRecord(file: string, line: number | undefined, bytes: Buffer): RawRecord {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return {
+      file,
+      ...(line !== undefined && { line }),
+      bytes: bytes.length,
+      error: new HealthmeshError('INGEST_BINARY_INPUT', 'the record is not UTF-8 text (binary data?)', {
+        file,
+        ...(line !== undefined && { line }),
+      }),
+    };
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  try {
+    return { file, ...(line !== undefined && { line }), bytes: bytes.length, value: JSON.parse(text) };
+  } catch (e) {
+    return {
+      file,
+      ...(line !== undefined && { line }),
+      bytes: bytes.length,
+      error: new HealthmeshError('INGEST_INVALID_JSON', `invalid JSON: ${(e as Error).message}`, {
+        file,
+        ...(line !== undefined && { line }),
+      }),
+    };
+  }
+}
+
+/**
+ * Yields the records of one file. NDJSON (`.ndjson`, `.jsonl`) is split into lines as bytes arrive, so memory
+ * stays bounded by `maxRecordBytes` whatever the file size; a line over the limit is skipped to its end and
+ * reported. Other files are one JSON document (a resource or a Bundle). `.gz` is decompressed on the fly.
+ * Blank lines are ignored; CRLF and a leading BOM are accepted.
+ */
+export async function* readRecords(file: string, options: ReaderOptions): AsyncGenerator<RawRecord> {
+  const ndjson = NDJSON.test(file);
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let overflowing = false;
+  let lineNo = 0;
+  let any = false;
+  const location = (line: number) => (ndjson ? { file, line } : { file });
+
+  const finish = (): RawRecord | undefined => {
+    lineNo++;
+    let buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    if (overflowing) {
+      overflowing = false;
+      any = true;
+      return {
+        ...location(lineNo),
+        bytes: options.maxRecordBytes,
+        error: new HealthmeshError(
+          'INGEST_RECORD_TOO_LARGE',
+          `the record exceeds the limit of ${options.maxRecordBytes} bytes`,
+          location(lineNo),
+        ),
+      };
+    }
+    if (buf.length > 0 && buf[buf.length - 1] === 0x0d) buf = buf.subarray(0, buf.length - 1);
+    if (isBlank(buf)) return undefined;
+    any = true;
+    return parseRecord(file, ndjson ? lineNo : undefined, buf);
+  };
+
+  const stream = openBytes(file);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let start = 0;
+      if (ndjson) {
+        for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+          append(chunk.subarray(start, nl));
+          const rec = finish();
+          if (rec) yield rec;
+          start = nl + 1;
+        }
+      }
+      append(chunk.subarray(start));
+    }
+  } catch (e) {
+    if (e instanceof HealthmeshError) throw e;
+    throw new HealthmeshError('INGEST_UNREADABLE', `cannot read ${file}: ${(e as Error).message}`, { file });
+  }
+  if (pendingBytes > 0 || overflowing) {
+    const rec = finish();
+    if (rec) yield rec;
+  }
+  if (!any) {
+    yield {
+      file,
+      bytes: 0,
+      error: new HealthmeshError('INGEST_EMPTY_FILE', 'the file holds no records', { file }),
+    };
+  }
+
+  function append(part: Buffer): void {
+    if (part.length === 0 || overflowing) return;
+    if (pendingBytes + part.length > options.maxRecordBytes) {
+      overflowing = true;
+      pending = [];
+      pendingBytes = 0;
+      return;
+    }
+    pending.push(part);
+    pendingBytes += part.length;
+  }
+}
+
+function isBlank(buf: Buffer): boolean {
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) {
+      // a lone BOM line is blank too
+      if (i === 0 && c === 0xef && buf[1] === 0xbb && buf[2] === 0xbf && buf.length === 3) return true;
+      return false;
+    }
+  }
+  return true;
+}

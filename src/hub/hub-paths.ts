@@ -1,0 +1,36 @@
+import { join, resolve } from 'node:path';
+
+/** Where a hub keeps each thing under its data directory. */
+export interface HubPaths {
+  dir: string;
+  config: string;
+  store: string;
+  secretsDir: string;
+  secret: string;
+  adminToken: string;
+  rejectsDir: string;
+  exportsDir: string;
+  log: string;
+  auditAnchor: string;
+}
+
+export function hubPaths(dir: string): HubPaths {
+  const d = resolve(dir);
+  return {
+    dir: d,
+    config: join(d, 'hub.json'),
+    store: join(d, 'store.duckdb'),
+    secretsDir: join(d, 'secrets'),
+    secret: join(d, 'secrets', 'hub.key'),
+    adminToken: join(d, 'secrets', 'admin.token'),
+    rejectsDir: join(d, 'rejects'),
+    exportsDir: join(d, 'exports'),
+    log: join(d, 'logs', 'hub.log'),
+    auditAnchor: join(d, 'audit.head'),
+  };
+}
+
+/** The default data directory: `HEALTHMESH_DIR`, else `.healthmesh` under the working directory. */
+export function defaultHubDir(): string {
+  return process.env.HEALTHMESH_DIR ?? join(process.cwd(), '.healthmesh');
+}

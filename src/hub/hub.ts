@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { destination } from 'pino';
+import { AuditLog, auditMigrations, TokenRegistry, tokenMigrations } from '../access/index.js';
+import type { Clock, HubConfig, Logger } from '../core/index.js';
+import { createLogger, defaultConfig, HealthmeshError, parseConfig, systemClock } from '../core/index.js';
+import { ResourceValidator } from '../fhir/index.js';
+import { IngestPipeline, ResourcePreparer } from '../ingest/index.js';
+import { Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
+import type { Database, Migration } from '../store/index.js';
+import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
+import type { HubPaths } from './hub-paths.js';
+import { hubPaths } from './hub-paths.js';
+
+/** Every module's schema steps, in dependency order. */
+export const ALL_MIGRATIONS: readonly Migration[] = [...resourceStoreMigrations, ...auditMigrations, ...tokenMigrations];
+
+/** The context every command and route receives: built once at start-up, passed in, never global. */
+export interface Hub {
+  config: HubConfig;
+  paths: HubPaths;
+  clock: Clock;
+  logger: Logger;
+  db: Database;
+  store: ResourceStore;
+  audit: AuditLog;
+  tokens: TokenRegistry;
+  ingest: IngestPipeline;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+function writeSecretFile(path: string, content: string | Buffer): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
+}
+
+/**
+ * Create a hub in `dir`: configuration, a random 256-bit pseudonymisation secret and an admin token (both
+ * owner-only files), and the store with its schema. Fails if a hub is already there.
+ */
+export async function initHub(
+  dir: string,
+  options: OpenOptions & { name?: string; config?: Partial<HubConfig> } = {},
+): Promise<{ paths: HubPaths; adminToken: string }> {
+  const paths = hubPaths(dir);
+  if (existsSync(paths.config)) {
+    throw new HealthmeshError('HUB_ALREADY_INITIALISED', `a hub already exists in ${paths.dir}`, { file: paths.config });
+  }
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  const config = { ...defaultConfig(options.name ?? 'hub'), ...options.config };
+  writeSecretFile(paths.secret, randomBytes(32));
+  const hub = await openWith(paths, config, options);
+  try {
+    const token = await hub.tokens.create('admin', 'admin');
+    writeSecretFile(paths.adminToken, `${token}\n`);
+    await hub.audit.append({ actor: 'cli', action: 'init', target: `hub:${config.name}`, outcome: 'success' });
+    // Written last: a hub.json means init completed.
+    writeFileSync(paths.config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    return { paths, adminToken: token };
+  } finally {
+    await hub.close();
+  }
+}
+
+/** Open an initialised hub: read its config and secret, open and migrate its store. */
+export async function openHub(dir: string, options: OpenOptions = {}): Promise<Hub> {
+  const paths = hubPaths(dir);
+  if (!existsSync(paths.config)) {
+    throw new HealthmeshError('HUB_NOT_INITIALISED', `no hub in ${paths.dir}: run \`healthmesh init\` first`, { file: paths.config });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(paths.config, 'utf8'));
+  } catch (e) {
+    throw new HealthmeshError('CONFIG_INVALID', `${paths.config}: ${(e as Error).message}`, { file: paths.config });
+  }
+  return openWith(paths, parseConfig(parsed, paths.config), options);
+}
+
+async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions): Promise<Hub> {
+  const clock = options.clock ?? systemClock;
+  mkdirSync(dirname(paths.log), { recursive: true, mode: 0o700 });
+  const logger = options.logger ?? createLogger({ destination: destination({ dest: paths.log, sync: false, mkdir: true }) });
+  const db = await DuckDbDatabase.open(paths.store);
+  await migrate(db, ALL_MIGRATIONS, clock.now());
+  const secret = readFileSync(paths.secret);
+  const store = new ResourceStore(db);
+  const audit = new AuditLog(db, clock, paths.auditAnchor);
+  const tokens = new TokenRegistry(db, clock);
+  const preparer = new ResourcePreparer(
+    new Pseudonymiser(secret),
+    new ResourceDeidentifier({ birthDatePrecision: config.privacy.birthDatePrecision }),
+  );
+  const ingest = new IngestPipeline({
+    store,
+    validator: ResourceValidator.r4(),
+    preparer,
+    clock,
+    logger,
+    audit: async (e) => {
+      await audit.append(e);
+    },
+  });
+  return {
+    config,
+    paths,
+    clock,
+    logger,
+    db,
+    store,
+    audit,
+    tokens,
+    ingest,
+    async close() {
+      await db.close();
+      logger.flush();
+    },
+  };
+}

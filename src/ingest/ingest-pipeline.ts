@@ -1,0 +1,334 @@
+import { stat } from 'node:fs/promises';
+import type { Clock, Logger } from '../core/index.js';
+import { HealthmeshError, isHealthmeshError } from '../core/index.js';
+import type { RawRecord, ResourceValidator } from '../fhir/index.js';
+import { DEFAULT_MAX_RECORD_BYTES, listInputFiles, readRecords } from '../fhir/index.js';
+import { namePartsOf } from '../privacy/index.js';
+import type { ResourceStore, WriteResult } from '../store/index.js';
+import { bundleEntries, SPLIT_BUNDLE_TYPES } from './bundle-entries.js';
+import type { IngestSummary } from './ingest-summary.js';
+import { SummaryBuilder } from './ingest-summary.js';
+import type { Reject } from './reject-log.js';
+import { RejectLog } from './reject-log.js';
+import type { Prepared, ReferenceScope, ResourcePreparer } from './resource-preparer.js';
+import { EMPTY_SCOPE } from './resource-preparer.js';
+
+type Json = Record<string, unknown>;
+
+export interface IngestOptions {
+  /** Name of the source system (hospital, registry...): part of every stored id and patient key. */
+  source: string;
+  /** Who runs the ingest, for the audit log. */
+  actor: string;
+  rejectsPath: string;
+  maxRecordBytes?: number;
+  /** Flush a write batch at this many resources (one store transaction each). */
+  batchSize?: number;
+  onProgress?: (p: IngestProgress) => void;
+}
+
+export interface IngestProgress {
+  bytesDone: number;
+  bytesTotal: number;
+  records: number;
+  file: string;
+}
+
+/** The outcome of one submitted entry, in submission order (the API's transaction-response needs it). */
+export type EntryOutcome =
+  | { ok: true; type: string; id: string; result: WriteResult; entry?: number }
+  | { ok: false; reject: Reject };
+
+/** A group of writes that commits together; a transaction Bundle is one unit and is never split. */
+interface Unit {
+  writes: Prepared[];
+  origins: Omit<Reject, 'code' | 'message'>[];
+  outcomes: EntryOutcome[];
+  slots: number[];
+}
+
+export interface IngestDeps {
+  store: ResourceStore;
+  validator: ResourceValidator;
+  preparer: ResourcePreparer;
+  clock: Clock;
+  logger: Logger;
+  audit: (entry: { actor: string; action: string; target: string; outcome: 'success' | 'failure'; detail: Record<string, number | string> }) => Promise<void>;
+}
+
+const DEFAULT_BATCH = 2000;
+
+/**
+ * source → validate → pseudonymise → store. Records are read as a stream and written in batches, each one
+ * store transaction: a crash loses at most the batch in flight, which a rerun writes (idempotent by hash).
+ * Every record ends as written, unchanged, or a reject with its location; nothing is dropped silently.
+ */
+export class IngestPipeline {
+  constructor(private readonly deps: IngestDeps) {}
+
+  async ingestPaths(paths: readonly string[], options: IngestOptions): Promise<IngestSummary> {
+    const files = await listInputFiles(paths);
+    const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
+    const run = new Run(this.deps, options, sizes.reduce((a, b) => a + b, 0));
+    try {
+      for (let i = 0; i < files.length; i++) {
+        const file = files[i]!;
+        const gz = /\.gz$/i.test(file);
+        const before = run.summary.bytes;
+        for await (const raw of readRecords(file, { maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES })) {
+          await run.record(raw, gz ? 0 : raw.bytes);
+        }
+        if (gz) run.progressBytes += sizes[i]!;
+        run.summary.files++;
+        await run.flush();
+        await this.deps.audit({
+          actor: options.actor,
+          action: 'ingest',
+          target: `file:${file}`,
+          outcome: 'success',
+          detail: { source: options.source, bytes: run.summary.bytes - before },
+        });
+      }
+    } finally {
+      run.rejects.close();
+    }
+    return run.finish();
+  }
+
+  /** Ingest one parsed document (a resource or a Bundle) as the API receives it; outcomes per entry. */
+  async ingestDocument(value: unknown, label: string, options: IngestOptions): Promise<{ summary: IngestSummary; outcomes: EntryOutcome[] }> {
+    const run = new Run(this.deps, options, 0);
+    const outcomes: EntryOutcome[] = [];
+    run.collect = outcomes;
+    try {
+      await run.record({ file: label, bytes: 0, value }, 0);
+      await run.flush();
+    } finally {
+      run.rejects.close();
+    }
+    await this.deps.audit({
+      actor: options.actor,
+      action: 'ingest',
+      target: label,
+      outcome: 'success',
+      detail: { source: options.source, entries: outcomes.length },
+    });
+    return { summary: run.finish(), outcomes };
+  }
+}
+
+class Run {
+  readonly summary: SummaryBuilder;
+  readonly rejects: RejectLog;
+  private pending: Unit[] = [];
+  private pendingCount = 0;
+  private readonly pendingKeys = new Set<string>();
+  progressBytes = 0;
+  private records = 0;
+  collect: EntryOutcome[] | undefined;
+
+  constructor(
+    private readonly deps: IngestDeps,
+    private readonly options: IngestOptions,
+    private readonly bytesTotal: number,
+  ) {
+    this.summary = new SummaryBuilder(options.source, performance.now());
+    this.rejects = new RejectLog(options.rejectsPath);
+  }
+
+  async record(raw: RawRecord, progressBytes: number): Promise<void> {
+    this.summary.bytes += raw.bytes;
+    this.progressBytes += progressBytes;
+    this.records++;
+    const origin = { file: raw.file, ...(raw.line !== undefined && { line: raw.line }) };
+    if ('error' in raw) {
+      this.reject({ ...origin, code: raw.error.code, message: raw.error.message });
+    } else {
+      const value = raw.value as Json | null;
+      if (value === null || typeof value !== 'object' || Array.isArray(value) || typeof value.resourceType !== 'string') {
+        this.reject({ ...origin, code: 'INGEST_NOT_A_RESOURCE', message: 'the record is not a JSON object with a resourceType' });
+      } else if (value.resourceType === 'Bundle' && SPLIT_BUNDLE_TYPES.has(String(value.type))) {
+        await this.bundle(value, origin);
+      } else {
+        await this.single(value, origin);
+      }
+    }
+    if (this.pendingCount >= (this.options.batchSize ?? DEFAULT_BATCH)) await this.flush();
+    if (this.records % 256 === 0) this.progress(raw.file);
+  }
+
+  private progress(file: string): void {
+    this.options.onProgress?.({ bytesDone: this.progressBytes, bytesTotal: this.bytesTotal, records: this.records, file });
+  }
+
+  private reject(r: Reject): void {
+    this.rejects.add(r);
+    this.summary.rejected(r.resourceType);
+    this.collect?.push({ ok: false, reject: r });
+  }
+
+  private validationReject(resource: Json, origin: Omit<Reject, 'code' | 'message'>): Reject | undefined {
+    const issues = this.deps.validator.validate(resource, 5);
+    const first = issues[0];
+    if (!first) return undefined;
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+    return { ...origin, ...describe(resource), code: first.code, path: first.path, message: `${first.message}${more}` };
+  }
+
+  private async single(resource: Json, origin: Omit<Reject, 'code' | 'message'>): Promise<void> {
+    const invalid = this.validationReject(resource, origin);
+    if (invalid) return this.reject(invalid);
+    try {
+      const prepared = this.deps.preparer.prepare(this.options.source, resource, EMPTY_SCOPE);
+      this.enqueue({ writes: [prepared], origins: [{ ...origin, ...describe(resource) }], outcomes: [], slots: [] });
+    } catch (e) {
+      this.reject(faultReject(e, origin, resource));
+    }
+  }
+
+  private async bundle(bundle: Json, origin: Omit<Reject, 'code' | 'message'>): Promise<void> {
+    const atomic = bundle.type === 'transaction';
+    const { entries, faults } = bundleEntries(bundle);
+    const failures: Reject[] = faults.map((f) => ({
+      ...origin,
+      ...(f.index >= 0 && { entry: f.index }),
+      code: f.error.code,
+      ...(f.error.location.path !== undefined && { path: f.error.location.path }),
+      message: f.error.message,
+    }));
+    // Pass 1: stored ids of every entry, so references between entries resolve whatever their order.
+    const scope: ReferenceScope = { fullUrls: new Map(), identifiers: new Map(), personNames: [] };
+    const seen = new Map<string, string>();
+    const accepted: { index: number; resource: Json; fullUrl?: string; origin: Omit<Reject, 'code' | 'message'> }[] = [];
+    for (const e of entries) {
+      const entryOrigin = { ...origin, entry: e.index, ...describe(e.resource) };
+      const invalid = this.validationReject(e.resource, entryOrigin);
+      if (invalid) {
+        failures.push(invalid);
+        continue;
+      }
+      const type = String(e.resource.resourceType);
+      const id = this.deps.preparer.storedId(this.options.source, e.resource, e.fullUrl);
+      const body = JSON.stringify(e.resource);
+      const key = `${type}/${id}`;
+      const previous = seen.get(key);
+      if (previous !== undefined) {
+        if (previous !== body) {
+          failures.push({
+            ...entryOrigin,
+            code: 'INGEST_DUPLICATE_ENTRY',
+            path: `Bundle.entry[${e.index}]`,
+            message: `${type} ${String(e.resource.id ?? e.fullUrl)} appears earlier in this bundle with different content`,
+          });
+        }
+        continue; // an identical repeat is the same record: stored once
+      }
+      seen.set(key, body);
+      if (e.fullUrl) scope.fullUrls.set(e.fullUrl, { type, id });
+      if (typeof e.resource.id === 'string') scope.fullUrls.set(`${type}/${e.resource.id}`, { type, id });
+      for (const ident of Array.isArray(e.resource.identifier) ? (e.resource.identifier as Json[]) : []) {
+        if (typeof ident.value === 'string') scope.identifiers.set(`${type}|${String(ident.system ?? '')}|${ident.value}`, id);
+      }
+      if (type === 'Patient' || type === 'RelatedPerson' || type === 'Person') scope.personNames.push(...namePartsOf(e.resource));
+      accepted.push({ index: e.index, resource: e.resource, ...(e.fullUrl !== undefined && { fullUrl: e.fullUrl }), origin: entryOrigin });
+    }
+    // Pass 2: prepare; references leaving the bundle must point at something stored (referential integrity).
+    const unit: Unit = { writes: [], origins: [], outcomes: [], slots: [] };
+    const inBundle = new Set([...scope.fullUrls.values()].map((v) => `${v.type}/${v.id}`));
+    for (const a of accepted) {
+      try {
+        const prepared = this.deps.preparer.prepare(this.options.source, a.resource, scope, a.fullUrl);
+        const missing = await this.missingTargets(prepared, inBundle);
+        if (missing) {
+          failures.push({ ...a.origin, code: 'INGEST_UNRESOLVED_REFERENCE', path: missing.path, message: `reference to ${missing.target.split('/')[0]} that is neither in this bundle nor stored` });
+          continue;
+        }
+        unit.writes.push(prepared);
+        unit.origins.push(a.origin);
+      } catch (e) {
+        failures.push(faultReject(e, a.origin, a.resource));
+      }
+    }
+    if (atomic && failures.length > 0) {
+      const cause = failures[0]!;
+      for (const f of failures) this.reject(f);
+      for (const o of unit.origins) {
+        this.reject({
+          ...o,
+          code: 'INGEST_TRANSACTION_FAILED',
+          message: `not stored: the transaction was rolled back because entry ${cause.entry ?? '?'} failed (${cause.code})`,
+        });
+      }
+      return;
+    }
+    for (const f of failures) this.reject(f);
+    if (unit.writes.length > 0) this.enqueue(unit);
+  }
+
+  private async missingTargets(prepared: Prepared, inBundle: Set<string>): Promise<{ target: string; path: string } | undefined> {
+    const unknown = prepared.outsideTargets.filter((t) => !inBundle.has(t.target) && !this.pendingKeys.has(t.target));
+    if (unknown.length === 0) return undefined;
+    const keys = unknown.map((t) => t.target.split('/') as [string, string]);
+    const found = await this.deps.store.existing(keys);
+    return unknown.find((t) => !found.has(t.target));
+  }
+
+  private enqueue(unit: Unit): void {
+    if (this.collect) {
+      for (let i = 0; i < unit.writes.length; i++) {
+        unit.slots.push(this.collect.length);
+        this.collect.push({ ok: false, reject: { file: '', code: 'INTERNAL', message: 'pending' } });
+      }
+    }
+    this.pending.push(unit);
+    this.pendingCount += unit.writes.length;
+    for (const p of unit.writes) this.pendingKeys.add(`${p.write.type}/${p.write.id}`);
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const units = this.pending;
+    this.pending = [];
+    this.pendingCount = 0;
+    this.pendingKeys.clear();
+    const writes = units.flatMap((u) => u.writes.map((p) => p.write));
+    const results = await this.deps.store.write(writes, this.deps.clock.now());
+    let i = 0;
+    for (const u of units) {
+      u.writes.forEach((p, k) => {
+        const result = results[i++]!;
+        this.summary.written(p.write.type, result.status);
+        const slot = u.slots[k];
+        const entry = u.origins[k]?.entry;
+        if (this.collect && slot !== undefined) {
+          this.collect[slot] = { ok: true, type: p.write.type, id: p.write.id, result, ...(entry !== undefined && { entry }) };
+        }
+      });
+    }
+  }
+
+  finish(): IngestSummary {
+    const summary = this.summary.build(performance.now(), this.rejects.count > 0 ? this.rejects.path : undefined);
+    this.deps.logger.info({ source: summary.source, totals: summary.totals, mbPerSecond: summary.mbPerSecond }, 'ingest finished');
+    return summary;
+  }
+}
+
+function describe(resource: Json): { resourceType?: string; id?: string } {
+  const type = typeof resource.resourceType === 'string' ? resource.resourceType : undefined;
+  // A Patient's source id can itself be an identifier (an MRN): it is never written to the rejects file.
+  const id = typeof resource.id === 'string' && type !== 'Patient' && type !== 'RelatedPerson' && type !== 'Person' ? resource.id : undefined;
+  return { ...(type !== undefined && { resourceType: type }), ...(id !== undefined && { id }) };
+}
+
+function faultReject(e: unknown, origin: Omit<Reject, 'code' | 'message'>, resource: Json): Reject {
+  if (!isHealthmeshError(e)) throw e;
+  return {
+    ...origin,
+    ...describe(resource),
+    code: e.code,
+    ...(e.location.path !== undefined && { path: e.location.path }),
+    message: e.message,
+  };
+}
+

@@ -1,0 +1,4 @@
+export { PHONE_MASK, RRN_MASK, scrubText } from './identifier-scrubber.js';
+export { Pseudonymiser } from './pseudonymiser.js';
+export type { BirthDatePrecision, DeidentifyOptions } from './resource-deidentifier.js';
+export { namePartsOf, ResourceDeidentifier } from './resource-deidentifier.js';

@@ -1,0 +1,27 @@
+import { createHmac } from 'node:crypto';
+
+/**
+ * Keyed pseudonyms. `patient_key = HMAC-SHA256(hub secret, "patient" | source | source id)`: stable per hub
+ * and source, irreversible without the secret. Other resources get a shorter keyed id from (source, type,
+ * source id), so two sources' `Patient/123` never collide and re-ingest maps to the same stored id.
+ */
+export class Pseudonymiser {
+  constructor(private readonly secret: Buffer) {
+    if (secret.length < 32) throw new Error('the hub secret must be at least 32 bytes');
+  }
+
+  /** The pseudonymous patient key (64 hex chars), which is also the stored Patient id. */
+  patientKey(source: string, sourceId: string): string {
+    return this.mac(`patient\u0000${source}\u0000${sourceId}`);
+  }
+
+  /** The stored id of a non-Patient resource (32 hex chars: 128 bits, collision-free in practice). */
+  resourceId(source: string, type: string, sourceId: string): string {
+    if (type === 'Patient') return this.patientKey(source, sourceId);
+    return this.mac(`resource\u0000${source}\u0000${type}\u0000${sourceId}`).slice(0, 32);
+  }
+
+  private mac(message: string): string {
+    return createHmac('sha256', this.secret).update(message).digest('hex');
+  }
+}

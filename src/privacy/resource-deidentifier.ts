@@ -1,0 +1,152 @@
+import { scrubText } from './identifier-scrubber.js';
+
+/** How far birth dates are generalised. */
+export type BirthDatePrecision = 'year' | 'month' | 'day';
+
+export interface DeidentifyOptions {
+  birthDatePrecision: BirthDatePrecision;
+  /**
+   * Name parts of the people in the same submission (e.g. one patient's bundle), masked wherever they occur in
+   * free text. Names elsewhere cannot be recognised reliably and are left to the structural removal.
+   */
+  personNames?: readonly string[];
+}
+
+/** Resource types that describe a person whose direct identifiers we remove. */
+const PERSON_TYPES = new Set(['Patient', 'RelatedPerson', 'Person']);
+const PERSON_DROPPED = ['name', 'telecom', 'identifier', 'photo', 'contact', 'text'] as const;
+const ADDRESS_KEPT = new Set(['use', 'type', 'city', 'district', 'state', 'country', 'period', 'extension']);
+const IDENTIFYING_EXTENSIONS = new Set([
+  'http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName',
+  'http://hl7.org/fhir/StructureDefinition/humanname-mothers-family',
+  'http://hl7.org/fhir/StructureDefinition/patient-nationality',
+]);
+/** Keys whose string values are machine codes or links, never free text. */
+const STRUCTURAL_KEYS = new Set(['reference', 'system', 'url', 'id', 'code', 'contentType', 'language', 'resourceType']);
+const NAME_MASK = '[NAME]';
+const PERSON_REFERENCE = /^(?:Patient|RelatedPerson|Person)\//;
+
+type Json = Record<string, unknown>;
+
+/** Name parts worth masking (single letters and honorifics would mask too much). */
+export function namePartsOf(resource: Json): string[] {
+  const parts: string[] = [];
+  const names = Array.isArray(resource.name) ? resource.name : [];
+  for (const n of names as Json[]) {
+    if (typeof n.family === 'string') parts.push(n.family);
+    if (Array.isArray(n.given)) for (const g of n.given) if (typeof g === 'string') parts.push(g);
+    if (typeof n.text === 'string') parts.push(...n.text.split(/\s+/));
+  }
+  return parts.filter((p) => p.length >= 2);
+}
+
+function generaliseDate(value: string, precision: BirthDatePrecision): string {
+  if (precision === 'year') return value.slice(0, 4);
+  if (precision === 'month') return value.slice(0, 7);
+  return value;
+}
+
+function reduceAddress(address: Json): Json | undefined {
+  const out: Json = {};
+  for (const k of Object.keys(address)) if (ADDRESS_KEPT.has(k)) out[k] = address[k];
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Removes and masks direct identifiers in place. References must already point at stored ids: a reference to
+ * a person loses its display text and logical identifier, which often carry the name or an MRN.
+ */
+export class ResourceDeidentifier {
+  constructor(private readonly options: DeidentifyOptions) {}
+
+  deidentify(resource: Json, personNames: readonly string[] = this.options.personNames ?? []): Json {
+    const namePattern =
+      personNames.length > 0
+        ? new RegExp(`(?<![\\p{L}\\p{N}])(?:${[...new Set(personNames)].map(escapeRegExp).join('|')})(?![\\p{L}\\p{N}])`, 'gu')
+        : undefined;
+    const maskText = (s: string): string => {
+      const scrubbed = scrubText(s);
+      return namePattern ? scrubbed.replace(namePattern, NAME_MASK) : scrubbed;
+    };
+    this.walkResource(resource, maskText);
+    return resource;
+  }
+
+  private walkResource(resource: Json, maskText: (s: string) => string): void {
+    const type = resource.resourceType;
+    if (typeof type === 'string' && PERSON_TYPES.has(type)) this.stripPerson(resource);
+    this.walk(resource, maskText);
+  }
+
+  private stripPerson(person: Json): void {
+    for (const k of PERSON_DROPPED) delete person[k];
+    delete person._birthDate;
+    if (typeof person.birthDate === 'string') {
+      person.birthDate = generaliseDate(person.birthDate, this.options.birthDatePrecision);
+    }
+    if (Array.isArray(person.address)) {
+      const kept = (person.address as Json[]).map(reduceAddress).filter((a): a is Json => a !== undefined);
+      if (kept.length > 0) person.address = kept;
+      else delete person.address;
+    }
+  }
+
+  private walk(node: Json, maskText: (s: string) => string): void {
+    if (Array.isArray(node.extension)) this.filterExtensions(node);
+    if (typeof node.reference === 'string' && PERSON_REFERENCE.test(node.reference)) {
+      delete node.display;
+      delete node.identifier;
+    }
+    if (typeof node.data === 'string' && typeof node.contentType === 'string' && node.contentType.startsWith('text/')) {
+      const text = Buffer.from(node.data, 'base64').toString('utf8');
+      const masked = maskText(text);
+      if (masked !== text) {
+        node.data = Buffer.from(masked, 'utf8').toString('base64');
+        delete node.hash; // the hash described the original bytes
+        delete node.size;
+      }
+    }
+    for (const key of Object.keys(node)) {
+      const value = node[key];
+      if (typeof value === 'string') {
+        if (!STRUCTURAL_KEYS.has(key)) {
+          const masked = maskText(value);
+          if (masked !== value) node[key] = masked;
+        }
+      } else if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          if (typeof item === 'string') {
+            if (!STRUCTURAL_KEYS.has(key)) value[i] = maskText(item);
+          } else if (item !== null && typeof item === 'object') {
+            if (key === 'contained') this.walkResource(item as Json, maskText);
+            else this.walk(item as Json, maskText);
+          }
+        }
+      } else if (value !== null && typeof value === 'object') {
+        if (key === 'resource') this.walkResource(value as Json, maskText);
+        else this.walk(value as Json, maskText);
+      }
+    }
+  }
+
+  private filterExtensions(node: Json): void {
+    const kept = (node.extension as Json[]).filter((ext) => {
+      if (typeof ext.url === 'string' && IDENTIFYING_EXTENSIONS.has(ext.url)) return false;
+      if (ext.valueHumanName !== undefined || ext.valueContactPoint !== undefined) return false;
+      if (ext.valueIdentifier !== undefined) return false;
+      if (ext.valueAddress !== undefined) {
+        const reduced = reduceAddress(ext.valueAddress as Json);
+        if (!reduced) return false;
+        ext.valueAddress = reduced;
+      }
+      return true;
+    });
+    if (kept.length > 0) node.extension = kept;
+    else delete node.extension;
+  }
+}

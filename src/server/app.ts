@@ -1,0 +1,95 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Principal } from '../access/index.js';
+import { HealthmeshError } from '../core/index.js';
+import type { Hub } from '../hub/index.js';
+import { errorOutcome } from './operation-outcome.js';
+import { bundleRoutes } from './routes/bundle.js';
+import { exportRoutes } from './routes/export.js';
+import { metadataRoutes } from './routes/metadata.js';
+import { readRoutes } from './routes/read.js';
+import { searchRoutes } from './routes/search.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+    /** What the route did, for the audit entry written when the response is sent. */
+    auditAction?: { action: string; target: string; detail?: Record<string, string | number | boolean> };
+  }
+}
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+export interface ServerOptions {
+  /** Base URL used in links (paging, export manifests); defaults to the request's own host. */
+  baseUrl?: string;
+  bodyLimit?: number;
+}
+
+/** Build the hub's HTTP app without listening: tests call `inject`, the CLI calls `listen`. */
+export async function buildServer(hub: Hub, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({ loggerInstance: hub.logger as FastifyBaseLogger, bodyLimit: options.bodyLimit ?? 256 * 1024 * 1024, disableRequestLogging: true });
+  app.addContentTypeParser(['application/fhir+json', 'application/json'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (e) {
+      done(new HealthmeshError('INGEST_INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req) => {
+    const header = req.headers.authorization;
+    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match) throw new HealthmeshError('AUTH_MISSING_TOKEN', 'this hub requires a bearer token (Authorization: Bearer …)');
+    const principal = await hub.tokens.verify(match[1]!);
+    if (!principal) throw new HealthmeshError('AUTH_INVALID_TOKEN', 'the bearer token is not valid for this hub');
+    req.principal = principal;
+  });
+
+  // Every request is audited once its outcome is known, refused ones included.
+  app.addHook('onResponse', async (req, reply) => {
+    const a = req.auditAction;
+    const status = reply.statusCode;
+    await hub.audit.append({
+      actor: req.principal?.name ?? 'anonymous',
+      action: a?.action ?? 'request',
+      target: a?.target ?? `${req.method} ${req.routeOptions.url ?? 'unknown-route'}`,
+      outcome: status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failure',
+      detail: { status, ...(a?.detail ?? {}) },
+    });
+  });
+
+  app.setErrorHandler(async (error: unknown, _req: FastifyRequest, reply: FastifyReply) => {
+    const { status, body } = errorOutcome(error);
+    if (status === 500) {
+      const e = error as { statusCode?: number; message?: string };
+      // Fastify's own client errors (body too large, bad content type) keep their 4xx status.
+      if (e.statusCode && e.statusCode < 500) {
+        return reply.code(e.statusCode).type(FHIR_JSON).send(errorOutcome(new HealthmeshError('API_BAD_REQUEST', String(e.message))).body);
+      }
+      hub.logger.error({ err: error }, 'request failed');
+    }
+    return reply.code(status).type(FHIR_JSON).send(body);
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    const { status, body } = errorOutcome(new HealthmeshError('API_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+    return reply.code(status).type(FHIR_JSON).send(body);
+  });
+
+  const ctx = { hub, baseUrl: options.baseUrl };
+  await app.register(metadataRoutes(ctx));
+  await app.register(exportRoutes(ctx));
+  await app.register(bundleRoutes(ctx));
+  await app.register(searchRoutes(ctx));
+  await app.register(readRoutes(ctx));
+  return app;
+}
+
+export interface RouteContext {
+  hub: Hub;
+  baseUrl: string | undefined;
+}
+
+/** The FHIR base URL as the client sees it. */
+export function fhirBase(ctx: RouteContext, req: FastifyRequest): string {
+  return `${ctx.baseUrl ?? `${req.protocol}://${req.host}`}/fhir`;
+}

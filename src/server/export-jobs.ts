@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Hub } from '../hub/index.js';
+import type { SqlValue } from '../store/index.js';
+import { toResource } from '../store/index.js';
+
+export interface ExportRequest {
+  level: 'system' | 'patient';
+  types: string[];
+  since?: Date;
+  requestUrl: string;
+  actor: string;
+}
+
+export interface ExportFile {
+  type: string;
+  file: string;
+  count: number;
+}
+
+export interface ExportJob {
+  id: string;
+  request: ExportRequest;
+  status: 'running' | 'complete' | 'failed' | 'cancelled';
+  transactionTime: Date;
+  files: ExportFile[];
+  exported: number;
+  error?: string;
+}
+
+/**
+ * Bulk Data $export jobs: run in the background, one NDJSON file per type under the hub's exports folder
+ * (owner-only). The transaction time is fixed at kick-off; versions stored later are not included.
+ */
+export class ExportJobs {
+  private readonly jobs = new Map<string, ExportJob>();
+
+  constructor(private readonly hub: Hub) {}
+
+  start(request: ExportRequest): ExportJob {
+    const job: ExportJob = { id: randomUUID(), request, status: 'running', transactionTime: this.hub.clock.now(), files: [], exported: 0 };
+    this.jobs.set(job.id, job);
+    void this.run(job).catch((e: unknown) => {
+      job.status = 'failed';
+      job.error = e instanceof Error ? e.message : String(e);
+      this.hub.logger.error({ job: job.id, err: e }, 'export failed');
+    });
+    return job;
+  }
+
+  get(id: string): ExportJob | undefined {
+    return this.jobs.get(id);
+  }
+
+  dir(job: ExportJob): string {
+    return join(this.hub.paths.exportsDir, job.id);
+  }
+
+  cancel(id: string): boolean {
+    const job = this.jobs.get(id);
+    if (!job) return false;
+    if (job.status === 'running') job.status = 'cancelled';
+    this.jobs.delete(id);
+    rmSync(this.dir(job), { recursive: true, force: true });
+    return true;
+  }
+
+  /** Wait for all running jobs (tests and shutdown). */
+  async idle(): Promise<void> {
+    while ([...this.jobs.values()].some((j) => j.status === 'running')) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  private async run(job: ExportJob): Promise<void> {
+    const dir = this.dir(job);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const params: SqlValue[] = [job.transactionTime];
+    const where = ['h.last_updated <= $1'];
+    if (job.request.types.length > 0) {
+      where.push(`h.type IN (${job.request.types.map((t) => `$${params.push(t)}`).join(', ')})`);
+    }
+    if (job.request.since) where.push(`h.last_updated > $${params.push(job.request.since)}`);
+    if (job.request.level === 'patient') where.push('h.patient_key IS NOT NULL');
+    const sql = `SELECT v.type, v.id, v.version, v.last_updated, v.patient_key, v.content
+      FROM resource_head h JOIN resource_version v ON v.type = h.type AND v.id = h.id AND v.version = h.version
+      WHERE ${where.join(' AND ')} ORDER BY h.type, h.id`;
+    const streams = new Map<string, { out: WriteStream; file: ExportFile }>();
+    try {
+      for await (const rows of this.hub.db.stream(sql, params)) {
+        if (job.status !== 'running') return;
+        for (const row of rows) {
+          const type = String(row.type);
+          let s = streams.get(type);
+          if (!s) {
+            const file: ExportFile = { type, file: `${type}.ndjson`, count: 0 };
+            s = { out: createWriteStream(join(dir, file.file), { mode: 0o600 }), file };
+            streams.set(type, s);
+            job.files.push(file);
+          }
+          const resource = toResource({
+            type,
+            id: String(row.id),
+            version: Number(row.version),
+            lastUpdated: row.last_updated as Date,
+            patientKey: (row.patient_key as string | null) ?? null,
+            content: String(row.content),
+          });
+          if (!s.out.write(`${JSON.stringify(resource)}\n`)) await new Promise<void>((r) => s.out.once('drain', () => r()));
+          s.file.count++;
+          job.exported++;
+        }
+      }
+    } finally {
+      await Promise.all([...streams.values()].map((s) => new Promise<void>((r) => s.out.end(() => r()))));
+    }
+    if (job.status === 'running') job.status = 'complete';
+    await this.hub.audit.append({
+      actor: job.request.actor,
+      action: 'export',
+      target: `$export:${job.request.level}`,
+      outcome: job.status === 'complete' ? 'success' : 'failure',
+      detail: { job: job.id, resources: job.exported, types: job.files.length },
+    });
+  }
+}

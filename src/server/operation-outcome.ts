@@ -1,0 +1,54 @@
+import type { ErrorCode } from '../core/index.js';
+import { HealthmeshError, isHealthmeshError } from '../core/index.js';
+
+/** The one place error codes become HTTP statuses and FHIR issue types. */
+const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
+  AUTH_MISSING_TOKEN: [401, 'login'],
+  AUTH_INVALID_TOKEN: [401, 'login'],
+  API_NOT_FOUND: [404, 'not-found'],
+  EXPORT_UNKNOWN_JOB: [404, 'not-found'],
+  API_BAD_REQUEST: [400, 'invalid'],
+  API_NOT_SUPPORTED: [400, 'not-supported'],
+  INGEST_INVALID_JSON: [400, 'structure'],
+  INGEST_NOT_A_RESOURCE: [400, 'structure'],
+  INGEST_TRANSACTION_FAILED: [400, 'processing'],
+  INGEST_RECORD_TOO_LARGE: [413, 'too-costly'],
+};
+
+export function httpStatusOf(code: ErrorCode): number {
+  return STATUS[code]?.[0] ?? (code.startsWith('FHIR_') || code.startsWith('INGEST_') ? 400 : 500);
+}
+
+export interface OutcomeIssue {
+  code: ErrorCode;
+  message: string;
+  path?: string;
+}
+
+/** An OperationOutcome with one issue per fault; our error code is carried in `details.coding`. */
+export function operationOutcome(issues: readonly OutcomeIssue[]): Record<string, unknown> {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: issues.map((i) => ({
+      severity: 'error',
+      code: STATUS[i.code]?.[1] ?? (i.code === 'INTERNAL' ? 'exception' : 'invalid'),
+      details: { coding: [{ system: 'https://healthmesh.dev/error-codes', code: i.code }], text: i.message },
+      diagnostics: i.message,
+      ...(i.path !== undefined && { expression: [i.path] }),
+    })),
+  };
+}
+
+export function errorOutcome(e: unknown): { status: number; body: Record<string, unknown> } {
+  if (isHealthmeshError(e)) {
+    return {
+      status: httpStatusOf(e.code),
+      body: operationOutcome([{ code: e.code, message: e.message, ...(e.location.path !== undefined && { path: e.location.path }) }]),
+    };
+  }
+  return { status: 500, body: operationOutcome([{ code: 'INTERNAL', message: 'internal server error' }]) };
+}
+
+export function badRequest(message: string, path?: string): HealthmeshError {
+  return new HealthmeshError('API_BAD_REQUEST', message, path !== undefined ? { path } : {});
+}

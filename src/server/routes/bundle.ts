@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify';
+import { HealthmeshError } from '../../core/index.js';
+import type { EntryOutcome } from '../../ingest/index.js';
+import type { RouteContext } from '../app.js';
+import { FHIR_JSON } from '../app.js';
+import { httpStatusOf, operationOutcome } from '../operation-outcome.js';
+import { join } from 'node:path';
+
+type Json = Record<string, unknown>;
+
+function entryResponse(o: EntryOutcome): Json {
+  if (o.ok) {
+    const created = o.result.status === 'created';
+    return {
+      response: {
+        status: created ? '201 Created' : '200 OK',
+        location: `${o.type}/${o.id}/_history/${o.result.version}`,
+        etag: `W/"${o.result.version}"`,
+      },
+    };
+  }
+  return {
+    response: {
+      status: `${httpStatusOf(o.reject.code)}`,
+      outcome: operationOutcome([{ code: o.reject.code, message: o.reject.message, ...(o.reject.path !== undefined && { path: o.reject.path }) }]),
+    },
+  };
+}
+
+/** POST /fhir with a transaction or batch Bundle, through the same pipeline as `healthmesh ingest`. */
+export function bundleRoutes(ctx: RouteContext) {
+  return async (app: FastifyInstance) => {
+    app.post<{ Body: unknown; Querystring: { source?: string } }>('/fhir', async (req, reply) => {
+      const body = req.body as Json | null;
+      if (body === null || typeof body !== 'object' || body.resourceType !== 'Bundle' || (body.type !== 'transaction' && body.type !== 'batch')) {
+        throw new HealthmeshError('API_BAD_REQUEST', 'POST /fhir takes a Bundle of type transaction or batch');
+      }
+      const headerSource = req.headers['x-healthmesh-source'];
+      const source = req.query.source ?? (typeof headerSource === 'string' ? headerSource : ctx.hub.config.defaultSource);
+      const entries = Array.isArray(body.entry) ? body.entry.length : 0;
+      req.auditAction = { action: 'transaction', target: `Bundle:${String(body.type)}`, detail: { entries, source } };
+      const stamp = ctx.hub.clock.now().toISOString().replace(/[:.]/g, '-');
+      const { outcomes } = await ctx.hub.ingest.ingestDocument(body, `api:${String(body.type)}`, {
+        source,
+        actor: req.principal?.name ?? 'anonymous',
+        rejectsPath: join(ctx.hub.paths.rejectsDir, `api-${stamp}.ndjson`),
+      });
+      const byEntry = [...outcomes].sort((a, b) => entryOf(a) - entryOf(b));
+      if (body.type === 'transaction') {
+        const failed = byEntry.filter((o) => !o.ok && o.reject.code !== 'INGEST_TRANSACTION_FAILED');
+        if (failed.length > 0) {
+          return reply
+            .code(400)
+            .type(FHIR_JSON)
+            .send(
+              operationOutcome(
+                failed.map((o) => {
+                  const r = (o as Extract<EntryOutcome, { ok: false }>).reject;
+                  return { code: r.code, message: `entry ${r.entry ?? '?'}: ${r.message}`, ...(r.path !== undefined && { path: r.path }) };
+                }),
+              ),
+            );
+        }
+      }
+      return reply
+        .type(FHIR_JSON)
+        .send({ resourceType: 'Bundle', type: `${String(body.type)}-response`, entry: byEntry.map(entryResponse) });
+    });
+  };
+}
+
+function entryOf(o: EntryOutcome): number {
+  return (o.ok ? o.entry : o.reject.entry) ?? -1;
+}

@@ -1,0 +1,33 @@
+/** A value bound to a SQL parameter or appended to a table. Dates are bound as timestamps. */
+export type SqlValue = string | number | bigint | boolean | Date | null;
+
+export type Row = Record<string, unknown>;
+
+/**
+ * The storage port. SQL is written once in the subset DuckDB and PostgreSQL both speak, with `$1`-style
+ * positional parameters; dialect quirks stay inside each engine.
+ */
+export interface Database {
+  readonly engine: 'duckdb' | 'postgres';
+  /** Run a statement that returns nothing of interest. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<void>;
+  /** Run a query and return every row (use `stream` when the result may be large). */
+  all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  /** Run a query and yield rows in chunks, so memory stays bounded on large results. */
+  stream<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): AsyncIterable<T[]>;
+  /** Bulk-append rows (values in table column order). Inside a transaction, rolled back with it. */
+  append(table: string, rows: readonly (readonly SqlValue[])[]): Promise<void>;
+  /**
+   * Run `fn` in one transaction on the single writer: commits if it resolves, rolls back if it throws.
+   * Writers are serialised; readers outside see either all of it or none of it.
+   */
+  transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** `$first, $first+1, ...` placeholders for an IN list of `n` values: portable across both engines. */
+export function placeholders(n: number, first = 1): string {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(`$${first + i}`);
+  return out.join(', ');
+}

@@ -1,0 +1,218 @@
+import {
+  BIGINT,
+  BOOLEAN,
+  type DuckDBAppender,
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBType,
+  DuckDBTypeId,
+  DOUBLE,
+  TIMESTAMPTZ,
+  timestampTZValue,
+  VARCHAR,
+} from '@duckdb/node-api';
+import { HealthmeshError } from '../../core/index.js';
+import { AsyncMutex } from '../async-mutex.js';
+import type { Database, Row, SqlValue } from '../database.js';
+
+type BoundValue = string | number | bigint | boolean | ReturnType<typeof timestampTZValue> | null;
+
+function bind(params: readonly SqlValue[]): { values: BoundValue[]; types: DuckDBType[] } {
+  const values: BoundValue[] = [];
+  const types: DuckDBType[] = [];
+  for (const p of params) {
+    if (p === null) {
+      values.push(null);
+      types.push(VARCHAR);
+    } else if (typeof p === 'string') {
+      values.push(p);
+      types.push(VARCHAR);
+    } else if (typeof p === 'number') {
+      values.push(Number.isSafeInteger(p) ? BigInt(p) : p);
+      types.push(Number.isSafeInteger(p) ? BIGINT : DOUBLE);
+    } else if (typeof p === 'bigint') {
+      values.push(p);
+      types.push(BIGINT);
+    } else if (typeof p === 'boolean') {
+      values.push(p);
+      types.push(BOOLEAN);
+    } else {
+      values.push(timestampTZValue(BigInt(p.getTime()) * 1000n));
+      types.push(TIMESTAMPTZ);
+    }
+  }
+  return { values, types };
+}
+
+/** BIGINT comes back as bigint; counts and versions fit a number, so callers get plain numbers. */
+function normaliseRow(row: Record<string, unknown>): Row {
+  for (const k in row) {
+    const v = row[k];
+    if (typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)) {
+      row[k] = Number(v);
+    }
+  }
+  return row;
+}
+
+type Appendfn = (a: DuckDBAppender, v: SqlValue) => void;
+
+function appenderFor(type: DuckDBType): Appendfn {
+  switch (type.typeId) {
+    case DuckDBTypeId.VARCHAR:
+      return (a, v) => a.appendVarchar(String(v));
+    case DuckDBTypeId.INTEGER:
+      return (a, v) => a.appendInteger(Number(v));
+    case DuckDBTypeId.BIGINT:
+      return (a, v) => a.appendBigInt(BigInt(v as number));
+    case DuckDBTypeId.BOOLEAN:
+      return (a, v) => a.appendBoolean(Boolean(v));
+    case DuckDBTypeId.DOUBLE:
+      return (a, v) => a.appendDouble(Number(v));
+    case DuckDBTypeId.TIMESTAMP_TZ:
+      return (a, v) =>
+        a.appendTimestampTZ(timestampTZValue(BigInt((v instanceof Date ? v : new Date(String(v))).getTime()) * 1000n));
+    default:
+      return (a, v) => a.appendValue(v as never, type);
+  }
+}
+
+/** One DuckDB connection with its own statement queue. */
+class Session implements Database {
+  readonly engine = 'duckdb' as const;
+  constructor(
+    protected readonly conn: DuckDBConnection,
+    protected readonly queue: AsyncMutex,
+    private readonly inTransaction: boolean,
+  ) {}
+
+  private exec<T>(fn: () => Promise<T>): Promise<T> {
+    // Inside a transaction the caller already holds the writer's lock.
+    return this.inTransaction ? fn() : this.queue.lock(fn);
+  }
+
+  run(sql: string, params: readonly SqlValue[] = []): Promise<void> {
+    return this.exec(async () => {
+      const { values, types } = bind(params);
+      await this.conn.run(sql, values as never, types);
+    });
+  }
+
+  all<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return this.exec(async () => {
+      const { values, types } = bind(params);
+      const reader = await this.conn.runAndReadAll(sql, values as never, types);
+      return reader.getRowObjectsJS().map((r) => normaliseRow(r as Record<string, unknown>) as T);
+    });
+  }
+
+  async *stream<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): AsyncIterable<T[]> {
+    // Holds the connection until the consumer finishes or stops early: chunks are pulled on demand,
+    // so memory stays bounded however large the result.
+    const release = this.inTransaction ? () => undefined : await this.queue.acquire();
+    try {
+      const { values, types } = bind(params);
+      const result = await this.conn.stream(sql, values as never, types);
+      for await (const chunk of result.yieldRowObjectJs()) {
+        yield chunk.map((r) => normaliseRow(r as Record<string, unknown>) as T);
+      }
+    } finally {
+      release();
+    }
+  }
+
+  append(table: string, rows: readonly (readonly SqlValue[])[]): Promise<void> {
+    return this.exec(async () => {
+      if (rows.length === 0) return;
+      const appender = await this.conn.createAppender(table);
+      try {
+        const fns: Appendfn[] = [];
+        for (let i = 0; i < appender.columnCount; i++) fns.push(appenderFor(appender.columnType(i)));
+        for (const row of rows) {
+          for (let i = 0; i < fns.length; i++) {
+            const v = row[i];
+            if (v === null || v === undefined) appender.appendNull();
+            else fns[i]!(appender, v);
+          }
+          appender.endRow();
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+    });
+  }
+
+  transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    return this.queue.lock(async () => {
+      await this.conn.run('BEGIN TRANSACTION');
+      const tx = new Session(this.conn, this.queue, true);
+      try {
+        const result = await fn(tx);
+        await this.conn.run('COMMIT');
+        return result;
+      } catch (e) {
+        await this.conn.run('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.queue.lock(async () => this.conn.closeSync());
+  }
+}
+
+/**
+ * The embedded default engine: one DuckDB file. Writes go through one connection, serialised; reads use a
+ * second connection so they never see a writer's open transaction.
+ */
+export class DuckDbDatabase implements Database {
+  readonly engine = 'duckdb' as const;
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly writer: Session,
+    private readonly reader: Session,
+  ) {}
+
+  /** Open (or create) the database file at `path`; `:memory:` for a throwaway store. */
+  static async open(path: string): Promise<DuckDbDatabase> {
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(path);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (/lock/i.test(message)) {
+        throw new HealthmeshError('STORE_LOCKED', `the store ${path} is open in another process: ${message}`, {
+          file: path,
+        });
+      }
+      throw e;
+    }
+    const writer = new Session(await instance.connect(), new AsyncMutex(), false);
+    const reader = new Session(await instance.connect(), new AsyncMutex(), false);
+    return new DuckDbDatabase(instance, writer, reader);
+  }
+
+  run(sql: string, params?: readonly SqlValue[]): Promise<void> {
+    return this.writer.run(sql, params);
+  }
+  all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.reader.all<T>(sql, params);
+  }
+  stream<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): AsyncIterable<T[]> {
+    return this.reader.stream<T>(sql, params);
+  }
+  append(table: string, rows: readonly (readonly SqlValue[])[]): Promise<void> {
+    return this.writer.append(table, rows);
+  }
+  transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
+    return this.writer.transaction(fn);
+  }
+  async close(): Promise<void> {
+    await this.reader.close();
+    await this.writer.close();
+    this.instance.closeSync();
+  }
+}

@@ -1,0 +1,10 @@
+export type { Database, Row, SqlValue } from './database.js';
+export { placeholders } from './database.js';
+export { DuckDbDatabase } from './duckdb/duckdb-database.js';
+export type { Migration } from './migrations.js';
+export { migrate } from './migrations.js';
+export { resourceStoreMigrations } from './resource-schema.js';
+export type { ResourceWrite, StoredVersion, WriteResult, WriteStatus } from './resource-store.js';
+export { fromRow, ResourceStore, toResource } from './resource-store.js';
+export type { Criterion, DatePrefix, SearchPage, SearchQuery } from './resource-search.js';
+export { fetchVersions, searchResources } from './resource-search.js';

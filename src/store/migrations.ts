@@ -1,0 +1,55 @@
+import { HealthmeshError } from '../core/index.js';
+import type { Database } from './database.js';
+
+/**
+ * One schema step of one module. Modules own their tables (the store its resource tables, access its audit
+ * log) and each numbers its own steps; `schema_migrations` records what has run.
+ */
+export interface Migration {
+  module: string;
+  version: number;
+  name: string;
+  statements: readonly string[];
+}
+
+const VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  module VARCHAR NOT NULL,
+  version INTEGER NOT NULL,
+  name VARCHAR NOT NULL,
+  applied_at TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (module, version)
+)`;
+
+/** Apply every migration not yet recorded, each in its own transaction, in (module order, version) order. */
+export async function migrate(db: Database, migrations: readonly Migration[], now: Date): Promise<Migration[]> {
+  await db.run(VERSION_TABLE);
+  const done = new Set(
+    (await db.all<{ module: string; version: number }>('SELECT module, version FROM schema_migrations')).map(
+      (r) => `${r.module}:${r.version}`,
+    ),
+  );
+  const applied: Migration[] = [];
+  for (const m of migrations) {
+    if (done.has(`${m.module}:${m.version}`)) continue;
+    try {
+      await db.transaction(async (tx) => {
+        for (const sql of m.statements) await tx.run(sql);
+        await tx.run('INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ($1, $2, $3, $4)', [
+          m.module,
+          m.version,
+          m.name,
+          now,
+        ]);
+      });
+    } catch (e) {
+      throw new HealthmeshError(
+        'STORE_MIGRATION_FAILED',
+        `migration ${m.module} ${m.version} (${m.name}) failed: ${e instanceof Error ? e.message : String(e)}`,
+        {},
+        { cause: e },
+      );
+    }
+    applied.push(m);
+  }
+  return applied;
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import type { ResourceWrite } from './index.js';
+import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations, toResource } from './index.js';
+
+const ENGINES = ['duckdb'] as const;
+const NOW = new Date('2026-01-02T03:04:05Z');
+
+function write(id: string, body: Record<string, unknown>): ResourceWrite {
+  const content = JSON.stringify({ resourceType: 'Observation', id, ...body });
+  return {
+    type: 'Observation',
+    id,
+    patientKey: 'p1',
+    source: 'test',
+    content,
+    hash: content,
+    search: { tokens: [['code', 'http://loinc.org', '1234-5']], dates: [], references: [['subject', 'Patient/p1']] },
+  };
+}
+
+for (const engine of ENGINES) {
+  describe(`ResourceStore on ${engine}`, () => {
+    async function open() {
+      const db = await DuckDbDatabase.open(':memory:');
+      await migrate(db, resourceStoreMigrations, NOW);
+      return { db, store: new ResourceStore(db) };
+    }
+
+    it('makes no new version when identical content is written again', async () => {
+      const { db, store } = await open();
+      expect(await store.write([write('a', { status: 'final' })], NOW)).toEqual([{ status: 'created', version: 1 }]);
+      expect(await store.write([write('a', { status: 'final' })], NOW)).toEqual([{ status: 'unchanged', version: 1 }]);
+      expect(await store.history('Observation', 'a')).toHaveLength(1);
+      await db.close();
+    });
+
+    it('keeps every version and serves the newest as current', async () => {
+      const { db, store } = await open();
+      await store.write([write('a', { status: 'preliminary' })], NOW);
+      const later = new Date(NOW.getTime() + 1000);
+      expect(await store.write([write('a', { status: 'final' })], later)).toEqual([{ status: 'updated', version: 2 }]);
+      const current = await store.read('Observation', 'a');
+      expect(current && toResource(current)).toMatchObject({ status: 'final', meta: { versionId: '2', lastUpdated: later.toISOString() } });
+      const v1 = await store.vread('Observation', 'a', 1);
+      expect(v1 && toResource(v1)).toMatchObject({ status: 'preliminary', meta: { versionId: '1' } });
+      expect((await store.history('Observation', 'a')).map((v) => v.version)).toEqual([2, 1]);
+      // search rows follow the current version only
+      const tokens = await db.all('SELECT * FROM search_token WHERE id = $1', ['a']);
+      expect(tokens).toHaveLength(1);
+      await db.close();
+    });
+
+    it('writes two differing versions of one resource in one batch in order', async () => {
+      const { db, store } = await open();
+      const results = await store.write([write('b', { status: 'preliminary' }), write('b', { status: 'final' })], NOW);
+      expect(results).toEqual([
+        { status: 'created', version: 1 },
+        { status: 'updated', version: 2 },
+      ]);
+      const heads = await db.all('SELECT version FROM resource_head WHERE id = $1', ['b']);
+      expect(heads).toEqual([{ version: 2 }]);
+      expect(await db.all('SELECT * FROM search_token WHERE id = $1', ['b'])).toHaveLength(1);
+      await db.close();
+    });
+
+    it('commits a batch whole or not at all', async () => {
+      const { db, store } = await open();
+      await expect(
+        db.transaction(async (tx) => {
+          await store.write([write('c', { status: 'final' })], NOW, tx);
+          throw new Error('crash after the write');
+        }),
+      ).rejects.toThrow('crash');
+      expect(await store.read('Observation', 'c')).toBeUndefined();
+      expect(await db.all('SELECT * FROM resource_version')).toHaveLength(0);
+      expect(await db.all('SELECT * FROM search_token')).toHaveLength(0);
+      await db.close();
+    });
+
+    it('applies migrations once and records them', async () => {
+      const { db } = await open();
+      expect(await migrate(db, resourceStoreMigrations, NOW)).toEqual([]);
+      const rows = await db.all('SELECT module, version FROM schema_migrations');
+      expect(rows).toEqual([{ module: 'store', version: 1 }]);
+      await db.close();
+    });
+
+    it('streams large results in chunks', async () => {
+      const { db, store } = await open();
+      await store.write(
+        Array.from({ length: 5000 }, (_, i) => write(`s${i}`, { status: 'final' })),
+        NOW,
+      );
+      let rows = 0;
+      let chunks = 0;
+      for await (const chunk of db.stream('SELECT id FROM resource_version')) {
+        rows += chunk.length;
+        chunks++;
+      }
+      expect(rows).toBe(5000);
+      expect(chunks).toBeGreaterThan(1);
+      await db.close();
+    });
+  });
+}

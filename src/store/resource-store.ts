@@ -1,0 +1,213 @@
+import type { SearchRows } from '../fhir/index.js';
+import type { Database, SqlValue } from './database.js';
+import { placeholders } from './database.js';
+
+
+/** One resource ready to store: pseudonymised, with its stored id, serialised body and content hash. */
+export interface ResourceWrite {
+  type: string;
+  id: string;
+  patientKey: string | null;
+  source: string;
+  /** JSON of the resource without meta.versionId / meta.lastUpdated (those come from the columns). */
+  content: string;
+  hash: string;
+  search: SearchRows;
+}
+
+export type WriteStatus = 'created' | 'updated' | 'unchanged';
+
+export interface WriteResult {
+  status: WriteStatus;
+  version: number;
+}
+
+export interface StoredVersion {
+  type: string;
+  id: string;
+  version: number;
+  lastUpdated: Date;
+  patientKey: string | null;
+  content: string;
+}
+
+interface Head {
+  version: number;
+  hash: string;
+}
+
+const LOOKUP_CHUNK = 1000;
+const key = (type: string, id: string) => `${type}/${id}`;
+
+/** Parse a stored version back into a FHIR resource with its meta.versionId and meta.lastUpdated. */
+export function toResource(v: StoredVersion): Record<string, unknown> {
+  const resource = JSON.parse(v.content) as Record<string, unknown>;
+  const meta = (resource.meta ?? {}) as Record<string, unknown>;
+  resource.meta = { ...meta, versionId: String(v.version), lastUpdated: v.lastUpdated.toISOString() };
+  return resource;
+}
+
+/**
+ * Versioned FHIR resources: one row per version, idempotent by content hash. A call to `write` is one
+ * transaction: the whole batch lands or none of it does.
+ */
+export class ResourceStore {
+  constructor(readonly db: Database) {}
+
+  /**
+   * Store a batch. A record whose hash equals its current version's is `unchanged` and writes nothing; the
+   * same resource twice in one batch yields two versions only if the content differs.
+   */
+  async write(records: readonly ResourceWrite[], now: Date, tx?: Database): Promise<WriteResult[]> {
+    if (!tx) return this.db.transaction((t) => this.write(records, now, t));
+    const heads = await this.heads(
+      tx,
+      records.map((r) => [r.type, r.id]),
+    );
+    const results: WriteResult[] = [];
+    const versionRows: SqlValue[][] = [];
+    const newHeads = new Map<string, SqlValue[]>();
+    const changedHeads = new Map<string, SqlValue[]>();
+    const reindexed: [string, string][] = [];
+    const writtenInBatch = new Set<string>();
+    const tokenRows: SqlValue[][] = [];
+    const dateRows: SqlValue[][] = [];
+    const refRows: SqlValue[][] = [];
+    for (const r of records) {
+      const k = key(r.type, r.id);
+      const head = heads.get(k);
+      if (head && head.hash === r.hash) {
+        results.push({ status: 'unchanged', version: head.version });
+        continue;
+      }
+      const version = head ? head.version + 1 : 1;
+      const existedBefore = head !== undefined && !newHeads.has(k);
+      heads.set(k, { version, hash: r.hash });
+      versionRows.push([r.type, r.id, version, now, r.patientKey, r.hash, r.source, r.content]);
+      const headRow: SqlValue[] = [r.type, r.id, version, r.hash, now, r.patientKey];
+      if (existedBefore || changedHeads.has(k)) {
+        changedHeads.set(k, headRow);
+        reindexed.push([r.type, r.id]);
+      } else {
+        newHeads.set(k, headRow);
+      }
+      if (writtenInBatch.has(k)) {
+        // Two versions of one resource in one batch: only the last version's index rows survive.
+        removeRowsFor(tokenRows, r.type, r.id);
+        removeRowsFor(dateRows, r.type, r.id);
+        removeRowsFor(refRows, r.type, r.id);
+      }
+      writtenInBatch.add(k);
+      for (const [param, system, code] of r.search.tokens) tokenRows.push([r.type, r.id, param, system, code]);
+      for (const [param, low, high] of r.search.dates) dateRows.push([r.type, r.id, param, low, high]);
+      for (const [param, target] of r.search.references) refRows.push([r.type, r.id, param, target]);
+      results.push({ status: head ? 'updated' : 'created', version });
+    }
+    if (versionRows.length === 0) return results;
+    await tx.append('resource_version', versionRows);
+    await tx.append('resource_head', [...newHeads.values()]);
+    for (const row of changedHeads.values()) {
+      await tx.run(
+        'UPDATE resource_head SET version = $3, hash = $4, last_updated = $5, patient_key = $6 WHERE type = $1 AND id = $2',
+        row,
+      );
+    }
+    await this.dropIndexRows(tx, reindexed);
+    await tx.append('search_token', tokenRows);
+    await tx.append('search_date', dateRows);
+    await tx.append('search_reference', refRows);
+    return results;
+  }
+
+  /** Current version and hash of each (type, id) that exists. */
+  async heads(db: Database, keys: readonly (readonly [string, string])[]): Promise<Map<string, Head>> {
+    const out = new Map<string, Head>();
+    const byType = new Map<string, Set<string>>();
+    for (const [type, id] of keys) {
+      let ids = byType.get(type);
+      if (!ids) byType.set(type, (ids = new Set()));
+      ids.add(id);
+    }
+    for (const [type, idSet] of byType) {
+      const ids = [...idSet];
+      for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+        const chunk = ids.slice(i, i + LOOKUP_CHUNK);
+        const rows = await db.all<{ id: string; version: number; hash: string }>(
+          `SELECT id, version, hash FROM resource_head WHERE type = $1 AND id IN (${placeholders(chunk.length, 2)})`,
+          [type, ...chunk],
+        );
+        for (const row of rows) out.set(key(type, row.id), { version: row.version, hash: row.hash });
+      }
+    }
+    return out;
+  }
+
+  /** Which of `keys` exist in the store (as `Type/id`). */
+  async existing(keys: readonly (readonly [string, string])[], db: Database = this.db): Promise<Set<string>> {
+    return new Set((await this.heads(db, keys)).keys());
+  }
+
+  async read(type: string, id: string): Promise<StoredVersion | undefined> {
+    const rows = await this.db.all(
+      `SELECT v.type, v.id, v.version, v.last_updated, v.patient_key, v.content
+         FROM resource_head h JOIN resource_version v ON v.type = h.type AND v.id = h.id AND v.version = h.version
+        WHERE h.type = $1 AND h.id = $2`,
+      [type, id],
+    );
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  async vread(type: string, id: string, version: number): Promise<StoredVersion | undefined> {
+    const rows = await this.db.all(
+      `SELECT type, id, version, last_updated, patient_key, content FROM resource_version
+        WHERE type = $1 AND id = $2 AND version = $3`,
+      [type, id, version],
+    );
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  /** Every version of one resource, newest first. */
+  async history(type: string, id: string): Promise<StoredVersion[]> {
+    const rows = await this.db.all(
+      `SELECT type, id, version, last_updated, patient_key, content FROM resource_version
+        WHERE type = $1 AND id = $2 ORDER BY version DESC`,
+      [type, id],
+    );
+    return rows.map(fromRow);
+  }
+
+  /** Number of current resources per type. */
+  async countByType(): Promise<Record<string, number>> {
+    const rows = await this.db.all<{ type: string; n: number }>(
+      'SELECT type, COUNT(*) AS n FROM resource_head GROUP BY type ORDER BY type',
+    );
+    return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
+  }
+
+  private async dropIndexRows(tx: Database, keys: readonly [string, string][]): Promise<void> {
+    for (const [type, id] of keys) {
+      for (const table of ['search_token', 'search_date', 'search_reference']) {
+        await tx.run(`DELETE FROM ${table} WHERE type = $1 AND id = $2`, [type, id]);
+      }
+    }
+  }
+}
+
+function removeRowsFor(rows: SqlValue[][], type: string, id: string): void {
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const r = rows[i]!;
+    if (r[0] === type && r[1] === id) rows.splice(i, 1);
+  }
+}
+
+/** Map a SQL row (snake_case columns) to a StoredVersion. */
+export function fromRow(row: Record<string, unknown>): StoredVersion {
+  return {
+    type: String(row.type),
+    id: String(row.id),
+    version: Number(row.version),
+    lastUpdated: row.last_updated instanceof Date ? row.last_updated : new Date(String(row.last_updated)),
+    patientKey: (row.patient_key as string | null) ?? null,
+    content: String(row.content),
+  };
+}
