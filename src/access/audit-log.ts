@@ -36,7 +36,7 @@ export const auditMigrations: readonly Migration[] = [
     statements: [
       `CREATE TABLE audit_log (
         seq BIGINT NOT NULL PRIMARY KEY,
-        at TIMESTAMPTZ NOT NULL,
+        logged_at TIMESTAMPTZ NOT NULL,
         actor VARCHAR NOT NULL,
         action VARCHAR NOT NULL,
         target VARCHAR NOT NULL,
@@ -77,7 +77,7 @@ export class AuditLog {
       const detail = JSON.stringify(entry.detail ?? {});
       const hash = entryHash(head.hash, seq, at, entry, detail);
       await t.run(
-        `INSERT INTO audit_log (seq, at, actor, action, target, outcome, detail, prev_hash, hash)
+        `INSERT INTO audit_log (seq, logged_at, actor, action, target, outcome, detail, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [seq, at, entry.actor, entry.action, entry.target, entry.outcome, detail, head.hash, hash],
       );
@@ -91,33 +91,44 @@ export class AuditLog {
 
   /** Recompute the whole chain and compare its end with the anchor file. */
   async verify(): Promise<AuditVerification> {
+    // The anchor is read first: entries appended while we verify only make the log longer than it.
+    const anchor = this.readAnchor();
     let prev = GENESIS;
     let expectedSeq = 1;
     let entries = 0;
+    let hashAtAnchor: string | undefined = anchor?.seq === 0 ? GENESIS : undefined;
     for await (const rows of this.db.stream('SELECT * FROM audit_log ORDER BY seq')) {
       for (const r of rows) {
         const seq = Number(r.seq);
-        if (seq !== expectedSeq) return { ok: false, entries, fault: { seq: expectedSeq, reason: `entry ${expectedSeq} is missing` } };
-        if (r.prev_hash !== prev) return { ok: false, entries, fault: { seq, reason: 'previous-hash link does not match' } };
+        if (seq !== expectedSeq) {
+          return { ok: false, entries, fault: { seq: expectedSeq, reason: `entry ${expectedSeq} is missing` } };
+        }
+        if (r.prev_hash !== prev)
+          return { ok: false, entries, fault: { seq, reason: 'previous-hash link does not match' } };
         const entry: AuditEntry = {
           actor: String(r.actor),
           action: String(r.action),
           target: String(r.target),
           outcome: r.outcome as AuditEntry['outcome'],
         };
-        const hash = entryHash(prev, seq, r.at as Date, entry, String(r.detail));
-        if (hash !== r.hash) return { ok: false, entries, fault: { seq, reason: 'entry content does not match its hash' } };
+        const hash = entryHash(prev, seq, r.logged_at as Date, entry, String(r.detail));
+        if (hash !== r.hash)
+          return { ok: false, entries, fault: { seq, reason: 'entry content does not match its hash' } };
+        if (anchor && seq === anchor.seq) hashAtAnchor = hash;
         prev = hash;
         expectedSeq++;
         entries++;
       }
     }
-    const anchor = this.readAnchor();
-    if (anchor && (anchor.seq !== entries || anchor.hash !== (entries === 0 ? GENESIS : prev))) {
+    // The anchor trails the log by at most the appends in flight; a log shorter than it was cut.
+    if (anchor && (entries < anchor.seq || hashAtAnchor !== anchor.hash)) {
       return {
         ok: false,
         entries,
-        fault: { seq: Math.min(anchor.seq, entries + 1), reason: `the log ends at ${entries} but the anchor records ${anchor.seq}` },
+        fault: {
+          seq: Math.min(anchor.seq, entries + 1),
+          reason: `the log ends at ${entries} but the anchor records ${anchor.seq}`,
+        },
       };
     }
     return { ok: true, entries };
@@ -128,7 +139,7 @@ export class AuditLog {
     const rows = await this.db.all('SELECT * FROM audit_log ORDER BY seq DESC LIMIT $1', [limit]);
     return rows.map((r) => ({
       seq: Number(r.seq),
-      at: r.at as Date,
+      at: r.logged_at as Date,
       actor: String(r.actor),
       action: String(r.action),
       target: String(r.target),
@@ -140,7 +151,9 @@ export class AuditLog {
   }
 
   private async currentHead(tx: Database): Promise<{ seq: number; hash: string }> {
-    const rows = await tx.all<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+    const rows = await tx.all<{ seq: number; hash: string }>(
+      'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+    );
     const row = rows[0];
     return row ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: GENESIS };
   }

@@ -31,7 +31,9 @@ export function ingestProgress(out: NodeJS.WriteStream | { isTTY?: boolean; writ
       const now = Date.now();
       if (now - last < 5000) return;
       last = now;
-      out.write(`ingest: ${p.records} records, ${(p.bytesDone / 1e6).toFixed(1)} of ${(p.bytesTotal / 1e6).toFixed(1)} MB\n`);
+      out.write(
+        `ingest: ${p.records} records, ${(p.bytesDone / 1e6).toFixed(1)} of ${(p.bytesTotal / 1e6).toFixed(1)} MB\n`,
+      );
     },
     stop() {},
   };

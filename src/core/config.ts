@@ -49,13 +49,16 @@ export function parseConfig(value: unknown, file: string): HubConfig {
   const defaultSource = v.defaultSource ?? base.defaultSource;
   if (typeof defaultSource !== 'string' || defaultSource.length === 0) fail('defaultSource', 'a non-empty string');
   const privacy = { ...base.privacy, ...section('privacy') };
-  if (!PRECISIONS.includes(String(privacy.birthDatePrecision))) fail('privacy.birthDatePrecision', `one of ${PRECISIONS.join(', ')}`);
+  if (!PRECISIONS.includes(String(privacy.birthDatePrecision)))
+    fail('privacy.birthDatePrecision', `one of ${PRECISIONS.join(', ')}`);
   const server = { ...base.server, ...section('server') };
   if (typeof server.host !== 'string') fail('server.host', 'a string');
-  if (!Number.isInteger(server.port) || server.port < 0 || server.port > 65535) fail('server.port', 'a port number 0-65535');
+  if (!Number.isInteger(server.port) || server.port < 0 || server.port > 65535)
+    fail('server.port', 'a port number 0-65535');
   const ingest = { ...base.ingest, ...section('ingest') };
   if (!Number.isInteger(ingest.batchSize) || ingest.batchSize < 1) fail('ingest.batchSize', 'a positive integer');
-  if (!Number.isInteger(ingest.maxRecordBytes) || ingest.maxRecordBytes < 1024) fail('ingest.maxRecordBytes', 'an integer ≥ 1024');
+  if (!Number.isInteger(ingest.maxRecordBytes) || ingest.maxRecordBytes < 1024)
+    fail('ingest.maxRecordBytes', 'an integer ≥ 1024');
   return {
     name: v.name,
     role: role as HubRole,

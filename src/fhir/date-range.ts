@@ -24,7 +24,8 @@ export function dateRange(value: string): DateRange | undefined {
   if (d === undefined) return { low: utc(year, month, 1), high: utc(year, month + 1, 1) - 1 };
   const day = Number(d);
   if (h === undefined) return { low: utc(year, month, day), high: utc(year, month, day + 1) - 1 };
-  const offset = tz && tz !== 'Z' ? (tz[0] === '-' ? -1 : 1) * (Number(tz.slice(1, 3)) * 60 + Number(tz.slice(4, 6))) : 0;
+  const offset =
+    tz && tz !== 'Z' ? (tz[0] === '-' ? -1 : 1) * (Number(tz.slice(1, 3)) * 60 + Number(tz.slice(4, 6))) : 0;
   const base = utc(year, month, day, Number(h), Number(mi)) - offset * 60_000;
   if (s === undefined) return { low: base, high: base + 60_000 - 1 };
   const ms = frac ? Number(`0.${frac}`) * 1000 : 0;

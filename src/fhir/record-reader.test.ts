@@ -55,8 +55,31 @@ describe('readRecords', () => {
     expect((recs[0] as { value: { type: string } }).value.type).toBe('collection');
   });
 
-  it('lists input files of folders recursively, in order', async () => {
+  it('reads files with odd names by content: gzip by magic bytes, one document or NDJSON', async () => {
+    const odd = join(dir, 'g.json".gz');
+    writeFileSync(odd, gzipSync(JSON.stringify({ resourceType: 'Patient' }, null, 2)));
+    expect((await collect(odd)).map(codeOf)).toEqual(['ok']);
+    const lines = join(dir, 'h.txt');
+    writeFileSync(lines, '{"resourceType":"Patient"}\n{"resourceType":"Encounter"}\n');
+    expect((await collect(lines)).map((r) => r.line)).toEqual([1, 2]);
+    const notes = join(dir, 'i.md');
+    writeFileSync(notes, '# not FHIR\n');
+    expect((await collect(notes)).map(codeOf)).toEqual(['INGEST_INVALID_JSON']);
+  });
+
+  it('lists every non-hidden file of folders recursively, in order', async () => {
+    writeFileSync(join(dir, '.hidden'), 'x');
     const files = await listInputFiles([dir]);
-    expect(files.map((f) => f.slice(dir.length + 1))).toEqual(['a.ndjson', 'b.ndjson', 'c.ndjson', 'd.ndjson', 'e.json', 'f.json.gz']);
+    expect(files.map((f) => f.slice(dir.length + 1))).toEqual([
+      'a.ndjson',
+      'b.ndjson',
+      'c.ndjson',
+      'd.ndjson',
+      'e.json',
+      'f.json.gz',
+      'g.json".gz',
+      'h.txt',
+      'i.md',
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -16,11 +16,15 @@ export interface ReaderOptions {
 }
 
 export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024;
-const INPUT_EXTENSIONS = /\.(ndjson|jsonl|json)(\.gz)?$/i;
 const NDJSON = /\.(ndjson|jsonl)(\.gz)?$/i;
+const JSON_DOC = /\.json(\.gz)?$/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** Expand files and folders (recursively, sorted) into the input files they hold. */
+/**
+ * Expand files and folders (recursively, sorted) into the files they hold. Every non-hidden file is an input:
+ * one that is not FHIR JSON becomes a visible reject rather than being skipped (real exports carry odd names,
+ * e.g. `x.json".gz`).
+ */
 export async function listInputFiles(paths: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
@@ -32,8 +36,7 @@ export async function listInputFiles(paths: readonly string[]): Promise<string[]
     }
     if (s.isDirectory()) {
       const names = (await readdir(p)).sort();
-      const nested = await listInputFiles(names.map((n) => join(p, n)).filter((f) => !/(^|\/)\./.test(f)));
-      out.push(...nested.filter((f) => INPUT_EXTENSIONS.test(f)));
+      out.push(...(await listInputFiles(names.filter((n) => !n.startsWith('.')).map((n) => join(p, n)))));
     } else {
       out.push(p);
     }
@@ -41,9 +44,19 @@ export async function listInputFiles(paths: readonly string[]): Promise<string[]
   return out;
 }
 
+function isGzip(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const magic = Buffer.alloc(2);
+    return readSync(fd, magic, 0, 2, 0) === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function openBytes(file: string): Readable {
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
-  if (!/\.gz$/i.test(file)) return raw;
+  if (!isGzip(file)) return raw;
   const gunzip = createGunzip();
   raw.on('error', (e) => gunzip.destroy(e));
   return raw.pipe(gunzip);
@@ -83,11 +96,36 @@ function parseRecord(file: string, line: number | undefined, bytes: Buffer): Raw
 /**
  * Yields the records of one file. NDJSON (`.ndjson`, `.jsonl`) is split into lines as bytes arrive, so memory
  * stays bounded by `maxRecordBytes` whatever the file size; a line over the limit is skipped to its end and
- * reported. Other files are one JSON document (a resource or a Bundle). `.gz` is decompressed on the fly.
+ * reported. `.json` files are one JSON document (a resource or a Bundle). Files with other names are read whole
+ * and taken as one document if they parse as one, else as NDJSON. Gzip is recognised by its magic bytes.
  * Blank lines are ignored; CRLF and a leading BOM are accepted.
  */
 export async function* readRecords(file: string, options: ReaderOptions): AsyncGenerator<RawRecord> {
-  const ndjson = NDJSON.test(file);
+  if (!NDJSON.test(file) && !JSON_DOC.test(file)) {
+    yield* readUnnamed(file, options);
+    return;
+  }
+  yield* readNamed(file, NDJSON.test(file), options);
+}
+
+async function* readUnnamed(file: string, options: ReaderOptions): AsyncGenerator<RawRecord> {
+  const whole: RawRecord[] = [];
+  for await (const r of readNamed(file, false, options)) whole.push(r);
+  const only = whole[0];
+  if (whole.length === 1 && only && 'error' in only && only.error.code === 'INGEST_INVALID_JSON') {
+    const lines: RawRecord[] = [];
+    for await (const r of readNamed(file, true, options)) lines.push(r);
+    // NDJSON if most lines parse on their own; otherwise the single-document error is the clearer one.
+    const parsed = lines.filter((r) => !('error' in r)).length;
+    if (lines.length > 1 && parsed >= lines.length / 2) {
+      yield* lines;
+      return;
+    }
+  }
+  yield* whole;
+}
+
+async function* readNamed(file: string, ndjson: boolean, options: ReaderOptions): AsyncGenerator<RawRecord> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let overflowing = false;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { destination } from 'pino';
 import { AuditLog, auditMigrations, TokenRegistry, tokenMigrations } from '../access/index.js';
@@ -14,7 +14,11 @@ import type { HubPaths } from './hub-paths.js';
 import { hubPaths } from './hub-paths.js';
 
 /** Every module's schema steps, in dependency order. */
-export const ALL_MIGRATIONS: readonly Migration[] = [...resourceStoreMigrations, ...auditMigrations, ...tokenMigrations];
+export const ALL_MIGRATIONS: readonly Migration[] = [
+  ...resourceStoreMigrations,
+  ...auditMigrations,
+  ...tokenMigrations,
+];
 
 /** The context every command and route receives: built once at start-up, passed in, never global. */
 export interface Hub {
@@ -50,21 +54,30 @@ export async function initHub(
 ): Promise<{ paths: HubPaths; adminToken: string }> {
   const paths = hubPaths(dir);
   if (existsSync(paths.config)) {
-    throw new HealthmeshError('HUB_ALREADY_INITIALISED', `a hub already exists in ${paths.dir}`, { file: paths.config });
+    throw new HealthmeshError('HUB_ALREADY_INITIALISED', `a hub already exists in ${paths.dir}`, {
+      file: paths.config,
+    });
   }
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   const config = { ...defaultConfig(options.name ?? 'hub'), ...options.config };
-  writeSecretFile(paths.secret, randomBytes(32));
-  const hub = await openWith(paths, config, options);
   try {
-    const token = await hub.tokens.create('admin', 'admin');
-    writeSecretFile(paths.adminToken, `${token}\n`);
-    await hub.audit.append({ actor: 'cli', action: 'init', target: `hub:${config.name}`, outcome: 'success' });
+    writeSecretFile(paths.secret, randomBytes(32));
+    const hub = await openWith(paths, config, options);
+    try {
+      const token = await hub.tokens.create('admin', 'admin');
+      writeSecretFile(paths.adminToken, `${token}\n`);
+      await hub.audit.append({ actor: 'cli', action: 'init', target: `hub:${config.name}`, outcome: 'success' });
+    } finally {
+      await hub.close();
+    }
     // Written last: a hub.json means init completed.
     writeFileSync(paths.config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-    return { paths, adminToken: token };
-  } finally {
-    await hub.close();
+    return { paths, adminToken: readFileSync(paths.adminToken, 'utf8').trim() };
+  } catch (e) {
+    // Remove what this init made, so a retry starts clean (only reached when no hub.json existed).
+    for (const f of [paths.secret, paths.adminToken, paths.store, `${paths.store}.wal`, paths.auditAnchor])
+      rmSync(f, { force: true });
+    throw e;
   }
 }
 
@@ -72,7 +85,9 @@ export async function initHub(
 export async function openHub(dir: string, options: OpenOptions = {}): Promise<Hub> {
   const paths = hubPaths(dir);
   if (!existsSync(paths.config)) {
-    throw new HealthmeshError('HUB_NOT_INITIALISED', `no hub in ${paths.dir}: run \`healthmesh init\` first`, { file: paths.config });
+    throw new HealthmeshError('HUB_NOT_INITIALISED', `no hub in ${paths.dir}: run \`healthmesh init\` first`, {
+      file: paths.config,
+    });
   }
   let parsed: unknown;
   try {
@@ -86,7 +101,8 @@ export async function openHub(dir: string, options: OpenOptions = {}): Promise<H
 async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions): Promise<Hub> {
   const clock = options.clock ?? systemClock;
   mkdirSync(dirname(paths.log), { recursive: true, mode: 0o700 });
-  const logger = options.logger ?? createLogger({ destination: destination({ dest: paths.log, sync: false, mkdir: true }) });
+  const logger =
+    options.logger ?? createLogger({ destination: destination({ dest: paths.log, sync: false, mkdir: true }) });
   const db = await DuckDbDatabase.open(paths.store);
   await migrate(db, ALL_MIGRATIONS, clock.now());
   const secret = readFileSync(paths.secret);

@@ -9,14 +9,25 @@ export interface BundleEntry {
   fullUrl?: string;
 }
 
-export const SPLIT_BUNDLE_TYPES = new Set(['transaction', 'batch', 'collection', 'searchset', 'history', 'document', 'message']);
+export const SPLIT_BUNDLE_TYPES = new Set([
+  'transaction',
+  'batch',
+  'collection',
+  'searchset',
+  'history',
+  'document',
+  'message',
+]);
 
 /**
  * The entries of a Bundle we store, or a fault per entry. Entries must carry a resource; requests may be POST
  * or PUT (creating or updating); other methods are not ingest's business and are rejected by name. Search
  * outcome entries (OperationOutcome in a searchset) are informational and skipped.
  */
-export function bundleEntries(bundle: Json): { entries: BundleEntry[]; faults: { index: number; error: HealthmeshError }[] } {
+export function bundleEntries(bundle: Json): {
+  entries: BundleEntry[];
+  faults: { index: number; error: HealthmeshError }[];
+} {
   const entries: BundleEntry[] = [];
   const faults: { index: number; error: HealthmeshError }[] = [];
   const list = bundle.entry;
@@ -32,7 +43,10 @@ export function bundleEntries(bundle: Json): { entries: BundleEntry[]; faults: {
     const path = `Bundle.entry[${index}]`;
     const entry = raw as Json | null;
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-      faults.push({ index, error: new HealthmeshError('INGEST_BUNDLE_ENTRY', 'the entry is not an object', { entry: index, path }) });
+      faults.push({
+        index,
+        error: new HealthmeshError('INGEST_BUNDLE_ENTRY', 'the entry is not an object', { entry: index, path }),
+      });
       return;
     }
     const search = entry.search as Json | undefined;
@@ -42,16 +56,26 @@ export function bundleEntries(bundle: Json): { entries: BundleEntry[]; faults: {
     if (method !== undefined && method !== 'POST' && method !== 'PUT') {
       faults.push({
         index,
-        error: new HealthmeshError('INGEST_BUNDLE_ENTRY', `request method ${method} is not supported by ingest (POST and PUT are)`, {
-          entry: index,
-          path: `${path}.request.method`,
-        }),
+        error: new HealthmeshError(
+          'INGEST_BUNDLE_ENTRY',
+          `request method ${method} is not supported by ingest (POST and PUT are)`,
+          {
+            entry: index,
+            path: `${path}.request.method`,
+          },
+        ),
       });
       return;
     }
     const resource = entry.resource as Json | undefined;
     if (resource === null || typeof resource !== 'object' || Array.isArray(resource)) {
-      faults.push({ index, error: new HealthmeshError('INGEST_BUNDLE_ENTRY', 'the entry has no resource', { entry: index, path: `${path}.resource` }) });
+      faults.push({
+        index,
+        error: new HealthmeshError('INGEST_BUNDLE_ENTRY', 'the entry has no resource', {
+          entry: index,
+          path: `${path}.resource`,
+        }),
+      });
       return;
     }
     // PUT Type/id names the id when the resource itself has none.

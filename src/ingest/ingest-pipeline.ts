@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Clock, Logger } from '../core/index.js';
-import { HealthmeshError, isHealthmeshError } from '../core/index.js';
+import { isHealthmeshError } from '../core/index.js';
 import type { RawRecord, ResourceValidator } from '../fhir/index.js';
 import { DEFAULT_MAX_RECORD_BYTES, listInputFiles, readRecords } from '../fhir/index.js';
 import { namePartsOf } from '../privacy/index.js';
@@ -53,7 +53,13 @@ export interface IngestDeps {
   preparer: ResourcePreparer;
   clock: Clock;
   logger: Logger;
-  audit: (entry: { actor: string; action: string; target: string; outcome: 'success' | 'failure'; detail: Record<string, number | string> }) => Promise<void>;
+  audit: (entry: {
+    actor: string;
+    action: string;
+    target: string;
+    outcome: 'success' | 'failure';
+    detail: Record<string, number | string>;
+  }) => Promise<void>;
 }
 
 const DEFAULT_BATCH = 2000;
@@ -69,13 +75,19 @@ export class IngestPipeline {
   async ingestPaths(paths: readonly string[], options: IngestOptions): Promise<IngestSummary> {
     const files = await listInputFiles(paths);
     const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
-    const run = new Run(this.deps, options, sizes.reduce((a, b) => a + b, 0));
+    const run = new Run(
+      this.deps,
+      options,
+      sizes.reduce((a, b) => a + b, 0),
+    );
     try {
       for (let i = 0; i < files.length; i++) {
         const file = files[i]!;
         const gz = /\.gz$/i.test(file);
         const before = run.summary.bytes;
-        for await (const raw of readRecords(file, { maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES })) {
+        for await (const raw of readRecords(file, {
+          maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+        })) {
           await run.record(raw, gz ? 0 : raw.bytes);
         }
         if (gz) run.progressBytes += sizes[i]!;
@@ -96,7 +108,11 @@ export class IngestPipeline {
   }
 
   /** Ingest one parsed document (a resource or a Bundle) as the API receives it; outcomes per entry. */
-  async ingestDocument(value: unknown, label: string, options: IngestOptions): Promise<{ summary: IngestSummary; outcomes: EntryOutcome[] }> {
+  async ingestDocument(
+    value: unknown,
+    label: string,
+    options: IngestOptions,
+  ): Promise<{ summary: IngestSummary; outcomes: EntryOutcome[] }> {
     const run = new Run(this.deps, options, 0);
     const outcomes: EntryOutcome[] = [];
     run.collect = outcomes;
@@ -145,8 +161,17 @@ class Run {
       this.reject({ ...origin, code: raw.error.code, message: raw.error.message });
     } else {
       const value = raw.value as Json | null;
-      if (value === null || typeof value !== 'object' || Array.isArray(value) || typeof value.resourceType !== 'string') {
-        this.reject({ ...origin, code: 'INGEST_NOT_A_RESOURCE', message: 'the record is not a JSON object with a resourceType' });
+      if (
+        value === null ||
+        typeof value !== 'object' ||
+        Array.isArray(value) ||
+        typeof value.resourceType !== 'string'
+      ) {
+        this.reject({
+          ...origin,
+          code: 'INGEST_NOT_A_RESOURCE',
+          message: 'the record is not a JSON object with a resourceType',
+        });
       } else if (value.resourceType === 'Bundle' && SPLIT_BUNDLE_TYPES.has(String(value.type))) {
         await this.bundle(value, origin);
       } else {
@@ -158,7 +183,12 @@ class Run {
   }
 
   private progress(file: string): void {
-    this.options.onProgress?.({ bytesDone: this.progressBytes, bytesTotal: this.bytesTotal, records: this.records, file });
+    this.options.onProgress?.({
+      bytesDone: this.progressBytes,
+      bytesTotal: this.bytesTotal,
+      records: this.records,
+      file,
+    });
   }
 
   private reject(r: Reject): void {
@@ -199,7 +229,8 @@ class Run {
     // Pass 1: stored ids of every entry, so references between entries resolve whatever their order.
     const scope: ReferenceScope = { fullUrls: new Map(), identifiers: new Map(), personNames: [] };
     const seen = new Map<string, string>();
-    const accepted: { index: number; resource: Json; fullUrl?: string; origin: Omit<Reject, 'code' | 'message'> }[] = [];
+    const accepted: { index: number; resource: Json; fullUrl?: string; origin: Omit<Reject, 'code' | 'message'> }[] =
+      [];
     for (const e of entries) {
       const entryOrigin = { ...origin, entry: e.index, ...describe(e.resource) };
       const invalid = this.validationReject(e.resource, entryOrigin);
@@ -227,10 +258,17 @@ class Run {
       if (e.fullUrl) scope.fullUrls.set(e.fullUrl, { type, id });
       if (typeof e.resource.id === 'string') scope.fullUrls.set(`${type}/${e.resource.id}`, { type, id });
       for (const ident of Array.isArray(e.resource.identifier) ? (e.resource.identifier as Json[]) : []) {
-        if (typeof ident.value === 'string') scope.identifiers.set(`${type}|${String(ident.system ?? '')}|${ident.value}`, id);
+        if (typeof ident.value === 'string')
+          scope.identifiers.set(`${type}|${String(ident.system ?? '')}|${ident.value}`, id);
       }
-      if (type === 'Patient' || type === 'RelatedPerson' || type === 'Person') scope.personNames.push(...namePartsOf(e.resource));
-      accepted.push({ index: e.index, resource: e.resource, ...(e.fullUrl !== undefined && { fullUrl: e.fullUrl }), origin: entryOrigin });
+      if (type === 'Patient' || type === 'RelatedPerson' || type === 'Person')
+        scope.personNames.push(...namePartsOf(e.resource));
+      accepted.push({
+        index: e.index,
+        resource: e.resource,
+        ...(e.fullUrl !== undefined && { fullUrl: e.fullUrl }),
+        origin: entryOrigin,
+      });
     }
     // Pass 2: prepare; references leaving the bundle must point at something stored (referential integrity).
     const unit: Unit = { writes: [], origins: [], outcomes: [], slots: [] };
@@ -240,7 +278,12 @@ class Run {
         const prepared = this.deps.preparer.prepare(this.options.source, a.resource, scope, a.fullUrl);
         const missing = await this.missingTargets(prepared, inBundle);
         if (missing) {
-          failures.push({ ...a.origin, code: 'INGEST_UNRESOLVED_REFERENCE', path: missing.path, message: `reference to ${missing.target.split('/')[0]} that is neither in this bundle nor stored` });
+          failures.push({
+            ...a.origin,
+            code: 'INGEST_UNRESOLVED_REFERENCE',
+            path: missing.path,
+            message: `reference to ${missing.target.split('/')[0]} that is neither in this bundle nor stored`,
+          });
           continue;
         }
         unit.writes.push(prepared);
@@ -265,7 +308,10 @@ class Run {
     if (unit.writes.length > 0) this.enqueue(unit);
   }
 
-  private async missingTargets(prepared: Prepared, inBundle: Set<string>): Promise<{ target: string; path: string } | undefined> {
+  private async missingTargets(
+    prepared: Prepared,
+    inBundle: Set<string>,
+  ): Promise<{ target: string; path: string } | undefined> {
     const unknown = prepared.outsideTargets.filter((t) => !inBundle.has(t.target) && !this.pendingKeys.has(t.target));
     if (unknown.length === 0) return undefined;
     const keys = unknown.map((t) => t.target.split('/') as [string, string]);
@@ -301,7 +347,13 @@ class Run {
         const slot = u.slots[k];
         const entry = u.origins[k]?.entry;
         if (this.collect && slot !== undefined) {
-          this.collect[slot] = { ok: true, type: p.write.type, id: p.write.id, result, ...(entry !== undefined && { entry }) };
+          this.collect[slot] = {
+            ok: true,
+            type: p.write.type,
+            id: p.write.id,
+            result,
+            ...(entry !== undefined && { entry }),
+          };
         }
       });
     }
@@ -309,7 +361,10 @@ class Run {
 
   finish(): IngestSummary {
     const summary = this.summary.build(performance.now(), this.rejects.count > 0 ? this.rejects.path : undefined);
-    this.deps.logger.info({ source: summary.source, totals: summary.totals, mbPerSecond: summary.mbPerSecond }, 'ingest finished');
+    this.deps.logger.info(
+      { source: summary.source, totals: summary.totals, mbPerSecond: summary.mbPerSecond },
+      'ingest finished',
+    );
     return summary;
   }
 }
@@ -317,7 +372,10 @@ class Run {
 function describe(resource: Json): { resourceType?: string; id?: string } {
   const type = typeof resource.resourceType === 'string' ? resource.resourceType : undefined;
   // A Patient's source id can itself be an identifier (an MRN): it is never written to the rejects file.
-  const id = typeof resource.id === 'string' && type !== 'Patient' && type !== 'RelatedPerson' && type !== 'Person' ? resource.id : undefined;
+  const id =
+    typeof resource.id === 'string' && type !== 'Patient' && type !== 'RelatedPerson' && type !== 'Person'
+      ? resource.id
+      : undefined;
   return { ...(type !== undefined && { resourceType: type }), ...(id !== undefined && { id }) };
 }
 
@@ -331,4 +389,3 @@ function faultReject(e: unknown, origin: Omit<Reject, 'code' | 'message'>, resou
     message: e.message,
   };
 }
-

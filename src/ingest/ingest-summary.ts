@@ -31,7 +31,10 @@ export class SummaryBuilder {
 
   private counts(type: string): TypeCounts {
     let c = this.byType.get(type);
-    if (!c) this.byType.set(type, (c = { created: 0, updated: 0, unchanged: 0, rejected: 0 }));
+    if (!c) {
+      c = { created: 0, updated: 0, unchanged: 0, rejected: 0 };
+      this.byType.set(type, c);
+    }
     return c;
   }
 
@@ -76,7 +79,12 @@ export function formatSummary(s: IngestSummary): string {
     String(c.rejected),
   ]);
   const header = ['resource type', 'accepted', 'unchanged', 'rejected'];
-  const total = ['total', String(s.totals.created + s.totals.updated), String(s.totals.unchanged), String(s.totals.rejected)];
+  const total = [
+    'total',
+    String(s.totals.created + s.totals.updated),
+    String(s.totals.unchanged),
+    String(s.totals.rejected),
+  ];
   const all = [header, ...rows, total];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');

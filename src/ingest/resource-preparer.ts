@@ -76,9 +76,8 @@ export class ResourcePreparer {
     outside: Prepared['outsideTargets'],
   ): void {
     const path: (string | number)[] = [type];
-    const fail = (message: string): never => {
-      throw new HealthmeshError('INGEST_UNRESOLVED_REFERENCE', message, { path: formatPath(path) });
-    };
+    const unresolved = (message: string) =>
+      new HealthmeshError('INGEST_UNRESOLVED_REFERENCE', message, { path: formatPath(path) });
     const rewrite = (ref: Json): void => {
       const value = ref.reference as string;
       const parsed = parseReference(value);
@@ -90,7 +89,7 @@ export class ResourcePreparer {
       }
       switch (parsed.kind) {
         case 'urn':
-          return fail(`reference ${value} names no entry of this bundle`);
+          throw unresolved(`reference ${value} names no entry of this bundle`);
         case 'relative': {
           const target = `${parsed.type}/${this.pseudonymiser.resourceId(source, parsed.type, parsed.id)}`;
           ref.reference = target;
@@ -101,7 +100,7 @@ export class ResourcePreparer {
           const m = /^identifier=([^&]*)$/.exec(parsed.query);
           const [system, val] = m ? splitToken(decodeURIComponent(m[1]!)) : [undefined, undefined];
           const id = val !== undefined ? scope.identifiers.get(`${parsed.type}|${system ?? ''}|${val}`) : undefined;
-          if (!id) return fail(`conditional reference ${value.slice(0, 80)} matches no entry of this bundle`);
+          if (!id) throw unresolved(`conditional reference ${value.slice(0, 80)} matches no entry of this bundle`);
           ref.reference = `${parsed.type}/${id}`;
           return;
         }

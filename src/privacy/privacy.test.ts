@@ -19,12 +19,15 @@ describe('scrubText', () => {
     expect(out.replace(/\D/g, '').length).toBeLessThan(7);
   });
 
-  it.each(['2021-04-21T02:55:17+00:00', '137.7305818808263 cm', 'LOINC 8302-2', 'BP 120/80 mmHg', 'claim 99999999999 group'])(
-    'leaves %s alone',
-    (text) => {
-      expect(scrubText(text)).toBe(text);
-    },
-  );
+  it.each([
+    '2021-04-21T02:55:17+00:00',
+    '137.7305818808263 cm',
+    'LOINC 8302-2',
+    'BP 120/80 mmHg',
+    'claim 99999999999 group',
+  ])('leaves %s alone', (text) => {
+    expect(scrubText(text)).toBe(text);
+  });
 
   it('masks every generated resident registration number, hyphenated or not', () => {
     const rrn = fc
@@ -50,7 +53,12 @@ describe('scrubText', () => {
 
   it('masks every generated Korean mobile number', () => {
     const phone = fc
-      .tuple(fc.constantFrom('010', '011', '016', '017', '019'), fc.integer({ min: 100, max: 9999 }), fc.integer({ min: 0, max: 9999 }), fc.constantFrom('-', ' ', '.', ''))
+      .tuple(
+        fc.constantFrom('010', '011', '016', '017', '019'),
+        fc.integer({ min: 100, max: 9999 }),
+        fc.integer({ min: 0, max: 9999 }),
+        fc.constantFrom('-', ' ', '.', ''),
+      )
       .map(([p, a, b, sep]) => `${p}${sep}${a}${sep}${String(b).padStart(4, '0')}`);
     fc.assert(
       fc.property(phone, (p) => {
@@ -113,7 +121,9 @@ describe('ResourceDeidentifier', () => {
         subject: { reference: 'Patient/abc', display: 'Hong Gildong' },
         performer: [{ reference: 'Practitioner/p', display: 'Dr. Lee' }],
         note: [{ text: 'Gildong called from 010-9876-5432 about RRN 9001011234567' }],
-        presentedForm: [{ contentType: 'text/plain', data: Buffer.from('Patient Hong said 02-555-1234').toString('base64') }],
+        presentedForm: [
+          { contentType: 'text/plain', data: Buffer.from('Patient Hong said 02-555-1234').toString('base64') },
+        ],
       },
       ['Hong', 'Gildong'],
     );
@@ -121,7 +131,7 @@ describe('ResourceDeidentifier', () => {
     expect((obs.performer as unknown[])[0]).toEqual({ reference: 'Practitioner/p', display: 'Dr. Lee' });
     const note = JSON.stringify(obs.note);
     for (const s of ['Gildong', '010-9876-5432', '9001011234567']) expect(note).not.toContain(s);
-    const form = Buffer.from(((obs.presentedForm as { data: string }[])[0]!).data, 'base64').toString();
+    const form = Buffer.from((obs.presentedForm as { data: string }[])[0]!.data, 'base64').toString();
     expect(form).not.toContain('Hong');
     expect(form).not.toContain('02-555-1234');
   });

@@ -22,7 +22,16 @@ const IDENTIFYING_EXTENSIONS = new Set([
   'http://hl7.org/fhir/StructureDefinition/patient-nationality',
 ]);
 /** Keys whose string values are machine codes or links, never free text. */
-const STRUCTURAL_KEYS = new Set(['reference', 'system', 'url', 'id', 'code', 'contentType', 'language', 'resourceType']);
+const STRUCTURAL_KEYS = new Set([
+  'reference',
+  'system',
+  'url',
+  'id',
+  'code',
+  'contentType',
+  'language',
+  'resourceType',
+]);
 const NAME_MASK = '[NAME]';
 const PERSON_REFERENCE = /^(?:Patient|RelatedPerson|Person)\//;
 
@@ -66,7 +75,10 @@ export class ResourceDeidentifier {
   deidentify(resource: Json, personNames: readonly string[] = this.options.personNames ?? []): Json {
     const namePattern =
       personNames.length > 0
-        ? new RegExp(`(?<![\\p{L}\\p{N}])(?:${[...new Set(personNames)].map(escapeRegExp).join('|')})(?![\\p{L}\\p{N}])`, 'gu')
+        ? new RegExp(
+            `(?<![\\p{L}\\p{N}])(?:${[...new Set(personNames)].map(escapeRegExp).join('|')})(?![\\p{L}\\p{N}])`,
+            'gu',
+          )
         : undefined;
     const maskText = (s: string): string => {
       const scrubbed = scrubText(s);

@@ -27,19 +27,28 @@ export interface ServerOptions {
 
 /** Build the hub's HTTP app without listening: tests call `inject`, the CLI calls `listen`. */
 export async function buildServer(hub: Hub, options: ServerOptions = {}): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: hub.logger as FastifyBaseLogger, bodyLimit: options.bodyLimit ?? 256 * 1024 * 1024, disableRequestLogging: true });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: hub.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 256 * 1024 * 1024,
+    disableRequestLogging: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
   app.addContentTypeParser(['application/fhir+json', 'application/json'], { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, JSON.parse(body as string));
     } catch (e) {
-      done(new HealthmeshError('INGEST_INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`), undefined);
+      done(
+        new HealthmeshError('INGEST_INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`),
+        undefined,
+      );
     }
   });
 
   app.addHook('onRequest', async (req) => {
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match) throw new HealthmeshError('AUTH_MISSING_TOKEN', 'this hub requires a bearer token (Authorization: Bearer …)');
+    if (!match)
+      throw new HealthmeshError('AUTH_MISSING_TOKEN', 'this hub requires a bearer token (Authorization: Bearer …)');
     const principal = await hub.tokens.verify(match[1]!);
     if (!principal) throw new HealthmeshError('AUTH_INVALID_TOKEN', 'the bearer token is not valid for this hub');
     req.principal = principal;
@@ -64,14 +73,19 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       const e = error as { statusCode?: number; message?: string };
       // Fastify's own client errors (body too large, bad content type) keep their 4xx status.
       if (e.statusCode && e.statusCode < 500) {
-        return reply.code(e.statusCode).type(FHIR_JSON).send(errorOutcome(new HealthmeshError('API_BAD_REQUEST', String(e.message))).body);
+        return reply
+          .code(e.statusCode)
+          .type(FHIR_JSON)
+          .send(errorOutcome(new HealthmeshError('API_BAD_REQUEST', String(e.message))).body);
       }
       hub.logger.error({ err: error }, 'request failed');
     }
     return reply.code(status).type(FHIR_JSON).send(body);
   });
   app.setNotFoundHandler(async (req, reply) => {
-    const { status, body } = errorOutcome(new HealthmeshError('API_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+    const { status, body } = errorOutcome(
+      new HealthmeshError('API_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`),
+    );
     return reply.code(status).type(FHIR_JSON).send(body);
   });
 

@@ -39,7 +39,14 @@ export class ExportJobs {
   constructor(private readonly hub: Hub) {}
 
   start(request: ExportRequest): ExportJob {
-    const job: ExportJob = { id: randomUUID(), request, status: 'running', transactionTime: this.hub.clock.now(), files: [], exported: 0 };
+    const job: ExportJob = {
+      id: randomUUID(),
+      request,
+      status: 'running',
+      transactionTime: this.hub.clock.now(),
+      files: [],
+      exported: 0,
+    };
     this.jobs.set(job.id, job);
     void this.run(job).catch((e: unknown) => {
       job.status = 'failed';
@@ -105,7 +112,8 @@ export class ExportJobs {
             patientKey: (row.patient_key as string | null) ?? null,
             content: String(row.content),
           });
-          if (!s.out.write(`${JSON.stringify(resource)}\n`)) await new Promise<void>((r) => s.out.once('drain', () => r()));
+          if (!s.out.write(`${JSON.stringify(resource)}\n`))
+            await new Promise<void>((r) => s.out.once('drain', () => r()));
           s.file.count++;
           job.exported++;
         }
@@ -113,13 +121,15 @@ export class ExportJobs {
     } finally {
       await Promise.all([...streams.values()].map((s) => new Promise<void>((r) => s.out.end(() => r()))));
     }
-    if (job.status === 'running') job.status = 'complete';
+    // Audited before the job shows as complete, so no client can fetch what the log does not yet record.
+    const finished = job.status === 'running';
     await this.hub.audit.append({
       actor: job.request.actor,
       action: 'export',
       target: `$export:${job.request.level}`,
-      outcome: job.status === 'complete' ? 'success' : 'failure',
+      outcome: finished ? 'success' : 'failure',
       detail: { job: job.id, resources: job.exported, types: job.files.length },
     });
+    if (finished) job.status = 'complete';
   }
 }

@@ -43,7 +43,9 @@ export function errorOutcome(e: unknown): { status: number; body: Record<string,
   if (isHealthmeshError(e)) {
     return {
       status: httpStatusOf(e.code),
-      body: operationOutcome([{ code: e.code, message: e.message, ...(e.location.path !== undefined && { path: e.location.path }) }]),
+      body: operationOutcome([
+        { code: e.code, message: e.message, ...(e.location.path !== undefined && { path: e.location.path }) },
+      ]),
     };
   }
   return { status: 500, body: operationOutcome([{ code: 'INTERNAL', message: 'internal server error' }]) };

@@ -21,7 +21,11 @@ function parseDate(param: string, raw: string): { prefix: DatePrefix; low: Date;
   const prefix = (PREFIXES.has(raw.slice(0, 2)) ? raw.slice(0, 2) : 'eq') as DatePrefix;
   const text = PREFIXES.has(raw.slice(0, 2)) ? raw.slice(2) : raw;
   const r = dateRange(text);
-  if (!r) throw badRequest(`${param}: "${text.slice(0, 40)}" is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or a dateTime)`, param);
+  if (!r)
+    throw badRequest(
+      `${param}: "${text.slice(0, 40)}" is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or a dateTime)`,
+      param,
+    );
   return { prefix, low: new Date(r.low), high: new Date(r.high) };
 }
 

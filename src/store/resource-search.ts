@@ -1,5 +1,4 @@
 import type { Database, SqlValue } from './database.js';
-import { placeholders } from './database.js';
 import type { StoredVersion } from './resource-store.js';
 import { fromRow } from './resource-store.js';
 
@@ -49,7 +48,10 @@ export async function searchResources(db: Database, q: SearchQuery): Promise<Sea
 }
 
 /** Bodies of the given (type, id, version) triples, in the order given. */
-export async function fetchVersions(db: Database, keys: readonly { type: string; id: string; version: number }[]): Promise<StoredVersion[]> {
+export async function fetchVersions(
+  db: Database,
+  keys: readonly { type: string; id: string; version: number }[],
+): Promise<StoredVersion[]> {
   if (keys.length === 0) return [];
   const params: SqlValue[] = [];
   const ors: string[] = [];
@@ -65,21 +67,24 @@ export async function fetchVersions(db: Database, keys: readonly { type: string;
   return keys.map((k) => byKey.get(`${k.type}/${k.id}`)).filter((v): v is StoredVersion => v !== undefined);
 }
 
-function rangeSql(prefix: DatePrefix, low: string, high: string, pl: string, ph: string): string {
+/** Parameters are bound lazily: an unused placeholder is an error in DuckDB. */
+type Bind = () => string;
+
+function rangeSql(prefix: DatePrefix, low: string, high: string, pl: Bind, ph: Bind): string {
   // FHIR R4 3.1.1.5.7: both the value and the parameter are ranges at their precision.
   switch (prefix) {
     case 'eq':
-      return `(${low} >= ${pl} AND ${high} <= ${ph})`;
+      return `(${low} >= ${pl()} AND ${high} <= ${ph()})`;
     case 'ne':
-      return `NOT (${low} >= ${pl} AND ${high} <= ${ph})`;
+      return `NOT (${low} >= ${pl()} AND ${high} <= ${ph()})`;
     case 'gt':
-      return `${high} > ${ph}`;
+      return `${high} > ${ph()}`;
     case 'lt':
-      return `${low} < ${pl}`;
+      return `${low} < ${pl()}`;
     case 'ge':
-      return `${high} >= ${pl}`;
+      return `${high} >= ${pl()}`;
     case 'le':
-      return `${low} <= ${ph}`;
+      return `${low} <= ${ph()}`;
   }
 }
 
@@ -88,7 +93,13 @@ function criterionSql(c: Criterion, p: (v: SqlValue) => string): string {
     case 'id':
       return `h.id IN (${c.ids.map(p).join(', ')})`;
     case 'lastUpdated':
-      return rangeSql(c.prefix, 'h.last_updated', 'h.last_updated', p(c.low), p(c.high));
+      return rangeSql(
+        c.prefix,
+        'h.last_updated',
+        'h.last_updated',
+        () => p(c.low),
+        () => p(c.high),
+      );
     case 'token': {
       const ors = c.values.map((v) => {
         const parts: string[] = [];
@@ -100,9 +111,14 @@ function criterionSql(c: Criterion, p: (v: SqlValue) => string): string {
       return `EXISTS (SELECT 1 FROM search_token t WHERE t.type = h.type AND t.id = h.id AND t.param = ${p(c.param)} AND (${ors.join(' OR ')}))`;
     }
     case 'date':
-      return `EXISTS (SELECT 1 FROM search_date d WHERE d.type = h.type AND d.id = h.id AND d.param = ${p(c.param)} AND ${rangeSql(c.prefix, 'd.low', 'd.high', p(c.low), p(c.high))})`;
+      return `EXISTS (SELECT 1 FROM search_date d WHERE d.type = h.type AND d.id = h.id AND d.param = ${p(c.param)} AND ${rangeSql(
+        c.prefix,
+        'd.low',
+        'd.high',
+        () => p(c.low),
+        () => p(c.high),
+      )})`;
     case 'reference':
       return `EXISTS (SELECT 1 FROM search_reference r WHERE r.type = h.type AND r.id = h.id AND r.param = ${p(c.param)} AND r.target IN (${c.targets.map(p).join(', ')}))`;
   }
 }
-

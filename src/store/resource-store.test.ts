@@ -40,7 +40,10 @@ for (const engine of ENGINES) {
       const later = new Date(NOW.getTime() + 1000);
       expect(await store.write([write('a', { status: 'final' })], later)).toEqual([{ status: 'updated', version: 2 }]);
       const current = await store.read('Observation', 'a');
-      expect(current && toResource(current)).toMatchObject({ status: 'final', meta: { versionId: '2', lastUpdated: later.toISOString() } });
+      expect(current && toResource(current)).toMatchObject({
+        status: 'final',
+        meta: { versionId: '2', lastUpdated: later.toISOString() },
+      });
       const v1 = await store.vread('Observation', 'a', 1);
       expect(v1 && toResource(v1)).toMatchObject({ status: 'preliminary', meta: { versionId: '1' } });
       expect((await store.history('Observation', 'a')).map((v) => v.version)).toEqual([2, 1]);

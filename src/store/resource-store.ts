@@ -2,7 +2,6 @@ import type { SearchRows } from '../fhir/index.js';
 import type { Database, SqlValue } from './database.js';
 import { placeholders } from './database.js';
 
-
 /** One resource ready to store: pseudonymised, with its stored id, serialised body and content hash. */
 export interface ResourceWrite {
   type: string;
@@ -125,7 +124,10 @@ export class ResourceStore {
     const byType = new Map<string, Set<string>>();
     for (const [type, id] of keys) {
       let ids = byType.get(type);
-      if (!ids) byType.set(type, (ids = new Set()));
+      if (!ids) {
+        ids = new Set();
+        byType.set(type, ids);
+      }
       ids.add(id);
     }
     for (const [type, idSet] of byType) {

@@ -26,8 +26,11 @@ export function statsCommand(program: Command, io: Io, setCode: (c: number) => v
         };
         if (opts.json) io.out.write(`${JSON.stringify(stats, null, 2)}\n`);
         else {
-          io.out.write(`hub ${stats.hub} (${stats.role}): ${stats.resources} resources, ${stats.versions} versions, ${stats.patients} patients, ${stats.auditEntries} audit entries\n`);
-          for (const [type, n] of Object.entries(byType)) io.out.write(`  ${type.padEnd(28)} ${String(n).padStart(9)}\n`);
+          io.out.write(
+            `hub ${stats.hub} (${stats.role}): ${stats.resources} resources, ${stats.versions} versions, ${stats.patients} patients, ${stats.auditEntries} audit entries\n`,
+          );
+          for (const [type, n] of Object.entries(byType))
+            io.out.write(`  ${type.padEnd(28)} ${String(n).padStart(9)}\n`);
         }
         setCode(0);
       } finally {

@@ -1,10 +1,10 @@
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { HealthmeshError } from '../../core/index.js';
 import type { EntryOutcome } from '../../ingest/index.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON } from '../app.js';
 import { httpStatusOf, operationOutcome } from '../operation-outcome.js';
-import { join } from 'node:path';
 
 type Json = Record<string, unknown>;
 
@@ -22,7 +22,9 @@ function entryResponse(o: EntryOutcome): Json {
   return {
     response: {
       status: `${httpStatusOf(o.reject.code)}`,
-      outcome: operationOutcome([{ code: o.reject.code, message: o.reject.message, ...(o.reject.path !== undefined && { path: o.reject.path }) }]),
+      outcome: operationOutcome([
+        { code: o.reject.code, message: o.reject.message, ...(o.reject.path !== undefined && { path: o.reject.path }) },
+      ]),
     },
   };
 }
@@ -32,11 +34,17 @@ export function bundleRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.post<{ Body: unknown; Querystring: { source?: string } }>('/fhir', async (req, reply) => {
       const body = req.body as Json | null;
-      if (body === null || typeof body !== 'object' || body.resourceType !== 'Bundle' || (body.type !== 'transaction' && body.type !== 'batch')) {
+      if (
+        body === null ||
+        typeof body !== 'object' ||
+        body.resourceType !== 'Bundle' ||
+        (body.type !== 'transaction' && body.type !== 'batch')
+      ) {
         throw new HealthmeshError('API_BAD_REQUEST', 'POST /fhir takes a Bundle of type transaction or batch');
       }
       const headerSource = req.headers['x-healthmesh-source'];
-      const source = req.query.source ?? (typeof headerSource === 'string' ? headerSource : ctx.hub.config.defaultSource);
+      const source =
+        req.query.source ?? (typeof headerSource === 'string' ? headerSource : ctx.hub.config.defaultSource);
       const entries = Array.isArray(body.entry) ? body.entry.length : 0;
       req.auditAction = { action: 'transaction', target: `Bundle:${String(body.type)}`, detail: { entries, source } };
       const stamp = ctx.hub.clock.now().toISOString().replace(/[:.]/g, '-');
@@ -56,7 +64,11 @@ export function bundleRoutes(ctx: RouteContext) {
               operationOutcome(
                 failed.map((o) => {
                   const r = (o as Extract<EntryOutcome, { ok: false }>).reject;
-                  return { code: r.code, message: `entry ${r.entry ?? '?'}: ${r.message}`, ...(r.path !== undefined && { path: r.path }) };
+                  return {
+                    code: r.code,
+                    message: `entry ${r.entry ?? '?'}: ${r.message}`,
+                    ...(r.path !== undefined && { path: r.path }),
+                  };
                 }),
               ),
             );

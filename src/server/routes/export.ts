@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HealthmeshError } from '../../core/index.js';
 import { dateRange } from '../../fhir/index.js';
 import type { RouteContext } from '../app.js';
-import { FHIR_JSON, fhirBase } from '../app.js';
+import { fhirBase } from '../app.js';
 import { ExportJobs } from '../export-jobs.js';
 import { badRequest } from '../operation-outcome.js';
 import { isKnownType } from '../resource-types.js';
@@ -22,34 +22,43 @@ export function exportRoutes(ctx: RouteContext) {
   const jobs = new ExportJobs(ctx.hub);
   return async (app: FastifyInstance) => {
     app.decorate('exportJobs', jobs);
-    const kickoff = (level: 'system' | 'patient') => async (req: FastifyRequest<{ Querystring: KickoffQuery }>, reply: import('fastify').FastifyReply) => {
-      req.auditAction = { action: 'export-kickoff', target: `$export:${level}` };
-      const prefer = req.headers.prefer;
-      if (typeof prefer !== 'string' || !/respond-async/.test(prefer)) {
-        throw badRequest('$export requires the header "Prefer: respond-async" (Bulk Data Access IG)', 'Prefer');
-      }
-      const q = req.query;
-      if (q._outputFormat !== undefined && !NDJSON_FORMATS.has(q._outputFormat)) {
-        throw badRequest(`_outputFormat ${q._outputFormat.slice(0, 40)} is not supported (application/fhir+ndjson is)`, '_outputFormat');
-      }
-      const types = (q._type ?? '').split(',').filter((t) => t !== '');
-      for (const t of types) if (!isKnownType(t)) throw badRequest(`_type: ${t.slice(0, 40)} is not an R4 resource type`, '_type');
-      let since: Date | undefined;
-      if (q._since !== undefined) {
-        const r = dateRange(q._since);
-        if (!r) throw badRequest('_since must be a FHIR instant', '_since');
-        since = new Date(r.low);
-      }
-      const job = jobs.start({
-        level,
-        types,
-        ...(since !== undefined && { since }),
-        requestUrl: `${fhirBase(ctx, req)}${req.url.replace(/^\/fhir/, '')}`,
-        actor: req.principal?.name ?? 'anonymous',
-      });
-      req.auditAction.detail = { job: job.id };
-      return reply.code(202).header('Content-Location', `${fhirBase(ctx, req)}/$export-status/${job.id}`).send();
-    };
+    const kickoff =
+      (level: 'system' | 'patient') =>
+      async (req: FastifyRequest<{ Querystring: KickoffQuery }>, reply: import('fastify').FastifyReply) => {
+        req.auditAction = { action: 'export-kickoff', target: `$export:${level}` };
+        const prefer = req.headers.prefer;
+        if (typeof prefer !== 'string' || !/respond-async/.test(prefer)) {
+          throw badRequest('$export requires the header "Prefer: respond-async" (Bulk Data Access IG)', 'Prefer');
+        }
+        const q = req.query;
+        if (q._outputFormat !== undefined && !NDJSON_FORMATS.has(q._outputFormat)) {
+          throw badRequest(
+            `_outputFormat ${q._outputFormat.slice(0, 40)} is not supported (application/fhir+ndjson is)`,
+            '_outputFormat',
+          );
+        }
+        const types = (q._type ?? '').split(',').filter((t) => t !== '');
+        for (const t of types)
+          if (!isKnownType(t)) throw badRequest(`_type: ${t.slice(0, 40)} is not an R4 resource type`, '_type');
+        let since: Date | undefined;
+        if (q._since !== undefined) {
+          const r = dateRange(q._since);
+          if (!r) throw badRequest('_since must be a FHIR instant', '_since');
+          since = new Date(r.low);
+        }
+        const job = jobs.start({
+          level,
+          types,
+          ...(since !== undefined && { since }),
+          requestUrl: `${fhirBase(ctx, req)}${req.url.replace(/^\/fhir/, '')}`,
+          actor: req.principal?.name ?? 'anonymous',
+        });
+        req.auditAction.detail = { job: job.id };
+        return reply
+          .code(202)
+          .header('Content-Location', `${fhirBase(ctx, req)}/$export-status/${job.id}`)
+          .send();
+      };
     app.get('/fhir/$export', kickoff('system'));
     app.get('/fhir/Patient/$export', kickoff('patient'));
 
@@ -58,24 +67,36 @@ export function exportRoutes(ctx: RouteContext) {
       const job = jobs.get(req.params.job);
       if (!job) throw new HealthmeshError('EXPORT_UNKNOWN_JOB', `no export job ${req.params.job.slice(0, 40)}`);
       if (job.status === 'running') {
-        return reply.code(202).header('X-Progress', `${job.exported} resources exported`).header('Retry-After', '1').send();
+        return reply
+          .code(202)
+          .header('X-Progress', `${job.exported} resources exported`)
+          .header('Retry-After', '1')
+          .send();
       }
       if (job.status === 'failed') {
         throw new HealthmeshError('INTERNAL', `the export failed: ${job.error ?? 'unknown fault'}`);
       }
       const base = fhirBase(ctx, req);
-      return reply.type('application/json').header('Expires', new Date(Date.now() + 24 * 3600_000).toUTCString()).send({
-        transactionTime: job.transactionTime.toISOString(),
-        request: job.request.requestUrl,
-        requiresAccessToken: true,
-        output: job.files.map((f) => ({ type: f.type, url: `${base}/$export-file/${job.id}/${f.file}`, count: f.count })),
-        error: [],
-      });
+      return reply
+        .type('application/json')
+        .header('Expires', new Date(Date.now() + 24 * 3600_000).toUTCString())
+        .send({
+          transactionTime: job.transactionTime.toISOString(),
+          request: job.request.requestUrl,
+          requiresAccessToken: true,
+          output: job.files.map((f) => ({
+            type: f.type,
+            url: `${base}/$export-file/${job.id}/${f.file}`,
+            count: f.count,
+          })),
+          error: [],
+        });
     });
 
     app.delete<{ Params: { job: string } }>('/fhir/$export-status/:job', async (req, reply) => {
       req.auditAction = { action: 'export-cancel', target: `export:${req.params.job}` };
-      if (!jobs.cancel(req.params.job)) throw new HealthmeshError('EXPORT_UNKNOWN_JOB', `no export job ${req.params.job.slice(0, 40)}`);
+      if (!jobs.cancel(req.params.job))
+        throw new HealthmeshError('EXPORT_UNKNOWN_JOB', `no export job ${req.params.job.slice(0, 40)}`);
       return reply.code(202).send();
     });
 

@@ -5,7 +5,11 @@ import { FHIR_JSON, fhirBase } from '../app.js';
 
 const COMMON = [
   { name: '_id', type: 'token', documentation: 'Logical id (comma-separated for several)' },
-  { name: '_lastUpdated', type: 'date', documentation: 'When this hub stored the version; prefixes eq, ne, gt, lt, ge, le' },
+  {
+    name: '_lastUpdated',
+    type: 'date',
+    documentation: 'When this hub stored the version; prefixes eq, ne, gt, lt, ge, le',
+  },
 ];
 
 /**
@@ -22,10 +26,7 @@ export function metadataRoutes(ctx: RouteContext) {
         interaction: ['read', 'vread', 'history-instance', 'search-type'].map((code) => ({ code })),
         versioning: 'versioned',
         readHistory: true,
-        searchParam: [
-          ...COMMON,
-          ...params.map((p) => ({ name: p.name, type: p.type, documentation: p.description })),
-        ],
+        searchParam: [...COMMON, ...params.map((p) => ({ name: p.name, type: p.type, documentation: p.description }))],
       }));
       const patient = {
         type: 'Patient',
@@ -33,7 +34,9 @@ export function metadataRoutes(ctx: RouteContext) {
         versioning: 'versioned',
         readHistory: true,
         searchParam: COMMON,
-        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
+        operation: [
+          { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
+        ],
       };
       return reply.type(FHIR_JSON).send({
         resourceType: 'CapabilityStatement',
@@ -50,7 +53,11 @@ export function metadataRoutes(ctx: RouteContext) {
             documentation:
               'All data is pseudonymised at ingest. Other resource types support read, vread and history-instance. Unsupported search parameters are refused with 400.',
             security: {
-              service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }] }],
+              service: [
+                {
+                  coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }],
+                },
+              ],
               description: 'Bearer token required on every request',
             },
             resource: [patient, ...indexed],

@@ -11,6 +11,14 @@ interface Params {
   vid?: string;
 }
 
+/**
+ * Stored ids are keyed hashes (32 or 64 hex chars). Anything else cannot exist here and may be a raw
+ * identifier a client typed (an MRN), so it is not written to the audit log.
+ */
+export function auditableId(id: string): string {
+  return /^[0-9a-f]{32}(?:[0-9a-f]{32})?$/.test(id) ? id : '[not-a-stored-id]';
+}
+
 function requireType(type: string): void {
   if (!isKnownType(type)) throw new HealthmeshError('API_NOT_FOUND', `${type.slice(0, 40)} is not an R4 resource type`);
 }
@@ -21,7 +29,7 @@ export function readRoutes(ctx: RouteContext) {
     app.get<{ Params: Params }>('/fhir/:type/:id', async (req, reply) => {
       const { type, id } = req.params;
       requireType(type);
-      req.auditAction = { action: 'read', target: `${type}/${id}` };
+      req.auditAction = { action: 'read', target: `${type}/${auditableId(id)}` };
       const v = await ctx.hub.store.read(type, id);
       if (!v) throw new HealthmeshError('API_NOT_FOUND', `${type}/${id} is not stored here`);
       return reply
@@ -34,8 +42,9 @@ export function readRoutes(ctx: RouteContext) {
     app.get<{ Params: Params }>('/fhir/:type/:id/_history/:vid', async (req, reply) => {
       const { type, id, vid } = req.params;
       requireType(type);
-      req.auditAction = { action: 'vread', target: `${type}/${id}/_history/${vid}` };
-      if (!/^\d+$/.test(vid ?? '')) throw new HealthmeshError('API_NOT_FOUND', `version ${String(vid).slice(0, 20)} does not exist`);
+      req.auditAction = { action: 'vread', target: `${type}/${auditableId(id)}/_history/${String(vid).slice(0, 12)}` };
+      if (!/^\d+$/.test(vid ?? ''))
+        throw new HealthmeshError('API_NOT_FOUND', `version ${String(vid).slice(0, 20)} does not exist`);
       const v = await ctx.hub.store.vread(type, id, Number(vid));
       if (!v) throw new HealthmeshError('API_NOT_FOUND', `${type}/${id} has no version ${vid}`);
       return reply.type(FHIR_JSON).header('ETag', `W/"${v.version}"`).send(toResource(v));
@@ -44,7 +53,7 @@ export function readRoutes(ctx: RouteContext) {
     app.get<{ Params: Params }>('/fhir/:type/:id/_history', async (req, reply) => {
       const { type, id } = req.params;
       requireType(type);
-      req.auditAction = { action: 'history', target: `${type}/${id}` };
+      req.auditAction = { action: 'history', target: `${type}/${auditableId(id)}` };
       const versions = await ctx.hub.store.history(type, id);
       if (versions.length === 0) throw new HealthmeshError('API_NOT_FOUND', `${type}/${id} is not stored here`);
       const base = fhirBase(ctx, req);

