@@ -20,7 +20,7 @@ export function defaultConfig(name: string): HubConfig {
     defaultSource: 'default',
     privacy: { birthDatePrecision: 'month' },
     server: { host: '127.0.0.1', port: 8080 },
-    ingest: { batchSize: 2000, maxRecordBytes: 64 * 1024 * 1024 },
+    ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024 },
   };
 }
 

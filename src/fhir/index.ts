@@ -1,7 +1,13 @@
 export type { DateRange } from './date-range.js';
 export { dateRange, MAX_TIME, MIN_TIME } from './date-range.js';
-export type { RawRecord, ReaderOptions } from './record-reader.js';
-export { DEFAULT_MAX_RECORD_BYTES, listInputFiles, readRecords } from './record-reader.js';
+export type { RawLine, RawRecord, ReaderOptions } from './record-reader.js';
+export {
+  DEFAULT_MAX_RECORD_BYTES,
+  listInputFiles,
+  parseRecord,
+  readNdjsonLines,
+  readRecords,
+} from './record-reader.js';
 export type { ParsedReference } from './references.js';
 export { parseReference, visitReferences } from './references.js';
 export type { SearchParamDef, SearchParamType, SearchRows } from './search-parameters.js';

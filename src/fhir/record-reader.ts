@@ -10,6 +10,9 @@ export type RawRecord =
   | { file: string; line?: number; bytes: number; value: unknown }
   | { file: string; line?: number; bytes: number; error: HealthmeshError };
 
+/** An NDJSON line not yet decoded or parsed (for parsing elsewhere, e.g. in a worker thread). */
+export type RawLine = { file: string; line: number; bytes: number; buffer: Buffer } | (RawRecord & { line?: number });
+
 export interface ReaderOptions {
   /** Largest record accepted, in bytes; longer lines are rejected without being held in memory. */
   maxRecordBytes: number;
@@ -62,7 +65,8 @@ function openBytes(file: string): Readable {
   return raw.pipe(gunzip);
 }
 
-function parseRecord(file: string, line: number | undefined, bytes: Buffer): RawRecord {
+/** Decode (strict UTF-8) and parse one record's bytes. */
+export function parseRecord(file: string, line: number | undefined, bytes: Buffer): RawRecord {
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -105,16 +109,16 @@ export async function* readRecords(file: string, options: ReaderOptions): AsyncG
     yield* readUnnamed(file, options);
     return;
   }
-  yield* readNamed(file, NDJSON.test(file), options);
+  yield* readNamed(file, NDJSON.test(file), options) as AsyncGenerator<RawRecord>;
 }
 
 async function* readUnnamed(file: string, options: ReaderOptions): AsyncGenerator<RawRecord> {
   const whole: RawRecord[] = [];
-  for await (const r of readNamed(file, false, options)) whole.push(r);
+  for await (const r of readNamed(file, false, options)) whole.push(r as RawRecord);
   const only = whole[0];
   if (whole.length === 1 && only && 'error' in only && only.error.code === 'INGEST_INVALID_JSON') {
     const lines: RawRecord[] = [];
-    for await (const r of readNamed(file, true, options)) lines.push(r);
+    for await (const r of readNamed(file, true, options)) lines.push(r as RawRecord);
     // NDJSON if most lines parse on their own; otherwise the single-document error is the clearer one.
     const parsed = lines.filter((r) => !('error' in r)).length;
     if (lines.length > 1 && parsed >= lines.length / 2) {
@@ -125,7 +129,20 @@ async function* readUnnamed(file: string, options: ReaderOptions): AsyncGenerato
   yield* whole;
 }
 
-async function* readNamed(file: string, ndjson: boolean, options: ReaderOptions): AsyncGenerator<RawRecord> {
+/**
+ * The lines of an NDJSON file as bytes, unparsed; oversized lines and an empty file come as error records, as
+ * in `readRecords`.
+ */
+export function readNdjsonLines(file: string, options: ReaderOptions): AsyncGenerator<RawLine> {
+  return readNamed(file, true, options, false) as AsyncGenerator<RawLine>;
+}
+
+async function* readNamed(
+  file: string,
+  ndjson: boolean,
+  options: ReaderOptions,
+  parse = true,
+): AsyncGenerator<RawRecord | RawLine> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let overflowing = false;
@@ -133,7 +150,7 @@ async function* readNamed(file: string, ndjson: boolean, options: ReaderOptions)
   let any = false;
   const location = (line: number) => (ndjson ? { file, line } : { file });
 
-  const finish = (): RawRecord | undefined => {
+  const finish = (): RawRecord | RawLine | undefined => {
     lineNo++;
     let buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
     pending = [];
@@ -154,6 +171,7 @@ async function* readNamed(file: string, ndjson: boolean, options: ReaderOptions)
     if (buf.length > 0 && buf[buf.length - 1] === 0x0d) buf = buf.subarray(0, buf.length - 1);
     if (isBlank(buf)) return undefined;
     any = true;
+    if (!parse) return { file, line: lineNo, bytes: buf.length, buffer: buf };
     return parseRecord(file, ndjson ? lineNo : undefined, buf);
   };
 

@@ -6,7 +6,7 @@ import { AuditLog, auditMigrations, TokenRegistry, tokenMigrations } from '../ac
 import type { Clock, HubConfig, Logger } from '../core/index.js';
 import { createLogger, defaultConfig, HealthmeshError, parseConfig, systemClock } from '../core/index.js';
 import { ResourceValidator } from '../fhir/index.js';
-import { IngestPipeline, ResourcePreparer } from '../ingest/index.js';
+import { IngestPipeline, PreparePool, ResourcePreparer } from '../ingest/index.js';
 import { Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
 import type { Database, Migration } from '../store/index.js';
 import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
@@ -37,6 +37,8 @@ export interface Hub {
 export interface OpenOptions {
   clock?: Clock;
   logger?: Logger;
+  /** Worker threads for large NDJSON files: `false` keeps ingest on the calling thread. */
+  parallelIngest?: false | { workers?: number; minFileBytes?: number };
 }
 
 function writeSecretFile(path: string, content: string | Buffer): void {
@@ -114,6 +116,13 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     new ResourceDeidentifier({ birthDatePrecision: config.privacy.birthDatePrecision }),
   );
   const ingest = new IngestPipeline({
+    ...(options.parallelIngest !== false && {
+      parallel: {
+        workers: options.parallelIngest?.workers ?? PreparePool.defaultSize(),
+        minFileBytes: options.parallelIngest?.minFileBytes ?? 16 * 1024 * 1024,
+        data: { secret: new Uint8Array(secret), birthDatePrecision: config.privacy.birthDatePrecision },
+      },
+    }),
     store,
     validator: ResourceValidator.r4(),
     preparer,

@@ -1,17 +1,20 @@
 import { stat } from 'node:fs/promises';
 import type { Clock, Logger } from '../core/index.js';
 import { isHealthmeshError } from '../core/index.js';
-import type { RawRecord, ResourceValidator } from '../fhir/index.js';
-import { DEFAULT_MAX_RECORD_BYTES, listInputFiles, readRecords } from '../fhir/index.js';
+import type { RawRecord, ReaderOptions, ResourceValidator } from '../fhir/index.js';
+import { DEFAULT_MAX_RECORD_BYTES, listInputFiles, readNdjsonLines, readRecords } from '../fhir/index.js';
 import { namePartsOf } from '../privacy/index.js';
 import type { ResourceStore, WriteResult } from '../store/index.js';
-import { bundleEntries, SPLIT_BUNDLE_TYPES } from './bundle-entries.js';
+import { bundleEntries } from './bundle-entries.js';
 import type { IngestSummary } from './ingest-summary.js';
 import { SummaryBuilder } from './ingest-summary.js';
+import type { PrepareResult, PrepareWorkerData } from './prepare-pool.js';
+import { PreparePool } from './prepare-pool.js';
 import type { Reject } from './reject-log.js';
 import { RejectLog } from './reject-log.js';
 import type { Prepared, ReferenceScope, ResourcePreparer } from './resource-preparer.js';
-import { EMPTY_SCOPE } from './resource-preparer.js';
+import type { RecordOutcome } from './single-record.js';
+import { describe, faultReject, processRecord, validationReject } from './single-record.js';
 
 type Json = Record<string, unknown>;
 
@@ -47,7 +50,16 @@ interface Unit {
   slots: number[];
 }
 
+/** Worker threads for large NDJSON files; omitted = everything on the calling thread. */
+export interface ParallelOptions {
+  workers: number;
+  /** Files smaller than this are not worth the workers' start-up (about a second each). */
+  minFileBytes: number;
+  data: Omit<PrepareWorkerData, 'source'>;
+}
+
 export interface IngestDeps {
+  parallel?: ParallelOptions;
   store: ResourceStore;
   validator: ResourceValidator;
   preparer: ResourcePreparer;
@@ -62,7 +74,11 @@ export interface IngestDeps {
   }) => Promise<void>;
 }
 
-const DEFAULT_BATCH = 2000;
+/** Resources per store transaction: large batches amortise the head lookup and the commit. */
+const DEFAULT_BATCH = 20_000;
+/** Bytes of NDJSON lines per chunk handed to a worker. */
+const CHUNK_BYTES = 1 << 20;
+const NDJSON_FILE = /\.(ndjson|jsonl)(\.gz)?$/i;
 
 /**
  * source → validate → pseudonymise → store. Records are read as a stream and written in batches, each one
@@ -80,19 +96,23 @@ export class IngestPipeline {
       options,
       sizes.reduce((a, b) => a + b, 0),
     );
+    let pool: PreparePool | undefined;
     try {
       for (let i = 0; i < files.length; i++) {
         const file = files[i]!;
         const gz = /\.gz$/i.test(file);
         const before = run.summary.bytes;
-        for await (const raw of readRecords(file, {
-          maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
-        })) {
-          await run.record(raw, gz ? 0 : raw.bytes);
+        const reader = { maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES };
+        const parallel = this.deps.parallel;
+        if (parallel && NDJSON_FILE.test(file) && sizes[i]! >= parallel.minFileBytes) {
+          pool ??= await PreparePool.start(parallel.workers, { ...parallel.data, source: options.source });
+          await this.ingestParallel(file, gz, reader, run, pool);
+        } else {
+          for await (const raw of readRecords(file, reader)) await run.record(raw, gz ? 0 : raw.bytes);
         }
         if (gz) run.progressBytes += sizes[i]!;
         run.summary.files++;
-        await run.flush();
+        await run.drain();
         await this.deps.audit({
           actor: options.actor,
           action: 'ingest',
@@ -103,8 +123,68 @@ export class IngestPipeline {
       }
     } finally {
       run.rejects.close();
+      await pool?.close();
     }
     return run.finish();
+  }
+
+  /**
+   * The bulk path for large NDJSON files: the main thread splits lines and stores; workers parse, validate and
+   * pseudonymise chunks of lines. Outcomes are applied in input order, so versions and rejects come out exactly
+   * as on the single-threaded path.
+   */
+  private async ingestParallel(
+    file: string,
+    gz: boolean,
+    reader: ReaderOptions,
+    run: Run,
+    pool: PreparePool,
+  ): Promise<void> {
+    const queue: Promise<PrepareResult>[] = [];
+    // Deep enough that workers prepare the next batch while the store commits the previous one.
+    const maxInflight = 24 * pool.size;
+    let seq = 0;
+    let parts: Buffer[] = [];
+    let lines: number[] = [];
+    let offsets: number[] = [0];
+    let bytes = 0;
+    const dispatch = () => {
+      if (lines.length === 0) return;
+      const packed = Buffer.concat(parts, bytes);
+      // A fresh ArrayBuffer holding exactly these bytes, so it can be transferred rather than copied again.
+      const buffer = packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.length) as ArrayBuffer;
+      queue.push(pool.submit({ seq: seq++, file, buffer, offsets, lines }));
+      parts = [];
+      lines = [];
+      offsets = [0];
+      bytes = 0;
+    };
+    const applyOldest = async () => {
+      const result = await queue.shift()!;
+      for (const outcome of result.outcomes) await run.apply(outcome, file);
+    };
+    for await (const raw of readNdjsonLines(file, reader)) {
+      run.account(raw.bytes, gz ? 0 : raw.bytes);
+      if ('buffer' in raw) {
+        parts.push(raw.buffer);
+        bytes += raw.buffer.length;
+        offsets.push(bytes);
+        lines.push(raw.line);
+        if (bytes >= CHUNK_BYTES) dispatch();
+      } else {
+        // An unreadable line (too long, empty file) keeps its place in the order.
+        dispatch();
+        const outcome = processRecord(raw, {
+          validator: this.deps.validator,
+          preparer: this.deps.preparer,
+          source: run.source,
+        });
+        queue.push(Promise.resolve({ seq: seq++, outcomes: [outcome] }));
+      }
+      while (queue.length >= maxInflight) await applyOldest();
+    }
+    dispatch();
+    while (queue.length > 0) await applyOldest();
   }
 
   /** Ingest one parsed document (a resource or a Bundle) as the API receives it; outcomes per entry. */
@@ -118,7 +198,7 @@ export class IngestPipeline {
     run.collect = outcomes;
     try {
       await run.record({ file: label, bytes: 0, value }, 0);
-      await run.flush();
+      await run.drain();
     } finally {
       run.rejects.close();
     }
@@ -138,10 +218,16 @@ class Run {
   readonly rejects: RejectLog;
   private pending: Unit[] = [];
   private pendingCount = 0;
-  private readonly pendingKeys = new Set<string>();
+  private pendingKeys = new Set<string>();
+  private inflightKeys = new Set<string>();
+  private inflight: Promise<void> | undefined;
   progressBytes = 0;
   private records = 0;
   collect: EntryOutcome[] | undefined;
+
+  get source(): string {
+    return this.options.source;
+  }
 
   constructor(
     private readonly deps: IngestDeps,
@@ -153,33 +239,40 @@ class Run {
   }
 
   async record(raw: RawRecord, progressBytes: number): Promise<void> {
-    this.summary.bytes += raw.bytes;
+    this.account(raw.bytes, progressBytes);
+    await this.apply(
+      processRecord(raw, { validator: this.deps.validator, preparer: this.deps.preparer, source: this.options.source }),
+      raw.file,
+    );
+  }
+
+  /** Count bytes read (for the summary) and bytes of progress (on-disk, for the bar). */
+  account(bytes: number, progressBytes: number): void {
+    this.summary.bytes += bytes;
     this.progressBytes += progressBytes;
+  }
+
+  /** Act on one record's outcome, in input order; flushes a write batch when it is full. */
+  async apply(outcome: RecordOutcome, file: string): Promise<void> {
     this.records++;
-    const origin = { file: raw.file, ...(raw.line !== undefined && { line: raw.line }) };
-    if ('error' in raw) {
-      this.reject({ ...origin, code: raw.error.code, message: raw.error.message });
-    } else {
-      const value = raw.value as Json | null;
-      if (
-        value === null ||
-        typeof value !== 'object' ||
-        Array.isArray(value) ||
-        typeof value.resourceType !== 'string'
-      ) {
-        this.reject({
-          ...origin,
-          code: 'INGEST_NOT_A_RESOURCE',
-          message: 'the record is not a JSON object with a resourceType',
+    switch (outcome.kind) {
+      case 'reject':
+        this.reject(outcome.reject);
+        break;
+      case 'write':
+        this.enqueue({
+          writes: [{ write: outcome.write, outsideTargets: [] }],
+          origins: [outcome.origin],
+          outcomes: [],
+          slots: [],
         });
-      } else if (value.resourceType === 'Bundle' && SPLIT_BUNDLE_TYPES.has(String(value.type))) {
-        await this.bundle(value, origin);
-      } else {
-        await this.single(value, origin);
-      }
+        break;
+      case 'document':
+        await this.bundle(outcome.value, outcome.origin);
+        break;
     }
     if (this.pendingCount >= (this.options.batchSize ?? DEFAULT_BATCH)) await this.flush();
-    if (this.records % 256 === 0) this.progress(raw.file);
+    if (this.records % 256 === 0) this.progress(file);
   }
 
   private progress(file: string): void {
@@ -195,25 +288,6 @@ class Run {
     this.rejects.add(r);
     this.summary.rejected(r.resourceType);
     this.collect?.push({ ok: false, reject: r });
-  }
-
-  private validationReject(resource: Json, origin: Omit<Reject, 'code' | 'message'>): Reject | undefined {
-    const issues = this.deps.validator.validate(resource, 5);
-    const first = issues[0];
-    if (!first) return undefined;
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-    return { ...origin, ...describe(resource), code: first.code, path: first.path, message: `${first.message}${more}` };
-  }
-
-  private async single(resource: Json, origin: Omit<Reject, 'code' | 'message'>): Promise<void> {
-    const invalid = this.validationReject(resource, origin);
-    if (invalid) return this.reject(invalid);
-    try {
-      const prepared = this.deps.preparer.prepare(this.options.source, resource, EMPTY_SCOPE);
-      this.enqueue({ writes: [prepared], origins: [{ ...origin, ...describe(resource) }], outcomes: [], slots: [] });
-    } catch (e) {
-      this.reject(faultReject(e, origin, resource));
-    }
   }
 
   private async bundle(bundle: Json, origin: Omit<Reject, 'code' | 'message'>): Promise<void> {
@@ -233,7 +307,7 @@ class Run {
       [];
     for (const e of entries) {
       const entryOrigin = { ...origin, entry: e.index, ...describe(e.resource) };
-      const invalid = this.validationReject(e.resource, entryOrigin);
+      const invalid = validationReject(this.deps.validator, e.resource, entryOrigin);
       if (invalid) {
         failures.push(invalid);
         continue;
@@ -312,7 +386,9 @@ class Run {
     prepared: Prepared,
     inBundle: Set<string>,
   ): Promise<{ target: string; path: string } | undefined> {
-    const unknown = prepared.outsideTargets.filter((t) => !inBundle.has(t.target) && !this.pendingKeys.has(t.target));
+    const unknown = prepared.outsideTargets.filter(
+      (t) => !inBundle.has(t.target) && !this.pendingKeys.has(t.target) && !this.inflightKeys.has(t.target),
+    );
     if (unknown.length === 0) return undefined;
     const keys = unknown.map((t) => t.target.split('/') as [string, string]);
     const found = await this.deps.store.existing(keys);
@@ -331,12 +407,32 @@ class Run {
     for (const p of unit.writes) this.pendingKeys.add(`${p.write.type}/${p.write.id}`);
   }
 
+  /**
+   * Start writing the pending batch. One batch is written while the next is prepared (DuckDB commits off the
+   * main thread); a new write starts only after the previous one committed, so order and lookups hold.
+   */
   async flush(): Promise<void> {
+    await this.inflight;
     if (this.pending.length === 0) return;
     const units = this.pending;
     this.pending = [];
     this.pendingCount = 0;
-    this.pendingKeys.clear();
+    this.inflightKeys = this.pendingKeys;
+    this.pendingKeys = new Set();
+    this.inflight = this.write(units).finally(() => {
+      this.inflightKeys = new Set();
+    });
+    // Handled here so a failed write is not an unhandled rejection; the next flush or drain rethrows it.
+    this.inflight.catch(() => undefined);
+  }
+
+  /** Write everything pending and wait until it is committed. */
+  async drain(): Promise<void> {
+    await this.flush();
+    await this.inflight;
+  }
+
+  private async write(units: Unit[]): Promise<void> {
     const writes = units.flatMap((u) => u.writes.map((p) => p.write));
     const results = await this.deps.store.write(writes, this.deps.clock.now());
     let i = 0;
@@ -367,25 +463,4 @@ class Run {
     );
     return summary;
   }
-}
-
-function describe(resource: Json): { resourceType?: string; id?: string } {
-  const type = typeof resource.resourceType === 'string' ? resource.resourceType : undefined;
-  // A Patient's source id can itself be an identifier (an MRN): it is never written to the rejects file.
-  const id =
-    typeof resource.id === 'string' && type !== 'Patient' && type !== 'RelatedPerson' && type !== 'Person'
-      ? resource.id
-      : undefined;
-  return { ...(type !== undefined && { resourceType: type }), ...(id !== undefined && { id }) };
-}
-
-function faultReject(e: unknown, origin: Omit<Reject, 'code' | 'message'>, resource: Json): Reject {
-  if (!isHealthmeshError(e)) throw e;
-  return {
-    ...origin,
-    ...describe(resource),
-    code: e.code,
-    ...(e.location.path !== undefined && { path: e.location.path }),
-    message: e.message,
-  };
 }

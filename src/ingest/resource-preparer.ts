@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import { HealthmeshError } from '../core/index.js';
 import { extractSearchRows, parseReference } from '../fhir/index.js';
 import type { Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
@@ -53,7 +53,7 @@ export class ResourcePreparer {
     resource.id = id;
     stripServerMeta(resource);
     const content = JSON.stringify(resource);
-    const hash = createHash('sha256').update(content).digest('hex');
+    const hash = oneShotHash('sha256', content, 'hex');
     return {
       write: {
         type,

@@ -6,6 +6,10 @@ import { createHmac } from 'node:crypto';
  * source id), so two sources' `Patient/123` never collide and re-ingest maps to the same stored id.
  */
 export class Pseudonymiser {
+  /** References repeat the same few targets (a patient, an encounter): a bounded memo saves most HMACs. */
+  private readonly memo = new Map<string, string>();
+  private static readonly MEMO_LIMIT = 200_000;
+
   constructor(private readonly secret: Buffer) {
     if (secret.length < 32) throw new Error('the hub secret must be at least 32 bytes');
   }
@@ -22,6 +26,11 @@ export class Pseudonymiser {
   }
 
   private mac(message: string): string {
-    return createHmac('sha256', this.secret).update(message).digest('hex');
+    const known = this.memo.get(message);
+    if (known !== undefined) return known;
+    const mac = createHmac('sha256', this.secret).update(message).digest('hex');
+    if (this.memo.size >= Pseudonymiser.MEMO_LIMIT) this.memo.clear();
+    this.memo.set(message, mac);
+    return mac;
   }
 }

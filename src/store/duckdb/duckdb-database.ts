@@ -7,6 +7,8 @@ import {
   DuckDBInstance,
   type DuckDBType,
   DuckDBTypeId,
+  LIST,
+  listValue,
   TIMESTAMPTZ,
   timestampTZValue,
   VARCHAR,
@@ -15,7 +17,14 @@ import { HealthmeshError } from '../../core/index.js';
 import { AsyncMutex } from '../async-mutex.js';
 import type { Database, Row, SqlValue } from '../database.js';
 
-type BoundValue = string | number | bigint | boolean | ReturnType<typeof timestampTZValue> | null;
+type BoundValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | ReturnType<typeof timestampTZValue>
+  | ReturnType<typeof listValue>
+  | null;
 
 function bind(params: readonly SqlValue[]): { values: BoundValue[]; types: DuckDBType[] } {
   const values: BoundValue[] = [];
@@ -33,11 +42,14 @@ function bind(params: readonly SqlValue[]): { values: BoundValue[]; types: DuckD
     } else if (typeof p === 'bigint') {
       values.push(p);
       types.push(BIGINT);
+    } else if (Array.isArray(p)) {
+      values.push(listValue(p as string[]));
+      types.push(LIST(VARCHAR));
     } else if (typeof p === 'boolean') {
       values.push(p);
       types.push(BOOLEAN);
     } else {
-      values.push(timestampTZValue(BigInt(p.getTime()) * 1000n));
+      values.push(timestampTZValue(BigInt((p as Date).getTime()) * 1000n));
       types.push(TIMESTAMPTZ);
     }
   }
@@ -53,6 +65,10 @@ function normaliseRow(row: Record<string, unknown>): Row {
     }
   }
   return row;
+}
+
+function duckdbInList(expr: string, placeholder: string): string {
+  return `${expr} IN (SELECT unnest(${placeholder}::VARCHAR[]))`;
 }
 
 type Appendfn = (a: DuckDBAppender, v: SqlValue) => void;
@@ -143,6 +159,10 @@ class Session implements Database {
     });
   }
 
+  inList(expr: string, placeholder: string): string {
+    return duckdbInList(expr, placeholder);
+  }
+
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     return this.queue.lock(async () => {
@@ -209,6 +229,9 @@ export class DuckDbDatabase implements Database {
   }
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
     return this.writer.transaction(fn);
+  }
+  inList(expr: string, placeholder: string): string {
+    return duckdbInList(expr, placeholder);
   }
   async close(): Promise<void> {
     await this.reader.close();

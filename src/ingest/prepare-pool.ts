@@ -1,0 +1,89 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { BirthDatePrecision } from '../privacy/index.js';
+import type { RecordOutcome } from './single-record.js';
+
+export interface PrepareWorkerData {
+  secret: Uint8Array;
+  birthDatePrecision: BirthDatePrecision;
+  source: string;
+}
+
+/** Lines of one file, packed into one transferable buffer. */
+export interface PrepareChunk {
+  seq: number;
+  file: string;
+  buffer: ArrayBuffer;
+  /** Start of each line in `buffer`, plus the end of the last. */
+  offsets: number[];
+  lines: number[];
+}
+
+export interface PrepareResult {
+  seq: number;
+  outcomes: RecordOutcome[];
+}
+
+/** Worker threads that parse, validate and prepare NDJSON lines in parallel with the store's writes. */
+export class PreparePool {
+  private next = 0;
+  private readonly waiting = new Map<number, { resolve: (r: PrepareResult) => void; reject: (e: unknown) => void }>();
+
+  private constructor(private readonly workers: Worker[]) {
+    for (const w of workers) {
+      w.on('message', (m: PrepareResult) => {
+        const p = this.waiting.get(m.seq);
+        this.waiting.delete(m.seq);
+        p?.resolve(m);
+      });
+      w.on('error', (e) => this.failAll(e));
+      w.on('exit', (code) => {
+        if (code !== 0) this.failAll(new Error(`an ingest worker exited with code ${code}`));
+      });
+    }
+  }
+
+  /** Workers to use: one per core beyond the main thread's, at least one. */
+  static defaultSize(): number {
+    return Math.max(1, Math.min(4, availableParallelism()));
+  }
+
+  static async start(size: number, data: PrepareWorkerData): Promise<PreparePool> {
+    // Under tsx (development and tests) the worker is TypeScript: a small JS bootstrap registers tsx first.
+    const ts = import.meta.url.endsWith('.ts');
+    const entry = new URL(ts ? './prepare-worker.ts' : './prepare-worker.js', import.meta.url);
+    const url = ts ? new URL('./ts-worker-bootstrap.mjs', import.meta.url) : entry;
+    const workers = Array.from({ length: size }, () => new Worker(url, { workerData: { ...data, entry: entry.href } }));
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            w.once('message', () => resolve());
+            w.once('error', reject);
+          }),
+      ),
+    );
+    return new PreparePool(workers);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  submit(chunk: PrepareChunk): Promise<PrepareResult> {
+    const worker = this.workers[this.next++ % this.workers.length]!;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(chunk.seq, { resolve, reject });
+      worker.postMessage(chunk, [chunk.buffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private failAll(e: unknown): void {
+    for (const p of this.waiting.values()) p.reject(e);
+    this.waiting.clear();
+  }
+}
