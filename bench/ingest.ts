@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   createReadStream,
   createWriteStream,
@@ -7,7 +8,6 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,16 +15,18 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { silentLogger } from '../src/core/index.js';
-import { initHub, openHub } from '../src/hub/index.js';
+import { initHub } from '../src/hub/index.js';
 
 const FLOOR_RATIO = 0.3;
+/** Peak RSS for twice the input may grow at most this much (memory is bounded by batches, not input). */
+const MEMORY_CEILING = 1.3;
 const TARGET_BYTES = Number(process.env.BENCH_INGEST_MB ?? 200) * 1e6;
 const SYNTHEA = fileURLToPath(new URL('../../shared/data/synthea-fhir-r4/bundles-gz/', import.meta.url));
 
 type Json = Record<string, unknown>;
 
 /** NDJSON of at least TARGET_BYTES: the Synthea entries repeated with fresh ids and relative references. */
-async function buildInput(file: string): Promise<{ bytes: number; lines: number }> {
+async function buildInput(file: string, target: number): Promise<{ bytes: number; lines: number }> {
   const entries: { type: string; resource: Json }[] = [];
   const typeOf = new Map<string, string>();
   for (const name of readdirSync(SYNTHEA).sort()) {
@@ -45,7 +47,7 @@ async function buildInput(file: string): Promise<{ bytes: number; lines: number 
   const out = createWriteStream(file);
   let bytes = 0;
   let lines = 0;
-  for (let copy = 0; bytes < TARGET_BYTES; copy++) {
+  for (let copy = 0; bytes < target; copy++) {
     for (let i = 0; i < templates.length; i++) {
       const resource = entries[i]!.resource;
       const line = `${templates[i]!.replace(`"id":"${String(resource.id)}"`, `"id":"${String(resource.id)}-${copy}"`).replaceAll('-COPY"', `-${copy}"`)}\n`;
@@ -69,6 +71,26 @@ async function parseOnly(file: string): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+interface ChildResult {
+  seconds: number;
+  totals: { created: number; unchanged: number; rejected: number };
+  maxRssMb: number;
+}
+
+/** Ingest `file` into a fresh hub in a child process (its peak RSS is then the ingest's own). */
+async function ingestInChild(work: string, name: string, file: string): Promise<ChildResult> {
+  const hubDir = join(work, name);
+  mkdirSync(hubDir);
+  await initHub(hubDir, { name: 'bench', logger: silentLogger() });
+  const child = fileURLToPath(new URL('./ingest-child.ts', import.meta.url));
+  const out = execFileSync(process.execPath, ['--max-old-space-size=768', '--import', 'tsx', child, hubDir, file], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  rmSync(hubDir, { recursive: true, force: true });
+  return JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
+}
+
 export async function runIngestBench(): Promise<boolean> {
   if (!existsSync(SYNTHEA)) {
     console.log(`ingest: skipped, ${SYNTHEA} is absent`);
@@ -77,39 +99,31 @@ export async function runIngestBench(): Promise<boolean> {
   const work = mkdtempSync(join(tmpdir(), 'hm-bench-ingest-'));
   try {
     const file = join(work, 'synthea-repeated.ndjson');
-    const { bytes, lines } = await buildInput(file);
+    const { bytes, lines } = await buildInput(file, TARGET_BYTES);
     const mb = bytes / 1e6;
     const parseSeconds = await parseOnly(file);
-    const hubDir = join(work, 'hub');
-    mkdirSync(hubDir);
-    await initHub(hubDir, { name: 'bench', logger: silentLogger() });
-    const hub = await openHub(hubDir, { logger: silentLogger() });
-    const t0 = performance.now();
-    const summary = await hub.ingest.ingestPaths([file], {
-      source: 'bench',
-      actor: 'bench',
-      rejectsPath: join(work, 'rejects.ndjson'),
-    });
-    await hub.close(); // timed too: the final checkpoint is part of the work
-    const ingestSeconds = (performance.now() - t0) / 1000;
-    const storeMb = statSync(hub.paths.store).size / 1e6;
-    const ingestRate = mb / ingestSeconds;
+    const one = await ingestInChild(work, 'hub1', file);
+    const ingestRate = mb / one.seconds;
     const parseRate = mb / parseSeconds;
     const ratio = ingestRate / parseRate;
     console.log(
-      `ingest input: ${mb.toFixed(0)} MB, ${lines} resources (${summary.totals.created} stored, ${summary.totals.unchanged} unchanged, ${summary.totals.rejected} rejected)`,
+      `ingest input: ${mb.toFixed(0)} MB, ${lines} resources (${one.totals.created} stored, ${one.totals.unchanged} unchanged, ${one.totals.rejected} rejected)`,
     );
     console.log(
       `ingest throughput: ${ingestRate.toFixed(1)} MB/s (${ratio.toFixed(2)}x vs JSON.parse of the same lines ${parseRate.toFixed(1)} MB/s; floor ${FLOOR_RATIO}x)`,
     );
+    console.log(`ingest resources: ${(lines / one.seconds).toFixed(0)} resources/s`);
+    // Bounded memory: twice the input must not need much more memory.
+    const double = join(work, 'synthea-repeated-2x.ndjson');
+    const big = await buildInput(double, 2 * TARGET_BYTES);
+    rmSync(file);
+    const two = await ingestInChild(work, 'hub2', double);
+    const memoryRatio = two.maxRssMb / one.maxRssMb;
     console.log(
-      `ingest resources: ${(lines / ingestSeconds).toFixed(0)} resources/s; store file ${storeMb.toFixed(0)} MB`,
+      `ingest memory: peak RSS ${two.maxRssMb.toFixed(0)} MB for ${(big.bytes / 1e6).toFixed(0)} MB (${memoryRatio.toFixed(2)}x vs ${one.maxRssMb.toFixed(0)} MB for ${mb.toFixed(0)} MB; ceiling ${MEMORY_CEILING}x)`,
     );
-    const ok = ratio >= FLOOR_RATIO && summary.totals.rejected === 0;
-    if (!ok)
-      console.log(
-        `ingest: FLOOR MISSED (ratio ${ratio.toFixed(2)} < ${FLOOR_RATIO} or rejects ${summary.totals.rejected})`,
-      );
+    const ok = ratio >= FLOOR_RATIO && one.totals.rejected === 0 && memoryRatio <= MEMORY_CEILING;
+    if (!ok) console.log('ingest: FLOOR MISSED');
     return ok;
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -8,6 +8,6 @@ import { fileURLToPath } from 'node:url';
 export function sampleDataPaths(): { paths: string[]; description: string } {
   const shared = fileURLToPath(new URL('../../../shared/data/synthea-fhir-r4/bundles-gz/', import.meta.url));
   if (existsSync(shared)) return { paths: [shared], description: `${shared} (100 Synthea patients)` };
-  const shipped = fileURLToPath(new URL('../../samples/', import.meta.url));
+  const shipped = fileURLToPath(new URL('../../samples/demo-bundle.json', import.meta.url));
   return { paths: [shipped], description: `${shipped} (small shipped sample)` };
 }

@@ -11,6 +11,8 @@ export interface HubConfig {
   privacy: { birthDatePrecision: 'year' | 'month' | 'day' };
   server: { host: string; port: number };
   ingest: { batchSize: number; maxRecordBytes: number };
+  /** DuckDB buffer pool cap, e.g. "2GB". */
+  store: { memoryLimit: string };
 }
 
 export function defaultConfig(name: string): HubConfig {
@@ -21,6 +23,7 @@ export function defaultConfig(name: string): HubConfig {
     privacy: { birthDatePrecision: 'month' },
     server: { host: '127.0.0.1', port: 8080 },
     ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024 },
+    store: { memoryLimit: '1GB' },
   };
 }
 
@@ -59,6 +62,10 @@ export function parseConfig(value: unknown, file: string): HubConfig {
   if (!Number.isInteger(ingest.batchSize) || ingest.batchSize < 1) fail('ingest.batchSize', 'a positive integer');
   if (!Number.isInteger(ingest.maxRecordBytes) || ingest.maxRecordBytes < 1024)
     fail('ingest.maxRecordBytes', 'an integer ≥ 1024');
+  const store = { ...base.store, ...section('store') };
+  if (typeof store.memoryLimit !== 'string' || !/^\d+(\.\d+)?\s*(KB|MB|GB|TB)$/i.test(store.memoryLimit)) {
+    fail('store.memoryLimit', 'a size such as "2GB" or "512MB"');
+  }
   return {
     name: v.name,
     role: role as HubRole,
@@ -66,5 +73,6 @@ export function parseConfig(value: unknown, file: string): HubConfig {
     privacy: privacy as HubConfig['privacy'],
     server: server as HubConfig['server'],
     ingest: ingest as HubConfig['ingest'],
+    store: store as HubConfig['store'],
   };
 }

@@ -105,7 +105,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
   mkdirSync(dirname(paths.log), { recursive: true, mode: 0o700 });
   const logger =
     options.logger ?? createLogger({ destination: destination({ dest: paths.log, sync: false, mkdir: true }) });
-  const db = await DuckDbDatabase.open(paths.store);
+  const db = await DuckDbDatabase.open(paths.store, { memoryLimit: config.store.memoryLimit });
   await migrate(db, ALL_MIGRATIONS, clock.now());
   const secret = readFileSync(paths.secret);
   const store = new ResourceStore(db);

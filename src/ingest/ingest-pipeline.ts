@@ -1,6 +1,5 @@
 import { stat } from 'node:fs/promises';
 import type { Clock, Logger } from '../core/index.js';
-import { isHealthmeshError } from '../core/index.js';
 import type { RawRecord, ReaderOptions, ResourceValidator } from '../fhir/index.js';
 import { DEFAULT_MAX_RECORD_BYTES, listInputFiles, readNdjsonLines, readRecords } from '../fhir/index.js';
 import { namePartsOf } from '../privacy/index.js';

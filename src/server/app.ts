@@ -1,4 +1,10 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Principal } from '../access/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
@@ -30,7 +36,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   const app: FastifyInstance = Fastify({
     loggerInstance: hub.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 256 * 1024 * 1024,
-    disableRequestLogging: true,
+    // Request URLs can carry identifiers a client typed (e.g. a search by MRN): never logged per request.
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.addContentTypeParser(['application/fhir+json', 'application/json'], { parseAs: 'string' }, (_req, body, done) => {

@@ -196,11 +196,14 @@ export class DuckDbDatabase implements Database {
     private readonly reader: Session,
   ) {}
 
-  /** Open (or create) the database file at `path`; `:memory:` for a throwaway store. */
-  static async open(path: string): Promise<DuckDbDatabase> {
+  /**
+   * Open (or create) the database file at `path`; `:memory:` for a throwaway store. `memoryLimit` caps DuckDB's
+   * buffer pool (its default is 80% of RAM), so a hub's memory stays bounded however much it ingests.
+   */
+  static async open(path: string, options: { memoryLimit?: string } = {}): Promise<DuckDbDatabase> {
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(path);
+      instance = await DuckDBInstance.create(path, options.memoryLimit ? { memory_limit: options.memoryLimit } : {});
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (/lock/i.test(message)) {
