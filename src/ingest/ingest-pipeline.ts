@@ -220,6 +220,7 @@ class Run {
   private pendingKeys = new Set<string>();
   private inflightKeys = new Set<string>();
   private inflight: Promise<void> | undefined;
+  private writing = false;
   progressBytes = 0;
   private records = 0;
   collect: EntryOutcome[] | undefined;
@@ -270,7 +271,9 @@ class Run {
         await this.bundle(outcome.value, outcome.origin);
         break;
     }
-    if (this.pendingCount >= (this.options.batchSize ?? DEFAULT_BATCH)) await this.flush();
+    // While a batch commits, keep taking records (up to a second batch) instead of waiting for the store.
+    const batch = this.options.batchSize ?? DEFAULT_BATCH;
+    if (this.pendingCount >= batch && (!this.writing || this.pendingCount >= 2 * batch)) await this.flush();
     if (this.records % 256 === 0) this.progress(file);
   }
 
@@ -418,8 +421,10 @@ class Run {
     this.pendingCount = 0;
     this.inflightKeys = this.pendingKeys;
     this.pendingKeys = new Set();
+    this.writing = true;
     this.inflight = this.write(units).finally(() => {
       this.inflightKeys = new Set();
+      this.writing = false;
     });
     // Handled here so a failed write is not an unhandled rejection; the next flush or drain rethrows it.
     this.inflight.catch(() => undefined);
