@@ -184,6 +184,14 @@ describe('bundles', () => {
     expect(rejects[0]).toMatchObject({ code: 'INGEST_DUPLICATE_ENTRY', entry: 1 });
   });
 
+  it('stores an identical repeat in one bundle once and counts it unchanged', async () => {
+    const { summary } = await ingestBundle(
+      'batch-repeat.json',
+      bundle('batch', [obs('rep', { valueString: 'same' }), obs('rep', { valueString: 'same' })]),
+    );
+    expect(summary.totals).toMatchObject({ created: 1, unchanged: 1, rejected: 0 });
+  });
+
   it('fails a transaction with a duplicate id as a whole', async () => {
     const { summary } = await ingestBundle(
       'tx-dup.json',

@@ -168,6 +168,22 @@ describe('FHIR REST API driven by fhir-kit-client over real HTTP', () => {
     expect(v1.gender).toBe('female');
   });
 
+  it('answers every entry of a batch, an identical repeat included', async () => {
+    const extra = { resourceType: 'Observation', id: 'repeat', status: 'final', code: { text: 'x' } };
+    const body = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [extra, extra, { resourceType: 'Observation', id: 'broken' }].map((resource) => ({
+        resource,
+        request: { method: 'POST', url: 'Observation' },
+      })),
+    };
+    const response = (await client.batch({ body: body as never })) as Json;
+    expect(response.entry.map((e: Json) => e.response.status)).toEqual(['201 Created', '200 OK', '400']);
+    expect(response.entry[1].response.location).toBe(response.entry[0].response.location);
+    expect(response.entry[2].response.outcome.issue[0].details.coding[0].code).toBe('FHIR_REQUIRED');
+  });
+
   it('answers a transaction with a bad entry by 400 and stores nothing of it', async () => {
     const bundle = fixtureBundle();
     bundle.entry[0].resource.id = 'pat-2';
@@ -238,7 +254,8 @@ describe('FHIR REST API driven by fhir-kit-client over real HTTP', () => {
         counts[out.type] = lines.length;
         expect(out.count).toBe(lines.length);
       }
-      expect(counts).toEqual({ Observation: OBSERVATIONS, Patient: 1 });
+      // the batch test above stored one Observation without a subject: system level only
+      expect(counts).toEqual({ Observation: level === '' ? OBSERVATIONS + 1 : OBSERVATIONS, Patient: 1 });
       expect((await fetch(status, { method: 'DELETE', headers: auth })).status).toBe(202);
       expect((await fetch(status, { headers: auth })).status).toBe(404);
     }

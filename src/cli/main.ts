@@ -60,6 +60,10 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // `healthmesh stats | head`: a reader that stops early is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

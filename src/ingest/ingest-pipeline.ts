@@ -47,6 +47,8 @@ interface Unit {
   origins: Omit<Reject, 'code' | 'message'>[];
   outcomes: EntryOutcome[];
   slots: number[];
+  /** Identical repeats of an earlier entry of the same bundle: stored once, answered like it. */
+  repeats?: { origin: Omit<Reject, 'code' | 'message'>; key: string; slot?: number }[];
 }
 
 /** Worker threads for large NDJSON files; omitted = everything on the calling thread. */
@@ -305,6 +307,7 @@ class Run {
     // Pass 1: stored ids of every entry, so references between entries resolve whatever their order.
     const scope: ReferenceScope = { fullUrls: new Map(), identifiers: new Map(), personNames: [] };
     const seen = new Map<string, string>();
+    const repeats: NonNullable<Unit['repeats']> = [];
     const accepted: { index: number; resource: Json; fullUrl?: string; origin: Omit<Reject, 'code' | 'message'> }[] =
       [];
     for (const e of entries) {
@@ -328,7 +331,8 @@ class Run {
             message: `${type} ${String(e.resource.id ?? e.fullUrl)} appears earlier in this bundle with different content`,
           });
         }
-        continue; // an identical repeat is the same record: stored once
+        repeats.push({ origin: entryOrigin, key }); // the same record again: stored once, counted unchanged
+        continue;
       }
       seen.set(key, body);
       if (e.fullUrl) scope.fullUrls.set(e.fullUrl, { type, id });
@@ -381,6 +385,16 @@ class Run {
       return;
     }
     for (const f of failures) this.reject(f);
+    const written = new Set(unit.writes.map((p) => `${p.write.type}/${p.write.id}`));
+    for (const r of repeats) {
+      if (written.has(r.key)) (unit.repeats ??= []).push(r);
+      else
+        this.reject({
+          ...r.origin,
+          code: 'INGEST_DUPLICATE_ENTRY',
+          message: 'a repeat of an earlier entry of this bundle that was not stored',
+        });
+    }
     if (unit.writes.length > 0) this.enqueue(unit);
   }
 
@@ -399,9 +413,14 @@ class Run {
 
   private enqueue(unit: Unit): void {
     if (this.collect) {
+      const pending: EntryOutcome = { ok: false, reject: { file: '', code: 'INTERNAL', message: 'pending' } };
       for (let i = 0; i < unit.writes.length; i++) {
         unit.slots.push(this.collect.length);
-        this.collect.push({ ok: false, reject: { file: '', code: 'INTERNAL', message: 'pending' } });
+        this.collect.push(pending);
+      }
+      for (const r of unit.repeats ?? []) {
+        r.slot = this.collect.length;
+        this.collect.push(pending);
       }
     }
     this.pending.push(unit);
@@ -441,22 +460,28 @@ class Run {
     const results = await this.deps.store.write(writes, this.deps.clock.now());
     let i = 0;
     for (const u of units) {
+      const byKey = new Map<string, WriteResult>();
       u.writes.forEach((p, k) => {
         const result = results[i++]!;
+        byKey.set(`${p.write.type}/${p.write.id}`, result);
         this.summary.written(p.write.type, result.status);
-        const slot = u.slots[k];
-        const entry = u.origins[k]?.entry;
-        if (this.collect && slot !== undefined) {
-          this.collect[slot] = {
-            ok: true,
-            type: p.write.type,
-            id: p.write.id,
-            result,
-            ...(entry !== undefined && { entry }),
-          };
-        }
+        this.settle(u.slots[k], { ok: true, type: p.write.type, id: p.write.id, result }, u.origins[k]?.entry);
       });
+      for (const r of u.repeats ?? []) {
+        const [type, id] = r.key.split('/') as [string, string];
+        this.summary.written(type, 'unchanged');
+        const result: WriteResult = { status: 'unchanged', version: byKey.get(r.key)!.version };
+        this.settle(r.slot, { ok: true, type, id, result }, r.origin.entry);
+      }
     }
+  }
+
+  private settle(
+    slot: number | undefined,
+    outcome: Extract<EntryOutcome, { ok: true }>,
+    entry: number | undefined,
+  ): void {
+    if (this.collect && slot !== undefined) this.collect[slot] = { ...outcome, ...(entry !== undefined && { entry }) };
   }
 
   finish(): IngestSummary {
