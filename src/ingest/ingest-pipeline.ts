@@ -386,9 +386,9 @@ class Run {
     }
     for (const f of failures) this.reject(f);
     const written = new Set(unit.writes.map((p) => `${p.write.type}/${p.write.id}`));
+    unit.repeats = repeats.filter((r) => written.has(r.key));
     for (const r of repeats) {
-      if (written.has(r.key)) (unit.repeats ??= []).push(r);
-      else
+      if (!written.has(r.key))
         this.reject({
           ...r.origin,
           code: 'INGEST_DUPLICATE_ENTRY',
