@@ -9,16 +9,6 @@ export interface BundleEntry {
   fullUrl?: string;
 }
 
-export const SPLIT_BUNDLE_TYPES = new Set([
-  'transaction',
-  'batch',
-  'collection',
-  'searchset',
-  'history',
-  'document',
-  'message',
-]);
-
 /**
  * The entries of a Bundle we store, or a fault per entry. Entries must carry a resource; requests may be POST
  * or PUT (creating or updating); other methods are not ingest's business and are rejected by name. Search
