@@ -3,7 +3,8 @@ import { dateRange, MAX_TIME, MIN_TIME } from './date-range.js';
 /** Search index rows of one resource version, extracted at ingest. */
 export interface SearchRows {
   tokens: [param: string, system: string | null, code: string][];
-  dates: [param: string, low: Date, high: Date][];
+  /** Epoch milliseconds, both ends inclusive. */
+  dates: [param: string, low: number, high: number][];
   references: [param: string, target: string][];
 }
 
@@ -99,17 +100,17 @@ function tokens(value: unknown, out: [string | null, string][]): void {
   else if (typeof obj.code === 'string') out.push([typeof obj.system === 'string' ? obj.system : null, obj.code]);
 }
 
-function dates(value: unknown): [Date, Date] | undefined {
+function dates(value: unknown): [number, number] | undefined {
   if (typeof value === 'string') {
     const r = dateRange(value);
-    return r ? [new Date(r.low), new Date(r.high)] : undefined;
+    return r ? [r.low, r.high] : undefined;
   }
   if (value && typeof value === 'object') {
     const p = value as Json;
     const start = typeof p.start === 'string' ? dateRange(p.start) : undefined;
     const end = typeof p.end === 'string' ? dateRange(p.end) : undefined;
     if (!start && !end) return undefined;
-    return [new Date(start?.low ?? MIN_TIME), new Date(end?.high ?? MAX_TIME)];
+    return [start?.low ?? MIN_TIME, end?.high ?? MAX_TIME];
   }
   return undefined;
 }

@@ -3,7 +3,8 @@ import type { Migration } from './migrations.js';
 /**
  * The resource store's tables. `resource_version` keeps every version (content without meta.versionId and
  * meta.lastUpdated, which come from the columns); `resource_head` holds the current version of each resource
- * and is the uniqueness guard. The search_* tables index current versions only.
+ * and is the uniqueness guard. The search_* tables index current versions only; search dates are epoch
+ * milliseconds (BIGINT): portable, and cheap to compare and to append.
  */
 export const resourceStoreMigrations: readonly Migration[] = [
   {
@@ -41,8 +42,8 @@ export const resourceStoreMigrations: readonly Migration[] = [
         type VARCHAR NOT NULL,
         id VARCHAR NOT NULL,
         param VARCHAR NOT NULL,
-        low TIMESTAMPTZ NOT NULL,
-        high TIMESTAMPTZ NOT NULL
+        low BIGINT NOT NULL,
+        high BIGINT NOT NULL
       )`,
       `CREATE TABLE search_reference (
         type VARCHAR NOT NULL,

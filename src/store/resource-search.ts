@@ -115,8 +115,8 @@ function criterionSql(c: Criterion, p: (v: SqlValue) => string): string {
         c.prefix,
         'd.low',
         'd.high',
-        () => p(c.low),
-        () => p(c.high),
+        () => p(c.low.getTime()),
+        () => p(c.high.getTime()),
       )})`;
     case 'reference':
       return `EXISTS (SELECT 1 FROM search_reference r WHERE r.type = h.type AND r.id = h.id AND r.param = ${p(c.param)} AND r.target IN (${c.targets.map(p).join(', ')}))`;
