@@ -79,6 +79,7 @@ export interface IngestDeps {
 const DEFAULT_BATCH = 20_000;
 /** Bytes of NDJSON lines per chunk handed to a worker. */
 const CHUNK_BYTES = 1 << 20;
+const PROGRESS_EVERY_MS = 100;
 const NDJSON_FILE = /\.(ndjson|jsonl)(\.gz)?$/i;
 
 /**
@@ -113,6 +114,7 @@ export class IngestPipeline {
         }
         if (gz) run.progressBytes += sizes[i]!;
         run.summary.files++;
+        run.progress(file);
         await run.drain();
         await this.deps.audit({
           actor: options.actor,
@@ -223,6 +225,7 @@ class Run {
   private inflightKeys = new Set<string>();
   private inflight: Promise<void> | undefined;
   private writing = false;
+  private lastProgress = 0;
   progressBytes = 0;
   private records = 0;
   collect: EntryOutcome[] | undefined;
@@ -276,10 +279,11 @@ class Run {
     // While a batch commits, keep taking records (up to a second batch) instead of waiting for the store.
     const batch = this.options.batchSize ?? DEFAULT_BATCH;
     if (this.pendingCount >= batch && (!this.writing || this.pendingCount >= 2 * batch)) await this.flush();
-    if (this.records % 256 === 0) this.progress(file);
+    if (this.records % 64 === 0 && performance.now() - this.lastProgress > PROGRESS_EVERY_MS) this.progress(file);
   }
 
-  private progress(file: string): void {
+  progress(file: string): void {
+    this.lastProgress = performance.now();
     this.options.onProgress?.({
       bytesDone: this.progressBytes,
       bytesTotal: this.bytesTotal,
