@@ -1,14 +1,21 @@
 import cliProgress from 'cli-progress';
 import type { IngestProgress } from '../ingest/index.js';
 
-/** A progress bar on a terminal; plain lines every few seconds otherwise (logs, CI). */
-export function ingestProgress(out: NodeJS.WriteStream | { isTTY?: boolean; write(s: string): unknown }): {
+/**
+ * A progress bar on a terminal; plain lines every few seconds otherwise (logs, CI). Written to stderr, so the
+ * results on stdout stay machine-readable.
+ */
+export function ingestProgress(out: { isTTY?: boolean; write(s: string): unknown }): {
   update: (p: IngestProgress) => void;
   stop: () => void;
 } {
   if (out.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { format: 'ingest [{bar}] {percentage}% | {records} records | {mb} MB', hideCursor: true },
+      {
+        format: 'ingest [{bar}] {percentage}% | {records} records | {mb} MB',
+        hideCursor: true,
+        stream: out as NodeJS.WritableStream,
+      },
       cliProgress.Presets.shades_classic,
     );
     let started = false;

@@ -17,7 +17,7 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
     .action(async (paths: string[], opts: { dir: string; source?: string; json?: boolean }) => {
       const hub = await openHub(opts.dir);
       try {
-        const progress = ingestProgress(io.out);
+        const progress = ingestProgress(io.err);
         const stamp = hub.clock.now().toISOString().replace(/[:.]/g, '-');
         const summary = await hub.ingest.ingestPaths(paths, {
           source: opts.source ?? hub.config.defaultSource,
