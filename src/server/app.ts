@@ -8,6 +8,7 @@ import Fastify, {
 import type { Principal } from '../access/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
+import { scrubText } from '../privacy/index.js';
 import { errorOutcome } from './operation-outcome.js';
 import { bundleRoutes } from './routes/bundle.js';
 import { exportRoutes } from './routes/export.js';
@@ -85,7 +86,9 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
           .type(FHIR_JSON)
           .send(errorOutcome(new HealthmeshError('API_BAD_REQUEST', String(e.message))).body);
       }
-      hub.logger.error({ err: error }, 'request failed');
+      // Database errors can quote the values they failed on: log the scrubbed text, never the raw error.
+      const err = error instanceof Error ? error : new Error(String(error));
+      hub.logger.error({ error: err.name, message: scrubText(err.message).slice(0, 500) }, 'request failed');
     }
     return reply.code(status).type(FHIR_JSON).send(body);
   });

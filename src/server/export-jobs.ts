@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Hub } from '../hub/index.js';
+import { scrubText } from '../privacy/index.js';
 import type { SqlValue } from '../store/index.js';
 import { toResource } from '../store/index.js';
 
@@ -51,7 +52,7 @@ export class ExportJobs {
     void this.run(job).catch((e: unknown) => {
       job.status = 'failed';
       job.error = e instanceof Error ? e.message : String(e);
-      this.hub.logger.error({ job: job.id, err: e }, 'export failed');
+      this.hub.logger.error({ job: job.id, message: scrubText(job.error).slice(0, 500) }, 'export failed');
     });
     return job;
   }
