@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   API_BAD_REQUEST: 'a request parameter is invalid',
   API_NOT_SUPPORTED: 'the operation or search parameter is not supported',
   EXPORT_UNKNOWN_JOB: 'no export job has that id',
+  SYNTH_INVALID_OPTION: 'a synthetic-population option is missing or out of range',
   INTERNAL: 'an unexpected internal fault',
 } as const;
 

@@ -1,17 +1,21 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Hub } from '../../hub/index.js';
 import { defaultHubDir, hubPaths, initHub, openHub } from '../../hub/index.js';
 import { formatSummary } from '../../ingest/index.js';
 import { buildServer } from '../../server/index.js';
+import { DEMO_PEOPLE, loadDemoPopulation } from '../demo-population.js';
 import type { Io } from '../io.js';
-import { sampleDataPaths } from '../sample-data.js';
+import { parsePeople } from '../options.js';
 
 interface ServeOptions {
   dir: string;
   port?: string;
   host?: string;
+}
+
+interface StartOptions extends ServeOptions {
+  people: string;
 }
 
 async function serve(hub: Hub, opts: ServeOptions, io: Io): Promise<void> {
@@ -55,28 +59,24 @@ export function serveCommand(program: Command, io: Io, setCode: (c: number) => v
 export function startCommand(program: Command, io: Io, setCode: (c: number) => void): void {
   program
     .command('start')
-    .description('The demo in one command: init a hub if there is none, load sample data if it is empty, serve.')
+    .description(
+      'The demo in one command: init a hub if there is none, load a synthetic population if it is empty, serve.',
+    )
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
     .option('-p, --port <port>', 'port (default: hub config, 8080)')
     .option('--host <host>', 'interface to bind')
+    .option('--people <n>', 'residents in the synthetic population loaded into an empty hub', String(DEMO_PEOPLE))
     .addHelpText('after', '\nExample:\n  $ npm start            # same as: healthmesh start --dir ./.healthmesh\n')
-    .action(async (opts: ServeOptions) => {
+    .action(async (opts: StartOptions) => {
       if (!existsSync(hubPaths(opts.dir).config)) {
-        const { paths } = await initHub(opts.dir, { name: 'demo' });
+        const { paths } = await initHub(opts.dir, { name: 'gwangju' });
         io.out.write(`created hub in ${paths.dir}\n`);
       }
       const hub = await openHub(opts.dir);
       try {
         const counts = await hub.store.countByType();
         if (Object.keys(counts).length === 0) {
-          const sample = sampleDataPaths();
-          io.out.write(`loading sample data from ${sample.description}...\n`);
-          const stamp = hub.clock.now().toISOString().replace(/[:.]/g, '-');
-          const summary = await hub.ingest.ingestPaths(sample.paths, {
-            source: 'sample',
-            actor: 'cli',
-            rejectsPath: join(hub.paths.rejectsDir, `${stamp}.ndjson`),
-          });
+          const summary = await loadDemoPopulation(hub, io, parsePeople(opts.people));
           io.out.write(`${formatSummary(summary)}\n`);
         }
         await serve(hub, opts, io);
