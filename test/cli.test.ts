@@ -24,7 +24,7 @@ describe('healthmesh CLI', () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'hm-cli-')), 'hub');
 
   it('prints help with an example for every command', async () => {
-    for (const cmd of [['init'], ['ingest'], ['serve'], ['start'], ['stats'], ['audit', 'verify']]) {
+    for (const cmd of [['init'], ['ingest'], ['serve'], ['start'], ['stats'], ['audit', 'verify'], ['synth']]) {
       const c = capture();
       expect(await main([...cmd, '--help'], c.io)).toBe(0);
       expect(c.out).toContain('Example:');
@@ -109,5 +109,27 @@ describe('healthmesh CLI', () => {
     const c = capture();
     expect(await main(['audit', 'verify', '--dir', fresh], c.io)).toBe(1);
     expect(c.err).toContain('AUDIT_CHAIN_BROKEN');
+  });
+
+  it('generates a synthetic region, and names a bad option with exit code 1', async () => {
+    const out = join(dir, '..', 'synth');
+    const ok = capture();
+    expect(
+      await main(['synth', '--region', 'busan', '--people', '40', '--seed', '3', '--out', out, '--json'], ok.io),
+    ).toBe(0);
+    const [summary] = JSON.parse(ok.out) as { residents: number; resources: number }[];
+    expect(summary?.residents).toBe(40);
+    expect(readFileSync(join(out, 'Patient.ndjson'), 'utf8').split('\n').filter(Boolean).length).toBeGreaterThanOrEqual(
+      40,
+    );
+    for (const args of [
+      ['--region', 'seoul'],
+      ['--region', 'busan', '--people', 'many'],
+      ['--region', 'busan', '--years', '3'],
+    ]) {
+      const bad = capture();
+      expect(await main(['synth', ...args, '--out', out], bad.io), args.join(' ')).toBe(1);
+      expect(bad.err).toContain('SYNTH_INVALID_OPTION');
+    }
   });
 });

@@ -326,6 +326,7 @@ export class CareTimeline {
     const p = this.person;
     const r = REGION_IDS.indexOf(p.home);
     const nWeeks = epidemic.weeks.length;
+    const calendar = weekCalendar(epidemic);
     let immuneUntil = Number.NEGATIVE_INFINITY;
     let season = -1;
     let vaccinated = false;
@@ -333,9 +334,7 @@ export class CareTimeline {
     for (let w = 0; w < nWeeks; w++) {
       const week = epidemic.weeks[w] as number;
       if (week + 6 < this.aliveFrom || week > this.aliveTo) continue;
-      const date = new Date(week * 86_400_000);
-      const month = date.getUTCMonth() + 1;
-      const thisSeason = month >= 9 ? date.getUTCFullYear() : date.getUTCFullYear() - 1;
+      const thisSeason = calendar.season[w] as number;
       if (thisSeason !== season) {
         season = thisSeason;
         const vday = dayOf(season, 10, 15) + this.rng.int(45);
@@ -353,10 +352,7 @@ export class CareTimeline {
       const day = Math.max(week, this.aliveFrom) + this.rng.int(7);
       if (day > this.aliveTo) continue;
       const visitShare = 0.67 * careSeeking(age);
-      const background =
-        0.0004 *
-        (1 + 0.8 * Math.cos((2 * Math.PI * (week - dayOf(date.getUTCFullYear(), 1, 1))) / 365)) *
-        (age < 15 ? 3 : 1);
+      const background = (calendar.background[w] as number) * (age < 15 ? 3 : 1);
       let pInfect = 0;
       if (week >= immuneUntil) {
         const force = (epidemic.force[r * nWeeks + w] as number) * (fluAgeFactor(age) / norm) * (vaccinated ? 0.5 : 1);
@@ -370,6 +366,7 @@ export class CareTimeline {
         if (this.rng.bernoulli(visitShare)) {
           const tested = this.rng.bernoulli(0.5);
           const positive = tested && this.rng.bernoulli(0.85);
+          const antiviral = this.rng.bernoulli(positive ? 0.8 : 0.3);
           this.events.push({
             kind: 'ili',
             day,
@@ -378,7 +375,7 @@ export class CareTimeline {
             influenza: true,
             tested,
             positive,
-            antiviral: this.rng.bernoulli(positive ? 0.8 : 0.3),
+            antiviral,
           });
           if (tally !== undefined) {
             tally.iliVisits[w] = (tally.iliVisits[w] as number) + 1;
@@ -448,4 +445,31 @@ export function fluAgeNormaliser(region: RegionId): number {
     normalisers.set(region, n);
   }
   return n;
+}
+
+interface WeekCalendar {
+  /** The influenza season (September to August) of each week, by its starting year. */
+  season: Int32Array;
+  /** Weekly chance of an influenza-like illness visit from other respiratory viruses (adults), winter-peaked. */
+  background: Float64Array;
+}
+
+const calendars = new WeakMap<EpidemicCurves, WeekCalendar>();
+
+/** Per-week facts shared by every person: computed once per epidemic, not once per person and week. */
+function weekCalendar(epidemic: EpidemicCurves): WeekCalendar {
+  let c = calendars.get(epidemic);
+  if (c === undefined) {
+    const n = epidemic.weeks.length;
+    c = { season: new Int32Array(n), background: new Float64Array(n) };
+    for (let w = 0; w < n; w++) {
+      const week = epidemic.weeks[w] as number;
+      const date = new Date(week * 86_400_000);
+      const year = date.getUTCFullYear();
+      c.season[w] = date.getUTCMonth() + 1 >= 9 ? year : year - 1;
+      c.background[w] = 0.0004 * (1 + 0.8 * Math.cos((2 * Math.PI * (week - dayOf(year, 1, 1))) / 365));
+    }
+    calendars.set(epidemic, c);
+  }
+  return c;
 }

@@ -9,5 +9,7 @@ export type { SynthOptions, SynthSummary } from './generator.js';
 export { generateRegion } from './generator.js';
 export { residentRegistrationNumber } from './identity.js';
 export { GENOTYPED_SHARE, OPT_OUT_SHARE, TRAVELLER_SHARE } from './person.js';
+export type { PrevalenceRow } from './prevalence-report.js';
+export { formatPrevalenceReport, prevalenceReport } from './prevalence-report.js';
 export type { RegionId } from './regions.js';
 export { AGE_BANDS, isRegionId, REGION_IDS, REGIONS } from './regions.js';

@@ -33,7 +33,8 @@ export class NdjsonSink {
   private flush(f: { fd: number; chunks: string[]; pending: number; bytes: number }): void {
     if (f.chunks.length === 0) return;
     const buf = Buffer.from(f.chunks.join(''), 'utf8');
-    writeSync(f.fd, buf);
+    // writeSync may write less than asked: loop until the whole chunk is on disk.
+    for (let off = 0; off < buf.length; ) off += writeSync(f.fd, buf, off, buf.length - off);
     f.bytes += buf.length;
     f.chunks = [];
     f.pending = 0;

@@ -211,6 +211,7 @@ export function linearPredictorsAt(t: Traits, age: number, out: Float64Array): v
   const v = valuesAt(t, age);
   const s = t.sex;
   const x = scratch;
+  const beta = LOG_HR; // a local: module bindings cost a lookup on every access under some loaders
   const meanTc = at(MEANS.tc[s], age);
   const meanLdl = meanTc - MEAN_HDL[s] - at(MEANS.tg[s], age) / 5;
   x[F.sbp10] = (v.sbp - at(MEANS.sbp[s], age)) / 10;
@@ -230,7 +231,7 @@ export function linearPredictorsAt(t: Traits, age: number, out: Float64Array): v
     x[F.prs] = t.prs[d] ?? 0;
     let eta = 0;
     const row = d * NF;
-    for (let k = 0; k < NF; k++) eta += (LOG_HR[row + k] as number) * (x[k] as number);
+    for (let k = 0; k < NF; k++) eta += (beta[row + k] as number) * (x[k] as number);
     out[d] = eta;
   }
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { HealthmeshError } from '../../core/index.js';
 import type { RegionId } from '../../synth/index.js';
-import { generateRegion, isRegionId, REGION_IDS } from '../../synth/index.js';
+import { formatPrevalenceReport, generateRegion, isRegionId, prevalenceReport, REGION_IDS } from '../../synth/index.js';
 import type { Io } from '../io.js';
 import { parsePeople, wholeNumber } from '../options.js';
 
@@ -14,6 +14,7 @@ interface SynthCliOptions {
   endYear: string;
   years: string;
   json?: boolean;
+  prevalence?: boolean;
 }
 
 function regionsOf(value: string): RegionId[] {
@@ -41,6 +42,7 @@ export function synthCommand(program: Command, io: Io, setCode: (c: number) => v
     .option('--end-year <year>', 'last calendar year of the history', '2025')
     .option('--years <n>', 'years of history (at least 6: the ground truth has a 5-year horizon)', '10')
     .option('--json', 'print the summary as JSON')
+    .option('--prevalence', 'print age-sex prevalences beside the published figures they aim at')
     .addHelpText(
       'after',
       '\nExample:\n  $ healthmesh synth --region all --people 5000 --seed 7 --out ./synth\n  $ healthmesh ingest --dir ./gwangju --source synth-gwangju ./synth/gwangju/*.ndjson\n',
@@ -72,6 +74,8 @@ export function synthCommand(program: Command, io: Io, setCode: (c: number) => v
               `${(summary.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s -> ${out}\n`,
           );
         }
+        if (opts.prevalence)
+          io.out.write(`\n${region}\n${formatPrevalenceReport(prevalenceReport(out, summary.window.end))}\n`);
       }
       if (opts.json) io.out.write(`${JSON.stringify(summaries, null, 2)}\n`);
       setCode(0);
