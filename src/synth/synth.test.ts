@@ -109,7 +109,7 @@ describe('synthetic population: three regions', () => {
       expect(rrnChecksumOk(rrn!)).toBe(true);
       expect((p.name as Json[])[0]?.family).toMatch(/^\p{Script=Hangul}$/u);
       expect((p.telecom as Json[])[0]?.value).toMatch(/^010-\d{4}-\d{4}$/);
-      expect(((p.address as Json[])[0]?.line as string[])[0]).toBeTruthy();
+      expect(((p.address as { line: string[] }[])[0]?.line ?? [])[0]).toBeTruthy();
     }
     expect(rrnChecksumOk(residentRegistrationNumber(Rng.of('x'), 0, 'female'))).toBe(true);
     // Free text carries identifiers too, as real notes do.
