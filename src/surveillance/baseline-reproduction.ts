@@ -10,7 +10,7 @@ export interface ReproductionGap {
   readonly maxRelativeToWidth: number;
   /** Mean over forecasts and levels of |ours - published| / max(1, published width). */
   readonly meanRelativeToWidth: number;
-  /** Forecasts whose medians agree exactly. */
+  /** Forecasts whose medians agree (to float noise). */
   readonly medianMatches: number;
 }
 
@@ -40,7 +40,9 @@ export function reproductionGaps(
       a.maxRel = Math.max(a.maxRel, d / width);
       a.sumRel += d / width / LEVEL_COUNT;
     }
-    if (q[11] === p.values[11]) a.medians++;
+    const median = p.values[11] as number;
+    // Published files carry float noise (e.g. 222.00000000000009): agreement to 1e-9 relative is a match.
+    if (Math.abs((q[11] as number) - median) <= 1e-9 * Math.max(1, Math.abs(median))) a.medians++;
     a.n++;
   }
   return [...acc]
