@@ -10,7 +10,7 @@ export interface ReproductionGap {
   readonly maxRelativeToWidth: number;
   /** Mean over forecasts and levels of |ours - published| / max(1, published width). */
   readonly meanRelativeToWidth: number;
-  /** Forecasts whose medians agree (to float noise). */
+  /** Forecasts whose medians agree to 0.01 counts. */
   readonly medianMatches: number;
 }
 
@@ -41,8 +41,10 @@ export function reproductionGaps(
       a.sumRel += d / width / LEVEL_COUNT;
     }
     const median = p.values[11] as number;
-    // Published files carry float noise (e.g. 222.00000000000009): agreement to 1e-9 relative is a match.
-    if (Math.abs((q[11] as number) - median) <= 1e-9 * Math.max(1, Math.abs(median))) a.medians++;
+    // Within 0.01 counts: published files carry float noise (222.00000000000009), and with a last value of 0 the
+    // method's median is half of the smallest simulated change above 0 (type-7 interpolation at 49999.5 of 1e5
+    // values), a tiny positive number (published: 0.00004 … 0.0004).
+    if (Math.abs((q[11] as number) - median) <= 0.01) a.medians++;
     a.n++;
   }
   return [...acc]
