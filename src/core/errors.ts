@@ -33,6 +33,15 @@ export const ERROR_CODES = {
   API_NOT_SUPPORTED: 'the operation or search parameter is not supported',
   EXPORT_UNKNOWN_JOB: 'no export job has that id',
   SYNTH_INVALID_OPTION: 'a synthetic-population option is missing or out of range',
+  SURVEILLANCE_CSV_HEADER: 'a target-data or model-output CSV lacks a required column',
+  SURVEILLANCE_BAD_DATE: 'a date is not a valid YYYY-MM-DD date, or not on the weekly grid of its series',
+  SURVEILLANCE_BAD_VALUE: 'a count or quantile value is missing or not a finite number',
+  SURVEILLANCE_NEGATIVE_COUNT: 'a weekly count is negative',
+  SURVEILLANCE_DUPLICATE_WEEK: 'a location has two rows for the same week',
+  SURVEILLANCE_GAP: 'a location has a missing week between its first and last week',
+  SURVEILLANCE_SHORT_HISTORY: 'a location has too few weeks of history to forecast from',
+  SURVEILLANCE_BAD_FORECAST: 'a quantile forecast is malformed: wrong levels, horizon or order',
+  SURVEILLANCE_NO_COMMON_FORECASTS: 'two models share no scored forecast, so a relative score is undefined',
   INTERNAL: 'an unexpected internal fault',
 } as const;
 

@@ -1,0 +1,42 @@
+/**
+ * Epidemic surveillance: weekly series per location, FluSight-style quantile forecasters, and their scoring
+ * (weighted interval score, relative WIS, coverage). See docs/surveillance.md.
+ */
+export {
+  AUTOREGRESSIVE_MIN_WEEKS,
+  type AutoregressiveOptions,
+  autoregressiveForecaster,
+} from './autoregressive-forecaster.js';
+export { type ReproductionGap, reproductionGaps } from './baseline-reproduction.js';
+export { BASELINE_MIN_WEEKS, type FlusightBaselineOptions, flusightBaseline } from './flusight-baseline.js';
+export {
+  inFlusight2023Evaluation,
+  relativeWis,
+  type ScoredForecast,
+  type ScoreSummary,
+  scoreForecasts,
+  summariseScores,
+  type TruthTable,
+  truthTable,
+  type WisScale,
+} from './forecast-scoring.js';
+export type { Forecaster, RoundQuantiles } from './forecaster.js';
+export { type IntervalScore, intervalScore } from './interval-score.js';
+export { quantileEnsemble } from './quantile-ensemble.js';
+export {
+  FLU_HOSP_TARGET,
+  formatModelOutputCsv,
+  HORIZON_COUNT,
+  type ModelOutputOptions,
+  parseModelOutputCsv,
+  QUANTILE_LEVELS,
+  type QuantileForecast,
+  targetEndDay,
+} from './quantile-forecast.js';
+export { RENEWAL_MIN_WEEKS, type RenewalOptions, renewalForecaster } from './renewal-forecaster.js';
+export { forecastRound, panelUpTo, rollingForecast } from './rolling-forecast.js';
+export { healthmeshEnsemble, type ModelSeasonScores, runSeason, scoreSeason } from './season-evaluation.js';
+export { readModelOutputDir, readTargetDataFile } from './season-files.js';
+export { type RecalibrationOptions, spreadRecalibration } from './spread-recalibration.js';
+export { parseTargetDataCsv, type TargetDataOptions } from './target-data-csv.js';
+export { buildPanel, isoDay, panelIndexOf, parseIsoDay, type SeriesPanel, type WeeklySeries } from './weekly-series.js';
