@@ -3,6 +3,7 @@
 const AREAS: Record<string, () => Promise<boolean>> = {
   ingest: async () => (await import('./ingest.js')).runIngestBench(),
   forecast: async () => (await import('./forecast.js')).runForecastBench(),
+  synth: async () => (await import('./synth.js')).runSynthBench(),
 };
 
 const wanted = process.argv.slice(2);
