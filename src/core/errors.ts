@@ -32,6 +32,15 @@ export const ERROR_CODES = {
   API_BAD_REQUEST: 'a request parameter is invalid',
   API_NOT_SUPPORTED: 'the operation or search parameter is not supported',
   EXPORT_UNKNOWN_JOB: 'no export job has that id',
+  VIEW_INVALID: 'a ViewDefinition is malformed: a required element is missing or has the wrong shape',
+  VIEW_INVALID_PATH: 'a FHIRPath expression of a ViewDefinition does not parse',
+  VIEW_UNKNOWN_CONSTANT: 'a FHIRPath expression uses a %constant the ViewDefinition does not declare',
+  VIEW_UNION_MISMATCH: 'the branches of a unionAll do not give the same columns in the same order',
+  VIEW_WHERE_NOT_BOOLEAN: 'a where path of a ViewDefinition gave a value that is not a boolean',
+  VIEW_COLLECTION_VALUE: 'a column without collection: true gave more than one value for a row',
+  VIEW_EVALUATION: 'a FHIRPath expression failed while a view was being evaluated',
+  VIEW_UNKNOWN: 'no built-in view has that name',
+  AUTH_FORBIDDEN: 'the token is valid but its role may not use this operation',
   INTERNAL: 'an unexpected internal fault',
 } as const;
 
