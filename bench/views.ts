@@ -64,7 +64,10 @@ async function withHub<T>(name: string, fn: (hub: Hub) => Promise<T>): Promise<T
   }
 }
 
-async function timedRefresh(hub: Hub, engine: 'compiled' | 'fhirpath'): Promise<{ seconds: number; resources: number }> {
+async function timedRefresh(
+  hub: Hub,
+  engine: 'compiled' | 'fhirpath',
+): Promise<{ seconds: number; resources: number }> {
   const tables = await AnalyticTables.open(hub.db, { region: 'bench', clock: hub.clock, engine });
   const t0 = performance.now();
   const summary = await tables.refresh();

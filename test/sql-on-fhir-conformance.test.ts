@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { beforeAll, expect, it } from 'vitest';
 import { CompiledView } from '../src/views/index.js';
 import { describeWithSharedData, sharedPath } from './support/shared-data.js';

@@ -121,9 +121,9 @@ export class AnalyticTables {
   /** Bring every table up to date with the resource store. */
   async refresh(options: RefreshOptions = {}): Promise<RefreshSummary> {
     const registry = new Map(
-      (await this.db.all<{ view: string; definition_hash: string }>('SELECT view, definition_hash FROM view_table')).map(
-        (r) => [r.view, r.definition_hash],
-      ),
+      (
+        await this.db.all<{ view: string; definition_hash: string }>('SELECT view, definition_hash FROM view_table')
+      ).map((r) => [r.view, r.definition_hash]),
     );
     const results = new Map<string, ViewRefresh>();
     for (const e of this.entries) {
@@ -136,7 +136,8 @@ export class AnalyticTables {
     const ids = anyRebuilt ? undefined : options.ids;
     let resources = 0;
     const byType = new Map<string, Entry[]>();
-    for (const e of this.entries) byType.set(e.view.definition.resource, [...(byType.get(e.view.definition.resource) ?? []), e]);
+    for (const e of this.entries)
+      byType.set(e.view.definition.resource, [...(byType.get(e.view.definition.resource) ?? []), e]);
     for (const [type, group] of byType) {
       resources += await this.refreshType(type, group, ids, results, (n) => options.onProgress?.(resources + n));
     }

@@ -1,3 +1,4 @@
+import { HealthmeshError } from '../core/index.js';
 import condition from './builtin/condition.json' with { type: 'json' };
 import consent from './builtin/consent.json' with { type: 'json' };
 import encounter from './builtin/encounter.json' with { type: 'json' };
@@ -7,7 +8,6 @@ import medicationRequest from './builtin/medication_request.json' with { type: '
 import observation from './builtin/observation.json' with { type: 'json' };
 import patient from './builtin/patient.json' with { type: 'json' };
 import procedure from './builtin/procedure.json' with { type: 'json' };
-import { HealthmeshError } from '../core/index.js';
 
 /** A view the hub materialises as an analytic table `view_<name>`. */
 export interface BuiltInView {

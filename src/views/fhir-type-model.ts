@@ -81,7 +81,7 @@ export function resourceType(name: string): StaticType | undefined {
 
 /** The static type of `name` under `parent`, following base types and content references. */
 export function childType(parent: StaticType | undefined, name: string): StaticType | undefined {
-  if (!parent || parent.kind !== 'element') return undefined;
+  if (parent?.kind !== 'element') return undefined;
   let base: string | undefined = parent.path;
   while (base) {
     let full = `${base}.${name}`;

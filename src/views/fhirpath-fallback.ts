@@ -19,14 +19,17 @@ function unwrap(x: unknown): unknown {
 const USER_FUNCTIONS = {
   getResourceKey: {
     fn: (inputs: unknown[]) =>
-      inputs.map(unwrap).flatMap((r) => (typeof r === 'object' && r !== null && typeof (r as Json).id === 'string' ? [(r as Json).id] : [])),
+      inputs
+        .map(unwrap)
+        .flatMap((r) =>
+          typeof r === 'object' && r !== null && typeof (r as Json).id === 'string' ? [(r as Json).id] : [],
+        ),
     arity: { 0: [] },
   },
   getReferenceKey: {
     fn: (inputs: unknown[], type?: { name?: string }) =>
       inputs.map(unwrap).flatMap((r) => {
-        const key =
-          typeof r === 'object' && r !== null ? referenceKey((r as Json).reference, type?.name) : undefined;
+        const key = typeof r === 'object' && r !== null ? referenceKey((r as Json).reference, type?.name) : undefined;
         return key === undefined ? [] : [key];
       }),
     arity: { 0: [], 1: ['TypeSpecifier'] },

@@ -40,7 +40,17 @@ type Token =
   | { t: 'end'; v: ''; at: number };
 
 const OPS = ['<=', '>=', '!=', '!~', '=', '~', '<', '>', '+', '-', '*', '/', '&', '|', '(', ')', '[', ']', '{', '}'];
-const ESCAPES: Record<string, string> = { "'": "'", '"': '"', '`': '`', '\\': '\\', '/': '/', f: '\f', n: '\n', r: '\r', t: '\t' };
+const ESCAPES: Record<string, string> = {
+  "'": "'",
+  '"': '"',
+  '`': '`',
+  '\\': '\\',
+  '/': '/',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
 
 function readQuoted(src: string, start: number, quote: string): { value: string; end: number } {
   let out = '';
@@ -265,7 +275,10 @@ class Parser {
         return { k: 'literal', value: t.v, type: 'string' };
       case 'num': {
         this.next();
-        if (this.peek().t === 'str' || (this.peek().t === 'id' && /^(year|month|week|day|hour|minute|second|millisecond)s?$/.test(this.peek().v))) {
+        if (
+          this.peek().t === 'str' ||
+          (this.peek().t === 'id' && /^(year|month|week|day|hour|minute|second|millisecond)s?$/.test(this.peek().v))
+        ) {
           this.next();
           return { k: 'unsupported', what: 'quantity literal' };
         }

@@ -9,9 +9,9 @@ import {
   suffixOf,
 } from './fhir-type-model.js';
 import type { PathNode } from './fhirpath-parser.js';
+import { compileOperator, singletonBoolean } from './path-operators.js';
 import { referenceKey } from './resource-keys.js';
 import { temporalBoundary } from './temporal-values.js';
-import { compileOperator, singletonBoolean } from './path-operators.js';
 
 /** A FHIRPath collection: plain JSON values, never wrapped (wrapping cost most of fhirpath's time here). */
 export type Collection = unknown[];
@@ -231,8 +231,7 @@ function compileCall(
       arity(1);
       const crit = compilePath(arg(0), base.type, scope).fn;
       return {
-        fn: (x, env) =>
-          b(x, env).filter((item, i) => singletonBoolean(crit([item], { ...env, index: i })) === true),
+        fn: (x, env) => b(x, env).filter((item, i) => singletonBoolean(crit([item], { ...env, index: i })) === true),
         type: base.type,
       };
     }
@@ -329,7 +328,8 @@ function compileCall(
     case 'highBoundary': {
       arity(0);
       const t = base.type?.kind === 'element' ? base.type.type : undefined;
-      const kind = t === 'date' ? 'date' : t === 'dateTime' || t === 'instant' ? 'dateTime' : t === 'time' ? 'time' : undefined;
+      const kind =
+        t === 'date' ? 'date' : t === 'dateTime' || t === 'instant' ? 'dateTime' : t === 'time' ? 'time' : undefined;
       // Decimal boundaries need the literal's written precision, which JSON.parse has already dropped.
       if (!kind) throw new OutsideCompiledSubset(`${node.name}() on ${t ?? 'a value of unknown type'}`);
       const high = node.name === 'highBoundary';

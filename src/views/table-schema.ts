@@ -57,7 +57,11 @@ export function createTableSql(table: string, columns: readonly ColumnInfo[]): s
 }
 
 /** Convert one row's values to what the table's SQL types take; a value of the wrong type is an error. */
-export function toSqlRow(columns: readonly ColumnInfo[], types: readonly string[], values: readonly unknown[]): SqlValue[] {
+export function toSqlRow(
+  columns: readonly ColumnInfo[],
+  types: readonly string[],
+  values: readonly unknown[],
+): SqlValue[] {
   const out: SqlValue[] = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];

@@ -83,7 +83,9 @@ export class CompiledView {
     }));
     const columns = c.columnInfo();
     if (columns.length === 0) {
-      throw new HealthmeshError('VIEW_INVALID', 'ViewDefinition select: the view defines no column', { path: 'select' });
+      throw new HealthmeshError('VIEW_INVALID', 'ViewDefinition select: the view defines no column', {
+        path: 'select',
+      });
     }
     return new CompiledView(view, columns, wheres, root, c.stats);
   }
@@ -126,9 +128,13 @@ class ViewPlanner {
     }
     for (const name of Object.keys(options.constants ?? {})) {
       if (!this.constants.has(name)) {
-        throw new HealthmeshError('VIEW_UNKNOWN_CONSTANT', `a value was given for %${name}, which the view does not declare`, {
-          path: 'constant',
-        });
+        throw new HealthmeshError(
+          'VIEW_UNKNOWN_CONSTANT',
+          `a value was given for %${name}, which the view does not declare`,
+          {
+            path: 'constant',
+          },
+        );
       }
     }
   }
@@ -150,9 +156,13 @@ class ViewPlanner {
     const fallback = (): CompiledPath => {
       const syntax = fhirpathSyntaxError(source);
       if (syntax !== undefined) {
-        throw new HealthmeshError('VIEW_INVALID_PATH', `ViewDefinition ${where}: '${source}' is not valid FHIRPath: ${syntax}`, {
-          path: where,
-        });
+        throw new HealthmeshError(
+          'VIEW_INVALID_PATH',
+          `ViewDefinition ${where}: '${source}' is not valid FHIRPath: ${syntax}`,
+          {
+            path: where,
+          },
+        );
       }
       this.stats.fhirpath++;
       return { fn: guarded(compileWithFhirpath(source, input, this.fallbackConstants), source), type: undefined };
@@ -214,7 +224,12 @@ function guarded(fn: PathFn, source: string): PathFn {
     try {
       return fn(input, env);
     } catch (e) {
-      throw new HealthmeshError('VIEW_EVALUATION', `'${source}' failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+      throw new HealthmeshError(
+        'VIEW_EVALUATION',
+        `'${source}' failed: ${e instanceof Error ? e.message : String(e)}`,
+        {},
+        { cause: e },
+      );
     }
   };
 }

@@ -71,7 +71,8 @@ function checkString(v: unknown, path: string, required = true): string | undefi
 function parseColumn(v: unknown, path: string): ViewColumn {
   if (!isObject(v)) fail('must be an object with name and path', path);
   const name = checkString(v.name, `${path}.name`)!;
-  if (!SQL_NAME.test(name)) fail(`'${name}' is not a valid column name (letters, digits, _; a letter first)`, `${path}.name`);
+  if (!SQL_NAME.test(name))
+    fail(`'${name}' is not a valid column name (letters, digits, _; a letter first)`, `${path}.name`);
   const col: ViewColumn = { name, path: checkString(v.path, `${path}.path`)! };
   if (v.description !== undefined) col.description = String(v.description);
   if (v.type !== undefined) col.type = checkString(v.type, `${path}.type`)!;
@@ -117,7 +118,10 @@ function parseConstant(v: unknown, path: string): ViewConstant {
   const name = checkString(v.name, `${path}.name`)!;
   const values = Object.keys(v).filter((k) => /^value[A-Z]/.test(k));
   if (values.length !== 1) {
-    fail(`constant '${name}' must have exactly one value[x] (valueString, valueInteger...), found ${values.length}`, path);
+    fail(
+      `constant '${name}' must have exactly one value[x] (valueString, valueInteger...), found ${values.length}`,
+      path,
+    );
   }
   const key = values[0]!;
   return { name, value: v[key], type: `${key[5]!.toLowerCase()}${key.slice(6)}` };
@@ -145,8 +149,12 @@ function checkUnions(s: ViewSelect, path: string): void {
       }
     });
   }
-  s.select?.forEach((n, i) => checkUnions(n, `${path}.select[${i}]`));
-  s.unionAll?.forEach((u, i) => checkUnions(u, `${path}.unionAll[${i}]`));
+  s.select?.forEach((n, i) => {
+    checkUnions(n, `${path}.select[${i}]`);
+  });
+  s.unionAll?.forEach((u, i) => {
+    checkUnions(u, `${path}.unionAll[${i}]`);
+  });
 }
 
 /**
@@ -181,7 +189,9 @@ export function parseViewDefinition(value: unknown): ViewDefinition {
       return { path: checkString(w.path, `where[${i}].path`)! };
     });
   }
-  view.select.forEach((s, i) => checkUnions(s, `select[${i}]`));
+  view.select.forEach((s, i) => {
+    checkUnions(s, `select[${i}]`);
+  });
   const names = view.select.flatMap(columnNames);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) fail(`column name '${dup}' is used twice; names must be unique`, 'select');

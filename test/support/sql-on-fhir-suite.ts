@@ -71,7 +71,9 @@ function runOne(test: SuiteTest, resources: Json[], engine: PathEngine): { passe
 /** Run every test of every suite file in `dir` with the given path engine. */
 export function runSuite(dir: string, engine: PathEngine): TestOutcome[] {
   const out: TestOutcome[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const suite = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { resources: Json[]; tests: SuiteTest[] };
     for (const test of suite.tests) {
       const r = runOne(test, suite.resources, engine);

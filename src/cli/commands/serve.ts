@@ -5,6 +5,7 @@ import type { Hub } from '../../hub/index.js';
 import { defaultHubDir, hubPaths, initHub, openHub } from '../../hub/index.js';
 import { formatSummary } from '../../ingest/index.js';
 import { buildServer } from '../../server/index.js';
+import { openAnalyticTables } from '../../views/index.js';
 import type { Io } from '../io.js';
 import { sampleDataPaths } from '../sample-data.js';
 
@@ -78,6 +79,7 @@ export function startCommand(program: Command, io: Io, setCode: (c: number) => v
             rejectsPath: join(hub.paths.rejectsDir, `${stamp}.ndjson`),
           });
           io.out.write(`${formatSummary(summary)}\n`);
+          await (await openAnalyticTables(hub)).refresh();
         }
         await serve(hub, opts, io);
         setCode(0);
