@@ -67,6 +67,14 @@ describeWithSharedData('analytic tables over the 100 Synthea bundles', () => {
   let raw: Json[];
   let ingestOut: string;
 
+  const runView = (token: string, parameter: Json[]) =>
+    app.inject({
+      method: 'POST',
+      url: '/fhir/ViewDefinition/$run',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+      payload: { resourceType: 'Parameters', parameter },
+    });
+
   beforeAll(async () => {
     dir = join(mkdtempSync(join(tmpdir(), 'hm-views-')), 'hub');
     ({ adminToken } = await initHub(dir, { name: 'gwangju', logger: silentLogger() }));
@@ -193,36 +201,20 @@ describeWithSharedData('analytic tables over the 100 Synthea bundles', () => {
         },
       ],
     };
-    const csv = await app.inject({
-      method: 'POST',
-      url: '/fhir/ViewDefinition/$run',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/fhir+json' },
-      payload: {
-        resourceType: 'Parameters',
-        parameter: [
-          { name: 'viewResource', resource: view },
-          { name: '_format', valueCode: 'csv' },
-        ],
-      },
-    });
+    const csv = await runView(adminToken, [
+      { name: 'viewResource', resource: view },
+      { name: '_format', valueCode: 'csv' },
+    ]);
     expect(csv.statusCode).toBe(200);
     expect(csv.headers['content-type']).toContain('text/csv');
     const lines = csv.body.trim().split('\n');
     expect(lines[0]).toBe('id,gender');
     const [patients] = await hub.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM view_patient');
     expect(lines).toHaveLength(Number(patients?.n) + 1);
-    const json = await app.inject({
-      method: 'POST',
-      url: '/fhir/ViewDefinition/$run',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/fhir+json' },
-      payload: {
-        resourceType: 'Parameters',
-        parameter: [
-          { name: 'viewReference', valueReference: { reference: 'ViewDefinition/condition' } },
-          { name: '_limit', valueInteger: 5 },
-        ],
-      },
-    });
+    const json = await runView(adminToken, [
+      { name: 'viewReference', valueReference: { reference: 'ViewDefinition/condition' } },
+      { name: '_limit', valueInteger: 5 },
+    ]);
     expect(json.statusCode).toBe(200);
     const rows = JSON.parse(json.body) as Json[];
     expect(rows).toHaveLength(5);
@@ -231,40 +223,19 @@ describeWithSharedData('analytic tables over the 100 Synthea bundles', () => {
 
   it('refuses $run to a token whose role may not see row-level data, and names a bad view', async () => {
     const researcher = await hub.tokens.create('analyst', 'researcher');
-    const params = {
-      resourceType: 'Parameters',
-      parameter: [{ name: 'viewReference', valueReference: { reference: 'ViewDefinition/patient' } }],
-    };
-    const refused = await app.inject({
-      method: 'POST',
-      url: '/fhir/ViewDefinition/$run',
-      headers: { authorization: `Bearer ${researcher}`, 'content-type': 'application/fhir+json' },
-      payload: params,
-    });
+    const params = [{ name: 'viewReference', valueReference: { reference: 'ViewDefinition/patient' } }];
+    const refused = await runView(researcher, params);
     expect(refused.statusCode).toBe(403);
     expect(refused.body).toContain('AUTH_FORBIDDEN');
     const steward = await hub.tokens.create('curator', 'steward');
-    const allowed = await app.inject({
-      method: 'POST',
-      url: '/fhir/ViewDefinition/$run',
-      headers: { authorization: `Bearer ${steward}`, 'content-type': 'application/fhir+json' },
-      payload: params,
-    });
+    const allowed = await runView(steward, params);
     expect(allowed.statusCode).toBe(200);
-    const bad = await app.inject({
-      method: 'POST',
-      url: '/fhir/ViewDefinition/$run',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/fhir+json' },
-      payload: {
-        resourceType: 'Parameters',
-        parameter: [
-          {
-            name: 'viewResource',
-            resource: { resource: 'Patient', select: [{ forEach: '@@', column: [{ name: 'a', path: 'id' }] }] },
-          },
-        ],
+    const bad = await runView(adminToken, [
+      {
+        name: 'viewResource',
+        resource: { resource: 'Patient', select: [{ forEach: '@@', column: [{ name: 'a', path: 'id' }] }] },
       },
-    });
+    ]);
     expect(bad.statusCode).toBe(400);
     expect(bad.body).toContain('VIEW_INVALID_PATH');
     expect(bad.body).toContain('select[0].forEach');
