@@ -9,7 +9,15 @@ const clock = fixedClock(new Date('2025-01-01T00:00:00Z'));
 
 function write(type: string, id: string, body: Record<string, unknown>): ResourceWrite {
   const content = JSON.stringify({ resourceType: type, id, ...body });
-  return { type, id, patientKey: null, source: 's', content, hash: content, search: { tokens: [], dates: [], references: [] } };
+  return {
+    type,
+    id,
+    patientKey: null,
+    source: 's',
+    content,
+    hash: content,
+    search: { tokens: [], dates: [], references: [] },
+  };
 }
 
 async function storeWith(): Promise<{ db: DuckDbDatabase; store: ResourceStore }> {

@@ -186,9 +186,11 @@ export class AnalyticTables {
       params.push([...ids]);
       only = `AND ${this.db.inList('h.id', `$${params.length}`)}`;
     }
-    const sql = `SELECT h.id, h.version, h.last_updated, v.content, ${seen}
-      FROM resource_head h JOIN resource_version v ON v.type = h.type AND v.id = h.id AND v.version = h.version
-      ${joins} WHERE h.type = $1 AND (${stale}) ${only}`;
+    // Stale heads first, content only for them: a refresh with little to do must not read every body.
+    const sql = `WITH stale AS (SELECT h.id, h.version, h.last_updated, ${seen} FROM resource_head h
+        ${joins} WHERE h.type = $1 AND (${stale}) ${only})
+      SELECT st.*, v.content FROM stale st
+        JOIN resource_version v ON v.type = $1 AND v.id = st.id AND v.version = st.version`;
     let pending = group.map((): Pending => ({ rows: [], sources: [], replaced: [], flattened: 0 }));
     let inBatch = 0;
     let done = 0;
