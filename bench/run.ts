@@ -4,6 +4,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   ingest: async () => (await import('./ingest.js')).runIngestBench(),
   forecast: async () => (await import('./forecast.js')).runForecastBench(),
   synth: async () => (await import('./synth.js')).runSynthBench(),
+  views: async () => (await import('./views.js')).runViewsBench(),
 };
 
 const wanted = process.argv.slice(2);

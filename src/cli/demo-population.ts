@@ -5,6 +5,7 @@ import type { Hub } from '../hub/index.js';
 import type { IngestSummary } from '../ingest/index.js';
 import type { RegionId } from '../synth/index.js';
 import { generateRegion, isRegionId } from '../synth/index.js';
+import { openAnalyticTables } from '../views/index.js';
 import type { Io } from './io.js';
 import { ingestProgress } from './progress.js';
 
@@ -51,6 +52,8 @@ export async function loadDemoPopulation(
       onProgress: progress.update,
     });
     progress.stop();
+    // The analytic tables follow every ingest, the demo's too.
+    await (await openAnalyticTables(hub)).refresh();
     return summary;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -9,11 +9,12 @@ import { initCommand } from './commands/init.js';
 import { serveCommand, startCommand } from './commands/serve.js';
 import { statsCommand } from './commands/stats.js';
 import { synthCommand } from './commands/synth.js';
+import { viewsCommand } from './commands/views.js';
 import type { Io } from './io.js';
 import { processIo } from './io.js';
 
 /** Error codes that mean the user's input was wrong (exit 1); anything else is our fault (exit 2). */
-const INPUT_FAULTS = /^(CONFIG_|HUB_|INGEST_|FHIR_|API_BAD|SYNTH_)/;
+const INPUT_FAULTS = /^(CONFIG_|HUB_|INGEST_|FHIR_|API_BAD|SYNTH_|VIEW_)/;
 
 /**
  * Parse and run one command line. Returns the exit code: 0 success, 1 bad input, 2 internal fault. Commands
@@ -37,6 +38,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   statsCommand(program, io, setCode);
   auditCommand(program, io, setCode);
   synthCommand(program, io, setCode);
+  viewsCommand(program, io, setCode);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return code;

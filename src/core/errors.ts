@@ -42,6 +42,15 @@ export const ERROR_CODES = {
   SURVEILLANCE_SHORT_HISTORY: 'a location has too few weeks of history to forecast from',
   SURVEILLANCE_BAD_FORECAST: 'a quantile forecast is malformed: wrong levels, horizon or order',
   SURVEILLANCE_NO_COMMON_FORECASTS: 'two models share no scored forecast, so a relative score is undefined',
+  VIEW_INVALID: 'a ViewDefinition is malformed: a required element is missing or has the wrong shape',
+  VIEW_INVALID_PATH: 'a FHIRPath expression of a ViewDefinition does not parse',
+  VIEW_UNKNOWN_CONSTANT: 'a FHIRPath expression uses a %constant the ViewDefinition does not declare',
+  VIEW_UNION_MISMATCH: 'the branches of a unionAll do not give the same columns in the same order',
+  VIEW_WHERE_NOT_BOOLEAN: 'a where path of a ViewDefinition gave a value that is not a boolean',
+  VIEW_COLLECTION_VALUE: 'a column without collection: true gave more than one value for a row',
+  VIEW_EVALUATION: 'a FHIRPath expression failed while a view was being evaluated',
+  VIEW_UNKNOWN: 'no built-in view has that name',
+  AUTH_FORBIDDEN: 'the token is valid but its role may not use this operation',
   INTERNAL: 'an unexpected internal fault',
 } as const;
 

@@ -5,6 +5,7 @@ import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
   AUTH_MISSING_TOKEN: [401, 'login'],
   AUTH_INVALID_TOKEN: [401, 'login'],
+  AUTH_FORBIDDEN: [403, 'forbidden'],
   API_NOT_FOUND: [404, 'not-found'],
   EXPORT_UNKNOWN_JOB: [404, 'not-found'],
   API_BAD_REQUEST: [400, 'invalid'],
@@ -16,7 +17,7 @@ const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
 };
 
 export function httpStatusOf(code: ErrorCode): number {
-  return STATUS[code]?.[0] ?? (code.startsWith('FHIR_') || code.startsWith('INGEST_') ? 400 : 500);
+  return STATUS[code]?.[0] ?? (/^(FHIR|INGEST|VIEW)_/.test(code) ? 400 : 500);
 }
 
 export interface OutcomeIssue {

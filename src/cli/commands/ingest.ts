@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { defaultHubDir, openHub } from '../../hub/index.js';
 import { formatSummary } from '../../ingest/index.js';
+import { openAnalyticTables } from '../../views/index.js';
 import type { Io } from '../io.js';
 import { ingestProgress } from '../progress.js';
 
@@ -28,7 +29,13 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
           onProgress: progress.update,
         });
         progress.stop();
-        io.out.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
+        // The analytic tables follow every ingest; only resources whose version changed are flattened again.
+        const views = await (await openAnalyticTables(hub)).refresh();
+        io.out.write(
+          opts.json
+            ? `${JSON.stringify({ ...summary, views }, null, 2)}\n`
+            : `${formatSummary(summary)}\nanalytic tables refreshed: ${views.resources} resources flattened\n`,
+        );
         setCode(summary.totals.rejected > 0 ? 1 : 0);
       } finally {
         await hub.close();

@@ -1,0 +1,306 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../core/index.js';
+import { HealthmeshError } from '../core/index.js';
+import type { Database, SqlValue } from '../store/index.js';
+import { migrate } from '../store/index.js';
+import type { BuiltInView } from './builtin-views.js';
+import { BUILT_IN_VIEWS } from './builtin-views.js';
+import { createTableSql, SOURCE_COLUMN, sqlType, toSqlRow, viewMigrations } from './table-schema.js';
+import type { PathEngine } from './view-compiler.js';
+import { CompiledView } from './view-compiler.js';
+
+/** Bump when flattening semantics change, so every table is rebuilt once. */
+const ENGINE_VERSION = 1;
+/** Resources per write transaction: large enough to amortise the commit, small enough to bound memory. */
+const BATCH = 10_000;
+
+export interface AnalyticTablesOptions {
+  /** Bound to each built-in view's `%region` constant: the hub's configured name. */
+  region: string;
+  clock: Clock;
+  views?: readonly BuiltInView[];
+  engine?: PathEngine;
+}
+
+export interface RefreshOptions {
+  /** Only these resource ids (those an ingest just wrote); omitted = every current resource is checked. */
+  ids?: readonly string[];
+  /** Drop and rebuild every table from the resource store. */
+  rebuild?: boolean;
+  onProgress?: (resourcesDone: number) => void;
+}
+
+export interface ViewRefresh {
+  view: string;
+  table: string;
+  /** Resources flattened (again) by this refresh. */
+  flattened: number;
+  /** Rows in the table afterwards. */
+  rows: number;
+  rebuilt: boolean;
+}
+
+export interface RefreshSummary {
+  views: ViewRefresh[];
+  /** Resources read from the store (each feeds every stale view of its type). */
+  resources: number;
+}
+
+export interface TableStatus {
+  view: string;
+  table: string;
+  resource: string;
+  rows: number;
+  refreshedAt: Date | null;
+  description: string;
+}
+
+interface Entry {
+  name: string;
+  table: string;
+  view: CompiledView;
+  hash: string;
+  sqlTypes: string[];
+}
+
+interface Pending {
+  rows: SqlValue[][];
+  sources: SqlValue[][];
+  replaced: string[];
+  flattened: number;
+}
+
+/**
+ * The built-in views materialised as tables `view_<name>` in the hub's store. A refresh flattens only the
+ * resources whose current version differs from the one each view last flattened (`view_source`), replacing
+ * their rows; a view whose definition changed is rebuilt. Everything here is derived: `refresh({ rebuild })`
+ * recreates it from the resource store.
+ */
+export class AnalyticTables {
+  private constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    private readonly entries: readonly Entry[],
+  ) {}
+
+  /** Migrate the views module's tables and compile the built-in views (with `%region` bound). */
+  static async open(db: Database, options: AnalyticTablesOptions): Promise<AnalyticTables> {
+    await migrate(db, viewMigrations, options.clock.now());
+    const entries = (options.views ?? BUILT_IN_VIEWS).map((b) => {
+      const view = CompiledView.compile(b.definition, {
+        constants: { region: options.region },
+        ...(options.engine && { engine: options.engine }),
+      });
+      const hash = createHash('sha256')
+        .update(JSON.stringify([ENGINE_VERSION, b.definition, options.region, options.engine ?? 'compiled']))
+        .digest('hex');
+      return { name: b.name, table: `view_${b.name}`, view, hash, sqlTypes: view.columns.map(sqlType) };
+    });
+    return new AnalyticTables(db, options.clock, entries);
+  }
+
+  /** Each table with its row count and when it was last refreshed (null: never built). */
+  async list(): Promise<TableStatus[]> {
+    const rows = await this.db.all<{ view: string; row_count: number; refreshed_at: Date }>(
+      'SELECT view, row_count, refreshed_at FROM view_table',
+    );
+    const byView = new Map(rows.map((r) => [r.view, r]));
+    return this.entries.map((e) => {
+      const r = byView.get(e.name);
+      return {
+        view: e.name,
+        table: e.table,
+        resource: e.view.definition.resource,
+        rows: r ? Number(r.row_count) : 0,
+        refreshedAt: r ? new Date(r.refreshed_at) : null,
+        description: e.view.definition.description ?? '',
+      };
+    });
+  }
+
+  /** Bring every table up to date with the resource store. */
+  async refresh(options: RefreshOptions = {}): Promise<RefreshSummary> {
+    const registry = new Map(
+      (
+        await this.db.all<{ view: string; definition_hash: string }>('SELECT view, definition_hash FROM view_table')
+      ).map((r) => [r.view, r.definition_hash]),
+    );
+    const results = new Map<string, ViewRefresh>();
+    for (const e of this.entries) {
+      const rebuilt = options.rebuild === true || registry.get(e.name) !== e.hash;
+      if (rebuilt) await this.recreate(e);
+      results.set(e.name, { view: e.name, table: e.table, flattened: 0, rows: 0, rebuilt });
+    }
+    // A rebuilt table needs every resource, whatever ids the caller named.
+    const anyRebuilt = [...results.values()].some((r) => r.rebuilt);
+    const ids = anyRebuilt ? undefined : options.ids;
+    let resources = 0;
+    const byType = new Map<string, Entry[]>();
+    for (const e of this.entries)
+      byType.set(e.view.definition.resource, [...(byType.get(e.view.definition.resource) ?? []), e]);
+    for (const [type, group] of byType) {
+      resources += await this.refreshType(type, group, ids, results, (n) => options.onProgress?.(resources + n));
+    }
+    if (!ids) for (const e of this.entries) await this.dropVanished(e);
+    for (const e of this.entries) {
+      const [count] = await this.db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM "${e.table}"`);
+      const r = results.get(e.name)!;
+      r.rows = Number(count?.n ?? 0);
+      await this.db.transaction(async (tx) => {
+        await tx.run('DELETE FROM view_table WHERE view = $1', [e.name]);
+        await tx.run(
+          'INSERT INTO view_table (view, table_name, definition_hash, refreshed_at, row_count) VALUES ($1, $2, $3, $4, $5)',
+          [e.name, e.table, e.hash, this.clock.now(), r.rows],
+        );
+      });
+    }
+    return { views: [...results.values()], resources };
+  }
+
+  private async recreate(e: Entry): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(`DROP TABLE IF EXISTS "${e.table}"`);
+      await tx.run(createTableSql(e.table, e.view.columns));
+      await tx.run('DELETE FROM view_source WHERE view = $1', [e.name]);
+      await tx.run('DELETE FROM view_table WHERE view = $1', [e.name]);
+    });
+  }
+
+  /** Flatten the resources of one type that any of its views has not seen at their current version. */
+  private async refreshType(
+    type: string,
+    group: readonly Entry[],
+    ids: readonly string[] | undefined,
+    results: Map<string, ViewRefresh>,
+    progress: (n: number) => void,
+  ): Promise<number> {
+    const joins = group
+      .map((_, i) => `LEFT JOIN view_source s${i} ON s${i}.view = $${i + 2} AND s${i}.id = h.id`)
+      .join(' ');
+    const stale = group.map((_, i) => `s${i}.version IS NULL OR s${i}.version <> h.version`).join(' OR ');
+    const seen = group.map((_, i) => `s${i}.version AS s${i}`).join(', ');
+    const params: SqlValue[] = [type, ...group.map((e) => e.name)];
+    let only = '';
+    if (ids) {
+      if (ids.length === 0) return 0;
+      params.push([...ids]);
+      only = `AND ${this.db.inList('h.id', `$${params.length}`)}`;
+    }
+    // Stale heads first, content only for them: a refresh with little to do must not read every body.
+    const sql = `WITH stale AS (SELECT h.id, h.version, h.last_updated, ${seen} FROM resource_head h
+        ${joins} WHERE h.type = $1 AND (${stale}) ${only})
+      SELECT st.*, v.content FROM stale st
+        JOIN resource_version v ON v.type = $1 AND v.id = st.id AND v.version = st.version`;
+    let pending = group.map((): Pending => ({ rows: [], sources: [], replaced: [], flattened: 0 }));
+    let inBatch = 0;
+    let done = 0;
+    // One write transaction stays in flight while the next batch is read and flattened: the profile showed the
+    // JS thread idle for almost half the build waiting on commits and on the next chunk of the scan.
+    let inFlight: Promise<void> = Promise.resolve();
+    for await (const chunk of prefetched(this.db.stream<Record<string, unknown>>(sql, params))) {
+      for (const row of chunk) {
+        const id = String(row.id);
+        const version = Number(row.version);
+        const resource = JSON.parse(String(row.content)) as Record<string, unknown>;
+        // Stored content leaves versionId/lastUpdated to the columns (resource-store.ts); views may read them.
+        const meta = (resource.meta ?? {}) as Record<string, unknown>;
+        resource.meta = { ...meta, versionId: String(version), lastUpdated: toIso(row.last_updated) };
+        for (let i = 0; i < group.length; i++) {
+          const seenVersion = row[`s${i}`];
+          if (seenVersion !== null && seenVersion !== undefined && Number(seenVersion) === version) continue;
+          const e = group[i]!;
+          const p = pending[i]!;
+          let flat: unknown[][];
+          try {
+            flat = e.view.rows(resource);
+          } catch (err) {
+            throw located(err, e.name, type, id);
+          }
+          for (const values of flat) {
+            const sqlRow = toSqlRow(e.view.columns, e.sqlTypes, values);
+            sqlRow.push(id);
+            p.rows.push(sqlRow);
+          }
+          p.sources.push([e.name, id, version]);
+          if (seenVersion !== null && seenVersion !== undefined) p.replaced.push(id);
+          p.flattened++;
+        }
+        inBatch++;
+      }
+      if (inBatch >= BATCH) {
+        await inFlight;
+        inFlight = this.write(group, pending, results);
+        // A failed write is rethrown by the next await; this keeps it from being reported as unhandled first.
+        inFlight.catch(() => undefined);
+        done += inBatch;
+        progress(done);
+        inBatch = 0;
+        pending = group.map((): Pending => ({ rows: [], sources: [], replaced: [], flattened: 0 }));
+      }
+    }
+    await inFlight;
+    await this.write(group, pending, results);
+    return done + inBatch;
+  }
+
+  /** One transaction per batch: replaced rows go, new rows and their versions land, together or not at all. */
+  private async write(group: readonly Entry[], pending: readonly Pending[], results: Map<string, ViewRefresh>) {
+    if (pending.every((p) => p.sources.length === 0)) return;
+    await this.db.transaction(async (tx) => {
+      for (let i = 0; i < group.length; i++) {
+        const e = group[i]!;
+        const p = pending[i]!;
+        if (p.replaced.length > 0) {
+          await tx.run(`DELETE FROM "${e.table}" WHERE ${tx.inList(`"${SOURCE_COLUMN}"`, '$1')}`, [p.replaced]);
+          await tx.run(`DELETE FROM view_source WHERE view = $1 AND ${tx.inList('id', '$2')}`, [e.name, p.replaced]);
+        }
+        await tx.append(e.table, p.rows);
+        await tx.append('view_source', p.sources);
+      }
+    });
+    for (let i = 0; i < group.length; i++) results.get(group[i]!.name)!.flattened += pending[i]!.flattened;
+  }
+
+  /** Rows of resources no longer in the store (the store has no delete yet; this keeps tables right when it does). */
+  private async dropVanished(e: Entry): Promise<void> {
+    const gone = (
+      await this.db.all<{ id: string }>(
+        `SELECT s.id FROM view_source s WHERE s.view = $1
+           AND NOT EXISTS (SELECT 1 FROM resource_head h WHERE h.type = $2 AND h.id = s.id)`,
+        [e.name, e.view.definition.resource],
+      )
+    ).map((r) => r.id);
+    if (gone.length === 0) return;
+    await this.db.transaction(async (tx) => {
+      await tx.run(`DELETE FROM "${e.table}" WHERE ${tx.inList(`"${SOURCE_COLUMN}"`, '$1')}`, [gone]);
+      await tx.run(`DELETE FROM view_source WHERE view = $1 AND ${tx.inList('id', '$2')}`, [e.name, gone]);
+    });
+  }
+}
+
+/** Ask for the next chunk before the current one is handed out, so the scan runs while JS flattens. */
+async function* prefetched<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+  const it = source[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = it.next();
+      yield r.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+}
+
+function toIso(v: unknown): string {
+  return (v instanceof Date ? v : new Date(String(v))).toISOString();
+}
+
+function located(err: unknown, view: string, type: string, id: string): unknown {
+  if (err instanceof HealthmeshError) {
+    return new HealthmeshError(err.code, `view ${view}, ${type}/${id}: ${err.message}`, err.location, { cause: err });
+  }
+  return err;
+}

@@ -1,0 +1,98 @@
+import { HealthmeshError } from '../core/index.js';
+import type { Migration, SqlValue } from '../store/index.js';
+import type { ColumnInfo } from './view-compiler.js';
+
+/**
+ * The views module's own tables. `view_table` records what each analytic table was built from (the hash of its
+ * ViewDefinition and bound constants: a changed view is rebuilt); `view_source` is the change log's other half:
+ * which version of each resource a view last flattened. A refresh flattens exactly the current resources whose
+ * version differs from it, which needs no clock and misses nothing however ingests interleave.
+ */
+export const viewMigrations: readonly Migration[] = [
+  {
+    module: 'views',
+    version: 1,
+    name: 'analytic table registry and flattened versions',
+    statements: [
+      `CREATE TABLE view_table (
+        view VARCHAR NOT NULL PRIMARY KEY,
+        table_name VARCHAR NOT NULL,
+        definition_hash VARCHAR NOT NULL,
+        refreshed_at TIMESTAMPTZ NOT NULL,
+        row_count BIGINT NOT NULL
+      )`,
+      `CREATE TABLE view_source (
+        view VARCHAR NOT NULL,
+        id VARCHAR NOT NULL,
+        version INTEGER NOT NULL
+      )`,
+    ],
+  },
+];
+
+/** The SQL type of a column: a subset DuckDB and PostgreSQL both speak. Lists and complex values are JSON text. */
+export function sqlType(c: ColumnInfo): 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'VARCHAR' {
+  if (c.collection) return 'VARCHAR';
+  switch (c.type) {
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'integer':
+    case 'positiveInt':
+    case 'unsignedInt':
+    case 'integer64':
+      return 'BIGINT';
+    case 'decimal':
+      return 'DOUBLE';
+    default:
+      return 'VARCHAR';
+  }
+}
+
+/** Internal column holding the resource a row came from, so a changed resource's rows can be replaced. */
+export const SOURCE_COLUMN = '_resource_id';
+
+export function createTableSql(table: string, columns: readonly ColumnInfo[]): string {
+  const cols = columns.map((c) => `"${c.name}" ${sqlType(c)}`);
+  return `CREATE TABLE "${table}" (${[...cols, `"${SOURCE_COLUMN}" VARCHAR NOT NULL`].join(', ')})`;
+}
+
+/** Convert one row's values to what the table's SQL types take; a value of the wrong type is an error. */
+export function toSqlRow(
+  columns: readonly ColumnInfo[],
+  types: readonly string[],
+  values: readonly unknown[],
+): SqlValue[] {
+  const out: SqlValue[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) {
+      out[i] = null;
+      continue;
+    }
+    switch (types[i]) {
+      case 'BOOLEAN':
+        if (typeof v !== 'boolean') throw wrongType(columns[i]!, v);
+        out[i] = v;
+        break;
+      case 'BIGINT':
+        if (typeof v !== 'number' || !Number.isInteger(v)) throw wrongType(columns[i]!, v);
+        out[i] = v;
+        break;
+      case 'DOUBLE':
+        if (typeof v !== 'number') throw wrongType(columns[i]!, v);
+        out[i] = v;
+        break;
+      default:
+        out[i] = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    }
+  }
+  return out;
+}
+
+function wrongType(c: ColumnInfo, v: unknown): HealthmeshError {
+  return new HealthmeshError(
+    'VIEW_EVALUATION',
+    `column '${c.name}' is declared ${c.type} but its path gave ${JSON.stringify(v).slice(0, 80)}`,
+    { path: c.name },
+  );
+}
