@@ -1,0 +1,10 @@
+export type { FeatureMatrix, FeatureSummary } from './feature-matrix.js';
+export { featureMatrix, featureMatrixFromRows, selectRows, summariseFeatures } from './feature-matrix.js';
+export type { NewtonPart } from './logistic-newton.js';
+export { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
+export type { LogisticDiagnostics, LogisticModel, LogisticOptions } from './logistic-regression.js';
+export { fitLogistic, NewtonIteration, predictLogistic } from './logistic-regression.js';
+export type { RocAnalysis } from './roc-metrics.js';
+export { rocAnalysis } from './roc-metrics.js';
+export type { Random } from './seeded-random.js';
+export { seededRandom } from './seeded-random.js';
