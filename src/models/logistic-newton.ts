@@ -19,12 +19,12 @@ export interface NewtonPart {
   readonly information: Float64Array;
   /** Σ y·η − log(1 + e^η) at `beta`. */
   readonly logLikelihood: number;
-  /** Rows whose fitted probability is numerically 0 or 1 (|η| > 30): a sign of separation. */
+  /** Rows fitted with probability within 3e-7 of 0 or 1 (|η| > 15): with a slowly converging fit, separation. */
   readonly saturated: number;
 }
 
-/** |η| beyond this gives a fitted probability within 1e-13 of 0 or 1. */
-const SATURATED_ETA = 30;
+/** |η| beyond this gives a fitted probability within 3e-7 of 0 or 1. */
+const SATURATED_ETA = 15;
 
 /**
  * One partition's gradient and information at `beta`. One pass over the rows; the information matrix is
@@ -157,6 +157,8 @@ export function newtonUpdate(
   }
   const factor = cholesky(info, size);
   if ('singularColumn' in factor) {
+    // Collinearity shows at β = 0, where nothing is saturated; a system that turns singular later, with rows
+    // fitted at 0 or 1, has lost its information to separation.
     if (pooled.saturated > 0 && l2 === 0) throw separationError(pooled);
     const j = factor.singularColumn;
     const what = j === 0 ? 'the intercept' : `feature ${names[j - 1]}`;
@@ -175,7 +177,7 @@ export function newtonUpdate(
 export function separationError(part: NewtonPart): HealthmeshError {
   return new HealthmeshError(
     'MODEL_SEPARATION',
-    `${part.saturated} of ${part.rows} rows are fitted with probability numerically 0 or 1: the features separate ` +
+    `${part.saturated} of ${part.rows} rows are fitted with probability 0 or 1 and the coefficients keep growing: the features separate ` +
       'the outcome and the unpenalised estimate is infinite; set l2 > 0 or remove the separating feature',
   );
 }
