@@ -2,6 +2,7 @@
 // `<area> <what>: <value> <unit> (<ratio>x vs <reference>)` and exits non-zero when a floor is missed.
 const AREAS: Record<string, () => Promise<boolean>> = {
   ingest: async () => (await import('./ingest.js')).runIngestBench(),
+  models: async () => (await import('./models.js')).runModelsBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   MODEL_SINGLE_CLASS: 'the outcome has only one class, so no model or AUROC can be estimated',
   MODEL_INVALID_OPTION: 'a learner, split or evaluation option is out of range',
   MODEL_MISSING_VALUE: 'a feature value is missing (NaN) where the learner needs complete cases',
+  MODEL_NOT_FINITE: 'a feature value is infinite',
   MODEL_ALL_MISSING_FEATURE: 'a feature is missing in every row',
   MODEL_CONSTANT_FEATURE: 'a feature has one value in every row, so its coefficient is not identified',
   MODEL_COLLINEAR: 'features are linearly dependent, so the coefficients are not identified',

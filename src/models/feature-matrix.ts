@@ -135,7 +135,8 @@ export function summariseFeatures(m: FeatureMatrix): FeatureSummary[] {
 }
 
 /**
- * The checks every learner shares: rows present, an outcome with both classes, no feature missing everywhere.
+ * The checks every learner shares: rows present, an outcome with both classes, no infinite value, no feature
+ * missing everywhere.
  * Returns the outcome and the feature summaries (callers add learner-specific checks on top).
  */
 export function checkTrainingData(m: FeatureMatrix): { y: Uint8Array; summary: FeatureSummary[] } {
@@ -151,6 +152,9 @@ export function checkTrainingData(m: FeatureMatrix): { y: Uint8Array; summary: F
   }
   const summary = summariseFeatures(m);
   for (const s of summary) {
+    if (s.min === Number.NEGATIVE_INFINITY || s.max === Number.POSITIVE_INFINITY) {
+      throw new HealthmeshError('MODEL_NOT_FINITE', `feature ${s.name} has an infinite value`, { path: s.name });
+    }
     if (s.missing === m.rows) {
       throw new HealthmeshError('MODEL_ALL_MISSING_FEATURE', `feature ${s.name} is missing in all ${m.rows} rows`, {
         path: s.name,

@@ -72,7 +72,7 @@ export function partialNewtonStep(m: FeatureMatrix, beta: Float64Array, offset?:
       for (let k = j; k < p; k++) packed[idx++]! += wxj * x[base + k]!;
     }
   }
-  if (Number.isNaN(ll)) throw missingValueError(m);
+  if (!Number.isFinite(ll)) throw missingValueError(m);
   return { size, rows: n, gradient: g, information: unpack(packed, size), logLikelihood: ll, saturated };
 }
 
@@ -89,13 +89,20 @@ function unpack(packed: Float64Array, size: number): Float64Array {
   return full;
 }
 
-/** The first NaN in the matrix, as an error that names its row and feature. */
+/** The first NaN or infinite value in the matrix, as an error that names its row and feature. */
 export function missingValueError(m: FeatureMatrix): HealthmeshError {
   const p = m.names.length;
   for (let i = 0; i < m.values.length; i++) {
-    if (Number.isNaN(m.values[i]!)) {
-      const row = Math.floor(i / p);
-      const name = m.names[i % p]!;
+    const v = m.values[i]!;
+    const row = Math.floor(i / p);
+    const name = m.names[i % p]!;
+    if (v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY) {
+      return new HealthmeshError('MODEL_NOT_FINITE', `feature ${name} is infinite in row ${row}`, {
+        line: row,
+        path: name,
+      });
+    }
+    if (Number.isNaN(v)) {
       return new HealthmeshError(
         'MODEL_MISSING_VALUE',
         `feature ${name} is missing in row ${row}; logistic regression needs complete cases (impute or drop first)`,

@@ -179,8 +179,8 @@ export function predictLogistic(model: LogisticModel, m: FeatureMatrix): Float64
     let eta = beta[0]!;
     const base = i * p;
     for (let j = 0; j < p; j++) eta += beta[j + 1]! * x[base + j]!;
+    if (!Number.isFinite(eta)) throw missingValueError(m);
     out[i] = 1 / (1 + Math.exp(-eta));
-    if (Number.isNaN(eta)) throw missingValueError(m);
   }
   return out;
 }
