@@ -1,3 +1,10 @@
+export type { CalibrationBin } from './calibration.js';
+export { brierScore, calibrationCurve, calibrationFit } from './calibration.js';
+export type { RowSplit } from './data-splits.js';
+export { randomSplit, temporalSplit } from './data-splits.js';
+export type { EvaluationOptions, EvaluationReport, Grouping, GroupMetrics, Metrics } from './evaluation.js';
+export { bandLabeller, evaluatePredictions, groupingFromColumn } from './evaluation.js';
+export { calibrationSvg, evaluationHtml, rocSvg } from './evaluation-html.js';
 export type { FeatureMatrix, FeatureSummary } from './feature-matrix.js';
 export { featureMatrix, featureMatrixFromRows, selectRows, summariseFeatures } from './feature-matrix.js';
 export type { BoostedModel, BoostedTree, BoostingDiagnostics, BoostingOptions } from './gradient-boosting.js';
