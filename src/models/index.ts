@@ -13,6 +13,7 @@ export type { NewtonPart } from './logistic-newton.js';
 export { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
 export type { LogisticDiagnostics, LogisticModel, LogisticOptions } from './logistic-regression.js';
 export { fitLogistic, NewtonIteration, predictLogistic } from './logistic-regression.js';
+export { boostedToOnnx, logisticToOnnx, ONNX_INPUT, ONNX_OUTPUT } from './onnx-export.js';
 export type { RocAnalysis } from './roc-metrics.js';
 export { rocAnalysis } from './roc-metrics.js';
 export type { Random } from './seeded-random.js';
