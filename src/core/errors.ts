@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   MODEL_SEPARATION:
     'the outcome is perfectly separated by the features, so the maximum-likelihood estimate is infinite',
   MODEL_NOT_CONVERGED: 'the fit did not converge within the iteration limit',
+  MODEL_INVALID_CARD: 'a model card lacks a required field or describes a feature the model does not use',
   MODEL_NOT_FOUND: 'no registered model has that id or version',
   MODEL_INVALID_STORED: 'a stored model or model card cannot be read back',
   INTERNAL: 'an unexpected internal fault',

@@ -121,7 +121,9 @@ export class NewtonIteration {
     if (!last) throw new HealthmeshError('INTERNAL', 'model() before any accepted step');
     const size = this.beta.length;
     const factor = cholesky(last.information, size);
-    const variance = 'singularColumn' in factor ? new Float64Array(size).fill(Number.NaN) : inverseDiagonal(factor);
+    // accept() factored this same matrix in its Newton update, so it is positive definite here.
+    if ('singularColumn' in factor) throw new HealthmeshError('INTERNAL', 'information matrix turned singular');
+    const variance = inverseDiagonal(factor);
     return {
       kind: 'logistic',
       features: [...this.names],
