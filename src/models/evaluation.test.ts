@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../test/support/error-code.js';
 import { simulateRisk } from '../../test/support/simulated-risk.js';
-import { HealthmeshError } from '../core/index.js';
 import {
   bandLabeller,
   brierScore,
@@ -16,16 +16,6 @@ import {
   seededRandom,
   temporalSplit,
 } from './index.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof HealthmeshError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a HealthmeshError, but nothing was thrown');
-}
 
 /** DeLong by definition: O(n₀n₁) placement values with ψ = 1, ½, 0. */
 function bruteForceDeLong(s: number[], y: number[]): { auc: number; se: number } {

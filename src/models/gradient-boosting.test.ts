@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../test/support/error-code.js';
 import { simulateRisk } from '../../test/support/simulated-risk.js';
-import { HealthmeshError } from '../core/index.js';
 import { binOf, fitBinEdges } from './feature-binning.js';
 import type { BoostedModel, FeatureMatrix } from './index.js';
 import {
@@ -15,16 +15,6 @@ import {
   rocAnalysis,
   seededRandom,
 } from './index.js';
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof HealthmeshError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a HealthmeshError, but nothing was thrown');
-}
 
 function meanLogLoss(p: Float64Array, y: Uint8Array): number {
   let s = 0;

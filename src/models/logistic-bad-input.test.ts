@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { faultOf as codeOf } from '../../test/support/error-code.js';
 import { simulateRisk } from '../../test/support/simulated-risk.js';
-import { HealthmeshError } from '../core/index.js';
 import type { FeatureMatrix } from './index.js';
 import { featureMatrix, featureMatrixFromRows, fitLogistic, predictLogistic } from './index.js';
-
-function codeOf(fn: () => unknown): { code: string; location: object } {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof HealthmeshError) return { code: e.code, location: e.location };
-    throw e;
-  }
-  throw new Error('expected a HealthmeshError, but nothing was thrown');
-}
 
 /** Two features from the simulator, with `edit` applied to every row. */
 function withColumns(edit: (row: number[], i: number) => number[], names = ['a', 'b', 'c']): FeatureMatrix {

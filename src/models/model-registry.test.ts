@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { asyncCodeOf, codeOf } from '../../test/support/error-code.js';
 import { simulateRisk } from '../../test/support/simulated-risk.js';
-import { fixedClock, HealthmeshError } from '../core/index.js';
+import { fixedClock } from '../core/index.js';
 import { DuckDbDatabase, migrate } from '../store/index.js';
 import type { ModelCardInput } from './index.js';
 import {
@@ -19,16 +20,6 @@ import {
 
 const ENGINES = ['duckdb'] as const;
 const NOW = new Date('2026-03-04T05:06:07Z');
-
-async function codeOf(fn: () => Promise<unknown> | unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    if (e instanceof HealthmeshError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a HealthmeshError, but nothing was thrown');
-}
 
 const { matrix } = simulateRisk(3000, 4, 77, true);
 const split = randomSplit(matrix.rows, 0.25, seededRandom(3), matrix.outcome);
@@ -92,13 +83,13 @@ for (const engine of ENGINES) {
       const { db, registry } = await open();
       const lr = fitLogistic(train);
       const card = modelCard(lr, train, cardInput(evaluatePredictions(predictLogistic(lr, test), test.outcome!)));
-      expect(await codeOf(() => registry.get('nothing'))).toBe('MODEL_NOT_FOUND');
+      expect(await asyncCodeOf(() => registry.get('nothing'))).toBe('MODEL_NOT_FOUND');
       await registry.register('m1', lr, card, 'analyst');
-      expect(await codeOf(() => registry.get('m1', 2))).toBe('MODEL_NOT_FOUND');
-      expect(await codeOf(() => registry.register('Bad Id/..', lr, card, 'analyst'))).toBe('MODEL_INVALID_OPTION');
+      expect(await asyncCodeOf(() => registry.get('m1', 2))).toBe('MODEL_NOT_FOUND');
+      expect(await asyncCodeOf(() => registry.register('Bad Id/..', lr, card, 'analyst'))).toBe('MODEL_INVALID_OPTION');
       const edited = JSON.stringify({ ...lr, coefficients: lr.coefficients.map((b) => b * 2) });
       await db.run('UPDATE model_registry SET model = $1 WHERE model_id = $2', [edited, 'm1']);
-      expect(await codeOf(() => registry.get('m1'))).toBe('MODEL_INVALID_STORED');
+      expect(await asyncCodeOf(() => registry.get('m1'))).toBe('MODEL_INVALID_STORED');
       await db.close();
     });
   });
@@ -121,13 +112,11 @@ describe('model card', () => {
 
   it('refuses a card without intended use, cohort, limitations, or describing an unknown feature', async () => {
     const good = cardInput(report);
-    expect(await codeOf(() => modelCard(lr, train, { ...good, intendedUse: ' ' }))).toBe('MODEL_INVALID_CARD');
-    expect(await codeOf(() => modelCard(lr, train, { ...good, cohort: { description: '', outcome: 'x' } }))).toBe(
+    expect(codeOf(() => modelCard(lr, train, { ...good, intendedUse: ' ' }))).toBe('MODEL_INVALID_CARD');
+    expect(codeOf(() => modelCard(lr, train, { ...good, cohort: { description: '', outcome: 'x' } }))).toBe(
       'MODEL_INVALID_CARD',
     );
-    expect(await codeOf(() => modelCard(lr, train, { ...good, limitations: [] }))).toBe('MODEL_INVALID_CARD');
-    expect(await codeOf(() => modelCard(lr, train, { ...good, features: [{ name: 'zz' }] }))).toBe(
-      'MODEL_INVALID_CARD',
-    );
+    expect(codeOf(() => modelCard(lr, train, { ...good, limitations: [] }))).toBe('MODEL_INVALID_CARD');
+    expect(codeOf(() => modelCard(lr, train, { ...good, features: [{ name: 'zz' }] }))).toBe('MODEL_INVALID_CARD');
   });
 });

@@ -92,8 +92,7 @@ export function rocAnalysis(scores: ArrayLike<number>, y: ArrayLike<number>, max
     auroc,
     aurocSe: se,
     aurocCi: [Math.max(0, auroc - Z_975 * se), Math.min(1, auroc + Z_975 * se)],
-    auprc: averagePrecision(scores, y, order, pos),
-    curve: rocCurve(scores, y, order, pos, neg, maxCurvePoints),
+    ...sweepThresholds(scores, y, order, pos, neg, maxCurvePoints),
   };
 }
 
@@ -107,40 +106,23 @@ function sampleVariance(v: Float64Array): number {
   return ss / (v.length - 1);
 }
 
-/** Walk thresholds from the highest score down; ties enter together. */
-function averagePrecision(scores: ArrayLike<number>, y: ArrayLike<number>, order: Uint32Array, pos: number): number {
-  let tp = 0;
-  let fp = 0;
-  let ap = 0;
-  let lastRecall = 0;
-  for (let end = order.length; end > 0; ) {
-    let start = end - 1;
-    const s = scores[order[start]!]!;
-    while (start > 0 && scores[order[start - 1]!]! === s) start--;
-    for (let k = start; k < end; k++) {
-      if (y[order[k]!]! === 1) tp++;
-      else fp++;
-    }
-    const recall = tp / pos;
-    ap += (recall - lastRecall) * (tp / (tp + fp));
-    lastRecall = recall;
-    end = start;
-  }
-  return ap;
-}
-
-function rocCurve(
+/**
+ * Walk the thresholds from the highest score down (ties enter together), collecting the ROC points and the
+ * average precision Σ (Rₖ − Rₖ₋₁) Pₖ in the same pass.
+ */
+function sweepThresholds(
   scores: ArrayLike<number>,
   y: ArrayLike<number>,
   order: Uint32Array,
   pos: number,
   neg: number,
   maxPoints: number,
-): { fpr: number[]; tpr: number[] } {
+): { auprc: number; curve: { fpr: number[]; tpr: number[] } } {
   const fpr = [0];
   const tpr = [0];
   let tp = 0;
   let fp = 0;
+  let ap = 0;
   for (let end = order.length; end > 0; ) {
     let start = end - 1;
     const s = scores[order[start]!]!;
@@ -149,10 +131,15 @@ function rocCurve(
       if (y[order[k]!]! === 1) tp++;
       else fp++;
     }
+    ap += (tp / pos - tpr[tpr.length - 1]!) * (tp / (tp + fp));
     fpr.push(fp / neg);
     tpr.push(tp / pos);
     end = start;
   }
+  return { auprc: ap, curve: thinCurve(fpr, tpr, maxPoints) };
+}
+
+function thinCurve(fpr: number[], tpr: number[], maxPoints: number): { fpr: number[]; tpr: number[] } {
   if (fpr.length <= maxPoints) return { fpr, tpr };
   // Thin evenly but keep both ends: the plot needs shape, not every threshold.
   const keep = new Set<number>([0, fpr.length - 1]);
