@@ -159,9 +159,10 @@ export function fitBoosted(m: FeatureMatrix, options: BoostingOptions = {}): Boo
     }
     let n = 0;
     for (let i = 0; i < train.rows; i++) if (o.subsample === 1 || rng.next() < o.subsample) rows[n++] = i;
-    const tree = growTree(data, rows.subarray(0, n), o);
+    // When every row grew the tree, its leaves update the scores; otherwise every row walks the tree.
+    const tree = growTree(data, rows.subarray(0, n), o, n === train.rows ? score : undefined);
     trees.push(tree);
-    addTreeScores(tree, data.bins, width, score);
+    if (n < train.rows) addTreeScores(tree, data.bins, width, score);
     trainLoss.push(logLoss(score, y));
     if (valid && validBins) {
       addTreeScores(tree, validBins, width, validScore);
