@@ -43,6 +43,7 @@ export interface EvaluationReport {
   subgroups: Record<string, GroupMetrics[]>;
 }
 
+/** What to evaluate beyond the overall metrics. */
 export interface EvaluationOptions {
   groupings?: readonly Grouping[];
   /** Groups of the calibration curve. Default 10 (deciles). */

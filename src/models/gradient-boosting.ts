@@ -46,6 +46,7 @@ export interface BoostedTree {
   value: number[];
 }
 
+/** How a boosting fit went: loss paths, the kept tree count, and what was held out. */
 export interface BoostingDiagnostics {
   /** Mean log-loss on the training rows after 0, 1, … trees. */
   trainLoss: number[];

@@ -1,7 +1,14 @@
 import { expect, it } from 'vitest';
 import { loadRiskTable, riskReference } from '../../test/support/risk-data.js';
 import { describeWithSharedData } from '../../test/support/shared-data.js';
-import { fitLogistic, predictLogistic, rocAnalysis } from './index.js';
+import {
+  bandLabeller,
+  evaluatePredictions,
+  fitLogistic,
+  groupingFromColumn,
+  predictLogistic,
+  rocAnalysis,
+} from './index.js';
 
 describeWithSharedData('logistic regression against the published reference fits', () => {
   const cases = [
@@ -35,4 +42,21 @@ describeWithSharedData('logistic regression against the published reference fits
       expect(model.standardErrors.every((s) => Number.isFinite(s) && s > 0)).toBe(true);
     });
   }
+
+  it('is calibrated in the large and in slope on its own training rows (the score equations), by age band too', () => {
+    const ref = riskReference().pima;
+    const m = loadRiskTable('pima-indians-diabetes.csv', ',', ref.predictors);
+    const p = predictLogistic(fitLogistic(m), m);
+    const ageBand = groupingFromColumn(m, 'Age', bandLabeller([30, 45]), 'age band');
+    const report = evaluatePredictions(p, m.outcome!, { groupings: [ageBand] });
+    // An MLE with an intercept solves Σ(y − p) = 0 and Σ(y − p)·logit(p) = 0: recalibration is the identity.
+    expect(Math.abs(report.overall.calibrationIntercept!)).toBeLessThan(1e-8);
+    expect(Math.abs(report.overall.calibrationSlope! - 1)).toBeLessThan(1e-8);
+    expect(Math.abs(report.overall.auroc! - ref.insample_auroc)).toBeLessThan(1e-4);
+    const bands = report.subgroups['age band']!;
+    expect(bands.map((b) => b.group).sort()).toEqual(['30–45', '<30', '≥45'].sort());
+    expect(bands.reduce((a, b) => a + b.n, 0)).toBe(768);
+    expect(bands.reduce((a, b) => a + b.events, 0)).toBe(ref.events);
+    for (const b of bands) expect(b.auroc!).toBeGreaterThan(0.5);
+  });
 });
