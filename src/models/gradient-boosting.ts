@@ -1,4 +1,5 @@
 import { HealthmeshError } from '../core/index.js';
+import type { BinEdges } from './feature-binning.js';
 import { binMatrix, fitBinEdges, valueBins } from './feature-binning.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { checkTrainingData, selectRows } from './feature-matrix.js';
@@ -126,14 +127,52 @@ export function fitBoosted(m: FeatureMatrix, options: BoostingOptions = {}): Boo
   const o = resolve(options);
   const { summary } = checkTrainingData(m);
   const rng = options.random ?? seededRandom(o.seed);
-  const order = shuffledIndices(m.rows, rng);
-  const validationRows = Math.floor(m.rows * o.validationFraction);
-  const train = validationRows > 0 ? selectRows(m, order.subarray(validationRows).sort()) : m;
-  const valid = validationRows > 0 ? selectRows(m, order.subarray(0, validationRows).sort()) : undefined;
-  if (validationRows > 0) checkTrainingData(train);
-  const y = train.outcome!;
-  const width = m.names.length;
+  const { train, valid } = holdOut(m, o.validationFraction, rng);
   const edges = fitBinEdges(train, rng, o.maxBins);
+  const y = train.outcome!;
+  let events = 0;
+  for (let i = 0; i < y.length; i++) events += y[i]!;
+  const baseScore = Math.log(events / (train.rows - events));
+  const rounds = boost(train, valid, edges, baseScore, o, rng);
+  return {
+    kind: 'boosted',
+    features: [...m.names],
+    baseScore,
+    trees: rounds.trees.slice(0, rounds.best).map((tree) => toRawTree(tree, edges.edges)),
+    options: o,
+    diagnostics: {
+      trainLoss: rounds.trainLoss,
+      validationLoss: rounds.validationLoss,
+      bestIteration: rounds.best,
+      stoppedEarly: rounds.trees.length < o.trees,
+      trainingRows: train.rows,
+      validationRows: valid?.rows ?? 0,
+      constantFeatures: summary.filter((s) => s.min === s.max && s.missing === 0).map((s) => s.name),
+    },
+  };
+}
+
+/** A random `fraction` of rows held out for early stopping (none when it rounds to zero rows). */
+function holdOut(m: FeatureMatrix, fraction: number, rng: Random): { train: FeatureMatrix; valid?: FeatureMatrix } {
+  const order = shuffledIndices(m.rows, rng);
+  const validationRows = Math.floor(m.rows * fraction);
+  if (validationRows === 0) return { train: m };
+  const train = selectRows(m, order.subarray(validationRows).sort());
+  checkTrainingData(train);
+  return { train, valid: selectRows(m, order.subarray(0, validationRows).sort()) };
+}
+
+/** The boosting rounds: gradients, one tree, scores and losses, until the trees run out or patience does. */
+function boost(
+  train: FeatureMatrix,
+  valid: FeatureMatrix | undefined,
+  edges: BinEdges,
+  baseScore: number,
+  o: Required<Omit<BoostingOptions, 'random'>>,
+  rng: Random,
+): { trees: BinnedTree[]; best: number; trainLoss: number[]; validationLoss: number[] } {
+  const y = train.outcome!;
+  const width = train.names.length;
   const data: GrowData = {
     bins: binMatrix(train, edges),
     width,
@@ -142,9 +181,6 @@ export function fitBoosted(m: FeatureMatrix, options: BoostingOptions = {}): Boo
     hess: new Float64Array(train.rows),
   };
   const validBins = valid ? binMatrix(valid, edges) : undefined;
-  let events = 0;
-  for (let i = 0; i < y.length; i++) events += y[i]!;
-  const baseScore = Math.log(events / (train.rows - events));
   const score = new Float64Array(train.rows).fill(baseScore);
   const validScore = new Float64Array(valid?.rows ?? 0).fill(baseScore);
   const trainLoss = [logLoss(score, y)];
@@ -175,23 +211,7 @@ export function fitBoosted(m: FeatureMatrix, options: BoostingOptions = {}): Boo
       best = t + 1;
     }
   }
-  const kept = trees.slice(0, best);
-  return {
-    kind: 'boosted',
-    features: [...m.names],
-    baseScore,
-    trees: kept.map((tree) => toRawTree(tree, edges.edges)),
-    options: o,
-    diagnostics: {
-      trainLoss,
-      validationLoss,
-      bestIteration: best,
-      stoppedEarly: trees.length < o.trees,
-      trainingRows: train.rows,
-      validationRows,
-      constantFeatures: summary.filter((s) => s.min === s.max && s.missing === 0).map((s) => s.name),
-    },
-  };
+  return { trees, best, trainLoss, validationLoss };
 }
 
 /** Bin thresholds to value thresholds: bin ≤ b ⇔ x ≤ edges[b]. */
