@@ -70,9 +70,9 @@ for (const engine of ENGINES) {
       if (first.model.kind !== 'logistic') throw new Error('expected the logistic model');
       expect(Array.from(predictLogistic(first.model, test))).toEqual(Array.from(predictLogistic(lr, test)));
 
-      expect((await registry.list()).map((l) => [l.id, l.latestVersion, l.kind])).toEqual([
-        ['chd-risk', 1, 'logistic'],
-        ['t2d-risk', 2, 'boosted'],
+      expect((await registry.list()).map((l) => [l.id, l.latestVersion, l.kind, l.title])).toEqual([
+        ['chd-risk', 1, 'logistic', 'Simulated 5-year risk'],
+        ['t2d-risk', 2, 'boosted', 'Simulated 5-year risk'],
       ]);
       expect(first.card.trainingData).toMatchObject({ rows: train.rows, events: expect.any(Number) });
       expect(first.card.features.map((f) => f.name)).toEqual(['x0', 'x1', 'x2', 'x3']);

@@ -122,17 +122,31 @@ export class ModelRegistry {
     return rows.map((r) => Number(r.version));
   }
 
-  /** The latest version of every model, by id. */
+  /** The latest version of every model, by id (reads the cards, not the model bodies). */
   async list(): Promise<ModelListing[]> {
-    const rows = await this.db.all<Row>(
-      `SELECT r.* FROM model_registry r
+    const rows = await this.db.all<Pick<Row, 'model_id' | 'version' | 'kind' | 'created_at' | 'card'>>(
+      `SELECT r.model_id, r.version, r.kind, r.created_at, r.card FROM model_registry r
        JOIN (SELECT model_id, MAX(version) AS version FROM model_registry GROUP BY model_id) latest
          ON latest.model_id = r.model_id AND latest.version = r.version
        ORDER BY r.model_id`,
     );
     return rows.map((row) => {
-      const m = fromRow(row);
-      return { id: m.id, latestVersion: m.version, kind: m.kind, title: m.card.title, createdAt: m.createdAt };
+      let title: unknown;
+      try {
+        title = (JSON.parse(row.card) as { title?: unknown }).title;
+      } catch {
+        title = undefined;
+      }
+      if (typeof title !== 'string' || (row.kind !== 'logistic' && row.kind !== 'boosted')) {
+        throw new HealthmeshError(
+          'MODEL_INVALID_STORED',
+          `model ${row.model_id} version ${row.version} has no readable card`,
+          {
+            path: row.model_id,
+          },
+        );
+      }
+      return { id: row.model_id, latestVersion: Number(row.version), kind: row.kind, title, createdAt: row.created_at };
     });
   }
 }
