@@ -5,6 +5,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   forecast: async () => (await import('./forecast.js')).runForecastBench(),
   synth: async () => (await import('./synth.js')).runSynthBench(),
   views: async () => (await import('./views.js')).runViewsBench(),
+  models: async () => (await import('./models.js')).runModelsBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -51,6 +51,22 @@ export const ERROR_CODES = {
   VIEW_EVALUATION: 'a FHIRPath expression failed while a view was being evaluated',
   VIEW_UNKNOWN: 'no built-in view has that name',
   AUTH_FORBIDDEN: 'the token is valid but its role may not use this operation',
+  MODEL_EMPTY_DATA: 'a training or evaluation set has no rows',
+  MODEL_SHAPE_MISMATCH: 'a feature matrix, outcome or prediction vector has the wrong length or width',
+  MODEL_BAD_OUTCOME: 'an outcome value is not 0 or 1',
+  MODEL_SINGLE_CLASS: 'the outcome has only one class, so no model or AUROC can be estimated',
+  MODEL_INVALID_OPTION: 'a learner, split or evaluation option is out of range',
+  MODEL_MISSING_VALUE: 'a feature value is missing (NaN) where the learner needs complete cases',
+  MODEL_NOT_FINITE: 'a feature value is infinite',
+  MODEL_ALL_MISSING_FEATURE: 'a feature is missing in every row',
+  MODEL_CONSTANT_FEATURE: 'a feature has one value in every row, so its coefficient is not identified',
+  MODEL_COLLINEAR: 'features are linearly dependent, so the coefficients are not identified',
+  MODEL_SEPARATION:
+    'the outcome is perfectly separated by the features, so the maximum-likelihood estimate is infinite',
+  MODEL_NOT_CONVERGED: 'the fit did not converge within the iteration limit',
+  MODEL_INVALID_CARD: 'a model card lacks a required field or describes a feature the model does not use',
+  MODEL_NOT_FOUND: 'no registered model has that id or version',
+  MODEL_INVALID_STORED: 'a stored model or model card cannot be read back',
   INTERNAL: 'an unexpected internal fault',
 } as const;
 

@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../core/index.js';
+import { HealthmeshError } from '../core/index.js';
+import type { Database, Migration } from '../store/index.js';
+import type { ModelCard, RiskModel } from './model-card.js';
+
+/**
+ * The registry's table: one row per (model id, version); the fitted model and its card as JSON text (VARCHAR, so
+ * the same DDL runs on DuckDB and PostgreSQL), with the SHA-256 of the model JSON for audit entries.
+ */
+export const modelMigrations: readonly Migration[] = [
+  {
+    module: 'models',
+    version: 1,
+    name: 'model registry',
+    statements: [
+      `CREATE TABLE model_registry (
+        model_id VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        created_by VARCHAR NOT NULL,
+        model_hash VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        card VARCHAR NOT NULL,
+        PRIMARY KEY (model_id, version)
+      )`,
+    ],
+  },
+];
+
+/** One stored version of a model. */
+export interface RegisteredModel {
+  id: string;
+  version: number;
+  kind: RiskModel['kind'];
+  createdAt: Date;
+  createdBy: string;
+  /** SHA-256 (hex) of the stored model JSON. */
+  modelHash: string;
+  model: RiskModel;
+  card: ModelCard;
+}
+
+/** A model id's latest version, without the bodies. */
+export interface ModelListing {
+  id: string;
+  latestVersion: number;
+  kind: RiskModel['kind'];
+  title: string;
+  createdAt: Date;
+}
+
+/** Lower-case letters, digits, `.`, `_`, `-`; used in URLs (`/models/{id}`), so nothing that needs escaping. */
+const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+interface Row extends Record<string, unknown> {
+  model_id: string;
+  version: number;
+  kind: string;
+  created_at: Date;
+  created_by: string;
+  model_hash: string;
+  model: string;
+  card: string;
+}
+
+/** Versioned models with their cards, in the hub's store. Registering never overwrites: it adds a version. */
+export class ModelRegistry {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Store `model` with `card` as the next version of `id` (1 for a new id). */
+  async register(id: string, model: RiskModel, card: ModelCard, createdBy: string): Promise<RegisteredModel> {
+    if (!MODEL_ID.test(id)) {
+      throw new HealthmeshError(
+        'MODEL_INVALID_OPTION',
+        `model id ${JSON.stringify(id)} must be 1-64 of a-z 0-9 . _ - starting with a letter or digit`,
+        { path: 'id' },
+      );
+    }
+    const body = JSON.stringify(model);
+    const modelHash = createHash('sha256').update(body).digest('hex');
+    const createdAt = this.clock.now();
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.all<{ v: number | null }>(
+        'SELECT MAX(version) AS v FROM model_registry WHERE model_id = $1',
+        [id],
+      );
+      const version = Number(rows[0]?.v ?? 0) + 1;
+      await tx.run(
+        `INSERT INTO model_registry (model_id, version, kind, created_at, created_by, model_hash, model, card)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [id, version, model.kind, createdAt, createdBy, modelHash, body, JSON.stringify(card)],
+      );
+      return { id, version, kind: model.kind, createdAt, createdBy, modelHash, model, card };
+    });
+  }
+
+  /** A version of `id`, or its latest version when `version` is omitted. */
+  async get(id: string, version?: number): Promise<RegisteredModel> {
+    const rows =
+      version === undefined
+        ? await this.db.all<Row>('SELECT * FROM model_registry WHERE model_id = $1 ORDER BY version DESC LIMIT 1', [id])
+        : await this.db.all<Row>('SELECT * FROM model_registry WHERE model_id = $1 AND version = $2', [id, version]);
+    const row = rows[0];
+    if (!row) {
+      const what = version === undefined ? `model ${id}` : `version ${version} of model ${id}`;
+      throw new HealthmeshError('MODEL_NOT_FOUND', `no ${what} is registered`, { path: id });
+    }
+    return fromRow(row);
+  }
+
+  /** Every version number of `id`, ascending. */
+  async versions(id: string): Promise<number[]> {
+    const rows = await this.db.all<{ version: number }>(
+      'SELECT version FROM model_registry WHERE model_id = $1 ORDER BY version',
+      [id],
+    );
+    return rows.map((r) => Number(r.version));
+  }
+
+  /** The latest version of every model, by id (reads the cards, not the model bodies). */
+  async list(): Promise<ModelListing[]> {
+    const rows = await this.db.all<Pick<Row, 'model_id' | 'version' | 'kind' | 'created_at' | 'card'>>(
+      `SELECT r.model_id, r.version, r.kind, r.created_at, r.card FROM model_registry r
+       JOIN (SELECT model_id, MAX(version) AS version FROM model_registry GROUP BY model_id) latest
+         ON latest.model_id = r.model_id AND latest.version = r.version
+       ORDER BY r.model_id`,
+    );
+    return rows.map((row) => {
+      let title: unknown;
+      try {
+        title = (JSON.parse(row.card) as { title?: unknown }).title;
+      } catch {
+        title = undefined;
+      }
+      if (typeof title !== 'string' || (row.kind !== 'logistic' && row.kind !== 'boosted')) {
+        throw new HealthmeshError(
+          'MODEL_INVALID_STORED',
+          `model ${row.model_id} version ${row.version} has no readable card`,
+          {
+            path: row.model_id,
+          },
+        );
+      }
+      return { id: row.model_id, latestVersion: Number(row.version), kind: row.kind, title, createdAt: row.created_at };
+    });
+  }
+}
+
+function fromRow(row: Row): RegisteredModel {
+  const where = `model ${row.model_id} version ${row.version}`;
+  let model: unknown;
+  let card: unknown;
+  try {
+    model = JSON.parse(row.model);
+    card = JSON.parse(row.card);
+  } catch (e) {
+    throw new HealthmeshError('MODEL_INVALID_STORED', `${where}: ${(e as Error).message}`, { path: row.model_id });
+  }
+  if (!isRiskModel(model) || model.kind !== row.kind || typeof card !== 'object' || card === null) {
+    throw new HealthmeshError('MODEL_INVALID_STORED', `${where} is not a ${row.kind} model with a card`, {
+      path: row.model_id,
+    });
+  }
+  if (createHash('sha256').update(row.model).digest('hex') !== row.model_hash) {
+    throw new HealthmeshError('MODEL_INVALID_STORED', `${where} does not match its stored hash`, {
+      path: row.model_id,
+    });
+  }
+  return {
+    id: row.model_id,
+    version: Number(row.version),
+    kind: model.kind,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    modelHash: row.model_hash,
+    model,
+    card: card as ModelCard,
+  };
+}
+
+function isRiskModel(v: unknown): v is RiskModel {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  if (!Array.isArray(o.features)) return false;
+  if (o.kind === 'logistic') return Array.isArray(o.coefficients) && o.coefficients.length === o.features.length + 1;
+  if (o.kind === 'boosted') return Array.isArray(o.trees) && typeof o.baseScore === 'number';
+  return false;
+}
