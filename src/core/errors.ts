@@ -67,6 +67,10 @@ export const ERROR_CODES = {
   MODEL_INVALID_CARD: 'a model card lacks a required field or describes a feature the model does not use',
   MODEL_NOT_FOUND: 'no registered model has that id or version',
   MODEL_INVALID_STORED: 'a stored model or model card cannot be read back',
+  COHORT_INVALID_DEFINITION: 'a cohort definition does not follow the cohort schema, or its bounds are out of order',
+  COHORT_UNKNOWN_CONCEPT_SET: 'a cohort rule names a concept set the definition does not define',
+  COHORT_NOT_FOUND: 'no cohort has that id',
+  OMOP_INVALID_TABLE: 'an OMOP CDM table is missing, lacks a required column, or has a malformed row',
   INTERNAL: 'an unexpected internal fault',
 } as const;
 

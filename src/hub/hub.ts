@@ -30,6 +30,8 @@ export interface Hub {
   store: ResourceStore;
   audit: AuditLog;
   tokens: TokenRegistry;
+  /** Keyed pseudonyms of this hub: for sources that bypass the FHIR pipeline (an OMOP CDM's person ids). */
+  pseudonymiser: Pseudonymiser;
   ingest: IngestPipeline;
   close(): Promise<void>;
 }
@@ -111,8 +113,9 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
   const store = new ResourceStore(db);
   const audit = new AuditLog(db, clock, paths.auditAnchor);
   const tokens = new TokenRegistry(db, clock);
+  const pseudonymiser = new Pseudonymiser(secret);
   const preparer = new ResourcePreparer(
-    new Pseudonymiser(secret),
+    pseudonymiser,
     new ResourceDeidentifier({ birthDatePrecision: config.privacy.birthDatePrecision }),
   );
   const ingest = new IngestPipeline({
@@ -141,6 +144,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     store,
     audit,
     tokens,
+    pseudonymiser,
     ingest,
     async close() {
       await db.close();

@@ -1,0 +1,187 @@
+/**
+ * Compiles a cohort definition to one SQL statement over the event index (`cohort_event`, `cohort_person`).
+ * Every rule becomes a 0/1 flag column on each entry event, so one pass gives both the cohort (all flags set)
+ * and the attrition (persons left after each rule in order). SQL is the subset DuckDB and PostgreSQL share:
+ * CTEs, correlated EXISTS/COUNT, ROW_NUMBER, `date + integer`, EXTRACT.
+ */
+import type {
+  CohortDefinition,
+  Concept,
+  Domain,
+  EventCriterion,
+  InclusionRule,
+  ValueRange,
+  Window,
+} from './cohort-definition.js';
+
+/** Systems whose codes nest by prefix (E11 ⊃ E11.9; C09 ⊃ C09CA01), so descendants need no loaded hierarchy. */
+export const PREFIX_HIERARCHY_SYSTEMS: ReadonlySet<string> = new Set([
+  'http://hl7.org/fhir/sid/icd-10',
+  'http://hl7.org/fhir/sid/icd-10-cm',
+  'http://www.whocc.no/atc',
+]);
+
+export interface CompiledCohort {
+  /** SELECT of one row per entry event: patient_key, index_date, end_date, and flags r_obs, r0 … rN. */
+  flagsSql: string;
+  params: (string | number)[];
+  /** Names of the attrition steps in order: entry, prior observation, then each inclusion rule. */
+  steps: string[];
+  ruleCount: number;
+}
+
+class Params {
+  readonly values: (string | number)[] = [];
+  add(v: string | number): string {
+    this.values.push(v);
+    return `$${this.values.length}`;
+  }
+}
+
+function conceptPredicate(c: Concept, p: Params): string {
+  const system = p.add(c.system);
+  const code = p.add(c.code);
+  if (!c.descendants) return `(v.system = ${system} AND v.code = ${code})`;
+  if (PREFIX_HIERARCHY_SYSTEMS.has(c.system)) {
+    return `(v.system = ${system} AND (v.code = ${code} OR v.code LIKE ${p.add(`${c.code}%`)}))`;
+  }
+  return `(v.system = ${system} AND (v.code = ${code} OR v.code IN (SELECT a.descendant_code FROM concept_ancestor a WHERE a.system = ${system} AND a.ancestor_code = ${code})))`;
+}
+
+function valueConditions(alias: string, r: ValueRange | undefined, p: Params): string {
+  if (r === undefined) return '';
+  const parts: string[] = [];
+  if (r.min !== undefined) parts.push(`${alias}.value >= ${p.add(r.min)}`);
+  if (r.max !== undefined) parts.push(`${alias}.value <= ${p.add(r.max)}`);
+  if (r.unit !== undefined) parts.push(`${alias}.unit = ${p.add(r.unit)}`);
+  return parts.map((x) => ` AND ${x}`).join('');
+}
+
+function windowConditions(alias: string, w: Window): string {
+  // Integers checked by the schema: inlined so the planner sees constant offsets.
+  let s = '';
+  if (w.start !== undefined) s += ` AND ${alias}.event_date >= q.index_date + ${Math.trunc(w.start)}`;
+  if (w.end !== undefined) s += ` AND ${alias}.event_date <= q.index_date + ${Math.trunc(w.end)}`;
+  return s;
+}
+
+const AGE = `(EXTRACT(YEAR FROM q.index_date) - q.birth_year - CASE WHEN EXTRACT(MONTH FROM q.index_date) < q.birth_month THEN 1 ELSE 0 END)`;
+
+export function compileCohort(def: CohortDefinition): CompiledCohort {
+  const p = new Params();
+  const sets: string[] = [];
+  const setIndex = new Map<string, number>();
+  /** One CTE per (concept set, domain): the codes present in the index that the set selects. */
+  const setFor = (name: string, domain: Domain): string => {
+    const key = `${name}|${domain}`;
+    let i = setIndex.get(key);
+    if (i === undefined) {
+      const set = def.conceptSets[name];
+      if (set === undefined) throw new Error(`unvalidated definition: concept set ${name}`);
+      const include = set.concepts.filter((c) => !c.exclude).map((c) => conceptPredicate(c, p));
+      const exclude = set.concepts.filter((c) => c.exclude).map((c) => conceptPredicate(c, p));
+      i = sets.length;
+      sets.push(
+        `cs${i} AS (SELECT DISTINCT v.system, v.code FROM cohort_vocabulary v WHERE v.domain = ${p.add(domain)} AND (${include.length > 0 ? include.join(' OR ') : 'FALSE'})${exclude.length > 0 ? ` AND NOT (${exclude.join(' OR ')})` : ''})`,
+      );
+      setIndex.set(key, i);
+    }
+    return `cs${i}`;
+  };
+  const eventsFrom = (alias: string, name: string, domain: Domain) =>
+    `cohort_event ${alias} JOIN ${setFor(name, domain)} ${alias}c ON ${alias}.system = ${alias}c.system AND ${alias}.code = ${alias}c.code`;
+
+  const entry = def.entry;
+  const entrySource = `${eventsFrom('e', entry.conceptSet, entry.domain)} WHERE e.domain = ${p.add(entry.domain)}${valueConditions('e', entry.value, p)}`;
+  const entrySql =
+    (entry.occurrence ?? 'first') === 'first'
+      ? `SELECT e.patient_key, MIN(e.event_date) AS index_date FROM ${entrySource} GROUP BY e.patient_key`
+      : `SELECT DISTINCT e.patient_key, e.event_date AS index_date FROM ${entrySource}`;
+
+  // Without priorObservationDays, an entry need not fall inside an observation period (OMOP CDMs record events
+  // outside them); with it, the index date must lie in the period with that many days of it before.
+  const prior = def.priorObservationDays === undefined ? undefined : Math.trunc(def.priorObservationDays);
+  const extraCtes: string[] = [];
+  const joins: string[] = [];
+  const flags: string[] = [
+    prior === undefined
+      ? '1 AS r_obs'
+      : `CASE WHEN q.observation_start IS NOT NULL AND q.index_date >= q.observation_start + ${prior} AND q.index_date <= q.observation_end THEN 1 ELSE 0 END AS r_obs`,
+  ];
+  const rules = def.inclusion ?? [];
+  rules.forEach((rule, k) => {
+    flags.push(`CASE WHEN ${ruleCondition(rule, k)} THEN 1 ELSE 0 END AS r${k}`);
+  });
+
+  function ruleCondition(rule: InclusionRule, k: number): string {
+    if ('age' in rule) {
+      const parts: string[] = [];
+      if (rule.age.min !== undefined) parts.push(`${AGE} >= ${p.add(rule.age.min)}`);
+      if (rule.age.max !== undefined) parts.push(`${AGE} <= ${p.add(rule.age.max)}`);
+      return parts.join(' AND ');
+    }
+    if ('sex' in rule) return `q.gender IN (${rule.sex.map((s) => p.add(s)).join(', ')})`;
+    if ('region' in rule) return `q.region IN (${rule.region.map((r) => p.add(r)).join(', ')})`;
+    if ('measurement' in rule) {
+      const m = rule.measurement;
+      if ((m.use ?? 'latest') === 'any') {
+        return `EXISTS (SELECT 1 FROM ${eventsFrom('m', m.conceptSet, 'measurement')} WHERE m.patient_key = q.patient_key AND m.domain = 'measurement'${windowConditions('m', m.window)}${valueConditions('m', m.value, p)})`;
+      }
+      // The latest value in the window: ranked per entry event, then tested.
+      const unit = m.value.unit !== undefined ? ` AND m.unit = ${p.add(m.value.unit)}` : '';
+      extraCtes.push(
+        `m${k} AS (SELECT q.patient_key, q.index_date, m.value, ROW_NUMBER() OVER (PARTITION BY q.patient_key, q.index_date ORDER BY m.event_date DESC, m.value DESC) AS rn
+          FROM q JOIN ${eventsFrom('m', m.conceptSet, 'measurement')} ON m.patient_key = q.patient_key
+          WHERE m.domain = 'measurement'${windowConditions('m', m.window)}${unit})`,
+      );
+      joins.push(
+        `LEFT JOIN m${k} ON m${k}.patient_key = q.patient_key AND m${k}.index_date = q.index_date AND m${k}.rn = 1`,
+      );
+      const parts = [`m${k}.value IS NOT NULL`];
+      if (m.value.min !== undefined) parts.push(`m${k}.value >= ${p.add(m.value.min)}`);
+      if (m.value.max !== undefined) parts.push(`m${k}.value <= ${p.add(m.value.max)}`);
+      return parts.join(' AND ');
+    }
+    return eventsCondition(rule.events);
+  }
+
+  function eventsCondition(c: EventCriterion): string {
+    const from = `${eventsFrom('x', c.conceptSet, c.domain)} WHERE x.patient_key = q.patient_key AND x.domain = ${p.add(c.domain)}${windowConditions('x', c.window)}${valueConditions('x', c.value, p)}`;
+    const min = c.count?.min ?? (c.count?.max === 0 ? 0 : 1);
+    const max = c.count?.max;
+    if (max === 0) return `NOT EXISTS (SELECT 1 FROM ${from})`;
+    if (min === 1 && max === undefined) return `EXISTS (SELECT 1 FROM ${from})`;
+    const count = `(SELECT COUNT(*) FROM ${from})`;
+    return [
+      min > 0 ? `${count} >= ${p.add(min)}` : 'TRUE',
+      max !== undefined ? `${count} <= ${p.add(max)}` : 'TRUE',
+    ].join(' AND ');
+  }
+
+  const dataEnd =
+    'CASE WHEN q.death_date IS NOT NULL AND q.death_date < q.observation_end THEN q.death_date ELSE q.observation_end END';
+  const exit = def.exit ?? { type: 'endOfData' };
+  let endExpr = dataEnd;
+  if (exit.type === 'fixedOffset') {
+    endExpr = `CASE WHEN q.index_date + ${Math.trunc(exit.days)} < ${dataEnd} THEN q.index_date + ${Math.trunc(exit.days)} ELSE ${dataEnd} END`;
+  } else if (exit.type === 'event') {
+    const next = `(SELECT MIN(x.event_date) FROM ${eventsFrom('x', exit.conceptSet, exit.domain)} WHERE x.patient_key = q.patient_key AND x.domain = ${p.add(exit.domain)} AND x.event_date > q.index_date)`;
+    endExpr = `CASE WHEN ${next} IS NOT NULL AND ${next} < ${dataEnd} THEN ${next} ELSE ${dataEnd} END`;
+  }
+
+  // Sets are declared in the order rules asked for them; build the entry first so its set is cs0.
+  const q = `q AS (SELECT x.patient_key, x.index_date, p.gender, p.birth_year, p.birth_month, p.region, p.observation_start, p.observation_end, p.death_date
+    FROM entry x JOIN cohort_person p ON p.patient_key = x.patient_key)`;
+  const flagsSelect = `SELECT q.patient_key, q.index_date, ${endExpr} AS end_date, ${flags.join(', ')} FROM q ${joins.join(' ')}`;
+  const ctes = [...sets, `entry AS (${entrySql})`, q, ...extraCtes];
+  return {
+    flagsSql: `WITH ${ctes.join(',\n')}\n${flagsSelect}`,
+    params: p.values,
+    steps: [
+      'entry event',
+      prior === undefined ? 'no observation requirement' : `observed ${prior}+ days before`,
+      ...rules.map((r) => r.name),
+    ],
+    ruleCount: rules.length,
+  };
+}

@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../core/index.js';
+import { HealthmeshError } from '../core/index.js';
+import type { Database } from '../store/index.js';
+import { compileCohort } from './cohort-compiler.js';
+import type { CohortDefinition } from './cohort-definition.js';
+import { validateCohortDefinition } from './cohort-validation.js';
+
+export interface AttritionStep {
+  step: string;
+  persons: number;
+}
+
+export interface CohortRun {
+  cohortId: string;
+  name: string;
+  /** Distinct persons in the cohort. */
+  persons: number;
+  /** Cohort entries (one per person for `first`; possibly more for `all`). */
+  entries: number;
+  attrition: AttritionStep[];
+}
+
+/** A stable id for a definition: the same definition run twice replaces its earlier result. */
+export function cohortIdOf(def: CohortDefinition): string {
+  return `c${createHash('sha256').update(JSON.stringify(def)).digest('hex').slice(0, 16)}`;
+}
+
+function num(v: unknown): number {
+  return typeof v === 'bigint' ? Number(v) : Number(v ?? 0);
+}
+
+/**
+ * Runs a definition over the event index and keeps the result in `cohort_result` (cohort id, patient key,
+ * start, end) with its attrition in `cohort_run`. The flags are computed once into a temporary table, which
+ * both the attrition and the result read.
+ */
+export async function runCohort(db: Database, input: unknown, clock: Clock): Promise<CohortRun> {
+  const def = validateCohortDefinition(input);
+  const compiled = compileCohort(def);
+  const cohortId = cohortIdOf(def);
+  const temp = `cohort_flags_${cohortId}`;
+  const all = ['r_obs = 1', ...Array.from({ length: compiled.ruleCount }, (_, k) => `r${k} = 1`)];
+  return db.transaction(async (tx) => {
+    await tx.run(`CREATE TEMPORARY TABLE ${temp} AS ${compiled.flagsSql}`, compiled.params);
+    {
+      const counts = [`COUNT(DISTINCT patient_key) AS n0`];
+      for (let i = 1; i <= all.length; i++) {
+        counts.push(`COUNT(DISTINCT CASE WHEN ${all.slice(0, i).join(' AND ')} THEN patient_key END) AS n${i}`);
+      }
+      counts.push(`SUM(CASE WHEN ${all.join(' AND ')} THEN 1 ELSE 0 END) AS entries`);
+      const [row] = await tx.all(`SELECT ${counts.join(', ')} FROM ${temp}`);
+      const attrition = compiled.steps.map((step, i) => ({ step, persons: num(row?.[`n${i}`]) }));
+      const persons = attrition[attrition.length - 1]?.persons ?? 0;
+      await tx.run('DELETE FROM cohort_result WHERE cohort_id = $1', [cohortId]);
+      await tx.run('DELETE FROM cohort_run WHERE cohort_id = $1', [cohortId]);
+      await tx.run(
+        `INSERT INTO cohort_result (cohort_id, patient_key, start_date, end_date)
+         SELECT $1, patient_key, index_date, CASE WHEN end_date IS NULL OR end_date < index_date THEN index_date ELSE end_date END FROM ${temp} WHERE ${all.join(' AND ')}`,
+        [cohortId],
+      );
+      const run: CohortRun = { cohortId, name: def.name, persons, entries: num(row?.entries), attrition };
+      await tx.run(
+        'INSERT INTO cohort_run (cohort_id, name, definition, created_at, persons, entries, attrition) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [cohortId, def.name, JSON.stringify(def), clock.now(), run.persons, run.entries, JSON.stringify(attrition)],
+      );
+      await tx.run(`DROP TABLE ${temp}`);
+      return run;
+    }
+  });
+}
+
+/** A stored run, or COHORT_NOT_FOUND. */
+export async function loadCohortRun(
+  db: Database,
+  cohortId: string,
+): Promise<CohortRun & { definition: CohortDefinition }> {
+  const [r] = await db.all<{ name: string; definition: string; persons: unknown; entries: unknown; attrition: string }>(
+    'SELECT name, definition, persons, entries, attrition FROM cohort_run WHERE cohort_id = $1',
+    [cohortId],
+  );
+  if (r === undefined)
+    throw new HealthmeshError('COHORT_NOT_FOUND', `no cohort ${cohortId} on this hub`, { path: 'cohortId' });
+  return {
+    cohortId,
+    name: r.name,
+    persons: num(r.persons),
+    entries: num(r.entries),
+    attrition: JSON.parse(r.attrition) as AttritionStep[],
+    definition: JSON.parse(r.definition) as CohortDefinition,
+  };
+}

@@ -1,0 +1,70 @@
+import type { Migration } from '../store/index.js';
+
+/**
+ * The cohort module's tables. `cohort_person` and `cohort_event` are an event index derived from the analytic
+ * tables (FHIR) or loaded from an OMOP CDM: one narrow table of dated, coded events with typed dates, so that
+ * every rule of every cohort is a scan of one table. `cohort_vocabulary` lists the codes present (concept sets
+ * resolve against it, not against the events); `concept_ancestor` holds loaded hierarchies.
+ */
+export const cohortMigrations: readonly Migration[] = [
+  {
+    module: 'cohort',
+    version: 1,
+    name: 'event index, vocabulary, hierarchy and cohort results',
+    statements: [
+      `CREATE TABLE cohort_person (
+        patient_key VARCHAR NOT NULL,
+        gender VARCHAR,
+        birth_year INTEGER,
+        birth_month INTEGER,
+        region VARCHAR,
+        death_date DATE,
+        observation_start DATE,
+        observation_end DATE,
+        origin VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE cohort_event (
+        patient_key VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        system VARCHAR NOT NULL,
+        code VARCHAR NOT NULL,
+        event_date DATE NOT NULL,
+        value DOUBLE,
+        unit VARCHAR,
+        origin VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE cohort_vocabulary (
+        origin VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        system VARCHAR NOT NULL,
+        code VARCHAR NOT NULL,
+        events BIGINT NOT NULL
+      )`,
+      `CREATE TABLE concept_ancestor (
+        system VARCHAR NOT NULL,
+        ancestor_code VARCHAR NOT NULL,
+        descendant_code VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE cohort_index_state (
+        origin VARCHAR NOT NULL PRIMARY KEY,
+        source_stamp VARCHAR NOT NULL,
+        built_at TIMESTAMPTZ NOT NULL
+      )`,
+      `CREATE TABLE cohort_run (
+        cohort_id VARCHAR NOT NULL PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        definition VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        persons BIGINT NOT NULL,
+        entries BIGINT NOT NULL,
+        attrition VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE cohort_result (
+        cohort_id VARCHAR NOT NULL,
+        patient_key VARCHAR NOT NULL,
+        start_date DATE NOT NULL,
+        end_date DATE NOT NULL
+      )`,
+    ],
+  },
+];

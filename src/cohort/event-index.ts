@@ -1,0 +1,179 @@
+/**
+ * Builds the event index from the hub's analytic tables (`view_*`). Dates in the views are ISO text (FHIR dates
+ * may be partial); here they become SQL DATEs once, so cohort rules compare dates, not strings. A partial date
+ * takes its first day (2019-03 → 2019-03-01). The index is rebuilt when the analytic tables changed since the
+ * last build (their refresh stamps are compared), inside one transaction.
+ */
+import type { Clock } from '../core/index.js';
+import type { Database } from '../store/index.js';
+
+export const FHIR_ORIGIN = 'fhir';
+const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
+
+/** An ISO date or date-time column as a SQL DATE (the local calendar date as written). */
+export function isoToDate(col: string): string {
+  return `CASE WHEN LENGTH(${col}) >= 10 THEN CAST(SUBSTR(${col}, 1, 10) AS DATE)
+    WHEN LENGTH(${col}) = 7 THEN CAST(${col} || '-01' AS DATE)
+    WHEN LENGTH(${col}) = 4 THEN CAST(${col} || '-01-01' AS DATE) END`;
+}
+
+interface Source {
+  domain: string;
+  table: string;
+  system: string;
+  code: string;
+  date: string;
+  value: string;
+  unit: string;
+  where?: string;
+}
+
+/** Which view column feeds which event field, per domain. */
+const SOURCES: readonly Source[] = [
+  {
+    domain: 'condition',
+    table: 'view_condition',
+    system: 'code_system',
+    code: 'code_code',
+    date: 'COALESCE(onset_start, recorded_date)',
+    value: 'NULL',
+    unit: 'NULL',
+    where: "(verification_status IS NULL OR verification_status NOT IN ('entered-in-error', 'refuted'))",
+  },
+  {
+    domain: 'measurement',
+    table: 'view_observation',
+    system: 'code_system',
+    code: 'code_code',
+    date: 'effective_start',
+    value: 'value_quantity',
+    unit: 'unit',
+    where: "value_quantity IS NOT NULL AND (status IS NULL OR status <> 'entered-in-error')",
+  },
+  {
+    domain: 'observation',
+    table: 'view_observation',
+    system: 'code_system',
+    code: 'code_code',
+    date: 'effective_start',
+    value: 'NULL',
+    unit: 'NULL',
+    where: "value_quantity IS NULL AND (status IS NULL OR status <> 'entered-in-error')",
+  },
+  {
+    // A coded answer is an event too, so "current smoker" (the answer's code) can be a concept set.
+    domain: 'observation',
+    table: 'view_observation',
+    system: 'value_code_system',
+    code: 'value_code',
+    date: 'effective_start',
+    value: 'NULL',
+    unit: 'NULL',
+    where: "value_code IS NOT NULL AND (status IS NULL OR status <> 'entered-in-error')",
+  },
+  {
+    domain: 'medication',
+    table: 'view_medication_request',
+    system: 'medication_system',
+    code: 'medication_code',
+    date: 'authored_on',
+    value: 'NULL',
+    unit: 'NULL',
+    where: "(status IS NULL OR status <> 'entered-in-error')",
+  },
+  {
+    domain: 'procedure',
+    table: 'view_procedure',
+    system: 'code_system',
+    code: 'code_code',
+    date: 'performed_start',
+    value: 'NULL',
+    unit: 'NULL',
+    where: "(status IS NULL OR status <> 'entered-in-error')",
+  },
+  {
+    domain: 'encounter',
+    table: 'view_encounter',
+    system: 'type_system',
+    code: 'type_code',
+    date: 'start',
+    value: 'NULL',
+    unit: 'NULL',
+  },
+  {
+    domain: 'encounter',
+    table: 'view_encounter',
+    system: `'${ACT_CODE}'`,
+    code: 'class_code',
+    date: 'start',
+    value: 'NULL',
+    unit: 'NULL',
+  },
+  {
+    domain: 'immunization',
+    table: 'view_immunization',
+    system: 'vaccine_system',
+    code: 'vaccine_code',
+    date: 'occurrence',
+    value: 'NULL',
+    unit: 'NULL',
+    where: "(status IS NULL OR status = 'completed')",
+  },
+];
+
+/** The analytic tables' refresh stamp: changes whenever any of them was refreshed. */
+async function viewsStamp(db: Database): Promise<string> {
+  const rows = await db.all<{ view: string; refreshed_at: unknown; row_count: unknown }>(
+    'SELECT view, refreshed_at, row_count FROM view_table ORDER BY view',
+  );
+  return rows.map((r) => `${r.view}:${String(r.refreshed_at)}:${String(r.row_count)}`).join('|');
+}
+
+/** Rebuilds the FHIR part of the event index if the analytic tables changed; returns whether it did. */
+export async function refreshEventIndex(db: Database, clock: Clock, force = false): Promise<boolean> {
+  const stamp = await viewsStamp(db);
+  const [state] = await db.all<{ source_stamp: string }>(
+    'SELECT source_stamp FROM cohort_index_state WHERE origin = $1',
+    [FHIR_ORIGIN],
+  );
+  if (!force && state?.source_stamp === stamp) return false;
+  await db.transaction(async (tx) => {
+    await tx.run('DELETE FROM cohort_event WHERE origin = $1', [FHIR_ORIGIN]);
+    await tx.run('DELETE FROM cohort_person WHERE origin = $1', [FHIR_ORIGIN]);
+    await tx.run('DELETE FROM cohort_vocabulary WHERE origin = $1', [FHIR_ORIGIN]);
+    for (const s of SOURCES) {
+      const date = isoToDate(s.date);
+      await tx.run(
+        `INSERT INTO cohort_event (patient_key, domain, system, code, event_date, value, unit, origin)
+         SELECT patient_key, '${s.domain}', ${s.system}, ${s.code}, ${date}, ${s.value}, ${s.unit}, '${FHIR_ORIGIN}'
+         FROM ${s.table}
+         WHERE patient_key IS NOT NULL AND ${s.system} IS NOT NULL AND ${s.code} IS NOT NULL AND ${date} IS NOT NULL
+           ${s.where !== undefined ? `AND ${s.where}` : ''}`,
+      );
+    }
+    // Observation runs from the first to the last record (or death): what the hub can see of each person.
+    await tx.run(
+      `INSERT INTO cohort_person (patient_key, gender, birth_year, birth_month, region, death_date, observation_start, observation_end, origin)
+       SELECT p.id, p.gender,
+         CAST(SUBSTR(p.birth_date, 1, 4) AS INTEGER),
+         CASE WHEN LENGTH(p.birth_date) >= 7 THEN CAST(SUBSTR(p.birth_date, 6, 2) AS INTEGER) ELSE 7 END,
+         p.region, ${isoToDate('p.deceased_date')}, o.first_date, o.last_date, '${FHIR_ORIGIN}'
+       FROM view_patient p
+       LEFT JOIN (SELECT patient_key, MIN(event_date) AS first_date, MAX(event_date) AS last_date
+                  FROM cohort_event WHERE origin = '${FHIR_ORIGIN}' GROUP BY patient_key) o ON o.patient_key = p.id
+       WHERE p.birth_date IS NOT NULL`,
+    );
+    await tx.run(
+      `INSERT INTO cohort_vocabulary (origin, domain, system, code, events)
+       SELECT origin, domain, system, code, COUNT(*) FROM cohort_event WHERE origin = $1 GROUP BY origin, domain, system, code`,
+      [FHIR_ORIGIN],
+    );
+    await tx.run('DELETE FROM cohort_index_state WHERE origin = $1', [FHIR_ORIGIN]);
+    await tx.run('INSERT INTO cohort_index_state (origin, source_stamp, built_at) VALUES ($1, $2, $3)', [
+      FHIR_ORIGIN,
+      stamp,
+      clock.now(),
+    ]);
+  });
+  return true;
+}
