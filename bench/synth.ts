@@ -48,14 +48,15 @@ function stringifyRate(out: string, totalBytes: number): number {
     if (buf.length < size) lines.pop();
     for (const line of lines) if (line) objects.push(JSON.parse(line));
   }
-  let bytes = 0;
-  let rounds = 0;
-  const t0 = performance.now();
-  do {
+  // The best of several rounds: a round that shares the cores with other work must not flatter the ratio.
+  let best = 0;
+  for (let round = 0; round < 5; round++) {
+    let bytes = 0;
+    const t0 = performance.now();
     for (const o of objects) bytes += JSON.stringify(o).length + 1;
-    rounds++;
-  } while (performance.now() - t0 < 3000 || rounds < 2);
-  return bytes / 1e6 / ((performance.now() - t0) / 1000);
+    best = Math.max(best, bytes / 1e6 / ((performance.now() - t0) / 1000));
+  }
+  return best;
 }
 
 export async function runSynthBench(): Promise<boolean> {
