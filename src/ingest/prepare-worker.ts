@@ -2,13 +2,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseRecord, ResourceValidator } from '../fhir/index.js';
 import { Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
-import type { PrepareChunk, PrepareResult, PrepareWorkerData } from './prepare-pool.js';
+import type { PrepareChunk, PrepareResult, WorkerStart } from './prepare-pool.js';
 import { ResourcePreparer } from './resource-preparer.js';
 import { processRecord } from './single-record.js';
 
-const data = workerData as PrepareWorkerData;
+const data = workerData as WorkerStart;
 const deps = {
-  validator: ResourceValidator.r4(),
+  validator: ResourceValidator.fromPlan(data.validatorPlan),
   preparer: new ResourcePreparer(
     new Pseudonymiser(Buffer.from(data.secret)),
     new ResourceDeidentifier({ birthDatePrecision: data.birthDatePrecision }),
