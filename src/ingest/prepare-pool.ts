@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { ValidatorPlan } from '../fhir/index.js';
 import { ResourceValidator } from '../fhir/index.js';
 import type { BirthDatePrecision } from '../privacy/index.js';
+import type { StagedFiles, StagedRecord } from '../store/index.js';
 import type { RecordOutcome } from './single-record.js';
 
 export interface PrepareWorkerData {
@@ -26,12 +27,27 @@ export interface PrepareChunk {
   /** Start of each line in `buffer`, plus the end of the last. */
   offsets: number[];
   lines: number[];
+  /** Where the worker stages the bodies and search rows of the resources it prepares. */
+  stagingDir: string;
 }
+
+/** A prepared resource whose body and search rows wait in the chunk's staged files. */
+export interface StagedOutcome {
+  kind: 'staged';
+  record: StagedRecord;
+}
+
+export type ChunkOutcome = RecordOutcome | StagedOutcome;
 
 export interface PrepareResult {
   seq: number;
-  outcomes: RecordOutcome[];
+  outcomes: ChunkOutcome[];
+  /** The chunk's staged files, when it prepared any resource. */
+  files?: StagedFiles;
 }
+
+/** Lines per chunk stay below this, so `seq * STAGE_KEYS_PER_CHUNK + line index` numbers staged rows uniquely. */
+export const STAGE_KEYS_PER_CHUNK = 2 ** 21;
 
 /** Worker threads that parse, validate and prepare NDJSON lines in parallel with the store's writes. */
 export class PreparePool {
