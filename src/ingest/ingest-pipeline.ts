@@ -63,7 +63,7 @@ export interface IngestDeps {
 }
 
 /** Bytes of NDJSON lines per chunk handed to a worker. */
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 2 << 20;
 const NDJSON_FILE = /\.(ndjson|jsonl)(\.gz)?$/i;
 
 /**
@@ -136,7 +136,7 @@ export class IngestPipeline {
   ): Promise<void> {
     const queue: Promise<PrepareResult>[] = [];
     // Deep enough that workers prepare the next batch while the store commits the previous one.
-    const maxInflight = 24 * pool.size;
+    const maxInflight = 12 * pool.size;
     let seq = 0;
     let parts: Buffer[] = [];
     let lines: number[] = [];

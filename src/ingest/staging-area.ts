@@ -46,21 +46,19 @@ export class StagingArea {
     if (!chunk || --chunk.refs > 0) return;
     this.chunks.delete(seq);
     const { files } = chunk;
-    for (const file of [files.versions, files.tokens, files.dates, files.references]) {
+    for (const file of [files.versions, files.index]) {
       if (file) rmSync(file, { force: true });
     }
   }
 
   /** The files of these chunks, per table, and fresh paths for the batch's own scratch files. */
   batchFiles(seqs: Iterable<number>): Pick<StagedBatch, 'files' | 'keysFile' | 'decisionsFile'> {
-    const files: StagedBatch['files'] = { versions: [], tokens: [], dates: [], references: [], longestLine: 0 };
+    const files: StagedBatch['files'] = { versions: [], index: [], longestLine: 0 };
     for (const seq of seqs) {
       const chunk = this.chunks.get(seq)?.files;
       if (!chunk) throw new Error(`staged chunk ${seq} is gone before its batch was written`);
       if (chunk.versions) files.versions.push(chunk.versions);
-      if (chunk.tokens) files.tokens.push(chunk.tokens);
-      if (chunk.dates) files.dates.push(chunk.dates);
-      if (chunk.references) files.references.push(chunk.references);
+      if (chunk.index) files.index.push(chunk.index);
       files.longestLine = Math.max(files.longestLine, chunk.longestLine);
     }
     const batch = this.batches++;

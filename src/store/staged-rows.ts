@@ -33,30 +33,22 @@ export const VERSION_STAGE: StageColumns = [
   ['key', 'BIGINT'],
   ['content', 'VARCHAR'],
 ];
-export const TOKEN_STAGE: StageColumns = [
+/**
+ * Staged search rows of all three index tables in one file (one file fewer to create per chunk and table):
+ * `kind` t = token (a = system, b = code), d = date (a = low, b = high, epoch ms), r = reference (a = target).
+ */
+export const INDEX_STAGE: StageColumns = [
   ['key', 'BIGINT'],
+  ['kind', 'VARCHAR'],
   ['param', 'VARCHAR'],
-  ['system', 'VARCHAR'],
-  ['code', 'VARCHAR'],
-];
-export const DATE_STAGE: StageColumns = [
-  ['key', 'BIGINT'],
-  ['param', 'VARCHAR'],
-  ['low', 'BIGINT'],
-  ['high', 'BIGINT'],
-];
-export const REFERENCE_STAGE: StageColumns = [
-  ['key', 'BIGINT'],
-  ['param', 'VARCHAR'],
-  ['target', 'VARCHAR'],
+  ['a', 'VARCHAR'],
+  ['b', 'VARCHAR'],
 ];
 
 /** The staged files of one chunk of records, per table (absent when the chunk has no such rows). */
 export interface StagedFiles {
   versions?: string;
-  tokens?: string;
-  dates?: string;
-  references?: string;
+  index?: string;
   /** Longest line written, in UTF-16 code units (a bound for its UTF-8 bytes / 3). */
   longestLine: number;
 }
@@ -67,24 +59,25 @@ export interface StagedFiles {
  */
 export class StagedRowsWriter {
   private versions = '';
-  private tokens = '';
-  private dates = '';
-  private references = '';
+  private index = '';
   private longestLine = 0;
 
-  /** Stage one resource's body and search rows under `key`. */
+  /**
+   * Stage one resource's body (JSON.stringify output, which never needs quoting: it is written as it is, saving a
+   * scan of every body) and its search rows under `key`.
+   */
   add(key: number, content: string, search: SearchRows): void {
-    const line = `${key}${STAGE_DELIMITER}${stageField(content)}\n`;
+    const line = `${key}${STAGE_DELIMITER}${content}\n`;
     if (line.length > this.longestLine) this.longestLine = line.length;
     this.versions += line;
     const d = STAGE_DELIMITER;
     for (const [param, system, code] of search.tokens) {
-      this.tokens += `${key}${d}${stageField(param)}${d}${stageField(system)}${d}${stageField(code)}\n`;
+      this.index += `${key}${d}t${d}${stageField(param)}${d}${stageField(system)}${d}${stageField(code)}\n`;
     }
     for (const [param, low, high] of search.dates)
-      this.dates += `${key}${d}${stageField(param)}${d}${low}${d}${high}\n`;
+      this.index += `${key}${d}d${d}${stageField(param)}${d}${low}${d}${high}\n`;
     for (const [param, target] of search.references) {
-      this.references += `${key}${d}${stageField(param)}${d}${stageField(target)}\n`;
+      this.index += `${key}${d}r${d}${stageField(param)}${d}${stageField(target)}${d}\n`;
     }
   }
 
@@ -102,14 +95,10 @@ export class StagedRowsWriter {
       return file;
     };
     const versions = put('v', this.versions);
-    const tokens = put('t', this.tokens);
-    const dates = put('d', this.dates);
-    const references = put('r', this.references);
+    const index = put('i', this.index);
     if (versions) files.versions = versions;
-    if (tokens) files.tokens = tokens;
-    if (dates) files.dates = dates;
-    if (references) files.references = references;
-    this.versions = this.tokens = this.dates = this.references = '';
+    if (index) files.index = index;
+    this.versions = this.index = '';
     this.longestLine = 0;
     return files;
   }

@@ -49,9 +49,7 @@ function staged(writes: ResourceWrite[]): StagedBatch {
     records,
     files: {
       versions: pick((c) => c.versions),
-      tokens: pick((c) => c.tokens),
-      dates: pick((c) => c.dates),
-      references: pick((c) => c.references),
+      index: pick((c) => c.index),
       longestLine: Math.max(...chunks.map((c) => c.longestLine)),
     },
     keysFile: join(work, `b${n}.k`),

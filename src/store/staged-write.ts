@@ -2,14 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { HealthmeshError } from '../core/index.js';
 import type { Database } from './database.js';
 import type { StageColumns } from './staged-rows.js';
-import {
-  STAGE_DELIMITER as D,
-  DATE_STAGE,
-  REFERENCE_STAGE,
-  stageField,
-  TOKEN_STAGE,
-  VERSION_STAGE,
-} from './staged-rows.js';
+import { STAGE_DELIMITER as D, INDEX_STAGE, stageField, VERSION_STAGE } from './staged-rows.js';
 import type { Head, WriteKey, WriteResult } from './write-plan.js';
 import { headKey, planWrites, updateHeads } from './write-plan.js';
 
@@ -23,7 +16,7 @@ export interface StagedBatch {
   source: string;
   records: readonly StagedRecord[];
   /** The staged files of every chunk the records come from, per table; `longestLine` in UTF-16 code units. */
-  files: { versions: string[]; tokens: string[]; dates: string[]; references: string[]; longestLine: number };
+  files: { versions: string[]; index: string[]; longestLine: number };
   /** Two scratch files of the batch's own: its keys (for the head lookup) and its decisions. */
   keysFile: string;
   decisionsFile: string;
@@ -82,16 +75,15 @@ export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Da
     [now],
   );
   await updateHeads(tx, plan);
-  const index = async (table: string, select: string, staged: readonly string[], columns: StageColumns) => {
-    if (staged.length === 0) return;
+  if (files.index.length > 0) {
+    const s = tx.stagedRows(files.index, INDEX_STAGE, 0);
+    const from = `FROM ${d} d JOIN ${s} s ON s.key = d.key WHERE d.indexed = 1`;
+    await tx.run(`INSERT INTO search_token SELECT d.type, d.id, s.param, s.a, s.b ${from} AND s.kind = 't'`);
     await tx.run(
-      `INSERT INTO ${table} SELECT d.type, d.id, ${select}
-         FROM ${d} d JOIN ${tx.stagedRows(staged, columns, 0)} s ON s.key = d.key WHERE d.indexed = 1`,
+      `INSERT INTO search_date SELECT d.type, d.id, s.param, CAST(s.a AS BIGINT), CAST(s.b AS BIGINT) ${from} AND s.kind = 'd'`,
     );
-  };
-  await index('search_token', 's.param, s.system, s.code', files.tokens, TOKEN_STAGE);
-  await index('search_date', 's.param, s.low, s.high', files.dates, DATE_STAGE);
-  await index('search_reference', 's.param, s.target', files.references, REFERENCE_STAGE);
+    await tx.run(`INSERT INTO search_reference SELECT d.type, d.id, s.param, s.a ${from} AND s.kind = 'r'`);
+  }
   return plan.results;
 }
 
