@@ -33,7 +33,7 @@ const DEFAULT_BATCH = 20_000;
  * then needs a checkpoint to rewrite it. Measured on 225 MB of Synthea: commits cost 4.7 s of CPU in batches of
  * 20k and 61k, 1.6 s in batches of 122,880.
  */
-const STAGED_BATCH = Number(process.env.HM_STAGED_BATCH ?? 122_880);
+const STAGED_BATCH = 122_880;
 const PROGRESS_EVERY_MS = 100;
 
 /** One ingest run: applies record outcomes in input order, gathers write batches and writes them. */
