@@ -10,6 +10,8 @@ export interface HubPaths {
   adminToken: string;
   rejectsDir: string;
   exportsDir: string;
+  /** Prepared rows of a bulk ingest waiting for the store (removed after each run). */
+  stagingDir: string;
   log: string;
   auditAnchor: string;
 }
@@ -25,6 +27,7 @@ export function hubPaths(dir: string): HubPaths {
     adminToken: join(d, 'secrets', 'admin.token'),
     rejectsDir: join(d, 'rejects'),
     exportsDir: join(d, 'exports'),
+    stagingDir: join(d, 'staging'),
     log: join(d, 'logs', 'hub.log'),
     auditAnchor: join(d, 'audit.head'),
   };

@@ -124,6 +124,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
         workers: options.parallelIngest?.workers ?? PreparePool.defaultSize(),
         minFileBytes: options.parallelIngest?.minFileBytes ?? 16 * 1024 * 1024,
         data: { secret: new Uint8Array(secret), birthDatePrecision: config.privacy.birthDatePrecision },
+        stagingDir: paths.stagingDir,
       },
     }),
     store,
