@@ -8,9 +8,14 @@ import {
   flusightBaseline,
   healthmeshEnsemble,
   hubWeeklySeries,
+  ILI_TARGET,
   isoDay,
+  listAlerts,
+  listForecasts,
   parseIsoDay,
+  raiseAlerts,
   runSeason,
+  saveForecasts,
   scoreSeason,
   truthTable,
 } from '../src/surveillance/index.js';
@@ -37,19 +42,28 @@ const ROUNDS = Array.from({ length: 30 }, (_, i) => FIRST_ROUND + 7 * i);
  */
 const ENSEMBLE_MARGIN = 1.25;
 const ENSEMBLE_MARGIN_LOG = 1.1;
+/** An epidemic threshold for the alert part: 3 ILI visits a week per 1,000 residents (4.5 a week for 1,500). */
+const THRESHOLD_PER_1000 = 3;
 
 describe('surveillance from ingested synthetic FHIR data, scored against the generator’s true curve', () => {
   const input = mkdtempSync(join(tmpdir(), 'hm-surv-synth-'));
   let env: Awaited<ReturnType<typeof tempHub>>;
   let series: HubSeries;
   let truth: EpidemicWeek[];
+  let ensembleForecasts: QuantileForecast[] = [];
+  let ensembleModel = '';
   beforeAll(async () => {
     generateRegion({ region: REGION, people: 1500, seed: 'surveillance', out: input });
     truth = readFileSync(join(input, 'truth', 'epidemic.ndjson'), 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as EpidemicWeek);
-    env = await tempHub(REGION);
+    env = await tempHub(REGION, {
+      surveillance: {
+        epidemicThresholds: { [REGION]: { ratePer1000: THRESHOLD_PER_1000, population: 1500 } },
+        alertQuantile: 0.5,
+      },
+    });
     const files = readdirSync(input)
       .filter((f) => f.endsWith('.ndjson'))
       .map((f) => join(input, f));
@@ -124,6 +138,24 @@ describe('surveillance from ingested synthetic FHIR data, scored against the gen
       expect(s.overall.coverage95).toBeGreaterThan(0.5);
     }
     expect(byModel(ensembleName).relativeWisNatural).toBeLessThanOrEqual(ENSEMBLE_MARGIN);
+    ensembleForecasts = all;
+    ensembleModel = ensembleName;
     expect(byModel(ensembleName).relativeWisLog).toBeLessThanOrEqual(ENSEMBLE_MARGIN_LOG);
+  });
+
+  it('stores the season’s forecasts and raises alerts where the forecast median reaches the threshold', async () => {
+    expect(ensembleForecasts.length).toBe(ROUNDS.length * 4);
+    await saveForecasts(env.hub, ensembleModel, ILI_TARGET, ensembleForecasts);
+    const alerts = await raiseAlerts(env.hub, ensembleModel, ILI_TARGET, ensembleForecasts);
+    const threshold = (THRESHOLD_PER_1000 * 1500) / 1000;
+    const firstTrueWeek = truth.find((w) => w.weekEnd >= '2023-10-01' && w.expectedIliVisits >= threshold)?.weekEnd;
+    console.log(
+      `alerts at ${threshold} ILI visits a week: ${alerts.length} rounds, first for the week ending ${alerts.map((a) => a.targetEndDate).sort()[0]}; the true expected curve first reaches it in the week ending ${firstTrueWeek}`,
+    );
+    expect(firstTrueWeek).toBeDefined();
+    expect(alerts.length).toBeGreaterThan(0);
+    for (const a of alerts) expect(a.forecastValue).toBeGreaterThanOrEqual(threshold);
+    expect((await listAlerts(env.hub, { location: REGION })).length).toBe(alerts.length);
+    expect((await listForecasts(env.hub, { model: ensembleModel })).length).toBe(ensembleForecasts.length);
   });
 });
