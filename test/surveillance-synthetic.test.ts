@@ -89,7 +89,7 @@ describe('surveillance from ingested synthetic FHIR data, scored against the gen
     // week. Every other week must match exactly, and a difference must be a shift to the next week.
     const differing = truth.flatMap((w, i) => (ili.values[i] === w.iliVisits ? [] : [i]));
     console.log(
-      `ILI weeks differing from the truth: ${differing.map((i) => `${truth[i]?.weekEnd} (hub ${ili.values[i]}, truth ${truth[i]?.iliVisits})`).join(', ') || 'none'}`,
+      `ILI visits ${iliTotal} in ${truth.length} weeks; weeks differing from the truth: ${differing.map((i) => `${truth[i]?.weekEnd} (hub ${ili.values[i]}, truth ${truth[i]?.iliVisits})`).join(', ') || 'none'}`,
     );
     expect(differing.length).toBeLessThanOrEqual(4);
     // Visits only ever move later than their tally week: the running total of the hub never runs ahead of the truth.
