@@ -7,20 +7,7 @@ import { silentLogger } from '../src/core/index.js';
 import { openHub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
 import { parseModelOutputCsv } from '../src/surveillance/index.js';
-
-function capture() {
-  let out = '';
-  let err = '';
-  return {
-    io: { out: { isTTY: false, write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) } },
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-  };
-}
+import { captureIo } from './support/cli-capture.js';
 
 /**
  * Two locations, 30 weeks ending on Saturdays from 2023-09-02: "01" in a growing epidemic (about 20 → 500 a week,
@@ -49,14 +36,14 @@ describe('healthmesh forecast run | score, alerts and the surveillance API', () 
       ['forecast', 'run'],
       ['forecast', 'score'],
     ]) {
-      const c = capture();
+      const c = captureIo();
       expect(await main([...cmd, '--help'], c.io)).toBe(0);
       expect(c.out).toMatch(/Examples?:/);
     }
   });
 
   it('forecasts from a target-data file, writes hubverse CSV, stores it and raises an alert where the threshold is crossed', async () => {
-    expect(await main(['init', '--dir', dir, '--name', 'gyeonggi'], capture().io)).toBe(0);
+    expect(await main(['init', '--dir', dir, '--name', 'gyeonggi'], captureIo().io)).toBe(0);
     const configPath = join(dir, 'hub.json');
     const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
     // 01: a weekly count far below its forecast; 02: 2 per 1,000 of 100,000 = 200 a week, far above ~30.
@@ -66,7 +53,7 @@ describe('healthmesh forecast run | score, alerts and the surveillance API', () 
     };
     writeFileSync(configPath, JSON.stringify(config));
     writeFileSync(series, targetData());
-    const c = capture();
+    const c = captureIo();
     const code = await main(
       ['forecast', 'run', '--dir', dir, '--series', series, '--reference-date', '2024-01-06', '--out', out],
       c.io,
@@ -80,7 +67,7 @@ describe('healthmesh forecast run | score, alerts and the surveillance API', () 
   }, 120_000);
 
   it('refuses a reference date that is not a date, naming the option', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(
       await main(['forecast', 'run', '--dir', dir, '--series', series, '--reference-date', '2024-13-06'], c.io),
     ).toBe(1);
@@ -95,7 +82,7 @@ describe('healthmesh forecast run | score, alerts and the surveillance API', () 
     };
     config.surveillance.epidemicThresholds['01'] = { weeklyCount: 100_000 };
     writeFileSync(configPath, JSON.stringify(config));
-    const c = capture();
+    const c = captureIo();
     const args = ['forecast', 'run', '--dir', dir, '--series', series, '--reference-date', '2024-01-06'];
     expect(await main([...args, '--out', join(root, 'again.csv')], c.io)).toBe(0);
     expect(c.err).not.toContain('ALERT');
@@ -104,10 +91,10 @@ describe('healthmesh forecast run | score, alerts and the surveillance API', () 
   }, 120_000);
 
   it('scores the forecast against the truth, by location and horizon, with relative WIS against the baseline', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await main(['forecast', 'score', '--forecasts', out, '--truth', series], c.io)).toBe(0);
     for (const group of ['all', 'location 01', 'location 02', 'horizon 0', 'horizon 3']) expect(c.out).toContain(group);
-    const json = capture();
+    const json = captureIo();
     expect(await main(['forecast', 'score', '--forecasts', out, '--truth', series, '--json'], json.io)).toBe(0);
     const scores = (
       JSON.parse(json.out) as {

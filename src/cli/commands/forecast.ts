@@ -25,6 +25,7 @@ import {
   scoreSeason,
   truthTable,
 } from '../../surveillance/index.js';
+import { audited } from '../audited-work.js';
 import type { Io } from '../io.js';
 
 const BASELINE = 'FluSight-baseline';
@@ -64,18 +65,6 @@ function targetOf(text: string, file: string): string {
     throw new HealthmeshError('SURVEILLANCE_CSV_HEADER', `${file}: no target column or no rows`, { file, line: 1 });
   }
   return target;
-}
-
-async function audited<T>(hub: Hub, action: string, target: string, work: () => Promise<T>): Promise<T> {
-  try {
-    const result = await work();
-    await hub.audit.append({ actor: 'cli', action, target, outcome: 'success' });
-    return result;
-  } catch (e) {
-    const code = e instanceof HealthmeshError ? e.code : 'INTERNAL';
-    await hub.audit.append({ actor: 'cli', action, target, outcome: 'failure', detail: { code } });
-    throw e;
-  }
 }
 
 interface RunOptions {
