@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,8 @@ import { main } from '../src/cli/main.js';
 import { silentLogger } from '../src/core/index.js';
 import { openHub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
-import { parseModelOutputCsv } from '../src/surveillance/index.js';
+import { ILI_TARGET, isoDay, parseModelOutputCsv } from '../src/surveillance/index.js';
+import { generateRegion } from '../src/synth/index.js';
 import { captureIo } from './support/cli-capture.js';
 
 /**
@@ -137,4 +138,30 @@ describe('healthmesh forecast run | score, alerts and the surveillance API', () 
       await hub.close();
     }
   });
+});
+
+describe('healthmesh forecast run from the hub’s own records', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hm-forecast-hub-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('counts weekly ILI visits from ingested FHIR and forecasts the week after the last data week', async () => {
+    const dir = join(root, 'hub');
+    const input = join(root, 'synth');
+    generateRegion({ region: 'busan', people: 200, seed: 'forecast-cli', out: input });
+    expect(await main(['init', '--dir', dir, '--name', 'busan'], captureIo().io)).toBe(0);
+    // The resource files only: truth/ holds the generator's answers, not FHIR.
+    const files = readdirSync(input)
+      .filter((f) => f.endsWith('.ndjson'))
+      .map((f) => join(input, f));
+    expect(await main(['ingest', '--dir', dir, '--source', 'synth-busan', ...files], captureIo().io)).toBe(0);
+    const out = join(root, 'ili.csv');
+    const c = captureIo();
+    expect(await main(['forecast', 'run', '--dir', dir, '--out', out], c.io)).toBe(0);
+    const text = readFileSync(out, 'utf8');
+    const forecasts = parseModelOutputCsv(text, { file: out, target: ILI_TARGET });
+    expect(forecasts.map((f) => f.location)).toEqual(['busan', 'busan', 'busan', 'busan']);
+    // The synthetic history ends 2025-12-31, in the week ending Saturday 2026-01-03: the round is the week after.
+    expect(new Set(forecasts.map((f) => isoDay(f.referenceDay)))).toEqual(new Set(['2026-01-10']));
+    expect(c.err).toContain('wk inc ili');
+  }, 300_000);
 });
