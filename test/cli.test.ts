@@ -5,39 +5,26 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { silentLogger } from '../src/core/index.js';
 import { openHub } from '../src/hub/index.js';
-
-function capture() {
-  let out = '';
-  let err = '';
-  return {
-    io: { out: { isTTY: false, write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) } },
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-  };
-}
+import { captureIo } from './support/cli-capture.js';
 
 describe('healthmesh CLI', () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'hm-cli-')), 'hub');
 
   it('prints help with an example for every command', async () => {
     for (const cmd of [['init'], ['ingest'], ['serve'], ['start'], ['stats'], ['audit', 'verify'], ['synth']]) {
-      const c = capture();
+      const c = captureIo();
       expect(await main([...cmd, '--help'], c.io)).toBe(0);
       expect(c.out).toContain('Example:');
     }
   });
 
   it('inits a hub with owner-only secrets, and refuses to init twice', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await main(['init', '--dir', dir, '--name', 'gwangju'], c.io)).toBe(0);
     expect(statSync(join(dir, 'secrets', 'hub.key')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'secrets', 'admin.token')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'secrets', 'hub.key')).size).toBe(32);
-    const again = capture();
+    const again = captureIo();
     expect(await main(['init', '--dir', dir], again.io)).toBe(1);
     expect(again.err).toContain('HUB_ALREADY_INITIALISED');
   });
@@ -48,33 +35,33 @@ describe('healthmesh CLI', () => {
       input,
       `${JSON.stringify({ resourceType: 'Patient', id: 'a', gender: 'male' })}\n{"resourceType":"Patient","gender":42}\n`,
     );
-    const c = capture();
+    const c = captureIo();
     expect(await main(['ingest', '--dir', dir, '--source', 'clinic', input], c.io)).toBe(1);
     expect(c.out).toMatch(/Patient\s+1\s+0\s+1/);
     expect(c.out).toMatch(/MB\/s/);
     expect(c.out).toContain('rejects:');
-    const json = capture();
+    const json = captureIo();
     expect(await main(['ingest', '--dir', dir, '--source', 'clinic', '--json', input], json.io)).toBe(1);
     expect(JSON.parse(json.out).byType.Patient).toEqual({ created: 0, updated: 0, unchanged: 1, rejected: 1 });
   });
 
   it('shows stats', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await main(['stats', '--dir', dir, '--json'], c.io)).toBe(0);
     expect(JSON.parse(c.out)).toMatchObject({ hub: 'gwangju', resources: 1, patients: 1 });
   });
 
   it('exits 1 on a missing hub or a missing input path', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await main(['stats', '--dir', join(dir, 'nope')], c.io)).toBe(1);
     expect(c.err).toContain('HUB_NOT_INITIALISED');
-    const d = capture();
+    const d = captureIo();
     expect(await main(['ingest', '--dir', dir, join(dir, 'missing.ndjson')], d.io)).toBe(1);
     expect(d.err).toContain('INGEST_UNREADABLE');
   });
 
   it('verifies the audit log, and detects an edited, a deleted and a truncated entry', async () => {
-    const ok = capture();
+    const ok = captureIo();
     expect(await main(['audit', 'verify', '--dir', dir], ok.io)).toBe(0);
     expect(ok.out).toMatch(/intact: \d+ entries/);
 
@@ -82,7 +69,7 @@ describe('healthmesh CLI', () => {
       const hub = await openHub(dir, { logger: silentLogger() });
       await hub.db.run(sql);
       await hub.close();
-      const c = capture();
+      const c = captureIo();
       const code = await main(['audit', 'verify', '--dir', dir], c.io);
       return { code, err: c.err };
     };
@@ -99,21 +86,21 @@ describe('healthmesh CLI', () => {
 
   it('detects entries cut off the end of the log', async () => {
     const fresh = join(mkdtempSync(join(tmpdir(), 'hm-cli-')), 'hub');
-    expect(await main(['init', '--dir', fresh], capture().io)).toBe(0);
-    expect(await main(['stats', '--dir', fresh], capture().io)).toBe(0);
+    expect(await main(['init', '--dir', fresh], captureIo().io)).toBe(0);
+    expect(await main(['stats', '--dir', fresh], captureIo().io)).toBe(0);
     const hub = await openHub(fresh, { logger: silentLogger() });
     await hub.audit.append({ actor: 'x', action: 'read', target: 't', outcome: 'success' });
     await hub.audit.append({ actor: 'x', action: 'read', target: 't', outcome: 'success' });
     await hub.db.run('DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)');
     await hub.close();
-    const c = capture();
+    const c = captureIo();
     expect(await main(['audit', 'verify', '--dir', fresh], c.io)).toBe(1);
     expect(c.err).toContain('AUDIT_CHAIN_BROKEN');
   });
 
   it('generates a synthetic region, and names a bad option with exit code 1', async () => {
     const out = join(dir, '..', 'synth');
-    const ok = capture();
+    const ok = captureIo();
     expect(
       await main(['synth', '--region', 'busan', '--people', '40', '--seed', '3', '--out', out, '--json'], ok.io),
     ).toBe(0);
@@ -127,7 +114,7 @@ describe('healthmesh CLI', () => {
       ['--region', 'busan', '--people', 'many'],
       ['--region', 'busan', '--years', '3'],
     ]) {
-      const bad = capture();
+      const bad = captureIo();
       expect(await main(['synth', ...args, '--out', out], bad.io), args.join(' ')).toBe(1);
       expect(bad.err).toContain('SYNTH_INVALID_OPTION');
     }

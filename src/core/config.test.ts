@@ -1,9 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { defaultConfig, HealthmeshError, parseConfig } from './index.js';
+import { defaultConfig, HealthmeshError, parseConfig, thresholdCount } from './index.js';
 
 describe('hub configuration', () => {
   it('fills missing sections with defaults', () => {
     expect(parseConfig({ name: 'gwangju' }, 'hub.json')).toEqual(defaultConfig('gwangju'));
+  });
+
+  it('reads epidemic thresholds as a count or a rate per 1,000 of a population', () => {
+    const c = parseConfig(
+      {
+        name: 'a',
+        surveillance: { epidemicThresholds: { a: { weeklyCount: 12 }, b: { ratePer1000: 2, population: 5000 } } },
+      },
+      'hub.json',
+    );
+    expect(c.surveillance.alertQuantile).toBe(0.5);
+    expect(thresholdCount(c.surveillance.epidemicThresholds.a ?? {})).toBe(12);
+    expect(thresholdCount(c.surveillance.epidemicThresholds.b ?? {})).toBe(10);
   });
 
   it.each([
@@ -14,6 +27,12 @@ describe('hub configuration', () => {
     [{ name: 'a', ingest: { batchSize: 0 } }, 'ingest.batchSize'],
     [{ name: 'a', store: { memoryLimit: 'lots' } }, 'store.memoryLimit'],
     [{ name: 'a', server: 'x' }, 'server'],
+    [{ name: 'a', surveillance: { alertQuantile: 1.5 } }, 'surveillance.alertQuantile'],
+    [{ name: 'a', surveillance: { epidemicThresholds: { a: {} } } }, 'surveillance.epidemicThresholds.a'],
+    [
+      { name: 'a', surveillance: { epidemicThresholds: { a: { ratePer1000: 2 } } } },
+      'surveillance.epidemicThresholds.a.population',
+    ],
   ])('names the field that is wrong in %j', (value, path) => {
     try {
       parseConfig(value, 'hub.json');

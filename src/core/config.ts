@@ -13,6 +13,32 @@ export interface HubConfig {
   ingest: { batchSize: number; maxRecordBytes: number };
   /** DuckDB buffer pool cap, e.g. "2GB". */
   store: { memoryLimit: string };
+  /** Forecast alerts (docs/surveillance.md): epidemic thresholds per location and the quantile compared. */
+  surveillance: SurveillanceConfig;
+}
+
+/**
+ * A weekly epidemic threshold for one location: a count of cases a week, or a rate per 1,000 of a stated
+ * population (Korea's ILI threshold is a rate; ours is per 1,000 population, since a hub knows its residents and
+ * not every outpatient visit of its region). Exactly one of `weeklyCount` and `ratePer1000`.
+ */
+export interface EpidemicThreshold {
+  weeklyCount?: number;
+  ratePer1000?: number;
+  /** The population the rate is per; required with `ratePer1000`. */
+  population?: number;
+}
+
+export interface SurveillanceConfig {
+  /** Thresholds by location code (the hub's own series uses the hub's name). */
+  epidemicThresholds: Record<string, EpidemicThreshold>;
+  /** The forecast quantile level compared with the threshold: 0.5 (the median) unless configured. */
+  alertQuantile: number;
+}
+
+/** The weekly count a threshold stands for. */
+export function thresholdCount(t: EpidemicThreshold): number {
+  return t.weeklyCount ?? ((t.ratePer1000 ?? 0) * (t.population ?? 0)) / 1000;
 }
 
 export function defaultConfig(name: string): HubConfig {
@@ -24,6 +50,7 @@ export function defaultConfig(name: string): HubConfig {
     server: { host: '127.0.0.1', port: 8080 },
     ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024 },
     store: { memoryLimit: '1GB' },
+    surveillance: { epidemicThresholds: {}, alertQuantile: 0.5 },
   };
 }
 
@@ -66,6 +93,7 @@ export function parseConfig(value: unknown, file: string): HubConfig {
   if (typeof store.memoryLimit !== 'string' || !/^\d+(\.\d+)?\s*(KB|MB|GB|TB)$/i.test(store.memoryLimit)) {
     fail('store.memoryLimit', 'a size such as "2GB" or "512MB"');
   }
+  const surveillance = parseSurveillance(section('surveillance'), fail);
   return {
     name: v.name,
     role: role as HubRole,
@@ -74,5 +102,35 @@ export function parseConfig(value: unknown, file: string): HubConfig {
     server: server as HubConfig['server'],
     ingest: ingest as HubConfig['ingest'],
     store: store as HubConfig['store'],
+    surveillance,
   };
+}
+
+const positive = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
+
+function parseSurveillance(
+  s: Record<string, unknown>,
+  fail: (path: string, expected: string) => never,
+): SurveillanceConfig {
+  const level = s.alertQuantile ?? 0.5;
+  if (typeof level !== 'number' || !(level > 0 && level < 1)) fail('surveillance.alertQuantile', 'a number in (0, 1)');
+  const raw = s.epidemicThresholds ?? {};
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    fail('surveillance.epidemicThresholds', 'an object');
+  const thresholds: Record<string, EpidemicThreshold> = {};
+  for (const [location, t] of Object.entries(raw as Record<string, unknown>)) {
+    const path = `surveillance.epidemicThresholds.${location}`;
+    if (t === null || typeof t !== 'object') return fail(path, 'an object');
+    const { weeklyCount, ratePer1000, population } = t as Record<string, unknown>;
+    if ((weeklyCount === undefined) === (ratePer1000 === undefined)) fail(path, 'one of weeklyCount or ratePer1000');
+    if (weeklyCount !== undefined) {
+      if (!positive(weeklyCount)) fail(`${path}.weeklyCount`, 'a positive number');
+      thresholds[location] = { weeklyCount: weeklyCount as number };
+    } else {
+      if (!positive(ratePer1000)) fail(`${path}.ratePer1000`, 'a positive number');
+      if (!positive(population)) fail(`${path}.population`, 'a positive number (required with ratePer1000)');
+      thresholds[location] = { ratePer1000: ratePer1000 as number, population: population as number };
+    }
+  }
+  return { epidemicThresholds: thresholds, alertQuantile: level as number };
 }

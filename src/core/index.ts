@@ -1,7 +1,7 @@
 export type { Clock } from './clock.js';
 export { fixedClock, systemClock } from './clock.js';
-export type { HubConfig, HubRole } from './config.js';
-export { defaultConfig, parseConfig } from './config.js';
+export type { EpidemicThreshold, HubConfig, HubRole, SurveillanceConfig } from './config.js';
+export { defaultConfig, parseConfig, thresholdCount } from './config.js';
 export type { ErrorCode, FaultLocation } from './errors.js';
 export { ERROR_CODES, HealthmeshError, isHealthmeshError } from './errors.js';
 export type { Logger } from './logger.js';

@@ -15,6 +15,7 @@ import { exportRoutes } from './routes/export.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
+import { surveillanceRoutes } from './routes/surveillance.js';
 import { viewRoutes } from './routes/views.js';
 
 declare module 'fastify' {
@@ -105,6 +106,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(exportRoutes(ctx));
   await app.register(bundleRoutes(ctx));
   await app.register(viewRoutes(ctx));
+  await app.register(surveillanceRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
   return app;

@@ -1,6 +1,7 @@
 /**
- * Epidemic surveillance: weekly series per location, FluSight-style quantile forecasters, and their scoring
- * (weighted interval score, relative WIS, coverage). See docs/surveillance.md.
+ * Epidemic surveillance: weekly series per location (imported, or counted from the hub's cohorts),
+ * FluSight-style quantile forecasters, their scoring (weighted interval score, relative WIS, coverage), and
+ * stored forecasts and epidemic alerts. See docs/surveillance.md.
  */
 export {
   AUTOREGRESSIVE_MIN_WEEKS,
@@ -8,6 +9,13 @@ export {
   autoregressiveForecaster,
 } from './autoregressive-forecaster.js';
 export { type ReproductionGap, reproductionGaps } from './baseline-reproduction.js';
+export {
+  type EpidemicAlert,
+  findThresholdCrossings,
+  listAlerts,
+  quantileAt,
+  raiseAlerts,
+} from './epidemic-alerts.js';
 export { BASELINE_MIN_WEEKS, type FlusightBaselineOptions, flusightBaseline } from './flusight-baseline.js';
 export {
   inFlusight2023Evaluation,
@@ -20,7 +28,24 @@ export {
   truthTable,
   type WisScale,
 } from './forecast-scoring.js';
+export {
+  type ForecastQuery,
+  listForecasts,
+  prepareSurveillance,
+  type StoredForecast,
+  saveForecasts,
+  surveillanceMigrations,
+} from './forecast-store.js';
 export type { Forecaster, RoundQuantiles } from './forecaster.js';
+export {
+  CONFIRMED_FLU_COHORT,
+  CONFIRMED_FLU_TARGET,
+  type HubSeries,
+  hubWeeklySeries,
+  ILI_COHORT,
+  ILI_TARGET,
+  weekEndingDay,
+} from './hub-series.js';
 export { type IntervalScore, intervalScore } from './interval-score.js';
 export { quantileEnsemble } from './quantile-ensemble.js';
 export {

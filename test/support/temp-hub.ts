@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { HubConfig } from '../../src/core/index.js';
 import { silentLogger } from '../../src/core/index.js';
 import type { Hub } from '../../src/hub/index.js';
 import { initHub, openHub } from '../../src/hub/index.js';
@@ -9,9 +10,10 @@ import type { IngestOptions } from '../../src/ingest/index.js';
 /** A fresh hub in a temporary directory. */
 export async function tempHub(
   name = 'test',
+  config: Partial<HubConfig> = {},
 ): Promise<{ dir: string; hub: Hub; adminToken: string; cleanup: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), `hm-${name}-`));
-  const { adminToken } = await initHub(dir, { name, logger: silentLogger() });
+  const { adminToken } = await initHub(dir, { name, config: { ...config, name }, logger: silentLogger() });
   const hub = await openHub(dir, { logger: silentLogger() });
   return {
     dir,

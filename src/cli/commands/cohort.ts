@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import type { Characterisation, CohortRun } from '../../cohort/index.js';
 import { characterise, loadCohortRun, refreshCohortIndex, runCohort } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
-import type { Hub } from '../../hub/index.js';
 import { defaultHubDir, openHub } from '../../hub/index.js';
+import { audited } from '../audited-work.js';
 import type { Io } from '../io.js';
 
 function readDefinition(file: string): unknown {
@@ -44,23 +44,6 @@ function formatRun(run: CohortRun, c: Characterisation): string {
     );
   }
   return `${lines.join('\n')}\n`;
-}
-
-async function audited<T>(hub: Hub, action: string, target: string, work: () => Promise<T>): Promise<T> {
-  try {
-    const result = await work();
-    await hub.audit.append({ actor: 'cli', action, target, outcome: 'success' });
-    return result;
-  } catch (e) {
-    await hub.audit.append({
-      actor: 'cli',
-      action,
-      target,
-      outcome: 'failure',
-      detail: { code: e instanceof HealthmeshError ? e.code : 'INTERNAL' },
-    });
-    throw e;
-  }
 }
 
 export function cohortCommand(program: Command, io: Io, setCode: (c: number) => void): void {

@@ -1,0 +1,20 @@
+import { HealthmeshError } from '../core/index.js';
+import type { Hub } from '../hub/index.js';
+
+/** Runs a command's work and writes one audit entry for it, success or failure (with the error code). */
+export async function audited<T>(hub: Hub, action: string, target: string, work: () => Promise<T>): Promise<T> {
+  try {
+    const result = await work();
+    await hub.audit.append({ actor: 'cli', action, target, outcome: 'success' });
+    return result;
+  } catch (e) {
+    await hub.audit.append({
+      actor: 'cli',
+      action,
+      target,
+      outcome: 'failure',
+      detail: { code: e instanceof HealthmeshError ? e.code : 'INTERNAL' },
+    });
+    throw e;
+  }
+}

@@ -1,0 +1,139 @@
+import type { Hub } from '../hub/index.js';
+import type { Migration } from '../store/index.js';
+import { migrate } from '../store/index.js';
+import { LEVEL_COUNT, type QuantileForecast, targetEndDay } from './quantile-forecast.js';
+import { isoDay, parseIsoDay } from './weekly-series.js';
+
+/**
+ * The surveillance module's tables: forecasts as the CLI or a caller stored them (one row per model, target,
+ * reference date, location and horizon; a re-run replaces its rows) and the alerts they raised (kept: a later
+ * forecast that no longer crosses the threshold does not erase an alert once raised). Dates are ISO text, which
+ * sorts as dates do and reads the same on both engines.
+ */
+export const surveillanceMigrations: readonly Migration[] = [
+  {
+    module: 'surveillance',
+    version: 1,
+    name: 'stored forecasts and epidemic alerts',
+    statements: [
+      `CREATE TABLE surveillance_forecast (
+        model VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        reference_date VARCHAR NOT NULL,
+        location VARCHAR NOT NULL,
+        horizon INTEGER NOT NULL,
+        target_end_date VARCHAR NOT NULL,
+        quantiles VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (model, target, reference_date, location, horizon)
+      )`,
+      `CREATE TABLE surveillance_alert (
+        model VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        reference_date VARCHAR NOT NULL,
+        location VARCHAR NOT NULL,
+        horizon INTEGER NOT NULL,
+        target_end_date VARCHAR NOT NULL,
+        quantile_level DOUBLE NOT NULL,
+        forecast_value DOUBLE NOT NULL,
+        threshold DOUBLE NOT NULL,
+        raised_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (model, target, reference_date, location)
+      )`,
+    ],
+  },
+];
+
+const prepared = new WeakMap<Hub, Promise<void>>();
+
+/** The surveillance tables of a hub, created on first use (the hub's own migrations cannot know this module). */
+export function prepareSurveillance(hub: Hub): Promise<void> {
+  let p = prepared.get(hub);
+  if (p === undefined) {
+    p = migrate(hub.db, surveillanceMigrations, hub.clock.now()).then(() => undefined);
+    prepared.set(hub, p);
+    p.catch(() => prepared.delete(hub));
+  }
+  return p;
+}
+
+/** One stored forecast with its model and target. */
+export interface StoredForecast extends QuantileForecast {
+  readonly model: string;
+  readonly target: string;
+}
+
+/** Stores forecasts of one model and target, replacing earlier rows of the same tasks. */
+export async function saveForecasts(
+  hub: Hub,
+  model: string,
+  target: string,
+  forecasts: readonly QuantileForecast[],
+): Promise<void> {
+  await prepareSurveillance(hub);
+  const now = hub.clock.now();
+  await hub.db.transaction(async (tx) => {
+    for (const f of forecasts) {
+      const ref = isoDay(f.referenceDay);
+      await tx.run(
+        'DELETE FROM surveillance_forecast WHERE model = $1 AND target = $2 AND reference_date = $3 AND location = $4 AND horizon = $5',
+        [model, target, ref, f.location, f.horizon],
+      );
+      await tx.run(
+        `INSERT INTO surveillance_forecast (model, target, reference_date, location, horizon, target_end_date, quantiles, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [model, target, ref, f.location, f.horizon, isoDay(targetEndDay(f)), JSON.stringify([...f.values]), now],
+      );
+    }
+  });
+}
+
+/** Filters for {@link listForecasts}; absent fields match everything. */
+export interface ForecastQuery {
+  readonly location?: string;
+  readonly referenceDate?: string;
+  readonly model?: string;
+  readonly target?: string;
+}
+
+/** The WHERE clause of a {@link ForecastQuery} (shared by the forecast and alert lists). */
+export function forecastFilter(q: ForecastQuery): { sql: string; params: string[] } {
+  const parts: string[] = [];
+  const params: string[] = [];
+  const add = (column: string, value: string | undefined) => {
+    if (value === undefined) return;
+    params.push(value);
+    parts.push(`${column} = $${params.length}`);
+  };
+  add('location', q.location);
+  add('reference_date', q.referenceDate);
+  add('model', q.model);
+  add('target', q.target);
+  return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+/** Stored forecasts, newest reference date first. */
+export async function listForecasts(hub: Hub, q: ForecastQuery = {}): Promise<StoredForecast[]> {
+  await prepareSurveillance(hub);
+  const { sql, params } = forecastFilter(q);
+  const rows = await hub.db.all<{
+    model: string;
+    target: string;
+    reference_date: string;
+    location: string;
+    horizon: unknown;
+    quantiles: string;
+  }>(
+    `SELECT model, target, reference_date, location, horizon, quantiles FROM surveillance_forecast ${sql}
+     ORDER BY reference_date DESC, location, model, horizon`,
+    params,
+  );
+  return rows.map((r) => ({
+    model: r.model,
+    target: r.target,
+    referenceDay: parseIsoDay(r.reference_date) as number,
+    location: r.location,
+    horizon: Number(r.horizon),
+    values: Float64Array.from(JSON.parse(r.quantiles) as number[]).subarray(0, LEVEL_COUNT),
+  }));
+}
