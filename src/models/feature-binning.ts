@@ -50,7 +50,12 @@ function edgesOf(sorted: Float64Array, maxBins: number): Float64Array {
   }
   if (distinct.length <= maxBins) {
     const out = new Float64Array(Math.max(0, distinct.length - 1));
-    for (let k = 0; k < out.length; k++) out[k] = distinct[k]! + (distinct[k + 1]! - distinct[k]!) / 2;
+    for (let k = 0; k < out.length; k++) {
+      // The midpoint, unless the two values are adjacent doubles and it rounds up onto the upper one: then the
+      // lower value itself, which separates them just as well (nothing lies strictly between).
+      const mid = distinct[k]! + (distinct[k + 1]! - distinct[k]!) / 2;
+      out[k] = mid < distinct[k + 1]! ? mid : distinct[k]!;
+    }
     return out;
   }
   const out: number[] = [];
