@@ -186,6 +186,8 @@ describe('quantile binning', () => {
   it('separates adjacent doubles (a fast-check counterexample: the midpoint rounded onto the upper value)', () => {
     const xs = [999999.9999999992, 999999.9999999994, 999999.9999999993, 0];
     const edges = fitBinEdges(featureMatrix(['x'], Float64Array.from(xs)), seededRandom(1), 4).edges[0]!;
+    expect(edges.length).toBe(3);
+    for (let k = 1; k < edges.length; k++) expect(edges[k]!).toBeGreaterThan(edges[k - 1]!);
     for (const x of xs) {
       const bin = binOf(x, edges);
       for (let b = 0; b < edges.length; b++) expect(bin <= b).toBe(x <= edges[b]!);
