@@ -6,6 +6,12 @@ describe('hub configuration', () => {
     expect(parseConfig({ name: 'gwangju' }, 'hub.json')).toEqual(defaultConfig('gwangju'));
   });
 
+  it('keeps the disclosure defaults a partial policy does not name', () => {
+    const c = parseConfig({ name: 'a', privacy: { disclosure: { threshold: 20 } } }, 'hub.json');
+    expect(c.privacy.disclosure).toEqual({ threshold: 20, rounding: 5, minCellSize: 10 });
+    expect(c.privacy.birthDatePrecision).toBe('month');
+  });
+
   it.each([
     [{ name: 'Not Valid!' }, 'name'],
     [{ name: 'a', role: 'hospital' }, 'role'],
@@ -14,6 +20,9 @@ describe('hub configuration', () => {
     [{ name: 'a', ingest: { batchSize: 0 } }, 'ingest.batchSize'],
     [{ name: 'a', store: { memoryLimit: 'lots' } }, 'store.memoryLimit'],
     [{ name: 'a', server: 'x' }, 'server'],
+    [{ name: 'a', privacy: { disclosure: { threshold: 0 } } }, 'privacy.disclosure.threshold'],
+    [{ name: 'a', privacy: { disclosure: { rounding: 2.5 } } }, 'privacy.disclosure.rounding'],
+    [{ name: 'a', federation: { clockSkewSeconds: -1 } }, 'federation.clockSkewSeconds'],
   ])('names the field that is wrong in %j', (value, path) => {
     try {
       parseConfig(value, 'hub.json');

@@ -1,6 +1,6 @@
 export type { Clock } from './clock.js';
 export { fixedClock, systemClock } from './clock.js';
-export type { HubConfig, HubRole } from './config.js';
+export type { DisclosurePolicy, FederationConfig, HubConfig, HubRole } from './config.js';
 export { defaultConfig, parseConfig } from './config.js';
 export type { ErrorCode, FaultLocation } from './errors.js';
 export { ERROR_CODES, HealthmeshError, isHealthmeshError } from './errors.js';

@@ -1,3 +1,18 @@
+export type {
+  CountTable,
+  ReleasedCount,
+  ReleasedSummary,
+  ReleasedTable,
+  SummaryStatistics,
+} from './disclosure-control.js';
+export {
+  DEFAULT_DISCLOSURE_POLICY,
+  releaseCount,
+  releaseCounts,
+  releaseSummary,
+  releaseTable,
+  suppressionPattern,
+} from './disclosure-control.js';
 export { PHONE_MASK, RRN_MASK, scrubText } from './identifier-scrubber.js';
 export { Pseudonymiser } from './pseudonymiser.js';
 export type { BirthDatePrecision, DeidentifyOptions } from './resource-deidentifier.js';
