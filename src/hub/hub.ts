@@ -7,7 +7,7 @@ import type { Clock, HubConfig, Logger } from '../core/index.js';
 import { createLogger, defaultConfig, HealthmeshError, parseConfig, systemClock } from '../core/index.js';
 import { ResourceValidator } from '../fhir/index.js';
 import { IngestPipeline, PreparePool, ResourcePreparer } from '../ingest/index.js';
-import { Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
+import { Pseudonymiser, ReleaseLog, releaseLogMigrations, ResourceDeidentifier } from '../privacy/index.js';
 import type { Database, Migration } from '../store/index.js';
 import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
 import type { HubPaths } from './hub-paths.js';
@@ -18,6 +18,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   ...resourceStoreMigrations,
   ...auditMigrations,
   ...tokenMigrations,
+  ...releaseLogMigrations,
 ];
 
 /** The context every command and route receives: built once at start-up, passed in, never global. */
@@ -33,6 +34,8 @@ export interface Hub {
   /** Keyed pseudonyms of this hub: for sources that bypass the FHIR pipeline (an OMOP CDM's person ids). */
   pseudonymiser: Pseudonymiser;
   ingest: IngestPipeline;
+  /** What this hub has released, for differencing protection; refusals go to the audit log. */
+  releases: ReleaseLog;
   close(): Promise<void>;
 }
 
@@ -135,6 +138,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
       await audit.append(e);
     },
   });
+  const releases = new ReleaseLog(db, clock, config.privacy.disclosure, (e) => audit.append(e));
   return {
     config,
     paths,
@@ -146,6 +150,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     tokens,
     pseudonymiser,
     ingest,
+    releases,
     async close() {
       await db.close();
       logger.flush();

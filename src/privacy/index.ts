@@ -14,6 +14,9 @@ export {
   suppressionPattern,
 } from './disclosure-control.js';
 export { PHONE_MASK, RRN_MASK, scrubText } from './identifier-scrubber.js';
+export { PopulationSketch } from './population-sketch.js';
 export { Pseudonymiser } from './pseudonymiser.js';
+export type { Refusal, RefusalAudit, ReleaseCell, ReleaseLogOptions, ReleaseRequest } from './release-log.js';
+export { ReleaseLog, releaseLogMigrations } from './release-log.js';
 export type { BirthDatePrecision, DeidentifyOptions } from './resource-deidentifier.js';
 export { namePartsOf, ResourceDeidentifier } from './resource-deidentifier.js';
