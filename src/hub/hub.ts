@@ -7,7 +7,7 @@ import type { Clock, HubConfig, Logger } from '../core/index.js';
 import { createLogger, defaultConfig, HealthmeshError, parseConfig, systemClock } from '../core/index.js';
 import { ResourceValidator } from '../fhir/index.js';
 import { IngestPipeline, PreparePool, ResourcePreparer } from '../ingest/index.js';
-import { Pseudonymiser, ReleaseLog, releaseLogMigrations, ResourceDeidentifier } from '../privacy/index.js';
+import { Pseudonymiser, ReleaseLog, ResourceDeidentifier, releaseLogMigrations } from '../privacy/index.js';
 import type { Database, Migration } from '../store/index.js';
 import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
 import type { HubPaths } from './hub-paths.js';
