@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { destination } from 'pino';
@@ -51,9 +51,15 @@ function writeSecretFile(path: string, content: string | Buffer): void {
   writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
 }
 
+/** A fresh Ed25519 identity for hub-to-hub signatures (the federation module reads it). */
+export function writeIdentityKey(paths: HubPaths): void {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  writeSecretFile(paths.identityKey, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+}
+
 /**
- * Create a hub in `dir`: configuration, a random 256-bit pseudonymisation secret and an admin token (both
- * owner-only files), and the store with its schema. Fails if a hub is already there.
+ * Create a hub in `dir`: configuration, a random 256-bit pseudonymisation secret, an Ed25519 identity and an
+ * admin token (all owner-only files), and the store with its schema. Fails if a hub is already there.
  */
 export async function initHub(
   dir: string,
@@ -69,6 +75,7 @@ export async function initHub(
   const config = { ...defaultConfig(options.name ?? 'hub'), ...options.config };
   try {
     writeSecretFile(paths.secret, randomBytes(32));
+    writeIdentityKey(paths);
     const hub = await openWith(paths, config, options);
     try {
       const token = await hub.tokens.create('admin', 'admin');
@@ -82,7 +89,14 @@ export async function initHub(
     return { paths, adminToken: readFileSync(paths.adminToken, 'utf8').trim() };
   } catch (e) {
     // Remove what this init made, so a retry starts clean (only reached when no hub.json existed).
-    for (const f of [paths.secret, paths.adminToken, paths.store, `${paths.store}.wal`, paths.auditAnchor])
+    for (const f of [
+      paths.secret,
+      paths.identityKey,
+      paths.adminToken,
+      paths.store,
+      `${paths.store}.wal`,
+      paths.auditAnchor,
+    ])
       rmSync(f, { force: true });
     throw e;
   }
