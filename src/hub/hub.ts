@@ -7,7 +7,16 @@ import type { Clock, HubConfig, Logger } from '../core/index.js';
 import { createLogger, defaultConfig, HealthmeshError, parseConfig, systemClock } from '../core/index.js';
 import { ResourceValidator } from '../fhir/index.js';
 import { IngestPipeline, PreparePool, ResourcePreparer } from '../ingest/index.js';
-import { Pseudonymiser, ReleaseLog, ResourceDeidentifier, releaseLogMigrations } from '../privacy/index.js';
+import type { LinkageKey } from '../privacy/index.js';
+import {
+  LinkageTokeniser,
+  Pseudonymiser,
+  parseLinkageKey,
+  personLinkageMigrations,
+  ReleaseLog,
+  ResourceDeidentifier,
+  releaseLogMigrations,
+} from '../privacy/index.js';
 import type { Database, Migration } from '../store/index.js';
 import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
 import type { HubPaths } from './hub-paths.js';
@@ -19,6 +28,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   ...auditMigrations,
   ...tokenMigrations,
   ...releaseLogMigrations,
+  ...personLinkageMigrations,
 ];
 
 /** The context every command and route receives: built once at start-up, passed in, never global. */
@@ -34,6 +44,8 @@ export interface Hub {
   /** Keyed pseudonyms of this hub: for sources that bypass the FHIR pipeline (an OMOP CDM's person ids). */
   pseudonymiser: Pseudonymiser;
   ingest: IngestPipeline;
+  /** The key the linkage service issued to this hub, if any: ingest then derives a linkage token per person. */
+  linkageKey: LinkageKey | undefined;
   /** What this hub has released, for differencing protection; refusals go to the audit log. */
   releases: ReleaseLog;
   close(): Promise<void>;
@@ -131,16 +143,24 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
   const audit = new AuditLog(db, clock, paths.auditAnchor);
   const tokens = new TokenRegistry(db, clock);
   const pseudonymiser = new Pseudonymiser(secret);
+  const linkageKey = existsSync(paths.linkageKey)
+    ? parseLinkageKey(readFileSync(paths.linkageKey, 'utf8'), paths.linkageKey, config.name)
+    : undefined;
   const preparer = new ResourcePreparer(
     pseudonymiser,
     new ResourceDeidentifier({ birthDatePrecision: config.privacy.birthDatePrecision }),
+    linkageKey ? new LinkageTokeniser(linkageKey) : undefined,
   );
   const ingest = new IngestPipeline({
     ...(options.parallelIngest !== false && {
       parallel: {
         workers: options.parallelIngest?.workers ?? PreparePool.defaultSize(),
         minFileBytes: options.parallelIngest?.minFileBytes ?? 16 * 1024 * 1024,
-        data: { secret: new Uint8Array(secret), birthDatePrecision: config.privacy.birthDatePrecision },
+        data: {
+          secret: new Uint8Array(secret),
+          birthDatePrecision: config.privacy.birthDatePrecision,
+          ...(linkageKey && { linkageKey }),
+        },
       },
     }),
     store,
@@ -164,6 +184,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     tokens,
     pseudonymiser,
     ingest,
+    linkageKey,
     releases,
     async close() {
       await db.close();

@@ -2,7 +2,8 @@ import { stat } from 'node:fs/promises';
 import type { Clock, Logger } from '../core/index.js';
 import type { RawRecord, ReaderOptions, ResourceValidator } from '../fhir/index.js';
 import { DEFAULT_MAX_RECORD_BYTES, listInputFiles, readNdjsonLines, readRecords } from '../fhir/index.js';
-import { namePartsOf } from '../privacy/index.js';
+import type { PersonLink } from '../privacy/index.js';
+import { namePartsOf, personLinkage } from '../privacy/index.js';
 import type { ResourceStore, WriteResult } from '../store/index.js';
 import { bundleEntries } from './bundle-entries.js';
 import type { IngestSummary } from './ingest-summary.js';
@@ -461,7 +462,15 @@ class Run {
 
   private async write(units: Unit[]): Promise<void> {
     const writes = units.flatMap((u) => u.writes.map((p) => p.write));
-    const results = await this.deps.store.write(writes, this.deps.clock.now());
+    const links: PersonLink[] = [];
+    for (const w of writes) if (w.linkage) links.push({ patientKey: w.id, ...w.linkage });
+    const now = this.deps.clock.now();
+    // Tokens commit with the resources they belong to, so a crash never leaves one without the other.
+    const results = await this.deps.store.db.transaction(async (tx) => {
+      const r = await this.deps.store.write(writes, now, tx);
+      await personLinkage.record(tx, links);
+      return r;
+    });
     let i = 0;
     for (const u of units) {
       const byKey = new Map<string, WriteResult>();

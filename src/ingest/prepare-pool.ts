@@ -1,12 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { BirthDatePrecision } from '../privacy/index.js';
+import type { BirthDatePrecision, LinkageKey } from '../privacy/index.js';
 import type { RecordOutcome } from './single-record.js';
 
 export interface PrepareWorkerData {
   secret: Uint8Array;
   birthDatePrecision: BirthDatePrecision;
   source: string;
+  linkageKey?: LinkageKey;
 }
 
 /** Lines of one file, packed into one transferable buffer. */

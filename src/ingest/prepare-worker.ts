@@ -1,7 +1,7 @@
 // Worker thread of the NDJSON bulk path: parse, validate and pseudonymise lines; the main thread stores them.
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseRecord, ResourceValidator } from '../fhir/index.js';
-import { Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
+import { LinkageTokeniser, Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
 import type { PrepareChunk, PrepareResult, PrepareWorkerData } from './prepare-pool.js';
 import { ResourcePreparer } from './resource-preparer.js';
 import { processRecord } from './single-record.js';
@@ -12,6 +12,7 @@ const deps = {
   preparer: new ResourcePreparer(
     new Pseudonymiser(Buffer.from(data.secret)),
     new ResourceDeidentifier({ birthDatePrecision: data.birthDatePrecision }),
+    data.linkageKey ? new LinkageTokeniser(data.linkageKey) : undefined,
   ),
   source: data.source,
 };

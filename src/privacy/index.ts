@@ -14,6 +14,19 @@ export {
   suppressionPattern,
 } from './disclosure-control.js';
 export { PHONE_MASK, RRN_MASK, scrubText } from './identifier-scrubber.js';
+export { distinctCount, LinkageBlinder, ringAfter } from './linkage-blinding.js';
+export { LinkageService } from './linkage-service.js';
+export type { LinkageKey } from './linkage-token.js';
+export {
+  formatLinkageKey,
+  issueLinkageKey,
+  LinkageTokeniser,
+  normaliseRrn,
+  parseLinkageKey,
+  RRN_SYSTEM,
+} from './linkage-token.js';
+export type { PersonLink } from './person-linkage.js';
+export { personLinkage, personLinkageMigrations } from './person-linkage.js';
 export { PopulationSketch } from './population-sketch.js';
 export { Pseudonymiser } from './pseudonymiser.js';
 export type { Refusal, RefusalAudit, ReleaseCell, ReleaseLogOptions, ReleaseRequest } from './release-log.js';

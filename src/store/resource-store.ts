@@ -11,6 +11,11 @@ export interface ResourceWrite {
   content: string;
   hash: string;
   search: SearchRows;
+  /**
+   * A Patient's linkage token, derived at ingest before de-identification removed the identifier. The resource
+   * store does not keep it; the ingest writes it to the person-linkage table in the same transaction.
+   */
+  linkage?: { token: string; keyId: string };
 }
 
 export type WriteStatus = 'created' | 'updated' | 'unchanged';
