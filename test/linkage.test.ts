@@ -163,6 +163,23 @@ describe('a federated distinct count over three synthetic regions ingested into 
     }
   });
 
+  it('derives the same tokens on the worker-thread ingest path', async () => {
+    // A second busan hub (its own secret, so other patient keys) with busan's linkage key, ingesting in workers.
+    const dir = join(root, 'busan-workers');
+    const { paths } = await initHub(dir, { name: 'busan', logger: silentLogger() });
+    writeFileSync(paths.linkageKey, formatLinkageKey(service.issue('busan', NOW)), { mode: 0o600 });
+    const hub = await openHub(dir, { logger: silentLogger(), parallelIngest: { workers: 1, minFileBytes: 0 } });
+    try {
+      await hub.ingest.ingestPaths(
+        [join(root, 'synth-busan', 'Patient.ndjson')],
+        ingestOptions(hub, { source: 'synth-busan' }),
+      );
+      expect((await personLinkage.tokens(hub.db)).sort()).toEqual([...tokensByHub.get('busan')!].sort());
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('keeps the tokens when the same data is ingested again', async () => {
     const hub = hubs.get('busan')!;
     const before = await personLinkage.tokens(hub.db);
