@@ -1,20 +1,27 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/core/index.js';
+import type { Federation } from '../src/federation/index.js';
+import { OperationRegistry, openFederation } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
+import type { RingCall, RingResponse } from '../src/privacy/index.js';
 import {
   distinctCount,
+  federatedDistinctCount,
   formatLinkageKey,
   LinkageBlinder,
+  LinkageParty,
   LinkageService,
   LinkageTokeniser,
   personLinkage,
   RRN_SYSTEM,
   ringAfter,
 } from '../src/privacy/index.js';
+import { buildServer } from '../src/server/index.js';
 import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { ingestOptions } from './support/temp-hub.js';
@@ -141,6 +148,43 @@ describe('a federated distinct count over three synthetic regions ingested into 
     expect(plainSum).toBeGreaterThan(3 * N);
     const blinders = new Map(REGIONS.map((r) => [r, new LinkageBlinder(hubs.get(r)!.linkageKey!)]));
     expect(federatedDistinct(tokensByHub, blinders, 10).count).toBe(3 * N);
+  });
+
+  it('gives the same count when the ring runs over signed HTTP between the hubs', async () => {
+    const servers = new Map<string, { app: FastifyInstance; federation: Federation; party: LinkageParty }>();
+    try {
+      for (const [name, hub] of hubs) {
+        const party = new LinkageParty(hub.linkageKey!, hub.clock);
+        const operations = new OperationRegistry().register('linkage.ring', ({ body }) =>
+          party.handle(body, () => personLinkage.tokens(hub.db), 10),
+        );
+        const federation = await openFederation(hub, operations);
+        const app = await buildServer(hub, { federation });
+        const url = await app.listen({ port: 0, host: '127.0.0.1' });
+        servers.set(name, { app, federation, party });
+        for (const [other, s] of servers) {
+          if (other === name) continue;
+          s.federation.peers.add({ name, url, publicKey: federation.identity.publicJwk });
+          federation.peers.add({ name: other, url: s.app.listeningOrigin, publicKey: s.federation.identity.publicJwk });
+        }
+      }
+      // gyeonggi coordinates: its own part is a local call, the others go over the federation transport.
+      const self = servers.get('gyeonggi')!;
+      const gyeonggiHub = hubs.get('gyeonggi')!;
+      const call: RingCall = async (hub, request) =>
+        hub === 'gyeonggi'
+          ? self.party.handle(request, () => personLinkage.tokens(gyeonggiHub.db), 10)
+          : ((await self.federation.client.call(hub, 'linkage.ring', request, { timeoutMs: 20_000 })) as RingResponse);
+      expect(await federatedDistinctCount(REGIONS, call)).toBe(3 * N);
+      // A query id is started once: a replayed start is refused (and the refusal is audited by the receiver).
+      const queryId = 'q'.repeat(22);
+      await call('busan', { queryId, step: 'start', hubs: REGIONS });
+      await expect(call('busan', { queryId, step: 'start', hubs: REGIONS })).rejects.toMatchObject({
+        failure: { hub: 'busan', kind: 'refused', remoteCode: 'LINKAGE_INVALID_SUBMISSION' },
+      });
+    } finally {
+      for (const s of servers.values()) await s.app.close();
+    }
   });
 
   it('stores one token per patient and never the identifier it came from', async () => {

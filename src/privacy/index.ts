@@ -15,6 +15,8 @@ export {
 } from './disclosure-control.js';
 export { PHONE_MASK, RRN_MASK, scrubText } from './identifier-scrubber.js';
 export { distinctCount, LinkageBlinder, ringAfter } from './linkage-blinding.js';
+export type { RingCall, RingRequest, RingResponse } from './linkage-ring.js';
+export { federatedDistinctCount, LinkageParty } from './linkage-ring.js';
 export { LinkageService } from './linkage-service.js';
 export type { LinkageKey } from './linkage-token.js';
 export {
