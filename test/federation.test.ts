@@ -12,6 +12,7 @@ import {
   signRequest,
 } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
+import { releaseCount } from '../src/privacy/index.js';
 import { buildServer } from '../src/server/index.js';
 import { tempHub } from './support/temp-hub.js';
 
@@ -40,6 +41,20 @@ async function start(name: string): Promise<RunningHub> {
     .register('test.hang', async () => {
       await hang;
       return {};
+    })
+    // A stand-in for a real counting operation: n people, disclosure-controlled, through the release log.
+    .register('test.count', async ({ peer, body }) => {
+      const { terms, n } = body as { terms: string[]; n: number };
+      const population = Array.from({ length: n }, (_, i) => `person-${i}`);
+      const released = releaseCount(n, hub.config.privacy.disclosure);
+      await hub.releases.admit({
+        requester: `peer:${peer}`,
+        family: 'test.count',
+        terms,
+        cells: { total: { count: n, released } },
+        population,
+      });
+      return { count: released };
     });
   const federation = await openFederation(hub, operations);
   const app = await buildServer(hub, { federation });
@@ -220,6 +235,36 @@ describe('federation transport between three hubs over real HTTP', () => {
     } finally {
       busan.federation.peers.add(real);
     }
+  });
+
+  it('refuses and audits a count that differs from an earlier release by fewer than the threshold', async () => {
+    const client = get('gwangju').federation.client;
+    expect(await client.call('gyeonggi', 'test.count', { terms: ['entry:T2D'], n: 503 }, { timeoutMs: 5000 })).toEqual({
+      count: 505,
+    });
+    const out = await fanOut(
+      client,
+      ['gyeonggi'],
+      'test.count',
+      { terms: ['entry:T2D', 'age>=40'], n: 500 },
+      { timeoutMs: 5000 },
+    );
+    expect(out.failed).toEqual([
+      expect.objectContaining({ hub: 'gyeonggi', kind: 'refused', remoteCode: 'DISCLOSURE_DIFFERENCING' }),
+    ]);
+    const [operation, release] = await get('gyeonggi').hub.audit.recent(2);
+    expect(release).toMatchObject({
+      actor: 'peer:gwangju',
+      action: 'release',
+      outcome: 'denied',
+      detail: { relatedTo: 1 },
+    });
+    expect(String(release!.detail?.reason)).toContain('3 people');
+    expect(operation).toMatchObject({
+      action: 'federation.test.count',
+      outcome: 'denied',
+      detail: { code: 'DISCLOSURE_DIFFERENCING' },
+    });
   });
 
   it('names a hanging hub in a partial result once the timeout passes', async () => {
