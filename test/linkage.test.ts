@@ -224,6 +224,18 @@ describe('a federated distinct count over three synthetic regions ingested into 
     }
   });
 
+  it('rejects a Patient whose resident registration number is malformed, naming the code', async () => {
+    const hub = hubs.get('gwangju')!;
+    const { outcomes } = await hub.ingest.ingestDocument(
+      { resourceType: 'Patient', id: 'bad-rrn', identifier: [{ system: RRN_SYSTEM, value: '9001-123' }] },
+      'test',
+      ingestOptions(hub),
+    );
+    expect(outcomes).toEqual([
+      expect.objectContaining({ ok: false, reject: expect.objectContaining({ code: 'LINKAGE_INVALID_IDENTIFIER' }) }),
+    ]);
+  });
+
   it('keeps the tokens when the same data is ingested again', async () => {
     const hub = hubs.get('busan')!;
     const before = await personLinkage.tokens(hub.db);
