@@ -5,20 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { silentLogger } from '../src/core/index.js';
 import { openHub } from '../src/hub/index.js';
-
-function capture() {
-  let out = '';
-  let err = '';
-  return {
-    io: { out: { isTTY: false, write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) } },
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-  };
-}
+import { capture } from './support/cli-capture.js';
 
 describe('healthmesh identity, peers and linkage commands', () => {
   const root = mkdtempSync(join(tmpdir(), 'hm-fed-cli-'));

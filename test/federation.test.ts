@@ -183,6 +183,17 @@ describe('federation transport between three hubs over real HTTP', () => {
     expect([r2.status, r2.code]).toEqual([401, 'FEDERATION_BAD_SIGNATURE']);
   });
 
+  it('audits a verified request whose body is not JSON as a failed operation', async () => {
+    const r = await signedFetch(keyOf('gwangju'), get('busan'), { body: '{"unclosed":' });
+    expect([r.status, r.code]).toEqual([400, 'API_BAD_REQUEST']);
+    expect(await lastAudit(get('busan').hub)).toMatchObject({
+      actor: 'peer:gwangju',
+      action: 'federation.test.echo',
+      outcome: 'failure',
+      detail: { code: 'API_BAD_REQUEST' },
+    });
+  });
+
   it('refuses a request signed for another hub', async () => {
     const r = await signedFetch(keyOf('gwangju'), get('busan'));
     expect(r.status).toBe(200);

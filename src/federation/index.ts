@@ -21,6 +21,7 @@ export { RequestReceiver } from './request-receiver.js';
 export type { RequestClaims, ResponseClaims } from './signed-message.js';
 export {
   bodyHash,
+  claimedSender,
   SIGNATURE_HEADER,
   signRequest,
   signResponse,

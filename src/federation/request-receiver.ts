@@ -6,7 +6,7 @@ import type { NonceStore } from './nonce-store.js';
 import type { OperationRegistry } from './operation-registry.js';
 import type { PeerDirectory } from './peer-directory.js';
 import type { RequestClaims } from './signed-message.js';
-import { bodyHash, claimedIssuer, signResponse, verifyRequest } from './signed-message.js';
+import { bodyHash, claimedSender, signResponse, verifyRequest } from './signed-message.js';
 
 /** A hub-to-hub request as it arrived: the exact body text and the signature header. */
 export interface IncomingRequest {
@@ -44,7 +44,7 @@ export class RequestReceiver {
 
   /** Verify a request; a refusal is audited and thrown with its code. */
   async verify(req: IncomingRequest): Promise<RequestClaims> {
-    const claimed = req.signature ? claimedIssuer(req.signature) : undefined;
+    const claimed = req.signature ? claimedSender(req.signature)?.iss : undefined;
     try {
       return await this.check(req);
     } catch (e) {
@@ -65,7 +65,7 @@ export class RequestReceiver {
     if (!req.signature) {
       throw new HealthmeshError('FEDERATION_MISSING_SIGNATURE', 'a federation request must carry a signature header');
     }
-    const issuer = claimedIssuer(req.signature);
+    const issuer = claimedSender(req.signature)?.iss;
     const key = issuer === undefined ? undefined : peers.publicKey(issuer);
     if (issuer === undefined || key === undefined) {
       throw new HealthmeshError('FEDERATION_UNKNOWN_SIGNER', `signer ${issuer ?? '(none)'} is not a peer of this hub`);
@@ -97,8 +97,8 @@ export class RequestReceiver {
     return claims;
   }
 
-  /** Run the verified request's operation; the outcome is audited either way. */
-  async dispatch(claims: RequestClaims, operation: string, body: unknown): Promise<unknown> {
+  /** Parse the verified body and run its operation; the outcome is audited either way. */
+  async dispatch(claims: RequestClaims, operation: string, bodyText: string): Promise<unknown> {
     const audit = (outcome: 'success' | 'failure' | 'denied', detail: Record<string, string | number | boolean>) =>
       this.deps.audit.append({
         actor: `peer:${claims.iss}`,
@@ -109,6 +109,12 @@ export class RequestReceiver {
       });
     try {
       const handler = this.deps.operations.handler(operation);
+      let body: unknown;
+      try {
+        body = bodyText === '' ? {} : JSON.parse(bodyText);
+      } catch (e) {
+        throw new HealthmeshError('API_BAD_REQUEST', `request body is not valid JSON: ${(e as Error).message}`);
+      }
       const result = await handler({ peer: claims.iss, operation, body });
       await audit('success', { nonce: claims.nonce });
       return result;

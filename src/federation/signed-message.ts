@@ -59,13 +59,16 @@ function bad(message: string): HealthmeshError {
   return new HealthmeshError('FEDERATION_BAD_SIGNATURE', message);
 }
 
-/** The claimed signer, read before verification only to pick the key; nothing else is trusted yet. */
-export function claimedIssuer(jws: string): string | undefined {
+/**
+ * The claimed signer and nonce, read before verification: only to pick the key, and to address a signed
+ * refusal back to whoever asked. Nothing else is trusted yet.
+ */
+export function claimedSender(jws: string): { iss: string; nonce: string } | undefined {
   const parts = jws.split('.');
   if (parts.length !== 3) return undefined;
   try {
-    const iss = (JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { iss?: unknown }).iss;
-    return typeof iss === 'string' ? iss : undefined;
+    const c = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { iss?: unknown; nonce?: unknown };
+    return typeof c.iss === 'string' ? { iss: c.iss, nonce: typeof c.nonce === 'string' ? c.nonce : '' } : undefined;
   } catch {
     return undefined;
   }

@@ -114,8 +114,8 @@ export async function initHub(
   }
 }
 
-/** Open an initialised hub: read its config and secret, open and migrate its store. */
-export async function openHub(dir: string, options: OpenOptions = {}): Promise<Hub> {
+/** An initialised hub's checked configuration, read without opening its store (which a serving hub holds). */
+export function readHubConfig(dir: string): { paths: HubPaths; config: HubConfig } {
   const paths = hubPaths(dir);
   if (!existsSync(paths.config)) {
     throw new HealthmeshError('HUB_NOT_INITIALISED', `no hub in ${paths.dir}: run \`healthmesh init\` first`, {
@@ -128,7 +128,13 @@ export async function openHub(dir: string, options: OpenOptions = {}): Promise<H
   } catch (e) {
     throw new HealthmeshError('CONFIG_INVALID', `${paths.config}: ${(e as Error).message}`, { file: paths.config });
   }
-  return openWith(paths, parseConfig(parsed, paths.config), options);
+  return { paths, config: parseConfig(parsed, paths.config) };
+}
+
+/** Open an initialised hub: read its config and secret, open and migrate its store. */
+export async function openHub(dir: string, options: OpenOptions = {}): Promise<Hub> {
+  const { paths, config } = readHubConfig(dir);
+  return openWith(paths, config, options);
 }
 
 async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions): Promise<Hub> {

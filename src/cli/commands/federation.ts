@@ -1,27 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { HealthmeshError, parseConfig } from '../../core/index.js';
+import { HealthmeshError } from '../../core/index.js';
 import type { Ed25519Jwk } from '../../federation/index.js';
 import { loadIdentity, PeerDirectory, parsePeer } from '../../federation/index.js';
 import type { HubPaths } from '../../hub/index.js';
-import { defaultHubDir, hubPaths, writeIdentityKey } from '../../hub/index.js';
+import { defaultHubDir, readHubConfig, writeIdentityKey } from '../../hub/index.js';
 import type { Io } from '../io.js';
 
 /** The hub's paths and name, read from its files alone: these commands work while the hub is serving. */
 export function hubFiles(dir: string): { paths: HubPaths; name: string } {
-  const paths = hubPaths(dir);
-  if (!existsSync(paths.config)) {
-    throw new HealthmeshError('HUB_NOT_INITIALISED', `no hub in ${paths.dir}: run \`healthmesh init\` first`, {
-      file: paths.config,
-    });
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(paths.config, 'utf8'));
-  } catch (e) {
-    throw new HealthmeshError('CONFIG_INVALID', `${paths.config}: ${(e as Error).message}`, { file: paths.config });
-  }
-  return { paths, name: parseConfig(parsed, paths.config).name };
+  const { paths, config } = readHubConfig(dir);
+  return { paths, name: config.name };
 }
 
 /** A public key given on the command line: a JWK (JSON) or its bare 43-character `x`. */

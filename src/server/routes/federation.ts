@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HealthmeshError } from '../../core/index.js';
 import type { Federation, ReplyTo } from '../../federation/index.js';
-import { SIGNATURE_HEADER } from '../../federation/index.js';
+import { claimedSender, SIGNATURE_HEADER } from '../../federation/index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -33,8 +32,8 @@ export function federationRoutes(federation: Federation) {
       return body;
     });
 
-    app.get('/federation/identity', { config: { peerAuth: true } }, async (req) => {
-      req.auditedByRoute = true;
+    // Public information, so no credential; the app's own hook audits it like any request.
+    app.get('/federation/identity', { config: { peerAuth: true } }, async () => {
       return {
         name: federation.identity.name,
         publicKey: federation.identity.publicJwk,
@@ -51,28 +50,12 @@ export function federationRoutes(federation: Federation) {
         const text = typeof req.body === 'string' ? req.body : '';
         const header = req.headers[SIGNATURE_HEADER];
         const signature = typeof header === 'string' ? header : undefined;
-        const claimed = signature ? peekClaims(signature) : undefined;
-        if (claimed) req.federationReplyTo = claimed;
+        const claimed = signature ? claimedSender(signature) : undefined;
+        if (claimed) req.federationReplyTo = { peer: claimed.iss, nonce: claimed.nonce };
         const claims = await federation.receiver.verify({ method: req.method, path: req.url, body: text, signature });
         req.federationReplyTo = { peer: claims.iss, nonce: claims.nonce };
-        let parsed: unknown;
-        try {
-          parsed = text === '' ? {} : JSON.parse(text);
-        } catch (e) {
-          throw new HealthmeshError('API_BAD_REQUEST', `request body is not valid JSON: ${(e as Error).message}`);
-        }
-        return { result: await federation.receiver.dispatch(claims, req.params.operation, parsed) };
+        return { result: await federation.receiver.dispatch(claims, req.params.operation, text) };
       },
     );
   };
-}
-
-/** The claimed signer and nonce, unverified: only to address a signed refusal back to whoever asked. */
-function peekClaims(jws: string): ReplyTo | undefined {
-  try {
-    const c = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
-    return typeof c.iss === 'string' && typeof c.nonce === 'string' ? { peer: c.iss, nonce: c.nonce } : undefined;
-  } catch {
-    return undefined;
-  }
 }
