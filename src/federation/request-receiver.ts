@@ -84,11 +84,11 @@ export class RequestReceiver {
         `the request was signed ${Math.round(drift / 1000)} s from this hub's clock; at most ${clockSkewMs / 1000} s is allowed`,
       );
     }
+    if (!/^[A-Za-z0-9_-]{16,64}$/.test(claims.nonce)) {
+      throw new HealthmeshError('FEDERATION_BAD_SIGNATURE', 'the signed nonce is not 16–64 base64url characters');
+    }
     // Last, so only verified, fresh requests take space in the nonce table.
-    if (
-      !/^[A-Za-z0-9_-]{16,64}$/.test(claims.nonce) ||
-      !(await nonces.accept(claims.iss, claims.nonce, new Date(claims.ts + clockSkewMs)))
-    ) {
+    if (!(await nonces.accept(claims.iss, claims.nonce, new Date(claims.ts + clockSkewMs)))) {
       throw new HealthmeshError(
         'FEDERATION_REPLAY',
         `nonce ${claims.nonce.slice(0, 64)} from ${claims.iss} was already used`,

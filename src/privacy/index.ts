@@ -32,6 +32,6 @@ export { personLinkage, personLinkageMigrations } from './person-linkage.js';
 export { PopulationSketch } from './population-sketch.js';
 export { Pseudonymiser } from './pseudonymiser.js';
 export type { Refusal, RefusalAudit, ReleaseCell, ReleaseLogOptions, ReleaseRequest } from './release-log.js';
-export { ReleaseLog, releaseLogMigrations } from './release-log.js';
+export { ReleaseLog, releaseLogMigrations, releaseTerms } from './release-log.js';
 export type { BirthDatePrecision, DeidentifyOptions } from './resource-deidentifier.js';
 export { namePartsOf, ResourceDeidentifier } from './resource-deidentifier.js';

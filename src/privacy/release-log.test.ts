@@ -4,7 +4,7 @@ import { fixedClock } from '../core/index.js';
 import type { Database } from '../store/index.js';
 import { DuckDbDatabase, migrate } from '../store/index.js';
 import type { ReleaseRequest } from './index.js';
-import { PopulationSketch, ReleaseLog, releaseCount, releaseLogMigrations } from './index.js';
+import { PopulationSketch, ReleaseLog, releaseCount, releaseLogMigrations, releaseTerms } from './index.js';
 
 const ENGINES = ['duckdb'] as const;
 const NOW = new Date('2026-03-01T00:00:00Z');
@@ -50,6 +50,24 @@ describe('PopulationSketch', () => {
     const b = PopulationSketch.parse(a.serialise());
     expect(b?.size).toBe(300);
     expect(b?.differenceSize(PopulationSketch.of(people(1, 300), 20))).toBe(1);
+  });
+});
+
+describe('releaseTerms', () => {
+  it('gives one term per part, the same however keys are ordered, and a new term for a changed rule', () => {
+    const age = { kind: 'age', min: 40 };
+    const a = releaseTerms([{ concept: 'T2D', first: true }, age]);
+    const b = releaseTerms([
+      { first: true, concept: 'T2D' },
+      { min: 40, kind: 'age' },
+    ]);
+    expect(a).toEqual(b);
+    const changed = releaseTerms([
+      { concept: 'T2D', first: true },
+      { kind: 'age', min: 41 },
+    ]);
+    expect(changed[0]).toBe(a[0]);
+    expect(changed[1]).not.toBe(a[1]);
   });
 });
 

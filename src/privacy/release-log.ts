@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Clock, DisclosurePolicy } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Database, Migration } from '../store/index.js';
@@ -79,6 +80,28 @@ interface StoredRelease {
   terms: string[];
   cells: Record<string, [number, ReleasedCount]>;
   sketch: PopulationSketch | undefined;
+}
+
+/** JSON with object keys sorted at every level: equal values give equal text however they were written. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * The release terms of a definition's parts (its entry event, each inclusion rule, its exit …): SHA-256 of each
+ * part's canonical JSON, so key order and formatting do not matter and the log stores no definition text. Two
+ * definitions that share all parts but one differ in one term (one rule added or removed) or two (one changed).
+ */
+export function releaseTerms(parts: readonly unknown[]): string[] {
+  return parts.map((p) => createHash('sha256').update(canonicalJson(p)).digest('base64url'));
 }
 
 function termDistance(a: readonly string[], b: readonly string[]): number {
