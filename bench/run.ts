@@ -6,6 +6,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   synth: async () => (await import('./synth.js')).runSynthBench(),
   views: async () => (await import('./views.js')).runViewsBench(),
   models: async () => (await import('./models.js')).runModelsBench(),
+  cohort: async () => (await import('./cohort.js')).runCohortBench(),
   federation: async () => (await import('./federation.js')).runFederationBench(),
 };
 

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,7 +54,20 @@ async function ingestWith(dir: string, options: OpenOptions, file: string) {
       'SELECT type, id, version, hash, patient_key, content FROM resource_version ORDER BY type, id, version',
     );
     const search = await hub.db.all('SELECT * FROM search_token ORDER BY type, id, param, code');
-    return { summary, stored, search, rejects: readFileSync(join(dir, 'rejects.ndjson'), 'utf8') };
+    const dates = await hub.db.all('SELECT * FROM search_date ORDER BY type, id, param, low, high');
+    const references = await hub.db.all('SELECT * FROM search_reference ORDER BY type, id, param, target');
+    const heads = await hub.db.all('SELECT type, id, version, hash, patient_key FROM resource_head ORDER BY type, id');
+    const staging = existsSync(hub.paths.stagingDir) ? readdirSync(hub.paths.stagingDir, { recursive: true }) : null;
+    return {
+      summary,
+      stored,
+      search,
+      dates,
+      references,
+      heads,
+      staging,
+      rejects: readFileSync(join(dir, 'rejects.ndjson'), 'utf8'),
+    };
   } finally {
     await hub.close();
   }
@@ -81,6 +94,13 @@ describe('the parallel NDJSON path', () => {
     expect(b.summary.byType).toEqual(a.summary.byType);
     expect(b.stored).toEqual(a.stored);
     expect(b.search).toEqual(a.search);
+    expect(b.dates).toEqual(a.dates);
+    expect(b.references).toEqual(a.references);
+    expect(b.heads).toEqual(a.heads);
+    expect(b.dates.length).toBeGreaterThanOrEqual(2500);
+    expect(b.references.length).toBeGreaterThan(2500);
+    // the bulk path staged its rows under the hub and removed them when the run ended
+    expect(b.staging).toEqual([]);
     expect(b.rejects).toBe(a.rejects);
     expect(JSON.stringify(b.stored)).not.toContain('010-1234');
   }, 120_000);

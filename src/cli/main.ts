@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { isHealthmeshError } from '../core/index.js';
 import { auditCommand } from './commands/audit.js';
+import { cohortCommand } from './commands/cohort.js';
 import { identityCommand, peersCommand } from './commands/federation.js';
 import { ingestCommand } from './commands/ingest.js';
 import { initCommand } from './commands/init.js';
@@ -16,7 +17,7 @@ import type { Io } from './io.js';
 import { processIo } from './io.js';
 
 /** Error codes that mean the user's input was wrong (exit 1); anything else is our fault (exit 2). */
-const INPUT_FAULTS = /^(CONFIG_|HUB_|INGEST_|FHIR_|API_BAD|SYNTH_|VIEW_|FEDERATION_|LINKAGE_)/;
+const INPUT_FAULTS = /^(CONFIG_|HUB_|INGEST_|FHIR_|API_BAD|SYNTH_|VIEW_|COHORT_|OMOP_|FEDERATION_|LINKAGE_)/;
 
 /**
  * Parse and run one command line. Returns the exit code: 0 success, 1 bad input, 2 internal fault. Commands
@@ -40,6 +41,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   statsCommand(program, io, setCode);
   auditCommand(program, io, setCode);
   synthCommand(program, io, setCode);
+  cohortCommand(program, io, setCode);
   viewsCommand(program, io, setCode);
   identityCommand(program, io, setCode);
   peersCommand(program, io, setCode);

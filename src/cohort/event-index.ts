@@ -2,7 +2,8 @@
  * Builds the event index from the hub's analytic tables (`view_*`). Dates in the views are ISO text (FHIR dates
  * may be partial); here they become SQL DATEs once, so cohort rules compare dates, not strings. A partial date
  * takes its first day (2019-03 → 2019-03-01). The index is rebuilt when the analytic tables changed since the
- * last build (their refresh stamps are compared), inside one transaction.
+ * last build (their refresh stamps are compared), inside one transaction. Rows are written sorted by code:
+ * a concept set then touches few row groups (DuckDB prunes them by min/max; measured below in bench/cohort.ts).
  */
 import type { Clock } from '../core/index.js';
 import type { Database } from '../store/index.js';
@@ -148,7 +149,8 @@ export async function refreshEventIndex(db: Database, clock: Clock, force = fals
          SELECT patient_key, '${s.domain}', ${s.system}, ${s.code}, ${date}, ${s.value}, ${s.unit}, '${FHIR_ORIGIN}'
          FROM ${s.table}
          WHERE patient_key IS NOT NULL AND ${s.system} IS NOT NULL AND ${s.code} IS NOT NULL AND ${date} IS NOT NULL
-           ${s.where !== undefined ? `AND ${s.where}` : ''}`,
+           ${s.where !== undefined ? `AND ${s.where}` : ''}
+         ORDER BY 3, 4, 1`,
       );
     }
     // Observation runs from the first to the last record (or death): what the hub can see of each person.

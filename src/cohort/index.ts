@@ -50,3 +50,12 @@ export async function refreshCohortIndex(hub: Hub): Promise<void> {
   await (await openAnalyticTables(hub)).refresh();
   await refreshEventIndex(hub.db, hub.clock);
 }
+export type {
+  Characterisation,
+  CodeShare,
+  CountCell,
+  Incidence,
+  MeasurementSummary,
+  SurvivalPoint,
+} from './characterisation.js';
+export { characterise, kaplanMeier } from './characterisation.js';

@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   HUB_ALREADY_INITIALISED: 'a hub already exists in the data directory',
   STORE_MIGRATION_FAILED: 'a schema migration failed; the store was left at the previous version',
   STORE_LOCKED: 'another process holds the store open for writing',
+  STORE_STAGING_INCOMPLETE:
+    'the staged files of a bulk write batch lack rows the batch needs; nothing of it was stored',
   INGEST_INVALID_JSON: 'a record is not valid JSON',
   INGEST_EMPTY_FILE: 'an input file holds no records',
   INGEST_NOT_A_RESOURCE: 'a record is not a JSON object with a resourceType',

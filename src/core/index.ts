@@ -6,3 +6,5 @@ export type { ErrorCode, FaultLocation } from './errors.js';
 export { ERROR_CODES, HealthmeshError, isHealthmeshError } from './errors.js';
 export type { Logger } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
+export type { Random } from './seeded-random.js';
+export { seededRandom, shuffledIndices, shuffleInPlace } from './seeded-random.js';

@@ -14,3 +14,4 @@ export type { SearchParamDef, SearchParamType, SearchRows } from './search-param
 export { extractSearchRows, SEARCH_PARAMETERS } from './search-parameters.js';
 export type { ValidationIssue } from './validator.js';
 export { ResourceValidator } from './validator.js';
+export type { ValidatorPlan } from './validator-plan.js';

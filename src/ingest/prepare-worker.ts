@@ -2,13 +2,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseRecord, ResourceValidator } from '../fhir/index.js';
 import { LinkageTokeniser, Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
-import type { PrepareChunk, PrepareResult, PrepareWorkerData } from './prepare-pool.js';
+import { StagedRowsWriter } from '../store/index.js';
+import type { PrepareChunk, PrepareResult, WorkerStart } from './prepare-pool.js';
+import { STAGE_KEYS_PER_CHUNK } from './prepare-pool.js';
 import { ResourcePreparer } from './resource-preparer.js';
 import { processRecord } from './single-record.js';
 
-const data = workerData as PrepareWorkerData;
+const data = workerData as WorkerStart;
 const deps = {
-  validator: ResourceValidator.r4(),
+  validator: ResourceValidator.fromPlan(data.validatorPlan),
   preparer: new ResourcePreparer(
     new Pseudonymiser(Buffer.from(data.secret)),
     new ResourceDeidentifier({ birthDatePrecision: data.birthDatePrecision }),
@@ -17,13 +19,26 @@ const deps = {
   source: data.source,
 };
 
+const staged = new StagedRowsWriter();
+
 parentPort?.on('message', (chunk: PrepareChunk) => {
   const bytes = Buffer.from(chunk.buffer);
   const outcomes: PrepareResult['outcomes'] = [];
   for (let i = 0; i < chunk.lines.length; i++) {
     const raw = parseRecord(chunk.file, chunk.lines[i], bytes.subarray(chunk.offsets[i], chunk.offsets[i + 1]));
-    outcomes.push(processRecord(raw, deps));
+    const outcome = processRecord(raw, deps);
+    if (outcome.kind !== 'write') {
+      outcomes.push(outcome);
+      continue;
+    }
+    // The body and search rows go to the staged files; the main thread gets what it needs to decide the version.
+    const { type, id, hash, patientKey, content, search, linkage } = outcome.write;
+    const key = chunk.seq * STAGE_KEYS_PER_CHUNK + i;
+    staged.add(key, content, search);
+    outcomes.push({ kind: 'staged', record: { key, type, id, hash, patientKey }, ...(linkage && { linkage }) });
   }
-  parentPort?.postMessage({ seq: chunk.seq, outcomes } satisfies PrepareResult);
+  const result: PrepareResult = { seq: chunk.seq, outcomes };
+  if (!staged.empty) result.files = staged.write(chunk.stagingDir, `c${chunk.seq}`);
+  parentPort?.postMessage(result);
 });
 parentPort?.postMessage({ ready: true });

@@ -80,64 +80,76 @@ export class ResourcePreparer {
     type: string,
     outside: Prepared['outsideTargets'],
   ): void {
-    const path: (string | number)[] = [type];
-    const unresolved = (message: string) =>
-      new HealthmeshError('INGEST_UNRESOLVED_REFERENCE', message, { path: formatPath(path) });
-    const rewrite = (ref: Json): void => {
-      const value = ref.reference as string;
-      const parsed = parseReference(value);
-      if (!parsed || parsed.kind === 'contained') return;
-      const inScope = scope.fullUrls.get(value);
-      if (inScope) {
-        ref.reference = `${inScope.type}/${inScope.id}`;
-        return;
-      }
-      switch (parsed.kind) {
-        case 'urn':
-          throw unresolved(`reference ${value} names no entry of this bundle`);
-        case 'relative': {
-          const target = `${parsed.type}/${this.pseudonymiser.resourceId(source, parsed.type, parsed.id)}`;
-          ref.reference = target;
-          outside.push({ target, path: formatPath(path) });
-          return;
-        }
-        case 'conditional': {
-          const m = /^identifier=([^&]*)$/.exec(parsed.query);
-          const [system, val] = m ? splitToken(decodeURIComponent(m[1]!)) : [undefined, undefined];
-          const id = val !== undefined ? scope.identifiers.get(`${parsed.type}|${system ?? ''}|${val}`) : undefined;
-          if (!id) throw unresolved(`conditional reference ${value.slice(0, 80)} matches no entry of this bundle`);
-          ref.reference = `${parsed.type}/${id}`;
-          return;
-        }
-        case 'absolute':
-          return; // a resource on another server: kept as it is
-      }
-    };
-    const walk = (node: unknown): void => {
-      if (Array.isArray(node)) {
-        for (let i = 0; i < node.length; i++) {
-          const item: unknown = node[i];
-          if (item !== null && typeof item === 'object') {
-            path.push(i);
-            walk(item);
-            path.pop();
-          }
-        }
-        return;
-      }
-      const obj = node as Json;
-      if (typeof obj.reference === 'string') rewrite(obj);
-      for (const key in obj) {
-        const v = obj[key];
-        if (v !== null && typeof v === 'object') {
-          path.push(key);
-          walk(v);
-          path.pop();
-        }
-      }
-    };
-    walk(root);
+    // One walk state per call, methods rather than closures: this runs for every resource of a bulk ingest.
+    this.walkReferences(root, { source, scope, outside, path: [type] });
   }
+
+  private walkReferences(node: unknown, w: ReferenceWalk): void {
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const item: unknown = node[i];
+        if (item !== null && typeof item === 'object') {
+          w.path.push(i);
+          this.walkReferences(item, w);
+          w.path.pop();
+        }
+      }
+      return;
+    }
+    const obj = node as Json;
+    if (typeof obj.reference === 'string') this.rewriteReference(obj, w);
+    for (const key in obj) {
+      const v = obj[key];
+      if (v !== null && typeof v === 'object') {
+        w.path.push(key);
+        this.walkReferences(v, w);
+        w.path.pop();
+      }
+    }
+  }
+
+  private rewriteReference(ref: Json, w: ReferenceWalk): void {
+    const value = ref.reference as string;
+    const parsed = parseReference(value);
+    if (!parsed || parsed.kind === 'contained') return;
+    const inScope = w.scope.fullUrls.get(value);
+    if (inScope) {
+      ref.reference = `${inScope.type}/${inScope.id}`;
+      return;
+    }
+    switch (parsed.kind) {
+      case 'urn':
+        throw unresolved(w, `reference ${value} names no entry of this bundle`);
+      case 'relative': {
+        const target = `${parsed.type}/${this.pseudonymiser.resourceId(w.source, parsed.type, parsed.id)}`;
+        ref.reference = target;
+        w.outside.push({ target, path: formatPath(w.path) });
+        return;
+      }
+      case 'conditional': {
+        const m = /^identifier=([^&]*)$/.exec(parsed.query);
+        const [system, val] = m ? splitToken(decodeURIComponent(m[1]!)) : [undefined, undefined];
+        const id = val !== undefined ? w.scope.identifiers.get(`${parsed.type}|${system ?? ''}|${val}`) : undefined;
+        if (!id) throw unresolved(w, `conditional reference ${value.slice(0, 80)} matches no entry of this bundle`);
+        ref.reference = `${parsed.type}/${id}`;
+        return;
+      }
+      case 'absolute':
+        return; // a resource on another server: kept as it is
+    }
+  }
+}
+
+/** The state of one reference walk: where we are, and what the submission tells us. */
+interface ReferenceWalk {
+  source: string;
+  scope: ReferenceScope;
+  outside: Prepared['outsideTargets'];
+  path: (string | number)[];
+}
+
+function unresolved(w: ReferenceWalk, message: string): HealthmeshError {
+  return new HealthmeshError('INGEST_UNRESOLVED_REFERENCE', message, { path: formatPath(w.path) });
 }
 
 /** The source's own id: `id`, else the uuid of a `urn:uuid:` fullUrl, else a hash of the content. */

@@ -1,6 +1,5 @@
-import { HealthmeshError } from '../core/index.js';
-import type { Random } from './seeded-random.js';
-import { shuffledIndices } from './seeded-random.js';
+import type { Random } from '../core/index.js';
+import { HealthmeshError, shuffledIndices } from '../core/index.js';
 
 /** Row indices of a split, each side in ascending order. */
 export interface RowSplit {

@@ -1,5 +1,5 @@
+import type { Random } from '../core/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
-import type { Random } from './seeded-random.js';
 
 /** The bin that holds missing values (NaN): value bins are 0..254, so a bin index always fits a byte. */
 export const MISSING_BIN = 255;

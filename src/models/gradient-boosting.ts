@@ -1,11 +1,10 @@
-import { HealthmeshError } from '../core/index.js';
+import type { Random } from '../core/index.js';
+import { HealthmeshError, seededRandom, shuffledIndices } from '../core/index.js';
 import type { BinEdges } from './feature-binning.js';
 import { binMatrix, fitBinEdges, valueBins } from './feature-binning.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { checkTrainingData, selectRows } from './feature-matrix.js';
 import { checkFeatureNames } from './logistic-regression.js';
-import type { Random } from './seeded-random.js';
-import { seededRandom, shuffledIndices } from './seeded-random.js';
 import type { BinnedTree, GrowData } from './tree-growth.js';
 import { addTreeScores, growTree } from './tree-growth.js';
 

@@ -1,3 +1,5 @@
+export type { Random } from '../core/index.js';
+export { seededRandom } from '../core/index.js';
 export type { CalibrationBin } from './calibration.js';
 export { brierScore, calibrationCurve, calibrationFit } from './calibration.js';
 export type { RowSplit } from './data-splits.js';
@@ -20,5 +22,3 @@ export { ModelRegistry, modelMigrations } from './model-registry.js';
 export { boostedToOnnx, logisticToOnnx, ONNX_INPUT, ONNX_OUTPUT } from './onnx-export.js';
 export type { RocAnalysis } from './roc-metrics.js';
 export { rocAnalysis } from './roc-metrics.js';
-export type { Random } from './seeded-random.js';
-export { seededRandom } from './seeded-random.js';

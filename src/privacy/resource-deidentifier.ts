@@ -61,6 +61,12 @@ function reduceAddress(address: Json): Json | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** Identifiers masked, then the names of the submission's people. */
+function maskText(s: string, names: RegExp | undefined): string {
+  const scrubbed = scrubText(s);
+  return names ? scrubbed.replace(names, NAME_MASK) : scrubbed;
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -80,18 +86,14 @@ export class ResourceDeidentifier {
             'gu',
           )
         : undefined;
-    const maskText = (s: string): string => {
-      const scrubbed = scrubText(s);
-      return namePattern ? scrubbed.replace(namePattern, NAME_MASK) : scrubbed;
-    };
-    this.walkResource(resource, maskText);
+    this.walkResource(resource, namePattern);
     return resource;
   }
 
-  private walkResource(resource: Json, maskText: (s: string) => string): void {
+  private walkResource(resource: Json, names: RegExp | undefined): void {
     const type = resource.resourceType;
     if (typeof type === 'string' && PERSON_TYPES.has(type)) this.stripPerson(resource);
-    this.walk(resource, maskText);
+    this.walk(resource, names);
   }
 
   private stripPerson(person: Json): void {
@@ -107,7 +109,8 @@ export class ResourceDeidentifier {
     }
   }
 
-  private walk(node: Json, maskText: (s: string) => string): void {
+  // A method with the pattern passed down, not a closure per resource: this runs for every resource ingested.
+  private walk(node: Json, names: RegExp | undefined): void {
     if (Array.isArray(node.extension)) this.filterExtensions(node);
     if (typeof node.reference === 'string' && PERSON_REFERENCE.test(node.reference)) {
       delete node.display;
@@ -115,33 +118,33 @@ export class ResourceDeidentifier {
     }
     if (typeof node.data === 'string' && typeof node.contentType === 'string' && node.contentType.startsWith('text/')) {
       const text = Buffer.from(node.data, 'base64').toString('utf8');
-      const masked = maskText(text);
+      const masked = maskText(text, names);
       if (masked !== text) {
         node.data = Buffer.from(masked, 'utf8').toString('base64');
         delete node.hash; // the hash described the original bytes
         delete node.size;
       }
     }
-    for (const key of Object.keys(node)) {
+    for (const key in node) {
       const value = node[key];
       if (typeof value === 'string') {
         if (!STRUCTURAL_KEYS.has(key)) {
-          const masked = maskText(value);
+          const masked = maskText(value, names);
           if (masked !== value) node[key] = masked;
         }
       } else if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
           const item: unknown = value[i];
           if (typeof item === 'string') {
-            if (!STRUCTURAL_KEYS.has(key)) value[i] = maskText(item);
+            if (!STRUCTURAL_KEYS.has(key)) value[i] = maskText(item, names);
           } else if (item !== null && typeof item === 'object') {
-            if (key === 'contained') this.walkResource(item as Json, maskText);
-            else this.walk(item as Json, maskText);
+            if (key === 'contained') this.walkResource(item as Json, names);
+            else this.walk(item as Json, names);
           }
         }
       } else if (value !== null && typeof value === 'object') {
-        if (key === 'resource') this.walkResource(value as Json, maskText);
-        else this.walk(value as Json, maskText);
+        if (key === 'resource') this.walkResource(value as Json, names);
+        else this.walk(value as Json, names);
       }
     }
   }

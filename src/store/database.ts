@@ -1,3 +1,5 @@
+import type { StageColumns } from './staged-rows.js';
+
 /** A value bound to a SQL parameter or appended to a table. Dates are bound as timestamps. */
 export type SqlValue = string | number | bigint | boolean | Date | null | readonly string[];
 
@@ -11,6 +13,8 @@ export interface Database {
   readonly engine: 'duckdb' | 'postgres';
   /** Run a statement that returns nothing of interest. */
   run(sql: string, params?: readonly SqlValue[]): Promise<void>;
+  /** Run a statement and return the number of rows it inserted, updated or deleted. */
+  execute(sql: string, params?: readonly SqlValue[]): Promise<number>;
   /** Run a query and return every row (use `stream` when the result may be large). */
   all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   /** Run a query and yield rows in chunks, so memory stays bounded on large results. */
@@ -28,6 +32,11 @@ export interface Database {
    * `= ANY($n)`.
    */
   inList(expr: string, placeholder: string): string;
+  /**
+   * SQL for a table read from staged files (the format of `staged-rows.ts`) with these columns, for use in FROM.
+   * `longestLineBytes` bounds the longest line (0 when short). DuckDB: `read_csv(...)`.
+   */
+  stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string;
   close(): Promise<void>;
 }
 

@@ -1,15 +1,15 @@
 import type { SearchRows } from '../fhir/index.js';
 import type { Database, SqlValue } from './database.js';
+import type { StagedBatch } from './staged-write.js';
+import { writeStagedBatch } from './staged-write.js';
+import type { Head, WriteKey, WriteResult } from './write-plan.js';
+import { headKey as key, planWrites, updateHeads } from './write-plan.js';
 
 /** One resource ready to store: pseudonymised, with its stored id, serialised body and content hash. */
-export interface ResourceWrite {
-  type: string;
-  id: string;
-  patientKey: string | null;
+export interface ResourceWrite extends WriteKey {
   source: string;
   /** JSON of the resource without meta.versionId / meta.lastUpdated (those come from the columns). */
   content: string;
-  hash: string;
   search: SearchRows;
   /**
    * A Patient's linkage token, derived at ingest before de-identification removed the identifier. The resource
@@ -18,12 +18,7 @@ export interface ResourceWrite {
   linkage?: { token: string; keyId: string };
 }
 
-export type WriteStatus = 'created' | 'updated' | 'unchanged';
-
-export interface WriteResult {
-  status: WriteStatus;
-  version: number;
-}
+const typeAndId = (r: WriteKey): [string, string] => [r.type, r.id];
 
 export interface StoredVersion {
   type: string;
@@ -34,13 +29,7 @@ export interface StoredVersion {
   content: string;
 }
 
-interface Head {
-  version: number;
-  hash: string;
-}
-
 const LOOKUP_CHUNK = 50_000;
-const key = (type: string, id: string) => `${type}/${id}`;
 
 /** Parse a stored version back into a FHIR resource with its meta.versionId and meta.lastUpdated. */
 export function toResource(v: StoredVersion): Record<string, unknown> {
@@ -63,63 +52,38 @@ export class ResourceStore {
    */
   async write(records: readonly ResourceWrite[], now: Date, tx?: Database): Promise<WriteResult[]> {
     if (!tx) return this.db.transaction((t) => this.write(records, now, t));
-    const heads = await this.heads(
-      tx,
-      records.map((r) => [r.type, r.id]),
-    );
-    const results: WriteResult[] = [];
+    const plan = planWrites(records, await this.heads(tx, records.map(typeAndId)), now);
+    if (plan.stored.length === 0) return plan.results;
     const versionRows: SqlValue[][] = [];
-    const newHeads = new Map<string, SqlValue[]>();
-    const changedHeads = new Map<string, SqlValue[]>();
-    const reindexed: [string, string][] = [];
-    const writtenInBatch = new Set<string>();
     const tokenRows: SqlValue[][] = [];
     const dateRows: SqlValue[][] = [];
     const refRows: SqlValue[][] = [];
-    for (const r of records) {
-      const k = key(r.type, r.id);
-      const head = heads.get(k);
-      if (head && head.hash === r.hash) {
-        results.push({ status: 'unchanged', version: head.version });
-        continue;
-      }
-      const version = head ? head.version + 1 : 1;
-      const existedBefore = head !== undefined && !newHeads.has(k);
-      heads.set(k, { version, hash: r.hash });
-      versionRows.push([r.type, r.id, version, now, r.patientKey, r.hash, r.source, r.content]);
-      const headRow: SqlValue[] = [r.type, r.id, version, r.hash, now, r.patientKey];
-      if (existedBefore || changedHeads.has(k)) {
-        changedHeads.set(k, headRow);
-        reindexed.push([r.type, r.id]);
-      } else {
-        newHeads.set(k, headRow);
-      }
-      if (writtenInBatch.has(k)) {
-        // Two versions of one resource in one batch: only the last version's index rows survive.
-        removeRowsFor(tokenRows, r.type, r.id);
-        removeRowsFor(dateRows, r.type, r.id);
-        removeRowsFor(refRows, r.type, r.id);
-      }
-      writtenInBatch.add(k);
+    for (const s of plan.stored) {
+      const r = records[s.index]!;
+      versionRows.push([r.type, r.id, s.version, now, r.patientKey, r.hash, r.source, r.content]);
+      if (!s.indexed) continue;
       for (const [param, system, code] of r.search.tokens) tokenRows.push([r.type, r.id, param, system, code]);
       for (const [param, low, high] of r.search.dates) dateRows.push([r.type, r.id, param, low, high]);
       for (const [param, target] of r.search.references) refRows.push([r.type, r.id, param, target]);
-      results.push({ status: head ? 'updated' : 'created', version });
     }
-    if (versionRows.length === 0) return results;
     await tx.append('resource_version', versionRows);
-    await tx.append('resource_head', [...newHeads.values()]);
-    for (const row of changedHeads.values()) {
-      await tx.run(
-        'UPDATE resource_head SET version = $3, hash = $4, last_updated = $5, patient_key = $6 WHERE type = $1 AND id = $2',
-        row,
-      );
-    }
-    await this.dropIndexRows(tx, reindexed);
+    await tx.append('resource_head', plan.newHeads);
+    await updateHeads(tx, plan);
     await tx.append('search_token', tokenRows);
     await tx.append('search_date', dateRows);
     await tx.append('search_reference', refRows);
-    return results;
+    return plan.results;
+  }
+
+  /**
+   * Store a batch whose bodies and search rows were staged as files (`StagedRowsWriter`, in the ingest's worker
+   * threads): the engine reads them itself, so the bodies never pass through this thread. Same rules and the
+   * same one transaction as `write` (the caller's `tx` when given); the staged files are left for the caller to
+   * remove.
+   */
+  async writeStaged(batch: StagedBatch, now: Date, tx?: Database): Promise<WriteResult[]> {
+    if (tx) return writeStagedBatch(tx, batch, now);
+    return this.db.transaction((t) => writeStagedBatch(t, batch, now));
   }
 
   /**
@@ -183,21 +147,6 @@ export class ResourceStore {
       'SELECT type, COUNT(*) AS n FROM resource_head GROUP BY type ORDER BY type',
     );
     return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
-  }
-
-  private async dropIndexRows(tx: Database, keys: readonly [string, string][]): Promise<void> {
-    for (const [type, id] of keys) {
-      for (const table of ['search_token', 'search_date', 'search_reference']) {
-        await tx.run(`DELETE FROM ${table} WHERE type = $1 AND id = $2`, [type, id]);
-      }
-    }
-  }
-}
-
-function removeRowsFor(rows: SqlValue[][], type: string, id: string): void {
-  for (let i = rows.length - 1; i >= 0; i--) {
-    const r = rows[i]!;
-    if (r[0] === type && r[1] === id) rows.splice(i, 1);
   }
 }
 

@@ -1,8 +1,8 @@
+import { seededRandom, shuffleInPlace } from '../core/index.js';
 import type { Forecaster, RoundQuantiles } from './forecaster.js';
 import { emptyRoundQuantiles, historyOf } from './forecaster.js';
 import { medianOf, quantileSorted, quantilesOf } from './order-statistics.js';
 import { HORIZON_COUNT, LEVEL_COUNT, QUANTILE_LEVELS } from './quantile-forecast.js';
-import { seededRandom, shuffleInPlace } from './seeded-random.js';
 
 /** Options of {@link flusightBaseline}; the defaults are those of the published 2023-24 FluSight-baseline. */
 export interface FlusightBaselineOptions {

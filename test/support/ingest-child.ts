@@ -3,8 +3,11 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/core/index.js';
 import { openHub } from '../../src/hub/index.js';
 
-const [dir, file] = process.argv.slice(2) as [string, string];
-const hub = await openHub(dir, { logger: silentLogger() });
+const [dir, file, path] = process.argv.slice(2) as [string, string, 'single' | 'bulk' | undefined];
+const hub = await openHub(dir, {
+  logger: silentLogger(),
+  parallelIngest: path === 'bulk' ? { workers: 2, minFileBytes: 0 } : false,
+});
 const summary = await hub.ingest.ingestPaths([file], {
   source: 'crash',
   actor: 'test',

@@ -1,30 +1,24 @@
-import {
-  BIGINT,
-  BOOLEAN,
-  DOUBLE,
-  type DuckDBAppender,
-  type DuckDBConnection,
-  DuckDBInstance,
-  type DuckDBType,
-  DuckDBTypeId,
-  LIST,
-  listValue,
-  TIMESTAMPTZ,
-  timestampTZValue,
-  timestampValue,
-  VARCHAR,
-} from '@duckdb/node-api';
+import type * as DuckApi from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import { HealthmeshError } from '../../core/index.js';
 import { AsyncMutex } from '../async-mutex.js';
 import type { Database, Row, SqlValue } from '../database.js';
+import type { StageColumns } from '../staged-rows.js';
+import { STAGE_DELIMITER, STAGE_QUOTE } from '../staged-rows.js';
+
+/**
+ * The DuckDB client, loaded by `DuckDbDatabase.open`: loading its native binding takes ~0.4 s, which code that only
+ * needs the store's types or its staging format (the ingest's worker threads) should not pay.
+ */
+let duck: typeof DuckApi;
 
 type BoundValue =
   | string
   | number
   | bigint
   | boolean
-  | ReturnType<typeof timestampTZValue>
-  | ReturnType<typeof listValue>
+  | ReturnType<typeof DuckApi.timestampTZValue>
+  | ReturnType<typeof DuckApi.listValue>
   | null;
 
 function bind(params: readonly SqlValue[]): { values: BoundValue[]; types: DuckDBType[] } {
@@ -33,25 +27,25 @@ function bind(params: readonly SqlValue[]): { values: BoundValue[]; types: DuckD
   for (const p of params) {
     if (p === null) {
       values.push(null);
-      types.push(VARCHAR);
+      types.push(duck.VARCHAR);
     } else if (typeof p === 'string') {
       values.push(p);
-      types.push(VARCHAR);
+      types.push(duck.VARCHAR);
     } else if (typeof p === 'number') {
       values.push(Number.isSafeInteger(p) ? BigInt(p) : p);
-      types.push(Number.isSafeInteger(p) ? BIGINT : DOUBLE);
+      types.push(Number.isSafeInteger(p) ? duck.BIGINT : duck.DOUBLE);
     } else if (typeof p === 'bigint') {
       values.push(p);
-      types.push(BIGINT);
+      types.push(duck.BIGINT);
     } else if (Array.isArray(p)) {
-      values.push(listValue(p as string[]));
-      types.push(LIST(VARCHAR));
+      values.push(duck.listValue(p as string[]));
+      types.push(duck.LIST(duck.VARCHAR));
     } else if (typeof p === 'boolean') {
       values.push(p);
-      types.push(BOOLEAN);
+      types.push(duck.BOOLEAN);
     } else {
-      values.push(timestampTZValue(BigInt((p as Date).getTime()) * 1000n));
-      types.push(TIMESTAMPTZ);
+      values.push(duck.timestampTZValue(BigInt((p as Date).getTime()) * 1000n));
+      types.push(duck.TIMESTAMPTZ);
     }
   }
   return { values, types };
@@ -72,25 +66,39 @@ function duckdbInList(expr: string, placeholder: string): string {
   return `${expr} IN (SELECT unnest(${placeholder}::VARCHAR[]))`;
 }
 
+/** DuckDB's own default; a staged line longer than this raises the limit for that read only. */
+const DEFAULT_MAX_LINE_BYTES = 2_000_000;
+const MIN_BUFFER_BYTES = 32 * 1024 * 1024;
+
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** Staged files through DuckDB's CSV reader with every dialect option given, so nothing is sniffed. */
+function duckdbStagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
+  if (files.length === 0) throw new Error('stagedRows needs at least one file');
+  const maxLine = Math.max(DEFAULT_MAX_LINE_BYTES, longestLineBytes + 1);
+  const columnSpec = columns.map(([name, type]) => `${sqlString(name)}: ${sqlString(type)}`).join(', ');
+  return `read_csv([${files.map(sqlString).join(', ')}], columns = {${columnSpec}}, delim = ${sqlString(STAGE_DELIMITER)}, quote = ${sqlString(STAGE_QUOTE)}, escape = ${sqlString(STAGE_QUOTE)}, header = false, auto_detect = false, new_line = '\\n', allow_quoted_nulls = false, max_line_size = ${maxLine}, buffer_size = ${Math.max(MIN_BUFFER_BYTES, 2 * maxLine)})`;
+}
+
 type Appendfn = (a: DuckDBAppender, v: SqlValue) => void;
 
 function appenderFor(type: DuckDBType): Appendfn {
   switch (type.typeId) {
-    case DuckDBTypeId.VARCHAR:
+    case duck.DuckDBTypeId.VARCHAR:
       return (a, v) => a.appendVarchar(String(v));
-    case DuckDBTypeId.INTEGER:
+    case duck.DuckDBTypeId.INTEGER:
       return (a, v) => a.appendInteger(Number(v));
-    case DuckDBTypeId.BIGINT:
+    case duck.DuckDBTypeId.BIGINT:
       return (a, v) => a.appendBigInt(BigInt(v as number));
-    case DuckDBTypeId.BOOLEAN:
+    case duck.DuckDBTypeId.BOOLEAN:
       return (a, v) => a.appendBoolean(Boolean(v));
-    case DuckDBTypeId.DOUBLE:
+    case duck.DuckDBTypeId.DOUBLE:
       return (a, v) => a.appendDouble(Number(v));
-    case DuckDBTypeId.TIMESTAMP_TZ:
+    case duck.DuckDBTypeId.TIMESTAMP_TZ:
       // appendTimestamp takes UTC microseconds and DuckDB stores that instant in the TIMESTAMPTZ column; it is a
       // native call, where appendTimestampTZ goes through the generic value path (3x slower, measured).
       return (a, v) =>
-        a.appendTimestamp(timestampValue(BigInt((v instanceof Date ? v : new Date(String(v))).getTime()) * 1000n));
+        a.appendTimestamp(duck.timestampValue(BigInt((v instanceof Date ? v : new Date(String(v))).getTime()) * 1000n));
     default:
       return (a, v) => a.appendValue(v as never, type);
   }
@@ -114,6 +122,13 @@ class Session implements Database {
     return this.exec(async () => {
       const { values, types } = bind(params);
       await this.conn.run(sql, values as never, types);
+    });
+  }
+
+  execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return this.exec(async () => {
+      const { values, types } = bind(params);
+      return (await this.conn.run(sql, values as never, types)).rowsChanged;
     });
   }
 
@@ -166,6 +181,10 @@ class Session implements Database {
     return duckdbInList(expr, placeholder);
   }
 
+  stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
+    return duckdbStagedRows(files, columns, longestLineBytes);
+  }
+
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     return this.queue.lock(async () => {
@@ -204,9 +223,13 @@ export class DuckDbDatabase implements Database {
    * buffer pool (its default is 80% of RAM), so a hub's memory stays bounded however much it ingests.
    */
   static async open(path: string, options: { memoryLimit?: string } = {}): Promise<DuckDbDatabase> {
+    duck ??= await import('@duckdb/node-api');
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(path, options.memoryLimit ? { memory_limit: options.memoryLimit } : {});
+      instance = await duck.DuckDBInstance.create(
+        path,
+        options.memoryLimit ? { memory_limit: options.memoryLimit } : {},
+      );
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (/lock/i.test(message)) {
@@ -224,6 +247,9 @@ export class DuckDbDatabase implements Database {
   run(sql: string, params?: readonly SqlValue[]): Promise<void> {
     return this.writer.run(sql, params);
   }
+  execute(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return this.writer.execute(sql, params);
+  }
   all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     return this.reader.all<T>(sql, params);
   }
@@ -238,6 +264,9 @@ export class DuckDbDatabase implements Database {
   }
   inList(expr: string, placeholder: string): string {
     return duckdbInList(expr, placeholder);
+  }
+  stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
+    return duckdbStagedRows(files, columns, longestLineBytes);
   }
   async close(): Promise<void> {
     await this.reader.close();

@@ -1,0 +1,105 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SearchRows } from '../fhir/index.js';
+
+/**
+ * The staging text format of bulk writes: one row per line, fields separated by U+0001. A field holding U+0001,
+ * U+0002, CR or LF is quoted with U+0002 (a U+0002 inside is doubled); an empty field is NULL and a quoted empty
+ * field is ''. Resource bodies come from JSON.stringify, which escapes every control character, so they are
+ * never quoted and go to disk as they are (ECMA-262 QuoteJSONString).
+ */
+export const STAGE_DELIMITER = '\u0001';
+export const STAGE_QUOTE = '\u0002';
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the staging format's own control characters
+const NEEDS_QUOTE = /[\u0001\u0002\r\n]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the staging format's own control characters
+const QUOTE_ALL = /\u0002/g;
+
+/** A SQL type of a staged column, in the subset both engines speak. */
+export type StageType = 'VARCHAR' | 'BIGINT' | 'INTEGER';
+export type StageColumns = readonly (readonly [name: string, type: StageType])[];
+
+/** One field of the staging format. */
+export function stageField(value: string | number | null): string {
+  if (value === null) return '';
+  if (typeof value === 'number') return String(value);
+  if (value === '') return STAGE_QUOTE + STAGE_QUOTE;
+  if (!NEEDS_QUOTE.test(value)) return value;
+  return STAGE_QUOTE + value.replace(QUOTE_ALL, STAGE_QUOTE + STAGE_QUOTE) + STAGE_QUOTE;
+}
+
+/** Staged resource bodies: `key`, the record's number in its run, and `content`. */
+export const VERSION_STAGE: StageColumns = [
+  ['key', 'BIGINT'],
+  ['content', 'VARCHAR'],
+];
+/**
+ * Staged search rows of all three index tables in one file (one file fewer to create per chunk and table):
+ * `kind` t = token (a = system, b = code), d = date (a = low, b = high, epoch ms), r = reference (a = target).
+ */
+export const INDEX_STAGE: StageColumns = [
+  ['key', 'BIGINT'],
+  ['kind', 'VARCHAR'],
+  ['param', 'VARCHAR'],
+  ['a', 'VARCHAR'],
+  ['b', 'VARCHAR'],
+];
+
+/** The staged files of one chunk of records, per table (absent when the chunk has no such rows). */
+export interface StagedFiles {
+  versions?: string;
+  index?: string;
+  /** Longest line written, in UTF-16 code units (a bound for its UTF-8 bytes / 3). */
+  longestLine: number;
+}
+
+/**
+ * Collects the staged rows of one chunk of prepared resources (in a worker thread, so the main thread never
+ * touches their bodies) and writes them as files for the store's `writeStaged`.
+ */
+export class StagedRowsWriter {
+  private versions = '';
+  private index = '';
+  private longestLine = 0;
+
+  /**
+   * Stage one resource's body (JSON.stringify output, which never needs quoting: it is written as it is, saving a
+   * scan of every body) and its search rows under `key`.
+   */
+  add(key: number, content: string, search: SearchRows): void {
+    const line = `${key}${STAGE_DELIMITER}${content}\n`;
+    if (line.length > this.longestLine) this.longestLine = line.length;
+    this.versions += line;
+    const d = STAGE_DELIMITER;
+    for (const [param, system, code] of search.tokens) {
+      this.index += `${key}${d}t${d}${stageField(param)}${d}${stageField(system)}${d}${stageField(code)}\n`;
+    }
+    for (const [param, low, high] of search.dates)
+      this.index += `${key}${d}d${d}${stageField(param)}${d}${low}${d}${high}\n`;
+    for (const [param, target] of search.references) {
+      this.index += `${key}${d}r${d}${stageField(param)}${d}${stageField(target)}${d}\n`;
+    }
+  }
+
+  get empty(): boolean {
+    return this.versions === '';
+  }
+
+  /** Write the collected rows as `<dir>/<name>.<table>` files; the writer is empty again afterwards. */
+  write(dir: string, name: string): StagedFiles {
+    const files: StagedFiles = { longestLine: this.longestLine };
+    const put = (suffix: string, text: string): string | undefined => {
+      if (text === '') return undefined;
+      const file = join(dir, `${name}.${suffix}`);
+      writeFileSync(file, text, { mode: 0o600 });
+      return file;
+    };
+    const versions = put('v', this.versions);
+    const index = put('i', this.index);
+    if (versions) files.versions = versions;
+    if (index) files.index = index;
+    this.versions = this.index = '';
+    this.longestLine = 0;
+    return files;
+  }
+}
