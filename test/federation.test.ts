@@ -304,6 +304,8 @@ describe('federation transport between three hubs over real HTTP', () => {
     expect(out.complete).toBe(false);
     expect(out.results.map((r) => r.hub)).toEqual(['gyeonggi']);
     expect(out.failed).toEqual([expect.objectContaining({ hub: 'busan', kind: 'unreachable' })]);
+    const unknown = await fanOut(get('gwangju').federation.client, ['daegu'], 'hub.ping', {}, { timeoutMs: 2000 });
+    expect(unknown.failed).toEqual([expect.objectContaining({ hub: 'daegu', kind: 'unknown-peer' })]);
     // The bound the coordinator promises: it never waits past its timeout for a hub.
     expect(elapsed).toBeLessThan(2000);
   });

@@ -1,3 +1,4 @@
+import { isHealthmeshError } from '../core/index.js';
 import type { FederationClient, PeerFailure } from './federation-client.js';
 import { PeerCallError } from './federation-client.js';
 
@@ -28,8 +29,10 @@ export async function fanOut(
         return { hub, value, ms: performance.now() - t0 };
       } catch (e) {
         if (e instanceof PeerCallError) return e.failure;
-        // A coded local fault (an unknown peer name) belongs to that hub's row; anything else is our bug.
-        if (e instanceof Error && 'code' in e) return { hub, kind: 'unreachable' as const, message: e.message };
+        // A name missing from the peers file belongs to that hub's row; anything else is our bug.
+        if (isHealthmeshError(e) && e.code === 'FEDERATION_UNKNOWN_PEER') {
+          return { hub, kind: 'unknown-peer' as const, message: e.message };
+        }
         throw e;
       }
     }),

@@ -8,7 +8,8 @@ import { bodyHash, SIGNATURE_HEADER, signRequest, verifyResponse } from './signe
 /** Why a peer gave no usable result. */
 export interface PeerFailure {
   hub: string;
-  kind: 'timeout' | 'unreachable' | 'refused' | 'bad-response';
+  /** `unknown-peer`: the name is not in this hub's peers file, so nothing was sent. */
+  kind: 'timeout' | 'unreachable' | 'refused' | 'bad-response' | 'unknown-peer';
   /** The peer's own error code, when it refused with one. */
   remoteCode?: string;
   message: string;
