@@ -7,6 +7,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   views: async () => (await import('./views.js')).runViewsBench(),
   models: async () => (await import('./models.js')).runModelsBench(),
   cohort: async () => (await import('./cohort.js')).runCohortBench(),
+  federation: async () => (await import('./federation.js')).runFederationBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -5,9 +5,11 @@ import { Command, CommanderError } from 'commander';
 import { isHealthmeshError } from '../core/index.js';
 import { auditCommand } from './commands/audit.js';
 import { cohortCommand } from './commands/cohort.js';
+import { identityCommand, peersCommand } from './commands/federation.js';
 import { forecastCommand } from './commands/forecast.js';
 import { ingestCommand } from './commands/ingest.js';
 import { initCommand } from './commands/init.js';
+import { linkageCommand } from './commands/linkage.js';
 import { serveCommand, startCommand } from './commands/serve.js';
 import { statsCommand } from './commands/stats.js';
 import { synthCommand } from './commands/synth.js';
@@ -16,7 +18,8 @@ import type { Io } from './io.js';
 import { processIo } from './io.js';
 
 /** Error codes that mean the user's input was wrong (exit 1); anything else is our fault (exit 2). */
-const INPUT_FAULTS = /^(CONFIG_|HUB_|INGEST_|FHIR_|API_BAD|SYNTH_|VIEW_|COHORT_|OMOP_|SURVEILLANCE_)/;
+const INPUT_FAULTS =
+  /^(CONFIG_|HUB_|INGEST_|FHIR_|API_BAD|SYNTH_|VIEW_|COHORT_|OMOP_|SURVEILLANCE_|FEDERATION_|LINKAGE_)/;
 
 /**
  * Parse and run one command line. Returns the exit code: 0 success, 1 bad input, 2 internal fault. Commands
@@ -43,6 +46,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   cohortCommand(program, io, setCode);
   forecastCommand(program, io, setCode);
   viewsCommand(program, io, setCode);
+  identityCommand(program, io, setCode);
+  peersCommand(program, io, setCode);
+  linkageCommand(program, io, setCode);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return code;

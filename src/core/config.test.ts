@@ -19,6 +19,12 @@ describe('hub configuration', () => {
     expect(thresholdCount(c.surveillance.epidemicThresholds.b ?? {})).toBe(10);
   });
 
+  it('keeps the disclosure defaults a partial policy does not name', () => {
+    const c = parseConfig({ name: 'a', privacy: { disclosure: { threshold: 20 } } }, 'hub.json');
+    expect(c.privacy.disclosure).toEqual({ threshold: 20, rounding: 5, minCellSize: 10 });
+    expect(c.privacy.birthDatePrecision).toBe('month');
+  });
+
   it.each([
     [{ name: 'Not Valid!' }, 'name'],
     [{ name: 'a', role: 'hospital' }, 'role'],
@@ -33,6 +39,9 @@ describe('hub configuration', () => {
       { name: 'a', surveillance: { epidemicThresholds: { a: { ratePer1000: 2 } } } },
       'surveillance.epidemicThresholds.a.population',
     ],
+    [{ name: 'a', privacy: { disclosure: { threshold: 0 } } }, 'privacy.disclosure.threshold'],
+    [{ name: 'a', privacy: { disclosure: { rounding: 2.5 } } }, 'privacy.disclosure.rounding'],
+    [{ name: 'a', federation: { clockSkewSeconds: -1 } }, 'federation.clockSkewSeconds'],
   ])('names the field that is wrong in %j', (value, path) => {
     try {
       parseConfig(value, 'hub.json');

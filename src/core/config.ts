@@ -8,7 +8,8 @@ export interface HubConfig {
   role: HubRole;
   /** Source name used when an ingest names none. */
   defaultSource: string;
-  privacy: { birthDatePrecision: 'year' | 'month' | 'day' };
+  privacy: { birthDatePrecision: 'year' | 'month' | 'day'; disclosure: DisclosurePolicy };
+  federation: FederationConfig;
   server: { host: string; port: number };
   ingest: { batchSize: number; maxRecordBytes: number };
   /** DuckDB buffer pool cap, e.g. "2GB". */
@@ -41,12 +42,32 @@ export function thresholdCount(t: EpidemicThreshold): number {
   return t.weeklyCount ?? ((t.ratePer1000 ?? 0) * (t.population ?? 0)) / 1000;
 }
 
+/**
+ * Statistical disclosure control of everything that leaves the hub (docs/disclosure-control.md): counts under
+ * `threshold` are suppressed, others rounded to a multiple of `rounding`, and a mean, SD or quantile needs at
+ * least `minCellSize` people behind it.
+ */
+export interface DisclosurePolicy {
+  threshold: number;
+  rounding: number;
+  minCellSize: number;
+}
+
+/** Hub-to-hub requests (docs/federation.md). */
+export interface FederationConfig {
+  /** How far a signed request's timestamp may be from this hub's clock, in seconds. */
+  clockSkewSeconds: number;
+  /** How long a coordinator waits for each peer, in milliseconds. */
+  timeoutMs: number;
+}
+
 export function defaultConfig(name: string): HubConfig {
   return {
     name,
     role: 'data',
     defaultSource: 'default',
-    privacy: { birthDatePrecision: 'month' },
+    privacy: { birthDatePrecision: 'month', disclosure: { threshold: 10, rounding: 5, minCellSize: 10 } },
+    federation: { clockSkewSeconds: 60, timeoutMs: 10_000 },
     server: { host: '127.0.0.1', port: 8080 },
     ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024 },
     store: { memoryLimit: '1GB' },
@@ -78,9 +99,22 @@ export function parseConfig(value: unknown, file: string): HubConfig {
   if (typeof role !== 'string' || !ROLES.includes(role)) fail('role', `one of ${ROLES.join(', ')}`);
   const defaultSource = v.defaultSource ?? base.defaultSource;
   if (typeof defaultSource !== 'string' || defaultSource.length === 0) fail('defaultSource', 'a non-empty string');
-  const privacy = { ...base.privacy, ...section('privacy') };
+  const privacySection = section('privacy');
+  const disclosureSection = privacySection.disclosure ?? {};
+  if (disclosureSection === null || typeof disclosureSection !== 'object') fail('privacy.disclosure', 'an object');
+  const disclosure = { ...base.privacy.disclosure, ...(disclosureSection as Record<string, unknown>) };
+  const privacy = { ...base.privacy, ...privacySection, disclosure };
   if (!PRECISIONS.includes(String(privacy.birthDatePrecision)))
     fail('privacy.birthDatePrecision', `one of ${PRECISIONS.join(', ')}`);
+  for (const key of ['threshold', 'rounding', 'minCellSize'] as const) {
+    if (!Number.isInteger(disclosure[key]) || (disclosure[key] as number) < 1)
+      fail(`privacy.disclosure.${key}`, 'a positive integer');
+  }
+  const federation = { ...base.federation, ...section('federation') };
+  if (typeof federation.clockSkewSeconds !== 'number' || !(federation.clockSkewSeconds > 0))
+    fail('federation.clockSkewSeconds', 'a positive number of seconds');
+  if (!Number.isInteger(federation.timeoutMs) || federation.timeoutMs < 1)
+    fail('federation.timeoutMs', 'a positive integer of milliseconds');
   const server = { ...base.server, ...section('server') };
   if (typeof server.host !== 'string') fail('server.host', 'a string');
   if (!Number.isInteger(server.port) || server.port < 0 || server.port > 65535)
@@ -99,6 +133,7 @@ export function parseConfig(value: unknown, file: string): HubConfig {
     role: role as HubRole,
     defaultSource: defaultSource as string,
     privacy: privacy as HubConfig['privacy'],
+    federation: federation as HubConfig['federation'],
     server: server as HubConfig['server'],
     ingest: ingest as HubConfig['ingest'],
     store: store as HubConfig['store'],

@@ -74,6 +74,25 @@ export const ERROR_CODES = {
   COHORT_UNKNOWN_CONCEPT_SET: 'a cohort rule names a concept set the definition does not define',
   COHORT_NOT_FOUND: 'no cohort has that id',
   OMOP_INVALID_TABLE: 'an OMOP CDM table is missing, lacks a required column, or has a malformed row',
+  DISCLOSURE_INVALID_TABLE:
+    'a table or summary given to disclosure control is malformed: ragged, negative or non-integer counts',
+  DISCLOSURE_DIFFERENCING:
+    'a release was refused: with an earlier related release it would let a suppressed count be recovered by subtraction',
+  FEDERATION_NO_IDENTITY: 'the hub has no Ed25519 identity key',
+  FEDERATION_INVALID_PEERS: 'the peers file or a peer entry is malformed (name, URL or public key)',
+  FEDERATION_UNKNOWN_PEER: 'no peer of that name is in the peers file',
+  FEDERATION_MISSING_SIGNATURE: 'a hub-to-hub request or response carries no signature',
+  FEDERATION_BAD_SIGNATURE: 'a hub-to-hub signature does not verify, or its signed fields do not match the message',
+  FEDERATION_UNKNOWN_SIGNER: 'a hub-to-hub request is signed by a hub that is not in the peers file',
+  FEDERATION_STALE_REQUEST: "a signed request's timestamp is further from this hub's clock than the allowed skew",
+  FEDERATION_REPLAY: 'a signed request reuses a nonce this hub has already accepted',
+  FEDERATION_UNKNOWN_OPERATION: 'no federation operation of that name is registered on this hub',
+  FEDERATION_PEER_FAILED: 'a peer did not answer within the timeout, could not be reached, or answered with an error',
+  LINKAGE_NOT_INITIALISED: 'no linkage service exists in the directory; run `healthmesh linkage init`',
+  LINKAGE_ALREADY_INITIALISED: 'a linkage service already exists in the directory',
+  LINKAGE_INVALID_KEY: 'a linkage key file is malformed or was issued for another hub',
+  LINKAGE_INVALID_IDENTIFIER: 'a national identifier is not a well-formed resident registration number',
+  LINKAGE_INVALID_SUBMISSION: 'a set of blinded linkage tokens is malformed',
   INTERNAL: 'an unexpected internal fault',
 } as const;
 

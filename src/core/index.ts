@@ -1,6 +1,13 @@
 export type { Clock } from './clock.js';
 export { fixedClock, systemClock } from './clock.js';
-export type { EpidemicThreshold, HubConfig, HubRole, SurveillanceConfig } from './config.js';
+export type {
+  DisclosurePolicy,
+  EpidemicThreshold,
+  FederationConfig,
+  HubConfig,
+  HubRole,
+  SurveillanceConfig,
+} from './config.js';
 export { defaultConfig, parseConfig, thresholdCount } from './config.js';
 export type { ErrorCode, FaultLocation } from './errors.js';
 export { ERROR_CODES, HealthmeshError, isHealthmeshError } from './errors.js';

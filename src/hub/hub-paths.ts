@@ -8,6 +8,12 @@ export interface HubPaths {
   secretsDir: string;
   secret: string;
   adminToken: string;
+  /** The hub's Ed25519 identity (PKCS#8 PEM, owner-only): signs hub-to-hub requests and responses. */
+  identityKey: string;
+  /** Hub-specific linkage key issued by the linkage service (owner-only), when the hub has one. */
+  linkageKey: string;
+  /** The hubs this hub talks to: name, URL and public key of each. */
+  peers: string;
   rejectsDir: string;
   exportsDir: string;
   /** Prepared rows of a bulk ingest waiting for the store (removed after each run). */
@@ -25,6 +31,9 @@ export function hubPaths(dir: string): HubPaths {
     secretsDir: join(d, 'secrets'),
     secret: join(d, 'secrets', 'hub.key'),
     adminToken: join(d, 'secrets', 'admin.token'),
+    identityKey: join(d, 'secrets', 'identity.pem'),
+    linkageKey: join(d, 'secrets', 'linkage.json'),
+    peers: join(d, 'peers.json'),
     rejectsDir: join(d, 'rejects'),
     exportsDir: join(d, 'exports'),
     stagingDir: join(d, 'staging'),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { destination } from 'pino';
@@ -7,7 +7,16 @@ import type { Clock, HubConfig, Logger } from '../core/index.js';
 import { createLogger, defaultConfig, HealthmeshError, parseConfig, systemClock } from '../core/index.js';
 import { ResourceValidator } from '../fhir/index.js';
 import { IngestPipeline, PreparePool, ResourcePreparer } from '../ingest/index.js';
-import { Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
+import type { LinkageKey } from '../privacy/index.js';
+import {
+  LinkageTokeniser,
+  Pseudonymiser,
+  parseLinkageKey,
+  personLinkageMigrations,
+  ReleaseLog,
+  ResourceDeidentifier,
+  releaseLogMigrations,
+} from '../privacy/index.js';
 import type { Database, Migration } from '../store/index.js';
 import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
 import type { HubPaths } from './hub-paths.js';
@@ -18,6 +27,8 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   ...resourceStoreMigrations,
   ...auditMigrations,
   ...tokenMigrations,
+  ...releaseLogMigrations,
+  ...personLinkageMigrations,
 ];
 
 /** The context every command and route receives: built once at start-up, passed in, never global. */
@@ -33,6 +44,10 @@ export interface Hub {
   /** Keyed pseudonyms of this hub: for sources that bypass the FHIR pipeline (an OMOP CDM's person ids). */
   pseudonymiser: Pseudonymiser;
   ingest: IngestPipeline;
+  /** The key the linkage service issued to this hub, if any: ingest then derives a linkage token per person. */
+  linkageKey: LinkageKey | undefined;
+  /** What this hub has released, for differencing protection; refusals go to the audit log. */
+  releases: ReleaseLog;
   close(): Promise<void>;
 }
 
@@ -48,9 +63,15 @@ function writeSecretFile(path: string, content: string | Buffer): void {
   writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
 }
 
+/** A fresh Ed25519 identity for hub-to-hub signatures (the federation module reads it). */
+export function writeIdentityKey(paths: HubPaths): void {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  writeSecretFile(paths.identityKey, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+}
+
 /**
- * Create a hub in `dir`: configuration, a random 256-bit pseudonymisation secret and an admin token (both
- * owner-only files), and the store with its schema. Fails if a hub is already there.
+ * Create a hub in `dir`: configuration, a random 256-bit pseudonymisation secret, an Ed25519 identity and an
+ * admin token (all owner-only files), and the store with its schema. Fails if a hub is already there.
  */
 export async function initHub(
   dir: string,
@@ -66,6 +87,7 @@ export async function initHub(
   const config = { ...defaultConfig(options.name ?? 'hub'), ...options.config };
   try {
     writeSecretFile(paths.secret, randomBytes(32));
+    writeIdentityKey(paths);
     const hub = await openWith(paths, config, options);
     try {
       const token = await hub.tokens.create('admin', 'admin');
@@ -79,14 +101,21 @@ export async function initHub(
     return { paths, adminToken: readFileSync(paths.adminToken, 'utf8').trim() };
   } catch (e) {
     // Remove what this init made, so a retry starts clean (only reached when no hub.json existed).
-    for (const f of [paths.secret, paths.adminToken, paths.store, `${paths.store}.wal`, paths.auditAnchor])
+    for (const f of [
+      paths.secret,
+      paths.identityKey,
+      paths.adminToken,
+      paths.store,
+      `${paths.store}.wal`,
+      paths.auditAnchor,
+    ])
       rmSync(f, { force: true });
     throw e;
   }
 }
 
-/** Open an initialised hub: read its config and secret, open and migrate its store. */
-export async function openHub(dir: string, options: OpenOptions = {}): Promise<Hub> {
+/** An initialised hub's checked configuration, read without opening its store (which a serving hub holds). */
+export function readHubConfig(dir: string): { paths: HubPaths; config: HubConfig } {
   const paths = hubPaths(dir);
   if (!existsSync(paths.config)) {
     throw new HealthmeshError('HUB_NOT_INITIALISED', `no hub in ${paths.dir}: run \`healthmesh init\` first`, {
@@ -99,7 +128,13 @@ export async function openHub(dir: string, options: OpenOptions = {}): Promise<H
   } catch (e) {
     throw new HealthmeshError('CONFIG_INVALID', `${paths.config}: ${(e as Error).message}`, { file: paths.config });
   }
-  return openWith(paths, parseConfig(parsed, paths.config), options);
+  return { paths, config: parseConfig(parsed, paths.config) };
+}
+
+/** Open an initialised hub: read its config and secret, open and migrate its store. */
+export async function openHub(dir: string, options: OpenOptions = {}): Promise<Hub> {
+  const { paths, config } = readHubConfig(dir);
+  return openWith(paths, config, options);
 }
 
 async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions): Promise<Hub> {
@@ -114,16 +149,24 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
   const audit = new AuditLog(db, clock, paths.auditAnchor);
   const tokens = new TokenRegistry(db, clock);
   const pseudonymiser = new Pseudonymiser(secret);
+  const linkageKey = existsSync(paths.linkageKey)
+    ? parseLinkageKey(readFileSync(paths.linkageKey, 'utf8'), paths.linkageKey, config.name)
+    : undefined;
   const preparer = new ResourcePreparer(
     pseudonymiser,
     new ResourceDeidentifier({ birthDatePrecision: config.privacy.birthDatePrecision }),
+    linkageKey ? new LinkageTokeniser(linkageKey) : undefined,
   );
   const ingest = new IngestPipeline({
     ...(options.parallelIngest !== false && {
       parallel: {
         workers: options.parallelIngest?.workers ?? PreparePool.defaultSize(),
         minFileBytes: options.parallelIngest?.minFileBytes ?? 16 * 1024 * 1024,
-        data: { secret: new Uint8Array(secret), birthDatePrecision: config.privacy.birthDatePrecision },
+        data: {
+          secret: new Uint8Array(secret),
+          birthDatePrecision: config.privacy.birthDatePrecision,
+          ...(linkageKey && { linkageKey }),
+        },
         stagingDir: paths.stagingDir,
       },
     }),
@@ -136,6 +179,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
       await audit.append(e);
     },
   });
+  const releases = new ReleaseLog(db, clock, config.privacy.disclosure, (e) => audit.append(e));
   return {
     config,
     paths,
@@ -147,6 +191,8 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     tokens,
     pseudonymiser,
     ingest,
+    linkageKey,
+    releases,
     async close() {
       await db.close();
       logger.flush();

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { RawRecord } from '../fhir/index.js';
-import { namePartsOf } from '../privacy/index.js';
+import type { PersonLink } from '../privacy/index.js';
+import { namePartsOf, personLinkage } from '../privacy/index.js';
 import type { StagedRecord, WriteResult } from '../store/index.js';
 import { bundleEntries } from './bundle-entries.js';
 import type { EntryOutcome, IngestDeps, IngestOptions } from './ingest-pipeline.js';
@@ -43,6 +44,8 @@ export class Run {
   private pending: Unit[] = [];
   /** Records of the bulk path whose bodies wait in staged files; a batch holds these or units, never both. */
   private staged: StagedRecord[] = [];
+  /** Linkage tokens of staged Patients, committed with them. */
+  private stagedLinks: PersonLink[] = [];
   private stagedChunks = new Set<number>();
   /** The staged files of the bulk path (set by the pipeline when it starts workers). */
   staging: StagingArea | undefined;
@@ -96,6 +99,7 @@ export class Run {
       case 'staged':
         if (this.pending.length > 0) await this.flush();
         this.stage(outcome.record, chunk);
+        if (outcome.linkage) this.stagedLinks.push({ patientKey: outcome.record.id, ...outcome.linkage });
         break;
       case 'write':
         if (this.staged.length > 0) await this.flush();
@@ -287,14 +291,16 @@ export class Run {
     const units = this.pending;
     const staged = this.staged;
     const chunks = this.stagedChunks;
+    const links = this.stagedLinks;
     this.pending = [];
     this.staged = [];
+    this.stagedLinks = [];
     this.stagedChunks = new Set();
     this.pendingCount = 0;
     this.inflightKeys = this.pendingKeys;
     this.pendingKeys = new Set();
     this.writing = true;
-    this.inflight = (staged.length > 0 ? this.writeStaged(staged, chunks) : this.write(units)).finally(() => {
+    this.inflight = (staged.length > 0 ? this.writeStaged(staged, chunks, links) : this.write(units)).finally(() => {
       this.inflightKeys = new Set();
       this.writing = false;
     });
@@ -313,15 +319,19 @@ export class Run {
     await this.inflight;
   }
 
-  private async writeStaged(records: StagedRecord[], chunks: Set<number>): Promise<void> {
+  private async writeStaged(records: StagedRecord[], chunks: Set<number>, links: PersonLink[]): Promise<void> {
     const staging = this.staging;
     if (!staging) throw new Error('staged records without a staging area');
     const { files, keysFile, decisionsFile } = staging.batchFiles(chunks);
     try {
-      const results = await this.deps.store.writeStaged(
-        { source: this.options.source, records, files, keysFile, decisionsFile },
-        this.deps.clock.now(),
-      );
+      const batch = { source: this.options.source, records, files, keysFile, decisionsFile };
+      const now = this.deps.clock.now();
+      // Tokens commit with the Patients they belong to, so a crash never leaves one without the other.
+      const results = await this.deps.store.db.transaction(async (tx) => {
+        const r = await this.deps.store.writeStaged(batch, now, tx);
+        await personLinkage.record(tx, links);
+        return r;
+      });
       for (let i = 0; i < records.length; i++) this.summary.written(records[i]!.type, results[i]!.status);
     } finally {
       rmSync(keysFile, { force: true });
@@ -332,7 +342,14 @@ export class Run {
 
   private async write(units: Unit[]): Promise<void> {
     const writes = units.flatMap((u) => u.writes.map((p) => p.write));
-    const results = await this.deps.store.write(writes, this.deps.clock.now());
+    const links: PersonLink[] = [];
+    for (const w of writes) if (w.linkage) links.push({ patientKey: w.id, ...w.linkage });
+    const now = this.deps.clock.now();
+    const results = await this.deps.store.db.transaction(async (tx) => {
+      const r = await this.deps.store.write(writes, now, tx);
+      await personLinkage.record(tx, links);
+      return r;
+    });
     let i = 0;
     for (const u of units) {
       const byKey = new Map<string, WriteResult>();

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ValidatorPlan } from '../fhir/index.js';
 import { ResourceValidator } from '../fhir/index.js';
-import type { BirthDatePrecision } from '../privacy/index.js';
+import type { BirthDatePrecision, LinkageKey } from '../privacy/index.js';
 import type { StagedFiles, StagedRecord } from '../store/index.js';
 import type { RecordOutcome } from './single-record.js';
 
@@ -10,6 +10,7 @@ export interface PrepareWorkerData {
   secret: Uint8Array;
   birthDatePrecision: BirthDatePrecision;
   source: string;
+  linkageKey?: LinkageKey;
 }
 
 /** What a worker starts with. */
@@ -35,6 +36,8 @@ export interface PrepareChunk {
 export interface StagedOutcome {
   kind: 'staged';
   record: StagedRecord;
+  /** A Patient's linkage token (docs/linkage.md), when the hub has a linkage key. */
+  linkage?: { token: string; keyId: string };
 }
 
 export type ChunkOutcome = RecordOutcome | StagedOutcome;

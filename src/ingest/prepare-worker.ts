@@ -1,7 +1,7 @@
 // Worker thread of the NDJSON bulk path: parse, validate and pseudonymise lines; the main thread stores them.
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseRecord, ResourceValidator } from '../fhir/index.js';
-import { Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
+import { LinkageTokeniser, Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
 import { StagedRowsWriter } from '../store/index.js';
 import type { PrepareChunk, PrepareResult, WorkerStart } from './prepare-pool.js';
 import { STAGE_KEYS_PER_CHUNK } from './prepare-pool.js';
@@ -14,6 +14,7 @@ const deps = {
   preparer: new ResourcePreparer(
     new Pseudonymiser(Buffer.from(data.secret)),
     new ResourceDeidentifier({ birthDatePrecision: data.birthDatePrecision }),
+    data.linkageKey ? new LinkageTokeniser(data.linkageKey) : undefined,
   ),
   source: data.source,
 };
@@ -31,10 +32,10 @@ parentPort?.on('message', (chunk: PrepareChunk) => {
       continue;
     }
     // The body and search rows go to the staged files; the main thread gets what it needs to decide the version.
-    const { type, id, hash, patientKey, content, search } = outcome.write;
+    const { type, id, hash, patientKey, content, search, linkage } = outcome.write;
     const key = chunk.seq * STAGE_KEYS_PER_CHUNK + i;
     staged.add(key, content, search);
-    outcomes.push({ kind: 'staged', record: { key, type, id, hash, patientKey } });
+    outcomes.push({ kind: 'staged', record: { key, type, id, hash, patientKey }, ...(linkage && { linkage }) });
   }
   const result: PrepareResult = { seq: chunk.seq, outcomes };
   if (!staged.empty) result.files = staged.write(chunk.stagingDir, `c${chunk.seq}`);

@@ -1,7 +1,7 @@
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import { HealthmeshError } from '../core/index.js';
 import { extractSearchRows, parseReference } from '../fhir/index.js';
-import type { Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
+import type { LinkageTokeniser, Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
 import type { ResourceWrite } from '../store/index.js';
 
 type Json = Record<string, unknown>;
@@ -35,6 +35,8 @@ export class ResourcePreparer {
   constructor(
     private readonly pseudonymiser: Pseudonymiser,
     private readonly deidentifier: ResourceDeidentifier,
+    /** The hub's linkage key, when the linkage service has issued one (docs/linkage.md). */
+    private readonly linkage?: LinkageTokeniser,
   ) {}
 
   /** The stored id a source resource gets (and the source id it was derived from). */
@@ -49,6 +51,8 @@ export class ResourcePreparer {
     const id = this.storedId(source, resource, fullUrl);
     const outsideTargets: Prepared['outsideTargets'] = [];
     this.rewriteReferences(source, resource, scope, type, outsideTargets);
+    // The token comes from the national identifier, which de-identification is about to remove.
+    const token = this.linkage && type === 'Patient' ? this.linkage.tokenOfPatient(resource) : undefined;
     this.deidentifier.deidentify(resource, scope.personNames);
     resource.id = id;
     stripServerMeta(resource);
@@ -63,6 +67,7 @@ export class ResourcePreparer {
         content,
         hash,
         search: extractSearchRows(resource),
+        ...(token !== undefined && { linkage: { token, keyId: this.linkage!.key.keyId } }),
       },
       outsideTargets,
     };

@@ -1,4 +1,37 @@
+export type {
+  CountTable,
+  ReleasedCount,
+  ReleasedSummary,
+  ReleasedTable,
+  SummaryStatistics,
+} from './disclosure-control.js';
+export {
+  DEFAULT_DISCLOSURE_POLICY,
+  releaseCount,
+  releaseCounts,
+  releaseSummary,
+  releaseTable,
+  suppressionPattern,
+} from './disclosure-control.js';
 export { PHONE_MASK, RRN_MASK, scrubText } from './identifier-scrubber.js';
+export { distinctCount, LinkageBlinder, ringAfter } from './linkage-blinding.js';
+export type { RingCall, RingRequest, RingResponse } from './linkage-ring.js';
+export { federatedDistinctCount, LinkageParty } from './linkage-ring.js';
+export { LinkageService } from './linkage-service.js';
+export type { LinkageKey } from './linkage-token.js';
+export {
+  formatLinkageKey,
+  issueLinkageKey,
+  LinkageTokeniser,
+  normaliseRrn,
+  parseLinkageKey,
+  RRN_SYSTEM,
+} from './linkage-token.js';
+export type { PersonLink } from './person-linkage.js';
+export { personLinkage, personLinkageMigrations } from './person-linkage.js';
+export { PopulationSketch } from './population-sketch.js';
 export { Pseudonymiser } from './pseudonymiser.js';
+export type { Refusal, RefusalAudit, ReleaseCell, ReleaseLogOptions, ReleaseRequest } from './release-log.js';
+export { ReleaseLog, releaseLogMigrations, releaseTerms } from './release-log.js';
 export type { BirthDatePrecision, DeidentifyOptions } from './resource-deidentifier.js';
 export { namePartsOf, ResourceDeidentifier } from './resource-deidentifier.js';

@@ -7,11 +7,14 @@ import Fastify, {
 } from 'fastify';
 import type { Principal } from '../access/index.js';
 import { HealthmeshError } from '../core/index.js';
+import type { Federation } from '../federation/index.js';
+import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import { scrubText } from '../privacy/index.js';
 import { errorOutcome } from './operation-outcome.js';
 import { bundleRoutes } from './routes/bundle.js';
 import { exportRoutes } from './routes/export.js';
+import { federationRoutes } from './routes/federation.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
@@ -23,6 +26,8 @@ declare module 'fastify' {
     principal?: Principal;
     /** What the route did, for the audit entry written when the response is sent. */
     auditAction?: { action: string; target: string; detail?: Record<string, string | number | boolean> };
+    /** The route wrote its own audit entries (federation: per peer and operation). */
+    auditedByRoute?: boolean;
   }
 }
 
@@ -32,6 +37,11 @@ export interface ServerOptions {
   /** Base URL used in links (paging, export manifests); defaults to the request's own host. */
   baseUrl?: string;
   bodyLimit?: number;
+  /**
+   * The hub's federation transport, with the operations other modules registered. Default: opened from the hub
+   * with only the built-in operations; a hub without an identity key serves no `/federation` routes.
+   */
+  federation?: Federation;
 }
 
 /** Build the hub's HTTP app without listening: tests call `inject`, the CLI calls `listen`. */
@@ -55,6 +65,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   });
 
   app.addHook('onRequest', async (req) => {
+    // Peers sign each request instead (routes/federation.ts): the two kinds of caller never share a credential.
+    if (req.routeOptions.config?.peerAuth === true) return;
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match)
@@ -66,6 +78,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
 
   // Every request is audited once its outcome is known, refused ones included.
   app.addHook('onResponse', async (req, reply) => {
+    if (req.auditedByRoute) return;
     const a = req.auditAction;
     const status = reply.statusCode;
     await hub.audit.append({
@@ -109,7 +122,19 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(surveillanceRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
+  const federation = options.federation ?? (await federationOf(hub));
+  if (federation) await app.register(federationRoutes(federation));
   return app;
+}
+
+async function federationOf(hub: Hub): Promise<Federation | undefined> {
+  try {
+    return await openFederation(hub);
+  } catch (e) {
+    if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;
+    hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');
+    return undefined;
+  }
 }
 
 export interface RouteContext {

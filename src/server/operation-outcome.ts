@@ -14,6 +14,14 @@ const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
   INGEST_NOT_A_RESOURCE: [400, 'structure'],
   INGEST_TRANSACTION_FAILED: [400, 'processing'],
   INGEST_RECORD_TOO_LARGE: [413, 'too-costly'],
+  FEDERATION_MISSING_SIGNATURE: [401, 'security'],
+  FEDERATION_BAD_SIGNATURE: [401, 'security'],
+  FEDERATION_UNKNOWN_SIGNER: [401, 'security'],
+  FEDERATION_STALE_REQUEST: [401, 'security'],
+  FEDERATION_REPLAY: [401, 'security'],
+  FEDERATION_UNKNOWN_OPERATION: [404, 'not-supported'],
+  FEDERATION_PEER_FAILED: [502, 'transient'],
+  DISCLOSURE_DIFFERENCING: [403, 'suppressed'],
 };
 
 export function httpStatusOf(code: ErrorCode): number {

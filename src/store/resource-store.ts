@@ -11,6 +11,11 @@ export interface ResourceWrite extends WriteKey {
   /** JSON of the resource without meta.versionId / meta.lastUpdated (those come from the columns). */
   content: string;
   search: SearchRows;
+  /**
+   * A Patient's linkage token, derived at ingest before de-identification removed the identifier. The resource
+   * store does not keep it; the ingest writes it to the person-linkage table in the same transaction.
+   */
+  linkage?: { token: string; keyId: string };
 }
 
 const typeAndId = (r: WriteKey): [string, string] => [r.type, r.id];
@@ -73,10 +78,12 @@ export class ResourceStore {
   /**
    * Store a batch whose bodies and search rows were staged as files (`StagedRowsWriter`, in the ingest's worker
    * threads): the engine reads them itself, so the bodies never pass through this thread. Same rules and the
-   * same one transaction as `write`; the staged files are left for the caller to remove.
+   * same one transaction as `write` (the caller's `tx` when given); the staged files are left for the caller to
+   * remove.
    */
-  async writeStaged(batch: StagedBatch, now: Date): Promise<WriteResult[]> {
-    return this.db.transaction((tx) => writeStagedBatch(tx, batch, now));
+  async writeStaged(batch: StagedBatch, now: Date, tx?: Database): Promise<WriteResult[]> {
+    if (tx) return writeStagedBatch(tx, batch, now);
+    return this.db.transaction((t) => writeStagedBatch(t, batch, now));
   }
 
   /**

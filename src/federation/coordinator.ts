@@ -1,0 +1,47 @@
+import { isHealthmeshError } from '../core/index.js';
+import type { FederationClient, PeerFailure } from './federation-client.js';
+import { PeerCallError } from './federation-client.js';
+
+/** What a fan-out gathered: one result per hub that answered, and the hubs that did not, by name. */
+export interface FanOutResult {
+  results: { hub: string; value: unknown; ms: number }[];
+  failed: PeerFailure[];
+  /** True when every hub answered; otherwise the result is partial and `failed` names the missing hubs. */
+  complete: boolean;
+}
+
+/**
+ * Send one operation to several peers at once, each bounded by the timeout, and wait for all to answer or
+ * fail: a hub that is down or slow costs at most the timeout and is named in `failed`, never dropped silently.
+ */
+export async function fanOut(
+  client: FederationClient,
+  hubs: readonly string[],
+  operation: string,
+  body: unknown,
+  options: { timeoutMs: number },
+): Promise<FanOutResult> {
+  const settled = await Promise.all(
+    hubs.map(async (hub) => {
+      const t0 = performance.now();
+      try {
+        const value = await client.call(hub, operation, body, options);
+        return { hub, value, ms: performance.now() - t0 };
+      } catch (e) {
+        if (e instanceof PeerCallError) return e.failure;
+        // A name missing from the peers file belongs to that hub's row; anything else is our bug.
+        if (isHealthmeshError(e) && e.code === 'FEDERATION_UNKNOWN_PEER') {
+          return { hub, kind: 'unknown-peer' as const, message: e.message };
+        }
+        throw e;
+      }
+    }),
+  );
+  const results: FanOutResult['results'] = [];
+  const failed: PeerFailure[] = [];
+  for (const s of settled) {
+    if ('kind' in s) failed.push(s);
+    else results.push(s);
+  }
+  return { results, failed, complete: failed.length === 0 };
+}

@@ -1,0 +1,56 @@
+import type { Hub } from '../hub/index.js';
+import { migrate } from '../store/index.js';
+import { FederationClient } from './federation-client.js';
+import type { HubIdentity } from './hub-identity.js';
+import { loadIdentity } from './hub-identity.js';
+import { federationMigrations, NonceStore } from './nonce-store.js';
+import { OperationRegistry } from './operation-registry.js';
+import { PeerDirectory } from './peer-directory.js';
+import { RequestReceiver } from './request-receiver.js';
+
+/** A hub's federation transport: its identity, its peers, the receiving and the sending side. */
+export interface Federation {
+  identity: HubIdentity;
+  peers: PeerDirectory;
+  operations: OperationRegistry;
+  receiver: RequestReceiver;
+  client: FederationClient;
+  /** Default per-peer timeout of a fan-out (hub config `federation.timeoutMs`). */
+  timeoutMs: number;
+}
+
+/**
+ * Build the federation transport of an open hub: creates its nonce table on first use (the hub's own
+ * migrations cannot know this module, which sits below it), reads its identity and peers file. `hub.ping` is
+ * registered as a built-in operation; other modules register theirs on `operations`.
+ */
+export async function openFederation(hub: Hub, operations = new OperationRegistry()): Promise<Federation> {
+  await migrate(hub.db, federationMigrations, hub.clock.now());
+  const identity = loadIdentity(hub.config.name, hub.paths);
+  const peers = PeerDirectory.open(hub.paths.peers);
+  const clockSkewMs = hub.config.federation.clockSkewSeconds * 1000;
+  if (!operations.has('hub.ping')) {
+    operations.register('hub.ping', async ({ peer }) => ({
+      hub: identity.name,
+      to: peer,
+      at: hub.clock.now().toISOString(),
+    }));
+  }
+  const receiver = new RequestReceiver({
+    identity,
+    peers,
+    nonces: new NonceStore(hub.db, hub.clock),
+    operations,
+    clock: hub.clock,
+    audit: hub.audit,
+    clockSkewMs,
+  });
+  return {
+    identity,
+    peers,
+    operations,
+    receiver,
+    client: new FederationClient(identity, peers, hub.clock, clockSkewMs),
+    timeoutMs: hub.config.federation.timeoutMs,
+  };
+}

@@ -1,0 +1,64 @@
+import type { Database, Migration } from '../store/index.js';
+
+export const personLinkageMigrations: readonly Migration[] = [
+  {
+    module: 'privacy',
+    version: 2,
+    name: 'person linkage tokens',
+    statements: [
+      `CREATE TABLE person_linkage (
+        patient_key VARCHAR NOT NULL PRIMARY KEY,
+        token VARCHAR NOT NULL,
+        key_id VARCHAR NOT NULL
+      )`,
+      // Rows of one ingest batch land here first, then merge into person_linkage in one statement.
+      `CREATE TABLE person_linkage_stage (
+        patient_key VARCHAR NOT NULL,
+        token VARCHAR NOT NULL,
+        key_id VARCHAR NOT NULL
+      )`,
+    ],
+  },
+];
+
+/** One person's linkage token, as ingest derives it. */
+export interface PersonLink {
+  patientKey: string;
+  token: string;
+  keyId: string;
+}
+
+/**
+ * The person-linkage table: one linkage token per patient key (never the identifier it came from). Written in
+ * the ingest's store transaction; a re-ingest or a new key replaces the row.
+ */
+export const personLinkage = {
+  async record(tx: Database, links: readonly PersonLink[]): Promise<void> {
+    if (links.length === 0) return;
+    // The last link of a patient in the batch wins, as the last version of a resource does.
+    const last = new Map(links.map((l) => [l.patientKey, l]));
+    await tx.run('DELETE FROM person_linkage_stage');
+    await tx.append(
+      'person_linkage_stage',
+      [...last.values()].map((l) => [l.patientKey, l.token, l.keyId]),
+    );
+    await tx.run(
+      `INSERT INTO person_linkage (patient_key, token, key_id)
+       SELECT patient_key, token, key_id FROM person_linkage_stage
+       ON CONFLICT (patient_key) DO UPDATE SET token = EXCLUDED.token, key_id = EXCLUDED.key_id`,
+    );
+    await tx.run('DELETE FROM person_linkage_stage');
+  },
+
+  /** Distinct tokens of the given patients (all patients when omitted). */
+  async tokens(db: Database, patientKeys?: readonly string[]): Promise<string[]> {
+    const rows =
+      patientKeys === undefined
+        ? await db.all<{ token: string }>('SELECT DISTINCT token FROM person_linkage')
+        : await db.all<{ token: string }>(
+            `SELECT DISTINCT token FROM person_linkage WHERE ${db.inList('patient_key', '$1')}`,
+            [patientKeys],
+          );
+    return rows.map((r) => r.token);
+  },
+};

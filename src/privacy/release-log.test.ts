@@ -1,0 +1,153 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixedClock } from '../core/index.js';
+import type { Database } from '../store/index.js';
+import { DuckDbDatabase, migrate } from '../store/index.js';
+import type { ReleaseRequest } from './index.js';
+import { PopulationSketch, ReleaseLog, releaseCount, releaseLogMigrations, releaseTerms } from './index.js';
+
+const ENGINES = ['duckdb'] as const;
+const NOW = new Date('2026-03-01T00:00:00Z');
+const policy = { threshold: 10, rounding: 5, minCellSize: 10 };
+
+const people = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `patient-${from + i}`);
+
+function request(terms: string[], population: string[], extra: Partial<ReleaseRequest> = {}): ReleaseRequest {
+  return {
+    requester: 'alice',
+    family: 'cohort.count',
+    terms,
+    cells: { total: { count: population.length, released: releaseCount(population.length, policy) } },
+    population,
+    ...extra,
+  };
+}
+
+describe('PopulationSketch', () => {
+  it('decodes the exact size of a small symmetric difference and gives up on a large one', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2000 }),
+        fc.integer({ min: 0, max: 9 }),
+        fc.integer({ min: 0, max: 9 }),
+        (n, gone, added) => {
+          const cells = PopulationSketch.cellsFor(10);
+          const a = PopulationSketch.of(people(0, n + gone), cells);
+          const b = PopulationSketch.of(people(gone, n + gone + added), cells);
+          expect(a.differenceSize(b)).toBe(gone + added);
+        },
+      ),
+      { numRuns: 100 },
+    );
+    const cells = PopulationSketch.cellsFor(10);
+    expect(
+      PopulationSketch.of(people(0, 500), cells).differenceSize(PopulationSketch.of(people(200, 700), cells)),
+    ).toBeUndefined();
+  });
+
+  it('reads back what it wrote', () => {
+    const a = PopulationSketch.of(people(0, 300), 20);
+    const b = PopulationSketch.parse(a.serialise());
+    expect(b?.size).toBe(300);
+    expect(b?.differenceSize(PopulationSketch.of(people(1, 300), 20))).toBe(1);
+  });
+});
+
+describe('releaseTerms', () => {
+  it('gives one term per part, the same however keys are ordered, and a new term for a changed rule', () => {
+    const age = { kind: 'age', min: 40 };
+    const a = releaseTerms([{ concept: 'T2D', first: true }, age]);
+    const b = releaseTerms([
+      { first: true, concept: 'T2D' },
+      { min: 40, kind: 'age' },
+    ]);
+    expect(a).toEqual(b);
+    const changed = releaseTerms([
+      { concept: 'T2D', first: true },
+      { kind: 'age', min: 41 },
+    ]);
+    expect(changed[0]).toBe(a[0]);
+    expect(changed[1]).not.toBe(a[1]);
+  });
+});
+
+for (const engine of ENGINES) {
+  describe(`ReleaseLog on ${engine}`, () => {
+    let db: Database | undefined;
+    afterEach(async () => {
+      await db?.close();
+      db = undefined;
+    });
+
+    async function open() {
+      db = await DuckDbDatabase.open(':memory:');
+      await migrate(db, releaseLogMigrations, NOW);
+      const audited: { outcome: string; detail: Record<string, unknown> }[] = [];
+      const log = new ReleaseLog(db, fixedClock(NOW), policy, async (e) => {
+        audited.push(e);
+      });
+      return { log, audited };
+    }
+
+    async function refusal(p: Promise<unknown>): Promise<string> {
+      try {
+        await p;
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+      return 'admitted';
+    }
+
+    it('refuses the same definition with one more rule when it drops fewer people than the threshold', async () => {
+      const { log, audited } = await open();
+      expect(await log.admit(request(['entry:T2D', 'age>=40'], people(0, 503)))).toBe(1);
+      // One more rule removes 3 people: 503 → 500 would publish 505 and 500, and 503 − 500 reveals the 3.
+      const code = await refusal(log.admit(request(['entry:T2D', 'age>=40', 'not:insulin'], people(3, 503))));
+      expect(code).toBe('DISCLOSURE_DIFFERENCING');
+      expect(audited).toHaveLength(1);
+      expect(audited[0]).toMatchObject({
+        outcome: 'denied',
+        detail: { code: 'DISCLOSURE_DIFFERENCING', relatedTo: 1 },
+      });
+    });
+
+    it('refuses a differently worded query whose population differs by fewer than the threshold', async () => {
+      const { log } = await open();
+      await log.admit(request(['entry:T2D'], people(0, 400)));
+      const code = await refusal(log.admit(request(['entry:E11', 'region:gwangju', 'age>=18'], people(0, 393))));
+      expect(code).toBe('DISCLOSURE_DIFFERENCING');
+    });
+
+    it('refuses a related query where one published cell moves by less than the threshold', async () => {
+      const { log } = await open();
+      const cells = (f: number, m: number) => ({
+        F: { count: f, released: releaseCount(f, policy) },
+        M: { count: m, released: releaseCount(m, policy) },
+      });
+      await log.admit({ requester: 'a', family: 'by-sex', terms: ['entry:CKD'], cells: cells(120, 200) });
+      // The extra rule removes 40 men but only 2 women: the total moves a lot, the F cell by 2.
+      const code = await refusal(
+        log.admit({ requester: 'a', family: 'by-sex', terms: ['entry:CKD', 'egfr<30'], cells: cells(118, 160) }),
+      );
+      expect(code).toBe('DISCLOSURE_DIFFERENCING');
+    });
+
+    it('admits an exact repeat, a clearly different population, and an unrelated family', async () => {
+      const { log } = await open();
+      await log.admit(request(['entry:T2D'], people(0, 400)));
+      expect(await log.admit(request(['entry:T2D'], people(0, 400)))).toBe(2);
+      expect(await log.admit(request(['entry:T2D', 'age>=65'], people(0, 150)))).toBe(3);
+      expect(await log.admit(request(['entry:T2D', 'age>=40'], people(0, 397), { family: 'other' }))).toBe(4);
+    });
+
+    it('compares cells only when no population is given', async () => {
+      const { log } = await open();
+      const cell = (n: number) => ({ total: { count: n, released: releaseCount(n, policy) } });
+      await log.admit({ requester: 'a', family: 'f', terms: ['x'], cells: cell(100) });
+      expect(await refusal(log.admit({ requester: 'a', family: 'f', terms: ['x', 'y'], cells: cell(95) }))).toBe(
+        'DISCLOSURE_DIFFERENCING',
+      );
+      expect(await log.admit({ requester: 'a', family: 'f', terms: ['x', 'y'], cells: cell(85) })).toBe(2);
+    });
+  });
+}

@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import type { Clock, DisclosurePolicy } from '../core/index.js';
+import { HealthmeshError } from '../core/index.js';
+import type { Database, Migration } from '../store/index.js';
+import type { ReleasedCount } from './disclosure-control.js';
+import { PopulationSketch } from './population-sketch.js';
+
+export const releaseLogMigrations: readonly Migration[] = [
+  {
+    module: 'privacy',
+    version: 1,
+    name: 'release log for differencing protection',
+    statements: [
+      `CREATE TABLE disclosure_release (
+        seq BIGINT NOT NULL PRIMARY KEY,
+        released_at TIMESTAMPTZ NOT NULL,
+        requester VARCHAR NOT NULL,
+        family VARCHAR NOT NULL,
+        terms VARCHAR NOT NULL,
+        cells VARCHAR NOT NULL,
+        population_size BIGINT,
+        population_sketch VARCHAR
+      )`,
+      'CREATE INDEX disclosure_release_family ON disclosure_release (family, seq)',
+    ],
+  },
+];
+
+/** One count of a result about to be released: its true value and what disclosure control would publish. */
+export interface ReleaseCell {
+  count: number;
+  released: ReleasedCount;
+}
+
+/**
+ * What a hub is about to release, described so that later releases can be compared with it
+ * (docs/disclosure-control.md, "Differencing").
+ */
+export interface ReleaseRequest {
+  /** Who asked: a user or a peer hub, for the audit entry of a refusal. */
+  requester: string;
+  /**
+   * What must match for two releases to be comparable cell by cell: the kind of result and its layout, e.g.
+   * `cohort.characterisation/age_band×sex`. Not the population's definition, which goes in `terms`.
+   */
+  family: string;
+  /** Canonical text of each part that defines the population (entry event, each inclusion rule, exit …). */
+  terms: readonly string[];
+  /** The released cells by a stable label (`total`, `F|65+` …). */
+  cells: Readonly<Record<string, ReleaseCell>>;
+  /** Keys of the people counted, when the caller has them: lets populations be compared however defined. */
+  population?: Iterable<string>;
+}
+
+/** Why a release was refused: the earlier release it could be subtracted from, and what would be revealed. */
+export interface Refusal {
+  relatedTo: number;
+  reason: string;
+  cell?: string;
+}
+
+/** The audit hook (the access module sits above privacy, so the hub passes its audit log in as a function). */
+export type RefusalAudit = (entry: {
+  actor: string;
+  action: string;
+  target: string;
+  outcome: 'denied';
+  detail: Record<string, string | number | boolean>;
+}) => Promise<unknown>;
+
+export interface ReleaseLogOptions {
+  /** Two definitions whose terms differ in at most this many parts are related (one rule changed = 2). */
+  maxTermDistance?: number;
+  /** How many recent releases of a family are compared (bounds the work per release). */
+  window?: number;
+}
+
+interface StoredRelease {
+  seq: number;
+  terms: string[];
+  cells: Record<string, [number, ReleasedCount]>;
+  sketch: PopulationSketch | undefined;
+}
+
+/** JSON with object keys sorted at every level: equal values give equal text however they were written. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * The release terms of a definition's parts (its entry event, each inclusion rule, its exit …): SHA-256 of each
+ * part's canonical JSON, so key order and formatting do not matter and the log stores no definition text. Two
+ * definitions that share all parts but one differ in one term (one rule added or removed) or two (one changed).
+ */
+export function releaseTerms(parts: readonly unknown[]): string[] {
+  return parts.map((p) => createHash('sha256').update(canonicalJson(p)).digest('base64url'));
+}
+
+function termDistance(a: readonly string[], b: readonly string[]): number {
+  const A = new Set(a);
+  const B = new Set(b);
+  let d = 0;
+  for (const x of A) if (!B.has(x)) d++;
+  for (const x of B) if (!A.has(x)) d++;
+  return d;
+}
+
+/**
+ * Differencing protection: the hub remembers what it has released (true and published counts, the defining
+ * terms, and a sketch of the population) and refuses a release that, subtracted from an earlier related one,
+ * would reveal a count under the threshold. Two releases are related when they are of the same family and their
+ * definitions differ in at most `maxTermDistance` terms, or their populations differ by fewer than the threshold
+ * people. A related pair is refused when any cell published by both differs by 1 … threshold − 1.
+ */
+export class ReleaseLog {
+  private readonly maxTermDistance: number;
+  private readonly window: number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    private readonly policy: DisclosurePolicy,
+    private readonly audit: RefusalAudit,
+    options: ReleaseLogOptions = {},
+  ) {
+    this.maxTermDistance = options.maxTermDistance ?? 2;
+    this.window = options.window ?? 1000;
+  }
+
+  /**
+   * Record the release, or refuse it: a refusal is audited (outcome `denied`, with the reason and the earlier
+   * release) and thrown as `DISCLOSURE_DIFFERENCING`. Check and record are one transaction, so two related
+   * releases cannot both pass by racing.
+   */
+  async admit(request: ReleaseRequest): Promise<number> {
+    const sketch =
+      request.population === undefined
+        ? undefined
+        : PopulationSketch.of(request.population, PopulationSketch.cellsFor(this.policy.threshold));
+    const outcome = await this.db.transaction(async (tx) => {
+      const refusal = this.compare(request, sketch, await this.recent(tx, request.family));
+      if (refusal) return { refusal, seq: undefined };
+      const rows = await tx.all<{ seq: unknown }>('SELECT MAX(seq) AS seq FROM disclosure_release');
+      const seq = Number(rows[0]?.seq ?? 0) + 1;
+      const cells = Object.fromEntries(Object.entries(request.cells).map(([k, c]) => [k, [c.count, c.released]]));
+      await tx.run(
+        `INSERT INTO disclosure_release (seq, released_at, requester, family, terms, cells, population_size, population_sketch)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          seq,
+          this.clock.now(),
+          request.requester,
+          request.family,
+          JSON.stringify([...request.terms].sort()),
+          JSON.stringify(cells),
+          sketch?.size ?? null,
+          sketch?.serialise() ?? null,
+        ],
+      );
+      return { refusal: undefined, seq };
+    });
+    const r = outcome.refusal;
+    if (r === undefined) return outcome.seq;
+    await this.audit({
+      actor: request.requester,
+      action: 'release',
+      target: request.family,
+      outcome: 'denied',
+      detail: {
+        code: 'DISCLOSURE_DIFFERENCING',
+        reason: r.reason,
+        relatedTo: r.relatedTo,
+        ...(r.cell !== undefined && { cell: r.cell }),
+      },
+    });
+    throw new HealthmeshError('DISCLOSURE_DIFFERENCING', r.reason, r.cell !== undefined ? { path: r.cell } : {});
+  }
+
+  private compare(
+    request: ReleaseRequest,
+    sketch: PopulationSketch | undefined,
+    earlier: readonly StoredRelease[],
+  ): Refusal | undefined {
+    const t = this.policy.threshold;
+    for (const e of earlier) {
+      const populationGap = sketch && e.sketch ? sketch.differenceSize(e.sketch) : undefined;
+      if (populationGap !== undefined && populationGap > 0 && populationGap < t) {
+        return {
+          relatedTo: e.seq,
+          reason: `the population differs from release ${e.seq} by ${populationGap} people, fewer than the threshold ${t}`,
+        };
+      }
+      const related =
+        termDistance(request.terms, e.terms) <= this.maxTermDistance ||
+        (populationGap !== undefined && populationGap < t);
+      if (!related) continue;
+      for (const [label, cell] of Object.entries(request.cells)) {
+        const before = e.cells[label];
+        if (!before || before[1] === null || cell.released === null) continue;
+        const gap = Math.abs(cell.count - before[0]);
+        if (gap > 0 && gap < t) {
+          return {
+            relatedTo: e.seq,
+            cell: label,
+            reason: `cell '${label}' differs from release ${e.seq} of a closely related query by ${gap}, fewer than the threshold ${t}: subtracting the two would reveal it`,
+          };
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private async recent(tx: Database, family: string): Promise<StoredRelease[]> {
+    const rows = await tx.all<{ seq: unknown; terms: string; cells: string; population_sketch: string | null }>(
+      `SELECT seq, terms, cells, population_sketch FROM disclosure_release WHERE family = $1 ORDER BY seq DESC LIMIT $2`,
+      [family, this.window],
+    );
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      terms: JSON.parse(r.terms) as string[],
+      cells: JSON.parse(r.cells) as Record<string, [number, ReleasedCount]>,
+      sketch: r.population_sketch === null ? undefined : PopulationSketch.parse(r.population_sketch),
+    }));
+  }
+}
