@@ -1,0 +1,200 @@
+/**
+ * Cohorts across hubs. Each hub runs the definition on its own data and releases only what disclosure control
+ * lets out (`releaseCohort`): the person count, the attrition, an age band × sex table with complementary
+ * suppression, each admitted by the hub's release log (differencing protection). The coordinator merges the
+ * released numbers and counts distinct people across hubs with the linkage ring (docs/linkage.md), so a person
+ * treated in two regions is counted once; that total is itself disclosure-controlled before it is shown.
+ */
+import type { Federation, PeerFailure } from '../federation/index.js';
+import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
+import type { Hub } from '../hub/index.js';
+import type { ReleasedCount, ReleasedTable, RingCall, RingResponse } from '../privacy/index.js';
+import { federatedDistinctCount, LinkageParty, releaseCount, releaseTable, releaseTerms } from '../privacy/index.js';
+import type { CohortDefinition } from './cohort-definition.js';
+import { cohortIdOf, runCohort } from './cohort-runner.js';
+import { validateCohortDefinition } from './cohort-validation.js';
+import { refreshCohortIndex } from './index-refresh.js';
+
+export interface ReleasedCohort {
+  hub: string;
+  name: string;
+  persons: ReleasedCount;
+  attrition: { step: string; persons: ReleasedCount }[];
+  ageSex: ReleasedTable;
+  /** Whether this hub holds a linkage key and can join a distinct count. */
+  linkage: boolean;
+}
+
+export interface FederatedCohort {
+  name: string;
+  hubs: ReleasedCohort[];
+  /** Hubs that did not answer in time, refused, or are unknown: the result is partial when any are named. */
+  failed: PeerFailure[];
+  complete: boolean;
+  /** Sum of the hubs' released counts (suppressed hubs add nothing; `suppressedHubs` says how many). */
+  summedPersons: number;
+  suppressedHubs: number;
+  /** Distinct people across the answering hubs by linkage token, disclosure-controlled; absent without linkage. */
+  distinctPersons?: ReleasedCount;
+  /** Why there is no distinct count (a hub without a linkage key, or the ring failed). */
+  distinctUnavailable?: string;
+}
+
+const AGE_BANDS = ['0-19', '20-39', '40-59', '60-79', '80+'] as const;
+const SEXES = ['female', 'male', 'other', 'unknown'] as const;
+const LINKAGE_BLOCK = 10;
+
+async function ageSexCounts(hub: Hub, cohortId: string): Promise<number[][]> {
+  const age = `(EXTRACT(YEAR FROM r.start_date) - p.birth_year - CASE WHEN EXTRACT(MONTH FROM r.start_date) < p.birth_month THEN 1 ELSE 0 END)`;
+  const rows = await hub.db.all<{ band: number; gender: string | null; n: unknown }>(
+    `SELECT CASE WHEN ${age} < 20 THEN 0 WHEN ${age} < 40 THEN 1 WHEN ${age} < 60 THEN 2 WHEN ${age} < 80 THEN 3 ELSE 4 END AS band,
+       p.gender, COUNT(*) AS n
+     FROM (SELECT patient_key, MIN(start_date) AS start_date FROM cohort_result WHERE cohort_id = $1 GROUP BY patient_key) r
+     JOIN cohort_person p ON p.patient_key = r.patient_key GROUP BY 1, 2`,
+    [cohortId],
+  );
+  const cells = AGE_BANDS.map(() => SEXES.map(() => 0));
+  for (const r of rows) {
+    const s = SEXES.indexOf((r.gender ?? 'unknown') as (typeof SEXES)[number]);
+    const row = cells[Number(r.band)];
+    if (row !== undefined) row[s < 0 ? 3 : s] = (row[s < 0 ? 3 : s] ?? 0) + Number(r.n);
+  }
+  return cells;
+}
+
+/** Run a definition on this hub and return only what may leave it; the release is logged and audited. */
+export async function releaseCohort(hub: Hub, input: unknown, requester: string): Promise<ReleasedCohort> {
+  const def = validateCohortDefinition(input);
+  await refreshCohortIndex(hub);
+  const run = await runCohort(hub.db, def, hub.clock);
+  const policy = hub.config.privacy.disclosure;
+  const ageSex = releaseTable(
+    { rows: [...AGE_BANDS], columns: [...SEXES], cells: await ageSexCounts(hub, run.cohortId) },
+    policy,
+  );
+  const released: ReleasedCohort = {
+    hub: hub.config.name,
+    name: def.name,
+    persons: releaseCount(run.persons, policy),
+    attrition: run.attrition.map((a) => ({ step: a.step, persons: releaseCount(a.persons, policy) })),
+    ageSex,
+    linkage: hub.linkageKey !== undefined,
+  };
+  const cells: Record<string, { count: number; released: ReleasedCount }> = {};
+  run.attrition.forEach((a, i) => {
+    cells[`attrition|${i}`] = { count: a.persons, released: released.attrition[i]?.persons ?? null };
+  });
+  const members = await hub.db.all<{ patient_key: string }>(
+    'SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1',
+    [run.cohortId],
+  );
+  await hub.releases.admit({
+    requester,
+    family: 'cohort.run/attrition',
+    terms: releaseTerms([
+      def.conceptSets,
+      def.entry,
+      def.priorObservationDays ?? null,
+      ...(def.inclusion ?? []),
+      def.exit ?? null,
+    ]),
+    cells,
+    population: members.map((m) => m.patient_key),
+  });
+  return released;
+}
+
+/** The linkage tokens of a cohort's members on this hub (running the cohort first if this hub has not). */
+async function memberTokens(hub: Hub, def: CohortDefinition): Promise<string[]> {
+  const id = cohortIdOf(def);
+  const [known] = await hub.db.all('SELECT 1 AS x FROM cohort_run WHERE cohort_id = $1', [id]);
+  if (known === undefined) {
+    await refreshCohortIndex(hub);
+    await runCohort(hub.db, def, hub.clock);
+  }
+  const rows = await hub.db.all<{ token: string }>(
+    `SELECT DISTINCT l.token FROM person_linkage l
+     JOIN (SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1) r ON r.patient_key = l.patient_key`,
+    [id],
+  );
+  return rows.map((r) => r.token);
+}
+
+/** The cohort side of a hub's federation: `cohort.run` and, when the hub holds a linkage key, `cohort.linkage`. */
+export class CohortFederation {
+  readonly party: LinkageParty | undefined;
+
+  constructor(private readonly hub: Hub) {
+    this.party = hub.linkageKey !== undefined ? new LinkageParty(hub.linkageKey, hub.clock) : undefined;
+  }
+
+  register(operations = new OperationRegistry()): OperationRegistry {
+    operations.register('cohort.run', ({ body, peer }) =>
+      releaseCohort(this.hub, (body as { definition: unknown }).definition, `peer:${peer}`),
+    );
+    if (this.party !== undefined) {
+      operations.register('cohort.linkage', ({ body }) => this.linkage(body));
+    }
+    return operations;
+  }
+
+  /** One ring step for the population a definition selects here. */
+  linkage(body: unknown): Promise<RingResponse> {
+    const { definition, ring } = body as { definition: unknown; ring: unknown };
+    const def = validateCohortDefinition(definition);
+    if (this.party === undefined) throw new Error('this hub holds no linkage key');
+    return this.party.handle(ring, () => memberTokens(this.hub, def), LINKAGE_BLOCK);
+  }
+
+  /**
+   * Coordinate a run over `hubs` (this hub answers locally when named). Partial when a hub fails: the failures
+   * are named. Distinct people are counted when every answering hub holds a linkage key.
+   */
+  async run(federation: Federation, hubs: readonly string[], input: unknown): Promise<FederatedCohort> {
+    const def = validateCohortDefinition(input);
+    const self = this.hub.config.name;
+    const others = hubs.filter((h) => h !== self);
+    const [local, remote] = await Promise.all([
+      hubs.includes(self) ? releaseCohort(this.hub, def, 'coordinator') : Promise.resolve(undefined),
+      fanOut(federation.client, others, 'cohort.run', { definition: def }, { timeoutMs: federation.timeoutMs }),
+    ]);
+    const answered: ReleasedCohort[] = [
+      ...(local ? [local] : []),
+      ...remote.results.map((r) => r.value as ReleasedCohort),
+    ];
+    const result: FederatedCohort = {
+      name: def.name,
+      hubs: answered,
+      failed: remote.failed,
+      complete: remote.complete,
+      summedPersons: answered.reduce((s, h) => s + (h.persons ?? 0), 0),
+      suppressedHubs: answered.filter((h) => h.persons === null).length,
+    };
+    const withoutKey = answered.filter((h) => !h.linkage).map((h) => h.hub);
+    if (this.party === undefined || withoutKey.length > 0) {
+      result.distinctUnavailable = `no linkage key on ${this.party === undefined ? self : withoutKey.join(', ')}`;
+    } else if (answered.length > 0) {
+      const ring = answered.map((h) => h.hub);
+      const call: RingCall = async (hub, request) =>
+        hub === self
+          ? this.linkage({ definition: def, ring: request })
+          : ((await federation.client.call(
+              hub,
+              'cohort.linkage',
+              { definition: def, ring: request },
+              { timeoutMs: federation.timeoutMs },
+            )) as RingResponse);
+      try {
+        result.distinctPersons = releaseCount(
+          await federatedDistinctCount(ring, call),
+          this.hub.config.privacy.disclosure,
+        );
+      } catch (e) {
+        // Reported, not hidden: the per-hub counts stand; the distinct count is missing and says why.
+        if (!(e instanceof PeerCallError)) throw e;
+        result.distinctUnavailable = `the linkage ring failed at ${e.failure.hub}: ${e.failure.kind}`;
+      }
+    }
+    return result;
+  }
+}

@@ -1,0 +1,142 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FederatedCohort } from '../src/cohort/index.js';
+import { CohortFederation } from '../src/cohort/index.js';
+import { silentLogger } from '../src/core/index.js';
+import type { Federation } from '../src/federation/index.js';
+import { openFederation } from '../src/federation/index.js';
+import type { Hub } from '../src/hub/index.js';
+import { initHub, openHub } from '../src/hub/index.js';
+import { formatLinkageKey, LinkageService, RRN_SYSTEM } from '../src/privacy/index.js';
+import { buildServer } from '../src/server/index.js';
+import type { RegionId } from '../src/synth/index.js';
+import { generateRegion } from '../src/synth/index.js';
+import { ingestOptions } from './support/temp-hub.js';
+
+const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
+const N = 200;
+const NOW = new Date('2026-03-01T00:00:00Z');
+const AMB = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' };
+const DEFINITION = {
+  name: 'People with an outpatient visit',
+  conceptSets: { ambulatory: { concepts: [AMB] } },
+  entry: { domain: 'encounter', conceptSet: 'ambulatory' },
+};
+
+type Json = Record<string, unknown>;
+const lines = (file: string): Json[] =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Json);
+
+/** Every number a response carries that counts people: none may be under the threshold or off the rounding grid. */
+function releasedNumbers(r: FederatedCohort): (number | null)[] {
+  return r.hubs.flatMap((h) => [
+    h.persons,
+    ...h.attrition.map((a) => a.persons),
+    ...h.ageSex.cells.flat(),
+    ...h.ageSex.rowTotals,
+    ...h.ageSex.columnTotals,
+    h.ageSex.total,
+  ]);
+}
+
+describe('a cohort run across three hubs over signed HTTP', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hm-fed-cohort-'));
+  const hubs = new Map<string, Hub>();
+  const servers = new Map<string, { app: FastifyInstance; federation: Federation; cohorts: CohortFederation }>();
+  const withVisit = new Map<string, Set<string>>();
+
+  beforeAll(async () => {
+    const service = LinkageService.init(join(root, 'linkage-service'));
+    for (const region of REGIONS) {
+      const out = join(root, `synth-${region}`);
+      generateRegion({ region, people: N, seed: 'federated-cohort', out });
+      // The expected answer, from the raw files: the national ids of everyone with an outpatient visit here.
+      const visited = new Set(
+        lines(join(out, 'Encounter.ndjson'))
+          .filter((e) => (e.class as { code: string }).code === 'AMB')
+          .map((e) => String((e.subject as { reference: string }).reference)),
+      );
+      const rrns = new Set<string>();
+      for (const p of lines(join(out, 'Patient.ndjson'))) {
+        if (!visited.has(`Patient/${String(p.id)}`)) continue;
+        const id = (p.identifier as { system: string; value: string }[]).find((i) => i.system === RRN_SYSTEM);
+        if (id) rrns.add(id.value);
+      }
+      withVisit.set(region, rrns);
+      const dir = join(root, region);
+      const { paths } = await initHub(dir, { name: region, logger: silentLogger() });
+      writeFileSync(paths.linkageKey, formatLinkageKey(service.issue(region, NOW)), { mode: 0o600 });
+      const hub = await openHub(dir, { logger: silentLogger() });
+      hubs.set(region, hub);
+      const files = readdirSync(out)
+        .filter((f) => f.endsWith('.ndjson'))
+        .map((f) => join(out, f));
+      const summary = await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: `synth-${region}` }));
+      expect(summary.totals.rejected).toBe(0);
+    }
+    for (const [name, hub] of hubs) {
+      const cohorts = new CohortFederation(hub);
+      const federation = await openFederation(hub, cohorts.register());
+      const app = await buildServer(hub, { federation });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      servers.set(name, { app, federation, cohorts });
+    }
+    for (const [name, s] of servers) {
+      for (const [other, o] of servers) {
+        if (other !== name)
+          s.federation.peers.add({
+            name: other,
+            url: o.app.listeningOrigin,
+            publicKey: o.federation.identity.publicJwk,
+          });
+      }
+    }
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const s of servers.values()) await s.app.close().catch(() => undefined);
+    for (const hub of hubs.values()) await hub.close().catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('counts each person once across hubs, below the plain sum, with nothing under the threshold released', async () => {
+    const coordinator = servers.get('gyeonggi')!;
+    const result = await coordinator.cohorts.run(coordinator.federation, REGIONS, DEFINITION);
+    expect(result.complete).toBe(true);
+    expect(result.hubs.map((h) => h.hub).sort()).toEqual([...REGIONS].sort());
+    const distinct = new Set([...withVisit.values()].flatMap((s) => [...s])).size;
+    const plainSum = [...withVisit.values()].reduce((n, s) => n + s.size, 0);
+    expect(plainSum).toBeGreaterThan(distinct); // travellers seen in two regions
+    // Released counts are rounded to 5: each within 2.5 of the truth.
+    expect(Math.abs((result.distinctPersons ?? 0) - distinct)).toBeLessThanOrEqual(2.5);
+    expect(Math.abs(result.summedPersons - plainSum)).toBeLessThanOrEqual(3 * 2.5);
+    expect(result.distinctPersons!).toBeLessThan(result.summedPersons);
+    for (const n of releasedNumbers(result)) {
+      if (n !== null) {
+        expect(n).toBeGreaterThanOrEqual(10);
+        expect(n % 5).toBe(0);
+      }
+    }
+    console.log(
+      `federated: ${result.summedPersons} summed, ${result.distinctPersons} distinct (truth ${plainSum} and ${distinct})`,
+    );
+  }, 120_000);
+
+  it('names a hub that is down and still answers from the others', async () => {
+    await servers.get('busan')!.app.close();
+    const coordinator = servers.get('gwangju')!;
+    const started = Date.now();
+    const result = await coordinator.cohorts.run(coordinator.federation, REGIONS, DEFINITION);
+    expect(result.complete).toBe(false);
+    expect(result.failed.map((f) => f.hub)).toEqual(['busan']);
+    expect(result.hubs.map((h) => h.hub).sort()).toEqual(['gwangju', 'gyeonggi']);
+    expect(result.distinctPersons).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(coordinator.federation.timeoutMs + 60_000);
+  }, 120_000);
+});
