@@ -50,6 +50,7 @@ describe('a cohort run across three hubs over signed HTTP', () => {
   const hubs = new Map<string, Hub>();
   const servers = new Map<string, { app: FastifyInstance; federation: Federation; cohorts: CohortFederation }>();
   const withVisit = new Map<string, Set<string>>();
+  const tokens = new Map<string, string>();
 
   beforeAll(async () => {
     const service = LinkageService.init(join(root, 'linkage-service'));
@@ -70,7 +71,8 @@ describe('a cohort run across three hubs over signed HTTP', () => {
       }
       withVisit.set(region, rrns);
       const dir = join(root, region);
-      const { paths } = await initHub(dir, { name: region, logger: silentLogger() });
+      const { paths, adminToken } = await initHub(dir, { name: region, logger: silentLogger() });
+      tokens.set(region, adminToken);
       writeFileSync(paths.linkageKey, formatLinkageKey(service.issue(region, NOW)), { mode: 0o600 });
       const hub = await openHub(dir, { logger: silentLogger() });
       hubs.set(region, hub);
@@ -83,7 +85,7 @@ describe('a cohort run across three hubs over signed HTTP', () => {
     for (const [name, hub] of hubs) {
       const cohorts = new CohortFederation(hub);
       const federation = await openFederation(hub, cohorts.register());
-      const app = await buildServer(hub, { federation });
+      const app = await buildServer(hub, { federation, cohorts });
       await app.listen({ port: 0, host: '127.0.0.1' });
       servers.set(name, { app, federation, cohorts });
     }
@@ -126,6 +128,27 @@ describe('a cohort run across three hubs over signed HTTP', () => {
     console.log(
       `federated: ${result.summedPersons} summed, ${result.distinctPersons} distinct (truth ${plainSum} and ${distinct})`,
     );
+  }, 120_000);
+
+  it('answers the same through the API, to a user with a token only', async () => {
+    const app = servers.get('gwangju')!.app;
+    const ask = (headers: Record<string, string>, payload: unknown) =>
+      app.inject({ method: 'POST', url: '/cohort/$run', headers, payload: payload as Record<string, unknown> });
+    expect((await ask({}, { definition: DEFINITION })).statusCode).toBe(401);
+    const auth = { authorization: `Bearer ${tokens.get('gwangju')}` };
+    const local = await ask(auth, { definition: DEFINITION });
+    expect(local.statusCode).toBe(200);
+    expect((local.json() as { hub: string; persons: number }).hub).toBe('gwangju');
+    const fed = await ask(auth, { definition: DEFINITION, hubs: REGIONS });
+    expect(fed.statusCode).toBe(200);
+    const body = fed.json() as FederatedCohort;
+    expect(body.complete).toBe(true);
+    expect(body.distinctPersons).toBeGreaterThan(0);
+    const bad = await ask(auth, {
+      definition: { ...DEFINITION, entry: { domain: 'diagnosis', conceptSet: 'ambulatory' } },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.stringify(bad.json())).toContain('COHORT_INVALID_DEFINITION');
   }, 120_000);
 
   it('names a hub that is down and still answers from the others', async () => {

@@ -6,6 +6,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Principal } from '../access/index.js';
+import { CohortFederation } from '../cohort/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { openFederation } from '../federation/index.js';
@@ -13,6 +14,7 @@ import type { Hub } from '../hub/index.js';
 import { scrubText } from '../privacy/index.js';
 import { errorOutcome } from './operation-outcome.js';
 import { bundleRoutes } from './routes/bundle.js';
+import { cohortRoutes } from './routes/cohorts.js';
 import { exportRoutes } from './routes/export.js';
 import { federationRoutes } from './routes/federation.js';
 import { metadataRoutes } from './routes/metadata.js';
@@ -39,9 +41,11 @@ export interface ServerOptions {
   bodyLimit?: number;
   /**
    * The hub's federation transport, with the operations other modules registered. Default: opened from the hub
-   * with only the built-in operations; a hub without an identity key serves no `/federation` routes.
+   * with the built-in and the cohort operations; a hub without an identity key serves no `/federation` routes.
    */
   federation?: Federation;
+  /** The cohort side of federation; pass the one whose operations `federation` registered. */
+  cohorts?: CohortFederation;
 }
 
 /** Build the hub's HTTP app without listening: tests call `inject`, the CLI calls `listen`. */
@@ -122,14 +126,16 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(surveillanceRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
-  const federation = options.federation ?? (await federationOf(hub));
+  const cohorts = options.cohorts ?? new CohortFederation(hub);
+  const federation = options.federation ?? (await federationOf(hub, cohorts));
+  await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation) await app.register(federationRoutes(federation));
   return app;
 }
 
-async function federationOf(hub: Hub): Promise<Federation | undefined> {
+async function federationOf(hub: Hub, cohorts: CohortFederation): Promise<Federation | undefined> {
   try {
-    return await openFederation(hub);
+    return await openFederation(hub, cohorts.register());
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');

@@ -25,7 +25,7 @@ const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
 };
 
 export function httpStatusOf(code: ErrorCode): number {
-  return STATUS[code]?.[0] ?? (/^(FHIR|INGEST|VIEW|SURVEILLANCE)_/.test(code) ? 400 : 500);
+  return STATUS[code]?.[0] ?? (/^(FHIR|INGEST|VIEW|SURVEILLANCE|COHORT|OMOP)_/.test(code) ? 400 : 500);
 }
 
 export interface OutcomeIssue {

@@ -1,0 +1,37 @@
+import type { FastifyInstance } from 'fastify';
+import type { CohortFederation } from '../../cohort/index.js';
+import { releaseCohort } from '../../cohort/index.js';
+import type { Federation } from '../../federation/index.js';
+import type { Hub } from '../../hub/index.js';
+import { badRequest } from '../operation-outcome.js';
+
+interface Body {
+  definition?: unknown;
+  hubs?: unknown;
+}
+
+/**
+ * `POST /cohort/$run` with `{ definition, hubs? }`: the cohort on this hub, or across the named hubs (this one
+ * included when named). Only disclosure-controlled aggregates are returned, so any authenticated role may ask;
+ * every release is checked against earlier ones (differencing) and audited.
+ */
+export function cohortRoutes(ctx: { hub: Hub; cohorts: CohortFederation; federation: Federation | undefined }) {
+  return async (app: FastifyInstance) => {
+    app.post<{ Body: Body }>('/cohort/$run', async (req) => {
+      const body = (req.body ?? {}) as Body;
+      if (body.definition === undefined) throw badRequest('the body needs a cohort "definition"', 'definition');
+      const hubs = body.hubs;
+      if (hubs === undefined) {
+        req.auditAction = { action: 'cohort-run', target: 'cohort/$run' };
+        return releaseCohort(ctx.hub, body.definition, `user:${req.principal?.name ?? 'unknown'}`);
+      }
+      if (!Array.isArray(hubs) || hubs.length === 0 || !hubs.every((h) => typeof h === 'string')) {
+        throw badRequest('"hubs" must be a non-empty list of hub names', 'hubs');
+      }
+      if (ctx.federation === undefined)
+        throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
+      req.auditAction = { action: 'cohort-run-federated', target: `cohort/$run:${hubs.join(',')}` };
+      return ctx.cohorts.run(ctx.federation, hubs as string[], body.definition);
+    });
+  };
+}
