@@ -5,27 +5,50 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 
 describe('healthmesh start (the demo)', () => {
-  it('creates a hub, loads a synthetic population, serves FHIR over HTTP, and stops on SIGINT', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'hm-start-')), 'hub');
+  it('creates three peered hubs with their own populations, serves them, answers a federated cohort, stops on SIGINT', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'hm-start-')), 'demo');
     let out = '';
     const io = { out: { isTTY: false, write: (s: string) => (out += s) }, err: { write: (s: string) => (out += s) } };
-    const running = main(['start', '--dir', dir, '--port', '0', '--people', '200'], io);
-    const deadline = Date.now() + 120_000;
-    while (!/serving FHIR R4 at (\S+)\/fhir/.test(out)) {
+    const running = main(['start', '--dir', dir, '--port', '0', '--people', '150'], io);
+    const deadline = Date.now() + 240_000;
+    while (!/peered gwangju, gyeonggi, busan/.test(out)) {
       if (Date.now() > deadline) throw new Error(`start did not serve in time:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const base = /serving FHIR R4 at (\S+)\/fhir/.exec(out)![1]!;
-    const token = readFileSync(join(dir, 'secrets', 'admin.token'), 'utf8').trim();
-    const res = await fetch(`${base}/fhir/Patient?_count=1`, { headers: { authorization: `Bearer ${token}` } });
+    const bases = new Map(
+      [...out.matchAll(/hub "(\w+)" \(\w+\) serving FHIR R4 at (\S+)\/fhir/g)].map((m) => [m[1]!, m[2]!]),
+    );
+    expect([...bases.keys()]).toEqual(['gwangju', 'gyeonggi', 'busan']);
+    expect(out.match(/total\s+\d+\s+\d+\s+0\n/g)?.length).toBe(3); // three populations, zero rejects
+    for (const [name, base] of bases) {
+      const token = readFileSync(join(dir, name, 'secrets', 'admin.token'), 'utf8').trim();
+      const res = await fetch(`${base}/fhir/Patient?_count=1`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      // 150 residents, and the few residents of other regions treated here
+      expect(((await res.json()) as { total: number }).total).toBeGreaterThanOrEqual(150);
+    }
+    const token = readFileSync(join(dir, 'gwangju', 'secrets', 'admin.token'), 'utf8').trim();
+    const res = await fetch(`${bases.get('gwangju')}/cohort/$run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        hubs: ['gwangju', 'gyeonggi', 'busan'],
+        definition: {
+          name: 'outpatients',
+          conceptSets: {
+            amb: { concepts: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }] },
+          },
+          entry: { domain: 'encounter', conceptSet: 'amb' },
+        },
+      }),
+    });
     expect(res.status).toBe(200);
-    const bundle = (await res.json()) as { total: number };
-    // 200 residents of Gwangju, and the few residents of other regions treated there
-    expect(bundle.total).toBeGreaterThanOrEqual(200);
-    expect(bundle.total).toBeLessThan(240);
-    expect(out).toMatch(/total\s+\d+\s+\d+\s+0\n/); // the population loads with zero rejects
+    const fed = (await res.json()) as { complete: boolean; summedPersons: number; distinctPersons: number };
+    expect(fed.complete).toBe(true);
+    expect(fed.distinctPersons).toBeGreaterThan(300);
+    expect(fed.distinctPersons).toBeLessThanOrEqual(fed.summedPersons);
     process.emit('SIGINT');
     expect(await running).toBe(0);
     rmSync(join(dir, '..'), { recursive: true, force: true });
-  }, 180_000);
+  }, 300_000);
 });

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Hub } from '../../hub/index.js';
-import { defaultHubDir, hubPaths, initHub, openHub } from '../../hub/index.js';
-import { formatSummary } from '../../ingest/index.js';
+import { defaultHubDir, hubPaths, openHub } from '../../hub/index.js';
 import { buildServer } from '../../server/index.js';
-import { DEMO_PEOPLE, loadDemoPopulation } from '../demo-population.js';
+import { prepareDemoHubs, serveDemoHubs } from '../demo-federation.js';
+import { DEMO_PEOPLE } from '../demo-population.js';
 import type { Io } from '../io.js';
 import { parsePeople } from '../options.js';
 
@@ -60,29 +60,48 @@ export function startCommand(program: Command, io: Io, setCode: (c: number) => v
   program
     .command('start')
     .description(
-      'The demo in one command: init a hub if there is none, load a synthetic population if it is empty, serve.',
+      'The demo in one command: three peered hubs (gwangju data, gyeonggi research, busan demonstration), each with its own synthetic population, served on consecutive ports.',
     )
-    .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
-    .option('-p, --port <port>', 'port (default: hub config, 8080)')
-    .option('--host <host>', 'interface to bind')
-    .option('--people <n>', 'residents in the synthetic population loaded into an empty hub', String(DEMO_PEOPLE))
+    .option(
+      '-d, --dir <dir>',
+      'folder of the demo hubs (an existing single hub there is served as it is)',
+      defaultHubDir(),
+    )
+    .option(
+      '-p, --port <port>',
+      'first port (8080: gwangju 8080, gyeonggi 8081, busan 8082; 0: any free ports)',
+      '8080',
+    )
+    .option('--host <host>', 'interface to bind', '127.0.0.1')
+    .option('--people <n>', 'residents in each synthetic population loaded into an empty hub', String(DEMO_PEOPLE))
     .addHelpText('after', '\nExample:\n  $ npm start            # same as: healthmesh start --dir ./.healthmesh\n')
     .action(async (opts: StartOptions) => {
-      if (!existsSync(hubPaths(opts.dir).config)) {
-        const { paths } = await initHub(opts.dir, { name: 'gwangju' });
-        io.out.write(`created hub in ${paths.dir}\n`);
-      }
-      const hub = await openHub(opts.dir);
-      try {
-        const counts = await hub.store.countByType();
-        if (Object.keys(counts).length === 0) {
-          const summary = await loadDemoPopulation(hub, io, parsePeople(opts.people));
-          io.out.write(`${formatSummary(summary)}\n`);
+      if (existsSync(hubPaths(opts.dir).config)) {
+        // A single hub made by an earlier version of the demo, or by `init`: serve it.
+        const hub = await openHub(opts.dir);
+        try {
+          await serve(hub, opts, io);
+          setCode(0);
+        } finally {
+          await hub.close();
         }
-        await serve(hub, opts, io);
+        return;
+      }
+      const hubs = await prepareDemoHubs(opts.dir, parsePeople(opts.people), io);
+      try {
+        const apps = await serveDemoHubs(hubs, Number(opts.port), opts.host ?? '127.0.0.1', io);
+        await new Promise<void>((resolve) => {
+          const stop = () => {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            void Promise.all(apps.map((a) => a.close())).then(() => resolve());
+          };
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+        });
         setCode(0);
       } finally {
-        await hub.close();
+        for (const hub of hubs) await hub.close();
       }
     });
 }
