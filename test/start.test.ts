@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +47,37 @@ describe('healthmesh start (the demo)', () => {
     expect(fed.complete).toBe(true);
     expect(fed.distinctPersons).toBeGreaterThan(300);
     expect(fed.distinctPersons).toBeLessThanOrEqual(fed.summedPersons);
+    // The same from the command line, coordinated by the serving gwangju hub.
+    const defFile = join(dir, '..', 'outpatients.json');
+    writeFileSync(
+      defFile,
+      JSON.stringify({
+        name: 'outpatients',
+        conceptSets: {
+          amb: { concepts: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }] },
+        },
+        entry: { domain: 'encounter', conceptSet: 'amb' },
+      }),
+    );
+    let cli = '';
+    const cliIo = {
+      out: { isTTY: false, write: (s: string) => (cli += s) },
+      err: { write: (s: string) => (cli += s) },
+    };
+    const args = [
+      'cohort',
+      'run',
+      defFile,
+      '--dir',
+      join(dir, 'gwangju'),
+      '--hubs',
+      'gwangju,gyeonggi,busan',
+      '--url',
+      bases.get('gwangju')!,
+    ];
+    expect(await main(args, cliIo), cli).toBe(0);
+    expect(cli).toMatch(/distinct\s+\d+ people, each counted once/);
+    expect(cli).toMatch(/busan\s+\d+ persons/);
     process.emit('SIGINT');
     expect(await running).toBe(0);
     rmSync(join(dir, '..'), { recursive: true, force: true });

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Characterisation, CohortRun } from '../../cohort/index.js';
+import type { Characterisation, CohortRun, FederatedCohort } from '../../cohort/index.js';
 import { characterise, loadCohortRun, refreshCohortIndex, runCohort } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
-import { defaultHubDir, openHub } from '../../hub/index.js';
+import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
 import { audited } from '../audited-work.js';
 import type { Io } from '../io.js';
 
@@ -27,6 +27,52 @@ function readDefinition(file: string): unknown {
       { file },
     );
   }
+}
+
+/**
+ * A federated run goes through the coordinating hub's API: that hub is serving (its store is open in its own
+ * process) and holds the federation identity. Only disclosure-controlled aggregates come back.
+ */
+async function runFederated(
+  def: unknown,
+  hubs: string[],
+  opts: { dir: string; url?: string; json?: boolean },
+  io: Io,
+): Promise<void> {
+  const { paths, config } = readHubConfig(opts.dir);
+  const url = opts.url ?? `http://${config.server.host}:${config.server.port}`;
+  const token = readFileSync(paths.adminToken, 'utf8').trim();
+  let res: Response;
+  try {
+    res = await fetch(`${url}/cohort/$run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ definition: def, hubs }),
+    });
+  } catch (e) {
+    throw new HealthmeshError(
+      'FEDERATION_PEER_FAILED',
+      `the coordinating hub at ${url} is not reachable (is it serving?): ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  const body = (await res.json()) as FederatedCohort & { issue?: { diagnostics?: string }[] };
+  if (!res.ok)
+    throw new HealthmeshError('FEDERATION_PEER_FAILED', `${url}: ${res.status} ${body.issue?.[0]?.diagnostics ?? ''}`);
+  if (opts.json) {
+    io.out.write(`${JSON.stringify(body, null, 2)}\n`);
+    return;
+  }
+  const n = (v: number | null | undefined) => (v === null || v === undefined ? '<suppressed>' : String(v));
+  const lines = [`cohort "${body.name}" across ${hubs.join(', ')}${body.complete ? '' : ' (PARTIAL)'}`];
+  for (const h of body.hubs) lines.push(`  ${h.hub.padEnd(10)} ${n(h.persons).padStart(12)} persons`);
+  for (const f of body.failed) lines.push(`  ${f.hub.padEnd(10)} ${'no answer'.padStart(12)} (${f.kind})`);
+  lines.push(
+    `  ${'sum'.padEnd(10)} ${String(body.summedPersons).padStart(12)}${body.suppressedHubs > 0 ? ` (+${body.suppressedHubs} suppressed)` : ''}`,
+  );
+  lines.push(
+    `  ${'distinct'.padEnd(10)} ${n(body.distinctPersons).padStart(12)}${body.distinctUnavailable ? ` (${body.distinctUnavailable})` : ' people, each counted once'}`,
+  );
+  io.out.write(`${lines.join('\n')}\n`);
 }
 
 function formatRun(run: CohortRun, c: Characterisation): string {
@@ -56,27 +102,44 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
     .argument('<definition>', 'cohort definition JSON file')
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
     .option('--outcome <definition>', 'an outcome cohort: incidence rate and Kaplan-Meier curve')
+    .option('--hubs <names>', 'run across these hubs (comma list), coordinated by the serving hub of --dir')
+    .option('--url <url>', "with --hubs: the coordinating hub's address (default: its configured host and port)")
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExample:\n  $ healthmesh cohort run t2d-40plus.json --outcome ihd.json\n')
-    .action(async (file: string, opts: { dir: string; outcome?: string; json?: boolean }) => {
-      const def = readDefinition(file);
-      const outcomeDef = opts.outcome !== undefined ? readDefinition(opts.outcome) : undefined;
-      const hub = await openHub(opts.dir);
-      try {
-        await refreshCohortIndex(hub);
-        const run = await audited(hub, 'cohort-run', file, () => runCohort(hub.db, def, hub.clock));
-        const outcome = outcomeDef !== undefined ? await runCohort(hub.db, outcomeDef, hub.clock) : undefined;
-        const c = await characterise(
-          hub.db,
-          run.cohortId,
-          outcome !== undefined ? { outcomeCohortId: outcome.cohortId } : {},
-        );
-        io.out.write(opts.json ? `${JSON.stringify({ run, characterisation: c }, null, 2)}\n` : formatRun(run, c));
-        setCode(0);
-      } finally {
-        await hub.close();
-      }
-    });
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ healthmesh cohort run t2d-40plus.json --outcome ihd.json\n  $ healthmesh cohort run t2d.json --dir .healthmesh/gwangju --hubs gwangju,gyeonggi,busan\n',
+    )
+    .action(
+      async (file: string, opts: { dir: string; outcome?: string; json?: boolean; hubs?: string; url?: string }) => {
+        const def = readDefinition(file);
+        if (opts.hubs !== undefined) {
+          await runFederated(
+            def,
+            opts.hubs.split(',').map((h) => h.trim()),
+            opts,
+            io,
+          );
+          setCode(0);
+          return;
+        }
+        const outcomeDef = opts.outcome !== undefined ? readDefinition(opts.outcome) : undefined;
+        const hub = await openHub(opts.dir);
+        try {
+          await refreshCohortIndex(hub);
+          const run = await audited(hub, 'cohort-run', file, () => runCohort(hub.db, def, hub.clock));
+          const outcome = outcomeDef !== undefined ? await runCohort(hub.db, outcomeDef, hub.clock) : undefined;
+          const c = await characterise(
+            hub.db,
+            run.cohortId,
+            outcome !== undefined ? { outcomeCohortId: outcome.cohortId } : {},
+          );
+          io.out.write(opts.json ? `${JSON.stringify({ run, characterisation: c }, null, 2)}\n` : formatRun(run, c));
+          setCode(0);
+        } finally {
+          await hub.close();
+        }
+      },
+    );
   cohort
     .command('list')
     .description('List the cohorts run on this hub.')
