@@ -8,3 +8,5 @@ export type { Criterion, DatePrefix, SearchPage, SearchQuery } from './resource-
 export { fetchVersions, searchResources } from './resource-search.js';
 export type { ResourceWrite, StoredVersion, WriteResult, WriteStatus } from './resource-store.js';
 export { fromRow, ResourceStore, toResource } from './resource-store.js';
+export type { StageColumns, StageType } from './staged-rows.js';
+export { STAGE_DELIMITER, STAGE_QUOTE, stageField } from './staged-rows.js';

@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   BIGINT,
   BOOLEAN,
@@ -17,6 +19,8 @@ import {
 import { HealthmeshError } from '../../core/index.js';
 import { AsyncMutex } from '../async-mutex.js';
 import type { Database, Row, SqlValue } from '../database.js';
+import type { StageColumns } from '../staged-rows.js';
+import { STAGE_DELIMITER, STAGE_QUOTE } from '../staged-rows.js';
 
 type BoundValue =
   | string
@@ -70,6 +74,21 @@ function normaliseRow(row: Record<string, unknown>): Row {
 
 function duckdbInList(expr: string, placeholder: string): string {
   return `${expr} IN (SELECT unnest(${placeholder}::VARCHAR[]))`;
+}
+
+function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+/** DuckDB's own line limit; a longer staged line needs a larger one (and a buffer to hold it). */
+const DEFAULT_MAX_LINE_BYTES = 2_097_152;
+
+/** Staged files through DuckDB's CSV reader with every dialect option given, so nothing is sniffed. */
+function duckdbStagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
+  if (files.length === 0) throw new Error('stagedRows needs at least one file');
+  const maxLine = Math.max(DEFAULT_MAX_LINE_BYTES, longestLineBytes + 1);
+  const columnSpec = columns.map(([name, type]) => `${sqlString(name)}: ${sqlString(type)}`).join(', ');
+  return `read_csv([${files.map(sqlString).join(', ')}], columns = {${columnSpec}}, delim = ${sqlString(STAGE_DELIMITER)}, quote = ${sqlString(STAGE_QUOTE)}, escape = ${sqlString(STAGE_QUOTE)}, header = false, auto_detect = false, new_line = '\\n', allow_quoted_nulls = false, max_line_size = ${maxLine}, buffer_size = ${Math.max(16 * 1024 * 1024, 2 * maxLine)})`;
 }
 
 type Appendfn = (a: DuckDBAppender, v: SqlValue) => void;
@@ -166,6 +185,25 @@ class Session implements Database {
     return duckdbInList(expr, placeholder);
   }
 
+  exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
+    return this.exec(async () => {
+      const { values, types } = bind(params);
+      // QUOTE '' turns quoting off: DuckDB's CSV writer would otherwise quote lines holding '#' and the like.
+      await this.conn.run(
+        `COPY (${sql}) TO ${sqlString(dir)} (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER ${sqlString(STAGE_DELIMITER)}, FILE_SIZE_BYTES ${Math.max(1, Math.floor(fileBytes))})`,
+        values as never,
+        types,
+      );
+      return readdirSync(dir)
+        .sort()
+        .map((f) => join(dir, f));
+    });
+  }
+
+  stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
+    return duckdbStagedRows(files, columns, longestLineBytes);
+  }
+
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     return this.queue.lock(async () => {
@@ -238,6 +276,13 @@ export class DuckDbDatabase implements Database {
   }
   inList(expr: string, placeholder: string): string {
     return duckdbInList(expr, placeholder);
+  }
+  /** Runs on the reader connection: it sees committed data only, like `stream`. */
+  exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
+    return this.reader.exportLines(sql, params, dir, fileBytes);
+  }
+  stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
+    return duckdbStagedRows(files, columns, longestLineBytes);
   }
   async close(): Promise<void> {
     await this.reader.close();
