@@ -137,11 +137,13 @@ export class AnalyticTables {
       byType.set(e.view.definition.resource, [...(byType.get(e.view.definition.resource) ?? []), e]);
     const plans: StalePlan[] = [];
     for (const [type, group] of byType) {
-      const plan = await this.plan(type, group, ids);
+      const fresh = group.every((e) => results.get(e.name)!.rebuilt);
+      const plan = await this.plan(type, group, ids, fresh);
       if (plan) plans.push(plan);
     }
     const threshold = this.options.parallelFrom ?? PARALLEL_FROM;
-    const large = plans.filter((p) => p.count >= threshold);
+    // Smallest first: the workers start on a small type while the store exports the larger ones behind it.
+    const large = plans.filter((p) => p.count >= threshold).sort((a, b) => a.count - b.count);
     const staged = new StagedRefresh(
       this.db,
       { views: this.options.views ?? BUILT_IN_VIEWS, region: this.options.region, engine: this.options.engine },
@@ -163,7 +165,8 @@ export class AnalyticTables {
     } finally {
       await staged.close();
     }
-    if (!ids) for (const e of this.entries) await this.dropVanished(e);
+    // A table rebuilt just now holds rows of current resources only: the anti-join over a million ids is skipped.
+    if (!ids) for (const e of this.entries) if (!results.get(e.name)!.rebuilt) await this.dropVanished(e);
     for (const e of this.entries) {
       const [count] = await this.db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM "${e.table}"`);
       const r = results.get(e.name)!;
@@ -193,6 +196,7 @@ export class AnalyticTables {
     type: string,
     group: readonly Entry[],
     ids: readonly string[] | undefined,
+    fresh: boolean,
   ): Promise<StalePlan | null> {
     const joins = group
       .map((_, i) => `LEFT JOIN view_source s${i} ON s${i}.view = $${i + 2} AND s${i}.id = h.id`)
@@ -209,7 +213,10 @@ export class AnalyticTables {
     // Stale heads first, content only for them: a refresh with little to do must not read every body.
     const staleSql = `WITH stale AS (SELECT h.id, h.version, h.last_updated, ${seen} FROM resource_head h
         ${joins} WHERE h.type = $1 AND (${stale}) ${only})`;
-    const [row] = await this.db.all<{ n: number }>(`${staleSql} SELECT COUNT(*) AS n FROM stale`, params);
+    // Every head is stale for views rebuilt just now: counting them needs no join.
+    const [row] = fresh
+      ? await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM resource_head WHERE type = $1', [type])
+      : await this.db.all<{ n: number }>(`${staleSql} SELECT COUNT(*) AS n FROM stale`, params);
     const count = Number(row?.n ?? 0);
     return count === 0 ? null : { type, group, staleSql, params, count };
   }
