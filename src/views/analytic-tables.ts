@@ -29,7 +29,10 @@ export interface AnalyticTablesOptions {
    * 5,000; 0 always does, Infinity never does).
    */
   parallelFrom?: number;
-  /** Where the parallel path stages its files (default: the system's temporary folder). */
+  /**
+   * Where the parallel path stages its files, created when missing (default: the system's temporary folder;
+   * `openAnalyticTables` uses `staging/` under the hub's directory, since staged rows are row-level data).
+   */
   stagingDir?: string;
 }
 

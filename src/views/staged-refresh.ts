@@ -127,7 +127,11 @@ export class StagedRefresh {
   }
 
   private runDir(): string {
-    this.dir ??= mkdtempSync(join(this.stagingRoot ?? tmpdir(), 'views-refresh-'));
+    if (!this.dir) {
+      const root = this.stagingRoot ?? tmpdir();
+      mkdirSync(root, { recursive: true, mode: 0o700 });
+      this.dir = mkdtempSync(join(root, 'views-refresh-'));
+    }
     return this.dir;
   }
 
