@@ -6,4 +6,4 @@ export type { ErrorCode, FaultLocation } from './errors.js';
 export { ERROR_CODES, HealthmeshError, isHealthmeshError } from './errors.js';
 export type { Logger } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
-export { siblingModule, startWorker } from './worker-threads.js';
+export { defaultWorkerCount, siblingModule, startReadyWorkers, startWorker } from './worker-threads.js';

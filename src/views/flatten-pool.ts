@@ -1,6 +1,5 @@
-import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { siblingModule, startWorker } from '../core/index.js';
+import { defaultWorkerCount, siblingModule, startReadyWorkers } from '../core/index.js';
 import type { BuiltInView } from './builtin-views.js';
 import type { FlattenFailure, FlattenOutput, FlattenTask } from './staged-flatten.js';
 import { fromFailure } from './staged-flatten.js';
@@ -41,27 +40,11 @@ export class FlattenPool {
 
   /** One worker per core (the main thread mostly waits on the store's own threads), at least one, at most four. */
   static defaultSize(): number {
-    return Math.max(1, Math.min(4, availableParallelism()));
+    return defaultWorkerCount();
   }
 
   static async start(size: number, data: FlattenWorkerData): Promise<FlattenPool> {
-    const entry = siblingModule(import.meta.url, 'flatten-worker');
-    const workers = Array.from({ length: size }, () => startWorker(entry, data));
-    try {
-      await Promise.all(
-        workers.map(
-          (w) =>
-            new Promise<void>((resolve, reject) => {
-              w.once('message', () => resolve());
-              w.once('error', reject);
-            }),
-        ),
-      );
-    } catch (e) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw e;
-    }
-    return new FlattenPool(workers);
+    return new FlattenPool(await startReadyWorkers(siblingModule(import.meta.url, 'flatten-worker'), data, size));
   }
 
   run(task: FlattenTask): Promise<FlattenOutput> {
