@@ -5,6 +5,7 @@
  * engine's own bulk reader (`Database.stagedRows`) loads the files without a per-value call from JavaScript.
  */
 export const STAGE_DELIMITER = '\u0001';
+/** Quotes a staged field that holds the delimiter, the quote itself, CR or LF. */
 export const STAGE_QUOTE = '\u0002';
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the staging format's own control characters
 const NEEDS_QUOTE = /[\u0001\u0002\r\n]/;
@@ -13,6 +14,7 @@ const QUOTE_ALL = /\u0002/g;
 
 /** A SQL type of a staged column, in the subset both engines speak. */
 export type StageType = 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'BOOLEAN';
+/** The columns of a staged file, in file order: name and SQL type. */
 export type StageColumns = readonly (readonly [name: string, type: StageType])[];
 
 /**
