@@ -15,3 +15,4 @@ export type { Logger } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
 export type { Random } from './seeded-random.js';
 export { seededRandom, shuffledIndices, shuffleInPlace } from './seeded-random.js';
+export { defaultWorkerCount, siblingModule, startReadyWorkers, startWorker } from './worker-threads.js';

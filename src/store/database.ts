@@ -33,8 +33,14 @@ export interface Database {
    */
   inList(expr: string, placeholder: string): string;
   /**
+   * Write the rows of `sql` (one text column whose values hold no line feed) to files in the folder `dir` (which must
+   * not exist yet), one row per line and about `fileBytes` per file, and return the files. The engine writes them with its
+   * own threads, so a large result never passes through JavaScript. DuckDB: `COPY (...) TO` with no quoting.
+   */
+  exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]>;
+  /**
    * SQL for a table read from staged files (the format of `staged-rows.ts`) with these columns, for use in FROM.
-   * `longestLineBytes` bounds the longest line (0 when short). DuckDB: `read_csv(...)`.
+   * `longestLineBytes` bounds the longest line in UTF-8 bytes. DuckDB: `read_csv(...)` with nothing sniffed.
    */
   stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string;
   close(): Promise<void>;

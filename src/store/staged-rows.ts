@@ -16,13 +16,17 @@ const NEEDS_QUOTE = /[\u0001\u0002\r\n]/;
 const QUOTE_ALL = /\u0002/g;
 
 /** A SQL type of a staged column, in the subset both engines speak. */
-export type StageType = 'VARCHAR' | 'BIGINT' | 'INTEGER';
+export type StageType = 'VARCHAR' | 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'BOOLEAN';
+/** The columns of a staged file, in file order: name and SQL type. */
 export type StageColumns = readonly (readonly [name: string, type: StageType])[];
 
-/** One field of the staging format. */
-export function stageField(value: string | number | null): string {
+/**
+ * One field of the staging format. Numbers are written by `String`, the shortest text that reads back as the
+ * same double (ECMA-262 Number::toString), so DOUBLE columns round-trip exactly.
+ */
+export function stageField(value: string | number | boolean | null): string {
   if (value === null) return '';
-  if (typeof value === 'number') return String(value);
+  if (typeof value !== 'string') return String(value);
   if (value === '') return STAGE_QUOTE + STAGE_QUOTE;
   if (!NEEDS_QUOTE.test(value)) return value;
   return STAGE_QUOTE + value.replace(QUOTE_ALL, STAGE_QUOTE + STAGE_QUOTE) + STAGE_QUOTE;

@@ -78,4 +78,72 @@ describe('analytic tables', () => {
     expect(rest.views[0]?.rows).toBe(4);
     await db.close();
   });
+
+  it('gives the same rows through worker threads and staged files as in the main thread', async () => {
+    const { db, store } = await storeWith();
+    // Values the staging text must carry exactly: its own control characters, line breaks, empty strings,
+    // decimals, booleans, nulls and several rows per resource.
+    const awkward = 'a\u0001b\u0002c\nd\r\ne "quoted", #hash';
+    const writes = [
+      write('Observation', 'o1', {
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: awkward }], text: '' },
+        valueQuantity: { value: 0.1 + 0.2, unit: '/min' },
+        component: [
+          { code: { coding: [{ code: 'x' }] }, valueBoolean: false },
+          { code: { coding: [{ code: 'y' }] }, valueQuantity: { value: 1e-7 } },
+        ],
+      }),
+      write('Observation', 'o2', { status: 'final', code: { text: 'n\u00e4me \u{1F600}' }, valueBoolean: true }),
+      write('Observation', 'o3', { status: 'amended', code: { coding: [{ code: '' }] } }),
+      write('Immunization', 'i1', { status: 'completed', primarySource: true, vaccineCode: { text: awkward } }),
+    ];
+    await store.write(writes, clock.now());
+    const views = BUILT_IN_VIEWS.filter((v) => ['observation', 'immunization', 'lifelog'].includes(v.name));
+    const sorted = async () => Promise.all(views.map((v) => db.all(`SELECT * FROM view_${v.name} ORDER BY ALL`)));
+    const inThread = await AnalyticTables.open(db, { region: 'busan', clock, views, parallelFrom: Infinity });
+    const first = await inThread.refresh();
+    const expected = await sorted();
+    expect(expected[0]?.length).toBeGreaterThan(3);
+
+    const parallel = await AnalyticTables.open(db, { region: 'busan', clock, views, parallelFrom: 0 });
+    const rebuilt = await parallel.refresh({ rebuild: true });
+    expect(rebuilt.views.map((v) => [v.view, v.rows, v.flattened])).toEqual(
+      first.views.map((v) => [v.view, v.rows, v.flattened]),
+    );
+    expect(await sorted()).toEqual(expected);
+
+    // An incremental refresh on the parallel path replaces the changed resource's rows only.
+    await store.write(
+      [write('Observation', 'o3', { status: 'final', code: { coding: [{ code: 'z' }] } })],
+      clock.now(),
+    );
+    const changed = await parallel.refresh();
+    expect(changed.resources).toBe(1);
+    expect(await db.all(`SELECT id, status, code_code FROM view_observation WHERE id = 'o3'`)).toEqual([
+      { id: 'o3', status: 'final', code_code: 'z' },
+    ]);
+    expect((await parallel.refresh()).resources).toBe(0);
+    await db.close();
+  });
+
+  it('reports an evaluation error from a worker with its code and the resource it failed on', async () => {
+    const { db, store } = await storeWith();
+    await store.write([write('Condition', 'c1', { onsetString: 'not a number' })], clock.now());
+    const badView = {
+      name: 'bad',
+      definition: {
+        resourceType: 'ViewDefinition',
+        name: 'bad',
+        status: 'active',
+        resource: 'Condition',
+        constant: [{ name: 'region', valueString: '' }],
+        select: [{ column: [{ name: 'onset', path: 'onset.ofType(string)', type: 'integer' }] }],
+      },
+    };
+    const tables = await AnalyticTables.open(db, { region: 'busan', clock, views: [badView], parallelFrom: 0 });
+    const failure = await tables.refresh().catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: 'VIEW_EVALUATION', message: expect.stringContaining('Condition/c1') });
+    await db.close();
+  });
 });

@@ -1,18 +1,22 @@
-import { createHash } from 'node:crypto';
 import type { Clock } from '../core/index.js';
-import { HealthmeshError } from '../core/index.js';
 import type { Database, SqlValue } from '../store/index.js';
 import { migrate } from '../store/index.js';
 import type { BuiltInView } from './builtin-views.js';
 import { BUILT_IN_VIEWS } from './builtin-views.js';
-import { createTableSql, SOURCE_COLUMN, sqlType, toSqlRow, viewMigrations } from './table-schema.js';
+import type { MaterialisedView } from './materialised-view.js';
+import { located, materialise, withVersionMeta } from './materialised-view.js';
+import type { StalePlan } from './staged-refresh.js';
+import { StagedRefresh } from './staged-refresh.js';
+import { createTableSql, SOURCE_COLUMN, toSqlRow, viewMigrations } from './table-schema.js';
 import type { PathEngine } from './view-compiler.js';
-import { CompiledView } from './view-compiler.js';
 
-/** Bump when flattening semantics change, so every table is rebuilt once. */
-const ENGINE_VERSION = 1;
 /** Resources per write transaction: large enough to amortise the commit, small enough to bound memory. */
 const BATCH = 10_000;
+/**
+ * From this many stale resources of one type a refresh takes the parallel path (staged-refresh.ts): starting its
+ * workers costs about a second, which a small incremental refresh after an ingest should not pay.
+ */
+const PARALLEL_FROM = 5_000;
 
 export interface AnalyticTablesOptions {
   /** Bound to each built-in view's `%region` constant: the hub's configured name. */
@@ -20,6 +24,16 @@ export interface AnalyticTablesOptions {
   clock: Clock;
   views?: readonly BuiltInView[];
   engine?: PathEngine;
+  /**
+   * Stale resources of one type from which a refresh flattens in worker threads through staged files (default
+   * 5,000; 0 always does, Infinity never does).
+   */
+  parallelFrom?: number;
+  /**
+   * Where the parallel path stages its files, created when missing (default: the system's temporary folder;
+   * `openAnalyticTables` uses `staging/` under the hub's directory, since staged rows are row-level data).
+   */
+  stagingDir?: string;
 }
 
 export interface RefreshOptions {
@@ -55,13 +69,7 @@ export interface TableStatus {
   description: string;
 }
 
-interface Entry {
-  name: string;
-  table: string;
-  view: CompiledView;
-  hash: string;
-  sqlTypes: string[];
-}
+type Entry = MaterialisedView;
 
 interface Pending {
   rows: SqlValue[][];
@@ -81,22 +89,14 @@ export class AnalyticTables {
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly entries: readonly Entry[],
+    private readonly options: AnalyticTablesOptions,
   ) {}
 
   /** Migrate the views module's tables and compile the built-in views (with `%region` bound). */
   static async open(db: Database, options: AnalyticTablesOptions): Promise<AnalyticTables> {
     await migrate(db, viewMigrations, options.clock.now());
-    const entries = (options.views ?? BUILT_IN_VIEWS).map((b) => {
-      const view = CompiledView.compile(b.definition, {
-        constants: { region: options.region },
-        ...(options.engine && { engine: options.engine }),
-      });
-      const hash = createHash('sha256')
-        .update(JSON.stringify([ENGINE_VERSION, b.definition, options.region, options.engine ?? 'compiled']))
-        .digest('hex');
-      return { name: b.name, table: `view_${b.name}`, view, hash, sqlTypes: view.columns.map(sqlType) };
-    });
-    return new AnalyticTables(db, options.clock, entries);
+    const entries = (options.views ?? BUILT_IN_VIEWS).map((b) => materialise(b, options.region, options.engine));
+    return new AnalyticTables(db, options.clock, entries, options);
   }
 
   /** Each table with its row count and when it was last refreshed (null: never built). */
@@ -138,10 +138,38 @@ export class AnalyticTables {
     const byType = new Map<string, Entry[]>();
     for (const e of this.entries)
       byType.set(e.view.definition.resource, [...(byType.get(e.view.definition.resource) ?? []), e]);
+    const plans: StalePlan[] = [];
     for (const [type, group] of byType) {
-      resources += await this.refreshType(type, group, ids, results, (n) => options.onProgress?.(resources + n));
+      const fresh = group.every((e) => results.get(e.name)!.rebuilt);
+      const plan = await this.plan(type, group, ids, fresh);
+      if (plan) plans.push(plan);
     }
-    if (!ids) for (const e of this.entries) await this.dropVanished(e);
+    const threshold = this.options.parallelFrom ?? PARALLEL_FROM;
+    // Smallest first: the workers start on a small type while the store exports the larger ones behind it.
+    const large = plans.filter((p) => p.count >= threshold).sort((a, b) => a.count - b.count);
+    const staged = new StagedRefresh(
+      this.db,
+      { views: this.options.views ?? BUILT_IN_VIEWS, region: this.options.region, engine: this.options.engine },
+      this.options.stagingDir,
+    );
+    try {
+      // Workers start while the small types are flattened here; the large types then share one pipeline.
+      if (large.length > 0) staged.start();
+      for (const plan of plans) {
+        if (plan.count >= threshold) continue;
+        resources += await this.refreshType(plan, results, (n) => options.onProgress?.(resources + n));
+      }
+      if (large.length > 0) {
+        const flattened = (e: Entry, n: number) => {
+          results.get(e.name)!.flattened += n;
+        };
+        resources += await staged.refreshTypes(large, flattened, (n) => options.onProgress?.(resources + n));
+      }
+    } finally {
+      await staged.close();
+    }
+    // A table rebuilt just now holds rows of current resources only: the anti-join over a million ids is skipped.
+    if (!ids) for (const e of this.entries) if (!results.get(e.name)!.rebuilt) await this.dropVanished(e);
     for (const e of this.entries) {
       const [count] = await this.db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM "${e.table}"`);
       const r = results.get(e.name)!;
@@ -166,14 +194,13 @@ export class AnalyticTables {
     });
   }
 
-  /** Flatten the resources of one type that any of its views has not seen at their current version. */
-  private async refreshType(
+  /** The resources of one type that any of its views has not seen at their current version (null: none). */
+  private async plan(
     type: string,
     group: readonly Entry[],
     ids: readonly string[] | undefined,
-    results: Map<string, ViewRefresh>,
-    progress: (n: number) => void,
-  ): Promise<number> {
+    fresh: boolean,
+  ): Promise<StalePlan | null> {
     const joins = group
       .map((_, i) => `LEFT JOIN view_source s${i} ON s${i}.view = $${i + 2} AND s${i}.id = h.id`)
       .join(' ');
@@ -182,14 +209,29 @@ export class AnalyticTables {
     const params: SqlValue[] = [type, ...group.map((e) => e.name)];
     let only = '';
     if (ids) {
-      if (ids.length === 0) return 0;
+      if (ids.length === 0) return null;
       params.push([...ids]);
       only = `AND ${this.db.inList('h.id', `$${params.length}`)}`;
     }
     // Stale heads first, content only for them: a refresh with little to do must not read every body.
-    const sql = `WITH stale AS (SELECT h.id, h.version, h.last_updated, ${seen} FROM resource_head h
-        ${joins} WHERE h.type = $1 AND (${stale}) ${only})
-      SELECT st.*, v.content FROM stale st
+    const staleSql = `WITH stale AS (SELECT h.id, h.version, h.last_updated, ${seen} FROM resource_head h
+        ${joins} WHERE h.type = $1 AND (${stale}) ${only})`;
+    // Every head is stale for views rebuilt just now: counting them needs no join.
+    const [row] = fresh
+      ? await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM resource_head WHERE type = $1', [type])
+      : await this.db.all<{ n: number }>(`${staleSql} SELECT COUNT(*) AS n FROM stale`, params);
+    const count = Number(row?.n ?? 0);
+    return count === 0 ? null : { type, group, staleSql, params, count };
+  }
+
+  /** Flatten one type's stale resources in this thread, streaming bodies from the store. */
+  private async refreshType(
+    plan: StalePlan,
+    results: Map<string, ViewRefresh>,
+    progress: (n: number) => void,
+  ): Promise<number> {
+    const { type, group, staleSql, params } = plan;
+    const sql = `${staleSql} SELECT st.*, v.content FROM stale st
         JOIN resource_version v ON v.type = $1 AND v.id = st.id AND v.version = st.version`;
     let pending = group.map((): Pending => ({ rows: [], sources: [], replaced: [], flattened: 0 }));
     let inBatch = 0;
@@ -202,22 +244,19 @@ export class AnalyticTables {
         const id = String(row.id);
         const version = Number(row.version);
         const resource = JSON.parse(String(row.content)) as Record<string, unknown>;
-        // Stored content leaves versionId/lastUpdated to the columns (resource-store.ts); views may read them.
-        const meta = (resource.meta ?? {}) as Record<string, unknown>;
-        resource.meta = { ...meta, versionId: String(version), lastUpdated: toIso(row.last_updated) };
+        withVersionMeta(resource, version, toMs(row.last_updated));
         for (let i = 0; i < group.length; i++) {
           const seenVersion = row[`s${i}`];
           if (seenVersion !== null && seenVersion !== undefined && Number(seenVersion) === version) continue;
           const e = group[i]!;
           const p = pending[i]!;
-          let flat: unknown[][];
+          let sqlRows: SqlValue[][];
           try {
-            flat = e.view.rows(resource);
+            sqlRows = e.view.rows(resource).map((values) => toSqlRow(e.view.columns, e.sqlTypes, values));
           } catch (err) {
             throw located(err, e.name, type, id);
           }
-          for (const values of flat) {
-            const sqlRow = toSqlRow(e.view.columns, e.sqlTypes, values);
+          for (const sqlRow of sqlRows) {
             sqlRow.push(id);
             p.rows.push(sqlRow);
           }
@@ -294,13 +333,6 @@ async function* prefetched<T>(source: AsyncIterable<T>): AsyncIterable<T> {
   }
 }
 
-function toIso(v: unknown): string {
-  return (v instanceof Date ? v : new Date(String(v))).toISOString();
-}
-
-function located(err: unknown, view: string, type: string, id: string): unknown {
-  if (err instanceof HealthmeshError) {
-    return new HealthmeshError(err.code, `view ${view}, ${type}/${id}: ${err.message}`, err.location, { cause: err });
-  }
-  return err;
+function toMs(v: unknown): number {
+  return (v instanceof Date ? v : new Date(String(v))).getTime();
 }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Hub } from '../hub/index.js';
 import { AnalyticTables } from './analytic-tables.js';
 
@@ -27,7 +28,9 @@ const opened = new WeakMap<Hub, Promise<AnalyticTables>>();
 export function openAnalyticTables(hub: Hub): Promise<AnalyticTables> {
   let tables = opened.get(hub);
   if (!tables) {
-    tables = AnalyticTables.open(hub.db, { region: hub.config.name, clock: hub.clock });
+    // Staged rows are row-level data: they stay under the hub's own directory, like the store itself.
+    const stagingDir = join(hub.paths.dir, 'staging');
+    tables = AnalyticTables.open(hub.db, { region: hub.config.name, clock: hub.clock, stagingDir });
     opened.set(hub, tables);
     tables.catch(() => opened.delete(hub));
   }

@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type * as DuckApi from '@duckdb/node-api';
 import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import { HealthmeshError } from '../../core/index.js';
@@ -181,6 +183,21 @@ class Session implements Database {
     return duckdbInList(expr, placeholder);
   }
 
+  exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
+    return this.exec(async () => {
+      const { values, types } = bind(params);
+      // QUOTE '' turns quoting off: DuckDB's CSV writer would otherwise quote lines holding '#' and the like.
+      await this.conn.run(
+        `COPY (${sql}) TO ${sqlString(dir)} (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER ${sqlString(STAGE_DELIMITER)}, FILE_SIZE_BYTES ${Math.max(1, Math.floor(fileBytes))})`,
+        values as never,
+        types,
+      );
+      return readdirSync(dir)
+        .sort()
+        .map((f) => join(dir, f));
+    });
+  }
+
   stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
     return duckdbStagedRows(files, columns, longestLineBytes);
   }
@@ -264,6 +281,10 @@ export class DuckDbDatabase implements Database {
   }
   inList(expr: string, placeholder: string): string {
     return duckdbInList(expr, placeholder);
+  }
+  /** Runs on the reader connection: it sees committed data only, like `stream`. */
+  exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
+    return this.reader.exportLines(sql, params, dir, fileBytes);
   }
   stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
     return duckdbStagedRows(files, columns, longestLineBytes);

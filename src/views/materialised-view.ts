@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { HealthmeshError } from '../core/index.js';
+import type { BuiltInView } from './builtin-views.js';
+import { sqlType } from './table-schema.js';
+import type { PathEngine } from './view-compiler.js';
+import { CompiledView } from './view-compiler.js';
+
+/** Bump when flattening semantics change, so every table is rebuilt once. */
+const ENGINE_VERSION = 1;
+
+/** A built-in view compiled for one hub: its table, the SQL type of each column and the hash of what built it. */
+export interface MaterialisedView {
+  name: string;
+  table: string;
+  view: CompiledView;
+  hash: string;
+  sqlTypes: ReturnType<typeof sqlType>[];
+}
+
+/** Compile `b` with `%region` bound; the main thread and the flatten workers build their views the same way. */
+export function materialise(b: BuiltInView, region: string, engine: PathEngine | undefined): MaterialisedView {
+  const view = CompiledView.compile(b.definition, { constants: { region }, ...(engine && { engine }) });
+  const hash = createHash('sha256')
+    .update(JSON.stringify([ENGINE_VERSION, b.definition, region, engine ?? 'compiled']))
+    .digest('hex');
+  return { name: b.name, table: `view_${b.name}`, view, hash, sqlTypes: view.columns.map(sqlType) };
+}
+
+/** An evaluation error, named with the view and the resource it failed on. */
+export function located(err: unknown, view: string, type: string, id: string): unknown {
+  if (err instanceof HealthmeshError) {
+    return new HealthmeshError(err.code, `view ${view}, ${type}/${id}: ${err.message}`, err.location, { cause: err });
+  }
+  return err;
+}
+
+let lastMs = Number.NaN;
+let lastIso = '';
+
+/**
+ * The `meta` a view sees: stored content leaves versionId/lastUpdated to the store's columns (resource-store.ts).
+ * The parsed body is the caller's own, so its meta is completed in place; resources written by one ingest share
+ * one timestamp, so the last one's ISO text is kept.
+ */
+export function withVersionMeta(resource: Record<string, unknown>, version: number, lastUpdatedMs: number): void {
+  if (lastUpdatedMs !== lastMs) {
+    lastMs = lastUpdatedMs;
+    lastIso = new Date(lastUpdatedMs).toISOString();
+  }
+  const meta = resource.meta;
+  if (meta !== null && typeof meta === 'object' && !Array.isArray(meta)) {
+    const m = meta as Record<string, unknown>;
+    m.versionId = String(version);
+    m.lastUpdated = lastIso;
+  } else {
+    resource.meta = { versionId: String(version), lastUpdated: lastIso };
+  }
+}
