@@ -5,9 +5,8 @@ import type { Hub } from '../hub/index.js';
 import type { IngestSummary } from '../ingest/index.js';
 import type { RegionId } from '../synth/index.js';
 import { generateRegion, isRegionId } from '../synth/index.js';
-import { openAnalyticTables } from '../views/index.js';
+import { ingestFromCli } from './cli-ingest.js';
 import type { Io } from './io.js';
-import { ingestProgress } from './progress.js';
 
 export const DEMO_PEOPLE = 1000;
 export const DEMO_SEED = 'healthmesh-demo';
@@ -36,24 +35,12 @@ export async function loadDemoPopulation(
     io.out.write(
       `generated ${generated.resources} resources (${(generated.bytes / 1e6).toFixed(1)} MB); ingesting...\n`,
     );
-    const progress = ingestProgress(io.err);
-    const stamp = hub.clock.now().toISOString().replace(/[:.]/g, '-');
     // The FHIR files only: truth/ and the manifest describe the population, they are not records of it.
     const files = readdirSync(tmp)
       .filter((f) => f.endsWith('.ndjson'))
       .sort()
       .map((f) => join(tmp, f));
-    const summary = await hub.ingest.ingestPaths(files, {
-      source: `synth-${region}`,
-      actor: 'cli',
-      rejectsPath: join(hub.paths.rejectsDir, `${stamp}.ndjson`),
-      batchSize: hub.config.ingest.batchSize,
-      maxRecordBytes: hub.config.ingest.maxRecordBytes,
-      onProgress: progress.update,
-    });
-    progress.stop();
-    // The analytic tables follow every ingest, the demo's too.
-    await (await openAnalyticTables(hub)).refresh();
+    const { summary } = await ingestFromCli(hub, files, `synth-${region}`, io);
     return summary;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

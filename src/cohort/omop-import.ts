@@ -216,7 +216,7 @@ export async function importOmop(
             [origin],
           );
         }
-        const [n] = await tx.all('SELECT COUNT(*) AS n FROM omop_stage_' + e.table);
+        const [n] = await tx.all(`SELECT COUNT(*) AS n FROM omop_stage_${e.table}`);
         events[e.domain] = (events[e.domain] ?? 0) + num(n?.n);
       }
       await tx.run(

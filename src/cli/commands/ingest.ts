@@ -1,12 +1,10 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { importOmop, prepareCohorts } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub } from '../../hub/index.js';
 import { formatSummary } from '../../ingest/index.js';
-import { openAnalyticTables } from '../../views/index.js';
+import { ingestFromCli } from '../cli-ingest.js';
 import type { Io } from '../io.js';
-import { ingestProgress } from '../progress.js';
 
 export function ingestCommand(program: Command, io: Io, setCode: (c: number) => void): void {
   program
@@ -63,19 +61,7 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
             return;
           }
         }
-        const progress = ingestProgress(io.err);
-        const stamp = hub.clock.now().toISOString().replace(/[:.]/g, '-');
-        const summary = await hub.ingest.ingestPaths(paths, {
-          source: opts.source ?? hub.config.defaultSource,
-          actor: 'cli',
-          rejectsPath: join(hub.paths.rejectsDir, `${stamp}.ndjson`),
-          batchSize: hub.config.ingest.batchSize,
-          maxRecordBytes: hub.config.ingest.maxRecordBytes,
-          onProgress: progress.update,
-        });
-        progress.stop();
-        // The analytic tables follow every ingest; only resources whose version changed are flattened again.
-        const views = await (await openAnalyticTables(hub)).refresh();
+        const { summary, views } = await ingestFromCli(hub, paths, opts.source ?? hub.config.defaultSource, io);
         io.out.write(
           opts.json
             ? `${JSON.stringify({ ...summary, views }, null, 2)}\n`

@@ -46,14 +46,19 @@ export function serveCommand(program: Command, io: Io, setCode: (c: number) => v
     .option('--host <host>', 'interface to bind (default: hub config, 127.0.0.1)')
     .addHelpText('after', '\nExample:\n  $ healthmesh serve --dir ./gwangju --port 8081\n')
     .action(async (opts: ServeOptions) => {
-      const hub = await openHub(opts.dir);
-      try {
-        await serve(hub, opts, io);
-        setCode(0);
-      } finally {
-        await hub.close();
-      }
+      await serveDir(opts, io);
+      setCode(0);
     });
+}
+
+/** Open the hub in `opts.dir`, serve it until a signal, close it. */
+async function serveDir(opts: ServeOptions, io: Io): Promise<void> {
+  const hub = await openHub(opts.dir);
+  try {
+    await serve(hub, opts, io);
+  } finally {
+    await hub.close();
+  }
 }
 
 export function startCommand(program: Command, io: Io, setCode: (c: number) => void): void {
@@ -78,13 +83,8 @@ export function startCommand(program: Command, io: Io, setCode: (c: number) => v
     .action(async (opts: StartOptions) => {
       if (existsSync(hubPaths(opts.dir).config)) {
         // A single hub made by an earlier version of the demo, or by `init`: serve it.
-        const hub = await openHub(opts.dir);
-        try {
-          await serve(hub, opts, io);
-          setCode(0);
-        } finally {
-          await hub.close();
-        }
+        await serveDir(opts, io);
+        setCode(0);
         return;
       }
       const hubs = await prepareDemoHubs(opts.dir, parsePeople(opts.people), io);
