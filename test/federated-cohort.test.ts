@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FederatedCohort } from '../src/cohort/index.js';
-import { CohortFederation } from '../src/cohort/index.js';
+import { CohortFederation, characterise, cohortIdOf, validateCohortDefinition } from '../src/cohort/index.js';
 import { silentLogger } from '../src/core/index.js';
 import type { Federation } from '../src/federation/index.js';
 import { openFederation } from '../src/federation/index.js';
@@ -128,6 +128,25 @@ describe('a cohort run across three hubs over signed HTTP', () => {
     console.log(
       `federated: ${result.summedPersons} summed, ${result.distinctPersons} distinct (truth ${plainSum} and ${distinct})`,
     );
+    // Pooled means against the exact mean over the union, computed inside each hub from its own rows.
+    const pooled = [...result.measurements].sort((a, b) => b.n - a.n)[0]!;
+    expect(pooled.hubs).toBe(3);
+    let n = 0;
+    let sum = 0;
+    for (const hub of hubs.values()) {
+      const id = cohortIdOf(validateCohortDefinition(DEFINITION));
+      const m = (await characterise(hub.db, id, { top: 10 })).measurements.find(
+        (x) => x.system === pooled.system && x.code === pooled.code,
+      )!;
+      n += m.n;
+      sum += m.n * m.mean;
+    }
+    console.log(
+      `pooled ${pooled.code}: n ${pooled.n} (exact ${n}), mean ${pooled.mean.toFixed(2)} (exact ${(sum / n).toFixed(2)})`,
+    );
+    expect(Math.abs(pooled.n - n)).toBeLessThanOrEqual(7.5);
+    expect(Math.abs(pooled.mean - sum / n)).toBeLessThanOrEqual(0.02 * Math.abs(sum / n));
+    expect(pooled.sd).toBeGreaterThan(0);
   }, 120_000);
 
   it('answers the same through the API, to a user with a token only', async () => {

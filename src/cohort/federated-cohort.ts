@@ -8,8 +8,16 @@
 import type { Federation, PeerFailure } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
-import type { ReleasedCount, ReleasedTable, RingCall, RingResponse } from '../privacy/index.js';
-import { federatedDistinctCount, LinkageParty, releaseCount, releaseTable, releaseTerms } from '../privacy/index.js';
+import type { ReleasedCount, ReleasedSummary, ReleasedTable, RingCall, RingResponse } from '../privacy/index.js';
+import {
+  federatedDistinctCount,
+  LinkageParty,
+  releaseCount,
+  releaseSummary,
+  releaseTable,
+  releaseTerms,
+} from '../privacy/index.js';
+import { characterise } from './characterisation.js';
 import type { CohortDefinition } from './cohort-definition.js';
 import { cohortIdOf, runCohort } from './cohort-runner.js';
 import { validateCohortDefinition } from './cohort-validation.js';
@@ -23,6 +31,21 @@ export interface ReleasedCohort {
   ageSex: ReleasedTable;
   /** Whether this hub holds a linkage key and can join a distinct count. */
   linkage: boolean;
+  /** Latest value in the year before index of the commonest measurements, with too-small statistics withheld. */
+  measurements: { system: string; code: string; unit: string | null; summary: ReleasedSummary }[];
+}
+
+/** A measurement pooled across hubs from their released summaries. */
+export interface PooledMeasurement {
+  system: string;
+  code: string;
+  unit: string | null;
+  /** Sum of the released (rounded) person counts of the hubs whose mean was released. */
+  n: number;
+  hubs: number;
+  mean: number;
+  /** Pooled standard deviation (within- and between-hub), when every pooled hub released its SD. */
+  sd?: number;
 }
 
 export interface FederatedCohort {
@@ -38,6 +61,42 @@ export interface FederatedCohort {
   distinctPersons?: ReleasedCount;
   /** Why there is no distinct count (a hub without a linkage key, or the ring failed). */
   distinctUnavailable?: string;
+  /** Means and SDs pooled over hubs (weights are the released, rounded counts: documented approximation). */
+  measurements: PooledMeasurement[];
+}
+
+/**
+ * Pooled mean and variance from per-hub (n, mean, SD): total sum of squares = within-hub + between-hub parts.
+ * Quantiles are not pooled: released quantiles of different hubs do not combine into the quantiles of the union.
+ */
+export function poolMeasurements(hubs: readonly ReleasedCohort[]): PooledMeasurement[] {
+  const groups = new Map<
+    string,
+    { system: string; code: string; unit: string | null; parts: { n: number; mean: number; sd?: number }[] }
+  >();
+  for (const h of hubs) {
+    for (const m of h.measurements) {
+      const { n, mean, sd } = m.summary;
+      if (n === null || mean === undefined) continue;
+      const key = `${m.system}|${m.code}`;
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = { system: m.system, code: m.code, unit: m.unit, parts: [] };
+        groups.set(key, g);
+      }
+      g.parts.push({ n, mean, ...(sd !== undefined && { sd }) });
+    }
+  }
+  return [...groups.values()].map((g) => {
+    const n = g.parts.reduce((s, p) => s + p.n, 0);
+    const mean = g.parts.reduce((s, p) => s + p.n * p.mean, 0) / n;
+    const pooled: PooledMeasurement = { system: g.system, code: g.code, unit: g.unit, n, hubs: g.parts.length, mean };
+    if (g.parts.every((p) => p.sd !== undefined) && n > 1) {
+      const ss = g.parts.reduce((s, p) => s + (p.n - 1) * (p.sd ?? 0) ** 2 + p.n * (p.mean - mean) ** 2, 0);
+      pooled.sd = Math.sqrt(ss / (n - 1));
+    }
+    return pooled;
+  });
 }
 
 const AGE_BANDS = ['0-19', '20-39', '40-59', '60-79', '80+'] as const;
@@ -79,6 +138,15 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
     attrition: run.attrition.map((a) => ({ step: a.step, persons: releaseCount(a.persons, policy) })),
     ageSex,
     linkage: hub.linkageKey !== undefined,
+    measurements: (await characterise(hub.db, run.cohortId, { top: 10 })).measurements.map((m) => ({
+      system: m.system,
+      code: m.code,
+      unit: m.unit,
+      summary: releaseSummary(
+        { n: m.n, mean: m.mean, sd: m.sd, quantiles: { 0.25: m.p25, 0.5: m.median, 0.75: m.p75 } },
+        policy,
+      ),
+    })),
   };
   const cells: Record<string, { count: number; released: ReleasedCount }> = {};
   run.attrition.forEach((a, i) => {
@@ -169,6 +237,7 @@ export class CohortFederation {
       complete: remote.complete,
       summedPersons: answered.reduce((s, h) => s + (h.persons ?? 0), 0),
       suppressedHubs: answered.filter((h) => h.persons === null).length,
+      measurements: poolMeasurements(answered),
     };
     const withoutKey = answered.filter((h) => !h.linkage).map((h) => h.hub);
     if (this.party === undefined || withoutKey.length > 0) {
