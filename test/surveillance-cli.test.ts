@@ -107,6 +107,33 @@ describe('healthmesh forecast run | score, alerts and the surveillance API', () 
     expect(Number.isFinite(all?.meanWis)).toBe(true);
     expect(all?.relativeWis).toBeGreaterThan(0);
     console.log(`forecast score (synthetic two-location file): ${JSON.stringify(all)}`);
+    // Kept in the hub with --dir, and served over the API; a re-score replaces rather than adds.
+    for (let i = 0; i < 2; i++)
+      expect(
+        await main(['forecast', 'score', '--forecasts', out, '--truth', series, '--dir', dir], captureIo().io),
+      ).toBe(0);
+    const hub = await openHub(dir, { logger: silentLogger() });
+    const app = await buildServer(hub);
+    try {
+      const token = readFileSync(join(dir, 'secrets', 'admin.token'), 'utf8').trim();
+      const res = await app.inject({
+        method: 'GET',
+        url: '/surveillance/scores',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.statusCode).toBe(200);
+      const stored = (
+        res.json() as { scores: { group: string; forecasts: number; meanWis: number; relativeWis: number }[] }
+      ).scores;
+      expect(stored.map((x) => x.group).sort()).toEqual(scores.map((x) => x.group).sort());
+      const storedAll = stored.find((x) => x.group === 'all');
+      expect(storedAll?.forecasts).toBe(8);
+      expect(storedAll?.meanWis).toBeCloseTo(all?.meanWis ?? Number.NaN, 12);
+      expect(storedAll?.relativeWis).toBeCloseTo(all?.relativeWis ?? Number.NaN, 12);
+    } finally {
+      await app.close();
+      await hub.close();
+    }
   });
 
   it('serves the stored forecasts and the kept alert over the API, to authenticated callers only', async () => {

@@ -42,7 +42,98 @@ export const surveillanceMigrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    module: 'surveillance',
+    version: 2,
+    name: 'stored scores',
+    statements: [
+      `CREATE TABLE surveillance_score (
+        model VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        score_group VARCHAR NOT NULL,
+        forecasts INTEGER NOT NULL,
+        mean_wis DOUBLE NOT NULL,
+        relative_wis DOUBLE,
+        relative_wis_log DOUBLE,
+        coverage50 DOUBLE NOT NULL,
+        coverage95 DOUBLE NOT NULL,
+        baseline VARCHAR NOT NULL,
+        scored_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (model, target, score_group)
+      )`,
+    ],
+  },
 ];
+
+/** One stored score: a model's forecasts of a target, over all of them or one location or horizon (`group`). */
+export interface StoredScore {
+  model: string;
+  target: string;
+  group: string;
+  forecasts: number;
+  meanWis: number;
+  relativeWis: number | null;
+  relativeWisLog: number | null;
+  coverage50: number;
+  coverage95: number;
+  baseline: string;
+}
+
+const finiteOrNull = (x: number | null) => (x !== null && Number.isFinite(x) ? x : null);
+
+/** Keep a scoring run: it replaces the earlier scores of the same model and target. */
+export async function saveScores(
+  hub: Hub,
+  model: string,
+  target: string,
+  scores: readonly Omit<StoredScore, 'model' | 'target'>[],
+): Promise<void> {
+  await prepareSurveillance(hub);
+  await hub.db.transaction(async (tx) => {
+    await tx.run('DELETE FROM surveillance_score WHERE model = $1 AND target = $2', [model, target]);
+    for (const s of scores) {
+      await tx.run(
+        `INSERT INTO surveillance_score (model, target, score_group, forecasts, mean_wis, relative_wis, relative_wis_log, coverage50, coverage95, baseline, scored_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        [
+          model,
+          target,
+          s.group,
+          s.forecasts,
+          s.meanWis,
+          finiteOrNull(s.relativeWis),
+          finiteOrNull(s.relativeWisLog),
+          s.coverage50,
+          s.coverage95,
+          s.baseline,
+          hub.clock.now(),
+        ],
+      );
+    }
+  });
+}
+
+export async function listScores(hub: Hub, query: { model?: string; target?: string } = {}): Promise<StoredScore[]> {
+  await prepareSurveillance(hub);
+  const rows = await hub.db.all<Record<string, unknown>>(
+    `SELECT model, target, score_group, forecasts, mean_wis, relative_wis, relative_wis_log, coverage50, coverage95, baseline
+     FROM surveillance_score WHERE ($1 IS NULL OR model = $1) AND ($2 IS NULL OR target = $2) ORDER BY model, target, score_group`,
+    [query.model ?? null, query.target ?? null],
+  );
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return rows.map((r) => ({
+    model: String(r.model),
+    target: String(r.target),
+    group: String(r.score_group),
+    forecasts: Number(r.forecasts),
+    meanWis: Number(r.mean_wis),
+    relativeWis: num(r.relative_wis),
+    relativeWisLog: num(r.relative_wis_log),
+    coverage50: Number(r.coverage50),
+    coverage95: Number(r.coverage95),
+    baseline: String(r.baseline),
+  }));
+}
 
 const prepared = new WeakMap<Hub, Promise<void>>();
 

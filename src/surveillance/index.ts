@@ -31,9 +31,12 @@ export {
 export {
   type ForecastQuery,
   listForecasts,
+  listScores,
   prepareSurveillance,
   type StoredForecast,
+  type StoredScore,
   saveForecasts,
+  saveScores,
   surveillanceMigrations,
 } from './forecast-store.js';
 export type { Forecaster, RoundQuantiles } from './forecaster.js';

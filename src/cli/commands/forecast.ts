@@ -22,6 +22,7 @@ import {
   readTargetDataFile,
   rollingForecast,
   saveForecasts,
+  saveScores,
   scoreSeason,
   truthTable,
 } from '../../surveillance/index.js';
@@ -113,9 +114,10 @@ interface ScoreOptions {
   truth: string;
   baseline?: string;
   json?: boolean;
+  dir?: string;
 }
 
-function scoreForecastFile(opts: ScoreOptions, io: Io): void {
+async function scoreForecastFile(opts: ScoreOptions, io: Io): Promise<void> {
   const text = readText(opts.forecasts);
   const target = targetOf(text, opts.forecasts);
   const forecasts = parseModelOutputCsv(text, { file: opts.forecasts, target });
@@ -144,6 +146,36 @@ function scoreForecastFile(opts: ScoreOptions, io: Io): void {
   for (const horizon of [...overall.byHorizon.keys()].sort()) {
     const s = scoreSeason(models, truth, BASELINE, (x) => String(x.horizon) === horizon).get(name) as ModelSeasonScores;
     groups.push([`horizon ${horizon}`, s]);
+  }
+  if (opts.dir !== undefined) {
+    // Kept in the hub, served at GET /surveillance/scores; a re-score of the same model and target replaces it.
+    const hub = await openHub(opts.dir);
+    try {
+      const baselineName = opts.baseline ?? 'FluSight-baseline (run on the truth)';
+      await saveScores(
+        hub,
+        name,
+        target,
+        groups.map(([group, s]) => ({
+          group,
+          forecasts: s.overall.count,
+          meanWis: s.overall.meanWis,
+          relativeWis: s.relativeWisNatural,
+          relativeWisLog: s.relativeWisLog,
+          coverage50: s.overall.coverage50,
+          coverage95: s.overall.coverage95,
+          baseline: baselineName,
+        })),
+      );
+      await hub.audit.append({
+        actor: 'cli',
+        action: 'forecast-score',
+        target: `${name}:${target}`,
+        outcome: 'success',
+      });
+    } finally {
+      await hub.close();
+    }
   }
   if (opts.json) {
     const out = groups.map(([group, s]) => ({
@@ -202,12 +234,13 @@ export function forecastCommand(program: Command, io: Io, setCode: (c: number) =
     .requiredOption('--truth <file>', 'hubverse target-data CSV holding the observed values')
     .option('--baseline <file>', 'baseline model-output CSV (default: the FluSight baseline run on the truth)')
     .option('--json', 'print as JSON')
+    .option('-d, --dir <dir>', 'also keep the scores in this hub (served at GET /surveillance/scores)')
     .addHelpText(
       'after',
       '\nExample:\n  $ healthmesh forecast score --forecasts 2024-01-06-healthmesh.csv --truth target-hospital-admissions.csv\n',
     )
-    .action((opts: ScoreOptions) => {
-      scoreForecastFile(opts, io);
+    .action(async (opts: ScoreOptions) => {
+      await scoreForecastFile(opts, io);
       setCode(0);
     });
 }

@@ -1,6 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { ForecastQuery } from '../../surveillance/index.js';
-import { isoDay, listAlerts, listForecasts, parseIsoDay, QUANTILE_LEVELS } from '../../surveillance/index.js';
+import {
+  isoDay,
+  listAlerts,
+  listForecasts,
+  listScores,
+  parseIsoDay,
+  QUANTILE_LEVELS,
+} from '../../surveillance/index.js';
 import type { RouteContext } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
 
@@ -24,8 +31,8 @@ function forecastQuery(q: Query): ForecastQuery {
 }
 
 /**
- * `GET /surveillance/forecasts` and `GET /surveillance/alerts`: the forecasts stored by `healthmesh forecast run`
- * and the epidemic alerts they raised, filtered by `location`, `reference_date`, `model`, `target`. Both are
+ * `GET /surveillance/forecasts`, `/surveillance/scores` and `/surveillance/alerts`: the forecasts stored by
+ * `healthmesh forecast run`, their scores kept by `forecast score --dir`, and the epidemic alerts they raised, filtered by `location`, `reference_date`, `model`, `target`. Both are
  * aggregates (weekly counts and their quantiles), so any authenticated role may read them.
  */
 export function surveillanceRoutes(ctx: RouteContext) {
@@ -44,6 +51,16 @@ export function surveillanceRoutes(ctx: RouteContext) {
           targetEndDate: isoDay(f.referenceDay + 7 * f.horizon),
           quantiles: [...f.values],
         })),
+      };
+    });
+    app.get<{ Querystring: Query }>('/surveillance/scores', async (req) => {
+      req.auditAction = { action: 'score-read', target: 'surveillance/scores' };
+      const q = req.query;
+      return {
+        scores: await listScores(ctx.hub, {
+          ...(q.model !== undefined && { model: q.model }),
+          ...(q.target !== undefined && { target: q.target }),
+        }),
       };
     });
     app.get<{ Querystring: Query }>('/surveillance/alerts', async (req) => {
