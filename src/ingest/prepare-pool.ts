@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { defaultWorkerCount, siblingModule, startReadyWorkers } from '../core/index.js';
 import type { ValidatorPlan } from '../fhir/index.js';
 import { ResourceValidator } from '../fhir/index.js';
 import type { BirthDatePrecision, LinkageKey } from '../privacy/index.js';
@@ -71,28 +71,15 @@ export class PreparePool {
     }
   }
 
-  /** Workers to use: one per core beyond the main thread's, at least one. */
+  /** Workers to use: one per core, at least one, at most four. */
   static defaultSize(): number {
-    return Math.max(1, Math.min(4, availableParallelism()));
+    return defaultWorkerCount();
   }
 
   static async start(size: number, data: PrepareWorkerData): Promise<PreparePool> {
-    // Under tsx (development and tests) the worker is TypeScript: a small JS bootstrap registers tsx first.
-    const ts = import.meta.url.endsWith('.ts');
-    const entry = new URL(ts ? './prepare-worker.ts' : './prepare-worker.js', import.meta.url);
-    const url = ts ? new URL('./ts-worker-bootstrap.mjs', import.meta.url) : entry;
     // The validator's compiled plan, not the definitions: compiling them again costs each worker ~0.8 s.
-    const workerData: WorkerStart = { ...data, validatorPlan: ResourceValidator.r4Plan(), entry: entry.href };
-    const workers = Array.from({ length: size }, () => new Worker(url, { workerData }));
-    await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            w.once('message', () => resolve());
-            w.once('error', reject);
-          }),
-      ),
-    );
+    const workerData: Omit<WorkerStart, 'entry'> = { ...data, validatorPlan: ResourceValidator.r4Plan() };
+    const workers = await startReadyWorkers(siblingModule(import.meta.url, 'prepare-worker'), workerData, size);
     return new PreparePool(workers);
   }
 
