@@ -71,6 +71,19 @@ describe('healthmesh identity, peers and linkage commands', () => {
     expect(after.out).toBe(`busan\thttp://127.0.0.1:8083\t${busanKey.x}\n`);
   });
 
+  it("takes a bare key that begins with '-' (one key in 64) as the key, not as an option", async () => {
+    const dashKey = `-${'A'.repeat(41)}E`;
+    expect(
+      await main(['peers', 'add', 'daegu', 'http://127.0.0.1:8090', dashKey, '--dir', gwangju], captureIo().io),
+    ).toBe(0);
+    const list = captureIo();
+    await main(['peers', 'list', '--dir', gwangju, '--json'], list.io);
+    expect(
+      (JSON.parse(list.out) as { name: string; publicKey: { x: string } }[]).find((p) => p.name === 'daegu'),
+    ).toMatchObject({ publicKey: { x: dashKey } });
+    expect(await main(['peers', 'remove', 'daegu', '--dir', gwangju], captureIo().io)).toBe(0);
+  });
+
   it('refuses a malformed peer with exit 1 and a code naming the field', async () => {
     const c = captureIo();
     expect(await main(['peers', 'add', 'busan', 'ftp://x', 'abc', '--dir', gwangju], c.io)).toBe(1);

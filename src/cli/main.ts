@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { isHealthmeshError } from '../core/index.js';
 import { auditCommand } from './commands/audit.js';
 import { cohortCommand } from './commands/cohort.js';
-import { identityCommand, peersCommand } from './commands/federation.js';
+import { identityCommand, peersCommand, protectBareKeys } from './commands/federation.js';
 import { forecastCommand } from './commands/forecast.js';
 import { ingestCommand } from './commands/ingest.js';
 import { initCommand } from './commands/init.js';
@@ -50,7 +50,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   peersCommand(program, io, setCode);
   linkageCommand(program, io, setCode);
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(protectBareKeys(argv), { from: 'user' });
     return code;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;

@@ -13,6 +13,20 @@ export function hubFiles(dir: string): { paths: HubPaths; name: string } {
   return { paths, name: config.name };
 }
 
+/** A bare Ed25519 `x` (43 base64url characters) can begin with '-'; commander would read it as an option. */
+const BARE_KEY_WITH_DASH = /^-[A-Za-z0-9_-]{42}$/;
+
+/**
+ * `peers add NAME URL -abc…`: one key in 64 begins with '-'. Move such a key behind `--` so it stays the
+ * third operand instead of failing as an unknown option.
+ */
+export function protectBareKeys(argv: readonly string[]): string[] {
+  if (argv[0] !== 'peers' || argv[1] !== 'add' || argv.includes('--')) return [...argv];
+  const keys = argv.filter((a) => BARE_KEY_WITH_DASH.test(a));
+  if (keys.length !== 1) return [...argv];
+  return [...argv.filter((a) => a !== keys[0]), '--', keys[0] as string];
+}
+
 /** A public key given on the command line: a JWK (JSON) or its bare 43-character `x`. */
 function parseKeyArgument(text: string): Ed25519Jwk {
   const t = text.trim();
