@@ -11,6 +11,7 @@ export type { FeatureMatrix, FeatureSummary } from './feature-matrix.js';
 export { featureMatrix, featureMatrixFromRows, selectRows, summariseFeatures } from './feature-matrix.js';
 export type { BoostedModel, BoostedTree, BoostingDiagnostics, BoostingOptions } from './gradient-boosting.js';
 export { boostedScores, fitBoosted, predictBoosted } from './gradient-boosting.js';
+export { hubModelRegistry } from './hub-models.js';
 export type { NewtonPart } from './logistic-newton.js';
 export { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
 export type { LogisticDiagnostics, LogisticModel, LogisticOptions } from './logistic-regression.js';

@@ -18,6 +18,7 @@ import { cohortRoutes } from './routes/cohorts.js';
 import { exportRoutes } from './routes/export.js';
 import { federationRoutes } from './routes/federation.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { modelRoutes } from './routes/models.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
 import { surveillanceRoutes } from './routes/surveillance.js';
@@ -124,6 +125,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(bundleRoutes(ctx));
   await app.register(viewRoutes(ctx));
   await app.register(surveillanceRoutes(ctx));
+  await app.register(modelRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);

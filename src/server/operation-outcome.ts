@@ -8,6 +8,8 @@ const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
   AUTH_FORBIDDEN: [403, 'forbidden'],
   API_NOT_FOUND: [404, 'not-found'],
   EXPORT_UNKNOWN_JOB: [404, 'not-found'],
+  MODEL_NOT_FOUND: [404, 'not-found'],
+  MODEL_INVALID_STORED: [500, 'exception'],
   API_BAD_REQUEST: [400, 'invalid'],
   API_NOT_SUPPORTED: [400, 'not-supported'],
   INGEST_INVALID_JSON: [400, 'structure'],
@@ -25,7 +27,7 @@ const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
 };
 
 export function httpStatusOf(code: ErrorCode): number {
-  return STATUS[code]?.[0] ?? (/^(FHIR|INGEST|VIEW|SURVEILLANCE|COHORT|OMOP)_/.test(code) ? 400 : 500);
+  return STATUS[code]?.[0] ?? (/^(FHIR|INGEST|VIEW|SURVEILLANCE|COHORT|OMOP|MODEL)_/.test(code) ? 400 : 500);
 }
 
 export interface OutcomeIssue {
