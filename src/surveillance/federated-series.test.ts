@@ -126,10 +126,7 @@ describe('reading suppressed weeks', () => {
   it('caps a suppressed confirmed count by the same week’s released ILI count', () => {
     const s = seriesFromRelease(released([10, 30, null], [null, null, null]), 'confirmed');
     expect([...s.series.values]).toEqual([4.5, 4.5, 4.5]);
-    const few = seriesFromRelease(
-      { ...released([10], [null]), policy: { threshold: 25, rounding: 5 } },
-      'confirmed',
-    );
+    const few = seriesFromRelease({ ...released([10], [null]), policy: { threshold: 25, rounding: 5 } }, 'confirmed');
     expect([...few.series.values]).toEqual([10]);
   });
 
