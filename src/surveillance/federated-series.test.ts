@@ -5,10 +5,10 @@ import { isHealthmeshError } from '../core/index.js';
 import { federatedPanel } from './federated-series.js';
 import { flusightBaseline } from './flusight-baseline.js';
 import type { HubSeries } from './hub-series.js';
-import { MEDIAN_INDEX } from './quantile-forecast.js';
+import { MEDIAN_INDEX, QUANTILE_LEVELS } from './quantile-forecast.js';
 import { checkReleasedSeries, type ReleasedHubSeries, releaseWeeklySeries } from './released-series.js';
 import { forecastRound } from './rolling-forecast.js';
-import { seriesFromRelease } from './suppressed-weeks.js';
+import { seriesFromRelease, spreadSuppressedMass } from './suppressed-weeks.js';
 import { isoDay, parseIsoDay } from './weekly-series.js';
 
 const DEFAULT: DisclosurePolicy = { threshold: 10, rounding: 5, minCellSize: 10 };
@@ -152,6 +152,59 @@ describe('reading suppressed weeks', () => {
     const forecasts = forecastRound(panel, flusightBaseline({ nsims: 1000 }), parseIsoDay('2023-11-11') as number);
     const busan = forecasts.find((f) => f.location === 'busan' && f.horizon === 0);
     expect(busan?.values[MEDIAN_INDEX]).toBeCloseTo(4.5, 6);
+  });
+});
+
+describe('bad input in federated series', () => {
+  it('refuses to forecast a hub with two weeks of history, naming its location', () => {
+    const gathered = {
+      hubs: [
+        released([20, 25, 15, 10, 20, 30, 35, 40], new Array(8).fill(null)),
+        { ...released([30, 35], [10, 15], '2023-11-18'), hub: 'gwangju', location: 'gwangju' },
+      ],
+    };
+    const { panel } = federatedPanel(gathered);
+    let caught: unknown;
+    try {
+      forecastRound(panel, flusightBaseline({ nsims: 1000 }), parseIsoDay('2023-12-02') as number);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toMatchObject({ code: 'SURVEILLANCE_SHORT_HISTORY', location: { path: 'gwangju' } });
+  });
+});
+
+describe('forecasts of the count from forecasts of the released count', () => {
+  const forecast = (values: number[]) => ({
+    referenceDay: START,
+    location: 'busan',
+    horizon: 0,
+    values: Float64Array.from(values),
+  });
+  const thresholds = new Map([['busan', 10]]);
+
+  it('spreads a forecast stuck at the imputed midpoint uniformly over 0 … threshold − 1', () => {
+    const [f] = spreadSuppressedMass([forecast(new Array(23).fill(4.5))], thresholds);
+    expect([...(f?.values ?? [])]).toEqual([...QUANTILE_LEVELS].map((l) => l * 9));
+    expect(f?.values[MEDIAN_INDEX]).toBeCloseTo(4.5, 12);
+  });
+
+  it('keeps the quantiles at or above the threshold and spreads only the mass under it', () => {
+    // 4.5 up to level 0.25 (index 6), then 10, 12, …: the curve crosses 10 at level 0.30 (index 7).
+    const values = QUANTILE_LEVELS.map((_, i) => (i <= 6 ? 4.5 : 10 + 2 * (i - 7)));
+    const [f] = spreadSuppressedMass([forecast(Array.from(values))], thresholds);
+    const out = [...(f?.values ?? [])];
+    for (let i = 7; i < 23; i++) expect(out[i]).toBe(values[i]);
+    for (let i = 0; i <= 6; i++) expect(out[i]).toBeCloseTo(((QUANTILE_LEVELS[i] as number) / 0.3) * 9, 12);
+    expect(out.every((v, i) => i === 0 || v >= (out[i - 1] as number))).toBe(true);
+  });
+
+  it('leaves a location without a threshold, or a forecast wholly above it, as it is', () => {
+    const high = forecast(Array.from(QUANTILE_LEVELS, (_, i) => 20 + i));
+    const other = { ...forecast(new Array(23).fill(1)), location: 'US' };
+    const [a, b] = spreadSuppressedMass([high, other], thresholds);
+    expect(a).toBe(high);
+    expect(b).toBe(other);
   });
 });
 

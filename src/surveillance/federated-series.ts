@@ -16,7 +16,13 @@ import { CONFIRMED_FLU_TARGET, ILI_TARGET } from './hub-series.js';
 import type { QuantileForecast } from './quantile-forecast.js';
 import { checkReleasedSeries, type ReleasedHubSeries, releaseHubSeries } from './released-series.js';
 import { forecastRound } from './rolling-forecast.js';
-import { type ReleasedTarget, type SuppressedWeekPolicy, seriesFromRelease } from './suppressed-weeks.js';
+import {
+  type ReleasedTarget,
+  releaseThresholds,
+  type SuppressedWeekPolicy,
+  seriesFromRelease,
+  spreadSuppressedMass,
+} from './suppressed-weeks.js';
 import { buildPanel, isoDay, parseIsoDay, type SeriesPanel } from './weekly-series.js';
 
 /** The federation operation each hub answers with its released weekly series. */
@@ -155,7 +161,8 @@ export class SeriesFederation {
     // Default round: the week after the last week of the panel (a hub whose data end earlier is refused by the
     // forecasters with SURVEILLANCE_SHORT_HISTORY, naming it).
     const day = referenceDay ?? panel.startDay + 7 * panel.weeks;
-    const forecasts = forecastRound(panel, forecaster, day);
+    // Forecasts of the count, not of its released form: what falls under a hub's threshold is spread over 0 … t − 1.
+    const forecasts = spreadSuppressedMass(forecastRound(panel, forecaster, day), releaseThresholds(gathered.hubs));
     await saveForecasts(this.hub, forecaster.name, targetName, forecasts);
     const alerts = await raiseAlerts(this.hub, forecaster.name, targetName, forecasts);
     return {

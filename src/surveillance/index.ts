@@ -93,8 +93,10 @@ export { type RecalibrationOptions, spreadRecalibration } from './spread-recalib
 export {
   type ImputedSeries,
   type ReleasedTarget,
+  releaseThresholds,
   type SuppressedWeekPolicy,
   seriesFromRelease,
+  spreadSuppressedMass,
   suppressedMidpoint,
 } from './suppressed-weeks.js';
 export { parseTargetDataCsv, type TargetDataOptions } from './target-data-csv.js';

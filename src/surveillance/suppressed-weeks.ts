@@ -1,4 +1,5 @@
 import { HealthmeshError } from '../core/index.js';
+import { LEVEL_COUNT, QUANTILE_LEVELS, type QuantileForecast } from './quantile-forecast.js';
 import type { ReleasedHubSeries } from './released-series.js';
 import { isoDay, parseIsoDay, type WeeklySeries } from './weekly-series.js';
 
@@ -68,4 +69,42 @@ export function seriesFromRelease(
     series: { location: released.location, locationName: released.location, startDay, values: out },
     imputedWeeks,
   };
+}
+
+/**
+ * A forecast made from midpoint-read series is a forecast of the *released* count, in which every week under the
+ * threshold t reads (t − 1) / 2: a quiet stretch of history is a constant, so the forecasters' spreads collapse
+ * to a point there. This turns it back into a forecast of the count itself: the probability the forecast puts
+ * under t (read off its quantiles, linearly between levels) is spread uniformly over 0 … t − 1 — all a suppressed
+ * week says is "under t", and the uniform's mean is the midpoint the history was read as. Quantiles at or above
+ * t are unchanged. Locations without a threshold (not from a released series) are returned as they are.
+ */
+export function spreadSuppressedMass(
+  forecasts: readonly QuantileForecast[],
+  thresholds: ReadonlyMap<string, number>,
+): QuantileForecast[] {
+  return forecasts.map((f) => {
+    const t = thresholds.get(f.location);
+    if (t === undefined || !((f.values[0] as number) < t)) return f;
+    // Probability under t: the level where the quantile curve crosses t (1 when every quantile is under t).
+    let below = 1;
+    for (let i = 1; i < LEVEL_COUNT; i++) {
+      const q = f.values[i] as number;
+      if (q < t) continue;
+      const q0 = f.values[i - 1] as number;
+      const l0 = QUANTILE_LEVELS[i - 1] as number;
+      below = l0 + ((QUANTILE_LEVELS[i] as number) - l0) * ((t - q0) / (q - q0));
+      break;
+    }
+    const values = Float64Array.from(f.values, (q, i) => {
+      const level = QUANTILE_LEVELS[i] as number;
+      return level < below ? (level / below) * (t - 1) : Math.max(q, t);
+    });
+    return { ...f, values };
+  });
+}
+
+/** The threshold each released series was suppressed under, by location, for {@link spreadSuppressedMass}. */
+export function releaseThresholds(released: readonly ReleasedHubSeries[]): Map<string, number> {
+  return new Map(released.map((r) => [r.location, r.policy.threshold]));
 }
