@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { HealthmeshError } from '../../core/index.js';
+import type { ErrorCode } from '../../core/index.js';
+import { ERROR_CODES, HealthmeshError } from '../../core/index.js';
 import type { Hub } from '../../hub/index.js';
 import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
 import type { EpidemicAlert, ModelSeasonScores, QuantileForecast, ScoreSummary } from '../../surveillance/index.js';
@@ -129,8 +130,8 @@ async function runFederatedForecast(opts: RunOptions, io: Io): Promise<void> {
     const diagnostics = body.issue?.[0]?.diagnostics ?? '';
     // The coordinator's own refusal of the request (a bad date, a suppressed week under `refuse`) is bad input.
     const code = /\b(SURVEILLANCE_[A-Z_]+|API_BAD_REQUEST)\b/.exec(JSON.stringify(body))?.[1];
-    if (res.status === 400 && code !== undefined) {
-      throw new HealthmeshError(code as 'API_BAD_REQUEST', `${url}: ${diagnostics}`);
+    if (res.status === 400 && code !== undefined && code in ERROR_CODES) {
+      throw new HealthmeshError(code as ErrorCode, `${url}: ${diagnostics}`);
     }
     throw new HealthmeshError('FEDERATION_PEER_FAILED', `${url}: ${res.status} ${diagnostics}`);
   }
