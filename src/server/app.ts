@@ -6,6 +6,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Principal } from '../access/index.js';
+import { mayIngest, mayReadRowLevel } from '../access/index.js';
 import { CohortFederation } from '../cohort/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
@@ -25,6 +26,13 @@ import { surveillanceRoutes } from './routes/surveillance.js';
 import { viewRoutes } from './routes/views.js';
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Who may call the route beyond holding a valid token: `row-level` (records of patients: admin, steward) or
+     * `ingest` (writing records: admin, steward, service). Unset: any authenticated role (aggregates only).
+     */
+    access?: 'row-level' | 'ingest';
+  }
   interface FastifyRequest {
     principal?: Principal;
     /** What the route did, for the audit entry written when the response is sent. */
@@ -79,6 +87,16 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     const principal = await hub.tokens.verify(match[1]!);
     if (!principal) throw new HealthmeshError('AUTH_INVALID_TOKEN', 'the bearer token is not valid for this hub');
     req.principal = principal;
+    const access = req.routeOptions.config?.access;
+    if (access === 'row-level' && !mayReadRowLevel(principal)) {
+      throw new HealthmeshError(
+        'AUTH_FORBIDDEN',
+        `role '${principal.role}' may not read row-level records; aggregates (cohorts, views' counts, forecasts) are open to it`,
+      );
+    }
+    if (access === 'ingest' && !mayIngest(principal)) {
+      throw new HealthmeshError('AUTH_FORBIDDEN', `role '${principal.role}' may not write records into this hub`);
+    }
   });
 
   // Every request is audited once its outcome is known, refused ones included.
