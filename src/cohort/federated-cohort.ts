@@ -41,6 +41,11 @@ export interface ReleasedCohort {
   ageSex: ReleasedTable;
   /** Whether this hub holds a linkage key and can join a distinct count. */
   linkage: boolean;
+  /**
+   * Set when this is an earlier release answered again: the same definition was asked, and a fresh answer would
+   * differ from the published one by fewer people than the threshold (differencing). ISO time of that release.
+   */
+  asOf?: string;
   /** Latest value in the year before index of the commonest measurements, with too-small statistics withheld. */
   measurements: {
     system: string;
@@ -203,20 +208,23 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
     'SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1',
     [run.cohortId],
   );
-  await hub.releases.admit({
-    requester,
-    family: 'cohort.run/attrition',
-    terms: releaseTerms([
-      def.conceptSets,
-      def.entry,
-      def.priorObservationDays ?? null,
-      ...(def.inclusion ?? []),
-      def.exit ?? null,
-    ]),
-    cells,
-    population: members.map((m) => m.patient_key),
-  });
-  return released;
+  const admitted = await hub.releases.admitResult(
+    {
+      requester,
+      family: 'cohort.run/attrition',
+      terms: releaseTerms([
+        def.conceptSets,
+        def.entry,
+        def.priorObservationDays ?? null,
+        ...(def.inclusion ?? []),
+        def.exit ?? null,
+      ]),
+      cells,
+      population: members.map((m) => m.patient_key),
+    },
+    released,
+  );
+  return admitted.reusedFrom ? { ...admitted.result, asOf: admitted.reusedFrom.toISOString() } : released;
 }
 
 /** The linkage tokens of a cohort's members on this hub (running the cohort first if this hub has not). */
