@@ -94,6 +94,7 @@ export const ERROR_CODES = {
   LINKAGE_INVALID_KEY: 'a linkage key file is malformed or was issued for another hub',
   LINKAGE_INVALID_IDENTIFIER: 'a national identifier is not a well-formed resident registration number',
   LINKAGE_INVALID_SUBMISSION: 'a set of blinded linkage tokens is malformed',
+  CONSOLE_NOT_BUILT: 'the web console has not been built (`npm run build:web`), so the hub cannot serve it',
   INTERNAL: 'an unexpected internal fault',
 } as const;
 

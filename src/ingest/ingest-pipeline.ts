@@ -90,6 +90,7 @@ export class IngestPipeline {
         const file = files[i]!;
         const gz = /\.gz$/i.test(file);
         const before = run.summary.bytes;
+        const rejectedBefore = run.rejects.count;
         const reader = { maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES };
         const parallel = this.deps.parallel;
         if (parallel && NDJSON_FILE.test(file) && sizes[i]! >= parallel.minFileBytes) {
@@ -109,7 +110,12 @@ export class IngestPipeline {
           action: 'ingest',
           target: `file:${file}`,
           outcome: 'success',
-          detail: { source: options.source, bytes: run.summary.bytes - before },
+          // Rejects per file, so the audit log alone gives an ingest history with its rejects (the console's).
+          detail: {
+            source: options.source,
+            bytes: run.summary.bytes - before,
+            rejected: run.rejects.count - rejectedBefore,
+          },
         });
       }
     } finally {
@@ -206,7 +212,7 @@ export class IngestPipeline {
       action: 'ingest',
       target: label,
       outcome: 'success',
-      detail: { source: options.source, entries: outcomes.length },
+      detail: { source: options.source, entries: outcomes.length, rejected: outcomes.filter((o) => !o.ok).length },
     });
     return { summary: run.finish(), outcomes };
   }

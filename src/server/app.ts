@@ -13,9 +13,12 @@ import type { Federation } from '../federation/index.js';
 import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import { scrubText } from '../privacy/index.js';
+import { consoleAssets } from './console-assets.js';
 import { errorOutcome } from './operation-outcome.js';
 import { bundleRoutes } from './routes/bundle.js';
 import { cohortRoutes } from './routes/cohorts.js';
+import { consoleRoutes } from './routes/console.js';
+import { consoleUploadRoutes } from './routes/console-upload.js';
 import { exportRoutes } from './routes/export.js';
 import { federationRoutes } from './routes/federation.js';
 import { metadataRoutes } from './routes/metadata.js';
@@ -79,7 +82,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
 
   app.addHook('onRequest', async (req) => {
     // Peers sign each request instead (routes/federation.ts): the two kinds of caller never share a credential.
-    if (req.routeOptions.config?.peerAuth === true) return;
+    // The console's own files hold no data: its login page must load before anyone has a token.
+    if (req.routeOptions.config?.peerAuth === true || req.routeOptions.config?.publicAsset === true) return;
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match)
@@ -150,6 +154,9 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   const federation = options.federation ?? (await federationOf(hub, cohorts));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation) await app.register(federationRoutes(federation));
+  await app.register(consoleAssets());
+  await app.register(consoleRoutes({ hub, federation }));
+  await app.register(consoleUploadRoutes({ hub }));
   return app;
 }
 
