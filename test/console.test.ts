@@ -271,6 +271,9 @@ describeWithChromium('web console in a real browser (chromium via playwright-cor
       await expect(rejects.nth(0).textContent()).resolves.toMatch(/FHIR_/);
       await expect(rejects.nth(1).textContent()).resolves.toMatch(/line 2.*INGEST_INVALID_JSON/);
       expect((await env.hub.store.countByType()).Patient).toBe(before + 3);
+      // The uploads were read from memory: no copy of them sits anywhere under the hub's directory.
+      const hubFiles = readdirSync(env.hub.paths.dir, { recursive: true }).map(String);
+      expect(hubFiles.filter((f) => /uploads|clinic-bundle|more\.ndjson/.test(f))).toEqual([]);
       await page.screenshot({ path: screenshotPath('07-ingest'), fullPage: true });
       // The overview's history lists the upload with its rejects.
       await go('Overview');

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { mayIngest } from '../../access/index.js';
@@ -15,9 +15,9 @@ const INGESTIBLE = /^[\w.\- ]{1,120}\.(json|ndjson|jsonl)(\.gz)?$/i;
 
 /**
  * `POST /console/ingest?name=<file name>[&source=<source>]` with the file's bytes as the body
- * (`application/octet-stream`): the console's upload. The file is written under the hub's own directory and read
- * by the same pipeline as `healthmesh ingest` (validation, pseudonymisation, rejects with line or entry), then
- * removed; the analytic tables follow. Answers with the counts per type and the rejects. Admin and steward only.
+ * (`application/octet-stream`): the console's upload. The bytes are read from memory (never written to disk) by the
+ * same pipeline as `healthmesh ingest` (validation, pseudonymisation, rejects with line or entry); the analytic
+ * tables follow. Answers with the counts per type and the rejects. Roles that may ingest only (admin, steward, service).
  */
 export function consoleUploadRoutes(ctx: { hub: Hub }) {
   const { hub } = ctx;
@@ -42,42 +42,34 @@ export function consoleUploadRoutes(ctx: { hub: Hub }) {
         throw badRequest('the body must hold the file’s bytes, sent as application/octet-stream');
       }
       const stamp = hub.clock.now().toISOString().replace(/[:.]/g, '-');
-      // Uploaded data is row-level: it stays under the hub's directory (owner-only), like the store and staging.
-      const dir = join(hub.paths.dir, 'uploads');
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const file = join(dir, `${stamp}-${name.replace(/ /g, '_')}`);
       const rejectsPath = join(hub.paths.rejectsDir, `upload-${stamp}.ndjson`);
-      writeFileSync(file, req.body, { mode: 0o600 });
-      try {
-        const summary = await hub.ingest.ingestPaths([file], {
-          source,
-          actor: req.principal?.name ?? 'anonymous',
-          rejectsPath,
-          batchSize: hub.config.ingest.batchSize,
-          maxRecordBytes: hub.config.ingest.maxRecordBytes,
-        });
-        await (await openAnalyticTables(hub)).refresh();
-        const rejects = summary.totals.rejected > 0 ? readRejects(rejectsPath, name) : [];
-        req.auditAction.detail = {
-          source,
-          created: summary.totals.created,
-          updated: summary.totals.updated,
-          unchanged: summary.totals.unchanged,
-          rejected: summary.totals.rejected,
-        };
-        return {
-          name,
-          source,
-          bytes: summary.bytes,
-          seconds: summary.seconds,
-          byType: summary.byType,
-          totals: summary.totals,
-          rejects,
-          rejectsShown: rejects.length,
-        };
-      } finally {
-        rmSync(file, { force: true });
-      }
+      // Read from memory: the upload carries direct identifiers until pseudonymised, so it never touches the disk.
+      const summary = await hub.ingest.ingestInMemory([{ name: `upload:${name}`, bytes: req.body }], {
+        source,
+        actor: req.principal?.name ?? 'anonymous',
+        rejectsPath,
+        batchSize: hub.config.ingest.batchSize,
+        maxRecordBytes: hub.config.ingest.maxRecordBytes,
+      });
+      await (await openAnalyticTables(hub)).refresh();
+      const rejects = summary.totals.rejected > 0 ? readRejects(rejectsPath, name) : [];
+      req.auditAction.detail = {
+        source,
+        created: summary.totals.created,
+        updated: summary.totals.updated,
+        unchanged: summary.totals.unchanged,
+        rejected: summary.totals.rejected,
+      };
+      return {
+        name,
+        source,
+        bytes: summary.bytes,
+        seconds: summary.seconds,
+        byType: summary.byType,
+        totals: summary.totals,
+        rejects,
+        rejectsShown: rejects.length,
+      };
     });
   };
 }
