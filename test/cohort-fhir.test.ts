@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CohortRun } from '../src/cohort/index.js';
-import { characterise, refreshCohortIndex, runCohort } from '../src/cohort/index.js';
+import { characterise, refreshCohortIndex, releaseCohort, runCohort } from '../src/cohort/index.js';
 import { isHealthmeshError } from '../src/core/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
@@ -116,6 +116,54 @@ describe('cohorts over FHIR data, through ingest, views and the event index', ()
     const fpg = c.measurements.find((m) => m.code === '1558-6');
     expect(fpg?.n).toBe(run.persons);
     expect(fpg?.median).toBeLessThan(126);
+  });
+
+  it('answers a repeated cohort with its earlier release until the population has moved by the threshold', async () => {
+    const def = {
+      name: 'hypertension',
+      conceptSets: {
+        htn: { concepts: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'I10', descendants: true }] },
+      },
+      entry: { domain: 'condition', conceptSet: 'htn' },
+    };
+    const newPatients = async (from: number, n: number) => {
+      const file = join(input, `more-${from}.ndjson`);
+      const lines: string[] = [];
+      for (let i = from; i < from + n; i++) {
+        lines.push(
+          JSON.stringify({ resourceType: 'Patient', id: `new-${i}`, gender: 'male', birthDate: '1950-03-01' }),
+        );
+        lines.push(
+          JSON.stringify({
+            resourceType: 'Condition',
+            id: `new-htn-${i}`,
+            subject: { reference: `Patient/new-${i}` },
+            code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'I10' }] },
+            onsetDateTime: '2024-05-01',
+          }),
+        );
+      }
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      const summary = await env.hub.ingest.ingestPaths([file], ingestOptions(env.hub, { source: 'late-arrivals' }));
+      expect(summary.totals.rejected).toBe(0);
+    };
+    const first = await releaseCohort(env.hub, def, 'user:analyst');
+    expect(first.asOf).toBeUndefined();
+    await newPatients(0, 3);
+    // 3 more people: a fresh count beside the published one would reveal them, so the earlier release comes back.
+    const again = await releaseCohort(env.hub, def, 'user:analyst');
+    expect(again.asOf).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect(again.persons).toBe(first.persons);
+    expect(again.ageSex).toEqual(first.ageSex);
+    await newPatients(3, 9);
+    // 12 more than at the first release: the fresh answer goes out.
+    const moved = await releaseCohort(env.hub, def, 'user:analyst');
+    expect(moved.asOf).toBeUndefined();
+    const now = await env.hub.db.all<{ n: unknown }>(
+      "SELECT COUNT(DISTINCT patient_key) AS n FROM cohort_event WHERE domain = 'condition' AND code LIKE 'I10%'",
+    );
+    expect(Math.abs((moved.persons ?? 0) - Number(now[0]?.n))).toBeLessThanOrEqual(2.5);
+    expect(moved.persons).toBeGreaterThan(first.persons ?? 0);
   });
 
   it('names the field of an invalid definition', async () => {

@@ -134,9 +134,16 @@ export class AuditLog {
     return { ok: true, entries };
   }
 
-  /** Most recent entries, newest first. */
-  async recent(limit: number): Promise<AuditRecord[]> {
-    const rows = await this.db.all('SELECT * FROM audit_log ORDER BY seq DESC LIMIT $1', [limit]);
+  /** Most recent entries, newest first; only those of `actions` when given. */
+  async recent(limit: number, actions?: readonly string[]): Promise<AuditRecord[]> {
+    const rows =
+      actions === undefined
+        ? await this.db.all('SELECT * FROM audit_log ORDER BY seq DESC LIMIT $1', [limit])
+        : await this.db.all(
+            `SELECT * FROM audit_log WHERE action IN (${actions.map((_, i) => `$${i + 2}`).join(', ')})
+             ORDER BY seq DESC LIMIT $1`,
+            [limit, ...actions],
+          );
     return rows.map((r) => ({
       seq: Number(r.seq),
       at: r.logged_at as Date,

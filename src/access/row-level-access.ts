@@ -11,3 +11,14 @@ export const ROW_LEVEL_ROLES: ReadonlySet<Role> = new Set<Role>(['admin', 'stewa
 export function mayReadRowLevel(principal: Principal | undefined): boolean {
   return principal !== undefined && ROW_LEVEL_ROLES.has(principal.role);
 }
+
+/**
+ * Roles that may write records into the hub (FHIR `POST /fhir`, uploads): curators and the service accounts of
+ * the feeding systems. Researchers read aggregates and do not change the data they analyse.
+ */
+export const INGEST_ROLES: ReadonlySet<Role> = new Set<Role>(['admin', 'steward', 'service']);
+
+/** Whether `principal` may ingest records. */
+export function mayIngest(principal: Principal | undefined): boolean {
+  return principal !== undefined && INGEST_ROLES.has(principal.role);
+}

@@ -1,8 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/index.js';
+import { HealthmeshError } from '../core/index.js';
 import type { Database, Migration } from '../store/index.js';
 
 export type Role = 'admin' | 'steward' | 'researcher' | 'service';
+
+export const ROLES: readonly Role[] = ['admin', 'steward', 'researcher', 'service'];
 
 /** Who is calling, as established from a bearer token. */
 export interface Principal {
@@ -41,6 +44,13 @@ export class TokenRegistry {
   ) {}
 
   async create(name: string, role: Role): Promise<string> {
+    if (!ROLES.includes(role)) {
+      throw new HealthmeshError('AUTH_INVALID_ROLE', `role '${role}' is not one of ${ROLES.join(', ')}`, {
+        path: 'role',
+      });
+    }
+    if (name.trim() === '')
+      throw new HealthmeshError('AUTH_INVALID_ROLE', 'a token needs the name of its holder', { path: 'name' });
     const token = `hm_${randomBytes(32).toString('base64url')}`;
     await this.db.run('INSERT INTO access_token (token_hash, name, role, created_at) VALUES ($1, $2, $3, $4)', [
       hashToken(token),
@@ -65,5 +75,21 @@ export class TokenRegistry {
     const principal = { name: row.name, role: row.role };
     this.cache.set(h, principal);
     return principal;
+  }
+
+  /** Every token's holder and role, oldest first (the tokens themselves are not kept). */
+  async list(): Promise<{ name: string; role: Role; createdAt: Date }[]> {
+    const rows = await this.db.all<{ name: string; role: Role; created_at: Date }>(
+      'SELECT name, role, created_at FROM access_token ORDER BY created_at, name',
+    );
+    return rows.map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at }));
+  }
+
+  /** Revoke every token held by `name`; returns how many were revoked. */
+  async revoke(name: string): Promise<number> {
+    const before = await this.db.all<{ n: unknown }>('SELECT COUNT(*) AS n FROM access_token WHERE name = $1', [name]);
+    await this.db.run('DELETE FROM access_token WHERE name = $1', [name]);
+    for (const [h, p] of this.cache) if (p.name === name) this.cache.delete(h);
+    return Number(before[0]?.n ?? 0);
   }
 }

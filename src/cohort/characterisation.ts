@@ -4,6 +4,7 @@
  * before index: n, mean, SD, quartiles), and, given an outcome cohort, the incidence rate and a Kaplan-Meier
  * curve. Raw counts: disclosure control is applied where results leave the hub, not here.
  */
+import { gridCellSql } from '../privacy/index.js';
 import type { Database } from '../store/index.js';
 
 export interface CountCell {
@@ -94,13 +95,16 @@ async function codeShares(
   }));
 }
 
-async function measurements(db: Database, cohortId: string, top: number): Promise<MeasurementSummary[]> {
-  const rows = await db.all<Record<string, unknown>>(
-    `WITH latest AS (
+/** Each member's latest value of each measurement in the year up to their first entry (rn = 1). */
+const LATEST_MEASUREMENTS = `WITH latest AS (
        SELECT e.patient_key, e.system, e.code, e.unit, e.value,
          ROW_NUMBER() OVER (PARTITION BY e.patient_key, e.system, e.code ORDER BY e.event_date DESC, e.value DESC) AS rn
        FROM ${FIRST_ENTRY} r JOIN cohort_event e ON e.patient_key = r.patient_key
-       WHERE e.domain = 'measurement' AND e.value IS NOT NULL AND e.event_date <= r.start_date AND e.event_date >= r.start_date - 365)
+       WHERE e.domain = 'measurement' AND e.value IS NOT NULL AND e.event_date <= r.start_date AND e.event_date >= r.start_date - 365)`;
+
+async function measurements(db: Database, cohortId: string, top: number): Promise<MeasurementSummary[]> {
+  const rows = await db.all<Record<string, unknown>>(
+    `${LATEST_MEASUREMENTS}
      SELECT system, code, MIN(unit) AS unit, COUNT(*) AS n, AVG(value) AS mean, STDDEV_SAMP(value) AS sd,
        PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY value) AS p25,
        PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY value) AS median,
@@ -118,6 +122,27 @@ async function measurements(db: Database, cohortId: string, top: number): Promis
     p25: n(r.p25),
     median: n(r.median),
     p75: n(r.p75),
+  }));
+}
+
+/**
+ * The same latest values counted per cell of the disclosure grid (privacy's `gridCellSql`): the input of a
+ * released histogram, so no single value leaves this query.
+ */
+export async function measurementGridCells(
+  db: Database,
+  cohortId: string,
+): Promise<{ system: string; code: string; cell: number | null; count: number }[]> {
+  const rows = await db.all<{ system: string; code: string; cell: unknown; n: unknown }>(
+    `${LATEST_MEASUREMENTS}
+     SELECT system, code, ${gridCellSql('value')} AS cell, COUNT(*) AS n FROM latest WHERE rn = 1 GROUP BY 1, 2, 3`,
+    [cohortId],
+  );
+  return rows.map((r) => ({
+    system: String(r.system),
+    code: String(r.code),
+    cell: r.cell === null || r.cell === undefined ? null : Number(r.cell),
+    count: Number(r.n),
   }));
 }
 

@@ -8,16 +8,26 @@
 import type { Federation, PeerFailure } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
-import type { ReleasedCount, ReleasedSummary, ReleasedTable, RingCall, RingResponse } from '../privacy/index.js';
+import type {
+  PooledQuantile,
+  ReleasedCount,
+  ReleasedHistogram,
+  ReleasedSummary,
+  ReleasedTable,
+  RingCall,
+  RingResponse,
+} from '../privacy/index.js';
 import {
   federatedDistinctCount,
   LinkageParty,
+  poolQuantiles,
   releaseCount,
+  releaseHistogram,
   releaseSummary,
   releaseTable,
   releaseTerms,
 } from '../privacy/index.js';
-import { characterise } from './characterisation.js';
+import { characterise, measurementGridCells } from './characterisation.js';
 import type { CohortDefinition } from './cohort-definition.js';
 import { cohortIdOf, runCohort } from './cohort-runner.js';
 import { validateCohortDefinition } from './cohort-validation.js';
@@ -31,8 +41,20 @@ export interface ReleasedCohort {
   ageSex: ReleasedTable;
   /** Whether this hub holds a linkage key and can join a distinct count. */
   linkage: boolean;
+  /**
+   * Set when this is an earlier release answered again: the same definition was asked, and a fresh answer would
+   * differ from the published one by fewer people than the threshold (differencing). ISO time of that release.
+   */
+  asOf?: string;
   /** Latest value in the year before index of the commonest measurements, with too-small statistics withheld. */
-  measurements: { system: string; code: string; unit: string | null; summary: ReleasedSummary }[];
+  measurements: {
+    system: string;
+    code: string;
+    unit: string | null;
+    summary: ReleasedSummary;
+    /** Bins of at least the threshold of people on the privacy grid, so the coordinator can pool quantiles. */
+    histogram: ReleasedHistogram | null;
+  }[];
 }
 
 /** A measurement pooled across hubs from their released summaries. */
@@ -46,6 +68,13 @@ export interface PooledMeasurement {
   mean: number;
   /** Pooled standard deviation (within- and between-hub), when every pooled hub released its SD. */
   sd?: number;
+  /**
+   * Quartiles of the union from the hubs' released histograms, with bounds; null for a quartile that falls in
+   * an open outer bin. Absent when no hub released a histogram.
+   */
+  quantiles?: Record<string, PooledQuantile | null>;
+  /** Hubs whose histogram went into `quantiles`. */
+  quantileHubs?: number;
 }
 
 export interface FederatedCohort {
@@ -67,12 +96,19 @@ export interface FederatedCohort {
 
 /**
  * Pooled mean and variance from per-hub (n, mean, SD): total sum of squares = within-hub + between-hub parts.
- * Quantiles are not pooled: released quantiles of different hubs do not combine into the quantiles of the union.
+ * Quartiles are pooled from the hubs' histograms (privacy/quantile-histogram.ts), not from their released
+ * quartiles, which do not combine into the quartiles of the union.
  */
 export function poolMeasurements(hubs: readonly ReleasedCohort[]): PooledMeasurement[] {
   const groups = new Map<
     string,
-    { system: string; code: string; unit: string | null; parts: { n: number; mean: number; sd?: number }[] }
+    {
+      system: string;
+      code: string;
+      unit: string | null;
+      parts: { n: number; mean: number; sd?: number }[];
+      histograms: ReleasedHistogram[];
+    }
   >();
   for (const h of hubs) {
     for (const m of h.measurements) {
@@ -81,10 +117,11 @@ export function poolMeasurements(hubs: readonly ReleasedCohort[]): PooledMeasure
       const key = `${m.system}|${m.code}`;
       let g = groups.get(key);
       if (g === undefined) {
-        g = { system: m.system, code: m.code, unit: m.unit, parts: [] };
+        g = { system: m.system, code: m.code, unit: m.unit, parts: [], histograms: [] };
         groups.set(key, g);
       }
       g.parts.push({ n, mean, ...(sd !== undefined && { sd }) });
+      if (m.histogram) g.histograms.push(m.histogram);
     }
   }
   return [...groups.values()].map((g) => {
@@ -95,10 +132,15 @@ export function poolMeasurements(hubs: readonly ReleasedCohort[]): PooledMeasure
       const ss = g.parts.reduce((s, p) => s + (p.n - 1) * (p.sd ?? 0) ** 2 + p.n * (p.mean - mean) ** 2, 0);
       pooled.sd = Math.sqrt(ss / (n - 1));
     }
+    if (g.histograms.length > 0) {
+      pooled.quantiles = poolQuantiles(g.histograms, QUARTILES);
+      pooled.quantileHubs = g.histograms.length;
+    }
     return pooled;
   });
 }
 
+const QUARTILES = [0.25, 0.5, 0.75];
 const AGE_BANDS = ['0-19', '20-39', '40-59', '60-79', '80+'] as const;
 const SEXES = ['female', 'male', 'other', 'unknown'] as const;
 const LINKAGE_BLOCK = 10;
@@ -121,6 +163,24 @@ async function ageSexCounts(hub: Hub, cohortId: string): Promise<number[][]> {
   return cells;
 }
 
+async function releasedMeasurements(hub: Hub, cohortId: string): Promise<ReleasedCohort['measurements']> {
+  const policy = hub.config.privacy.disclosure;
+  const cells = await measurementGridCells(hub.db, cohortId);
+  return (await characterise(hub.db, cohortId, { top: 10 })).measurements.map((m) => ({
+    system: m.system,
+    code: m.code,
+    unit: m.unit,
+    summary: releaseSummary(
+      { n: m.n, mean: m.mean, sd: m.sd, quantiles: { 0.25: m.p25, 0.5: m.median, 0.75: m.p75 } },
+      policy,
+    ),
+    histogram: releaseHistogram(
+      cells.filter((c) => c.system === m.system && c.code === m.code),
+      policy,
+    ),
+  }));
+}
+
 /** Run a definition on this hub and return only what may leave it; the release is logged and audited. */
 export async function releaseCohort(hub: Hub, input: unknown, requester: string): Promise<ReleasedCohort> {
   const def = validateCohortDefinition(input);
@@ -138,15 +198,7 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
     attrition: run.attrition.map((a) => ({ step: a.step, persons: releaseCount(a.persons, policy) })),
     ageSex,
     linkage: hub.linkageKey !== undefined,
-    measurements: (await characterise(hub.db, run.cohortId, { top: 10 })).measurements.map((m) => ({
-      system: m.system,
-      code: m.code,
-      unit: m.unit,
-      summary: releaseSummary(
-        { n: m.n, mean: m.mean, sd: m.sd, quantiles: { 0.25: m.p25, 0.5: m.median, 0.75: m.p75 } },
-        policy,
-      ),
-    })),
+    measurements: await releasedMeasurements(hub, run.cohortId),
   };
   const cells: Record<string, { count: number; released: ReleasedCount }> = {};
   run.attrition.forEach((a, i) => {
@@ -156,20 +208,23 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
     'SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1',
     [run.cohortId],
   );
-  await hub.releases.admit({
-    requester,
-    family: 'cohort.run/attrition',
-    terms: releaseTerms([
-      def.conceptSets,
-      def.entry,
-      def.priorObservationDays ?? null,
-      ...(def.inclusion ?? []),
-      def.exit ?? null,
-    ]),
-    cells,
-    population: members.map((m) => m.patient_key),
-  });
-  return released;
+  const admitted = await hub.releases.admitResult(
+    {
+      requester,
+      family: 'cohort.run/attrition',
+      terms: releaseTerms([
+        def.conceptSets,
+        def.entry,
+        def.priorObservationDays ?? null,
+        ...(def.inclusion ?? []),
+        def.exit ?? null,
+      ]),
+      cells,
+      population: members.map((m) => m.patient_key),
+    },
+    released,
+  );
+  return admitted.reusedFrom ? { ...admitted.result, asOf: admitted.reusedFrom.toISOString() } : released;
 }
 
 /** The linkage tokens of a cohort's members on this hub (running the cohort first if this hub has not). */

@@ -31,6 +31,8 @@ export type { AttritionStep, CohortRun } from './cohort-runner.js';
 export { cohortIdOf, loadCohortRun, runCohort } from './cohort-runner.js';
 export { cohortMigrations } from './cohort-schema.js';
 export { validateCohortDefinition } from './cohort-validation.js';
+export type { ConceptMatch } from './concept-search.js';
+export { searchConcepts } from './concept-search.js';
 export { FHIR_ORIGIN, refreshEventIndex } from './event-index.js';
 export type { FederatedCohort, PooledMeasurement, ReleasedCohort } from './federated-cohort.js';
 export { CohortFederation, poolMeasurements, releaseCohort } from './federated-cohort.js';

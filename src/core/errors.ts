@@ -57,6 +57,7 @@ export const ERROR_CODES = {
   VIEW_EVALUATION: 'a FHIRPath expression failed while a view was being evaluated',
   VIEW_UNKNOWN: 'no built-in view has that name',
   AUTH_FORBIDDEN: 'the token is valid but its role may not use this operation',
+  AUTH_INVALID_ROLE: 'a token was asked for with a role the hub does not know',
   MODEL_EMPTY_DATA: 'a training or evaluation set has no rows',
   MODEL_SHAPE_MISMATCH: 'a feature matrix, outcome or prediction vector has the wrong length or width',
   MODEL_BAD_OUTCOME: 'an outcome value is not 0 or 1',
@@ -96,6 +97,7 @@ export const ERROR_CODES = {
   LINKAGE_INVALID_KEY: 'a linkage key file is malformed or was issued for another hub',
   LINKAGE_INVALID_IDENTIFIER: 'a national identifier is not a well-formed resident registration number',
   LINKAGE_INVALID_SUBMISSION: 'a set of blinded linkage tokens is malformed',
+  CONSOLE_NOT_BUILT: 'the web console has not been built (`npm run build:web`), so the hub cannot serve it',
   INTERNAL: 'an unexpected internal fault',
 } as const;
 

@@ -1,8 +1,9 @@
 export type { DateRange } from './date-range.js';
 export { dateRange, MAX_TIME, MIN_TIME } from './date-range.js';
-export type { RawLine, RawRecord, ReaderOptions } from './record-reader.js';
+export type { InMemoryInput, RawLine, RawRecord, ReaderOptions, RecordInput } from './record-reader.js';
 export {
   DEFAULT_MAX_RECORD_BYTES,
+  inputName,
   listInputFiles,
   parseRecord,
   readNdjsonLines,

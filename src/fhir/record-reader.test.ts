@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import type { RawRecord } from './record-reader.js';
+import type { RawRecord, RecordInput } from './record-reader.js';
 import { listInputFiles, readRecords } from './record-reader.js';
 
-async function collect(file: string, maxRecordBytes = 1024 * 1024): Promise<RawRecord[]> {
+async function collect(file: RecordInput, maxRecordBytes = 1024 * 1024): Promise<RawRecord[]> {
   const out: RawRecord[] = [];
   for await (const r of readRecords(file, { maxRecordBytes })) out.push(r);
   return out;
@@ -22,6 +22,24 @@ describe('readRecords', () => {
     const recs = await collect(f);
     expect(recs.map(codeOf)).toEqual(['ok', 'ok']);
     expect(recs.map((r) => r.line)).toEqual([1, 3]);
+  });
+
+  it('reads an in-memory input, gzipped or not, as it reads a file of that name', async () => {
+    const text = '{"resourceType":"Patient"}\n{"resourceType":"Obs\n{"resourceType":"Encounter"}\n';
+    for (const bytes of [Buffer.from(text), gzipSync(text)]) {
+      const recs = await collect({ name: 'upload:x.ndjson', bytes });
+      expect(recs.map(codeOf)).toEqual(['ok', 'INGEST_INVALID_JSON', 'ok']);
+      expect(recs.map((r) => `${r.file}:${r.line}`)).toEqual([
+        'upload:x.ndjson:1',
+        'upload:x.ndjson:2',
+        'upload:x.ndjson:3',
+      ]);
+    }
+    const doc = await collect({
+      name: 'upload:b.json',
+      bytes: Buffer.from('{"resourceType":"Bundle","type":"batch"}'),
+    });
+    expect(doc.map(codeOf)).toEqual(['ok']);
   });
 
   it('rejects a truncated line and keeps the lines around it', async () => {

@@ -1,7 +1,7 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { HealthmeshError } from '../core/index.js';
 
@@ -16,6 +16,23 @@ export type RawLine = { file: string; line: number; bytes: number; buffer: Buffe
 export interface ReaderOptions {
   /** Largest record accepted, in bytes; longer lines are rejected without being held in memory. */
   maxRecordBytes: number;
+}
+
+/**
+ * An input held in memory (an upload), read exactly like a file of that name: the bytes never touch the disk,
+ * which matters because they carry direct identifiers until pseudonymised.
+ */
+export interface InMemoryInput {
+  name: string;
+  bytes: Buffer;
+}
+
+/** A file path, or an in-memory input. */
+export type RecordInput = string | InMemoryInput;
+
+/** The name records of `input` are located by. */
+export function inputName(input: RecordInput): string {
+  return typeof input === 'string' ? input : input.name;
 }
 
 export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024;
@@ -47,8 +64,9 @@ export async function listInputFiles(paths: readonly string[]): Promise<string[]
   return out;
 }
 
-function isGzip(file: string): boolean {
-  const fd = openSync(file, 'r');
+function isGzip(input: RecordInput): boolean {
+  if (typeof input !== 'string') return input.bytes.length >= 2 && input.bytes[0] === 0x1f && input.bytes[1] === 0x8b;
+  const fd = openSync(input, 'r');
   try {
     const magic = Buffer.alloc(2);
     return readSync(fd, magic, 0, 2, 0) === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
@@ -57,11 +75,14 @@ function isGzip(file: string): boolean {
   }
 }
 
-function openBytes(file: string): Readable {
-  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
-  if (!isGzip(file)) return raw;
+function openBytes(input: RecordInput): Readable {
+  const raw =
+    typeof input === 'string'
+      ? createReadStream(input, { highWaterMark: 1 << 20 })
+      : Readable.from([input.bytes], { objectMode: false });
+  if (!isGzip(input)) return raw;
   const gunzip = createGunzip();
-  raw.on('error', (e) => gunzip.destroy(e));
+  raw.on('error', (e: Error) => gunzip.destroy(e));
   return raw.pipe(gunzip);
 }
 
@@ -104,15 +125,16 @@ export function parseRecord(file: string, line: number | undefined, bytes: Buffe
  * and taken as one document if they parse as one, else as NDJSON. Gzip is recognised by its magic bytes.
  * Blank lines are ignored; CRLF and a leading BOM are accepted.
  */
-export async function* readRecords(file: string, options: ReaderOptions): AsyncGenerator<RawRecord> {
-  if (!NDJSON.test(file) && !JSON_DOC.test(file)) {
-    yield* readUnnamed(file, options);
+export async function* readRecords(input: RecordInput, options: ReaderOptions): AsyncGenerator<RawRecord> {
+  const name = inputName(input);
+  if (!NDJSON.test(name) && !JSON_DOC.test(name)) {
+    yield* readUnnamed(input, options);
     return;
   }
-  yield* readNamed(file, NDJSON.test(file), options) as AsyncGenerator<RawRecord>;
+  yield* readNamed(input, NDJSON.test(name), options) as AsyncGenerator<RawRecord>;
 }
 
-async function* readUnnamed(file: string, options: ReaderOptions): AsyncGenerator<RawRecord> {
+async function* readUnnamed(file: RecordInput, options: ReaderOptions): AsyncGenerator<RawRecord> {
   const whole: RawRecord[] = [];
   for await (const r of readNamed(file, false, options)) whole.push(r as RawRecord);
   const only = whole[0];
@@ -138,11 +160,12 @@ export function readNdjsonLines(file: string, options: ReaderOptions): AsyncGene
 }
 
 async function* readNamed(
-  file: string,
+  input: RecordInput,
   ndjson: boolean,
   options: ReaderOptions,
   parse = true,
 ): AsyncGenerator<RawRecord | RawLine> {
+  const file = inputName(input);
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let overflowing = false;
@@ -175,7 +198,7 @@ async function* readNamed(
     return parseRecord(file, ndjson ? lineNo : undefined, buf);
   };
 
-  const stream = openBytes(file);
+  const stream = openBytes(input);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       let start = 0;

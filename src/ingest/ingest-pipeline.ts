@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { Clock, Logger } from '../core/index.js';
-import type { ReaderOptions, ResourceValidator } from '../fhir/index.js';
-import { DEFAULT_MAX_RECORD_BYTES, listInputFiles, readNdjsonLines, readRecords } from '../fhir/index.js';
+import type { InMemoryInput, ReaderOptions, RecordInput, ResourceValidator } from '../fhir/index.js';
+import { DEFAULT_MAX_RECORD_BYTES, inputName, listInputFiles, readNdjsonLines, readRecords } from '../fhir/index.js';
 import type { ResourceStore, WriteResult } from '../store/index.js';
 import { Run } from './ingest-run.js';
 import type { IngestSummary } from './ingest-summary.js';
@@ -75,9 +75,28 @@ export class IngestPipeline {
   constructor(private readonly deps: IngestDeps) {}
 
   async ingestPaths(paths: readonly string[], options: IngestOptions): Promise<IngestSummary> {
-    if (this.deps.parallel) StagingArea.sweep(this.deps.parallel.stagingDir);
     const files = await listInputFiles(paths);
-    const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
+    return this.ingestInputs(files, await Promise.all(files.map(async (f) => (await stat(f)).size)), options);
+  }
+
+  /**
+   * Ingest inputs held in memory (uploads through the API) exactly as files of those names would be, without
+   * writing their raw bytes, which still carry direct identifiers, to disk. Always on this thread.
+   */
+  async ingestInMemory(inputs: readonly InMemoryInput[], options: IngestOptions): Promise<IngestSummary> {
+    return this.ingestInputs(
+      inputs,
+      inputs.map((i) => i.bytes.length),
+      options,
+    );
+  }
+
+  private async ingestInputs(
+    files: readonly RecordInput[],
+    sizes: readonly number[],
+    options: IngestOptions,
+  ): Promise<IngestSummary> {
+    if (this.deps.parallel) StagingArea.sweep(this.deps.parallel.stagingDir);
     const run = new Run(
       this.deps,
       options,
@@ -87,18 +106,20 @@ export class IngestPipeline {
     let staging: StagingArea | undefined;
     try {
       for (let i = 0; i < files.length; i++) {
-        const file = files[i]!;
+        const input = files[i]!;
+        const file = inputName(input);
         const gz = /\.gz$/i.test(file);
         const before = run.summary.bytes;
+        const rejectedBefore = run.rejects.count;
         const reader = { maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES };
         const parallel = this.deps.parallel;
-        if (parallel && NDJSON_FILE.test(file) && sizes[i]! >= parallel.minFileBytes) {
+        if (parallel && typeof input === 'string' && NDJSON_FILE.test(file) && sizes[i]! >= parallel.minFileBytes) {
           pool ??= await PreparePool.start(parallel.workers, { ...parallel.data, source: options.source });
           staging ??= StagingArea.open(parallel.stagingDir);
           run.staging = staging;
-          await this.ingestParallel(file, gz, reader, run, pool, staging);
+          await this.ingestParallel(input, gz, reader, run, pool, staging);
         } else {
-          for await (const raw of readRecords(file, reader)) await run.record(raw, gz ? 0 : raw.bytes);
+          for await (const raw of readRecords(input, reader)) await run.record(raw, gz ? 0 : raw.bytes);
         }
         if (gz) run.progressBytes += sizes[i]!;
         run.summary.files++;
@@ -109,7 +130,12 @@ export class IngestPipeline {
           action: 'ingest',
           target: `file:${file}`,
           outcome: 'success',
-          detail: { source: options.source, bytes: run.summary.bytes - before },
+          // Rejects per file, so the audit log alone gives an ingest history with its rejects (the console's).
+          detail: {
+            source: options.source,
+            bytes: run.summary.bytes - before,
+            rejected: run.rejects.count - rejectedBefore,
+          },
         });
       }
     } finally {
@@ -206,7 +232,7 @@ export class IngestPipeline {
       action: 'ingest',
       target: label,
       outcome: 'success',
-      detail: { source: options.source, entries: outcomes.length },
+      detail: { source: options.source, entries: outcomes.length, rejected: outcomes.filter((o) => !o.ok).length },
     });
     return { summary: run.finish(), outcomes };
   }

@@ -51,7 +51,7 @@ export interface ReleasedSummary {
 }
 
 /** Round to the nearest multiple of the policy's base, never to a value under the threshold. */
-function roundCount(n: number, policy: DisclosurePolicy): number {
+export function roundCount(n: number, policy: DisclosurePolicy): number {
   const base = policy.rounding;
   const rounded = Math.round(n / base) * base;
   // With a base larger than the threshold, nearest-rounding could publish 0 for 9; round up instead.

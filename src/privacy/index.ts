@@ -31,6 +31,8 @@ export type { PersonLink } from './person-linkage.js';
 export { personLinkage, personLinkageMigrations } from './person-linkage.js';
 export { PopulationSketch } from './population-sketch.js';
 export { Pseudonymiser } from './pseudonymiser.js';
+export type { PooledQuantile, ReleasedHistogram } from './quantile-histogram.js';
+export { gridCell, gridCellSql, poolQuantiles, releaseHistogram, VALUE_GRID_RATIO } from './quantile-histogram.js';
 export type { Refusal, RefusalAudit, ReleaseCell, ReleaseLogOptions, ReleaseRequest } from './release-log.js';
 export { ReleaseLog, releaseLogMigrations, releaseTerms } from './release-log.js';
 export type { BirthDatePrecision, DeidentifyOptions } from './resource-deidentifier.js';

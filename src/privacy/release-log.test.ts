@@ -132,6 +132,27 @@ for (const engine of ENGINES) {
       expect(code).toBe('DISCLOSURE_DIFFERENCING');
     });
 
+    it('answers an unchanged definition again with the earlier result when a few people came since', async () => {
+      const { log, audited } = await open();
+      const first = await log.admitResult(request(['entry:T2D'], people(0, 400)), { persons: 400 });
+      expect(first).toEqual({ seq: 1, result: { persons: 400 } });
+      // Three new people: a fresh answer (403) beside the published 400 would reveal them.
+      const again = await log.admitResult(request(['entry:T2D'], people(0, 403)), { persons: 405 });
+      expect(again).toEqual({ seq: 1, result: { persons: 400 }, reusedFrom: NOW });
+      expect(audited).toHaveLength(0);
+      // A changed definition is still refused: reuse is for the same question only.
+      const code = await refusal(log.admitResult(request(['entry:T2D', 'age>=40'], people(0, 397)), { persons: 395 }));
+      expect(code).toBe('DISCLOSURE_DIFFERENCING');
+      // Once the population has moved by the threshold, the fresh answer is released and kept.
+      const moved = await log.admitResult(request(['entry:T2D'], people(0, 412)), { persons: 410 });
+      expect(moved).toEqual({ seq: 2, result: { persons: 410 } });
+      // A release without a kept result (plain `admit`) is never answered again: it is refused as before.
+      await log.admit(request(['entry:CKD'], people(0, 300)));
+      expect(await refusal(log.admitResult(request(['entry:CKD'], people(0, 302)), { persons: 300 }))).toBe(
+        'DISCLOSURE_DIFFERENCING',
+      );
+    });
+
     it('admits an exact repeat, a clearly different population, and an unrelated family', async () => {
       const { log } = await open();
       await log.admit(request(['entry:T2D'], people(0, 400)));

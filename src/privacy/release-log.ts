@@ -24,6 +24,13 @@ export const releaseLogMigrations: readonly Migration[] = [
       'CREATE INDEX disclosure_release_family ON disclosure_release (family, seq)',
     ],
   },
+  {
+    module: 'privacy',
+    // 2 is person-linkage.ts's.
+    version: 3,
+    name: 'released results kept, to answer an unchanged query again',
+    statements: ['ALTER TABLE disclosure_release ADD COLUMN result VARCHAR'],
+  },
 ];
 
 /** One count of a result about to be released: its true value and what disclosure control would publish. */
@@ -77,6 +84,9 @@ export interface ReleaseLogOptions {
 
 interface StoredRelease {
   seq: number;
+  releasedAt: Date;
+  /** The published result as JSON text, when the caller kept it (`admitResult`). */
+  result: string | null;
   terms: string[];
   cells: Record<string, [number, ReleasedCount]>;
   sketch: PopulationSketch | undefined;
@@ -141,34 +151,65 @@ export class ReleaseLog {
    * releases cannot both pass by racing.
    */
   async admit(request: ReleaseRequest): Promise<number> {
+    return (await this.record(request, undefined)).seq;
+  }
+
+  /**
+   * Like `admit`, and keeps `result` with the release. When the same definition (identical terms) is asked again
+   * and the new answer would be refused — a few people came or went since — the earlier published result is
+   * answered again, with its date, instead of a refusal: it reveals nothing that was not published already, and
+   * the answer moves on once the population has changed by at least the threshold.
+   */
+  async admitResult<T>(request: ReleaseRequest, result: T): Promise<{ seq: number; result: T; reusedFrom?: Date }> {
+    const outcome = await this.record(request, JSON.stringify(result));
+    if (outcome.reused === undefined) return { seq: outcome.seq, result };
+    return { seq: outcome.reused.seq, result: JSON.parse(outcome.reused.result) as T, reusedFrom: outcome.reused.at };
+  }
+
+  private async record(
+    request: ReleaseRequest,
+    result: string | undefined,
+  ): Promise<{ seq: number; reused?: { seq: number; result: string; at: Date } }> {
     const sketch =
       request.population === undefined
         ? undefined
         : PopulationSketch.of(request.population, PopulationSketch.cellsFor(this.policy.threshold));
-    const outcome = await this.db.transaction(async (tx) => {
-      const refusal = this.compare(request, sketch, await this.recent(tx, request.family));
-      if (refusal) return { refusal, seq: undefined };
+    const terms = JSON.stringify([...request.terms].sort());
+    type Outcome =
+      | { refusal: Refusal; seq?: undefined; reused?: undefined }
+      | { refusal?: undefined; seq: number; reused?: { seq: number; result: string; at: Date } };
+    const outcome = await this.db.transaction(async (tx): Promise<Outcome> => {
+      const earlier = await this.recent(tx, request.family);
+      const refusal = this.compare(request, sketch, earlier);
+      if (refusal && result !== undefined) {
+        const same = earlier.find((e) => e.result !== null && JSON.stringify(e.terms) === terms);
+        if (same?.result) {
+          return { seq: same.seq, reused: { seq: same.seq, result: same.result, at: same.releasedAt } };
+        }
+      }
+      if (refusal) return { refusal };
       const rows = await tx.all<{ seq: unknown }>('SELECT MAX(seq) AS seq FROM disclosure_release');
       const seq = Number(rows[0]?.seq ?? 0) + 1;
       const cells = Object.fromEntries(Object.entries(request.cells).map(([k, c]) => [k, [c.count, c.released]]));
       await tx.run(
-        `INSERT INTO disclosure_release (seq, released_at, requester, family, terms, cells, population_size, population_sketch)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        `INSERT INTO disclosure_release (seq, released_at, requester, family, terms, cells, population_size, population_sketch, result)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [
           seq,
           this.clock.now(),
           request.requester,
           request.family,
-          JSON.stringify([...request.terms].sort()),
+          terms,
           JSON.stringify(cells),
           sketch?.size ?? null,
           sketch?.serialise() ?? null,
+          result ?? null,
         ],
       );
-      return { refusal: undefined, seq };
+      return { seq };
     });
     const r = outcome.refusal;
-    if (r === undefined) return outcome.seq;
+    if (r === undefined) return { seq: outcome.seq, ...(outcome.reused && { reused: outcome.reused }) };
     await this.audit({
       actor: request.requester,
       action: 'release',
@@ -219,12 +260,21 @@ export class ReleaseLog {
   }
 
   private async recent(tx: Database, family: string): Promise<StoredRelease[]> {
-    const rows = await tx.all<{ seq: unknown; terms: string; cells: string; population_sketch: string | null }>(
-      `SELECT seq, terms, cells, population_sketch FROM disclosure_release WHERE family = $1 ORDER BY seq DESC LIMIT $2`,
+    const rows = await tx.all<{
+      seq: unknown;
+      released_at: Date;
+      terms: string;
+      cells: string;
+      population_sketch: string | null;
+      result: string | null;
+    }>(
+      `SELECT seq, released_at, terms, cells, population_sketch, result FROM disclosure_release WHERE family = $1 ORDER BY seq DESC LIMIT $2`,
       [family, this.window],
     );
     return rows.map((r) => ({
       seq: Number(r.seq),
+      releasedAt: r.released_at,
+      result: r.result,
       terms: JSON.parse(r.terms) as string[],
       cells: JSON.parse(r.cells) as Record<string, [number, ReleasedCount]>,
       sketch: r.population_sketch === null ? undefined : PopulationSketch.parse(r.population_sketch),

@@ -6,6 +6,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Principal } from '../access/index.js';
+import { mayIngest, mayReadRowLevel } from '../access/index.js';
 import { CohortFederation } from '../cohort/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
@@ -13,9 +14,12 @@ import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import { scrubText } from '../privacy/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
+import { consoleAssets } from './console-assets.js';
 import { errorOutcome } from './operation-outcome.js';
 import { bundleRoutes } from './routes/bundle.js';
 import { cohortRoutes } from './routes/cohorts.js';
+import { consoleRoutes } from './routes/console.js';
+import { consoleUploadRoutes } from './routes/console-upload.js';
 import { exportRoutes } from './routes/export.js';
 import { federationRoutes } from './routes/federation.js';
 import { metadataRoutes } from './routes/metadata.js';
@@ -26,6 +30,13 @@ import { surveillanceRoutes } from './routes/surveillance.js';
 import { viewRoutes } from './routes/views.js';
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Who may call the route beyond holding a valid token: `row-level` (records of patients: admin, steward) or
+     * `ingest` (writing records: admin, steward, service). Unset: any authenticated role (aggregates only).
+     */
+    access?: 'row-level' | 'ingest';
+  }
   interface FastifyRequest {
     principal?: Principal;
     /** What the route did, for the audit entry written when the response is sent. */
@@ -74,7 +85,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
 
   app.addHook('onRequest', async (req) => {
     // Peers sign each request instead (routes/federation.ts): the two kinds of caller never share a credential.
-    if (req.routeOptions.config?.peerAuth === true) return;
+    // The console's own files hold no data: its login page must load before anyone has a token.
+    if (req.routeOptions.config?.peerAuth === true || req.routeOptions.config?.publicAsset === true) return;
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match)
@@ -82,6 +94,16 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     const principal = await hub.tokens.verify(match[1]!);
     if (!principal) throw new HealthmeshError('AUTH_INVALID_TOKEN', 'the bearer token is not valid for this hub');
     req.principal = principal;
+    const access = req.routeOptions.config?.access;
+    if (access === 'row-level' && !mayReadRowLevel(principal)) {
+      throw new HealthmeshError(
+        'AUTH_FORBIDDEN',
+        `role '${principal.role}' may not read row-level records; aggregates (cohorts, views' counts, forecasts) are open to it`,
+      );
+    }
+    if (access === 'ingest' && !mayIngest(principal)) {
+      throw new HealthmeshError('AUTH_FORBIDDEN', `role '${principal.role}' may not write records into this hub`);
+    }
   });
 
   // Every request is audited once its outcome is known, refused ones included.
@@ -136,6 +158,9 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation) await app.register(federationRoutes(federation));
+  await app.register(consoleAssets());
+  await app.register(consoleRoutes({ hub, federation }));
+  await app.register(consoleUploadRoutes({ hub }));
   return app;
 }
 

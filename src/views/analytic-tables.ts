@@ -1,8 +1,11 @@
 import type { Clock } from '../core/index.js';
+import { HealthmeshError } from '../core/index.js';
 import type { Database, SqlValue } from '../store/index.js';
 import { migrate } from '../store/index.js';
 import type { BuiltInView } from './builtin-views.js';
 import { BUILT_IN_VIEWS } from './builtin-views.js';
+import type { TableProfile } from './column-profile.js';
+import { profileKind, profileTable } from './column-profile.js';
 import type { MaterialisedView } from './materialised-view.js';
 import { located, materialise, withVersionMeta } from './materialised-view.js';
 import type { StalePlan } from './staged-refresh.js';
@@ -97,6 +100,37 @@ export class AnalyticTables {
     await migrate(db, viewMigrations, options.clock.now());
     const entries = (options.views ?? BUILT_IN_VIEWS).map((b) => materialise(b, options.region, options.engine));
     return new AnalyticTables(db, options.clock, entries, options);
+  }
+
+  /**
+   * The columns of view `name` with their descriptions and value profiles (raw counts: disclosure control is the
+   * caller's). A table never built has no rows to profile. Throws VIEW_UNKNOWN for a name that is not built in.
+   */
+  async profile(name: string): Promise<TableProfile> {
+    const e = this.entries.find((x) => x.name === name);
+    if (!e) {
+      throw new HealthmeshError(
+        'VIEW_UNKNOWN',
+        `no analytic table for view '${name}'; known: ${this.entries.map((x) => x.name).join(', ')}`,
+      );
+    }
+    const built = await this.db.all('SELECT 1 AS b FROM view_table WHERE view = $1', [name]);
+    if (built.length === 0) {
+      return {
+        view: e.name,
+        table: e.table,
+        rows: 0,
+        columns: e.view.columns.map((c, i) => ({
+          name: c.name,
+          type: c.type,
+          description: c.description ?? '',
+          kind: profileKind(c.name, c.type, e.sqlTypes[i]!),
+          filled: 0,
+          distinct: 0,
+        })),
+      };
+    }
+    return profileTable(this.db, e);
   }
 
   /** Each table with its row count and when it was last refreshed (null: never built). */

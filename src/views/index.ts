@@ -12,6 +12,7 @@ export type {
 export { AnalyticTables } from './analytic-tables.js';
 export type { BuiltInView } from './builtin-views.js';
 export { BUILT_IN_VIEWS, builtInView } from './builtin-views.js';
+export type { ColumnProfile, ProfileKind, TableProfile } from './column-profile.js';
 export { viewMigrations } from './table-schema.js';
 export type { ColumnInfo, CompileOptions, CompileStats, PathEngine, ViewRow } from './view-compiler.js';
 export { CompiledView } from './view-compiler.js';

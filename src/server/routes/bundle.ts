@@ -33,55 +33,59 @@ function entryResponse(o: EntryOutcome): Json {
 /** POST /fhir with a transaction or batch Bundle, through the same pipeline as `healthmesh ingest`. */
 export function bundleRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    app.post<{ Body: unknown; Querystring: { source?: string } }>('/fhir', async (req, reply) => {
-      const body = req.body as Json | null;
-      if (
-        body === null ||
-        typeof body !== 'object' ||
-        body.resourceType !== 'Bundle' ||
-        (body.type !== 'transaction' && body.type !== 'batch')
-      ) {
-        throw new HealthmeshError('API_BAD_REQUEST', 'POST /fhir takes a Bundle of type transaction or batch');
-      }
-      const headerSource = req.headers['x-healthmesh-source'];
-      const source =
-        req.query.source ?? (typeof headerSource === 'string' ? headerSource : ctx.hub.config.defaultSource);
-      const entries = Array.isArray(body.entry) ? body.entry.length : 0;
-      req.auditAction = { action: 'transaction', target: `Bundle:${String(body.type)}`, detail: { entries, source } };
-      const stamp = ctx.hub.clock.now().toISOString().replace(/[:.]/g, '-');
-      const { outcomes } = await ctx.hub.ingest.ingestDocument(body, `api:${String(body.type)}`, {
-        source,
-        actor: req.principal?.name ?? 'anonymous',
-        rejectsPath: join(ctx.hub.paths.rejectsDir, `api-${stamp}.ndjson`),
-      });
-      // The analytic tables follow every ingest: only the resources this bundle wrote are flattened again.
-      const written = outcomes.flatMap((o) => (o.ok && o.result.status !== 'unchanged' ? [o.id] : []));
-      if (written.length > 0) await (await openAnalyticTables(ctx.hub)).refresh({ ids: written });
-      const byEntry = [...outcomes].sort((a, b) => entryOf(a) - entryOf(b));
-      if (body.type === 'transaction') {
-        const failed = byEntry.filter((o) => !o.ok && o.reject.code !== 'INGEST_TRANSACTION_FAILED');
-        if (failed.length > 0) {
-          return reply
-            .code(400)
-            .type(FHIR_JSON)
-            .send(
-              operationOutcome(
-                failed.map((o) => {
-                  const r = (o as Extract<EntryOutcome, { ok: false }>).reject;
-                  return {
-                    code: r.code,
-                    message: `entry ${r.entry ?? '?'}: ${r.message}`,
-                    ...(r.path !== undefined && { path: r.path }),
-                  };
-                }),
-              ),
-            );
+    app.post<{ Body: unknown; Querystring: { source?: string } }>(
+      '/fhir',
+      { config: { access: 'ingest' } },
+      async (req, reply) => {
+        const body = req.body as Json | null;
+        if (
+          body === null ||
+          typeof body !== 'object' ||
+          body.resourceType !== 'Bundle' ||
+          (body.type !== 'transaction' && body.type !== 'batch')
+        ) {
+          throw new HealthmeshError('API_BAD_REQUEST', 'POST /fhir takes a Bundle of type transaction or batch');
         }
-      }
-      return reply
-        .type(FHIR_JSON)
-        .send({ resourceType: 'Bundle', type: `${String(body.type)}-response`, entry: byEntry.map(entryResponse) });
-    });
+        const headerSource = req.headers['x-healthmesh-source'];
+        const source =
+          req.query.source ?? (typeof headerSource === 'string' ? headerSource : ctx.hub.config.defaultSource);
+        const entries = Array.isArray(body.entry) ? body.entry.length : 0;
+        req.auditAction = { action: 'transaction', target: `Bundle:${String(body.type)}`, detail: { entries, source } };
+        const stamp = ctx.hub.clock.now().toISOString().replace(/[:.]/g, '-');
+        const { outcomes } = await ctx.hub.ingest.ingestDocument(body, `api:${String(body.type)}`, {
+          source,
+          actor: req.principal?.name ?? 'anonymous',
+          rejectsPath: join(ctx.hub.paths.rejectsDir, `api-${stamp}.ndjson`),
+        });
+        // The analytic tables follow every ingest: only the resources this bundle wrote are flattened again.
+        const written = outcomes.flatMap((o) => (o.ok && o.result.status !== 'unchanged' ? [o.id] : []));
+        if (written.length > 0) await (await openAnalyticTables(ctx.hub)).refresh({ ids: written });
+        const byEntry = [...outcomes].sort((a, b) => entryOf(a) - entryOf(b));
+        if (body.type === 'transaction') {
+          const failed = byEntry.filter((o) => !o.ok && o.reject.code !== 'INGEST_TRANSACTION_FAILED');
+          if (failed.length > 0) {
+            return reply
+              .code(400)
+              .type(FHIR_JSON)
+              .send(
+                operationOutcome(
+                  failed.map((o) => {
+                    const r = (o as Extract<EntryOutcome, { ok: false }>).reject;
+                    return {
+                      code: r.code,
+                      message: `entry ${r.entry ?? '?'}: ${r.message}`,
+                      ...(r.path !== undefined && { path: r.path }),
+                    };
+                  }),
+                ),
+              );
+          }
+        }
+        return reply
+          .type(FHIR_JSON)
+          .send({ resourceType: 'Bundle', type: `${String(body.type)}-response`, entry: byEntry.map(entryResponse) });
+      },
+    );
   };
 }
 

@@ -59,56 +59,69 @@ export function exportRoutes(ctx: RouteContext) {
           .header('Content-Location', `${fhirBase(ctx, req)}/$export-status/${job.id}`)
           .send();
       };
-    app.get('/fhir/$export', kickoff('system'));
-    app.get('/fhir/Patient/$export', kickoff('patient'));
+    app.get('/fhir/$export', { config: { access: 'row-level' } }, kickoff('system'));
+    app.get('/fhir/Patient/$export', { config: { access: 'row-level' } }, kickoff('patient'));
 
-    app.get<{ Params: { job: string } }>('/fhir/$export-status/:job', async (req, reply) => {
-      req.auditAction = { action: 'export-status', target: `export:${req.params.job}` };
-      const job = jobs.get(req.params.job);
-      if (!job) throw new HealthmeshError('EXPORT_UNKNOWN_JOB', `no export job ${req.params.job.slice(0, 40)}`);
-      if (job.status === 'running') {
+    app.get<{ Params: { job: string } }>(
+      '/fhir/$export-status/:job',
+      { config: { access: 'row-level' } },
+      async (req, reply) => {
+        req.auditAction = { action: 'export-status', target: `export:${req.params.job}` };
+        const job = jobs.get(req.params.job);
+        if (!job) throw new HealthmeshError('EXPORT_UNKNOWN_JOB', `no export job ${req.params.job.slice(0, 40)}`);
+        if (job.status === 'running') {
+          return reply
+            .code(202)
+            .header('X-Progress', `${job.exported} resources exported`)
+            .header('Retry-After', '1')
+            .send();
+        }
+        if (job.status === 'failed') {
+          throw new HealthmeshError('INTERNAL', `the export failed: ${job.error ?? 'unknown fault'}`);
+        }
+        const base = fhirBase(ctx, req);
         return reply
-          .code(202)
-          .header('X-Progress', `${job.exported} resources exported`)
-          .header('Retry-After', '1')
-          .send();
-      }
-      if (job.status === 'failed') {
-        throw new HealthmeshError('INTERNAL', `the export failed: ${job.error ?? 'unknown fault'}`);
-      }
-      const base = fhirBase(ctx, req);
-      return reply
-        .type('application/json')
-        .header('Expires', new Date(Date.now() + 24 * 3600_000).toUTCString())
-        .send({
-          transactionTime: job.transactionTime.toISOString(),
-          request: job.request.requestUrl,
-          requiresAccessToken: true,
-          output: job.files.map((f) => ({
-            type: f.type,
-            url: `${base}/$export-file/${job.id}/${f.file}`,
-            count: f.count,
-          })),
-          error: [],
-        });
-    });
+          .type('application/json')
+          .header('Expires', new Date(Date.now() + 24 * 3600_000).toUTCString())
+          .send({
+            transactionTime: job.transactionTime.toISOString(),
+            request: job.request.requestUrl,
+            requiresAccessToken: true,
+            output: job.files.map((f) => ({
+              type: f.type,
+              url: `${base}/$export-file/${job.id}/${f.file}`,
+              count: f.count,
+            })),
+            error: [],
+          });
+      },
+    );
 
-    app.delete<{ Params: { job: string } }>('/fhir/$export-status/:job', async (req, reply) => {
-      req.auditAction = { action: 'export-cancel', target: `export:${req.params.job}` };
-      if (!jobs.cancel(req.params.job))
-        throw new HealthmeshError('EXPORT_UNKNOWN_JOB', `no export job ${req.params.job.slice(0, 40)}`);
-      return reply.code(202).send();
-    });
+    app.delete<{ Params: { job: string } }>(
+      '/fhir/$export-status/:job',
+      { config: { access: 'row-level' } },
+      async (req, reply) => {
+        req.auditAction = { action: 'export-cancel', target: `export:${req.params.job}` };
+        if (!jobs.cancel(req.params.job))
+          throw new HealthmeshError('EXPORT_UNKNOWN_JOB', `no export job ${req.params.job.slice(0, 40)}`);
+        return reply.code(202).send();
+      },
+    );
 
-    app.get<{ Params: { job: string; file: string } }>('/fhir/$export-file/:job/:file', async (req, reply) => {
-      req.auditAction = { action: 'export-download', target: `export:${req.params.job}/${req.params.file}` };
-      const job = jobs.get(req.params.job);
-      const file = job?.files.find((f) => f.file === req.params.file);
-      if (!job || !file || job.status !== 'complete') throw new HealthmeshError('API_NOT_FOUND', 'no such export file');
-      const path = join(jobs.dir(job), file.file);
-      if (!existsSync(path)) throw new HealthmeshError('API_NOT_FOUND', 'the export file has been removed');
-      return reply.type('application/fhir+ndjson').send(createReadStream(path));
-    });
+    app.get<{ Params: { job: string; file: string } }>(
+      '/fhir/$export-file/:job/:file',
+      { config: { access: 'row-level' } },
+      async (req, reply) => {
+        req.auditAction = { action: 'export-download', target: `export:${req.params.job}/${req.params.file}` };
+        const job = jobs.get(req.params.job);
+        const file = job?.files.find((f) => f.file === req.params.file);
+        if (!job || !file || job.status !== 'complete')
+          throw new HealthmeshError('API_NOT_FOUND', 'no such export file');
+        const path = join(jobs.dir(job), file.file);
+        if (!existsSync(path)) throw new HealthmeshError('API_NOT_FOUND', 'the export file has been removed');
+        return reply.type('application/fhir+ndjson').send(createReadStream(path));
+      },
+    );
   };
 }
 

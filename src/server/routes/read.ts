@@ -26,7 +26,7 @@ function requireType(type: string): void {
 /** read, vread and instance history. */
 export function readRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    app.get<{ Params: Params }>('/fhir/:type/:id', async (req, reply) => {
+    app.get<{ Params: Params }>('/fhir/:type/:id', { config: { access: 'row-level' } }, async (req, reply) => {
       const { type, id } = req.params;
       requireType(type);
       req.auditAction = { action: 'read', target: `${type}/${auditableId(id)}` };
@@ -39,18 +39,25 @@ export function readRoutes(ctx: RouteContext) {
         .send(toResource(v));
     });
 
-    app.get<{ Params: Params }>('/fhir/:type/:id/_history/:vid', async (req, reply) => {
-      const { type, id, vid } = req.params;
-      requireType(type);
-      req.auditAction = { action: 'vread', target: `${type}/${auditableId(id)}/_history/${String(vid).slice(0, 12)}` };
-      if (!/^\d+$/.test(vid ?? ''))
-        throw new HealthmeshError('API_NOT_FOUND', `version ${String(vid).slice(0, 20)} does not exist`);
-      const v = await ctx.hub.store.vread(type, id, Number(vid));
-      if (!v) throw new HealthmeshError('API_NOT_FOUND', `${type}/${id} has no version ${vid}`);
-      return reply.type(FHIR_JSON).header('ETag', `W/"${v.version}"`).send(toResource(v));
-    });
+    app.get<{ Params: Params }>(
+      '/fhir/:type/:id/_history/:vid',
+      { config: { access: 'row-level' } },
+      async (req, reply) => {
+        const { type, id, vid } = req.params;
+        requireType(type);
+        req.auditAction = {
+          action: 'vread',
+          target: `${type}/${auditableId(id)}/_history/${String(vid).slice(0, 12)}`,
+        };
+        if (!/^\d+$/.test(vid ?? ''))
+          throw new HealthmeshError('API_NOT_FOUND', `version ${String(vid).slice(0, 20)} does not exist`);
+        const v = await ctx.hub.store.vread(type, id, Number(vid));
+        if (!v) throw new HealthmeshError('API_NOT_FOUND', `${type}/${id} has no version ${vid}`);
+        return reply.type(FHIR_JSON).header('ETag', `W/"${v.version}"`).send(toResource(v));
+      },
+    );
 
-    app.get<{ Params: Params }>('/fhir/:type/:id/_history', async (req, reply) => {
+    app.get<{ Params: Params }>('/fhir/:type/:id/_history', { config: { access: 'row-level' } }, async (req, reply) => {
       const { type, id } = req.params;
       requireType(type);
       req.auditAction = { action: 'history', target: `${type}/${auditableId(id)}` };

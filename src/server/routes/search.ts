@@ -43,18 +43,22 @@ function searchset(ctx: RouteContext, req: FastifyRequest, path: string, q: Sear
 /** Type-level and system-level search (GET, and POST _search with a form body). */
 export function searchRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    app.get<{ Params: { type: string }; Querystring: Query }>('/fhir/:type', async (req, reply) => {
-      const { type } = req.params;
-      if (!isKnownType(type))
-        throw new HealthmeshError('API_NOT_FOUND', `${type.slice(0, 40)} is not an R4 resource type`);
-      const q = parseSearch([type], req.query, false);
-      req.auditAction = { action: 'search', target: type, detail: { criteria: q.criteria.length } };
-      const page = await searchResources(ctx.hub.db, q);
-      req.auditAction.detail = { criteria: q.criteria.length, returned: page.resources.length };
-      return reply.type(FHIR_JSON).send(searchset(ctx, req, `/${type}`, q, page, req.query));
-    });
+    app.get<{ Params: { type: string }; Querystring: Query }>(
+      '/fhir/:type',
+      { config: { access: 'row-level' } },
+      async (req, reply) => {
+        const { type } = req.params;
+        if (!isKnownType(type))
+          throw new HealthmeshError('API_NOT_FOUND', `${type.slice(0, 40)} is not an R4 resource type`);
+        const q = parseSearch([type], req.query, false);
+        req.auditAction = { action: 'search', target: type, detail: { criteria: q.criteria.length } };
+        const page = await searchResources(ctx.hub.db, q);
+        req.auditAction.detail = { criteria: q.criteria.length, returned: page.resources.length };
+        return reply.type(FHIR_JSON).send(searchset(ctx, req, `/${type}`, q, page, req.query));
+      },
+    );
 
-    app.get<{ Querystring: Query }>('/fhir', async (req, reply) => {
+    app.get<{ Querystring: Query }>('/fhir', { config: { access: 'row-level' } }, async (req, reply) => {
       const typeParam = req.query._type;
       const types = (Array.isArray(typeParam) ? typeParam.join(',') : (typeParam ?? ''))
         .split(',')

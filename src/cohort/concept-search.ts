@@ -1,0 +1,49 @@
+import type { Hub } from '../hub/index.js';
+import { refreshCohortIndex } from './index-refresh.js';
+
+/** A code found in the hub's event index, with the display text its records carry and how many events use it. */
+export interface ConceptMatch {
+  domain: string;
+  system: string;
+  code: string;
+  display: string | null;
+  /** Events in the index with this code (a raw count: disclosure control is the caller's). */
+  events: number;
+}
+
+/**
+ * Display texts per (system, code), from the analytic tables that carry one. The event index keeps codes only;
+ * displays live in the views (docs/views.md).
+ */
+const DISPLAYS = `
+  SELECT code_system AS system, code_code AS code, MAX(code_display) AS display FROM view_condition
+    WHERE code_display IS NOT NULL GROUP BY code_system, code_code
+  UNION ALL
+  SELECT code_system, code_code, MAX(code_display) FROM view_observation
+    WHERE code_display IS NOT NULL GROUP BY code_system, code_code
+  UNION ALL
+  SELECT code_system, code_code, MAX(code_display) FROM view_procedure
+    WHERE code_display IS NOT NULL GROUP BY code_system, code_code`;
+
+/**
+ * Codes of this hub's event index whose code or display text contains `text` (case-insensitive), commonest first:
+ * what the console's cohort builder offers as concepts. Brings the index up to date first.
+ */
+export async function searchConcepts(hub: Hub, text: string, limit = 20): Promise<ConceptMatch[]> {
+  await refreshCohortIndex(hub);
+  const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const rows = await hub.db.all<{ domain: string; system: string; code: string; display: unknown; events: unknown }>(
+    `SELECT v.domain, v.system, v.code, MAX(d.display) AS display, SUM(v.events) AS events
+     FROM cohort_vocabulary v LEFT JOIN (${DISPLAYS}) d ON d.system = v.system AND d.code = v.code
+     WHERE v.code ILIKE $1 ESCAPE '\\' OR d.display ILIKE $1 ESCAPE '\\'
+     GROUP BY v.domain, v.system, v.code ORDER BY events DESC, v.code LIMIT $2`,
+    [pattern, limit],
+  );
+  return rows.map((r) => ({
+    domain: r.domain,
+    system: r.system,
+    code: r.code,
+    display: r.display === null || r.display === undefined ? null : String(r.display),
+    events: Number(r.events),
+  }));
+}

@@ -1,0 +1,146 @@
+import { basename } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { searchConcepts } from '../../cohort/index.js';
+import type { DisclosurePolicy } from '../../core/index.js';
+import type { Federation } from '../../federation/index.js';
+import type { Hub } from '../../hub/index.js';
+import { releaseCount } from '../../privacy/index.js';
+import { CONFIRMED_FLU_TARGET, hubWeeklySeries, ILI_TARGET, isoDay } from '../../surveillance/index.js';
+import type { TableProfile } from '../../views/index.js';
+import { openAnalyticTables } from '../../views/index.js';
+import { badRequest } from '../operation-outcome.js';
+
+/** Ingest runs listed on the overview. */
+const HISTORY = 25;
+/** How long the overview waits for a peer's signed ping. */
+const PING_TIMEOUT_MS = 3000;
+
+/**
+ * The figures the web console shows that no other route gives: the hub's overview, its peers' health, the data
+ * catalog, concept search for the cohort builder, and the observed weekly series under the forecasts. Aggregates
+ * only, and counts of people or values pass disclosure control (a value seen fewer times than the threshold is
+ * withheld), so any authenticated role may read them. Each request is audited by the app's hook.
+ */
+export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefined }) {
+  const { hub } = ctx;
+  const policy = hub.config.privacy.disclosure;
+  return async (app: FastifyInstance) => {
+    app.get('/console/overview', async (req) => {
+      req.auditAction = { action: 'console-overview', target: 'console/overview' };
+      const counts = await hub.store.countByType();
+      const audit = await hub.audit.verify();
+      const ingests = await hub.audit.recent(HISTORY, ['ingest']);
+      return {
+        hub: { name: hub.config.name, role: hub.config.role },
+        you: req.principal ?? null,
+        counts: Object.entries(counts)
+          .map(([type, resources]) => ({ type, resources }))
+          .sort((a, b) => b.resources - a.resources),
+        audit,
+        ingests: ingests.map((e) => ({
+          seq: e.seq,
+          at: e.at.toISOString(),
+          actor: e.actor,
+          // CLI runs name the file by its path on the server: the name is enough for the history.
+          target: e.target.startsWith('file:') ? `file:${basename(e.target.slice(5))}` : e.target,
+          outcome: e.outcome,
+          source: e.detail?.source ?? null,
+          bytes: e.detail?.bytes ?? null,
+          entries: e.detail?.entries ?? null,
+          rejected: e.detail?.rejected ?? null,
+        })),
+        peers: ctx.federation?.peers.list().map((p) => ({ name: p.name, url: p.url })) ?? [],
+        federation: ctx.federation !== undefined,
+      };
+    });
+
+    app.get('/console/peers', async (req) => {
+      req.auditAction = { action: 'console-peers', target: 'console/peers' };
+      const f = ctx.federation;
+      if (f === undefined) return { peers: [] };
+      const peers = await Promise.all(
+        f.peers.list().map(async (p) => {
+          const started = performance.now();
+          try {
+            await f.client.call(p.name, 'hub.ping', {}, { timeoutMs: PING_TIMEOUT_MS });
+            return { name: p.name, url: p.url, ok: true, ms: Math.round(performance.now() - started) };
+          } catch (e) {
+            const code = (e as { code?: unknown }).code;
+            return {
+              name: p.name,
+              url: p.url,
+              ok: false,
+              ms: Math.round(performance.now() - started),
+              error: typeof code === 'string' ? code : 'INTERNAL',
+            };
+          }
+        }),
+      );
+      return { peers };
+    });
+
+    app.get('/console/catalog', async (req) => {
+      req.auditAction = { action: 'console-catalog', target: 'console/catalog' };
+      const tables = await (await openAnalyticTables(hub)).list();
+      return {
+        tables: tables.map((t) => ({ ...t, refreshedAt: t.refreshedAt?.toISOString() ?? null })),
+      };
+    });
+
+    app.get<{ Params: { view: string } }>('/console/catalog/:view', async (req) => {
+      req.auditAction = { action: 'console-catalog', target: `console/catalog/${req.params.view}` };
+      const profile = await (await openAnalyticTables(hub)).profile(req.params.view);
+      return releasedProfile(profile, policy);
+    });
+
+    app.get<{ Querystring: { q?: string } }>('/console/concepts', async (req) => {
+      const q = (req.query.q ?? '').trim();
+      if (q.length < 2 || q.length > 100) throw badRequest('q must be 2 to 100 characters', 'q');
+      req.auditAction = { action: 'console-concepts', target: 'console/concepts' };
+      const found = await searchConcepts(hub, q);
+      return { concepts: found.map((c) => ({ ...c, events: releaseCount(c.events, policy) })) };
+    });
+
+    app.get<{ Querystring: { target?: string } }>('/console/surveillance/observed', async (req) => {
+      const target = req.query.target ?? ILI_TARGET;
+      if (target !== ILI_TARGET && target !== CONFIRMED_FLU_TARGET) {
+        throw badRequest(`target must be '${ILI_TARGET}' or '${CONFIRMED_FLU_TARGET}'`, 'target');
+      }
+      req.auditAction = { action: 'console-observed', target: 'console/surveillance/observed' };
+      const both = await hubWeeklySeries(hub);
+      const s = target === ILI_TARGET ? both.ili : both.confirmed;
+      // The same weekly counts the stored forecasts were made from (`healthmesh forecast run`), served beside them.
+      return {
+        target,
+        location: s.location,
+        weeks: Array.from(s.values, (value, i) => ({ weekEnd: isoDay(s.startDay + 7 * i), value })),
+      };
+    });
+  };
+}
+
+/** A table profile with every count released: values seen too rarely are withheld and counted as withheld. */
+function releasedProfile(p: TableProfile, policy: DisclosurePolicy) {
+  return {
+    view: p.view,
+    table: p.table,
+    rows: p.rows,
+    columns: p.columns.map((c) => {
+      const values = c.values?.map((v) => ({ value: v.value, rows: releaseCount(v.rows, policy) }));
+      return {
+        name: c.name,
+        type: c.type,
+        description: c.description,
+        kind: c.kind,
+        filled: c.filled,
+        distinct: c.distinct,
+        ...(values && {
+          values: values.filter((v) => v.rows !== null),
+          withheldValues: values.filter((v) => v.rows === null).length,
+        }),
+        // Quartiles of fewer values than the minimum cell size would describe a handful of people.
+        ...(c.quartiles && c.filled >= policy.minCellSize && { quartiles: c.quartiles }),
+      };
+    }),
+  };
+}

@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { silentLogger } from '../src/core/index.js';
+import type { Hub } from '../src/hub/index.js';
+import { openHub } from '../src/hub/index.js';
+import { buildServer } from '../src/server/index.js';
+import { captureIo } from './support/cli-capture.js';
+
+const PATIENT = { resourceType: 'Patient', id: 'p1', gender: 'female', birthDate: '1970-01-01' };
+const BUNDLE = {
+  resourceType: 'Bundle',
+  type: 'batch',
+  entry: [{ resource: PATIENT, request: { method: 'POST', url: 'Patient' } }],
+};
+const COHORT = {
+  name: 'women',
+  conceptSets: { amb: { concepts: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }] } },
+  entry: { domain: 'encounter', conceptSet: 'amb' },
+};
+
+describe('roles on the API, and tokens made with `healthmesh token`', () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'hm-roles-')), 'hub');
+  const tokens: Record<string, string> = {};
+  let hub: Hub;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    expect(await main(['init', '--dir', dir, '--name', 'roles'], captureIo().io)).toBe(0);
+    for (const role of ['steward', 'researcher', 'service']) {
+      const c = captureIo();
+      expect(await main(['token', 'create', `a-${role}`, '--role', role, '--dir', dir], c.io)).toBe(0);
+      tokens[role] = c.out.trim();
+      expect(tokens[role]).toMatch(/^hm_[A-Za-z0-9_-]{43}$/);
+    }
+    hub = await openHub(dir, { logger: silentLogger() });
+    app = await buildServer(hub);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await hub?.close();
+    rmSync(join(dir, '..'), { recursive: true, force: true });
+  });
+
+  const call = (role: string, method: 'GET' | 'POST', url: string, payload?: unknown) =>
+    app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${tokens[role]}`, 'content-type': 'application/fhir+json' },
+      ...(payload !== undefined && { payload: JSON.stringify(payload) }),
+    });
+
+  it('lets services and stewards write records, and refuses researchers', async () => {
+    expect((await call('service', 'POST', '/fhir', BUNDLE)).statusCode).toBe(200);
+    const refused = await call('researcher', 'POST', '/fhir', BUNDLE);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.body).toContain("role 'researcher' may not write records");
+    expect((await call('steward', 'POST', '/fhir', BUNDLE)).statusCode).toBe(200);
+  });
+
+  it('shows row-level records to stewards only; researchers and services get aggregates', async () => {
+    const steward = await call('steward', 'GET', '/fhir/Patient');
+    expect(steward.statusCode).toBe(200);
+    expect(steward.json().total).toBe(1);
+    for (const role of ['researcher', 'service']) {
+      for (const url of [
+        '/fhir/Patient',
+        '/fhir',
+        '/fhir/$export',
+        `/fhir/Patient/${steward.json().entry[0].resource.id}`,
+      ]) {
+        const res = await call(role, 'GET', url);
+        expect(res.statusCode, `${role} ${url}`).toBe(403);
+        expect(res.body).toContain('may not read row-level records');
+      }
+    }
+    expect((await call('researcher', 'GET', '/fhir/metadata')).statusCode).toBe(200);
+    expect((await call('researcher', 'POST', '/cohort/$run', { definition: COHORT })).statusCode).toBe(200);
+    expect((await call('researcher', 'GET', '/models')).statusCode).toBe(200);
+  });
+
+  it('audits each refusal as denied, under the holder name', async () => {
+    const rows = await hub.db.all<{ actor: string; outcome: string }>(
+      "SELECT actor, outcome FROM audit_log WHERE actor = 'a-researcher' AND outcome = 'denied'",
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('lists holders without tokens, revokes, and refuses an unknown role naming the roles', async () => {
+    await hub.close();
+    const list = captureIo();
+    expect(await main(['token', 'list', '--dir', dir, '--json'], list.io)).toBe(0);
+    const holders = JSON.parse(list.out) as { name: string; role: string }[];
+    expect(holders.map((h) => `${h.name}:${h.role}`)).toEqual([
+      'admin:admin',
+      'a-steward:steward',
+      'a-researcher:researcher',
+      'a-service:service',
+    ]);
+    expect(list.out).not.toContain('hm_');
+    const bad = captureIo();
+    expect(await main(['token', 'create', 'x', '--role', 'superuser', '--dir', dir], bad.io)).toBe(1);
+    expect(bad.err).toMatch(/AUTH_INVALID_ROLE.*admin, steward, researcher, service/);
+    expect(await main(['token', 'revoke', 'a-researcher', '--dir', dir], captureIo().io)).toBe(0);
+    expect(await main(['token', 'revoke', 'a-researcher', '--dir', dir], captureIo().io)).toBe(1);
+    hub = await openHub(dir, { logger: silentLogger() });
+    await app.close();
+    app = await buildServer(hub);
+    expect((await call('researcher', 'GET', '/models')).statusCode).toBe(401);
+    expect((await call('steward', 'GET', '/models')).statusCode).toBe(200);
+  });
+});

@@ -1,0 +1,116 @@
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { ApiError, api } from './api.js';
+import { useI18n } from './i18n.js';
+
+export type Loaded<T> = { state: 'loading' } | { state: 'error'; error: ApiError } | { state: 'ready'; data: T };
+
+function asApiError(e: unknown): ApiError {
+  return e instanceof ApiError ? e : new ApiError(0, 'CLIENT', e instanceof Error ? e.message : String(e));
+}
+
+/** GET `path` (null: nothing yet) with loading and error states; `reload` asks again. */
+export function useApi<T>(path: string | null): Loaded<T> & { reload: () => void } {
+  const [result, setResult] = useState<Loaded<T>>({ state: 'loading' });
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    if (path === null) return;
+    let live = true;
+    setResult({ state: 'loading' });
+    api<T>(path).then(
+      (data) => live && setResult({ state: 'ready', data }),
+      (e: unknown) => live && setResult({ state: 'error', error: asApiError(e) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [path, round]);
+  const reload = useCallback(() => setRound((r) => r + 1), []);
+  return { ...result, reload };
+}
+
+export function Loading() {
+  const { t } = useI18n();
+  return (
+    <p class="loading" role="status" aria-live="polite">
+      {t('loading')}
+    </p>
+  );
+}
+
+/** A failed call, said on the page (never a blank page), with the hub's code and a way to try again. */
+export function ErrorBox({ error, onRetry }: { error: ApiError | string; onRetry?: () => void }) {
+  const { t } = useI18n();
+  const text = typeof error === 'string' ? error : `${error.message} (${error.code})`;
+  return (
+    <div class="error" role="alert">
+      <strong>{t('errorPrefix')}</strong> {text}
+      {onRetry && (
+        <button type="button" class="link" onClick={onRetry}>
+          {t('retry')}
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** Render `loaded` once ready, with the shared loading and error states otherwise. */
+export function Async<T>({
+  loaded,
+  children,
+}: {
+  loaded: Loaded<T> & { reload: () => void };
+  children: (data: T) => ComponentChildren;
+}) {
+  if (loaded.state === 'loading') return <Loading />;
+  if (loaded.state === 'error') return <ErrorBox error={loaded.error} onRetry={loaded.reload} />;
+  return <>{children(loaded.data)}</>;
+}
+
+export function Section({
+  title,
+  children,
+  id,
+  wide,
+}: {
+  title: string;
+  children: ComponentChildren;
+  id?: string;
+  /** Spans every column of a grid of cards (long tables). */
+  wide?: boolean;
+}) {
+  return (
+    <section class={wide ? 'card wide' : 'card'} aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+/**
+ * Horizontal bars drawn with CSS: each bar is a row of a list with its label and figure as text, so a screen
+ * reader reads the numbers and nothing is only a picture. A null value is a suppressed count.
+ */
+export function Bars({ items, label }: { items: { label: string; value: number | null }[]; label: string }) {
+  const { t, num } = useI18n();
+  const max = Math.max(1, ...items.map((i) => i.value ?? 0));
+  return (
+    <ul class="bars" aria-label={label}>
+      {items.map((i) => (
+        <li key={i.label}>
+          <span class="bar-label">{i.label}</span>
+          <span class="bar-track" aria-hidden="true">
+            <span class="bar" style={{ width: `${((i.value ?? 0) / max) * 100}%` }} />
+          </span>
+          <span class="bar-value">{i.value === null ? t('suppressed', { n: 10 }) : num(i.value)}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** A released count: a number, or the suppression notice where disclosure control withheld it. */
+export function Count({ value }: { value: number | null | undefined }) {
+  const { t, num } = useI18n();
+  return <>{value === null || value === undefined ? t('suppressed', { n: 10 }) : num(value)}</>;
+}

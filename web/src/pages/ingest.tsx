@@ -1,0 +1,198 @@
+import { useState } from 'preact/hooks';
+import { ApiError, upload } from '../api.js';
+import { ErrorBox, Section } from '../components.js';
+import { useI18n } from '../i18n.js';
+
+interface Counts {
+  created: number;
+  updated: number;
+  unchanged: number;
+  rejected: number;
+}
+interface UploadResult {
+  name: string;
+  source: string;
+  byType: Record<string, Counts>;
+  totals: Counts;
+  rejects: {
+    file: string;
+    line?: number;
+    entry?: number;
+    resourceType?: string;
+    code: string;
+    path?: string;
+    message: string;
+  }[];
+  rejectsShown: number;
+}
+
+type FileState =
+  | { name: string; state: 'waiting' }
+  | { name: string; state: 'uploading'; fraction: number }
+  | { name: string; state: 'done'; result: UploadResult }
+  | { name: string; state: 'failed'; error: ApiError };
+
+function Report({ r }: { r: UploadResult }) {
+  const { t, num } = useI18n();
+  return (
+    <>
+      <p class={r.totals.rejected > 0 ? 'bad' : 'ok'} data-testid="upload-summary">
+        {t('uploadDone', {
+          name: r.name,
+          created: num(r.totals.created),
+          updated: num(r.totals.updated),
+          unchanged: num(r.totals.unchanged),
+          rejected: num(r.totals.rejected),
+        })}
+      </p>
+      <div class="scroll">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t('resourceType')}</th>
+              <th scope="col" class="num">
+                {t('created_')}
+              </th>
+              <th scope="col" class="num">
+                {t('updated_')}
+              </th>
+              <th scope="col" class="num">
+                {t('unchanged_')}
+              </th>
+              <th scope="col" class="num">
+                {t('rejected')}
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {Object.entries(r.byType).map(([type, c]) => (
+              <tr key={type}>
+                <th scope="row">{type}</th>
+                <td class="num">{num(c.created)}</td>
+                <td class="num">{num(c.updated)}</td>
+                <td class="num">{num(c.unchanged)}</td>
+                <td class="num">{num(c.rejected)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {r.rejects.length > 0 && (
+        <div class="scroll">
+          <table data-testid="rejects">
+            <caption>{t('rejectsReport', { name: r.name })}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('where')}</th>
+                <th scope="col">{t('resourceType')}</th>
+                <th scope="col">{t('code')}</th>
+                <th scope="col">{t('reason')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {r.rejects.map((x, i) => (
+                <tr key={i}>
+                  <td>
+                    {x.line !== undefined ? `line ${x.line}` : x.entry !== undefined ? `entry ${x.entry}` : ''}
+                    {x.path ? ` · ${x.path}` : ''}
+                  </td>
+                  <td>{x.resourceType ?? '—'}</td>
+                  <td>
+                    <code>{x.code}</code>
+                  </td>
+                  <td>{x.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+/** Upload FHIR files one after another, each with its progress, then its counts and rejects. */
+export function IngestPage() {
+  const { t, pct } = useI18n();
+  const [files, setFiles] = useState<File[]>([]);
+  const [source, setSource] = useState('');
+  const [states, setStates] = useState<FileState[]>([]);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const set = (i: number, s: FileState) => setStates((all) => all.map((x, j) => (j === i ? s : x)));
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (files.length === 0) {
+      setError(t('chooseFiles'));
+      return;
+    }
+    setError(null);
+    setBusy(true);
+    setStates(files.map((f) => ({ name: f.name, state: 'waiting' })));
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i]!;
+      const params = new URLSearchParams({ name: f.name, ...(source.trim() && { source: source.trim() }) });
+      set(i, { name: f.name, state: 'uploading', fraction: 0 });
+      try {
+        const result = await upload<UploadResult>(`/console/ingest?${params}`, f, (fraction) =>
+          set(i, { name: f.name, state: 'uploading', fraction }),
+        );
+        set(i, { name: f.name, state: 'done', result });
+      } catch (err) {
+        set(i, {
+          name: f.name,
+          state: 'failed',
+          error: err instanceof ApiError ? err : new ApiError(0, 'CLIENT', String(err)),
+        });
+      }
+    }
+    setBusy(false);
+  };
+  return (
+    <>
+      <Section title={t('uploadTitle')} id="upload">
+        <p>{t('uploadHelp')}</p>
+        <form onSubmit={submit}>
+          <div class="field">
+            <label for="files">{t('files')}</label>
+            <input
+              id="files"
+              type="file"
+              multiple
+              accept=".json,.ndjson,.jsonl,.gz,application/json,application/fhir+json"
+              onChange={(e) => setFiles([...((e.currentTarget as HTMLInputElement).files ?? [])])}
+            />
+          </div>
+          <div class="field">
+            <label for="source">{t('sourceName')}</label>
+            <input
+              id="source"
+              value={source}
+              placeholder="default"
+              onInput={(e) => setSource((e.currentTarget as HTMLInputElement).value)}
+            />
+          </div>
+          <button type="submit" class="primary" disabled={busy}>
+            {t('upload')}
+          </button>
+          {error && <ErrorBox error={error} />}
+        </form>
+      </Section>
+      {states.map((s, i) => (
+        <Section key={i} title={s.name} id={`file-${i}`}>
+          {s.state === 'waiting' && <p class="muted">…</p>}
+          {s.state === 'uploading' && (
+            <div role="status" aria-live="polite">
+              <progress max={1} value={s.fraction} aria-label={s.name} />{' '}
+              {s.fraction < 1
+                ? t('uploading', { name: s.name, pct: pct(s.fraction) })
+                : t('processing', { name: s.name })}
+            </div>
+          )}
+          {s.state === 'done' && <Report r={s.result} />}
+          {s.state === 'failed' && <ErrorBox error={s.error} />}
+        </Section>
+      ))}
+    </>
+  );
+}

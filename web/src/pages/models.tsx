@@ -1,0 +1,264 @@
+import { useState } from 'preact/hooks';
+import { Async, Section, useApi } from '../components.js';
+import { useI18n } from '../i18n.js';
+import { LineChart } from '../line-chart.js';
+
+interface Listing {
+  models: { id: string; latestVersion: number; kind: string; title: string; createdAt: string }[];
+}
+
+interface Metrics {
+  n: number;
+  events: number;
+  prevalence: number;
+  auroc: number | null;
+  aurocCi: [number, number] | null;
+  auprc: number | null;
+  brier: number;
+  calibrationIntercept: number | null;
+  calibrationSlope: number | null;
+  calibrationCurve: { n: number; meanPredicted: number; observed: number; observedCi: [number, number] }[];
+}
+
+interface ModelDetail {
+  id: string;
+  version: number;
+  versions: number[];
+  kind: string;
+  createdAt: string;
+  createdBy: string;
+  features: string[];
+  card: {
+    title: string;
+    cohort: { description: string; outcome: string; horizon?: string };
+    trainingData: { rows: number; events: number; prevalence: number };
+    evaluations: {
+      name: string;
+      report: {
+        overall: Metrics;
+        roc: { fpr: number[]; tpr: number[] };
+        subgroups: Record<string, (Metrics & { group: string })[]>;
+      };
+    }[];
+    intendedUse: string;
+    limitations: string[];
+  };
+}
+
+function MetricsRow({ m, label }: { m: Metrics; label: string }) {
+  const { num } = useI18n();
+  return (
+    <tr>
+      <th scope="row">{label}</th>
+      <td class="num">{num(m.n)}</td>
+      <td class="num">{num(m.events)}</td>
+      <td class="num">
+        {num(m.auroc, 3)}
+        {m.aurocCi && (
+          <span class="muted">
+            {' '}
+            ({num(m.aurocCi[0], 3)}–{num(m.aurocCi[1], 3)})
+          </span>
+        )}
+      </td>
+      <td class="num">{num(m.auprc, 3)}</td>
+      <td class="num">{num(m.brier, 4)}</td>
+      <td class="num">{num(m.calibrationSlope, 2)}</td>
+    </tr>
+  );
+}
+
+function MetricsHead({ first }: { first: string }) {
+  const { t } = useI18n();
+  return (
+    <thead>
+      <tr>
+        <th scope="col">{first}</th>
+        <th scope="col" class="num">
+          {t('n')}
+        </th>
+        <th scope="col" class="num">
+          {t('events')}
+        </th>
+        <th scope="col" class="num">
+          {t('auroc')}
+        </th>
+        <th scope="col" class="num">
+          {t('auprc')}
+        </th>
+        <th scope="col" class="num">
+          {t('brier')}
+        </th>
+        <th scope="col" class="num">
+          {t('calSlope')}
+        </th>
+      </tr>
+    </thead>
+  );
+}
+
+function Evaluation({ e }: { e: ModelDetail['card']['evaluations'][number] }) {
+  const { t, lang } = useI18n();
+  const locale = lang === 'ko' ? 'ko-KR' : 'en-GB';
+  const { overall, roc, subgroups } = e.report;
+  const cal = overall.calibrationCurve;
+  return (
+    <Section title={t('evaluation', { name: e.name })} id={`eval-${e.name}`}>
+      <div class="scroll">
+        <table>
+          <MetricsHead first="" />
+          <tbody>
+            <MetricsRow m={overall} label={e.name} />
+          </tbody>
+        </table>
+      </div>
+      <div class="two">
+        <LineChart
+          title={t('rocCurve')}
+          x={roc.fpr}
+          xKind="number"
+          xLabel={t('fpr')}
+          yLabel={t('tpr')}
+          unitSquare
+          locale={locale}
+          series={[
+            { label: t('rocCurve'), values: roc.tpr, color: '#1f5fbf' },
+            { label: t('chance'), values: roc.fpr, color: '#888', dash: true },
+          ]}
+        />
+        <LineChart
+          title={t('calibrationPlot')}
+          x={cal.map((b) => b.meanPredicted)}
+          xKind="number"
+          xLabel={t('predicted')}
+          yLabel={t('observed')}
+          unitSquare
+          locale={locale}
+          series={[
+            { label: t('observed'), values: cal.map((b) => b.observed), color: '#c0392b', points: true },
+            { label: t('ideal'), values: cal.map((b) => b.meanPredicted), color: '#888', dash: true },
+          ]}
+        />
+      </div>
+      {Object.entries(subgroups).map(([name, groups]) => (
+        <div key={name} class="scroll">
+          <h3>{t('subgroups', { name })}</h3>
+          <table>
+            <MetricsHead first={t('group')} />
+            <tbody>
+              {groups.map((g) => (
+                <MetricsRow key={g.group} m={g} label={g.group} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ))}
+    </Section>
+  );
+}
+
+function ModelCard({ id }: { id: string }) {
+  const { t, num, pct, dateTime } = useI18n();
+  const detail = useApi<ModelDetail>(`/models/${encodeURIComponent(id)}`);
+  return (
+    <Async loaded={detail}>
+      {(m) => (
+        <>
+          <Section title={`${t('modelCard')}: ${m.card.title}`} id="card">
+            <dl class="facts">
+              <dt>{t('model')}</dt>
+              <dd>
+                {m.id} · {t('version')} {m.version} · {m.kind}
+              </dd>
+              <dt>{t('created')}</dt>
+              <dd>
+                {dateTime(m.createdAt)} ({m.createdBy})
+              </dd>
+              <dt>{t('cohort')}</dt>
+              <dd>{m.card.cohort.description}</dd>
+              <dt>{t('outcomeLabel')}</dt>
+              <dd>
+                {m.card.cohort.outcome}
+                {m.card.cohort.horizon ? ` (${m.card.cohort.horizon})` : ''}
+              </dd>
+              <dt>{t('intendedUse')}</dt>
+              <dd>{m.card.intendedUse}</dd>
+              <dt>{t('limitations')}</dt>
+              <dd>
+                <ul>
+                  {m.card.limitations.map((l) => (
+                    <li key={l}>{l}</li>
+                  ))}
+                </ul>
+              </dd>
+              <dt>{t('features')}</dt>
+              <dd>{m.features.join(', ')}</dd>
+            </dl>
+            <p>
+              {t('training', {
+                rows: num(m.card.trainingData.rows),
+                events: num(m.card.trainingData.events),
+                prevalence: pct(m.card.trainingData.prevalence),
+              })}
+            </p>
+          </Section>
+          {m.card.evaluations.map((e) => (
+            <Evaluation key={e.name} e={e} />
+          ))}
+        </>
+      )}
+    </Async>
+  );
+}
+
+export function ModelsPage() {
+  const { t, dateTime } = useI18n();
+  const list = useApi<Listing>('/models');
+  const [chosen, setChosen] = useState<string | null>(null);
+  return (
+    <Async loaded={list}>
+      {(l) =>
+        l.models.length === 0 ? (
+          <p>{t('noModels')}</p>
+        ) : (
+          <>
+            <Section title={t('registry')} id="registry">
+              <div class="scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">{t('model')}</th>
+                      <th scope="col">{t('version')}</th>
+                      <th scope="col">{t('kind')}</th>
+                      <th scope="col">{t('created')}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {l.models.map((m) => (
+                      <tr key={m.id}>
+                        <th scope="row">
+                          <button
+                            type="button"
+                            class="link"
+                            aria-pressed={chosen === m.id}
+                            onClick={() => setChosen(m.id)}
+                          >
+                            {m.title} ({m.id})
+                          </button>
+                        </th>
+                        <td>{m.latestVersion}</td>
+                        <td>{m.kind}</td>
+                        <td>{dateTime(m.createdAt)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </Section>
+            {chosen && <ModelCard key={chosen} id={chosen} />}
+          </>
+        )
+      }
+    </Async>
+  );
+}

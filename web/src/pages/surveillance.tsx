@@ -1,0 +1,311 @@
+import { useState } from 'preact/hooks';
+import { Async, ErrorBox, Loading, Section, useApi } from '../components.js';
+import { useI18n } from '../i18n.js';
+import { LineChart } from '../line-chart.js';
+
+interface Forecasts {
+  quantileLevels: number[];
+  forecasts: {
+    model: string;
+    target: string;
+    referenceDate: string;
+    location: string;
+    horizon: number;
+    targetEndDate: string;
+    quantiles: number[];
+  }[];
+}
+interface Observed {
+  target: string;
+  location: string;
+  weeks: { weekEnd: string; value: number }[];
+}
+interface Scores {
+  scores: {
+    model: string;
+    target: string;
+    group: string;
+    forecasts: number;
+    meanWis: number;
+    relativeWis: number | null;
+    coverage50: number;
+    coverage95: number;
+  }[];
+}
+interface Alerts {
+  alerts: {
+    model: string;
+    target: string;
+    referenceDate: string;
+    location: string;
+    horizon: number;
+    targetEndDate: string;
+    quantileLevel: number;
+    forecastValue: number;
+    threshold: number;
+  }[];
+}
+
+/** Weeks of observed history drawn before the forecast: a season and a half. */
+const HISTORY_WEEKS = 78;
+const HUB_TARGETS = new Set(['wk inc ili', 'wk inc flu conf']);
+const seconds = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / 1000;
+
+function ForecastChart({
+  data,
+  task,
+}: {
+  data: Forecasts;
+  task: { model: string; target: string; location: string; ref: string };
+}) {
+  const { t, lang, num, date } = useI18n();
+  const observed = useApi<Observed>(
+    HUB_TARGETS.has(task.target) ? `/console/surveillance/observed?target=${encodeURIComponent(task.target)}` : null,
+  );
+  const rows = data.forecasts
+    .filter(
+      (f) =>
+        f.model === task.model &&
+        f.target === task.target &&
+        f.location === task.location &&
+        f.referenceDate === task.ref,
+    )
+    .sort((a, b) => a.horizon - b.horizon);
+  const at = (level: number) => data.quantileLevels.findIndex((l) => Math.abs(l - level) < 1e-9);
+  const [q025, q25, q50, q75, q975] = [at(0.025), at(0.25), at(0.5), at(0.75), at(0.975)];
+  const obs = observed.state === 'ready' && observed.data.location === task.location ? observed.data.weeks : [];
+  const firstForecast = rows[0] ? seconds(rows[0].targetEndDate) : Number.POSITIVE_INFINITY;
+  const history = obs.filter((w) => seconds(w.weekEnd) < firstForecast).slice(-HISTORY_WEEKS);
+  const xs = [...new Set([...history.map((w) => w.weekEnd), ...rows.map((r) => r.targetEndDate)])].sort();
+  const byDate = new Map(rows.map((r) => [r.targetEndDate, r]));
+  const obsByDate = new Map(obs.map((w) => [w.weekEnd, w.value]));
+  const q = (i: number) => xs.map((d) => byDate.get(d)?.quantiles[i] ?? null);
+  const title = t('forecastChart', { target: task.target, location: task.location });
+  return (
+    <>
+      {observed.state === 'error' && <ErrorBox error={observed.error} onRetry={observed.reload} />}
+      {observed.state === 'loading' && HUB_TARGETS.has(task.target) && <Loading />}
+      {observed.state === 'ready' && (
+        <p class="muted" data-testid="observed-weeks">
+          {t('observedWeeks', { n: num(history.length) })}
+        </p>
+      )}
+      <LineChart
+        title={title}
+        x={xs.map(seconds)}
+        xKind="time"
+        xLabel={t('week')}
+        yLabel={task.target}
+        locale={lang === 'ko' ? 'ko-KR' : 'en-GB'}
+        series={[
+          { label: `${t('band95')} ↑`, values: q(q975), color: '#9ec5ee', bandEdge: true },
+          { label: `${t('band95')} ↓`, values: q(q025), color: '#9ec5ee', bandEdge: true },
+          { label: `${t('band50')} ↑`, values: q(q75), color: '#4f8fd6', bandEdge: true },
+          { label: `${t('band50')} ↓`, values: q(q25), color: '#4f8fd6', bandEdge: true },
+          { label: t('median'), values: q(q50), color: '#1f3f8f' },
+          { label: t('observedSeries'), values: xs.map((d) => obsByDate.get(d) ?? null), color: '#222', points: true },
+        ]}
+        bands={[
+          { upper: 0, lower: 1, fill: 'rgba(79, 143, 214, 0.18)' },
+          { upper: 2, lower: 3, fill: 'rgba(79, 143, 214, 0.38)' },
+        ]}
+      />
+      <div class="scroll">
+        <table data-testid="forecast-table">
+          <caption>{title}</caption>
+          <thead>
+            <tr>
+              <th scope="col">{t('horizon')}</th>
+              <th scope="col">{t('week')}</th>
+              <th scope="col" class="num">
+                {t('median')}
+              </th>
+              <th scope="col" class="num">
+                {t('band50')}
+              </th>
+              <th scope="col" class="num">
+                {t('band95')}
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.horizon}>
+                <td>{r.horizon}</td>
+                <td>{date(r.targetEndDate)}</td>
+                <td class="num">{num(r.quantiles[q50], 1)}</td>
+                <td class="num">
+                  {num(r.quantiles[q25], 1)}–{num(r.quantiles[q75], 1)}
+                </td>
+                <td class="num">
+                  {num(r.quantiles[q025], 1)}–{num(r.quantiles[q975], 1)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function ForecastSection({ data }: { data: Forecasts }) {
+  const { t, date } = useI18n();
+  const tasks = [...new Map(data.forecasts.map((f) => [`${f.model}|${f.target}|${f.location}`, f])).values()];
+  const [chosen, setChosen] = useState(0);
+  const task = tasks[chosen] ?? tasks[0];
+  const refs = [
+    ...new Set(
+      data.forecasts
+        .filter((f) => task && f.model === task.model && f.location === task.location && f.target === task.target)
+        .map((f) => f.referenceDate),
+    ),
+  ]
+    .sort()
+    .reverse();
+  const [ref, setRef] = useState<string | null>(null);
+  if (!task) return <p>{t('noForecasts')}</p>;
+  const reference = ref !== null && refs.includes(ref) ? ref : (refs[0] ?? '');
+  return (
+    <>
+      <div class="row">
+        <div class="field">
+          <label for="forecast-task">{t('location')}</label>
+          <select
+            id="forecast-task"
+            value={String(chosen)}
+            onChange={(e) => setChosen(Number((e.currentTarget as HTMLSelectElement).value))}
+          >
+            {tasks.map((f, i) => (
+              <option key={`${f.model}|${f.target}|${f.location}`} value={String(i)}>
+                {f.location} · {f.target} · {f.model}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for="forecast-ref">{t('referenceDate')}</label>
+          <select
+            id="forecast-ref"
+            value={reference}
+            onChange={(e) => setRef((e.currentTarget as HTMLSelectElement).value)}
+          >
+            {refs.map((r) => (
+              <option key={r} value={r}>
+                {date(r)}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <ForecastChart
+        data={data}
+        task={{ model: task.model, target: task.target, location: task.location, ref: reference }}
+      />
+    </>
+  );
+}
+
+export function SurveillancePage() {
+  const { t, num, pct, date } = useI18n();
+  const forecasts = useApi<Forecasts>('/surveillance/forecasts');
+  const scores = useApi<Scores>('/surveillance/scores');
+  const alerts = useApi<Alerts>('/surveillance/alerts');
+  return (
+    <>
+      <Section title={t('forecasts')} id="forecasts">
+        <Async loaded={forecasts}>
+          {(f) => (f.forecasts.length === 0 ? <p>{t('noForecasts')}</p> : <ForecastSection data={f} />)}
+        </Async>
+      </Section>
+      <Section title={t('alerts')} id="alerts">
+        <Async loaded={alerts}>
+          {(a) =>
+            a.alerts.length === 0 ? (
+              <p>{t('noAlerts')}</p>
+            ) : (
+              <div class="scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">{t('location')}</th>
+                      <th scope="col">{t('week')}</th>
+                      <th scope="col">{t('model')}</th>
+                      <th scope="col" class="num">
+                        {t('forecastValue')}
+                      </th>
+                      <th scope="col" class="num">
+                        {t('threshold')}
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {a.alerts.map((x) => (
+                      <tr key={`${x.model}|${x.target}|${x.referenceDate}|${x.location}`} class="bad">
+                        <td>{x.location}</td>
+                        <td>{date(x.targetEndDate)}</td>
+                        <td>{x.model}</td>
+                        <td class="num">
+                          {num(x.forecastValue, 1)} (q{x.quantileLevel})
+                        </td>
+                        <td class="num">{num(x.threshold, 1)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )
+          }
+        </Async>
+      </Section>
+      <Section title={t('scores')} id="scores">
+        <Async loaded={scores}>
+          {(s) =>
+            s.scores.length === 0 ? (
+              <p>{t('noScores')}</p>
+            ) : (
+              <div class="scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">{t('model')}</th>
+                      <th scope="col">{t('group')}</th>
+                      <th scope="col" class="num">
+                        {t('n')}
+                      </th>
+                      <th scope="col" class="num">
+                        {t('meanWis')}
+                      </th>
+                      <th scope="col" class="num">
+                        {t('relWis')}
+                      </th>
+                      <th scope="col" class="num">
+                        {t('coverage50')}
+                      </th>
+                      <th scope="col" class="num">
+                        {t('coverage95')}
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {s.scores.map((x) => (
+                      <tr key={`${x.model}|${x.target}|${x.group}`}>
+                        <td>{x.model}</td>
+                        <td>{x.group}</td>
+                        <td class="num">{num(x.forecasts)}</td>
+                        <td class="num">{num(x.meanWis, 2)}</td>
+                        <td class="num">{num(x.relativeWis, 3)}</td>
+                        <td class="num">{pct(x.coverage50)}</td>
+                        <td class="num">{pct(x.coverage95)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )
+          }
+        </Async>
+      </Section>
+    </>
+  );
+}
