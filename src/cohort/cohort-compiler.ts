@@ -103,7 +103,9 @@ export function compileCohort(def: CohortDefinition): CompiledCohort {
       const set = def.conceptSets[name];
       if (set === undefined) throw new Error(`unvalidated definition: concept set ${name}`);
       i = sets.length;
-      sets.push(`cs${i} AS (SELECT DISTINCT v.system, v.code FROM cohort_vocabulary v WHERE ${conceptSetCondition(set, domain, p)})`);
+      sets.push(
+        `cs${i} AS (SELECT DISTINCT v.system, v.code FROM cohort_vocabulary v WHERE ${conceptSetCondition(set, domain, p)})`,
+      );
       setIndex.set(key, i);
     }
     return `cs${i}`;

@@ -44,7 +44,7 @@ interface FeatureBase {
 /** One feature of the spec. Windows are days relative to the index date, both ends included (as in cohorts). */
 export type FeatureDefinition = FeatureBase &
   (
-    | { kind: 'age'; power?: 1 | 2 | 3 }
+    | { kind: 'age'; power?: 1 | 2 | 3; sex?: 'male' | 'female' }
     | { kind: 'sex'; value: 'male' | 'female' }
     | { kind: 'latest'; conceptSet: string; window: Window; unit?: string; missing?: MissingPolicy }
     | { kind: 'mean'; conceptSet: string; window: Window; unit?: string; missing?: MissingPolicy }
@@ -144,7 +144,7 @@ export const FEATURE_SPEC_SCHEMA = {
       minItems: 1,
       items: {
         oneOf: [
-          kind('age', [], { power: { enum: [1, 2, 3] } }),
+          kind('age', [], { power: { enum: [1, 2, 3] }, sex: { enum: ['male', 'female'] } }),
           kind('sex', ['value'], { value: { enum: ['male', 'female'] } }),
           kind('latest', ['conceptSet', 'window'], { conceptSet: setName, window, unit: setName, missing }),
           kind('mean', ['conceptSet', 'window'], { conceptSet: setName, window, unit: setName, missing }),
@@ -194,9 +194,10 @@ export function featureColumns(spec: FeatureSpec): string[] {
   return names;
 }
 
-/** A feature's missing-value policy (age, sex and counts are never missing). */
+/** A feature's missing-value policy, `mean` unless given (age, sex and counts are never missing: undefined). */
 export function missingPolicy(f: FeatureDefinition): MissingPolicy | undefined {
-  return 'missing' in f ? (f.missing ?? 'mean') : undefined;
+  if (f.kind === 'age' || f.kind === 'sex' || f.kind === 'count') return undefined;
+  return f.missing ?? 'mean';
 }
 
 /**

@@ -138,9 +138,10 @@ function valueSql(f: FeatureDefinition, k: number): string {
     case 'age': {
       // Powers are of (age − 50) / 10, so a cubic in age stays within a few units and a ridge penalty treats the
       // terms alike; incidence that rises and then falls with age needs them.
+      // With `sex`, the term is 0 for the other sex: an age-by-sex interaction (incidence curves differ by sex).
       const p = f.power ?? 1;
-      if (p === 1) return AGE_SQL;
-      return `POWER((${AGE_SQL} - 50) / 10.0, ${p})`;
+      const term = p === 1 ? AGE_SQL : `POWER((${AGE_SQL} - 50) / 10.0, ${p})`;
+      return f.sex === undefined ? term : `CASE WHEN t.gender = '${f.sex}' THEN ${term} ELSE 0 END`;
     }
     case 'sex':
       return `CASE WHEN t.gender = '${f.value}' THEN 1 ELSE 0 END`;

@@ -13,7 +13,7 @@ import { selectRows } from './feature-matrix.js';
 import type { FeaturePlan } from './feature-plan.js';
 import { applyFeaturePlan, fitFeaturePlan } from './feature-plan.js';
 import type { FeatureSpec } from './feature-spec.js';
-import { validateFeatureSpec } from './feature-spec.js';
+import { missingPolicy, validateFeatureSpec } from './feature-spec.js';
 import type { BoostingOptions } from './gradient-boosting.js';
 import { fitBoosted, predictBoosted } from './gradient-boosting.js';
 import type { HubFeatureRows } from './hub-features.js';
@@ -175,13 +175,15 @@ function describeFeatures(plan: FeaturePlan): CardFeature[] {
   const out: CardFeature[] = [];
   for (const f of plan.spec.features) {
     const fill = plan.fill[f.name];
-    const missing = !('missing' in f)
-      ? undefined
-      : f.missing === 'keep'
-        ? 'left missing (routed by the trees)'
-        : `filled with ${fill}`;
+    const policy = missingPolicy(f);
+    const missing =
+      policy === undefined
+        ? undefined
+        : policy === 'keep'
+          ? 'left missing (routed by the trees)'
+          : `filled with ${fill}${policy === 'indicator' ? ' (and flagged)' : ''}`;
     out.push({ name: f.name, description: f.description ?? f.kind, ...(missing !== undefined && { missing }) });
-    if ('missing' in f && f.missing === 'indicator') {
+    if (policy === 'indicator') {
       out.push({ name: `${f.name}_missing`, description: `1 when ${f.name} was not recorded` });
     }
   }

@@ -18,6 +18,7 @@ import { cohortRoutes } from './routes/cohorts.js';
 import { exportRoutes } from './routes/export.js';
 import { federationRoutes } from './routes/federation.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { modelPredictRoutes } from './routes/model-predict.js';
 import { modelRoutes } from './routes/models.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
@@ -126,6 +127,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(viewRoutes(ctx));
   await app.register(surveillanceRoutes(ctx));
   await app.register(modelRoutes(ctx));
+  await app.register(modelPredictRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);
