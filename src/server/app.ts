@@ -11,6 +11,7 @@ import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
+import { ModelFederation } from '../models/index.js';
 import { scrubText } from '../privacy/index.js';
 import { errorOutcome } from './operation-outcome.js';
 import { bundleRoutes } from './routes/bundle.js';
@@ -139,7 +140,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
 
 async function federationOf(hub: Hub, cohorts: CohortFederation): Promise<Federation | undefined> {
   try {
-    return await openFederation(hub, cohorts.register());
+    // Cohort counts and federated model fits answer on the same signed transport.
+    return await openFederation(hub, new ModelFederation(hub).register(cohorts.register()));
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');
