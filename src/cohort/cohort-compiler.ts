@@ -7,6 +7,7 @@
 import type {
   CohortDefinition,
   Concept,
+  ConceptSet,
   Domain,
   EventCriterion,
   InclusionRule,
@@ -48,9 +49,7 @@ export function conceptSetQueries(def: CohortDefinition): { key: string; sql: st
 function conceptSetSql(def: CohortDefinition, name: string, domain: Domain, p: Params): string {
   const set = def.conceptSets[name];
   if (set === undefined) throw new Error(`unvalidated definition: concept set ${name}`);
-  const include = set.concepts.filter((c) => !c.exclude).map((c) => conceptPredicate(c, p));
-  const exclude = set.concepts.filter((c) => c.exclude).map((c) => conceptPredicate(c, p));
-  return `SELECT DISTINCT v.system, v.code FROM cohort_vocabulary v WHERE v.domain = ${p.add(domain)} AND (${include.length > 0 ? include.join(' OR ') : 'FALSE'})${exclude.length > 0 ? ` AND NOT (${exclude.join(' OR ')})` : ''}`;
+  return `SELECT DISTINCT v.system, v.code FROM cohort_vocabulary v WHERE ${conceptSetCondition(set, domain, p)}`;
 }
 
 export interface CompiledCohort {
@@ -64,9 +63,10 @@ export interface CompiledCohort {
 
 class Params {
   readonly values: (string | number)[] = [];
+  constructor(private readonly first = 1) {}
   add(v: string | number): string {
     this.values.push(v);
-    return `$${this.values.length}`;
+    return `$${this.values.length + this.first - 1}`;
   }
 }
 
@@ -98,6 +98,28 @@ function windowConditions(alias: string, w: Window): string {
 }
 
 const AGE = `(EXTRACT(YEAR FROM q.index_date) - q.birth_year - CASE WHEN EXTRACT(MONTH FROM q.index_date) < q.birth_month THEN 1 ELSE 0 END)`;
+
+/** The codes of `cohort_vocabulary` (alias `v`) that a concept set selects in a domain, as a WHERE condition. */
+function conceptSetCondition(set: ConceptSet, domain: Domain, p: Params): string {
+  const include = set.concepts.filter((c) => !c.exclude).map((c) => conceptPredicate(c, p));
+  const exclude = set.concepts.filter((c) => c.exclude).map((c) => conceptPredicate(c, p));
+  return `v.domain = ${p.add(domain)} AND (${include.length > 0 ? include.join(' OR ') : 'FALSE'})${exclude.length > 0 ? ` AND NOT (${exclude.join(' OR ')})` : ''}`;
+}
+
+/**
+ * A SELECT of the distinct `(system, code)` pairs of the event index's vocabulary that a concept set selects in a
+ * domain — descendants and exclusions resolved as cohort definitions resolve them — with its parameters numbered
+ * from `$firstParam`. Other modules (features of risk models) use it to speak the same concept-set language.
+ */
+export function conceptSetCodes(
+  set: ConceptSet,
+  domain: Domain,
+  firstParam = 1,
+): { sql: string; params: (string | number)[] } {
+  const p = new Params(firstParam);
+  const sql = `SELECT DISTINCT v.system, v.code FROM cohort_vocabulary v WHERE ${conceptSetCondition(set, domain, p)}`;
+  return { sql, params: p.values };
+}
 
 /**
  * With `resolved` (the codes of each concept set, from `conceptSetQueries`), events are selected by constant
