@@ -6,6 +6,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   synth: async () => (await import('./synth.js')).runSynthBench(),
   views: async () => (await import('./views.js')).runViewsBench(),
   models: async () => (await import('./models.js')).runModelsBench(),
+  'models-synthetic': async () => (await import('./models-synthetic.js')).runModelsSyntheticBench(),
   cohort: async () => (await import('./cohort.js')).runCohortBench(),
   federation: async () => (await import('./federation.js')).runFederationBench(),
 };

@@ -10,6 +10,7 @@ import { forecastCommand } from './commands/forecast.js';
 import { ingestCommand } from './commands/ingest.js';
 import { initCommand } from './commands/init.js';
 import { linkageCommand } from './commands/linkage.js';
+import { modelCommand } from './commands/model.js';
 import { serveCommand, startCommand } from './commands/serve.js';
 import { statsCommand } from './commands/stats.js';
 import { synthCommand } from './commands/synth.js';
@@ -20,7 +21,7 @@ import { processIo } from './io.js';
 
 /** Error codes that mean the user's input was wrong (exit 1); anything else is our fault (exit 2). */
 const INPUT_FAULTS =
-  /^(AUTH_|CONFIG_|HUB_|INGEST_|FHIR_|API_BAD|SYNTH_|VIEW_|COHORT_|OMOP_|SURVEILLANCE_|FEDERATION_|LINKAGE_)/;
+  /^(AUTH_|CONFIG_|HUB_|INGEST_|FHIR_|API_BAD|SYNTH_|VIEW_|COHORT_|OMOP_|SURVEILLANCE_|FEDERATION_|LINKAGE_|MODEL_(?!INVALID_STORED))/;
 
 /**
  * Parse and run one command line. Returns the exit code: 0 success, 1 bad input, 2 internal fault. Commands
@@ -51,6 +52,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   peersCommand(program, io, setCode);
   linkageCommand(program, io, setCode);
   tokenCommand(program, io, setCode);
+  modelCommand(program, io, setCode);
   try {
     await program.parseAsync(protectBareKeys(argv), { from: 'user' });
     return code;

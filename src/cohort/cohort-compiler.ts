@@ -7,6 +7,7 @@
 import type {
   CohortDefinition,
   Concept,
+  ConceptSet,
   Domain,
   EventCriterion,
   InclusionRule,
@@ -21,6 +22,36 @@ export const PREFIX_HIERARCHY_SYSTEMS: ReadonlySet<string> = new Set([
   'http://www.whocc.no/atc',
 ]);
 
+/** The codes a concept set selects in one domain, resolved before the main statement runs. */
+export type ResolvedCodes = ReadonlyMap<string, readonly { system: string; code: string }[]>;
+
+/** The key of a (concept set, domain) pair in `ResolvedCodes`. */
+export function conceptSetKey(name: string, domain: Domain): string {
+  return `${name}|${domain}`;
+}
+
+/** Each (concept set, domain) a definition uses, with the query listing its codes present in the index. */
+export function conceptSetQueries(def: CohortDefinition): { key: string; sql: string; params: (string | number)[] }[] {
+  const pairs = new Map<string, { name: string; domain: Domain }>();
+  const use = (name: string, domain: Domain) => pairs.set(conceptSetKey(name, domain), { name, domain });
+  use(def.entry.conceptSet, def.entry.domain);
+  for (const rule of def.inclusion ?? []) {
+    if ('measurement' in rule) use(rule.measurement.conceptSet, 'measurement');
+    else if ('events' in rule) use(rule.events.conceptSet, rule.events.domain);
+  }
+  if (def.exit?.type === 'event') use(def.exit.conceptSet, def.exit.domain);
+  return [...pairs].map(([key, { name, domain }]) => {
+    const p = new Params();
+    return { key, sql: conceptSetSql(def, name, domain, p), params: p.values };
+  });
+}
+
+function conceptSetSql(def: CohortDefinition, name: string, domain: Domain, p: Params): string {
+  const set = def.conceptSets[name];
+  if (set === undefined) throw new Error(`unvalidated definition: concept set ${name}`);
+  return `SELECT DISTINCT v.system, v.code FROM cohort_vocabulary v WHERE ${conceptSetCondition(set, domain, p)}`;
+}
+
 export interface CompiledCohort {
   /** SELECT of one row per entry event: patient_key, index_date, end_date, and flags r_obs, r0 … rN. */
   flagsSql: string;
@@ -32,9 +63,10 @@ export interface CompiledCohort {
 
 class Params {
   readonly values: (string | number)[] = [];
+  constructor(private readonly first = 1) {}
   add(v: string | number): string {
     this.values.push(v);
-    return `$${this.values.length}`;
+    return `$${this.values.length + this.first - 1}`;
   }
 }
 
@@ -67,29 +99,69 @@ function windowConditions(alias: string, w: Window): string {
 
 const AGE = `(EXTRACT(YEAR FROM q.index_date) - q.birth_year - CASE WHEN EXTRACT(MONTH FROM q.index_date) < q.birth_month THEN 1 ELSE 0 END)`;
 
-export function compileCohort(def: CohortDefinition): CompiledCohort {
+/** The codes of `cohort_vocabulary` (alias `v`) that a concept set selects in a domain, as a WHERE condition. */
+function conceptSetCondition(set: ConceptSet, domain: Domain, p: Params): string {
+  const include = set.concepts.filter((c) => !c.exclude).map((c) => conceptPredicate(c, p));
+  const exclude = set.concepts.filter((c) => c.exclude).map((c) => conceptPredicate(c, p));
+  return `v.domain = ${p.add(domain)} AND (${include.length > 0 ? include.join(' OR ') : 'FALSE'})${exclude.length > 0 ? ` AND NOT (${exclude.join(' OR ')})` : ''}`;
+}
+
+/**
+ * A SELECT of the distinct `(system, code)` pairs of the event index's vocabulary that a concept set selects in a
+ * domain — descendants and exclusions resolved as cohort definitions resolve them — with its parameters numbered
+ * from `$firstParam`. Other modules (features of risk models) use it to speak the same concept-set language.
+ */
+export function conceptSetCodes(
+  set: ConceptSet,
+  domain: Domain,
+  firstParam = 1,
+): { sql: string; params: (string | number)[] } {
+  const p = new Params(firstParam);
+  const sql = `SELECT DISTINCT v.system, v.code FROM cohort_vocabulary v WHERE ${conceptSetCondition(set, domain, p)}`;
+  return { sql, params: p.values };
+}
+
+/**
+ * With `resolved` (the codes of each concept set, from `conceptSetQueries`), events are selected by constant
+ * system and code lists, which DuckDB checks against each row group's min/max (the index is stored sorted by
+ * domain, system, code) and so skips most of the table; without it, by a join with a CTE per concept set.
+ */
+export function compileCohort(def: CohortDefinition, resolved?: ResolvedCodes): CompiledCohort {
   const p = new Params();
   const sets: string[] = [];
   const setIndex = new Map<string, number>();
   /** One CTE per (concept set, domain): the codes present in the index that the set selects. */
   const setFor = (name: string, domain: Domain): string => {
-    const key = `${name}|${domain}`;
+    const key = conceptSetKey(name, domain);
     let i = setIndex.get(key);
     if (i === undefined) {
-      const set = def.conceptSets[name];
-      if (set === undefined) throw new Error(`unvalidated definition: concept set ${name}`);
-      const include = set.concepts.filter((c) => !c.exclude).map((c) => conceptPredicate(c, p));
-      const exclude = set.concepts.filter((c) => c.exclude).map((c) => conceptPredicate(c, p));
       i = sets.length;
-      sets.push(
-        `cs${i} AS (SELECT DISTINCT v.system, v.code FROM cohort_vocabulary v WHERE v.domain = ${p.add(domain)} AND (${include.length > 0 ? include.join(' OR ') : 'FALSE'})${exclude.length > 0 ? ` AND NOT (${exclude.join(' OR ')})` : ''})`,
-      );
+      sets.push(`cs${i} AS (${conceptSetSql(def, name, domain, p)})`);
       setIndex.set(key, i);
     }
     return `cs${i}`;
   };
-  const eventsFrom = (alias: string, name: string, domain: Domain) =>
-    `cohort_event ${alias} JOIN ${setFor(name, domain)} ${alias}c ON ${alias}.system = ${alias}c.system AND ${alias}.code = ${alias}c.code`;
+  const codesIn = (alias: string, codes: readonly { system: string; code: string }[]): string => {
+    const bySystem = new Map<string, string[]>();
+    for (const c of codes) {
+      const list = bySystem.get(c.system);
+      if (list) list.push(c.code);
+      else bySystem.set(c.system, [c.code]);
+    }
+    if (bySystem.size === 0) return 'FALSE';
+    const parts = [...bySystem].map(
+      ([system, list]) =>
+        `(${alias}.system = ${p.add(system)} AND ${alias}.code IN (${[...new Set(list)].map((c) => p.add(c)).join(', ')}))`,
+    );
+    return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
+  };
+  const eventsFrom = (alias: string, name: string, domain: Domain) => {
+    const codes = resolved?.get(conceptSetKey(name, domain));
+    if (codes === undefined) {
+      return `cohort_event ${alias} JOIN ${setFor(name, domain)} ${alias}c ON ${alias}.system = ${alias}c.system AND ${alias}.code = ${alias}c.code`;
+    }
+    return `(SELECT * FROM cohort_event ${alias} WHERE ${alias}.domain = ${p.add(domain)} AND ${codesIn(alias, codes)}) ${alias}`;
+  };
 
   const entry = def.entry;
   const entrySource = `${eventsFrom('e', entry.conceptSet, entry.domain)} WHERE e.domain = ${p.add(entry.domain)}${valueConditions('e', entry.value, p)}`;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Database } from '../store/index.js';
-import { compileCohort } from './cohort-compiler.js';
+import { compileCohort, conceptSetQueries } from './cohort-compiler.js';
 import type { CohortDefinition } from './cohort-definition.js';
 import { validateCohortDefinition } from './cohort-validation.js';
 
@@ -37,7 +37,12 @@ function num(v: unknown): number {
  */
 export async function runCohort(db: Database, input: unknown, clock: Clock): Promise<CohortRun> {
   const def = validateCohortDefinition(input);
-  const compiled = compileCohort(def);
+  // Concept sets first (small queries on the vocabulary), so the main statement filters events by constant codes.
+  const resolved = new Map<string, { system: string; code: string }[]>();
+  for (const q of conceptSetQueries(def)) {
+    resolved.set(q.key, await db.all<{ system: string; code: string }>(q.sql, q.params));
+  }
+  const compiled = compileCohort(def, resolved);
   const cohortId = cohortIdOf(def);
   const temp = `cohort_flags_${cohortId}`;
   const all = ['r_obs = 1', ...Array.from({ length: compiled.ruleCount }, (_, k) => `r${k} = 1`)];

@@ -13,7 +13,7 @@ export type {
 } from './characterisation.js';
 export { characterise, kaplanMeier } from './characterisation.js';
 export type { CompiledCohort } from './cohort-compiler.js';
-export { compileCohort, PREFIX_HIERARCHY_SYSTEMS } from './cohort-compiler.js';
+export { compileCohort, conceptSetCodes, PREFIX_HIERARCHY_SYSTEMS } from './cohort-compiler.js';
 export type {
   CohortDefinition,
   Concept,

@@ -74,6 +74,13 @@ export const ERROR_CODES = {
   MODEL_INVALID_CARD: 'a model card lacks a required field or describes a feature the model does not use',
   MODEL_NOT_FOUND: 'no registered model has that id or version',
   MODEL_INVALID_STORED: 'a stored model or model card cannot be read back',
+  MODEL_INVALID_SPEC:
+    'a risk-model spec (features, population, outcome, learner, card) does not follow its schema or names an undefined concept set',
+  MODEL_INVALID_FEATURES:
+    'a feature vector to score is not an object of numbers (or nulls) named by the model features',
+  MODEL_PATIENT_NOT_FOUND: 'the patient to score is not in the data of this hub, or was not alive on the index date',
+  MODEL_FEDERATION_REFUSED:
+    'a hub refused a federated model round (too few contributing rows for disclosure control, or a bad request)',
   COHORT_INVALID_DEFINITION: 'a cohort definition does not follow the cohort schema, or its bounds are out of order',
   COHORT_UNKNOWN_CONCEPT_SET: 'a cohort rule names a concept set the definition does not define',
   COHORT_NOT_FOUND: 'no cohort has that id',

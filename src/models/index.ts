@@ -9,8 +9,16 @@ export { bandLabeller, evaluatePredictions, groupingFromColumn } from './evaluat
 export { calibrationSvg, evaluationHtml, rocSvg } from './evaluation-html.js';
 export type { FeatureMatrix, FeatureSummary } from './feature-matrix.js';
 export { featureMatrix, featureMatrixFromRows, selectRows, summariseFeatures } from './feature-matrix.js';
+export type { FeaturePlan } from './feature-plan.js';
+export { applyFeaturePlan, fitFeaturePlan, rawVectorFromJson } from './feature-plan.js';
+export type { FeatureDefinition, FeatureSpec, MissingPolicy, OutcomeSpec, PopulationSpec } from './feature-spec.js';
+export { FEATURE_SPEC_SCHEMA, featureColumns, validateFeatureSpec } from './feature-spec.js';
+export type { FeatureMoments, FederatedLogisticFit } from './federated-logistic.js';
+export { fitFederatedLogistic, ModelFederation, pooledPlan } from './federated-logistic.js';
 export type { BoostedModel, BoostedTree, BoostingDiagnostics, BoostingOptions } from './gradient-boosting.js';
 export { boostedScores, fitBoosted, predictBoosted } from './gradient-boosting.js';
+export type { FeatureScope, HubFeatureRows } from './hub-features.js';
+export { buildHubFeatures } from './hub-features.js';
 export { hubModelRegistry } from './hub-models.js';
 export type { NewtonPart } from './logistic-newton.js';
 export { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
@@ -20,6 +28,9 @@ export type { CardFeature, ModelCard, ModelCardInput, RiskModel, TrainingSummary
 export { modelCard, trainingSummary } from './model-card.js';
 export type { ModelListing, RegisteredModel } from './model-registry.js';
 export { ModelRegistry, modelMigrations } from './model-registry.js';
+export { MODEL_METHOD_SYSTEM, riskAssessment, scoreFeatureVector, scoreHubRows } from './model-scoring.js';
+export type { LearnerSpec, TrainingResult, TrainingSpec } from './model-training.js';
+export { parseTrainingSpec, planOf, predictRisk, rowGroupings, trainFromSpec } from './model-training.js';
 export { boostedToOnnx, logisticToOnnx, ONNX_INPUT, ONNX_OUTPUT } from './onnx-export.js';
 export type { RocAnalysis } from './roc-metrics.js';
 export { rocAnalysis } from './roc-metrics.js';

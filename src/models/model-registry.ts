@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Database, Migration } from '../store/index.js';
+import type { FeaturePlan } from './feature-plan.js';
 import type { ModelCard, RiskModel } from './model-card.js';
 
 /**
@@ -27,6 +28,13 @@ export const modelMigrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    module: 'models',
+    version: 2,
+    name: 'feature plan of a model trained from a feature spec',
+    // Nullable: models fitted on a matrix (tests, imports) have no spec to compute features from the hub.
+    statements: ['ALTER TABLE model_registry ADD COLUMN feature_plan VARCHAR'],
+  },
 ];
 
 /** One stored version of a model. */
@@ -40,6 +48,8 @@ export interface RegisteredModel {
   modelHash: string;
   model: RiskModel;
   card: ModelCard;
+  /** The fitted feature spec, when the model was trained from one: what scoring a patient of the hub needs. */
+  plan?: FeaturePlan;
 }
 
 /** A model id's latest version, without the bodies. */
@@ -63,6 +73,7 @@ interface Row extends Record<string, unknown> {
   model_hash: string;
   model: string;
   card: string;
+  feature_plan: string | null;
 }
 
 /** Versioned models with their cards, in the hub's store. Registering never overwrites: it adds a version. */
@@ -73,7 +84,13 @@ export class ModelRegistry {
   ) {}
 
   /** Store `model` with `card` as the next version of `id` (1 for a new id). */
-  async register(id: string, model: RiskModel, card: ModelCard, createdBy: string): Promise<RegisteredModel> {
+  async register(
+    id: string,
+    model: RiskModel,
+    card: ModelCard,
+    createdBy: string,
+    plan?: FeaturePlan,
+  ): Promise<RegisteredModel> {
     if (!MODEL_ID.test(id)) {
       throw new HealthmeshError(
         'MODEL_INVALID_OPTION',
@@ -91,11 +108,21 @@ export class ModelRegistry {
       );
       const version = Number(rows[0]?.v ?? 0) + 1;
       await tx.run(
-        `INSERT INTO model_registry (model_id, version, kind, created_at, created_by, model_hash, model, card)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [id, version, model.kind, createdAt, createdBy, modelHash, body, JSON.stringify(card)],
+        `INSERT INTO model_registry (model_id, version, kind, created_at, created_by, model_hash, model, card, feature_plan)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          id,
+          version,
+          model.kind,
+          createdAt,
+          createdBy,
+          modelHash,
+          body,
+          JSON.stringify(card),
+          plan === undefined ? null : JSON.stringify(plan),
+        ],
       );
-      return { id, version, kind: model.kind, createdAt, createdBy, modelHash, model, card };
+      return { id, version, kind: model.kind, createdAt, createdBy, modelHash, model, card, ...(plan && { plan }) };
     });
   }
 
@@ -155,9 +182,11 @@ function fromRow(row: Row): RegisteredModel {
   const where = `model ${row.model_id} version ${row.version}`;
   let model: unknown;
   let card: unknown;
+  let plan: FeaturePlan | undefined;
   try {
     model = JSON.parse(row.model);
     card = JSON.parse(row.card);
+    if (row.feature_plan !== null && row.feature_plan !== undefined) plan = JSON.parse(row.feature_plan) as FeaturePlan;
   } catch (e) {
     throw new HealthmeshError('MODEL_INVALID_STORED', `${where}: ${(e as Error).message}`, { path: row.model_id });
   }
@@ -180,6 +209,7 @@ function fromRow(row: Row): RegisteredModel {
     modelHash: row.model_hash,
     model,
     card: card as ModelCard,
+    ...(plan && { plan }),
   };
 }
 

@@ -12,6 +12,7 @@ import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
+import { ModelFederation } from '../models/index.js';
 import { scrubText } from '../privacy/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
 import { consoleAssets } from './console-assets.js';
@@ -23,6 +24,7 @@ import { consoleUploadRoutes } from './routes/console-upload.js';
 import { exportRoutes } from './routes/export.js';
 import { federationRoutes } from './routes/federation.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { modelPredictRoutes } from './routes/model-predict.js';
 import { modelRoutes } from './routes/models.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
@@ -150,6 +152,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(bundleRoutes(ctx));
   await app.register(viewRoutes(ctx));
   await app.register(modelRoutes(ctx));
+  await app.register(modelPredictRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);
@@ -170,7 +173,8 @@ async function federationOf(
   series: SeriesFederation,
 ): Promise<Federation | undefined> {
   try {
-    return await openFederation(hub, series.register(cohorts.register()));
+    // Cohort counts, weekly series and federated model fits answer on the same signed transport.
+    return await openFederation(hub, series.register(new ModelFederation(hub).register(cohorts.register())));
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');

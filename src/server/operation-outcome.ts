@@ -10,6 +10,7 @@ const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
   EXPORT_UNKNOWN_JOB: [404, 'not-found'],
   MODEL_NOT_FOUND: [404, 'not-found'],
   MODEL_INVALID_STORED: [500, 'exception'],
+  MODEL_PATIENT_NOT_FOUND: [404, 'not-found'],
   API_BAD_REQUEST: [400, 'invalid'],
   API_NOT_SUPPORTED: [400, 'not-supported'],
   INGEST_INVALID_JSON: [400, 'structure'],

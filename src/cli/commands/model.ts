@@ -1,0 +1,264 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { HealthmeshError } from '../../core/index.js';
+import { defaultHubDir, openHub } from '../../hub/index.js';
+import type { EvaluationReport, Metrics, RegisteredModel } from '../../models/index.js';
+import {
+  boostedToOnnx,
+  evaluatePredictions,
+  evaluationHtml,
+  hubModelRegistry,
+  logisticToOnnx,
+  parseTrainingSpec,
+  riskAssessment,
+  rowGroupings,
+  scoreFeatureVector,
+  scoreHubRows,
+  trainFromSpec,
+} from '../../models/index.js';
+import { audited } from '../audited-work.js';
+import type { Io } from '../io.js';
+
+function readJson(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new HealthmeshError('INGEST_UNREADABLE', `cannot read ${file}`, { file }, { cause });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new HealthmeshError('MODEL_INVALID_SPEC', `${what} ${file} is not JSON: ${(e as Error).message}`, { file });
+  }
+}
+
+function versionOption(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,8}$/.test(v)) {
+    throw new HealthmeshError('MODEL_INVALID_OPTION', `--version must be a positive whole number, got "${v}"`, {
+      path: 'version',
+    });
+  }
+  return Number(v);
+}
+
+function dateOption(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`))) {
+    throw new HealthmeshError('MODEL_INVALID_OPTION', `--index-date must be a date YYYY-MM-DD, got "${v}"`, {
+      path: 'index-date',
+    });
+  }
+  return v;
+}
+
+const f3 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+
+function summary(m: Metrics): string {
+  const ci = m.aurocCi ? ` (95% CI ${f3(m.aurocCi[0])}–${f3(m.aurocCi[1])})` : '';
+  return [
+    `  rows ${m.n}, events ${m.events} (${(m.prevalence * 100).toFixed(2)}%)`,
+    `  AUROC ${f3(m.auroc)}${ci}, AUPRC ${f3(m.auprc)}, Brier ${m.brier.toFixed(4)}`,
+    `  calibration intercept ${f3(m.calibrationIntercept)}, slope ${f3(m.calibrationSlope)}`,
+  ].join('\n');
+}
+
+function writeReports(report: EvaluationReport, title: string, base: string): string[] {
+  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${base}.html`, evaluationHtml(report, title));
+  return [`${base}.json`, `${base}.html`];
+}
+
+function onnxOf(m: RegisteredModel): Uint8Array {
+  return m.model.kind === 'logistic' ? logisticToOnnx(m.model) : boostedToOnnx(m.model);
+}
+
+export function modelCommand(program: Command, io: Io, setCode: (c: number) => void): void {
+  const model = program
+    .command('model')
+    .description('Train, evaluate, list, export and score risk models on this hub (docs/models.md).');
+  model
+    .command('train')
+    .description('Train a model from a spec (features, population, outcome, learner, card) and register a version.')
+    .argument('<spec>', 'training spec JSON file')
+    .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
+    .option('--out <base>', 'also write the held-out evaluation as <base>.json and <base>.html')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ healthmesh model train test/fixtures/models/t2d-5y.json --out t2d-heldout\n')
+    .action(async (file: string, opts: { dir: string; out?: string; json?: boolean }) => {
+      const spec = parseTrainingSpec(readJson(file, 'spec'));
+      const hub = await openHub(opts.dir);
+      try {
+        const r = await audited(hub, 'model-train', spec.model, () => trainFromSpec(hub, spec, 'cli'));
+        const written = opts.out ? writeReports(r.heldOut, r.registered.card.title, opts.out) : [];
+        const { id, version, kind, modelHash } = r.registered;
+        if (opts.json) {
+          io.out.write(
+            `${JSON.stringify({ id, version, kind, modelHash, heldOut: r.heldOut.overall, written }, null, 2)}\n`,
+          );
+        } else {
+          io.out.write(
+            `registered ${id} version ${version} (${kind}, ${r.registered.model.features.length} inputs)\nheld-out:\n${summary(r.heldOut.overall)}\n${written.map((w) => `wrote ${w}\n`).join('')}`,
+          );
+        }
+        setCode(0);
+      } finally {
+        await hub.close();
+      }
+    });
+  model
+    .command('evaluate')
+    .description("Score the model's population on this hub and write the JSON and HTML evaluation report.")
+    .argument('<id>', 'model id')
+    .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
+    .option('--version <n>', 'model version (default: the latest)')
+    .option('--index-date <date>', "evaluate at this index date instead of the spec's (fixed-date populations)")
+    .option('--out <base>', 'write <base>.json and <base>.html (default <id>-v<version>-evaluation)')
+    .option('--json', 'print the report as JSON instead of a summary')
+    .addHelpText('after', '\nExample:\n  $ healthmesh model evaluate t2d-5y --index-date 2020-01-01 --out t2d-2020\n')
+    .action(
+      async (id: string, opts: { dir: string; version?: string; indexDate?: string; out?: string; json?: boolean }) => {
+        const version = versionOption(opts.version);
+        const indexDate = dateOption(opts.indexDate);
+        const hub = await openHub(opts.dir);
+        try {
+          const report = await audited(hub, 'model-evaluate', id, async () => {
+            const m = await (await hubModelRegistry(hub)).get(id, version);
+            const s = await scoreHubRows(hub, m, indexDate !== undefined ? { indexDate } : {});
+            if (s.input.outcome === undefined) {
+              throw new HealthmeshError('MODEL_INVALID_SPEC', `model ${id} has no outcome to evaluate against`, {
+                path: id,
+              });
+            }
+            const rep = evaluatePredictions(s.probabilities, s.input.outcome, { groupings: rowGroupings(s.rows) });
+            return { m, rep };
+          });
+          const base = opts.out ?? `${id}-v${report.m.version}-evaluation`;
+          const written = writeReports(report.rep, `${report.m.card.title} — evaluation`, base);
+          if (opts.json) io.out.write(`${JSON.stringify(report.rep, null, 2)}\n`);
+          else {
+            io.out.write(
+              `${id} version ${report.m.version} on this hub:\n${summary(report.rep.overall)}\n${written.map((w) => `wrote ${w}\n`).join('')}`,
+            );
+          }
+          setCode(0);
+        } finally {
+          await hub.close();
+        }
+      },
+    );
+  model
+    .command('list')
+    .description('List the registered models (latest version of each).')
+    .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ healthmesh model list\n')
+    .action(async (opts: { dir: string; json?: boolean }) => {
+      const hub = await openHub(opts.dir);
+      try {
+        const list = await (await hubModelRegistry(hub)).list();
+        if (opts.json) io.out.write(`${JSON.stringify(list, null, 2)}\n`);
+        else {
+          for (const m of list) {
+            io.out.write(`${m.id.padEnd(24)} v${String(m.latestVersion).padEnd(4)} ${m.kind.padEnd(9)} ${m.title}\n`);
+          }
+        }
+        setCode(0);
+      } finally {
+        await hub.close();
+      }
+    });
+  model
+    .command('export')
+    .description('Write a registered model as ONNX (input "features" [N, p] double, output "probability").')
+    .argument('<id>', 'model id')
+    .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
+    .option('--version <n>', 'model version (default: the latest)')
+    .option('--out <file>', 'ONNX file to write (default <id>-v<version>.onnx)')
+    .addHelpText('after', '\nExample:\n  $ healthmesh model export t2d-5y --out t2d.onnx\n')
+    .action(async (id: string, opts: { dir: string; version?: string; out?: string }) => {
+      const version = versionOption(opts.version);
+      const hub = await openHub(opts.dir);
+      try {
+        const m = await audited(hub, 'model-export', id, async () => (await hubModelRegistry(hub)).get(id, version));
+        const out = opts.out ?? `${id}-v${m.version}.onnx`;
+        writeFileSync(out, onnxOf(m));
+        io.out.write(`wrote ${out} (${m.kind}, inputs in order: ${m.model.features.join(', ')})\n`);
+        setCode(0);
+      } finally {
+        await hub.close();
+      }
+    });
+  model
+    .command('predict')
+    .description('Score one patient of this hub (features computed from its data) or one feature vector.')
+    .argument('<id>', 'model id')
+    .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
+    .option('--version <n>', 'model version (default: the latest)')
+    .option('--patient <key>', 'a patient key of this hub (its pseudonymous id)')
+    .option('--index-date <date>', 'with --patient: the date to predict from (default today)')
+    .option('--features <json>', 'a feature vector as JSON, e.g. \'{"age": 61, "fpg": null}\' (null = not recorded)')
+    .option('--json', 'print the probability and the FHIR RiskAssessment as JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ healthmesh model predict t2d-5y --patient 3f9a… --index-date 2021-01-01\n  $ healthmesh model predict t2d-5y --features \'{"age": 61, "male": 1, "fpg": 118}\'\n',
+    )
+    .action(
+      async (
+        id: string,
+        opts: {
+          dir: string;
+          version?: string;
+          patient?: string;
+          indexDate?: string;
+          features?: string;
+          json?: boolean;
+        },
+      ) => {
+        const version = versionOption(opts.version);
+        if ((opts.patient === undefined) === (opts.features === undefined)) {
+          throw new HealthmeshError('MODEL_INVALID_OPTION', 'give either --patient or --features', { path: 'patient' });
+        }
+        let vector: unknown;
+        if (opts.features !== undefined) {
+          try {
+            vector = JSON.parse(opts.features) as unknown;
+          } catch (e) {
+            throw new HealthmeshError('MODEL_INVALID_FEATURES', `--features is not JSON: ${(e as Error).message}`, {
+              path: 'features',
+            });
+          }
+        }
+        const indexDate = dateOption(opts.indexDate);
+        const hub = await openHub(opts.dir);
+        try {
+          const out = await audited(
+            hub,
+            'model-predict',
+            opts.patient !== undefined ? `${id}:patient` : `${id}:vector`,
+            async () => {
+              const m = await (await hubModelRegistry(hub)).get(id, version);
+              const now = hub.clock.now();
+              if (opts.patient !== undefined) {
+                const at = indexDate ?? now.toISOString().slice(0, 10);
+                const s = await scoreHubRows(hub, m, { patients: [opts.patient], indexDate: at });
+                const p = s.probabilities[0]!;
+                return { m, p, ra: riskAssessment(m, p, { patientKey: opts.patient, indexDate: at, now }) };
+              }
+              const { probability } = scoreFeatureVector(m, vector);
+              return { m, p: probability, ra: riskAssessment(m, probability, { now }) };
+            },
+          );
+          if (opts.json) io.out.write(`${JSON.stringify({ probability: out.p, riskAssessment: out.ra }, null, 2)}\n`);
+          else
+            io.out.write(
+              `${id} version ${out.m.version}: ${(out.p * 100).toFixed(2)}% (${out.ra.prediction?.[0]?.outcome?.text ?? ''})\n`,
+            );
+          setCode(0);
+        } finally {
+          await hub.close();
+        }
+      },
+    );
+}

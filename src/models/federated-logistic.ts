@@ -1,0 +1,261 @@
+/**
+ * Federated logistic regression over the signed federation transport (docs/federation.md). Each hub computes the
+ * spec's features from its own data and answers two operations:
+ * - `model.glm-moments`: per feature, the count and sum of recorded values, and the rows and events — what the
+ *   coordinator needs to fill missing values with the pooled mean (the same fill on every hub);
+ * - `model.glm-newton`: at the coordinator's β, the hub's gradient Σ(y − μ)x̃, information Σμ(1 − μ)x̃x̃' and
+ *   log-likelihood (`partialNewtonStep`).
+ * No row leaves a hub. A hub refuses a round (`MODEL_FEDERATION_REFUSED`) when fewer rows, events or non-events
+ * than its disclosure threshold stand behind it: with a handful of rows the gradient and information come close
+ * to the rows themselves. The coordinator runs `NewtonIteration` on the summed parts, as a pooled fit would.
+ */
+
+import { HealthmeshError, isHealthmeshError } from '../core/index.js';
+import type { Federation } from '../federation/index.js';
+import { fanOut, OperationRegistry } from '../federation/index.js';
+import type { Hub } from '../hub/index.js';
+import type { FeatureMatrix } from './feature-matrix.js';
+import { featureMatrix } from './feature-matrix.js';
+import type { FeaturePlan } from './feature-plan.js';
+import { applyFeaturePlan } from './feature-plan.js';
+import type { FeatureSpec } from './feature-spec.js';
+import { featureColumns, missingPolicy, validateFeatureSpec } from './feature-spec.js';
+import { buildHubFeatures } from './hub-features.js';
+import type { NewtonPart } from './logistic-newton.js';
+import { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
+import type { LogisticModel } from './logistic-regression.js';
+import { NewtonIteration } from './logistic-regression.js';
+
+/** One hub's aggregate moments of the raw features. */
+export interface FeatureMoments {
+  rows: number;
+  events: number;
+  /** Per feature of the spec: recorded values and their sum. */
+  recorded: number[];
+  sums: number[];
+}
+
+/** A Newton part as JSON (typed arrays as plain arrays). */
+interface WireNewtonPart {
+  size: number;
+  rows: number;
+  gradient: number[];
+  information: number[];
+  logLikelihood: number;
+  saturated: number;
+}
+
+/** The result of a federated fit: the model, the fill it used, and per round which hubs answered and how long it took. */
+export interface FederatedLogisticFit {
+  model: LogisticModel;
+  plan: FeaturePlan;
+  rounds: { round: number; ms: number; hubs: string[] }[];
+}
+
+function refuse(message: string): HealthmeshError {
+  return new HealthmeshError('MODEL_FEDERATION_REFUSED', message, { path: 'spec' });
+}
+
+/** The fill of every missing-value policy from pooled moments (logistic regression cannot take `keep`). */
+export function pooledPlan(spec: FeatureSpec, moments: readonly FeatureMoments[]): FeaturePlan {
+  const fill: Record<string, number> = {};
+  spec.features.forEach((f, j) => {
+    const policy = missingPolicy(f);
+    if (policy === undefined) return;
+    if (policy === 'keep') {
+      throw new HealthmeshError(
+        'MODEL_INVALID_SPEC',
+        `features[${j}].missing: logistic regression needs complete cases; "keep" is for boosted trees`,
+        { path: `features[${j}].missing` },
+      );
+    }
+    if (typeof policy === 'object') {
+      fill[f.name] = policy.value;
+      return;
+    }
+    const n = moments.reduce((s, m) => s + (m.recorded[j] ?? 0), 0);
+    if (n === 0)
+      throw new HealthmeshError('MODEL_ALL_MISSING_FEATURE', `feature ${f.name} is missing on every hub`, {
+        path: f.name,
+      });
+    fill[f.name] = moments.reduce((s, m) => s + (m.sums[j] ?? 0), 0) / n;
+  });
+  return { spec, columns: featureColumns(spec), fill };
+}
+
+/** The model side of a hub's federation: `model.glm-moments` and `model.glm-newton`. */
+export class ModelFederation {
+  /** Raw feature rows per spec, computed once per spec and reused by every round. */
+  private readonly cache = new Map<string, Promise<FeatureMatrix>>();
+
+  constructor(private readonly hub: Hub) {}
+
+  register(operations = new OperationRegistry()): OperationRegistry {
+    operations.register('model.glm-moments', ({ body }) => this.moments((body as { spec: unknown }).spec));
+    operations.register('model.glm-newton', ({ body }) => {
+      const b = body as { spec: unknown; fill: unknown; beta: unknown };
+      return this.newton(b.spec, b.fill, b.beta);
+    });
+    return operations;
+  }
+
+  private async raw(input: unknown): Promise<{ spec: FeatureSpec; raw: FeatureMatrix }> {
+    const spec = validateFeatureSpec(input);
+    if (spec.outcome === undefined) throw refuse('a federated fit needs an outcome');
+    const key = JSON.stringify(spec);
+    let p = this.cache.get(key);
+    if (p === undefined) {
+      // An empty population is 0 rows: refused below like any population under the threshold.
+      p = buildHubFeatures(this.hub, spec).then(
+        (r) => r.matrix,
+        (e: unknown) => {
+          if (isHealthmeshError(e) && e.code === 'MODEL_EMPTY_DATA') {
+            return featureMatrix(
+              spec.features.map((f) => f.name),
+              new Float64Array(0),
+              new Uint8Array(0),
+            );
+          }
+          throw e;
+        },
+      );
+      this.cache.set(key, p);
+      p.catch(() => this.cache.delete(key));
+    }
+    const raw = await p;
+    // Disclosure: a round on fewer people than the threshold (or nearly all of one class) would come close to
+    // releasing their rows; the hub refuses it rather than the coordinator deciding.
+    const threshold = this.hub.config.privacy.disclosure.threshold;
+    let events = 0;
+    for (let i = 0; i < raw.rows; i++) events += raw.outcome![i]!;
+    if (raw.rows < threshold || events < threshold || raw.rows - events < threshold) {
+      throw refuse(
+        `${this.hub.config.name} holds fewer than ${threshold} rows, events or non-events for this spec: it takes no part (disclosure control)`,
+      );
+    }
+    return { spec, raw };
+  }
+
+  /** Per-feature counts and sums of recorded values, rows and events (aggregates only). */
+  async moments(input: unknown): Promise<FeatureMoments> {
+    const { raw } = await this.raw(input);
+    const p = raw.names.length;
+    const recorded = new Array<number>(p).fill(0);
+    const sums = new Array<number>(p).fill(0);
+    let events = 0;
+    for (let i = 0; i < raw.rows; i++) {
+      events += raw.outcome![i]!;
+      for (let j = 0; j < p; j++) {
+        const v = raw.values[i * p + j]!;
+        if (!Number.isNaN(v)) {
+          recorded[j]!++;
+          sums[j]! += v;
+        }
+      }
+    }
+    await this.hub.audit.append({
+      actor: 'federation',
+      action: 'model-glm-moments',
+      target: 'features',
+      outcome: 'success',
+    });
+    return { rows: raw.rows, events, recorded, sums };
+  }
+
+  /** This hub's gradient, information and log-likelihood at `beta`, with the coordinator's fill. */
+  async newton(input: unknown, fill: unknown, beta: unknown): Promise<WireNewtonPart> {
+    const { spec, raw } = await this.raw(input);
+    if (typeof fill !== 'object' || fill === null || !Array.isArray(beta) || beta.some((b) => typeof b !== 'number')) {
+      throw refuse('a Newton round needs { spec, fill, beta: number[] }');
+    }
+    const plan: FeaturePlan = { spec, columns: featureColumns(spec), fill: fill as Record<string, number> };
+    const x = applyFeaturePlan(plan, raw);
+    const part = partialNewtonStep(x, Float64Array.from(beta as number[]));
+    await this.hub.audit.append({
+      actor: 'federation',
+      action: 'model-glm-newton',
+      target: 'features',
+      outcome: 'success',
+    });
+    return {
+      size: part.size,
+      rows: part.rows,
+      gradient: Array.from(part.gradient),
+      information: Array.from(part.information),
+      logLikelihood: part.logLikelihood,
+      saturated: part.saturated,
+    };
+  }
+}
+
+function fromWire(w: WireNewtonPart): NewtonPart {
+  return { ...w, gradient: Float64Array.from(w.gradient), information: Float64Array.from(w.information) };
+}
+
+/**
+ * Fit a logistic regression across `hubs` (this hub takes part when named): one round of moments for the fill,
+ * then Newton rounds until `NewtonIteration` converges. Every hub must answer every round: a partial sum would
+ * be a different model, so a failing hub stops the fit with its name.
+ */
+export async function fitFederatedLogistic(
+  federation: Federation,
+  local: ModelFederation,
+  selfName: string,
+  hubs: readonly string[],
+  specInput: unknown,
+  options: { l2?: number; maxRounds?: number; firstRoundTimeoutMs?: number } = {},
+): Promise<FederatedLogisticFit> {
+  const spec = validateFeatureSpec(specInput);
+  const others = hubs.filter((h) => h !== selfName);
+  const includeSelf = hubs.includes(selfName);
+  const rounds: FederatedLogisticFit['rounds'] = [];
+  async function gather<T>(
+    operation: string,
+    body: Record<string, unknown>,
+    here: () => Promise<T>,
+    timeoutMs = federation.timeoutMs,
+  ): Promise<T[]> {
+    const t0 = performance.now();
+    const [mine, remote] = await Promise.all([
+      includeSelf ? here() : Promise.resolve(undefined),
+      fanOut(federation.client, others, operation, body, { timeoutMs }),
+    ]);
+    if (!remote.complete) {
+      const f = remote.failed[0]!;
+      throw new HealthmeshError(
+        'MODEL_FEDERATION_REFUSED',
+        `${f.hub} did not answer ${operation}: ${f.kind}${f.remoteCode !== undefined ? ` ${f.remoteCode}` : ''}: ${f.message}`,
+        {
+          path: f.hub,
+        },
+      );
+    }
+    rounds.push({
+      round: rounds.length,
+      ms: performance.now() - t0,
+      hubs: [...(includeSelf ? [selfName] : []), ...remote.results.map((r) => r.hub)],
+    });
+    return [...(mine !== undefined ? [mine] : []), ...remote.results.map((r) => r.value as T)];
+  }
+  // The first round is where each hub refreshes its event index and computes the features (minutes on a large
+  // hub); later rounds reuse them and take the transport's usual timeout.
+  const moments = await gather(
+    'model.glm-moments',
+    { spec },
+    () => local.moments(spec),
+    options.firstRoundTimeoutMs ?? Math.max(federation.timeoutMs, 600_000),
+  );
+  const plan = pooledPlan(spec, moments);
+  const newton = new NewtonIteration(plan.columns, {
+    ...(options.l2 !== undefined && { l2: options.l2 }),
+    maxIterations: options.maxRounds ?? 25,
+  });
+  for (;;) {
+    const beta = Array.from(newton.beta);
+    const parts = await gather('model.glm-newton', { spec, fill: plan.fill, beta }, () =>
+      local.newton(spec, plan.fill, beta),
+    );
+    if (newton.accept(sumNewtonParts(parts.map(fromWire)))) break;
+  }
+  return { model: newton.model(), plan, rounds };
+}

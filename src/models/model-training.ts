@@ -1,0 +1,203 @@
+/**
+ * Training from a spec file: features from the hub, a random split, the feature plan fitted on the training side
+ * only (so no test-side value leaks into the fill), the learner, a held-out evaluation, a card, and a registered
+ * version. Scoring and evaluation of a registered model reuse the stored plan.
+ */
+import { HealthmeshError, seededRandom } from '../core/index.js';
+import type { Hub } from '../hub/index.js';
+import { randomSplit } from './data-splits.js';
+import type { EvaluationReport, Grouping } from './evaluation.js';
+import { bandLabeller, evaluatePredictions } from './evaluation.js';
+import type { FeatureMatrix } from './feature-matrix.js';
+import { selectRows } from './feature-matrix.js';
+import type { FeaturePlan } from './feature-plan.js';
+import { applyFeaturePlan, fitFeaturePlan } from './feature-plan.js';
+import type { FeatureSpec } from './feature-spec.js';
+import { missingPolicy, validateFeatureSpec } from './feature-spec.js';
+import type { BoostingOptions } from './gradient-boosting.js';
+import { fitBoosted, predictBoosted } from './gradient-boosting.js';
+import type { HubFeatureRows } from './hub-features.js';
+import { buildHubFeatures } from './hub-features.js';
+import { hubModelRegistry } from './hub-models.js';
+import { fitLogistic, predictLogistic } from './logistic-regression.js';
+import type { CardFeature, RiskModel } from './model-card.js';
+import { modelCard } from './model-card.js';
+import type { RegisteredModel } from './model-registry.js';
+
+export type LearnerSpec = { kind: 'logistic'; l2?: number } | ({ kind: 'boosted' } & Omit<BoostingOptions, 'random'>);
+
+/** A training spec file: a feature spec with an outcome, plus the model id, learner, split and card fields. */
+export interface TrainingSpec {
+  model: string;
+  features: FeatureSpec;
+  learner: LearnerSpec;
+  split: { testFraction: number; seed: number };
+  card: { title: string; intendedUse: string; limitations: string[]; features?: CardFeature[] };
+}
+
+/** Age bands of every subgroup report (years at index). */
+const AGE_BANDS = [40, 50, 60, 70, 80];
+
+function invalid(path: string, message: string): HealthmeshError {
+  return new HealthmeshError('MODEL_INVALID_SPEC', `${path}: ${message}`, { path });
+}
+
+const LEARNER_KEYS: Record<LearnerSpec['kind'], readonly string[]> = {
+  logistic: ['kind', 'l2'],
+  boosted: [
+    'kind',
+    'trees',
+    'learningRate',
+    'maxDepth',
+    'minLeafSize',
+    'l2',
+    'minGain',
+    'subsample',
+    'maxBins',
+    'validationFraction',
+    'patience',
+    'seed',
+  ],
+};
+
+/**
+ * Parse a training spec: `{ model, learner, split?, card, ...feature spec }` — the feature spec's fields sit at the
+ * top level beside the others, and it must have an outcome. Errors are `MODEL_INVALID_SPEC` naming the field.
+ */
+export function parseTrainingSpec(input: unknown): TrainingSpec {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('spec', 'must be an object');
+  const { model, learner, split, card, ...rest } = input as Record<string, unknown>;
+  if (typeof model !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(model)) {
+    throw invalid('model', 'the model id must be 1-64 of a-z 0-9 . _ - starting with a letter or digit');
+  }
+  const features = validateFeatureSpec(rest);
+  if (features.outcome === undefined) throw invalid('outcome', 'training needs an outcome');
+  const l = (learner ?? { kind: 'logistic' }) as Record<string, unknown>;
+  if (l.kind !== 'logistic' && l.kind !== 'boosted') throw invalid('learner.kind', 'must be "logistic" or "boosted"');
+  for (const [k, v] of Object.entries(l)) {
+    if (!LEARNER_KEYS[l.kind].includes(k)) throw invalid(`learner.${k}`, `unknown option of ${l.kind}`);
+    if (k !== 'kind' && (typeof v !== 'number' || !Number.isFinite(v)))
+      throw invalid(`learner.${k}`, 'must be a number');
+  }
+  const s = (split ?? {}) as Record<string, unknown>;
+  const testFraction = s.testFraction ?? 0.3;
+  const seed = s.seed ?? 1;
+  if (typeof testFraction !== 'number' || !(testFraction > 0 && testFraction < 1)) {
+    throw invalid('split.testFraction', 'must be a number in (0, 1)');
+  }
+  if (typeof seed !== 'number' || !Number.isInteger(seed)) throw invalid('split.seed', 'must be an integer');
+  const c = card as Record<string, unknown> | undefined;
+  if (typeof c !== 'object' || c === null) throw invalid('card', 'needs title, intendedUse and limitations');
+  for (const k of ['title', 'intendedUse'] as const) {
+    if (typeof c[k] !== 'string' || c[k].trim() === '') throw invalid(`card.${k}`, 'must be a non-empty string');
+  }
+  if (!Array.isArray(c.limitations) || c.limitations.length === 0 || c.limitations.some((x) => typeof x !== 'string')) {
+    throw invalid('card.limitations', 'must be a non-empty list of strings');
+  }
+  return {
+    model,
+    features,
+    learner: l as LearnerSpec,
+    split: { testFraction, seed },
+    card: card as TrainingSpec['card'],
+  };
+}
+
+/** Sex, age band and region labels of rows, for the subgroup metrics. */
+export function rowGroupings(rows: HubFeatureRows, indices?: ArrayLike<number>): Grouping[] {
+  const pick = <T>(xs: ArrayLike<T>): T[] => (indices ? Array.from(indices, (i) => xs[i]!) : Array.from(xs));
+  const band = bandLabeller(AGE_BANDS);
+  return [
+    { name: 'sex', labels: pick(rows.sex) },
+    { name: 'age band', labels: pick(rows.age).map(band) },
+    { name: 'region', labels: pick(rows.region) },
+  ];
+}
+
+/** Probabilities of a fitted model on an input matrix (its columns in the model's order). */
+export function predictRisk(model: RiskModel, m: FeatureMatrix): Float64Array {
+  return model.kind === 'logistic' ? predictLogistic(model, m) : predictBoosted(model, m);
+}
+
+function fitLearner(learner: LearnerSpec, m: FeatureMatrix): RiskModel {
+  if (learner.kind === 'logistic') return fitLogistic(m, learner.l2 !== undefined ? { l2: learner.l2 } : {});
+  const { kind: _, ...options } = learner;
+  return fitBoosted(m, options);
+}
+
+/** What `trainFromSpec` made: the registered version, its held-out report and the rows it was built from. */
+export interface TrainingResult {
+  registered: RegisteredModel;
+  heldOut: EvaluationReport;
+  rows: HubFeatureRows;
+  split: { train: Uint32Array; test: Uint32Array };
+  /** Held-out probabilities, in the order of `split.test`. */
+  testPredictions: Float64Array;
+}
+
+/** Train a model from a spec on this hub and register it as the next version of `spec.model`. */
+export async function trainFromSpec(hub: Hub, spec: TrainingSpec, createdBy: string): Promise<TrainingResult> {
+  const rows = await buildHubFeatures(hub, spec.features);
+  const y = rows.matrix.outcome!;
+  const split = randomSplit(rows.matrix.rows, spec.split.testFraction, seededRandom(spec.split.seed), y);
+  const rawTrain = selectRows(rows.matrix, split.train);
+  const plan = fitFeaturePlan(spec.features, rawTrain);
+  const train = applyFeaturePlan(plan, rawTrain);
+  const test = applyFeaturePlan(plan, selectRows(rows.matrix, split.test));
+  const model = fitLearner(spec.learner, train);
+  const testPredictions = predictRisk(model, test);
+  const heldOut = evaluatePredictions(testPredictions, test.outcome!, { groupings: rowGroupings(rows, split.test) });
+  const outcome = spec.features.outcome!;
+  const card = modelCard(model, train, {
+    title: spec.card.title,
+    cohort: {
+      description: spec.features.description ?? spec.features.name,
+      outcome: outcome.name,
+      horizon: `${outcome.horizonDays} days after index`,
+    },
+    features: spec.card.features ?? describeFeatures(plan),
+    evaluations: [
+      {
+        name: `held-out ${Math.round(spec.split.testFraction * 100)}% (random, seed ${spec.split.seed})`,
+        report: heldOut,
+      },
+    ],
+    intendedUse: spec.card.intendedUse,
+    limitations: spec.card.limitations,
+  });
+  const registry = await hubModelRegistry(hub);
+  const registered = await registry.register(spec.model, model, card, createdBy, plan);
+  return { registered, heldOut, rows, split, testPredictions };
+}
+
+/** The card's description of each input column: the feature's kind and how a missing value was filled. */
+function describeFeatures(plan: FeaturePlan): CardFeature[] {
+  const out: CardFeature[] = [];
+  for (const f of plan.spec.features) {
+    const fill = plan.fill[f.name];
+    const policy = missingPolicy(f);
+    const missing =
+      policy === undefined
+        ? undefined
+        : policy === 'keep'
+          ? 'left missing (routed by the trees)'
+          : `filled with ${fill}${policy === 'indicator' ? ' (and flagged)' : ''}`;
+    out.push({ name: f.name, description: f.description ?? f.kind, ...(missing !== undefined && { missing }) });
+    if (policy === 'indicator') {
+      out.push({ name: `${f.name}_missing`, description: `1 when ${f.name} was not recorded` });
+    }
+  }
+  return out;
+}
+
+/** A registered model's plan, or `MODEL_INVALID_SPEC` for a model registered without one. */
+export function planOf(m: RegisteredModel): FeaturePlan {
+  if (m.plan === undefined) {
+    throw new HealthmeshError(
+      'MODEL_INVALID_SPEC',
+      `model ${m.id} version ${m.version} was registered without a feature spec, so the hub cannot compute its features`,
+      { path: m.id },
+    );
+  }
+  return m.plan;
+}

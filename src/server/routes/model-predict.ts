@@ -1,0 +1,88 @@
+import type { FastifyInstance } from 'fastify';
+import { mayReadRowLevel } from '../../access/index.js';
+import { HealthmeshError } from '../../core/index.js';
+import { hubModelRegistry, riskAssessment, scoreFeatureVector, scoreHubRows } from '../../models/index.js';
+import type { RouteContext } from '../app.js';
+import { badRequest } from '../operation-outcome.js';
+
+interface PredictBody {
+  patient?: unknown;
+  indexDate?: unknown;
+  features?: unknown;
+  version?: unknown;
+}
+
+/**
+ * `POST /models/{id}/predict` with `{ patient, indexDate? }` (a patient key of this hub: features computed from its
+ * data at the index date, default today) or `{ features: { name: number | null } }` (a feature vector), optionally
+ * `version`. Returns the probability and a FHIR R4 RiskAssessment. Scoring a patient of the hub reads that
+ * patient's rows, so it is limited to the roles that may see row-level data (as `$run` is); a feature vector
+ * brings its own data and any authenticated role may score one. Every call is audited with the model version.
+ */
+export function modelPredictRoutes(ctx: RouteContext) {
+  return async (app: FastifyInstance) => {
+    app.post<{ Params: { id: string }; Body: PredictBody }>('/models/:id/predict', async (req) => {
+      const { id } = req.params;
+      req.auditAction = { action: 'model-predict', target: `models/${id}` };
+      const body = req.body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw badRequest('the body must be a JSON object with "patient" or "features"', 'body');
+      }
+      const known = new Set(['patient', 'indexDate', 'features', 'version']);
+      const unknown = Object.keys(body).find((k) => !known.has(k));
+      if (unknown !== undefined) throw badRequest(`unknown field "${unknown}"`, unknown);
+      if ((body.patient === undefined) === (body.features === undefined)) {
+        throw badRequest('give exactly one of "patient" (a patient key of this hub) or "features"', 'patient');
+      }
+      const version = body.version;
+      if (version !== undefined && !(typeof version === 'number' && Number.isInteger(version) && version > 0)) {
+        throw badRequest('version must be a positive whole number', 'version');
+      }
+      const indexDate = body.indexDate;
+      if (
+        indexDate !== undefined &&
+        (typeof indexDate !== 'string' ||
+          !/^\d{4}-\d{2}-\d{2}$/.test(indexDate) ||
+          Number.isNaN(Date.parse(`${indexDate}T00:00:00Z`)))
+      ) {
+        throw badRequest('indexDate must be a date YYYY-MM-DD', 'indexDate');
+      }
+      if (body.patient !== undefined && !mayReadRowLevel(req.principal)) {
+        throw new HealthmeshError(
+          'AUTH_FORBIDDEN',
+          `role '${req.principal?.role ?? 'none'}' may not score a patient of this hub: it reads row-level data (send a feature vector instead)`,
+        );
+      }
+      const m = await (await hubModelRegistry(ctx.hub)).get(id, version as number | undefined);
+      req.auditAction.target = `models/${m.id}/${m.version}`;
+      const now = ctx.hub.clock.now();
+      if (body.patient !== undefined) {
+        if (typeof body.patient !== 'string' || body.patient === '' || body.patient.length > 200) {
+          throw badRequest('patient must be a patient key (the Patient id on this hub)', 'patient');
+        }
+        const patient = body.patient.startsWith('Patient/') ? body.patient.slice(8) : body.patient;
+        const at = (indexDate as string | undefined) ?? now.toISOString().slice(0, 10);
+        const s = await scoreHubRows(ctx.hub, m, { patients: [patient], indexDate: at });
+        const probability = s.probabilities[0]!;
+        req.auditAction.detail = { source: 'patient', indexDate: at, modelHash: m.modelHash };
+        return {
+          model: { id: m.id, version: m.version },
+          probabilities: [probability],
+          features: Object.fromEntries(s.input.names.map((n, j) => [n, s.input.values[j]!])),
+          riskAssessment: riskAssessment(m, probability, { patientKey: patient, indexDate: at, now }),
+        };
+      }
+      const { probability, input } = scoreFeatureVector(m, body.features);
+      req.auditAction.detail = { source: 'features', modelHash: m.modelHash };
+      return {
+        model: { id: m.id, version: m.version },
+        probabilities: [probability],
+        features: Object.fromEntries(input.names.map((n, j) => [n, input.values[j]!])),
+        riskAssessment: riskAssessment(m, probability, {
+          now,
+          ...(indexDate !== undefined && { indexDate: indexDate as string }),
+        }),
+      };
+    });
+  };
+}

@@ -1,0 +1,146 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CohortFederation } from '../src/cohort/index.js';
+import { isHealthmeshError, silentLogger } from '../src/core/index.js';
+import type { Federation } from '../src/federation/index.js';
+import { openFederation } from '../src/federation/index.js';
+import type { Hub } from '../src/hub/index.js';
+import { initHub, openHub } from '../src/hub/index.js';
+import type { FeatureMatrix } from '../src/models/index.js';
+import {
+  applyFeaturePlan,
+  buildHubFeatures,
+  featureMatrix,
+  fitFeaturePlan,
+  fitFederatedLogistic,
+  fitLogistic,
+  ModelFederation,
+  validateFeatureSpec,
+} from '../src/models/index.js';
+import { buildServer } from '../src/server/index.js';
+import type { RegionId } from '../src/synth/index.js';
+import { generateRegion } from '../src/synth/index.js';
+import { ingestOptions } from './support/temp-hub.js';
+
+const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
+const SPEC = {
+  name: 'Hypertension within 5 years',
+  conceptSets: {
+    htn: { concepts: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'I10', descendants: true }] },
+    sbp: { concepts: [{ system: 'http://loinc.org', code: '8480-6' }] },
+    bmi: { concepts: [{ system: 'http://loinc.org', code: '39156-5' }] },
+  },
+  population: { indexDate: '2021-01-01', age: { min: 20 } },
+  outcome: { name: 'hypertension', domain: 'condition', conceptSet: 'htn', horizonDays: 1826 },
+  features: [
+    { name: 'age', kind: 'age' },
+    { name: 'male', kind: 'sex', value: 'male' },
+    { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { end: 0 }, missing: 'indicator' },
+    { name: 'bmi', kind: 'mean', conceptSet: 'bmi', window: { end: 0 } },
+  ],
+};
+
+function concat(parts: FeatureMatrix[]): FeatureMatrix {
+  const values = new Float64Array(parts.reduce((n, m) => n + m.values.length, 0));
+  const outcome = new Uint8Array(parts.reduce((n, m) => n + m.rows, 0));
+  let v = 0;
+  let r = 0;
+  for (const m of parts) {
+    values.set(m.values, v);
+    outcome.set(m.outcome!, r);
+    v += m.values.length;
+    r += m.rows;
+  }
+  return featureMatrix(parts[0]!.names, values, outcome);
+}
+
+describe('federated logistic regression across three hubs over signed HTTP', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hm-fed-glm-'));
+  const hubs = new Map<string, Hub>();
+  const servers = new Map<string, { app: FastifyInstance; federation: Federation; models: ModelFederation }>();
+
+  beforeAll(async () => {
+    for (const region of REGIONS) {
+      const out = join(root, `synth-${region}`);
+      generateRegion({ region, people: 400, seed: 'federated-glm', out });
+      const dir = join(root, region);
+      await initHub(dir, { name: region, logger: silentLogger() });
+      const hub = await openHub(dir, { logger: silentLogger() });
+      hubs.set(region, hub);
+      const files = readdirSync(out)
+        .filter((f) => f.endsWith('.ndjson'))
+        .map((f) => join(out, f));
+      await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: `synth-${region}` }));
+    }
+    for (const [name, hub] of hubs) {
+      const cohorts = new CohortFederation(hub);
+      const models = new ModelFederation(hub);
+      const federation = await openFederation(hub, models.register(cohorts.register()));
+      const app = await buildServer(hub, { federation, cohorts });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      servers.set(name, { app, federation, models });
+    }
+    for (const [name, s] of servers) {
+      for (const [other, o] of servers) {
+        if (other !== name)
+          s.federation.peers.add({
+            name: other,
+            url: o.app.listeningOrigin,
+            publicKey: o.federation.identity.publicJwk,
+          });
+      }
+    }
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const s of servers.values()) await s.app.close().catch(() => undefined);
+    for (const hub of hubs.values()) await hub.close().catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('equals the pooled fit to 1e-8 within 10 Newton rounds, exchanging only gradients and information', async () => {
+    const c = servers.get('gyeonggi')!;
+    const fit = await fitFederatedLogistic(c.federation, c.models, 'gyeonggi', REGIONS, SPEC, { l2: 0 });
+    // The pooled reference: every hub's rows in one matrix, filled with the pooled means, fitted in one place.
+    const spec = validateFeatureSpec(SPEC);
+    const raws = [];
+    for (const region of REGIONS) raws.push((await buildHubFeatures(hubs.get(region)!, spec)).matrix);
+    const raw = concat(raws);
+    const plan = fitFeaturePlan(spec, raw);
+    for (const [k, v] of Object.entries(plan.fill)) expect(Math.abs(fit.plan.fill[k]! - v)).toBeLessThan(1e-9);
+    const pooled = fitLogistic(applyFeaturePlan(plan, raw));
+    const newtonRounds = fit.rounds.length - 1; // the first round gathers the moments for the fill
+    expect(newtonRounds).toBeLessThanOrEqual(10);
+    let worst = 0;
+    pooled.coefficients.forEach((b, j) => {
+      worst = Math.max(worst, Math.abs(b - fit.model.coefficients[j]!));
+    });
+    expect(worst).toBeLessThan(1e-8);
+    expect(fit.model.diagnostics.rows).toBe(raw.rows);
+    for (const r of fit.rounds) expect([...r.hubs].sort()).toEqual([...REGIONS].sort());
+    console.log(
+      `federated GLM over 3 hubs (${raw.rows} rows): ${newtonRounds} Newton rounds, max |Δβ| vs pooled ${worst.toExponential(2)}; ms per round: ${fit.rounds.map((r) => r.ms.toFixed(0)).join(', ')} (round 0 = moments and each hub's features)`,
+    );
+  }, 300_000);
+
+  it('stops when a hub refuses a round under its disclosure threshold, naming the hub', async () => {
+    const c = servers.get('gyeonggi')!;
+    const tiny = { ...SPEC, population: { indexDate: '2021-01-01', age: { min: 90 } } };
+    const refused = await fitFederatedLogistic(c.federation, c.models, 'gyeonggi', ['gwangju', 'busan'], tiny).catch(
+      (e: unknown) => e,
+    );
+    expect(isHealthmeshError(refused) && refused.code).toBe('MODEL_FEDERATION_REFUSED');
+    expect((refused as Error).message).toMatch(
+      /(gwangju|busan) did not answer model\.glm-moments: refused MODEL_FEDERATION_REFUSED/,
+    );
+    const audit = await hubs
+      .get('busan')!
+      .db.all<{ outcome: string }>(
+        "SELECT outcome FROM audit_log WHERE action LIKE '%model.glm-moments%' OR target LIKE '%model.glm-moments%'",
+      );
+    expect(audit.length).toBeGreaterThan(0);
+  }, 120_000);
+});
