@@ -52,7 +52,7 @@ const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
  * about 10 and nearly every week would be suppressed; at 5,000 the released 2023-24 peaks are 60-65 ILI visits a
  * week. Only the resource types the series read are ingested (Patient, Encounter, Condition, Consent,
  * Organization: 77 MB a region; Observations, about 70% of a region's bytes, are left out). Measured: the whole
- * file 168-189 s on 2 shared cores at load 9-11, generating and ingesting 116-141 s of it.
+ * file 168-189 s on 2 shared cores at load 9-11 (generating and ingesting 116-141 s of it), 72 s at load under 4.
  */
 const PEOPLE = 5000;
 const INGESTED = ['Patient', 'Encounter', 'Condition', 'Consent', 'Organization'];
