@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,19 +20,11 @@ import {
   truthTable,
 } from '../src/surveillance/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { type EpidemicWeek, ROUNDS_2023_24, readEpidemicTruth } from './support/epidemic-truth.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 
-interface EpidemicWeek {
-  weekEnd: string;
-  iliVisits: number;
-  expectedIliVisits: number;
-  confirmedInfluenza: number;
-}
-
 const REGION = 'gyeonggi';
-/** The 2023-24 season's rounds, as FluSight ran them: Saturdays 2023-10-14 … 2024-05-04 (30 rounds). */
-const FIRST_ROUND = parseIsoDay('2023-10-14') as number;
-const ROUNDS = Array.from({ length: 30 }, (_, i) => FIRST_ROUND + 7 * i);
+const ROUNDS = ROUNDS_2023_24;
 /**
  * How much worse than the baseline the ensemble may score on this small population before the test fails. With
  * 1,500 people the weekly ILI counts are 0-10 and Poisson noise dominates: a flat median is hard to beat, and the
@@ -54,10 +46,7 @@ describe('surveillance from ingested synthetic FHIR data, scored against the gen
   let ensembleModel = '';
   beforeAll(async () => {
     generateRegion({ region: REGION, people: 1500, seed: 'surveillance', out: input });
-    truth = readFileSync(join(input, 'truth', 'epidemic.ndjson'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as EpidemicWeek);
+    truth = readEpidemicTruth(input);
     env = await tempHub(REGION, {
       surveillance: {
         epidemicThresholds: { [REGION]: { ratePer1000: THRESHOLD_PER_1000, population: 1500 } },

@@ -8,6 +8,7 @@ import { hubPaths, initHub, openHub } from '../hub/index.js';
 import { formatSummary } from '../ingest/index.js';
 import { formatLinkageKey, LinkageService } from '../privacy/index.js';
 import { buildServer } from '../server/index.js';
+import { SeriesFederation } from '../surveillance/index.js';
 import type { RegionId } from '../synth/index.js';
 import { loadDemoPopulation } from './demo-population.js';
 import type { Io } from './io.js';
@@ -56,8 +57,9 @@ export async function serveDemoHubs(
   const served: { hub: Hub; app: FastifyInstance; federation: Awaited<ReturnType<typeof openFederation>> }[] = [];
   for (const [i, hub] of hubs.entries()) {
     const cohorts = new CohortFederation(hub);
-    const federation = await openFederation(hub, cohorts.register());
-    const app = await buildServer(hub, { federation, cohorts });
+    const series = new SeriesFederation(hub);
+    const federation = await openFederation(hub, series.register(cohorts.register()));
+    const app = await buildServer(hub, { federation, cohorts, series });
     const address = await app.listen({ port: firstPort === 0 ? 0 : firstPort + i, host });
     served.push({ hub, app, federation });
     io.out.write(`healthmesh hub "${hub.config.name}" (${hub.config.role}) serving FHIR R4 at ${address}/fhir\n`);

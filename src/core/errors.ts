@@ -44,6 +44,9 @@ export const ERROR_CODES = {
   SURVEILLANCE_SHORT_HISTORY: 'a location has too few weeks of history to forecast from',
   SURVEILLANCE_BAD_FORECAST: 'a quantile forecast is malformed: wrong levels, horizon or order',
   SURVEILLANCE_NO_COMMON_FORECASTS: 'two models share no scored forecast, so a relative score is undefined',
+  SURVEILLANCE_SUPPRESSED_WEEK:
+    'a released series holds a week suppressed by disclosure control and the forecast was asked to refuse them',
+  SURVEILLANCE_BAD_RELEASED_SERIES: "a hub's released weekly series is malformed (lengths, values or policy)",
   SURVEILLANCE_BAD_THRESHOLD: 'an epidemic alert threshold or its quantile level cannot be applied to the forecasts',
   VIEW_INVALID: 'a ViewDefinition is malformed: a required element is missing or has the wrong shape',
   VIEW_INVALID_PATH: 'a FHIRPath expression of a ViewDefinition does not parse',

@@ -14,6 +14,7 @@ import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import { ModelFederation } from '../models/index.js';
 import { scrubText } from '../privacy/index.js';
+import { SeriesFederation } from '../surveillance/index.js';
 import { consoleAssets } from './console-assets.js';
 import { errorOutcome } from './operation-outcome.js';
 import { bundleRoutes } from './routes/bundle.js';
@@ -60,6 +61,8 @@ export interface ServerOptions {
   federation?: Federation;
   /** The cohort side of federation; pass the one whose operations `federation` registered. */
   cohorts?: CohortFederation;
+  /** The surveillance side of federation (weekly series); pass the one whose operations `federation` registered. */
+  series?: SeriesFederation;
 }
 
 /** Build the hub's HTTP app without listening: tests call `inject`, the CLI calls `listen`. */
@@ -148,13 +151,14 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(exportRoutes(ctx));
   await app.register(bundleRoutes(ctx));
   await app.register(viewRoutes(ctx));
-  await app.register(surveillanceRoutes(ctx));
   await app.register(modelRoutes(ctx));
   await app.register(modelPredictRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);
-  const federation = options.federation ?? (await federationOf(hub, cohorts));
+  const series = options.series ?? new SeriesFederation(hub);
+  const federation = options.federation ?? (await federationOf(hub, cohorts, series));
+  await app.register(surveillanceRoutes({ ...ctx, series, federation }));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation) await app.register(federationRoutes(federation));
   await app.register(consoleAssets());
@@ -163,10 +167,14 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   return app;
 }
 
-async function federationOf(hub: Hub, cohorts: CohortFederation): Promise<Federation | undefined> {
+async function federationOf(
+  hub: Hub,
+  cohorts: CohortFederation,
+  series: SeriesFederation,
+): Promise<Federation | undefined> {
   try {
-    // Cohort counts and federated model fits answer on the same signed transport.
-    return await openFederation(hub, new ModelFederation(hub).register(cohorts.register()));
+    // Cohort counts, weekly series and federated model fits answer on the same signed transport.
+    return await openFederation(hub, series.register(new ModelFederation(hub).register(cohorts.register())));
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');

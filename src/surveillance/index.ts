@@ -16,6 +16,16 @@ export {
   quantileAt,
   raiseAlerts,
 } from './epidemic-alerts.js';
+export {
+  type FederatedForecast,
+  type FederatedForecastOptions,
+  type FederatedPanel,
+  type FederatedSeries,
+  federatedPanel,
+  releasedTargetName,
+  SERIES_OPERATION,
+  SeriesFederation,
+} from './federated-series.js';
 export { BASELINE_MIN_WEEKS, type FlusightBaselineOptions, flusightBaseline } from './flusight-baseline.js';
 export {
   inFlusight2023Evaluation,
@@ -61,10 +71,33 @@ export {
   type QuantileForecast,
   targetEndDay,
 } from './quantile-forecast.js';
+export {
+  checkReleasedSeries,
+  type ReleasedHubSeries,
+  releaseHubSeries,
+  releaseWeeklySeries,
+  SERIES_RELEASE_FAMILY,
+  type SeriesReleaseOptions,
+} from './released-series.js';
 export { RENEWAL_MIN_WEEKS, type RenewalOptions, renewalForecaster } from './renewal-forecaster.js';
 export { forecastRound, panelUpTo, rollingForecast } from './rolling-forecast.js';
-export { healthmeshEnsemble, type ModelSeasonScores, runSeason, scoreSeason } from './season-evaluation.js';
+export {
+  forecasterNamed,
+  healthmeshEnsemble,
+  type ModelSeasonScores,
+  runSeason,
+  scoreSeason,
+} from './season-evaluation.js';
 export { readModelOutputDir, readTargetDataFile } from './season-files.js';
 export { type RecalibrationOptions, spreadRecalibration } from './spread-recalibration.js';
+export {
+  type ImputedSeries,
+  type ReleasedTarget,
+  releaseThresholds,
+  type SuppressedWeekPolicy,
+  seriesFromRelease,
+  spreadSuppressedMass,
+  suppressedMidpoint,
+} from './suppressed-weeks.js';
 export { parseTargetDataCsv, type TargetDataOptions } from './target-data-csv.js';
 export { buildPanel, isoDay, panelIndexOf, parseIsoDay, type SeriesPanel, type WeeklySeries } from './weekly-series.js';

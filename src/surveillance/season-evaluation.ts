@@ -1,4 +1,6 @@
+import { HealthmeshError } from '../core/index.js';
 import { autoregressiveForecaster } from './autoregressive-forecaster.js';
+import { flusightBaseline } from './flusight-baseline.js';
 import {
   relativeWis,
   type ScoredForecast,
@@ -21,6 +23,18 @@ import type { SeriesPanel } from './weekly-series.js';
  */
 export function healthmeshEnsemble(): Forecaster {
   return spreadRecalibration(quantileEnsemble([autoregressiveForecaster(), renewalForecaster()]), {});
+}
+
+/**
+ * The forecaster a user names: `ensemble` ({@link healthmeshEnsemble}) or `baseline` (the FluSight baseline).
+ * Anything else is `API_BAD_REQUEST` naming the field `model`.
+ */
+export function forecasterNamed(model: string): Forecaster {
+  if (model === 'ensemble') return healthmeshEnsemble();
+  if (model === 'baseline') return flusightBaseline();
+  throw new HealthmeshError('API_BAD_REQUEST', `model must be ensemble or baseline, got "${model}"`, {
+    path: 'model',
+  });
 }
 
 /** Rolling forecasts of several models over the same reference dates. */

@@ -1,18 +1,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { HealthmeshError } from '../../core/index.js';
+import type { ErrorCode } from '../../core/index.js';
+import { ERROR_CODES, HealthmeshError } from '../../core/index.js';
 import type { Hub } from '../../hub/index.js';
-import { defaultHubDir, openHub } from '../../hub/index.js';
-import type { Forecaster, ModelSeasonScores, QuantileForecast, ScoreSummary } from '../../surveillance/index.js';
+import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
+import type { EpidemicAlert, ModelSeasonScores, QuantileForecast, ScoreSummary } from '../../surveillance/index.js';
 import {
   buildPanel,
   CONFIRMED_FLU_TARGET,
   FLU_HOSP_TARGET,
   flusightBaseline,
+  forecasterNamed,
   forecastRound,
   formatModelOutputCsv,
-  healthmeshEnsemble,
   hubWeeklySeries,
   ILI_TARGET,
   isoDay,
@@ -30,14 +31,6 @@ import { audited } from '../audited-work.js';
 import type { Io } from '../io.js';
 
 const BASELINE = 'FluSight-baseline';
-
-function forecasterNamed(model: string): Forecaster {
-  if (model === 'ensemble') return healthmeshEnsemble();
-  if (model === 'baseline') return flusightBaseline();
-  throw new HealthmeshError('API_BAD_REQUEST', `--model must be ensemble or baseline, got "${model}"`, {
-    path: 'model',
-  });
-}
 
 function dayOption(value: string, option: string): number {
   const day = parseIsoDay(value);
@@ -75,6 +68,93 @@ interface RunOptions {
   out?: string;
   model: string;
   confirmed?: boolean;
+  hubs?: string;
+  url?: string;
+  suppressedWeeks: string;
+}
+
+function reportAlerts(alerts: readonly EpidemicAlert[], io: Io): void {
+  for (const a of alerts) {
+    io.err.write(
+      `ALERT ${a.location}: q${a.quantileLevel} forecast ${a.forecastValue.toFixed(1)} ≥ threshold ${a.threshold} for the week ending ${a.targetEndDate} (horizon ${a.horizon})\n`,
+    );
+  }
+}
+
+interface FederatedForecastReply {
+  model: string;
+  target: string;
+  referenceDate: string;
+  forecasts: { referenceDate: string; location: string; horizon: number; quantiles: number[] }[];
+  alerts: EpidemicAlert[];
+  imputedWeeks: Record<string, string[]>;
+  failed: { hub: string; kind: string }[];
+  complete: boolean;
+  issue?: { diagnostics?: string }[];
+}
+
+/**
+ * `forecast run --hubs`: through the serving coordinator's `POST /surveillance/$federated-forecast` (its store is
+ * open in its own process and it holds the federation identity). Each hub releases its series under its own
+ * disclosure control; the forecasts and alerts are stored in the coordinator.
+ */
+async function runFederatedForecast(opts: RunOptions, io: Io): Promise<void> {
+  const hubs = (opts.hubs ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+  const { paths, config } = readHubConfig(opts.dir);
+  const url = opts.url ?? `http://${config.server.host}:${config.server.port}`;
+  const token = readFileSync(paths.adminToken, 'utf8').trim();
+  let res: Response;
+  try {
+    res = await fetch(`${url}/surveillance/$federated-forecast`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        hubs,
+        target: opts.confirmed ? 'confirmed' : 'ili',
+        model: opts.model,
+        suppressed_weeks: opts.suppressedWeeks,
+        ...(opts.referenceDate !== undefined && { reference_date: opts.referenceDate }),
+      }),
+    });
+  } catch (e) {
+    throw new HealthmeshError(
+      'FEDERATION_PEER_FAILED',
+      `the coordinating hub at ${url} is not reachable (is it serving?): ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  const body = (await res.json()) as FederatedForecastReply;
+  if (!res.ok) {
+    const diagnostics = body.issue?.[0]?.diagnostics ?? '';
+    // The coordinator's own refusal of the request (a bad date, a suppressed week under `refuse`) is bad input.
+    const code = /\b(SURVEILLANCE_[A-Z_]+|API_BAD_REQUEST)\b/.exec(JSON.stringify(body))?.[1];
+    if (res.status === 400 && code !== undefined && code in ERROR_CODES) {
+      throw new HealthmeshError(code as ErrorCode, `${url}: ${diagnostics}`);
+    }
+    throw new HealthmeshError('FEDERATION_PEER_FAILED', `${url}: ${res.status} ${diagnostics}`);
+  }
+  const forecasts: QuantileForecast[] = body.forecasts.map((f) => ({
+    referenceDay: parseIsoDay(f.referenceDate) as number,
+    location: f.location,
+    horizon: f.horizon,
+    values: Float64Array.from(f.quantiles),
+  }));
+  const csv = formatModelOutputCsv(forecasts, body.target);
+  if (opts.out !== undefined) writeFileSync(opts.out, csv);
+  else io.out.write(csv);
+  io.err.write(
+    `${body.model}: ${forecasts.length} forecasts of ${body.target} for ${Object.keys(body.imputedWeeks).join(', ')}, reference date ${body.referenceDate}, stored in the coordinator at ${url}${body.complete ? '' : ` (PARTIAL: no answer from ${body.failed.map((f) => `${f.hub} (${f.kind})`).join(', ')})`}\n`,
+  );
+  for (const [location, weeks] of Object.entries(body.imputedWeeks)) {
+    if (weeks.length > 0) {
+      io.err.write(
+        `${location}: ${weeks.length} suppressed week(s) read as ${opts.suppressedWeeks} (docs/surveillance.md)\n`,
+      );
+    }
+  }
+  reportAlerts(body.alerts, io);
 }
 
 async function runForecast(hub: Hub, opts: RunOptions, io: Io): Promise<void> {
@@ -98,11 +178,7 @@ async function runForecast(hub: Hub, opts: RunOptions, io: Io): Promise<void> {
   io.err.write(
     `${forecaster.name}: ${forecasts.length} forecasts of ${target} for ${panel.locations.length} location(s), reference date ${isoDay(referenceDay)}, written to ${where} and stored in the hub\n`,
   );
-  for (const a of alerts) {
-    io.err.write(
-      `ALERT ${a.location}: q${a.quantileLevel} forecast ${a.forecastValue.toFixed(1)} ≥ threshold ${a.threshold} for the week ending ${a.targetEndDate} (horizon ${a.horizon})\n`,
-    );
-  }
+  reportAlerts(alerts, io);
 }
 
 function row(label: string, s: ScoreSummary, relative: number): string {
@@ -212,11 +288,26 @@ export function forecastCommand(program: Command, io: Io, setCode: (c: number) =
     .option('--reference-date <date>', 'the round’s Saturday (default: the week after the last data week)')
     .option('--model <name>', 'ensemble or baseline', 'ensemble')
     .option('--out <file>', 'write the model-output CSV here (default: stdout)')
+    .option(
+      '--hubs <names>',
+      'forecast every region of these hubs (comma list) from their released series, coordinated by the serving hub of --dir',
+    )
+    .option('--url <url>', "with --hubs: the coordinating hub's address (default: its configured host and port)")
+    .option('--suppressed-weeks <how>', 'with --hubs: read suppressed weeks as midpoint, or refuse them', 'midpoint')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ healthmesh forecast run --out ili-forecast.csv\n  $ healthmesh forecast run --series target-hospital-admissions.csv --reference-date 2024-01-06 --out 2024-01-06-healthmesh.csv\n',
+      '\nExamples:\n  $ healthmesh forecast run --out ili-forecast.csv\n  $ healthmesh forecast run --series target-hospital-admissions.csv --reference-date 2024-01-06 --out 2024-01-06-healthmesh.csv\n  $ healthmesh forecast run --dir .healthmesh/gwangju --hubs gwangju,gyeonggi,busan --out regions.csv\n',
     )
     .action(async (opts: RunOptions) => {
+      if (opts.hubs !== undefined) {
+        if (opts.series !== undefined) {
+          throw new HealthmeshError('API_BAD_REQUEST', '--hubs and --series cannot be combined', { path: 'hubs' });
+        }
+        forecasterNamed(opts.model); // a bad --model is refused before anything is sent
+        await runFederatedForecast(opts, io);
+        setCode(0);
+        return;
+      }
       const hub = await openHub(opts.dir);
       try {
         await audited(hub, 'forecast-run', opts.series ?? `hub:${hub.config.name}`, () => runForecast(hub, opts, io));

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import type { ForecastQuery } from '../../surveillance/index.js';
+import type { Federation } from '../../federation/index.js';
+import type { ForecastQuery, QuantileForecast, SeriesFederation } from '../../surveillance/index.js';
 import {
+  forecasterNamed,
   isoDay,
   listAlerts,
   listForecasts,
@@ -30,27 +32,108 @@ function forecastQuery(q: Query): ForecastQuery {
   };
 }
 
+interface FederatedBody {
+  hubs?: unknown;
+  target?: unknown;
+  reference_date?: unknown;
+  through?: unknown;
+  model?: unknown;
+  suppressed_weeks?: unknown;
+}
+
+function hubList(body: FederatedBody): string[] {
+  const hubs = body.hubs;
+  if (!Array.isArray(hubs) || hubs.length === 0 || !hubs.every((h) => typeof h === 'string')) {
+    throw badRequest('"hubs" must be a non-empty list of hub names', 'hubs');
+  }
+  return hubs as string[];
+}
+
+function optionalText(body: FederatedBody, key: keyof FederatedBody, allowed?: readonly string[]): string | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || (allowed !== undefined && !allowed.includes(v))) {
+    throw badRequest(`"${key}" must be ${allowed ? allowed.join(' or ') : 'a string'}`, key);
+  }
+  return v;
+}
+
+function dateText(body: FederatedBody, key: 'reference_date' | 'through'): string | undefined {
+  const v = optionalText(body, key);
+  if (v !== undefined && parseIsoDay(v) === undefined) throw badRequest(`${key} must be a date YYYY-MM-DD`, key);
+  return v;
+}
+
+/** A forecast as the forecasts route shows it (one shape for stored and fresh forecasts). */
+function forecastRow(model: string, target: string, f: QuantileForecast) {
+  return {
+    model,
+    target,
+    referenceDate: isoDay(f.referenceDay),
+    location: f.location,
+    horizon: f.horizon,
+    targetEndDate: isoDay(f.referenceDay + 7 * f.horizon),
+    quantiles: [...f.values],
+  };
+}
+
 /**
  * `GET /surveillance/forecasts`, `/surveillance/scores` and `/surveillance/alerts`: the forecasts stored by
  * `healthmesh forecast run`, their scores kept by `forecast score --dir`, and the epidemic alerts they raised, filtered by `location`, `reference_date`, `model`, `target`. Both are
  * aggregates (weekly counts and their quantiles), so any authenticated role may read them.
  */
-export function surveillanceRoutes(ctx: RouteContext) {
+export function surveillanceRoutes(
+  ctx: RouteContext & { series: SeriesFederation; federation: Federation | undefined },
+) {
+  const coordinator = (): Federation => {
+    if (ctx.federation === undefined)
+      throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
+    return ctx.federation;
+  };
   return async (app: FastifyInstance) => {
+    // `POST /surveillance/$federated-series` with `{ hubs, through? }`: each named hub's weekly ILI and confirmed
+    // series as that hub released them (disclosure-controlled, suppressed weeks null), gathered over signed HTTP.
+    app.post<{ Body: FederatedBody }>('/surveillance/$federated-series', async (req) => {
+      const body = (req.body ?? {}) as FederatedBody;
+      const hubs = hubList(body);
+      const through = dateText(body, 'through');
+      req.auditAction = { action: 'series-federated', target: `surveillance/series:${hubs.join(',')}` };
+      return ctx.series.gather(coordinator(), hubs, {
+        requester: `user:${req.principal?.name ?? 'unknown'}`,
+        ...(through !== undefined && { through }),
+      });
+    });
+    // `POST /surveillance/$federated-forecast` with `{ hubs, target?, reference_date?, model?, suppressed_weeks? }`:
+    // one round for every hub's location from the gathered series, stored here with its alerts.
+    app.post<{ Body: FederatedBody }>('/surveillance/$federated-forecast', async (req) => {
+      const body = (req.body ?? {}) as FederatedBody;
+      const hubs = hubList(body);
+      const target = optionalText(body, 'target', ['ili', 'confirmed']) as 'ili' | 'confirmed' | undefined;
+      const referenceDate = dateText(body, 'reference_date');
+      const suppressed = optionalText(body, 'suppressed_weeks', ['midpoint', 'refuse']) as
+        | 'midpoint'
+        | 'refuse'
+        | undefined;
+      const forecaster = forecasterNamed(optionalText(body, 'model') ?? 'ensemble');
+      req.auditAction = { action: 'forecast-run-federated', target: `surveillance/forecast:${hubs.join(',')}` };
+      const run = await ctx.series.forecast(coordinator(), hubs, forecaster, {
+        requester: `user:${req.principal?.name ?? 'unknown'}`,
+        ...(target !== undefined && { target }),
+        ...(referenceDate !== undefined && { referenceDate }),
+        ...(suppressed !== undefined && { suppressedWeeks: suppressed }),
+      });
+      return {
+        ...run,
+        quantileLevels: [...QUANTILE_LEVELS],
+        forecasts: run.forecasts.map((f) => forecastRow(run.model, run.target, f)),
+      };
+    });
     app.get<{ Querystring: Query }>('/surveillance/forecasts', async (req) => {
       req.auditAction = { action: 'forecast-read', target: 'surveillance/forecasts' };
       const forecasts = await listForecasts(ctx.hub, forecastQuery(req.query));
       return {
         quantileLevels: [...QUANTILE_LEVELS],
-        forecasts: forecasts.map((f) => ({
-          model: f.model,
-          target: f.target,
-          referenceDate: isoDay(f.referenceDay),
-          location: f.location,
-          horizon: f.horizon,
-          targetEndDate: isoDay(f.referenceDay + 7 * f.horizon),
-          quantiles: [...f.values],
-        })),
+        forecasts: forecasts.map((f) => forecastRow(f.model, f.target, f)),
       };
     });
     app.get<{ Querystring: Query }>('/surveillance/scores', async (req) => {

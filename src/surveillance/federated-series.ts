@@ -1,0 +1,179 @@
+/**
+ * Weekly series across hubs (docs/surveillance.md, "Federated series"). Each hub counts its own ILI visits and
+ * confirmed influenza, releases them under its own disclosure policy and logs the release (`releaseHubSeries`);
+ * the coordinator gathers the released series over the signed transport, reads suppressed weeks by a stated
+ * policy (`seriesFromRelease`), and forecasts every region on one panel, so the pooled forecasters see the other
+ * regions' signals.
+ */
+import { HealthmeshError } from '../core/index.js';
+import type { Federation, PeerFailure } from '../federation/index.js';
+import { fanOut, OperationRegistry } from '../federation/index.js';
+import type { Hub } from '../hub/index.js';
+import { type EpidemicAlert, raiseAlerts } from './epidemic-alerts.js';
+import { saveForecasts } from './forecast-store.js';
+import type { Forecaster } from './forecaster.js';
+import { CONFIRMED_FLU_TARGET, ILI_TARGET } from './hub-series.js';
+import type { QuantileForecast } from './quantile-forecast.js';
+import { checkReleasedSeries, type ReleasedHubSeries, releaseHubSeries } from './released-series.js';
+import { forecastRound } from './rolling-forecast.js';
+import {
+  type ReleasedTarget,
+  releaseThresholds,
+  type SuppressedWeekPolicy,
+  seriesFromRelease,
+  spreadSuppressedMass,
+} from './suppressed-weeks.js';
+import { buildPanel, isoDay, parseIsoDay, type SeriesPanel } from './weekly-series.js';
+
+/** The federation operation each hub answers with its released weekly series. */
+export const SERIES_OPERATION = 'surveillance.series';
+
+/** What a coordinator gathered: one released series per answering hub, and the hubs that did not answer. */
+export interface FederatedSeries {
+  hubs: ReleasedHubSeries[];
+  failed: PeerFailure[];
+  /** True when every named hub answered; otherwise `failed` names the missing ones. */
+  complete: boolean;
+}
+
+/** A panel built from released series, with what was imputed per location. */
+export interface FederatedPanel {
+  panel: SeriesPanel;
+  target: string;
+  /** Per location, the end dates of the weeks imputed for suppression. */
+  imputedWeeks: Record<string, string[]>;
+}
+
+/** Options of a federated forecast round. */
+export interface FederatedForecastOptions {
+  /** `ili` (default) or `confirmed`. */
+  target?: ReleasedTarget;
+  /** The round's Saturday; default: the week after the last week every hub released. */
+  referenceDate?: string;
+  suppressedWeeks?: SuppressedWeekPolicy;
+}
+
+/** What a federated forecast round stored and raised. */
+export interface FederatedForecast {
+  model: string;
+  target: string;
+  referenceDate: string;
+  forecasts: QuantileForecast[];
+  alerts: EpidemicAlert[];
+  imputedWeeks: Record<string, string[]>;
+  failed: PeerFailure[];
+  complete: boolean;
+}
+
+/** The hubverse target name of a released series. */
+export function releasedTargetName(target: ReleasedTarget): string {
+  return target === 'ili' ? ILI_TARGET : CONFIRMED_FLU_TARGET;
+}
+
+/** All released series on one panel; suppressed weeks read by `policy` (listed in `imputedWeeks`). */
+export function federatedPanel(
+  gathered: Pick<FederatedSeries, 'hubs'>,
+  target: ReleasedTarget = 'ili',
+  policy: SuppressedWeekPolicy = 'midpoint',
+): FederatedPanel {
+  const imputedWeeks: Record<string, string[]> = {};
+  const series = gathered.hubs.map((h) => {
+    const s = seriesFromRelease(h, target, policy);
+    imputedWeeks[h.location] = s.imputedWeeks;
+    return s.series;
+  });
+  return { panel: buildPanel(series), target: releasedTargetName(target), imputedWeeks };
+}
+
+function releaseOptions(body: unknown): { through?: string } {
+  const through = (body as { through?: unknown } | null)?.through;
+  if (through === undefined || through === null) return {};
+  if (typeof through !== 'string') {
+    throw new HealthmeshError('SURVEILLANCE_BAD_DATE', 'through must be a date YYYY-MM-DD', { path: 'through' });
+  }
+  return { through };
+}
+
+/** The surveillance side of a hub's federation: answers `surveillance.series`, coordinates gathers and forecasts. */
+export class SeriesFederation {
+  constructor(private readonly hub: Hub) {}
+
+  /** Registers `surveillance.series` on a hub's operation registry (returned, to chain with other modules'). */
+  register(operations = new OperationRegistry()): OperationRegistry {
+    operations.register(SERIES_OPERATION, ({ body, peer }) =>
+      releaseHubSeries(this.hub, `peer:${peer}`, releaseOptions(body)),
+    );
+    return operations;
+  }
+
+  /**
+   * The released series of `hubs` (this hub answers locally when named, through the same disclosure control and
+   * release log). Partial when a hub fails: the failures are named.
+   */
+  async gather(
+    federation: Federation,
+    hubs: readonly string[],
+    options: { through?: string; requester?: string } = {},
+  ): Promise<FederatedSeries> {
+    const self = this.hub.config.name;
+    const others = hubs.filter((h) => h !== self);
+    const body = options.through !== undefined ? { through: options.through } : {};
+    const [local, remote] = await Promise.all([
+      hubs.includes(self)
+        ? releaseHubSeries(this.hub, options.requester ?? 'coordinator', releaseOptions(body))
+        : Promise.resolve(undefined),
+      fanOut(federation.client, others, SERIES_OPERATION, body, { timeoutMs: federation.timeoutMs }),
+    ]);
+    return {
+      hubs: [...(local ? [local] : []), ...remote.results.map((r) => checkReleasedSeries(r.value, r.hub))],
+      failed: remote.failed,
+      complete: remote.complete,
+    };
+  }
+
+  /**
+   * One forecast round for every answering hub's location from the gathered series, stored in this hub with its
+   * alerts. With a reference date, hubs release only the weeks before it.
+   */
+  async forecast(
+    federation: Federation,
+    hubs: readonly string[],
+    forecaster: Forecaster,
+    options: FederatedForecastOptions & { requester?: string } = {},
+  ): Promise<FederatedForecast> {
+    let referenceDay: number | undefined;
+    if (options.referenceDate !== undefined) {
+      referenceDay = parseIsoDay(options.referenceDate);
+      if (referenceDay === undefined) {
+        throw new HealthmeshError(
+          'SURVEILLANCE_BAD_DATE',
+          `reference date must be YYYY-MM-DD, got "${options.referenceDate}"`,
+          { path: 'referenceDate' },
+        );
+      }
+    }
+    const gathered = await this.gather(federation, hubs, {
+      ...(referenceDay !== undefined && { through: isoDay(referenceDay - 7) }),
+      ...(options.requester !== undefined && { requester: options.requester }),
+    });
+    const target = options.target ?? 'ili';
+    const { panel, target: targetName, imputedWeeks } = federatedPanel(gathered, target, options.suppressedWeeks);
+    // Default round: the week after the last week of the panel (a hub whose data end earlier is refused by the
+    // forecasters with SURVEILLANCE_SHORT_HISTORY, naming it).
+    const day = referenceDay ?? panel.startDay + 7 * panel.weeks;
+    // Forecasts of the count, not of its released form: what falls under a hub's threshold is spread over 0 … t − 1.
+    const forecasts = spreadSuppressedMass(forecastRound(panel, forecaster, day), releaseThresholds(gathered.hubs));
+    await saveForecasts(this.hub, forecaster.name, targetName, forecasts);
+    const alerts = await raiseAlerts(this.hub, forecaster.name, targetName, forecasts);
+    return {
+      model: forecaster.name,
+      target: targetName,
+      referenceDate: isoDay(day),
+      forecasts,
+      alerts,
+      imputedWeeks,
+      failed: gathered.failed,
+      complete: gathered.complete,
+    };
+  }
+}

@@ -1,0 +1,170 @@
+import type { DisclosurePolicy } from '../core/index.js';
+import { HealthmeshError } from '../core/index.js';
+import type { Hub } from '../hub/index.js';
+import { releaseCounts, releaseTerms } from '../privacy/index.js';
+import { CONFIRMED_FLU_COHORT, type HubSeries, hubWeeklySeries, ILI_COHORT } from './hub-series.js';
+import { isoDay, parseIsoDay } from './weekly-series.js';
+
+/**
+ * A hub's weekly series as they may leave it (docs/surveillance.md, "Federated series"): ILI visits and
+ * confirmed influenza per week, each week disclosure-controlled under the releasing hub's own policy. A
+ * suppressed week is `null` — "under the threshold, or withheld to protect a week that is" — never a zero.
+ */
+export interface ReleasedHubSeries {
+  hub: string;
+  location: string;
+  /** End date (a Saturday) of the first week. */
+  startDate: string;
+  /** Weekly ILI visits: a multiple of `policy.rounding` at or above `policy.threshold`, or null (suppressed). */
+  ili: (number | null)[];
+  /** Weekly confirmed influenza, released the same way (null also when withheld to protect the unconfirmed visits). */
+  confirmed: (number | null)[];
+  /** The policy the releasing hub applied: the coordinator needs the threshold to read a null. */
+  policy: { threshold: number; rounding: number };
+  /** How many weeks of each series are null. */
+  suppressed: { ili: number; confirmed: number };
+}
+
+/** Options of a series release. */
+export interface SeriesReleaseOptions {
+  /** Release only weeks ending on or before this date (`YYYY-MM-DD`): leaves out a week still being reported. */
+  through?: string;
+}
+
+/**
+ * Disclosure control of one hub's weekly series, a pure function of the counts and the policy. Each week is the
+ * linked table (confirmed, unconfirmed | ILI total) released through `releaseCounts`, because ILI visits include the
+ * confirmed cases: releasing both series as independent counts would let anyone subtract them and read a small
+ * number of unconfirmed visits. So a week with fewer than `threshold` unconfirmed visits has its confirmed count
+ * withheld too (complementary suppression), and a week with fewer than `threshold` ILI visits releases neither.
+ * The unconfirmed count itself is never sent.
+ */
+export function releaseWeeklySeries(
+  series: HubSeries,
+  hubName: string,
+  policy: DisclosurePolicy,
+  options: SeriesReleaseOptions = {},
+): ReleasedHubSeries {
+  const { ili, confirmed } = series;
+  let weeks = ili.values.length;
+  if (options.through !== undefined) {
+    const through = parseIsoDay(options.through);
+    if (through === undefined) {
+      throw new HealthmeshError(
+        'SURVEILLANCE_BAD_DATE',
+        `through must be a date YYYY-MM-DD, got "${options.through}"`,
+        {
+          path: 'through',
+        },
+      );
+    }
+    weeks = Math.max(0, Math.min(weeks, Math.floor((through - ili.startDay) / 7) + 1));
+  }
+  const out: ReleasedHubSeries = {
+    hub: hubName,
+    location: ili.location,
+    startDate: isoDay(ili.startDay),
+    ili: [],
+    confirmed: [],
+    policy: { threshold: policy.threshold, rounding: policy.rounding },
+    suppressed: { ili: 0, confirmed: 0 },
+  };
+  for (let w = 0; w < weeks; w++) {
+    const total = ili.values[w] as number;
+    const conf = confirmed.values[w] as number;
+    const week = releaseCounts({ confirmed: conf, unconfirmed: total - conf }, policy);
+    const releasedIli = week.total;
+    const releasedConfirmed = week.counts.confirmed ?? null;
+    out.ili.push(releasedIli);
+    out.confirmed.push(releasedConfirmed);
+    if (releasedIli === null) out.suppressed.ili++;
+    if (releasedConfirmed === null) out.suppressed.confirmed++;
+  }
+  return out;
+}
+
+/** The family under which weekly-series releases are compared for differencing (docs/disclosure-control.md). */
+export const SERIES_RELEASE_FAMILY = 'surveillance.series/week×(ili,confirmed)';
+
+/**
+ * Counts this hub's weekly series, releases them under its own disclosure policy and records the release in its
+ * release log: each week's ILI and confirmed counts are cells, so a later release in which a published week moved
+ * by fewer than the threshold (a late record) is refused with `DISCLOSURE_DIFFERENCING`. No population sketch is
+ * passed: the series grows by a week each week, and comparing populations would refuse every quiet-season
+ * re-release in which fewer than the threshold new people fell ill.
+ */
+export async function releaseHubSeries(
+  hub: Hub,
+  requester: string,
+  options: SeriesReleaseOptions = {},
+): Promise<ReleasedHubSeries> {
+  const series = await hubWeeklySeries(hub);
+  const released = releaseWeeklySeries(series, hub.config.name, hub.config.privacy.disclosure, options);
+  const cells: Record<string, { count: number; released: number | null }> = {};
+  released.ili.forEach((v, w) => {
+    const week = isoDay(series.ili.startDay + 7 * w);
+    cells[`${week}|ili`] = { count: series.ili.values[w] as number, released: v };
+    cells[`${week}|confirmed`] = {
+      count: series.confirmed.values[w] as number,
+      released: released.confirmed[w] ?? null,
+    };
+  });
+  await hub.releases.admit({
+    requester,
+    family: SERIES_RELEASE_FAMILY,
+    terms: releaseTerms([ILI_COHORT.entry, ILI_COHORT.conceptSets, CONFIRMED_FLU_COHORT.conceptSets]),
+    cells,
+  });
+  return released;
+}
+
+/**
+ * Checks a series a peer sent (it crossed a network and another hub's code): equal lengths, released values
+ * non-negative integers or null, a policy with a positive threshold. `SURVEILLANCE_BAD_RELEASED_SERIES` names
+ * the hub and the field otherwise.
+ */
+export function checkReleasedSeries(value: unknown, from: string): ReleasedHubSeries {
+  const fail = (field: string, why: string): never => {
+    throw new HealthmeshError('SURVEILLANCE_BAD_RELEASED_SERIES', `series from ${from}: ${field} ${why}`, {
+      path: `${from}.${field}`,
+    });
+  };
+  if (value === null || typeof value !== 'object') return fail('body', 'is not an object');
+  const v = value as Partial<Record<keyof ReleasedHubSeries, unknown>>;
+  for (const key of ['hub', 'location', 'startDate'] as const) {
+    if (typeof v[key] !== 'string') fail(key, 'is not a string');
+  }
+  if (parseIsoDay(v.startDate as string) === undefined) fail('startDate', `is not a date: "${String(v.startDate)}"`);
+  const policy = v.policy as { threshold?: unknown; rounding?: unknown } | undefined;
+  if (
+    policy === undefined ||
+    !Number.isInteger(policy.threshold) ||
+    (policy.threshold as number) < 1 ||
+    !Number.isInteger(policy.rounding) ||
+    (policy.rounding as number) < 1
+  ) {
+    fail('policy', 'needs a positive integer threshold and rounding');
+  }
+  const counts = (key: 'ili' | 'confirmed'): (number | null)[] => {
+    const xs = v[key];
+    if (!Array.isArray(xs)) return fail(key, 'is not a list');
+    xs.forEach((x, i) => {
+      if (x !== null && !(Number.isInteger(x) && (x as number) >= 0)) {
+        fail(`${key}[${i}]`, `must be a non-negative integer or null, got ${JSON.stringify(x)}`);
+      }
+    });
+    return xs as (number | null)[];
+  };
+  const ili = counts('ili');
+  const confirmed = counts('confirmed');
+  if (ili.length !== confirmed.length) fail('confirmed', `has ${confirmed.length} weeks, ili ${ili.length}`);
+  return {
+    hub: v.hub as string,
+    location: v.location as string,
+    startDate: v.startDate as string,
+    ili,
+    confirmed,
+    policy: { threshold: policy?.threshold as number, rounding: policy?.rounding as number },
+    suppressed: { ili: ili.filter((x) => x === null).length, confirmed: confirmed.filter((x) => x === null).length },
+  };
+}
