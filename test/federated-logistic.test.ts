@@ -23,6 +23,7 @@ import {
 import { buildServer } from '../src/server/index.js';
 import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { peerEachOther } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
@@ -83,16 +84,7 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
       await app.listen({ port: 0, host: '127.0.0.1' });
       servers.set(name, { app, federation, models });
     }
-    for (const [name, s] of servers) {
-      for (const [other, o] of servers) {
-        if (other !== name)
-          s.federation.peers.add({
-            name: other,
-            url: o.app.listeningOrigin,
-            publicKey: o.federation.identity.publicJwk,
-          });
-      }
-    }
+    peerEachOther(servers);
   }, 600_000);
 
   afterAll(async () => {

@@ -43,6 +43,7 @@ import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { captureIo } from './support/cli-capture.js';
 import { type EpidemicWeek, FIRST_ROUND_2023_24, ROUNDS_2023_24, readEpidemicTruth } from './support/epidemic-truth.js';
+import { peerEachOther } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
@@ -125,17 +126,7 @@ describe('surveillance across three hubs: series federated over signed HTTP, for
       await app.listen({ port: 0, host: '127.0.0.1' });
       served.set(region, { hub, dir, token: adminToken, app, federation, series });
     }
-    for (const [name, s] of served) {
-      for (const [other, o] of served) {
-        if (other !== name) {
-          s.federation.peers.add({
-            name: other,
-            url: o.app.listeningOrigin,
-            publicKey: o.federation.identity.publicJwk,
-          });
-        }
-      }
-    }
+    peerEachOther(served);
     // What each hub holds before disclosure control, to check the releases against (read in-process, never sent).
     for (const [name, s] of served) raw.set(name, await hubWeeklySeries(s.hub));
     console.log(
