@@ -82,6 +82,52 @@ describe('roles on the API, and tokens made with `healthmesh token`', () => {
     expect((await call('researcher', 'GET', '/models')).statusCode).toBe(200);
   });
 
+  it("gives the console's observed weekly series exactly to stewards and disclosure-controlled to researchers", async () => {
+    // One influenza-like-illness visit: a week with a count of 1, which a researcher must not see.
+    const ili = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        {
+          resource: {
+            resourceType: 'Encounter',
+            id: 'ili-1',
+            status: 'finished',
+            class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+            subject: { reference: 'Patient/p1' },
+            period: { start: '2024-01-10T09:00:00Z', end: '2024-01-10T09:20:00Z' },
+          },
+          request: { method: 'PUT', url: 'Encounter/ili-1' },
+        },
+        {
+          resource: {
+            resourceType: 'Condition',
+            id: 'ili-dx-1',
+            subject: { reference: 'Patient/p1' },
+            encounter: { reference: 'Encounter/ili-1' },
+            code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'J11.1' }] },
+            onsetDateTime: '2024-01-10',
+          },
+          request: { method: 'PUT', url: 'Condition/ili-dx-1' },
+        },
+      ],
+    };
+    expect((await call('steward', 'POST', '/fhir', ili)).statusCode).toBe(200);
+    const exact = (await call('steward', 'GET', '/console/surveillance/observed')).json();
+    expect(exact.disclosureControlled).toBe(false);
+    const weeks = exact.weeks as { weekEnd: string; value: number | null }[];
+    expect(weeks.some((w) => w.value === 1)).toBe(true);
+    const released = (await call('researcher', 'GET', '/console/surveillance/observed')).json();
+    expect(released.disclosureControlled).toBe(true);
+    expect(released.weeks).toHaveLength(weeks.length);
+    for (const w of released.weeks as { value: number | null }[]) {
+      if (w.value !== null) {
+        expect(w.value).toBeGreaterThanOrEqual(10);
+        expect(w.value % 5).toBe(0);
+      }
+    }
+  });
+
   it('audits each refusal as denied, under the holder name', async () => {
     const rows = await hub.db.all<{ actor: string; outcome: string }>(
       "SELECT actor, outcome FROM audit_log WHERE actor = 'a-researcher' AND outcome = 'denied'",

@@ -1,11 +1,18 @@
 import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { mayReadRowLevel } from '../../access/index.js';
 import { searchConcepts } from '../../cohort/index.js';
 import type { DisclosurePolicy } from '../../core/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
 import { releaseCount } from '../../privacy/index.js';
-import { CONFIRMED_FLU_TARGET, hubWeeklySeries, ILI_TARGET, isoDay } from '../../surveillance/index.js';
+import {
+  CONFIRMED_FLU_TARGET,
+  hubWeeklySeries,
+  ILI_TARGET,
+  isoDay,
+  releaseWeeklySeries,
+} from '../../surveillance/index.js';
 import type { TableProfile } from '../../views/index.js';
 import { openAnalyticTables } from '../../views/index.js';
 import { badRequest } from '../operation-outcome.js';
@@ -109,11 +116,17 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       req.auditAction = { action: 'console-observed', target: 'console/surveillance/observed' };
       const both = await hubWeeklySeries(hub);
       const s = target === ILI_TARGET ? both.ili : both.confirmed;
-      // The same weekly counts the stored forecasts were made from (`healthmesh forecast run`), served beside them.
+      // The same weekly counts the stored forecasts were made from (`healthmesh forecast run`), served beside them:
+      // exact to the roles that may see row-level data, otherwise as the hub would release them to a peer
+      // (small weeks suppressed as null, the rest rounded; docs/surveillance.md, "Federated series").
+      const exact = mayReadRowLevel(req.principal);
+      const released = exact ? undefined : releaseWeeklySeries(both, hub.config.name, policy);
+      const values = released ? (target === ILI_TARGET ? released.ili : released.confirmed) : Array.from(s.values);
       return {
         target,
         location: s.location,
-        weeks: Array.from(s.values, (value, i) => ({ weekEnd: isoDay(s.startDay + 7 * i), value })),
+        disclosureControlled: !exact,
+        weeks: values.map((value, i) => ({ weekEnd: isoDay(s.startDay + 7 * i), value })),
       };
     });
   };

@@ -18,7 +18,9 @@ interface Forecasts {
 interface Observed {
   target: string;
   location: string;
-  weeks: { weekEnd: string; value: number }[];
+  /** True for roles without row-level access: small weeks come as null, the rest rounded. */
+  disclosureControlled: boolean;
+  weeks: { weekEnd: string; value: number | null }[];
 }
 interface Scores {
   scores: {
@@ -88,6 +90,7 @@ function ForecastChart({
       {observed.state === 'ready' && (
         <p class="muted" data-testid="observed-weeks">
           {t('observedWeeks', { n: num(history.length) })}
+          {observed.data.disclosureControlled && ` ${t('observedControlled')}`}
         </p>
       )}
       <LineChart
