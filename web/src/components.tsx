@@ -114,3 +114,67 @@ export function Count({ value }: { value: number | null | undefined }) {
   const { t, num } = useI18n();
   return <>{value === null || value === undefined ? t('suppressed', { n: 10 }) : num(value)}</>;
 }
+
+/** One column of a `DataTable`: its header, how a row shows in it, and whether it holds numbers (right-aligned). */
+export interface TableColumn<R> {
+  label: string;
+  cell: (row: R) => ComponentChildren;
+  numeric?: boolean;
+  /** The row's own header cell (`<th scope="row">`), which screen readers announce with each cell. */
+  rowHeader?: boolean;
+  class?: string;
+}
+
+/** A scrollable table with column headers; every page's tables are drawn through it. */
+export function DataTable<R>({
+  columns,
+  rows,
+  rowKey,
+  rowClass,
+  caption,
+  tableClass,
+  testId,
+}: {
+  columns: readonly TableColumn<R>[];
+  rows: readonly R[];
+  rowKey: (row: R) => string | number;
+  rowClass?: (row: R) => string | undefined;
+  caption?: string;
+  tableClass?: string;
+  testId?: string;
+}) {
+  const classOf = (c: TableColumn<R>) => (c.numeric ? 'num' : c.class);
+  return (
+    <div class="scroll">
+      <table class={tableClass} data-testid={testId}>
+        {caption !== undefined && <caption>{caption}</caption>}
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c.label} scope="col" class={classOf(c)}>
+                {c.label}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={rowKey(r)} class={rowClass?.(r)}>
+              {columns.map((c) =>
+                c.rowHeader ? (
+                  <th key={c.label} scope="row" class={classOf(c)}>
+                    {c.cell(r)}
+                  </th>
+                ) : (
+                  <td key={c.label} class={classOf(c)}>
+                    {c.cell(r)}
+                  </td>
+                ),
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

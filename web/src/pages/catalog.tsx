@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Async, Bars, Section, useApi } from '../components.js';
+import { Async, Bars, DataTable, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 
 interface Catalog {
@@ -54,40 +54,19 @@ function TableProfile({ view }: { view: string }) {
     <Section title={t('showColumns', { table: `view_${view}` })} id={`profile-${view}`}>
       <Async loaded={profile}>
         {(p) => (
-          <div class="scroll">
-            <table class="profile">
-              <thead>
-                <tr>
-                  <th scope="col">{t('column')}</th>
-                  <th scope="col">{t('type')}</th>
-                  <th scope="col">{t('description')}</th>
-                  <th scope="col" class="num">
-                    {t('filled')}
-                  </th>
-                  <th scope="col" class="num">
-                    {t('distinct')}
-                  </th>
-                  <th scope="col">{t('distribution')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {p.columns.map((c) => (
-                  <tr key={c.name}>
-                    <th scope="row">
-                      <code>{c.name}</code>
-                    </th>
-                    <td>{c.type}</td>
-                    <td>{c.description}</td>
-                    <td class="num">{num(c.filled)}</td>
-                    <td class="num">{num(c.distinct)}</td>
-                    <td class="dist">
-                      <Distribution c={c} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            tableClass="profile"
+            rows={p.columns}
+            rowKey={(c) => c.name}
+            columns={[
+              { label: t('column'), rowHeader: true, cell: (c) => <code>{c.name}</code> },
+              { label: t('type'), cell: (c) => c.type },
+              { label: t('description'), cell: (c) => c.description },
+              { label: t('filled'), numeric: true, cell: (c) => num(c.filled) },
+              { label: t('distinct'), numeric: true, cell: (c) => num(c.distinct) },
+              { label: t('distribution'), class: 'dist', cell: (c) => <Distribution c={c} /> },
+            ]}
+          />
         )}
       </Async>
     </Section>
@@ -104,39 +83,29 @@ export function CatalogPage() {
       <Async loaded={catalog}>
         {(c) => (
           <>
-            <div class="scroll">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('table')}</th>
-                    <th scope="col">{t('description')}</th>
-                    <th scope="col" class="num">
-                      {t('rows')}
-                    </th>
-                    <th scope="col">{t('refreshed')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {c.tables.map((tb) => (
-                    <tr key={tb.view}>
-                      <th scope="row">
-                        <button
-                          type="button"
-                          class="link"
-                          aria-expanded={open === tb.view}
-                          onClick={() => setOpen(open === tb.view ? null : tb.view)}
-                        >
-                          {tb.table}
-                        </button>
-                      </th>
-                      <td>{tb.description}</td>
-                      <td class="num">{num(tb.rows)}</td>
-                      <td>{tb.refreshedAt ? dateTime(tb.refreshedAt) : t('never')}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              rows={c.tables}
+              rowKey={(tb) => tb.view}
+              columns={[
+                {
+                  label: t('table'),
+                  rowHeader: true,
+                  cell: (tb) => (
+                    <button
+                      type="button"
+                      class="link"
+                      aria-expanded={open === tb.view}
+                      onClick={() => setOpen(open === tb.view ? null : tb.view)}
+                    >
+                      {tb.table}
+                    </button>
+                  ),
+                },
+                { label: t('description'), cell: (tb) => tb.description },
+                { label: t('rows'), numeric: true, cell: (tb) => num(tb.rows) },
+                { label: t('refreshed'), cell: (tb) => (tb.refreshedAt ? dateTime(tb.refreshedAt) : t('never')) },
+              ]}
+            />
             {open && <TableProfile key={open} view={open} />}
           </>
         )}

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Async, ErrorBox, Loading, Section, useApi } from '../components.js';
+import { Async, DataTable, ErrorBox, Loading, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 import { LineChart } from '../line-chart.js';
 
@@ -113,41 +113,27 @@ function ForecastChart({
           { upper: 2, lower: 3, fill: 'rgba(79, 143, 214, 0.38)' },
         ]}
       />
-      <div class="scroll">
-        <table data-testid="forecast-table">
-          <caption>{title}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t('horizon')}</th>
-              <th scope="col">{t('week')}</th>
-              <th scope="col" class="num">
-                {t('median')}
-              </th>
-              <th scope="col" class="num">
-                {t('band50')}
-              </th>
-              <th scope="col" class="num">
-                {t('band95')}
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr key={r.horizon}>
-                <td>{r.horizon}</td>
-                <td>{date(r.targetEndDate)}</td>
-                <td class="num">{num(r.quantiles[q50], 1)}</td>
-                <td class="num">
-                  {num(r.quantiles[q25], 1)}–{num(r.quantiles[q75], 1)}
-                </td>
-                <td class="num">
-                  {num(r.quantiles[q025], 1)}–{num(r.quantiles[q975], 1)}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        testId="forecast-table"
+        caption={title}
+        rows={rows}
+        rowKey={(r) => r.horizon}
+        columns={[
+          { label: t('horizon'), cell: (r) => r.horizon },
+          { label: t('week'), cell: (r) => date(r.targetEndDate) },
+          { label: t('median'), numeric: true, cell: (r) => num(r.quantiles[q50], 1) },
+          {
+            label: t('band50'),
+            numeric: true,
+            cell: (r) => `${num(r.quantiles[q25], 1)}–${num(r.quantiles[q75], 1)}`,
+          },
+          {
+            label: t('band95'),
+            numeric: true,
+            cell: (r) => `${num(r.quantiles[q025], 1)}–${num(r.quantiles[q975], 1)}`,
+          },
+        ]}
+      />
     </>
   );
 }
@@ -227,36 +213,22 @@ export function SurveillancePage() {
             a.alerts.length === 0 ? (
               <p>{t('noAlerts')}</p>
             ) : (
-              <div class="scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('location')}</th>
-                      <th scope="col">{t('week')}</th>
-                      <th scope="col">{t('model')}</th>
-                      <th scope="col" class="num">
-                        {t('forecastValue')}
-                      </th>
-                      <th scope="col" class="num">
-                        {t('threshold')}
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {a.alerts.map((x) => (
-                      <tr key={`${x.model}|${x.target}|${x.referenceDate}|${x.location}`} class="bad">
-                        <td>{x.location}</td>
-                        <td>{date(x.targetEndDate)}</td>
-                        <td>{x.model}</td>
-                        <td class="num">
-                          {num(x.forecastValue, 1)} (q{x.quantileLevel})
-                        </td>
-                        <td class="num">{num(x.threshold, 1)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                rows={a.alerts}
+                rowKey={(x) => `${x.model}|${x.target}|${x.referenceDate}|${x.location}`}
+                rowClass={() => 'bad'}
+                columns={[
+                  { label: t('location'), cell: (x) => x.location },
+                  { label: t('week'), cell: (x) => date(x.targetEndDate) },
+                  { label: t('model'), cell: (x) => x.model },
+                  {
+                    label: t('forecastValue'),
+                    numeric: true,
+                    cell: (x) => `${num(x.forecastValue, 1)} (q${x.quantileLevel})`,
+                  },
+                  { label: t('threshold'), numeric: true, cell: (x) => num(x.threshold, 1) },
+                ]}
+              />
             )
           }
         </Async>
@@ -267,44 +239,19 @@ export function SurveillancePage() {
             s.scores.length === 0 ? (
               <p>{t('noScores')}</p>
             ) : (
-              <div class="scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('model')}</th>
-                      <th scope="col">{t('group')}</th>
-                      <th scope="col" class="num">
-                        {t('n')}
-                      </th>
-                      <th scope="col" class="num">
-                        {t('meanWis')}
-                      </th>
-                      <th scope="col" class="num">
-                        {t('relWis')}
-                      </th>
-                      <th scope="col" class="num">
-                        {t('coverage50')}
-                      </th>
-                      <th scope="col" class="num">
-                        {t('coverage95')}
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {s.scores.map((x) => (
-                      <tr key={`${x.model}|${x.target}|${x.group}`}>
-                        <td>{x.model}</td>
-                        <td>{x.group}</td>
-                        <td class="num">{num(x.forecasts)}</td>
-                        <td class="num">{num(x.meanWis, 2)}</td>
-                        <td class="num">{num(x.relativeWis, 3)}</td>
-                        <td class="num">{pct(x.coverage50)}</td>
-                        <td class="num">{pct(x.coverage95)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                rows={s.scores}
+                rowKey={(x) => `${x.model}|${x.target}|${x.group}`}
+                columns={[
+                  { label: t('model'), cell: (x) => x.model },
+                  { label: t('group'), cell: (x) => x.group },
+                  { label: t('n'), numeric: true, cell: (x) => num(x.forecasts) },
+                  { label: t('meanWis'), numeric: true, cell: (x) => num(x.meanWis, 2) },
+                  { label: t('relWis'), numeric: true, cell: (x) => num(x.relativeWis, 3) },
+                  { label: t('coverage50'), numeric: true, cell: (x) => pct(x.coverage50) },
+                  { label: t('coverage95'), numeric: true, cell: (x) => pct(x.coverage95) },
+                ]}
+              />
             )
           }
         </Async>
