@@ -128,6 +128,36 @@ describe('roles on the API, and tokens made with `healthmesh token`', () => {
     }
   });
 
+  it('releases the catalog profile counts to researchers under disclosure control', async () => {
+    const profile = (await call('researcher', 'GET', '/console/catalog/patient')).json() as {
+      rows: number | null;
+      columns: { name: string; filled: number | null; distinct: number | null }[];
+    };
+    // The hub holds one or two patients: every count of them is under the threshold.
+    expect(profile.rows).toBeNull();
+    for (const c of profile.columns) {
+      for (const n of [c.filled, c.distinct]) if (n !== null) expect(n % 5 === 0 && n >= 10).toBe(true);
+    }
+    expect(profile.columns.find((c) => c.name === 'gender')?.filled).toBeNull();
+  });
+
+  it('keeps a registration number in an uploaded file name out of the audit log', async () => {
+    const name = 'kim_900101-1234567.ndjson';
+    const res = await app.inject({
+      method: 'POST',
+      url: `/console/ingest?name=${encodeURIComponent(name)}`,
+      headers: { authorization: `Bearer ${tokens.steward}`, 'content-type': 'application/octet-stream' },
+      payload: Buffer.from(`${JSON.stringify({ resourceType: 'Patient', id: 'p9', gender: 'male' })}\n`),
+    });
+    expect(res.statusCode).toBe(200);
+    const rows = await hub.db.all<{ target: string; detail: string | null }>(
+      'SELECT target, CAST(detail AS VARCHAR) AS detail FROM audit_log',
+    );
+    const text = JSON.stringify(rows);
+    expect(text).not.toContain('1234567');
+    expect(text).toContain('upload:kim_[RRN].ndjson');
+  });
+
   it('audits each refusal as denied, under the holder name', async () => {
     const rows = await hub.db.all<{ actor: string; outcome: string }>(
       "SELECT actor, outcome FROM audit_log WHERE actor = 'a-researcher' AND outcome = 'denied'",

@@ -5,6 +5,7 @@ import { mayIngest } from '../../access/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import type { Hub } from '../../hub/index.js';
 import type { Reject } from '../../ingest/index.js';
+import { scrubText } from '../../privacy/index.js';
 import { openAnalyticTables } from '../../views/index.js';
 import { badRequest } from '../operation-outcome.js';
 
@@ -25,17 +26,22 @@ export function consoleUploadRoutes(ctx: { hub: Hub }) {
     // Raw bytes: NDJSON is not one JSON document, and a .gz file is not text. Scoped to this plugin's routes.
     app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     app.post<{ Querystring: { name?: string; source?: string }; Body: unknown }>('/console/ingest', async (req) => {
-      const name = req.query.name ?? '';
+      // A file name can carry a person's name or registration number: it is scrubbed before it reaches the audit
+      // log, the ingest history or an error message.
+      const rawName = req.query.name ?? '';
+      const name = scrubText(rawName);
       const source = req.query.source?.trim() || hub.config.defaultSource;
-      req.auditAction = { action: 'console-upload', target: `upload:${name}`, detail: { source } };
+      const valid = INGESTIBLE.test(rawName);
+      req.auditAction = {
+        action: 'console-upload',
+        target: valid ? `upload:${name}` : 'upload:[invalid-name]',
+        detail: { source },
+      };
       if (!mayIngest(req.principal)) {
         throw new HealthmeshError('AUTH_FORBIDDEN', `role '${req.principal?.role ?? 'none'}' may not ingest data`);
       }
-      if (!INGESTIBLE.test(name)) {
-        throw badRequest(
-          `name must be a file name ending in .json, .ndjson or .jsonl (optionally .gz), got '${name}'`,
-          'name',
-        );
+      if (!valid) {
+        throw badRequest('name must be a file name ending in .json, .ndjson or .jsonl (optionally .gz)', 'name');
       }
       if (!/^[\w.-]{1,64}$/.test(source)) throw badRequest(`source must be a plain name, got '${source}'`, 'source');
       if (!Buffer.isBuffer(req.body) || req.body.length === 0) {

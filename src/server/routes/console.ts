@@ -137,7 +137,7 @@ function releasedProfile(p: TableProfile, policy: DisclosurePolicy) {
   return {
     view: p.view,
     table: p.table,
-    rows: p.rows,
+    rows: releaseCount(p.rows, policy),
     columns: p.columns.map((c) => {
       const values = c.values?.map((v) => ({ value: v.value, rows: releaseCount(v.rows, policy) }));
       return {
@@ -145,14 +145,16 @@ function releasedProfile(p: TableProfile, policy: DisclosurePolicy) {
         type: c.type,
         description: c.description,
         kind: c.kind,
-        filled: c.filled,
-        distinct: c.distinct,
+        // Counts of records with a value (deaths recorded, say) are released like any count.
+        filled: releaseCount(c.filled, policy),
+        distinct: releaseCount(c.distinct, policy),
         ...(values && {
           values: values.filter((v) => v.rows !== null),
           withheldValues: values.filter((v) => v.rows === null).length,
         }),
-        // Quartiles of fewer values than the minimum cell size would describe a handful of people.
-        ...(c.quartiles && c.filled >= policy.minCellSize && { quartiles: c.quartiles }),
+        // A quartile is one record's value: released only with minCellSize values on each side of it (n/4 >= it),
+        // the rule of releaseSummary.
+        ...(c.quartiles && c.filled * 0.25 >= policy.minCellSize && { quartiles: c.quartiles }),
       };
     }),
   };

@@ -4,6 +4,7 @@ import { HealthmeshError } from '../../core/index.js';
 import { hubModelRegistry, riskAssessment, scoreFeatureVector, scoreHubRows } from '../../models/index.js';
 import type { RouteContext } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
+import { auditableId } from './read.js';
 
 interface PredictBody {
   patient?: unknown;
@@ -62,9 +63,15 @@ export function modelPredictRoutes(ctx: RouteContext) {
         }
         const patient = body.patient.startsWith('Patient/') ? body.patient.slice(8) : body.patient;
         const at = (indexDate as string | undefined) ?? now.toISOString().slice(0, 10);
+        // Whose record was read goes in the audit entry before scoring, as for a FHIR read (a stored id only).
+        req.auditAction.detail = {
+          source: 'patient',
+          patient: auditableId(patient),
+          indexDate: at,
+          modelHash: m.modelHash,
+        };
         const s = await scoreHubRows(ctx.hub, m, { patients: [patient], indexDate: at });
         const probability = s.probabilities[0]!;
-        req.auditAction.detail = { source: 'patient', indexDate: at, modelHash: m.modelHash };
         return {
           model: { id: m.id, version: m.version },
           probabilities: [probability],

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Async, Bars, DataTable, Section, useApi } from '../components.js';
+import { Async, Bars, Count, DataTable, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 
 interface Catalog {
@@ -16,14 +16,15 @@ interface Catalog {
 interface Profile {
   view: string;
   table: string;
-  rows: number;
+  rows: number | null;
   columns: {
     name: string;
     type: string;
     description: string;
     kind: 'key' | 'categorical' | 'numeric' | 'date' | 'text';
-    filled: number;
-    distinct: number;
+    /** Released counts: null when under the disclosure threshold. */
+    filled: number | null;
+    distinct: number | null;
     values?: { value: string; rows: number }[];
     withheldValues?: number;
     quartiles?: { p25: number; median: number; p75: number };
@@ -62,8 +63,8 @@ function TableProfile({ view }: { view: string }) {
               { label: t('column'), rowHeader: true, cell: (c) => <code>{c.name}</code> },
               { label: t('type'), cell: (c) => c.type },
               { label: t('description'), cell: (c) => c.description },
-              { label: t('filled'), numeric: true, cell: (c) => num(c.filled) },
-              { label: t('distinct'), numeric: true, cell: (c) => num(c.distinct) },
+              { label: t('filled'), numeric: true, cell: (c) => <Count value={c.filled} /> },
+              { label: t('distinct'), numeric: true, cell: (c) => <Count value={c.distinct} /> },
               { label: t('distribution'), class: 'dist', cell: (c) => <Distribution c={c} /> },
             ]}
           />
