@@ -113,6 +113,13 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     expect(worst).toBeLessThan(1e-8);
     expect(fit.model.diagnostics.rows).toBe(raw.rows);
     for (const r of fit.rounds) expect([...r.hubs].sort()).toEqual([...REGIONS].sort());
+    // Each hub entered the population into its release log before any exact sum left (differencing protection).
+    for (const region of REGIONS) {
+      const [logged] = await hubs
+        .get(region)!
+        .db.all<{ n: unknown }>("SELECT COUNT(*) AS n FROM disclosure_release WHERE family = 'model.glm/population'");
+      expect(Number(logged?.n)).toBeGreaterThanOrEqual(1);
+    }
     console.log(
       `federated GLM over 3 hubs (${raw.rows} rows): ${newtonRounds} Newton rounds, max |Δβ| vs pooled ${worst.toExponential(2)}; ms per round: ${fit.rounds.map((r) => r.ms.toFixed(0)).join(', ')} (round 0 = moments and each hub's features)`,
     );

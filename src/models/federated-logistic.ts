@@ -14,6 +14,7 @@ import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
+import { releaseCount, releaseTerms } from '../privacy/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { featureMatrix } from './feature-matrix.js';
 import type { FeaturePlan } from './feature-plan.js';
@@ -91,15 +92,17 @@ export class ModelFederation {
   constructor(private readonly hub: Hub) {}
 
   register(operations = new OperationRegistry()): OperationRegistry {
-    operations.register('model.glm-moments', ({ body }) => this.moments((body as { spec: unknown }).spec));
-    operations.register('model.glm-newton', ({ body }) => {
+    operations.register('model.glm-moments', ({ body, peer }) =>
+      this.moments((body as { spec: unknown }).spec, `peer:${peer}`),
+    );
+    operations.register('model.glm-newton', ({ body, peer }) => {
       const b = body as { spec: unknown; fill: unknown; beta: unknown };
-      return this.newton(b.spec, b.fill, b.beta);
+      return this.newton(b.spec, b.fill, b.beta, `peer:${peer}`);
     });
     return operations;
   }
 
-  private async raw(input: unknown): Promise<{ spec: FeatureSpec; raw: FeatureMatrix }> {
+  private async raw(input: unknown, requester: string): Promise<{ spec: FeatureSpec; raw: FeatureMatrix }> {
     const spec = validateFeatureSpec(input);
     if (spec.outcome === undefined) throw refuse('a federated fit needs an outcome');
     const key = JSON.stringify(spec);
@@ -107,7 +110,10 @@ export class ModelFederation {
     if (p === undefined) {
       // An empty population is 0 rows: refused below like any population under the threshold.
       p = buildHubFeatures(this.hub, spec).then(
-        (r) => r.matrix,
+        async (r) => {
+          await this.admit(spec, r.matrix, r.patientKeys, requester);
+          return r.matrix;
+        },
         (e: unknown) => {
           if (isHealthmeshError(e) && e.code === 'MODEL_EMPTY_DATA') {
             return featureMatrix(
@@ -133,12 +139,39 @@ export class ModelFederation {
         `${this.hub.config.name} holds fewer than ${threshold} rows, events or non-events for this spec: it takes no part (disclosure control)`,
       );
     }
+    const thin = thinFeature(raw, threshold);
+    if (thin !== undefined) {
+      throw refuse(
+        `${this.hub.config.name}: feature ${thin} splits its rows into a group of fewer than ${threshold} (missing or not, zero or not), which exact sums and cross-products would reveal: it takes no part (disclosure control)`,
+      );
+    }
     return { spec, raw };
   }
 
+  /**
+   * Enter the population into the hub's release log once per spec, so a spec whose population differs from an
+   * earlier one by fewer than the threshold (an age bound moved by a year) is refused as differencing before any
+   * exact sum leaves.
+   */
+  private async admit(spec: FeatureSpec, raw: FeatureMatrix, keys: readonly string[], requester: string) {
+    let events = 0;
+    for (let i = 0; i < raw.rows; i++) events += raw.outcome![i]!;
+    const policy = this.hub.config.privacy.disclosure;
+    await this.hub.releases.admit({
+      requester,
+      family: 'model.glm/population',
+      terms: releaseTerms([spec.population ?? null, spec.outcome ?? null]),
+      cells: {
+        rows: { count: raw.rows, released: releaseCount(raw.rows, policy) },
+        events: { count: events, released: releaseCount(events, policy) },
+      },
+      population: keys,
+    });
+  }
+
   /** Per-feature counts and sums of recorded values, rows and events (aggregates only). */
-  async moments(input: unknown): Promise<FeatureMoments> {
-    const { raw } = await this.raw(input);
+  async moments(input: unknown, requester = 'coordinator'): Promise<FeatureMoments> {
+    const { raw } = await this.raw(input, requester);
     const p = raw.names.length;
     const recorded = new Array<number>(p).fill(0);
     const sums = new Array<number>(p).fill(0);
@@ -163,8 +196,8 @@ export class ModelFederation {
   }
 
   /** This hub's gradient, information and log-likelihood at `beta`, with the coordinator's fill. */
-  async newton(input: unknown, fill: unknown, beta: unknown): Promise<WireNewtonPart> {
-    const { spec, raw } = await this.raw(input);
+  async newton(input: unknown, fill: unknown, beta: unknown, requester = 'coordinator'): Promise<WireNewtonPart> {
+    const { spec, raw } = await this.raw(input, requester);
     if (typeof fill !== 'object' || fill === null || !Array.isArray(beta) || beta.some((b) => typeof b !== 'number')) {
       throw refuse('a Newton round needs { spec, fill, beta: number[] }');
     }
@@ -186,6 +219,26 @@ export class ModelFederation {
       saturated: part.saturated,
     };
   }
+}
+
+/**
+ * The first feature whose rows split into a group under the threshold — missing or recorded, zero or not — or
+ * undefined. Such a group's members would be readable from exact sums and the information matrix.
+ */
+export function thinFeature(raw: FeatureMatrix, threshold: number): string | undefined {
+  const p = raw.names.length;
+  for (let j = 0; j < p; j++) {
+    let missing = 0;
+    let nonZero = 0;
+    for (let i = 0; i < raw.rows; i++) {
+      const v = raw.values[i * p + j]!;
+      if (Number.isNaN(v)) missing++;
+      else if (v !== 0) nonZero++;
+    }
+    const zero = raw.rows - missing - nonZero;
+    if ([missing, nonZero, zero].some((n) => n > 0 && n < threshold)) return raw.names[j];
+  }
+  return undefined;
 }
 
 function fromWire(w: WireNewtonPart): NewtonPart {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { simulateRisk } from '../../test/support/simulated-risk.js';
-import { fitLogistic, NewtonIteration, partialNewtonStep, selectRows, sumNewtonParts } from './index.js';
+import { thinFeature } from './federated-logistic.js';
+import { featureMatrix, fitLogistic, NewtonIteration, partialNewtonStep, selectRows, sumNewtonParts } from './index.js';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -44,5 +45,23 @@ describe('partition-wise Newton steps (the basis of federated logistic regressio
     expect(federated.diagnostics.converged).toBe(true);
     expect(maxAbsDiff(federated.coefficients, pooled.coefficients)).toBeLessThan(1e-8);
     expect(maxAbsDiff(federated.standardErrors, pooled.standardErrors)).toBeLessThan(1e-8);
+  });
+});
+
+describe('thinFeature', () => {
+  it('names a feature that splits the rows into a group under the threshold, missing or zero or not', () => {
+    const rows = 40;
+    const values = new Float64Array(rows * 3);
+    for (let i = 0; i < rows; i++) {
+      values[i * 3] = 30 + i; // age: always recorded and non-zero
+      values[i * 3 + 1] = i < 20 ? 1 : 0; // a common binary feature
+      values[i * 3 + 2] = i < 3 ? 1 : 0; // a rare one: 3 rows
+    }
+    const m = featureMatrix(['age', 'common', 'rare'], values, new Uint8Array(rows));
+    expect(thinFeature(m, 10)).toBe('rare');
+    for (let i = 0; i < rows; i++) values[i * 3 + 2] = i < 5 ? Number.NaN : 2; // 5 missing
+    expect(thinFeature(m, 10)).toBe('rare');
+    for (let i = 0; i < rows; i++) values[i * 3 + 2] = i < 15 ? Number.NaN : 2;
+    expect(thinFeature(m, 10)).toBeUndefined();
   });
 });
