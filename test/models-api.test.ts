@@ -18,6 +18,7 @@ import { tempHub } from './support/temp-hub.js';
 describe('GET /models and /models/{id}', () => {
   let app: FastifyInstance;
   let token: string;
+  let researcher: string;
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
@@ -44,6 +45,7 @@ describe('GET /models and /models/{id}', () => {
     await registry.register('sim-risk', fitLogistic(train), modelCard(fitLogistic(train), train, card(0)), 'test');
     const ridge = fitLogistic(train, { l2: 5 });
     await registry.register('sim-risk', ridge, modelCard(ridge, train, card(5)), 'test');
+    researcher = await t.hub.tokens.create('analyst', 'researcher');
     app = await buildServer(t.hub);
   });
   afterAll(async () => {
@@ -70,6 +72,30 @@ describe('GET /models and /models/{id}', () => {
     expect(latest).not.toHaveProperty('model');
     const first = (await get('/models/sim-risk?version=1')).json();
     expect(first.card.title).toBe('Simulated risk (L2 0)');
+  });
+
+  it('releases the card under disclosure control to a researcher, as stored to an admin', async () => {
+    const admin = (await get('/models/sim-risk')).json();
+    expect(admin.disclosureControlled).toBe(false);
+    const res = await app.inject({
+      method: 'GET',
+      url: '/models/sim-risk',
+      headers: { authorization: `Bearer ${researcher}` },
+    });
+    const released = res.json();
+    expect(released.disclosureControlled).toBe(true);
+    const exactOverall = admin.card.evaluations[0].report.overall;
+    const overall = released.card.evaluations[0].report.overall;
+    for (const [n, exact] of [
+      [overall.n, exactOverall.n],
+      [overall.events, exactOverall.events],
+      [released.card.trainingData.rows, admin.card.trainingData.rows],
+    ] as [number, number][]) {
+      expect(n % 5).toBe(0);
+      expect(Math.abs(n - exact)).toBeLessThanOrEqual(2.5);
+    }
+    for (const b of overall.calibrationCurve) expect(b.n).toBeGreaterThanOrEqual(10);
+    expect(overall.auroc).toBe(exactOverall.auroc);
   });
 
   it('answers 404 for an unknown model or version, 400 for a malformed version, 401 without a token', async () => {

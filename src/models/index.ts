@@ -2,6 +2,7 @@ export type { Random } from '../core/index.js';
 export { seededRandom } from '../core/index.js';
 export type { CalibrationBin } from './calibration.js';
 export { brierScore, calibrationCurve, calibrationFit } from './calibration.js';
+export { releaseModelCard } from './card-release.js';
 export type { RowSplit } from './data-splits.js';
 export { randomSplit, temporalSplit } from './data-splits.js';
 export type { EvaluationOptions, EvaluationReport, Grouping, GroupMetrics, Metrics } from './evaluation.js';

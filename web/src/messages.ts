@@ -13,6 +13,7 @@ export const EN = {
   retry: 'Retry',
   none: 'None',
   suppressed: 'fewer than {n}',
+  withheldGroup: 'withheld: too few people, events or non-events to release',
   // login
   loginTitle: 'Sign in to this hub',
   loginHelp: 'Paste a bearer token of this hub: `healthmesh init` prints the admin token.',
@@ -220,6 +221,7 @@ export const KO: Record<MessageKey, string> = {
   retry: '다시 시도',
   none: '없음',
   suppressed: '{n} 미만',
+  withheldGroup: '비공개: 공개하기에 사람·사건·비사건 수가 너무 적음',
   loginTitle: '이 허브에 로그인',
   loginHelp: '이 허브의 베어러 토큰을 붙여 넣으세요. `healthmesh init`이 관리자 토큰을 출력합니다.',
   token: '접근 토큰',

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { hubModelRegistry } from '../../models/index.js';
+import { mayReadRowLevel } from '../../access/index.js';
+import { hubModelRegistry, releaseModelCard } from '../../models/index.js';
 import type { RouteContext } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
 
 /**
  * `GET /models` (the latest version of each registered model) and `GET /models/{id}[?version=N]` (a version's card
  * with its evaluation reports, and the versions there are). Cards hold aggregates only — training summaries and
- * metrics — so any authenticated role may read them; the fitted model body is not sent (export is a CLI step).
+ * metrics — so any authenticated role may read them, released under disclosure control to roles without row-level
+ * access; the fitted model body is not sent (export is a CLI step).
  */
 export function modelRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
@@ -35,7 +37,10 @@ export function modelRoutes(ctx: RouteContext) {
         createdBy: m.createdBy,
         modelHash: m.modelHash,
         features: m.model.features,
-        card: m.card,
+        // Stewards see the card as stored; other roles its disclosure-controlled release (small subgroups,
+        // calibration bins and counts withheld).
+        disclosureControlled: !mayReadRowLevel(req.principal),
+        card: mayReadRowLevel(req.principal) ? m.card : releaseModelCard(m.card, ctx.hub.config.privacy.disclosure),
       };
     });
   };

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Async, Section, useApi } from '../components.js';
+import { Async, Count, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 import { LineChart } from '../line-chart.js';
 
@@ -8,8 +8,9 @@ interface Listing {
 }
 
 interface Metrics {
-  n: number;
-  events: number;
+  /** Released counts: null under the disclosure threshold (roles without row-level access). */
+  n: number | null;
+  events: number | null;
   prevalence: number;
   auroc: number | null;
   aurocCi: [number, number] | null;
@@ -31,13 +32,14 @@ interface ModelDetail {
   card: {
     title: string;
     cohort: { description: string; outcome: string; horizon?: string };
-    trainingData: { rows: number; events: number; prevalence: number };
+    trainingData: { rows: number | null; events: number | null; prevalence: number };
     evaluations: {
       name: string;
       report: {
-        overall: Metrics;
+        /** Withheld when the evaluation set is too small to release (roles without row-level access). */
+        overall: Metrics | { withheld: true };
         roc: { fpr: number[]; tpr: number[] };
-        subgroups: Record<string, (Metrics & { group: string })[]>;
+        subgroups: Record<string, ((Metrics & { group: string }) | { group: string; withheld: true })[]>;
       };
     }[];
     intendedUse: string;
@@ -45,13 +47,27 @@ interface ModelDetail {
   };
 }
 
-function MetricsRow({ m, label }: { m: Metrics; label: string }) {
-  const { num } = useI18n();
+function MetricsRow({ m, label }: { m: Metrics | { withheld: true }; label: string }) {
+  const { t, num } = useI18n();
+  if ('withheld' in m) {
+    return (
+      <tr>
+        <th scope="row">{label}</th>
+        <td colSpan={6} class="muted">
+          {t('withheldGroup')}
+        </td>
+      </tr>
+    );
+  }
   return (
     <tr>
       <th scope="row">{label}</th>
-      <td class="num">{num(m.n)}</td>
-      <td class="num">{num(m.events)}</td>
+      <td class="num">
+        <Count value={m.n} />
+      </td>
+      <td class="num">
+        <Count value={m.events} />
+      </td>
       <td class="num">
         {num(m.auroc, 3)}
         {m.aurocCi && (
@@ -101,7 +117,7 @@ function Evaluation({ e }: { e: ModelDetail['card']['evaluations'][number] }) {
   const { t, lang } = useI18n();
   const locale = lang === 'ko' ? 'ko-KR' : 'en-GB';
   const { overall, roc, subgroups } = e.report;
-  const cal = overall.calibrationCurve;
+  const cal = 'withheld' in overall ? [] : overall.calibrationCurve;
   return (
     <Section title={t('evaluation', { name: e.name })} id={`eval-${e.name}`}>
       <div class="scroll">
@@ -196,8 +212,9 @@ function ModelCard({ id }: { id: string }) {
             </dl>
             <p>
               {t('training', {
-                rows: num(m.card.trainingData.rows),
-                events: num(m.card.trainingData.events),
+                rows: m.card.trainingData.rows === null ? t('suppressed', { n: 10 }) : num(m.card.trainingData.rows),
+                events:
+                  m.card.trainingData.events === null ? t('suppressed', { n: 10 }) : num(m.card.trainingData.events),
                 prevalence: pct(m.card.trainingData.prevalence),
               })}
             </p>
