@@ -291,13 +291,17 @@ describe('risk models on a hub: features in SQL, CLI, predict API', () => {
       expect((await post(admin, { patient: 'not-a-patient', indexDate: INDEX })).statusCode).toBe(404);
       expect((await post(admin, { features: {} }, 'no-such-model')).statusCode).toBe(404);
       expect((await post(admin, { patient: who, features: {} })).statusCode).toBe(400);
+      // 30 February parses in JavaScript (as 2 March): refused as not a calendar date, not a 500 from the store.
+      const feb30 = await post(admin, { patient: who, indexDate: '2023-02-30' });
+      expect(feb30.statusCode).toBe(400);
+      expect(JSON.stringify(feb30.json())).toContain('indexDate');
       // The audit entry is written in the onResponse hook, which may finish just after inject resolves.
       const audited = await vi.waitFor(
         async () => {
-          const rows = await hub.db.all<{ outcome: string; target: string }>(
-            "SELECT outcome, target FROM audit_log WHERE action = 'model-predict' AND actor <> 'cli' ORDER BY seq",
+          const rows = await hub.db.all<{ outcome: string; target: string; detail: string }>(
+            "SELECT outcome, target, CAST(detail AS VARCHAR) AS detail FROM audit_log WHERE action = 'model-predict' AND actor <> 'cli' ORDER BY seq",
           );
-          if (rows.length < 7) throw new Error(`${rows.length} audit entries so far`);
+          if (rows.length < 8) throw new Error(`${rows.length} audit entries so far`);
           return rows;
         },
         { timeout: 10_000, interval: 50 },
@@ -310,8 +314,10 @@ describe('risk models on a hub: features in SQL, CLI, predict API', () => {
         'failure',
         'failure',
         'failure',
+        'failure',
       ]);
       expect(audited[0]!.target).toBe('models/htn-5y/1');
+      expect(audited[0]!.detail).toContain('"patient"');
     } finally {
       await app.close();
     }

@@ -84,6 +84,9 @@ export function pooledPlan(spec: FeatureSpec, moments: readonly FeatureMoments[]
   return { spec, columns: featureColumns(spec), fill };
 }
 
+/** Specs whose feature rows a hub keeps between rounds; the oldest is dropped first. */
+const FEATURE_CACHE_SPECS = 8;
+
 /** The model side of a hub's federation: `model.glm-moments` and `model.glm-newton`. */
 export class ModelFederation {
   /** Raw feature rows per spec, computed once per spec and reused by every round. */
@@ -125,6 +128,8 @@ export class ModelFederation {
           throw e;
         },
       );
+      // A bounded cache: any peer can send specs, and each holds a hub's feature rows in memory.
+      if (this.cache.size >= FEATURE_CACHE_SPECS) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.set(key, p);
       p.catch(() => this.cache.delete(key));
     }

@@ -125,7 +125,7 @@ export class SeriesFederation {
       fanOut(federation.client, others, SERIES_OPERATION, body, { timeoutMs: federation.timeoutMs }),
     ]);
     return {
-      hubs: [...(local ? [local] : []), ...remote.results.map((r) => checkReleasedSeries(r.value, r.hub))],
+      hubs: [...(local ? [local] : []), ...remote.results.map((r) => checkedFromSigner(r.value, r.hub))],
       failed: remote.failed,
       complete: remote.complete,
     };
@@ -176,4 +176,17 @@ export class SeriesFederation {
       complete: gathered.complete,
     };
   }
+}
+
+/** A peer's series, checked, and refused when it speaks for another hub than the one that signed it. */
+function checkedFromSigner(value: unknown, signer: string): ReleasedHubSeries {
+  const series = checkReleasedSeries(value, signer);
+  if (series.hub !== signer) {
+    throw new HealthmeshError(
+      'SURVEILLANCE_BAD_RELEASED_SERIES',
+      `${signer} sent a series labelled as hub ${series.hub}: a hub answers for itself only`,
+      { path: 'hub' },
+    );
+  }
+  return series;
 }

@@ -11,7 +11,7 @@ import {
   hubWeeklySeries,
   ILI_TARGET,
   isoDay,
-  releaseWeeklySeries,
+  releaseHubSeries,
 } from '../../surveillance/index.js';
 import type { TableProfile } from '../../views/index.js';
 import { openAnalyticTables } from '../../views/index.js';
@@ -120,7 +120,8 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       // exact to the roles that may see row-level data, otherwise as the hub would release them to a peer
       // (small weeks suppressed as null, the rest rounded; docs/surveillance.md, "Federated series").
       const exact = mayReadRowLevel(req.principal);
-      const released = exact ? undefined : releaseWeeklySeries(both, hub.config.name, policy);
+      // Through the release log like a peer's series, so polling it cannot difference a late record out.
+      const released = exact ? undefined : await releaseHubSeries(hub, `user:${req.principal?.name ?? 'unknown'}`);
       const values = released ? (target === ILI_TARGET ? released.ili : released.confirmed) : Array.from(s.values);
       return {
         target,

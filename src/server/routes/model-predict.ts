@@ -44,7 +44,9 @@ export function modelPredictRoutes(ctx: RouteContext) {
         indexDate !== undefined &&
         (typeof indexDate !== 'string' ||
           !/^\d{4}-\d{2}-\d{2}$/.test(indexDate) ||
-          Number.isNaN(Date.parse(`${indexDate}T00:00:00Z`)))
+          Number.isNaN(Date.parse(`${indexDate}T00:00:00Z`)) ||
+          // 2023-02-30 parses (as 2 March): only a date that reads back the same is a calendar date.
+          new Date(`${indexDate}T00:00:00Z`).toISOString().slice(0, 10) !== indexDate)
       ) {
         throw badRequest('indexDate must be a date YYYY-MM-DD', 'indexDate');
       }
