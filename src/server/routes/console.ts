@@ -105,7 +105,12 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       if (q.length < 2 || q.length > 100) throw badRequest('q must be 2 to 100 characters', 'q');
       req.auditAction = { action: 'console-concepts', target: 'console/concepts' };
       const found = await searchConcepts(hub, q);
-      return { concepts: found.map((c) => ({ ...c, events: releaseCount(c.events, policy) })) };
+      const released = found.map((c) => ({ ...c, events: releaseCount(c.events, policy) }));
+      // Even listing a code tells that it occurs here: codes seen fewer than the threshold times are listed only
+      // to roles that may see row-level data.
+      return {
+        concepts: mayReadRowLevel(req.principal) ? released : released.filter((c) => c.events !== null),
+      };
     });
 
     app.get<{ Querystring: { target?: string } }>('/console/surveillance/observed', async (req) => {
