@@ -158,6 +158,16 @@ describe('roles on the API, and tokens made with `healthmesh token`', () => {
     expect(text).toContain('upload:kim_[RRN].ndjson');
   });
 
+  it('shows the ingest history with file names and holders to stewards only', async () => {
+    type Overview = { ingests: { target: string | null; actor: string | null; rejected: number | null }[] };
+    const steward = (await call('steward', 'GET', '/console/overview')).json() as Overview;
+    expect(steward.ingests.length).toBeGreaterThan(0);
+    expect(steward.ingests.every((e) => e.target !== null && e.actor !== null)).toBe(true);
+    const researcher = (await call('researcher', 'GET', '/console/overview')).json() as Overview;
+    expect(researcher.ingests).toHaveLength(steward.ingests.length);
+    expect(researcher.ingests.every((e) => e.target === null && e.actor === null)).toBe(true);
+  });
+
   it('audits each refusal as denied, under the holder name', async () => {
     const rows = await hub.db.all<{ actor: string; outcome: string }>(
       "SELECT actor, outcome FROM audit_log WHERE actor = 'a-researcher' AND outcome = 'denied'",

@@ -37,6 +37,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       const counts = await hub.store.countByType();
       const audit = await hub.audit.verify();
       const ingests = await hub.audit.recent(HISTORY, ['ingest']);
+      const rowLevel = mayReadRowLevel(req.principal);
       return {
         hub: { name: hub.config.name, role: hub.config.role },
         you: req.principal ?? null,
@@ -44,14 +45,15 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
           .map(([type, resources]) => ({ type, resources }))
           .sort((a, b) => b.resources - a.resources),
         audit,
+        // Who loaded which file is for the hub's stewards; other roles see when, how much and how many rejects.
         ingests: ingests.map((e) => ({
           seq: e.seq,
           at: e.at.toISOString(),
-          actor: e.actor,
+          actor: rowLevel ? e.actor : null,
           // CLI runs name the file by its path on the server: the name is enough for the history.
-          target: e.target.startsWith('file:') ? `file:${basename(e.target.slice(5))}` : e.target,
+          target: !rowLevel ? null : e.target.startsWith('file:') ? `file:${basename(e.target.slice(5))}` : e.target,
           outcome: e.outcome,
-          source: e.detail?.source ?? null,
+          source: rowLevel ? (e.detail?.source ?? null) : null,
           bytes: e.detail?.bytes ?? null,
           entries: e.detail?.entries ?? null,
           rejected: e.detail?.rejected ?? null,

@@ -10,8 +10,9 @@ interface Overview {
   ingests: {
     seq: number;
     at: string;
-    actor: string;
-    target: string;
+    /** Null for roles without row-level access: who loaded which file is for the hub's stewards. */
+    actor: string | null;
+    target: string | null;
     outcome: string;
     source: string | null;
     rejected: number | null;
@@ -118,9 +119,9 @@ export function OverviewPage() {
                     {o.ingests.map((e) => (
                       <tr key={e.seq}>
                         <td>{dateTime(e.at)}</td>
-                        <td>{e.target}</td>
+                        <td>{e.target ?? '—'}</td>
                         <td>{e.source ?? '—'}</td>
-                        <td>{e.actor}</td>
+                        <td>{e.actor ?? '—'}</td>
                         <td class={`num ${e.rejected ? 'bad' : ''}`}>{num(e.rejected)}</td>
                       </tr>
                     ))}
