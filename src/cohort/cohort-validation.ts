@@ -1,19 +1,10 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { HealthmeshError } from '../core/index.js';
+import { firstSchemaError, HealthmeshError } from '../core/index.js';
 import type { CohortDefinition, ValueRange, Window } from './cohort-definition.js';
 import { COHORT_SCHEMA } from './cohort-definition.js';
 
 const ajv = new Ajv2020({ allErrors: false, strict: true });
 const validateSchema = ajv.compile<CohortDefinition>(COHORT_SCHEMA);
-
-/** `/inclusion/2/age/min` → `inclusion[2].age.min`: the way people read a field's place. */
-function fieldPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc === '' ? part : `${acc}.${part}`), '');
-}
 
 function invalid(path: string, message: string): HealthmeshError {
   return new HealthmeshError('COHORT_INVALID_DEFINITION', `${path === '' ? 'definition' : path}: ${message}`, { path });
@@ -36,14 +27,7 @@ function checkWindow(path: string, w: Window): void {
  */
 export function validateCohortDefinition(input: unknown): CohortDefinition {
   if (!validateSchema(input)) {
-    const e = validateSchema.errors?.[0];
-    const path = fieldPath(e?.instancePath ?? '');
-    const detail =
-      e?.keyword === 'additionalProperties'
-        ? `unknown field "${String((e.params as { additionalProperty: string }).additionalProperty)}"`
-        : e?.keyword === 'required'
-          ? `missing field "${String((e.params as { missingProperty: string }).missingProperty)}"`
-          : (e?.message ?? 'invalid');
+    const { path, detail } = firstSchemaError(validateSchema.errors);
     throw invalid(path, detail);
   }
   const def = input;

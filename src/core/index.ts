@@ -13,6 +13,7 @@ export type { ErrorCode, FaultLocation } from './errors.js';
 export { ERROR_CODES, HealthmeshError, isHealthmeshError } from './errors.js';
 export type { Logger } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
+export { fieldPath, firstSchemaError } from './schema-error.js';
 export type { Random } from './seeded-random.js';
 export { seededRandom, shuffledIndices, shuffleInPlace } from './seeded-random.js';
 export { defaultWorkerCount, siblingModule, startReadyWorkers, startWorker } from './worker-threads.js';

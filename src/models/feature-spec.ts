@@ -8,7 +8,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ConceptSet, Domain, Window } from '../cohort/index.js';
 import { DOMAINS } from '../cohort/index.js';
-import { HealthmeshError } from '../core/index.js';
+import { firstSchemaError, HealthmeshError } from '../core/index.js';
 
 /**
  * What to do with a missing value: `mean` puts the training mean in its place; `indicator` does that and adds a
@@ -176,14 +176,6 @@ function invalid(path: string, message: string): HealthmeshError {
   return new HealthmeshError('MODEL_INVALID_SPEC', `${path === '' ? 'spec' : path}: ${message}`, { path });
 }
 
-/** `/features/2/window` → `features[2].window`. */
-function fieldPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc === '' ? part : `${acc}.${part}`), '');
-}
-
 /** The features' own columns, in order: each feature, then `<name>_missing` after those with the `indicator` policy. */
 export function featureColumns(spec: FeatureSpec): string[] {
   const names: string[] = [];
@@ -207,14 +199,8 @@ export function missingPolicy(f: FeatureDefinition): MissingPolicy | undefined {
  */
 export function validateFeatureSpec(input: unknown): FeatureSpec {
   if (!validateSchema(input)) {
-    const e = validateSchema.errors?.[0];
-    const detail =
-      e?.keyword === 'additionalProperties'
-        ? `unknown field "${String((e.params as { additionalProperty: string }).additionalProperty)}"`
-        : e?.keyword === 'required'
-          ? `missing field "${String((e.params as { missingProperty: string }).missingProperty)}"`
-          : (e?.message ?? 'invalid');
-    throw invalid(fieldPath(e?.instancePath ?? ''), detail);
+    const { path, detail } = firstSchemaError(validateSchema.errors);
+    throw invalid(path, detail);
   }
   const spec = input;
   const known = new Set(Object.keys(spec.conceptSets));
