@@ -96,6 +96,8 @@ describe('analytic tables', () => {
       }),
       write('Observation', 'o2', { status: 'final', code: { text: 'n\u00e4me \u{1F600}' }, valueBoolean: true }),
       write('Observation', 'o3', { status: 'amended', code: { coding: [{ code: '' }] } }),
+      // Longer than a worker's first output buffer, in multi-byte characters: the buffer grows.
+      write('Observation', 'o4', { status: 'final', code: { text: '\uC548\uB155 \u00fc'.repeat(20_000) } }),
       write('Immunization', 'i1', { status: 'completed', primarySource: true, vaccineCode: { text: awkward } }),
     ];
     await store.write(writes, clock.now());

@@ -20,6 +20,8 @@ interface StaleLine {
   r: Record<string, unknown>;
 }
 
+const LF = 0x0a;
+
 /** One exported file for a worker to flatten through the views of one resource type. */
 export interface FlattenTask {
   seq: number;
@@ -55,25 +57,25 @@ export interface FlattenFailure {
 
 /** Flatten every resource of `task.file` through `views` (in `task.views` order) and stage the results as files. */
 export function flattenStagedFile(task: FlattenTask, views: readonly MaterialisedView[]): FlattenOutput {
-  const text = readFileSync(task.file, 'utf8');
-  // Lines go to arrays joined once per file: appending to one growing string kept long rope chains alive until
-  // the write, and the collector's time in the workers doubled (measured).
-  const rows = views.map((): string[] => []);
-  const sources = views.map((): string[] => []);
-  const replaced = views.map((): string[] => []);
+  // Lines are decoded one by one from the bytes: one non-ASCII character anywhere makes a whole-file string
+  // two-byte, and parsing and slicing two-byte strings cost ~30% more (measured on the Synthea export).
+  const bytes = readFileSync(task.file);
+  const rows = views.map(() => new StageBuffer());
+  const sources = views.map(() => new StageBuffer());
+  const replaced = views.map(() => new StageBuffer());
   const flattened = views.map(() => 0);
   const longest = views.map(() => 0);
   const d = STAGE_DELIMITER;
   let resources = 0;
   let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(LF, start);
+    if (end < 0) end = bytes.length;
     if (end === start) {
       start = end + 1;
       continue;
     }
-    const line = JSON.parse(text.slice(start, end)) as StaleLine;
+    const line = JSON.parse(bytes.toString('utf8', start, end)) as StaleLine;
     start = end + 1;
     resources++;
     const resource = line.r;
@@ -97,17 +99,17 @@ export function flattenStagedFile(task: FlattenTask, views: readonly Materialise
         fields[sqlRow.length] = idField;
         const out = `${fields.join(d)}\n`;
         if (out.length > longest[i]!) longest[i] = out.length;
-        rows[i]!.push(out);
+        rows[i]!.write(out);
       }
-      sources[i]!.push(`${stageField(e.name)}${d}${idField}${d}${line.v}\n`);
-      if (seen !== null && seen !== undefined) replaced[i]!.push(`${idField}\n`);
+      sources[i]!.write(`${stageField(e.name)}${d}${idField}${d}${line.v}\n`);
+      if (seen !== null && seen !== undefined) replaced[i]!.write(`${idField}\n`);
       flattened[i]!++;
     }
   }
-  const put = (suffix: string, lines: string[]): string | undefined => {
+  const put = (suffix: string, lines: StageBuffer): string | undefined => {
     if (lines.length === 0) return undefined;
     const file = join(task.outDir, `${task.name}.${suffix}`);
-    writeFileSync(file, lines.join(''), { mode: 0o600 });
+    writeFileSync(file, lines.bytes(), { mode: 0o600 });
     return file;
   };
   return {
@@ -123,6 +125,31 @@ export function flattenStagedFile(task: FlattenTask, views: readonly Materialise
       return out;
     }),
   };
+}
+
+/**
+ * Staged lines encoded straight into a growing byte buffer: each line's string dies young, where keeping every
+ * line until the file was written (as an array joined at the end, or one growing string) promoted them all to
+ * the old generation and the collector's time in the workers grew with it (measured).
+ */
+class StageBuffer {
+  private buf = Buffer.allocUnsafe(1 << 16);
+  length = 0;
+
+  write(s: string): void {
+    // A UTF-16 code unit is at most three UTF-8 bytes.
+    const need = this.length + 3 * s.length;
+    if (need > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(need, 2 * this.buf.length));
+      this.buf.copy(next, 0, 0, this.length);
+      this.buf = next;
+    }
+    this.length += this.buf.write(s, this.length);
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
 }
 
 export function toFailure(err: unknown): FlattenFailure {
