@@ -9,6 +9,6 @@ export { fetchVersions, searchResources } from './resource-search.js';
 export type { ResourceWrite, StoredVersion } from './resource-store.js';
 export { fromRow, ResourceStore, toResource } from './resource-store.js';
 export type { StageColumns, StagedFiles, StageType } from './staged-rows.js';
-export { STAGE_DELIMITER, STAGE_QUOTE, StagedRowsWriter, stageField } from './staged-rows.js';
+export { STAGE_DELIMITER, STAGE_QUOTE, StageBuffer, StagedRowsWriter, stageField } from './staged-rows.js';
 export type { StagedBatch, StagedRecord } from './staged-write.js';
 export type { WriteResult, WriteStatus } from './write-plan.js';

@@ -78,6 +78,8 @@ describe('ResourceStore.writeStaged', () => {
         write('b', {}),
         write('nosystem', {}),
         write('nopatient', { valueString: '' }, ''),
+        // Multi-byte text longer than a staging buffer's first allocation: the buffer grows mid-chunk.
+        write('long', { valueString: '\uD658\uC790 \u00e9 \u{1F600}'.repeat(12_000) }, '\uCF54\uB4DC'),
       ],
       [write('a', { status: 'final' }), write('b', { status: 'amended' }), write('c', {})],
     ];
@@ -90,7 +92,7 @@ describe('ResourceStore.writeStaged', () => {
     const a = await dump(direct.store);
     const b = await dump(viaFiles.store);
     expect(b).toEqual(a);
-    expect(a.versions).toHaveLength(8);
+    expect(a.versions).toHaveLength(9);
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'odd', code: 'x\u0001y\u0002z\nw' }));
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'nopatient', code: '' }));
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'nosystem', system: null }));

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HealthmeshError } from '../core/index.js';
 import type { SqlValue } from '../store/index.js';
-import { STAGE_DELIMITER, stageField } from '../store/index.js';
+import { STAGE_DELIMITER, StageBuffer, stageField } from '../store/index.js';
 import type { MaterialisedView } from './materialised-view.js';
 import { located, withVersionMeta } from './materialised-view.js';
 import { toSqlRow } from './table-schema.js';
@@ -125,31 +125,6 @@ export function flattenStagedFile(task: FlattenTask, views: readonly Materialise
       return out;
     }),
   };
-}
-
-/**
- * Staged lines encoded straight into a growing byte buffer: each line's string dies young, where keeping every
- * line until the file was written (as an array joined at the end, or one growing string) promoted them all to
- * the old generation and the collector's time in the workers grew with it (measured).
- */
-class StageBuffer {
-  private buf = Buffer.allocUnsafe(1 << 16);
-  length = 0;
-
-  write(s: string): void {
-    // A UTF-16 code unit is at most three UTF-8 bytes.
-    const need = this.length + 3 * s.length;
-    if (need > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(need, 2 * this.buf.length));
-      this.buf.copy(next, 0, 0, this.length);
-      this.buf = next;
-    }
-    this.length += this.buf.write(s, this.length);
-  }
-
-  bytes(): Buffer {
-    return this.buf.subarray(0, this.length);
-  }
 }
 
 export function toFailure(err: unknown): FlattenFailure {
