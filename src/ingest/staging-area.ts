@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StagedBatch, StagedFiles } from '../store/index.js';
+import { STAGED_TABLES } from '../store/index.js';
 
 /**
  * The staged files of one bulk ingest run, in a directory of their own under the hub's staging directory. A
@@ -46,19 +47,22 @@ export class StagingArea {
     if (!chunk || --chunk.refs > 0) return;
     this.chunks.delete(seq);
     const { files } = chunk;
-    for (const file of [files.versions, files.index]) {
+    for (const table of STAGED_TABLES) {
+      const file = files[table];
       if (file) rmSync(file, { force: true });
     }
   }
 
   /** The files of these chunks, per table, and fresh paths for the batch's own scratch files. */
   batchFiles(seqs: Iterable<number>): Pick<StagedBatch, 'files' | 'keysFile' | 'decisionsFile'> {
-    const files: StagedBatch['files'] = { versions: [], index: [], longestLine: 0 };
+    const files: StagedBatch['files'] = { versions: [], tokens: [], dates: [], references: [], longestLine: 0 };
     for (const seq of seqs) {
       const chunk = this.chunks.get(seq)?.files;
       if (!chunk) throw new Error(`staged chunk ${seq} is gone before its batch was written`);
-      if (chunk.versions) files.versions.push(chunk.versions);
-      if (chunk.index) files.index.push(chunk.index);
+      for (const table of STAGED_TABLES) {
+        const file = chunk[table];
+        if (file) files[table].push(file);
+      }
       files.longestLine = Math.max(files.longestLine, chunk.longestLine);
     }
     const batch = this.batches++;

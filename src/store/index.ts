@@ -8,7 +8,14 @@ export type { Criterion, DatePrefix, SearchPage, SearchQuery } from './resource-
 export { fetchVersions, searchResources } from './resource-search.js';
 export type { ResourceWrite, StoredVersion } from './resource-store.js';
 export { fromRow, ResourceStore, toResource } from './resource-store.js';
-export type { StageColumns, StagedFiles, StageType } from './staged-rows.js';
-export { STAGE_DELIMITER, STAGE_QUOTE, StageBuffer, StagedRowsWriter, stageField } from './staged-rows.js';
+export type { StageColumns, StagedFiles, StagedTable, StageType } from './staged-rows.js';
+export {
+  STAGE_DELIMITER,
+  STAGE_QUOTE,
+  STAGED_TABLES,
+  StageBuffer,
+  StagedRowsWriter,
+  stageField,
+} from './staged-rows.js';
 export type { StagedBatch, StagedRecord } from './staged-write.js';
 export type { WriteResult, WriteStatus } from './write-plan.js';

@@ -38,24 +38,37 @@ export const VERSION_STAGE: StageColumns = [
   ['content', 'VARCHAR'],
 ];
 /**
- * Staged search rows of all three index tables in one file (one file fewer to create per chunk and table):
- * `kind` t = token (a = system, b = code), d = date (a = low, b = high, epoch ms), r = reference (a = target).
+ * Staged search rows, one file per index table: the store's bulk reader then parses each row once (in one
+ * shared file, each of the three inserts parsed all of it; measured 0.33 s of a 1.9 s write of 64k resources).
  */
-export const INDEX_STAGE: StageColumns = [
+export const TOKEN_STAGE: StageColumns = [
   ['key', 'BIGINT'],
-  ['kind', 'VARCHAR'],
   ['param', 'VARCHAR'],
-  ['a', 'VARCHAR'],
-  ['b', 'VARCHAR'],
+  ['system', 'VARCHAR'],
+  ['code', 'VARCHAR'],
+];
+/** Date search rows: `low` and `high` in epoch ms. */
+export const DATE_STAGE: StageColumns = [
+  ['key', 'BIGINT'],
+  ['param', 'VARCHAR'],
+  ['low', 'BIGINT'],
+  ['high', 'BIGINT'],
+];
+export const REFERENCE_STAGE: StageColumns = [
+  ['key', 'BIGINT'],
+  ['param', 'VARCHAR'],
+  ['target', 'VARCHAR'],
 ];
 
+/** The staged tables of a chunk: resource bodies and the three search indexes. */
+export const STAGED_TABLES = ['versions', 'tokens', 'dates', 'references'] as const;
+export type StagedTable = (typeof STAGED_TABLES)[number];
+
 /** The staged files of one chunk of records, per table (absent when the chunk has no such rows). */
-export interface StagedFiles {
-  versions?: string;
-  index?: string;
+export type StagedFiles = { [T in StagedTable]?: string } & {
   /** Longest line written, in UTF-16 code units (a bound for its UTF-8 bytes / 3). */
   longestLine: number;
-}
+};
 
 /**
  * Staged lines encoded straight into a growing byte buffer as they are made: each line's string dies young. Kept
@@ -93,8 +106,12 @@ export class StageBuffer {
  * touches their bodies) and writes them as files for the store's `writeStaged`.
  */
 export class StagedRowsWriter {
-  private versions = new StageBuffer();
-  private index = new StageBuffer();
+  private readonly tables: Record<StagedTable, StageBuffer> = {
+    versions: new StageBuffer(),
+    tokens: new StageBuffer(),
+    dates: new StageBuffer(),
+    references: new StageBuffer(),
+  };
   private longestLine = 0;
 
   /**
@@ -104,37 +121,34 @@ export class StagedRowsWriter {
   add(key: number, content: string, search: SearchRows): void {
     const line = `${key}${STAGE_DELIMITER}${content}\n`;
     if (line.length > this.longestLine) this.longestLine = line.length;
-    this.versions.write(line);
+    const t = this.tables;
+    t.versions.write(line);
     const d = STAGE_DELIMITER;
     for (const [param, system, code] of search.tokens) {
-      this.index.write(`${key}${d}t${d}${stageField(param)}${d}${stageField(system)}${d}${stageField(code)}\n`);
+      t.tokens.write(`${key}${d}${stageField(param)}${d}${stageField(system)}${d}${stageField(code)}\n`);
     }
     for (const [param, low, high] of search.dates)
-      this.index.write(`${key}${d}d${d}${stageField(param)}${d}${low}${d}${high}\n`);
+      t.dates.write(`${key}${d}${stageField(param)}${d}${low}${d}${high}\n`);
     for (const [param, target] of search.references) {
-      this.index.write(`${key}${d}r${d}${stageField(param)}${d}${stageField(target)}${d}\n`);
+      t.references.write(`${key}${d}${stageField(param)}${d}${stageField(target)}\n`);
     }
   }
 
   get empty(): boolean {
-    return this.versions.length === 0;
+    return this.tables.versions.length === 0;
   }
 
   /** Write the collected rows as `<dir>/<name>.<table>` files; the writer is empty again afterwards. */
   write(dir: string, name: string): StagedFiles {
     const files: StagedFiles = { longestLine: this.longestLine };
-    const put = (suffix: string, rows: StageBuffer): string | undefined => {
-      if (rows.length === 0) return undefined;
-      const file = join(dir, `${name}.${suffix}`);
+    for (const table of STAGED_TABLES) {
+      const rows = this.tables[table];
+      if (rows.length === 0) continue;
+      const file = join(dir, `${name}.${table}`);
       writeFileSync(file, rows.bytes(), { mode: 0o600 });
-      return file;
-    };
-    const versions = put('v', this.versions);
-    const index = put('i', this.index);
-    if (versions) files.versions = versions;
-    if (index) files.index = index;
-    this.versions.clear();
-    this.index.clear();
+      files[table] = file;
+      rows.clear();
+    }
     this.longestLine = 0;
     return files;
   }

@@ -49,7 +49,9 @@ function staged(writes: ResourceWrite[]): StagedBatch {
     records,
     files: {
       versions: pick((c) => c.versions),
-      index: pick((c) => c.index),
+      tokens: pick((c) => c.tokens),
+      dates: pick((c) => c.dates),
+      references: pick((c) => c.references),
       longestLine: Math.max(...chunks.map((c) => c.longestLine)),
     },
     keysFile: join(work, `b${n}.k`),

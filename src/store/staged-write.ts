@@ -2,7 +2,15 @@ import { writeFileSync } from 'node:fs';
 import { HealthmeshError } from '../core/index.js';
 import type { Database } from './database.js';
 import type { StageColumns } from './staged-rows.js';
-import { STAGE_DELIMITER as D, INDEX_STAGE, stageField, VERSION_STAGE } from './staged-rows.js';
+import {
+  STAGE_DELIMITER as D,
+  DATE_STAGE,
+  REFERENCE_STAGE,
+  type StagedTable,
+  stageField,
+  TOKEN_STAGE,
+  VERSION_STAGE,
+} from './staged-rows.js';
 import type { Head, WriteKey, WriteResult } from './write-plan.js';
 import { headKey, planWrites, updateHeads } from './write-plan.js';
 
@@ -16,7 +24,7 @@ export interface StagedBatch {
   source: string;
   records: readonly StagedRecord[];
   /** The staged files of every chunk the records come from, per table; `longestLine` in UTF-16 code units. */
-  files: { versions: string[]; index: string[]; longestLine: number };
+  files: { [T in StagedTable]: string[] } & { longestLine: number };
   /** Two scratch files of the batch's own: its keys (for the head lookup) and its decisions. */
   keysFile: string;
   decisionsFile: string;
@@ -75,14 +83,20 @@ export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Da
     [now],
   );
   await updateHeads(tx, plan);
-  if (files.index.length > 0) {
-    const s = tx.stagedRows(files.index, INDEX_STAGE, 0);
-    const from = `FROM ${d} d JOIN ${s} s ON s.key = d.key WHERE d.indexed = 1`;
-    await tx.run(`INSERT INTO search_token SELECT d.type, d.id, s.param, s.a, s.b ${from} AND s.kind = 't'`);
+  const indexed = (table: StagedTable, stage: StageColumns) =>
+    `FROM ${d} d JOIN ${tx.stagedRows(files[table], stage, 0)} s ON s.key = d.key WHERE d.indexed = 1`;
+  if (files.tokens.length > 0) {
     await tx.run(
-      `INSERT INTO search_date SELECT d.type, d.id, s.param, CAST(s.a AS BIGINT), CAST(s.b AS BIGINT) ${from} AND s.kind = 'd'`,
+      `INSERT INTO search_token SELECT d.type, d.id, s.param, s.system, s.code ${indexed('tokens', TOKEN_STAGE)}`,
     );
-    await tx.run(`INSERT INTO search_reference SELECT d.type, d.id, s.param, s.a ${from} AND s.kind = 'r'`);
+  }
+  if (files.dates.length > 0) {
+    await tx.run(`INSERT INTO search_date SELECT d.type, d.id, s.param, s.low, s.high ${indexed('dates', DATE_STAGE)}`);
+  }
+  if (files.references.length > 0) {
+    await tx.run(
+      `INSERT INTO search_reference SELECT d.type, d.id, s.param, s.target ${indexed('references', REFERENCE_STAGE)}`,
+    );
   }
   return plan.results;
 }
