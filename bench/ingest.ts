@@ -78,13 +78,25 @@ interface ChildResult {
   maxRssMb: number;
 }
 
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
+
+/**
+ * Build the product as it ships (`npm run build`'s TypeScript step; `healthmesh` runs dist/), so the timed ingest
+ * runs plain JavaScript in its main thread and workers rather than through the TypeScript loader.
+ */
+function buildProduct(): void {
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+}
+
 /** Ingest `file` into a fresh hub in a child process (its peak RSS is then the ingest's own). */
 async function ingestInChild(work: string, name: string, file: string): Promise<ChildResult> {
   const hubDir = join(work, name);
   mkdirSync(hubDir);
   await initHub(hubDir, { name: 'bench', logger: silentLogger() });
-  const child = fileURLToPath(new URL('./ingest-child.ts', import.meta.url));
-  const out = execFileSync(process.execPath, ['--max-old-space-size=768', '--import', 'tsx', child, hubDir, file], {
+  const child = fileURLToPath(new URL('./ingest-child.mjs', import.meta.url));
+  const out = execFileSync(process.execPath, ['--max-old-space-size=768', child, DIST, hubDir, file], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
   });
@@ -97,6 +109,7 @@ export async function runIngestBench(): Promise<boolean> {
     console.log(`ingest: skipped, ${SYNTHEA} is absent`);
     return process.env.CI !== 'true';
   }
+  buildProduct();
   const work = mkdtempSync(join(tmpdir(), 'hm-bench-ingest-'));
   try {
     const file = join(work, 'synthea-repeated.ndjson');
@@ -111,7 +124,7 @@ export async function runIngestBench(): Promise<boolean> {
       `ingest input: ${mb.toFixed(0)} MB, ${lines} resources (${one.totals.created} stored, ${one.totals.unchanged} unchanged, ${one.totals.rejected} rejected)`,
     );
     console.log(
-      `ingest throughput: ${ingestRate.toFixed(1)} MB/s (${ratio.toFixed(2)}x vs JSON.parse of the same lines ${parseRate.toFixed(1)} MB/s; floor ${FLOOR_RATIO}x)`,
+      `ingest throughput (built JS): ${ingestRate.toFixed(1)} MB/s (${ratio.toFixed(2)}x vs JSON.parse of the same lines ${parseRate.toFixed(1)} MB/s; floor ${FLOOR_RATIO}x)`,
     );
     console.log(`ingest resources: ${(lines / one.seconds).toFixed(0)} resources/s`);
     // Bounded memory: four times the input must not need much more memory.

@@ -1,9 +1,12 @@
 // One timed ingest in its own process, so its peak RSS is the ingest's alone. Prints one JSON line.
+// Plain JavaScript on the built modules (dist/, as `healthmesh` runs): no TypeScript loader in this process or
+// in its worker threads.
 import { join } from 'node:path';
-import { silentLogger } from '../src/core/index.js';
-import { openHub } from '../src/hub/index.js';
+import { pathToFileURL } from 'node:url';
 
-const [dir, file] = process.argv.slice(2) as [string, string];
+const [dist, dir, file] = process.argv.slice(2);
+const { silentLogger } = await import(pathToFileURL(join(dist, 'core/index.js')).href);
+const { openHub } = await import(pathToFileURL(join(dist, 'hub/index.js')).href);
 const hub = await openHub(dir, { logger: silentLogger() });
 const t0 = performance.now();
 const summary = await hub.ingest.ingestPaths([file], {
