@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   STORE_LOCKED: 'another process holds the store open for writing',
   STORE_STAGING_INCOMPLETE:
     'the staged files of a bulk write batch lack rows the batch needs; nothing of it was stored',
+  STORE_CONTENT_NOT_ONE_LINE:
+    'a resource body handed to the store is not single-line JSON; nothing of its batch was stored',
   INGEST_INVALID_JSON: 'a record is not valid JSON',
   INGEST_EMPTY_FILE: 'an input file holds no records',
   INGEST_NOT_A_RESOURCE: 'a record is not a JSON object with a resourceType',

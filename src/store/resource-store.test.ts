@@ -34,6 +34,16 @@ for (const engine of ENGINES) {
       await db.close();
     });
 
+    it('refuses a body that is not single-line JSON, storing nothing of its batch', async () => {
+      const { db, store } = await open();
+      const pretty = { ...write('b', {}), content: JSON.stringify({ resourceType: 'Observation', id: 'b' }, null, 2) };
+      await expect(store.write([write('a', { status: 'final' }), pretty], NOW)).rejects.toMatchObject({
+        code: 'STORE_CONTENT_NOT_ONE_LINE',
+      });
+      expect(await store.countByType()).toEqual({});
+      await db.close();
+    });
+
     it('keeps every version and serves the newest as current', async () => {
       const { db, store } = await open();
       await store.write([write('a', { status: 'preliminary' })], NOW);

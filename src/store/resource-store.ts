@@ -1,3 +1,4 @@
+import { HealthmeshError } from '../core/index.js';
 import type { SearchRows } from '../fhir/index.js';
 import type { Database, SqlValue } from './database.js';
 import type { StagedBatch } from './staged-write.js';
@@ -8,7 +9,10 @@ import { headKey as key, planWrites, updateHeads } from './write-plan.js';
 /** One resource ready to store: pseudonymised, with its stored id, serialised body and content hash. */
 export interface ResourceWrite extends WriteKey {
   source: string;
-  /** JSON of the resource without meta.versionId / meta.lastUpdated (those come from the columns). */
+  /**
+   * JSON of the resource without meta.versionId / meta.lastUpdated (those come from the columns), on one line as
+   * JSON.stringify writes it: bulk exports and the staging format rely on a body never holding a line feed.
+   */
   content: string;
   search: SearchRows;
   /**
@@ -52,6 +56,15 @@ export class ResourceStore {
    */
   async write(records: readonly ResourceWrite[], now: Date, tx?: Database): Promise<WriteResult[]> {
     if (!tx) return this.db.transaction((t) => this.write(records, now, t));
+    for (const r of records) {
+      if (r.content.includes('\n')) {
+        throw new HealthmeshError(
+          'STORE_CONTENT_NOT_ONE_LINE',
+          `${r.type}/${r.id}: the body holds a line feed (the store keeps single-line JSON, as JSON.stringify writes)`,
+          {},
+        );
+      }
+    }
     const plan = planWrites(records, await this.heads(tx, records.map(typeAndId)), now);
     if (plan.stored.length === 0) return plan.results;
     const versionRows: SqlValue[][] = [];

@@ -165,14 +165,13 @@ export class StagedRefresh {
 }
 
 /**
- * One JSON line per stale resource (staged-flatten.ts reads them). JSON forbids raw line feeds inside strings,
- * so replacing them (whitespace anywhere else) keeps one resource on one line.
+ * One JSON line per stale resource (staged-flatten.ts reads them). Stored bodies are single-line JSON (the store
+ * refuses any other), so they go out as they are: a defensive replace of line feeds doubled the export's CPU.
  */
 function exportSql(plan: StalePlan): string {
   const seen = plan.group.map((_, i) => `COALESCE(CAST(st.s${i} AS VARCHAR), 'null')`).join(` || ',' || `);
   return `${plan.staleSql}
     SELECT '{"i":' || CAST(to_json(st.id) AS VARCHAR) || ',"v":' || CAST(st.version AS VARCHAR)
-      || ',"t":' || CAST(epoch_ms(st.last_updated) AS VARCHAR) || ',"s":[' || ${seen} || '],"r":'
-      || replace(v.content, chr(10), ' ') || '}'
+      || ',"t":' || CAST(epoch_ms(st.last_updated) AS VARCHAR) || ',"s":[' || ${seen} || '],"r":' || v.content || '}'
     FROM stale st JOIN resource_version v ON v.type = $1 AND v.id = st.id AND v.version = st.version`;
 }
