@@ -4,6 +4,7 @@ import type { ResourceWrite } from '../store/index.js';
 import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
 import { AnalyticTables } from './analytic-tables.js';
 import { BUILT_IN_VIEWS } from './builtin-views.js';
+import { loadBoundaries } from './staged-refresh.js';
 
 const clock = fixedClock(new Date('2025-01-01T00:00:00Z'));
 
@@ -127,6 +128,55 @@ describe('analytic tables', () => {
     ]);
     expect((await parallel.refresh()).resources).toBe(0);
     await db.close();
+  });
+
+  it('rebuilds one changed view of a type on the parallel path and leaves its sibling as it was', async () => {
+    const { db, store } = await storeWith();
+    await store.write(
+      [
+        write('Observation', 'o1', { status: 'final', code: { coding: [{ code: 'a' }] } }),
+        write('Observation', 'o2', { status: 'amended', code: { coding: [{ code: 'b' }] } }),
+      ],
+      clock.now(),
+    );
+    const observation = BUILT_IN_VIEWS.find((v) => v.name === 'observation')!;
+    const lifelog = BUILT_IN_VIEWS.find((v) => v.name === 'lifelog')!;
+    const sources = () => db.all('SELECT view, id, version FROM view_source ORDER BY view, id');
+    await (await AnalyticTables.open(db, { region: 'busan', clock, views: [observation, lifelog] })).refresh();
+    const before = await sources();
+    expect(before).toHaveLength(4);
+    // A changed definition (another description) makes lifelog's table stale; observation's is current.
+    const changed = { ...lifelog, definition: { ...lifelog.definition, description: 'changed' } };
+    const tables = await AnalyticTables.open(db, {
+      region: 'busan',
+      clock,
+      views: [observation, changed],
+      parallelFrom: 0,
+    });
+    const summary = await tables.refresh();
+    expect(summary.views.map((v) => [v.view, v.rebuilt, v.flattened])).toEqual([
+      ['observation', false, 0],
+      ['lifelog', true, 2],
+    ]);
+    expect(await sources()).toEqual(before);
+    expect(await db.all('SELECT id, status FROM view_observation ORDER BY id')).toEqual([
+      { id: 'o1', status: 'final' },
+      { id: 'o2', status: 'amended' },
+    ]);
+    expect((await tables.refresh()).resources).toBe(0);
+    await db.close();
+  });
+
+  it('cuts a large type into equal loads of at least a row group, with no small remainder', () => {
+    expect(loadBoundaries(4_400)).toEqual([4_400]);
+    expect(loadBoundaries(200_000)).toEqual([200_000]);
+    for (const count of [135_000, 269_999, 270_000, 620_092, 1_000_003]) {
+      const ends = loadBoundaries(count);
+      expect(ends.at(-1)).toBe(count);
+      const sizes = ends.map((end, j) => end - (ends[j - 1] ?? 0));
+      expect(Math.min(...sizes)).toBeGreaterThanOrEqual(135_000);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+    }
   });
 
   it('reports an evaluation error from a worker with its code and the resource it failed on', async () => {

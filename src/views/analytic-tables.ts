@@ -179,25 +179,26 @@ export class AnalyticTables {
       if (plan) plans.push(plan);
     }
     const threshold = this.options.parallelFrom ?? PARALLEL_FROM;
+    // Once one type is large enough to start the workers, every type goes through them: flattening a small type
+    // here first held back the first export (4,400 Patients took 1.4 s of a 19 s build of 1M resources).
     // Smallest first: the workers start on a small type while the store exports the larger ones behind it.
-    const large = plans.filter((p) => p.count >= threshold).sort((a, b) => a.count - b.count);
+    const parallel = plans.some((p) => p.count >= threshold);
     const staged = new StagedRefresh(
       this.db,
       { views: this.options.views ?? BUILT_IN_VIEWS, region: this.options.region, engine: this.options.engine },
       this.options.stagingDir,
     );
     try {
-      // Workers start while the small types are flattened here; the large types then share one pipeline.
-      if (large.length > 0) staged.start();
-      for (const plan of plans) {
-        if (plan.count >= threshold) continue;
-        resources += await this.refreshType(plan, results, (n) => options.onProgress?.(resources + n));
-      }
-      if (large.length > 0) {
+      if (parallel) {
         const flattened = (e: Entry, n: number) => {
           results.get(e.name)!.flattened += n;
         };
-        resources += await staged.refreshTypes(large, flattened, (n) => options.onProgress?.(resources + n));
+        const bySize = [...plans].sort((a, b) => a.count - b.count);
+        resources += await staged.refreshTypes(bySize, flattened, (n) => options.onProgress?.(resources + n));
+      } else {
+        for (const plan of plans) {
+          resources += await this.refreshType(plan, results, (n) => options.onProgress?.(resources + n));
+        }
       }
     } finally {
       await staged.close();

@@ -12,18 +12,31 @@ import { SOURCE_COLUMN } from './table-schema.js';
  * split into enough tasks to keep every worker busy.
  */
 const EXPORT_FILE_BYTES = 8 * 1024 * 1024;
+/** A group's `view_source` rows: `mask` has one character per view of the group, '1' where it flattened. */
 const SOURCE_STAGE: StageColumns = [
-  ['view', 'VARCHAR'],
   ['id', 'VARCHAR'],
   ['version', 'INTEGER'],
+  ['mask', 'VARCHAR'],
 ];
 const ID_STAGE: StageColumns = [['id', 'VARCHAR']];
 /**
- * Resources whose rows commit together: past DuckDB's row group (122,880 rows) an insert writes whole groups
- * straight to the database file, where commits of 10k-resource batches spent longer writing the WAL and
+ * Resources whose rows commit together, at least: past DuckDB's row group (122,880 rows) an insert writes whole
+ * groups straight to the database file, where commits of 10k-resource batches spent longer writing the WAL and
  * checkpointing it than inserting (measured); the first part of a large type loads while the rest is flattened.
+ * A type is cut into equal batches (`loadBoundaries`), so no small remainder goes the WAL way at the very end
+ * (97k Observations: a 1.5 s commit and checkpoint, alone on the critical path). The margin over a row group
+ * covers the granularity of exported files (~10k resources each).
  */
-const LOAD_BATCH = 125_000;
+const LOAD_BATCH = 135_000;
+
+/**
+ * Where the loads of a type of `count` resources end, as cumulative counts: equal batches of at least LOAD_BATCH
+ * (one batch when the type is smaller).
+ */
+export function loadBoundaries(count: number): number[] {
+  const n = Math.max(1, Math.floor(count / LOAD_BATCH));
+  return Array.from({ length: n }, (_, j) => Math.round(((j + 1) * count) / n));
+}
 
 /** One type's stale resources: `staleSql` is a WITH clause defining `stale` (id, version, last_updated, s0...). */
 export interface StalePlan {
@@ -84,15 +97,22 @@ export class StagedRefresh {
     let done = 0;
     for (const [t, next] of runs.entries()) {
       const run = await next;
+      const boundaries = loadBoundaries(run.plan.count);
+      // A load ends at the file nearest its boundary: half a file's resources early is near enough.
+      const slack = run.plan.count / run.outputs.length / 2;
       let batch: FlattenOutput[] = [];
       let inBatch = 0;
+      let typeDone = 0;
       for (const [k, output] of run.outputs.entries()) {
         const out = await output;
         batch.push(out);
         inBatch += out.resources;
-        if (inBatch < LOAD_BATCH && k < run.outputs.length - 1) continue;
+        const boundary = boundaries[0] ?? Number.POSITIVE_INFINITY;
+        if (typeDone + inBatch < boundary - slack && k < run.outputs.length - 1) continue;
+        if (boundaries.length > 1) boundaries.shift();
         await this.load(run.plan.group, batch);
         for (const b of batch) for (const [i, e] of run.plan.group.entries()) flattened(e, b.views[i]!.flattened);
+        typeDone += inBatch;
         done += inBatch;
         progress(done);
         batch = [];
@@ -142,7 +162,6 @@ export class StagedRefresh {
         const vs = outs.map((o) => o.views[i]!);
         const replaced = vs.flatMap((v) => (v.replaced ? [v.replaced] : []));
         const rows = vs.flatMap((v) => (v.rows ? [v.rows] : []));
-        const sources = vs.flatMap((v) => (v.sources ? [v.sources] : []));
         if (replaced.length > 0) {
           const ids = `SELECT id FROM ${tx.stagedRows(replaced, ID_STAGE, 0)}`;
           await tx.run(`DELETE FROM "${e.table}" WHERE "${SOURCE_COLUMN}" IN (${ids})`);
@@ -156,9 +175,15 @@ export class StagedRefresh {
           const longest = 3 * Math.max(...vs.map((v) => v.longestLine));
           await tx.run(`INSERT INTO "${e.table}" SELECT * FROM ${tx.stagedRows(rows, columns, longest)}`);
         }
-        if (sources.length > 0) {
-          await tx.run(`INSERT INTO view_source SELECT * FROM ${tx.stagedRows(sources, SOURCE_STAGE, 0)}`);
-        }
+      }
+      const sources = outs.flatMap((o) => (o.sources ? [o.sources] : []));
+      if (sources.length > 0) {
+        const names = group.map((_, i) => `($${i + 1}, ${i + 1})`).join(', ');
+        await tx.run(
+          `INSERT INTO view_source SELECT v.view, s.id, s.version FROM ${tx.stagedRows(sources, SOURCE_STAGE, 0)} s
+             JOIN (VALUES ${names}) AS v (view, pos) ON substr(s.mask, v.pos, 1) = '1'`,
+          group.map((e) => e.name),
+        );
       }
     });
   }
