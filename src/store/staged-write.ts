@@ -6,6 +6,7 @@ import {
   STAGE_DELIMITER as D,
   DATE_STAGE,
   REFERENCE_STAGE,
+  StageBuffer,
   type StagedTable,
   stageField,
   TOKEN_STAGE,
@@ -55,12 +56,14 @@ const DECISION_STAGE: StageColumns = [
 export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Date): Promise<WriteResult[]> {
   const plan = planWrites(batch.records, await stagedHeads(tx, batch), now);
   if (plan.stored.length === 0) return plan.results;
-  let decisions = '';
+  const decisions = new StageBuffer();
   for (const s of plan.stored) {
     const r = batch.records[s.index]!;
-    decisions += `${r.key}${D}${stageField(r.type)}${D}${stageField(r.id)}${D}${s.version}${D}${stageField(r.hash)}${D}${stageField(r.patientKey)}${D}${s.indexed ? 1 : 0}${D}${s.newHead ? 1 : 0}\n`;
+    decisions.write(
+      `${r.key}${D}${stageField(r.type)}${D}${stageField(r.id)}${D}${s.version}${D}${stageField(r.hash)}${D}${stageField(r.patientKey)}${D}${s.indexed ? 1 : 0}${D}${s.newHead ? 1 : 0}\n`,
+    );
   }
-  writeFileSync(batch.decisionsFile, decisions, { mode: 0o600 });
+  writeFileSync(batch.decisionsFile, decisions.bytes(), { mode: 0o600 });
   const files = batch.files;
   const d = tx.stagedRows([batch.decisionsFile], DECISION_STAGE, 0);
   const longest = 3 * files.longestLine; // UTF-16 code units to a bound on UTF-8 bytes
@@ -103,9 +106,9 @@ export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Da
 
 /** Current heads of the batch's resources, looked up by a join with its staged keys (not a bound list). */
 async function stagedHeads(tx: Database, batch: StagedBatch): Promise<Map<string, Head>> {
-  let keys = '';
-  for (const r of batch.records) keys += `${stageField(r.type)}${D}${stageField(r.id)}\n`;
-  writeFileSync(batch.keysFile, keys, { mode: 0o600 });
+  const keys = new StageBuffer();
+  for (const r of batch.records) keys.write(`${stageField(r.type)}${D}${stageField(r.id)}\n`);
+  writeFileSync(batch.keysFile, keys.bytes(), { mode: 0o600 });
   const rows = await tx.all<{ type: string; id: string; version: number; hash: string }>(
     `SELECT h.type, h.id, h.version, h.hash FROM resource_head h
        JOIN (SELECT DISTINCT type, id FROM ${tx.stagedRows([batch.keysFile], KEY_STAGE, 0)}) k

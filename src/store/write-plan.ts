@@ -40,44 +40,63 @@ export interface WritePlan {
 
 export const headKey = (type: string, id: string): string => `${type}/${id}`;
 
+/** Where one resource of a batch stands while the batch is planned. */
+interface Planned {
+  version: number;
+  hash: string;
+  /** It has a head in the store (from before this batch). */
+  existed: boolean;
+  /** Index into `stored` of its last new version in this batch, or -1. */
+  last: number;
+  row?: SqlValue[];
+}
+
 /**
- * Decide each record of a batch against the current heads (a map by `headKey`, updated in place): a record whose
- * hash equals its resource's current one is `unchanged`; otherwise it becomes the next version. Records are
- * taken in order, so the same resource twice in one batch yields two versions only if the content differs.
+ * Decide each record of a batch against the current heads (a map by `headKey`): a record whose hash equals its
+ * resource's current one is `unchanged`; otherwise it becomes the next version. Records are taken in order, so
+ * the same resource twice in one batch yields two versions only if the content differs. One map entry per
+ * resource carries its state through the batch (a map per concern cost a bulk write ~0.2 s per 122,880 records).
  */
-export function planWrites(records: readonly WriteKey[], heads: Map<string, Head>, now: Date): WritePlan {
-  const results: WriteResult[] = [];
+export function planWrites(records: readonly WriteKey[], heads: ReadonlyMap<string, Head>, now: Date): WritePlan {
+  const results: WriteResult[] = new Array(records.length);
   const stored: WritePlan['stored'] = [];
-  const newHeads = new Map<string, SqlValue[]>();
-  const changedHeads = new Map<string, SqlValue[]>();
   const reindexed: [string, string][] = [];
-  const lastStored = new Map<string, number>();
+  const state = new Map<string, Planned>();
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const k = headKey(r.type, r.id);
-    const head = heads.get(k);
-    if (head && head.hash === r.hash) {
-      results.push({ status: 'unchanged', version: head.version });
+    let p = state.get(k);
+    if (p === undefined) {
+      const head = heads.get(k);
+      p = head
+        ? { version: head.version, hash: head.hash, existed: true, last: -1 }
+        : { version: 0, hash: '', existed: false, last: -1 };
+      state.set(k, p);
+    }
+    if (p.version > 0 && p.hash === r.hash) {
+      results[i] = { status: 'unchanged', version: p.version };
       continue;
     }
-    const version = head ? head.version + 1 : 1;
-    const existedBefore = head !== undefined && !newHeads.has(k);
-    heads.set(k, { version, hash: r.hash });
-    const headRow: SqlValue[] = [r.type, r.id, version, r.hash, now, r.patientKey];
-    if (existedBefore || changedHeads.has(k)) {
-      changedHeads.set(k, headRow);
-      reindexed.push([r.type, r.id]);
-    } else {
-      newHeads.set(k, headRow);
-    }
-    const earlier = lastStored.get(k);
-    if (earlier !== undefined) stored[earlier]!.indexed = false;
-    lastStored.set(k, stored.length);
-    stored.push({ index: i, version, indexed: true, newHead: false });
-    results.push({ status: head ? 'updated' : 'created', version });
+    results[i] = { status: p.version > 0 ? 'updated' : 'created', version: p.version + 1 };
+    p.version++;
+    p.hash = r.hash;
+    p.row = [r.type, r.id, p.version, r.hash, now, r.patientKey];
+    if (p.existed) reindexed.push([r.type, r.id]);
+    if (p.last >= 0) stored[p.last]!.indexed = false;
+    p.last = stored.length;
+    stored.push({ index: i, version: p.version, indexed: true, newHead: false });
   }
-  for (const [k, last] of lastStored) if (newHeads.has(k)) stored[last]!.newHead = true;
-  return { results, stored, newHeads: [...newHeads.values()], changedHeads: [...changedHeads.values()], reindexed };
+  const newHeads: SqlValue[][] = [];
+  const changedHeads: SqlValue[][] = [];
+  for (const p of state.values()) {
+    if (p.last < 0) continue;
+    if (p.existed) changedHeads.push(p.row!);
+    else {
+      stored[p.last]!.newHead = true;
+      newHeads.push(p.row!);
+    }
+  }
+  return { results, stored, newHeads, changedHeads, reindexed };
 }
 
 const INDEX_TABLES = ['search_token', 'search_date', 'search_reference'] as const;
