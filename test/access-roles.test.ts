@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { silentLogger } from '../src/core/index.js';
 import type { Hub } from '../src/hub/index.js';
@@ -166,6 +166,17 @@ describe('roles on the API, and tokens made with `healthmesh token`', () => {
     const researcher = (await call('researcher', 'GET', '/console/overview')).json() as Overview;
     expect(researcher.ingests).toHaveLength(steward.ingests.length);
     expect(researcher.ingests.every((e) => e.target === null && e.actor === null)).toBe(true);
+  });
+
+  it("serves the hub's disclosure rules to every role, audited", async () => {
+    const res = await call('researcher', 'GET', '/console/policy');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ disclosure: hub.config.privacy.disclosure });
+    // The audit entry is appended once the response has gone (an onResponse hook).
+    await vi.waitFor(async () => {
+      const rows = await hub.db.all<{ actor: string }>("SELECT actor FROM audit_log WHERE action = 'console-policy'");
+      expect(rows.map((r) => r.actor)).toContain('a-researcher');
+    });
   });
 
   it('audits each refusal as denied, under the holder name', async () => {

@@ -50,8 +50,10 @@ describeWithChromium('web console in a real browser (chromium via playwright-cor
     // A hub with a synthetic population, a stored ILI forecast (and its alert) and a registered model, so that
     // every page has something real to show.
     generateRegion({ region: REGION, people: PEOPLE, seed: 'console', out: input });
+    // A threshold other than the default 10, so the pages must say the hub's own ("fewer than 11").
     env = await tempHub(REGION, {
       surveillance: { epidemicThresholds: { [REGION]: { weeklyCount: 1 } }, alertQuantile: 0.975 },
+      privacy: { birthDatePrecision: 'month', disclosure: { threshold: 11, rounding: 5, minCellSize: 10 } },
     });
     const files = readdirSync(input)
       .filter((f) => f.endsWith('.ndjson'))
@@ -146,6 +148,7 @@ describeWithChromium('web console in a real browser (chromium via playwright-cor
     await openConsole();
     await signIn();
     await go('Data catalog');
+    await page.getByText('Counts below 11 are withheld.').waitFor();
     const patientRow = page.getByRole('row').filter({ has: page.getByRole('button', { name: 'view_patient' }) });
     const [tables] = await Promise.all([(await openAnalyticTables(env.hub)).list(), patientRow.waitFor()]);
     const rows = tables.find((t) => t.view === 'patient')?.rows ?? 0;

@@ -1,5 +1,8 @@
+import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { onUnauthorised, session } from './api.js';
+import type { DisclosureRules } from './components.js';
+import { Async, PolicyContext, useApi } from './components.js';
 import type { Lang } from './i18n.js';
 import { I18nContext, initialLang, keepLang, makeI18n, useI18n } from './i18n.js';
 import type { MessageKey } from './messages.js';
@@ -42,6 +45,16 @@ function LanguageSwitch({ lang, setLang }: { lang: Lang; setLang: (l: Lang) => v
         </option>
       </select>
     </label>
+  );
+}
+
+/** Pages render once the hub's disclosure rules are known: their withheld figures say "fewer than {threshold}". */
+function WithPolicy({ children }: { children: ComponentChildren }) {
+  const policy = useApi<{ disclosure: DisclosureRules }>('/console/policy');
+  return (
+    <Async loaded={policy}>
+      {(p) => <PolicyContext.Provider value={p.disclosure}>{children}</PolicyContext.Provider>}
+    </Async>
   );
 }
 
@@ -111,7 +124,9 @@ export function App() {
         {signedIn ? (
           <>
             <h1>{i18n.t(current.label)}</h1>
-            <current.Page />
+            <WithPolicy>
+              <current.Page />
+            </WithPolicy>
           </>
         ) : (
           <LoginPage onSignedIn={() => setSignedIn(true)} />

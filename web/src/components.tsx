@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { createContext } from 'preact';
+import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from './api.js';
 import { useI18n } from './i18n.js';
 
@@ -7,6 +8,21 @@ export type Loaded<T> = { state: 'loading' } | { state: 'error'; error: ApiError
 
 function asApiError(e: unknown): ApiError {
   return e instanceof ApiError ? e : new ApiError(0, 'CLIENT', e instanceof Error ? e.message : String(e));
+}
+
+/** The hub's disclosure rules (`GET /console/policy`), loaded once after sign-in, before any page renders. */
+export interface DisclosureRules {
+  threshold: number;
+  rounding: number;
+  minCellSize: number;
+}
+export const PolicyContext = createContext<DisclosureRules | null>(null);
+
+/** The hub's disclosure rules; pages render only inside the App's provider, which has them. */
+export function usePolicy(): DisclosureRules {
+  const rules = useContext(PolicyContext);
+  if (!rules) throw new Error('usePolicy outside the signed-in console');
+  return rules;
 }
 
 /** GET `path` (null: nothing yet) with loading and error states; `reload` asks again. */
@@ -93,6 +109,7 @@ export function Section({
  */
 export function Bars({ items, label }: { items: { label: string; value: number | null }[]; label: string }) {
   const { t, num } = useI18n();
+  const { threshold } = usePolicy();
   const max = Math.max(1, ...items.map((i) => i.value ?? 0));
   return (
     <ul class="bars" aria-label={label}>
@@ -102,7 +119,7 @@ export function Bars({ items, label }: { items: { label: string; value: number |
           <span class="bar-track" aria-hidden="true">
             <span class="bar" style={{ width: `${((i.value ?? 0) / max) * 100}%` }} />
           </span>
-          <span class="bar-value">{i.value === null ? t('suppressed', { n: 10 }) : num(i.value)}</span>
+          <span class="bar-value">{i.value === null ? t('suppressed', { n: threshold }) : num(i.value)}</span>
         </li>
       ))}
     </ul>
@@ -112,7 +129,8 @@ export function Bars({ items, label }: { items: { label: string; value: number |
 /** A released count: a number, or the suppression notice where disclosure control withheld it. */
 export function Count({ value }: { value: number | null | undefined }) {
   const { t, num } = useI18n();
-  return <>{value === null || value === undefined ? t('suppressed', { n: 10 }) : num(value)}</>;
+  const { threshold } = usePolicy();
+  return <>{value === null || value === undefined ? t('suppressed', { n: threshold }) : num(value)}</>;
 }
 
 /** One column of a `DataTable`: its header, how a row shows in it, and whether it holds numbers (right-aligned). */

@@ -63,6 +63,14 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       };
     });
 
+    // The disclosure rules the console explains next to withheld figures ("fewer than {threshold}").
+    app.get('/console/policy', async (req) => {
+      req.auditAction = { action: 'console-policy', target: 'console/policy' };
+      return {
+        disclosure: { threshold: policy.threshold, rounding: policy.rounding, minCellSize: policy.minCellSize },
+      };
+    });
+
     app.get('/console/peers', async (req) => {
       req.auditAction = { action: 'console-peers', target: 'console/peers' };
       const f = ctx.federation;

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Async, Bars, Count, DataTable, Section, useApi } from '../components.js';
+import { Async, Bars, Count, DataTable, Section, useApi, usePolicy } from '../components.js';
 import { useI18n } from '../i18n.js';
 
 interface Catalog {
@@ -49,7 +49,7 @@ function Distribution({ c }: { c: Profile['columns'][number] }) {
 }
 
 function TableProfile({ view }: { view: string }) {
-  const { t, num } = useI18n();
+  const { t } = useI18n();
   const profile = useApi<Profile>(`/console/catalog/${encodeURIComponent(view)}`);
   return (
     <Section title={t('showColumns', { table: `view_${view}` })} id={`profile-${view}`}>
@@ -77,10 +77,11 @@ function TableProfile({ view }: { view: string }) {
 export function CatalogPage() {
   const { t, num, dateTime } = useI18n();
   const catalog = useApi<Catalog>('/console/catalog');
+  const { threshold } = usePolicy();
   const [open, setOpen] = useState<string | null>(null);
   return (
     <>
-      <p>{t('catalogIntro', { n: 10 })}</p>
+      <p>{t('catalogIntro', { n: threshold })}</p>
       <Async loaded={catalog}>
         {(c) => (
           <>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Async, Count, Section, useApi } from '../components.js';
+import { Async, Count, Section, useApi, usePolicy } from '../components.js';
 import { useI18n } from '../i18n.js';
 import { LineChart } from '../line-chart.js';
 
@@ -175,6 +175,7 @@ function Evaluation({ e }: { e: ModelDetail['card']['evaluations'][number] }) {
 
 function ModelCard({ id }: { id: string }) {
   const { t, num, pct, dateTime } = useI18n();
+  const { threshold } = usePolicy();
   const detail = useApi<ModelDetail>(`/models/${encodeURIComponent(id)}`);
   return (
     <Async loaded={detail}>
@@ -212,9 +213,12 @@ function ModelCard({ id }: { id: string }) {
             </dl>
             <p>
               {t('training', {
-                rows: m.card.trainingData.rows === null ? t('suppressed', { n: 10 }) : num(m.card.trainingData.rows),
+                rows:
+                  m.card.trainingData.rows === null ? t('suppressed', { n: threshold }) : num(m.card.trainingData.rows),
                 events:
-                  m.card.trainingData.events === null ? t('suppressed', { n: 10 }) : num(m.card.trainingData.events),
+                  m.card.trainingData.events === null
+                    ? t('suppressed', { n: threshold })
+                    : num(m.card.trainingData.events),
                 prevalence: pct(m.card.trainingData.prevalence),
               })}
             </p>
