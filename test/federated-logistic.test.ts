@@ -18,6 +18,7 @@ import {
   fitFederatedLogistic,
   fitLogistic,
   ModelFederation,
+  NEWTON_ROUNDS_PER_DAY,
   validateFeatureSpec,
 } from '../src/models/index.js';
 import { buildServer } from '../src/server/index.js';
@@ -124,6 +125,32 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
       `federated GLM over 3 hubs (${raw.rows} rows): ${newtonRounds} Newton rounds, max |Δβ| vs pooled ${worst.toExponential(2)}; ms per round: ${fit.rounds.map((r) => r.ms.toFixed(0)).join(', ')} (round 0 = moments and each hub's features)`,
     );
   }, 300_000);
+
+  it('answers no Newton round that is a query: a wrong or non-finite beta, a saturating beta, past the daily budget', async () => {
+    const busan = servers.get('busan')!.models;
+    const moments = await busan.moments(SPEC, 'peer:prober');
+    const names = ['age', 'male', 'sbp', 'bmi'];
+    const fill = Object.fromEntries(names.map((n, j) => [n, moments.sums[j]! / moments.recorded[j]!]));
+    const zero = new Array<number>(names.length + 2).fill(0); // intercept, the four features, sbp_missing
+    const code = async (beta: unknown) => {
+      const e = await busan.newton(SPEC, fill, beta, 'peer:prober').then(
+        () => 'answered',
+        (err: unknown) => (isHealthmeshError(err) ? `${err.code}: ${err.message}` : String(err)),
+      );
+      return e;
+    };
+    expect(await code(zero)).toBe('answered');
+    expect(await code(zero.slice(1))).toMatch(/MODEL_FEDERATION_REFUSED: beta has 5 coefficients/);
+    expect(await code([Number.NaN, ...zero.slice(1)])).toMatch(/MODEL_FEDERATION_REFUSED: a Newton round needs/);
+    // "How many people are older than 60?": a steep step in age pins every row's probability to 0 or 1.
+    const step = [-1e4 * 60, 1e4, 0, 0, 0, 0];
+    expect(await code(step)).toMatch(/MODEL_FEDERATION_REFUSED: busan: at this beta \d+ rows have a fitted/);
+    // The budget counts every round asked today with a well-formed beta, answered or not (three so far: zero,
+    // the short one, the step); another requester has its own.
+    for (let i = 3; i < NEWTON_ROUNDS_PER_DAY; i++) expect(await code(zero)).toBe('answered');
+    expect(await code(zero)).toMatch(/MODEL_FEDERATION_REFUSED: busan: peer:prober has asked 40 Newton rounds/);
+    await expect(busan.newton(SPEC, fill, zero, 'peer:other')).resolves.toMatchObject({ size: 6 });
+  }, 120_000);
 
   it('stops when a hub refuses a round under its disclosure threshold, naming the hub', async () => {
     const c = servers.get('gyeonggi')!;

@@ -86,11 +86,18 @@ export function pooledPlan(spec: FeatureSpec, moments: readonly FeatureMoments[]
 
 /** Specs whose feature rows a hub keeps between rounds; the oldest is dropped first. */
 const FEATURE_CACHE_SPECS = 8;
+/**
+ * Newton rounds one requester may ask of one spec in a day. A fit takes at most 10; each round answers exact
+ * sums at a β the requester chooses, so an unbounded number of rounds would be an unbounded number of queries.
+ */
+export const NEWTON_ROUNDS_PER_DAY = 40;
 
 /** The model side of a hub's federation: `model.glm-moments` and `model.glm-newton`. */
 export class ModelFederation {
   /** Raw feature rows per spec, computed once per spec and reused by every round. */
   private readonly cache = new Map<string, Promise<FeatureMatrix>>();
+  /** Newton rounds asked today, per requester and spec (in memory: a restart is the hub's own doing). */
+  private readonly rounds = new Map<string, { day: string; count: number }>();
 
   constructor(private readonly hub: Hub) {}
 
@@ -203,12 +210,32 @@ export class ModelFederation {
   /** This hub's gradient, information and log-likelihood at `beta`, with the coordinator's fill. */
   async newton(input: unknown, fill: unknown, beta: unknown, requester = 'coordinator'): Promise<WireNewtonPart> {
     const { spec, raw } = await this.raw(input, requester);
-    if (typeof fill !== 'object' || fill === null || !Array.isArray(beta) || beta.some((b) => typeof b !== 'number')) {
-      throw refuse('a Newton round needs { spec, fill, beta: number[] }');
+    if (
+      typeof fill !== 'object' ||
+      fill === null ||
+      !Array.isArray(beta) ||
+      beta.some((b) => typeof b !== 'number' || !Number.isFinite(b))
+    ) {
+      throw refuse('a Newton round needs { spec, fill, beta: finite numbers }');
     }
+    this.countRound(requester, JSON.stringify(spec));
     const plan: FeaturePlan = { spec, columns: featureColumns(spec), fill: fill as Record<string, number> };
     const x = applyFeaturePlan(plan, raw);
+    if (beta.length !== x.names.length + 1) {
+      throw refuse(
+        `beta has ${beta.length} coefficients; this spec's model has ${x.names.length + 1} (intercept first)`,
+      );
+    }
     const part = partialNewtonStep(x, Float64Array.from(beta as number[]));
+    // At a β that pins many rows' probabilities to 0 or 1 the gradient counts the rows on either side of a
+    // hyperplane the requester chose: a query, not a step of a fit (a separable fit is refused here too, and its
+    // coordinator gets this message instead of a diverging model).
+    const threshold = this.hub.config.privacy.disclosure.threshold;
+    if (part.saturated >= threshold) {
+      throw refuse(
+        `${this.hub.config.name}: at this beta ${part.saturated} rows have a fitted probability within 3e-7 of 0 or 1 (a hyperplane query, or a separable fit): it takes no part (disclosure control)`,
+      );
+    }
     await this.hub.audit.append({
       actor: 'federation',
       action: 'model-glm-newton',
@@ -223,6 +250,21 @@ export class ModelFederation {
       logLikelihood: part.logLikelihood,
       saturated: part.saturated,
     };
+  }
+
+  private countRound(requester: string, specKey: string): void {
+    const key = `${requester}\u0000${specKey}`;
+    const day = this.hub.clock.now().toISOString().slice(0, 10);
+    const seen = this.rounds.get(key);
+    const count = seen && seen.day === day ? seen.count + 1 : 1;
+    if (count > NEWTON_ROUNDS_PER_DAY) {
+      throw refuse(
+        `${this.hub.config.name}: ${requester} has asked ${NEWTON_ROUNDS_PER_DAY} Newton rounds of this spec today, the most a hub answers (each round is a query at a chosen beta)`,
+      );
+    }
+    // Yesterday's counts go once the map grows: any peer can send specs.
+    if (this.rounds.size >= 1000) for (const [k, v] of this.rounds) if (v.day !== day) this.rounds.delete(k);
+    this.rounds.set(key, { day, count });
   }
 }
 

@@ -15,7 +15,7 @@ export { applyFeaturePlan, fitFeaturePlan, rawVectorFromJson } from './feature-p
 export type { FeatureDefinition, FeatureSpec, MissingPolicy, OutcomeSpec, PopulationSpec } from './feature-spec.js';
 export { FEATURE_SPEC_SCHEMA, featureColumns, validateFeatureSpec } from './feature-spec.js';
 export type { FeatureMoments, FederatedLogisticFit } from './federated-logistic.js';
-export { fitFederatedLogistic, ModelFederation, pooledPlan } from './federated-logistic.js';
+export { fitFederatedLogistic, ModelFederation, NEWTON_ROUNDS_PER_DAY, pooledPlan } from './federated-logistic.js';
 export type { BoostedModel, BoostedTree, BoostingDiagnostics, BoostingOptions } from './gradient-boosting.js';
 export { boostedScores, fitBoosted, predictBoosted } from './gradient-boosting.js';
 export type { FeatureScope, HubFeatureRows } from './hub-features.js';
