@@ -169,4 +169,25 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
       );
     expect(audit.length).toBeGreaterThan(0);
   }, 120_000);
+  it("computes a spec's features again after an ingest once a fit's reuse window has passed", async () => {
+    const hub = hubs.get('gwangju')!;
+    const models = new ModelFederation(hub, { reuseMs: 0 });
+    const before = await models.moments(SPEC, 'peer:refresh');
+    expect((await models.moments(SPEC, 'peer:refresh')).rows).toBe(before.rows); // unchanged store: same rows
+    const ingestMore = async (people: number, seed: string) => {
+      const out = join(root, `synth-${seed}`);
+      generateRegion({ region: 'gwangju', people, seed, out });
+      const files = readdirSync(out)
+        .filter((f) => f.endsWith('.ndjson'))
+        .map((f) => join(out, f));
+      await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: `synth-${seed}` }));
+    };
+    // A few more people: the rows are computed again, and the release log refuses a population that moved by
+    // fewer events than the threshold (its difference from the first would reveal them).
+    await ingestMore(200, 'glm-few');
+    await expect(models.moments(SPEC, 'peer:refresh')).rejects.toMatchObject({ code: 'DISCLOSURE_DIFFERENCING' });
+    await ingestMore(1500, 'glm-many');
+    const after = await models.moments(SPEC, 'peer:refresh');
+    expect(after.rows).toBeGreaterThan(before.rows + 10);
+  }, 300_000);
 });

@@ -87,6 +87,18 @@ export function pooledPlan(spec: FeatureSpec, moments: readonly FeatureMoments[]
 /** Specs whose feature rows a hub keeps between rounds; the oldest is dropped first. */
 const FEATURE_CACHE_SPECS = 8;
 /**
+ * How long a spec's feature rows serve after the store has changed: long enough for the rounds of one fit (so
+ * they all sum the same rows), short enough that the next fit sees new data.
+ */
+const FEATURE_REUSE_MS = 10 * 60_000;
+
+interface CachedFeatures {
+  matrix: Promise<FeatureMatrix>;
+  /** The store's state when the rows were computed (`storeStamp`). */
+  stamp: string;
+  at: number;
+}
+/**
  * Newton rounds one requester may ask of one spec in a day. A fit takes at most 10; each round answers exact
  * sums at a β the requester chooses, so an unbounded number of rounds would be an unbounded number of queries.
  */
@@ -94,12 +106,15 @@ export const NEWTON_ROUNDS_PER_DAY = 40;
 
 /** The model side of a hub's federation: `model.glm-moments` and `model.glm-newton`. */
 export class ModelFederation {
-  /** Raw feature rows per spec, computed once per spec and reused by every round. */
-  private readonly cache = new Map<string, Promise<FeatureMatrix>>();
+  /** Raw feature rows per spec, computed once per spec and reused by the rounds of a fit. */
+  private readonly cache = new Map<string, CachedFeatures>();
   /** Newton rounds asked today, per requester and spec (in memory: a restart is the hub's own doing). */
   private readonly rounds = new Map<string, { day: string; count: number }>();
 
-  constructor(private readonly hub: Hub) {}
+  constructor(
+    private readonly hub: Hub,
+    private readonly options: { reuseMs?: number } = {},
+  ) {}
 
   register(operations = new OperationRegistry()): OperationRegistry {
     operations.register('model.glm-moments', ({ body, peer }) =>
@@ -116,7 +131,14 @@ export class ModelFederation {
     const spec = validateFeatureSpec(input);
     if (spec.outcome === undefined) throw refuse('a federated fit needs an outcome');
     const key = JSON.stringify(spec);
-    let p = this.cache.get(key);
+    const stamp = await storeStamp(this.hub);
+    const now = this.hub.clock.now().getTime();
+    const cached = this.cache.get(key);
+    // Rows computed before an ingest are recomputed once they are older than a fit takes.
+    const stale =
+      cached !== undefined && cached.stamp !== stamp && now - cached.at > (this.options.reuseMs ?? FEATURE_REUSE_MS);
+    if (stale) this.cache.delete(key);
+    let p = stale ? undefined : cached?.matrix;
     if (p === undefined) {
       // An empty population is 0 rows: refused below like any population under the threshold.
       p = buildHubFeatures(this.hub, spec).then(
@@ -137,8 +159,11 @@ export class ModelFederation {
       );
       // A bounded cache: any peer can send specs, and each holds a hub's feature rows in memory.
       if (this.cache.size >= FEATURE_CACHE_SPECS) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(key, p);
-      p.catch(() => this.cache.delete(key));
+      const entry = { matrix: p, stamp, at: now };
+      this.cache.set(key, entry);
+      p.catch(() => {
+        if (this.cache.get(key) === entry) this.cache.delete(key);
+      });
     }
     const raw = await p;
     // Disclosure: a round on fewer people than the threshold (or nearly all of one class) would come close to
@@ -266,6 +291,14 @@ export class ModelFederation {
     if (this.rounds.size >= 1000) for (const [k, v] of this.rounds) if (v.day !== day) this.rounds.delete(k);
     this.rounds.set(key, { day, count });
   }
+}
+
+/** The store's state as far as features go: how many current resources, and the latest change. */
+async function storeStamp(hub: Hub): Promise<string> {
+  const [row] = await hub.db.all<{ n: unknown; last: unknown }>(
+    'SELECT COUNT(*) AS n, MAX(last_updated) AS last FROM resource_head',
+  );
+  return `${String(row?.n)}|${String(row?.last)}`;
 }
 
 /**
