@@ -130,6 +130,24 @@ describe('reading suppressed weeks', () => {
     expect([...few.series.values]).toEqual([10]);
   });
 
+  it('reads a confirmed count withheld to protect a few unconfirmed visits near the ILI count, by the nearby share', () => {
+    // A season at its height, nearly every ILI visit tested: the peak week's unconfirmed visits (6) are under the
+    // threshold, so the hub withholds its confirmed count (94) although it is far above the threshold.
+    const ili = [40, 61, 100, 82, 50];
+    const confirmed = [30, 50, 94, 68, 38];
+    const release = releaseWeeklySeries(hubSeries(ili, confirmed), 'busan', DEFAULT);
+    expect(release.confirmed).toEqual([30, 50, null, 70, 40]);
+    const read = seriesFromRelease(release, 'confirmed');
+    expect(read.series.values[2]).toBe(100 - 4.5); // the middle of 91 ... 100, not 4.5
+    expect(read.imputedWeeks).toEqual(['2023-10-21']);
+    // The same ILI count in a season where few visits are confirmed: the withheld count is the small one.
+    const low = seriesFromRelease(
+      releaseWeeklySeries(hubSeries(ili, [12, 15, 7, 20, 11]), 'busan', DEFAULT),
+      'confirmed',
+    );
+    expect(low.series.values[2]).toBe(4.5);
+  });
+
   it('refuses suppressed weeks when asked to, naming the hub', () => {
     expect(codeOf(() => seriesFromRelease(released([null, 15], [null, null]), 'ili', 'refuse'))).toBe(
       'SURVEILLANCE_SUPPRESSED_WEEK',

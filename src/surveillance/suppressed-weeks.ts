@@ -8,7 +8,9 @@ import { isoDay, parseIsoDay, type WeeklySeries } from './weekly-series.js';
  * - `midpoint` (default): the middle of what a suppressed count can be, (threshold − 1) / 2 for a week under the
  *   releasing hub's threshold (4.5 under the default policy). Not zero: a quiet week is not an empty one, and a
  *   run of zeros would tell the forecasters that the epidemic had stopped. A confirmed count is also capped by
- *   the same week's released ILI count (confirmed cases are ILI visits).
+ *   the same week's released ILI count (confirmed cases are ILI visits). A confirmed count withheld beside a
+ *   released ILI count I is either under t (its own suppression) or above I − t (withheld because the unconfirmed
+ *   rest was under t): the released weeks nearby say which — see `confirmedWithheld`.
  * - `refuse`: any suppressed week in the forecast's target series is an error (`SURVEILLANCE_SUPPRESSED_WEEK`)
  *   naming the hub and the weeks, for users who would rather not forecast from imputed values at all.
  */
@@ -55,7 +57,10 @@ export function seriesFromRelease(
     }
     imputedWeeks.push(isoDay(startDay + 7 * w));
     const iliThatWeek = target === 'confirmed' ? released.ili[w] : null;
-    out[w] = iliThatWeek === null || iliThatWeek === undefined ? midpoint : Math.min(midpoint, iliThatWeek);
+    out[w] =
+      iliThatWeek === null || iliThatWeek === undefined
+        ? midpoint
+        : confirmedWithheld(released, w, iliThatWeek, released.policy.threshold);
   });
   if (policy === 'refuse' && imputedWeeks.length > 0) {
     const shown = imputedWeeks.slice(0, 5).join(', ');
@@ -69,6 +74,39 @@ export function seriesFromRelease(
     series: { location: released.location, locationName: released.location, startDay, values: out },
     imputedWeeks,
   };
+}
+
+/** Weeks either side of a withheld confirmed count whose released share of ILI decides its reading. */
+const SHARE_WINDOW_WEEKS = 4;
+
+/**
+ * The reading of a confirmed count withheld in a week whose ILI count `ili` was released. Either the count itself
+ * was under the threshold t (it lies in 0 … t − 1) or it was withheld to protect fewer than t unconfirmed visits
+ * (it lies in ili − t + 1 … ili): at the height of a season, when nearly every ILI visit is tested, the second is
+ * the common case, and reading it as (t − 1) / 2 would put a near-zero in the middle of the peak. The confirmed
+ * share of ILI over the released weeks within four weeks either side (all released weeks when none are near)
+ * says which: the reading is the middle of the range nearer to share × ili. With no released week to go by, the
+ * low range, as before.
+ */
+export function confirmedWithheld(released: ReleasedHubSeries, week: number, ili: number, threshold: number): number {
+  const low = Math.min(suppressedMidpoint(threshold), ili);
+  const high = Math.max(ili - suppressedMidpoint(threshold), low);
+  const share = (from: number, to: number): number | undefined => {
+    let confirmed = 0;
+    let total = 0;
+    for (let w = Math.max(0, from); w <= Math.min(released.ili.length - 1, to); w++) {
+      const c = released.confirmed[w];
+      const i = released.ili[w];
+      if (c === null || c === undefined || i === null || i === undefined) continue;
+      confirmed += c;
+      total += i;
+    }
+    return total > 0 ? confirmed / total : undefined;
+  };
+  const p = share(week - SHARE_WINDOW_WEEKS, week + SHARE_WINDOW_WEEKS) ?? share(0, released.ili.length - 1);
+  if (p === undefined) return low;
+  const expected = p * ili;
+  return Math.abs(expected - high) < Math.abs(expected - low) ? high : low;
 }
 
 /**
