@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../core/index.js';
 import type { Database } from '../store/index.js';
 import { DuckDbDatabase, migrate } from '../store/index.js';
-import type { ReleaseRequest } from './index.js';
+import type { ReleaseCell, ReleaseRequest } from './index.js';
 import { PopulationSketch, ReleaseLog, releaseCount, releaseLogMigrations, releaseTerms } from './index.js';
 
 const ENGINES = ['duckdb'] as const;
@@ -169,6 +169,39 @@ for (const engine of ENGINES) {
         'DISCLOSURE_DIFFERENCING',
       );
       expect(await log.admit({ requester: 'a', family: 'f', terms: ['x', 'y'], cells: cell(85) })).toBe(2);
+    });
+
+    it('holds back a group of cells a late record moved by less than the threshold, and releases the rest', async () => {
+      const { log } = await open();
+      const weeks = (counts: Record<string, [number, number]>) => {
+        const cells: Record<string, ReleaseCell> = {};
+        for (const [week, [ili, confirmed]] of Object.entries(counts)) {
+          cells[`${week}|ili`] = { count: ili, released: releaseCount(ili, policy) };
+          cells[`${week}|confirmed`] = { count: confirmed, released: releaseCount(confirmed, policy) };
+        }
+        return { requester: 'peer:a', family: 'series', terms: ['ili'], cells };
+      };
+      const week = (label: string) => label.slice(0, label.indexOf('|'));
+      const first = await log.admitHolding(weeks({ w1: [30, 20], w2: [40, 12] }), week);
+      expect(first.held).toEqual([]);
+      // Three late visits in w1 (two confirmed), a new week w3: w1 goes out as it did, the rest as they are.
+      const second = await log.admitHolding(weeks({ w1: [33, 22], w2: [40, 12], w3: [52, 30] }), week);
+      expect(second.held).toEqual(['w1']);
+      expect(second.cells['w1|ili']).toEqual({ count: 30, released: 30 });
+      expect(second.cells['w1|confirmed']).toEqual({ count: 20, released: 20 });
+      expect(second.cells['w3|ili']).toEqual({ count: 52, released: 50 });
+      // Plain admit would have refused the same request.
+      expect(await refusal(log.admit(weeks({ w1: [33, 22], w2: [40, 12], w3: [52, 30] })))).toBe(
+        'DISCLOSURE_DIFFERENCING',
+      );
+      // Once w1 has moved by the threshold from what was published, it moves on.
+      const third = await log.admitHolding(weeks({ w1: [41, 31], w2: [40, 12], w3: [52, 30] }), week);
+      expect(third.held).toEqual([]);
+      expect(third.cells['w1|ili']).toEqual({ count: 41, released: 40 });
+      // A group no earlier release published in full cannot be held at anything: refused, as admit would.
+      const cells = { 'w2|ili': { count: 43, released: 45 }, 'w9|ili': { count: 20, released: 20 } };
+      const unheld = { requester: 'peer:a', family: 'series', terms: ['ili'], cells };
+      expect(await refusal(log.admitHolding(unheld, () => 'one group'))).toBe('DISCLOSURE_DIFFERENCING');
     });
   });
 }

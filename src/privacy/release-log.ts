@@ -166,10 +166,70 @@ export class ReleaseLog {
     return { seq: outcome.reused.seq, result: JSON.parse(outcome.reused.result) as T, reusedFrom: outcome.reused.at };
   }
 
-  private async record(
+  /**
+   * Like `admit`, for a result published in groups of cells (a week's ILI and confirmed counts). A group that would
+   * be refused — one of its counts moved by 1 … threshold − 1 since a related release published it, as a late
+   * record does — is published again as the most recent related release published it, so the rest of the result
+   * can go out; it reveals nothing that was not published already, and the group moves on once its counts have
+   * moved by at least the threshold. Returns the cells as recorded and released, and the groups held back.
+   */
+  async admitHolding(
     request: ReleaseRequest,
+    groupOf: (label: string) => string,
+  ): Promise<{ seq: number; cells: Record<string, ReleaseCell>; held: string[] }> {
+    const outcome = await this.record(request, undefined, groupOf);
+    return { seq: outcome.seq, cells: outcome.cells, held: outcome.held };
+  }
+
+  /** Each group with a cell that a related earlier release would refuse, published as the latest of them did. */
+  private hold(
+    request: ReleaseRequest,
+    earlier: readonly StoredRelease[],
+    groupOf: (label: string) => string,
+  ): { cells: Record<string, ReleaseCell>; held: string[] } {
+    const t = this.policy.threshold;
+    const related = earlier.filter((e) => termDistance(request.terms, e.terms) <= this.maxTermDistance);
+    const cells: Record<string, ReleaseCell> = { ...request.cells };
+    const groups = new Map<string, string[]>();
+    for (const label of Object.keys(cells)) {
+      const g = groupOf(label);
+      groups.set(g, [...(groups.get(g) ?? []), label]);
+    }
+    const held: string[] = [];
+    for (const [group, labels] of groups) {
+      const refused = labels.some((label) => {
+        const cell = cells[label]!;
+        return related.some((e) => {
+          const before = e.cells[label];
+          if (!before || before[1] === null || cell.released === null) return false;
+          const gap = Math.abs(cell.count - before[0]);
+          return gap > 0 && gap < t;
+        });
+      });
+      if (!refused) continue;
+      const latest = related.find((e) => labels.every((l) => e.cells[l] !== undefined)); // newest first
+      if (!latest) continue; // nothing to hold it at: compare refuses the release
+      for (const l of labels) {
+        const [count, released] = latest.cells[l]!;
+        cells[l] = { count, released };
+      }
+      held.push(group);
+    }
+    return { cells, held };
+  }
+
+  private async record(
+    original: ReleaseRequest,
     result: string | undefined,
-  ): Promise<{ seq: number; reused?: { seq: number; result: string; at: Date } }> {
+    groupOf?: (label: string) => string,
+  ): Promise<{
+    seq: number;
+    reused?: { seq: number; result: string; at: Date };
+    cells: Record<string, ReleaseCell>;
+    held: string[];
+  }> {
+    let request = original;
+    let held: string[] = [];
     const sketch =
       request.population === undefined
         ? undefined
@@ -180,6 +240,11 @@ export class ReleaseLog {
       | { refusal?: undefined; seq: number; reused?: { seq: number; result: string; at: Date } };
     const outcome = await this.db.transaction(async (tx): Promise<Outcome> => {
       const earlier = await this.recent(tx, request.family);
+      if (groupOf) {
+        const h = this.hold(original, earlier, groupOf);
+        request = { ...original, cells: h.cells };
+        held = h.held;
+      }
       const refusal = this.compare(request, sketch, earlier);
       if (refusal && result !== undefined) {
         const same = earlier.find((e) => e.result !== null && JSON.stringify(e.terms) === terms);
@@ -209,7 +274,9 @@ export class ReleaseLog {
       return { seq };
     });
     const r = outcome.refusal;
-    if (r === undefined) return { seq: outcome.seq, ...(outcome.reused && { reused: outcome.reused }) };
+    if (r === undefined) {
+      return { seq: outcome.seq, ...(outcome.reused && { reused: outcome.reused }), cells: { ...request.cells }, held };
+    }
     await this.audit({
       actor: request.requester,
       action: 'release',

@@ -88,10 +88,12 @@ export const SERIES_RELEASE_FAMILY = 'surveillance.series/week×(ili,confirmed)'
 
 /**
  * Counts this hub's weekly series, releases them under its own disclosure policy and records the release in its
- * release log: each week's ILI and confirmed counts are cells, so a later release in which a published week moved
- * by fewer than the threshold (a late record) is refused with `DISCLOSURE_DIFFERENCING`. No population sketch is
- * passed: the series grows by a week each week, and comparing populations would refuse every quiet-season
- * re-release in which fewer than the threshold new people fell ill.
+ * release log, each week's ILI and confirmed counts as cells. A week that moved by fewer than the threshold since
+ * an earlier release published it (a late record) is published as it was then (`ReleaseLog.admitHolding`: the
+ * difference would reveal the late records), so the rest of the series still goes out; the week moves on once
+ * it has moved by the threshold. No population sketch is passed: the series grows by a week each week, and
+ * comparing populations would refuse every quiet-season re-release in which fewer than the threshold new people
+ * fell ill.
  */
 export async function releaseHubSeries(
   hub: Hub,
@@ -101,21 +103,31 @@ export async function releaseHubSeries(
   const series = await hubWeeklySeries(hub);
   const released = releaseWeeklySeries(series, hub.config.name, hub.config.privacy.disclosure, options);
   const cells: Record<string, { count: number; released: number | null }> = {};
+  const weeks = released.ili.map((_, w) => isoDay(series.ili.startDay + 7 * w));
   released.ili.forEach((v, w) => {
-    const week = isoDay(series.ili.startDay + 7 * w);
-    cells[`${week}|ili`] = { count: series.ili.values[w] as number, released: v };
-    cells[`${week}|confirmed`] = {
+    cells[`${weeks[w]}|ili`] = { count: series.ili.values[w] as number, released: v };
+    cells[`${weeks[w]}|confirmed`] = {
       count: series.confirmed.values[w] as number,
       released: released.confirmed[w] ?? null,
     };
   });
-  await hub.releases.admit({
-    requester,
-    family: SERIES_RELEASE_FAMILY,
-    terms: releaseTerms([ILI_COHORT.entry, ILI_COHORT.conceptSets, CONFIRMED_FLU_COHORT.conceptSets]),
-    cells,
-  });
-  return released;
+  const admitted = await hub.releases.admitHolding(
+    {
+      requester,
+      family: SERIES_RELEASE_FAMILY,
+      terms: releaseTerms([ILI_COHORT.entry, ILI_COHORT.conceptSets, CONFIRMED_FLU_COHORT.conceptSets]),
+      cells,
+    },
+    (label) => label.slice(0, label.indexOf('|')),
+  );
+  const ili = weeks.map((week) => admitted.cells[`${week}|ili`]!.released);
+  const confirmed = weeks.map((week) => admitted.cells[`${week}|confirmed`]!.released);
+  return {
+    ...released,
+    ili,
+    confirmed,
+    suppressed: { ili: ili.filter((v) => v === null).length, confirmed: confirmed.filter((v) => v === null).length },
+  };
 }
 
 /**
