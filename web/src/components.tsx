@@ -141,6 +141,8 @@ export interface TableColumn<R> {
   /** The row's own header cell (`<th scope="row">`), which screen readers announce with each cell. */
   rowHeader?: boolean;
   class?: string;
+  /** A class for one row's cell in this column (a health or reject flag), added to the column's. */
+  cellClass?: (row: R) => string | undefined;
 }
 
 /** A scrollable table with column headers; every page's tables are drawn through it. */
@@ -162,6 +164,8 @@ export function DataTable<R>({
   testId?: string;
 }) {
   const classOf = (c: TableColumn<R>) => (c.numeric ? 'num' : c.class);
+  const cellClassOf = (c: TableColumn<R>, r: R) =>
+    [classOf(c), c.cellClass?.(r)].filter((x) => x !== undefined && x !== '').join(' ') || undefined;
   return (
     <div class="scroll">
       <table class={tableClass} data-testid={testId}>
@@ -180,11 +184,11 @@ export function DataTable<R>({
             <tr key={rowKey(r)} class={rowClass?.(r)}>
               {columns.map((c) =>
                 c.rowHeader ? (
-                  <th key={c.label} scope="row" class={classOf(c)}>
+                  <th key={c.label} scope="row" class={cellClassOf(c, r)}>
                     {c.cell(r)}
                   </th>
                 ) : (
-                  <td key={c.label} class={classOf(c)}>
+                  <td key={c.label} class={cellClassOf(c, r)}>
                     {c.cell(r)}
                   </td>
                 ),

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, upload } from '../api.js';
-import { ErrorBox, Section } from '../components.js';
+import { DataTable, ErrorBox, Section } from '../components.js';
 import { useI18n } from '../i18n.js';
 
 interface Counts {
@@ -45,67 +45,34 @@ function Report({ r }: { r: UploadResult }) {
           rejected: num(r.totals.rejected),
         })}
       </p>
-      <div class="scroll">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t('resourceType')}</th>
-              <th scope="col" class="num">
-                {t('created_')}
-              </th>
-              <th scope="col" class="num">
-                {t('updated_')}
-              </th>
-              <th scope="col" class="num">
-                {t('unchanged_')}
-              </th>
-              <th scope="col" class="num">
-                {t('rejected')}
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {Object.entries(r.byType).map(([type, c]) => (
-              <tr key={type}>
-                <th scope="row">{type}</th>
-                <td class="num">{num(c.created)}</td>
-                <td class="num">{num(c.updated)}</td>
-                <td class="num">{num(c.unchanged)}</td>
-                <td class="num">{num(c.rejected)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        rows={Object.entries(r.byType)}
+        rowKey={([type]) => type}
+        columns={[
+          { label: t('resourceType'), rowHeader: true, cell: ([type]) => type },
+          { label: t('created_'), numeric: true, cell: ([, c]) => num(c.created) },
+          { label: t('updated_'), numeric: true, cell: ([, c]) => num(c.updated) },
+          { label: t('unchanged_'), numeric: true, cell: ([, c]) => num(c.unchanged) },
+          { label: t('rejected'), numeric: true, cell: ([, c]) => num(c.rejected) },
+        ]}
+      />
       {r.rejects.length > 0 && (
-        <div class="scroll">
-          <table data-testid="rejects">
-            <caption>{t('rejectsReport', { name: r.name })}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('where')}</th>
-                <th scope="col">{t('resourceType')}</th>
-                <th scope="col">{t('code')}</th>
-                <th scope="col">{t('reason')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {r.rejects.map((x, i) => (
-                <tr key={i}>
-                  <td>
-                    {x.line !== undefined ? `line ${x.line}` : x.entry !== undefined ? `entry ${x.entry}` : ''}
-                    {x.path ? ` · ${x.path}` : ''}
-                  </td>
-                  <td>{x.resourceType ?? '—'}</td>
-                  <td>
-                    <code>{x.code}</code>
-                  </td>
-                  <td>{x.message}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testId="rejects"
+          caption={t('rejectsReport', { name: r.name })}
+          rows={r.rejects.map((x, i) => ({ ...x, i }))}
+          rowKey={(x) => x.i}
+          columns={[
+            {
+              label: t('where'),
+              cell: (x) =>
+                `${x.line !== undefined ? t('atLine', { n: x.line }) : x.entry !== undefined ? t('atEntry', { n: x.entry }) : ''}${x.path ? ` · ${x.path}` : ''}`,
+            },
+            { label: t('resourceType'), cell: (x) => x.resourceType ?? '—' },
+            { label: t('code'), cell: (x) => <code>{x.code}</code> },
+            { label: t('reason'), cell: (x) => x.message },
+          ]}
+        />
       )}
     </>
   );

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Async, Count, Section, useApi, usePolicy } from '../components.js';
+import { Async, Count, DataTable, Section, useApi, usePolicy } from '../components.js';
 import { useI18n } from '../i18n.js';
 import { LineChart } from '../line-chart.js';
 
@@ -244,37 +244,24 @@ export function ModelsPage() {
         ) : (
           <>
             <Section title={t('registry')} id="registry">
-              <div class="scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('model')}</th>
-                      <th scope="col">{t('version')}</th>
-                      <th scope="col">{t('kind')}</th>
-                      <th scope="col">{t('created')}</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {l.models.map((m) => (
-                      <tr key={m.id}>
-                        <th scope="row">
-                          <button
-                            type="button"
-                            class="link"
-                            aria-pressed={chosen === m.id}
-                            onClick={() => setChosen(m.id)}
-                          >
-                            {m.title} ({m.id})
-                          </button>
-                        </th>
-                        <td>{m.latestVersion}</td>
-                        <td>{m.kind}</td>
-                        <td>{dateTime(m.createdAt)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                rows={l.models}
+                rowKey={(m) => m.id}
+                columns={[
+                  {
+                    label: t('model'),
+                    rowHeader: true,
+                    cell: (m) => (
+                      <button type="button" class="link" aria-pressed={chosen === m.id} onClick={() => setChosen(m.id)}>
+                        {m.title} ({m.id})
+                      </button>
+                    ),
+                  },
+                  { label: t('version'), cell: (m) => m.latestVersion },
+                  { label: t('kind'), cell: (m) => m.kind },
+                  { label: t('created'), cell: (m) => dateTime(m.createdAt) },
+                ]}
+              />
             </Section>
             {chosen && <ModelCard key={chosen} id={chosen} />}
           </>

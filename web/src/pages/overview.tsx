@@ -1,4 +1,4 @@
-import { Async, Bars, Section, useApi } from '../components.js';
+import { Async, Bars, DataTable, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 import type { MessageKey } from '../messages.js';
 
@@ -39,26 +39,19 @@ function Peers({ overview }: { overview: Overview }) {
   return (
     <Async loaded={health}>
       {(h) => (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t('peer')}</th>
-              <th scope="col">URL</th>
-              <th scope="col">{t('health')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {h.peers.map((p) => (
-              <tr key={p.name}>
-                <td>{p.name}</td>
-                <td>{p.url}</td>
-                <td class={p.ok ? 'ok' : 'bad'}>
-                  {p.ok ? t('peerUp', { ms: p.ms }) : t('peerDown', { code: p.error ?? '' })}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          rows={h.peers}
+          rowKey={(p) => p.name}
+          columns={[
+            { label: t('peer'), cell: (p) => p.name },
+            { label: 'URL', cell: (p) => p.url },
+            {
+              label: t('health'),
+              cell: (p) => (p.ok ? t('peerUp', { ms: p.ms }) : t('peerDown', { code: p.error ?? '' })),
+              cellClass: (p) => (p.ok ? 'ok' : 'bad'),
+            },
+          ]}
+        />
       )}
     </Async>
   );
@@ -102,32 +95,22 @@ export function OverviewPage() {
             {o.ingests.length === 0 ? (
               <p>{t('none')}</p>
             ) : (
-              <div class="scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('when')}</th>
-                      <th scope="col">{t('what')}</th>
-                      <th scope="col">{t('source')}</th>
-                      <th scope="col">{t('who')}</th>
-                      <th scope="col" class="num">
-                        {t('rejected')}
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {o.ingests.map((e) => (
-                      <tr key={e.seq}>
-                        <td>{dateTime(e.at)}</td>
-                        <td>{e.target ?? '—'}</td>
-                        <td>{e.source ?? '—'}</td>
-                        <td>{e.actor ?? '—'}</td>
-                        <td class={`num ${e.rejected ? 'bad' : ''}`}>{num(e.rejected)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                rows={o.ingests}
+                rowKey={(e) => e.seq}
+                columns={[
+                  { label: t('when'), cell: (e) => dateTime(e.at) },
+                  { label: t('what'), cell: (e) => e.target ?? '—' },
+                  { label: t('source'), cell: (e) => e.source ?? '—' },
+                  { label: t('who'), cell: (e) => e.actor ?? '—' },
+                  {
+                    label: t('rejected'),
+                    numeric: true,
+                    cell: (e) => num(e.rejected),
+                    cellClass: (e) => (e.rejected ? 'bad' : undefined),
+                  },
+                ]}
+              />
             )}
           </Section>
         </div>
