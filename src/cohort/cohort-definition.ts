@@ -3,16 +3,9 @@
  * data. The schema below is the contract (published as docs/cohort.schema.json; guide in docs/cohorts.md).
  */
 
-export const DOMAINS = [
-  'condition',
-  'observation',
-  'measurement',
-  'medication',
-  'procedure',
-  'encounter',
-  'immunization',
-] as const;
-export type Domain = (typeof DOMAINS)[number];
+import { DOMAINS, type Domain } from './cohort-domains.js';
+
+export { DOMAINS, type Domain };
 
 export interface Concept {
   system: string;

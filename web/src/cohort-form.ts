@@ -4,16 +4,10 @@
  * a window, an exit — and any definition at all can be loaded, edited and run as JSON.
  */
 
-export const DOMAINS = [
-  'condition',
-  'observation',
-  'measurement',
-  'medication',
-  'procedure',
-  'encounter',
-  'immunization',
-] as const;
-export type Domain = (typeof DOMAINS)[number];
+// The server's own list (a module without imports, so the browser bundle can take it).
+import { DOMAINS, type Domain } from '../../src/cohort/cohort-domains.js';
+
+export { DOMAINS, type Domain };
 
 export interface Concept {
   system: string;
