@@ -7,14 +7,12 @@ import type { FederatedCohort } from '../src/cohort/index.js';
 import { CohortFederation, characterise, cohortIdOf, validateCohortDefinition } from '../src/cohort/index.js';
 import { silentLogger } from '../src/core/index.js';
 import type { Federation } from '../src/federation/index.js';
-import { openFederation } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import { formatLinkageKey, LinkageService, RRN_SYSTEM } from '../src/privacy/index.js';
-import { buildServer } from '../src/server/index.js';
 import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
-import { peerEachOther } from './support/peer-servers.js';
+import { peerEachOther, serveFederated } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
@@ -91,10 +89,7 @@ describe('a cohort run across three hubs over signed HTTP', () => {
     }
     for (const [name, hub] of hubs) {
       const cohorts = new CohortFederation(hub);
-      const federation = await openFederation(hub, cohorts.register());
-      const app = await buildServer(hub, { federation, cohorts });
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      servers.set(name, { app, federation, cohorts });
+      servers.set(name, { ...(await serveFederated(hub, cohorts.register(), { cohorts })), cohorts });
     }
     peerEachOther(servers);
   }, 600_000);

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CohortFederation } from '../src/cohort/index.js';
 import { isHealthmeshError, silentLogger } from '../src/core/index.js';
 import type { Federation } from '../src/federation/index.js';
-import { openFederation } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import type { FeatureMatrix } from '../src/models/index.js';
@@ -21,10 +20,9 @@ import {
   NEWTON_ROUNDS_PER_DAY,
   validateFeatureSpec,
 } from '../src/models/index.js';
-import { buildServer } from '../src/server/index.js';
 import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
-import { peerEachOther } from './support/peer-servers.js';
+import { peerEachOther, serveFederated } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
@@ -80,10 +78,7 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     for (const [name, hub] of hubs) {
       const cohorts = new CohortFederation(hub);
       const models = new ModelFederation(hub);
-      const federation = await openFederation(hub, models.register(cohorts.register()));
-      const app = await buildServer(hub, { federation, cohorts });
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      servers.set(name, { app, federation, models });
+      servers.set(name, { ...(await serveFederated(hub, models.register(cohorts.register()), { cohorts })), models });
     }
     peerEachOther(servers);
   }, 600_000);

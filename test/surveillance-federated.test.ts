@@ -6,10 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { silentLogger } from '../src/core/index.js';
 import type { Federation } from '../src/federation/index.js';
-import { openFederation } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
-import { buildServer } from '../src/server/index.js';
 import type {
   FederatedSeries,
   HubSeries,
@@ -43,7 +41,7 @@ import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { captureIo } from './support/cli-capture.js';
 import { type EpidemicWeek, FIRST_ROUND_2023_24, ROUNDS_2023_24, readEpidemicTruth } from './support/epidemic-truth.js';
-import { peerEachOther } from './support/peer-servers.js';
+import { peerEachOther, serveFederated } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
@@ -121,9 +119,7 @@ describe('surveillance across three hubs: series federated over signed HTTP, for
       expect(summary.totals.rejected).toBe(0);
       rmSync(out, { recursive: true, force: true });
       const series = new SeriesFederation(hub);
-      const federation = await openFederation(hub, series.register());
-      const app = await buildServer(hub, { federation, series });
-      await app.listen({ port: 0, host: '127.0.0.1' });
+      const { app, federation } = await serveFederated(hub, series.register(), { series });
       served.set(region, { hub, dir, token: adminToken, app, federation, series });
     }
     peerEachOther(served);
