@@ -1,21 +1,23 @@
-// One timed ingest in its own process, so its peak RSS is the ingest's alone. Prints one JSON line.
-// Plain JavaScript on the built modules (dist/, as `healthmesh` runs): no TypeScript loader in this process or
-// in its worker threads.
+// Timed ingests in their own process, so its peak RSS is the ingests' alone. Prints one JSON line per file, in
+// order, into the same hub. Plain JavaScript on the built modules (dist/, as `healthmesh` runs): no TypeScript
+// loader in this process or in its worker threads.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const [dist, dir, file] = process.argv.slice(2);
+const [dist, dir, ...files] = process.argv.slice(2);
 const { silentLogger } = await import(pathToFileURL(join(dist, 'core/index.js')).href);
 const { openHub } = await import(pathToFileURL(join(dist, 'hub/index.js')).href);
-const hub = await openHub(dir, { logger: silentLogger() });
-const t0 = performance.now();
-const summary = await hub.ingest.ingestPaths([file], {
-  source: 'bench',
-  actor: 'bench',
-  rejectsPath: join(dir, 'rejects.ndjson'),
-});
-await hub.close(); // timed too: the final checkpoint is part of the work
-const seconds = (performance.now() - t0) / 1000;
-process.stdout.write(
-  `${JSON.stringify({ seconds, totals: summary.totals, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
-);
+for (const [i, file] of files.entries()) {
+  const hub = await openHub(dir, { logger: silentLogger() });
+  const t0 = performance.now();
+  const summary = await hub.ingest.ingestPaths([file], {
+    source: 'bench',
+    actor: 'bench',
+    rejectsPath: join(dir, `rejects-${i}.ndjson`),
+  });
+  await hub.close(); // timed too: the final checkpoint is part of the work
+  const seconds = (performance.now() - t0) / 1000;
+  process.stdout.write(
+    `${JSON.stringify({ seconds, totals: summary.totals, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+  );
+}

@@ -21,13 +21,21 @@ const FLOOR_RATIO = 0.3;
 /** Peak RSS for four times the input may grow at most this much: memory is bounded by batches, not input. */
 const MEMORY_CEILING = 1.5;
 const MEMORY_INPUT_FACTOR = 4;
+/**
+ * Re-ingesting every resource with a changed body (a hospital's next full export) must run at least this share of
+ * the rate of creating them: a write per changed resource once made it 0.04x.
+ */
+const UPDATE_FLOOR_RATIO = 0.5;
 const TARGET_BYTES = Number(process.env.BENCH_INGEST_MB ?? 200) * 1e6;
 const SYNTHEA = fileURLToPath(new URL('../../shared/data/synthea-fhir-r4/bundles-gz/', import.meta.url));
 
 type Json = Record<string, unknown>;
 
-/** NDJSON of at least TARGET_BYTES: the Synthea entries repeated with fresh ids and relative references. */
-async function buildInput(file: string, target: number): Promise<{ bytes: number; lines: number }> {
+/**
+ * NDJSON of at least TARGET_BYTES: the Synthea entries repeated with fresh ids and relative references. `amended`
+ * gives every resource a `language` it did not have: the same resources, each with a new body.
+ */
+async function buildInput(file: string, target: number, amended = false): Promise<{ bytes: number; lines: number }> {
   const entries: { type: string; resource: Json }[] = [];
   const typeOf = new Map<string, string>();
   for (const name of readdirSync(SYNTHEA).sort()) {
@@ -51,7 +59,9 @@ async function buildInput(file: string, target: number): Promise<{ bytes: number
   for (let copy = 0; bytes < target; copy++) {
     for (let i = 0; i < templates.length; i++) {
       const resource = entries[i]!.resource;
-      const line = `${templates[i]!.replace(`"id":"${String(resource.id)}"`, `"id":"${String(resource.id)}-${copy}"`).replaceAll('-COPY"', `-${copy}"`)}\n`;
+      const id = `"id":"${String(resource.id)}"`;
+      const newId = `${amended ? '"language":"en",' : ''}"id":"${String(resource.id)}-${copy}"`;
+      const line = `${templates[i]!.replace(id, newId).replaceAll('-COPY"', `-${copy}"`)}\n`;
       bytes += Buffer.byteLength(line);
       lines++;
       if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
@@ -74,7 +84,7 @@ async function parseOnly(file: string): Promise<number> {
 
 interface ChildResult {
   seconds: number;
-  totals: { created: number; unchanged: number; rejected: number };
+  totals: { created: number; updated: number; unchanged: number; rejected: number };
   maxRssMb: number;
 }
 
@@ -90,18 +100,22 @@ function buildProduct(): void {
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 }
 
-/** Ingest `file` into a fresh hub in a child process (its peak RSS is then the ingest's own). */
-async function ingestInChild(work: string, name: string, file: string): Promise<ChildResult> {
+/** Ingest `files` one after the other into a fresh hub in a child process (its peak RSS is then the ingests' own). */
+async function ingestInChild(work: string, name: string, ...files: string[]): Promise<ChildResult[]> {
   const hubDir = join(work, name);
   mkdirSync(hubDir);
   await initHub(hubDir, { name: 'bench', logger: silentLogger() });
   const child = fileURLToPath(new URL('./ingest-child.mjs', import.meta.url));
-  const out = execFileSync(process.execPath, ['--max-old-space-size=768', child, DIST, hubDir, file], {
+  const out = execFileSync(process.execPath, ['--max-old-space-size=768', child, DIST, hubDir, ...files], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
   });
   rmSync(hubDir, { recursive: true, force: true });
-  return JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
+  return out
+    .trim()
+    .split('\n')
+    .slice(-files.length)
+    .map((line) => JSON.parse(line) as ChildResult);
 }
 
 export async function runIngestBench(): Promise<boolean> {
@@ -116,7 +130,7 @@ export async function runIngestBench(): Promise<boolean> {
     const { bytes, lines } = await buildInput(file, TARGET_BYTES);
     const mb = bytes / 1e6;
     const parseSeconds = await parseOnly(file);
-    const one = await ingestInChild(work, 'hub1', file);
+    const [one] = (await ingestInChild(work, 'hub1', file)) as [ChildResult];
     const ingestRate = mb / one.seconds;
     const parseRate = mb / parseSeconds;
     const ratio = ingestRate / parseRate;
@@ -127,16 +141,31 @@ export async function runIngestBench(): Promise<boolean> {
       `ingest throughput (built JS): ${ingestRate.toFixed(1)} MB/s (${ratio.toFixed(2)}x vs JSON.parse of the same lines ${parseRate.toFixed(1)} MB/s; floor ${FLOOR_RATIO}x)`,
     );
     console.log(`ingest resources: ${(lines / one.seconds).toFixed(0)} resources/s`);
+    // Every resource again with a changed body, into a hub that holds them: new versions, heads and index rows.
+    const amended = join(work, 'synthea-amended.ndjson');
+    const amendedMb = (await buildInput(amended, TARGET_BYTES, true)).bytes / 1e6;
+    const [create, update] = (await ingestInChild(work, 'hub3', file, amended)) as [ChildResult, ChildResult];
+    const updateRatio = amendedMb / update.seconds / (mb / create.seconds);
+    console.log(
+      `ingest update: ${(amendedMb / update.seconds).toFixed(1)} MB/s re-ingesting every resource changed, ${update.totals.updated} updated (${updateRatio.toFixed(2)}x vs creating them ${(mb / create.seconds).toFixed(1)} MB/s; floor ${UPDATE_FLOOR_RATIO}x)`,
+    );
+    rmSync(amended);
     // Bounded memory: four times the input must not need much more memory.
     const larger = join(work, `synthea-repeated-${MEMORY_INPUT_FACTOR}x.ndjson`);
     rmSync(file);
     const big = await buildInput(larger, MEMORY_INPUT_FACTOR * TARGET_BYTES);
-    const two = await ingestInChild(work, 'hub2', larger);
+    const [two] = (await ingestInChild(work, 'hub2', larger)) as [ChildResult];
     const memoryRatio = two.maxRssMb / one.maxRssMb;
     console.log(
       `ingest memory: peak RSS ${two.maxRssMb.toFixed(0)} MB for ${(big.bytes / 1e6).toFixed(0)} MB (${memoryRatio.toFixed(2)}x vs ${one.maxRssMb.toFixed(0)} MB for ${mb.toFixed(0)} MB; ceiling ${MEMORY_CEILING}x)`,
     );
-    const ok = ratio >= FLOOR_RATIO && one.totals.rejected === 0 && memoryRatio <= MEMORY_CEILING;
+    const updatedAll = update.totals.updated === create.totals.created && update.totals.rejected === 0;
+    const ok =
+      ratio >= FLOOR_RATIO &&
+      one.totals.rejected === 0 &&
+      memoryRatio <= MEMORY_CEILING &&
+      updatedAll &&
+      updateRatio >= UPDATE_FLOOR_RATIO;
     if (!ok) console.log('ingest: FLOOR MISSED');
     return ok;
   } finally {

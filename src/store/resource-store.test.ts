@@ -93,8 +93,29 @@ for (const engine of ENGINES) {
     it('applies migrations once and records them', async () => {
       const { db } = await open();
       expect(await migrate(db, resourceStoreMigrations, NOW)).toEqual([]);
-      const rows = await db.all('SELECT module, version FROM schema_migrations');
-      expect(rows).toEqual([{ module: 'store', version: 1 }]);
+      const rows = await db.all('SELECT module, version FROM schema_migrations ORDER BY version');
+      expect(rows).toEqual([
+        { module: 'store', version: 1 },
+        { module: 'store', version: 2 },
+      ]);
+      await db.close();
+    });
+
+    it('keeps every head when a version 1 store drops its key index (migration 2)', async () => {
+      const db = await DuckDbDatabase.open(':memory:');
+      await migrate(db, resourceStoreMigrations.slice(0, 1), NOW);
+      const store = new ResourceStore(db);
+      await store.write([write('a', { status: 'final' }), write('b', {})], NOW);
+      await store.write([write('a', { status: 'amended' })], NOW);
+      const before = await db.all('SELECT * FROM resource_head ORDER BY id');
+      expect(await migrate(db, resourceStoreMigrations, NOW)).toHaveLength(1);
+      expect(await db.all('SELECT * FROM resource_head ORDER BY id')).toEqual(before);
+      await store.write([write('b', { status: 'final' })], NOW);
+      expect((await store.read('Observation', 'b'))?.version).toBe(2);
+      expect(await db.all('SELECT id, version FROM resource_head ORDER BY id')).toEqual([
+        { id: 'a', version: 2 },
+        { id: 'b', version: 2 },
+      ]);
       await db.close();
     });
 

@@ -4,7 +4,7 @@ import type { Database, SqlValue } from './database.js';
 import type { StagedBatch } from './staged-write.js';
 import { writeStagedBatch } from './staged-write.js';
 import type { Head, WriteKey, WriteResult } from './write-plan.js';
-import { headKey as key, planWrites, updateHeads } from './write-plan.js';
+import { dropMovedHeads, headKey as key, planWrites } from './write-plan.js';
 
 /** One resource ready to store: pseudonymised, with its stored id, serialised body and content hash. */
 export interface ResourceWrite extends WriteKey {
@@ -80,8 +80,8 @@ export class ResourceStore {
       for (const [param, target] of r.search.references) refRows.push([r.type, r.id, param, target]);
     }
     await tx.append('resource_version', versionRows);
-    await tx.append('resource_head', plan.newHeads);
-    await updateHeads(tx, plan);
+    await dropMovedHeads(tx, plan.moved);
+    await tx.append('resource_head', plan.heads);
     await tx.append('search_token', tokenRows);
     await tx.append('search_date', dateRows);
     await tx.append('search_reference', refRows);

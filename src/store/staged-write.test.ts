@@ -102,6 +102,38 @@ describe('ResourceStore.writeStaged', () => {
     await viaFiles.db.close();
   });
 
+  it('replaces only the moved heads and index rows, also where two types share an id', async () => {
+    const condition = (id: string, body: Record<string, unknown>): ResourceWrite => {
+      const w = write(id, body);
+      const content = w.content.replace('"Observation"', '"Condition"');
+      return { ...w, type: 'Condition', content, hash: content };
+    };
+    const many = (status: string) => Array.from({ length: 300 }, (_, i) => write(`m${i}`, { status }));
+    const rounds: ResourceWrite[][] = [
+      [write('x', { status: 'preliminary' }), condition('x', {}), ...many('preliminary')],
+      [write('x', { status: 'final' }), ...many('final'), write('new', {})],
+    ];
+    const direct = await open();
+    const viaFiles = await open();
+    for (const round of rounds) {
+      const expected = await direct.store.write(round, NOW);
+      expect(await viaFiles.store.writeStaged(staged(round), NOW)).toEqual(expected);
+    }
+    const a = await dump(direct.store);
+    expect(await dump(viaFiles.store)).toEqual(a);
+    // One head per resource, at its last version; the index follows heads only.
+    expect(a.heads).toHaveLength(303);
+    expect(a.heads.filter((h) => h.id === 'x')).toEqual([
+      expect.objectContaining({ type: 'Condition', version: 1 }),
+      expect.objectContaining({ type: 'Observation', version: 2 }),
+    ]);
+    expect(a.heads.filter((h) => h.version === 2)).toHaveLength(301);
+    expect(a.tokens).toHaveLength(303);
+    expect(a.references.filter((r) => r.id === 'x').map((r) => r.type)).toEqual(['Condition', 'Observation']);
+    await direct.db.close();
+    await viaFiles.db.close();
+  });
+
   it('rolls the whole batch back when a staged file lacks a record', async () => {
     const { db, store } = await open();
     const batch = staged([write('a', {}), write('b', {}), write('c', {})]);

@@ -13,7 +13,7 @@ import {
   VERSION_STAGE,
 } from './staged-rows.js';
 import type { Head, WriteKey, WriteResult } from './write-plan.js';
-import { headKey, planWrites, updateHeads } from './write-plan.js';
+import { dropMovedHeads, headKey, planWrites } from './write-plan.js';
 
 /** A record of a staged batch: `key` is its number in the staged files. */
 export interface StagedRecord extends WriteKey {
@@ -45,7 +45,7 @@ const DECISION_STAGE: StageColumns = [
   ['hash', 'VARCHAR'],
   ['patient_key', 'VARCHAR'],
   ['indexed', 'INTEGER'],
-  ['new_head', 'INTEGER'],
+  ['moved', 'INTEGER'],
 ];
 
 /**
@@ -60,7 +60,7 @@ export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Da
   for (const s of plan.stored) {
     const r = batch.records[s.index]!;
     decisions.write(
-      `${r.key}${D}${stageField(r.type)}${D}${stageField(r.id)}${D}${s.version}${D}${stageField(r.hash)}${D}${stageField(r.patientKey)}${D}${s.indexed ? 1 : 0}${D}${s.newHead ? 1 : 0}\n`,
+      `${r.key}${D}${stageField(r.type)}${D}${stageField(r.id)}${D}${s.version}${D}${stageField(r.hash)}${D}${stageField(r.patientKey)}${D}${s.indexed ? 1 : 0}${D}${s.moved ? 1 : 0}\n`,
     );
   }
   writeFileSync(batch.decisionsFile, decisions.bytes(), { mode: 0o600 });
@@ -80,12 +80,12 @@ export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Da
       { file: batch.decisionsFile },
     );
   }
+  await dropMovedHeads(tx, plan.moved, `(SELECT type, id FROM ${d} WHERE moved = 1)`);
   await tx.run(
     `INSERT INTO resource_head (type, id, version, hash, last_updated, patient_key)
-     SELECT d.type, d.id, d.version, d.hash, $1, d.patient_key FROM ${d} d WHERE d.new_head = 1`,
+     SELECT d.type, d.id, d.version, d.hash, $1, d.patient_key FROM ${d} d WHERE d.indexed = 1`,
     [now],
   );
-  await updateHeads(tx, plan);
   const indexed = (table: StagedTable, stage: StageColumns) =>
     `FROM ${d} d JOIN ${tx.stagedRows(files[table], stage, 0)} s ON s.key = d.key WHERE d.indexed = 1`;
   if (files.tokens.length > 0) {

@@ -27,15 +27,14 @@ export interface WritePlan {
   results: WriteResult[];
   /**
    * The records that get a new version (index into the batch), in order. `indexed` marks the last version of each
-   * resource in the batch: only its search rows are written, as the index follows current versions.
+   * resource in the batch: only its search rows are written, as the index follows current versions; it is also
+   * the resource's new head. `moved` marks an indexed record whose resource had a head before the batch.
    */
-  stored: { index: number; version: number; indexed: boolean; newHead: boolean }[];
-  /** resource_head rows of resources new to the store (those of `stored` entries marked `newHead`). */
-  newHeads: SqlValue[][];
-  /** `[type, id, version, hash, last_updated, patient_key]` of heads that move to a new version. */
-  changedHeads: SqlValue[][];
-  /** Resources whose stored index rows must be dropped (they get the new version's rows). */
-  reindexed: [string, string][];
+  stored: { index: number; version: number; indexed: boolean; moved: boolean }[];
+  /** `[type, id, version, hash, last_updated, patient_key]`: the new head of every resource the batch writes. */
+  heads: SqlValue[][];
+  /** `Type/id` of resources whose head and index rows from before the batch are replaced (one entry each). */
+  moved: string[];
 }
 
 export const headKey = (type: string, id: string): string => `${type}/${id}`;
@@ -60,7 +59,6 @@ interface Planned {
 export function planWrites(records: readonly WriteKey[], heads: ReadonlyMap<string, Head>, now: Date): WritePlan {
   const results: WriteResult[] = new Array(records.length);
   const stored: WritePlan['stored'] = [];
-  const reindexed: [string, string][] = [];
   const state = new Map<string, Planned>();
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
@@ -81,38 +79,40 @@ export function planWrites(records: readonly WriteKey[], heads: ReadonlyMap<stri
     p.version++;
     p.hash = r.hash;
     p.row = [r.type, r.id, p.version, r.hash, now, r.patientKey];
-    if (p.existed) reindexed.push([r.type, r.id]);
     if (p.last >= 0) stored[p.last]!.indexed = false;
     p.last = stored.length;
-    stored.push({ index: i, version: p.version, indexed: true, newHead: false });
+    stored.push({ index: i, version: p.version, indexed: true, moved: false });
   }
-  const newHeads: SqlValue[][] = [];
-  const changedHeads: SqlValue[][] = [];
-  for (const p of state.values()) {
+  const headRows: SqlValue[][] = [];
+  const moved: string[] = [];
+  for (const [k, p] of state) {
     if (p.last < 0) continue;
-    if (p.existed) changedHeads.push(p.row!);
-    else {
-      stored[p.last]!.newHead = true;
-      newHeads.push(p.row!);
+    headRows.push(p.row!);
+    if (p.existed) {
+      stored[p.last]!.moved = true;
+      moved.push(k);
     }
   }
-  return { results, stored, newHeads, changedHeads, reindexed };
+  return { results, stored, heads: headRows, moved };
 }
 
 const INDEX_TABLES = ['search_token', 'search_date', 'search_reference'] as const;
 
 /**
- * Move the heads of resources that existed before the batch to their new version and drop their old index rows.
- * The heads of new resources are the caller's to insert (by appender or from staged rows).
+ * Drop the heads and index rows of resources that existed before the batch (their new ones are inserted after).
+ * One statement per table for the whole batch: a statement per resource scanned the table each time (re-ingesting
+ * 19,898 changed resources took 70 s, against 2.5 s to create them). `movedKeys` is SQL for a relation of the
+ * moved resources' `type` and `id`, or undefined to match them by `type || '/' || id` against the bound list.
  */
-export async function updateHeads(tx: Database, plan: WritePlan): Promise<void> {
-  for (const row of plan.changedHeads) {
-    await tx.run(
-      'UPDATE resource_head SET version = $3, hash = $4, last_updated = $5, patient_key = $6 WHERE type = $1 AND id = $2',
-      row,
-    );
-  }
-  for (const [type, id] of plan.reindexed) {
-    for (const table of INDEX_TABLES) await tx.run(`DELETE FROM ${table} WHERE type = $1 AND id = $2`, [type, id]);
+export async function dropMovedHeads(tx: Database, moved: readonly string[], movedKeys?: string): Promise<void> {
+  if (moved.length === 0) return;
+  for (const table of ['resource_head', ...INDEX_TABLES]) {
+    if (movedKeys) {
+      await tx.run(
+        `DELETE FROM ${table} WHERE EXISTS (SELECT 1 FROM ${movedKeys} m WHERE m.type = ${table}.type AND m.id = ${table}.id)`,
+      );
+    } else {
+      await tx.run(`DELETE FROM ${table} WHERE ${tx.inList(`type || '/' || id`, '$1')}`, [moved]);
+    }
   }
 }
