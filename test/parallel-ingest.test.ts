@@ -34,7 +34,19 @@ function corpus(): string {
     JSON.stringify({
       resourceType: 'Bundle',
       type: 'collection',
-      entry: [{ resource: { resourceType: 'Patient', id: 'in-bundle' } }],
+      entry: [
+        { resource: { resourceType: 'Patient', id: 'in-bundle' } },
+        // Refers to a Patient staged just above, in a batch not yet written when the bundle is read.
+        {
+          resource: {
+            resourceType: 'Observation',
+            id: 'in-bundle-obs',
+            status: 'final',
+            code: { text: 'x' },
+            subject: { reference: 'Patient/p5' },
+          },
+        },
+      ],
     }),
   );
   return `${lines.join('\n')}\n`;
@@ -102,6 +114,8 @@ describe('the parallel NDJSON path', () => {
     // the bulk path staged its rows under the hub and removed them when the run ended
     expect(b.staging).toEqual([]);
     expect(b.rejects).toBe(a.rejects);
+    expect(b.rejects).not.toContain('in-bundle-obs');
+    expect(b.summary.byType.Observation?.created).toBeGreaterThan(2500);
     expect(JSON.stringify(b.stored)).not.toContain('010-1234');
   }, 120_000);
 });

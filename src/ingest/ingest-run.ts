@@ -1,8 +1,7 @@
-import { rmSync } from 'node:fs';
 import type { RawRecord } from '../fhir/index.js';
 import type { PersonLink } from '../privacy/index.js';
 import { namePartsOf, personLinkage } from '../privacy/index.js';
-import type { StagedRecord, WriteResult } from '../store/index.js';
+import type { WriteResult } from '../store/index.js';
 import { bundleEntries } from './bundle-entries.js';
 import type { EntryOutcome, IngestDeps, IngestOptions } from './ingest-pipeline.js';
 import type { IngestSummary } from './ingest-summary.js';
@@ -42,8 +41,11 @@ export class Run {
   readonly summary: SummaryBuilder;
   readonly rejects: RejectLog;
   private pending: Unit[] = [];
-  /** Records of the bulk path whose bodies wait in staged files; a batch holds these or units, never both. */
-  private staged: StagedRecord[] = [];
+  /**
+   * Records of the bulk path waiting in staged files, by key (increasing in input order): the pending batch is
+   * every staged record with a key from `from` to `to`. A batch holds these or units, never both.
+   */
+  private staged = { count: 0, from: 0, to: 0 };
   /** Linkage tokens of staged Patients, committed with them. */
   private stagedLinks: PersonLink[] = [];
   private stagedChunks = new Set<number>();
@@ -98,11 +100,12 @@ export class Run {
         break;
       case 'staged':
         if (this.pending.length > 0) await this.flush();
-        this.stage(outcome.record, chunk);
-        if (outcome.linkage) this.stagedLinks.push({ patientKey: outcome.record.id, ...outcome.linkage });
+        this.stage(outcome.key, chunk);
+        if (outcome.linkage) this.stagedLinks.push(outcome.linkage);
         break;
       case 'write':
-        if (this.staged.length > 0) await this.flush();
+        // Staged records are known to the store only once written: what follows may refer to them.
+        if (this.staged.count > 0) await this.drain();
         this.enqueue({
           writes: [{ write: outcome.write, outsideTargets: [] }],
           origins: [outcome.origin],
@@ -111,12 +114,12 @@ export class Run {
         });
         break;
       case 'document':
-        if (this.staged.length > 0) await this.flush();
+        if (this.staged.count > 0) await this.drain();
         await this.bundle(outcome.value, outcome.origin);
         break;
     }
     // While a batch commits, keep taking records (up to a second batch) instead of waiting for the store.
-    const batch = this.options.batchSize ?? (this.staged.length > 0 ? STAGED_BATCH : DEFAULT_BATCH);
+    const batch = this.options.batchSize ?? (this.staged.count > 0 ? STAGED_BATCH : DEFAULT_BATCH);
     if (this.pendingCount >= batch && (!this.writing || this.pendingCount >= 2 * batch)) await this.flush();
     if (this.records % 64 === 0 && performance.now() - this.lastProgress > PROGRESS_EVERY_MS) this.progress(file);
   }
@@ -254,10 +257,10 @@ export class Run {
     return unknown.find((t) => !found.has(t.target));
   }
 
-  private stage(record: StagedRecord, chunk: number): void {
-    this.staged.push(record);
+  private stage(key: number, chunk: number): void {
+    if (this.staged.count++ === 0) this.staged.from = key;
+    this.staged.to = key;
     this.pendingCount++;
-    this.pendingKeys.add(`${record.type}/${record.id}`);
     if (!this.stagedChunks.has(chunk)) {
       this.stagedChunks.add(chunk);
       this.staging?.retain(chunk);
@@ -287,20 +290,20 @@ export class Run {
    */
   async flush(): Promise<void> {
     await this.inflight;
-    if (this.pending.length === 0 && this.staged.length === 0) return;
+    if (this.pending.length === 0 && this.staged.count === 0) return;
     const units = this.pending;
     const staged = this.staged;
     const chunks = this.stagedChunks;
     const links = this.stagedLinks;
     this.pending = [];
-    this.staged = [];
+    this.staged = { count: 0, from: 0, to: 0 };
     this.stagedLinks = [];
     this.stagedChunks = new Set();
     this.pendingCount = 0;
     this.inflightKeys = this.pendingKeys;
     this.pendingKeys = new Set();
     this.writing = true;
-    this.inflight = (staged.length > 0 ? this.writeStaged(staged, chunks, links) : this.write(units)).finally(() => {
+    this.inflight = (staged.count > 0 ? this.writeStaged(staged, chunks, links) : this.write(units)).finally(() => {
       this.inflightKeys = new Set();
       this.writing = false;
     });
@@ -319,23 +322,30 @@ export class Run {
     await this.inflight;
   }
 
-  private async writeStaged(records: StagedRecord[], chunks: Set<number>, links: PersonLink[]): Promise<void> {
+  private async writeStaged(
+    staged: { count: number; from: number; to: number },
+    chunks: Set<number>,
+    links: PersonLink[],
+  ): Promise<void> {
     const staging = this.staging;
     if (!staging) throw new Error('staged records without a staging area');
-    const { files, keysFile, decisionsFile } = staging.batchFiles(chunks);
     try {
-      const batch = { source: this.options.source, records, files, keysFile, decisionsFile };
+      const batch = {
+        source: this.options.source,
+        fromKey: staged.from,
+        toKey: staged.to,
+        count: staged.count,
+        files: staging.batchFiles(chunks),
+      };
       const now = this.deps.clock.now();
       // Tokens commit with the Patients they belong to, so a crash never leaves one without the other.
-      const results = await this.deps.store.db.transaction(async (tx) => {
+      const counts = await this.deps.store.db.transaction(async (tx) => {
         const r = await this.deps.store.writeStaged(batch, now, tx);
         await personLinkage.record(tx, links);
         return r;
       });
-      for (let i = 0; i < records.length; i++) this.summary.written(records[i]!.type, results[i]!.status);
+      for (const c of counts) this.summary.written(c.type, c.status, c.count);
     } finally {
-      rmSync(keysFile, { force: true });
-      rmSync(decisionsFile, { force: true });
       for (const chunk of chunks) staging.release(chunk);
     }
   }

@@ -38,8 +38,8 @@ export class SummaryBuilder {
     return c;
   }
 
-  written(type: string, status: WriteStatus): void {
-    this.counts(type)[status]++;
+  written(type: string, status: WriteStatus, count = 1): void {
+    this.counts(type)[status] += count;
   }
 
   rejected(type: string | undefined): void {

@@ -3,7 +3,7 @@ import { defaultWorkerCount, siblingModule, startReadyWorkers } from '../core/in
 import type { ValidatorPlan } from '../fhir/index.js';
 import { ResourceValidator } from '../fhir/index.js';
 import type { BirthDatePrecision, LinkageKey } from '../privacy/index.js';
-import type { StagedFiles, StagedRecord } from '../store/index.js';
+import type { StagedFiles } from '../store/index.js';
 import type { RecordOutcome } from './single-record.js';
 
 export interface PrepareWorkerData {
@@ -32,12 +32,12 @@ export interface PrepareChunk {
   stagingDir: string;
 }
 
-/** A prepared resource whose body and search rows wait in the chunk's staged files. */
+/** A prepared resource whose record, body and search rows wait in the chunk's staged files under `key`. */
 export interface StagedOutcome {
   kind: 'staged';
-  record: StagedRecord;
+  key: number;
   /** A Patient's linkage token (docs/linkage.md), when the hub has a linkage key. */
-  linkage?: { token: string; keyId: string };
+  linkage?: { patientKey: string; token: string; keyId: string };
 }
 
 export type ChunkOutcome = RecordOutcome | StagedOutcome;

@@ -31,11 +31,11 @@ parentPort?.on('message', (chunk: PrepareChunk) => {
       outcomes.push(outcome);
       continue;
     }
-    // The body and search rows go to the staged files; the main thread gets what it needs to decide the version.
-    const { type, id, hash, patientKey, content, search, linkage } = outcome.write;
+    // Record, body and search rows go to the staged files; the store decides versions from them.
+    const { id, linkage } = outcome.write;
     const key = chunk.seq * STAGE_KEYS_PER_CHUNK + i;
-    staged.add(key, content, search);
-    outcomes.push({ kind: 'staged', record: { key, type, id, hash, patientKey }, ...(linkage && { linkage }) });
+    staged.add(key, outcome.write);
+    outcomes.push({ kind: 'staged', key, ...(linkage && { linkage: { patientKey: id, ...linkage } }) });
   }
   const result: PrepareResult = { seq: chunk.seq, outcomes };
   if (!staged.empty) result.files = staged.write(chunk.stagingDir, `c${chunk.seq}`);

@@ -11,7 +11,6 @@ import { STAGED_TABLES } from '../store/index.js';
  */
 export class StagingArea {
   private readonly chunks = new Map<number, { files: StagedFiles; refs: number }>();
-  private batches = 0;
 
   private constructor(readonly dir: string) {}
 
@@ -53,9 +52,16 @@ export class StagingArea {
     }
   }
 
-  /** The files of these chunks, per table, and fresh paths for the batch's own scratch files. */
-  batchFiles(seqs: Iterable<number>): Pick<StagedBatch, 'files' | 'keysFile' | 'decisionsFile'> {
-    const files: StagedBatch['files'] = { versions: [], tokens: [], dates: [], references: [], longestLine: 0 };
+  /** The files of these chunks, per table. */
+  batchFiles(seqs: Iterable<number>): StagedBatch['files'] {
+    const files: StagedBatch['files'] = {
+      records: [],
+      versions: [],
+      tokens: [],
+      dates: [],
+      references: [],
+      longestLine: 0,
+    };
     for (const seq of seqs) {
       const chunk = this.chunks.get(seq)?.files;
       if (!chunk) throw new Error(`staged chunk ${seq} is gone before its batch was written`);
@@ -65,8 +71,7 @@ export class StagingArea {
       }
       files.longestLine = Math.max(files.longestLine, chunk.longestLine);
     }
-    const batch = this.batches++;
-    return { files, keysFile: join(this.dir, `batch${batch}.k`), decisionsFile: join(this.dir, `batch${batch}.d`) };
+    return files;
   }
 
   close(): void {

@@ -17,5 +17,5 @@ export {
   StagedRowsWriter,
   stageField,
 } from './staged-rows.js';
-export type { StagedBatch, StagedRecord } from './staged-write.js';
+export type { StagedBatch, StagedWriteCounts } from './staged-write.js';
 export type { WriteResult, WriteStatus } from './write-plan.js';

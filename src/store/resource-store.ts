@@ -1,7 +1,7 @@
 import { HealthmeshError } from '../core/index.js';
 import type { SearchRows } from '../fhir/index.js';
 import type { Database, SqlValue } from './database.js';
-import type { StagedBatch } from './staged-write.js';
+import type { StagedBatch, StagedWriteCounts } from './staged-write.js';
 import { writeStagedBatch } from './staged-write.js';
 import type { Head, WriteKey, WriteResult } from './write-plan.js';
 import { dropMovedHeads, headKey as key, planWrites } from './write-plan.js';
@@ -80,7 +80,7 @@ export class ResourceStore {
       for (const [param, target] of r.search.references) refRows.push([r.type, r.id, param, target]);
     }
     await tx.append('resource_version', versionRows);
-    await dropMovedHeads(tx, plan.moved);
+    await dropMovedHeads(tx, { list: plan.moved });
     await tx.append('resource_head', plan.heads);
     await tx.append('search_token', tokenRows);
     await tx.append('search_date', dateRows);
@@ -89,12 +89,12 @@ export class ResourceStore {
   }
 
   /**
-   * Store a batch whose bodies and search rows were staged as files (`StagedRowsWriter`, in the ingest's worker
-   * threads): the engine reads them itself, so the bodies never pass through this thread. Same rules and the
-   * same one transaction as `write` (the caller's `tx` when given); the staged files are left for the caller to
-   * remove.
+   * Store a batch whose records, bodies and search rows were staged as files (`StagedRowsWriter`, in the ingest's
+   * worker threads): the engine reads and decides them itself, so nothing of them passes through this thread. Same
+   * rules and the same one transaction as `write` (the caller's `tx` when given); returns counts per type and
+   * status; the staged files are left for the caller to remove.
    */
-  async writeStaged(batch: StagedBatch, now: Date, tx?: Database): Promise<WriteResult[]> {
+  async writeStaged(batch: StagedBatch, now: Date, tx?: Database): Promise<StagedWriteCounts> {
     if (tx) return writeStagedBatch(tx, batch, now);
     return this.db.transaction((t) => writeStagedBatch(t, batch, now));
   }

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SearchRows } from '../fhir/index.js';
+import type { ResourceWrite } from './resource-store.js';
 
 /**
  * The staging text format of bulk writes: one row per line, fields separated by U+0001. A field holding U+0001,
@@ -32,7 +32,18 @@ export function stageField(value: string | number | boolean | null): string {
   return STAGE_QUOTE + value.replace(QUOTE_ALL, STAGE_QUOTE + STAGE_QUOTE) + STAGE_QUOTE;
 }
 
-/** Staged resource bodies: `key`, the record's number in its run, and `content`. */
+/**
+ * Staged records: what the store decides a record's version from (identity, content hash, patient). `key` is the
+ * record's number in its run, increasing in input order, which is the order versions are given in.
+ */
+export const RECORD_STAGE: StageColumns = [
+  ['key', 'BIGINT'],
+  ['type', 'VARCHAR'],
+  ['id', 'VARCHAR'],
+  ['hash', 'VARCHAR'],
+  ['patient_key', 'VARCHAR'],
+];
+/** Staged resource bodies: `key` and `content`. */
 export const VERSION_STAGE: StageColumns = [
   ['key', 'BIGINT'],
   ['content', 'VARCHAR'],
@@ -60,8 +71,8 @@ export const REFERENCE_STAGE: StageColumns = [
   ['target', 'VARCHAR'],
 ];
 
-/** The staged tables of a chunk: resource bodies and the three search indexes. */
-export const STAGED_TABLES = ['versions', 'tokens', 'dates', 'references'] as const;
+/** The staged tables of a chunk: records, resource bodies and the three search indexes. */
+export const STAGED_TABLES = ['records', 'versions', 'tokens', 'dates', 'references'] as const;
 export type StagedTable = (typeof STAGED_TABLES)[number];
 
 /** The staged files of one chunk of records, per table (absent when the chunk has no such rows). */
@@ -107,6 +118,7 @@ export class StageBuffer {
  */
 export class StagedRowsWriter {
   private readonly tables: Record<StagedTable, StageBuffer> = {
+    records: new StageBuffer(),
     versions: new StageBuffer(),
     tokens: new StageBuffer(),
     dates: new StageBuffer(),
@@ -115,15 +127,19 @@ export class StagedRowsWriter {
   private longestLine = 0;
 
   /**
-   * Stage one resource's body (JSON.stringify output, which never needs quoting: it is written as it is, saving a
-   * scan of every body) and its search rows under `key`.
+   * Stage one prepared resource under `key`: its record, its body (JSON.stringify output, which never needs
+   * quoting: it is written as it is, saving a scan of every body) and its search rows.
    */
-  add(key: number, content: string, search: SearchRows): void {
-    const line = `${key}${STAGE_DELIMITER}${content}\n`;
-    if (line.length > this.longestLine) this.longestLine = line.length;
-    const t = this.tables;
-    t.versions.write(line);
+  add(key: number, w: Omit<ResourceWrite, 'source'>): void {
     const d = STAGE_DELIMITER;
+    const t = this.tables;
+    t.records.write(
+      `${key}${d}${stageField(w.type)}${d}${stageField(w.id)}${d}${stageField(w.hash)}${d}${stageField(w.patientKey)}\n`,
+    );
+    const line = `${key}${d}${w.content}\n`;
+    if (line.length > this.longestLine) this.longestLine = line.length;
+    t.versions.write(line);
+    const search = w.search;
     for (const [param, system, code] of search.tokens) {
       t.tokens.write(`${key}${d}${stageField(param)}${d}${stageField(system)}${d}${stageField(code)}\n`);
     }
@@ -135,7 +151,7 @@ export class StagedRowsWriter {
   }
 
   get empty(): boolean {
-    return this.tables.versions.length === 0;
+    return this.tables.records.length === 0;
   }
 
   /** Write the collected rows as `<dir>/<name>.<table>` files; the writer is empty again afterwards. */

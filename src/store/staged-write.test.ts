@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ResourceWrite, StagedBatch, StagedFiles } from './index.js';
+import type { ResourceWrite, StagedBatch, StagedFiles, StagedWriteCounts, WriteResult } from './index.js';
 import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations, StagedRowsWriter } from './index.js';
 
 const NOW = new Date('2026-01-02T03:04:05Z');
@@ -38,25 +38,40 @@ function staged(writes: ResourceWrite[]): StagedBatch {
   const writer = new StagedRowsWriter();
   const chunks: StagedFiles[] = [];
   const n = batches++;
-  const records = writes.map((w, i) => {
-    writer.add(i, w.content, w.search);
+  writes.forEach((w, i) => {
+    writer.add(i, w);
     if (i % 2 === 1 || i === writes.length - 1) chunks.push(writer.write(work, `b${n}c${i}`));
-    return { key: i, type: w.type, id: w.id, hash: w.hash, patientKey: w.patientKey };
   });
   const pick = (f: (c: StagedFiles) => string | undefined) => chunks.map(f).filter((x): x is string => !!x);
   return {
     source: 'test',
-    records,
+    fromKey: 0,
+    toKey: writes.length - 1,
+    count: writes.length,
     files: {
+      records: pick((c) => c.records),
       versions: pick((c) => c.versions),
       tokens: pick((c) => c.tokens),
       dates: pick((c) => c.dates),
       references: pick((c) => c.references),
       longestLine: Math.max(...chunks.map((c) => c.longestLine)),
     },
-    keysFile: join(work, `b${n}.k`),
-    decisionsFile: join(work, `b${n}.d`),
   };
+}
+
+/** `write`'s per-record results as the counts `writeStaged` returns. */
+function counted(writes: ResourceWrite[], results: WriteResult[]): StagedWriteCounts {
+  const counts = new Map<string, number>();
+  results.forEach((r, i) => {
+    const k = `${writes[i]!.type}\u0000${r.status}`;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  });
+  return [...counts]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, count]) => {
+      const [type, status] = k.split('\u0000') as [string, WriteResult['status']];
+      return { type, status, count };
+    });
 }
 
 async function dump(store: ResourceStore) {
@@ -88,7 +103,7 @@ describe('ResourceStore.writeStaged', () => {
     const direct = await open();
     const viaFiles = await open();
     for (const round of rounds) {
-      const expected = await direct.store.write(round, NOW);
+      const expected = counted(round, await direct.store.write(round, NOW));
       expect(await viaFiles.store.writeStaged(staged(round), NOW)).toEqual(expected);
     }
     const a = await dump(direct.store);
@@ -116,7 +131,7 @@ describe('ResourceStore.writeStaged', () => {
     const direct = await open();
     const viaFiles = await open();
     for (const round of rounds) {
-      const expected = await direct.store.write(round, NOW);
+      const expected = counted(round, await direct.store.write(round, NOW));
       expect(await viaFiles.store.writeStaged(staged(round), NOW)).toEqual(expected);
     }
     const a = await dump(direct.store);
@@ -132,6 +147,43 @@ describe('ResourceStore.writeStaged', () => {
     expect(a.references.filter((r) => r.id === 'x').map((r) => r.type)).toEqual(['Condition', 'Observation']);
     await direct.db.close();
     await viaFiles.db.close();
+  });
+
+  it('writes only the records of its key range when a chunk is split between two batches', async () => {
+    const writes = [
+      write('a', {}),
+      write('b', {}),
+      write('a', { status: 'final' }),
+      write('c', {}),
+      write('b', {}),
+      write('a', { status: 'amended' }),
+    ];
+    const whole = staged(writes); // chunks of keys 0-1, 2-3, 4-5
+    const first = { ...whole, fromKey: 0, toKey: 2, count: 3 };
+    const second = { ...whole, fromKey: 3, toKey: 5, count: 3 };
+    const direct = await open();
+    const viaFiles = await open();
+    for (const [batch, part] of [
+      [first, writes.slice(0, 3)],
+      [second, writes.slice(3)],
+    ] as const) {
+      const expected = counted(part, await direct.store.write(part, NOW));
+      expect(await viaFiles.store.writeStaged(batch, NOW)).toEqual(expected);
+    }
+    expect(await dump(viaFiles.store)).toEqual(await dump(direct.store));
+    expect((await viaFiles.store.read('Observation', 'a'))?.version).toBe(3);
+    await direct.db.close();
+    await viaFiles.db.close();
+  });
+
+  it('refuses a batch whose staged records are fewer than it counts', async () => {
+    const { db, store } = await open();
+    const batch = staged([write('a', {}), write('b', {}), write('c', {})]);
+    await expect(store.writeStaged({ ...batch, count: 4 }, NOW)).rejects.toMatchObject({
+      code: 'STORE_STAGING_INCOMPLETE',
+    });
+    expect(await db.all('SELECT * FROM resource_version')).toEqual([]);
+    await db.close();
   });
 
   it('rolls the whole batch back when a staged file lacks a record', async () => {

@@ -101,18 +101,21 @@ const INDEX_TABLES = ['search_token', 'search_date', 'search_reference'] as cons
 /**
  * Drop the heads and index rows of resources that existed before the batch (their new ones are inserted after).
  * One statement per table for the whole batch: a statement per resource scanned the table each time (re-ingesting
- * 19,898 changed resources took 70 s, against 2.5 s to create them). `movedKeys` is SQL for a relation of the
- * moved resources' `type` and `id`, or undefined to match them by `type || '/' || id` against the bound list.
+ * 19,898 changed resources took 70 s, against 2.5 s to create them). The moved resources are given as a bound
+ * list of `Type/id`, or as SQL for a relation with their `type` and `id`.
  */
-export async function dropMovedHeads(tx: Database, moved: readonly string[], movedKeys?: string): Promise<void> {
-  if (moved.length === 0) return;
+export async function dropMovedHeads(
+  tx: Database,
+  moved: { list: readonly string[] } | { relation: string },
+): Promise<void> {
+  if ('list' in moved && moved.list.length === 0) return;
   for (const table of ['resource_head', ...INDEX_TABLES]) {
-    if (movedKeys) {
+    if ('relation' in moved) {
       await tx.run(
-        `DELETE FROM ${table} WHERE EXISTS (SELECT 1 FROM ${movedKeys} m WHERE m.type = ${table}.type AND m.id = ${table}.id)`,
+        `DELETE FROM ${table} WHERE EXISTS (SELECT 1 FROM ${moved.relation} m WHERE m.type = ${table}.type AND m.id = ${table}.id)`,
       );
     } else {
-      await tx.run(`DELETE FROM ${table} WHERE ${tx.inList(`type || '/' || id`, '$1')}`, [moved]);
+      await tx.run(`DELETE FROM ${table} WHERE ${tx.inList(`type || '/' || id`, '$1')}`, [moved.list]);
     }
   }
 }
