@@ -85,6 +85,22 @@ async function dump(store: ResourceStore) {
   };
 }
 
+/** Each round written by `write` into one store and staged into another; the per-round counts must agree. */
+async function writeBothWays(rounds: ResourceWrite[][]) {
+  const direct = await open();
+  const viaFiles = await open();
+  try {
+    for (const round of rounds) {
+      const expected = counted(round, await direct.store.write(round, NOW));
+      expect(await viaFiles.store.writeStaged(staged(round), NOW)).toEqual(expected);
+    }
+    return { direct: await dump(direct.store), viaFiles: await dump(viaFiles.store) };
+  } finally {
+    await direct.db.close();
+    await viaFiles.db.close();
+  }
+}
+
 describe('ResourceStore.writeStaged', () => {
   it('stores what write stores: versions, heads, index rows, unchanged repeats and awkward values', async () => {
     const rounds: ResourceWrite[][] = [
@@ -100,21 +116,12 @@ describe('ResourceStore.writeStaged', () => {
       ],
       [write('a', { status: 'final' }), write('b', { status: 'amended' }), write('c', {})],
     ];
-    const direct = await open();
-    const viaFiles = await open();
-    for (const round of rounds) {
-      const expected = counted(round, await direct.store.write(round, NOW));
-      expect(await viaFiles.store.writeStaged(staged(round), NOW)).toEqual(expected);
-    }
-    const a = await dump(direct.store);
-    const b = await dump(viaFiles.store);
+    const { direct: a, viaFiles: b } = await writeBothWays(rounds);
     expect(b).toEqual(a);
     expect(a.versions).toHaveLength(9);
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'odd', code: 'x\u0001y\u0002z\nw' }));
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'nopatient', code: '' }));
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'nosystem', system: null }));
-    await direct.db.close();
-    await viaFiles.db.close();
   });
 
   it('replaces only the moved heads and index rows, also where two types share an id', async () => {
@@ -128,14 +135,8 @@ describe('ResourceStore.writeStaged', () => {
       [write('x', { status: 'preliminary' }), condition('x', {}), ...many('preliminary')],
       [write('x', { status: 'final' }), ...many('final'), write('new', {})],
     ];
-    const direct = await open();
-    const viaFiles = await open();
-    for (const round of rounds) {
-      const expected = counted(round, await direct.store.write(round, NOW));
-      expect(await viaFiles.store.writeStaged(staged(round), NOW)).toEqual(expected);
-    }
-    const a = await dump(direct.store);
-    expect(await dump(viaFiles.store)).toEqual(a);
+    const { direct: a, viaFiles: b } = await writeBothWays(rounds);
+    expect(b).toEqual(a);
     // One head per resource, at its last version; the index follows heads only.
     expect(a.heads).toHaveLength(303);
     expect(a.heads.filter((h) => h.id === 'x')).toEqual([
@@ -145,8 +146,6 @@ describe('ResourceStore.writeStaged', () => {
     expect(a.heads.filter((h) => h.version === 2)).toHaveLength(301);
     expect(a.tokens).toHaveLength(303);
     expect(a.references.filter((r) => r.id === 'x').map((r) => r.type)).toEqual(['Condition', 'Observation']);
-    await direct.db.close();
-    await viaFiles.db.close();
   });
 
   it('writes only the records of its key range when a chunk is split between two batches', async () => {
