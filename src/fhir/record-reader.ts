@@ -104,7 +104,8 @@ export function parseRecord(file: string, line: number | undefined, bytes: Buffe
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
-    return { file, ...(line !== undefined && { line }), bytes: bytes.length, value: JSON.parse(text) };
+    // No spread: this runs for every record (a spread per record cost an ingest worker ~5%).
+    return { file, line, bytes: bytes.length, value: JSON.parse(text) };
   } catch (e) {
     return {
       file,

@@ -15,7 +15,12 @@ export function parseReference(ref: string): ParsedReference | undefined {
   if (ref.startsWith('#')) return { kind: 'contained', id: ref.slice(1) };
   if (ref.startsWith('urn:uuid:') || ref.startsWith('urn:oid:')) return { kind: 'urn', urn: ref };
   const rel = RELATIVE.exec(ref);
-  if (rel) return { kind: 'relative', type: rel[1]!, id: rel[2]!, ...(rel[3] !== undefined && { version: rel[3] }) };
+  if (rel) {
+    // No spread: this runs for every reference of a bulk ingest.
+    return rel[3] === undefined
+      ? { kind: 'relative', type: rel[1]!, id: rel[2]! }
+      : { kind: 'relative', type: rel[1]!, id: rel[2]!, version: rel[3] };
+  }
   const cond = CONDITIONAL.exec(ref);
   if (cond) return { kind: 'conditional', type: cond[1]!, query: cond[2]! };
   if (/^[a-z][a-z0-9+.-]*:/i.test(ref)) {

@@ -35,7 +35,7 @@ parentPort?.on('message', (chunk: PrepareChunk) => {
     const { id, linkage } = outcome.write;
     const key = chunk.seq * STAGE_KEYS_PER_CHUNK + i;
     staged.add(key, outcome.write);
-    outcomes.push({ kind: 'staged', key, ...(linkage && { linkage: { patientKey: id, ...linkage } }) });
+    outcomes.push(linkage ? { kind: 'staged', key, linkage: { patientKey: id, ...linkage } } : { kind: 'staged', key });
   }
   const result: PrepareResult = { seq: chunk.seq, outcomes };
   if (!staged.empty) result.files = staged.write(chunk.stagingDir, `c${chunk.seq}`);

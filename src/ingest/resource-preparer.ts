@@ -58,19 +58,17 @@ export class ResourcePreparer {
     stripServerMeta(resource);
     const content = JSON.stringify(resource);
     const hash = oneShotHash('sha256', content, 'hex');
-    return {
-      write: {
-        type,
-        id,
-        patientKey: type === 'Patient' ? id : patientOf(resource),
-        source,
-        content,
-        hash,
-        search: extractSearchRows(resource),
-        ...(token !== undefined && { linkage: { token, keyId: this.linkage!.key.keyId } }),
-      },
-      outsideTargets,
+    const write: ResourceWrite = {
+      type,
+      id,
+      patientKey: type === 'Patient' ? id : patientOf(resource),
+      source,
+      content,
+      hash,
+      search: extractSearchRows(resource),
     };
+    if (token !== undefined) write.linkage = { token, keyId: this.linkage!.key.keyId };
+    return { write, outsideTargets };
   }
 
   private rewriteReferences(
