@@ -6,7 +6,8 @@ const FLOOR = 0.95;
  * 40,000 residents (~31,000 adults at risk of IHD, ~270 IHD events, ~107 held out; 11 minutes at load ~5 here). At
  * 20,000 one population's held-out ratio scattered with SD ~0.03 for IHD and ~0.013 for T2D around expectations at
  * the floor (replays of 15 populations, docs/models.md); at 40,000 the training side doubles and the SDs are about
- * halved. 60,000 ran out of DuckDB's default 1 GB in the IHD feature build and is near the time budget under load.
+ * halved. 60,000 is near the time budget under load (its IHD feature build, which ran out of DuckDB's default 1 GB,
+ * now builds in 300 MB: docs/models.md).
  */
 const PEOPLE = Number(process.env.BENCH_MODELS_SYNTH_PEOPLE ?? 40_000);
 

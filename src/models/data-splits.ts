@@ -37,6 +37,33 @@ export function randomSplit(rows: number, testFraction: number, rng: Random, str
 }
 
 /**
+ * A split by person for rows at several index dates: the rows at the main date (`main[i]`) are split as
+ * `randomSplit` splits them (the same rows for the same seed as without the other dates), and every other row
+ * of a person not held out trains. A held-out person gives no row to training at any date, so the test side
+ * says how the model does on people it never saw. `person[i]` is the row's person key.
+ */
+export function personSplit(
+  person: readonly string[],
+  main: ArrayLike<boolean>,
+  testFraction: number,
+  rng: Random,
+  stratify?: ArrayLike<number>,
+): RowSplit {
+  if (main.length !== person.length || (stratify && stratify.length !== person.length)) {
+    throw new HealthmeshError('MODEL_SHAPE_MISMATCH', `${person.length} rows but ${main.length} main-date flags`);
+  }
+  const mainRows: number[] = [];
+  for (let i = 0; i < person.length; i++) if (main[i]) mainRows.push(i);
+  const y = stratify ? mainRows.map((i) => stratify[i]!) : undefined;
+  const inner = randomSplit(mainRows.length, testFraction, rng, y);
+  const test = Array.from(inner.test, (j) => mainRows[j]!);
+  const heldOut = new Set(test.map((i) => person[i]!));
+  const train: number[] = [];
+  for (let i = 0; i < person.length; i++) if (!heldOut.has(person[i]!)) train.push(i);
+  return finish(train, test, `a ${testFraction} split by person of ${mainRows.length} main-date rows`);
+}
+
+/**
  * A temporal split: rows with time < `cutoff` train, rows at or after it test (e.g. index dates as epoch ms),
  * so the test side lies wholly in the model's future. A missing time is refused.
  */

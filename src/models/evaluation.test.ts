@@ -11,6 +11,7 @@ import {
   evaluationHtml,
   featureMatrixFromRows,
   groupingFromColumn,
+  personSplit,
   randomSplit,
   rocAnalysis,
   seededRandom,
@@ -164,6 +165,43 @@ describe('splits', () => {
     expect(plain.test.length).toBe(2);
     expect(codeOf(() => randomSplit(10, 1, seededRandom(1)))).toBe('MODEL_INVALID_OPTION');
     expect(codeOf(() => randomSplit(2, 0.3, seededRandom(1)))).toBe('MODEL_INVALID_OPTION');
+  });
+
+  it('splits by person: the main-date rows as randomSplit does, no held-out person in training at any date', () => {
+    // 400 people at the main date, some of them also at two earlier dates, and 50 people only at earlier dates.
+    const person: string[] = [];
+    const main: boolean[] = [];
+    const y: number[] = [];
+    for (let p = 0; p < 450; p++) {
+      const dates = p >= 400 ? 2 : p % 3;
+      for (let d = 0; d < dates; d++) {
+        person.push(`p${p}`);
+        main.push(false);
+        y.push(p % 7 === 0 ? 1 : 0);
+      }
+      if (p < 400) {
+        person.push(`p${p}`);
+        main.push(true);
+        y.push(p % 5 === 0 ? 1 : 0);
+      }
+    }
+    const s = personSplit(person, main, 0.4, seededRandom(3), y);
+    const mainRows = main.flatMap((m, i) => (m ? [i] : []));
+    const plain = randomSplit(
+      mainRows.length,
+      0.4,
+      seededRandom(3),
+      mainRows.map((i) => y[i]!),
+    );
+    expect(Array.from(s.test)).toEqual(Array.from(plain.test, (j) => mainRows[j]!));
+    const heldOut = new Set(Array.from(s.test, (i) => person[i]));
+    expect(Array.from(s.train).some((i) => heldOut.has(person[i]!))).toBe(false);
+    // Every row of a person not held out trains, whatever its date; the 50 earlier-only people among them.
+    expect(s.train.length + Array.from(person.keys()).filter((i) => heldOut.has(person[i]!)).length).toBe(
+      person.length,
+    );
+    expect(new Set(Array.from(s.train, (i) => person[i])).has('p420')).toBe(true);
+    expect(codeOf(() => personSplit(person, main.slice(1), 0.4, seededRandom(3)))).toBe('MODEL_SHAPE_MISMATCH');
   });
 
   it('splits by time: the test side lies at or after the cutoff', () => {

@@ -25,6 +25,12 @@ export type PopulationSpec =
       age?: { min?: number; max?: number };
       /** Days of observation required before the index date (default 0: observed on the day itself). */
       priorObservationDays?: number;
+      /**
+       * Earlier index dates at which the training people also give rows (each date's population chosen as on the
+       * index date: alive, observed, of age, free of the outcome). Training only: the held-out people are drawn
+       * from the index date's rows and give no row at any date; scoring uses the index date alone.
+       */
+      trainingIndexDates?: string[];
     }
   | { cohort: unknown };
 
@@ -118,6 +124,7 @@ export const FEATURE_SPEC_SCHEMA = {
               properties: { min: { type: 'number', minimum: 0 }, max: { type: 'number', minimum: 0 } },
             },
             priorObservationDays: { type: 'integer', minimum: 0 },
+            trainingIndexDates: { type: 'array', minItems: 1, items: isoDate },
           },
         },
         {
@@ -172,6 +179,9 @@ export const FEATURE_SPEC_SCHEMA = {
 const ajv = new Ajv2020({ allErrors: false, strict: true });
 const validateSchema = ajv.compile<FeatureSpec>(FEATURE_SPEC_SCHEMA);
 
+const isCalendarDate = (d: string) =>
+  !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) === d;
+
 function invalid(path: string, message: string): HealthmeshError {
   return new HealthmeshError('MODEL_INVALID_SPEC', `${path === '' ? 'spec' : path}: ${message}`, { path });
 }
@@ -194,8 +204,9 @@ export function missingPolicy(f: FeatureDefinition): MissingPolicy | undefined {
 
 /**
  * Parse and check a spec: the schema, then what it cannot say — every concept set named is defined, windows are in
- * order, feature names (with their `_missing` indicators) are unique, the index date is a real date. Errors are
- * `MODEL_INVALID_SPEC` naming the field, e.g. `features[2].window`.
+ * order, feature names (with their `_missing` indicators) are unique, the index date is a real date and training
+ * index dates are distinct real dates before it. Errors are `MODEL_INVALID_SPEC` naming the field, e.g.
+ * `features[2].window` or `population.trainingIndexDates[1]`.
  */
 export function validateFeatureSpec(input: unknown): FeatureSpec {
   if (!validateSchema(input)) {
@@ -223,9 +234,15 @@ export function validateFeatureSpec(input: unknown): FeatureSpec {
   }
   if ('indexDate' in spec.population) {
     const d = spec.population.indexDate;
-    if (Number.isNaN(Date.parse(`${d}T00:00:00Z`)) || new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) !== d) {
-      throw invalid('population.indexDate', `${d} is not a calendar date`);
-    }
+    if (!isCalendarDate(d)) throw invalid('population.indexDate', `${d} is not a calendar date`);
+    const seenDates = new Set<string>();
+    spec.population.trainingIndexDates?.forEach((t, i) => {
+      const at = `population.trainingIndexDates[${i}]`;
+      if (!isCalendarDate(t)) throw invalid(at, `${t} is not a calendar date`);
+      if (t >= d) throw invalid(at, `${t} is not before the index date ${d} (training rows come from earlier dates)`);
+      if (seenDates.has(t)) throw invalid(at, `${t} is listed twice`);
+      seenDates.add(t);
+    });
     const a = spec.population.age;
     if (a?.min !== undefined && a.max !== undefined && a.min > a.max) {
       throw invalid('population.age', `min ${a.min} is above max ${a.max}`);

@@ -4,7 +4,7 @@ export type { CalibrationBin } from './calibration.js';
 export { brierScore, calibrationCurve, calibrationFit } from './calibration.js';
 export { releaseModelCard } from './card-release.js';
 export type { RowSplit } from './data-splits.js';
-export { randomSplit, temporalSplit } from './data-splits.js';
+export { personSplit, randomSplit, temporalSplit } from './data-splits.js';
 export type { EvaluationOptions, EvaluationReport, Grouping, GroupMetrics, Metrics } from './evaluation.js';
 export { bandLabeller, evaluatePredictions, groupingFromColumn } from './evaluation.js';
 export { calibrationSvg, evaluationHtml, rocSvg } from './evaluation-html.js';

@@ -5,7 +5,7 @@
  */
 import { HealthmeshError, seededRandom } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
-import { randomSplit } from './data-splits.js';
+import { personSplit, randomSplit } from './data-splits.js';
 import type { EvaluationReport, Grouping } from './evaluation.js';
 import { bandLabeller, evaluatePredictions } from './evaluation.js';
 import type { FeatureMatrix } from './feature-matrix.js';
@@ -137,9 +137,20 @@ export interface TrainingResult {
 
 /** Train a model from a spec on this hub and register it as the next version of `spec.model`. */
 export async function trainFromSpec(hub: Hub, spec: TrainingSpec, createdBy: string): Promise<TrainingResult> {
-  const rows = await buildHubFeatures(hub, spec.features);
+  const rows = await buildHubFeatures(hub, spec.features, { trainingDates: true });
   const y = rows.matrix.outcome!;
-  const split = randomSplit(rows.matrix.rows, spec.split.testFraction, seededRandom(spec.split.seed), y);
+  const population = spec.features.population;
+  // With training index dates, a person is on one side only; without them this is the plain stratified split.
+  const split =
+    'indexDate' in population && population.trainingIndexDates !== undefined
+      ? personSplit(
+          rows.patientKeys,
+          rows.indexDates.map((d) => d === population.indexDate),
+          spec.split.testFraction,
+          seededRandom(spec.split.seed),
+          y,
+        )
+      : randomSplit(rows.matrix.rows, spec.split.testFraction, seededRandom(spec.split.seed), y);
   const rawTrain = selectRows(rows.matrix, split.train);
   const plan = fitFeaturePlan(spec.features, rawTrain);
   const train = applyFeaturePlan(plan, rawTrain);
@@ -158,7 +169,7 @@ export async function trainFromSpec(hub: Hub, spec: TrainingSpec, createdBy: str
     features: spec.card.features ?? describeFeatures(plan),
     evaluations: [
       {
-        name: `held-out ${Math.round(spec.split.testFraction * 100)}% (random, seed ${spec.split.seed})`,
+        name: `held-out ${Math.round(spec.split.testFraction * 100)}% (random${'indexDate' in population && population.trainingIndexDates !== undefined ? ' by person, at the index date' : ''}, seed ${spec.split.seed})`,
         report: heldOut,
       },
     ],

@@ -49,6 +49,31 @@ describe('analytic tables', () => {
     await db.close();
   });
 
+  it('stamps only the tables a refresh changed, so readers of the stamps rebuild only then', async () => {
+    const { db, store } = await storeWith();
+    const ticking = fixedClock(new Date('2025-01-01T00:00:00Z'));
+    const code = (c: string) => ({ code: { coding: [{ system: 'http://snomed.info/sct', code: c }] } });
+    await store.write([write('Condition', 'c1', code('111'))], ticking.now());
+    const views = BUILT_IN_VIEWS.filter((v) => v.name === 'condition' || v.name === 'patient');
+    const tables = await AnalyticTables.open(db, { region: 'busan', clock: ticking, views });
+    await tables.refresh();
+    const stamps = async () =>
+      Object.fromEntries((await tables.list()).map((t) => [t.view, t.refreshedAt?.toISOString()]));
+    const built = await stamps();
+    ticking.advance(60_000);
+    const idle = await tables.refresh();
+    expect(idle.views.map((v) => [v.view, v.flattened, v.rows])).toEqual([
+      ['patient', 0, 0],
+      ['condition', 0, 1],
+    ]);
+    expect(await stamps()).toEqual(built);
+    ticking.advance(60_000);
+    await store.write([write('Condition', 'c2', code('222'))], ticking.now());
+    await tables.refresh();
+    expect(await stamps()).toEqual({ ...built, condition: '2025-01-01T00:02:00.000Z' });
+    await db.close();
+  });
+
   it('rebuilds to the same rows from the resource store, and when the view definition changes', async () => {
     const { db, store } = await storeWith();
     await store.write([write('Condition', 'c1', { clinicalStatus: { coding: [{ code: 'active' }] } })], clock.now());

@@ -133,7 +133,7 @@ export class AnalyticTables {
     return profileTable(this.db, e);
   }
 
-  /** Each table with its row count and when it was last refreshed (null: never built). */
+  /** Each table with its row count and when a refresh last changed it (null: never built). */
   async list(): Promise<TableStatus[]> {
     const rows = await this.db.all<{ view: string; row_count: number; refreshed_at: Date }>(
       'SELECT view, row_count, refreshed_at FROM view_table',
@@ -203,12 +203,23 @@ export class AnalyticTables {
     } finally {
       await staged.close();
     }
+    // A view's table changed when it was rebuilt, when its type had stale resources, or when rows of vanished
+    // resources were dropped. Only those are stamped again: the stamp is what tells readers of the tables (the
+    // cohort event index) to rebuild, and a refresh that found nothing to do must not make them.
+    const changed = new Set<string>();
+    for (const e of this.entries) if (results.get(e.name)!.rebuilt) changed.add(e.name);
+    for (const p of plans) for (const e of p.group) changed.add(e.name);
     // A table rebuilt just now holds rows of current resources only: the anti-join over a million ids is skipped.
-    if (!ids) for (const e of this.entries) if (!results.get(e.name)!.rebuilt) await this.dropVanished(e);
+    if (!ids) {
+      for (const e of this.entries) {
+        if (!results.get(e.name)!.rebuilt && (await this.dropVanished(e)) > 0) changed.add(e.name);
+      }
+    }
     for (const e of this.entries) {
       const [count] = await this.db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM "${e.table}"`);
       const r = results.get(e.name)!;
       r.rows = Number(count?.n ?? 0);
+      if (!changed.has(e.name)) continue;
       await this.db.transaction(async (tx) => {
         await tx.run('DELETE FROM view_table WHERE view = $1', [e.name]);
         await tx.run(
@@ -239,7 +250,6 @@ export class AnalyticTables {
     const joins = group
       .map((_, i) => `LEFT JOIN view_source s${i} ON s${i}.view = $${i + 2} AND s${i}.id = h.id`)
       .join(' ');
-    const stale = group.map((_, i) => `s${i}.version IS NULL OR s${i}.version <> h.version`).join(' OR ');
     const seen = group.map((_, i) => `s${i}.version AS s${i}`).join(', ');
     const params: SqlValue[] = [type, ...group.map((e) => e.name)];
     let only = '';
@@ -249,12 +259,33 @@ export class AnalyticTables {
       only = `AND ${this.db.inList('h.id', `$${params.length}`)}`;
     }
     // Stale heads first, content only for them: a refresh with little to do must not read every body.
+    const stale = group.map((_, i) => `s${i}.version IS NULL OR s${i}.version <> h.version`).join(' OR ');
     const staleSql = `WITH stale AS (SELECT h.id, h.version, h.last_updated, ${seen} FROM resource_head h
         ${joins} WHERE h.type = $1 AND (${stale}) ${only})`;
-    // Every head is stale for views rebuilt just now: counting them needs no join.
-    const [row] = fresh
-      ? await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM resource_head WHERE type = $1', [type])
-      : await this.db.all<{ n: number }>(`${staleSql} SELECT COUNT(*) AS n FROM stale`, params);
+    if (fresh) {
+      // Every head is stale for views rebuilt just now: counting them needs no join.
+      const [all] = await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM resource_head WHERE type = $1', [type]);
+      const count = Number(all?.n ?? 0);
+      return count === 0 ? null : { type, group, staleSql, params, count };
+    }
+    // Whether anything is stale is asked one view at a time: the heads joined to every view's sources in one
+    // statement held a hash table per view at once, and with two views of 6 million Observations (60,000 residents)
+    // that ran out of DuckDB's 1 GB, where one such join needs less than 150 MB (measured; docs/architecture.md).
+    // A refresh with nothing to do (every feature build and cohort run starts with one) stops here.
+    if (group.length > 1) {
+      let anyStale = false;
+      for (const e of group) {
+        const [r] = await this.db.all<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM resource_head h LEFT JOIN view_source s0 ON s0.view = $2 AND s0.id = h.id
+           WHERE h.type = $1 AND (s0.version IS NULL OR s0.version <> h.version) ${ids ? `AND ${this.db.inList('h.id', '$3')}` : ''}`,
+          [type, e.name, ...(ids ? [[...ids]] : [])],
+        );
+        anyStale = Number(r?.n ?? 0) > 0;
+        if (anyStale) break;
+      }
+      if (!anyStale) return null;
+    }
+    const [row] = await this.db.all<{ n: number }>(`${staleSql} SELECT COUNT(*) AS n FROM stale`, params);
     const count = Number(row?.n ?? 0);
     return count === 0 ? null : { type, group, staleSql, params, count };
   }
@@ -335,8 +366,11 @@ export class AnalyticTables {
     for (let i = 0; i < group.length; i++) results.get(group[i]!.name)!.flattened += pending[i]!.flattened;
   }
 
-  /** Rows of resources no longer in the store (the store has no delete yet; this keeps tables right when it does). */
-  private async dropVanished(e: Entry): Promise<void> {
+  /**
+   * Drops the rows of resources no longer in the store (it has no delete yet; this keeps tables right when it does)
+   * and returns how many resources that was.
+   */
+  private async dropVanished(e: Entry): Promise<number> {
     const gone = (
       await this.db.all<{ id: string }>(
         `SELECT s.id FROM view_source s WHERE s.view = $1
@@ -344,11 +378,12 @@ export class AnalyticTables {
         [e.name, e.view.definition.resource],
       )
     ).map((r) => r.id);
-    if (gone.length === 0) return;
+    if (gone.length === 0) return 0;
     await this.db.transaction(async (tx) => {
       await tx.run(`DELETE FROM "${e.table}" WHERE ${tx.inList(`"${SOURCE_COLUMN}"`, '$1')}`, [gone]);
       await tx.run(`DELETE FROM view_source WHERE view = $1 AND ${tx.inList('id', '$2')}`, [e.name, gone]);
     });
+    return gone.length;
   }
 }
 
