@@ -185,6 +185,15 @@ describe('ResourceStore.writeStaged', () => {
     await db.close();
   });
 
+  it("reports the engine's own error when a staged file cannot be read, and rolls back", async () => {
+    const { db, store } = await open();
+    const batch = staged([write('a', {}), write('b', {})]);
+    const missing = { ...batch, files: { ...batch.files, versions: [join(work, 'no-such-file.versions')] } };
+    await expect(store.writeStaged(missing, NOW)).rejects.toThrow(/no-such-file/);
+    expect(await db.all('SELECT * FROM resource_head')).toEqual([]);
+    await db.close();
+  });
+
   it('rolls the whole batch back when a staged file lacks a record', async () => {
     const { db, store } = await open();
     const batch = staged([write('a', {}), write('b', {}), write('c', {})]);

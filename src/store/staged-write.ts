@@ -64,11 +64,16 @@ export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Da
             MAX(CASE WHEN changed = 1 THEN key END) OVER (PARTITION BY type, id) AS last
        FROM decided`,
   );
+  let counts: StagedWriteCounts;
   try {
-    return await writeDecided(tx, batch, now);
-  } finally {
-    await tx.run(`DROP TABLE ${DECISIONS}`);
+    counts = await writeDecided(tx, batch, now);
+  } catch (e) {
+    // The transaction rolls back (and the table with it); a failing DROP in an aborted transaction must not hide e.
+    await tx.run(`DROP TABLE ${DECISIONS}`).catch(() => undefined);
+    throw e;
   }
+  await tx.run(`DROP TABLE ${DECISIONS}`);
+  return counts;
 }
 
 async function writeDecided(tx: Database, batch: StagedBatch, now: Date): Promise<StagedWriteCounts> {
