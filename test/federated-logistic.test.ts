@@ -145,6 +145,12 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     for (let i = 3; i < NEWTON_ROUNDS_PER_DAY; i++) expect(await code(zero)).toBe('answered');
     expect(await code(zero)).toMatch(/MODEL_FEDERATION_REFUSED: busan: peer:prober has asked 40 Newton rounds/);
     await expect(busan.newton(SPEC, fill, zero, 'peer:other')).resolves.toMatchObject({ size: 6 });
+    // The budget is the hub's, not the process's: a federation opened afresh on the hub (as after a restart) keeps it.
+    const restarted = new ModelFederation(hubs.get('busan')!);
+    await expect(restarted.newton(SPEC, fill, zero, 'peer:prober')).rejects.toMatchObject({
+      code: 'MODEL_FEDERATION_REFUSED',
+      message: expect.stringMatching(/peer:prober has asked 40 Newton rounds/),
+    });
   }, 120_000);
 
   it('stops when a hub refuses a round under its disclosure threshold, naming the hub', async () => {

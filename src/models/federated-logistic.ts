@@ -10,6 +10,7 @@
  * to the rows themselves. The coordinator runs `NewtonIteration` on the summed parts, as a pooled fit would.
  */
 
+import { createHash } from 'node:crypto';
 import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry } from '../federation/index.js';
@@ -22,6 +23,7 @@ import { applyFeaturePlan } from './feature-plan.js';
 import type { FeatureSpec } from './feature-spec.js';
 import { featureColumns, missingPolicy, validateFeatureSpec } from './feature-spec.js';
 import { buildHubFeatures } from './hub-features.js';
+import { hubModelRegistry } from './hub-models.js';
 import type { NewtonPart } from './logistic-newton.js';
 import { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
 import type { LogisticModel } from './logistic-regression.js';
@@ -108,8 +110,6 @@ export const NEWTON_ROUNDS_PER_DAY = 40;
 export class ModelFederation {
   /** Raw feature rows per spec, computed once per spec and reused by the rounds of a fit. */
   private readonly cache = new Map<string, CachedFeatures>();
-  /** Newton rounds asked today, per requester and spec (in memory: a restart is the hub's own doing). */
-  private readonly rounds = new Map<string, { day: string; count: number }>();
 
   constructor(
     private readonly hub: Hub,
@@ -243,7 +243,7 @@ export class ModelFederation {
     ) {
       throw refuse('a Newton round needs { spec, fill, beta: finite numbers }');
     }
-    this.countRound(requester, JSON.stringify(spec));
+    await this.countRound(requester, JSON.stringify(spec));
     const plan: FeaturePlan = { spec, columns: featureColumns(spec), fill: fill as Record<string, number> };
     const x = applyFeaturePlan(plan, raw);
     if (beta.length !== x.names.length + 1) {
@@ -277,19 +277,28 @@ export class ModelFederation {
     };
   }
 
-  private countRound(requester: string, specKey: string): void {
-    const key = `${requester}\u0000${specKey}`;
+  /**
+   * Count a round against the requester's daily budget for this spec, in the hub's store: a budget kept in memory
+   * was reset by every restart of the hub.
+   */
+  private async countRound(requester: string, spec: string): Promise<void> {
     const day = this.hub.clock.now().toISOString().slice(0, 10);
-    const seen = this.rounds.get(key);
-    const count = seen && seen.day === day ? seen.count + 1 : 1;
-    if (count > NEWTON_ROUNDS_PER_DAY) {
+    const specHash = createHash('sha256').update(spec).digest('hex');
+    await hubModelRegistry(this.hub); // the models module's tables are made on first use
+    const count = await this.hub.db.transaction(async (tx) => {
+      const [row] = await tx.all<{ rounds: number }>(
+        `INSERT INTO model_glm_round (requester, spec_hash, day, rounds) VALUES ($1, $2, $3, 1)
+         ON CONFLICT (requester, spec_hash, day) DO UPDATE SET rounds = model_glm_round.rounds + 1
+         RETURNING rounds`,
+        [requester, specHash, day],
+      );
+      return Number(row?.rounds);
+    });
+    if (!(count <= NEWTON_ROUNDS_PER_DAY)) {
       throw refuse(
         `${this.hub.config.name}: ${requester} has asked ${NEWTON_ROUNDS_PER_DAY} Newton rounds of this spec today, the most a hub answers (each round is a query at a chosen beta)`,
       );
     }
-    // Yesterday's counts go once the map grows: any peer can send specs.
-    if (this.rounds.size >= 1000) for (const [k, v] of this.rounds) if (v.day !== day) this.rounds.delete(k);
-    this.rounds.set(key, { day, count });
   }
 }
 

@@ -35,6 +35,21 @@ export const modelMigrations: readonly Migration[] = [
     // Nullable: models fitted on a matrix (tests, imports) have no spec to compute features from the hub.
     statements: ['ALTER TABLE model_registry ADD COLUMN feature_plan VARCHAR'],
   },
+  {
+    module: 'models',
+    version: 3,
+    name: 'federated GLM rounds answered per requester, spec and day',
+    // The spec is kept as its SHA-256 only; the table holds no row-level data.
+    statements: [
+      `CREATE TABLE model_glm_round (
+        requester VARCHAR NOT NULL,
+        spec_hash VARCHAR NOT NULL,
+        day VARCHAR NOT NULL,
+        rounds INTEGER NOT NULL,
+        PRIMARY KEY (requester, spec_hash, day)
+      )`,
+    ],
+  },
 ];
 
 /** One stored version of a model. */
