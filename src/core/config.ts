@@ -51,6 +51,10 @@ export interface DisclosurePolicy {
   threshold: number;
   rounding: number;
   minCellSize: number;
+  /** Significant digits of a released statistic (mean, SD, metric, ratio); default 3. */
+  precision?: number;
+  /** The largest share of a total the two largest contributors may hold, else it is withheld; default 0.85. */
+  dominance?: number;
 }
 
 /** Hub-to-hub requests (docs/federation.md). */
@@ -110,6 +114,18 @@ export function parseConfig(value: unknown, file: string): HubConfig {
     if (!Number.isInteger(disclosure[key]) || (disclosure[key] as number) < 1)
       fail(`privacy.disclosure.${key}`, 'a positive integer');
   }
+  if (
+    disclosure.precision !== undefined &&
+    (!Number.isInteger(disclosure.precision) ||
+      (disclosure.precision as number) < 1 ||
+      (disclosure.precision as number) > 15)
+  )
+    fail('privacy.disclosure.precision', 'an integer number of significant digits, 1-15');
+  if (
+    disclosure.dominance !== undefined &&
+    !(typeof disclosure.dominance === 'number' && disclosure.dominance > 0 && disclosure.dominance < 1)
+  )
+    fail('privacy.disclosure.dominance', 'a share between 0 and 1');
   const federation = { ...base.federation, ...section('federation') };
   if (typeof federation.clockSkewSeconds !== 'number' || !(federation.clockSkewSeconds > 0))
     fail('federation.clockSkewSeconds', 'a positive number of seconds');

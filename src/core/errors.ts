@@ -89,6 +89,10 @@ export const ERROR_CODES = {
   OMOP_INVALID_TABLE: 'an OMOP CDM table is missing, lacks a required column, or has a malformed row',
   DISCLOSURE_INVALID_TABLE:
     'a table or summary given to disclosure control is malformed: ragged, negative or non-integer counts',
+  DISCLOSURE_REFUSED:
+    'a release was refused by a disclosure rule (too few contributors, dominance …); the refusal names the rule and no number',
+  DISCLOSURE_UNGATED:
+    'an answer to a principal without row-level rights, or to a peer, held a value that did not pass the release gate',
   DISCLOSURE_DIFFERENCING:
     'a release was refused: with an earlier related release it would let a suppressed count be recovered by subtraction',
   FEDERATION_NO_IDENTITY: 'the hub has no Ed25519 identity key',

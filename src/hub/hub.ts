@@ -13,6 +13,7 @@ import {
   Pseudonymiser,
   parseLinkageKey,
   personLinkageMigrations,
+  ReleaseGate,
   ReleaseLog,
   ResourceDeidentifier,
   releaseLogMigrations,
@@ -48,6 +49,8 @@ export interface Hub {
   linkageKey: LinkageKey | undefined;
   /** What this hub has released, for differencing protection; refusals go to the audit log. */
   releases: ReleaseLog;
+  /** The one way a statistic leaves the hub: to a peer, or to a principal without row-level rights. */
+  gate: ReleaseGate;
   close(): Promise<void>;
 }
 
@@ -193,6 +196,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     ingest,
     linkageKey,
     releases,
+    gate: new ReleaseGate(config.privacy.disclosure),
     async close() {
       await db.close();
       logger.flush();

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Clock, DisclosurePolicy } from '../core/index.js';
-import { HealthmeshError } from '../core/index.js';
 import type { Database, Migration } from '../store/index.js';
 import type { ReleasedCount } from './disclosure-control.js';
 import { PopulationSketch } from './population-sketch.js';
+import { refusal } from './release-gate.js';
 
 export const releaseLogMigrations: readonly Migration[] = [
   {
@@ -289,7 +289,9 @@ export class ReleaseLog {
         ...(r.cell !== undefined && { cell: r.cell }),
       },
     });
-    throw new HealthmeshError('DISCLOSURE_DIFFERENCING', r.reason, r.cell !== undefined ? { path: r.cell } : {});
+    // The caller learns which rule refused, never by how much or against which release: "differs from release 4 by
+    // 6 people" let an empty cohort in the log reveal the exact size of every small one. The audit keeps the detail.
+    throw refusal('differencing', 'this release');
   }
 
   private compare(

@@ -25,6 +25,8 @@ const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
   FEDERATION_UNKNOWN_OPERATION: [404, 'not-supported'],
   FEDERATION_PEER_FAILED: [502, 'transient'],
   DISCLOSURE_DIFFERENCING: [403, 'suppressed'],
+  DISCLOSURE_REFUSED: [403, 'suppressed'],
+  DISCLOSURE_UNGATED: [500, 'exception'],
   CONSOLE_NOT_BUILT: [503, 'transient'],
   // A peer's answer, not the caller's request, was malformed.
   SURVEILLANCE_BAD_RELEASED_SERIES: [502, 'exception'],
