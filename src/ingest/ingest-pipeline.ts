@@ -9,6 +9,8 @@ import type { PrepareResult, PrepareWorkerData } from './prepare-pool.js';
 import { PreparePool, STAGE_KEYS_PER_CHUNK } from './prepare-pool.js';
 import type { Reject } from './reject-log.js';
 import type { ResourcePreparer } from './resource-preparer.js';
+import { standaloneScope } from './resource-preparer.js';
+import { gatherSeenNames, seenNamesOf } from './seen-names-pass.js';
 import { processRecord } from './single-record.js';
 import { StagingArea } from './staging-area.js';
 
@@ -104,17 +106,24 @@ export class IngestPipeline {
     );
     let pool: PreparePool | undefined;
     let staging: StagingArea | undefined;
+    const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     try {
+      // First pass: the run's people, so their names are masked in free text of every file, on every thread.
+      run.names = await gatherSeenNames(files, maxRecordBytes);
       for (let i = 0; i < files.length; i++) {
         const input = files[i]!;
         const file = inputName(input);
         const gz = /\.gz$/i.test(file);
         const before = run.summary.bytes;
         const rejectedBefore = run.rejects.count;
-        const reader = { maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES };
+        const reader = { maxRecordBytes };
         const parallel = this.deps.parallel;
         if (parallel && typeof input === 'string' && NDJSON_FILE.test(file) && sizes[i]! >= parallel.minFileBytes) {
-          pool ??= await PreparePool.start(parallel.workers, { ...parallel.data, source: options.source });
+          pool ??= await PreparePool.start(parallel.workers, {
+            ...parallel.data,
+            source: options.source,
+            names: run.names.toData(),
+          });
           staging ??= StagingArea.open(parallel.stagingDir);
           run.staging = staging;
           await this.ingestParallel(input, gz, reader, run, pool, staging);
@@ -203,6 +212,7 @@ export class IngestPipeline {
           validator: this.deps.validator,
           preparer: this.deps.preparer,
           source: run.source,
+          scope: standaloneScope(run.names),
         });
         queue.push(Promise.resolve({ seq: seq++, outcomes: [outcome] }));
       }
@@ -219,6 +229,7 @@ export class IngestPipeline {
     options: IngestOptions,
   ): Promise<{ summary: IngestSummary; outcomes: EntryOutcome[] }> {
     const run = new Run(this.deps, options, 0);
+    run.names = seenNamesOf(value);
     const outcomes: EntryOutcome[] = [];
     run.collect = outcomes;
     try {

@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { defaultWorkerCount, siblingModule, startReadyWorkers } from '../core/index.js';
 import type { ValidatorPlan } from '../fhir/index.js';
 import { ResourceValidator } from '../fhir/index.js';
-import type { BirthDatePrecision, LinkageKey } from '../privacy/index.js';
+import type { BirthDatePrecision, LinkageKey, SeenNamesData } from '../privacy/index.js';
 import type { StagedFiles } from '../store/index.js';
 import type { RecordOutcome } from './single-record.js';
 
@@ -11,6 +11,11 @@ export interface PrepareWorkerData {
   birthDatePrecision: BirthDatePrecision;
   source: string;
   linkageKey?: LinkageKey;
+  /**
+   * The names the run's first pass found, masked in the free text the workers prepare. Handed over in memory
+   * with the workers' start (the pool lives for one run), never through a file.
+   */
+  names?: SeenNamesData;
 }
 
 /** What a worker starts with. */

@@ -1,11 +1,11 @@
 // Worker thread of the NDJSON bulk path: parse, validate and pseudonymise lines; the main thread stores them.
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseRecord, ResourceValidator } from '../fhir/index.js';
-import { LinkageTokeniser, Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
+import { LinkageTokeniser, Pseudonymiser, ResourceDeidentifier, SeenNames } from '../privacy/index.js';
 import { StagedRowsWriter } from '../store/index.js';
 import type { PrepareChunk, PrepareResult, WorkerStart } from './prepare-pool.js';
 import { STAGE_KEYS_PER_CHUNK } from './prepare-pool.js';
-import { ResourcePreparer } from './resource-preparer.js';
+import { ResourcePreparer, standaloneScope } from './resource-preparer.js';
 import { processRecord } from './single-record.js';
 
 const data = workerData as WorkerStart;
@@ -17,6 +17,7 @@ const deps = {
     data.linkageKey ? new LinkageTokeniser(data.linkageKey) : undefined,
   ),
   source: data.source,
+  scope: standaloneScope(data.names ? SeenNames.from(data.names) : undefined),
 };
 
 const staged = new StagedRowsWriter();
