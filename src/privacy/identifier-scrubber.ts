@@ -19,6 +19,11 @@ const ADDRESS_KR =
 const ADDRESS_LATIN =
   /\b\d+(?:-\d+)?,?\s+(?:[A-Z][\w'-]*\s){0,3}[A-Z]?[\w'-]*(?:-ro|-gil|-daero|\s(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Boulevard|Blvd|Drive|Way|Place|Pl|Court|Ct|Terrace))\b\.?|\b[A-Z][\w'-]*-(?:ro|gil|daero)\s?\d+(?:-\d+)?(?:\s?[-,]\s?\d+)?\b/g;
 
+/** What an address needs besides a number: a Korean road word, or a Latin street word. */
+const ADDRESS_QUICK_KR = /[로길]/;
+const ADDRESS_QUICK_LATIN =
+  /-(?:ro|gil|daero)\b|\b(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Boulevard|Blvd|Drive|Way|Place|Pl|Court|Ct|Terrace)\b/;
+
 export const RRN_MASK = '[RRN]';
 export const PHONE_MASK = '[PHONE]';
 export const EMAIL_MASK = '[EMAIL]';
@@ -48,9 +53,11 @@ export function scrubText(text: string): string {
       .replace(PHONE_GENERIC, PHONE_MASK);
   }
   if (at) out = out.replace(EMAIL, EMAIL_MASK);
-  if (words >= 1) {
+  // Two letters at least: an ISO date-time (one `T`) never needs the label or street patterns.
+  if (words >= 2) {
     if (digits >= 4) out = out.replace(RECORD_NUMBER, (_m, label: string) => `${label}${ID_MASK}`);
-    out = out.replace(ADDRESS_KR, ADDRESS_MASK).replace(ADDRESS_LATIN, ADDRESS_MASK);
+    if (ADDRESS_QUICK_KR.test(out)) out = out.replace(ADDRESS_KR, ADDRESS_MASK);
+    if (ADDRESS_QUICK_LATIN.test(out)) out = out.replace(ADDRESS_LATIN, ADDRESS_MASK);
   }
   return out;
 }

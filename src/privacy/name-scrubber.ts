@@ -364,18 +364,39 @@ function isHangul(c: number): boolean {
   return c >= HANGUL_FIRST && c <= HANGUL_LAST;
 }
 
-/** Whether `text` is worth the patterns: two Hangul syllables, or an ASCII capital followed by a letter. */
-function mayHoldName(text: string): { korean: boolean; latin: boolean } {
+/**
+ * Cue words of the Latin patterns, any case, as one cheap test: most Latin strings (codes' displays, units,
+ * statuses) hold none and skip the patterns.
+ */
+const LATIN_QUICK = new RegExp(
+  `\\b(?:${[...LATIN_TITLES, ...LATIN_ROLES.map((r) => r.split(' ')[0]!)].join('|')})\\b|[가-힣]`,
+  'i',
+);
+
+interface Prescreen {
+  korean: boolean;
+  latin: boolean;
+  /** A digit, a bracket or Hangul: what LATIN_FOLLOWED needs after a name. */
+  followed: boolean;
+  hyphen: boolean;
+}
+
+/** One pass over the characters: which patterns can match at all. */
+function prescreen(text: string): Prescreen {
   let hangul = 0;
-  let latin = false;
+  let capital = false;
+  let followed = false;
+  let hyphen = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c >= 65 && c <= 90) {
       const n = text.charCodeAt(i + 1);
-      if ((n >= 97 && n <= 122) || n === 46 || (n >= 65 && n <= 90)) latin = true;
+      if ((n >= 97 && n <= 122) || n === 46 || n === 39 || (n >= 65 && n <= 90)) capital = true;
     } else if (c >= HANGUL_FIRST && c <= HANGUL_LAST) hangul++;
+    else if ((c >= 48 && c <= 57) || c === 40) followed = true;
+    else if (c === 45) hyphen = true;
   }
-  return { korean: hangul >= 2, latin };
+  return { korean: hangul >= 2, latin: capital, followed: followed || hangul > 0, hyphen };
 }
 
 function allGivenSyllables(given: string): boolean {
@@ -447,7 +468,20 @@ function latinSpan(start: number, name: string, titled: boolean, out: NameSpan[]
   out.push({ start: offset, end: offset + kept.length });
 }
 
-function latin(text: string, out: NameSpan[]): void {
+function latin(text: string, screen: Prescreen, out: NameSpan[]): void {
+  if (screen.hyphen) {
+    ROMAN_KOREAN.lastIndex = 0;
+    for (let m = ROMAN_KOREAN.exec(text); m !== null; m = ROMAN_KOREAN.exec(text)) {
+      out.push({ start: m.index, end: m.index + m[0].length });
+    }
+  }
+  if (screen.followed) {
+    LATIN_FOLLOWED.lastIndex = 0;
+    for (let m = LATIN_FOLLOWED.exec(text); m !== null; m = LATIN_FOLLOWED.exec(text)) {
+      latinSpan(m.index, m[1]!, false, out);
+    }
+  }
+  if (!LATIN_QUICK.test(text)) return;
   for (const re of [LATIN_TITLED, LATIN_ROLED]) {
     re.lastIndex = 0;
     for (let m = re.exec(text); m !== null; m = re.exec(text)) {
@@ -455,26 +489,18 @@ function latin(text: string, out: NameSpan[]): void {
       latinSpan(m.index + m[0].length - name.length, name, re === LATIN_TITLED, out);
     }
   }
-  LATIN_FOLLOWED.lastIndex = 0;
-  for (let m = LATIN_FOLLOWED.exec(text); m !== null; m = LATIN_FOLLOWED.exec(text)) {
-    latinSpan(m.index, m[1]!, false, out);
-  }
-  ROMAN_KOREAN.lastIndex = 0;
-  for (let m = ROMAN_KOREAN.exec(text); m !== null; m = ROMAN_KOREAN.exec(text)) {
-    out.push({ start: m.index, end: m.index + m[0].length });
-  }
 }
 
 /** Spans of the names recognised in `text`, sorted and merged. */
 export function findNames(text: string): NameSpan[] {
-  const may = mayHoldName(text);
-  if (!may.korean && !may.latin) return [];
+  const screen = prescreen(text);
+  if (!screen.korean && !screen.latin) return [];
   const spans: NameSpan[] = [];
-  if (may.korean) {
+  if (screen.korean) {
     koreanFollowed(text, spans);
     koreanPreceded(text, spans);
   }
-  if (may.latin) latin(text, spans);
+  if (screen.latin) latin(text, screen, spans);
   if (spans.length < 2) return spans;
   spans.sort((a, b) => a.start - b.start || b.end - a.end);
   const merged: NameSpan[] = [spans[0]!];
