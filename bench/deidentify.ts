@@ -11,7 +11,8 @@ import { ResourceDeidentifier, SeenNames } from '../src/privacy/index.js';
  */
 const SYNTHEA = fileURLToPath(new URL('../../shared/data/synthea-fhir-r4/bundles-gz/', import.meta.url));
 const NOTE = '보호자 박정애(딸) 010-3141-5926 연락됨. 김은비 간호사 활력징후 측정, 이상 없음. 고혈압 약 복용 중.';
-const FLOOR = 40_000; // resources/s of de-identification alone
+/** De-identifying a resource may cost at most what serialising it does (measured 1.5x-2x faster, loaded machine). */
+const FLOOR_RATIO = 1;
 
 type Json = Record<string, unknown>;
 
@@ -52,5 +53,5 @@ export async function runDeidentifyBench(): Promise<boolean> {
   console.log(
     `deidentify resources/s: ${Math.round(deidentify)} (${(deidentify / stringify).toFixed(2)}x vs JSON.stringify ${Math.round(stringify)}/s; ${resources.length} resources, ${names.size} seen names)`,
   );
-  return deidentify >= FLOOR;
+  return deidentify / stringify >= FLOOR_RATIO;
 }

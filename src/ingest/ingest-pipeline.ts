@@ -106,10 +106,24 @@ export class IngestPipeline {
     );
     let pool: PreparePool | undefined;
     let staging: StagingArea | undefined;
+    let starting: Promise<PreparePool> | undefined;
     const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     try {
+      // Workers take about a second to start: start them while the first pass reads the inputs.
+      const parallel = this.deps.parallel;
+      const bulk = files.some(
+        (f, i) => parallel && typeof f === 'string' && NDJSON_FILE.test(f) && sizes[i]! >= parallel.minFileBytes,
+      );
+      if (parallel && bulk)
+        starting = PreparePool.start(parallel.workers, { ...parallel.data, source: options.source });
+      // Handled here so a failed start is not an unhandled rejection while the first pass runs; awaited below.
+      starting?.catch(() => undefined);
       // First pass: the run's people, so their names are masked in free text of every file, on every thread.
       run.names = await gatherSeenNames(files, maxRecordBytes);
+      if (starting) {
+        pool = await starting;
+        pool.setNames(run.names.toData());
+      }
       for (let i = 0; i < files.length; i++) {
         const input = files[i]!;
         const file = inputName(input);
@@ -117,13 +131,8 @@ export class IngestPipeline {
         const before = run.summary.bytes;
         const rejectedBefore = run.rejects.count;
         const reader = { maxRecordBytes };
-        const parallel = this.deps.parallel;
         if (parallel && typeof input === 'string' && NDJSON_FILE.test(file) && sizes[i]! >= parallel.minFileBytes) {
-          pool ??= await PreparePool.start(parallel.workers, {
-            ...parallel.data,
-            source: options.source,
-            names: run.names.toData(),
-          });
+          if (!pool) throw new Error('a bulk file without the workers started for it');
           staging ??= StagingArea.open(parallel.stagingDir);
           run.staging = staging;
           await this.ingestParallel(input, gz, reader, run, pool, staging);
@@ -149,6 +158,7 @@ export class IngestPipeline {
       }
     } finally {
       run.rejects.close();
+      pool ??= await starting?.catch(() => undefined); // started, but the first pass failed
       await pool?.close();
       await run.quiesce();
       staging?.close();
