@@ -9,6 +9,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   'models-synthetic': async () => (await import('./models-synthetic.js')).runModelsSyntheticBench(),
   cohort: async () => (await import('./cohort.js')).runCohortBench(),
   federation: async () => (await import('./federation.js')).runFederationBench(),
+  deidentify: async () => (await import('./deidentify.js')).runDeidentifyBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -77,12 +77,11 @@ describe('no raw direct identifier reaches disk, logs or the store', () => {
     // A rejected record whose invalid values are identifiers: the rejects file must not repeat them.
     const rejected = { resourceType: 'Patient', id: PLANTED.mrn, gender: PLANTED.rrnHyphen, birthDate: PLANTED.mobile };
     writeFileSync(join(input, 'bundle.json'), JSON.stringify(bundle));
-    // In NDJSON the patient's name is not known beside the record, so only the documented patterns (RRN,
-    // phone) are masked in free text there; bundles also mask the names of their own patients.
+    // In NDJSON the patient is not beside the record: the run's first pass knows their name from the bundle.
     const loose = {
       ...observation,
       id: 'obs-2',
-      note: [{ text: `called from ${PLANTED.mobile}; RRN ${PLANTED.rrnHyphen}` }],
+      note: [{ text: `${PLANTED.given} called from ${PLANTED.mobile}; RRN ${PLANTED.rrnHyphen}; ${PLANTED.email}` }],
     };
     writeFileSync(join(input, 'more.ndjson'), `${JSON.stringify(rejected)}\n${JSON.stringify(loose)}\n`);
 

@@ -9,6 +9,8 @@ import type { PrepareResult, PrepareWorkerData } from './prepare-pool.js';
 import { PreparePool, STAGE_KEYS_PER_CHUNK } from './prepare-pool.js';
 import type { Reject } from './reject-log.js';
 import type { ResourcePreparer } from './resource-preparer.js';
+import { standaloneScope } from './resource-preparer.js';
+import { gatherSeenNames, seenNamesOf } from './seen-names-pass.js';
 import { processRecord } from './single-record.js';
 import { StagingArea } from './staging-area.js';
 
@@ -104,17 +106,33 @@ export class IngestPipeline {
     );
     let pool: PreparePool | undefined;
     let staging: StagingArea | undefined;
+    let starting: Promise<PreparePool> | undefined;
+    const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     try {
+      // Workers take about a second to start: start them while the first pass reads the inputs.
+      const parallel = this.deps.parallel;
+      const bulk = files.some(
+        (f, i) => parallel && typeof f === 'string' && NDJSON_FILE.test(f) && sizes[i]! >= parallel.minFileBytes,
+      );
+      if (parallel && bulk)
+        starting = PreparePool.start(parallel.workers, { ...parallel.data, source: options.source });
+      // Handled here so a failed start is not an unhandled rejection while the first pass runs; awaited below.
+      starting?.catch(() => undefined);
+      // First pass: the run's people, so their names are masked in free text of every file, on every thread.
+      run.names = await gatherSeenNames(files, maxRecordBytes);
+      if (starting) {
+        pool = await starting;
+        pool.setNames(run.names.toData());
+      }
       for (let i = 0; i < files.length; i++) {
         const input = files[i]!;
         const file = inputName(input);
         const gz = /\.gz$/i.test(file);
         const before = run.summary.bytes;
         const rejectedBefore = run.rejects.count;
-        const reader = { maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES };
-        const parallel = this.deps.parallel;
+        const reader = { maxRecordBytes };
         if (parallel && typeof input === 'string' && NDJSON_FILE.test(file) && sizes[i]! >= parallel.minFileBytes) {
-          pool ??= await PreparePool.start(parallel.workers, { ...parallel.data, source: options.source });
+          if (!pool) throw new Error('a bulk file without the workers started for it');
           staging ??= StagingArea.open(parallel.stagingDir);
           run.staging = staging;
           await this.ingestParallel(input, gz, reader, run, pool, staging);
@@ -140,6 +158,7 @@ export class IngestPipeline {
       }
     } finally {
       run.rejects.close();
+      pool ??= await starting?.catch(() => undefined); // started, but the first pass failed
       await pool?.close();
       await run.quiesce();
       staging?.close();
@@ -203,6 +222,7 @@ export class IngestPipeline {
           validator: this.deps.validator,
           preparer: this.deps.preparer,
           source: run.source,
+          scope: standaloneScope(run.names),
         });
         queue.push(Promise.resolve({ seq: seq++, outcomes: [outcome] }));
       }
@@ -219,6 +239,7 @@ export class IngestPipeline {
     options: IngestOptions,
   ): Promise<{ summary: IngestSummary; outcomes: EntryOutcome[] }> {
     const run = new Run(this.deps, options, 0);
+    run.names = seenNamesOf(value);
     const outcomes: EntryOutcome[] = [];
     run.collect = outcomes;
     try {

@@ -1,6 +1,6 @@
 import type { RawRecord } from '../fhir/index.js';
-import type { PersonLink } from '../privacy/index.js';
-import { namePartsOf, personLinkage } from '../privacy/index.js';
+import type { PersonLink, SeenNames } from '../privacy/index.js';
+import { personLinkage } from '../privacy/index.js';
 import type { WriteResult } from '../store/index.js';
 import { bundleEntries } from './bundle-entries.js';
 import type { EntryOutcome, IngestDeps, IngestOptions } from './ingest-pipeline.js';
@@ -10,6 +10,7 @@ import type { ChunkOutcome } from './prepare-pool.js';
 import type { Reject } from './reject-log.js';
 import { RejectLog } from './reject-log.js';
 import type { Prepared, ReferenceScope } from './resource-preparer.js';
+import { standaloneScope } from './resource-preparer.js';
 import { describe, faultReject, processRecord, validationReject } from './single-record.js';
 import type { StagingArea } from './staging-area.js';
 
@@ -60,6 +61,17 @@ export class Run {
   progressBytes = 0;
   private records = 0;
   collect: EntryOutcome[] | undefined;
+  /** Records that stand alone share one scope: no other entries, the run's seen names. */
+  private standalone = standaloneScope();
+
+  /** The names of the people this run has seen (its first pass), masked in all its free text. */
+  get names(): SeenNames {
+    return this.standalone.personNames;
+  }
+
+  set names(names: SeenNames) {
+    this.standalone = standaloneScope(names);
+  }
 
   get source(): string {
     return this.options.source;
@@ -77,7 +89,12 @@ export class Run {
   async record(raw: RawRecord, progressBytes: number): Promise<void> {
     this.account(raw.bytes, progressBytes);
     await this.apply(
-      processRecord(raw, { validator: this.deps.validator, preparer: this.deps.preparer, source: this.options.source }),
+      processRecord(raw, {
+        validator: this.deps.validator,
+        preparer: this.deps.preparer,
+        source: this.options.source,
+        scope: this.standalone,
+      }),
       raw.file,
     );
   }
@@ -151,7 +168,7 @@ export class Run {
       message: f.error.message,
     }));
     // Pass 1: stored ids of every entry, so references between entries resolve whatever their order.
-    const scope: ReferenceScope = { fullUrls: new Map(), identifiers: new Map(), personNames: [] };
+    const scope: ReferenceScope = { fullUrls: new Map(), identifiers: new Map(), personNames: this.names };
     const seen = new Map<string, string>();
     const repeats: NonNullable<Unit['repeats']> = [];
     const accepted: { index: number; resource: Json; fullUrl?: string; origin: Omit<Reject, 'code' | 'message'> }[] =
@@ -187,8 +204,6 @@ export class Run {
         if (typeof ident.value === 'string')
           scope.identifiers.set(`${type}|${String(ident.system ?? '')}|${ident.value}`, id);
       }
-      if (type === 'Patient' || type === 'RelatedPerson' || type === 'Person')
-        scope.personNames.push(...namePartsOf(e.resource));
       accepted.push({
         index: e.index,
         resource: e.resource,

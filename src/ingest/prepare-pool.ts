@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { defaultWorkerCount, siblingModule, startReadyWorkers } from '../core/index.js';
 import type { ValidatorPlan } from '../fhir/index.js';
 import { ResourceValidator } from '../fhir/index.js';
-import type { BirthDatePrecision, LinkageKey } from '../privacy/index.js';
+import type { BirthDatePrecision, LinkageKey, SeenNamesData } from '../privacy/index.js';
 import type { StagedFiles } from '../store/index.js';
 import type { RecordOutcome } from './single-record.js';
 
@@ -11,6 +11,14 @@ export interface PrepareWorkerData {
   birthDatePrecision: BirthDatePrecision;
   source: string;
   linkageKey?: LinkageKey;
+}
+
+/**
+ * The names the run's first pass found, masked in the free text the workers prepare: posted to every worker
+ * before its first chunk (the pool lives for one run), in memory, never through a file.
+ */
+export interface NamesMessage {
+  names: SeenNamesData;
 }
 
 /** What a worker starts with. */
@@ -85,6 +93,12 @@ export class PreparePool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** Hands the run's seen names to every worker; messages keep their order, so they precede every chunk. */
+  setNames(names: SeenNamesData): void {
+    const message: NamesMessage = { names };
+    for (const w of this.workers) w.postMessage(message);
   }
 
   submit(chunk: PrepareChunk): Promise<PrepareResult> {

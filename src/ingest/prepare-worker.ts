@@ -1,11 +1,11 @@
 // Worker thread of the NDJSON bulk path: parse, validate and pseudonymise lines; the main thread stores them.
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseRecord, ResourceValidator } from '../fhir/index.js';
-import { LinkageTokeniser, Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
+import { LinkageTokeniser, Pseudonymiser, ResourceDeidentifier, SeenNames } from '../privacy/index.js';
 import { StagedRowsWriter } from '../store/index.js';
-import type { PrepareChunk, PrepareResult, WorkerStart } from './prepare-pool.js';
+import type { NamesMessage, PrepareChunk, PrepareResult, WorkerStart } from './prepare-pool.js';
 import { STAGE_KEYS_PER_CHUNK } from './prepare-pool.js';
-import { ResourcePreparer } from './resource-preparer.js';
+import { ResourcePreparer, standaloneScope } from './resource-preparer.js';
 import { processRecord } from './single-record.js';
 
 const data = workerData as WorkerStart;
@@ -17,11 +17,17 @@ const deps = {
     data.linkageKey ? new LinkageTokeniser(data.linkageKey) : undefined,
   ),
   source: data.source,
+  scope: standaloneScope(),
 };
 
 const staged = new StagedRowsWriter();
 
-parentPort?.on('message', (chunk: PrepareChunk) => {
+parentPort?.on('message', (message: PrepareChunk | NamesMessage) => {
+  if ('names' in message) {
+    deps.scope = standaloneScope(SeenNames.from(message.names));
+    return;
+  }
+  const chunk = message;
   const bytes = Buffer.from(chunk.buffer);
   const outcomes: PrepareResult['outcomes'] = [];
   for (let i = 0; i < chunk.lines.length; i++) {

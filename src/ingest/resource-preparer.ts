@@ -2,6 +2,7 @@ import { createHash, hash as oneShotHash } from 'node:crypto';
 import { HealthmeshError } from '../core/index.js';
 import { extractSearchRows, parseReference } from '../fhir/index.js';
 import type { LinkageTokeniser, Pseudonymiser, ResourceDeidentifier } from '../privacy/index.js';
+import { SeenNames } from '../privacy/index.js';
 import type { ResourceWrite } from '../store/index.js';
 
 type Json = Record<string, unknown>;
@@ -12,11 +13,14 @@ export interface ReferenceScope {
   fullUrls: Map<string, { type: string; id: string }>;
   /** `Type|system|value` → stored id, for conditional references `Type?identifier=system|value`. */
   identifiers: Map<string, string>;
-  /** Name parts of the people in this submission, masked in free text. */
-  personNames: string[];
+  /** Names of the people the ingest run has seen, masked in free text. */
+  personNames: SeenNames;
 }
 
-export const EMPTY_SCOPE: ReferenceScope = { fullUrls: new Map(), identifiers: new Map(), personNames: [] };
+/** The scope of a record that stands alone, in a run that knows `names`. */
+export function standaloneScope(names: SeenNames = new SeenNames()): ReferenceScope {
+  return { fullUrls: new Map(), identifiers: new Map(), personNames: names };
+}
 
 /** A resource ready for the store, plus the stored targets it points to outside its submission. */
 export interface Prepared {

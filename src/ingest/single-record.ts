@@ -2,8 +2,7 @@ import { isHealthmeshError } from '../core/index.js';
 import type { RawRecord, ResourceValidator } from '../fhir/index.js';
 import type { ResourceWrite } from '../store/index.js';
 import type { Reject } from './reject-log.js';
-import type { ResourcePreparer } from './resource-preparer.js';
-import { EMPTY_SCOPE } from './resource-preparer.js';
+import type { ReferenceScope, ResourcePreparer } from './resource-preparer.js';
 
 type Json = Record<string, unknown>;
 export type Origin = Omit<Reject, 'code' | 'message'>;
@@ -59,7 +58,7 @@ export function faultReject(e: unknown, origin: Origin, resource: Json): Reject 
  */
 export function processRecord(
   raw: RawRecord,
-  deps: { validator: ResourceValidator; preparer: ResourcePreparer; source: string },
+  deps: { validator: ResourceValidator; preparer: ResourcePreparer; source: string; scope: ReferenceScope },
 ): RecordOutcome {
   // No object spreads on this path: it runs for every record, and a spread per record cost a worker ~5% (measured).
   const origin: Origin = { file: raw.file, line: raw.line };
@@ -81,7 +80,7 @@ export function processRecord(
   const invalid = validationReject(deps.validator, value, origin);
   if (invalid) return { kind: 'reject', reject: invalid };
   try {
-    const prepared = deps.preparer.prepare(deps.source, value, EMPTY_SCOPE);
+    const prepared = deps.preparer.prepare(deps.source, value, deps.scope);
     return { kind: 'write', write: prepared.write, origin };
   } catch (e) {
     return { kind: 'reject', reject: faultReject(e, origin, value) };

@@ -13,7 +13,7 @@ export {
   releaseTable,
   suppressionPattern,
 } from './disclosure-control.js';
-export { PHONE_MASK, RRN_MASK, scrubText } from './identifier-scrubber.js';
+export { ADDRESS_MASK, EMAIL_MASK, ID_MASK, PHONE_MASK, RRN_MASK, scrubText } from './identifier-scrubber.js';
 export { distinctCount, LinkageBlinder, ringAfter } from './linkage-blinding.js';
 export type { RingCall, RingRequest, RingResponse } from './linkage-ring.js';
 export { federatedDistinctCount, LinkageParty } from './linkage-ring.js';
@@ -27,6 +27,8 @@ export {
   parseLinkageKey,
   RRN_SYSTEM,
 } from './linkage-token.js';
+export type { NameSpan } from './name-scrubber.js';
+export { findNames, NAME_MASK, scrubNames } from './name-scrubber.js';
 export type { PersonLink } from './person-linkage.js';
 export { personLinkage, personLinkageMigrations } from './person-linkage.js';
 export { PopulationSketch } from './population-sketch.js';
@@ -38,4 +40,6 @@ export { isReleased, Released, ReleaseGate, refusal, toPrecision } from './relea
 export type { Refusal, RefusalAudit, ReleaseCell, ReleaseLogOptions, ReleaseRequest } from './release-log.js';
 export { ReleaseLog, releaseLogMigrations, releaseTerms } from './release-log.js';
 export type { BirthDatePrecision, DeidentifyOptions } from './resource-deidentifier.js';
-export { namePartsOf, ResourceDeidentifier } from './resource-deidentifier.js';
+export { ResourceDeidentifier } from './resource-deidentifier.js';
+export type { SeenNamesData } from './seen-names.js';
+export { NAMED_PERSON_TYPES, SeenNames } from './seen-names.js';

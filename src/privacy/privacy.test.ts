@@ -1,6 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PHONE_MASK, Pseudonymiser, ResourceDeidentifier, RRN_MASK, scrubText } from './index.js';
+import {
+  ADDRESS_MASK,
+  EMAIL_MASK,
+  ID_MASK,
+  NAME_MASK,
+  PHONE_MASK,
+  Pseudonymiser,
+  ResourceDeidentifier,
+  RRN_MASK,
+  SeenNames,
+  scrubText,
+} from './index.js';
 
 describe('scrubText', () => {
   it.each([
@@ -13,10 +24,23 @@ describe('scrubText', () => {
     ['office 031-1234-5678', PHONE_MASK],
     ['intl +82-10-1234-5678', PHONE_MASK],
     ['US (617) 555-1234', PHONE_MASK],
+    ['MRN-55501234 admitted', ID_MASK],
+    ['MRN: 00123456', ID_MASK],
+    ['등록번호 20231234 환자', ID_MASK],
+    ['병록번호: 7788123', ID_MASK],
+    ['광주 북구 용봉로 77, 101동 1203호', ADDRESS_MASK],
+    ['주소: 중앙로12번길 5-3', ADDRESS_MASK],
+    ['lives at 123 Teheran-ro, Gangnam-gu', ADDRESS_MASK],
+    ['Gangnam-daero 4321 office', ADDRESS_MASK],
+    ['1452 Maple Street, Springfield', ADDRESS_MASK],
   ])('masks the identifier in %s', (text, mask) => {
     const out = scrubText(text);
     expect(out).toContain(mask);
-    expect(out.replace(/\D/g, '').length).toBeLessThan(7);
+    expect(out.replace(/\D/g, '').length).toBeLessThan(3);
+  });
+
+  it('masks e-mail addresses', () => {
+    expect(scrubText('mail gil.sun+ward@hospital.example.kr today')).toBe(`mail ${EMAIL_MASK} today`);
   });
 
   it.each([
@@ -25,6 +49,9 @@ describe('scrubText', () => {
     'LOINC 8302-2',
     'BP 120/80 mmHg',
     'claim 99999999999 group',
+    '경구로 2회, 정맥으로 500 mg',
+    '1일 1회 1정, 3일 후 재방문',
+    'Glucose 5.4 mmol/L on 2 occasions',
   ])('leaves %s alone', (text) => {
     expect(scrubText(text)).toBe(text);
   });
@@ -65,6 +92,33 @@ describe('scrubText', () => {
         expect(scrubText(`tel: ${p}`)).not.toContain(p);
       }),
     );
+  });
+});
+
+describe('SeenNames', () => {
+  const names = new SeenNames();
+  names.addResource({ resourceType: 'Patient', name: [{ family: '홍', given: ['길순'] }] });
+  names.addResource({ resourceType: 'RelatedPerson', name: [{ text: '박정애' }] });
+  names.addResource({ resourceType: 'Practitioner', name: [{ family: 'Okonkwo', given: ['Thaddeus', 'J'] }] });
+  names.addResource({ resourceType: 'Observation', name: [{ text: '이상' }] }); // not a person
+
+  it.each([
+    ['홍길순 님 내원', `${NAME_MASK} 님 내원`],
+    ['길순이가 어지러움 호소', `${NAME_MASK}이가 어지러움 호소`],
+    ['딸 정애 방문', `딸 ${NAME_MASK} 방문`],
+    ['seen with THADDEUS okonkwo', `seen with ${NAME_MASK} ${NAME_MASK}`],
+    ['Okonkwo-Smith family', `${NAME_MASK} family`],
+  ])('masks the seen names in %s', (text, masked) => {
+    expect(names.mask(text)).toBe(masked);
+  });
+
+  it.each(['이상 없음', 'J wave on ECG', '홍반 있음', 'Thaddeusz'])('leaves %s alone', (text) => {
+    expect(names.mask(text)).toBe(text);
+  });
+
+  it('crosses to worker threads as plain data', () => {
+    const copy = SeenNames.from(structuredClone(names.toData()));
+    expect(copy.mask('길순이가')).toBe(`${NAME_MASK}이가`);
   });
 });
 
@@ -128,7 +182,8 @@ describe('ResourceDeidentifier', () => {
       ['Hong', 'Gildong'],
     );
     expect(obs.subject).toEqual({ reference: 'Patient/abc' });
-    expect((obs.performer as unknown[])[0]).toEqual({ reference: 'Practitioner/p', display: 'Dr. Lee' });
+    // Staff are people too: a reference to a practitioner keeps no display.
+    expect((obs.performer as unknown[])[0]).toEqual({ reference: 'Practitioner/p' });
     const note = JSON.stringify(obs.note);
     for (const s of ['Gildong', '010-9876-5432', '9001011234567']) expect(note).not.toContain(s);
     const form = Buffer.from((obs.presentedForm as { data: string }[])[0]!.data, 'base64').toString();

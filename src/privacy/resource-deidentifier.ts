@@ -1,4 +1,6 @@
 import { scrubText } from './identifier-scrubber.js';
+import { scrubNames } from './name-scrubber.js';
+import { SeenNames } from './seen-names.js';
 
 /** How far birth dates are generalised. */
 export type BirthDatePrecision = 'year' | 'month' | 'day';
@@ -6,14 +8,14 @@ export type BirthDatePrecision = 'year' | 'month' | 'day';
 export interface DeidentifyOptions {
   birthDatePrecision: BirthDatePrecision;
   /**
-   * Name parts of the people in the same submission (e.g. one patient's bundle), masked wherever they occur in
-   * free text. Names elsewhere cannot be recognised reliably and are left to the structural removal.
+   * Name parts of people known to the caller, masked wherever they occur in free text (besides the names the
+   * recogniser finds by their context).
    */
   personNames?: readonly string[];
 }
 
 /** Resource types that describe a person whose direct identifiers we remove. */
-const PERSON_TYPES = new Set(['Patient', 'RelatedPerson', 'Person']);
+const PERSON_TYPES = new Set(['Patient', 'RelatedPerson', 'Person', 'Practitioner']);
 const PERSON_DROPPED = ['name', 'telecom', 'identifier', 'photo', 'contact', 'text'] as const;
 const ADDRESS_KEPT = new Set(['use', 'type', 'city', 'district', 'state', 'country', 'period', 'extension']);
 const IDENTIFYING_EXTENSIONS = new Set([
@@ -32,22 +34,10 @@ const STRUCTURAL_KEYS = new Set([
   'language',
   'resourceType',
 ]);
-const NAME_MASK = '[NAME]';
-const PERSON_REFERENCE = /^(?:Patient|RelatedPerson|Person)\//;
+/** References whose display and identifier name a person (staff included). */
+const PERSON_REFERENCE = /^(?:Patient|RelatedPerson|Person|Practitioner|PractitionerRole)\//;
 
 type Json = Record<string, unknown>;
-
-/** Name parts worth masking (single letters and honorifics would mask too much). */
-export function namePartsOf(resource: Json): string[] {
-  const parts: string[] = [];
-  const names = Array.isArray(resource.name) ? resource.name : [];
-  for (const n of names as Json[]) {
-    if (typeof n.family === 'string') parts.push(n.family);
-    if (Array.isArray(n.given)) for (const g of n.given) if (typeof g === 'string') parts.push(g);
-    if (typeof n.text === 'string') parts.push(...n.text.split(/\s+/));
-  }
-  return parts.filter((p) => p.length >= 2);
-}
 
 function generaliseDate(value: string, precision: BirthDatePrecision): string {
   if (precision === 'year') return value.slice(0, 4);
@@ -61,14 +51,10 @@ function reduceAddress(address: Json): Json | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-/** Identifiers masked, then the names of the submission's people. */
-function maskText(s: string, names: RegExp | undefined): string {
+/** Identifiers masked, then the names the run has seen, then the names recognised by their context. */
+function maskText(s: string, names: SeenNames | undefined): string {
   const scrubbed = scrubText(s);
-  return names ? scrubbed.replace(names, NAME_MASK) : scrubbed;
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return scrubNames(names ? names.mask(scrubbed) : scrubbed);
 }
 
 /**
@@ -76,21 +62,23 @@ function escapeRegExp(s: string): string {
  * a person loses its display text and logical identifier, which often carry the name or an MRN.
  */
 export class ResourceDeidentifier {
-  constructor(private readonly options: DeidentifyOptions) {}
+  private readonly known: SeenNames | undefined;
 
-  deidentify(resource: Json, personNames: readonly string[] = this.options.personNames ?? []): Json {
-    const namePattern =
-      personNames.length > 0
-        ? new RegExp(
-            `(?<![\\p{L}\\p{N}])(?:${[...new Set(personNames)].map(escapeRegExp).join('|')})(?![\\p{L}\\p{N}])`,
-            'gu',
-          )
-        : undefined;
-    this.walkResource(resource, namePattern);
+  constructor(private readonly options: DeidentifyOptions) {
+    this.known = options.personNames ? SeenNames.of(options.personNames) : undefined;
+  }
+
+  /**
+   * `names`: the people the ingest run has seen (or name parts of the people of a submission), masked in free
+   * text wherever they occur.
+   */
+  deidentify(resource: Json, names?: SeenNames | readonly string[]): Json {
+    const seen = names === undefined ? this.known : names instanceof SeenNames ? names : SeenNames.of(names);
+    this.walkResource(resource, seen !== undefined && seen.size > 0 ? seen : undefined);
     return resource;
   }
 
-  private walkResource(resource: Json, names: RegExp | undefined): void {
+  private walkResource(resource: Json, names: SeenNames | undefined): void {
     const type = resource.resourceType;
     if (typeof type === 'string' && PERSON_TYPES.has(type)) this.stripPerson(resource);
     this.walk(resource, names);
@@ -110,7 +98,7 @@ export class ResourceDeidentifier {
   }
 
   // A method with the pattern passed down, not a closure per resource: this runs for every resource ingested.
-  private walk(node: Json, names: RegExp | undefined): void {
+  private walk(node: Json, names: SeenNames | undefined): void {
     if (Array.isArray(node.extension)) this.filterExtensions(node);
     if (typeof node.reference === 'string' && PERSON_REFERENCE.test(node.reference)) {
       delete node.display;

@@ -1,0 +1,130 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { createGunzip, gunzip } from 'node:zlib';
+import type { RecordInput } from '../fhir/index.js';
+import { inputName } from '../fhir/index.js';
+import { NAMED_PERSON_TYPES, SeenNames } from '../privacy/index.js';
+
+type Json = Record<string, unknown>;
+
+/**
+ * Only a line or document holding one of these can hold a named person: `"Patient"` as a JSON string is a
+ * resourceType (references are `"Patient/…"`), so the scan parses almost nothing but the people.
+ */
+const MARKERS = [...NAMED_PERSON_TYPES].map((t) => Buffer.from(`"${t}"`));
+const NDJSON_FILE = /\.(ndjson|jsonl)(\.gz)?$/i;
+const NEWLINE = 0x0a;
+
+/**
+ * First pass of an ingest run: the names of every Patient, RelatedPerson, Person and Practitioner in `inputs`
+ * (NDJSON lines, documents, Bundle entries and contained resources), so that free text anywhere in the run,
+ * whatever the order of its files and on whichever thread it is prepared, masks them. Bulk Data writes one
+ * file per type and Patient.ndjson may come after the Observations that name the patient. Reads each input
+ * once more but parses only lines that contain a person's resourceType; unreadable lines are left to the
+ * ingest's own reader to reject.
+ */
+export async function gatherSeenNames(inputs: readonly RecordInput[], maxRecordBytes: number): Promise<SeenNames> {
+  const names = new SeenNames();
+  for (const input of inputs) {
+    const ndjson = NDJSON_FILE.test(inputName(input));
+    if (typeof input !== 'string') {
+      const bytes = isGzip(input.bytes) ? await gunzipped(input.bytes) : input.bytes;
+      if (ndjson) scanLines(bytes, names, maxRecordBytes);
+      else scanDocument(bytes, names, maxRecordBytes);
+      continue;
+    }
+    const stream = openInput(input);
+    if (ndjson) await scanNdjsonStream(stream, names, maxRecordBytes);
+    else {
+      const parts: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > maxRecordBytes) break; // rejected by the reader as too large: nothing of it is stored
+        parts.push(chunk);
+      }
+      stream.destroy();
+      if (size <= maxRecordBytes) scanDocument(Buffer.concat(parts), names, maxRecordBytes);
+    }
+  }
+  return names;
+}
+
+/** The names of the people in one parsed document (a resource or a Bundle), as the API receives it. */
+export function seenNamesOf(value: unknown): SeenNames {
+  const names = new SeenNames();
+  collect(value, names, 0);
+  return names;
+}
+
+function openInput(file: string): Readable {
+  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
+  if (!/\.gz$/i.test(file)) return raw;
+  const gunzip = createGunzip();
+  raw.on('error', (e) => gunzip.destroy(e));
+  return raw.pipe(gunzip);
+}
+
+function isGzip(bytes: Buffer): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+const gunzipped = promisify(gunzip);
+
+async function scanNdjsonStream(stream: Readable, names: SeenNames, maxRecordBytes: number): Promise<void> {
+  let carry: Buffer | undefined;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const block = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const lastNewline = block.lastIndexOf(NEWLINE);
+    if (lastNewline === -1) {
+      carry = block.length > maxRecordBytes ? undefined : block; // an over-long line: the reader rejects it
+      continue;
+    }
+    scanLines(block.subarray(0, lastNewline), names, maxRecordBytes);
+    carry = block.subarray(lastNewline + 1);
+  }
+  if (carry && carry.length > 0) scanLines(carry, names, maxRecordBytes);
+}
+
+/** Parses the lines of `block` that hold a marker, once each. */
+function scanLines(block: Buffer, names: SeenNames, maxRecordBytes: number): void {
+  let parsedUpTo = -1;
+  const hits: number[] = [];
+  for (const marker of MARKERS) {
+    for (let i = block.indexOf(marker); i !== -1; i = block.indexOf(marker, i + marker.length)) hits.push(i);
+  }
+  hits.sort((a, b) => a - b);
+  for (const hit of hits) {
+    if (hit < parsedUpTo) continue;
+    const start = block.lastIndexOf(NEWLINE, hit) + 1;
+    const newline = block.indexOf(NEWLINE, hit);
+    const end = newline === -1 ? block.length : newline;
+    parsedUpTo = end;
+    if (end - start <= maxRecordBytes) scanDocument(block.subarray(start, end), names, maxRecordBytes);
+  }
+}
+
+function scanDocument(bytes: Buffer, names: SeenNames, maxRecordBytes: number): void {
+  if (bytes.length > maxRecordBytes || !MARKERS.some((m) => bytes.includes(m))) return;
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return; // the ingest's reader rejects it with its location
+  }
+  collect(value, names, 0);
+}
+
+/** Persons at the top, in Bundle entries (nested Bundles too) and among contained resources. */
+function collect(value: unknown, names: SeenNames, depth: number): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || depth > 8) return;
+  const resource = value as Json;
+  names.addResource(resource);
+  if (Array.isArray(resource.contained)) for (const c of resource.contained) collect(c, names, depth + 1);
+  if (resource.resourceType === 'Bundle' && Array.isArray(resource.entry)) {
+    for (const e of resource.entry as unknown[]) {
+      if (e !== null && typeof e === 'object') collect((e as Json).resource, names, depth + 1);
+    }
+  }
+}
