@@ -115,12 +115,13 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       if (q.length < 2 || q.length > 100) throw badRequest('q must be 2 to 100 characters', 'q');
       req.auditAction = { action: 'console-concepts', target: 'console/concepts' };
       const found = await searchConcepts(hub, q);
-      const released = found.map((c) => ({ ...c, events: releaseCount(c.events, policy) }));
-      // Even listing a code tells that it occurs here: codes seen fewer than the threshold times are listed only
-      // to roles that may see row-level data.
-      return {
-        concepts: mayReadRowLevel(req.principal) ? released : released.filter((c) => c.events !== null),
-      };
+      // Row-level roles see the exact number of people per code. Others get it through the gate, and a code held
+      // by fewer people than the threshold is not listed at all: even listing it tells that it occurs here.
+      if (mayReadRowLevel(req.principal)) return { concepts: found };
+      const concepts = found
+        .map((c) => ({ ...c, persons: hub.gate.count(c.persons) }))
+        .filter((c) => c.persons.value !== null);
+      return hub.gate.bundle({ concepts });
     });
 
     app.get<{ Querystring: { target?: string } }>('/console/surveillance/observed', async (req) => {

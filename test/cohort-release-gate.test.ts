@@ -1,0 +1,133 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReleasedCohort } from '../src/cohort/index.js';
+import { buildServer } from '../src/server/index.js';
+import { ingestOptions, tempHub } from './support/temp-hub.js';
+
+/**
+ * Issue 14's attacks on the cohort and console answers, over real HTTP to a real hub, as a researcher (a principal
+ * without row-level rights): what the release gate and the release log must stop.
+ */
+const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
+const ATC = 'http://www.whocc.no/atc';
+const LOINC = 'http://loinc.org';
+/** Seven lab codes: the target's seven values are what the subtraction attack is after. */
+const LABS = ['2345-7', '2093-3', '2571-8', '2085-9', '13457-7', '4548-4', '33914-3'];
+const RARE_DRUG = 'A10BA02'; // taken by 6 people, 5 prescriptions each: 30 events
+const COMMON_DRUG = 'C09AA05'; // taken by 12 people, once each
+const TARGET = 35; // the one person aged 55–58 with lab values
+
+/** Person i: aged 44 (i < 35), 57 (35 ≤ i < 47) or 74 at the diagnosis on 2024-06-01. */
+function birthDate(i: number): string {
+  return i < 35 ? '1980-01-01' : i < 47 ? '1967-01-01' : '1950-01-01';
+}
+const hasLabs = (i: number) => i < 23 || i === TARGET;
+function labValue(i: number, k: number): number {
+  return i === TARGET ? 140 + 3 * k + 0.7 : 60 + ((i * 37 + k * 11) % 40) + 0.1 * k;
+}
+
+function resources(): unknown[] {
+  const out: unknown[] = [];
+  for (let i = 0; i < 60; i++) {
+    const subject = { reference: `Patient/p${i}` };
+    out.push({ resourceType: 'Patient', id: `p${i}`, gender: i % 2 ? 'male' : 'female', birthDate: birthDate(i) });
+    out.push({
+      resourceType: 'Condition',
+      id: `dm-${i}`,
+      subject,
+      code: { coding: [{ system: ICD10, code: 'E11' }] },
+      onsetDateTime: '2024-06-01',
+    });
+    if (hasLabs(i)) {
+      LABS.forEach((code, k) => {
+        out.push({
+          resourceType: 'Observation',
+          id: `lab-${i}-${k}`,
+          status: 'final',
+          subject,
+          code: { coding: [{ system: LOINC, code }] },
+          effectiveDateTime: '2024-05-01',
+          valueQuantity: { value: labValue(i, k), unit: 'mg/dL' },
+        });
+      });
+    }
+    const prescribe = (drug: string, times: number) => {
+      for (let t = 0; t < times; t++) {
+        out.push({
+          resourceType: 'MedicationRequest',
+          id: `rx-${drug}-${i}-${t}`,
+          status: 'active',
+          intent: 'order',
+          subject,
+          medicationCodeableConcept: { coding: [{ system: ATC, code: drug }] },
+          authoredOn: `2024-0${1 + t}-15`,
+        });
+      }
+    };
+    if (i < 6) prescribe(RARE_DRUG, 5);
+    if (i >= 10 && i < 22) prescribe(COMMON_DRUG, 1);
+  }
+  return out;
+}
+
+const cohort = (name: string, maxAge: number, extra: unknown[] = []) => ({
+  name,
+  conceptSets: {
+    dm: { concepts: [{ system: ICD10, code: 'E11' }] },
+    rare: { concepts: [{ system: ATC, code: RARE_DRUG }] },
+  },
+  entry: { domain: 'condition', conceptSet: 'dm' },
+  inclusion: [{ name: 'adults of working age', age: { min: 30, max: maxAge } }, ...extra],
+});
+
+describe('the release gate on cohorts and the console, against issue 14', () => {
+  let env: Awaited<ReturnType<typeof tempHub>>;
+  let app: FastifyInstance;
+  let researcher: string;
+  let steward: string;
+
+  beforeAll(async () => {
+    env = await tempHub('gate-cohorts');
+    const file = join(env.dir, 'people.ndjson');
+    writeFileSync(
+      file,
+      `${resources()
+        .map((r) => JSON.stringify(r))
+        .join('\n')}\n`,
+    );
+    const summary = await env.hub.ingest.ingestPaths([file], ingestOptions(env.hub));
+    expect(summary.totals.rejected).toBe(0);
+    researcher = await env.hub.tokens.create('analyst', 'researcher');
+    steward = await env.hub.tokens.create('curator', 'steward');
+    app = await buildServer(env.hub);
+  }, 120_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await env?.cleanup();
+  });
+
+  const get = (token: string, url: string) =>
+    app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+  const runCohort = (token: string, definition: unknown) =>
+    app.inject({
+      method: 'POST',
+      url: '/cohort/$run',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { definition } as Record<string, unknown>,
+    });
+
+  it('does not list to a researcher a drug taken by 6 people, however many prescriptions they had', async () => {
+    type Concepts = { concepts: { code: string; persons: number | null }[] };
+    const rare = (await get(researcher, `/console/concepts?q=${RARE_DRUG}`)).json() as Concepts;
+    expect(rare.concepts.map((c) => c.code)).not.toContain(RARE_DRUG);
+    // The steward sees it, with the number of people (not the 30 prescriptions).
+    const exact = (await get(steward, `/console/concepts?q=${RARE_DRUG}`)).json() as Concepts;
+    expect(exact.concepts.find((c) => c.code === RARE_DRUG)?.persons).toBe(6);
+    // A drug taken by 12 people is listed, its count of people rounded.
+    const common = (await get(researcher, `/console/concepts?q=${COMMON_DRUG}`)).json() as Concepts;
+    expect(common.concepts.find((c) => c.code === COMMON_DRUG)?.persons).toBe(10);
+  });
+});
