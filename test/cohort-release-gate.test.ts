@@ -130,4 +130,52 @@ describe('the release gate on cohorts and the console, against issue 14', () => 
     const common = (await get(researcher, `/console/concepts?q=${COMMON_DRUG}`)).json() as Concepts;
     expect(common.concepts.find((c) => c.code === COMMON_DRUG)?.persons).toBe(10);
   });
+
+  it("does not give one person's seven lab values by subtracting two cohorts' measurement means", async () => {
+    // Aged 30–54: 35 people, 23 with the seven labs. Aged 30–58: 12 more people, one of them with labs.
+    const a = await runCohort(researcher, cohort('working age', 54));
+    expect(a.statusCode).toBe(200);
+    const b = await runCohort(researcher, cohort('working age, a little older', 58));
+    expect(b.statusCode).toBe(200);
+    const first = a.json() as ReleasedCohort;
+    const second = b.json() as ReleasedCohort;
+    // The cohorts themselves are far enough apart to be released.
+    expect(first.persons).toBe(35);
+    expect(second.persons).toBe(45);
+    for (const [k, code] of LABS.entries()) {
+      const before = first.measurements.find((m) => m.code === code);
+      const after = second.measurements.find((m) => m.code === code);
+      expect(before?.summary.mean, code).toBeDefined();
+      // The attacker knows the contributors went from 23 to 24 (the age bands say who was added).
+      const mean = (m: typeof after) => m?.summary.mean;
+      const guess = 24 * (mean(after) ?? Number.NaN) - 23 * (mean(before) ?? Number.NaN);
+      const truth = labValue(TARGET, k);
+      expect(Number.isNaN(guess) || Math.abs(guess - truth) > 1, `${code}: ${guess} vs ${truth}`).toBe(true);
+      // Withheld by the differencing rule, with nothing published about it, and never by how much.
+      expect(after?.refusedBy).toBe('differencing');
+      expect(after?.summary.n).toBeNull();
+      expect(after?.histogram).toBeNull();
+    }
+    // The refusals are audited with their detail inside the hub.
+    const denied = await env.hub.db.all<{ target: string }>(
+      "SELECT target FROM audit_log WHERE action = 'release' AND outcome = 'denied'",
+    );
+    expect(denied.map((d) => d.target).filter((t) => t.startsWith('cohort.measurement/'))).toHaveLength(LABS.length);
+  });
+
+  it('refuses a cohort that differs from an earlier release by a few people with a body that holds no number', async () => {
+    // The same cohort without the 6 people on the rare drug: 35 → 29, a group of 6.
+    const res = await runCohort(
+      researcher,
+      cohort('working age', 54, [
+        {
+          name: 'never on the rare drug',
+          events: { domain: 'medication', conceptSet: 'rare', window: {}, count: { max: 0 } },
+        },
+      ]),
+    );
+    expect(res.statusCode).toBe(403);
+    expect(JSON.stringify(res.json())).toContain('DISCLOSURE_DIFFERENCING');
+    expect(res.body).not.toMatch(/\d/);
+  });
 });
