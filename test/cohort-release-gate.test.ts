@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReleasedCohort } from '../src/cohort/index.js';
+import { poolMeasurements, releaseCohort } from '../src/cohort/index.js';
+import { isReleased } from '../src/privacy/index.js';
 import { buildServer } from '../src/server/index.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 
@@ -39,6 +41,14 @@ function resources(): unknown[] {
       subject,
       code: { coding: [{ system: ICD10, code: 'E11' }] },
       onsetDateTime: '2024-06-01',
+    });
+    out.push({
+      resourceType: 'Encounter',
+      id: `visit-${i}`,
+      status: 'finished',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+      subject,
+      period: { start: '2024-06-01T09:00:00Z', end: '2024-06-01T09:20:00Z' },
     });
     if (hasLabs(i)) {
       LABS.forEach((code, k) => {
@@ -87,6 +97,7 @@ describe('the release gate on cohorts and the console, against issue 14', () => 
   let app: FastifyInstance;
   let researcher: string;
   let steward: string;
+  const handed = new Map<string, boolean>();
 
   beforeAll(async () => {
     env = await tempHub('gate-cohorts');
@@ -102,6 +113,12 @@ describe('the release gate on cohorts and the console, against issue 14', () => 
     researcher = await env.hub.tokens.create('analyst', 'researcher');
     steward = await env.hub.tokens.create('curator', 'steward');
     app = await buildServer(env.hub);
+    // What each handler returned, before it was serialised: the server's coming check sends a researcher nothing
+    // else than a Released value.
+    app.addHook('preSerialization', async (req, _reply, payload) => {
+      handed.set(`${req.principal?.role} ${req.method} ${req.url.split('?')[0]}`, isReleased(payload));
+      return payload;
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -177,5 +194,49 @@ describe('the release gate on cohorts and the console, against issue 14', () => 
     expect(res.statusCode).toBe(403);
     expect(JSON.stringify(res.json())).toContain('DISCLOSURE_DIFFERENCING');
     expect(res.body).not.toMatch(/\d/);
+  });
+
+  it('answers a researcher on every cohort and console route with a value built by the release gate', async () => {
+    const urls = [
+      '/console/overview',
+      '/console/policy',
+      '/console/peers',
+      '/console/catalog',
+      '/console/catalog/patient',
+      `/console/concepts?q=${COMMON_DRUG}`,
+      '/console/surveillance/observed',
+    ];
+    for (const url of urls) {
+      const res = await get(researcher, url);
+      expect(res.statusCode, `${url} ${res.body}`).toBe(200);
+    }
+    expect((await runCohort(researcher, cohort('working age', 54))).statusCode).toBe(200);
+    for (const url of [...urls.map((u) => `GET ${u.split('?')[0]}`), 'POST /cohort/$run']) {
+      expect(handed.get(`researcher ${url}`), url).toBe(true);
+    }
+    // The overview's counts pass the gate: 60 patients released as 60, ingest history without file or size.
+    const overview = (await get(researcher, '/console/overview')).json() as {
+      counts: { type: string; resources: number | null }[];
+      ingests: { bytes: number | null; entries: number | null }[];
+    };
+    for (const c of overview.counts) if (c.resources !== null) expect(c.resources % 5).toBe(0);
+    expect(overview.ingests.every((e) => e.bytes === null)).toBe(true);
+  });
+
+  it("refuses to pass a cohort answer's plain numbers through the gate again: only released parts are bundled", async () => {
+    const released = await releaseCohort(env.hub, cohort('working age', 54), 'user:test');
+    expect(isReleased(released)).toBe(true);
+    const plain = released.value as unknown as Parameters<typeof env.hub.gate.bundle>[0];
+    const code = (f: () => unknown) => {
+      try {
+        f();
+        return 'bundled';
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    };
+    expect(code(() => env.hub.gate.bundle(plain))).toBe('DISCLOSURE_UNGATED');
+    const pooled = poolMeasurements([released.value]) as unknown as Parameters<typeof env.hub.gate.bundle>[0];
+    expect(code(() => env.hub.gate.bundle({ measurements: pooled }))).toBe('DISCLOSURE_UNGATED');
   });
 });
