@@ -147,17 +147,17 @@ describe('cohorts over FHIR data, through ingest, views and the event index', ()
       const summary = await env.hub.ingest.ingestPaths([file], ingestOptions(env.hub, { source: 'late-arrivals' }));
       expect(summary.totals.rejected).toBe(0);
     };
-    const first = await releaseCohort(env.hub, def, 'user:analyst');
+    const first = (await releaseCohort(env.hub, def, 'user:analyst')).value;
     expect(first.asOf).toBeUndefined();
     await newPatients(0, 3);
     // 3 more people: a fresh count beside the published one would reveal them, so the earlier release comes back.
-    const again = await releaseCohort(env.hub, def, 'user:analyst');
+    const again = (await releaseCohort(env.hub, def, 'user:analyst')).value;
     expect(again.asOf).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect(again.persons).toBe(first.persons);
     expect(again.ageSex).toEqual(first.ageSex);
     await newPatients(3, 9);
     // 12 more than at the first release: the fresh answer goes out.
-    const moved = await releaseCohort(env.hub, def, 'user:analyst');
+    const moved = (await releaseCohort(env.hub, def, 'user:analyst')).value;
     expect(moved.asOf).toBeUndefined();
     const now = await env.hub.db.all<{ n: unknown }>(
       "SELECT COUNT(DISTINCT patient_key) AS n FROM cohort_event WHERE domain = 'condition' AND code LIKE 'I10%'",

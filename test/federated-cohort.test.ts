@@ -102,7 +102,7 @@ describe('a cohort run across three hubs over signed HTTP', () => {
 
   it('counts each person once across hubs, below the plain sum, with nothing under the threshold released', async () => {
     const coordinator = servers.get('gyeonggi')!;
-    const result = await coordinator.cohorts.run(coordinator.federation, REGIONS, DEFINITION);
+    const result = (await coordinator.cohorts.run(coordinator.federation, REGIONS, DEFINITION)).value;
     expect(result.failed).toEqual([]);
     expect(result.complete).toBe(true);
     expect(result.hubs.map((h) => h.hub).sort()).toEqual([...REGIONS].sort());
@@ -199,7 +199,7 @@ describe('a cohort run across three hubs over signed HTTP', () => {
     await servers.get('busan')!.app.close();
     const coordinator = servers.get('gwangju')!;
     const started = Date.now();
-    const result = await coordinator.cohorts.run(coordinator.federation, REGIONS, DEFINITION);
+    const result = (await coordinator.cohorts.run(coordinator.federation, REGIONS, DEFINITION)).value;
     expect(result.complete).toBe(false);
     expect(result.failed.map((f) => f.hub)).toEqual(['busan']);
     expect(result.hubs.map((h) => h.hub).sort()).toEqual(['gwangju', 'gyeonggi']);

@@ -29,6 +29,8 @@ export interface MeasurementSummary {
   p25: number;
   median: number;
   p75: number;
+  /** The two largest absolute values and the sum of absolute values: the release gate's dominance rule. */
+  dominance: { largestTwo: number; absoluteTotal: number };
 }
 
 export interface Incidence {
@@ -104,12 +106,17 @@ const LATEST_MEASUREMENTS = `WITH latest AS (
 
 async function measurements(db: Database, cohortId: string, top: number): Promise<MeasurementSummary[]> {
   const rows = await db.all<Record<string, unknown>>(
-    `${LATEST_MEASUREMENTS}
+    `${LATEST_MEASUREMENTS},
+     ranked AS (SELECT system, code, unit, value,
+         ROW_NUMBER() OVER (PARTITION BY system, code ORDER BY ABS(value) DESC) AS largest
+       FROM latest WHERE rn = 1)
      SELECT system, code, MIN(unit) AS unit, COUNT(*) AS n, AVG(value) AS mean, STDDEV_SAMP(value) AS sd,
        PERCENTILE_CONT(0.25) WITHIN GROUP (ORDER BY value) AS p25,
        PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY value) AS median,
-       PERCENTILE_CONT(0.75) WITHIN GROUP (ORDER BY value) AS p75
-     FROM latest WHERE rn = 1 GROUP BY system, code ORDER BY n DESC, system, code LIMIT ${Math.trunc(top)}`,
+       PERCENTILE_CONT(0.75) WITHIN GROUP (ORDER BY value) AS p75,
+       SUM(CASE WHEN largest <= 2 THEN ABS(value) ELSE 0 END) AS largest_two,
+       SUM(ABS(value)) AS absolute_total
+     FROM ranked GROUP BY system, code ORDER BY n DESC, system, code LIMIT ${Math.trunc(top)}`,
     [cohortId],
   );
   return rows.map((r) => ({
@@ -122,7 +129,28 @@ async function measurements(db: Database, cohortId: string, top: number): Promis
     p25: n(r.p25),
     median: n(r.median),
     p75: n(r.p75),
+    dominance: { largestTwo: n(r.largest_two), absoluteTotal: n(r.absolute_total) },
   }));
+}
+
+/**
+ * The contributors of each measurement: the patient keys of the members with a latest value in the year before
+ * index, keyed `system|code`. The release log compares a measurement's statistics by this population.
+ */
+export async function measurementContributors(db: Database, cohortId: string): Promise<Map<string, string[]>> {
+  const rows = await db.all<{ system: string; code: string; patient_key: string }>(
+    `${LATEST_MEASUREMENTS}
+     SELECT system, code, patient_key FROM latest WHERE rn = 1`,
+    [cohortId],
+  );
+  const out = new Map<string, string[]>();
+  for (const r of rows) {
+    const key = `${r.system}|${r.code}`;
+    const keys = out.get(key) ?? [];
+    keys.push(String(r.patient_key));
+    out.set(key, keys);
+  }
+  return out;
 }
 
 /**

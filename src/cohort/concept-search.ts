@@ -1,14 +1,17 @@
 import type { Hub } from '../hub/index.js';
 import { refreshCohortIndex } from './index-refresh.js';
 
-/** A code found in the hub's event index, with the display text its records carry and how many events use it. */
+/** A code found in the hub's event index, with the display text its records carry and how many people have it. */
 export interface ConceptMatch {
   domain: string;
   system: string;
   code: string;
   display: string | null;
-  /** Events in the index with this code (a raw count: disclosure control is the caller's). */
-  events: number;
+  /**
+   * Distinct people with an event of this code (a raw count: disclosure control is the caller's). People, not
+   * events: a drug taken by 6 people in 40 prescriptions is a group of 6 (issue 14).
+   */
+  persons: number;
 }
 
 /**
@@ -26,17 +29,22 @@ const DISPLAYS = `
     WHERE code_display IS NOT NULL GROUP BY code_system, code_code`;
 
 /**
- * Codes of this hub's event index whose code or display text contains `text` (case-insensitive), commonest first:
- * what the console's cohort builder offers as concepts. Brings the index up to date first.
+ * Codes of this hub's event index whose code or display text contains `text` (case-insensitive), those held by
+ * the most people first: what the console's cohort builder offers as concepts. Brings the index up to date first.
  */
 export async function searchConcepts(hub: Hub, text: string, limit = 20): Promise<ConceptMatch[]> {
   await refreshCohortIndex(hub);
   const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  const rows = await hub.db.all<{ domain: string; system: string; code: string; display: unknown; events: unknown }>(
-    `SELECT v.domain, v.system, v.code, MAX(d.display) AS display, SUM(v.events) AS events
-     FROM cohort_vocabulary v LEFT JOIN (${DISPLAYS}) d ON d.system = v.system AND d.code = v.code
-     WHERE v.code ILIKE $1 ESCAPE '\\' OR d.display ILIKE $1 ESCAPE '\\'
-     GROUP BY v.domain, v.system, v.code ORDER BY events DESC, v.code LIMIT $2`,
+  // The vocabulary finds the matching codes (it is small); the people behind each are counted in the event index.
+  const rows = await hub.db.all<{ domain: string; system: string; code: string; display: unknown; persons: unknown }>(
+    `WITH m AS (
+       SELECT v.domain, v.system, v.code, MAX(d.display) AS display
+       FROM cohort_vocabulary v LEFT JOIN (${DISPLAYS}) d ON d.system = v.system AND d.code = v.code
+       WHERE v.code ILIKE $1 ESCAPE '\\' OR d.display ILIKE $1 ESCAPE '\\'
+       GROUP BY v.domain, v.system, v.code)
+     SELECT m.domain, m.system, m.code, m.display, COUNT(DISTINCT e.patient_key) AS persons
+     FROM m JOIN cohort_event e ON e.domain = m.domain AND e.system = m.system AND e.code = m.code
+     GROUP BY m.domain, m.system, m.code, m.display ORDER BY persons DESC, m.code LIMIT $2`,
     [pattern, limit],
   );
   return rows.map((r) => ({
@@ -44,6 +52,6 @@ export async function searchConcepts(hub: Hub, text: string, limit = 20): Promis
     system: r.system,
     code: r.code,
     display: r.display === null || r.display === undefined ? null : String(r.display),
-    events: Number(r.events),
+    persons: Number(r.persons),
   }));
 }

@@ -1,37 +1,33 @@
 /**
- * Cohorts across hubs. Each hub runs the definition on its own data and releases only what disclosure control
- * lets out (`releaseCohort`): the person count, the attrition, an age band × sex table with complementary
- * suppression, each admitted by the hub's release log (differencing protection). The coordinator merges the
+ * Cohorts across hubs. Each hub runs the definition on its own data and releases only what passes its release
+ * gate (`releaseCohort`, docs/disclosure-control.md): the person count, the attrition, an age band × sex table with
+ * complementary suppression, and its commonest measurements, each admitted by the hub's release log (differencing
+ * protection: the cohort by its members, each measurement by its contributors). The coordinator merges the
  * released numbers and counts distinct people across hubs with the linkage ring (docs/linkage.md), so a person
- * treated in two regions is counted once; that total is itself disclosure-controlled before it is shown.
+ * treated in two regions is counted once; that total goes through the coordinator's gate before it is shown.
  */
-import type { Federation, PeerFailure } from '../federation/index.js';
+import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import type {
-  PooledQuantile,
+  ReleaseCell,
+  Released,
   ReleasedCount,
   ReleasedHistogram,
   ReleasedSummary,
   ReleasedTable,
+  ReleasePart,
   RingCall,
   RingResponse,
 } from '../privacy/index.js';
-import {
-  federatedDistinctCount,
-  LinkageParty,
-  poolQuantiles,
-  releaseCount,
-  releaseHistogram,
-  releaseSummary,
-  releaseTable,
-  releaseTerms,
-} from '../privacy/index.js';
-import { characterise, measurementGridCells } from './characterisation.js';
+import { federatedDistinctCount, LinkageParty, releaseTerms, VALUE_GRID_RATIO } from '../privacy/index.js';
+import { characterise, measurementContributors, measurementGridCells } from './characterisation.js';
 import type { CohortDefinition } from './cohort-definition.js';
 import { cohortIdOf, runCohort } from './cohort-runner.js';
 import { validateCohortDefinition } from './cohort-validation.js';
 import { refreshCohortIndex } from './index-refresh.js';
+import type { PooledMeasurement } from './measurement-pooling.js';
+import { poolMeasurements } from './measurement-pooling.js';
 
 export interface ReleasedCohort {
   hub: string;
@@ -54,34 +50,19 @@ export interface ReleasedCohort {
     summary: ReleasedSummary;
     /** Bins of at least the threshold of people on the privacy grid, so the coordinator can pool quantiles. */
     histogram: ReleasedHistogram | null;
+    /**
+     * Set when the release log withheld this measurement: its contributors differ from those of an earlier
+     * related release by fewer people than the threshold, so its statistics would give theirs by subtraction.
+     */
+    refusedBy?: 'differencing';
   }[];
-}
-
-/** A measurement pooled across hubs from their released summaries. */
-export interface PooledMeasurement {
-  system: string;
-  code: string;
-  unit: string | null;
-  /** Sum of the released (rounded) person counts of the hubs whose mean was released. */
-  n: number;
-  hubs: number;
-  mean: number;
-  /** Pooled standard deviation (within- and between-hub), when every pooled hub released its SD. */
-  sd?: number;
-  /**
-   * Quartiles of the union from the hubs' released histograms, with bounds; null for a quartile that falls in
-   * an open outer bin. Absent when no hub released a histogram.
-   */
-  quantiles?: Record<string, PooledQuantile | null>;
-  /** Hubs whose histogram went into `quantiles`. */
-  quantileHubs?: number;
 }
 
 export interface FederatedCohort {
   name: string;
   hubs: ReleasedCohort[];
   /** Hubs that did not answer in time, refused, or are unknown: the result is partial when any are named. */
-  failed: PeerFailure[];
+  failed: { hub: string; kind: string; remoteCode?: string; message: string }[];
   complete: boolean;
   /** Sum of the hubs' released counts (suppressed hubs add nothing; `suppressedHubs` says how many). */
   summedPersons: number;
@@ -94,53 +75,6 @@ export interface FederatedCohort {
   measurements: PooledMeasurement[];
 }
 
-/**
- * Pooled mean and variance from per-hub (n, mean, SD): total sum of squares = within-hub + between-hub parts.
- * Quartiles are pooled from the hubs' histograms (privacy/quantile-histogram.ts), not from their released
- * quartiles, which do not combine into the quartiles of the union.
- */
-export function poolMeasurements(hubs: readonly ReleasedCohort[]): PooledMeasurement[] {
-  const groups = new Map<
-    string,
-    {
-      system: string;
-      code: string;
-      unit: string | null;
-      parts: { n: number; mean: number; sd?: number }[];
-      histograms: ReleasedHistogram[];
-    }
-  >();
-  for (const h of hubs) {
-    for (const m of h.measurements) {
-      const { n, mean, sd } = m.summary;
-      if (n === null || mean === undefined) continue;
-      const key = `${m.system}|${m.code}`;
-      let g = groups.get(key);
-      if (g === undefined) {
-        g = { system: m.system, code: m.code, unit: m.unit, parts: [], histograms: [] };
-        groups.set(key, g);
-      }
-      g.parts.push({ n, mean, ...(sd !== undefined && { sd }) });
-      if (m.histogram) g.histograms.push(m.histogram);
-    }
-  }
-  return [...groups.values()].map((g) => {
-    const n = g.parts.reduce((s, p) => s + p.n, 0);
-    const mean = g.parts.reduce((s, p) => s + p.n * p.mean, 0) / n;
-    const pooled: PooledMeasurement = { system: g.system, code: g.code, unit: g.unit, n, hubs: g.parts.length, mean };
-    if (g.parts.every((p) => p.sd !== undefined) && n > 1) {
-      const ss = g.parts.reduce((s, p) => s + (p.n - 1) * (p.sd ?? 0) ** 2 + p.n * (p.mean - mean) ** 2, 0);
-      pooled.sd = Math.sqrt(ss / (n - 1));
-    }
-    if (g.histograms.length > 0) {
-      pooled.quantiles = poolQuantiles(g.histograms, QUARTILES);
-      pooled.quantileHubs = g.histograms.length;
-    }
-    return pooled;
-  });
-}
-
-const QUARTILES = [0.25, 0.5, 0.75];
 const AGE_BANDS = ['0-19', '20-39', '40-59', '60-79', '80+'] as const;
 const SEXES = ['female', 'male', 'other', 'unknown'] as const;
 const LINKAGE_BLOCK = 10;
@@ -163,68 +97,134 @@ async function ageSexCounts(hub: Hub, cohortId: string): Promise<number[][]> {
   return cells;
 }
 
-async function releasedMeasurements(hub: Hub, cohortId: string): Promise<ReleasedCohort['measurements']> {
-  const policy = hub.config.privacy.disclosure;
-  const cells = await measurementGridCells(hub.db, cohortId);
-  return (await characterise(hub.db, cohortId, { top: 10 })).measurements.map((m) => ({
-    system: m.system,
-    code: m.code,
-    unit: m.unit,
-    summary: releaseSummary(
-      { n: m.n, mean: m.mean, sd: m.sd, quantiles: { 0.25: m.p25, 0.5: m.median, 0.75: m.p75 } },
-      policy,
-    ),
-    histogram: releaseHistogram(
-      cells.filter((c) => c.system === m.system && c.code === m.code),
-      policy,
-    ),
-  }));
+/** What a measurement's statistics would publish, with what the release log needs to compare it. */
+interface MeasurementRelease {
+  key: string;
+  system: string;
+  code: string;
+  unit: string | null;
+  summary: Released<ReleasedSummary>;
+  histogram: Released<ReleasedHistogram | null>;
+  part: Omit<ReleasePart, 'terms'>;
 }
 
-/** Run a definition on this hub and return only what may leave it; the release is logged and audited. */
-export async function releaseCohort(hub: Hub, input: unknown, requester: string): Promise<ReleasedCohort> {
+/**
+ * The latest value in the year before index of the ten commonest measurements, through the gate: mean and SD with
+ * the dominance inputs computed in SQL, quartiles, a grid histogram. Each comes with its release-log part: the
+ * family of its code, its contributors, its published n and the true and published count of each histogram bin.
+ */
+async function measurementReleases(hub: Hub, cohortId: string): Promise<MeasurementRelease[]> {
+  const { gate } = hub;
+  const cells = await measurementGridCells(hub.db, cohortId);
+  const contributors = await measurementContributors(hub.db, cohortId);
+  return (await characterise(hub.db, cohortId, { top: 10 })).measurements.map((m) => {
+    const key = `${m.system}|${m.code}`;
+    const mine = cells.filter((c) => c.system === m.system && c.code === m.code);
+    const summary = gate.summary({
+      n: m.n,
+      mean: m.mean,
+      sd: m.sd,
+      quantiles: { 0.25: m.p25, 0.5: m.median, 0.75: m.p75 },
+      dominance: m.dominance,
+    });
+    const histogram = gate.histogram(mine);
+    const partCells: Record<string, ReleaseCell> = { n: { count: m.n, released: summary.value.n } };
+    const h = histogram.value;
+    if (h !== null) {
+      // A bin's true count: the grid cells up to its upper edge (computed as privacy's grid does) less those before.
+      const upTo = (edge: number) =>
+        mine.filter((c) => (c.cell === null ? 0 : VALUE_GRID_RATIO ** c.cell) <= edge).reduce((s, c) => s + c.count, 0);
+      let below = 0;
+      h.counts.forEach((released, i) => {
+        const edge = h.edges[i];
+        const atOrBelow = edge === undefined ? m.n : upTo(edge);
+        partCells[`bin|${edge ?? 'inf'}`] = { count: atOrBelow - below, released };
+        below = atOrBelow;
+      });
+    }
+    return {
+      key,
+      system: m.system,
+      code: m.code,
+      unit: m.unit,
+      summary,
+      histogram,
+      part: {
+        label: key,
+        family: `cohort.measurement/${key}`,
+        cells: partCells,
+        population: contributors.get(key) ?? [],
+      },
+    };
+  });
+}
+
+/**
+ * Run a definition on this hub and return only what may leave it, as built by the hub's release gate. The cohort
+ * is admitted by the release log with its members; each measurement that publishes anything, with its
+ * contributors, so one whose contributors differ from an earlier related release's by 1 … threshold − 1 people
+ * is withheld (`refusedBy: 'differencing'`) while the rest of the answer goes out. Logged and audited.
+ */
+export async function releaseCohort(hub: Hub, input: unknown, requester: string): Promise<Released<ReleasedCohort>> {
   const def = validateCohortDefinition(input);
   await refreshCohortIndex(hub);
   const run = await runCohort(hub.db, def, hub.clock);
-  const policy = hub.config.privacy.disclosure;
-  const ageSex = releaseTable(
-    { rows: [...AGE_BANDS], columns: [...SEXES], cells: await ageSexCounts(hub, run.cohortId) },
-    policy,
-  );
-  const released: ReleasedCohort = {
-    hub: hub.config.name,
-    name: def.name,
-    persons: releaseCount(run.persons, policy),
-    attrition: run.attrition.map((a) => ({ step: a.step, persons: releaseCount(a.persons, policy) })),
-    ageSex,
-    linkage: hub.linkageKey !== undefined,
-    measurements: await releasedMeasurements(hub, run.cohortId),
-  };
+  const { gate } = hub;
+  const terms = releaseTerms([
+    def.conceptSets,
+    def.entry,
+    def.priorObservationDays ?? null,
+    ...(def.inclusion ?? []),
+    def.exit ?? null,
+  ]);
+  const persons = gate.count(run.persons);
+  const attrition = run.attrition.map((a) => ({ step: a.step, persons: gate.count(a.persons) }));
+  const ageSex = gate.table({
+    rows: [...AGE_BANDS],
+    columns: [...SEXES],
+    cells: await ageSexCounts(hub, run.cohortId),
+  });
+  const measurements = await measurementReleases(hub, run.cohortId);
   const cells: Record<string, { count: number; released: ReleasedCount }> = {};
   run.attrition.forEach((a, i) => {
-    cells[`attrition|${i}`] = { count: a.persons, released: released.attrition[i]?.persons ?? null };
+    cells[`attrition|${i}`] = { count: a.persons, released: attrition[i]?.persons.value ?? null };
   });
   const members = await hub.db.all<{ patient_key: string }>(
     'SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1',
     [run.cohortId],
   );
-  const admitted = await hub.releases.admitResult(
-    {
-      requester,
-      family: 'cohort.run/attrition',
-      terms: releaseTerms([
-        def.conceptSets,
-        def.entry,
-        def.priorObservationDays ?? null,
-        ...(def.inclusion ?? []),
-        def.exit ?? null,
-      ]),
-      cells,
-      population: members.map((m) => m.patient_key),
-    },
-    released,
+  const admitted = await hub.releases.admitParts(
+    { requester, family: 'cohort.run/attrition', terms, cells, population: members.map((m) => m.patient_key) },
+    // Only what publishes a number is compared and recorded: a measurement under the threshold publishes nothing.
+    measurements.filter((m) => m.summary.value.n !== null).map((m) => ({ ...m.part, terms })),
+    (withheld) =>
+      gate.bundle({
+        hub: hub.config.name,
+        name: def.name,
+        persons,
+        attrition,
+        ageSex,
+        linkage: hub.linkageKey !== undefined,
+        measurements: measurements.map((m) =>
+          withheld.has(m.key)
+            ? {
+                system: m.system,
+                code: m.code,
+                unit: m.unit,
+                summary: gate.text({ n: null, withheld: ['n', 'mean', 'sd', 'quantiles'] }),
+                histogram: null,
+                refusedBy: 'differencing' as const,
+              }
+            : { system: m.system, code: m.code, unit: m.unit, summary: m.summary, histogram: m.histogram },
+        ),
+      }),
   );
-  return admitted.reusedFrom ? { ...admitted.result, asOf: admitted.reusedFrom.toISOString() } : released;
+  if (admitted.reusedFrom === undefined) return admitted.result;
+  // The same definition asked again a few people later: the earlier release, as it was published.
+  return gate.reissue(
+    { ...(admitted.reused as ReleasedCohort), asOf: admitted.reusedFrom.toISOString() },
+    'release-log',
+  );
 }
 
 /** The linkage tokens of a cohort's members on this hub (running the cohort first if this hub has not). */
@@ -256,7 +256,7 @@ export class CohortFederation {
       releaseCohort(this.hub, (body as { definition: unknown }).definition, `peer:${peer}`),
     );
     if (this.party !== undefined) {
-      operations.register('cohort.linkage', ({ body }) => this.linkage(body));
+      operations.register('cohort.linkage', async ({ body }) => this.releasedRing(await this.linkage(body)));
     }
     return operations;
   }
@@ -270,35 +270,49 @@ export class CohortFederation {
   }
 
   /**
-   * Coordinate a run over `hubs` (this hub answers locally when named). Partial when a hub fails: the failures
-   * are named. Distinct people are counted when every answering hub holds a linkage key.
+   * A ring step as it leaves the hub. The points are blinded (docs/linkage.md): text that no one can compare with
+   * anything. The number of dummies is not a statistic and cannot pass one: the coordinator must subtract it to
+   * count, and with the padded size it gives the coordinator this hub's exact set size for the query — the limit
+   * docs/linkage.md states ("What each party learns"); hiding it needs secure aggregation of the dummy counts. It
+   * is released as the protocol parameter it is, named as such, not as a checked count.
    */
-  async run(federation: Federation, hubs: readonly string[], input: unknown): Promise<FederatedCohort> {
+  private releasedRing(r: RingResponse): Released<RingResponse> {
+    const { gate } = this.hub;
+    return gate.bundle({
+      points: gate.text(r.points),
+      ...(r.dummies !== undefined && {
+        dummies: gate.parameter(r.dummies, 'linkage ring: dummy points this hub padded its set with'),
+      }),
+    });
+  }
+
+  /**
+   * Coordinate a run over `hubs` (this hub answers locally when named). Partial when a hub fails: the failures
+   * are named. Distinct people are counted when every answering hub holds a linkage key. Everything in the answer
+   * is either a peer's released value (reissued as such), derived from released values only (sums, pooled means),
+   * or through this hub's gate (the distinct count).
+   */
+  async run(federation: Federation, hubs: readonly string[], input: unknown): Promise<Released<FederatedCohort>> {
     const def = validateCohortDefinition(input);
+    const { gate } = this.hub;
     const self = this.hub.config.name;
     const others = hubs.filter((h) => h !== self);
     const [local, remote] = await Promise.all([
       hubs.includes(self) ? releaseCohort(this.hub, def, 'coordinator') : Promise.resolve(undefined),
       fanOut(federation.client, others, 'cohort.run', { definition: def }, { timeoutMs: federation.timeoutMs }),
     ]);
-    const answered: ReleasedCohort[] = [
+    const answered: Released<ReleasedCohort>[] = [
       ...(local ? [local] : []),
-      ...remote.results.map((r) => r.value as ReleasedCohort),
+      ...remote.results.map((r) => gate.reissue(r.value as ReleasedCohort, 'peer')),
     ];
-    const result: FederatedCohort = {
-      name: def.name,
-      hubs: answered,
-      failed: remote.failed,
-      complete: remote.complete,
-      summedPersons: answered.reduce((s, h) => s + (h.persons ?? 0), 0),
-      suppressedHubs: answered.filter((h) => h.persons === null).length,
-      measurements: poolMeasurements(answered),
-    };
-    const withoutKey = answered.filter((h) => !h.linkage).map((h) => h.hub);
+    const plain = answered.map((h) => h.value);
+    let distinctPersons: Released<ReleasedCount> | undefined;
+    let distinctUnavailable: string | undefined;
+    const withoutKey = plain.filter((h) => !h.linkage).map((h) => h.hub);
     if (this.party === undefined || withoutKey.length > 0) {
-      result.distinctUnavailable = `no linkage key on ${this.party === undefined ? self : withoutKey.join(', ')}`;
-    } else if (answered.length > 0) {
-      const ring = answered.map((h) => h.hub);
+      distinctUnavailable = `no linkage key on ${this.party === undefined ? self : withoutKey.join(', ')}`;
+    } else if (plain.length > 0) {
+      const ring = plain.map((h) => h.hub);
       const call: RingCall = async (hub, request) =>
         hub === self
           ? this.linkage({ definition: def, ring: request })
@@ -309,16 +323,33 @@ export class CohortFederation {
               { timeoutMs: federation.timeoutMs },
             )) as RingResponse);
       try {
-        result.distinctPersons = releaseCount(
-          await federatedDistinctCount(ring, call),
-          this.hub.config.privacy.disclosure,
-        );
+        distinctPersons = gate.count(await federatedDistinctCount(ring, call));
       } catch (e) {
         // Reported, not hidden: the per-hub counts stand; the distinct count is missing and says why.
         if (!(e instanceof PeerCallError)) throw e;
-        result.distinctUnavailable = `the linkage ring failed at ${e.failure.hub}: ${e.failure.kind}`;
+        distinctUnavailable = `the linkage ring failed at ${e.failure.hub}: ${e.failure.kind}`;
       }
     }
-    return result;
+    return gate.bundle({
+      name: def.name,
+      hubs: answered,
+      failed: remote.failed.map((f) => ({
+        hub: f.hub,
+        kind: f.kind,
+        ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
+        message: f.message,
+      })),
+      complete: remote.complete,
+      // A sum of released counts is derived from released values only.
+      summedPersons: gate.reissue(
+        plain.reduce((s, h) => s + (h.persons ?? 0), 0),
+        'peer',
+      ),
+      suppressedHubs: gate.parameter(plain.filter((h) => h.persons === null).length, 'hubs whose count was withheld'),
+      ...(distinctPersons !== undefined && { distinctPersons }),
+      ...(distinctUnavailable !== undefined && { distinctUnavailable }),
+      // Pooled from the hubs' released n, means, SDs and histograms (measurement-pooling.ts).
+      measurements: gate.reissue(poolMeasurements(plain), 'peer'),
+    });
   }
 }

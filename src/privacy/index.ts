@@ -37,7 +37,15 @@ export type { PooledQuantile, ReleasedHistogram } from './quantile-histogram.js'
 export { gridCell, gridCellSql, poolQuantiles, releaseHistogram, VALUE_GRID_RATIO } from './quantile-histogram.js';
 export type { DisclosureRule, Gated, GroupStatistic, MetricSupport, Unwrapped } from './release-gate.js';
 export { isReleased, Released, ReleaseGate, refusal, toPrecision } from './release-gate.js';
-export type { Refusal, RefusalAudit, ReleaseCell, ReleaseLogOptions, ReleaseRequest } from './release-log.js';
+export type {
+  PartsOutcome,
+  Refusal,
+  RefusalAudit,
+  ReleaseCell,
+  ReleaseLogOptions,
+  ReleasePart,
+  ReleaseRequest,
+} from './release-log.js';
 export { ReleaseLog, releaseLogMigrations, releaseTerms } from './release-log.js';
 export type { BirthDatePrecision, DeidentifyOptions } from './resource-deidentifier.js';
 export { ResourceDeidentifier } from './resource-deidentifier.js';

@@ -171,6 +171,47 @@ for (const engine of ENGINES) {
       expect(await log.admit({ requester: 'a', family: 'f', terms: ['x', 'y'], cells: cell(85) })).toBe(2);
     });
 
+    it('withholds a part whose contributors differ from an earlier release by fewer than the threshold', async () => {
+      const { log, audited } = await open();
+      // A measurement's contributors: the people of the cohort with a value.
+      const lab = (population: string[]) => ({
+        label: 'lab',
+        family: 'cohort.measurement/loinc|2345-7',
+        terms: ['entry:T2D'],
+        cells: { n: { count: population.length, released: releaseCount(population.length, policy) } },
+        population,
+      });
+      const build = (withheld: ReadonlySet<string>) => ({ lab: withheld.has('lab') ? 'withheld' : 'mean' });
+      // Cohorts aged 30–54 and 30–58: 40 and 52 people, so the cohorts are far enough apart; their lab
+      // contributors are 23 and 24 people, one apart.
+      const a = await log.admitParts(request(['entry:T2D', 'age:30-54'], people(0, 40)), [lab(people(0, 23))], build);
+      expect(a).toMatchObject({ seq: 1, result: { lab: 'mean' }, withheld: [] });
+      const b = await log.admitParts(
+        request(['entry:T2D', 'age:30-58'], people(0, 52)),
+        [lab([...people(0, 23), 'patient-45'])],
+        build,
+      );
+      expect(b).toMatchObject({ result: { lab: 'withheld' }, withheld: ['lab'] });
+      expect(audited).toHaveLength(1);
+      expect(audited[0]).toMatchObject({ detail: { code: 'DISCLOSURE_DIFFERENCING', part: 'lab', relatedTo: 2 } });
+      // The withheld part was not recorded: only the two cohorts and the first lab release are in the log.
+      const rows = await db!.all<{ family: string }>('SELECT family FROM disclosure_release ORDER BY seq');
+      expect(rows.map((r) => r.family)).toEqual(['cohort.count', 'cohort.measurement/loinc|2345-7', 'cohort.count']);
+      // Contributors that moved by the threshold or more are released and recorded.
+      const c = await log.admitParts(request(['entry:T2D', 'age:30-70'], people(0, 80)), [lab(people(0, 40))], build);
+      expect(c).toMatchObject({ result: { lab: 'mean' }, withheld: [] });
+      // A refused whole records none of its parts, nor does an earlier release answered again.
+      const changed = request(['entry:T2D', 'age:30-70', 'female'], people(0, 77));
+      expect(await refusal(log.admitParts(changed, [lab(people(0, 60))], build))).toBe('DISCLOSURE_DIFFERENCING');
+      const again = await log.admitParts(
+        request(['entry:T2D', 'age:30-70'], people(0, 77)),
+        [lab(people(0, 60))],
+        build,
+      );
+      expect(again).toMatchObject({ seq: 4, reused: { lab: 'mean' }, reusedFrom: NOW });
+      expect(await db!.all('SELECT seq FROM disclosure_release')).toHaveLength(5);
+    });
+
     it('holds back a group of cells a late record moved by less than the threshold, and releases the rest', async () => {
       const { log } = await open();
       const weeks = (counts: Record<string, [number, number]>) => {

@@ -59,6 +59,21 @@ export interface ReleaseRequest {
   population?: Iterable<string>;
 }
 
+/**
+ * One statistic of a result that describes a population of its own (a measurement's contributors: the people with
+ * a value), released or withheld on its own (`admitParts`). Its `family` names the statistic (one per measurement
+ * code), so it is compared with the same statistic of other results.
+ */
+export interface ReleasePart extends Omit<ReleaseRequest, 'requester'> {
+  /** How the caller names the part in the result. */
+  label: string;
+}
+
+/** The outcome of `admitParts`: the result as built and released, or an earlier release answered again. */
+export type PartsOutcome<T> =
+  | { seq: number; result: T; withheld: string[]; reusedFrom?: undefined }
+  | { seq: number; result?: undefined; withheld?: undefined; reused: unknown; reusedFrom: Date };
+
 /** Why a release was refused: the earlier release it could be subtracted from, and what would be revealed. */
 export interface Refusal {
   relatedTo: number;
@@ -181,6 +196,67 @@ export class ReleaseLog {
     return { seq: outcome.seq, cells: outcome.cells, held: outcome.held };
   }
 
+  /**
+   * Like `admitResult`, for a result with parts that describe populations of their own (each measurement's
+   * contributors). Each part is compared with the earlier releases of its family: a part whose population or
+   * cells differ from a related earlier one by 1 … threshold − 1 is withheld (audited, never said by how much), and
+   * `build` makes the result knowing which parts were withheld, so the rest of it still goes out. The parts are
+   * checked, the result built, the whole compared like `admitResult` and every part released recorded, in one
+   * transaction. When the whole is answered with an earlier release, no part is recorded (that release's were).
+   */
+  async admitParts<T>(
+    request: ReleaseRequest,
+    parts: readonly ReleasePart[],
+    build: (withheld: ReadonlySet<string>) => T,
+  ): Promise<PartsOutcome<T>> {
+    const cells = PopulationSketch.cellsFor(this.policy.threshold);
+    const sketched = parts.map((p) => ({
+      part: p,
+      sketch: p.population === undefined ? undefined : PopulationSketch.of(p.population, cells),
+    }));
+    const refusedParts: { part: ReleasePart; refusal: Refusal }[] = [];
+    let built: { result: T; withheld: string[] } | undefined;
+    const outcome = await this.record(request, async (tx) => {
+      refusedParts.length = 0;
+      const released: { request: ReleaseRequest; sketch: PopulationSketch | undefined }[] = [];
+      for (const { part, sketch } of sketched) {
+        const partRequest = { ...part, requester: request.requester };
+        const refused = this.compare(partRequest, sketch, await this.recent(tx, part.family));
+        if (refused) refusedParts.push({ part, refusal: refused });
+        else released.push({ request: partRequest, sketch });
+      }
+      const withheld = refusedParts.map((r) => r.part.label);
+      const result = build(new Set(withheld));
+      built = { result, withheld };
+      return {
+        result: JSON.stringify(result),
+        afterInsert: async () => {
+          for (const r of released) await this.insert(tx, r.request, r.sketch, undefined);
+        },
+      };
+    });
+    for (const { part, refusal: r } of outcome.reused ? [] : refusedParts) {
+      await this.audit({
+        actor: request.requester,
+        action: 'release',
+        target: part.family,
+        outcome: 'denied',
+        detail: {
+          code: 'DISCLOSURE_DIFFERENCING',
+          part: part.label,
+          reason: r.reason,
+          relatedTo: r.relatedTo,
+          ...(r.cell !== undefined && { cell: r.cell }),
+        },
+      });
+    }
+    if (outcome.reused) {
+      return { seq: outcome.reused.seq, reused: JSON.parse(outcome.reused.result), reusedFrom: outcome.reused.at };
+    }
+    if (built === undefined) throw new Error('admitParts: the result was not built');
+    return { seq: outcome.seq, result: built.result, withheld: built.withheld };
+  }
+
   /** Each group with a cell that a related earlier release would refuse, published as the latest of them did. */
   private hold(
     request: ReleaseRequest,
@@ -220,7 +296,7 @@ export class ReleaseLog {
 
   private async record(
     original: ReleaseRequest,
-    result: string | undefined,
+    resultOf: string | undefined | ((tx: Database) => Promise<{ result: string; afterInsert: () => Promise<void> }>),
     groupOf?: (label: string) => string,
   ): Promise<{
     seq: number;
@@ -239,6 +315,8 @@ export class ReleaseLog {
       | { refusal: Refusal; seq?: undefined; reused?: undefined }
       | { refusal?: undefined; seq: number; reused?: { seq: number; result: string; at: Date } };
     const outcome = await this.db.transaction(async (tx): Promise<Outcome> => {
+      const made = typeof resultOf === 'function' ? await resultOf(tx) : undefined;
+      const result = made ? made.result : (resultOf as string | undefined);
       const earlier = await this.recent(tx, request.family);
       if (groupOf) {
         const h = this.hold(original, earlier, groupOf);
@@ -253,24 +331,8 @@ export class ReleaseLog {
         }
       }
       if (refusal) return { refusal };
-      const rows = await tx.all<{ seq: unknown }>('SELECT MAX(seq) AS seq FROM disclosure_release');
-      const seq = Number(rows[0]?.seq ?? 0) + 1;
-      const cells = Object.fromEntries(Object.entries(request.cells).map(([k, c]) => [k, [c.count, c.released]]));
-      await tx.run(
-        `INSERT INTO disclosure_release (seq, released_at, requester, family, terms, cells, population_size, population_sketch, result)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [
-          seq,
-          this.clock.now(),
-          request.requester,
-          request.family,
-          terms,
-          JSON.stringify(cells),
-          sketch?.size ?? null,
-          sketch?.serialise() ?? null,
-          result ?? null,
-        ],
-      );
+      const seq = await this.insert(tx, request, sketch, result);
+      await made?.afterInsert();
       return { seq };
     });
     const r = outcome.refusal;
@@ -292,6 +354,34 @@ export class ReleaseLog {
     // The caller learns which rule refused, never by how much or against which release: "differs from release 4 by
     // 6 people" let an empty cohort in the log reveal the exact size of every small one. The audit keeps the detail.
     throw refusal('differencing', 'this release');
+  }
+
+  /** Record one release; returns its sequence number. Runs inside the caller's transaction. */
+  private async insert(
+    tx: Database,
+    request: ReleaseRequest,
+    sketch: PopulationSketch | undefined,
+    result: string | undefined,
+  ): Promise<number> {
+    const rows = await tx.all<{ seq: unknown }>('SELECT MAX(seq) AS seq FROM disclosure_release');
+    const seq = Number(rows[0]?.seq ?? 0) + 1;
+    const cells = Object.fromEntries(Object.entries(request.cells).map(([k, c]) => [k, [c.count, c.released]]));
+    await tx.run(
+      `INSERT INTO disclosure_release (seq, released_at, requester, family, terms, cells, population_size, population_sketch, result)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        seq,
+        this.clock.now(),
+        request.requester,
+        request.family,
+        JSON.stringify([...request.terms].sort()),
+        JSON.stringify(cells),
+        sketch?.size ?? null,
+        sketch?.serialise() ?? null,
+        result ?? null,
+      ],
+    );
+    return seq;
   }
 
   private compare(

@@ -12,8 +12,9 @@ interface Body {
 
 /**
  * `POST /cohort/$run` with `{ definition, hubs? }`: the cohort on this hub, or across the named hubs (this one
- * included when named). Only disclosure-controlled aggregates are returned, so any authenticated role may ask;
- * every release is checked against earlier ones (differencing) and audited.
+ * included when named). Both answers are `Released` values built by the release gate (the hub's own and the
+ * coordinator's merge), the same for every role, so any authenticated role may ask; every release is checked
+ * against earlier ones (differencing) and audited.
  */
 export function cohortRoutes(ctx: { hub: Hub; cohorts: CohortFederation; federation: Federation | undefined }) {
   return async (app: FastifyInstance) => {

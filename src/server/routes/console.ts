@@ -2,10 +2,9 @@ import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import { searchConcepts } from '../../cohort/index.js';
-import type { DisclosurePolicy } from '../../core/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
-import { releaseCount } from '../../privacy/index.js';
+import type { ReleaseGate } from '../../privacy/index.js';
 import {
   CONFIRMED_FLU_TARGET,
   hubWeeklySeries,
@@ -24,13 +23,13 @@ const PING_TIMEOUT_MS = 3000;
 
 /**
  * The figures the web console shows that no other route gives: the hub's overview, its peers' health, the data
- * catalog, concept search for the cohort builder, and the observed weekly series under the forecasts. Aggregates
- * only, and counts of people or values pass disclosure control (a value seen fewer times than the threshold is
- * withheld), so any authenticated role may read them. Each request is audited by the app's hook.
+ * catalog, concept search for the cohort builder, and the observed weekly series under the forecasts. Roles with
+ * row-level rights get exact figures; every other role gets an answer built by the hub's release gate
+ * (docs/disclosure-control.md): counts of people or records through `gate.count`, numbers that describe no one
+ * (policy values, timings, sequence numbers) through `gate.parameter`. Each request is audited by the app's hook.
  */
 export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefined }) {
   const { hub } = ctx;
-  const policy = hub.config.privacy.disclosure;
   return async (app: FastifyInstance) => {
     app.get('/console/overview', async (req) => {
       req.auditAction = { action: 'console-overview', target: 'console/overview' };
@@ -38,76 +37,126 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       const audit = await hub.audit.verify();
       const ingests = await hub.audit.recent(HISTORY, ['ingest']);
       const rowLevel = mayReadRowLevel(req.principal);
-      return {
+      const peers = ctx.federation?.peers.list().map((p) => ({ name: p.name, url: p.url })) ?? [];
+      const byType = Object.entries(counts)
+        .map(([type, resources]) => ({ type, resources }))
+        .sort((a, b) => b.resources - a.resources);
+      if (rowLevel) {
+        return {
+          hub: { name: hub.config.name, role: hub.config.role },
+          you: req.principal ?? null,
+          counts: byType,
+          audit,
+          ingests: ingests.map((e) => ({
+            seq: e.seq,
+            at: e.at.toISOString(),
+            actor: e.actor,
+            // CLI runs name the file by its path on the server: the name is enough for the history.
+            target: e.target.startsWith('file:') ? `file:${basename(e.target.slice(5))}` : e.target,
+            outcome: e.outcome,
+            source: e.detail?.source ?? null,
+            bytes: e.detail?.bytes ?? null,
+            entries: e.detail?.entries ?? null,
+            rejected: e.detail?.rejected ?? null,
+          })),
+          peers,
+          federation: ctx.federation !== undefined,
+        };
+      }
+      // Other roles get the same page through the gate: records per type and per ingest run counted like people
+      // (a file of 3 records tells of 3 people), who loaded which file and its size withheld.
+      const { gate } = hub;
+      const count = (v: unknown) => (typeof v === 'number' ? gate.count(v) : null);
+      return gate.bundle({
         hub: { name: hub.config.name, role: hub.config.role },
-        you: req.principal ?? null,
-        counts: Object.entries(counts)
-          .map(([type, resources]) => ({ type, resources }))
-          .sort((a, b) => b.resources - a.resources),
-        audit,
-        // Who loaded which file is for the hub's stewards; other roles see when, how much and how many rejects.
+        you: req.principal ? { name: req.principal.name, role: req.principal.role } : null,
+        counts: byType.map((c) => ({ type: c.type, resources: gate.count(c.resources) })),
+        audit: {
+          ok: audit.ok,
+          entries: gate.parameter(audit.entries, 'entries in the audit log'),
+          ...(audit.fault && {
+            fault: { seq: gate.parameter(audit.fault.seq, 'audit log sequence number'), reason: audit.fault.reason },
+          }),
+        },
         ingests: ingests.map((e) => ({
-          seq: e.seq,
+          seq: gate.parameter(e.seq, 'audit log sequence number'),
           at: e.at.toISOString(),
-          actor: rowLevel ? e.actor : null,
-          // CLI runs name the file by its path on the server: the name is enough for the history.
-          target: !rowLevel ? null : e.target.startsWith('file:') ? `file:${basename(e.target.slice(5))}` : e.target,
+          actor: null,
+          target: null,
           outcome: e.outcome,
-          source: rowLevel ? (e.detail?.source ?? null) : null,
-          bytes: e.detail?.bytes ?? null,
-          entries: e.detail?.entries ?? null,
-          rejected: e.detail?.rejected ?? null,
+          source: null,
+          bytes: null,
+          entries: count(e.detail?.entries),
+          rejected: count(e.detail?.rejected),
         })),
-        peers: ctx.federation?.peers.list().map((p) => ({ name: p.name, url: p.url })) ?? [],
+        peers,
         federation: ctx.federation !== undefined,
-      };
+      });
     });
 
     // The disclosure rules the console explains next to withheld figures ("fewer than {threshold}").
     app.get('/console/policy', async (req) => {
       req.auditAction = { action: 'console-policy', target: 'console/policy' };
-      return {
-        disclosure: { threshold: policy.threshold, rounding: policy.rounding, minCellSize: policy.minCellSize },
-      };
+      const { gate } = hub;
+      const policy = hub.config.privacy.disclosure;
+      return gate.bundle({
+        disclosure: {
+          threshold: gate.parameter(policy.threshold, 'disclosure threshold'),
+          rounding: gate.parameter(policy.rounding, 'rounding base of released counts'),
+          minCellSize: gate.parameter(policy.minCellSize, 'fewest people behind a statistic'),
+        },
+      });
     });
 
     app.get('/console/peers', async (req) => {
       req.auditAction = { action: 'console-peers', target: 'console/peers' };
       const f = ctx.federation;
-      if (f === undefined) return { peers: [] };
+      if (f === undefined) return hub.gate.bundle({ peers: [] });
+      const ms = (started: number) => hub.gate.parameter(Math.round(performance.now() - started), 'ping time in ms');
       const peers = await Promise.all(
         f.peers.list().map(async (p) => {
           const started = performance.now();
           try {
             await f.client.call(p.name, 'hub.ping', {}, { timeoutMs: PING_TIMEOUT_MS });
-            return { name: p.name, url: p.url, ok: true, ms: Math.round(performance.now() - started) };
+            return { name: p.name, url: p.url, ok: true, ms: ms(started) };
           } catch (e) {
             const code = (e as { code?: unknown }).code;
             return {
               name: p.name,
               url: p.url,
               ok: false,
-              ms: Math.round(performance.now() - started),
+              ms: ms(started),
               error: typeof code === 'string' ? code : 'INTERNAL',
             };
           }
         }),
       );
-      return { peers };
+      return hub.gate.bundle({ peers });
     });
 
     app.get('/console/catalog', async (req) => {
       req.auditAction = { action: 'console-catalog', target: 'console/catalog' };
       const tables = await (await openAnalyticTables(hub)).list();
-      return {
-        tables: tables.map((t) => ({ ...t, refreshedAt: t.refreshedAt?.toISOString() ?? null })),
-      };
+      if (mayReadRowLevel(req.principal)) {
+        return { tables: tables.map((t) => ({ ...t, refreshedAt: t.refreshedAt?.toISOString() ?? null })) };
+      }
+      // A table's rows are records of people: counted like people for the other roles.
+      return hub.gate.bundle({
+        tables: tables.map((t) => ({
+          view: t.view,
+          table: t.table,
+          resource: t.resource,
+          rows: hub.gate.count(t.rows),
+          refreshedAt: t.refreshedAt?.toISOString() ?? null,
+          description: t.description,
+        })),
+      });
     });
 
     app.get<{ Params: { view: string } }>('/console/catalog/:view', async (req) => {
       req.auditAction = { action: 'console-catalog', target: `console/catalog/${req.params.view}` };
       const profile = await (await openAnalyticTables(hub)).profile(req.params.view);
-      return releasedProfile(profile, policy);
+      return releasedProfile(profile, hub.gate);
     });
 
     app.get<{ Querystring: { q?: string } }>('/console/concepts', async (req) => {
@@ -115,12 +164,13 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       if (q.length < 2 || q.length > 100) throw badRequest('q must be 2 to 100 characters', 'q');
       req.auditAction = { action: 'console-concepts', target: 'console/concepts' };
       const found = await searchConcepts(hub, q);
-      const released = found.map((c) => ({ ...c, events: releaseCount(c.events, policy) }));
-      // Even listing a code tells that it occurs here: codes seen fewer than the threshold times are listed only
-      // to roles that may see row-level data.
-      return {
-        concepts: mayReadRowLevel(req.principal) ? released : released.filter((c) => c.events !== null),
-      };
+      // Row-level roles see the exact number of people per code. Others get it through the gate, and a code held
+      // by fewer people than the threshold is not listed at all: even listing it tells that it occurs here.
+      if (mayReadRowLevel(req.principal)) return { concepts: found };
+      const concepts = found
+        .map((c) => ({ ...c, persons: hub.gate.count(c.persons) }))
+        .filter((c) => c.persons.value !== null);
+      return hub.gate.bundle({ concepts });
     });
 
     app.get<{ Querystring: { target?: string } }>('/console/surveillance/observed', async (req) => {
@@ -134,44 +184,69 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       // The same weekly counts the stored forecasts were made from (`healthmesh forecast run`), served beside them:
       // exact to the roles that may see row-level data, otherwise as the hub would release them to a peer
       // (small weeks suppressed as null, the rest rounded; docs/surveillance.md, "Federated series").
-      const exact = mayReadRowLevel(req.principal);
-      // Through the release log like a peer's series, so polling it cannot difference a late record out.
-      const released = exact ? undefined : await releaseHubSeries(hub, `user:${req.principal?.name ?? 'unknown'}`);
-      const values = released ? (target === ILI_TARGET ? released.ili : released.confirmed) : Array.from(s.values);
-      return {
+      const weekEnd = (i: number) => isoDay(s.startDay + 7 * i);
+      if (mayReadRowLevel(req.principal)) {
+        return {
+          target,
+          location: s.location,
+          disclosureControlled: false,
+          weeks: Array.from(s.values, (value, i) => ({ weekEnd: weekEnd(i), value })),
+        };
+      }
+      // Through the release log like a peer's series, so polling it cannot difference a late record out. The
+      // surveillance module releases the series (its counts passed the release log's admitHolding); what it
+      // returns is answered again here as released, not recomputed.
+      const released = await releaseHubSeries(hub, `user:${req.principal?.name ?? 'unknown'}`);
+      const values = target === ILI_TARGET ? released.ili : released.confirmed;
+      return hub.gate.bundle({
         target,
         location: s.location,
-        disclosureControlled: !exact,
-        weeks: values.map((value, i) => ({ weekEnd: isoDay(s.startDay + 7 * i), value })),
-      };
+        disclosureControlled: true,
+        weeks: values.map((value, i) => ({ weekEnd: weekEnd(i), value: hub.gate.reissue(value, 'release-log') })),
+      });
     });
   };
 }
 
-/** A table profile with every count released: values seen too rarely are withheld and counted as withheld. */
-function releasedProfile(p: TableProfile, policy: DisclosurePolicy) {
-  return {
+/**
+ * A table profile through the gate: every count released like a count of people, values seen too rarely withheld
+ * and counted as withheld, quartiles only with minCellSize values on each side and on the precision grid.
+ */
+function releasedProfile(p: TableProfile, gate: ReleaseGate) {
+  const { minCellSize } = gate.policy;
+  return gate.bundle({
     view: p.view,
     table: p.table,
-    rows: releaseCount(p.rows, policy),
+    rows: gate.count(p.rows),
     columns: p.columns.map((c) => {
-      const values = c.values?.map((v) => ({ value: v.value, rows: releaseCount(v.rows, policy) }));
+      const values = c.values?.map((v) => ({ value: v.value, rows: gate.count(v.rows) }));
+      const q = c.quartiles;
       return {
         name: c.name,
         type: c.type,
         description: c.description,
         kind: c.kind,
         // Counts of records with a value (deaths recorded, say) are released like any count.
-        filled: releaseCount(c.filled, policy),
-        distinct: releaseCount(c.distinct, policy),
+        filled: gate.count(c.filled),
+        distinct: gate.count(c.distinct),
         ...(values && {
-          values: values.filter((v) => v.rows !== null),
-          withheldValues: values.filter((v) => v.rows === null).length,
+          values: values.filter((v) => v.rows.value !== null),
+          withheldValues: gate.parameter(
+            values.filter((v) => v.rows.value === null).length,
+            'how many listed values were withheld (values, not people)',
+          ),
         }),
         // A quartile is one record's value: released only with minCellSize values on each side of it (n/4 >= it),
-        // the rule of releaseSummary.
-        ...(c.quartiles && c.filled * 0.25 >= policy.minCellSize && { quartiles: c.quartiles }),
+        // the quantile rule of releaseSummary, and then on the gate's precision grid.
+        ...(q &&
+          c.filled * 0.25 >= minCellSize && {
+            quartiles: {
+              p25: gate.statistic(q.p25, c.filled),
+              median: gate.statistic(q.median, c.filled),
+              p75: gate.statistic(q.p75, c.filled),
+            },
+          }),
       };
     }),
-  };
+  });
 }

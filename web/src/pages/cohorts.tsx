@@ -8,7 +8,7 @@ import type { FederatedCohort, ReleasedCohort } from './cohort-result.js';
 import { CohortResult } from './cohort-result.js';
 
 interface Found {
-  concepts: { domain: string; system: string; code: string; display: string | null; events: number | null }[];
+  concepts: { domain: string; system: string; code: string; display: string | null; persons: number | null }[];
 }
 
 function ConceptSearch({ onAdd }: { onAdd: (c: Concept, domain: string, target: 'entry' | 'rule') => void }) {
@@ -42,7 +42,7 @@ function ConceptSearch({ onAdd }: { onAdd: (c: Concept, domain: string, target: 
               <span>
                 <code>{c.code}</code> {c.display ?? ''}{' '}
                 <span class="muted">
-                  ({c.domain}, <Count value={c.events} /> {t('events')})
+                  ({c.domain}, <Count value={c.persons} /> {t('conceptPeople')})
                 </span>
               </span>
               <button
