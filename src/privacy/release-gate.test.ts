@@ -121,4 +121,11 @@ describe('release gate', () => {
     expect(r.value).toEqual([10, 95]);
     expect(r.rules).toEqual(['derived-ratio']);
   });
+
+  it('releases the parts of a one-way count with complementary suppression, so a small part hides its complement', () => {
+    const small = gate.countParts({ recorded: 4, missing: 596 });
+    expect([small.parts.recorded.value, small.parts.missing.value, small.total.value]).toEqual([null, null, 600]);
+    const fine = gate.countParts({ recorded: 120, missing: 480 });
+    expect([fine.parts.recorded.value, fine.parts.missing.value]).toEqual([120, 480]);
+  });
 });

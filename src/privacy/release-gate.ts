@@ -165,6 +165,20 @@ export class ReleaseGate {
     return this.mint(releaseCounts(counts, this.policy), ['threshold', 'complementary']);
   }
 
+  /**
+   * Counts of one way with their total, complementary suppression across them, each part released on its own
+   * (to derive a ratio from, or to place in a composite answer): a small part hides its complement too.
+   */
+  countParts<K extends string>(
+    counts: Readonly<Record<K, number>>,
+  ): { total: Released<ReleasedCount>; parts: Record<K, Released<ReleasedCount>> } {
+    const r = releaseCounts(counts, this.policy);
+    const rules: DisclosureRule[] = ['threshold', 'complementary'];
+    const parts = {} as Record<K, Released<ReleasedCount>>;
+    for (const k of Object.keys(counts) as K[]) parts[k] = this.mint(r.counts[k] ?? null, rules);
+    return { total: this.mint(r.total, rules), parts };
+  }
+
   /** A two-way table with its margins, complementary suppression across them. */
   table(table: CountTable): Released<ReleasedTable> {
     return this.mint(releaseTable(table, this.policy), ['threshold', 'complementary']);
@@ -281,7 +295,7 @@ export class ReleaseGate {
    * A value computed from released values only (a forecast from released weekly series, an interval from released
    * counts): \`compute\` sees the released values, never the exact ones.
    */
-  fromReleased<I extends readonly Released<unknown>[], T>(
+  fromReleased<const I extends readonly Released<unknown>[], T>(
     inputs: I,
     compute: (values: { [K in keyof I]: I[K] extends Released<infer V> ? V : never }) => T,
     rule: 'released-series' | 'derived-ratio',
