@@ -18,7 +18,12 @@ interface Metrics {
   brier: number;
   calibrationIntercept: number | null;
   calibrationSlope: number | null;
-  calibrationCurve: { n: number | null; meanPredicted: number | null; observed: number | null; observedCi: [number, number] | null }[];
+  calibrationCurve: {
+    n: number | null;
+    meanPredicted: number | null;
+    observed: number | null;
+    observedCi: [number, number] | null;
+  }[];
 }
 
 interface ModelDetail {
