@@ -20,7 +20,7 @@ interface Metrics {
   calibrationSlope: number | null;
   calibrationCurve: {
     n: number | null;
-    meanPredicted: number | null;
+    meanPredicted: number;
     observed: number | null;
     observedCi: [number, number] | null;
   }[];
