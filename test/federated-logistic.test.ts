@@ -123,7 +123,7 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
 
   it('answers no Newton round that is a query: a wrong or non-finite beta, a saturating beta, past the daily budget', async () => {
     const busan = servers.get('busan')!.models;
-    const moments = await busan.moments(SPEC, 'peer:prober');
+    const moments = (await busan.moments(SPEC, 'peer:prober')).value;
     const names = ['age', 'male', 'sbp', 'bmi'];
     const fill = Object.fromEntries(names.map((n, j) => [n, moments.sums[j]! / moments.recorded[j]!]));
     const zero = new Array<number>(names.length + 2).fill(0); // intercept, the four features, sbp_missing
@@ -139,12 +139,14 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     expect(await code([Number.NaN, ...zero.slice(1)])).toMatch(/MODEL_FEDERATION_REFUSED: a Newton round needs/);
     // "How many people are older than 60?": a steep step in age pins every row's probability to 0 or 1.
     const step = [-1e4 * 60, 1e4, 0, 0, 0, 0];
-    expect(await code(step)).toMatch(/MODEL_FEDERATION_REFUSED: busan: at this beta \d+ rows have a fitted/);
+    const stepped = await code(step);
+    expect(stepped).toMatch(/MODEL_FEDERATION_REFUSED: busan: at this beta as many rows as/);
+    expect(stepped).not.toMatch(/\d+ rows/); // the refusal names the rule, not how many
     // The budget counts every round asked today with a well-formed beta, answered or not (three so far: zero,
     // the short one, the step); another requester has its own.
     for (let i = 3; i < NEWTON_ROUNDS_PER_DAY; i++) expect(await code(zero)).toBe('answered');
     expect(await code(zero)).toMatch(/MODEL_FEDERATION_REFUSED: busan: peer:prober has asked 40 Newton rounds/);
-    await expect(busan.newton(SPEC, fill, zero, 'peer:other')).resolves.toMatchObject({ size: 6 });
+    expect((await busan.newton(SPEC, fill, zero, 'peer:other')).value).toMatchObject({ size: 6 });
     // The budget is the hub's, not the process's: a federation opened afresh on the hub (as after a restart) keeps it.
     const restarted = new ModelFederation(hubs.get('busan')!);
     await expect(restarted.newton(SPEC, fill, zero, 'peer:prober')).rejects.toMatchObject({
@@ -152,6 +154,48 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
       message: expect.stringMatching(/peer:prober has asked 40 Newton rounds/),
     });
   }, 120_000);
+
+  it('refuses, with no number, moments over a feature window widened until a few more people contribute', async () => {
+    // Issue 14: the spec's rows are unchanged, but widening one feature's window by a few days adds a person or
+    // two to its contributors, and the exact sum moves by their values.
+    const hub = hubs.get('gwangju')!;
+    const spec = (start: number) => ({
+      ...SPEC,
+      features: [
+        { name: 'age', kind: 'age' },
+        { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { start: -start, end: 0 }, missing: 'indicator' },
+      ],
+    });
+    // The test's oracle: each window's contributors, counted from the hub's own feature rows.
+    const contributors = async (start: number) => {
+      const m = (await buildHubFeatures(hub, validateFeatureSpec(spec(start)))).matrix;
+      let n = 0;
+      for (let i = 0; i < m.rows; i++) if (!Number.isNaN(m.values[i * 2 + 1]!)) n++;
+      return n;
+    };
+    // Two windows whose contributors differ by 1 … 9, by bisection between one year and ten.
+    let lo = 365;
+    let hi = 3650;
+    const cLo = await contributors(lo);
+    expect((await contributors(hi)) - cLo).toBeGreaterThanOrEqual(10);
+    let found: [number, number] | undefined;
+    while (found === undefined && hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      const d = (await contributors(mid)) - cLo;
+      if (d >= 1 && d < 10) found = [lo, mid];
+      else if (d >= 10) hi = mid;
+      else lo = mid;
+    }
+    found ??= [lo, hi];
+    const models = new ModelFederation(hub);
+    const first = (await models.moments(spec(found[0]), 'peer:widener')).value;
+    expect(first.recorded[1]).toBe(cLo);
+    const refused = await models.moments(spec(found[1]), 'peer:widener').catch((e: unknown) => e);
+    expect(isHealthmeshError(refused) && refused.code).toBe('DISCLOSURE_DIFFERENCING');
+    expect((refused as Error).message).not.toMatch(/\d/);
+    // The same window asked again is a repeat and answered.
+    expect((await models.moments(spec(found[0]), 'peer:widener')).value.sums).toEqual(first.sums);
+  }, 300_000);
 
   it('stops when a hub refuses a round under its disclosure threshold, naming the hub', async () => {
     const c = servers.get('gyeonggi')!;
@@ -173,8 +217,8 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
   it("computes a spec's features again after an ingest once a fit's reuse window has passed", async () => {
     const hub = hubs.get('gwangju')!;
     const models = new ModelFederation(hub, { reuseMs: 0 });
-    const before = await models.moments(SPEC, 'peer:refresh');
-    expect((await models.moments(SPEC, 'peer:refresh')).rows).toBe(before.rows); // unchanged store: same rows
+    const before = (await models.moments(SPEC, 'peer:refresh')).value;
+    expect((await models.moments(SPEC, 'peer:refresh')).value.rows).toBe(before.rows); // unchanged store: same rows
     const ingestMore = async (people: number, seed: string) => {
       const out = join(root, `synth-${seed}`);
       generateRegion({ region: 'gwangju', people, seed, out });
@@ -188,7 +232,7 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     await ingestMore(200, 'glm-few');
     await expect(models.moments(SPEC, 'peer:refresh')).rejects.toMatchObject({ code: 'DISCLOSURE_DIFFERENCING' });
     await ingestMore(1500, 'glm-many');
-    const after = await models.moments(SPEC, 'peer:refresh');
+    const after = (await models.moments(SPEC, 'peer:refresh')).value;
     expect(after.rows).toBeGreaterThan(before.rows + 10);
   }, 300_000);
 });

@@ -84,7 +84,8 @@ export function calibrationCurve(p: ArrayLike<number>, y: ArrayLike<number>, gro
   return bins;
 }
 
-function wilson(events: number, n: number): [number, number] {
+/** The Wilson 95% interval of a proportion. */
+export function wilson(events: number, n: number): [number, number] {
   const z = 1.959963984540054;
   const phat = events / n;
   const denom = 1 + (z * z) / n;

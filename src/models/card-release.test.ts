@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { simulateRisk } from '../../test/support/simulated-risk.js';
+import { ReleaseGate } from '../privacy/index.js';
 import { evaluatePredictions, fitLogistic, modelCard, predictLogistic, releaseModelCard } from './index.js';
 
-const POLICY = { threshold: 10, rounding: 5, minCellSize: 10 };
+const GATE = new ReleaseGate({ threshold: 10, rounding: 5, minCellSize: 10 });
 
 describe('releaseModelCard', () => {
   it('withholds subgroups and calibration bins of too few people and rounds the counts', () => {
@@ -19,7 +20,7 @@ describe('releaseModelCard', () => {
       intendedUse: 'testing',
       limitations: ['simulated'],
     });
-    const released = releaseModelCard(card, POLICY);
+    const released = releaseModelCard(card, GATE).value;
     const groups = released.evaluations[0]!.report.subgroups.region!;
     expect(groups.find((g) => g.group === 'island')).toEqual({ group: 'island', withheld: true });
     const mainland = groups.find((g) => g.group === 'mainland') as { n: number | null; events: number | null };

@@ -1,80 +1,185 @@
-import type { DisclosurePolicy } from '../core/index.js';
-import { releaseCount } from '../privacy/index.js';
-import type { EvaluationReport, GroupMetrics, Metrics } from './evaluation.js';
-import type { ModelCard } from './model-card.js';
+import type { FitSupport, Released, ReleaseGate } from '../privacy/index.js';
+import { toPrecision } from '../privacy/index.js';
+import type { CalibrationBin } from './calibration.js';
+import { wilson } from './calibration.js';
+import type { EvaluationReport, Metrics } from './evaluation.js';
+import type { ModelCard, TrainingFeature, TrainingSummary } from './model-card.js';
 
-/** Metrics as they may leave the hub: counts released, small calibration bins dropped, thin sets withheld. */
-export interface ReleasedMetrics extends Omit<Metrics, 'n' | 'events' | 'calibrationCurve'> {
-  n: number | null;
-  events: number | null;
-  calibrationCurve: Metrics['calibrationCurve'];
-  /** Calibration bins dropped because fewer than `minCellSize` people stood behind them. */
-  withheldBins: number;
-}
+/**
+ * The ROC curve leaves the hub as true-positive rates at these false-positive rates only: the full curve steps by
+ * 1/n₀ and 1/n₁, which gives the exact counts, and its corners are single people.
+ */
+const ROC_GRID = Array.from({ length: 21 }, (_, k) => k / 20);
 
-/** A subgroup under the threshold in people, events or non-events: only its label is released. */
-export interface WithheldGroup {
-  group: string;
-  withheld: true;
-}
-
-function thin(m: Metrics, policy: DisclosurePolicy): boolean {
-  const k = Math.max(policy.threshold, policy.minCellSize);
-  return m.n < k || m.events < policy.threshold || m.n - m.events < policy.threshold;
-}
-
-function releaseMetrics<M extends Metrics>(m: M, policy: DisclosurePolicy): Omit<M, keyof Metrics> & ReleasedMetrics {
-  const bins = m.calibrationCurve.filter((b) => b.n >= policy.minCellSize);
+/** What stands behind a stored model, as its card records it: for `ReleaseGate.prediction` and `modelUpdate`. */
+export function cardFitSupport(t: TrainingSummary): FitSupport {
   return {
-    ...m,
-    n: releaseCount(m.n, policy),
-    events: releaseCount(m.events, policy),
-    calibrationCurve: bins,
-    withheldBins: m.calibrationCurve.length - bins.length,
+    rows: t.rows,
+    events: t.events,
+    features: t.features.map((f) => {
+      const contributors = t.rows - f.missing;
+      const groups = [f.missing, contributors];
+      if (f.zeros !== undefined) groups.push(f.zeros, contributors - f.zeros);
+      return { name: f.name, contributors, groups };
+    }),
   };
 }
 
-function releaseReport(r: EvaluationReport, policy: DisclosurePolicy) {
-  const overallThin = thin(r.overall, policy);
-  const subgroups: Record<string, (ReturnType<typeof releaseMetrics<GroupMetrics>> | WithheldGroup)[]> = {};
-  for (const [name, groups] of Object.entries(r.subgroups)) {
-    subgroups[name] = groups.map((g) =>
-      thin(g, policy) ? { group: g.group, withheld: true } : releaseMetrics(g, policy),
+/** A feature's mean and SD may leave only when its recorded values pass the gate's rules; missing as a count. */
+function releaseFeature(f: TrainingFeature, rows: number, gate: ReleaseGate) {
+  const recorded = rows - f.missing;
+  // Recorded and missing are one linked table with the rows as its total: a small group of either is withheld
+  // with its complement, so rows − missing cannot reveal it.
+  const split = gate.countParts({ recorded, missing: f.missing });
+  let mean: Released<number | null>;
+  let sd: Released<number | null>;
+  if (f.binary === true && f.zeros !== undefined) {
+    // A 0/1 feature's mean is a proportion (a missing indicator's is missing / rows): derived from the released
+    // counts of ones and zeros, never from the exact ones, so it cannot be multiplied back into a small count.
+    const ones = gate.countParts({ ones: recorded - f.zeros, zeros: f.zeros });
+    mean = gate.ratio(ones.parts.ones, ones.total);
+    sd = gate.fromReleased(
+      [ones.parts.ones, ones.total],
+      ([a, n]) =>
+        a === null || n === null || n < 2
+          ? null
+          : toPrecision(Math.sqrt(((a / n) * (n - a)) / (n - 1)), gate.precision),
+      'derived-ratio',
     );
+  } else if (f.dominance !== undefined) {
+    mean = gate.statistic(f.mean, recorded, f.dominance);
+    sd = gate.statistic(f.sd, recorded, f.dominance);
+  } else {
+    // A card stored before the dominance figures were kept: nothing to check the rule against, so withheld.
+    mean = gate.statistic(null, 0);
+    sd = gate.statistic(null, 0);
   }
+  return { name: f.name, missing: split.parts.missing, mean, sd };
+}
+
+function thin(m: Metrics, gate: ReleaseGate): boolean {
+  const t = gate.policy.threshold;
+  return m.n < gate.minContributors || m.events < t || m.n - m.events < t;
+}
+
+/** A calibration bin: its n and events as a linked count, the observed proportion and interval from those. */
+function releaseBin(b: CalibrationBin, gate: ReleaseGate) {
+  const events = Math.round(b.observed * b.n);
+  const c = gate.countParts({ events, nonEvents: b.n - events });
   return {
-    overall: overallThin ? { withheld: true as const } : releaseMetrics(r.overall, policy),
+    n: c.total,
+    meanPredicted: gate.statistic(b.meanPredicted, b.n),
+    observed: gate.ratio(c.parts.events, c.total),
+    observedCi: gate.fromReleased(
+      [c.parts.events, c.total],
+      ([e, n]) =>
+        e === null || n === null || n === 0
+          ? null
+          : (wilson(e, n).map((v) => toPrecision(v, gate.precision)) as [number, number]),
+      'derived-ratio',
+    ),
+  };
+}
+
+function releaseMetrics(m: Metrics, gate: ReleaseGate) {
+  const support = { n: m.n, events: m.events };
+  const c = gate.countParts({ events: m.events, nonEvents: m.n - m.events });
+  const bins = m.calibrationCurve.filter((b) => b.n >= gate.minContributors);
+  return {
+    n: c.total,
+    events: c.parts.events,
+    prevalence: gate.ratio(c.parts.events, c.total),
+    auroc: gate.metric(m.auroc, support),
+    aurocSe: gate.metric(m.aurocSe, support),
+    aurocCi: m.aurocCi === null ? null : [gate.metric(m.aurocCi[0], support), gate.metric(m.aurocCi[1], support)],
+    auprc: gate.metric(m.auprc, support),
+    brier: gate.metric(m.brier, support),
+    calibrationIntercept: gate.metric(m.calibrationIntercept, support),
+    calibrationSlope: gate.metric(m.calibrationSlope, support),
+    calibrationCurve: bins.map((b) => releaseBin(b, gate)),
+    withheldBins: gate.parameter(m.calibrationCurve.length - bins.length, 'calibration bins withheld'),
+    // The notes' wording only: their figures ("3 events in 7") are counts.
+    notes: m.notes.map((n) => n.split('(')[0]!.trim()),
+  };
+}
+
+/**
+ * The ROC curve at fixed false-positive rates: a point is released only when the false and true positives and
+ * negatives it stands for each reach the threshold, its true-positive rate on the precision grid; (0, 0) and
+ * (1, 1) hold for every curve.
+ */
+function releaseRoc(roc: EvaluationReport['roc'], m: Metrics, gate: ReleaseGate) {
+  const t = gate.policy.threshold;
+  const negatives = m.n - m.events;
+  const fpr: Released<number | null>[] = [];
+  const tpr: Released<number | null>[] = [];
+  for (const g of ROC_GRID) {
+    if (g === 0 || g === 1) {
+      fpr.push(gate.parameter(g, 'ROC corner'));
+      tpr.push(gate.parameter(g, 'ROC corner'));
+      continue;
+    }
+    let best = 0;
+    roc.fpr.forEach((f, i) => {
+      if (f <= g + 1e-12) best = Math.max(best, roc.tpr[i]!);
+    });
+    const fp = g * negatives;
+    const tp = best * m.events;
+    if ([fp, negatives - fp, tp, m.events - tp].some((x) => x < t)) continue;
+    fpr.push(gate.parameter(g, 'ROC grid false-positive rate'));
+    tpr.push(gate.metric(best, { n: m.n, events: m.events }));
+  }
+  return { fpr, tpr };
+}
+
+function releaseReport(r: EvaluationReport, gate: ReleaseGate) {
+  const overallThin = thin(r.overall, gate);
+  const subgroups: Record<string, ReturnType<typeof releaseGroup>[]> = {};
+  function releaseGroup(g: EvaluationReport['subgroups'][string][number]) {
+    return thin(g, gate) ? { group: g.group, withheld: true as const } : { group: g.group, ...releaseMetrics(g, gate) };
+  }
+  for (const [name, groups] of Object.entries(r.subgroups)) subgroups[name] = groups.map(releaseGroup);
+  return {
+    overall: overallThin ? { withheld: true as const } : releaseMetrics(r.overall, gate),
     // An ROC curve of few people orders their outcomes one by one.
-    roc: overallThin ? { fpr: [], tpr: [] } : r.roc,
+    roc: overallThin ? { fpr: [], tpr: [] } : releaseRoc(r.roc, r.overall, gate),
     subgroups,
   };
 }
 
 /**
- * A model card as it may be shown to roles without row-level access: the training summary's counts released
- * (suppressed under the threshold, rounded), a feature's mean and SD withheld when fewer than `minCellSize` rows
- * recorded it, and in each evaluation report the subgroups, calibration bins and ROC points of too few people
- * withheld. Roles that may read row-level data see the card as stored.
+ * A model card as it may be shown to roles without row-level access, built by the release gate
+ * (docs/disclosure-control.md, "Model cards"): rows and events a linked count, prevalence derived from those
+ * released parts; each feature's missing count released with its complement, its mean and SD only over at least
+ * `minContributors` recorded values not dominated by two of them (a 0/1 feature's mean from released counts);
+ * metrics only over enough people, events and non-events, on the precision grid; calibration bins of too few
+ * people dropped, the others' observed proportions from released counts; the ROC curve at fixed false-positive
+ * rates. Learner settings are parameters; roles that may read row-level data see the card as stored.
  */
-export function releaseModelCard(card: ModelCard, policy: DisclosurePolicy) {
+export function releaseModelCard(card: ModelCard, gate: ReleaseGate) {
   const t = card.trainingData;
-  return {
-    ...card,
+  const rows = gate.countParts({ events: t.events, nonEvents: t.rows - t.events });
+  return gate.bundle({
+    title: card.title,
+    cohort: card.cohort,
+    features: card.features.map((f) => ({ name: f.name, description: f.description, missing: f.missing })),
     trainingData: {
-      rows: releaseCount(t.rows, policy),
-      events: releaseCount(t.events, policy),
-      prevalence: t.prevalence,
-      features: t.features.map((f) => {
-        const recorded = t.rows - f.missing;
-        const enough = recorded >= policy.minCellSize;
-        return {
-          name: f.name,
-          missing: f.missing === 0 ? 0 : releaseCount(f.missing, policy),
-          mean: enough ? f.mean : null,
-          sd: enough ? f.sd : null,
-        };
-      }),
+      rows: rows.total,
+      events: rows.parts.events,
+      prevalence: gate.ratio(rows.parts.events, rows.total),
+      features: t.features.map((f) => releaseFeature(f, t.rows, gate)),
     },
-    evaluations: card.evaluations.map((e) => ({ name: e.name, report: releaseReport(e.report, policy) })),
-  };
+    evaluations: card.evaluations.map((e) => ({ name: e.name, report: releaseReport(e.report, gate) })),
+    intendedUse: card.intendedUse,
+    limitations: card.limitations,
+    learner: {
+      kind: card.learner.kind,
+      settings: Object.fromEntries(
+        Object.entries(card.learner.settings).map(([k, v]) => [
+          k,
+          typeof v === 'number' ? gate.parameter(v, `learner setting ${k}`) : v,
+        ]),
+      ),
+    },
+  });
 }

@@ -15,6 +15,7 @@ import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
+import type { FitSupport, Released } from '../privacy/index.js';
 import { releaseCount, releaseTerms } from '../privacy/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { featureMatrix } from './feature-matrix.js';
@@ -143,7 +144,12 @@ export class ModelFederation {
       // An empty population is 0 rows: refused below like any population under the threshold.
       p = buildHubFeatures(this.hub, spec).then(
         async (r) => {
-          await this.admit(spec, r.matrix, r.patientKeys, requester);
+          await this.admit(
+            spec,
+            r.matrix,
+            r.patientKeys.map((k, i) => `${k}|${r.indexDates[i]}`),
+            requester,
+          );
           return r.matrix;
         },
         (e: unknown) => {
@@ -188,7 +194,11 @@ export class ModelFederation {
   /**
    * Enter the population into the hub's release log once per spec, so a spec whose population differs from an
    * earlier one by fewer than the threshold (an age bound moved by a year) is refused as differencing before any
-   * exact sum leaves.
+   * exact sum leaves; and each feature's contributors (the rows with a recorded value), so that the same feature
+   * over a window widened by a few days — the spec's rows unchanged, the feature's sum moved by one person's
+   * value — is refused too. A feature's releases are compared with those of the same definition (kind, concept
+   * set, unit, missing policy) whatever its name and window; the window and the population are its terms.
+   * `keys`: one per row (patient key and index date).
    */
   private async admit(spec: FeatureSpec, raw: FeatureMatrix, keys: readonly string[], requester: string) {
     let events = 0;
@@ -204,10 +214,55 @@ export class ModelFederation {
       },
       population: keys,
     });
+    const p = raw.names.length;
+    for (let j = 0; j < p; j++) {
+      const {
+        name: _name,
+        window,
+        ...definition
+      } = spec.features[j]! as FeatureSpec['features'][number] & {
+        window?: unknown;
+      };
+      const contributors = keys.filter((_, i) => !Number.isNaN(raw.values[i * p + j]!));
+      const [kind] = releaseTerms([definition]);
+      await this.hub.releases.admit({
+        requester,
+        family: `model.glm/feature-contributors/${kind}`,
+        terms: releaseTerms([spec.population ?? null, spec.outcome ?? null, window ?? null]),
+        cells: { contributors: { count: contributors.length, released: releaseCount(contributors.length, policy) } },
+        population: contributors,
+      });
+    }
   }
 
-  /** Per-feature counts and sums of recorded values, rows and events (aggregates only). */
-  async moments(input: unknown, requester = 'coordinator'): Promise<FeatureMoments> {
+  /** What stands behind this hub's answers for a spec: rows, events, each feature's contributors and groups. */
+  private support(raw: FeatureMatrix): FitSupport {
+    const p = raw.names.length;
+    let events = 0;
+    for (let i = 0; i < raw.rows; i++) events += raw.outcome![i]!;
+    return {
+      rows: raw.rows,
+      events,
+      features: raw.names.map((name, j) => {
+        let missing = 0;
+        let zero = 0;
+        for (let i = 0; i < raw.rows; i++) {
+          const v = raw.values[i * p + j]!;
+          if (Number.isNaN(v)) missing++;
+          else if (v === 0) zero++;
+        }
+        const contributors = raw.rows - missing;
+        return { name, contributors, groups: [missing, zero, contributors - zero] };
+      }),
+    };
+  }
+
+  /**
+   * Per-feature counts and sums of recorded values, rows and events: exact (the pooled fill must equal the
+   * centralised one), so released by the gate's exact-update rule (`modelUpdate`) after the release log admitted
+   * the spec's rows and every feature's contributors.
+   */
+  async moments(input: unknown, requester = 'coordinator'): Promise<Released<FeatureMoments>> {
     const { raw } = await this.raw(input, requester);
     const p = raw.names.length;
     const recorded = new Array<number>(p).fill(0);
@@ -229,11 +284,16 @@ export class ModelFederation {
       target: 'features',
       outcome: 'success',
     });
-    return { rows: raw.rows, events, recorded, sums };
+    return this.hub.gate.modelUpdate({ rows: raw.rows, events, recorded, sums }, this.support(raw), 'these moments');
   }
 
   /** This hub's gradient, information and log-likelihood at `beta`, with the coordinator's fill. */
-  async newton(input: unknown, fill: unknown, beta: unknown, requester = 'coordinator'): Promise<WireNewtonPart> {
+  async newton(
+    input: unknown,
+    fill: unknown,
+    beta: unknown,
+    requester = 'coordinator',
+  ): Promise<Released<WireNewtonPart>> {
     const { spec, raw } = await this.raw(input, requester);
     if (
       typeof fill !== 'object' ||
@@ -258,7 +318,7 @@ export class ModelFederation {
     const threshold = this.hub.config.privacy.disclosure.threshold;
     if (part.saturated >= threshold) {
       throw refuse(
-        `${this.hub.config.name}: at this beta ${part.saturated} rows have a fitted probability within 3e-7 of 0 or 1 (a hyperplane query, or a separable fit): it takes no part (disclosure control)`,
+        `${this.hub.config.name}: at this beta as many rows as the disclosure threshold or more have a fitted probability within 3e-7 of 0 or 1 (a hyperplane query, or a separable fit): it takes no part (disclosure control)`,
       );
     }
     await this.hub.audit.append({
@@ -267,14 +327,19 @@ export class ModelFederation {
       target: 'features',
       outcome: 'success',
     });
-    return {
-      size: part.size,
-      rows: part.rows,
-      gradient: Array.from(part.gradient),
-      information: Array.from(part.information),
-      logLikelihood: part.logLikelihood,
-      saturated: part.saturated,
-    };
+    // Exact: rounding a Newton term would move the pooled fit away from the centralised one.
+    return this.hub.gate.modelUpdate(
+      {
+        size: part.size,
+        rows: part.rows,
+        gradient: Array.from(part.gradient),
+        information: Array.from(part.information),
+        logLikelihood: part.logLikelihood,
+        saturated: part.saturated,
+      },
+      this.support(raw),
+      'this Newton round',
+    );
   }
 
   /**
@@ -384,7 +449,7 @@ export async function fitFederatedLogistic(
   const moments = await gather(
     'model.glm-moments',
     { spec },
-    () => local.moments(spec),
+    async () => (await local.moments(spec)).value,
     options.firstRoundTimeoutMs ?? Math.max(federation.timeoutMs, 600_000),
   );
   const plan = pooledPlan(spec, moments);
@@ -394,8 +459,10 @@ export async function fitFederatedLogistic(
   });
   for (;;) {
     const beta = Array.from(newton.beta);
-    const parts = await gather('model.glm-newton', { spec, fill: plan.fill, beta }, () =>
-      local.newton(spec, plan.fill, beta),
+    const parts = await gather(
+      'model.glm-newton',
+      { spec, fill: plan.fill, beta },
+      async () => (await local.newton(spec, plan.fill, beta)).value,
     );
     if (newton.accept(sumNewtonParts(parts.map(fromWire)))) break;
   }

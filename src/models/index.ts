@@ -2,7 +2,7 @@ export type { Random } from '../core/index.js';
 export { seededRandom } from '../core/index.js';
 export type { CalibrationBin } from './calibration.js';
 export { brierScore, calibrationCurve, calibrationFit } from './calibration.js';
-export { releaseModelCard } from './card-release.js';
+export { cardFitSupport, releaseModelCard } from './card-release.js';
 export type { RowSplit } from './data-splits.js';
 export { personSplit, randomSplit, temporalSplit } from './data-splits.js';
 export type { EvaluationOptions, EvaluationReport, Grouping, GroupMetrics, Metrics } from './evaluation.js';
@@ -25,7 +25,14 @@ export type { NewtonPart } from './logistic-newton.js';
 export { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
 export type { LogisticDiagnostics, LogisticModel, LogisticOptions } from './logistic-regression.js';
 export { fitLogistic, NewtonIteration, predictLogistic } from './logistic-regression.js';
-export type { CardFeature, ModelCard, ModelCardInput, RiskModel, TrainingSummary } from './model-card.js';
+export type {
+  CardFeature,
+  ModelCard,
+  ModelCardInput,
+  RiskModel,
+  TrainingFeature,
+  TrainingSummary,
+} from './model-card.js';
 export { modelCard, trainingSummary } from './model-card.js';
 export type { ModelListing, RegisteredModel } from './model-registry.js';
 export { ModelRegistry, modelMigrations } from './model-registry.js';

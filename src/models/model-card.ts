@@ -13,7 +13,24 @@ export interface TrainingSummary {
   rows: number;
   events: number;
   prevalence: number;
-  features: { name: string; missing: number; mean: number | null; sd: number | null }[];
+  features: TrainingFeature[];
+}
+
+/**
+ * One feature of the training rows. Besides what the card shows, it keeps what the release gate needs to decide
+ * whether its mean and SD may leave the hub (docs/disclosure-control.md, "Model cards"): recorded values equal to
+ * zero, whether every recorded value is 0 or 1, and the two largest absolute values against the sum of all
+ * (the dominance rule). Stewards see them; other roles get the card released by `releaseModelCard`. Cards stored
+ * before these were kept lack them, and then mean and SD are withheld from other roles.
+ */
+export interface TrainingFeature {
+  name: string;
+  missing: number;
+  mean: number | null;
+  sd: number | null;
+  zeros?: number;
+  binary?: boolean;
+  dominance?: { largestTwo: number; absoluteTotal: number };
 }
 
 /** One feature as the card describes it. */
@@ -45,8 +62,13 @@ export type ModelCardInput = Omit<ModelCard, 'trainingData' | 'learner' | 'featu
   features?: CardFeature[];
 };
 
-/** Rows, events, prevalence and per-feature missing count, mean and SD of the training matrix. */
-export function trainingSummary(m: FeatureMatrix): TrainingSummary {
+/**
+ * Rows, events, prevalence and per-feature missing count, mean and SD of the training matrix. With `recorded` (the
+ * same rows before missing values were filled), a column it holds is summarised over its recorded values: a mean
+ * over filled rows is the mean of the few recorded ones, under a missing count of 0.
+ */
+export function trainingSummary(filled: FeatureMatrix, recorded?: FeatureMatrix): TrainingSummary {
+  const m = recorded === undefined ? filled : withRecordedValues(filled, recorded);
   const y = requireOutcome(m);
   let events = 0;
   for (let i = 0; i < y.length; i++) events += y[i]!;
@@ -54,8 +76,49 @@ export function trainingSummary(m: FeatureMatrix): TrainingSummary {
     rows: m.rows,
     events,
     prevalence: m.rows > 0 ? events / m.rows : 0,
-    features: summariseFeatures(m).map(({ name, missing, mean, sd }) => ({ name, missing, mean, sd })),
+    features: summariseFeatures(m).map(({ name, missing, mean, sd }, j) => ({
+      name,
+      missing,
+      mean,
+      sd,
+      ...releaseSupport(m, j),
+    })),
   };
+}
+
+function withRecordedValues(filled: FeatureMatrix, recorded: FeatureMatrix): FeatureMatrix {
+  const w = filled.names.length;
+  const rw = recorded.names.length;
+  const values = Float64Array.from(filled.values);
+  filled.names.forEach((name, j) => {
+    const k = recorded.names.indexOf(name);
+    if (k < 0) return;
+    for (let i = 0; i < filled.rows; i++) values[i * w + j] = recorded.values[i * rw + k]!;
+  });
+  return { ...filled, values };
+}
+
+/** Zeros, 0/1-ness and the dominance figures of column `j`'s recorded values. */
+function releaseSupport(m: FeatureMatrix, j: number): Pick<TrainingFeature, 'zeros' | 'binary' | 'dominance'> {
+  const width = m.names.length;
+  let zeros = 0;
+  let binary = true;
+  let first = 0;
+  let second = 0;
+  let absoluteTotal = 0;
+  for (let i = 0; i < m.rows; i++) {
+    const x = m.values[i * width + j]!;
+    if (Number.isNaN(x)) continue;
+    if (x === 0) zeros++;
+    if (x !== 0 && x !== 1) binary = false;
+    const a = Math.abs(x);
+    absoluteTotal += a;
+    if (a > first) {
+      second = first;
+      first = a;
+    } else if (a > second) second = a;
+  }
+  return { zeros, binary, dominance: { largestTwo: first + second, absoluteTotal } };
 }
 
 function learnerSettings(model: RiskModel): ModelCard['learner'] {
@@ -69,9 +132,15 @@ function learnerSettings(model: RiskModel): ModelCard['learner'] {
 /**
  * A card for `model` trained on `training`: the learner settings and training summary are derived; the rest is
  * checked for presence (an empty intended use or cohort is refused with MODEL_INVALID_CARD naming the field).
- * Features not described in `input.features` are listed by name.
+ * Features not described in `input.features` are listed by name. `recorded`: the training rows before missing
+ * values were filled, so each feature is summarised over the values recorded.
  */
-export function modelCard(model: RiskModel, training: FeatureMatrix, input: ModelCardInput): ModelCard {
+export function modelCard(
+  model: RiskModel,
+  training: FeatureMatrix,
+  input: ModelCardInput,
+  recorded?: FeatureMatrix,
+): ModelCard {
   const missing = (
     [
       ['title', input.title],
@@ -102,7 +171,7 @@ export function modelCard(model: RiskModel, training: FeatureMatrix, input: Mode
     title: input.title,
     cohort: input.cohort,
     features: model.features.map((name) => described.get(name) ?? { name }),
-    trainingData: trainingSummary(training),
+    trainingData: trainingSummary(training, recorded),
     evaluations: input.evaluations,
     intendedUse: input.intendedUse,
     limitations: input.limitations,

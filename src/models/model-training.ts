@@ -159,23 +159,28 @@ export async function trainFromSpec(hub: Hub, spec: TrainingSpec, createdBy: str
   const testPredictions = predictRisk(model, test);
   const heldOut = evaluatePredictions(testPredictions, test.outcome!, { groupings: rowGroupings(rows, split.test) });
   const outcome = spec.features.outcome!;
-  const card = modelCard(model, train, {
-    title: spec.card.title,
-    cohort: {
-      description: spec.features.description ?? spec.features.name,
-      outcome: outcome.name,
-      horizon: `${outcome.horizonDays} days after index`,
-    },
-    features: spec.card.features ?? describeFeatures(plan),
-    evaluations: [
-      {
-        name: `held-out ${Math.round(spec.split.testFraction * 100)}% (random${'indexDate' in population && population.trainingIndexDates !== undefined ? ' by person, at the index date' : ''}, seed ${spec.split.seed})`,
-        report: heldOut,
+  const card = modelCard(
+    model,
+    train,
+    {
+      title: spec.card.title,
+      cohort: {
+        description: spec.features.description ?? spec.features.name,
+        outcome: outcome.name,
+        horizon: `${outcome.horizonDays} days after index`,
       },
-    ],
-    intendedUse: spec.card.intendedUse,
-    limitations: spec.card.limitations,
-  });
+      features: spec.card.features ?? describeFeatures(plan),
+      evaluations: [
+        {
+          name: `held-out ${Math.round(spec.split.testFraction * 100)}% (random${'indexDate' in population && population.trainingIndexDates !== undefined ? ' by person, at the index date' : ''}, seed ${spec.split.seed})`,
+          report: heldOut,
+        },
+      ],
+      intendedUse: spec.card.intendedUse,
+      limitations: spec.card.limitations,
+    },
+    rawTrain,
+  );
   const registry = await hubModelRegistry(hub);
   const registered = await registry.register(spec.model, model, card, createdBy, plan);
   return { registered, heldOut, rows, split, testPredictions };

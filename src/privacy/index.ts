@@ -35,7 +35,7 @@ export { PopulationSketch } from './population-sketch.js';
 export { Pseudonymiser } from './pseudonymiser.js';
 export type { PooledQuantile, ReleasedHistogram } from './quantile-histogram.js';
 export { gridCell, gridCellSql, poolQuantiles, releaseHistogram, VALUE_GRID_RATIO } from './quantile-histogram.js';
-export type { DisclosureRule, Gated, GroupStatistic, MetricSupport, Unwrapped } from './release-gate.js';
+export type { DisclosureRule, FitSupport, Gated, GroupStatistic, MetricSupport, Unwrapped } from './release-gate.js';
 export { isReleased, Released, ReleaseGate, refusal, toPrecision } from './release-gate.js';
 export type {
   PartsOutcome,

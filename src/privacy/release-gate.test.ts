@@ -87,4 +87,45 @@ describe('release gate', () => {
       { seed: 14, numRuns: 300 },
     );
   });
+
+  it('releases an exact model update only over enough rows, events, non-events and contributors per feature', () => {
+    const support = { rows: 200, events: 40, features: [{ name: 'age', contributors: 200 }] };
+    const sums = { sums: [1234.5678] };
+    expect(gate.modelUpdate(sums, support).value).toEqual(sums); // exact: a pooled fit needs the exact sums
+    for (const thin of [
+      { ...support, events: 9 },
+      { ...support, events: 195 },
+      { ...support, features: [{ name: 'wearable', contributors: 4 }] },
+      { ...support, features: [{ name: 'rare', contributors: 200, groups: [197, 3] }] },
+    ]) {
+      try {
+        gate.modelUpdate(sums, thin);
+        expect.unreachable();
+      } catch (e) {
+        expect(isHealthmeshError(e) && e.code).toBe('DISCLOSURE_REFUSED');
+        expect((e as Error).message).not.toMatch(/\d/);
+      }
+    }
+    // A feature nobody recorded describes no one: a hub without wearables still takes part.
+    expect(() => gate.modelUpdate(sums, { ...support, features: [{ name: 'w', contributors: 0 }] })).not.toThrow();
+  });
+
+  it('puts a prediction on the precision grid, and refuses it for a model fitted to too few', () => {
+    const support = { rows: 200, events: 40, features: [{ name: 'age', contributors: 200 }] };
+    expect(gate.prediction(0.0123456, support).value).toBe(0.0123);
+    expect(() => gate.prediction(0.5, { ...support, features: [{ name: 'w', contributors: 4 }] })).toThrow();
+  });
+
+  it('computes from released values only', () => {
+    const r = gate.fromReleased([gate.count(12), gate.count(97)], ([a, b]) => [a, b], 'derived-ratio');
+    expect(r.value).toEqual([10, 95]);
+    expect(r.rules).toEqual(['derived-ratio']);
+  });
+
+  it('releases the parts of a one-way count with complementary suppression, so a small part hides its complement', () => {
+    const small = gate.countParts({ recorded: 4, missing: 596 });
+    expect([small.parts.recorded.value, small.parts.missing.value, small.total.value]).toEqual([null, null, 600]);
+    const fine = gate.countParts({ recorded: 120, missing: 480 });
+    expect([fine.parts.recorded.value, fine.parts.missing.value]).toEqual([120, 480]);
+  });
 });

@@ -58,6 +58,7 @@ export type DisclosureRule =
   | 'differencing' // refused: with an earlier release it would reveal a small group
   | 'released-series' // computed from a series as released, not from exact counts
   | 'parameter' // a number that describes no one (a threshold, a horizon, a year)
+  | 'fit-support' // an exact model update or a model's output: enough rows, events, non-events and contributors
   | 'text'; // labels, codes and dates: no number about people
 
 /** The default significant digits of a released statistic, and the dominance share (the (2, 85%) rule). */
@@ -84,6 +85,17 @@ export interface MetricSupport {
   n: number;
   /** People with the outcome; with `n` it gives the non-events too. */
   events?: number;
+}
+
+/**
+ * What stands behind a fitted model or one of its exact updates (moments, a Newton term): the rows, the events,
+ * and per feature the sizes of the groups its values split the rows into (recorded, missing, zero, non-zero).
+ */
+export interface FitSupport {
+  rows: number;
+  events: number;
+  /** Per feature: contributors (people with a recorded value) and, where known, the other groups. */
+  features: readonly { name: string; contributors: number; groups?: readonly number[] }[];
 }
 
 /** What `bundle` accepts: released parts, text, flags and nulls; never a raw number. */
@@ -151,6 +163,20 @@ export class ReleaseGate {
   /** Counts of one way with their total, complementary suppression across them. */
   counts(counts: Readonly<Record<string, number>>): Released<ReturnType<typeof releaseCounts>> {
     return this.mint(releaseCounts(counts, this.policy), ['threshold', 'complementary']);
+  }
+
+  /**
+   * Counts of one way with their total, complementary suppression across them, each part released on its own
+   * (to derive a ratio from, or to place in a composite answer): a small part hides its complement too.
+   */
+  countParts<K extends string>(
+    counts: Readonly<Record<K, number>>,
+  ): { total: Released<ReleasedCount>; parts: Record<K, Released<ReleasedCount>> } {
+    const r = releaseCounts(counts, this.policy);
+    const rules: DisclosureRule[] = ['threshold', 'complementary'];
+    const parts = {} as Record<K, Released<ReleasedCount>>;
+    for (const k of Object.keys(counts) as K[]) parts[k] = this.mint(r.counts[k] ?? null, rules);
+    return { total: this.mint(r.total, rules), parts };
   }
 
   /** A two-way table with its margins, complementary suppression across them. */
@@ -228,6 +254,54 @@ export class ReleaseGate {
   /** Bins for pooled quantiles (privacy/quantile-histogram.ts). */
   histogram(cells: Parameters<typeof releaseHistogram>[0]): Released<ReleasedHistogram | null> {
     return this.mint(releaseHistogram(cells, this.policy), ['histogram-bins', 'threshold']);
+  }
+
+  /**
+   * An exact model update (a federated GLM's moments or Newton terms): not rounded, since the pooled fit must
+   * equal the centralised one, so released only when the rows, events and non-events each reach the threshold and
+   * every feature has no contributor or at least `minContributors`, and splits the rows into no group of
+   * 1 … threshold − 1 (missing or recorded, zero or not). Refused otherwise, naming the rule and no number. The
+   * population behind it (the spec's rows, each feature's contributors) is the release log's to compare first.
+   */
+  modelUpdate<T>(value: T, support: FitSupport, what = 'this model update'): Released<T> {
+    this.requireFitSupport(support, what);
+    return this.mint(value, ['fit-support', 'min-contributors']);
+  }
+
+  /**
+   * A model's output for inputs the caller chose (a probability for a feature vector): it describes no one, but
+   * enough such outputs give the model's coefficients, so it is released only for a model whose training data
+   * pass `modelUpdate`'s rule, and on the precision grid.
+   */
+  prediction(value: number, support: FitSupport, what = 'this prediction'): Released<number> {
+    this.requireFitSupport(support, what);
+    return this.mint(toPrecision(value, this.precision), ['fit-support', 'precision']);
+  }
+
+  private requireFitSupport(support: FitSupport, what: string): void {
+    const t = this.policy.threshold;
+    if (support.rows < this.minContributors || support.events < t || support.rows - support.events < t) {
+      throw refusal('min-contributors', what);
+    }
+    for (const f of support.features) {
+      const small = (n: number) => n > 0 && n < t;
+      if ((f.contributors > 0 && f.contributors < this.minContributors) || (f.groups ?? []).some(small)) {
+        throw refusal('min-contributors', `${what} (feature ${f.name})`);
+      }
+    }
+  }
+
+  /**
+   * A value computed from released values only (a forecast from released weekly series, an interval from released
+   * counts): \`compute\` sees the released values, never the exact ones.
+   */
+  fromReleased<const I extends readonly Released<unknown>[], T>(
+    inputs: I,
+    compute: (values: { [K in keyof I]: I[K] extends Released<infer V> ? V : never }) => T,
+    rule: 'released-series' | 'derived-ratio',
+  ): Released<T> {
+    const values = inputs.map((r) => r.value) as { [K in keyof I]: I[K] extends Released<infer V> ? V : never };
+    return this.mint(compute(values), [rule]);
   }
 
   /** A number that describes no one: a policy value, a horizon, a year, a version. Say what it is. */

@@ -1,6 +1,6 @@
 import { type EpidemicThreshold, HealthmeshError, thresholdCount } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
-import { type ForecastQuery, forecastFilter, prepareSurveillance } from './forecast-store.js';
+import { type ForecastQuery, type ForecastSource, forecastFilter, prepareSurveillance } from './forecast-store.js';
 import { LEVEL_COUNT, QUANTILE_LEVELS, type QuantileForecast, targetEndDay } from './quantile-forecast.js';
 import { isoDay } from './weekly-series.js';
 
@@ -74,6 +74,17 @@ export function findThresholdCrossings(
   return [...earliest.values()];
 }
 
+/** The alerts `forecasts` raise against the hub's configured thresholds, without keeping them. */
+export function hubAlerts(
+  hub: Hub,
+  model: string,
+  target: string,
+  forecasts: readonly QuantileForecast[],
+): EpidemicAlert[] {
+  const { epidemicThresholds, alertQuantile } = hub.config.surveillance;
+  return findThresholdCrossings(forecasts, epidemicThresholds, alertQuantile, model, target);
+}
+
 /**
  * Raises the alerts of a forecast run against the hub's configured thresholds (`surveillance` in hub.json) and
  * keeps them. An alert already kept for the same model, target, round and location stays as first raised.
@@ -84,9 +95,9 @@ export async function raiseAlerts(
   model: string,
   target: string,
   forecasts: readonly QuantileForecast[],
+  source: ForecastSource = 'exact',
 ): Promise<EpidemicAlert[]> {
-  const { epidemicThresholds, alertQuantile } = hub.config.surveillance;
-  const alerts = findThresholdCrossings(forecasts, epidemicThresholds, alertQuantile, model, target);
+  const alerts = hubAlerts(hub, model, target, forecasts);
   if (alerts.length === 0) return alerts;
   await prepareSurveillance(hub);
   const now = hub.clock.now();
@@ -99,7 +110,7 @@ export async function raiseAlerts(
       if (kept !== undefined) continue;
       await tx.run(
         `INSERT INTO surveillance_alert (model, target, reference_date, location, horizon, target_end_date,
-           quantile_level, forecast_value, threshold, raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+           quantile_level, forecast_value, threshold, raised_at, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
         [
           a.model,
           a.target,
@@ -111,6 +122,7 @@ export async function raiseAlerts(
           a.forecastValue,
           a.threshold,
           now,
+          source,
         ],
       );
     }

@@ -9,12 +9,13 @@ import { HealthmeshError } from '../core/index.js';
 import type { Federation, PeerFailure } from '../federation/index.js';
 import { fanOut, OperationRegistry } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
-import { type EpidemicAlert, raiseAlerts } from './epidemic-alerts.js';
+import type { Released } from '../privacy/index.js';
+import { type EpidemicAlert, hubAlerts, raiseAlerts } from './epidemic-alerts.js';
 import { saveForecasts } from './forecast-store.js';
 import type { Forecaster } from './forecaster.js';
 import { CONFIRMED_FLU_TARGET, ILI_TARGET } from './hub-series.js';
 import type { QuantileForecast } from './quantile-forecast.js';
-import { checkReleasedSeries, type ReleasedHubSeries, releaseHubSeries } from './released-series.js';
+import { checkReleasedSeries, gatedHubSeries, gatedSeries, type ReleasedHubSeries } from './released-series.js';
 import { forecastRound } from './rolling-forecast.js';
 import {
   type ReleasedTarget,
@@ -101,7 +102,7 @@ export class SeriesFederation {
   /** Registers `surveillance.series` on a hub's operation registry (returned, to chain with other modules'). */
   register(operations = new OperationRegistry()): OperationRegistry {
     operations.register(SERIES_OPERATION, ({ body, peer }) =>
-      releaseHubSeries(this.hub, `peer:${peer}`, releaseOptions(body)),
+      gatedHubSeries(this.hub, `peer:${peer}`, releaseOptions(body)),
     );
     return operations;
   }
@@ -115,17 +116,30 @@ export class SeriesFederation {
     hubs: readonly string[],
     options: { through?: string; requester?: string } = {},
   ): Promise<FederatedSeries> {
+    const g = await this.gatherReleased(federation, hubs, options);
+    return { ...g, hubs: g.hubs.map((h) => h.value) };
+  }
+
+  /** `gather`, each hub's series as a `Released` value (this hub's from its release log, the others' as sent). */
+  async gatherReleased(
+    federation: Federation,
+    hubs: readonly string[],
+    options: { through?: string; requester?: string } = {},
+  ): Promise<Omit<FederatedSeries, 'hubs'> & { hubs: Released<ReleasedHubSeries>[] }> {
     const self = this.hub.config.name;
     const others = hubs.filter((h) => h !== self);
     const body = options.through !== undefined ? { through: options.through } : {};
     const [local, remote] = await Promise.all([
       hubs.includes(self)
-        ? releaseHubSeries(this.hub, options.requester ?? 'coordinator', releaseOptions(body))
+        ? gatedHubSeries(this.hub, options.requester ?? 'coordinator', releaseOptions(body))
         : Promise.resolve(undefined),
       fanOut(federation.client, others, SERIES_OPERATION, body, { timeoutMs: federation.timeoutMs }),
     ]);
     return {
-      hubs: [...(local ? [local] : []), ...remote.results.map((r) => checkedFromSigner(r.value, r.hub))],
+      hubs: [
+        ...(local ? [local] : []),
+        ...remote.results.map((r) => gatedSeries(this.hub, checkedFromSigner(r.value, r.hub), 'peer')),
+      ],
       failed: remote.failed,
       complete: remote.complete,
     };
@@ -133,7 +147,8 @@ export class SeriesFederation {
 
   /**
    * One forecast round for every answering hub's location from the gathered series, stored in this hub with its
-   * alerts. With a reference date, hubs release only the weeks before it.
+   * alerts (marked as computed from released series). With a reference date, hubs release only the weeks before
+   * it. Storing is for row-level roles and stewards; others use `releasedForecast`.
    */
   async forecast(
     federation: Federation,
@@ -141,6 +156,23 @@ export class SeriesFederation {
     forecaster: Forecaster,
     options: FederatedForecastOptions & { requester?: string } = {},
   ): Promise<FederatedForecast> {
+    const run = (await this.releasedForecast(federation, hubs, forecaster, options)).value;
+    await saveForecasts(this.hub, run.model, run.target, run.forecasts, 'released');
+    const alerts = await raiseAlerts(this.hub, run.model, run.target, run.forecasts, 'released');
+    return { ...run, alerts };
+  }
+
+  /**
+   * The same round, not stored: computed by the release gate from the released series only (`fromReleased`), so
+   * it tells nothing of a week a hub suppressed beyond what the released series do. What a principal without
+   * row-level rights may ask for.
+   */
+  async releasedForecast(
+    federation: Federation,
+    hubs: readonly string[],
+    forecaster: Forecaster,
+    options: FederatedForecastOptions & { requester?: string } = {},
+  ): Promise<Released<FederatedForecast>> {
     let referenceDay: number | undefined;
     if (options.referenceDate !== undefined) {
       referenceDay = parseIsoDay(options.referenceDate);
@@ -152,29 +184,38 @@ export class SeriesFederation {
         );
       }
     }
-    const gathered = await this.gather(federation, hubs, {
+    const gathered = await this.gatherReleased(federation, hubs, {
       ...(referenceDay !== undefined && { through: isoDay(referenceDay - 7) }),
       ...(options.requester !== undefined && { requester: options.requester }),
     });
     const target = options.target ?? 'ili';
-    const { panel, target: targetName, imputedWeeks } = federatedPanel(gathered, target, options.suppressedWeeks);
-    // Default round: the week after the last week of the panel (a hub whose data end earlier is refused by the
-    // forecasters with SURVEILLANCE_SHORT_HISTORY, naming it).
-    const day = referenceDay ?? panel.startDay + 7 * panel.weeks;
-    // Forecasts of the count, not of its released form: what falls under a hub's threshold is spread over 0 … t − 1.
-    const forecasts = spreadSuppressedMass(forecastRound(panel, forecaster, day), releaseThresholds(gathered.hubs));
-    await saveForecasts(this.hub, forecaster.name, targetName, forecasts);
-    const alerts = await raiseAlerts(this.hub, forecaster.name, targetName, forecasts);
-    return {
-      model: forecaster.name,
-      target: targetName,
-      referenceDate: isoDay(day),
-      forecasts,
-      alerts,
-      imputedWeeks,
-      failed: gathered.failed,
-      complete: gathered.complete,
-    };
+    return this.hub.gate.fromReleased(
+      gathered.hubs,
+      (released) => {
+        const {
+          panel,
+          target: targetName,
+          imputedWeeks,
+        } = federatedPanel({ hubs: released }, target, options.suppressedWeeks);
+        // Default round: the week after the last week of the panel (a hub whose data end earlier is refused by
+        // the forecasters with SURVEILLANCE_SHORT_HISTORY, naming it).
+        const day = referenceDay ?? panel.startDay + 7 * panel.weeks;
+        // Forecasts of the count, not of its released form: what falls under a hub's threshold is spread over
+        // 0 … t − 1.
+        const forecasts = spreadSuppressedMass(forecastRound(panel, forecaster, day), releaseThresholds(released));
+        return {
+          model: forecaster.name,
+          target: targetName,
+          referenceDate: isoDay(day),
+          forecasts,
+          alerts: hubAlerts(this.hub, forecaster.name, targetName, forecasts),
+          imputedWeeks,
+          failed: gathered.failed,
+          complete: gathered.complete,
+        };
+      },
+      'released-series',
+    );
   }
 }
 

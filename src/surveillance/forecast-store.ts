@@ -63,7 +63,24 @@ export const surveillanceMigrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    module: 'surveillance',
+    version: 3,
+    name: 'what stored forecasts and alerts were computed from',
+    // 'released': from released series only (a federated round), so they may be served to any role; null or
+    // 'exact': from the hub's exact weekly counts (`forecast run`), served to row-level roles only.
+    statements: [
+      'ALTER TABLE surveillance_forecast ADD COLUMN source VARCHAR',
+      'ALTER TABLE surveillance_alert ADD COLUMN source VARCHAR',
+    ],
+  },
 ];
+
+/**
+ * What a stored forecast or alert was computed from: the hub's exact weekly counts, or released series only
+ * (docs/surveillance.md, "Who sees which forecasts").
+ */
+export type ForecastSource = 'exact' | 'released';
 
 /** One stored score: a model's forecasts of a target, over all of them or one location or horizon (`group`). */
 export interface StoredScore {
@@ -160,6 +177,7 @@ export async function saveForecasts(
   model: string,
   target: string,
   forecasts: readonly QuantileForecast[],
+  source: ForecastSource = 'exact',
 ): Promise<void> {
   await prepareSurveillance(hub);
   const now = hub.clock.now();
@@ -171,9 +189,19 @@ export async function saveForecasts(
         [model, target, ref, f.location, f.horizon],
       );
       await tx.run(
-        `INSERT INTO surveillance_forecast (model, target, reference_date, location, horizon, target_end_date, quantiles, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [model, target, ref, f.location, f.horizon, isoDay(targetEndDay(f)), JSON.stringify([...f.values]), now],
+        `INSERT INTO surveillance_forecast (model, target, reference_date, location, horizon, target_end_date, quantiles, created_at, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          model,
+          target,
+          ref,
+          f.location,
+          f.horizon,
+          isoDay(targetEndDay(f)),
+          JSON.stringify([...f.values]),
+          now,
+          source,
+        ],
       );
     }
   });
@@ -185,6 +213,8 @@ export interface ForecastQuery {
   readonly referenceDate?: string;
   readonly model?: string;
   readonly target?: string;
+  /** Only forecasts (or alerts) computed from released series: what roles without row-level rights may see. */
+  readonly releasedOnly?: boolean;
 }
 
 /** The WHERE clause of a {@link ForecastQuery} (shared by the forecast and alert lists). */
@@ -200,6 +230,7 @@ export function forecastFilter(q: ForecastQuery): { sql: string; params: string[
   add('reference_date', q.referenceDate);
   add('model', q.model);
   add('target', q.target);
+  if (q.releasedOnly === true) parts.push(`source = 'released'`);
   return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 

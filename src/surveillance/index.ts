@@ -12,6 +12,7 @@ export { type ReproductionGap, reproductionGaps } from './baseline-reproduction.
 export {
   type EpidemicAlert,
   findThresholdCrossings,
+  hubAlerts,
   listAlerts,
   quantileAt,
   raiseAlerts,
@@ -40,6 +41,7 @@ export {
 } from './forecast-scoring.js';
 export {
   type ForecastQuery,
+  type ForecastSource,
   listForecasts,
   listScores,
   prepareSurveillance,
@@ -73,6 +75,8 @@ export {
 } from './quantile-forecast.js';
 export {
   checkReleasedSeries,
+  gatedHubSeries,
+  gatedSeries,
   type ReleasedHubSeries,
   releaseHubSeries,
   releaseWeeklySeries,

@@ -1,6 +1,7 @@
 import type { DisclosurePolicy } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
+import type { Released } from '../privacy/index.js';
 import { releaseCounts, releaseTerms } from '../privacy/index.js';
 import { CONFIRMED_FLU_COHORT, type HubSeries, hubWeeklySeries, ILI_COHORT } from './hub-series.js';
 import { isoDay, parseIsoDay } from './weekly-series.js';
@@ -128,6 +129,43 @@ export async function releaseHubSeries(
     confirmed,
     suppressed: { ili: ili.filter((v) => v === null).length, confirmed: confirmed.filter((v) => v === null).length },
   };
+}
+
+/**
+ * `releaseHubSeries` as a `Released` value, for a peer or a principal without row-level rights: each week's counts
+ * are those the release log recorded as published (held weeks as published before), so they are reissued as
+ * released; the policy and the numbers of suppressed weeks describe no one.
+ */
+export async function gatedHubSeries(
+  hub: Hub,
+  requester: string,
+  options: SeriesReleaseOptions = {},
+): Promise<Released<ReleasedHubSeries>> {
+  return gatedSeries(hub, await releaseHubSeries(hub, requester, options), 'release-log');
+}
+
+/** A released series (this hub's from its release log, or a peer's answer) as a `Released` value. */
+export function gatedSeries(
+  hub: Pick<Hub, 'gate'>,
+  s: ReleasedHubSeries,
+  origin: 'release-log' | 'peer',
+): Released<ReleasedHubSeries> {
+  const gate = hub.gate;
+  return gate.bundle({
+    hub: s.hub,
+    location: s.location,
+    startDate: s.startDate,
+    ili: s.ili.map((v) => gate.reissue(v, origin)),
+    confirmed: s.confirmed.map((v) => gate.reissue(v, origin)),
+    policy: {
+      threshold: gate.parameter(s.policy.threshold, 'disclosure threshold'),
+      rounding: gate.parameter(s.policy.rounding, 'rounding'),
+    },
+    suppressed: {
+      ili: gate.parameter(s.suppressed.ili, 'weeks suppressed'),
+      confirmed: gate.parameter(s.suppressed.confirmed, 'weeks suppressed'),
+    },
+  });
 }
 
 /**

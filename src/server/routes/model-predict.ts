@@ -1,7 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import { HealthmeshError } from '../../core/index.js';
-import { hubModelRegistry, riskAssessment, scoreFeatureVector, scoreHubRows } from '../../models/index.js';
+import {
+  cardFitSupport,
+  hubModelRegistry,
+  riskAssessment,
+  scoreFeatureVector,
+  scoreHubRows,
+} from '../../models/index.js';
+import type { Gated } from '../../privacy/index.js';
+import { refusal } from '../../privacy/index.js';
 import type { RouteContext } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
 import { auditableId } from './read.js';
@@ -83,6 +91,45 @@ export function modelPredictRoutes(ctx: RouteContext) {
       }
       const { probability, input } = scoreFeatureVector(m, body.features);
       req.auditAction.detail = { source: 'features', modelHash: m.modelHash };
+      if (!mayReadRowLevel(req.principal)) {
+        // A probability for a vector the caller chose describes no one, but enough of them give the coefficients,
+        // and a missing value is filled with a training mean: so the gate releases it (`prediction`) only for a
+        // model whose training rows pass the exact-update rule, on the precision grid, and a filled value only
+        // when that mean is itself releasable — otherwise the probability would carry it and is refused.
+        const gate = ctx.hub.gate;
+        const released = gate.prediction(probability, cardFitSupport(m.card.trainingData));
+        const given = body.features as Record<string, unknown>;
+        const summary = new Map(m.card.trainingData.features.map((f) => [f.name, f]));
+        const rows = m.card.trainingData.rows;
+        const features: Record<string, Gated> = {};
+        input.names.forEach((name, j) => {
+          const value = input.values[j]!;
+          const filled = !name.endsWith('_missing') && (given[name] === null || given[name] === undefined);
+          if (!filled) {
+            features[name] = gate.parameter(value, 'a value the caller sent, or its missing indicator');
+            return;
+          }
+          const f = summary.get(name);
+          const mean =
+            f?.dominance === undefined ? gate.statistic(null, 0) : gate.statistic(value, rows - f.missing, f.dominance);
+          if (mean.value === null) throw refusal('min-contributors', `filling the missing ${name}`);
+          features[name] = mean;
+        });
+        const ra = riskAssessment(m, released.value, {
+          now,
+          ...(indexDate !== undefined && { indexDate: indexDate as string }),
+        });
+        return gate.bundle({
+          model: { id: m.id, version: gate.parameter(m.version, 'model version') },
+          probabilities: [released],
+          features,
+          // The resource's one number is the released probability (the gate checks there is no other).
+          riskAssessment: {
+            ...ra,
+            prediction: (ra.prediction ?? []).map((p) => ({ ...p, probabilityDecimal: released })),
+          } as unknown as Gated,
+        });
+      }
       return {
         model: { id: m.id, version: m.version },
         probabilities: [probability],

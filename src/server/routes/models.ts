@@ -15,9 +15,13 @@ export function modelRoutes(ctx: RouteContext) {
     app.get('/models', async (req) => {
       req.auditAction = { action: 'model-list', target: 'models' };
       const registry = await hubModelRegistry(ctx.hub);
-      return {
-        models: (await registry.list()).map((m) => ({ ...m, createdAt: m.createdAt.toISOString() })),
-      };
+      const models = (await registry.list()).map((m) => ({ ...m, createdAt: m.createdAt.toISOString() }));
+      if (mayReadRowLevel(req.principal)) return { models };
+      // The listing holds names, kinds, dates and version numbers: nothing about people.
+      const gate = ctx.hub.gate;
+      return gate.bundle({
+        models: models.map((m) => ({ ...m, latestVersion: gate.parameter(m.latestVersion, 'model version') })),
+      });
     });
     app.get<{ Params: { id: string }; Querystring: { version?: string } }>('/models/:id', async (req) => {
       const { id } = req.params;
@@ -28,6 +32,23 @@ export function modelRoutes(ctx: RouteContext) {
       req.auditAction = { action: 'model-read', target: `models/${id}` };
       const registry = await hubModelRegistry(ctx.hub);
       const m = await registry.get(id, v === undefined ? undefined : Number(v));
+      if (!mayReadRowLevel(req.principal)) {
+        // Other roles get the card as the release gate builds it (small groups, thin features and their means,
+        // counts, ratios from exact counts withheld; statistics on the precision grid).
+        const gate = ctx.hub.gate;
+        return gate.bundle({
+          id: m.id,
+          version: gate.parameter(m.version, 'model version'),
+          versions: (await registry.versions(id)).map((n) => gate.parameter(n, 'model version')),
+          kind: m.kind,
+          createdAt: m.createdAt.toISOString(),
+          createdBy: m.createdBy,
+          modelHash: m.modelHash,
+          features: m.model.features,
+          disclosureControlled: true,
+          card: releaseModelCard(m.card, gate),
+        });
+      }
       return {
         id: m.id,
         version: m.version,
@@ -37,10 +58,9 @@ export function modelRoutes(ctx: RouteContext) {
         createdBy: m.createdBy,
         modelHash: m.modelHash,
         features: m.model.features,
-        // Stewards see the card as stored; other roles its disclosure-controlled release (small subgroups,
-        // calibration bins and counts withheld).
-        disclosureControlled: !mayReadRowLevel(req.principal),
-        card: mayReadRowLevel(req.principal) ? m.card : releaseModelCard(m.card, ctx.hub.config.privacy.disclosure),
+        // Stewards see the card as stored.
+        disclosureControlled: false,
+        card: m.card,
       };
     });
   };

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { mayReadRowLevel } from '../../access/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { ForecastQuery, QuantileForecast, SeriesFederation } from '../../surveillance/index.js';
 import {
@@ -79,8 +80,10 @@ function forecastRow(model: string, target: string, f: QuantileForecast) {
 
 /**
  * `GET /surveillance/forecasts`, `/surveillance/scores` and `/surveillance/alerts`: the forecasts stored by
- * `healthmesh forecast run`, their scores kept by `forecast score --dir`, and the epidemic alerts they raised, filtered by `location`, `reference_date`, `model`, `target`. Both are
- * aggregates (weekly counts and their quantiles), so any authenticated role may read them.
+ * `healthmesh forecast run` or a federated round, their scores kept by `forecast score --dir`, and the epidemic
+ * alerts they raised, filtered by `location`, `reference_date`, `model`, `target`. Roles without row-level rights
+ * see only forecasts and alerts computed from released series (a federated round's): `forecast run` forecasts
+ * from the hub's exact weekly counts, which would reveal weeks the released series suppress.
  */
 export function surveillanceRoutes(
   ctx: RouteContext & { series: SeriesFederation; federation: Federation | undefined },
@@ -98,9 +101,14 @@ export function surveillanceRoutes(
       const hubs = hubList(body);
       const through = dateText(body, 'through');
       req.auditAction = { action: 'series-federated', target: `surveillance/series:${hubs.join(',')}` };
-      return ctx.series.gather(coordinator(), hubs, {
+      const g = await ctx.series.gatherReleased(coordinator(), hubs, {
         requester: `user:${req.principal?.name ?? 'unknown'}`,
         ...(through !== undefined && { through }),
+      });
+      return ctx.hub.gate.bundle({
+        hubs: g.hubs,
+        failed: g.failed.map((f) => ({ hub: f.hub, kind: f.kind, remoteCode: f.remoteCode, message: f.message })),
+        complete: g.complete,
       });
     });
     // `POST /surveillance/$federated-forecast` with `{ hubs, target?, reference_date?, model?, suppressed_weeks? }`:
@@ -116,25 +124,45 @@ export function surveillanceRoutes(
         | undefined;
       const forecaster = forecasterNamed(optionalText(body, 'model') ?? 'ensemble');
       req.auditAction = { action: 'forecast-run-federated', target: `surveillance/forecast:${hubs.join(',')}` };
-      const run = await ctx.series.forecast(coordinator(), hubs, forecaster, {
+      const options = {
         requester: `user:${req.principal?.name ?? 'unknown'}`,
         ...(target !== undefined && { target }),
         ...(referenceDate !== undefined && { referenceDate }),
         ...(suppressed !== undefined && { suppressedWeeks: suppressed }),
-      });
+      };
+      if (!mayReadRowLevel(req.principal)) {
+        // Stored forecasts and alerts are the hub's record, served to everyone: a researcher may compute a round
+        // from the released series but not replace them (`stored: false`).
+        const released = await ctx.series.releasedForecast(coordinator(), hubs, forecaster, options);
+        return ctx.hub.gate.fromReleased(
+          [released],
+          ([run]) => ({
+            ...run,
+            stored: false,
+            quantileLevels: [...QUANTILE_LEVELS],
+            forecasts: run.forecasts.map((f) => forecastRow(run.model, run.target, f)),
+          }),
+          'released-series',
+        );
+      }
+      const run = await ctx.series.forecast(coordinator(), hubs, forecaster, options);
       return {
         ...run,
+        stored: true,
         quantileLevels: [...QUANTILE_LEVELS],
         forecasts: run.forecasts.map((f) => forecastRow(run.model, run.target, f)),
       };
     });
     app.get<{ Querystring: Query }>('/surveillance/forecasts', async (req) => {
       req.auditAction = { action: 'forecast-read', target: 'surveillance/forecasts' };
-      const forecasts = await listForecasts(ctx.hub, forecastQuery(req.query));
-      return {
+      const exact = mayReadRowLevel(req.principal);
+      const forecasts = await listForecasts(ctx.hub, { ...forecastQuery(req.query), releasedOnly: !exact });
+      const body = {
         quantileLevels: [...QUANTILE_LEVELS],
         forecasts: forecasts.map((f) => forecastRow(f.model, f.target, f)),
       };
+      // Other roles see only forecasts computed from released series (stored by a federated round), as kept.
+      return exact ? body : ctx.hub.gate.reissue(body, 'release-log');
     });
     app.get<{ Querystring: Query }>('/surveillance/scores', async (req) => {
       req.auditAction = { action: 'score-read', target: 'surveillance/scores' };
@@ -148,7 +176,9 @@ export function surveillanceRoutes(
     });
     app.get<{ Querystring: Query }>('/surveillance/alerts', async (req) => {
       req.auditAction = { action: 'alert-read', target: 'surveillance/alerts' };
-      return { alerts: await listAlerts(ctx.hub, forecastQuery(req.query)) };
+      const exact = mayReadRowLevel(req.principal);
+      const body = { alerts: await listAlerts(ctx.hub, { ...forecastQuery(req.query), releasedOnly: !exact }) };
+      return exact ? body : ctx.hub.gate.reissue(body, 'release-log');
     });
   };
 }

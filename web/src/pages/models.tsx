@@ -11,14 +11,19 @@ interface Metrics {
   /** Released counts: null under the disclosure threshold (roles without row-level access). */
   n: number | null;
   events: number | null;
-  prevalence: number;
+  prevalence: number | null;
   auroc: number | null;
   aurocCi: [number, number] | null;
   auprc: number | null;
   brier: number;
   calibrationIntercept: number | null;
   calibrationSlope: number | null;
-  calibrationCurve: { n: number; meanPredicted: number; observed: number; observedCi: [number, number] }[];
+  calibrationCurve: {
+    n: number | null;
+    meanPredicted: number;
+    observed: number | null;
+    observedCi: [number, number] | null;
+  }[];
 }
 
 interface ModelDetail {
@@ -32,7 +37,7 @@ interface ModelDetail {
   card: {
     title: string;
     cohort: { description: string; outcome: string; horizon?: string };
-    trainingData: { rows: number | null; events: number | null; prevalence: number };
+    trainingData: { rows: number | null; events: number | null; prevalence: number | null };
     evaluations: {
       name: string;
       report: {
