@@ -12,7 +12,6 @@ import {
   signRequest,
 } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
-import { releaseCount } from '../src/privacy/index.js';
 import { buildServer } from '../src/server/index.js';
 import { tempHub } from './support/temp-hub.js';
 
@@ -37,24 +36,25 @@ const hang = new Promise<void>((resolve) => {
 async function start(name: string): Promise<RunningHub> {
   const { hub, adminToken, cleanup } = await tempHub(name);
   const operations = new OperationRegistry()
-    .register('test.echo', async ({ peer, body }) => ({ from: peer, echoed: body }))
+    // The peer's own request body, sent back: nothing of this hub's data.
+    .register('test.echo', async ({ peer, body }) => hub.gate.reissue({ from: peer, echoed: body }, 'peer'))
     .register('test.hang', async () => {
       await hang;
-      return {};
+      return hub.gate.text({});
     })
     // A stand-in for a real counting operation: n people, disclosure-controlled, through the release log.
     .register('test.count', async ({ peer, body }) => {
       const { terms, n } = body as { terms: string[]; n: number };
       const population = Array.from({ length: n }, (_, i) => `person-${i}`);
-      const released = releaseCount(n, hub.config.privacy.disclosure);
+      const released = hub.gate.count(n);
       await hub.releases.admit({
         requester: `peer:${peer}`,
         family: 'test.count',
         terms,
-        cells: { total: { count: n, released } },
+        cells: { total: { count: n, released: released.value } },
         population,
       });
-      return { count: released };
+      return hub.gate.bundle({ count: released });
     });
   const federation = await openFederation(hub, operations);
   const app = await buildServer(hub, { federation });

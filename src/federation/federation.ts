@@ -30,11 +30,9 @@ export async function openFederation(hub: Hub, operations = new OperationRegistr
   const peers = PeerDirectory.open(hub.paths.peers);
   const clockSkewMs = hub.config.federation.clockSkewSeconds * 1000;
   if (!operations.has('hub.ping')) {
-    operations.register('hub.ping', async ({ peer }) => ({
-      hub: identity.name,
-      to: peer,
-      at: hub.clock.now().toISOString(),
-    }));
+    operations.register('hub.ping', async ({ peer }) =>
+      hub.gate.text({ hub: identity.name, to: peer, at: hub.clock.now().toISOString() }),
+    );
   }
   const receiver = new RequestReceiver({
     identity,

@@ -1,4 +1,5 @@
 import { HealthmeshError } from '../core/index.js';
+import type { Released } from '../privacy/index.js';
 
 /** A verified request from a peer, as an operation handler sees it. */
 export interface PeerRequest {
@@ -10,10 +11,10 @@ export interface PeerRequest {
 }
 
 /**
- * A federation operation: takes a verified peer request, returns a JSON-serialisable result. Whatever leaves
- * the hub through it must already be disclosure-controlled: the transport does not know what a result means.
+ * A federation operation: takes a verified peer request, returns what the release gate let out. The transport
+ * does not know what a result means, so it sends nothing else (`RequestReceiver.dispatch` checks at run time too).
  */
-export type OperationHandler = (request: PeerRequest) => Promise<unknown>;
+export type OperationHandler = (request: PeerRequest) => Promise<Released<unknown>>;
 
 const OPERATION_NAME = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/;
 

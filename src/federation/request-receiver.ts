@@ -1,6 +1,7 @@
 import type { AuditLog } from '../access/index.js';
 import type { Clock, ErrorCode } from '../core/index.js';
 import { HealthmeshError, isHealthmeshError } from '../core/index.js';
+import { isReleased } from '../privacy/index.js';
 import type { HubIdentity } from './hub-identity.js';
 import type { NonceStore } from './nonce-store.js';
 import type { OperationRegistry } from './operation-registry.js';
@@ -115,12 +116,17 @@ export class RequestReceiver {
       } catch (e) {
         throw new HealthmeshError('API_BAD_REQUEST', `request body is not valid JSON: ${(e as Error).message}`);
       }
-      const result = await handler({ peer: claims.iss, operation, body });
+      const result: unknown = await handler({ peer: claims.iss, operation, body });
+      // Structural, not by convention: an operation that built its answer around the gate is a defect, and the
+      // peer gets an error instead of the figures.
+      if (!isReleased(result)) {
+        throw new HealthmeshError('DISCLOSURE_UNGATED', `federation operation ${operation} answered without the release gate`);
+      }
       await audit('success', { nonce: claims.nonce });
-      return result;
+      return result.value;
     } catch (e) {
       const code = isHealthmeshError(e) ? e.code : 'INTERNAL';
-      await audit(code === 'DISCLOSURE_DIFFERENCING' ? 'denied' : 'failure', { nonce: claims.nonce, code });
+      await audit(code === 'DISCLOSURE_DIFFERENCING' || code === 'DISCLOSURE_REFUSED' ? 'denied' : 'failure', { nonce: claims.nonce, code });
       throw e;
     }
   }

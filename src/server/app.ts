@@ -13,7 +13,8 @@ import type { Federation } from '../federation/index.js';
 import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import { ModelFederation } from '../models/index.js';
-import { scrubText } from '../privacy/index.js';
+import type { Released } from '../privacy/index.js';
+import { isReleased, scrubText } from '../privacy/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
 import { consoleAssets } from './console-assets.js';
 import { errorOutcome } from './operation-outcome.js';
@@ -38,6 +39,10 @@ declare module 'fastify' {
      * `ingest` (writing records: admin, steward, service). Unset: any authenticated role (aggregates only).
      */
     access?: 'row-level' | 'ingest';
+  }
+  interface FastifyReply {
+    /** The handler answered with a value the release gate built (`Released`), or sent gated text. */
+    gated?: boolean;
   }
   interface FastifyRequest {
     principal?: Principal;
@@ -106,6 +111,22 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     if (access === 'ingest' && !mayIngest(principal)) {
       throw new HealthmeshError('AUTH_FORBIDDEN', `role '${principal.role}' may not write records into this hub`);
     }
+  });
+
+  // The release gate, made structural (docs/disclosure-control.md): on a route open to every role (no `access`
+  // declared), a principal without row-level rights gets only what the gate built. A handler that answered with
+  // anything else is a defect: the caller gets a 500 and no figures.
+  app.addHook('preSerialization', async (_req, reply, payload) => {
+    if (!isReleased(payload)) return payload;
+    reply.gated = true;
+    return payload.value;
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode >= 300 || reply.gated === true || !mustBeGated(req)) return payload;
+    throw new HealthmeshError(
+      'DISCLOSURE_UNGATED',
+      `${req.method} ${req.routeOptions.url ?? 'unknown-route'} answered a role without row-level rights around the release gate`,
+    );
   });
 
   // Every request is audited once its outcome is known, refused ones included.
@@ -180,6 +201,19 @@ async function federationOf(
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');
     return undefined;
   }
+}
+
+/** Whether the answer to `req` may hold only released values: an aggregate route, a caller without row-level rights. */
+function mustBeGated(req: FastifyRequest): boolean {
+  const config = req.routeOptions.config;
+  if (config?.peerAuth === true || config?.publicAsset === true || config?.access !== undefined) return false;
+  return !mayReadRowLevel(req.principal);
+}
+
+/** Send text (an HTML report, CSV) that the release gate built, on a route `mustBeGated` checks. */
+export function sendReleased(reply: FastifyReply, text: Released<string>): FastifyReply {
+  reply.gated = true;
+  return reply.send(text.value);
 }
 
 export interface RouteContext {

@@ -25,58 +25,63 @@ export function consoleUploadRoutes(ctx: { hub: Hub }) {
   return async (app: FastifyInstance) => {
     // Raw bytes: NDJSON is not one JSON document, and a .gz file is not text. Scoped to this plugin's routes.
     app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    app.post<{ Querystring: { name?: string; source?: string }; Body: unknown }>('/console/ingest', async (req) => {
-      // A file name can carry a person's name or registration number: it is scrubbed before it reaches the audit
-      // log, the ingest history or an error message.
-      const rawName = req.query.name ?? '';
-      const name = scrubText(rawName);
-      const source = req.query.source?.trim() || hub.config.defaultSource;
-      const valid = INGESTIBLE.test(rawName);
-      req.auditAction = {
-        action: 'console-upload',
-        target: valid ? `upload:${name}` : 'upload:[invalid-name]',
-        detail: { source },
-      };
-      if (!mayIngest(req.principal)) {
-        throw new HealthmeshError('AUTH_FORBIDDEN', `role '${req.principal?.role ?? 'none'}' may not ingest data`);
-      }
-      if (!valid) {
-        throw badRequest('name must be a file name ending in .json, .ndjson or .jsonl (optionally .gz)', 'name');
-      }
-      if (!/^[\w.-]{1,64}$/.test(source)) throw badRequest(`source must be a plain name, got '${source}'`, 'source');
-      if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
-        throw badRequest('the body must hold the file’s bytes, sent as application/octet-stream');
-      }
-      const stamp = hub.clock.now().toISOString().replace(/[:.]/g, '-');
-      const rejectsPath = join(hub.paths.rejectsDir, `upload-${stamp}.ndjson`);
-      // Read from memory: the upload carries direct identifiers until pseudonymised, so it never touches the disk.
-      const summary = await hub.ingest.ingestInMemory([{ name: `upload:${name}`, bytes: req.body }], {
-        source,
-        actor: req.principal?.name ?? 'anonymous',
-        rejectsPath,
-        batchSize: hub.config.ingest.batchSize,
-        maxRecordBytes: hub.config.ingest.maxRecordBytes,
-      });
-      await (await openAnalyticTables(hub)).refresh();
-      const rejects = summary.totals.rejected > 0 ? readRejects(rejectsPath, name) : [];
-      req.auditAction.detail = {
-        source,
-        created: summary.totals.created,
-        updated: summary.totals.updated,
-        unchanged: summary.totals.unchanged,
-        rejected: summary.totals.rejected,
-      };
-      return {
-        name,
-        source,
-        bytes: summary.bytes,
-        seconds: summary.seconds,
-        byType: summary.byType,
-        totals: summary.totals,
-        rejects,
-        rejectsShown: rejects.length,
-      };
-    });
+    app.post<{ Querystring: { name?: string; source?: string }; Body: unknown }>(
+      '/console/ingest',
+      // The uploader's own records: the summary of what it loaded is not a release (checked below: ingest roles).
+      { config: { access: 'ingest' } },
+      async (req) => {
+        // A file name can carry a person's name or registration number: it is scrubbed before it reaches the audit
+        // log, the ingest history or an error message.
+        const rawName = req.query.name ?? '';
+        const name = scrubText(rawName);
+        const source = req.query.source?.trim() || hub.config.defaultSource;
+        const valid = INGESTIBLE.test(rawName);
+        req.auditAction = {
+          action: 'console-upload',
+          target: valid ? `upload:${name}` : 'upload:[invalid-name]',
+          detail: { source },
+        };
+        if (!mayIngest(req.principal)) {
+          throw new HealthmeshError('AUTH_FORBIDDEN', `role '${req.principal?.role ?? 'none'}' may not ingest data`);
+        }
+        if (!valid) {
+          throw badRequest('name must be a file name ending in .json, .ndjson or .jsonl (optionally .gz)', 'name');
+        }
+        if (!/^[\w.-]{1,64}$/.test(source)) throw badRequest(`source must be a plain name, got '${source}'`, 'source');
+        if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
+          throw badRequest('the body must hold the file’s bytes, sent as application/octet-stream');
+        }
+        const stamp = hub.clock.now().toISOString().replace(/[:.]/g, '-');
+        const rejectsPath = join(hub.paths.rejectsDir, `upload-${stamp}.ndjson`);
+        // Read from memory: the upload carries direct identifiers until pseudonymised, so it never touches the disk.
+        const summary = await hub.ingest.ingestInMemory([{ name: `upload:${name}`, bytes: req.body }], {
+          source,
+          actor: req.principal?.name ?? 'anonymous',
+          rejectsPath,
+          batchSize: hub.config.ingest.batchSize,
+          maxRecordBytes: hub.config.ingest.maxRecordBytes,
+        });
+        await (await openAnalyticTables(hub)).refresh();
+        const rejects = summary.totals.rejected > 0 ? readRejects(rejectsPath, name) : [];
+        req.auditAction.detail = {
+          source,
+          created: summary.totals.created,
+          updated: summary.totals.updated,
+          unchanged: summary.totals.unchanged,
+          rejected: summary.totals.rejected,
+        };
+        return {
+          name,
+          source,
+          bytes: summary.bytes,
+          seconds: summary.seconds,
+          byType: summary.byType,
+          totals: summary.totals,
+          rejects,
+          rejectsShown: rejects.length,
+        };
+      },
+    );
   };
 }
 

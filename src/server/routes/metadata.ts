@@ -38,35 +38,40 @@ export function metadataRoutes(ctx: RouteContext) {
           { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
         ],
       };
-      return reply.type(FHIR_JSON).send({
-        resourceType: 'CapabilityStatement',
-        status: 'active',
-        date: ctx.hub.clock.now().toISOString(),
-        kind: 'instance',
-        software: { name: 'healthmesh', version: '0.1.0' },
-        implementation: { description: `healthmesh hub ${ctx.hub.config.name} (${ctx.hub.config.role})`, url: base },
-        fhirVersion: '4.0.1',
-        format: ['application/fhir+json', 'json'],
-        rest: [
-          {
-            mode: 'server',
-            documentation:
-              'All data is pseudonymised at ingest. Other resource types support read, vread and history-instance. Unsupported search parameters are refused with 400.',
-            security: {
-              service: [
-                {
-                  coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }],
-                },
-              ],
-              description: 'Bearer token required on every request',
+      // What the hub can do, not a figure about anyone: text only, which the gate checks.
+      return reply.type(FHIR_JSON).send(
+        ctx.hub.gate.text({
+          resourceType: 'CapabilityStatement',
+          status: 'active',
+          date: ctx.hub.clock.now().toISOString(),
+          kind: 'instance',
+          software: { name: 'healthmesh', version: '0.1.0' },
+          implementation: { description: `healthmesh hub ${ctx.hub.config.name} (${ctx.hub.config.role})`, url: base },
+          fhirVersion: '4.0.1',
+          format: ['application/fhir+json', 'json'],
+          rest: [
+            {
+              mode: 'server',
+              documentation:
+                'All data is pseudonymised at ingest. Other resource types support read, vread and history-instance. Unsupported search parameters are refused with 400.',
+              security: {
+                service: [
+                  {
+                    coding: [
+                      { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' },
+                    ],
+                  },
+                ],
+                description: 'Bearer token required on every request',
+              },
+              resource: [patient, ...indexed],
+              interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }],
+              searchParam: [...COMMON, { name: '_type', type: 'token', documentation: 'Resource types to search' }],
+              operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
             },
-            resource: [patient, ...indexed],
-            interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }],
-            searchParam: [...COMMON, { name: '_type', type: 'token', documentation: 'Resource types to search' }],
-            operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
-          },
-        ],
-      });
+          ],
+        }),
+      );
     });
   };
 }

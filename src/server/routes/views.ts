@@ -106,46 +106,50 @@ function parseRunParameters(body: unknown): RunRequest {
  */
 export function viewRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    app.post<{ Body: unknown; Querystring: { _format?: string } }>('/fhir/ViewDefinition/$run', async (req, reply) => {
-      req.auditAction = { action: 'view-run', target: 'ViewDefinition/$run' };
-      if (!mayReadRowLevel(req.principal)) {
-        throw new HealthmeshError(
-          'AUTH_FORBIDDEN',
-          `role '${req.principal?.role ?? 'none'}' may not run views: $run returns row-level data`,
-        );
-      }
-      const run = parseRunParameters(req.body);
-      const view = CompiledView.compile(run.view, { constants: { ...regionOf(run.view, ctx) } });
-      const format =
-        run.format ??
-        (req.query._format !== undefined
-          ? parseOutputFormat(req.query._format)
-          : req.headers.accept?.includes('text/csv')
-            ? 'csv'
-            : 'json');
-      const rows: AsyncIterable<ViewRow[]> = run.resources
-        ? runOverResources(view, run.resources, run.limit)
-        : runOverStore(ctx.hub.db, view, {
-            ...(run.patients && { patients: run.patients }),
-            ...(run.since && { since: run.since }),
-            ...(run.limit !== undefined && { limit: run.limit }),
-          });
-      req.auditAction.target = `ViewDefinition:${view.definition.name ?? view.definition.resource}`;
-      req.auditAction.detail = {
-        resource: view.definition.resource,
-        source: run.resources ? 'request' : 'store',
-        format,
-      };
-      // The first chunk is produced before the status is sent, so a view that fails on the data still gets an
-      // OperationOutcome; later faults can only cut the stream short.
-      const text = formatRows(view.columns, rows, format, { header: run.header })[Symbol.asyncIterator]();
-      const first = await text.next();
-      async function* rest(): AsyncIterable<string> {
-        if (!first.done) yield first.value;
-        for (let r = await text.next(); !r.done; r = await text.next()) yield r.value;
-      }
-      return reply.type(CONTENT_TYPES[format]).send(Readable.from(rest()));
-    });
+    app.post<{ Body: unknown; Querystring: { _format?: string } }>(
+      '/fhir/ViewDefinition/$run',
+      { config: { access: 'row-level' } },
+      async (req, reply) => {
+        req.auditAction = { action: 'view-run', target: 'ViewDefinition/$run' };
+        if (!mayReadRowLevel(req.principal)) {
+          throw new HealthmeshError(
+            'AUTH_FORBIDDEN',
+            `role '${req.principal?.role ?? 'none'}' may not run views: $run returns row-level data`,
+          );
+        }
+        const run = parseRunParameters(req.body);
+        const view = CompiledView.compile(run.view, { constants: { ...regionOf(run.view, ctx) } });
+        const format =
+          run.format ??
+          (req.query._format !== undefined
+            ? parseOutputFormat(req.query._format)
+            : req.headers.accept?.includes('text/csv')
+              ? 'csv'
+              : 'json');
+        const rows: AsyncIterable<ViewRow[]> = run.resources
+          ? runOverResources(view, run.resources, run.limit)
+          : runOverStore(ctx.hub.db, view, {
+              ...(run.patients && { patients: run.patients }),
+              ...(run.since && { since: run.since }),
+              ...(run.limit !== undefined && { limit: run.limit }),
+            });
+        req.auditAction.target = `ViewDefinition:${view.definition.name ?? view.definition.resource}`;
+        req.auditAction.detail = {
+          resource: view.definition.resource,
+          source: run.resources ? 'request' : 'store',
+          format,
+        };
+        // The first chunk is produced before the status is sent, so a view that fails on the data still gets an
+        // OperationOutcome; later faults can only cut the stream short.
+        const text = formatRows(view.columns, rows, format, { header: run.header })[Symbol.asyncIterator]();
+        const first = await text.next();
+        async function* rest(): AsyncIterable<string> {
+          if (!first.done) yield first.value;
+          for (let r = await text.next(); !r.done; r = await text.next()) yield r.value;
+        }
+        return reply.type(CONTENT_TYPES[format]).send(Readable.from(rest()));
+      },
+    );
   };
 }
 
