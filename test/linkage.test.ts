@@ -155,9 +155,14 @@ describe('a federated distinct count over three synthetic regions ingested into 
     try {
       for (const [name, hub] of hubs) {
         const party = new LinkageParty(hub.linkageKey!, hub.clock);
-        const operations = new OperationRegistry().register('linkage.ring', ({ body }) =>
-          party.handle(body, () => personLinkage.tokens(hub.db), 10),
-        );
+        // Blinded points are text; the dummy count is the protocol parameter the coordinator subtracts.
+        const operations = new OperationRegistry().register('linkage.ring', async ({ body }) => {
+          const r = await party.handle(body, () => personLinkage.tokens(hub.db), 10);
+          return hub.gate.bundle({
+            points: hub.gate.text(r.points),
+            ...(r.dummies !== undefined && { dummies: hub.gate.parameter(r.dummies, 'dummy points') }),
+          });
+        });
         const federation = await openFederation(hub, operations);
         const app = await buildServer(hub, { federation });
         const url = await app.listen({ port: 0, host: '127.0.0.1' });

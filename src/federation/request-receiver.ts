@@ -120,13 +120,19 @@ export class RequestReceiver {
       // Structural, not by convention: an operation that built its answer around the gate is a defect, and the
       // peer gets an error instead of the figures.
       if (!isReleased(result)) {
-        throw new HealthmeshError('DISCLOSURE_UNGATED', `federation operation ${operation} answered without the release gate`);
+        throw new HealthmeshError(
+          'DISCLOSURE_UNGATED',
+          `federation operation ${operation} answered without the release gate`,
+        );
       }
       await audit('success', { nonce: claims.nonce });
       return result.value;
     } catch (e) {
       const code = isHealthmeshError(e) ? e.code : 'INTERNAL';
-      await audit(code === 'DISCLOSURE_DIFFERENCING' || code === 'DISCLOSURE_REFUSED' ? 'denied' : 'failure', { nonce: claims.nonce, code });
+      await audit(code === 'DISCLOSURE_DIFFERENCING' || code === 'DISCLOSURE_REFUSED' ? 'denied' : 'failure', {
+        nonce: claims.nonce,
+        code,
+      });
       throw e;
     }
   }
