@@ -166,6 +166,14 @@ export function surveillanceRoutes(
     });
     app.get<{ Querystring: Query }>('/surveillance/scores', async (req) => {
       req.auditAction = { action: 'score-read', target: 'surveillance/scores' };
+      // A score is a forecast measured against exact counts: with the forecast's quantiles, a WIS solves back to
+      // the count it was scored against. Other roles are told why there is none.
+      if (!mayReadRowLevel(req.principal)) {
+        return ctx.hub.gate.text({
+          scores: [],
+          withheld: 'scores are measured against exact counts: row-level roles only',
+        });
+      }
       const q = req.query;
       return {
         scores: await listScores(ctx.hub, {
