@@ -5,14 +5,7 @@
  * release answered again).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  HandMadePopulation,
-  hubWith,
-  ICD10,
-  numbersIn,
-  recovers,
-  researcherSession,
-} from './support/attack-hub.js';
+import { HandMadePopulation, hubWith, ICD10, numbersIn, recovers, researcherSession } from './support/attack-hub.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
