@@ -1,11 +1,21 @@
 /**
- * Issue 14's attacks on cohort releases, run as an outside researcher over HTTP against a fresh hub whose
- * population is hand-made, so the secret is known. Each test performs the attack with what the responses reveal
- * and asserts the secret is not recovered — whatever shape the answer takes (refused, withheld, an earlier
+ * Issue 14's attacks on cohort releases, run as an outside researcher over HTTP and as a federation peer by signed
+ * `cohort.run` requests, each against a fresh hub whose population is hand-made, so the secret is known. Each test
+ * performs the attack with what the responses reveal and asserts the secret is not recovered — whatever shape the answer takes (refused, withheld, an earlier
  * release answered again).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { HandMadePopulation, hubWith, ICD10, numbersIn, recovers, researcherSession } from './support/attack-hub.js';
+import { CohortFederation } from '../src/cohort/index.js';
+import type { Hub } from '../src/hub/index.js';
+import {
+  HandMadePopulation,
+  hubWith,
+  ICD10,
+  numbersIn,
+  peerAttacker,
+  recovers,
+  researcherSession,
+} from './support/attack-hub.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -28,7 +38,34 @@ function sizeIn(body: { persons?: unknown; attrition?: { persons?: unknown }[] }
   return typeof last === 'number' ? last : undefined;
 }
 
-describe('privacy attacks on cohorts, as an outside researcher', () => {
+/** A cohort asked of the hub: the released answer, or the text of a refusal. */
+type Answer = { ok: true; body: Record<string, unknown> } | { ok: false; text: string };
+type Ask = (definition: unknown) => Promise<Answer>;
+
+/** How each attacker asks: a researcher over the HTTP API, a federation peer by a signed `cohort.run`. */
+const ATTACKERS: Record<'researcher' | 'peer', (hub: Hub) => Promise<Ask>> = {
+  researcher: async (hub) => {
+    const r = await researcherSession(hub);
+    cleanups.push(() => r.app.close());
+    return async (definition) => {
+      const res = await r.post('/cohort/$run', { definition });
+      return res.statusCode === 200 ? { ok: true, body: res.json() } : { ok: false, text: res.body };
+    };
+  },
+  peer: async (hub) => {
+    const p = await peerAttacker(hub, new CohortFederation(hub).register());
+    cleanups.push(p.close);
+    return async (definition) => {
+      try {
+        return { ok: true, body: (await p.call('cohort.run', { definition })) as Record<string, unknown> };
+      } catch (e) {
+        return { ok: false, text: e instanceof Error ? e.message : String(e) };
+      }
+    };
+  },
+};
+
+describe.each(['researcher', 'peer'] as const)('privacy attacks on cohorts, as an outside %s', (as) => {
   it('a refused cohort says no number, so an empty release does not reveal a small cohort’s size', async () => {
     // 30 residents; 6 have a rare condition (G71.0), 8 another (D66); nobody has cholera (A00).
     const secrets = { 'G71.0': 6, D66: 8 } as const;
@@ -41,27 +78,28 @@ describe('privacy attacks on cohorts, as an outside researcher', () => {
     }
     const t = await hubWith('attack-refusal', pop);
     cleanups.push(t.cleanup);
-    const researcher = await researcherSession(t.hub);
-    cleanups.push(() => researcher.app.close());
+    const ask = await ATTACKERS[as](t.hub);
 
     // Step 1: put an empty population into the release log.
-    const empty = await researcher.post('/cohort/$run', { definition: cohortOn('A00', 'cholera') });
-    expect(empty.statusCode).toBe(200);
+    const empty = await ask(cohortOn('A00', 'cholera'));
+    expect(empty.ok).toBe(true);
 
     const recovered: Record<string, number | undefined> = {};
     for (const [code, truth] of Object.entries(secrets)) {
       // Step 2: ask for the small cohort; its population differs from the empty one by exactly its size.
-      const res = await researcher.post('/cohort/$run', { definition: cohortOn(code, `has ${code}`) });
+      const res = await ask(cohortOn(code, `has ${code}`));
       let estimate: number | undefined;
-      if (res.statusCode === 200) estimate = sizeIn(res.json());
+      if (res.ok) estimate = sizeIn(res.body);
       else {
         // A refusal: read every number of the message ("differs from release 1 by 6 people").
-        const small = numbersIn(res.body).filter((n) => n > 0 && n < 10);
+        const small = numbersIn(res.text).filter((n) => n > 0 && n < 10);
         estimate = small.includes(truth) ? truth : undefined;
       }
       recovered[code] = estimate;
     }
-    console.log(`refusal attack: recovered sizes ${JSON.stringify(recovered)} (truth ${JSON.stringify(secrets)})`);
+    console.log(
+      `refusal attack (${as}): recovered sizes ${JSON.stringify(recovered)} (truth ${JSON.stringify(secrets)})`,
+    );
     for (const [code, truth] of Object.entries(secrets)) expect(recovered[code], code).not.toBe(truth);
   }, 120_000);
 
@@ -99,15 +137,14 @@ describe('privacy attacks on cohorts, as an outside researcher', () => {
     target.push(...(addPerson('target', '1967-01-15', true) ?? [])); // aged 56
     const t = await hubWith('attack-means', pop);
     cleanups.push(t.cleanup);
-    const researcher = await researcherSession(t.hub);
-    cleanups.push(() => researcher.app.close());
+    const askCohort = await ATTACKERS[as](t.hub);
 
     const ask = async (max: number) => {
-      const res = await researcher.post('/cohort/$run', {
-        definition: cohortOn('I10', `hypertension aged 30-${max}`, [{ name: `aged 30-${max}`, age: { min: 30, max } }]),
-      });
-      return res.statusCode === 200
-        ? (res.json() as { measurements?: { code: string; summary: { n: unknown; mean?: unknown; sd?: unknown } }[] })
+      const res = await askCohort(
+        cohortOn('I10', `hypertension aged 30-${max}`, [{ name: `aged 30-${max}`, age: { min: 30, max } }]),
+      );
+      return res.ok
+        ? (res.body as { measurements?: { code: string; summary: { n: unknown; mean?: unknown; sd?: unknown } }[] })
         : undefined;
     };
     const a = await ask(54);
@@ -133,7 +170,7 @@ describe('privacy attacks on cohorts, as an outside researcher', () => {
     });
     const hits = estimates.filter((e, j) => recovers(e, target[j]!)).length;
     console.log(
-      `means attack: target's labs ${target.join(', ')}; estimates ${estimates.map((e) => e?.toFixed(2) ?? '-').join(', ')}; ${hits} of 7 recovered`,
+      `means attack (${as}): target's labs ${target.join(', ')}; estimates ${estimates.map((e) => e?.toFixed(2) ?? '-').join(', ')}; ${hits} of 7 recovered`,
     );
     expect(target).toHaveLength(7);
     expect(hits).toBe(0);
