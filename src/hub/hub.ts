@@ -9,6 +9,9 @@ import { ResourceValidator } from '../fhir/index.js';
 import { IngestPipeline, PreparePool, ResourcePreparer } from '../ingest/index.js';
 import type { LinkageKey } from '../privacy/index.js';
 import {
+  ConsentDecisions,
+  ConsentPolicy,
+  consentDecisionMigrations,
   LinkageTokeniser,
   Pseudonymiser,
   parseLinkageKey,
@@ -29,6 +32,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   ...tokenMigrations,
   ...releaseLogMigrations,
   ...personLinkageMigrations,
+  ...consentDecisionMigrations,
 ];
 
 /** The context every command and route receives: built once at start-up, passed in, never global. */
@@ -48,6 +52,11 @@ export interface Hub {
   linkageKey: LinkageKey | undefined;
   /** What this hub has released, for differencing protection; refusals go to the audit log. */
   releases: ReleaseLog;
+  /**
+   * Consent at every use (docs/consent.md): the hub's purposes and, per purpose as of a time, the SQL condition that
+   * leaves out people whose consent refuses it; kept current with the store's Consents.
+   */
+  consent: ConsentDecisions;
   close(): Promise<void>;
 }
 
@@ -180,6 +189,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     },
   });
   const releases = new ReleaseLog(db, clock, config.privacy.disclosure, (e) => audit.append(e));
+  const consent = new ConsentDecisions(db, new ConsentPolicy(config.privacy.consent ?? { purposes: {} }), clock);
   return {
     config,
     paths,
@@ -193,6 +203,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     ingest,
     linkageKey,
     releases,
+    consent,
     async close() {
       await db.close();
       logger.flush();

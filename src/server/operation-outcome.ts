@@ -26,6 +26,8 @@ const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
   FEDERATION_PEER_FAILED: [502, 'transient'],
   DISCLOSURE_DIFFERENCING: [403, 'suppressed'],
   CONSOLE_NOT_BUILT: [503, 'transient'],
+  CONSENT_UNKNOWN_PURPOSE: [400, 'invalid'],
+  CONSENT_REFUSED: [403, 'forbidden'],
   // A peer's answer, not the caller's request, was malformed.
   SURVEILLANCE_BAD_RELEASED_SERIES: [502, 'exception'],
 };
