@@ -9,6 +9,7 @@ import type { Federation, PeerFailure } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import type {
+  ConsentFilter,
   PooledQuantile,
   ReleasedCount,
   ReleasedHistogram,
@@ -41,6 +42,11 @@ export interface ReleasedCohort {
   ageSex: ReleasedTable;
   /** Whether this hub holds a linkage key and can join a distinct count. */
   linkage: boolean;
+  /**
+   * The purpose the cohort ran for and how many people who met the definition were left out because their consent
+   * refuses it, released like any count (a refusal is information about a person too).
+   */
+  consent: { purpose: string; leftOut: ReleasedCount };
   /**
    * Set when this is an earlier release answered again: the same definition was asked, and a fresh answer would
    * differ from the published one by fewer people than the threshold (differencing). ISO time of that release.
@@ -79,6 +85,8 @@ export interface PooledMeasurement {
 
 export interface FederatedCohort {
   name: string;
+  /** The purpose every hub ran the cohort for (docs/consent.md). */
+  purpose: string;
   hubs: ReleasedCohort[];
   /** Hubs that did not answer in time, refused, or are unknown: the result is partial when any are named. */
   failed: PeerFailure[];
@@ -163,10 +171,14 @@ async function ageSexCounts(hub: Hub, cohortId: string): Promise<number[][]> {
   return cells;
 }
 
-async function releasedMeasurements(hub: Hub, cohortId: string): Promise<ReleasedCohort['measurements']> {
+async function releasedMeasurements(
+  hub: Hub,
+  cohortId: string,
+  consent: ConsentFilter,
+): Promise<ReleasedCohort['measurements']> {
   const policy = hub.config.privacy.disclosure;
   const cells = await measurementGridCells(hub.db, cohortId);
-  return (await characterise(hub.db, cohortId, { top: 10 })).measurements.map((m) => ({
+  return (await characterise(hub.db, cohortId, { top: 10, consent })).measurements.map((m) => ({
     system: m.system,
     code: m.code,
     unit: m.unit,
@@ -181,11 +193,24 @@ async function releasedMeasurements(hub: Hub, cohortId: string): Promise<Release
   }));
 }
 
-/** Run a definition on this hub and return only what may leave it; the release is logged and audited. */
-export async function releaseCohort(hub: Hub, input: unknown, requester: string): Promise<ReleasedCohort> {
+/** The purpose a cohort request runs for when it names none: research (docs/consent.md). */
+export const DEFAULT_COHORT_PURPOSE = 'research';
+
+/**
+ * Run a definition on this hub for a purpose (default research; people whose consent refuses it are left out) and
+ * return only what may leave it; the release is logged and audited.
+ */
+export async function releaseCohort(
+  hub: Hub,
+  input: unknown,
+  requester: string,
+  purpose: unknown = DEFAULT_COHORT_PURPOSE,
+): Promise<ReleasedCohort> {
   const def = validateCohortDefinition(input);
+  const consent = await hub.consent.filter(purpose);
   await refreshCohortIndex(hub);
-  const run = await runCohort(hub.db, def, hub.clock);
+  const run = await runCohort(hub.db, def, hub.clock, consent);
+  const leftOut = run.consent?.leftOut ?? 0;
   const policy = hub.config.privacy.disclosure;
   const ageSex = releaseTable(
     { rows: [...AGE_BANDS], columns: [...SEXES], cells: await ageSexCounts(hub, run.cohortId) },
@@ -198,12 +223,15 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
     attrition: run.attrition.map((a) => ({ step: a.step, persons: releaseCount(a.persons, policy) })),
     ageSex,
     linkage: hub.linkageKey !== undefined,
-    measurements: await releasedMeasurements(hub, run.cohortId),
+    // The count of people left out by consent goes through the same release as every other count.
+    consent: { purpose: consent.purpose, leftOut: releaseCount(leftOut, policy) },
+    measurements: await releasedMeasurements(hub, run.cohortId, consent),
   };
   const cells: Record<string, { count: number; released: ReleasedCount }> = {};
   run.attrition.forEach((a, i) => {
     cells[`attrition|${i}`] = { count: a.persons, released: released.attrition[i]?.persons ?? null };
   });
+  cells['consent|leftOut'] = { count: leftOut, released: released.consent.leftOut };
   const members = await hub.db.all<{ patient_key: string }>(
     'SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1',
     [run.cohortId],
@@ -218,6 +246,7 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
         def.priorObservationDays ?? null,
         ...(def.inclusion ?? []),
         def.exit ?? null,
+        { purpose: consent.purpose },
       ]),
       cells,
       population: members.map((m) => m.patient_key),
@@ -227,17 +256,22 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
   return admitted.reusedFrom ? { ...admitted.result, asOf: admitted.reusedFrom.toISOString() } : released;
 }
 
-/** The linkage tokens of a cohort's members on this hub (running the cohort first if this hub has not). */
-async function memberTokens(hub: Hub, def: CohortDefinition): Promise<string[]> {
-  const id = cohortIdOf(def);
+/**
+ * The linkage tokens of a cohort's members on this hub whose consent allows the purpose now (running the cohort
+ * first if this hub has not run it for that purpose).
+ */
+async function memberTokens(hub: Hub, def: CohortDefinition, purpose: unknown): Promise<string[]> {
+  const consent = await hub.consent.filter(purpose);
+  const id = cohortIdOf(def, consent.purpose);
   const [known] = await hub.db.all('SELECT 1 AS x FROM cohort_run WHERE cohort_id = $1', [id]);
   if (known === undefined) {
     await refreshCohortIndex(hub);
-    await runCohort(hub.db, def, hub.clock);
+    await runCohort(hub.db, def, hub.clock, consent);
   }
   const rows = await hub.db.all<{ token: string }>(
     `SELECT DISTINCT l.token FROM person_linkage l
-     JOIN (SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1) r ON r.patient_key = l.patient_key`,
+     JOIN (SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1) r ON r.patient_key = l.patient_key
+     WHERE ${consent.allows('l.patient_key')}`,
     [id],
   );
   return rows.map((r) => r.token);
@@ -252,9 +286,11 @@ export class CohortFederation {
   }
 
   register(operations = new OperationRegistry()): OperationRegistry {
-    operations.register('cohort.run', ({ body, peer }) =>
-      releaseCohort(this.hub, (body as { definition: unknown }).definition, `peer:${peer}`),
-    );
+    // A peer's request runs for the purpose it names, research when it names none.
+    operations.register('cohort.run', ({ body, peer }) => {
+      const b = body as { definition: unknown; purpose?: unknown };
+      return releaseCohort(this.hub, b.definition, `peer:${peer}`, b.purpose ?? DEFAULT_COHORT_PURPOSE);
+    });
     if (this.party !== undefined) {
       operations.register('cohort.linkage', ({ body }) => this.linkage(body));
     }
@@ -263,23 +299,36 @@ export class CohortFederation {
 
   /** One ring step for the population a definition selects here. */
   linkage(body: unknown): Promise<RingResponse> {
-    const { definition, ring } = body as { definition: unknown; ring: unknown };
+    const { definition, ring, purpose } = body as { definition: unknown; ring: unknown; purpose?: unknown };
     const def = validateCohortDefinition(definition);
     if (this.party === undefined) throw new Error('this hub holds no linkage key');
-    return this.party.handle(ring, () => memberTokens(this.hub, def), LINKAGE_BLOCK);
+    return this.party.handle(ring, () => memberTokens(this.hub, def, purpose ?? DEFAULT_COHORT_PURPOSE), LINKAGE_BLOCK);
   }
 
   /**
    * Coordinate a run over `hubs` (this hub answers locally when named). Partial when a hub fails: the failures
    * are named. Distinct people are counted when every answering hub holds a linkage key.
    */
-  async run(federation: Federation, hubs: readonly string[], input: unknown): Promise<FederatedCohort> {
+  async run(
+    federation: Federation,
+    hubs: readonly string[],
+    input: unknown,
+    purposeName: unknown = DEFAULT_COHORT_PURPOSE,
+  ): Promise<FederatedCohort> {
     const def = validateCohortDefinition(input);
+    // Checked here before any hub is asked: each peer checks it again against its own policy.
+    const purpose = this.hub.consent.policy.purpose(purposeName).name;
     const self = this.hub.config.name;
     const others = hubs.filter((h) => h !== self);
     const [local, remote] = await Promise.all([
-      hubs.includes(self) ? releaseCohort(this.hub, def, 'coordinator') : Promise.resolve(undefined),
-      fanOut(federation.client, others, 'cohort.run', { definition: def }, { timeoutMs: federation.timeoutMs }),
+      hubs.includes(self) ? releaseCohort(this.hub, def, 'coordinator', purpose) : Promise.resolve(undefined),
+      fanOut(
+        federation.client,
+        others,
+        'cohort.run',
+        { definition: def, purpose },
+        { timeoutMs: federation.timeoutMs },
+      ),
     ]);
     const answered: ReleasedCohort[] = [
       ...(local ? [local] : []),
@@ -287,6 +336,7 @@ export class CohortFederation {
     ];
     const result: FederatedCohort = {
       name: def.name,
+      purpose,
       hubs: answered,
       failed: remote.failed,
       complete: remote.complete,
@@ -301,11 +351,11 @@ export class CohortFederation {
       const ring = answered.map((h) => h.hub);
       const call: RingCall = async (hub, request) =>
         hub === self
-          ? this.linkage({ definition: def, ring: request })
+          ? this.linkage({ definition: def, ring: request, purpose })
           : ((await federation.client.call(
               hub,
               'cohort.linkage',
-              { definition: def, ring: request },
+              { definition: def, ring: request, purpose },
               { timeoutMs: federation.timeoutMs },
             )) as RingResponse);
       try {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { CohortFederation } from '../../cohort/index.js';
-import { releaseCohort } from '../../cohort/index.js';
+import { DEFAULT_COHORT_PURPOSE, releaseCohort } from '../../cohort/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
 import { badRequest } from '../operation-outcome.js';
@@ -8,10 +8,13 @@ import { badRequest } from '../operation-outcome.js';
 interface Body {
   definition?: unknown;
   hubs?: unknown;
+  /** The purpose of use (docs/consent.md); research when absent. */
+  purpose?: unknown;
 }
 
 /**
- * `POST /cohort/$run` with `{ definition, hubs? }`: the cohort on this hub, or across the named hubs (this one
+ * `POST /cohort/$run` with `{ definition, hubs?, purpose? }` (purpose default research; people whose consent refuses
+ * it are left out, and the result says how many, released): the cohort on this hub, or across the named hubs (this one
  * included when named). Only disclosure-controlled aggregates are returned, so any authenticated role may ask;
  * every release is checked against earlier ones (differencing) and audited.
  */
@@ -23,7 +26,12 @@ export function cohortRoutes(ctx: { hub: Hub; cohorts: CohortFederation; federat
       const hubs = body.hubs;
       if (hubs === undefined) {
         req.auditAction = { action: 'cohort-run', target: 'cohort/$run' };
-        return releaseCohort(ctx.hub, body.definition, `user:${req.principal?.name ?? 'unknown'}`);
+        return releaseCohort(
+          ctx.hub,
+          body.definition,
+          `user:${req.principal?.name ?? 'unknown'}`,
+          body.purpose ?? DEFAULT_COHORT_PURPOSE,
+        );
       }
       if (!Array.isArray(hubs) || hubs.length === 0 || !hubs.every((h) => typeof h === 'string')) {
         throw badRequest('"hubs" must be a non-empty list of hub names', 'hubs');
@@ -31,7 +39,7 @@ export function cohortRoutes(ctx: { hub: Hub; cohorts: CohortFederation; federat
       if (ctx.federation === undefined)
         throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
       req.auditAction = { action: 'cohort-run-federated', target: `cohort/$run:${hubs.join(',')}` };
-      return ctx.cohorts.run(ctx.federation, hubs as string[], body.definition);
+      return ctx.cohorts.run(ctx.federation, hubs as string[], body.definition, body.purpose ?? DEFAULT_COHORT_PURPOSE);
     });
   };
 }
