@@ -10,6 +10,8 @@ interface PredictBody {
   patient?: unknown;
   indexDate?: unknown;
   features?: unknown;
+  /** The purpose of use when scoring a patient of this hub (default treatment; docs/consent.md). */
+  purpose?: unknown;
   version?: unknown;
 }
 
@@ -72,10 +74,14 @@ export function modelPredictRoutes(ctx: RouteContext) {
           indexDate: at,
           modelHash: m.modelHash,
         };
-        const s = await scoreHubRows(ctx.hub, m, { patients: [patient], indexDate: at });
+        // Prediction for a patient is for their care unless the request says otherwise (docs/consent.md).
+        const purpose = ctx.hub.consent.policy.purpose(body.purpose ?? 'treatment').name;
+        req.auditAction.detail.purpose = purpose;
+        const s = await scoreHubRows(ctx.hub, m, { patients: [patient], indexDate: at, purpose });
         const probability = s.probabilities[0]!;
         return {
           model: { id: m.id, version: m.version },
+          purpose,
           probabilities: [probability],
           features: Object.fromEntries(s.input.names.map((n, j) => [n, s.input.values[j]!])),
           riskAssessment: riskAssessment(m, probability, { patientKey: patient, indexDate: at, now }),
