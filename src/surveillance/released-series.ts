@@ -1,7 +1,7 @@
 import type { DisclosurePolicy } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
-import { releaseCounts, releaseTerms } from '../privacy/index.js';
+import { releaseCount, releaseCounts, releaseTerms } from '../privacy/index.js';
 import { CONFIRMED_FLU_COHORT, type HubSeries, hubWeeklySeries, ILI_COHORT } from './hub-series.js';
 import { isoDay, parseIsoDay } from './weekly-series.js';
 
@@ -23,6 +23,8 @@ export interface ReleasedHubSeries {
   policy: { threshold: number; rounding: number };
   /** How many weeks of each series are null. */
   suppressed: { ili: number; confirmed: number };
+  /** The purpose the cases were counted for and how many people consent left out, released like any count. */
+  consent?: { purpose: string; leftOut: number | null };
 }
 
 /** Options of a series release. */
@@ -127,6 +129,12 @@ export async function releaseHubSeries(
     ili,
     confirmed,
     suppressed: { ili: ili.filter((v) => v === null).length, confirmed: confirmed.filter((v) => v === null).length },
+    ...(series.consent !== undefined && {
+      consent: {
+        purpose: series.consent.purpose,
+        leftOut: releaseCount(series.consent.leftOut, hub.config.privacy.disclosure),
+      },
+    }),
   };
 }
 
