@@ -31,7 +31,7 @@ export function modelPredictRoutes(ctx: RouteContext) {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
         throw badRequest('the body must be a JSON object with "patient" or "features"', 'body');
       }
-      const known = new Set(['patient', 'indexDate', 'features', 'version']);
+      const known = new Set(['patient', 'indexDate', 'features', 'version', 'purpose']);
       const unknown = Object.keys(body).find((k) => !known.has(k));
       if (unknown !== undefined) throw badRequest(`unknown field "${unknown}"`, unknown);
       if ((body.patient === undefined) === (body.features === undefined)) {
