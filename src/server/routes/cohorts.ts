@@ -24,22 +24,23 @@ export function cohortRoutes(ctx: { hub: Hub; cohorts: CohortFederation; federat
       const body = (req.body ?? {}) as Body;
       if (body.definition === undefined) throw badRequest('the body needs a cohort "definition"', 'definition');
       const hubs = body.hubs;
+      // Checked before anything runs, and written to the audit entry: the log says what each use was for.
+      const purpose = ctx.hub.consent.policy.purpose(body.purpose ?? DEFAULT_COHORT_PURPOSE).name;
       if (hubs === undefined) {
-        req.auditAction = { action: 'cohort-run', target: 'cohort/$run' };
-        return releaseCohort(
-          ctx.hub,
-          body.definition,
-          `user:${req.principal?.name ?? 'unknown'}`,
-          body.purpose ?? DEFAULT_COHORT_PURPOSE,
-        );
+        req.auditAction = { action: 'cohort-run', target: 'cohort/$run', detail: { purpose } };
+        return releaseCohort(ctx.hub, body.definition, `user:${req.principal?.name ?? 'unknown'}`, purpose);
       }
       if (!Array.isArray(hubs) || hubs.length === 0 || !hubs.every((h) => typeof h === 'string')) {
         throw badRequest('"hubs" must be a non-empty list of hub names', 'hubs');
       }
       if (ctx.federation === undefined)
         throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
-      req.auditAction = { action: 'cohort-run-federated', target: `cohort/$run:${hubs.join(',')}` };
-      return ctx.cohorts.run(ctx.federation, hubs as string[], body.definition, body.purpose ?? DEFAULT_COHORT_PURPOSE);
+      req.auditAction = {
+        action: 'cohort-run-federated',
+        target: `cohort/$run:${hubs.join(',')}`,
+        detail: { purpose },
+      };
+      return ctx.cohorts.run(ctx.federation, hubs as string[], body.definition, purpose);
     });
   };
 }
