@@ -57,7 +57,13 @@ describe('a cohort run across three hubs over signed HTTP', () => {
     for (const region of REGIONS) {
       const out = join(root, `synth-${region}`);
       generateRegion({ region, people: N, seed: 'federated-cohort', out });
-      // The expected answer, from the raw files: the national ids of everyone with an outpatient visit here.
+      // The expected answer, from the raw files: the national ids of everyone with an outpatient visit here whose
+      // consent does not refuse research (the purpose a cohort runs for unless it names another).
+      const refused = new Set(
+        lines(join(out, 'Consent.ndjson'))
+          .filter((c) => (c.provision as { type: string }).type === 'deny')
+          .map((c) => String((c.patient as { reference: string }).reference)),
+      );
       const visited = new Set(
         lines(join(out, 'Encounter.ndjson'))
           .filter((e) => (e.class as { code: string }).code === 'AMB')
@@ -65,7 +71,7 @@ describe('a cohort run across three hubs over signed HTTP', () => {
       );
       const rrns = new Set<string>();
       for (const p of lines(join(out, 'Patient.ndjson'))) {
-        if (!visited.has(`Patient/${String(p.id)}`)) continue;
+        if (!visited.has(`Patient/${String(p.id)}`) || refused.has(`Patient/${String(p.id)}`)) continue;
         const id = (p.identifier as { system: string; value: string }[]).find((i) => i.system === RRN_SYSTEM);
         if (id) rrns.add(id.value);
       }
@@ -128,7 +134,7 @@ describe('a cohort run across three hubs over signed HTTP', () => {
     let n = 0;
     let sum = 0;
     for (const hub of hubs.values()) {
-      const id = cohortIdOf(validateCohortDefinition(DEFINITION));
+      const id = cohortIdOf(validateCohortDefinition(DEFINITION), 'research');
       const m = (await characterise(hub.db, id, { top: 10 })).measurements.find(
         (x) => x.system === pooled.system && x.code === pooled.code,
       )!;
@@ -146,7 +152,7 @@ describe('a cohort run across three hubs over signed HTTP', () => {
     // each hub's rows to know the truth; the coordinator saw only bins of ten or more people.
     const values: number[] = [];
     for (const hub of hubs.values()) {
-      const id = cohortIdOf(validateCohortDefinition(DEFINITION));
+      const id = cohortIdOf(validateCohortDefinition(DEFINITION), 'research');
       const rows = await hub.db.all<{ value: number }>(
         `WITH entry AS (SELECT patient_key, MIN(start_date) AS start_date FROM cohort_result WHERE cohort_id = $1 GROUP BY 1),
          latest AS (SELECT e.value, ROW_NUMBER() OVER (PARTITION BY e.patient_key ORDER BY e.event_date DESC, e.value DESC) AS rn

@@ -4,6 +4,7 @@
  * before index: n, mean, SD, quartiles), and, given an outcome cohort, the incidence rate and a Kaplan-Meier
  * curve. Raw counts: disclosure control is applied where results leave the hub, not here.
  */
+import type { ConsentFilter } from '../privacy/index.js';
 import { gridCellSql } from '../privacy/index.js';
 import type { Database } from '../store/index.js';
 
@@ -60,6 +61,8 @@ export interface Characterisation {
   measurements: MeasurementSummary[];
   incidence?: Incidence;
   survival?: SurvivalPoint[];
+  /** With a consent filter: its purpose and how many members (of the cohort and the outcome cohort) it left out now. */
+  consent?: { purpose: string; asOf: string; leftOut: number };
 }
 
 const n = (v: unknown) => (typeof v === 'bigint' ? Number(v) : Number(v ?? 0));
@@ -220,12 +223,42 @@ export function kaplanMeier(times: readonly { days: number; event: boolean }[]):
   return out;
 }
 
+/**
+ * Leaves out of stored cohort results the members whose consent now refuses the filter's purpose (a stored result
+ * predates consents given since it ran); returns how many people were left out.
+ */
+async function applyConsent(db: Database, cohortIds: readonly string[], consent: ConsentFilter): Promise<number> {
+  const ids = cohortIds.map((_, i) => `$${i + 1}`).join(', ');
+  const refused = `cohort_id IN (${ids}) AND NOT (${consent.allows('patient_key')})`;
+  return db.transaction(async (tx) => {
+    const [r] = await tx.all<{ n: unknown }>(
+      `SELECT COUNT(DISTINCT patient_key) AS n FROM cohort_result WHERE ${refused}`,
+      cohortIds,
+    );
+    await tx.run(`DELETE FROM cohort_result WHERE ${refused}`, cohortIds);
+    return n(r?.n);
+  });
+}
+
+/**
+ * Describes a stored cohort result. With `consent`, members whose consent now refuses its purpose are left out of
+ * the stored result first, so a consent given after the run counts at this query.
+ */
 export async function characterise(
   db: Database,
   cohortId: string,
-  options: { outcomeCohortId?: string; top?: number } = {},
+  options: { outcomeCohortId?: string; top?: number; consent?: ConsentFilter } = {},
 ): Promise<Characterisation> {
   const top = options.top ?? 20;
+  const consent = options.consent;
+  const leftOut =
+    consent === undefined
+      ? undefined
+      : await applyConsent(
+          db,
+          [cohortId, ...(options.outcomeCohortId !== undefined ? [options.outcomeCohortId] : [])],
+          consent,
+        );
   const [row] = await db.all<{ persons: unknown }>(`SELECT COUNT(*) AS persons FROM ${FIRST_ENTRY} r`, [cohortId]);
   const persons = n(row?.persons);
   const age = `(EXTRACT(YEAR FROM r.start_date) - p.birth_year - CASE WHEN EXTRACT(MONTH FROM r.start_date) < p.birth_month THEN 1 ELSE 0 END)`;
@@ -240,6 +273,9 @@ export async function characterise(
     medications: await codeShares(db, cohortId, 'medication', persons, top),
     measurements: await measurements(db, cohortId, top),
   };
+  if (consent !== undefined) {
+    result.consent = { purpose: consent.purpose, asOf: consent.asOf.toISOString(), leftOut: leftOut ?? 0 };
+  }
   if (options.outcomeCohortId !== undefined) {
     const times = await timeToOutcome(db, cohortId, options.outcomeCohortId);
     const events = times.filter((t) => t.event).length;

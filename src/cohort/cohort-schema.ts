@@ -67,4 +67,13 @@ export const cohortMigrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    module: 'cohort',
+    version: 2,
+    name: 'the purpose a cohort ran for and how many its consent left out',
+    statements: [
+      'ALTER TABLE cohort_run ADD COLUMN purpose VARCHAR',
+      'ALTER TABLE cohort_run ADD COLUMN left_out BIGINT',
+    ],
+  },
 ];

@@ -10,6 +10,7 @@ import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import type {
+  ConsentFilter,
   ReleaseCell,
   Released,
   ReleasedCount,
@@ -38,6 +39,11 @@ export interface ReleasedCohort {
   /** Whether this hub holds a linkage key and can join a distinct count. */
   linkage: boolean;
   /**
+   * The purpose the cohort ran for and how many people who met the definition were left out because their consent
+   * refuses it, released like any count (a refusal is information about a person too).
+   */
+  consent: { purpose: string; leftOut: ReleasedCount };
+  /**
    * Set when this is an earlier release answered again: the same definition was asked, and a fresh answer would
    * differ from the published one by fewer people than the threshold (differencing). ISO time of that release.
    */
@@ -60,6 +66,8 @@ export interface ReleasedCohort {
 
 export interface FederatedCohort {
   name: string;
+  /** The purpose every hub ran the cohort for (docs/consent.md). */
+  purpose: string;
   hubs: ReleasedCohort[];
   /** Hubs that did not answer in time, refused, or are unknown: the result is partial when any are named. */
   failed: { hub: string; kind: string; remoteCode?: string; message: string }[];
@@ -113,11 +121,13 @@ interface MeasurementRelease {
  * the dominance inputs computed in SQL, quartiles, a grid histogram. Each comes with its release-log part: the
  * family of its code, its contributors, its published n and the true and published count of each histogram bin.
  */
-async function measurementReleases(hub: Hub, cohortId: string): Promise<MeasurementRelease[]> {
+async function measurementReleases(hub: Hub, cohortId: string, consent: ConsentFilter): Promise<MeasurementRelease[]> {
   const { gate } = hub;
+  // Characterised first: with the consent filter it leaves out of the stored result anyone who refused since.
+  const { measurements } = await characterise(hub.db, cohortId, { top: 10, consent });
   const cells = await measurementGridCells(hub.db, cohortId);
   const contributors = await measurementContributors(hub.db, cohortId);
-  return (await characterise(hub.db, cohortId, { top: 10 })).measurements.map((m) => {
+  return measurements.map((m) => {
     const key = `${m.system}|${m.code}`;
     const mine = cells.filter((c) => c.system === m.system && c.code === m.code);
     const summary = gate.summary({
@@ -159,16 +169,27 @@ async function measurementReleases(hub: Hub, cohortId: string): Promise<Measurem
   });
 }
 
+/** The purpose a cohort request runs for when it names none: research (docs/consent.md). */
+export const DEFAULT_COHORT_PURPOSE = 'research';
+
 /**
- * Run a definition on this hub and return only what may leave it, as built by the hub's release gate. The cohort
+ * Run a definition on this hub for a purpose (default research; people whose consent refuses it are left out) and
+ * return only what may leave it, as built by the hub's release gate. The cohort
  * is admitted by the release log with its members; each measurement that publishes anything, with its
  * contributors, so one whose contributors differ from an earlier related release's by 1 … threshold − 1 people
  * is withheld (`refusedBy: 'differencing'`) while the rest of the answer goes out. Logged and audited.
  */
-export async function releaseCohort(hub: Hub, input: unknown, requester: string): Promise<Released<ReleasedCohort>> {
+export async function releaseCohort(
+  hub: Hub,
+  input: unknown,
+  requester: string,
+  purpose: unknown = DEFAULT_COHORT_PURPOSE,
+): Promise<Released<ReleasedCohort>> {
   const def = validateCohortDefinition(input);
+  const consent = await hub.consent.filter(purpose);
   await refreshCohortIndex(hub);
-  const run = await runCohort(hub.db, def, hub.clock);
+  const run = await runCohort(hub.db, def, hub.clock, consent);
+  const leftOut = run.consent?.leftOut ?? 0;
   const { gate } = hub;
   const terms = releaseTerms([
     def.conceptSets,
@@ -176,6 +197,7 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
     def.priorObservationDays ?? null,
     ...(def.inclusion ?? []),
     def.exit ?? null,
+    { purpose: consent.purpose },
   ]);
   const persons = gate.count(run.persons);
   const attrition = run.attrition.map((a) => ({ step: a.step, persons: gate.count(a.persons) }));
@@ -184,11 +206,14 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
     columns: [...SEXES],
     cells: await ageSexCounts(hub, run.cohortId),
   });
-  const measurements = await measurementReleases(hub, run.cohortId);
+  const measurements = await measurementReleases(hub, run.cohortId, consent);
+  // The count of people left out by consent goes through the same release as every other count.
+  const consentLeftOut = gate.count(leftOut);
   const cells: Record<string, { count: number; released: ReleasedCount }> = {};
   run.attrition.forEach((a, i) => {
     cells[`attrition|${i}`] = { count: a.persons, released: attrition[i]?.persons.value ?? null };
   });
+  cells['consent|leftOut'] = { count: leftOut, released: consentLeftOut.value };
   const members = await hub.db.all<{ patient_key: string }>(
     'SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1',
     [run.cohortId],
@@ -205,6 +230,7 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
         attrition,
         ageSex,
         linkage: hub.linkageKey !== undefined,
+        consent: { purpose: consent.purpose, leftOut: consentLeftOut },
         measurements: measurements.map((m) =>
           withheld.has(m.key)
             ? {
@@ -227,17 +253,22 @@ export async function releaseCohort(hub: Hub, input: unknown, requester: string)
   );
 }
 
-/** The linkage tokens of a cohort's members on this hub (running the cohort first if this hub has not). */
-async function memberTokens(hub: Hub, def: CohortDefinition): Promise<string[]> {
-  const id = cohortIdOf(def);
+/**
+ * The linkage tokens of a cohort's members on this hub whose consent allows the purpose now (running the cohort
+ * first if this hub has not run it for that purpose).
+ */
+async function memberTokens(hub: Hub, def: CohortDefinition, purpose: unknown): Promise<string[]> {
+  const consent = await hub.consent.filter(purpose);
+  const id = cohortIdOf(def, consent.purpose);
   const [known] = await hub.db.all('SELECT 1 AS x FROM cohort_run WHERE cohort_id = $1', [id]);
   if (known === undefined) {
     await refreshCohortIndex(hub);
-    await runCohort(hub.db, def, hub.clock);
+    await runCohort(hub.db, def, hub.clock, consent);
   }
   const rows = await hub.db.all<{ token: string }>(
     `SELECT DISTINCT l.token FROM person_linkage l
-     JOIN (SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1) r ON r.patient_key = l.patient_key`,
+     JOIN (SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1) r ON r.patient_key = l.patient_key
+     WHERE ${consent.allows('l.patient_key')}`,
     [id],
   );
   return rows.map((r) => r.token);
@@ -252,9 +283,11 @@ export class CohortFederation {
   }
 
   register(operations = new OperationRegistry()): OperationRegistry {
-    operations.register('cohort.run', ({ body, peer }) =>
-      releaseCohort(this.hub, (body as { definition: unknown }).definition, `peer:${peer}`),
-    );
+    // A peer's request runs for the purpose it names, research when it names none.
+    operations.register('cohort.run', ({ body, peer }) => {
+      const b = body as { definition: unknown; purpose?: unknown };
+      return releaseCohort(this.hub, b.definition, `peer:${peer}`, b.purpose ?? DEFAULT_COHORT_PURPOSE);
+    });
     if (this.party !== undefined) {
       operations.register('cohort.linkage', async ({ body }) => this.releasedRing(await this.linkage(body)));
     }
@@ -263,10 +296,10 @@ export class CohortFederation {
 
   /** One ring step for the population a definition selects here. */
   linkage(body: unknown): Promise<RingResponse> {
-    const { definition, ring } = body as { definition: unknown; ring: unknown };
+    const { definition, ring, purpose } = body as { definition: unknown; ring: unknown; purpose?: unknown };
     const def = validateCohortDefinition(definition);
     if (this.party === undefined) throw new Error('this hub holds no linkage key');
-    return this.party.handle(ring, () => memberTokens(this.hub, def), LINKAGE_BLOCK);
+    return this.party.handle(ring, () => memberTokens(this.hub, def, purpose ?? DEFAULT_COHORT_PURPOSE), LINKAGE_BLOCK);
   }
 
   /**
@@ -292,14 +325,27 @@ export class CohortFederation {
    * is either a peer's released value (reissued as such), derived from released values only (sums, pooled means),
    * or through this hub's gate (the distinct count).
    */
-  async run(federation: Federation, hubs: readonly string[], input: unknown): Promise<Released<FederatedCohort>> {
+  async run(
+    federation: Federation,
+    hubs: readonly string[],
+    input: unknown,
+    purposeName: unknown = DEFAULT_COHORT_PURPOSE,
+  ): Promise<Released<FederatedCohort>> {
     const def = validateCohortDefinition(input);
+    // Checked here before any hub is asked: each peer checks it again against its own policy.
+    const purpose = this.hub.consent.policy.purpose(purposeName).name;
     const { gate } = this.hub;
     const self = this.hub.config.name;
     const others = hubs.filter((h) => h !== self);
     const [local, remote] = await Promise.all([
-      hubs.includes(self) ? releaseCohort(this.hub, def, 'coordinator') : Promise.resolve(undefined),
-      fanOut(federation.client, others, 'cohort.run', { definition: def }, { timeoutMs: federation.timeoutMs }),
+      hubs.includes(self) ? releaseCohort(this.hub, def, 'coordinator', purpose) : Promise.resolve(undefined),
+      fanOut(
+        federation.client,
+        others,
+        'cohort.run',
+        { definition: def, purpose },
+        { timeoutMs: federation.timeoutMs },
+      ),
     ]);
     const answered: Released<ReleasedCohort>[] = [
       ...(local ? [local] : []),
@@ -315,11 +361,11 @@ export class CohortFederation {
       const ring = plain.map((h) => h.hub);
       const call: RingCall = async (hub, request) =>
         hub === self
-          ? this.linkage({ definition: def, ring: request })
+          ? this.linkage({ definition: def, ring: request, purpose })
           : ((await federation.client.call(
               hub,
               'cohort.linkage',
-              { definition: def, ring: request },
+              { definition: def, ring: request, purpose },
               { timeoutMs: federation.timeoutMs },
             )) as RingResponse);
       try {
@@ -332,6 +378,7 @@ export class CohortFederation {
     }
     return gate.bundle({
       name: def.name,
+      purpose,
       hubs: answered,
       failed: remote.failed.map((f) => ({
         hub: f.hub,

@@ -27,7 +27,7 @@ export type {
   Window,
 } from './cohort-definition.js';
 export { COHORT_SCHEMA, DOMAINS } from './cohort-definition.js';
-export type { AttritionStep, CohortRun } from './cohort-runner.js';
+export type { AttritionStep, CohortConsent, CohortRun } from './cohort-runner.js';
 export { cohortIdOf, loadCohortRun, runCohort } from './cohort-runner.js';
 export { cohortMigrations } from './cohort-schema.js';
 export { validateCohortDefinition } from './cohort-validation.js';
@@ -35,7 +35,7 @@ export type { ConceptMatch } from './concept-search.js';
 export { searchConcepts } from './concept-search.js';
 export { FHIR_ORIGIN, refreshEventIndex } from './event-index.js';
 export type { FederatedCohort, ReleasedCohort } from './federated-cohort.js';
-export { CohortFederation, releaseCohort } from './federated-cohort.js';
+export { CohortFederation, DEFAULT_COHORT_PURPOSE, releaseCohort } from './federated-cohort.js';
 export { prepareCohorts, refreshCohortIndex } from './index-refresh.js';
 export type { PooledMeasurement } from './measurement-pooling.js';
 export { poolMeasurements } from './measurement-pooling.js';

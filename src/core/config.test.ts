@@ -25,7 +25,47 @@ describe('hub configuration', () => {
     expect(c.privacy.birthDatePrecision).toBe('month');
   });
 
+  it('reads per-purpose consent policy and extra codings', () => {
+    const c = parseConfig(
+      {
+        name: 'a',
+        privacy: {
+          consent: {
+            purposes: {
+              research: { withoutConsent: true },
+              'registry-linkage': { default: 'opt-in', codings: [{ system: 'urn:x', code: 'LINK' }] },
+            },
+          },
+        },
+      },
+      'hub.json',
+    );
+    expect(c.privacy.consent?.purposes.research).toEqual({ withoutConsent: true });
+    expect(c.privacy.consent?.purposes['registry-linkage']).toEqual({
+      default: 'opt-in',
+      codings: [{ system: 'urn:x', code: 'LINK' }],
+    });
+  });
+
   it.each([
+    [{ name: 'a', privacy: { consent: [] } }, 'privacy.consent'],
+    [{ name: 'a', privacy: { consent: { purposes: { Research: {} } } } }, 'privacy.consent.purposes.Research'],
+    [
+      { name: 'a', privacy: { consent: { purposes: { research: { default: 'maybe' } } } } },
+      'privacy.consent.purposes.research.default',
+    ],
+    [
+      { name: 'a', privacy: { consent: { purposes: { research: { withoutConsent: 'yes' } } } } },
+      'privacy.consent.purposes.research.withoutConsent',
+    ],
+    [
+      { name: 'a', privacy: { consent: { purposes: { research: { codings: [{ code: 'X' }] } } } } },
+      'privacy.consent.purposes.research.codings[0]',
+    ],
+    [
+      { name: 'a', privacy: { consent: { purposes: { research: { optIn: true } } } } },
+      'privacy.consent.purposes.research.optIn',
+    ],
     [{ name: 'Not Valid!' }, 'name'],
     [{ name: 'a', role: 'hospital' }, 'role'],
     [{ name: 'a', privacy: { birthDatePrecision: 'week' } }, 'privacy.birthDatePrecision'],

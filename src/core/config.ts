@@ -8,7 +8,12 @@ export interface HubConfig {
   role: HubRole;
   /** Source name used when an ingest names none. */
   defaultSource: string;
-  privacy: { birthDatePrecision: 'year' | 'month' | 'day'; disclosure: DisclosurePolicy };
+  privacy: {
+    birthDatePrecision: 'year' | 'month' | 'day';
+    disclosure: DisclosurePolicy;
+    /** Consent policy per purpose (docs/consent.md); absent = the built-in purposes as they are. */
+    consent?: ConsentConfig;
+  };
   federation: FederationConfig;
   server: { host: string; port: number };
   ingest: { batchSize: number; maxRecordBytes: number };
@@ -57,6 +62,30 @@ export interface DisclosurePolicy {
   dominance?: number;
 }
 
+/** A coding (FHIR Coding's system and code) that names a purpose of use. */
+export interface PurposeCoding {
+  system: string;
+  code: string;
+}
+
+/**
+ * A hub's policy for one purpose of use (docs/consent.md). `default` is what holds for a person with no consent
+ * that speaks to the purpose: `opt-out` permits, `opt-in` leaves the person out. `withoutConsent` marks a purpose
+ * the law lets the hub use pseudonymised data for without consent: consents are then not applied to it.
+ * `codings` are FHIR codings (in `Consent.provision.purpose` or `Consent.scope`) that name the purpose, added to
+ * the built-in ones.
+ */
+export interface PurposePolicy {
+  default?: 'opt-in' | 'opt-out';
+  withoutConsent?: boolean;
+  codings?: PurposeCoding[];
+}
+
+/** `privacy.consent` of `hub.json`: per purpose (built-in or the hub's own), what to change of the defaults. */
+export interface ConsentConfig {
+  purposes: Record<string, PurposePolicy>;
+}
+
 /** Hub-to-hub requests (docs/federation.md). */
 export interface FederationConfig {
   /** How far a signed request's timestamp may be from this hub's clock, in seconds. */
@@ -70,7 +99,11 @@ export function defaultConfig(name: string): HubConfig {
     name,
     role: 'data',
     defaultSource: 'default',
-    privacy: { birthDatePrecision: 'month', disclosure: { threshold: 10, rounding: 5, minCellSize: 10 } },
+    privacy: {
+      birthDatePrecision: 'month',
+      disclosure: { threshold: 10, rounding: 5, minCellSize: 10 },
+      consent: { purposes: {} },
+    },
     federation: { clockSkewSeconds: 60, timeoutMs: 10_000 },
     server: { host: '127.0.0.1', port: 8080 },
     ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024 },
@@ -107,7 +140,8 @@ export function parseConfig(value: unknown, file: string): HubConfig {
   const disclosureSection = privacySection.disclosure ?? {};
   if (disclosureSection === null || typeof disclosureSection !== 'object') fail('privacy.disclosure', 'an object');
   const disclosure = { ...base.privacy.disclosure, ...(disclosureSection as Record<string, unknown>) };
-  const privacy = { ...base.privacy, ...privacySection, disclosure };
+  const consent = parseConsent(privacySection.consent, fail);
+  const privacy = { ...base.privacy, ...privacySection, disclosure, consent };
   if (!PRECISIONS.includes(String(privacy.birthDatePrecision)))
     fail('privacy.birthDatePrecision', `one of ${PRECISIONS.join(', ')}`);
   for (const key of ['threshold', 'rounding', 'minCellSize'] as const) {
@@ -184,4 +218,46 @@ function parseSurveillance(
     }
   }
   return { epidemicThresholds: thresholds, alertQuantile: level as number };
+}
+
+/** A purpose's name: lower-case letters, digits and hyphens (it is written into SQL as a literal). */
+export const PURPOSE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+function parseConsent(raw: unknown, fail: (path: string, expected: string) => never): ConsentConfig {
+  if (raw === undefined) return { purposes: {} };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('privacy.consent', 'an object');
+  const { purposes = {}, ...rest } = raw as Record<string, unknown>;
+  const unknownKey = Object.keys(rest)[0];
+  if (unknownKey !== undefined) fail(`privacy.consent.${unknownKey}`, 'absent (only purposes is read)');
+  if (purposes === null || typeof purposes !== 'object' || Array.isArray(purposes))
+    fail('privacy.consent.purposes', 'an object of purposes');
+  const out: Record<string, PurposePolicy> = {};
+  for (const [name, p] of Object.entries(purposes as Record<string, unknown>)) {
+    const path = `privacy.consent.purposes.${name}`;
+    if (!PURPOSE_NAME.test(name)) fail(path, 'named by lower-case letters, digits and hyphens (at most 40)');
+    if (p === null || typeof p !== 'object' || Array.isArray(p)) return fail(path, 'an object');
+    const { default: dflt, withoutConsent, codings, ...other } = p as Record<string, unknown>;
+    const extra = Object.keys(other)[0];
+    if (extra !== undefined) fail(`${path}.${extra}`, 'absent (default, withoutConsent and codings are read)');
+    const policy: PurposePolicy = {};
+    if (dflt !== undefined) {
+      if (dflt !== 'opt-in' && dflt !== 'opt-out') fail(`${path}.default`, 'opt-in or opt-out');
+      policy.default = dflt as 'opt-in' | 'opt-out';
+    }
+    if (withoutConsent !== undefined) {
+      if (typeof withoutConsent !== 'boolean') fail(`${path}.withoutConsent`, 'true or false');
+      policy.withoutConsent = withoutConsent as boolean;
+    }
+    if (codings !== undefined) {
+      if (!Array.isArray(codings)) return fail(`${path}.codings`, 'an array of { system, code }');
+      policy.codings = codings.map((c, i) => {
+        const { system, code } = (c ?? {}) as Record<string, unknown>;
+        if (typeof system !== 'string' || system === '' || typeof code !== 'string' || code === '')
+          fail(`${path}.codings[${i}]`, 'an object with a non-empty system and code');
+        return { system: system as string, code: code as string };
+      });
+    }
+    out[name] = policy;
+  }
+  return { purposes: out };
 }

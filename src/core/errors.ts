@@ -110,6 +110,8 @@ export const ERROR_CODES = {
   LINKAGE_INVALID_KEY: 'a linkage key file is malformed or was issued for another hub',
   LINKAGE_INVALID_IDENTIFIER: 'a national identifier is not a well-formed resident registration number',
   LINKAGE_INVALID_SUBMISSION: 'a set of blinded linkage tokens is malformed',
+  CONSENT_UNKNOWN_PURPOSE: 'a request names a purpose of use this hub does not know (see docs/consent.md)',
+  CONSENT_REFUSED: "the person's consent refuses the purpose the request was made for, so their data is not used",
   CONSOLE_NOT_BUILT: 'the web console has not been built (`npm run build:web`), so the hub cannot serve it',
   INTERNAL: 'an unexpected internal fault',
 } as const;

@@ -1,14 +1,17 @@
 export type { Clock } from './clock.js';
 export { fixedClock, systemClock } from './clock.js';
 export type {
+  ConsentConfig,
   DisclosurePolicy,
   EpidemicThreshold,
   FederationConfig,
   HubConfig,
   HubRole,
+  PurposeCoding,
+  PurposePolicy,
   SurveillanceConfig,
 } from './config.js';
-export { defaultConfig, parseConfig, thresholdCount } from './config.js';
+export { defaultConfig, PURPOSE_NAME, parseConfig, thresholdCount } from './config.js';
 export type { ErrorCode, FaultLocation } from './errors.js';
 export { ERROR_CODES, HealthmeshError, isHealthmeshError } from './errors.js';
 export type { Logger } from './logger.js';

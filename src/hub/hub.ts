@@ -9,6 +9,9 @@ import { ResourceValidator } from '../fhir/index.js';
 import { IngestPipeline, PreparePool, ResourcePreparer } from '../ingest/index.js';
 import type { LinkageKey } from '../privacy/index.js';
 import {
+  ConsentDecisions,
+  ConsentPolicy,
+  consentDecisionMigrations,
   LinkageTokeniser,
   Pseudonymiser,
   parseLinkageKey,
@@ -30,6 +33,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   ...tokenMigrations,
   ...releaseLogMigrations,
   ...personLinkageMigrations,
+  ...consentDecisionMigrations,
 ];
 
 /** The context every command and route receives: built once at start-up, passed in, never global. */
@@ -51,6 +55,11 @@ export interface Hub {
   releases: ReleaseLog;
   /** The one way a statistic leaves the hub: to a peer, or to a principal without row-level rights. */
   gate: ReleaseGate;
+  /**
+   * Consent at every use (docs/consent.md): the hub's purposes and, per purpose as of a time, the SQL condition that
+   * leaves out people whose consent refuses it; kept current with the store's Consents.
+   */
+  consent: ConsentDecisions;
   close(): Promise<void>;
 }
 
@@ -183,6 +192,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     },
   });
   const releases = new ReleaseLog(db, clock, config.privacy.disclosure, (e) => audit.append(e));
+  const consent = new ConsentDecisions(db, new ConsentPolicy(config.privacy.consent ?? { purposes: {} }), clock);
   return {
     config,
     paths,
@@ -197,6 +207,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     linkageKey,
     releases,
     gate: new ReleaseGate(config.privacy.disclosure),
+    consent,
     async close() {
       await db.close();
       logger.flush();

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { refreshCohortIndex, runCohort } from '../cohort/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
+import type { ConsentFilter } from '../privacy/index.js';
 import type { Row, SqlValue } from '../store/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { featureMatrix } from './feature-matrix.js';
@@ -26,6 +27,8 @@ export interface HubFeatureRows {
   region: string[];
   /** Age at index in years (also a feature when the spec asks for it); for age-band subgroups. */
   age: Float64Array;
+  /** The purpose the rows were built for and how many people of the population their consent left out. */
+  consent: { purpose: string; asOf: string; leftOut: number };
 }
 
 /** Which people to compute, when not the spec's own population (scoring one patient, or a chosen few). */
@@ -36,6 +39,16 @@ export interface FeatureScope {
   indexDate?: string;
   /** Also the rows at the spec's `trainingIndexDates` (training; never with `patients` or `indexDate`). */
   trainingDates?: boolean;
+  /**
+   * The purpose of use (docs/consent.md): people whose consent refuses it are left out. Default: `treatment` when
+   * scoring given patients (care), `ai-development` otherwise (building and training a model).
+   */
+  purpose?: string;
+}
+
+/** The purpose a feature build runs for when its caller names none. */
+export function defaultFeaturePurpose(scope: FeatureScope): string {
+  return scope.purpose ?? (scope.patients !== undefined ? 'treatment' : 'ai-development');
 }
 
 /** Whole years of age on the date `d` (an SQL expression), from the birth year and month. */
@@ -47,7 +60,8 @@ async function populationSelect(
   hub: Hub,
   spec: FeatureSpec,
   scope: FeatureScope,
-): Promise<{ sql: string; params: SqlValue[] }> {
+  consent: ConsentFilter,
+): Promise<{ sql: string; params: SqlValue[]; leftOut: number }> {
   const params: SqlValue[] = [];
   const add = (v: SqlValue) => {
     params.push(v);
@@ -56,10 +70,10 @@ async function populationSelect(
   const cols = 'p.patient_key, p.gender, p.birth_year, p.birth_month, p.region';
   const only = scope.patients !== undefined ? ` AND ${hub.db.inList('p.patient_key', add([...scope.patients]))}` : '';
   if ('cohort' in spec.population && scope.indexDate === undefined) {
-    const run = await runCohort(hub.db, spec.population.cohort, hub.clock);
+    const run = await runCohort(hub.db, spec.population.cohort, hub.clock, consent);
     const sql = `SELECT DISTINCT ${cols}, r.start_date AS index_date FROM cohort_result r
       JOIN cohort_person p ON p.patient_key = r.patient_key WHERE r.cohort_id = ${add(run.cohortId)}${only}`;
-    return { sql, params };
+    return { sql, params, leftOut: run.consent?.leftOut ?? 0 };
   }
   const indexDate = scope.indexDate ?? ('indexDate' in spec.population ? spec.population.indexDate : undefined);
   if (indexDate === undefined) {
@@ -90,7 +104,7 @@ async function populationSelect(
     }
     return `SELECT DISTINCT ${cols}, ${d} AS index_date FROM cohort_person p WHERE ${conds.join(' AND ')}${only}`;
   });
-  return { sql: selects.join('\nUNION ALL\n'), params };
+  return { sql: selects.join('\nUNION ALL\n'), params, leftOut: 0 };
 }
 
 const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN : Number(v));
@@ -102,11 +116,12 @@ const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN 
  * under competing mortality does. An empty population is `MODEL_EMPTY_DATA`.
  */
 export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: FeatureScope = {}): Promise<HubFeatureRows> {
+  const consent = await hub.consent.filter(defaultFeaturePurpose(scope));
   await refreshCohortIndex(hub);
   const tag = randomBytes(6).toString('hex');
   const pop = `model_population_${tag}`;
   const vals = `model_values_${tag}`;
-  const population = await populationSelect(hub, spec, scope);
+  const population = await populationSelect(hub, spec, scope, consent);
   const width = spec.features.length;
   const built = await hub.db.transaction(async (tx) => {
     await tx.run(
@@ -117,6 +132,11 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
       `INSERT INTO ${pop} SELECT ROW_NUMBER() OVER () AS rid, x.* FROM (${population.sql}) x`,
       population.params,
     );
+    // People whose consent refuses the purpose leave before any feature of theirs is computed.
+    const refused = `NOT (${consent.allows('patient_key')})`;
+    const [out] = await tx.all<{ n: unknown }>(`SELECT COUNT(DISTINCT patient_key) AS n FROM ${pop} WHERE ${refused}`);
+    await tx.run(`DELETE FROM ${pop} WHERE ${refused}`);
+    const leftOut = population.leftOut + Number(out?.n ?? 0);
     if (spec.outcome !== undefined) {
       const del = prevalentDelete(spec, spec.outcome, pop);
       await tx.run(del.sql, del.params);
@@ -162,9 +182,16 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
     }
     await tx.run(`DROP TABLE ${vals}`);
     await tx.run(`DROP TABLE ${pop}`);
-    return { people, values, outcome };
+    return { people, values, outcome, leftOut };
   });
   const rows = built.people;
+  if (rows.length === 0 && scope.patients !== undefined && built.leftOut > 0) {
+    throw new HealthmeshError(
+      'CONSENT_REFUSED',
+      `the consent of ${scope.patients.length === 1 ? 'this patient' : 'these patients'} refuses ${consent.purpose}`,
+      { path: 'patient' },
+    );
+  }
   if (rows.length === 0 && scope.patients !== undefined) {
     throw new HealthmeshError(
       'MODEL_PATIENT_NOT_FOUND',
@@ -186,5 +213,6 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
     sex: rows.map((r) => (typeof r.gender === 'string' ? r.gender : 'unknown')),
     region: rows.map((r) => (typeof r.region === 'string' ? r.region : 'unknown')),
     age,
+    consent: { purpose: consent.purpose, asOf: consent.asOf.toISOString(), leftOut: built.leftOut },
   };
 }

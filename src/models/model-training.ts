@@ -133,11 +133,21 @@ export interface TrainingResult {
   split: { train: Uint32Array; test: Uint32Array };
   /** Held-out probabilities, in the order of `split.test`. */
   testPredictions: Float64Array;
+  /** The purpose the population was built for and how many people their consent left out of it. */
+  consent: HubFeatureRows['consent'];
 }
 
-/** Train a model from a spec on this hub and register it as the next version of `spec.model`. */
-export async function trainFromSpec(hub: Hub, spec: TrainingSpec, createdBy: string): Promise<TrainingResult> {
-  const rows = await buildHubFeatures(hub, spec.features, { trainingDates: true });
+/**
+ * Train a model from a spec on this hub and register it as the next version of `spec.model`. The population is
+ * built for `purpose` (default ai-development): people whose consent refuses it are not in it.
+ */
+export async function trainFromSpec(
+  hub: Hub,
+  spec: TrainingSpec,
+  createdBy: string,
+  purpose = 'ai-development',
+): Promise<TrainingResult> {
+  const rows = await buildHubFeatures(hub, spec.features, { trainingDates: true, purpose });
   const y = rows.matrix.outcome!;
   const population = spec.features.population;
   // With training index dates, a person is on one side only; without them this is the plain stratified split.
@@ -183,7 +193,7 @@ export async function trainFromSpec(hub: Hub, spec: TrainingSpec, createdBy: str
   );
   const registry = await hubModelRegistry(hub);
   const registered = await registry.register(spec.model, model, card, createdBy, plan);
-  return { registered, heldOut, rows, split, testPredictions };
+  return { registered, heldOut, rows, split, testPredictions, consent: rows.consent };
 }
 
 /** The card's description of each input column: the feature's kind and how a missing value was filled. */

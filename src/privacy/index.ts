@@ -1,3 +1,9 @@
+export type { ConsentFilter } from './consent-decisions.js';
+export { ConsentDecisions, consentDecisionMigrations, filterOf } from './consent-decisions.js';
+export type { ConsentDecision, DecisionSpan, PersonDecision } from './consent-evaluation.js';
+export { consentDecision, decisionSpans, personDecision } from './consent-evaluation.js';
+export type { Purpose } from './consent-policy.js';
+export { ACT_REASON, BUILTIN_PURPOSES, CONSENT_SCOPE, ConsentPolicy, HEALTHMESH_PURPOSE } from './consent-policy.js';
 export type {
   CountTable,
   ReleasedCount,

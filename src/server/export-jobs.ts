@@ -12,6 +12,8 @@ export interface ExportRequest {
   since?: Date;
   requestUrl: string;
   actor: string;
+  /** The purpose of use (a checked name): people whose consent refuses it are not exported (docs/consent.md). */
+  purpose: string;
 }
 
 export interface ExportFile {
@@ -27,6 +29,8 @@ export interface ExportJob {
   transactionTime: Date;
   files: ExportFile[];
   exported: number;
+  /** People whose consent refused the purpose as of the transaction time: none of their resources is exported. */
+  leftOut?: number;
   error?: string;
 }
 
@@ -89,6 +93,16 @@ export class ExportJobs {
     }
     if (job.request.since) where.push(`h.last_updated > $${params.push(job.request.since)}`);
     if (job.request.level === 'patient') where.push('h.patient_key IS NOT NULL');
+    // Consent as of the transaction time: a refuser's resources (their Patient included) stay on the hub.
+    const consent = await this.hub.consent.filter(job.request.purpose, job.transactionTime);
+    const allowed = consent.allows('h.patient_key');
+    const [out] = await this.hub.db.all<{ n: unknown }>(
+      `SELECT COUNT(DISTINCT h.patient_key) AS n FROM resource_head h
+       WHERE ${where.join(' AND ')} AND h.patient_key IS NOT NULL AND NOT (${allowed})`,
+      params,
+    );
+    job.leftOut = Number(out?.n ?? 0);
+    where.push(`(h.patient_key IS NULL OR ${allowed})`);
     const sql = `SELECT v.type, v.id, v.version, v.last_updated, v.patient_key, v.content
       FROM resource_head h JOIN resource_version v ON v.type = h.type AND v.id = h.id AND v.version = h.version
       WHERE ${where.join(' AND ')} ORDER BY h.type, h.id`;
@@ -129,7 +143,13 @@ export class ExportJobs {
       action: 'export',
       target: `$export:${job.request.level}`,
       outcome: finished ? 'success' : 'failure',
-      detail: { job: job.id, resources: job.exported, types: job.files.length },
+      detail: {
+        job: job.id,
+        resources: job.exported,
+        types: job.files.length,
+        purpose: job.request.purpose,
+        leftOut: job.leftOut ?? 0,
+      },
     });
     if (finished) job.status = 'complete';
   }

@@ -2,6 +2,7 @@ import type { CohortDefinition } from '../cohort/index.js';
 import { refreshCohortIndex, runCohort } from '../cohort/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
+import type { ConsentFilter } from '../privacy/index.js';
 import { isoDay, parseIsoDay, type WeeklySeries } from './weekly-series.js';
 
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
@@ -44,6 +45,11 @@ export const CONFIRMED_FLU_COHORT: CohortDefinition = {
 export interface HubSeries {
   readonly ili: WeeklySeries;
   readonly confirmed: WeeklySeries;
+  /**
+   * The purpose the cases were counted for (public-health unless asked) and how many people with an ILI visit
+   * their consent left out (raw: the counts leave the hub only through disclosure control).
+   */
+  readonly consent?: { purpose: string; leftOut: number };
 }
 
 /** The Saturday ending the epidemiological (MMWR, Sunday–Saturday) week that holds `day` (days since 1970-01-01). */
@@ -60,8 +66,14 @@ function toDay(value: unknown, what: string): number {
   return day;
 }
 
-async function weeklyCounts(hub: Hub, def: CohortDefinition, first: number, weeks: number): Promise<Float64Array> {
-  const run = await runCohort(hub.db, def, hub.clock);
+async function weeklyCounts(
+  hub: Hub,
+  def: CohortDefinition,
+  first: number,
+  weeks: number,
+  consent: ConsentFilter,
+): Promise<{ values: Float64Array; leftOut: number }> {
+  const run = await runCohort(hub.db, def, hub.clock, consent);
   const rows = await hub.db.all<{ d: string; n: unknown }>(
     'SELECT CAST(start_date AS VARCHAR) AS d, COUNT(*) AS n FROM cohort_result WHERE cohort_id = $1 GROUP BY start_date',
     [run.cohortId],
@@ -78,7 +90,7 @@ async function weeklyCounts(hub: Hub, def: CohortDefinition, first: number, week
     }
     values[w] = (values[w] as number) + Number(r.n);
   }
-  return values;
+  return { values, leftOut: run.consent?.leftOut ?? 0 };
 }
 
 /**
@@ -86,9 +98,11 @@ async function weeklyCounts(hub: Hub, def: CohortDefinition, first: number, week
  * Saturday, dated by its Saturday as hubverse target data are) of each cohort entry's start date. The grid runs
  * from the week of the hub's first encounter to the week of its last; location = the hub's name. A case dated
  * outside that span is refused (`SURVEILLANCE_BAD_DATE`) rather than dropped.
- * Brings the analytic tables and event index up to date first.
+ * Brings the analytic tables and event index up to date first. Cases of people whose consent refuses `purpose`
+ * (public-health unless named) are not counted.
  */
-export async function hubWeeklySeries(hub: Hub): Promise<HubSeries> {
+export async function hubWeeklySeries(hub: Hub, purpose = 'public-health'): Promise<HubSeries> {
+  const consent = await hub.consent.filter(purpose);
   await refreshCohortIndex(hub);
   // The span of the hub's encounters: conditions carry onsets from before a record began (a diagnosis dated 1948),
   // which would stretch the grid over decades the hub never observed.
@@ -108,10 +122,12 @@ export async function hubWeeklySeries(hub: Hub): Promise<HubSeries> {
   const first = weekEndingDay(toDay(span.lo, 'first event date'));
   const weeks = (weekEndingDay(toDay(span.hi, 'last event date')) - first) / 7 + 1;
   const location = hub.config.name;
-  const ili = await weeklyCounts(hub, ILI_COHORT, first, weeks);
-  const confirmed = await weeklyCounts(hub, CONFIRMED_FLU_COHORT, first, weeks);
+  const ili = await weeklyCounts(hub, ILI_COHORT, first, weeks, consent);
+  const confirmed = await weeklyCounts(hub, CONFIRMED_FLU_COHORT, first, weeks, consent);
   return {
-    ili: { location, locationName: location, startDay: first, values: ili },
-    confirmed: { location, locationName: location, startDay: first, values: confirmed },
+    ili: { location, locationName: location, startDay: first, values: ili.values },
+    confirmed: { location, locationName: location, startDay: first, values: confirmed.values },
+    // Every confirmed case is an ILI visit, so the ILI cohort's count covers both.
+    consent: { purpose: consent.purpose, leftOut: ili.leftOut },
   };
 }

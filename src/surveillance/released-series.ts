@@ -24,6 +24,8 @@ export interface ReleasedHubSeries {
   policy: { threshold: number; rounding: number };
   /** How many weeks of each series are null. */
   suppressed: { ili: number; confirmed: number };
+  /** The purpose the cases were counted for and how many people consent left out, released like any count. */
+  consent?: { purpose: string; leftOut: number | null };
 }
 
 /** Options of a series release. */
@@ -128,6 +130,9 @@ export async function releaseHubSeries(
     ili,
     confirmed,
     suppressed: { ili: ili.filter((v) => v === null).length, confirmed: confirmed.filter((v) => v === null).length },
+    ...(series.consent !== undefined && {
+      consent: { purpose: series.consent.purpose, leftOut: hub.gate.count(series.consent.leftOut).value },
+    }),
   };
 }
 
@@ -165,6 +170,9 @@ export function gatedSeries(
       ili: gate.parameter(s.suppressed.ili, 'weeks suppressed'),
       confirmed: gate.parameter(s.suppressed.confirmed, 'weeks suppressed'),
     },
+    ...(s.consent !== undefined && {
+      consent: { purpose: s.consent.purpose, leftOut: gate.reissue(s.consent.leftOut, origin) },
+    }),
   });
 }
 

@@ -21,7 +21,7 @@ export { parseViewDefinition } from './view-definition.js';
 export type { ViewOutputFormat } from './view-output.js';
 export { CONTENT_TYPES, formatRows, OUTPUT_FORMATS, parseOutputFormat } from './view-output.js';
 export type { RunScope } from './view-runner.js';
-export { runOverResources, runOverStore } from './view-runner.js';
+export { consentLeftOut, runOverResources, runOverStore } from './view-runner.js';
 
 const opened = new WeakMap<Hub, Promise<AnalyticTables>>();
 

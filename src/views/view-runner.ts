@@ -1,3 +1,4 @@
+import type { ConsentFilter } from '../privacy/index.js';
 import type { Database, SqlValue } from '../store/index.js';
 import type { CompiledView, ViewRow } from './view-compiler.js';
 
@@ -8,13 +9,11 @@ export interface RunScope {
   since?: Date;
   /** Stop after this many rows. */
   limit?: number;
+  /** Leave out the resources of people whose consent refuses this filter's purpose (resources of no patient stay). */
+  consent?: ConsentFilter;
 }
 
-/**
- * Run a compiled view over the current resources of its type in the store, yielding rows in batches (one per
- * store chunk): memory stays bounded however many resources match.
- */
-export async function* runOverStore(db: Database, view: CompiledView, scope: RunScope = {}): AsyncIterable<ViewRow[]> {
+function scopeFilter(db: Database, view: CompiledView, scope: RunScope): { filter: string; params: SqlValue[] } {
   const params: SqlValue[] = [view.definition.resource];
   let filter = '';
   if (scope.patients) {
@@ -25,6 +24,31 @@ export async function* runOverStore(db: Database, view: CompiledView, scope: Run
     params.push(scope.since);
     filter += ` AND h.last_updated > $${params.length}`;
   }
+  return { filter, params };
+}
+
+/** How many people's resources of the view's type in the scope its consent filter leaves out. */
+export async function consentLeftOut(db: Database, view: CompiledView, scope: RunScope): Promise<number> {
+  if (scope.consent === undefined) return 0;
+  const { filter, params } = scopeFilter(db, view, scope);
+  const [r] = await db.all<{ n: unknown }>(
+    `SELECT COUNT(DISTINCT h.patient_key) AS n FROM resource_head h
+     WHERE h.type = $1${filter} AND h.patient_key IS NOT NULL AND NOT (${scope.consent.allows('h.patient_key')})`,
+    params,
+  );
+  return Number(r?.n ?? 0);
+}
+
+/**
+ * Run a compiled view over the current resources of its type in the store, yielding rows in batches (one per
+ * store chunk): memory stays bounded however many resources match.
+ */
+export async function* runOverStore(db: Database, view: CompiledView, scope: RunScope = {}): AsyncIterable<ViewRow[]> {
+  const { params, filter: scoped } = scopeFilter(db, view, scope);
+  const filter =
+    scope.consent !== undefined
+      ? `${scoped} AND (h.patient_key IS NULL OR ${scope.consent.allows('h.patient_key')})`
+      : scoped;
   let left = scope.limit ?? Number.POSITIVE_INFINITY;
   if (left <= 0) return;
   const sql = `SELECT v.version, v.last_updated, v.content FROM resource_head h

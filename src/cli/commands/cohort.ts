@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Characterisation, CohortRun, FederatedCohort } from '../../cohort/index.js';
-import { characterise, loadCohortRun, refreshCohortIndex, runCohort } from '../../cohort/index.js';
+import {
+  characterise,
+  DEFAULT_COHORT_PURPOSE,
+  loadCohortRun,
+  refreshCohortIndex,
+  runCohort,
+} from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
 import { audited } from '../audited-work.js';
@@ -36,7 +42,7 @@ function readDefinition(file: string): unknown {
 async function runFederated(
   def: unknown,
   hubs: string[],
-  opts: { dir: string; url?: string; json?: boolean },
+  opts: { dir: string; url?: string; json?: boolean; purpose: string },
   io: Io,
 ): Promise<void> {
   const { paths, config } = readHubConfig(opts.dir);
@@ -47,7 +53,7 @@ async function runFederated(
     res = await fetch(`${url}/cohort/$run`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ definition: def, hubs }),
+      body: JSON.stringify({ definition: def, hubs, purpose: opts.purpose }),
     });
   } catch (e) {
     throw new HealthmeshError(
@@ -63,8 +69,13 @@ async function runFederated(
     return;
   }
   const n = (v: number | null | undefined) => (v === null || v === undefined ? '<suppressed>' : String(v));
-  const lines = [`cohort "${body.name}" across ${hubs.join(', ')}${body.complete ? '' : ' (PARTIAL)'}`];
-  for (const h of body.hubs) lines.push(`  ${h.hub.padEnd(10)} ${n(h.persons).padStart(12)} persons`);
+  const lines = [
+    `cohort "${body.name}" across ${hubs.join(', ')} for ${body.purpose}${body.complete ? '' : ' (PARTIAL)'}`,
+  ];
+  for (const h of body.hubs)
+    lines.push(
+      `  ${h.hub.padEnd(10)} ${n(h.persons).padStart(12)} persons (${n(h.consent?.leftOut)} left out by consent)`,
+    );
   for (const f of body.failed) lines.push(`  ${f.hub.padEnd(10)} ${'no answer'.padStart(12)} (${f.kind})`);
   lines.push(
     `  ${'sum'.padEnd(10)} ${String(body.summedPersons).padStart(12)}${body.suppressedHubs > 0 ? ` (+${body.suppressedHubs} suppressed)` : ''}`,
@@ -76,7 +87,13 @@ async function runFederated(
 }
 
 function formatRun(run: CohortRun, c: Characterisation): string {
-  const lines = [`cohort ${run.cohortId} "${run.name}": ${run.persons} persons, ${run.entries} entries`, 'attrition:'];
+  const lines = [`cohort ${run.cohortId} "${run.name}": ${run.persons} persons, ${run.entries} entries`];
+  if (c.consent !== undefined || run.consent !== undefined) {
+    const purpose = c.consent?.purpose ?? run.consent?.purpose;
+    const leftOut = (run.consent?.leftOut ?? 0) + (c.consent?.leftOut ?? 0);
+    lines.push(`purpose: ${purpose}; ${leftOut} people left out by consent`);
+  }
+  lines.push('attrition:');
   for (const a of run.attrition) lines.push(`  ${String(a.persons).padStart(8)}  ${a.step}`);
   const cells = (title: string, xs: { key: string; persons: number }[]) =>
     lines.push(`${title}: ${xs.map((x) => `${x.key} ${x.persons}`).join(', ')}`);
@@ -104,13 +121,21 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
     .option('--outcome <definition>', 'an outcome cohort: incidence rate and Kaplan-Meier curve')
     .option('--hubs <names>', 'run across these hubs (comma list), coordinated by the serving hub of --dir')
     .option('--url <url>', "with --hubs: the coordinating hub's address (default: its configured host and port)")
+    .option(
+      '--purpose <purpose>',
+      'the purpose of use; people whose consent refuses it are left out',
+      DEFAULT_COHORT_PURPOSE,
+    )
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  $ healthmesh cohort run t2d-40plus.json --outcome ihd.json\n  $ healthmesh cohort run t2d.json --dir .healthmesh/gwangju --hubs gwangju,gyeonggi,busan\n',
+      '\nExample:\n  $ healthmesh cohort run t2d-40plus.json --outcome ihd.json --purpose research\n  $ healthmesh cohort run t2d.json --dir .healthmesh/gwangju --hubs gwangju,gyeonggi,busan\n',
     )
     .action(
-      async (file: string, opts: { dir: string; outcome?: string; json?: boolean; hubs?: string; url?: string }) => {
+      async (
+        file: string,
+        opts: { dir: string; outcome?: string; json?: boolean; hubs?: string; url?: string; purpose: string },
+      ) => {
         const def = readDefinition(file);
         if (opts.hubs !== undefined) {
           await runFederated(
@@ -125,14 +150,15 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
         const outcomeDef = opts.outcome !== undefined ? readDefinition(opts.outcome) : undefined;
         const hub = await openHub(opts.dir);
         try {
+          const consent = await hub.consent.filter(opts.purpose, undefined, '--purpose');
           await refreshCohortIndex(hub);
-          const run = await audited(hub, 'cohort-run', file, () => runCohort(hub.db, def, hub.clock));
-          const outcome = outcomeDef !== undefined ? await runCohort(hub.db, outcomeDef, hub.clock) : undefined;
-          const c = await characterise(
-            hub.db,
-            run.cohortId,
-            outcome !== undefined ? { outcomeCohortId: outcome.cohortId } : {},
-          );
+          const run = await audited(hub, 'cohort-run', file, () => runCohort(hub.db, def, hub.clock, consent));
+          const outcome =
+            outcomeDef !== undefined ? await runCohort(hub.db, outcomeDef, hub.clock, consent) : undefined;
+          const c = await characterise(hub.db, run.cohortId, {
+            consent,
+            ...(outcome !== undefined && { outcomeCohortId: outcome.cohortId }),
+          });
           io.out.write(opts.json ? `${JSON.stringify({ run, characterisation: c }, null, 2)}\n` : formatRun(run, c));
           setCode(0);
         } finally {
@@ -170,7 +196,9 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
       try {
         await refreshCohortIndex(hub);
         const run = await audited(hub, 'cohort-read', id, () => loadCohortRun(hub.db, id));
-        const c = await characterise(hub.db, id);
+        // A stored result is read for the purpose it ran for: members who refused it since are left out now.
+        const consent = run.purpose !== null ? await hub.consent.filter(run.purpose) : undefined;
+        const c = await characterise(hub.db, id, consent !== undefined ? { consent } : {});
         io.out.write(opts.json ? `${JSON.stringify({ run, characterisation: c }, null, 2)}\n` : formatRun(run, c));
         setCode(0);
       } finally {

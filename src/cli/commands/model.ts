@@ -84,22 +84,24 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
     .argument('<spec>', 'training spec JSON file')
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
     .option('--out <base>', 'also write the held-out evaluation as <base>.json and <base>.html')
+    .option('--purpose <purpose>', 'purpose of use; people whose consent refuses it are left out', 'ai-development')
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ healthmesh model train test/fixtures/models/t2d-5y.json --out t2d-heldout\n')
-    .action(async (file: string, opts: { dir: string; out?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { dir: string; out?: string; json?: boolean; purpose: string }) => {
       const spec = parseTrainingSpec(readJson(file, 'spec'));
       const hub = await openHub(opts.dir);
       try {
-        const r = await audited(hub, 'model-train', spec.model, () => trainFromSpec(hub, spec, 'cli'));
+        const purpose = hub.consent.policy.purpose(opts.purpose, '--purpose').name;
+        const r = await audited(hub, 'model-train', spec.model, () => trainFromSpec(hub, spec, 'cli', purpose));
         const written = opts.out ? writeReports(r.heldOut, r.registered.card.title, opts.out) : [];
         const { id, version, kind, modelHash } = r.registered;
         if (opts.json) {
           io.out.write(
-            `${JSON.stringify({ id, version, kind, modelHash, heldOut: r.heldOut.overall, written }, null, 2)}\n`,
+            `${JSON.stringify({ id, version, kind, modelHash, consent: r.consent, heldOut: r.heldOut.overall, written }, null, 2)}\n`,
           );
         } else {
           io.out.write(
-            `registered ${id} version ${version} (${kind}, ${r.registered.model.features.length} inputs)\nheld-out:\n${summary(r.heldOut.overall)}\n${written.map((w) => `wrote ${w}\n`).join('')}`,
+            `registered ${id} version ${version} (${kind}, ${r.registered.model.features.length} inputs)\npurpose: ${r.consent.purpose}; ${r.consent.leftOut} people left out by consent\nheld-out:\n${summary(r.heldOut.overall)}\n${written.map((w) => `wrote ${w}\n`).join('')}`,
           );
         }
         setCode(0);
@@ -115,17 +117,22 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
     .option('--version <n>', 'model version (default: the latest)')
     .option('--index-date <date>', "evaluate at this index date instead of the spec's (fixed-date populations)")
     .option('--out <base>', 'write <base>.json and <base>.html (default <id>-v<version>-evaluation)')
+    .option('--purpose <purpose>', 'purpose of use; people whose consent refuses it are left out', 'ai-validation')
     .option('--json', 'print the report as JSON instead of a summary')
     .addHelpText('after', '\nExample:\n  $ healthmesh model evaluate t2d-5y --index-date 2020-01-01 --out t2d-2020\n')
     .action(
-      async (id: string, opts: { dir: string; version?: string; indexDate?: string; out?: string; json?: boolean }) => {
+      async (
+        id: string,
+        opts: { dir: string; version?: string; indexDate?: string; out?: string; json?: boolean; purpose: string },
+      ) => {
         const version = versionOption(opts.version);
         const indexDate = dateOption(opts.indexDate);
         const hub = await openHub(opts.dir);
         try {
           const report = await audited(hub, 'model-evaluate', id, async () => {
             const m = await (await hubModelRegistry(hub)).get(id, version);
-            const s = await scoreHubRows(hub, m, indexDate !== undefined ? { indexDate } : {});
+            const purpose = hub.consent.policy.purpose(opts.purpose, '--purpose').name;
+            const s = await scoreHubRows(hub, m, { purpose, ...(indexDate !== undefined && { indexDate }) });
             if (s.input.outcome === undefined) {
               throw new HealthmeshError('MODEL_INVALID_SPEC', `model ${id} has no outcome to evaluate against`, {
                 path: id,
@@ -199,6 +206,11 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
     .option('--patient <key>', 'a patient key of this hub (its pseudonymous id)')
     .option('--index-date <date>', 'with --patient: the date to predict from (default today)')
     .option('--features <json>', 'a feature vector as JSON, e.g. \'{"age": 61, "fpg": null}\' (null = not recorded)')
+    .option(
+      '--purpose <purpose>',
+      "with --patient: purpose of use, refused when the patient's consent refuses it",
+      'treatment',
+    )
     .option('--json', 'print the probability and the FHIR RiskAssessment as JSON')
     .addHelpText(
       'after',
@@ -214,6 +226,7 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
           indexDate?: string;
           features?: string;
           json?: boolean;
+          purpose: string;
         },
       ) => {
         const version = versionOption(opts.version);
@@ -242,7 +255,8 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
               const now = hub.clock.now();
               if (opts.patient !== undefined) {
                 const at = indexDate ?? now.toISOString().slice(0, 10);
-                const s = await scoreHubRows(hub, m, { patients: [opts.patient], indexDate: at });
+                const purpose = hub.consent.policy.purpose(opts.purpose, '--purpose').name;
+                const s = await scoreHubRows(hub, m, { patients: [opts.patient], indexDate: at, purpose });
                 const p = s.probabilities[0]!;
                 return { m, p, ra: riskAssessment(m, p, { patientKey: opts.patient, indexDate: at, now }) };
               }

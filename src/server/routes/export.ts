@@ -15,7 +15,12 @@ interface KickoffQuery {
   _type?: string;
   _since?: string;
   _outputFormat?: string;
+  /** The purpose of use (docs/consent.md); research when absent. */
+  purpose?: string;
 }
+
+/** Bulk export is for research unless the request names another purpose. */
+const DEFAULT_EXPORT_PURPOSE = 'research';
 
 /** FHIR Bulk Data Access (v2) $export: kick-off, status polling, file download, cancel. */
 export function exportRoutes(ctx: RouteContext) {
@@ -46,14 +51,16 @@ export function exportRoutes(ctx: RouteContext) {
           if (!r) throw badRequest('_since must be a FHIR instant', '_since');
           since = new Date(r.low);
         }
+        const purpose = ctx.hub.consent.policy.purpose(q.purpose ?? DEFAULT_EXPORT_PURPOSE).name;
         const job = jobs.start({
           level,
+          purpose,
           types,
           ...(since !== undefined && { since }),
           requestUrl: `${fhirBase(ctx, req)}${req.url.replace(/^\/fhir/, '')}`,
           actor: req.principal?.name ?? 'anonymous',
         });
-        req.auditAction.detail = { job: job.id };
+        req.auditAction.detail = { job: job.id, purpose };
         return reply
           .code(202)
           .header('Content-Location', `${fhirBase(ctx, req)}/$export-status/${job.id}`)
@@ -93,6 +100,9 @@ export function exportRoutes(ctx: RouteContext) {
               count: f.count,
             })),
             error: [],
+            // Bulk Data v2 lets a server add its own metadata under `extension`: the purpose and how many people's
+            // resources consent kept out (row-level callers only, so the count is not rounded).
+            extension: { purpose: job.request.purpose, leftOut: job.leftOut ?? 0 },
           });
       },
     );

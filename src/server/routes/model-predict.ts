@@ -18,6 +18,8 @@ interface PredictBody {
   patient?: unknown;
   indexDate?: unknown;
   features?: unknown;
+  /** The purpose of use when scoring a patient of this hub (default treatment; docs/consent.md). */
+  purpose?: unknown;
   version?: unknown;
 }
 
@@ -37,7 +39,7 @@ export function modelPredictRoutes(ctx: RouteContext) {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
         throw badRequest('the body must be a JSON object with "patient" or "features"', 'body');
       }
-      const known = new Set(['patient', 'indexDate', 'features', 'version']);
+      const known = new Set(['patient', 'indexDate', 'features', 'version', 'purpose']);
       const unknown = Object.keys(body).find((k) => !known.has(k));
       if (unknown !== undefined) throw badRequest(`unknown field "${unknown}"`, unknown);
       if ((body.patient === undefined) === (body.features === undefined)) {
@@ -80,10 +82,14 @@ export function modelPredictRoutes(ctx: RouteContext) {
           indexDate: at,
           modelHash: m.modelHash,
         };
-        const s = await scoreHubRows(ctx.hub, m, { patients: [patient], indexDate: at });
+        // Prediction for a patient is for their care unless the request says otherwise (docs/consent.md).
+        const purpose = ctx.hub.consent.policy.purpose(body.purpose ?? 'treatment').name;
+        req.auditAction.detail.purpose = purpose;
+        const s = await scoreHubRows(ctx.hub, m, { patients: [patient], indexDate: at, purpose });
         const probability = s.probabilities[0]!;
         return {
           model: { id: m.id, version: m.version },
+          purpose,
           probabilities: [probability],
           features: Object.fromEntries(s.input.names.map((n, j) => [n, s.input.values[j]!])),
           riskAssessment: riskAssessment(m, probability, { patientKey: patient, indexDate: at, now }),

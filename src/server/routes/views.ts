@@ -7,6 +7,7 @@ import {
   builtInView,
   CONTENT_TYPES,
   CompiledView,
+  consentLeftOut,
   formatRows,
   parseOutputFormat,
   runOverResources,
@@ -25,6 +26,7 @@ interface RunRequest {
   limit: number | undefined;
   patients: string[] | undefined;
   since: Date | undefined;
+  purpose: string | undefined;
 }
 
 /** Read the `Parameters` body of `$run` (SQL-on-FHIR v2 operations/run). */
@@ -41,6 +43,7 @@ function parseRunParameters(body: unknown): RunRequest {
     limit: undefined,
     patients: undefined,
     since: undefined,
+    purpose: undefined,
   };
   (b.parameter as Json[]).forEach((p, i) => {
     const where = `Parameters.parameter[${i}]`;
@@ -86,6 +89,10 @@ function parseRunParameters(body: unknown): RunRequest {
         req.since = new Date(t);
         break;
       }
+      case 'purpose':
+        // Our own parameter (docs/consent.md): the purpose a run over the store is for.
+        req.purpose = String(p.valueCode ?? p.valueString ?? '');
+        break;
       default:
         throw new HealthmeshError(
           'API_NOT_SUPPORTED',
@@ -126,18 +133,32 @@ export function viewRoutes(ctx: RouteContext) {
             : req.headers.accept?.includes('text/csv')
               ? 'csv'
               : 'json');
+        // A run over the store by anyone but an admin (or naming a purpose) is for a purpose, research unless named:
+        // the resources of people whose consent refuses it are left out, and the response says the purpose and how
+        // many people were left out.
+        const consent =
+          run.resources === undefined && (req.principal?.role !== 'admin' || run.purpose !== undefined)
+            ? await ctx.hub.consent.filter(run.purpose ?? 'research', undefined, 'Parameters.purpose')
+            : undefined;
+        const scope = {
+          ...(run.patients && { patients: run.patients }),
+          ...(run.since && { since: run.since }),
+          ...(run.limit !== undefined && { limit: run.limit }),
+          ...(consent !== undefined && { consent }),
+        };
+        if (consent !== undefined) {
+          const leftOut = await consentLeftOut(ctx.hub.db, view, scope);
+          reply.header('X-Purpose', consent.purpose).header('X-Consent-Left-Out', String(leftOut));
+        }
         const rows: AsyncIterable<ViewRow[]> = run.resources
           ? runOverResources(view, run.resources, run.limit)
-          : runOverStore(ctx.hub.db, view, {
-              ...(run.patients && { patients: run.patients }),
-              ...(run.since && { since: run.since }),
-              ...(run.limit !== undefined && { limit: run.limit }),
-            });
+          : runOverStore(ctx.hub.db, view, scope);
         req.auditAction.target = `ViewDefinition:${view.definition.name ?? view.definition.resource}`;
         req.auditAction.detail = {
           resource: view.definition.resource,
           source: run.resources ? 'request' : 'store',
           format,
+          ...(consent !== undefined && { purpose: consent.purpose }),
         };
         // The first chunk is produced before the status is sent, so a view that fails on the data still gets an
         // OperationOutcome; later faults can only cut the stream short.
