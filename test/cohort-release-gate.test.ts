@@ -113,10 +113,13 @@ describe('the release gate on cohorts and the console, against issue 14', () => 
     researcher = await env.hub.tokens.create('analyst', 'researcher');
     steward = await env.hub.tokens.create('curator', 'steward');
     app = await buildServer(env.hub);
-    // What each handler returned, before it was serialised: the server's coming check sends a researcher nothing
-    // else than a Released value.
-    app.addHook('preSerialization', async (req, _reply, payload) => {
-      handed.set(`${req.principal?.role} ${req.method} ${req.url.split('?')[0]}`, isReleased(payload));
+    // Whether each handler returned a Released value: the server's own hook (registered first) unwraps it and marks
+    // the reply as gated before this one runs.
+    app.addHook('preSerialization', async (req, reply, payload) => {
+      handed.set(
+        `${req.principal?.role} ${req.method} ${req.url.split('?')[0]}`,
+        reply.gated === true || isReleased(payload),
+      );
       return payload;
     });
   }, 120_000);

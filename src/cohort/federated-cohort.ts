@@ -9,60 +9,19 @@
 import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
-import type {
-  ConsentFilter,
-  ReleaseCell,
-  Released,
-  ReleasedCount,
-  ReleasedHistogram,
-  ReleasedSummary,
-  ReleasedTable,
-  ReleasePart,
-  RingCall,
-  RingResponse,
-} from '../privacy/index.js';
-import { federatedDistinctCount, LinkageParty, releaseTerms, VALUE_GRID_RATIO } from '../privacy/index.js';
+import type { Released, ReleasedCount, RingCall, RingResponse } from '../privacy/index.js';
+import { federatedDistinctCount, LinkageParty } from '../privacy/index.js';
 import { characterise, measurementContributors, measurementGridCells } from './characterisation.js';
 import type { CohortDefinition } from './cohort-definition.js';
+import type { ReleasedCohort } from './cohort-release.js';
+import { AGE_BANDS, cohortTerms, releaseCohortStatistics, SEXES } from './cohort-release.js';
 import { cohortIdOf, runCohort } from './cohort-runner.js';
 import { validateCohortDefinition } from './cohort-validation.js';
 import { refreshCohortIndex } from './index-refresh.js';
 import type { PooledMeasurement } from './measurement-pooling.js';
 import { poolMeasurements } from './measurement-pooling.js';
 
-export interface ReleasedCohort {
-  hub: string;
-  name: string;
-  persons: ReleasedCount;
-  attrition: { step: string; persons: ReleasedCount }[];
-  ageSex: ReleasedTable;
-  /** Whether this hub holds a linkage key and can join a distinct count. */
-  linkage: boolean;
-  /**
-   * The purpose the cohort ran for and how many people who met the definition were left out because their consent
-   * refuses it, released like any count (a refusal is information about a person too).
-   */
-  consent: { purpose: string; leftOut: ReleasedCount };
-  /**
-   * Set when this is an earlier release answered again: the same definition was asked, and a fresh answer would
-   * differ from the published one by fewer people than the threshold (differencing). ISO time of that release.
-   */
-  asOf?: string;
-  /** Latest value in the year before index of the commonest measurements, with too-small statistics withheld. */
-  measurements: {
-    system: string;
-    code: string;
-    unit: string | null;
-    summary: ReleasedSummary;
-    /** Bins of at least the threshold of people on the privacy grid, so the coordinator can pool quantiles. */
-    histogram: ReleasedHistogram | null;
-    /**
-     * Set when the release log withheld this measurement: its contributors differ from those of an earlier
-     * related release by fewer people than the threshold, so its statistics would give theirs by subtraction.
-     */
-    refusedBy?: 'differencing';
-  }[];
-}
+export type { ReleasedCohort } from './cohort-release.js';
 
 export interface FederatedCohort {
   name: string;
@@ -83,8 +42,6 @@ export interface FederatedCohort {
   measurements: PooledMeasurement[];
 }
 
-const AGE_BANDS = ['0-19', '20-39', '40-59', '60-79', '80+'] as const;
-const SEXES = ['female', 'male', 'other', 'unknown'] as const;
 const LINKAGE_BLOCK = 10;
 
 async function ageSexCounts(hub: Hub, cohortId: string): Promise<number[][]> {
@@ -103,70 +60,6 @@ async function ageSexCounts(hub: Hub, cohortId: string): Promise<number[][]> {
     if (row !== undefined) row[s < 0 ? 3 : s] = (row[s < 0 ? 3 : s] ?? 0) + Number(r.n);
   }
   return cells;
-}
-
-/** What a measurement's statistics would publish, with what the release log needs to compare it. */
-interface MeasurementRelease {
-  key: string;
-  system: string;
-  code: string;
-  unit: string | null;
-  summary: Released<ReleasedSummary>;
-  histogram: Released<ReleasedHistogram | null>;
-  part: Omit<ReleasePart, 'terms'>;
-}
-
-/**
- * The latest value in the year before index of the ten commonest measurements, through the gate: mean and SD with
- * the dominance inputs computed in SQL, quartiles, a grid histogram. Each comes with its release-log part: the
- * family of its code, its contributors, its published n and the true and published count of each histogram bin.
- */
-async function measurementReleases(hub: Hub, cohortId: string, consent: ConsentFilter): Promise<MeasurementRelease[]> {
-  const { gate } = hub;
-  // Characterised first: with the consent filter it leaves out of the stored result anyone who refused since.
-  const { measurements } = await characterise(hub.db, cohortId, { top: 10, consent });
-  const cells = await measurementGridCells(hub.db, cohortId);
-  const contributors = await measurementContributors(hub.db, cohortId);
-  return measurements.map((m) => {
-    const key = `${m.system}|${m.code}`;
-    const mine = cells.filter((c) => c.system === m.system && c.code === m.code);
-    const summary = gate.summary({
-      n: m.n,
-      mean: m.mean,
-      sd: m.sd,
-      quantiles: { 0.25: m.p25, 0.5: m.median, 0.75: m.p75 },
-      dominance: m.dominance,
-    });
-    const histogram = gate.histogram(mine);
-    const partCells: Record<string, ReleaseCell> = { n: { count: m.n, released: summary.value.n } };
-    const h = histogram.value;
-    if (h !== null) {
-      // A bin's true count: the grid cells up to its upper edge (computed as privacy's grid does) less those before.
-      const upTo = (edge: number) =>
-        mine.filter((c) => (c.cell === null ? 0 : VALUE_GRID_RATIO ** c.cell) <= edge).reduce((s, c) => s + c.count, 0);
-      let below = 0;
-      h.counts.forEach((released, i) => {
-        const edge = h.edges[i];
-        const atOrBelow = edge === undefined ? m.n : upTo(edge);
-        partCells[`bin|${edge ?? 'inf'}`] = { count: atOrBelow - below, released };
-        below = atOrBelow;
-      });
-    }
-    return {
-      key,
-      system: m.system,
-      code: m.code,
-      unit: m.unit,
-      summary,
-      histogram,
-      part: {
-        label: key,
-        family: `cohort.measurement/${key}`,
-        cells: partCells,
-        population: contributors.get(key) ?? [],
-      },
-    };
-  });
 }
 
 /** The purpose a cohort request runs for when it names none: research (docs/consent.md). */
@@ -189,67 +82,29 @@ export async function releaseCohort(
   const consent = await hub.consent.filter(purpose);
   await refreshCohortIndex(hub);
   const run = await runCohort(hub.db, def, hub.clock, consent);
-  const leftOut = run.consent?.leftOut ?? 0;
-  const { gate } = hub;
-  const terms = releaseTerms([
-    def.conceptSets,
-    def.entry,
-    def.priorObservationDays ?? null,
-    ...(def.inclusion ?? []),
-    def.exit ?? null,
-    { purpose: consent.purpose },
-  ]);
-  const persons = gate.count(run.persons);
-  const attrition = run.attrition.map((a) => ({ step: a.step, persons: gate.count(a.persons) }));
-  const ageSex = gate.table({
-    rows: [...AGE_BANDS],
-    columns: [...SEXES],
-    cells: await ageSexCounts(hub, run.cohortId),
-  });
-  const measurements = await measurementReleases(hub, run.cohortId, consent);
-  // The count of people left out by consent goes through the same release as every other count.
-  const consentLeftOut = gate.count(leftOut);
-  const cells: Record<string, { count: number; released: ReleasedCount }> = {};
-  run.attrition.forEach((a, i) => {
-    cells[`attrition|${i}`] = { count: a.persons, released: attrition[i]?.persons.value ?? null };
-  });
-  cells['consent|leftOut'] = { count: leftOut, released: consentLeftOut.value };
+  // Characterised first: with the consent filter it leaves out of the stored result anyone who refused since.
+  const { measurements } = await characterise(hub.db, run.cohortId, { top: 10, consent });
+  const cells = await measurementGridCells(hub.db, run.cohortId);
+  const contributors = await measurementContributors(hub.db, run.cohortId);
   const members = await hub.db.all<{ patient_key: string }>(
     'SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1',
     [run.cohortId],
   );
-  const admitted = await hub.releases.admitParts(
-    { requester, family: 'cohort.run/attrition', terms, cells, population: members.map((m) => m.patient_key) },
-    // Only what publishes a number is compared and recorded: a measurement under the threshold publishes nothing.
-    measurements.filter((m) => m.summary.value.n !== null).map((m) => ({ ...m.part, terms })),
-    (withheld) =>
-      gate.bundle({
-        hub: hub.config.name,
-        name: def.name,
-        persons,
-        attrition,
-        ageSex,
-        linkage: hub.linkageKey !== undefined,
-        consent: { purpose: consent.purpose, leftOut: consentLeftOut },
-        measurements: measurements.map((m) =>
-          withheld.has(m.key)
-            ? {
-                system: m.system,
-                code: m.code,
-                unit: m.unit,
-                summary: gate.text({ n: null, withheld: ['n', 'mean', 'sd', 'quantiles'] }),
-                histogram: null,
-                refusedBy: 'differencing' as const,
-              }
-            : { system: m.system, code: m.code, unit: m.unit, summary: m.summary, histogram: m.histogram },
-        ),
-      }),
-  );
-  if (admitted.reusedFrom === undefined) return admitted.result;
-  // The same definition asked again a few people later: the earlier release, as it was published.
-  return gate.reissue(
-    { ...(admitted.reused as ReleasedCohort), asOf: admitted.reusedFrom.toISOString() },
-    'release-log',
+  return releaseCohortStatistics(
+    { gate: hub.gate, releases: hub.releases, hub: hub.config.name, linkage: hub.linkageKey !== undefined },
+    { requester, name: def.name, purpose: consent.purpose, terms: cohortTerms(def, consent.purpose) },
+    {
+      attrition: run.attrition,
+      persons: run.persons,
+      leftOut: run.consent?.leftOut ?? 0,
+      ageSex: await ageSexCounts(hub, run.cohortId),
+      members: members.map((m) => m.patient_key),
+      measurements: measurements.map((m) => ({
+        ...m,
+        gridCells: cells.filter((c) => c.system === m.system && c.code === m.code),
+        contributors: contributors.get(`${m.system}|${m.code}`) ?? [],
+      })),
+    },
   );
 }
 

@@ -27,6 +27,12 @@ export type {
   Window,
 } from './cohort-definition.js';
 export { COHORT_SCHEMA, DOMAINS } from './cohort-definition.js';
+export type {
+  CohortReleaser,
+  CohortStatistics,
+  MeasurementStatistics,
+} from './cohort-release.js';
+export { AGE_BANDS, releaseCohortStatistics, SEXES } from './cohort-release.js';
 export type { AttritionStep, CohortConsent, CohortRun } from './cohort-runner.js';
 export { cohortIdOf, loadCohortRun, runCohort } from './cohort-runner.js';
 export { cohortMigrations } from './cohort-schema.js';

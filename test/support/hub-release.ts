@@ -1,14 +1,9 @@
+import type { CohortStatistics } from '../../src/cohort/index.js';
+import { releaseCohortStatistics } from '../../src/cohort/index.js';
 import type { DisclosurePolicy } from '../../src/core/index.js';
 import { isHealthmeshError } from '../../src/core/index.js';
 import type { ReleasedCount, ReleasedHistogram, ReleasedSummary, ReleasedTable } from '../../src/privacy/index.js';
-import {
-  gridCell,
-  type ReleaseLog,
-  releaseCount,
-  releaseHistogram,
-  releaseSummary,
-  releaseTable,
-} from '../../src/privacy/index.js';
+import { gridCell, ReleaseGate, type ReleaseLog, releaseCount } from '../../src/privacy/index.js';
 
 /** One person of a random population: age band 0–4, sex 0–1, and a measurement value (one decimal) or none. */
 export interface Person {
@@ -34,11 +29,12 @@ function quantile(sorted: readonly number[], p: number): number {
 }
 
 /**
- * A cohort released the way the hub's `releaseCohort` (src/cohort/federated-cohort.ts) releases one: the person
- * count, the age band × sex table, the latest-measurement summary and its histogram, each through its disclosure
- * function, the whole result admitted through the release log with the person count as its cell and the members as
- * its population. Returns the published result (an earlier one when the log answers it again), or `refused`.
- * Keep this in step with `releaseCohort`: it is the hub's path, replayed without SQL so properties run fast.
+ * A cohort of `members` released through the hub's own release step (`releaseCohortStatistics` in
+ * src/cohort/cohort-release.ts, which `releaseCohort` calls after its SQL): the person count, the age band × sex table,
+ * the latest-measurement summary and its histogram, each through the release gate, admitted by the release log with
+ * its members and every published count, and the measurement as a part with its contributors. Only the statistics
+ * are computed here, as the hub's SQL would compute them, so properties run fast. Returns the published result (an
+ * earlier one when the log answers it again, a withheld measurement as nulls), or `refused`.
  */
 export async function releaseLikeHub(
   log: ReleaseLog,
@@ -46,46 +42,61 @@ export async function releaseLikeHub(
   terms: readonly string[],
   members: readonly Person[],
 ): Promise<HubRelease | 'refused'> {
-  const cells = [0, 1, 2, 3, 4].map((b) =>
-    [0, 1].map((s) => members.filter((p) => p.band === b && p.sex === s).length),
+  const ageSex = [0, 1, 2, 3, 4].map((b) =>
+    [0, 1, 2, 3].map((s) => members.filter((p) => p.band === b && p.sex === s).length),
   );
-  const values = members.flatMap((p) => (p.value === undefined ? [] : [p.value])).sort((a, b) => a - b);
+  const measured = members.filter((p) => p.value !== undefined);
+  const values = measured.map((p) => p.value!).sort((a, b) => a - b);
   const n = values.length;
   const mean = n > 0 ? values.reduce((s, v) => s + v, 0) / n : Number.NaN;
   const sd = n > 1 ? Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : Number.NaN;
   const grid = new Map<number | null, number>();
   for (const v of values) grid.set(gridCell(v), (grid.get(gridCell(v)) ?? 0) + 1);
-  const released: HubRelease = {
-    persons: releaseCount(members.length, policy),
-    ageSex: releaseTable({ rows: ['0', '1', '2', '3', '4'], columns: ['f', 'm'], cells }, policy),
-    summary: releaseSummary(
-      {
-        n,
-        mean,
-        sd,
-        ...(n > 0 && {
-          quantiles: { 0.25: quantile(values, 0.25), 0.5: quantile(values, 0.5), 0.75: quantile(values, 0.75) },
-        }),
-      },
-      policy,
-    ),
-    histogram: releaseHistogram(
-      [...grid].map(([cell, count]) => ({ cell, count })),
-      policy,
-    ),
+  const absolute = values.map(Math.abs).sort((a, b) => b - a);
+  const stats: CohortStatistics = {
+    persons: members.length,
+    attrition: [{ step: 'entry', persons: members.length }],
+    leftOut: 0,
+    ageSex,
+    members: members.map((p) => p.key),
+    measurements:
+      n === 0
+        ? []
+        : [
+            {
+              system: 'http://loinc.org',
+              code: 'lab',
+              unit: null,
+              n,
+              mean,
+              sd,
+              p25: quantile(values, 0.25),
+              median: quantile(values, 0.5),
+              p75: quantile(values, 0.75),
+              dominance: {
+                largestTwo: (absolute[0] ?? 0) + (absolute[1] ?? 0),
+                absoluteTotal: absolute.reduce((s, v) => s + v, 0),
+              },
+              gridCells: [...grid].map(([cell, count]) => ({ cell, count })),
+              contributors: measured.map((p) => p.key),
+            },
+          ],
   };
   try {
-    const admitted = await log.admitResult(
-      {
-        requester: 'user:attacker',
-        family: 'cohort.run/attrition',
-        terms,
-        cells: { 'attrition|0': { count: members.length, released: released.persons } },
-        population: members.map((p) => p.key),
-      },
-      released,
-    );
-    return admitted.result;
+    const released = (
+      await releaseCohortStatistics(
+        { gate: new ReleaseGate(policy), releases: log, hub: 'attacked', linkage: false },
+        { requester: 'user:attacker', name: 'attack', purpose: 'research', terms },
+        stats,
+      )
+    ).value;
+    const m = released.measurements[0];
+    return {
+      persons: released.persons,
+      ageSex: released.ageSex,
+      summary: m?.summary ?? { n: null, withheld: ['n'] },
+      histogram: m?.histogram ?? null,
+    };
   } catch (e) {
     if (isHealthmeshError(e) && e.code === 'DISCLOSURE_DIFFERENCING') return 'refused';
     throw e;
