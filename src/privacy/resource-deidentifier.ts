@@ -51,11 +51,29 @@ function reduceAddress(address: Json): Json | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** Whether `s` holds a letter of any script: without one it holds no name (dates, numbers, phone numbers). */
+function hasLetter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c >= 0xc0) return true;
+  }
+  return false;
+}
+
 /** Identifiers masked, then the names the run has seen, then the names recognised by their context. */
 function maskText(s: string, names: SeenNames | undefined): string {
   const scrubbed = scrubText(s);
+  if (!hasLetter(scrubbed)) return scrubbed;
   return scrubNames(names ? names.mask(scrubbed) : scrubbed);
 }
+
+/**
+ * Short strings repeat across resources (a code's display, a unit, a status), and masking one depends only on the
+ * string and the run's names: a bounded memo of the answers, per deidentifier and names. Measured on 5,000 Synthea
+ * resources: the three maskers cost more than serialising the resource did without it. In memory only, for the run.
+ */
+const MEMO_MAX_LENGTH = 96;
+const MEMO_ENTRIES = 50_000;
 
 /**
  * Removes and masks direct identifiers in place. References must already point at stored ids: a reference to
@@ -63,6 +81,8 @@ function maskText(s: string, names: SeenNames | undefined): string {
  */
 export class ResourceDeidentifier {
   private readonly known: SeenNames | undefined;
+  private memo = new Map<string, string>();
+  private memoNames: SeenNames | undefined;
 
   constructor(private readonly options: DeidentifyOptions) {
     this.known = options.personNames ? SeenNames.of(options.personNames) : undefined;
@@ -74,8 +94,24 @@ export class ResourceDeidentifier {
    */
   deidentify(resource: Json, names?: SeenNames | readonly string[]): Json {
     const seen = names === undefined ? this.known : names instanceof SeenNames ? names : SeenNames.of(names);
-    this.walkResource(resource, seen !== undefined && seen.size > 0 ? seen : undefined);
+    const effective = seen !== undefined && seen.size > 0 ? seen : undefined;
+    if (effective !== this.memoNames) {
+      this.memo = new Map();
+      this.memoNames = effective;
+    }
+    this.walkResource(resource, effective);
     return resource;
+  }
+
+  /** `maskText` through the memo for short strings. */
+  private mask(s: string, names: SeenNames | undefined): string {
+    if (s.length > MEMO_MAX_LENGTH) return maskText(s, names);
+    const known = this.memo.get(s);
+    if (known !== undefined) return known;
+    const masked = maskText(s, names);
+    if (this.memo.size >= MEMO_ENTRIES) this.memo.clear();
+    this.memo.set(s, masked);
+    return masked;
   }
 
   private walkResource(resource: Json, names: SeenNames | undefined): void {
@@ -117,14 +153,14 @@ export class ResourceDeidentifier {
       const value = node[key];
       if (typeof value === 'string') {
         if (!STRUCTURAL_KEYS.has(key)) {
-          const masked = maskText(value, names);
+          const masked = this.mask(value, names);
           if (masked !== value) node[key] = masked;
         }
       } else if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
           const item: unknown = value[i];
           if (typeof item === 'string') {
-            if (!STRUCTURAL_KEYS.has(key)) value[i] = maskText(item, names);
+            if (!STRUCTURAL_KEYS.has(key)) value[i] = this.mask(item, names);
           } else if (item !== null && typeof item === 'object') {
             if (key === 'contained') this.walkResource(item as Json, names);
             else this.walk(item as Json, names);
