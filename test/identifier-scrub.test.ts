@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initHub, openHub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
+import { expectNotOnDisk } from './support/leak-scan.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 /**
@@ -88,14 +89,6 @@ const doctor = {
   name: [{ family: '이', given: ['준혁'] }],
 };
 
-function* files(dir: string): Generator<string> {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) yield* files(p);
-    else yield p;
-  }
-}
-
 describe('names and identifiers in free text are masked on every ingest path', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hm-scrub-'));
   const input = mkdtempSync(join(tmpdir(), 'hm-scrub-input-'));
@@ -167,15 +160,7 @@ describe('names and identifiers in free text are masked on every ingest path', (
   );
 
   it.each(needles)('no byte under the data directory holds %s', (_name, needle) => {
-    const scanned: string[] = [];
-    for (const f of files(dir)) {
-      const bytes = readFileSync(f);
-      scanned.push(f);
-      expect(bytes.includes(Buffer.from(needle)), `${needle} found in ${f}`).toBe(false);
-      expect(bytes.includes(Buffer.from(needle, 'utf16le')), `${needle} (UTF-16) found in ${f}`).toBe(false);
-    }
-    expect(scanned.some((f) => f.endsWith('hub.log'))).toBe(true);
-    expect(scanned.some((f) => f.endsWith('store.duckdb'))).toBe(true);
+    expectNotOnDisk(dir, needle, ['hub.log', 'store.duckdb']);
   });
 
   it.each(needles)('no value read back from the store holds %s', (_name, needle) => {

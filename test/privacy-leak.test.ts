@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initHub, openHub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
+import { expectNotOnDisk } from './support/leak-scan.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 /** Identifiers planted in the input; none may survive anywhere under the data directory or in the logs. */
@@ -19,14 +20,6 @@ const PLANTED = {
   mrn: 'MRN-55501234',
   email: 'planted.person@example.kr',
 };
-
-function* files(dir: string): Generator<string> {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) yield* files(p);
-    else yield p;
-  }
-}
 
 describe('no raw direct identifier reaches disk, logs or the store', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hm-leak-'));
@@ -123,16 +116,7 @@ describe('no raw direct identifier reaches disk, logs or the store', () => {
   });
 
   it.each(needles)('no byte under the data directory holds %s', (_name, needle) => {
-    const scanned: string[] = [];
-    for (const f of files(dir)) {
-      const bytes = readFileSync(f);
-      scanned.push(f);
-      expect(bytes.includes(Buffer.from(needle)), `${needle} found in ${f}`).toBe(false);
-      expect(bytes.includes(Buffer.from(needle, 'utf16le')), `${needle} (UTF-16) found in ${f}`).toBe(false);
-    }
-    expect(scanned.some((f) => f.endsWith('hub.log'))).toBe(true);
-    expect(scanned.some((f) => f.endsWith('store.duckdb'))).toBe(true);
-    expect(scanned.some((f) => f.includes('rejects'))).toBe(true);
+    expectNotOnDisk(dir, needle, ['hub.log', 'store.duckdb', 'rejects']);
   });
 
   it.each(needles)('no value read back from the store holds %s', (_name, needle) => {
