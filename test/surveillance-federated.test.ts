@@ -1,148 +1,78 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { silentLogger } from '../src/core/index.js';
-import type { Federation } from '../src/federation/index.js';
-import type { Hub } from '../src/hub/index.js';
-import { initHub, openHub } from '../src/hub/index.js';
-import type {
-  FederatedSeries,
-  HubSeries,
-  ModelSeasonScores,
-  QuantileForecast,
-  SeriesPanel,
-  WeeklySeries,
-} from '../src/surveillance/index.js';
+import type { FederatedSeries, HubSeries, ModelSeasonScores, QuantileForecast } from '../src/surveillance/index.js';
 import {
   buildPanel,
-  federatedPanel,
-  flusightBaseline,
   healthmeshEnsemble,
-  hubWeeklySeries,
   ILI_TARGET,
   isoDay,
   listAlerts,
   parseIsoDay,
   parseModelOutputCsv,
   raiseAlerts,
-  releaseThresholds,
   runSeason,
   SERIES_RELEASE_FAMILY,
-  SeriesFederation,
   saveForecasts,
   scoreSeason,
   spreadSuppressedMass,
-  truthTable,
 } from '../src/surveillance/index.js';
-import type { RegionId } from '../src/synth/index.js';
-import { generateRegion } from '../src/synth/index.js';
 import { captureIo } from './support/cli-capture.js';
-import { type EpidemicWeek, FIRST_ROUND_2023_24, ROUNDS_2023_24, readEpidemicTruth } from './support/epidemic-truth.js';
-import { peerEachOther, serveFederated } from './support/peer-servers.js';
-import { ingestOptions } from './support/temp-hub.js';
+import { FIRST_ROUND_2023_24 } from './support/epidemic-truth.js';
+import {
+  BASELINE,
+  forecastSeason,
+  gatherReleased,
+  PEOPLE,
+  printScores,
+  REGIONS,
+  ROUNDS,
+  type ServedRegion as Served,
+  startThreeRegions,
+  THRESHOLD_PER_1000,
+  type ThreeRegions,
+} from './support/surveillance-regions.js';
 
-const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
-/**
- * Residents per region. Under the default disclosure policy (suppress under 10, round to 5) a weekly series says
- * something only when its season peaks well above 10: at 1,500 people (the one-region test) the 2023-24 peak is
- * about 10 and nearly every week would be suppressed; at 5,000 the released 2023-24 peaks are 60-65 ILI visits a
- * week. Only the resource types the series read are ingested (Patient, Encounter, Condition, Consent,
- * Organization: 77 MB a region; Observations, about 70% of a region's bytes, are left out). Measured: the whole
- * file 168-189 s on 2 shared cores at load 9-11 (generating and ingesting 116-141 s of it), 72 s at load under 4.
- */
-const PEOPLE = 5000;
-const INGESTED = ['Patient', 'Encounter', 'Condition', 'Consent', 'Organization'];
-const BASELINE = 'FluSight-baseline';
 const FIRST_ROUND = FIRST_ROUND_2023_24;
-const ROUNDS = ROUNDS_2023_24;
-const THRESHOLD_PER_1000 = 3;
 /**
  * Guards set after measuring this seed (deterministic: seeded generator, ingest and forecasters), so they catch
  * regressions; they do not prove skill on other data. Measured: the ensemble's relative WIS against the baseline,
  * both forecasting from the released series, 0.870 on counts and 0.831 on log1p; 95% coverage 0.878 against the
- * expected curve. docs/surveillance.md reports the figures.
+ * expected curve. docs/surveillance.md reports the figures; `npm run bench -- surveillance-gate` prints them beside
+ * the exact series' figures.
  */
 const ENSEMBLE_CEILING = 0.95;
 const COVERAGE95_FLOOR = 0.8;
-
-type Served = {
-  hub: Hub;
-  dir: string;
-  token: string;
-  app: FastifyInstance;
-  federation: Federation;
-  series: SeriesFederation;
-};
 
 function pad(s: string | number, n: number): string {
   return String(s).padStart(n);
 }
 
-/** Relative WIS and coverage per location and per horizon, one line each, as the report shows them. */
-function printScores(label: string, scores: Map<string, ModelSeasonScores>, model: string): void {
-  const s = scores.get(model) as ModelSeasonScores;
-  console.log(
-    `${label}: ${model} relative WIS ${s.relativeWisNatural.toFixed(3)} (log1p ${s.relativeWisLog.toFixed(3)}), 50% ${s.overall.coverage50.toFixed(3)}, 95% ${s.overall.coverage95.toFixed(3)}, ${s.overall.count} forecasts`,
-  );
-}
-
 describe('surveillance across three hubs: series federated over signed HTTP, forecast and scored against the truth', () => {
-  const root = mkdtempSync(join(tmpdir(), 'hm-surv-fed-'));
-  const served = new Map<string, Served>();
-  const truth = new Map<string, EpidemicWeek[]>();
-  const raw = new Map<string, HubSeries>();
+  let env: ThreeRegions;
+  let served: Map<string, Served>;
   let gathered: FederatedSeries;
   let ensembleName = '';
   let ensembleForecasts: QuantileForecast[] = [];
 
   beforeAll(async () => {
-    const t0 = performance.now();
-    for (const region of REGIONS) {
-      const out = join(root, `synth-${region}`);
-      generateRegion({ region, people: PEOPLE, seed: 'surveillance-federated', out });
-      truth.set(region, readEpidemicTruth(out));
-      const dir = join(root, region);
-      const thresholds = Object.fromEntries(
-        REGIONS.map((r) => [r, { ratePer1000: THRESHOLD_PER_1000, population: PEOPLE }]),
-      );
-      const { adminToken } = await initHub(dir, {
-        name: region,
-        config: { name: region, surveillance: { epidemicThresholds: thresholds, alertQuantile: 0.5 } },
-        logger: silentLogger(),
-      });
-      const hub = await openHub(dir, { logger: silentLogger() });
-      const files = INGESTED.map((t) => join(out, `${t}.ndjson`));
-      const summary = await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: `synth-${region}` }));
-      expect(summary.totals.rejected).toBe(0);
-      rmSync(out, { recursive: true, force: true });
-      const series = new SeriesFederation(hub);
-      const { app, federation } = await serveFederated(hub, series.register(), { series });
-      served.set(region, { hub, dir, token: adminToken, app, federation, series });
-    }
-    peerEachOther(served);
-    // What each hub holds before disclosure control, to check the releases against (read in-process, never sent).
-    for (const [name, s] of served) raw.set(name, await hubWeeklySeries(s.hub));
-    console.log(
-      `three regions of ${PEOPLE} generated and ingested in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-    );
+    env = await startThreeRegions();
+    served = env.served;
+    for (const rejected of env.rejected.values()) expect(rejected).toBe(0);
+    console.log(`three regions of ${PEOPLE} generated and ingested in ${env.seconds.toFixed(1)} s`);
   }, 900_000);
 
   afterAll(async () => {
-    for (const s of served.values()) await s.app.close().catch(() => undefined);
-    for (const s of served.values()) await s.hub.close().catch(() => undefined);
-    rmSync(root, { recursive: true, force: true });
+    await env?.close();
   });
 
   it('gathers every hub’s weekly series as that hub released them: nothing under the threshold, the rest rounded', async () => {
-    const coordinator = served.get('gwangju') as Served;
-    gathered = await coordinator.series.gather(coordinator.federation, REGIONS);
+    gathered = await gatherReleased(env);
     expect(gathered.complete).toBe(true);
     expect(gathered.hubs.map((h) => h.location).sort()).toEqual([...REGIONS].sort());
     for (const r of gathered.hubs) {
-      const own = raw.get(r.hub) as HubSeries;
+      const own = env.raw.get(r.hub) as HubSeries;
       expect(r.startDate).toBe(isoDay(own.ili.startDay));
       expect(r.ili).toHaveLength(own.ili.values.length);
       r.ili.forEach((v, w) => {
@@ -179,35 +109,22 @@ describe('surveillance across three hubs: series federated over signed HTTP, for
 
   it('forecasts the 2023-24 season for all three regions from the federated series, scored against the true curves', () => {
     expect(gathered).toBeDefined();
-    const { panel, imputedWeeks } = federatedPanel(gathered, 'ili');
+    // What the coordinator's forecast route does: forecasts of the count, the mass under a hub's threshold spread
+    // over 0 … 9 (docs/surveillance.md), for both models alike; and, for comparison, the same models on each hub's
+    // series before disclosure control (what the regions could do if they pooled raw counts).
+    const season = forecastSeason(gathered, env);
+    const { panel, imputedWeeks, expected, ofReleased, thresholds, forecasts, released: scores } = season;
     for (const [location, weeks] of Object.entries(imputedWeeks)) {
       console.log(`${location}: ${weeks.length} suppressed weeks read as ${(10 - 1) / 2} (midpoint under 10)`);
     }
-    const expected = truthTable(
-      REGIONS.map(
-        (region): WeeklySeries => ({
-          location: region,
-          locationName: region,
-          startDay: parseIsoDay(truth.get(region)?.[0]?.weekEnd ?? '') as number,
-          values: Float64Array.from(truth.get(region) ?? [], (w) => w.expectedIliVisits),
-        }),
-      ),
-    );
-    const run = (p: SeriesPanel) => runSeason(p, [flusightBaseline(), healthmeshEnsemble()], ROUNDS);
-    const ofReleased = run(panel);
-    ensembleName = [...ofReleased.keys()].find((k) => k !== BASELINE) as string;
+    ensembleName = season.ensembleName;
     printScores(
       'federated series, forecasts of the released count (mass under 10 not spread)',
       scoreSeason(ofReleased, expected, BASELINE),
       ensembleName,
     );
-    // What the coordinator's forecast route does: forecasts of the count, the mass under a hub's threshold spread
-    // over 0 … 9 (docs/surveillance.md), for both models alike.
-    const thresholds = releaseThresholds(gathered.hubs);
-    const forecasts = new Map([...ofReleased].map(([k, v]) => [k, spreadSuppressedMass(v, thresholds)]));
     ensembleForecasts = forecasts.get(ensembleName) as QuantileForecast[];
     expect(ensembleForecasts).toHaveLength(ROUNDS.length * 4 * REGIONS.length);
-    const scores = scoreSeason(forecasts, expected, BASELINE);
     printScores('federated (released) series, all regions', scores, ensembleName);
     printScores('federated (released) series, all regions', scores, BASELINE);
     console.log('group                 rel WIS  (log1p)    50%    95%   mean WIS (ensemble; baseline)');
@@ -228,15 +145,9 @@ describe('surveillance across three hubs: series federated over signed HTTP, for
       expect(e.overall.count).toBe(ROUNDS.length * (label.startsWith('location') ? 4 : REGIONS.length));
       expect(Number.isFinite(e.relativeWisNatural)).toBe(true);
     }
-    // For comparison, measured in the same run: the same models on each hub's series before disclosure control
-    // (what the regions could do if they pooled raw counts), and the ensemble on each region's released series
-    // alone (no other region's signal).
-    const rawScores = scoreSeason(
-      run(buildPanel(REGIONS.map((r) => (raw.get(r) as HubSeries).ili))),
-      expected,
-      BASELINE,
-    );
-    printScores('raw series (before disclosure control)', rawScores, ensembleName);
+    printScores('raw series (before disclosure control)', season.exact, ensembleName);
+    // For comparison, measured in the same run: the ensemble on each region's released series alone (no other
+    // region's signal).
     const alone = new Map([
       [BASELINE, forecasts.get(BASELINE) as QuantileForecast[]],
       [
@@ -285,7 +196,7 @@ describe('surveillance across three hubs: series federated over signed HTTP, for
         .filter((a) => a.location === region)
         .map((a) => a.targetEndDate)
         .sort();
-      const firstTrue = truth
+      const firstTrue = env.truth
         .get(region)
         ?.find((w) => w.weekEnd >= '2023-10-01' && w.expectedIliVisits >= threshold)?.weekEnd;
       console.log(
@@ -342,7 +253,7 @@ describe('surveillance across three hubs: series federated over signed HTTP, for
       (await post('/surveillance/$federated-forecast', { hubs: REGIONS, reference_date: '2024-13-01' })).statusCode,
     ).toBe(400);
 
-    const out = join(root, 'regions.csv');
+    const out = join(env.root, 'regions.csv');
     const c = captureIo();
     const cmd = [
       'forecast',
