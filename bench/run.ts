@@ -10,6 +10,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   cohort: async () => (await import('./cohort.js')).runCohortBench(),
   federation: async () => (await import('./federation.js')).runFederationBench(),
   deidentify: async () => (await import('./deidentify.js')).runDeidentifyBench(),
+  'surveillance-gate': async () => (await import('./surveillance-gate.js')).runSurveillanceGateBench(),
 };
 
 const wanted = process.argv.slice(2);
