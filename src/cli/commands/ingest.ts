@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { importOmop, prepareCohorts } from '../../cohort/index.js';
-import { HealthmeshError } from '../../core/index.js';
+import { checkSourceName, HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub } from '../../hub/index.js';
 import { formatSummary } from '../../ingest/index.js';
 import { ingestFromCli } from '../cli-ingest.js';
@@ -15,7 +15,10 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
     .argument('[paths...]', 'files or folders to ingest')
     .option('--omop <folder>', 'load an OMOP CDM v5.3/v5.4 (CSV, .csv.gz too) into the cohort event index')
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
-    .option('-s, --source <name>', 'name of the source system (default: the hub config defaultSource)')
+    .option(
+      '-s, --source <name>',
+      'name of the source system: lower-case letters, digits, . _ - (default: the hub config defaultSource)',
+    )
     .option('--json', 'print the summary as JSON')
     .addHelpText(
       'after',
@@ -29,6 +32,8 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
           { path: 'paths' },
         );
       }
+      // Refused before the hub is opened: a malformed source never reaches the audit log or the hub log.
+      if (opts.source !== undefined) checkSourceName(opts.source, '--source');
       const hub = await openHub(opts.dir);
       try {
         if (opts.omop !== undefined) {
