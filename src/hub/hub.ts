@@ -200,6 +200,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     preparer,
     clock,
     logger,
+    pathLabel: (path) => pseudonymiser.pathLabel(path),
     audit: async (e) => {
       await audit.append(e);
     },

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Clock, Logger } from '../core/index.js';
 import { checkSourceName } from '../core/index.js';
 import type { InMemoryInput, ReaderOptions, RecordInput, ResourceValidator } from '../fhir/index.js';
@@ -59,6 +60,8 @@ export interface IngestDeps {
   preparer: ResourcePreparer;
   clock: Clock;
   logger: Logger;
+  /** The audit log's name for a file read from disk (its path may hold identifiers): `Pseudonymiser.pathLabel`. */
+  pathLabel: (absolutePath: string) => string;
   audit: (entry: {
     actor: string;
     action: string;
@@ -152,7 +155,8 @@ export class IngestPipeline {
         await this.deps.audit({
           actor: options.actor,
           action: 'ingest',
-          target: `file:${file}`,
+          // An upload's name was scrubbed by its route; a path on disk is never written (`pathLabel`).
+          target: `file:${typeof input === 'string' ? this.deps.pathLabel(resolve(input)) : file}`,
           outcome: 'success',
           // Rejects per file, so the audit log alone gives an ingest history with its rejects (the console's).
           detail: {

@@ -3,6 +3,7 @@ import { importOmop, prepareCohorts } from '../../cohort/index.js';
 import { checkSourceName, HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub } from '../../hub/index.js';
 import { formatSummary } from '../../ingest/index.js';
+import { pathTarget } from '../audited-work.js';
 import { ingestFromCli } from '../cli-ingest.js';
 import type { Io } from '../io.js';
 
@@ -48,7 +49,7 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
           await hub.audit.append({
             actor: 'cli',
             action: 'ingest',
-            target: `omop:${opts.omop}`,
+            target: pathTarget(hub, 'omop', opts.omop),
             outcome: 'success',
             detail: { source, persons: omop.persons },
           });
