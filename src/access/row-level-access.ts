@@ -22,3 +22,16 @@ export const INGEST_ROLES: ReadonlySet<Role> = new Set<Role>(['admin', 'steward'
 export function mayIngest(principal: Principal | undefined): boolean {
   return principal !== undefined && INGEST_ROLES.has(principal.role);
 }
+
+/**
+ * Whether `principal` may write records under `source` (a valid source name). Admin and steward curate the hub and
+ * may name any source; a service token writes only the sources bound to it at `token create --source`, or, bound
+ * to none, only the hub's `defaultSource`: a feeding system cannot overwrite another system's records (stored ids
+ * derive from source, type and source id). Roles that may not ingest may write nothing.
+ */
+export function mayWriteSource(principal: Principal | undefined, source: string, defaultSource: string): boolean {
+  if (!mayIngest(principal) || principal === undefined) return false;
+  if (principal.role !== 'service') return true;
+  const bound = principal.sources ?? [];
+  return bound.length > 0 ? bound.includes(source) : source === defaultSource;
+}

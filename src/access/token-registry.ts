@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/index.js';
-import { HealthmeshError } from '../core/index.js';
+import { checkSourceName, HealthmeshError } from '../core/index.js';
 import type { Database, Migration } from '../store/index.js';
 
 export type Role = 'admin' | 'steward' | 'researcher' | 'service';
@@ -11,6 +11,11 @@ export const ROLES: readonly Role[] = ['admin', 'steward', 'researcher', 'servic
 export interface Principal {
   name: string;
   role: Role;
+  /**
+   * The sources a service token may write under (bound at `token create --source`); empty for other roles and for
+   * a service token bound to none, which writes only the hub's `defaultSource` (see `mayWriteSource`).
+   */
+  sources?: readonly string[];
 }
 
 export const tokenMigrations: readonly Migration[] = [
@@ -26,6 +31,13 @@ export const tokenMigrations: readonly Migration[] = [
         created_at TIMESTAMPTZ NOT NULL
       )`,
     ],
+  },
+  {
+    module: 'access',
+    version: 3,
+    name: 'sources a token may write under',
+    // Comma-separated source names (each matches SOURCE_NAME, so has no comma); NULL: none bound.
+    statements: ['ALTER TABLE access_token ADD COLUMN sources VARCHAR'],
   },
 ];
 
@@ -43,21 +55,31 @@ export class TokenRegistry {
     private readonly clock: Clock,
   ) {}
 
-  async create(name: string, role: Role): Promise<string> {
+  /**
+   * Make a token for `name` and return it (shown once). `sources` binds a service token to the sources it may
+   * write under; only service tokens take them (admin and steward may name any source, researchers write nothing).
+   */
+  async create(name: string, role: Role, options: { sources?: readonly string[] } = {}): Promise<string> {
     if (!ROLES.includes(role)) {
       throw new HealthmeshError('AUTH_INVALID_ROLE', `role '${role}' is not one of ${ROLES.join(', ')}`, {
         path: 'role',
       });
     }
+    const sources = [...new Set((options.sources ?? []).map((s) => checkSourceName(s, 'source')))];
+    if (sources.length > 0 && role !== 'service') {
+      throw new HealthmeshError(
+        'AUTH_INVALID_ROLE',
+        `only service tokens are bound to sources; role '${role}' ${role === 'researcher' ? 'writes nothing' : 'may name any source'}`,
+        { path: 'source' },
+      );
+    }
     if (name.trim() === '')
       throw new HealthmeshError('AUTH_INVALID_ROLE', 'a token needs the name of its holder', { path: 'name' });
     const token = `hm_${randomBytes(32).toString('base64url')}`;
-    await this.db.run('INSERT INTO access_token (token_hash, name, role, created_at) VALUES ($1, $2, $3, $4)', [
-      hashToken(token),
-      name,
-      role,
-      this.clock.now(),
-    ]);
+    await this.db.run(
+      'INSERT INTO access_token (token_hash, name, role, created_at, sources) VALUES ($1, $2, $3, $4, $5)',
+      [hashToken(token), name, role, this.clock.now(), sources.length > 0 ? sources.join(',') : null],
+    );
     return token;
   }
 
@@ -66,23 +88,23 @@ export class TokenRegistry {
     const h = hashToken(token);
     const cached = this.cache.get(h);
     if (cached) return cached;
-    const rows = await this.db.all<{ token_hash: string; name: string; role: Role }>(
-      'SELECT token_hash, name, role FROM access_token WHERE token_hash = $1',
+    const rows = await this.db.all<{ token_hash: string; name: string; role: Role; sources: string | null }>(
+      'SELECT token_hash, name, role, sources FROM access_token WHERE token_hash = $1',
       [h],
     );
     const row = rows[0];
     if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(h))) return undefined;
-    const principal = { name: row.name, role: row.role };
+    const principal: Principal = { name: row.name, role: row.role, sources: sourcesOf(row.sources) };
     this.cache.set(h, principal);
     return principal;
   }
 
   /** Every token's holder and role, oldest first (the tokens themselves are not kept). */
-  async list(): Promise<{ name: string; role: Role; createdAt: Date }[]> {
-    const rows = await this.db.all<{ name: string; role: Role; created_at: Date }>(
-      'SELECT name, role, created_at FROM access_token ORDER BY created_at, name',
+  async list(): Promise<{ name: string; role: Role; sources: string[]; createdAt: Date }[]> {
+    const rows = await this.db.all<{ name: string; role: Role; sources: string | null; created_at: Date }>(
+      'SELECT name, role, sources, created_at FROM access_token ORDER BY created_at, name',
     );
-    return rows.map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at }));
+    return rows.map((r) => ({ name: r.name, role: r.role, sources: sourcesOf(r.sources), createdAt: r.created_at }));
   }
 
   /** Revoke every token held by `name`; returns how many were revoked. */
@@ -92,4 +114,8 @@ export class TokenRegistry {
     for (const [h, p] of this.cache) if (p.name === name) this.cache.delete(h);
     return Number(before[0]?.n ?? 0);
   }
+}
+
+function sourcesOf(column: string | null): string[] {
+  return column === null || column === '' ? [] : column.split(',');
 }

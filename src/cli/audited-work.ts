@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { HealthmeshError } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
 
@@ -17,4 +18,12 @@ export async function audited<T>(hub: Hub, action: string, target: string, work:
     });
     throw e;
   }
+}
+
+/**
+ * An audit target naming a file or folder the command read: `kind:` and its keyed label (`Pseudonymiser.pathLabel`),
+ * never the path, which may hold a person's name or registration number.
+ */
+export function pathTarget(hub: Hub, kind: string, path: string): string {
+  return `${kind}:${hub.pseudonymiser.pathLabel(resolve(path))}`;
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse';
 import type { Clock } from '../core/index.js';
-import { HealthmeshError } from '../core/index.js';
+import { checkSourceName, HealthmeshError } from '../core/index.js';
 import type { Pseudonymiser } from '../privacy/index.js';
 import type { Database, SqlValue } from '../store/index.js';
 
@@ -148,6 +148,7 @@ export async function importOmop(
   dir: string,
   options: { source: string; region: string; pseudonymiser: Pseudonymiser; clock: Clock },
 ): Promise<OmopImportSummary> {
+  checkSourceName(options.source);
   const files = findFiles(dir);
   for (const t of REQUIRED) {
     if (!files.has(t))

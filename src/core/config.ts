@@ -1,4 +1,5 @@
 import { HealthmeshError } from './errors.js';
+import { isSourceName } from './source-name.js';
 
 export type HubRole = 'data' | 'research' | 'demonstration';
 
@@ -135,7 +136,7 @@ export function parseConfig(value: unknown, file: string): HubConfig {
   const role = v.role ?? base.role;
   if (typeof role !== 'string' || !ROLES.includes(role)) fail('role', `one of ${ROLES.join(', ')}`);
   const defaultSource = v.defaultSource ?? base.defaultSource;
-  if (typeof defaultSource !== 'string' || defaultSource.length === 0) fail('defaultSource', 'a non-empty string');
+  if (!isSourceName(defaultSource)) fail('defaultSource', "a source name (lower-case letters, digits, '.', '_', '-')");
   const privacySection = section('privacy');
   const disclosureSection = privacySection.disclosure ?? {};
   if (disclosureSection === null || typeof disclosureSection !== 'object') fail('privacy.disclosure', 'an object');

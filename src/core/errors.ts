@@ -60,6 +60,9 @@ export const ERROR_CODES = {
   VIEW_UNKNOWN: 'no built-in view has that name',
   AUTH_FORBIDDEN: 'the token is valid but its role may not use this operation',
   AUTH_INVALID_ROLE: 'a token was asked for with a role the hub does not know',
+  AUTH_SOURCE_FORBIDDEN: 'the token may not write records under the source the request names',
+  INGEST_INVALID_SOURCE:
+    "a source name is not an identifier-like name (lower-case letters, digits, '.', '_', '-'; at most 63 characters)",
   MODEL_EMPTY_DATA: 'a training or evaluation set has no rows',
   MODEL_SHAPE_MISMATCH: 'a feature matrix, outcome or prediction vector has the wrong length or width',
   MODEL_BAD_OUTCOME: 'an outcome value is not 0 or 1',

@@ -19,4 +19,5 @@ export { createLogger, silentLogger } from './logger.js';
 export { fieldPath, firstSchemaError } from './schema-error.js';
 export type { Random } from './seeded-random.js';
 export { seededRandom, shuffledIndices, shuffleInPlace } from './seeded-random.js';
+export { checkSourceName, isSourceName, SOURCE_NAME } from './source-name.js';
 export { defaultWorkerCount, siblingModule, startReadyWorkers, startWorker } from './worker-threads.js';

@@ -1,4 +1,5 @@
-import { join, resolve } from 'node:path';
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 /** Where a hub keeps each thing under its data directory. */
 export interface HubPaths {
@@ -45,4 +46,26 @@ export function hubPaths(dir: string): HubPaths {
 /** The default data directory: `HEALTHMESH_DIR`, else `.healthmesh` under the working directory. */
 export function defaultHubDir(): string {
   return process.env.HEALTHMESH_DIR ?? join(process.cwd(), '.healthmesh');
+}
+
+/**
+ * Make a hub's data directory owner-only: the directory and every directory of the hub's 0700, every file it
+ * keeps (configuration, secrets, store and WAL, audit anchor, logs, peers) 0600. Run at `init` and at every open,
+ * so a directory that existed before `init` (0755 from `mkdir`), a `secrets/` made by hand, or a hub made before
+ * this rule are tightened too. Files the hub creates later are owner-only by their own modes and the umask
+ * `openHub` sets. Only what exists is changed; files the hub does not know are left alone.
+ */
+export function restrictHubPermissions(paths: HubPaths): void {
+  const dirs = [paths.dir, paths.secretsDir, dirname(paths.log), paths.rejectsDir, paths.exportsDir, paths.stagingDir];
+  for (const d of dirs) if (existsSync(d)) chmodSync(d, 0o700);
+  const files = [
+    paths.config,
+    paths.store,
+    `${paths.store}.wal`,
+    paths.auditAnchor,
+    paths.peers,
+    paths.log,
+    ...(existsSync(paths.secretsDir) ? readdirSync(paths.secretsDir).map((f) => join(paths.secretsDir, f)) : []),
+  ];
+  for (const f of files) if (existsSync(f) && statSync(f).isFile()) chmodSync(f, 0o600);
 }

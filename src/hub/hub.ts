@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { destination } from 'pino';
 import { AuditLog, auditMigrations, TokenRegistry, tokenMigrations } from '../access/index.js';
 import type { Clock, HubConfig, Logger } from '../core/index.js';
@@ -24,7 +25,7 @@ import {
 import type { Database, Migration } from '../store/index.js';
 import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
 import type { HubPaths } from './hub-paths.js';
-import { hubPaths } from './hub-paths.js';
+import { hubPaths, restrictHubPermissions } from './hub-paths.js';
 
 /** Every module's schema steps, in dependency order. */
 export const ALL_MIGRATIONS: readonly Migration[] = [
@@ -98,6 +99,9 @@ export async function initHub(
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   const config = { ...defaultConfig(options.name ?? 'hub'), ...options.config };
   try {
+    // `mkdir` leaves a directory that already existed (and a `secrets/` in it) as it was: tighten before any secret.
+    mkdirSync(paths.secretsDir, { recursive: true, mode: 0o700 });
+    restrictHubPermissions(paths);
     writeSecretFile(paths.secret, randomBytes(32));
     writeIdentityKey(paths);
     const hub = await openWith(paths, config, options);
@@ -110,6 +114,7 @@ export async function initHub(
     }
     // Written last: a hub.json means init completed.
     writeFileSync(paths.config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    restrictHubPermissions(paths);
     return { paths, adminToken: readFileSync(paths.adminToken, 'utf8').trim() };
   } catch (e) {
     // Remove what this init made, so a retry starts clean (only reached when no hub.json existed).
@@ -151,10 +156,18 @@ export async function openHub(dir: string, options: OpenOptions = {}): Promise<H
 
 async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions): Promise<Hub> {
   const clock = options.clock ?? systemClock;
+  // Row-level data, token hashes and logs are for the hub's owner alone. Our own files carry explicit modes, but
+  // DuckDB creates its store, WAL and spill files itself and takes no mode: the process umask is the one lever
+  // that reaches them, so a process that opens a hub creates owner-only files from then on (every file such a
+  // process writes is hub data or derived from it). Worker threads cannot set it; they create no files of DuckDB.
+  if (isMainThread) process.umask(0o077);
   mkdirSync(dirname(paths.log), { recursive: true, mode: 0o700 });
   const logger =
-    options.logger ?? createLogger({ destination: destination({ dest: paths.log, sync: false, mkdir: true }) });
+    options.logger ??
+    createLogger({ destination: destination({ dest: paths.log, sync: false, mkdir: true, mode: 0o600 }) });
   const db = await DuckDbDatabase.open(paths.store, { memoryLimit: config.store.memoryLimit });
+  // A hub made before these rules, or a store created under another umask, is tightened at every open.
+  restrictHubPermissions(paths);
   await migrate(db, ALL_MIGRATIONS, clock.now());
   const secret = readFileSync(paths.secret);
   const store = new ResourceStore(db);
@@ -187,6 +200,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     preparer,
     clock,
     logger,
+    pathLabel: (path) => pseudonymiser.pathLabel(path),
     audit: async (e) => {
       await audit.append(e);
     },

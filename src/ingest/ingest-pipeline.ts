@@ -1,5 +1,7 @@
 import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Clock, Logger } from '../core/index.js';
+import { checkSourceName } from '../core/index.js';
 import type { InMemoryInput, ReaderOptions, RecordInput, ResourceValidator } from '../fhir/index.js';
 import { DEFAULT_MAX_RECORD_BYTES, inputName, listInputFiles, readNdjsonLines, readRecords } from '../fhir/index.js';
 import type { ResourceStore, WriteResult } from '../store/index.js';
@@ -15,7 +17,10 @@ import { processRecord } from './single-record.js';
 import { StagingArea } from './staging-area.js';
 
 export interface IngestOptions {
-  /** Name of the source system (hospital, registry...): part of every stored id and patient key. */
+  /**
+   * Name of the source system (hospital, registry...): part of every stored id and patient key. Must match
+   * `SOURCE_NAME` (core/source-name.ts), else the run is refused with `INGEST_INVALID_SOURCE` before reading.
+   */
   source: string;
   /** Who runs the ingest, for the audit log. */
   actor: string;
@@ -55,6 +60,8 @@ export interface IngestDeps {
   preparer: ResourcePreparer;
   clock: Clock;
   logger: Logger;
+  /** The audit log's name for a file read from disk (its path may hold identifiers): `Pseudonymiser.pathLabel`. */
+  pathLabel: (absolutePath: string) => string;
   audit: (entry: {
     actor: string;
     action: string;
@@ -98,6 +105,8 @@ export class IngestPipeline {
     sizes: readonly number[],
     options: IngestOptions,
   ): Promise<IngestSummary> {
+    // Before anything is read: the source goes into ids, keys, the audit log and the hub log as it is.
+    checkSourceName(options.source);
     if (this.deps.parallel) StagingArea.sweep(this.deps.parallel.stagingDir);
     const run = new Run(
       this.deps,
@@ -146,7 +155,8 @@ export class IngestPipeline {
         await this.deps.audit({
           actor: options.actor,
           action: 'ingest',
-          target: `file:${file}`,
+          // An upload's name was scrubbed by its route; a path on disk is never written (`pathLabel`).
+          target: `file:${typeof input === 'string' ? this.deps.pathLabel(resolve(input)) : file}`,
           outcome: 'success',
           // Rejects per file, so the audit log alone gives an ingest history with its rejects (the console's).
           detail: {
@@ -238,6 +248,7 @@ export class IngestPipeline {
     label: string,
     options: IngestOptions,
   ): Promise<{ summary: IngestSummary; outcomes: EntryOutcome[] }> {
+    checkSourceName(options.source);
     const run = new Run(this.deps, options, 0);
     run.names = seenNamesOf(value);
     const outcomes: EntryOutcome[] = [];

@@ -25,6 +25,19 @@ export class Pseudonymiser {
     return this.mac(`resource\u0000${source}\u0000${type}\u0000${sourceId}`).slice(0, 32);
   }
 
+  /**
+   * How the audit log names a file the hub read from disk: a path can hold a person's name or registration number
+   * (`./홍길동-900101-1234567.ndjson`), and masking catches the number but not the name. So the log keeps
+   * `path-` and the first 16 hex digits of HMAC-SHA256(hub secret, "path" | absolute path), then the file's
+   * extension (`.ndjson.gz`): the same file gives the same label on this hub, an operator holding the file can
+   * recompute it, and without the secret the label cannot be tested against guessed names and numbers.
+   */
+  pathLabel(absolutePath: string): string {
+    const ext = /\.(?:ndjson|jsonl|json|csv)(?:\.gz)?$/i.exec(absolutePath)?.[0]?.toLowerCase() ?? '';
+    const mac = createHmac('sha256', this.secret).update(`path\u0000${absolutePath}`).digest('hex');
+    return `path-${mac.slice(0, 16)}${ext}`;
+  }
+
   private mac(message: string): string {
     const known = this.memo.get(message);
     if (known !== undefined) return known;

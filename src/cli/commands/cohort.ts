@@ -10,7 +10,7 @@ import {
 } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
-import { audited } from '../audited-work.js';
+import { audited, pathTarget } from '../audited-work.js';
 import type { Io } from '../io.js';
 
 function readDefinition(file: string): unknown {
@@ -152,7 +152,9 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
         try {
           const consent = await hub.consent.filter(opts.purpose, undefined, '--purpose');
           await refreshCohortIndex(hub);
-          const run = await audited(hub, 'cohort-run', file, () => runCohort(hub.db, def, hub.clock, consent));
+          const run = await audited(hub, 'cohort-run', pathTarget(hub, 'file', file), () =>
+            runCohort(hub.db, def, hub.clock, consent),
+          );
           const outcome =
             outcomeDef !== undefined ? await runCohort(hub.db, outcomeDef, hub.clock, consent) : undefined;
           const c = await characterise(hub.db, run.cohortId, {

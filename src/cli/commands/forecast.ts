@@ -27,7 +27,7 @@ import {
   scoreSeason,
   truthTable,
 } from '../../surveillance/index.js';
-import { audited } from '../audited-work.js';
+import { audited, pathTarget } from '../audited-work.js';
 import type { Io } from '../io.js';
 
 const BASELINE = 'FluSight-baseline';
@@ -246,7 +246,8 @@ async function scoreForecastFile(opts: ScoreOptions, io: Io): Promise<void> {
       await hub.audit.append({
         actor: 'cli',
         action: 'forecast-score',
-        target: `${name}:${target}`,
+        // The model is named after its file, whose name is not ours to trust: audited by keyed label.
+        target: `${pathTarget(hub, 'file', opts.forecasts)}:${target}`,
         outcome: 'success',
       });
     } finally {
@@ -310,7 +311,12 @@ export function forecastCommand(program: Command, io: Io, setCode: (c: number) =
       }
       const hub = await openHub(opts.dir);
       try {
-        await audited(hub, 'forecast-run', opts.series ?? `hub:${hub.config.name}`, () => runForecast(hub, opts, io));
+        await audited(
+          hub,
+          'forecast-run',
+          opts.series !== undefined ? pathTarget(hub, 'file', opts.series) : `hub:${hub.config.name}`,
+          () => runForecast(hub, opts, io),
+        );
       } finally {
         await hub.close();
       }

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { importOmop, prepareCohorts } from '../../cohort/index.js';
-import { HealthmeshError } from '../../core/index.js';
+import { checkSourceName, HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub } from '../../hub/index.js';
 import { formatSummary } from '../../ingest/index.js';
+import { pathTarget } from '../audited-work.js';
 import { ingestFromCli } from '../cli-ingest.js';
 import type { Io } from '../io.js';
 
@@ -15,7 +16,10 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
     .argument('[paths...]', 'files or folders to ingest')
     .option('--omop <folder>', 'load an OMOP CDM v5.3/v5.4 (CSV, .csv.gz too) into the cohort event index')
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
-    .option('-s, --source <name>', 'name of the source system (default: the hub config defaultSource)')
+    .option(
+      '-s, --source <name>',
+      'name of the source system: lower-case letters, digits, . _ - (default: the hub config defaultSource)',
+    )
     .option('--json', 'print the summary as JSON')
     .addHelpText(
       'after',
@@ -29,6 +33,8 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
           { path: 'paths' },
         );
       }
+      // Refused before the hub is opened: a malformed source never reaches the audit log or the hub log.
+      if (opts.source !== undefined) checkSourceName(opts.source, '--source');
       const hub = await openHub(opts.dir);
       try {
         if (opts.omop !== undefined) {
@@ -43,7 +49,7 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
           await hub.audit.append({
             actor: 'cli',
             action: 'ingest',
-            target: `omop:${opts.omop}`,
+            target: pathTarget(hub, 'omop', opts.omop),
             outcome: 'success',
             detail: { source, persons: omop.persons },
           });

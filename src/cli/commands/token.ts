@@ -16,13 +16,22 @@ export function tokenCommand(program: Command, io: Io, setCode: (c: number) => v
       'Make a token for a person or service and print it once (only its hash is kept). admin and steward may read row-level records; service may ingest; researcher sees aggregates only.',
     )
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .option(
+      '--source <name>',
+      "a source a service token may write under (repeatable); without it, only the hub's defaultSource",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
-    .addHelpText('after', '\nExample:\n  $ healthmesh token create kim.researcher --role researcher --dir ./gwangju\n')
-    .action(async (name: string, opts: { role: string; dir: string }) => {
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ healthmesh token create kim.researcher --role researcher --dir ./gwangju\n  $ healthmesh token create cnuh-feed --role service --source chonnam-uh --dir ./gwangju\n',
+    )
+    .action(async (name: string, opts: { role: string; source: string[]; dir: string }) => {
       const hub = await openHub(opts.dir);
       try {
         const value = await audited(hub, 'token-create', `token:${name}:${opts.role}`, () =>
-          hub.tokens.create(name, opts.role as Role),
+          hub.tokens.create(name, opts.role as Role, { sources: opts.source }),
         );
         io.out.write(`${value}\n`);
         io.err.write(`token for ${name} (${opts.role}) created: shown once, keep it safe\n`);
@@ -33,7 +42,7 @@ export function tokenCommand(program: Command, io: Io, setCode: (c: number) => v
     });
   token
     .command('list')
-    .description('List token holders, roles and creation times (never the tokens).')
+    .description('List token holders, roles, bound sources and creation times (never the tokens).')
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ healthmesh token list --dir ./gwangju\n')
@@ -42,7 +51,9 @@ export function tokenCommand(program: Command, io: Io, setCode: (c: number) => v
       try {
         const list = await hub.tokens.list();
         if (opts.json) io.out.write(`${JSON.stringify(list)}\n`);
-        else for (const t of list) io.out.write(`${t.name}\t${t.role}\t${t.createdAt.toISOString()}\n`);
+        else
+          for (const t of list)
+            io.out.write(`${t.name}\t${t.role}\t${t.sources.join(',') || '-'}\t${t.createdAt.toISOString()}\n`);
         setCode(0);
       } finally {
         await hub.close();

@@ -6,6 +6,7 @@ import { openAnalyticTables } from '../../views/index.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON } from '../app.js';
 import { httpStatusOf, operationOutcome } from '../operation-outcome.js';
+import { writeSource } from '../write-source.js';
 
 type Json = Record<string, unknown>;
 
@@ -47,10 +48,18 @@ export function bundleRoutes(ctx: RouteContext) {
           throw new HealthmeshError('API_BAD_REQUEST', 'POST /fhir takes a Bundle of type transaction or batch');
         }
         const headerSource = req.headers['x-healthmesh-source'];
-        const source =
-          req.query.source ?? (typeof headerSource === 'string' ? headerSource : ctx.hub.config.defaultSource);
         const entries = Array.isArray(body.entry) ? body.entry.length : 0;
-        req.auditAction = { action: 'transaction', target: `Bundle:${String(body.type)}`, detail: { entries, source } };
+        const audit = { action: 'transaction', target: `Bundle:${String(body.type)}`, detail: { entries } };
+        req.auditAction = audit;
+        // A malformed source is refused before it is audited; a well-formed one is audited, refused or not.
+        const source = writeSource(
+          ctx.hub,
+          req.principal,
+          req.query.source ?? (typeof headerSource === 'string' ? headerSource : undefined),
+          (s) => {
+            req.auditAction = { ...audit, detail: { entries, source: s } };
+          },
+        );
         const stamp = ctx.hub.clock.now().toISOString().replace(/[:.]/g, '-');
         const { outcomes } = await ctx.hub.ingest.ingestDocument(body, `api:${String(body.type)}`, {
           source,

@@ -8,6 +8,7 @@ import type { Reject } from '../../ingest/index.js';
 import { scrubText } from '../../privacy/index.js';
 import { openAnalyticTables } from '../../views/index.js';
 import { badRequest } from '../operation-outcome.js';
+import { writeSource } from '../write-source.js';
 
 /** Rejects returned with the answer; the rejects file keeps them all. */
 const REJECTS_SHOWN = 200;
@@ -34,20 +35,20 @@ export function consoleUploadRoutes(ctx: { hub: Hub }) {
         // log, the ingest history or an error message.
         const rawName = req.query.name ?? '';
         const name = scrubText(rawName);
-        const source = req.query.source?.trim() || hub.config.defaultSource;
         const valid = INGESTIBLE.test(rawName);
-        req.auditAction = {
-          action: 'console-upload',
-          target: valid ? `upload:${name}` : 'upload:[invalid-name]',
-          detail: { source },
-        };
+        const target = valid ? `upload:${name}` : 'upload:[invalid-name]';
+        req.auditAction = { action: 'console-upload', target };
         if (!mayIngest(req.principal)) {
           throw new HealthmeshError('AUTH_FORBIDDEN', `role '${req.principal?.role ?? 'none'}' may not ingest data`);
         }
+        // An empty ?source= field of the console's form means the hub's default.
+        const requested = req.query.source?.trim() || undefined;
+        const source = writeSource(hub, req.principal, requested, (s) => {
+          req.auditAction = { action: 'console-upload', target, detail: { source: s } };
+        });
         if (!valid) {
           throw badRequest('name must be a file name ending in .json, .ndjson or .jsonl (optionally .gz)', 'name');
         }
-        if (!/^[\w.-]{1,64}$/.test(source)) throw badRequest(`source must be a plain name, got '${source}'`, 'source');
         if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
           throw badRequest('the body must hold the file’s bytes, sent as application/octet-stream');
         }
