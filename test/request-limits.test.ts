@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../src/hub/index.js';
+import { buildServer } from '../src/server/index.js';
+import { MAX_PATH_NESTING } from '../src/views/index.js';
+import { tempHub } from './support/temp-hub.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: OperationOutcome JSON read back in assertions
+type Json = Record<string, any>;
+
+let hub: Hub;
+let app: FastifyInstance;
+let token: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ hub, adminToken: token, cleanup } = await tempHub('limits'));
+  app = await buildServer(hub);
+});
+afterAll(async () => {
+  await app.close();
+  await cleanup();
+});
+
+/** Status, first error code and first issue's expression of a refused request. */
+async function refusal(url: string, payload: unknown): Promise<[number, string, string[] | undefined]> {
+  const res = await app.inject({
+    method: 'POST',
+    url,
+    headers: { authorization: `Bearer ${token}` },
+    payload: payload as Json,
+  });
+  const body = res.json<Json>();
+  return [res.statusCode, body.issue?.[0]?.details.coding[0].code, body.issue?.[0]?.expression];
+}
+
+const view = (path: string) => ({
+  resourceType: 'Parameters',
+  parameter: [
+    {
+      name: 'viewResource',
+      resource: { resourceType: 'ViewDefinition', resource: 'Patient', select: [{ column: [{ name: 'a', path }] }] },
+    },
+  ],
+});
+
+describe('FHIRPath nesting in $run', () => {
+  it.each([
+    ['parentheses', `${'('.repeat(5000)}id${')'.repeat(5000)}`],
+    ['function arguments', `${'iif(true, '.repeat(3000)}id${', id)'.repeat(3000)}`],
+    ['unary signs', `${'-'.repeat(20000)}1`],
+    ['a chain of operators', Array.from({ length: 50000 }, () => '1').join(' + ')],
+  ])('refuses %s nested too deep with a view error, not a stack overflow', async (_what, path) => {
+    expect(await refusal('/fhir/ViewDefinition/$run', view(path))).toEqual([
+      400,
+      'VIEW_INVALID_PATH',
+      ['select[0].column[0].path'],
+    ]);
+  });
+
+  it('still runs a path nested to the limit', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/fhir/ViewDefinition/$run',
+      headers: { authorization: `Bearer ${token}` },
+      payload: view(`${'('.repeat(MAX_PATH_NESTING - 1)}id${')'.repeat(MAX_PATH_NESTING - 1)}`),
+    });
+    expect(res.statusCode).toBe(200);
+  });
+});
