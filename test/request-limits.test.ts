@@ -68,3 +68,36 @@ describe('FHIRPath nesting in $run', () => {
     expect(res.statusCode).toBe(200);
   });
 });
+
+const cohort = (extra: Json) => ({
+  definition: {
+    name: 'big',
+    conceptSets: { amb: { concepts: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }] } },
+    entry: { domain: 'encounter', conceptSet: 'amb' },
+    ...extra,
+  },
+});
+
+describe('cohort integers beyond a safe range', () => {
+  it.each([
+    ['priorObservationDays', { priorObservationDays: 1e20 }],
+    ['exit.days', { exit: { type: 'fixedOffset', days: 1e20 } }],
+    [
+      'inclusion[0].events.window.start',
+      { inclusion: [{ name: 'w', events: { domain: 'encounter', conceptSet: 'amb', window: { start: -1e20 } } }] },
+    ],
+    [
+      'inclusion[0].events.count.min',
+      {
+        inclusion: [
+          { name: 'c', events: { domain: 'encounter', conceptSet: 'amb', window: {}, count: { min: 2 ** 53 } } },
+        ],
+      },
+    ],
+    ['inclusion[0].age.max', { inclusion: [{ name: 'a', age: { max: 1e20 } }] }],
+  ])('refuses %s with the field named', async (field, extra) => {
+    const [status, code, expression] = await refusal('/cohort/$run', cohort(extra));
+    expect([status, code]).toEqual([400, 'COHORT_INVALID_DEFINITION']);
+    expect(expression?.[0]).toContain(field);
+  });
+});
