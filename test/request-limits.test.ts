@@ -101,3 +101,73 @@ describe('cohort integers beyond a safe range', () => {
     expect(expression?.[0]).toContain(field);
   });
 });
+
+const observations = (n: number) => ({
+  resourceType: 'Bundle',
+  type: 'batch',
+  entry: Array.from({ length: n }, (_, i) => ({
+    resource: {
+      resourceType: 'Observation',
+      id: `limit-${n}-${i}`,
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8302-2' }] },
+    },
+    request: { method: 'PUT', url: `Observation/limit-${n}-${i}` },
+  })),
+});
+
+describe('bundle entry count', () => {
+  it('refuses a batch over the default limit before storing any of it', async () => {
+    const max = hub.config.ingest.maxBundleEntries;
+    expect(max).toBe(10_000);
+    expect(await refusal('/fhir', observations(max + 1))).toEqual([413, 'INGEST_BUNDLE_TOO_LARGE', ['Bundle.entry']]);
+    const [stored] = await hub.db.all<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM resource_head WHERE type = 'Observation'",
+    );
+    expect(Number(stored?.n)).toBe(0);
+  });
+
+  it('takes ingest.maxBundleEntries from the config, and a bundle at the limit', async () => {
+    const small = await tempHub('limits-small', {
+      ingest: { batchSize: 20_000, maxRecordBytes: 1 << 20, maxBundleEntries: 3 },
+    });
+    const smallApp = await buildServer(small.hub);
+    try {
+      const post = (n: number) =>
+        smallApp.inject({
+          method: 'POST',
+          url: '/fhir',
+          headers: { authorization: `Bearer ${small.adminToken}` },
+          payload: observations(n),
+        });
+      expect((await post(3)).statusCode).toBe(200);
+      const over = await post(4);
+      expect([over.statusCode, over.json<Json>().issue[0].details.coding[0].code]).toEqual([
+        413,
+        'INGEST_BUNDLE_TOO_LARGE',
+      ]);
+    } finally {
+      await smallApp.close();
+      await small.cleanup();
+    }
+  });
+});
+
+describe('request body size', () => {
+  it('refuses a body over server.maxBodyBytes with 413', async () => {
+    const small = await tempHub('limits-body', { server: { host: '127.0.0.1', port: 0, maxBodyBytes: 4096 } });
+    const smallApp = await buildServer(small.hub);
+    try {
+      const res = await smallApp.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers: { authorization: `Bearer ${small.adminToken}`, 'content-type': 'application/fhir+json' },
+        payload: JSON.stringify({ ...observations(1), pad: 'x'.repeat(5000) }),
+      });
+      expect([res.statusCode, res.json<Json>().issue[0].details.coding[0].code]).toEqual([413, 'API_BODY_TOO_LARGE']);
+    } finally {
+      await smallApp.close();
+      await small.cleanup();
+    }
+  });
+});
