@@ -80,7 +80,10 @@ describe('a cohort run across three hubs over signed HTTP', () => {
       // A hub's first run builds its event index; on a loaded CI box that can pass the default 10 s peer timeout.
       const { paths, adminToken } = await initHub(dir, {
         name: region,
-        config: { name: region, federation: { clockSkewSeconds: 60, timeoutMs: 60_000 } },
+        config: {
+          name: region,
+          federation: { clockSkewSeconds: 60, timeoutMs: 60_000, maxBodyBytes: 16 * 1024 * 1024 },
+        },
         logger: silentLogger(),
       });
       tokens.set(region, adminToken);

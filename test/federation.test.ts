@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../src/access/index.js';
@@ -33,8 +34,8 @@ const hang = new Promise<void>((resolve) => {
   releaseHang = resolve;
 });
 
-async function start(name: string): Promise<RunningHub> {
-  const { hub, adminToken, cleanup } = await tempHub(name);
+async function start(name: string, config: Parameters<typeof tempHub>[1] = {}): Promise<RunningHub> {
+  const { hub, adminToken, cleanup } = await tempHub(name, config);
   const operations = new OperationRegistry()
     // The peer's own request body, sent back: nothing of this hub's data.
     .register('test.echo', async ({ peer, body }) => hub.gate.reissue({ from: peer, echoed: body }, 'peer'))
@@ -89,6 +90,51 @@ async function signedFetch(
   const res = await send();
   const json = (await res.json()) as { issue?: { details: { coding: { code: string }[] } }[] };
   return { status: res.status, code: json.issue?.[0]?.details.coding[0]?.code, claims, send };
+}
+
+/**
+ * POST `total` bytes to `url` in 1 MiB writes that wait for the socket to drain, stopping once the answer arrives:
+ * the answer's status and error code, and how many bytes had been written by then.
+ */
+function streamBody(
+  url: string,
+  total: number,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; code: string | undefined; written: number }> {
+  const chunk = Buffer.alloc(1024 * 1024, 0x20);
+  return new Promise((resolve, reject) => {
+    let written = 0;
+    let answered = false;
+    const req = request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(total), ...headers },
+    });
+    req.on('error', (e) => {
+      if (!answered) reject(e);
+    });
+    req.on('response', (res) => {
+      answered = true;
+      const at = written;
+      const parts: Buffer[] = [];
+      res.on('data', (b: Buffer) => parts.push(b));
+      res.on('end', () => {
+        req.destroy();
+        const json = JSON.parse(Buffer.concat(parts).toString('utf8')) as {
+          issue?: { details: { coding: { code: string }[] } }[];
+        };
+        resolve({ status: res.statusCode ?? 0, code: json.issue?.[0]?.details.coding[0]?.code, written: at });
+      });
+    });
+    const pump = () => {
+      while (!answered && written < total) {
+        const part = chunk.subarray(0, Math.min(chunk.length, total - written));
+        written += part.length;
+        if (!req.write(part)) return void req.once('drain', pump);
+      }
+      if (!answered) req.end();
+    };
+    pump();
+  });
 }
 
 /** The newest audit entry of a hub: the receiver audits before it answers, so it is there already. */
@@ -276,6 +322,55 @@ describe('federation transport between three hubs over real HTTP', () => {
       outcome: 'denied',
       detail: { code: 'DISCLOSURE_DIFFERENCING' },
     });
+  });
+
+  it('refuses an unsigned request before reading its body', async () => {
+    const busan = get('busan');
+    const total = 96 * 1024 * 1024;
+    const before = process.memoryUsage().arrayBuffers;
+    const r = await streamBody(`${busan.url}/federation/test.echo`, total);
+    expect([r.status, r.code]).toEqual([401, 'FEDERATION_MISSING_SIGNATURE']);
+    // The answer came while the client still had most of the body to send (socket buffers hold a few MB), and the
+    // server (this process) holds no copy of it.
+    expect(r.written).toBeLessThan(total / 2);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(total / 2);
+    expect(await lastAudit(busan.hub)).toMatchObject({
+      actor: 'anonymous',
+      action: 'federation.refuse',
+      detail: { code: 'FEDERATION_MISSING_SIGNATURE' },
+    });
+    // A header from no peer is refused as early.
+    const forged = await streamBody(`${busan.url}/federation/test.echo`, total, { [SIGNATURE_HEADER]: 'x.y.z' });
+    expect([forged.status, forged.code, forged.written < total / 2]).toEqual([401, 'FEDERATION_UNKNOWN_SIGNER', true]);
+  });
+
+  it('refuses a signed body over the default federation limit with 413', async () => {
+    const body = JSON.stringify({ pad: 'x'.repeat(16 * 1024 * 1024) });
+    const r = await signedFetch(keyOf('gwangju'), get('gyeonggi'), { body });
+    expect([r.status, r.code]).toEqual([413, 'API_BODY_TOO_LARGE']);
+    expect(await lastAudit(get('gyeonggi').hub)).toMatchObject({
+      actor: 'peer:gwangju',
+      action: 'federation.refuse',
+      detail: { code: 'API_BODY_TOO_LARGE' },
+    });
+  });
+
+  it('reads a signed body up to federation.maxBodyBytes and refuses a longer one', async () => {
+    const small = await start('jeju', { federation: { clockSkewSeconds: 60, timeoutMs: 10_000, maxBodyBytes: 4096 } });
+    try {
+      small.federation.peers.add({
+        name: 'gwangju',
+        url: get('gwangju').url,
+        publicKey: get('gwangju').federation.identity.publicJwk,
+      });
+      const fits = await signedFetch(keyOf('gwangju'), small, { body: JSON.stringify({ pad: 'x'.repeat(4000) }) });
+      expect(fits.status).toBe(200);
+      const over = await signedFetch(keyOf('gwangju'), small, { body: JSON.stringify({ pad: 'x'.repeat(4100) }) });
+      expect([over.status, over.code]).toEqual([413, 'API_BODY_TOO_LARGE']);
+    } finally {
+      await small.app.close();
+      await small.cleanup();
+    }
   });
 
   it('names a hanging hub in a partial result once the timeout passes', async () => {

@@ -220,6 +220,17 @@ describe('FHIR REST API driven by fhir-kit-client over real HTTP', () => {
     expect(await get('/Nonsense/1')).toEqual([404, 'API_NOT_FOUND']);
     expect(await get('/Observation?colour=blue')).toEqual([400, 'API_BAD_REQUEST']);
     expect(await get('/Observation?date=yesterday')).toEqual([400, 'API_BAD_REQUEST']);
+    // Dates that would roll over into another date (2016-02-14, 2023-03-02) are refused, naming the parameter.
+    for (const date of ['2015-13-45', '2023-02-30', 'ge2021-04-31', '2021-04-21T25:00:00Z']) {
+      const res = await fetch(`${base}/Observation?date=${date}`, { headers: { authorization: `Bearer ${token}` } });
+      const body = (await res.json()) as Json;
+      expect([res.status, body.issue[0].details.coding[0].code, body.issue[0].expression]).toEqual([
+        400,
+        'API_BAD_REQUEST',
+        ['date'],
+      ]);
+    }
+    expect(await get('/Observation?_lastUpdated=2023-02-30')).toEqual([400, 'API_BAD_REQUEST']);
     expect(await get(`/Patient/${patientId}/_history/99`)).toEqual([404, 'API_NOT_FOUND']);
   });
 

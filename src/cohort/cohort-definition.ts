@@ -90,10 +90,24 @@ const valueRange = {
   minProperties: 1,
 } as const;
 
+/**
+ * Bounds on the integers of a definition: a million days is ~2,700 years, beyond any record, and keeps every
+ * date offset and count inside what the SQL engines compute exactly (1e20 days overflowed them: a 500).
+ */
+export const MAX_COHORT_DAYS = 1_000_000;
+/** The largest event count a rule may ask for. */
+export const MAX_COHORT_COUNT = 1_000_000;
+/** The largest age, in years, a rule may name. */
+export const MAX_COHORT_AGE = 200;
+const days = { type: 'integer', minimum: 0, maximum: MAX_COHORT_DAYS } as const;
+const offset = { type: 'integer', minimum: -MAX_COHORT_DAYS, maximum: MAX_COHORT_DAYS } as const;
+const count = { type: 'integer', minimum: 0, maximum: MAX_COHORT_COUNT } as const;
+const age = { type: 'number', minimum: 0, maximum: MAX_COHORT_AGE } as const;
+
 const window = {
   type: 'object',
   additionalProperties: false,
-  properties: { start: { type: 'integer' }, end: { type: 'integer' } },
+  properties: { start: offset, end: offset },
   description: 'days relative to the index date; negative is before it; a missing bound is unbounded',
 } as const;
 
@@ -142,7 +156,7 @@ export const COHORT_SCHEMA = {
       required: ['domain', 'conceptSet'],
       properties: { domain, conceptSet: setName, occurrence: { enum: ['first', 'all'] }, value: valueRange },
     },
-    priorObservationDays: { type: 'integer', minimum: 0 },
+    priorObservationDays: days,
     inclusion: {
       type: 'array',
       items: {
@@ -157,7 +171,7 @@ export const COHORT_SCHEMA = {
             type: 'object',
             additionalProperties: false,
             minProperties: 1,
-            properties: { min: { type: 'number', minimum: 0 }, max: { type: 'number', minimum: 0 } },
+            properties: { min: age, max: age },
           },
           sex: { type: 'array', minItems: 1, items: { enum: ['male', 'female', 'other', 'unknown'] } },
           region: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
@@ -180,7 +194,7 @@ export const COHORT_SCHEMA = {
                 type: 'object',
                 additionalProperties: false,
                 minProperties: 1,
-                properties: { min: { type: 'integer', minimum: 0 }, max: { type: 'integer', minimum: 0 } },
+                properties: { min: count, max: count },
               },
             },
           },
@@ -188,6 +202,10 @@ export const COHORT_SCHEMA = {
       },
     },
     exit: {
+      // Only the branch its `type` names is checked, so a fault is reported at its field (`exit.days`), not as
+      // an unknown field of another branch.
+      type: 'object',
+      discriminator: { propertyName: 'type' },
       oneOf: [
         {
           type: 'object',
@@ -199,7 +217,7 @@ export const COHORT_SCHEMA = {
           type: 'object',
           additionalProperties: false,
           required: ['type', 'days'],
-          properties: { type: { const: 'fixedOffset' }, days: { type: 'integer', minimum: 0 } },
+          properties: { type: { const: 'fixedOffset' }, days },
         },
         {
           type: 'object',

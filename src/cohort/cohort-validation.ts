@@ -3,7 +3,7 @@ import { firstSchemaError, HealthmeshError } from '../core/index.js';
 import type { CohortDefinition, ValueRange, Window } from './cohort-definition.js';
 import { COHORT_SCHEMA } from './cohort-definition.js';
 
-const ajv = new Ajv2020({ allErrors: false, strict: true });
+const ajv = new Ajv2020({ allErrors: false, strict: true, discriminator: true });
 const validateSchema = ajv.compile<CohortDefinition>(COHORT_SCHEMA);
 
 function invalid(path: string, message: string): HealthmeshError {

@@ -26,7 +26,7 @@ export type {
   ValueRange,
   Window,
 } from './cohort-definition.js';
-export { COHORT_SCHEMA, DOMAINS } from './cohort-definition.js';
+export { COHORT_SCHEMA, DOMAINS, MAX_COHORT_AGE, MAX_COHORT_COUNT, MAX_COHORT_DAYS } from './cohort-definition.js';
 export type {
   CohortReleaser,
   CohortStatistics,

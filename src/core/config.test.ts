@@ -82,6 +82,9 @@ describe('hub configuration', () => {
     [{ name: 'a', privacy: { disclosure: { threshold: 0 } } }, 'privacy.disclosure.threshold'],
     [{ name: 'a', privacy: { disclosure: { rounding: 2.5 } } }, 'privacy.disclosure.rounding'],
     [{ name: 'a', federation: { clockSkewSeconds: -1 } }, 'federation.clockSkewSeconds'],
+    [{ name: 'a', federation: { maxBodyBytes: 100 } }, 'federation.maxBodyBytes'],
+    [{ name: 'a', server: { maxBodyBytes: '1MB' } }, 'server.maxBodyBytes'],
+    [{ name: 'a', ingest: { maxBundleEntries: 0 } }, 'ingest.maxBundleEntries'],
   ])('names the field that is wrong in %j', (value, path) => {
     try {
       parseConfig(value, 'hub.json');

@@ -16,8 +16,10 @@ export interface HubConfig {
     consent?: ConsentConfig;
   };
   federation: FederationConfig;
-  server: { host: string; port: number };
-  ingest: { batchSize: number; maxRecordBytes: number };
+  /** `maxBodyBytes`: the largest request body the API reads (federation routes have their own, smaller limit). */
+  server: { host: string; port: number; maxBodyBytes: number };
+  /** `maxBundleEntries`: the most entries a Bundle posted to `POST /fhir` may have (files ingest without it). */
+  ingest: { batchSize: number; maxRecordBytes: number; maxBundleEntries: number };
   /** DuckDB buffer pool cap, e.g. "2GB". */
   store: { memoryLimit: string };
   /** Forecast alerts (docs/surveillance.md): epidemic thresholds per location and the quantile compared. */
@@ -93,6 +95,12 @@ export interface FederationConfig {
   clockSkewSeconds: number;
   /** How long a coordinator waits for each peer, in milliseconds. */
   timeoutMs: number;
+  /**
+   * The largest request body `/federation/*` reads, once the signature header has passed. The largest message
+   * peers send is a linkage ring step: ~46 bytes per blinded point, so 16 MiB carries ~360,000 points (one hub's
+   * cohort members plus dummies); cohort definitions, GLM terms and series requests are a few KB.
+   */
+  maxBodyBytes: number;
 }
 
 export function defaultConfig(name: string): HubConfig {
@@ -105,9 +113,10 @@ export function defaultConfig(name: string): HubConfig {
       disclosure: { threshold: 10, rounding: 5, minCellSize: 10 },
       consent: { purposes: {} },
     },
-    federation: { clockSkewSeconds: 60, timeoutMs: 10_000 },
-    server: { host: '127.0.0.1', port: 8080 },
-    ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024 },
+    federation: { clockSkewSeconds: 60, timeoutMs: 10_000, maxBodyBytes: 16 * 1024 * 1024 },
+    server: { host: '127.0.0.1', port: 8080, maxBodyBytes: 256 * 1024 * 1024 },
+    // 10,000 entries: ~5 s and ~260 MB to ingest through the API here; 100,000 took 49 s and 1.4 GB.
+    ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024, maxBundleEntries: 10_000 },
     store: { memoryLimit: '1GB' },
     surveillance: { epidemicThresholds: {}, alertQuantile: 0.5 },
   };
@@ -166,14 +175,20 @@ export function parseConfig(value: unknown, file: string): HubConfig {
     fail('federation.clockSkewSeconds', 'a positive number of seconds');
   if (!Number.isInteger(federation.timeoutMs) || federation.timeoutMs < 1)
     fail('federation.timeoutMs', 'a positive integer of milliseconds');
+  if (!Number.isInteger(federation.maxBodyBytes) || federation.maxBodyBytes < 1024)
+    fail('federation.maxBodyBytes', 'an integer number of bytes ≥ 1024');
   const server = { ...base.server, ...section('server') };
   if (typeof server.host !== 'string') fail('server.host', 'a string');
   if (!Number.isInteger(server.port) || server.port < 0 || server.port > 65535)
     fail('server.port', 'a port number 0-65535');
+  if (!Number.isInteger(server.maxBodyBytes) || server.maxBodyBytes < 1024)
+    fail('server.maxBodyBytes', 'an integer number of bytes ≥ 1024');
   const ingest = { ...base.ingest, ...section('ingest') };
   if (!Number.isInteger(ingest.batchSize) || ingest.batchSize < 1) fail('ingest.batchSize', 'a positive integer');
   if (!Number.isInteger(ingest.maxRecordBytes) || ingest.maxRecordBytes < 1024)
     fail('ingest.maxRecordBytes', 'an integer ≥ 1024');
+  if (!Number.isInteger(ingest.maxBundleEntries) || ingest.maxBundleEntries < 1)
+    fail('ingest.maxBundleEntries', 'a positive integer');
   const store = { ...base.store, ...section('store') };
   if (typeof store.memoryLimit !== 'string' || !/^\d+(\.\d+)?\s*(KB|MB|GB|TB)$/i.test(store.memoryLimit)) {
     fail('store.memoryLimit', 'a size such as "2GB" or "512MB"');

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   INGEST_UNRESOLVED_REFERENCE: 'a reference points to nothing in the bundle or the store',
   INGEST_BUNDLE_ENTRY: 'a bundle entry is malformed or uses an unsupported request',
   INGEST_TRANSACTION_FAILED: 'an entry of a transaction bundle failed, so the whole bundle was rolled back',
+  INGEST_BUNDLE_TOO_LARGE:
+    'a Bundle posted to the API has more entries than ingest.maxBundleEntries; nothing of it was stored',
   FHIR_UNKNOWN_RESOURCE_TYPE: 'resourceType is not an R4 resource',
   FHIR_UNKNOWN_ELEMENT: 'an element is not defined for its type',
   FHIR_REQUIRED: 'a required element is missing',
@@ -34,6 +36,8 @@ export const ERROR_CODES = {
   AUDIT_CHAIN_BROKEN: 'an audit entry was edited, deleted or reordered',
   API_NOT_FOUND: 'the resource or route does not exist',
   API_BAD_REQUEST: 'a request parameter is invalid',
+  API_BODY_TOO_LARGE:
+    'a request body exceeds the size limit of its route (server.maxBodyBytes, federation.maxBodyBytes)',
   API_NOT_SUPPORTED: 'the operation or search parameter is not supported',
   EXPORT_UNKNOWN_JOB: 'no export job has that id',
   SYNTH_INVALID_OPTION: 'a synthetic-population option is missing or out of range',

@@ -43,25 +43,56 @@ export interface ReplyTo {
 export class RequestReceiver {
   constructor(private readonly deps: ReceiverDeps) {}
 
-  /** Verify a request; a refusal is audited and thrown with its code. */
+  /** Verify a request, header and body; a refusal is audited and thrown with its code. */
   async verify(req: IncomingRequest): Promise<RequestClaims> {
+    const claims = await this.verifyHeader(req);
+    await this.verifyBody(claims, req);
+    return claims;
+  }
+
+  /**
+   * Verify everything a request's signature header says before its body is read: presence, signer (a peer),
+   * signature, audience, method, path, timestamp and nonce. The server calls this as the request arrives, so a
+   * request without a valid header is refused without its body being buffered (docs/federation.md). A refusal is
+   * audited and thrown with its code. Taking the nonce here means a request whose body then fails its hash has
+   * used its nonce: it was signed by a peer for that nonce, so a resend with another body is a replay anyway.
+   */
+  async verifyHeader(req: Omit<IncomingRequest, 'body'>): Promise<RequestClaims> {
+    return this.audited(req, () => this.checkHeader(req));
+  }
+
+  /** Verify the body read after `verifyHeader` accepted the header: its hash is the signed one. */
+  async verifyBody(claims: RequestClaims, req: IncomingRequest): Promise<void> {
+    await this.audited(req, async () => {
+      if (claims.bodySha256 !== bodyHash(req.body)) {
+        throw new HealthmeshError('FEDERATION_BAD_SIGNATURE', 'the signed body hash does not match the request');
+      }
+    });
+  }
+
+  /** Audit a refusal of a request decided outside the receiver (a body over the route's limit). */
+  async auditRefusal(req: Omit<IncomingRequest, 'body'>, e: unknown): Promise<void> {
     const claimed = req.signature ? claimedSender(req.signature)?.iss : undefined;
+    const code: ErrorCode = isHealthmeshError(e) ? e.code : 'INTERNAL';
+    await this.deps.audit.append({
+      actor: claimed ? `peer:${claimed}` : 'anonymous',
+      action: 'federation.refuse',
+      target: `${req.method} ${req.path}`,
+      outcome: 'denied',
+      detail: { code, reason: e instanceof Error ? e.message.slice(0, 300) : String(e) },
+    });
+  }
+
+  private async audited<T>(req: Omit<IncomingRequest, 'body'>, check: () => Promise<T>): Promise<T> {
     try {
-      return await this.check(req);
+      return await check();
     } catch (e) {
-      const code: ErrorCode = isHealthmeshError(e) ? e.code : 'INTERNAL';
-      await this.deps.audit.append({
-        actor: claimed ? `peer:${claimed}` : 'anonymous',
-        action: 'federation.refuse',
-        target: `${req.method} ${req.path}`,
-        outcome: 'denied',
-        detail: { code, reason: e instanceof Error ? e.message.slice(0, 300) : String(e) },
-      });
+      await this.auditRefusal(req, e);
       throw e;
     }
   }
 
-  private async check(req: IncomingRequest): Promise<RequestClaims> {
+  private async checkHeader(req: Omit<IncomingRequest, 'body'>): Promise<RequestClaims> {
     const { peers, identity, clock, clockSkewMs, nonces } = this.deps;
     if (!req.signature) {
       throw new HealthmeshError('FEDERATION_MISSING_SIGNATURE', 'a federation request must carry a signature header');
@@ -77,7 +108,6 @@ export class RequestReceiver {
     if (claims.aud !== identity.name) throw mismatch(`audience (${claims.aud})`);
     if (claims.method !== req.method) throw mismatch('method');
     if (claims.path !== req.path) throw mismatch('path');
-    if (claims.bodySha256 !== bodyHash(req.body)) throw mismatch('body hash');
     const drift = Math.abs(clock.now().getTime() - claims.ts);
     if (!Number.isFinite(drift) || drift > clockSkewMs) {
       throw new HealthmeshError(

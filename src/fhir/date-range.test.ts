@@ -18,4 +18,27 @@ describe('dateRange', () => {
     expect(dateRange('yesterday')).toBeUndefined();
     expect(dateRange('2020-1-1')).toBeUndefined();
   });
+  it.each([
+    '2015-13-45',
+    '2015-13',
+    '2015-00',
+    '2023-02-30',
+    '2023-02-29',
+    '2021-04-31',
+    '2021-04-00',
+    '0000',
+    '2021-04-21T24:00:00Z',
+    '2021-04-21T10:60:00Z',
+    '2021-04-21T10:00:61Z',
+    '2021-04-21T10:00:00+15:00',
+    '2021-04-21T10:00:00+09:60',
+  ])('refuses %s, which is no calendar date or clock time', (value) => {
+    expect(dateRange(value)).toBeUndefined();
+  });
+  it.each(['2024-02-29', '2021-12-31', '2021-04-21T23:59:60Z', '2021-04-21T10:00:00-14:00'])(
+    'accepts the edge value %s',
+    (value) => {
+      expect(dateRange(value)).toBeDefined();
+    },
+  );
 });

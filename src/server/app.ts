@@ -58,6 +58,7 @@ export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 export interface ServerOptions {
   /** Base URL used in links (paging, export manifests); defaults to the request's own host. */
   baseUrl?: string;
+  /** The largest request body read, in bytes; default `server.maxBodyBytes` of the hub's config. */
   bodyLimit?: number;
   /**
    * The hub's federation transport, with the operations other modules registered. Default: opened from the hub
@@ -74,7 +75,7 @@ export interface ServerOptions {
 export async function buildServer(hub: Hub, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: hub.logger as FastifyBaseLogger,
-    bodyLimit: options.bodyLimit ?? 256 * 1024 * 1024,
+    bodyLimit: options.bodyLimit ?? hub.config.server.maxBodyBytes,
     // Request URLs can carry identifiers a client typed (e.g. a search by MRN): never logged per request.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
@@ -143,8 +144,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     });
   });
 
-  app.setErrorHandler(async (error: unknown, _req: FastifyRequest, reply: FastifyReply) => {
-    const { status, body } = errorOutcome(error);
+  app.setErrorHandler(async (error: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const { status, body } = errorOutcome(bodyTooLarge(error, req) ?? error);
     if (status === 500) {
       const e = error as { statusCode?: number; message?: string };
       // Fastify's own client errors (body too large, bad content type) keep their 4xx status.
@@ -181,7 +182,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   const federation = options.federation ?? (await federationOf(hub, cohorts, series));
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
-  if (federation) await app.register(federationRoutes(federation));
+  if (federation)
+    await app.register(federationRoutes(federation, { maxBodyBytes: hub.config.federation.maxBodyBytes }));
   await app.register(consoleAssets());
   await app.register(consoleRoutes({ hub, federation }));
   await app.register(consoleUploadRoutes({ hub }));
@@ -201,6 +203,15 @@ async function federationOf(
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');
     return undefined;
   }
+}
+
+/** Fastify's refusal of an over-long body, as our own code naming the route's limit. */
+function bodyTooLarge(error: unknown, req: FastifyRequest): HealthmeshError | undefined {
+  if ((error as { code?: unknown }).code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return undefined;
+  return new HealthmeshError(
+    'API_BODY_TOO_LARGE',
+    `the request body exceeds the limit of ${req.routeOptions.bodyLimit ?? 'this route'} bytes for ${req.method} ${req.routeOptions.url ?? 'this route'}`,
+  );
 }
 
 /** Whether the answer to `req` may hold only released values: an aggregate route, a caller without row-level rights. */

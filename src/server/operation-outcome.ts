@@ -19,6 +19,8 @@ const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
   INGEST_INVALID_SOURCE: [400, 'invalid'],
   INGEST_TRANSACTION_FAILED: [400, 'processing'],
   INGEST_RECORD_TOO_LARGE: [413, 'too-costly'],
+  INGEST_BUNDLE_TOO_LARGE: [413, 'too-costly'],
+  API_BODY_TOO_LARGE: [413, 'too-costly'],
   FEDERATION_MISSING_SIGNATURE: [401, 'security'],
   FEDERATION_BAD_SIGNATURE: [401, 'security'],
   FEDERATION_UNKNOWN_SIGNER: [401, 'security'],

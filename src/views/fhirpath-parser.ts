@@ -29,6 +29,26 @@ export class PathSyntaxError extends Error {
   }
 }
 
+/**
+ * How deep brackets, function arguments, indexers and unary signs may nest. The parser, the compiler and the
+ * `fhirpath` package all recurse per level, so without a bound a long enough expression overflows the stack (a
+ * 500 instead of a view error). ViewDefinitions in the SQL-on-FHIR suite nest at most 6 levels.
+ */
+export const MAX_PATH_NESTING = 64;
+/** How deep the parsed tree may be: also bounds chains (`a.b.c…`, `1 + 1 + …`) that parse without nesting. */
+export const MAX_PATH_DEPTH = 256;
+
+/** The expression nests deeper than the limits above; it is refused, never handed to another engine. */
+export class PathTooDeepError extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+    this.name = 'PathTooDeepError';
+  }
+}
+
 type Token =
   | { t: 'id'; v: string; at: number }
   | { t: 'str'; v: string; at: number }
@@ -165,6 +185,7 @@ const KEYWORD_OPS = new Set(['implies', 'or', 'xor', 'and', 'in', 'contains', 'i
 
 class Parser {
   private pos = 0;
+  private nesting = 0;
   constructor(
     private readonly tokens: Token[],
     private readonly src: string,
@@ -192,7 +213,24 @@ class Parser {
     return node;
   }
 
+  /** Parse `inner` one nesting level down, refusing beyond MAX_PATH_NESTING. */
+  private nested<T>(inner: () => T): T {
+    if (++this.nesting > MAX_PATH_NESTING) {
+      throw new PathTooDeepError(`the expression nests deeper than ${MAX_PATH_NESTING} levels`, this.peek().at);
+    }
+    try {
+      return inner();
+    } finally {
+      this.nesting--;
+    }
+  }
+
   private expression(level: number): PathNode {
+    if (level === 0) return this.nested(() => this.binary(0));
+    return this.binary(level);
+  }
+
+  private binary(level: number): PathNode {
     if (level >= LEVELS.length) return this.unary();
     let left = this.expression(level + 1);
     for (;;) {
@@ -222,7 +260,7 @@ class Parser {
     const t = this.peek();
     if (t.t === 'op' && (t.v === '-' || t.v === '+')) {
       this.next();
-      return { k: 'unary', op: t.v, operand: this.unary() };
+      return { k: 'unary', op: t.v, operand: this.nested(() => this.unary()) };
     }
     return this.postfix(this.term());
   }
@@ -318,9 +356,46 @@ class Parser {
   }
 }
 
-/** Parse one FHIRPath expression; throws `PathSyntaxError` naming the offset of the fault. */
+/**
+ * Parse one FHIRPath expression; throws `PathSyntaxError` naming the offset of the fault, or `PathTooDeepError`
+ * when it nests deeper than MAX_PATH_NESTING or its tree is deeper than MAX_PATH_DEPTH.
+ */
 export function parsePath(src: string): PathNode {
-  return new Parser(tokenize(src), src).parseAll();
+  const node = new Parser(tokenize(src), src).parseAll();
+  if (treeDepth(node) > MAX_PATH_DEPTH) {
+    throw new PathTooDeepError(`the expression's tree is deeper than ${MAX_PATH_DEPTH} levels`, 0);
+  }
+  return node;
+}
+
+function children(n: PathNode): (PathNode | null)[] {
+  switch (n.k) {
+    case 'member':
+      return [n.base];
+    case 'call':
+      return [n.base, ...n.args];
+    case 'indexer':
+      return [n.base, n.index];
+    case 'binary':
+      return [n.left, n.right];
+    case 'unary':
+    case 'typeOp':
+      return [n.operand];
+    default:
+      return [];
+  }
+}
+
+/** The depth of a tree, walked without recursion (the point is not to overflow the stack). */
+function treeDepth(root: PathNode): number {
+  let deepest = 0;
+  const stack: [PathNode, number][] = [[root, 1]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [node, depth] = item;
+    deepest = Math.max(deepest, depth);
+    for (const c of children(node)) if (c !== null) stack.push([c, depth + 1]);
+  }
+  return deepest;
 }
 
 /** The `%names` an expression uses (empty when it does not even tokenize: the parse then reports that). */

@@ -2,7 +2,8 @@ import { HealthmeshError } from '../core/index.js';
 import type { StaticType } from './fhir-type-model.js';
 import { PRIMITIVE_TYPES, resourceType } from './fhir-type-model.js';
 import { compileWithFhirpath, fhirpathSyntaxError } from './fhirpath-fallback.js';
-import { PathSyntaxError, parsePath, variablesIn } from './fhirpath-parser.js';
+import type { PathNode } from './fhirpath-parser.js';
+import { PathSyntaxError, PathTooDeepError, parsePath, variablesIn } from './fhirpath-parser.js';
 import type { Collection, CompiledPath, ConstantValue, PathEnv, PathFn } from './path-compiler.js';
 import { compilePath, OutsideCompiledSubset } from './path-compiler.js';
 import type { ViewDefinition, ViewSelect } from './view-definition.js';
@@ -167,13 +168,23 @@ class ViewPlanner {
       this.stats.fhirpath++;
       return { fn: guarded(compileWithFhirpath(source, input, this.fallbackConstants), source), type: undefined };
     };
-    if (this.options.engine === 'fhirpath') return fallback();
+    let tree: PathNode | undefined;
     try {
-      const compiled = compilePath(parsePath(source), input, { constants: this.constants });
+      tree = parsePath(source);
+    } catch (e) {
+      if (e instanceof PathTooDeepError) {
+        // Refused whichever engine runs the view: the `fhirpath` package recurses per level too.
+        throw new HealthmeshError('VIEW_INVALID_PATH', `ViewDefinition ${where}: ${e.message}`, { path: where });
+      }
+      if (!(e instanceof PathSyntaxError)) throw e;
+    }
+    if (this.options.engine === 'fhirpath' || tree === undefined) return fallback();
+    try {
+      const compiled = compilePath(tree, input, { constants: this.constants });
       this.stats.compiled++;
       return compiled;
     } catch (e) {
-      if (e instanceof OutsideCompiledSubset || e instanceof PathSyntaxError) return fallback();
+      if (e instanceof OutsideCompiledSubset) return fallback();
       throw e;
     }
   }
