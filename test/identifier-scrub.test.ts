@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initHub, openHub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
-import { expectNotOnDisk } from './support/leak-scan.js';
+import { expectNotOnDisk, storeText } from './support/leak-scan.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 /**
@@ -132,18 +132,7 @@ describe('names and identifiers in free text are masked on every ingest path', (
     });
     expect(obs.statusCode).toBe(200);
     await app.close();
-    for (const table of [
-      'resource_version',
-      'resource_head',
-      'search_token',
-      'search_date',
-      'search_reference',
-      'audit_log',
-    ]) {
-      storeValues += JSON.stringify(await hub.db.all(`SELECT * FROM ${table}`), (_k, v) =>
-        typeof v === 'bigint' ? String(v) : v,
-      );
-    }
+    storeValues += await storeText(hub.db);
     notes = (
       await hub.db.all<{ content: string }>("SELECT content FROM resource_version WHERE type = 'Observation'")
     ).map((r) => r.content);

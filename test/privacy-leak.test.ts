@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initHub, openHub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
-import { expectNotOnDisk } from './support/leak-scan.js';
+import { expectNotOnDisk, storeText } from './support/leak-scan.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 /** Identifiers planted in the input; none may survive anywhere under the data directory or in the logs. */
@@ -90,18 +90,7 @@ describe('no raw direct identifier reaches disk, logs or the store', () => {
       await app.inject({ url, headers: { authorization: `Bearer ${token}` } });
     }
     await app.close();
-    for (const table of [
-      'resource_version',
-      'resource_head',
-      'search_token',
-      'search_date',
-      'search_reference',
-      'audit_log',
-    ]) {
-      storeValues += JSON.stringify(await hub.db.all(`SELECT * FROM ${table}`), (_k, v) =>
-        typeof v === 'bigint' ? String(v) : v,
-      );
-    }
+    storeValues += await storeText(hub.db);
     await hub.close();
   }, 120_000);
 

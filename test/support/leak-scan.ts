@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import type { Database } from '../../src/store/index.js';
 
 /** Every file below `dir`. */
 export function* filesUnder(dir: string): Generator<string> {
@@ -28,4 +29,20 @@ export function expectNotOnDisk(dir: string, needle: string, mustScan: readonly 
       scanned.some((f) => f.includes(part)),
       `no ${part} was scanned`,
     ).toBe(true);
+}
+
+/** Every row of the store's tables that could hold a leaked value (resources, index rows, audit), as one text. */
+export async function storeText(db: Database): Promise<string> {
+  let text = '';
+  for (const table of [
+    'resource_version',
+    'resource_head',
+    'search_token',
+    'search_date',
+    'search_reference',
+    'audit_log',
+  ]) {
+    text += JSON.stringify(await db.all(`SELECT * FROM ${table}`), (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+  }
+  return text;
 }
