@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point of the built package (`npm run build` first); in the repo use `npx tsx src/cli/main.ts`.
+// Entry point of the built package: `npm install` builds dist/ (the prepare script), so `npx healthmesh` works at once.
 import { main } from '../dist/cli/main.js';
 
 // `healthmesh stats | head`: a reader that stops early is not an error.

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,14 @@ describe('healthmesh CLI', () => {
       expect(await main([...cmd, '--help'], c.io)).toBe(0);
       expect(c.out).toContain('Example:');
     }
+  });
+
+  it('runs as the package bin right after npm install (its prepare script builds dist/)', () => {
+    const bin = new URL('../bin/healthmesh.js', import.meta.url).pathname;
+    const run = spawnSync(process.execPath, [bin, 'stats', '--help'], { encoding: 'utf8', timeout: 30_000 });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('Example:');
   });
 
   it('inits a hub with owner-only secrets, and refuses to init twice', async () => {
