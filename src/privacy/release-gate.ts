@@ -59,6 +59,7 @@ export type DisclosureRule =
   | 'released-series' // computed from a series as released, not from exact counts
   | 'parameter' // a number that describes no one (a threshold, a horizon, a year)
   | 'fit-support' // an exact model update or a model's output: enough rows, events, non-events and contributors
+  | 'reissued' // released earlier (the release log, a peer) and answered again as it was
   | 'text'; // labels, codes and dates: no number about people
 
 /** The default significant digits of a released statistic, and the dominance share (the (2, 85%) rule). */
@@ -314,7 +315,7 @@ export class ReleaseGate {
    * answer pooled by the coordinator): `origin` says where they were released.
    */
   reissue<T>(value: T, _origin: 'release-log' | 'peer'): Released<T> {
-    return this.mint(value, ['text']);
+    return this.mint(value, ['reissued']);
   }
 
   /** Text, codes, dates and flags: refused when it holds any number. */

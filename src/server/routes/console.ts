@@ -2,15 +2,17 @@ import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import { searchConcepts } from '../../cohort/index.js';
+import { HealthmeshError } from '../../core/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
 import type { ReleaseGate } from '../../privacy/index.js';
 import {
   CONFIRMED_FLU_TARGET,
+  gatedHubSeries,
   hubWeeklySeries,
   ILI_TARGET,
   isoDay,
-  releaseHubSeries,
+  parseIsoDay,
 } from '../../surveillance/index.js';
 import type { TableProfile } from '../../views/index.js';
 import { openAnalyticTables } from '../../views/index.js';
@@ -179,30 +181,31 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
         throw badRequest(`target must be '${ILI_TARGET}' or '${CONFIRMED_FLU_TARGET}'`, 'target');
       }
       req.auditAction = { action: 'console-observed', target: 'console/surveillance/observed' };
-      const both = await hubWeeklySeries(hub);
-      const s = target === ILI_TARGET ? both.ili : both.confirmed;
-      // The same weekly counts the stored forecasts were made from (`healthmesh forecast run`), served beside them:
-      // exact to the roles that may see row-level data, otherwise as the hub would release them to a peer
-      // (small weeks suppressed as null, the rest rounded; docs/surveillance.md, "Federated series").
-      const weekEnd = (i: number) => isoDay(s.startDay + 7 * i);
       if (mayReadRowLevel(req.principal)) {
+        // The same weekly counts the stored forecasts were made from (`healthmesh forecast run`), served beside them.
+        const both = await hubWeeklySeries(hub);
+        const s = target === ILI_TARGET ? both.ili : both.confirmed;
         return {
           target,
           location: s.location,
           disclosureControlled: false,
-          weeks: Array.from(s.values, (value, i) => ({ weekEnd: weekEnd(i), value })),
+          weeks: Array.from(s.values, (value, i) => ({ weekEnd: isoDay(s.startDay + 7 * i), value })),
         };
       }
-      // Through the release log like a peer's series, so polling it cannot difference a late record out. The
-      // surveillance module releases the series (its counts passed the release log's admitHolding); what it
-      // returns is answered again here as released, not recomputed.
-      const released = await releaseHubSeries(hub, `user:${req.principal?.name ?? 'unknown'}`);
+      // Other roles get the series as the hub releases it to a peer (small weeks null, the rest rounded), through the
+      // release log, so polling it cannot difference a late record out (docs/surveillance.md, "Federated series").
+      const released = (await gatedHubSeries(hub, `user:${req.principal?.name ?? 'unknown'}`)).value;
       const values = target === ILI_TARGET ? released.ili : released.confirmed;
+      const start = parseIsoDay(released.startDate);
+      if (start === undefined) throw new HealthmeshError('INTERNAL', 'a released series has no start day');
       return hub.gate.bundle({
         target,
-        location: s.location,
+        location: released.location,
         disclosureControlled: true,
-        weeks: values.map((value, i) => ({ weekEnd: weekEnd(i), value: hub.gate.reissue(value, 'release-log') })),
+        weeks: values.map((value, i) => ({
+          weekEnd: isoDay(start + 7 * i),
+          value: hub.gate.reissue(value, 'release-log'),
+        })),
       });
     });
   };
