@@ -1,13 +1,65 @@
+import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * Tests that touch a store run on both engines: the `duckdb` project runs every test, the `postgres` project runs
+ * these again with HEALTHMESH_TEST_ENGINE=postgres against a throwaway cluster (test/support/postgres-setup.ts).
+ */
+const ENGINE_LOOPED = [
+  'src/store/**/*.test.ts',
+  'src/privacy/**/*.test.ts',
+  'src/models/model-registry.test.ts',
+  'src/views/analytic-tables.test.ts',
+  'test/engine-*.test.ts',
+  'test/ingest-*.test.ts',
+  'test/parallel-ingest.test.ts',
+  'test/synth-ingest.test.ts',
+  'test/views-synthea.test.ts',
+  'test/sql-on-fhir-conformance.test.ts',
+  'test/cohort-*.test.ts',
+  'test/models-hub.test.ts',
+  'test/consent.test.ts',
+  'test/linkage.test.ts',
+  'test/access-roles.test.ts',
+  'test/surveillance-synthetic.test.ts',
+  'test/fhir-api.test.ts',
+];
+
+const hasPostgres = existsSync('/usr/lib/postgresql');
+if (!hasPostgres && process.env.CI !== 'true') {
+  console.warn('NOTICE: skipping the PostgreSQL engine tests: no PostgreSQL binaries (apt-get install postgresql-15).');
+}
+
+const shared = { testTimeout: 60_000, hookTimeout: 120_000, pool: 'forks' as const };
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // Builds web/dist when a console source is newer than it (the browser tests load the built console).
-    globalSetup: ['test/support/console-build.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    pool: 'forks',
     reporters: ['default'],
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'duckdb',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['test/postgres-*.test.ts', '**/node_modules/**'],
+          // Builds web/dist when a console source is newer than it (the browser tests load the built console).
+          globalSetup: ['test/support/console-build.ts'],
+        },
+      },
+      // On CI a missing PostgreSQL fails the run (the project's setup finds no binaries) instead of skipping.
+      ...(hasPostgres || process.env.CI === 'true'
+        ? [
+            {
+              test: {
+                ...shared,
+                name: 'postgres',
+                include: [...ENGINE_LOOPED, 'test/postgres-*.test.ts'],
+                env: { HEALTHMESH_TEST_ENGINE: 'postgres' },
+                globalSetup: ['test/support/postgres-setup.ts'],
+              },
+            },
+          ]
+        : []),
+    ],
   },
 });

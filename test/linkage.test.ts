@@ -25,6 +25,7 @@ import { buildServer } from '../src/server/index.js';
 import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { ingestOptions } from './support/temp-hub.js';
+import { testHubConfig } from './support/test-engine.js';
 
 const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
 const N = 300;
@@ -118,7 +119,7 @@ describe('a federated distinct count over three synthetic regions ingested into 
       const out = join(root, `synth-${region}`);
       generateRegion({ region, people: N, seed: 'linkage', out });
       const dir = join(root, region);
-      const { paths } = await initHub(dir, { name: region, logger: silentLogger() });
+      const { paths } = await initHub(dir, { name: region, config: await testHubConfig(), logger: silentLogger() });
       writeFileSync(paths.linkageKey, formatLinkageKey(service.issue(region, NOW)), { mode: 0o600 });
       const hub = await openHub(dir, { logger: silentLogger(), parallelIngest: false });
       hubs.set(region, hub);
@@ -215,7 +216,7 @@ describe('a federated distinct count over three synthetic regions ingested into 
   it('derives the same tokens on the worker-thread ingest path', async () => {
     // A second busan hub (its own secret, so other patient keys) with busan's linkage key, ingesting in workers.
     const dir = join(root, 'busan-workers');
-    const { paths } = await initHub(dir, { name: 'busan', logger: silentLogger() });
+    const { paths } = await initHub(dir, { name: 'busan', config: await testHubConfig(), logger: silentLogger() });
     writeFileSync(paths.linkageKey, formatLinkageKey(service.issue('busan', NOW)), { mode: 0o600 });
     const hub = await openHub(dir, { logger: silentLogger(), parallelIngest: { workers: 1, minFileBytes: 0 } });
     try {

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/core/index.js';
 import type { OpenOptions } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
+import { separateCopiedStore, testHubConfig } from './support/test-engine.js';
 
 const work = mkdtempSync(join(tmpdir(), 'hm-parallel-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -88,11 +89,13 @@ async function ingestWith(dir: string, options: OpenOptions, file: string) {
 describe('the parallel NDJSON path', () => {
   it('stores exactly what the single-threaded path stores, with the same rejects in the same order', async () => {
     const base = join(work, 'hub');
-    await initHub(base, { name: 'parallel', logger: silentLogger() });
+    await initHub(base, { name: 'parallel', config: await testHubConfig(), logger: silentLogger() });
     const single = join(work, 'single');
     const parallel = join(work, 'parallel');
     cpSync(base, single, { recursive: true });
     cpSync(base, parallel, { recursive: true });
+    await separateCopiedStore(single);
+    await separateCopiedStore(parallel);
     const file = join(work, 'corpus.ndjson');
     writeFileSync(file, corpus());
 

@@ -11,6 +11,7 @@ import { initHub, openHub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
 import { BUILT_IN_VIEWS, CompiledView, openAnalyticTables } from '../src/views/index.js';
 import { describeWithSharedData, sharedPath } from './support/shared-data.js';
+import { testHubConfig } from './support/test-engine.js';
 
 type Json = Record<string, unknown>;
 
@@ -77,7 +78,7 @@ describeWithSharedData('analytic tables over the 100 Synthea bundles', () => {
 
   beforeAll(async () => {
     dir = join(mkdtempSync(join(tmpdir(), 'hm-views-')), 'hub');
-    ({ adminToken } = await initHub(dir, { name: 'gwangju', logger: silentLogger() }));
+    ({ adminToken } = await initHub(dir, { name: 'gwangju', config: await testHubConfig(), logger: silentLogger() }));
     const c = capture();
     // Through the CLI, as an operator would: the ingest command refreshes the tables itself.
     expect(

@@ -95,7 +95,9 @@ export class TokenRegistry {
     const row = rows[0];
     if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(h))) return undefined;
     const principal: Principal = { name: row.name, role: row.role, sources: sourcesOf(row.sources) };
-    this.cache.set(h, principal);
+    // A DuckDB store is open in this process alone, so every revocation passes `revoke` below; on PostgreSQL another
+    // process (the CLI) may revoke, and the next request must see it: no cache there.
+    if (this.db.engine === 'duckdb') this.cache.set(h, principal);
     return principal;
   }
 

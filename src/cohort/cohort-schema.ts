@@ -29,7 +29,7 @@ export const cohortMigrations: readonly Migration[] = [
         system VARCHAR NOT NULL,
         code VARCHAR NOT NULL,
         event_date DATE NOT NULL,
-        value DOUBLE,
+        value DOUBLE PRECISION,
         unit VARCHAR,
         origin VARCHAR NOT NULL
       )`,

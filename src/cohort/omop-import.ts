@@ -200,7 +200,8 @@ export async function importOmop(
       for (const e of EVENTS) {
         if (!files.has(e.table)) continue;
         const cols = headers.get(e.table) ?? [];
-        const value = e.value !== undefined && cols.includes(e.value) ? `CAST(t.${e.value} AS DOUBLE)` : 'NULL';
+        const value =
+          e.value !== undefined && cols.includes(e.value) ? `CAST(t.${e.value} AS DOUBLE PRECISION)` : 'NULL';
         const unit = e.unit !== undefined && cols.includes(e.unit) ? `t.${e.unit}` : 'NULL';
         const base = `FROM omop_stage_${e.table} t JOIN omop_stage_key k ON k.person_id = t.person_id
           WHERE t.${e.concept} IS NOT NULL AND t.${e.concept} <> '0' AND t.${e.date} IS NOT NULL`;

@@ -21,7 +21,12 @@ export interface HubConfig {
   /** `maxBundleEntries`: the most entries a Bundle posted to `POST /fhir` may have (files ingest without it). */
   ingest: { batchSize: number; maxRecordBytes: number; maxBundleEntries: number };
   /** DuckDB buffer pool cap, e.g. "2GB". */
-  store: { memoryLimit: string };
+  /**
+   * Where the hub's data lives: `duckdb` (the default) is a file in the hub's directory, `memoryLimit` capping its
+   * buffer pool; `postgres` is a PostgreSQL database at `url` (postgres://user@host:port/db, or a unix socket as
+   * `postgres:///db?host=/run/postgresql`), for hubs served by several processes.
+   */
+  store: { engine: 'duckdb' | 'postgres'; memoryLimit: string; url?: string };
   /** Forecast alerts (docs/surveillance.md): epidemic thresholds per location and the quantile compared. */
   surveillance: SurveillanceConfig;
 }
@@ -117,7 +122,7 @@ export function defaultConfig(name: string): HubConfig {
     server: { host: '127.0.0.1', port: 8080, maxBodyBytes: 256 * 1024 * 1024 },
     // 10,000 entries: ~5 s and ~260 MB to ingest through the API here; 100,000 took 49 s and 1.4 GB.
     ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024, maxBundleEntries: 10_000 },
-    store: { memoryLimit: '1GB' },
+    store: { engine: 'duckdb', memoryLimit: '1GB' },
     surveillance: { epidemicThresholds: {}, alertQuantile: 0.5 },
   };
 }
@@ -193,6 +198,11 @@ export function parseConfig(value: unknown, file: string): HubConfig {
   if (typeof store.memoryLimit !== 'string' || !/^\d+(\.\d+)?\s*(KB|MB|GB|TB)$/i.test(store.memoryLimit)) {
     fail('store.memoryLimit', 'a size such as "2GB" or "512MB"');
   }
+  if (store.engine !== 'duckdb' && store.engine !== 'postgres') fail('store.engine', '"duckdb" or "postgres"');
+  if (store.engine === 'postgres' && (typeof store.url !== 'string' || !/^postgres(ql)?:\/\//.test(store.url))) {
+    fail('store.url', 'a PostgreSQL connection URL (postgres://…) when store.engine is "postgres"');
+  }
+  if (store.engine === 'duckdb' && store.url !== undefined) fail('store.url', 'absent when store.engine is "duckdb"');
   const surveillance = parseSurveillance(section('surveillance'), fail);
   return {
     name: v.name,

@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   HUB_ALREADY_INITIALISED: 'a hub already exists in the data directory',
   STORE_MIGRATION_FAILED: 'a schema migration failed; the store was left at the previous version',
   STORE_LOCKED: 'another process holds the store open for writing',
+  STORE_UNAVAILABLE: 'the database server of the store cannot be reached',
   STORE_STAGING_INCOMPLETE:
     'the staged files of a bulk write batch lack rows the batch needs; nothing of it was stored',
   STORE_CONTENT_NOT_ONE_LINE:

@@ -23,7 +23,7 @@ import {
   releaseLogMigrations,
 } from '../privacy/index.js';
 import type { Database, Migration } from '../store/index.js';
-import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
+import { migrate, openDatabase, ResourceStore, resourceStoreMigrations } from '../store/index.js';
 import type { HubPaths } from './hub-paths.js';
 import { hubPaths, restrictHubPermissions } from './hub-paths.js';
 
@@ -165,7 +165,7 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
   const logger =
     options.logger ??
     createLogger({ destination: destination({ dest: paths.log, sync: false, mkdir: true, mode: 0o600 }) });
-  const db = await DuckDbDatabase.open(paths.store, { memoryLimit: config.store.memoryLimit });
+  const db = await openDatabase(config.store, paths.store);
   // A hub made before these rules, or a store created under another umask, is tightened at every open.
   restrictHubPermissions(paths);
   await migrate(db, ALL_MIGRATIONS, clock.now());

@@ -129,7 +129,9 @@ export function featureSelect(spec: FeatureSpec, f: FeatureDefinition, pop: stri
     case 'polygenic': {
       // Σ weight × risk-allele count over the listed variants, from variant results recorded up to the index date;
       // missing unless every listed variant was reported (a partial panel would shift the score's scale).
-      const weights = f.variants.map((v) => `SELECT ${q.add(v.rsid)} AS rsid, CAST(${q.add(v.weight)} AS DOUBLE) AS w`);
+      const weights = f.variants.map(
+        (v) => `SELECT ${q.add(v.rsid)} AS rsid, CAST(${q.add(v.weight)} AS DOUBLE PRECISION) AS w`,
+      );
       // A person tested twice counts each variant once.
       return q.statement(`SELECT rid, CASE WHEN COUNT(*) = ${f.variants.length} THEN SUM(w * a) END AS v
         FROM (SELECT t.rid, g.rsid, MAX(w.w) AS w, MAX(g.alleles) AS a

@@ -142,7 +142,7 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
       await tx.run(del.sql, del.params);
     }
     // k = -1 is the outcome; k ≥ 0 the spec's feature k.
-    await tx.run(`CREATE TEMPORARY TABLE ${vals} (rid BIGINT, k INTEGER, v DOUBLE)`);
+    await tx.run(`CREATE TEMPORARY TABLE ${vals} (rid BIGINT, k INTEGER, v DOUBLE PRECISION)`);
     const selects = spec.features.map((f) => featureSelect(spec, f, pop));
     if (spec.outcome !== undefined) selects.push(outcomeSelect(spec, spec.outcome, pop));
     for (const [k, select] of selects.entries()) {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { asyncCodeOf, codeOf } from '../../test/support/error-code.js';
 import { simulateRisk } from '../../test/support/simulated-risk.js';
+import { openTestDatabase, TEST_ENGINE } from '../../test/support/test-engine.js';
 import { fixedClock } from '../core/index.js';
-import { DuckDbDatabase, migrate } from '../store/index.js';
+import { migrate } from '../store/index.js';
 import type { ModelCardInput } from './index.js';
 import {
   evaluatePredictions,
@@ -18,7 +19,7 @@ import {
   selectRows,
 } from './index.js';
 
-const ENGINES = ['duckdb'] as const;
+const ENGINES = [TEST_ENGINE] as const;
 const NOW = new Date('2026-03-04T05:06:07Z');
 
 const { matrix } = simulateRisk(3000, 4, 77, true);
@@ -40,7 +41,7 @@ function cardInput(report: ReturnType<typeof evaluatePredictions>): ModelCardInp
 for (const engine of ENGINES) {
   describe(`ModelRegistry on ${engine}`, () => {
     async function open() {
-      const db = await DuckDbDatabase.open(':memory:');
+      const db = await openTestDatabase();
       await migrate(db, modelMigrations, NOW);
       return { db, registry: new ModelRegistry(db, fixedClock(NOW)) };
     }

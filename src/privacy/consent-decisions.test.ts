@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openTestDatabase, TEST_ENGINE } from '../../test/support/test-engine.js';
 import { fixedClock, isHealthmeshError } from '../core/index.js';
 import type { Database } from '../store/index.js';
-import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
+import { migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
 import { ACT_REASON, ConsentDecisions, ConsentPolicy, consentDecisionMigrations } from './index.js';
 
-const ENGINES = ['duckdb'] as const;
+const ENGINES = [TEST_ENGINE] as const;
 const NOW = new Date('2026-03-01T00:00:00Z');
 const PEOPLE = ['p1', 'p2', 'p3', 'p4'];
 
@@ -38,7 +39,7 @@ for (const engine of ENGINES) {
     });
 
     async function open(config = {}) {
-      db = await DuckDbDatabase.open(':memory:');
+      db = await openTestDatabase();
       await migrate(db, [...resourceStoreMigrations, ...consentDecisionMigrations], NOW);
       const store = new ResourceStore(db);
       const decisions = new ConsentDecisions(db, new ConsentPolicy({ purposes: config }), fixedClock(NOW));

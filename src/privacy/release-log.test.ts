@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openTestDatabase, TEST_ENGINE } from '../../test/support/test-engine.js';
 import { fixedClock } from '../core/index.js';
 import type { Database } from '../store/index.js';
-import { DuckDbDatabase, migrate } from '../store/index.js';
+import { migrate } from '../store/index.js';
 import type { ReleaseCell, ReleaseRequest } from './index.js';
 import { PopulationSketch, ReleaseLog, releaseCount, releaseLogMigrations, releaseTerms } from './index.js';
 
-const ENGINES = ['duckdb'] as const;
+const ENGINES = [TEST_ENGINE] as const;
 const NOW = new Date('2026-03-01T00:00:00Z');
 const policy = { threshold: 10, rounding: 5, minCellSize: 10 };
 
@@ -80,7 +81,7 @@ for (const engine of ENGINES) {
     });
 
     async function open() {
-      db = await DuckDbDatabase.open(':memory:');
+      db = await openTestDatabase();
       await migrate(db, releaseLogMigrations, NOW);
       const audited: { outcome: string; detail: Record<string, unknown> }[] = [];
       const log = new ReleaseLog(db, fixedClock(NOW), policy, async (e) => {

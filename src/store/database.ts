@@ -39,10 +39,11 @@ export interface Database {
    */
   exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]>;
   /**
-   * SQL for a table read from staged files (the format of `staged-rows.ts`) with these columns, for use in FROM.
-   * `longestLineBytes` bounds the longest line in UTF-8 bytes. DuckDB: `read_csv(...)` with nothing sniffed.
+   * A relation over staged files (the format of `staged-rows.ts`) with these columns, for use in FROM within the
+   * current transaction. `longestLineBytes` bounds the longest line in UTF-8 bytes. DuckDB reads the files where
+   * they lie (`read_csv(...)` with nothing sniffed); PostgreSQL loads them into a temporary table dropped at commit.
    */
-  stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string;
+  staged(files: readonly string[], columns: StageColumns, longestLineBytes: number): Promise<string>;
   close(): Promise<void>;
 }
 

@@ -3,6 +3,8 @@ export { placeholders } from './database.js';
 export { DuckDbDatabase } from './duckdb/duckdb-database.js';
 export type { Migration } from './migrations.js';
 export { migrate } from './migrations.js';
+export { openDatabase } from './open-database.js';
+export { PostgresDatabase } from './postgres/postgres-database.js';
 export { resourceStoreMigrations } from './resource-schema.js';
 export type { Criterion, DatePrefix, SearchPage, SearchQuery } from './resource-search.js';
 export { fetchVersions, searchResources } from './resource-search.js';

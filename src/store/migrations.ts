@@ -20,9 +20,13 @@ const VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
   PRIMARY KEY (module, version)
 )`;
 
-/** Apply every migration not yet recorded, each in its own transaction, in (module order, version) order. */
+/**
+ * Apply every migration not yet recorded, each in its own transaction, in (module order, version) order. Each
+ * transaction holds the writer's lock (across processes on PostgreSQL) and checks again that its step has not
+ * run: two processes opening one hub at once apply each step once.
+ */
 export async function migrate(db: Database, migrations: readonly Migration[], now: Date): Promise<Migration[]> {
-  await db.run(VERSION_TABLE);
+  await db.transaction((tx) => tx.run(VERSION_TABLE));
   const done = new Set(
     (await db.all<{ module: string; version: number }>('SELECT module, version FROM schema_migrations')).map(
       (r) => `${r.module}:${r.version}`,
@@ -32,7 +36,12 @@ export async function migrate(db: Database, migrations: readonly Migration[], no
   for (const m of migrations) {
     if (done.has(`${m.module}:${m.version}`)) continue;
     try {
-      await db.transaction(async (tx) => {
+      const ran = await db.transaction(async (tx) => {
+        const [already] = await tx.all('SELECT 1 AS x FROM schema_migrations WHERE module = $1 AND version = $2', [
+          m.module,
+          m.version,
+        ]);
+        if (already) return false;
         for (const sql of m.statements) await tx.run(sql);
         await tx.run('INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ($1, $2, $3, $4)', [
           m.module,
@@ -40,7 +49,9 @@ export async function migrate(db: Database, migrations: readonly Migration[], no
           m.name,
           now,
         ]);
+        return true;
       });
+      if (ran) applied.push(m);
     } catch (e) {
       throw new HealthmeshError(
         'STORE_MIGRATION_FAILED',
@@ -49,7 +60,6 @@ export async function migrate(db: Database, migrations: readonly Migration[], no
         { cause: e },
       );
     }
-    applied.push(m);
   }
   return applied;
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { openTestDatabase, TEST_ENGINE } from '../../test/support/test-engine.js';
 import type { ResourceWrite } from './index.js';
-import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations, toResource } from './index.js';
+import { migrate, ResourceStore, resourceStoreMigrations, toResource } from './index.js';
 
-const ENGINES = ['duckdb'] as const;
+const ENGINES = [TEST_ENGINE] as const;
 const NOW = new Date('2026-01-02T03:04:05Z');
 
 function write(id: string, body: Record<string, unknown>): ResourceWrite {
@@ -21,7 +22,7 @@ function write(id: string, body: Record<string, unknown>): ResourceWrite {
 for (const engine of ENGINES) {
   describe(`ResourceStore on ${engine}`, () => {
     async function open() {
-      const db = await DuckDbDatabase.open(':memory:');
+      const db = await openTestDatabase();
       await migrate(db, resourceStoreMigrations, NOW);
       return { db, store: new ResourceStore(db) };
     }
@@ -102,7 +103,7 @@ for (const engine of ENGINES) {
     });
 
     it('keeps every head when a version 1 store drops its key index (migration 2)', async () => {
-      const db = await DuckDbDatabase.open(':memory:');
+      const db = await openTestDatabase();
       await migrate(db, resourceStoreMigrations.slice(0, 1), NOW);
       const store = new ResourceStore(db);
       await store.write([write('a', { status: 'final' }), write('b', {})], NOW);

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openTestDatabase } from '../../test/support/test-engine.js';
 import type { ResourceWrite, StagedBatch, StagedFiles, StagedWriteCounts, WriteResult } from './index.js';
-import { DuckDbDatabase, migrate, ResourceStore, resourceStoreMigrations, StagedRowsWriter } from './index.js';
+import { migrate, ResourceStore, resourceStoreMigrations, StagedRowsWriter } from './index.js';
 
 const NOW = new Date('2026-01-02T03:04:05Z');
 const work = mkdtempSync(join(tmpdir(), 'hm-staged-'));
@@ -27,7 +28,7 @@ function write(id: string, body: Record<string, unknown>, code = '1234-5'): Reso
 }
 
 async function open() {
-  const db = await DuckDbDatabase.open(':memory:');
+  const db = await openTestDatabase();
   await migrate(db, resourceStoreMigrations, NOW);
   return { db, store: new ResourceStore(db) };
 }

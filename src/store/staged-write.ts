@@ -42,7 +42,7 @@ const DECISIONS = 'staged_decision';
  */
 export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Date): Promise<StagedWriteCounts> {
   const files = batch.files;
-  const records = tx.stagedRows(files.records, RECORD_STAGE, 0);
+  const records = await tx.staged(files.records, RECORD_STAGE, 0);
   // `changed`: a new version. `last`: the key of the resource's last new version in the batch (its new head).
   await tx.run(
     `CREATE TEMP TABLE ${DECISIONS} AS
@@ -89,10 +89,11 @@ async function writeDecided(tx: Database, batch: StagedBatch, now: Date): Promis
   const stored = result.reduce((n, c) => n + (c.status === 'unchanged' ? 0 : c.count), 0);
   if (stored === 0) return result;
   const longest = 3 * files.longestLine; // UTF-16 code units to a bound on UTF-8 bytes
+  const versions = await tx.staged(files.versions, VERSION_STAGE, longest);
   const inserted = await tx.execute(
     `INSERT INTO resource_version (type, id, version, last_updated, patient_key, hash, source, content)
      SELECT d.type, d.id, d.version, $1, d.patient_key, d.hash, $2, v.content
-       FROM ${DECISIONS} d JOIN ${tx.stagedRows(files.versions, VERSION_STAGE, longest)} v ON v.key = d.key
+       FROM ${DECISIONS} d JOIN ${versions} v ON v.key = d.key
       WHERE d.changed = 1`,
     [now, batch.source],
   );
@@ -108,19 +109,21 @@ async function writeDecided(tx: Database, batch: StagedBatch, now: Date): Promis
      SELECT type, id, version, hash, $1, patient_key FROM ${DECISIONS} WHERE key = last`,
     [now],
   );
-  const indexed = (table: StagedTable, stage: StageColumns) =>
-    `FROM ${DECISIONS} d JOIN ${tx.stagedRows(files[table], stage, 0)} s ON s.key = d.key WHERE d.key = d.last`;
+  const indexed = async (table: StagedTable, stage: StageColumns) =>
+    `FROM ${DECISIONS} d JOIN ${await tx.staged(files[table], stage, 0)} s ON s.key = d.key WHERE d.key = d.last`;
   if (files.tokens.length > 0) {
     await tx.run(
-      `INSERT INTO search_token SELECT d.type, d.id, s.param, s.system, s.code ${indexed('tokens', TOKEN_STAGE)}`,
+      `INSERT INTO search_token SELECT d.type, d.id, s.param, s.system, s.code ${await indexed('tokens', TOKEN_STAGE)}`,
     );
   }
   if (files.dates.length > 0) {
-    await tx.run(`INSERT INTO search_date SELECT d.type, d.id, s.param, s.low, s.high ${indexed('dates', DATE_STAGE)}`);
+    await tx.run(
+      `INSERT INTO search_date SELECT d.type, d.id, s.param, s.low, s.high ${await indexed('dates', DATE_STAGE)}`,
+    );
   }
   if (files.references.length > 0) {
     await tx.run(
-      `INSERT INTO search_reference SELECT d.type, d.id, s.param, s.target ${indexed('references', REFERENCE_STAGE)}`,
+      `INSERT INTO search_reference SELECT d.type, d.id, s.param, s.target ${await indexed('references', REFERENCE_STAGE)}`,
     );
   }
   return result;

@@ -163,7 +163,7 @@ export class StagedRefresh {
         const replaced = vs.flatMap((v) => (v.replaced ? [v.replaced] : []));
         const rows = vs.flatMap((v) => (v.rows ? [v.rows] : []));
         if (replaced.length > 0) {
-          const ids = `SELECT id FROM ${tx.stagedRows(replaced, ID_STAGE, 0)}`;
+          const ids = `SELECT id FROM ${await tx.staged(replaced, ID_STAGE, 0)}`;
           await tx.run(`DELETE FROM "${e.table}" WHERE "${SOURCE_COLUMN}" IN (${ids})`);
           await tx.run(`DELETE FROM view_source WHERE view = $1 AND id IN (${ids})`, [e.name]);
         }
@@ -173,14 +173,15 @@ export class StagedRefresh {
             [SOURCE_COLUMN, 'VARCHAR'],
           ];
           const longest = 3 * Math.max(...vs.map((v) => v.longestLine));
-          await tx.run(`INSERT INTO "${e.table}" SELECT * FROM ${tx.stagedRows(rows, columns, longest)}`);
+          await tx.run(`INSERT INTO "${e.table}" SELECT * FROM ${await tx.staged(rows, columns, longest)}`);
         }
       }
       const sources = outs.flatMap((o) => (o.sources ? [o.sources] : []));
       if (sources.length > 0) {
         const names = group.map((_, i) => `($${i + 1}, ${i + 1})`).join(', ');
+        const staged = await tx.staged(sources, SOURCE_STAGE, 0);
         await tx.run(
-          `INSERT INTO view_source SELECT v.view, s.id, s.version FROM ${tx.stagedRows(sources, SOURCE_STAGE, 0)} s
+          `INSERT INTO view_source SELECT v.view, s.id, s.version FROM ${staged} s
              JOIN (VALUES ${names}) AS v (view, pos) ON substr(s.mask, v.pos, 1) = '1'`,
           group.map((e) => e.name),
         );
@@ -197,6 +198,6 @@ function exportSql(plan: StalePlan): string {
   const seen = plan.group.map((_, i) => `COALESCE(CAST(st.s${i} AS VARCHAR), 'null')`).join(` || ',' || `);
   return `${plan.staleSql}
     SELECT '{"i":' || CAST(to_json(st.id) AS VARCHAR) || ',"v":' || CAST(st.version AS VARCHAR)
-      || ',"t":' || CAST(epoch_ms(st.last_updated) AS VARCHAR) || ',"s":[' || ${seen} || '],"r":' || v.content || '}'
+      || ',"t":' || CAST(CAST(EXTRACT(EPOCH FROM st.last_updated) * 1000 AS BIGINT) AS VARCHAR) || ',"s":[' || ${seen} || '],"r":' || v.content || '}'
     FROM stale st JOIN resource_version v ON v.type = $1 AND v.id = st.id AND v.version = st.version`;
 }

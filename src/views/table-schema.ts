@@ -52,7 +52,8 @@ export function sqlType(c: ColumnInfo): 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'VARCH
 export const SOURCE_COLUMN = '_resource_id';
 
 export function createTableSql(table: string, columns: readonly ColumnInfo[]): string {
-  const cols = columns.map((c) => `"${c.name}" ${sqlType(c)}`);
+  // DOUBLE alone is DuckDB's; both engines speak DOUBLE PRECISION.
+  const cols = columns.map((c) => `"${c.name}" ${sqlType(c) === 'DOUBLE' ? 'DOUBLE PRECISION' : sqlType(c)}`);
   return `CREATE TABLE "${table}" (${[...cols, `"${SOURCE_COLUMN}" VARCHAR NOT NULL`].join(', ')})`;
 }
 

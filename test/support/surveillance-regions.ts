@@ -33,6 +33,7 @@ import { generateRegion } from '../../src/synth/index.js';
 import { type EpidemicWeek, ROUNDS_2023_24, readEpidemicTruth } from './epidemic-truth.js';
 import { peerEachOther, serveFederated } from './peer-servers.js';
 import { ingestOptions } from './temp-hub.js';
+import { testHubConfig } from './test-engine.js';
 
 /**
  * The three-region surveillance run (issue 14) that `test/surveillance-federated.test.ts` asserts on and `npm run
@@ -106,7 +107,11 @@ export async function startThreeRegions(): Promise<ThreeRegions> {
       const dir = join(root, region);
       const { adminToken } = await initHub(dir, {
         name: region,
-        config: { name: region, surveillance: { epidemicThresholds: thresholds, alertQuantile: 0.5 } },
+        config: {
+          name: region,
+          ...(await testHubConfig()),
+          surveillance: { epidemicThresholds: thresholds, alertQuantile: 0.5 },
+        },
         logger: silentLogger(),
       });
       const hub = await openHub(dir, { logger: silentLogger() });

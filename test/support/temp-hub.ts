@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/core/index.js';
 import type { Hub } from '../../src/hub/index.js';
 import { initHub, openHub } from '../../src/hub/index.js';
 import type { IngestOptions } from '../../src/ingest/index.js';
+import { testStore } from './test-engine.js';
 
 /** A fresh hub in a temporary directory. */
 export async function tempHub(
@@ -13,7 +14,9 @@ export async function tempHub(
   config: Partial<HubConfig> = {},
 ): Promise<{ dir: string; hub: Hub; adminToken: string; cleanup: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), `hm-${name}-`));
-  const { adminToken } = await initHub(dir, { name, config: { ...config, name }, logger: silentLogger() });
+  // The run's engine (test-engine.ts) unless the test names a store itself.
+  const { store, drop } = config.store ? { store: config.store, drop: async () => undefined } : await testStore();
+  const { adminToken } = await initHub(dir, { name, config: { ...config, store, name }, logger: silentLogger() });
   const hub = await openHub(dir, { logger: silentLogger() });
   return {
     dir,
@@ -22,6 +25,7 @@ export async function tempHub(
     cleanup: async () => {
       await hub.close().catch(() => undefined); // a test may have closed it already
       rmSync(dir, { recursive: true, force: true });
+      await drop();
     },
   };
 }

@@ -76,7 +76,7 @@ const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** Staged files through DuckDB's CSV reader with every dialect option given, so nothing is sniffed. */
 function duckdbStagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
-  if (files.length === 0) throw new Error('stagedRows needs at least one file');
+  if (files.length === 0) throw new Error('staged needs at least one file');
   const maxLine = Math.max(DEFAULT_MAX_LINE_BYTES, longestLineBytes + 1);
   const columnSpec = columns.map(([name, type]) => `${sqlString(name)}: ${sqlString(type)}`).join(', ');
   return `read_csv([${files.map(sqlString).join(', ')}], columns = {${columnSpec}}, delim = ${sqlString(STAGE_DELIMITER)}, quote = ${sqlString(STAGE_QUOTE)}, escape = ${sqlString(STAGE_QUOTE)}, header = false, auto_detect = false, new_line = '\\n', allow_quoted_nulls = false, max_line_size = ${maxLine}, buffer_size = ${Math.max(MIN_BUFFER_BYTES, 2 * maxLine)})`;
@@ -198,7 +198,7 @@ class Session implements Database {
     });
   }
 
-  stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
+  async staged(files: readonly string[], columns: StageColumns, longestLineBytes: number): Promise<string> {
     return duckdbStagedRows(files, columns, longestLineBytes);
   }
 
@@ -286,7 +286,7 @@ export class DuckDbDatabase implements Database {
   exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
     return this.reader.exportLines(sql, params, dir, fileBytes);
   }
-  stagedRows(files: readonly string[], columns: StageColumns, longestLineBytes: number): string {
+  async staged(files: readonly string[], columns: StageColumns, longestLineBytes: number): Promise<string> {
     return duckdbStagedRows(files, columns, longestLineBytes);
   }
   async close(): Promise<void> {

@@ -1,0 +1,318 @@
+import { closeSync, createReadStream, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type * as PgApi from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type * as CopyApi from 'pg-copy-streams';
+import type CursorClass from 'pg-cursor';
+import { HealthmeshError } from '../../core/index.js';
+import { AsyncMutex } from '../async-mutex.js';
+import type { Database, Row, SqlValue } from '../database.js';
+import type { StageColumns, StageType } from '../staged-rows.js';
+import { STAGE_DELIMITER, STAGE_QUOTE } from '../staged-rows.js';
+
+/** The driver, its COPY streams and cursors: loaded on first open, so a DuckDB hub never pays for them. */
+let pg: typeof PgApi;
+let copy: typeof CopyApi;
+let Cursor: typeof CursorClass;
+
+/** Rows fetched per round trip by `stream` and `exportLines`. */
+const CURSOR_ROWS = 4096;
+
+/**
+ * Every writing transaction of every process on this database takes this advisory lock first: the store's writes
+ * plan against the heads they read (`planWrites`, staged batches), which is only sound with one writer at a time,
+ * as DuckDB has. Readers never take it.
+ */
+const WRITER_LOCK_KEY = 0x6865616c; // 'heal'
+
+/**
+ * Rows as callers get them from DuckDB too: 64-bit integers and NUMERIC as numbers (bigint past 2^53), DATE as
+ * the UTC midnight of that day, TIMESTAMP (without zone) read as UTC. Per pool, so the driver's globals stay.
+ */
+function typeParsers(): PgApi.CustomTypesConfig {
+  const { types } = pg;
+  const int8 = (s: string) => {
+    const n = Number(s);
+    return Number.isSafeInteger(n) ? n : BigInt(s);
+  };
+  const utcDate = (s: string) => (/^\d/.test(s) ? new Date(`${s}T00:00:00Z`) : s);
+  const utcTimestamp = (s: string) => (/^\d/.test(s) ? new Date(`${s.replace(' ', 'T')}Z`) : s);
+  return {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+      switch (oid) {
+        case types.builtins.INT8:
+          return int8;
+        case types.builtins.NUMERIC:
+          return Number;
+        case types.builtins.DATE:
+          return utcDate;
+        case types.builtins.TIMESTAMP:
+          return utcTimestamp;
+        default:
+          return types.getTypeParser(oid, format);
+      }
+    }) as PgApi.CustomTypesConfig['getTypeParser'],
+  };
+}
+
+/** Parameters as the driver binds them: bigints as text (it would refuse them), lists as arrays. */
+function bindAll(params: readonly SqlValue[]): unknown[] {
+  return params.map((p) => (typeof p === 'bigint' ? p.toString() : p));
+}
+
+const PG_TYPE: Record<StageType, string> = {
+  VARCHAR: 'TEXT',
+  BIGINT: 'BIGINT',
+  INTEGER: 'INTEGER',
+  DOUBLE: 'DOUBLE PRECISION',
+  BOOLEAN: 'BOOLEAN',
+};
+
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** A value in COPY's text format: `\N` is NULL; backslash, tab, CR and LF escaped. */
+function copyText(v: SqlValue | undefined): string {
+  if (v === null || v === undefined) return '\\N';
+  let s: string;
+  if (v instanceof Date) s = v.toISOString();
+  else if (Array.isArray(v))
+    s = `{${v.map((x) => `"${String(x).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
+  else s = String(v);
+  return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** Statements on one client (a transaction's) or on the pool (autocommit); `staged` tables need a transaction. */
+class PgSession implements Database {
+  readonly engine = 'postgres' as const;
+  private stagedCount = 0;
+
+  constructor(
+    private readonly target: Pool | PoolClient,
+    private readonly owner: PostgresDatabase,
+    private readonly inTransaction: boolean,
+  ) {}
+
+  private async query<T extends QueryResultRow>(
+    sql: string,
+    params: readonly SqlValue[],
+  ): Promise<PgApi.QueryResult<T>> {
+    try {
+      return await this.target.query<T>({ text: sql, values: bindAll(params), types: this.owner.types });
+    } catch (e) {
+      throw withStatement(e, sql);
+    }
+  }
+
+  async run(sql: string, params: readonly SqlValue[] = []): Promise<void> {
+    await this.query(sql, params);
+  }
+
+  async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return (await this.query(sql, params)).rowCount ?? 0;
+  }
+
+  async all<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return (await this.query<T>(sql, params)).rows;
+  }
+
+  async *stream<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): AsyncIterable<T[]> {
+    const client = this.inTransaction ? (this.target as PoolClient) : await (this.target as Pool).connect();
+    const cursor = client.query(new Cursor<T>(sql, bindAll(params), { types: this.owner.types }));
+    try {
+      for (;;) {
+        let rows: T[];
+        try {
+          rows = await cursor.read(CURSOR_ROWS);
+        } catch (e) {
+          throw withStatement(e, sql);
+        }
+        if (rows.length === 0) break;
+        yield rows;
+      }
+    } finally {
+      await cursor.close().catch(() => undefined);
+      if (!this.inTransaction) (client as PoolClient).release();
+    }
+  }
+
+  async append(table: string, rows: readonly (readonly SqlValue[])[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.withClient(async (client) => {
+      const lines = rows.map((r) => `${r.map(copyText).join('\t')}\n`);
+      const sink = client.query(copy.from(`COPY ${table} FROM STDIN`));
+      await pipeline(
+        (async function* () {
+          for (let i = 0; i < lines.length; i += 1024) yield lines.slice(i, i + 1024).join('');
+        })(),
+        sink,
+      );
+    });
+  }
+
+  transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    return this.owner.transaction(fn);
+  }
+
+  inList(expr: string, placeholder: string): string {
+    return `${expr} = ANY(${placeholder}::TEXT[])`;
+  }
+
+  /**
+   * A cursor over the query, its one text column written to files of about `fileBytes`: COPY TO STDOUT would be
+   * faster but takes no bound parameters.
+   */
+  async exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
+    mkdirSync(dir, { mode: 0o700 });
+    const files: string[] = [];
+    let fd: number | undefined;
+    let written = 0;
+    try {
+      for await (const chunk of this.stream(sql, params)) {
+        for (const row of chunk) {
+          if (fd === undefined || written >= fileBytes) {
+            if (fd !== undefined) closeSync(fd);
+            const file = join(dir, `data_${String(files.length).padStart(5, '0')}.csv`);
+            fd = openSync(file, 'wx', 0o600);
+            files.push(file);
+            written = 0;
+          }
+          const line = `${String(Object.values(row)[0] ?? '')}\n`;
+          written += writeSync(fd, line);
+        }
+      }
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    return files;
+  }
+
+  async staged(files: readonly string[], columns: StageColumns, _longestLineBytes: number): Promise<string> {
+    if (files.length === 0) throw new Error('staged needs at least one file');
+    if (!this.inTransaction) return this.owner.transaction((tx) => tx.staged(files, columns, _longestLineBytes));
+    const name = `hm_staged_${++this.stagedCount}`;
+    const client = this.target as PoolClient;
+    await this.run(
+      `CREATE TEMPORARY TABLE ${name} (${columns.map(([c, t]) => `"${c}" ${PG_TYPE[t]}`).join(', ')}) ON COMMIT DROP`,
+    );
+    const options = `FORMAT csv, DELIMITER ${sqlString(STAGE_DELIMITER)}, QUOTE ${sqlString(STAGE_QUOTE)}, ESCAPE ${sqlString(STAGE_QUOTE)}, HEADER false`;
+    for (const file of files) {
+      try {
+        await pipeline(createReadStream(file), client.query(copy.from(`COPY ${name} FROM STDIN (${options})`)));
+      } catch (e) {
+        throw withStatement(e, `COPY ${name} FROM ${file}`);
+      }
+    }
+    return name;
+  }
+
+  private async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this.target as PoolClient);
+    const client = await (this.target as Pool).connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.owner.close();
+  }
+}
+
+/** A driver error with the statement's first line, so a failing query names itself (no values: they may be data). */
+function withStatement(e: unknown, sql: string): Error {
+  if (!(e instanceof Error)) return new Error(String(e));
+  const first = sql.trim().split('\n')[0]!.slice(0, 160);
+  e.message = `${e.message} (in: ${first})`;
+  return e;
+}
+
+/**
+ * PostgreSQL (`pg`): for hubs served by several processes. Reads go through a pool; writing transactions run on
+ * one client each, serialised within the process and, by an advisory lock, across processes.
+ */
+export class PostgresDatabase implements Database {
+  readonly engine = 'postgres' as const;
+  readonly types: PgApi.CustomTypesConfig;
+  private readonly pool: Pool;
+  private readonly session: PgSession;
+  private readonly writers = new AsyncMutex();
+
+  private constructor(pool: Pool) {
+    this.pool = pool;
+    this.types = typeParsers();
+    this.session = new PgSession(pool, this, false);
+  }
+
+  /** Connect to `url` (postgres://…; a unix socket as `?host=/dir`) and check that the server answers. */
+  static async open(url: string, options: { maxConnections?: number } = {}): Promise<PostgresDatabase> {
+    pg ??= (await import('pg')).default as unknown as typeof PgApi;
+    copy ??= (await import('pg-copy-streams')).default as unknown as typeof CopyApi;
+    Cursor ??= (await import('pg-cursor')).default as unknown as typeof CursorClass;
+    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8 });
+    // An idle client's error (the server restarting) must not crash the process; the next query reports it.
+    pool.on('error', () => undefined);
+    try {
+      await pool.query('SELECT 1');
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw new HealthmeshError(
+        'STORE_UNAVAILABLE',
+        `cannot connect to the PostgreSQL store: ${e instanceof Error ? e.message : String(e)}`,
+        {},
+        { cause: e },
+      );
+    }
+    return new PostgresDatabase(pool);
+  }
+
+  run(sql: string, params?: readonly SqlValue[]): Promise<void> {
+    return this.session.run(sql, params);
+  }
+  execute(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return this.session.execute(sql, params);
+  }
+  all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.session.all<T>(sql, params);
+  }
+  stream<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): AsyncIterable<T[]> {
+    return this.session.stream<T>(sql, params);
+  }
+  append(table: string, rows: readonly (readonly SqlValue[])[]): Promise<void> {
+    return this.session.append(table, rows);
+  }
+  inList(expr: string, placeholder: string): string {
+    return this.session.inList(expr, placeholder);
+  }
+  exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
+    return this.session.exportLines(sql, params, dir, fileBytes);
+  }
+  staged(files: readonly string[], columns: StageColumns, longestLineBytes: number): Promise<string> {
+    return this.session.staged(files, columns, longestLineBytes);
+  }
+
+  transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
+    return this.writers.lock(async () => {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1)', [WRITER_LOCK_KEY]);
+        const result = await fn(new PgSession(client, this, true));
+        await client.query('COMMIT');
+        return result;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import type { HubConfig } from '../../src/core/index.js';
+import type { Database } from '../../src/store/index.js';
+import { DuckDbDatabase, PostgresDatabase } from '../../src/store/index.js';
+
+export type TestEngine = 'duckdb' | 'postgres';
+
+/**
+ * The engine this run's engine-looped tests use: vitest's `postgres` project (vitest.config.ts) runs them again with
+ * HEALTHMESH_TEST_ENGINE=postgres against the throwaway cluster of `postgres-server.ts`.
+ */
+export const TEST_ENGINE: TestEngine = process.env.HEALTHMESH_TEST_ENGINE === 'postgres' ? 'postgres' : 'duckdb';
+
+function clusterUrl(): string {
+  const url = inject('postgresUrl');
+  if (!url) throw new Error('the postgres test project needs PostgreSQL binaries (Debian postgresql-15); none found');
+  return url;
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** A fresh, empty PostgreSQL database on the test cluster; `drop` removes it (closing its sessions first). */
+export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = clusterUrl();
+  const name = `hm_${randomBytes(6).toString('hex')}`;
+  const db = await PostgresDatabase.open(admin, { maxConnections: 1 });
+  try {
+    await db.run(`CREATE DATABASE ${name}`);
+  } finally {
+    await db.close();
+  }
+  return {
+    url: withDatabase(admin, name),
+    drop: async () => {
+      const a = await PostgresDatabase.open(admin, { maxConnections: 1 });
+      try {
+        await a.run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await a.close();
+      }
+    },
+  };
+}
+
+/** The `store` section of a test hub on `engine`, and how to remove what it made. */
+export async function testStore(
+  engine: TestEngine = TEST_ENGINE,
+): Promise<{ store: HubConfig['store']; drop: () => Promise<void> }> {
+  if (engine === 'duckdb') return { store: { engine: 'duckdb', memoryLimit: '1GB' }, drop: async () => undefined };
+  const { url, drop } = await createTestDatabase();
+  return { store: { engine: 'postgres', memoryLimit: '1GB', url }, drop };
+}
+
+/** An empty database on `engine` (DuckDB in memory), closed and dropped by `close`. */
+export async function openTestDatabase(engine: TestEngine = TEST_ENGINE): Promise<Database> {
+  if (engine === 'duckdb') return DuckDbDatabase.open(':memory:');
+  const { url, drop } = await createTestDatabase();
+  const db = await PostgresDatabase.open(url);
+  const close = db.close.bind(db);
+  return Object.assign(db, {
+    close: async () => {
+      await close();
+      await drop();
+    },
+  });
+}
+
+/** `{ store }` for `initHub`'s config: the run's engine, a fresh database on PostgreSQL (the cluster goes at the end). */
+export async function testHubConfig(): Promise<{ store: HubConfig['store'] }> {
+  return { store: (await testStore()).store };
+}
+
+/**
+ * Point a copied hub directory at a store of its own: a copied DuckDB file is one already, but on PostgreSQL the
+ * copy's `hub.json` still names the original's database. The new database starts empty (migrated at open).
+ */
+export async function separateCopiedStore(dir: string): Promise<void> {
+  if (TEST_ENGINE === 'duckdb') return;
+  const file = join(dir, 'hub.json');
+  const config = JSON.parse(readFileSync(file, 'utf8')) as HubConfig;
+  config.store = (await testStore()).store;
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+}
