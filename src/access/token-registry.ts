@@ -49,6 +49,8 @@ function hashToken(token: string): string {
 /** Bearer tokens: only their hashes are stored; the plaintext is shown once, at creation. */
 export class TokenRegistry {
   private cache = new Map<string, Principal>();
+  /** Bumped by every revocation: a lookup that began before one may not cache what it read. */
+  private revocations = 0;
 
   constructor(
     private readonly db: Database,
@@ -88,6 +90,7 @@ export class TokenRegistry {
     const h = hashToken(token);
     const cached = this.cache.get(h);
     if (cached) return cached;
+    const revocations = this.revocations;
     const rows = await this.db.all<{ token_hash: string; name: string; role: Role; sources: string | null }>(
       'SELECT token_hash, name, role, sources FROM access_token WHERE token_hash = $1',
       [h],
@@ -96,8 +99,10 @@ export class TokenRegistry {
     if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(h))) return undefined;
     const principal: Principal = { name: row.name, role: row.role, sources: sourcesOf(row.sources) };
     // A DuckDB store is open in this process alone, so every revocation passes `revoke` below; on PostgreSQL another
-    // process (the CLI) may revoke, and the next request must see it: no cache there.
-    if (this.db.engine === 'duckdb') this.cache.set(h, principal);
+    // process (the CLI) may revoke, and the next request must see it: no cache there. A revocation that ran while
+    // this lookup read the row has purged the cache already: caching now would let the revoked token in until
+    // restart (this one request began before the revocation and is answered as read).
+    if (this.db.engine === 'duckdb' && revocations === this.revocations) this.cache.set(h, principal);
     return principal;
   }
 
@@ -113,6 +118,7 @@ export class TokenRegistry {
   async revoke(name: string): Promise<number> {
     const before = await this.db.all<{ n: unknown }>('SELECT COUNT(*) AS n FROM access_token WHERE name = $1', [name]);
     await this.db.run('DELETE FROM access_token WHERE name = $1', [name]);
+    this.revocations++;
     for (const [h, p] of this.cache) if (p.name === name) this.cache.delete(h);
     return Number(before[0]?.n ?? 0);
   }

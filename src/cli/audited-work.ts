@@ -1,16 +1,23 @@
 import { resolve } from 'node:path';
 import { HealthmeshError } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
+import type { CliActor } from './hub-operation.js';
 
 /** Runs a command's work and writes one audit entry for it, success or failure (with the error code). */
-export async function audited<T>(hub: Hub, action: string, target: string, work: () => Promise<T>): Promise<T> {
+export async function audited<T>(
+  hub: Hub,
+  action: string,
+  target: string,
+  work: () => Promise<T>,
+  actor: CliActor = 'cli',
+): Promise<T> {
   try {
     const result = await work();
-    await hub.audit.append({ actor: 'cli', action, target, outcome: 'success' });
+    await hub.audit.append({ actor, action, target, outcome: 'success' });
     return result;
   } catch (e) {
     await hub.audit.append({
-      actor: 'cli',
+      actor,
       action,
       target,
       outcome: 'failure',

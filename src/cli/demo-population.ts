@@ -7,6 +7,7 @@ import type { RegionId } from '../synth/index.js';
 import { generateRegion, isRegionId } from '../synth/index.js';
 import { ingestFromCli } from './cli-ingest.js';
 import type { Io } from './io.js';
+import { ingestProgress } from './progress.js';
 
 export const DEMO_PEOPLE = 1000;
 export const DEMO_SEED = 'healthmesh-demo';
@@ -40,8 +41,13 @@ export async function loadDemoPopulation(
       .filter((f) => f.endsWith('.ndjson'))
       .sort()
       .map((f) => join(tmp, f));
-    const { summary } = await ingestFromCli(hub, files, `synth-${region}`, io);
-    return summary;
+    const progress = ingestProgress(io.err);
+    try {
+      const { summary } = await ingestFromCli(hub, files, `synth-${region}`, { onProgress: progress.update });
+      return summary;
+    } finally {
+      progress.stop();
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

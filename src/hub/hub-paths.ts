@@ -21,6 +21,10 @@ export interface HubPaths {
   stagingDir: string;
   log: string;
   auditAnchor: string;
+  /** Files of a running `serve` process (owner-only directory). */
+  runDir: string;
+  /** The serving process's admin endpoint: a unix socket the CLI asks while the store is held (docs/architecture.md). */
+  adminSocket: string;
 }
 
 export function hubPaths(dir: string): HubPaths {
@@ -40,6 +44,8 @@ export function hubPaths(dir: string): HubPaths {
     stagingDir: join(d, 'staging'),
     log: join(d, 'logs', 'hub.log'),
     auditAnchor: join(d, 'audit.head'),
+    runDir: join(d, 'run'),
+    adminSocket: join(d, 'run', 'admin.sock'),
   };
 }
 
@@ -56,7 +62,15 @@ export function defaultHubDir(): string {
  * `openHub` sets. Only what exists is changed; files the hub does not know are left alone.
  */
 export function restrictHubPermissions(paths: HubPaths): void {
-  const dirs = [paths.dir, paths.secretsDir, dirname(paths.log), paths.rejectsDir, paths.exportsDir, paths.stagingDir];
+  const dirs = [
+    paths.dir,
+    paths.secretsDir,
+    dirname(paths.log),
+    paths.rejectsDir,
+    paths.exportsDir,
+    paths.stagingDir,
+    paths.runDir,
+  ];
   for (const d of dirs) if (existsSync(d)) chmodSync(d, 0o700);
   const files = [
     paths.config,

@@ -1,17 +1,74 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { OmopImportSummary } from '../../cohort/index.js';
 import { importOmop, prepareCohorts } from '../../cohort/index.js';
 import { checkSourceName, HealthmeshError } from '../../core/index.js';
-import { defaultHubDir, openHub } from '../../hub/index.js';
+import { defaultHubDir } from '../../hub/index.js';
+import type { IngestSummary } from '../../ingest/index.js';
 import { formatSummary } from '../../ingest/index.js';
+import type { RefreshSummary } from '../../views/index.js';
+import { runHubOperation } from '../admin-client.js';
 import { pathTarget } from '../audited-work.js';
 import { ingestFromCli } from '../cli-ingest.js';
+import type { HubOperation } from '../hub-operation.js';
 import type { Io } from '../io.js';
+import { inputObject, optionalStringField, stringsField } from '../operation-input.js';
+import { ingestProgress } from '../progress.js';
+
+/** Absolute paths: a serving process reads them itself, from its own working directory. */
+interface IngestInput {
+  paths: string[];
+  source?: string;
+  omop?: string;
+}
+
+interface IngestResult {
+  omop?: OmopImportSummary;
+  /** Files and folders, when paths were given; `views` is the analytic tables' refresh after them. */
+  fhir?: { summary: IngestSummary; views: RefreshSummary };
+}
+
+export const ingestOperation: HubOperation<IngestInput, IngestResult> = {
+  name: 'ingest',
+  parse(input) {
+    const o = inputObject(input);
+    const paths = stringsField(o, 'paths');
+    const source = optionalStringField(o, 'source');
+    const omop = optionalStringField(o, 'omop');
+    for (const p of [...paths, ...(omop === undefined ? [] : [omop])])
+      if (resolve(p) !== p) throw new HealthmeshError('API_BAD_REQUEST', 'ingest paths must be absolute');
+    return { paths, ...(source !== undefined && { source }), ...(omop !== undefined && { omop }) };
+  },
+  async run(hub, { paths, source = hub.config.defaultSource, omop: omopDir }, { actor, onProgress }) {
+    const result: IngestResult = {};
+    if (omopDir !== undefined) {
+      await prepareCohorts(hub);
+      result.omop = await importOmop(hub.db, omopDir, {
+        source,
+        region: hub.config.name,
+        pseudonymiser: hub.pseudonymiser,
+        clock: hub.clock,
+      });
+      await hub.audit.append({
+        actor,
+        action: 'ingest',
+        target: pathTarget(hub, 'omop', omopDir),
+        outcome: 'success',
+        detail: { source, persons: result.omop.persons },
+      });
+    }
+    if (paths.length > 0) {
+      result.fhir = await ingestFromCli(hub, paths, source, { onProgress, actor });
+    }
+    return result;
+  },
+};
 
 export function ingestCommand(program: Command, io: Io, setCode: (c: number) => void): void {
   program
     .command('ingest')
     .description(
-      'Ingest FHIR R4 JSON (resources, Bundles) and NDJSON files or folders, .gz too; or an OMOP CDM with --omop.',
+      'Ingest FHIR R4 JSON (resources, Bundles) and NDJSON files or folders, .gz too; or an OMOP CDM with --omop. While the hub serves, its serving process reads the files.',
     )
     .argument('[paths...]', 'files or folders to ingest')
     .option('--omop <folder>', 'load an OMOP CDM v5.3/v5.4 (CSV, .csv.gz too) into the cohort event index')
@@ -33,49 +90,40 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
           { path: 'paths' },
         );
       }
-      // Refused before the hub is opened: a malformed source never reaches the audit log or the hub log.
+      // Refused before the hub is opened or asked: a malformed source never reaches the audit log or the hub log.
       if (opts.source !== undefined) checkSourceName(opts.source, '--source');
-      const hub = await openHub(opts.dir);
+      const input: IngestInput = {
+        paths: paths.map((p) => resolve(p)),
+        ...(opts.source !== undefined && { source: opts.source }),
+        ...(opts.omop !== undefined && { omop: resolve(opts.omop) }),
+      };
+      const progress = ingestProgress(io.err);
+      let result: IngestResult;
       try {
-        if (opts.omop !== undefined) {
-          await prepareCohorts(hub);
-          const source = opts.source ?? hub.config.defaultSource;
-          const omop = await importOmop(hub.db, opts.omop, {
-            source,
-            region: hub.config.name,
-            pseudonymiser: hub.pseudonymiser,
-            clock: hub.clock,
-          });
-          await hub.audit.append({
-            actor: 'cli',
-            action: 'ingest',
-            target: pathTarget(hub, 'omop', opts.omop),
-            outcome: 'success',
-            detail: { source, persons: omop.persons },
-          });
-          io.out.write(
-            opts.json
-              ? `${JSON.stringify(omop, null, 2)}\n`
-              : `OMOP CDM ${omop.cdmVersion ?? '(version not stated)'}: ${omop.persons} persons, ${Object.entries(
-                  omop.events,
-                )
-                  .map(([d, n]) => `${n} ${d}`)
-                  .join(', ')}, ${omop.conceptAncestors} ancestry rows\n`,
-          );
-          if (paths.length === 0) {
-            setCode(0);
-            return;
-          }
-        }
-        const { summary, views } = await ingestFromCli(hub, paths, opts.source ?? hub.config.defaultSource, io);
+        result = await runHubOperation(opts.dir, ingestOperation, input, progress.update);
+      } finally {
+        progress.stop();
+      }
+      const { omop, fhir } = result;
+      if (omop)
         io.out.write(
           opts.json
-            ? `${JSON.stringify({ ...summary, views }, null, 2)}\n`
-            : `${formatSummary(summary)}\nanalytic tables refreshed: ${views.resources} resources flattened\n`,
+            ? `${JSON.stringify(omop, null, 2)}\n`
+            : `OMOP CDM ${omop.cdmVersion ?? '(version not stated)'}: ${omop.persons} persons, ${Object.entries(
+                omop.events,
+              )
+                .map(([d, n]) => `${n} ${d}`)
+                .join(', ')}, ${omop.conceptAncestors} ancestry rows\n`,
         );
-        setCode(summary.totals.rejected > 0 ? 1 : 0);
-      } finally {
-        await hub.close();
+      if (!fhir) {
+        setCode(0);
+        return;
       }
+      io.out.write(
+        opts.json
+          ? `${JSON.stringify({ ...fhir.summary, views: fhir.views }, null, 2)}\n`
+          : `${formatSummary(fhir.summary)}\nanalytic tables refreshed: ${fhir.views.resources} resources flattened\n`,
+      );
+      setCode(fhir.summary.totals.rejected > 0 ? 1 : 0);
     });
 }

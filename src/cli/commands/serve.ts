@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import type { Hub } from '../../hub/index.js';
 import { defaultHubDir, hubPaths, openHub } from '../../hub/index.js';
 import { buildServer } from '../../server/index.js';
+import { ADMIN_OPERATIONS } from '../admin-operations.js';
+import { startAdminSocket } from '../admin-socket.js';
 import { prepareDemoHubs, serveDemoHubs } from '../demo-federation.js';
 import { DEMO_PEOPLE } from '../demo-population.js';
 import type { Io } from '../io.js';
@@ -18,11 +20,34 @@ interface StartOptions extends ServeOptions {
   people: string;
 }
 
+/**
+ * The hub's admin socket, so `token`, `stats`, `ingest` and `audit verify` work while this process holds the store;
+ * returns its closer. Without one (a path too long for a socket, or another process answering for the hub) the
+ * hub still serves, and says why those commands will find the store locked.
+ */
+async function openAdminSocket(hub: Hub, io: Io): Promise<() => Promise<void>> {
+  const socket = await startAdminSocket(hub, ADMIN_OPERATIONS);
+  if (socket.ok) {
+    io.out.write(`admin socket for the CLI: ${socket.path}\n`);
+    return socket.close;
+  }
+  io.err.write(
+    socket.reason === 'path-too-long'
+      ? `no admin socket: ${hub.paths.adminSocket} is longer than a unix socket path may be; stop the hub to run token, stats, ingest or audit commands\n`
+      : `no admin socket: another process answers on ${hub.paths.adminSocket}\n`,
+  );
+  return async () => undefined;
+}
+
 async function serve(hub: Hub, opts: ServeOptions, io: Io): Promise<void> {
   const port = opts.port !== undefined ? Number(opts.port) : hub.config.server.port;
   const host = opts.host ?? hub.config.server.host;
   const app = await buildServer(hub);
   const address = await app.listen({ port, host });
+  const closeAdmin = await openAdminSocket(hub, io).catch(async (e: unknown) => {
+    await app.close();
+    throw e;
+  });
   io.out.write(`healthmesh hub "${hub.config.name}" serving FHIR R4 at ${address}/fhir\n`);
   io.out.write(`admin token: ${hub.paths.adminToken}\n`);
   io.out.write(`try: curl -H "Authorization: Bearer $(cat ${hub.paths.adminToken})" ${address}/fhir/metadata\n`);
@@ -30,7 +55,7 @@ async function serve(hub: Hub, opts: ServeOptions, io: Io): Promise<void> {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      void app.close().then(() => resolve());
+      void Promise.all([app.close(), closeAdmin()]).then(() => resolve());
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
@@ -90,11 +115,13 @@ export function startCommand(program: Command, io: Io, setCode: (c: number) => v
       const hubs = await prepareDemoHubs(opts.dir, parsePeople(opts.people), io);
       try {
         const apps = await serveDemoHubs(hubs, Number(opts.port), opts.host ?? '127.0.0.1', io);
+        const admins: (() => Promise<void>)[] = [];
+        for (const hub of hubs) admins.push(await openAdminSocket(hub, io));
         await new Promise<void>((resolve) => {
           const stop = () => {
             process.off('SIGINT', stop);
             process.off('SIGTERM', stop);
-            void Promise.all(apps.map((a) => a.close())).then(() => resolve());
+            void Promise.all([...apps.map((a) => a.close()), ...admins.map((close) => close())]).then(() => resolve());
           };
           process.on('SIGINT', stop);
           process.on('SIGTERM', stop);

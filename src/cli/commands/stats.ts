@@ -1,6 +1,38 @@
 import type { Command } from 'commander';
-import { defaultHubDir, openHub } from '../../hub/index.js';
+import { defaultHubDir } from '../../hub/index.js';
+import { runHubOperation } from '../admin-client.js';
+import type { HubOperation } from '../hub-operation.js';
 import type { Io } from '../io.js';
+
+/** What `healthmesh stats` reports. */
+export interface HubStats {
+  hub: string;
+  role: string;
+  resources: number;
+  versions: number;
+  patients: number;
+  auditEntries: number;
+  byType: Record<string, number>;
+}
+
+export const statsOperation: HubOperation<Record<string, never>, HubStats> = {
+  name: 'stats',
+  parse: () => ({}),
+  async run(hub) {
+    const byType = await hub.store.countByType();
+    const [versions] = await hub.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM resource_version');
+    const [audit] = await hub.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM audit_log');
+    return {
+      hub: hub.config.name,
+      role: hub.config.role,
+      resources: Object.values(byType).reduce((a, b) => a + b, 0),
+      versions: versions?.n ?? 0,
+      patients: byType.Patient ?? 0,
+      auditEntries: audit?.n ?? 0,
+      byType,
+    };
+  },
+};
 
 export function statsCommand(program: Command, io: Io, setCode: (c: number) => void): void {
   program
@@ -10,31 +42,15 @@ export function statsCommand(program: Command, io: Io, setCode: (c: number) => v
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ healthmesh stats --json\n')
     .action(async (opts: { dir: string; json?: boolean }) => {
-      const hub = await openHub(opts.dir);
-      try {
-        const byType = await hub.store.countByType();
-        const [versions] = await hub.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM resource_version');
-        const [audit] = await hub.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM audit_log');
-        const stats = {
-          hub: hub.config.name,
-          role: hub.config.role,
-          resources: Object.values(byType).reduce((a, b) => a + b, 0),
-          versions: versions?.n ?? 0,
-          patients: byType.Patient ?? 0,
-          auditEntries: audit?.n ?? 0,
-          byType,
-        };
-        if (opts.json) io.out.write(`${JSON.stringify(stats, null, 2)}\n`);
-        else {
-          io.out.write(
-            `hub ${stats.hub} (${stats.role}): ${stats.resources} resources, ${stats.versions} versions, ${stats.patients} patients, ${stats.auditEntries} audit entries\n`,
-          );
-          for (const [type, n] of Object.entries(byType))
-            io.out.write(`  ${type.padEnd(28)} ${String(n).padStart(9)}\n`);
-        }
-        setCode(0);
-      } finally {
-        await hub.close();
+      const stats = await runHubOperation(opts.dir, statsOperation, {});
+      if (opts.json) io.out.write(`${JSON.stringify(stats, null, 2)}\n`);
+      else {
+        io.out.write(
+          `hub ${stats.hub} (${stats.role}): ${stats.resources} resources, ${stats.versions} versions, ${stats.patients} patients, ${stats.auditEntries} audit entries\n`,
+        );
+        for (const [type, n] of Object.entries(stats.byType))
+          io.out.write(`  ${type.padEnd(28)} ${String(n).padStart(9)}\n`);
       }
+      setCode(0);
     });
 }

@@ -1,0 +1,16 @@
+import type { AdminHandler } from './admin-socket.js';
+import { adminHandler } from './admin-socket.js';
+import { auditVerifyOperation } from './commands/audit.js';
+import { ingestOperation } from './commands/ingest.js';
+import { statsOperation } from './commands/stats.js';
+import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
+
+/** The commands a serving hub answers on its admin socket: those an operator needs without stopping it. */
+export const ADMIN_OPERATIONS: ReadonlyMap<string, AdminHandler> = new Map([
+  adminHandler(tokenCreate),
+  adminHandler(tokenList),
+  adminHandler(tokenRevoke),
+  adminHandler(statsOperation),
+  adminHandler(auditVerifyOperation),
+  adminHandler(ingestOperation),
+]);
