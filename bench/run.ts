@@ -11,6 +11,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   federation: async () => (await import('./federation.js')).runFederationBench(),
   deidentify: async () => (await import('./deidentify.js')).runDeidentifyBench(),
   'surveillance-gate': async () => (await import('./surveillance-gate.js')).runSurveillanceGateBench(),
+  engines: async () => (await import('./engines.js')).runEnginesBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { HealthmeshError } from '../core/index.js';
-import { hubPaths, openHub } from '../hub/index.js';
+import { hubPaths, openHub, readHubConfig } from '../hub/index.js';
 import type { IngestProgress } from '../ingest/index.js';
 import type { AdminMessage } from './admin-protocol.js';
 import { errorFromMessage } from './admin-protocol.js';
@@ -104,7 +104,11 @@ export async function runHubOperation<I, R>(
   input: I,
   onProgress: (p: IngestProgress) => void = () => undefined,
 ): Promise<R> {
-  const answer = await askServingHub(hubPaths(dir).adminSocket, op.name, input, onProgress);
+  // A PostgreSQL store is opened by every process that needs it; only a DuckDB one is held by the serving process.
+  const answer =
+    readHubConfig(dir).config.store.engine === 'postgres'
+      ? { answered: false as const }
+      : await askServingHub(hubPaths(dir).adminSocket, op.name, input, onProgress);
   // The serving process ran this same `op.run`; its result is JSON by the operation's contract.
   if (answer.answered) return answer.result as R;
   const hub = await openHub(dir);

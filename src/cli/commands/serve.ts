@@ -26,6 +26,8 @@ interface StartOptions extends ServeOptions {
  * hub still serves, and says why those commands will find the store locked.
  */
 async function openAdminSocket(hub: Hub, io: Io): Promise<() => Promise<void>> {
+  // A PostgreSQL store takes many processes: the CLI opens it itself, beside any number of serving ones.
+  if (hub.db.engine === 'postgres') return async () => undefined;
   const socket = await startAdminSocket(hub, ADMIN_OPERATIONS);
   if (socket.ok) {
     io.out.write(`admin socket for the CLI: ${socket.path}\n`);
