@@ -76,4 +76,18 @@ export const cohortMigrations: readonly Migration[] = [
       'ALTER TABLE cohort_run ADD COLUMN left_out BIGINT',
     ],
   },
+  {
+    module: 'cohort',
+    version: 3,
+    name: 'indexes where the engine keeps them',
+    statements: [],
+    // A rule's window and NOT EXISTS look up one person's events of one domain; concept sets look codes up.
+    indexes: [
+      ['cohort_event', ['patient_key', 'domain', 'event_date']],
+      ['cohort_event', ['domain', 'system', 'code']],
+      ['cohort_person', ['patient_key']],
+      ['cohort_result', ['cohort_id']],
+      ['concept_ancestor', ['ancestor_code']],
+    ],
+  },
 ];

@@ -177,5 +177,6 @@ export async function refreshEventIndex(db: Database, clock: Clock, force = fals
       clock.now(),
     ]);
   });
+  await db.analyze(['cohort_event', 'cohort_person', 'cohort_vocabulary']);
   return true;
 }

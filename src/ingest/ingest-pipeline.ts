@@ -173,6 +173,7 @@ export class IngestPipeline {
       await run.quiesce();
       staging?.close();
     }
+    await this.deps.store.analyze();
     return run.finish();
   }
 

@@ -35,6 +35,14 @@ export const consentDecisionMigrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    module: 'privacy',
+    version: 5,
+    name: 'consent decision index where the engine keeps one',
+    statements: [],
+    // Every use tests each person against the refusals of one purpose.
+    indexes: [['consent_decision', ['purpose', 'patient_key']]],
+  },
 ];
 
 /**

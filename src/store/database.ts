@@ -44,6 +44,18 @@ export interface Database {
    * they lie (`read_csv(...)` with nothing sniffed); PostgreSQL loads them into a temporary table dropped at commit.
    */
   staged(files: readonly string[], columns: StageColumns, longestLineBytes: number): Promise<string>;
+  /**
+   * Bring the planner's statistics of these tables up to date after a bulk change. PostgreSQL plans from them and
+   * a freshly loaded table has none (its cohort queries took seconds instead of milliseconds); DuckDB keeps its own
+   * as it writes, so there it does nothing. Outside a transaction.
+   */
+  analyze(tables: readonly string[]): Promise<void>;
+  /**
+   * An index on `columns` of `table`, where this engine keeps one: PostgreSQL, whose correlated subqueries and
+   * per-person lookups otherwise scan a whole table per row. DuckDB keeps none: its indexes were rewritten whole at
+   * every checkpoint (resource-schema.ts) and its scans and joins need none. Idempotent.
+   */
+  index(table: string, columns: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -10,6 +10,8 @@ export interface Migration {
   version: number;
   name: string;
   statements: readonly string[];
+  /** Indexes of the step's tables, kept by the engines that keep them (`Database.index`). */
+  indexes?: readonly (readonly [table: string, columns: readonly string[]])[];
 }
 
 const VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -43,6 +45,7 @@ export async function migrate(db: Database, migrations: readonly Migration[], no
         ]);
         if (already) return false;
         for (const sql of m.statements) await tx.run(sql);
+        for (const [table, columns] of m.indexes ?? []) await tx.index(table, columns);
         await tx.run('INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ($1, $2, $3, $4)', [
           m.module,
           m.version,

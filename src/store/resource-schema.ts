@@ -79,4 +79,21 @@ export const resourceStoreMigrations: readonly Migration[] = [
       'ALTER TABLE resource_head_v2 RENAME TO resource_head',
     ],
   },
+  {
+    module: 'store',
+    version: 3,
+    name: 'indexes where the engine keeps them',
+    statements: [],
+    indexes: [
+      ['resource_head', ['type', 'id']],
+      ['resource_head', ['patient_key']],
+      ['resource_version', ['type', 'id', 'version']],
+      ['search_token', ['type', 'param', 'code']],
+      ['search_token', ['type', 'id']],
+      ['search_date', ['type', 'param']],
+      ['search_date', ['type', 'id']],
+      ['search_reference', ['type', 'param', 'target']],
+      ['search_reference', ['type', 'id']],
+    ],
+  },
 ];

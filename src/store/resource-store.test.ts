@@ -98,6 +98,7 @@ for (const engine of ENGINES) {
       expect(rows).toEqual([
         { module: 'store', version: 1 },
         { module: 'store', version: 2 },
+        { module: 'store', version: 3 },
       ]);
       await db.close();
     });
@@ -109,7 +110,7 @@ for (const engine of ENGINES) {
       await store.write([write('a', { status: 'final' }), write('b', {})], NOW);
       await store.write([write('a', { status: 'amended' })], NOW);
       const before = await db.all('SELECT * FROM resource_head ORDER BY id');
-      expect(await migrate(db, resourceStoreMigrations, NOW)).toHaveLength(1);
+      expect((await migrate(db, resourceStoreMigrations, NOW)).map((m) => m.version)).toEqual([2, 3]);
       expect(await db.all('SELECT * FROM resource_head ORDER BY id')).toEqual(before);
       await store.write([write('b', { status: 'final' })], NOW);
       expect((await store.read('Observation', 'b'))?.version).toBe(2);
@@ -117,6 +118,17 @@ for (const engine of ENGINES) {
         { id: 'a', version: 2 },
         { id: 'b', version: 2 },
       ]);
+      await db.close();
+    });
+
+    it('keeps the indexes its engine keeps: PostgreSQL all of them, DuckDB none', async () => {
+      const { db } = await open();
+      const indexes = await db.all<{ name: string }>(
+        engine === 'postgres'
+          ? "SELECT indexname AS name FROM pg_indexes WHERE tablename LIKE 'search_%' ORDER BY 1"
+          : "SELECT index_name AS name FROM duckdb_indexes() WHERE table_name LIKE 'search_%' ORDER BY 1",
+      );
+      expect(indexes.length).toBe(engine === 'postgres' ? 6 : 0);
       await db.close();
     });
 

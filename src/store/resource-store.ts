@@ -50,6 +50,11 @@ export function toResource(v: StoredVersion): Record<string, unknown> {
 export class ResourceStore {
   constructor(readonly db: Database) {}
 
+  /** After a bulk write: the planner's statistics of the store's tables (see `Database.analyze`). */
+  analyze(): Promise<void> {
+    return this.db.analyze(['resource_version', 'resource_head', 'search_token', 'search_date', 'search_reference']);
+  }
+
   /**
    * Store a batch. A record whose hash equals its current version's is `unchanged` and writes nothing; the
    * same resource twice in one batch yields two versions only if the content differs.

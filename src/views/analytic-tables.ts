@@ -228,6 +228,9 @@ export class AnalyticTables {
         );
       });
     }
+    if (changed.size > 0) {
+      await this.db.analyze([...this.entries.filter((e) => changed.has(e.name)).map((e) => e.table), 'view_source']);
+    }
     return { views: [...results.values()], resources };
   }
 
@@ -235,6 +238,9 @@ export class AnalyticTables {
     await this.db.transaction(async (tx) => {
       await tx.run(`DROP TABLE IF EXISTS "${e.table}"`);
       await tx.run(createTableSql(e.table, e.view.columns));
+      // A changed resource's rows are replaced by its id; features look a person's rows up.
+      await tx.index(e.table, [SOURCE_COLUMN]);
+      if (e.view.columns.some((c) => c.name === 'patient_key')) await tx.index(e.table, ['patient_key']);
       await tx.run('DELETE FROM view_source WHERE view = $1', [e.name]);
       await tx.run('DELETE FROM view_table WHERE view = $1', [e.name]);
     });

@@ -28,6 +28,13 @@ export const viewMigrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    module: 'views',
+    version: 2,
+    name: 'indexes where the engine keeps them',
+    statements: [],
+    indexes: [['view_source', ['view', 'id']]],
+  },
 ];
 
 /** The SQL type of a column: a subset DuckDB and PostgreSQL both speak. Lists and complex values are JSON text. */

@@ -202,6 +202,9 @@ class Session implements Database {
     return duckdbStagedRows(files, columns, longestLineBytes);
   }
 
+  async analyze(_tables: readonly string[]): Promise<void> {}
+  async index(_table: string, _columns: readonly string[]): Promise<void> {}
+
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     return this.queue.lock(async () => {
@@ -289,6 +292,8 @@ export class DuckDbDatabase implements Database {
   async staged(files: readonly string[], columns: StageColumns, longestLineBytes: number): Promise<string> {
     return duckdbStagedRows(files, columns, longestLineBytes);
   }
+  async analyze(_tables: readonly string[]): Promise<void> {}
+  async index(_table: string, _columns: readonly string[]): Promise<void> {}
   async close(): Promise<void> {
     await this.reader.close();
     await this.writer.close();

@@ -207,6 +207,18 @@ class PgSession implements Database {
     return name;
   }
 
+  async analyze(tables: readonly string[]): Promise<void> {
+    if (tables.length > 0) await this.run(`ANALYZE ${tables.map((t) => `"${t}"`).join(', ')}`);
+  }
+
+  async index(table: string, columns: readonly string[]): Promise<void> {
+    // Identifiers longer than 63 bytes are cut by the server; a short hash keeps two long names apart.
+    const name = `${table}_${columns.join('_')}`.replace(/[^a-z0-9_]/gi, '_').slice(0, 50);
+    await this.run(
+      `CREATE INDEX IF NOT EXISTS "${name}_${columns.length}" ON "${table}" (${columns.map((c) => `"${c}"`).join(', ')})`,
+    );
+  }
+
   private async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this.target as PoolClient);
     const client = await (this.target as Pool).connect();
@@ -292,6 +304,13 @@ export class PostgresDatabase implements Database {
   }
   staged(files: readonly string[], columns: StageColumns, longestLineBytes: number): Promise<string> {
     return this.session.staged(files, columns, longestLineBytes);
+  }
+
+  analyze(tables: readonly string[]): Promise<void> {
+    return this.session.analyze(tables);
+  }
+  index(table: string, columns: readonly string[]): Promise<void> {
+    return this.session.index(table, columns);
   }
 
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
