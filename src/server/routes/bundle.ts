@@ -5,7 +5,7 @@ import type { EntryOutcome } from '../../ingest/index.js';
 import { openAnalyticTables } from '../../views/index.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON } from '../app.js';
-import { httpStatusOf, operationOutcome } from '../operation-outcome.js';
+import { httpStatusOfCode, operationOutcome } from '../operation-outcome.js';
 import { writeSource } from '../write-source.js';
 
 type Json = Record<string, unknown>;
@@ -23,7 +23,7 @@ function entryResponse(o: EntryOutcome): Json {
   }
   return {
     response: {
-      status: `${httpStatusOf(o.reject.code)}`,
+      status: `${httpStatusOfCode(o.reject.code)}`,
       outcome: operationOutcome([
         { code: o.reject.code, message: o.reject.message, ...(o.reject.path !== undefined && { path: o.reject.path }) },
       ]),
