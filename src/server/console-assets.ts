@@ -4,10 +4,14 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { HealthmeshError } from '../core/index.js';
+import { AssetParams } from './api-schemas.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The route serves the console's own files: the login page must load before anyone has a token. */
+    /**
+     * The route serves files that hold no data, without a token: the console's own (its login page must load before
+     * anyone has a token) and the API's description (`/openapi.json`).
+     */
     publicAsset?: boolean;
   }
 }
@@ -50,13 +54,17 @@ export function consoleAssets(dir: string = CONSOLE_DIST) {
         .header('cache-control', 'no-cache')
         .sendFile('index.html');
     });
-    app.get<{ Params: { '*': string } }>('/assets/*', { config }, async (req, reply) => {
-      const file = req.params['*'];
-      req.auditAction = { action: 'console-asset', target: `console:assets/${file}` };
-      // Names carry a content hash (Vite), so a browser may keep them; sendFile refuses paths outside the root.
-      return reply
-        .header('x-content-type-options', 'nosniff')
-        .sendFile(`assets/${file}`, { maxAge: '365d', immutable: true });
-    });
+    app.get<{ Params: { '*': string } }>(
+      '/assets/*',
+      { config, schema: { params: AssetParams } },
+      async (req, reply) => {
+        const file = req.params['*'];
+        req.auditAction = { action: 'console-asset', target: `console:assets/${file}` };
+        // Names carry a content hash (Vite), so a browser may keep them; sendFile refuses paths outside the root.
+        return reply
+          .header('x-content-type-options', 'nosniff')
+          .sendFile(`assets/${file}`, { maxAge: '365d', immutable: true });
+      },
+    );
   };
 }

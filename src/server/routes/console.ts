@@ -1,4 +1,6 @@
 import { basename } from 'node:path';
+import type { Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import { searchConcepts } from '../../cohort/index.js';
@@ -16,7 +18,15 @@ import {
 } from '../../surveillance/index.js';
 import type { TableProfile } from '../../views/index.js';
 import { openAnalyticTables } from '../../views/index.js';
+import { CatalogParams, ConceptQuery, DisclosureRules, ObservedSeries, PeerHealth } from '../api-schemas.js';
 import { badRequest } from '../operation-outcome.js';
+
+/** The weekly series the console charts under the forecasts (the surveillance module's own target names). */
+const ObservedQuery = Type.Object({
+  target: Type.Optional(
+    Type.Union([Type.Literal(ILI_TARGET), Type.Literal(CONFIRMED_FLU_TARGET)], { description: 'the weekly series' }),
+  ),
+});
 
 /** Ingest runs listed on the overview. */
 const HISTORY = 25;
@@ -97,7 +107,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
     });
 
     // The disclosure rules the console explains next to withheld figures ("fewer than {threshold}").
-    app.get('/console/policy', async (req) => {
+    app.get('/console/policy', { schema: { response: { 200: DisclosureRules } } }, async (req) => {
       req.auditAction = { action: 'console-policy', target: 'console/policy' };
       const { gate } = hub;
       const policy = hub.config.privacy.disclosure;
@@ -110,7 +120,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       });
     });
 
-    app.get('/console/peers', async (req) => {
+    app.get('/console/peers', { schema: { response: { 200: PeerHealth } } }, async (req) => {
       req.auditAction = { action: 'console-peers', target: 'console/peers' };
       const f = ctx.federation;
       if (f === undefined) return hub.gate.bundle({ peers: [] });
@@ -155,31 +165,37 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       });
     });
 
-    app.get<{ Params: { view: string } }>('/console/catalog/:view', async (req) => {
-      req.auditAction = { action: 'console-catalog', target: `console/catalog/${req.params.view}` };
-      const profile = await (await openAnalyticTables(hub)).profile(req.params.view);
-      return releasedProfile(profile, hub.gate);
-    });
+    app.get<{ Params: Static<typeof CatalogParams> }>(
+      '/console/catalog/:view',
+      { schema: { params: CatalogParams } },
+      async (req) => {
+        req.auditAction = { action: 'console-catalog', target: `console/catalog/${req.params.view}` };
+        const profile = await (await openAnalyticTables(hub)).profile(req.params.view);
+        return releasedProfile(profile, hub.gate);
+      },
+    );
 
-    app.get<{ Querystring: { q?: string } }>('/console/concepts', async (req) => {
-      const q = (req.query.q ?? '').trim();
-      if (q.length < 2 || q.length > 100) throw badRequest('q must be 2 to 100 characters', 'q');
-      req.auditAction = { action: 'console-concepts', target: 'console/concepts' };
-      const found = await searchConcepts(hub, q);
-      // Row-level roles see the exact number of people per code. Others get it through the gate, and a code held
-      // by fewer people than the threshold is not listed at all: even listing it tells that it occurs here.
-      if (mayReadRowLevel(req.principal)) return { concepts: found };
-      const concepts = found
-        .map((c) => ({ ...c, persons: hub.gate.count(c.persons) }))
-        .filter((c) => c.persons.value !== null);
-      return hub.gate.bundle({ concepts });
-    });
+    app.get<{ Querystring: Static<typeof ConceptQuery> }>(
+      '/console/concepts',
+      { schema: { querystring: ConceptQuery } },
+      async (req) => {
+        const q = req.query.q.trim();
+        if (q.length < 2 || q.length > 100) throw badRequest('q must be 2 to 100 characters', 'q');
+        req.auditAction = { action: 'console-concepts', target: 'console/concepts' };
+        const found = await searchConcepts(hub, q);
+        // Row-level roles see the exact number of people per code. Others get it through the gate, and a code held
+        // by fewer people than the threshold is not listed at all: even listing it tells that it occurs here.
+        if (mayReadRowLevel(req.principal)) return { concepts: found };
+        const concepts = found
+          .map((c) => ({ ...c, persons: hub.gate.count(c.persons) }))
+          .filter((c) => c.persons.value !== null);
+        return hub.gate.bundle({ concepts });
+      },
+    );
 
-    app.get<{ Querystring: { target?: string } }>('/console/surveillance/observed', async (req) => {
+    const observed = { schema: { querystring: ObservedQuery, response: { 200: ObservedSeries } } };
+    app.get<{ Querystring: Static<typeof ObservedQuery> }>('/console/surveillance/observed', observed, async (req) => {
       const target = req.query.target ?? ILI_TARGET;
-      if (target !== ILI_TARGET && target !== CONFIRMED_FLU_TARGET) {
-        throw badRequest(`target must be '${ILI_TARGET}' or '${CONFIRMED_FLU_TARGET}'`, 'target');
-      }
       req.auditAction = { action: 'console-observed', target: 'console/surveillance/observed' };
       if (mayReadRowLevel(req.principal)) {
         // The same weekly counts the stored forecasts were made from (`healthmesh forecast run`), served beside them.

@@ -1,3 +1,4 @@
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import { HealthmeshError } from '../../core/index.js';
@@ -10,18 +11,10 @@ import {
 } from '../../models/index.js';
 import type { Gated } from '../../privacy/index.js';
 import { refusal } from '../../privacy/index.js';
+import { ModelParams, PredictBody } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
 import { auditableId } from './read.js';
-
-interface PredictBody {
-  patient?: unknown;
-  indexDate?: unknown;
-  features?: unknown;
-  /** The purpose of use when scoring a patient of this hub (default treatment; docs/consent.md). */
-  purpose?: unknown;
-  version?: unknown;
-}
 
 /**
  * `POST /models/{id}/predict` with `{ patient, indexDate? }` (a patient key of this hub: features computed from its
@@ -32,119 +25,109 @@ interface PredictBody {
  */
 export function modelPredictRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    app.post<{ Params: { id: string }; Body: PredictBody }>('/models/:id/predict', async (req) => {
-      const { id } = req.params;
-      req.auditAction = { action: 'model-predict', target: `models/${id}` };
-      const body = req.body;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw badRequest('the body must be a JSON object with "patient" or "features"', 'body');
-      }
-      const known = new Set(['patient', 'indexDate', 'features', 'version', 'purpose']);
-      const unknown = Object.keys(body).find((k) => !known.has(k));
-      if (unknown !== undefined) throw badRequest(`unknown field "${unknown}"`, unknown);
-      if ((body.patient === undefined) === (body.features === undefined)) {
-        throw badRequest('give exactly one of "patient" (a patient key of this hub) or "features"', 'patient');
-      }
-      const version = body.version;
-      if (version !== undefined && !(typeof version === 'number' && Number.isInteger(version) && version > 0)) {
-        throw badRequest('version must be a positive whole number', 'version');
-      }
-      const indexDate = body.indexDate;
-      if (
-        indexDate !== undefined &&
-        (typeof indexDate !== 'string' ||
-          !/^\d{4}-\d{2}-\d{2}$/.test(indexDate) ||
-          Number.isNaN(Date.parse(`${indexDate}T00:00:00Z`)) ||
-          // 2023-02-30 parses (as 2 March): only a date that reads back the same is a calendar date.
-          new Date(`${indexDate}T00:00:00Z`).toISOString().slice(0, 10) !== indexDate)
-      ) {
-        throw badRequest('indexDate must be a date YYYY-MM-DD', 'indexDate');
-      }
-      if (body.patient !== undefined && !mayReadRowLevel(req.principal)) {
-        throw new HealthmeshError(
-          'AUTH_FORBIDDEN',
-          `role '${req.principal?.role ?? 'none'}' may not score a patient of this hub: it reads row-level data (send a feature vector instead)`,
-        );
-      }
-      const m = await (await hubModelRegistry(ctx.hub)).get(id, version as number | undefined);
-      req.auditAction.target = `models/${m.id}/${m.version}`;
-      const now = ctx.hub.clock.now();
-      if (body.patient !== undefined) {
-        if (typeof body.patient !== 'string' || body.patient === '' || body.patient.length > 200) {
-          throw badRequest('patient must be a patient key (the Patient id on this hub)', 'patient');
+    const schema = { params: ModelParams, body: PredictBody };
+    app.post<{ Params: Static<typeof ModelParams>; Body: PredictBody }>(
+      '/models/:id/predict',
+      { schema },
+      async (req) => {
+        const { id } = req.params;
+        req.auditAction = { action: 'model-predict', target: `models/${id}` };
+        const body = req.body;
+        if ((body.patient === undefined) === (body.features === undefined)) {
+          throw badRequest('give exactly one of "patient" (a patient key of this hub) or "features"', 'patient');
         }
-        const patient = body.patient.startsWith('Patient/') ? body.patient.slice(8) : body.patient;
-        const at = (indexDate as string | undefined) ?? now.toISOString().slice(0, 10);
-        // Whose record was read goes in the audit entry before scoring, as for a FHIR read (a stored id only).
-        req.auditAction.detail = {
-          source: 'patient',
-          patient: auditableId(patient),
-          indexDate: at,
-          modelHash: m.modelHash,
-        };
-        // Prediction for a patient is for their care unless the request says otherwise (docs/consent.md).
-        const purpose = ctx.hub.consent.policy.purpose(body.purpose ?? 'treatment').name;
-        req.auditAction.detail.purpose = purpose;
-        const s = await scoreHubRows(ctx.hub, m, { patients: [patient], indexDate: at, purpose });
-        const probability = s.probabilities[0]!;
+        const version = body.version;
+        const indexDate = body.indexDate;
+        // The schema checked the form YYYY-MM-DD; 2023-02-30 has it and parses (as 2 March): only a date that reads
+        // back the same is a calendar date.
+        if (indexDate !== undefined && new Date(`${indexDate}T00:00:00Z`).toISOString().slice(0, 10) !== indexDate) {
+          throw badRequest('indexDate must be a date YYYY-MM-DD', 'indexDate');
+        }
+        if (body.patient !== undefined && !mayReadRowLevel(req.principal)) {
+          throw new HealthmeshError(
+            'AUTH_FORBIDDEN',
+            `role '${req.principal?.role ?? 'none'}' may not score a patient of this hub: it reads row-level data (send a feature vector instead)`,
+          );
+        }
+        const m = await (await hubModelRegistry(ctx.hub)).get(id, version);
+        req.auditAction.target = `models/${m.id}/${m.version}`;
+        const now = ctx.hub.clock.now();
+        if (body.patient !== undefined) {
+          const patient = body.patient.startsWith('Patient/') ? body.patient.slice(8) : body.patient;
+          const at = indexDate ?? now.toISOString().slice(0, 10);
+          // Whose record was read goes in the audit entry before scoring, as for a FHIR read (a stored id only).
+          req.auditAction.detail = {
+            source: 'patient',
+            patient: auditableId(patient),
+            indexDate: at,
+            modelHash: m.modelHash,
+          };
+          // Prediction for a patient is for their care unless the request says otherwise (docs/consent.md).
+          const purpose = ctx.hub.consent.policy.purpose(body.purpose ?? 'treatment').name;
+          req.auditAction.detail.purpose = purpose;
+          const s = await scoreHubRows(ctx.hub, m, { patients: [patient], indexDate: at, purpose });
+          const probability = s.probabilities[0]!;
+          return {
+            model: { id: m.id, version: m.version },
+            purpose,
+            probabilities: [probability],
+            features: Object.fromEntries(s.input.names.map((n, j) => [n, s.input.values[j]!])),
+            riskAssessment: riskAssessment(m, probability, { patientKey: patient, indexDate: at, now }),
+          };
+        }
+        const { probability, input } = scoreFeatureVector(m, body.features);
+        req.auditAction.detail = { source: 'features', modelHash: m.modelHash };
+        if (!mayReadRowLevel(req.principal)) {
+          // A probability for a vector the caller chose describes no one, but enough of them give the coefficients,
+          // and a missing value is filled with a training mean: so the gate releases it (`prediction`) only for a
+          // model whose training rows pass the exact-update rule, on the precision grid, and a filled value only
+          // when that mean is itself releasable — otherwise the probability would carry it and is refused.
+          const gate = ctx.hub.gate;
+          const released = gate.prediction(probability, cardFitSupport(m.card.trainingData));
+          const given = body.features as Record<string, unknown>;
+          const summary = new Map(m.card.trainingData.features.map((f) => [f.name, f]));
+          const rows = m.card.trainingData.rows;
+          const features: Record<string, Gated> = {};
+          input.names.forEach((name, j) => {
+            const value = input.values[j]!;
+            const filled = !name.endsWith('_missing') && (given[name] === null || given[name] === undefined);
+            if (!filled) {
+              features[name] = gate.parameter(value, 'a value the caller sent, or its missing indicator');
+              return;
+            }
+            const f = summary.get(name);
+            const mean =
+              f?.dominance === undefined
+                ? gate.statistic(null, 0)
+                : gate.statistic(value, rows - f.missing, f.dominance);
+            if (mean.value === null) throw refusal('min-contributors', `filling the missing ${name}`);
+            features[name] = mean;
+          });
+          const ra = riskAssessment(m, released.value, {
+            now,
+            ...(indexDate !== undefined && { indexDate }),
+          });
+          return gate.bundle({
+            model: { id: m.id, version: gate.parameter(m.version, 'model version') },
+            probabilities: [released],
+            features,
+            // The resource's one number is the released probability (the gate checks there is no other).
+            riskAssessment: {
+              ...ra,
+              prediction: (ra.prediction ?? []).map((p) => ({ ...p, probabilityDecimal: released })),
+            } as unknown as Gated,
+          });
+        }
         return {
           model: { id: m.id, version: m.version },
-          purpose,
           probabilities: [probability],
-          features: Object.fromEntries(s.input.names.map((n, j) => [n, s.input.values[j]!])),
-          riskAssessment: riskAssessment(m, probability, { patientKey: patient, indexDate: at, now }),
+          features: Object.fromEntries(input.names.map((n, j) => [n, input.values[j]!])),
+          riskAssessment: riskAssessment(m, probability, {
+            now,
+            ...(indexDate !== undefined && { indexDate }),
+          }),
         };
-      }
-      const { probability, input } = scoreFeatureVector(m, body.features);
-      req.auditAction.detail = { source: 'features', modelHash: m.modelHash };
-      if (!mayReadRowLevel(req.principal)) {
-        // A probability for a vector the caller chose describes no one, but enough of them give the coefficients,
-        // and a missing value is filled with a training mean: so the gate releases it (`prediction`) only for a
-        // model whose training rows pass the exact-update rule, on the precision grid, and a filled value only
-        // when that mean is itself releasable — otherwise the probability would carry it and is refused.
-        const gate = ctx.hub.gate;
-        const released = gate.prediction(probability, cardFitSupport(m.card.trainingData));
-        const given = body.features as Record<string, unknown>;
-        const summary = new Map(m.card.trainingData.features.map((f) => [f.name, f]));
-        const rows = m.card.trainingData.rows;
-        const features: Record<string, Gated> = {};
-        input.names.forEach((name, j) => {
-          const value = input.values[j]!;
-          const filled = !name.endsWith('_missing') && (given[name] === null || given[name] === undefined);
-          if (!filled) {
-            features[name] = gate.parameter(value, 'a value the caller sent, or its missing indicator');
-            return;
-          }
-          const f = summary.get(name);
-          const mean =
-            f?.dominance === undefined ? gate.statistic(null, 0) : gate.statistic(value, rows - f.missing, f.dominance);
-          if (mean.value === null) throw refusal('min-contributors', `filling the missing ${name}`);
-          features[name] = mean;
-        });
-        const ra = riskAssessment(m, released.value, {
-          now,
-          ...(indexDate !== undefined && { indexDate: indexDate as string }),
-        });
-        return gate.bundle({
-          model: { id: m.id, version: gate.parameter(m.version, 'model version') },
-          probabilities: [released],
-          features,
-          // The resource's one number is the released probability (the gate checks there is no other).
-          riskAssessment: {
-            ...ra,
-            prediction: (ra.prediction ?? []).map((p) => ({ ...p, probabilityDecimal: released })),
-          } as unknown as Gated,
-        });
-      }
-      return {
-        model: { id: m.id, version: m.version },
-        probabilities: [probability],
-        features: Object.fromEntries(input.names.map((n, j) => [n, input.values[j]!])),
-        riskAssessment: riskAssessment(m, probability, {
-          now,
-          ...(indexDate !== undefined && { indexDate: indexDate as string }),
-        }),
-      };
-    });
+      },
+    );
   };
 }

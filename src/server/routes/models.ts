@@ -1,8 +1,9 @@
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import { hubModelRegistry, releaseModelCard } from '../../models/index.js';
+import { ModelParams, ModelQuery } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
-import { badRequest } from '../operation-outcome.js';
 
 /**
  * `GET /models` (the latest version of each registered model) and `GET /models/{id}[?version=N]` (a version's card
@@ -23,45 +24,47 @@ export function modelRoutes(ctx: RouteContext) {
         models: models.map((m) => ({ ...m, latestVersion: gate.parameter(m.latestVersion, 'model version') })),
       });
     });
-    app.get<{ Params: { id: string }; Querystring: { version?: string } }>('/models/:id', async (req) => {
-      const { id } = req.params;
-      const v = req.query.version;
-      if (v !== undefined && !/^[1-9][0-9]{0,8}$/.test(v)) {
-        throw badRequest(`version must be a positive whole number, got '${v}'`, 'version');
-      }
-      req.auditAction = { action: 'model-read', target: `models/${id}` };
-      const registry = await hubModelRegistry(ctx.hub);
-      const m = await registry.get(id, v === undefined ? undefined : Number(v));
-      if (!mayReadRowLevel(req.principal)) {
-        // Other roles get the card as the release gate builds it (small groups, thin features and their means,
-        // counts, ratios from exact counts withheld; statistics on the precision grid).
-        const gate = ctx.hub.gate;
-        return gate.bundle({
+    const read = { schema: { params: ModelParams, querystring: ModelQuery } };
+    app.get<{ Params: Static<typeof ModelParams>; Querystring: Static<typeof ModelQuery> }>(
+      '/models/:id',
+      read,
+      async (req) => {
+        const { id } = req.params;
+        const v = req.query.version;
+        req.auditAction = { action: 'model-read', target: `models/${id}` };
+        const registry = await hubModelRegistry(ctx.hub);
+        const m = await registry.get(id, v);
+        if (!mayReadRowLevel(req.principal)) {
+          // Other roles get the card as the release gate builds it (small groups, thin features and their means,
+          // counts, ratios from exact counts withheld; statistics on the precision grid).
+          const gate = ctx.hub.gate;
+          return gate.bundle({
+            id: m.id,
+            version: gate.parameter(m.version, 'model version'),
+            versions: (await registry.versions(id)).map((n) => gate.parameter(n, 'model version')),
+            kind: m.kind,
+            createdAt: m.createdAt.toISOString(),
+            createdBy: m.createdBy,
+            modelHash: m.modelHash,
+            features: m.model.features,
+            disclosureControlled: true,
+            card: releaseModelCard(m.card, gate),
+          });
+        }
+        return {
           id: m.id,
-          version: gate.parameter(m.version, 'model version'),
-          versions: (await registry.versions(id)).map((n) => gate.parameter(n, 'model version')),
+          version: m.version,
+          versions: await registry.versions(id),
           kind: m.kind,
           createdAt: m.createdAt.toISOString(),
           createdBy: m.createdBy,
           modelHash: m.modelHash,
           features: m.model.features,
-          disclosureControlled: true,
-          card: releaseModelCard(m.card, gate),
-        });
-      }
-      return {
-        id: m.id,
-        version: m.version,
-        versions: await registry.versions(id),
-        kind: m.kind,
-        createdAt: m.createdAt.toISOString(),
-        createdBy: m.createdBy,
-        modelHash: m.modelHash,
-        features: m.model.features,
-        // Stewards see the card as stored.
-        disclosureControlled: false,
-        card: m.card,
-      };
-    });
+          // Stewards see the card as stored.
+          disclosureControlled: false,
+          card: m.card,
+        };
+      },
+    );
   };
 }
