@@ -350,7 +350,7 @@ describeWithChromium('web console in a real browser (chromium via playwright-cor
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'This hub does not accept that token.' }).waitFor();
     await signIn();
-    // The hub's real failure: a catalog profile of a view that does not exist answers 400 VIEW_UNKNOWN.
+    // The hub's real failure: a catalog profile of a view that does not exist answers 404 VIEW_UNKNOWN.
     await page.evaluate(() => {
       location.hash = '#/catalog';
     });

@@ -2,7 +2,7 @@ import { Ajv } from 'ajv';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub/index.js';
-import { DisclosureRules, ObservedSeries, PeerHealth, UploadResult } from '../src/server/api-schemas.js';
+import { ConsolePolicy, ObservedSeries, PeerHealth, UploadResult } from '../src/server/api-schemas.js';
 import { buildServer } from '../src/server/index.js';
 import { tempHub } from './support/temp-hub.js';
 
@@ -172,7 +172,7 @@ describe('the API described by /openapi.json and validated by its schemas, on a 
       const validate = ajv.compile(schema);
       expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
     };
-    check(DisclosureRules, (await call('GET', '/console/policy')).body);
+    check(ConsolePolicy, (await call('GET', '/console/policy')).body);
     check(PeerHealth, (await call('GET', '/console/peers')).body);
     // One influenza-like-illness visit, so the hub has a weekly series to show.
     const visit = { resourceType: 'Bundle', type: 'batch', entry: ILI_VISIT };

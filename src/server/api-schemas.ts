@@ -123,10 +123,10 @@ export type UploadQuery = Static<typeof UploadQuery>;
 /** A count released by the gate: null when withheld. */
 const Released = Type.Union([Type.Number(), Type.Null()]);
 
-export const DisclosureRules = Type.Object({
+export const ConsolePolicy = Type.Object({
   disclosure: Type.Object({ threshold: Type.Number(), rounding: Type.Number(), minCellSize: Type.Number() }),
 });
-export type DisclosureRules = Static<typeof DisclosureRules>;
+export type ConsolePolicy = Static<typeof ConsolePolicy>;
 
 export const PeerHealth = Type.Object({
   peers: Type.Array(

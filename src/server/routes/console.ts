@@ -18,7 +18,7 @@ import {
 } from '../../surveillance/index.js';
 import type { TableProfile } from '../../views/index.js';
 import { openAnalyticTables } from '../../views/index.js';
-import { CatalogParams, ConceptQuery, DisclosureRules, ObservedSeries, PeerHealth } from '../api-schemas.js';
+import { CatalogParams, ConceptQuery, ConsolePolicy, ObservedSeries, PeerHealth } from '../api-schemas.js';
 import { badRequest } from '../operation-outcome.js';
 
 /** The weekly series the console charts under the forecasts (the surveillance module's own target names). */
@@ -107,7 +107,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
     });
 
     // The disclosure rules the console explains next to withheld figures ("fewer than {threshold}").
-    app.get('/console/policy', { schema: { response: { 200: DisclosureRules } } }, async (req) => {
+    app.get('/console/policy', { schema: { response: { 200: ConsolePolicy } } }, async (req) => {
       req.auditAction = { action: 'console-policy', target: 'console/policy' };
       const { gate } = hub;
       const policy = hub.config.privacy.disclosure;
