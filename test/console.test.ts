@@ -365,6 +365,6 @@ describeWithChromium('web console in a real browser (chromium via playwright-cor
     // The only console errors are the browser's own notes of the two refused requests.
     expect(errors).toHaveLength(2);
     for (const e of errors)
-      expect(e).toMatch(/Failed to load resource: the server responded with a status of (401|400)/);
+      expect(e).toMatch(/Failed to load resource: the server responded with a status of (401|404)/);
   });
 });
