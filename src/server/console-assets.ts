@@ -39,6 +39,7 @@ export function consoleAssets(dir: string = CONSOLE_DIST) {
     await app.register(fastifyStatic, { root: dir, serve: false });
     const built = () => existsSync(join(dir, 'index.html'));
     const config = { publicAsset: true };
+    const asset = { config, schema: { params: AssetParams } };
     app.get('/', { config }, async (req, reply) => {
       req.auditAction = { action: 'console-asset', target: 'console:index.html' };
       if (!built()) {
@@ -54,17 +55,13 @@ export function consoleAssets(dir: string = CONSOLE_DIST) {
         .header('cache-control', 'no-cache')
         .sendFile('index.html');
     });
-    app.get<{ Params: { '*': string } }>(
-      '/assets/*',
-      { config, schema: { params: AssetParams } },
-      async (req, reply) => {
-        const file = req.params['*'];
-        req.auditAction = { action: 'console-asset', target: `console:assets/${file}` };
-        // Names carry a content hash (Vite), so a browser may keep them; sendFile refuses paths outside the root.
-        return reply
-          .header('x-content-type-options', 'nosniff')
-          .sendFile(`assets/${file}`, { maxAge: '365d', immutable: true });
-      },
-    );
+    app.get<{ Params: { '*': string } }>('/assets/*', asset, async (req, reply) => {
+      const file = req.params['*'];
+      req.auditAction = { action: 'console-asset', target: `console:assets/${file}` };
+      // Names carry a content hash (Vite), so a browser may keep them; sendFile refuses paths outside the root.
+      return reply
+        .header('x-content-type-options', 'nosniff')
+        .sendFile(`assets/${file}`, { maxAge: '365d', immutable: true });
+    });
   };
 }

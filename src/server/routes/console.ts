@@ -165,33 +165,27 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       });
     });
 
-    app.get<{ Params: Static<typeof CatalogParams> }>(
-      '/console/catalog/:view',
-      { schema: { params: CatalogParams } },
-      async (req) => {
-        req.auditAction = { action: 'console-catalog', target: `console/catalog/${req.params.view}` };
-        const profile = await (await openAnalyticTables(hub)).profile(req.params.view);
-        return releasedProfile(profile, hub.gate);
-      },
-    );
+    const profile = { schema: { params: CatalogParams } };
+    app.get<{ Params: Static<typeof CatalogParams> }>('/console/catalog/:view', profile, async (req) => {
+      req.auditAction = { action: 'console-catalog', target: `console/catalog/${req.params.view}` };
+      const profile = await (await openAnalyticTables(hub)).profile(req.params.view);
+      return releasedProfile(profile, hub.gate);
+    });
 
-    app.get<{ Querystring: Static<typeof ConceptQuery> }>(
-      '/console/concepts',
-      { schema: { querystring: ConceptQuery } },
-      async (req) => {
-        const q = req.query.q.trim();
-        if (q.length < 2 || q.length > 100) throw badRequest('q must be 2 to 100 characters', 'q');
-        req.auditAction = { action: 'console-concepts', target: 'console/concepts' };
-        const found = await searchConcepts(hub, q);
-        // Row-level roles see the exact number of people per code. Others get it through the gate, and a code held
-        // by fewer people than the threshold is not listed at all: even listing it tells that it occurs here.
-        if (mayReadRowLevel(req.principal)) return { concepts: found };
-        const concepts = found
-          .map((c) => ({ ...c, persons: hub.gate.count(c.persons) }))
-          .filter((c) => c.persons.value !== null);
-        return hub.gate.bundle({ concepts });
-      },
-    );
+    const concepts = { schema: { querystring: ConceptQuery } };
+    app.get<{ Querystring: Static<typeof ConceptQuery> }>('/console/concepts', concepts, async (req) => {
+      const q = req.query.q.trim();
+      if (q.length < 2 || q.length > 100) throw badRequest('q must be 2 to 100 characters', 'q');
+      req.auditAction = { action: 'console-concepts', target: 'console/concepts' };
+      const found = await searchConcepts(hub, q);
+      // Row-level roles see the exact number of people per code. Others get it through the gate, and a code held
+      // by fewer people than the threshold is not listed at all: even listing it tells that it occurs here.
+      if (mayReadRowLevel(req.principal)) return { concepts: found };
+      const concepts = found
+        .map((c) => ({ ...c, persons: hub.gate.count(c.persons) }))
+        .filter((c) => c.persons.value !== null);
+      return hub.gate.bundle({ concepts });
+    });
 
     const observed = { schema: { querystring: ObservedQuery, response: { 200: ObservedSeries } } };
     app.get<{ Querystring: Static<typeof ObservedQuery> }>('/console/surveillance/observed', observed, async (req) => {

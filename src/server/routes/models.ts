@@ -11,6 +11,8 @@ import type { RouteContext } from '../app.js';
  * metrics — so any authenticated role may read them, released under disclosure control to roles without row-level
  * access; the fitted model body is not sent (export is a CLI step).
  */
+type ReadModel = { Params: Static<typeof ModelParams>; Querystring: Static<typeof ModelQuery> };
+
 export function modelRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.get('/models', async (req) => {
@@ -25,46 +27,42 @@ export function modelRoutes(ctx: RouteContext) {
       });
     });
     const read = { schema: { params: ModelParams, querystring: ModelQuery } };
-    app.get<{ Params: Static<typeof ModelParams>; Querystring: Static<typeof ModelQuery> }>(
-      '/models/:id',
-      read,
-      async (req) => {
-        const { id } = req.params;
-        const v = req.query.version;
-        req.auditAction = { action: 'model-read', target: `models/${id}` };
-        const registry = await hubModelRegistry(ctx.hub);
-        const m = await registry.get(id, v);
-        if (!mayReadRowLevel(req.principal)) {
-          // Other roles get the card as the release gate builds it (small groups, thin features and their means,
-          // counts, ratios from exact counts withheld; statistics on the precision grid).
-          const gate = ctx.hub.gate;
-          return gate.bundle({
-            id: m.id,
-            version: gate.parameter(m.version, 'model version'),
-            versions: (await registry.versions(id)).map((n) => gate.parameter(n, 'model version')),
-            kind: m.kind,
-            createdAt: m.createdAt.toISOString(),
-            createdBy: m.createdBy,
-            modelHash: m.modelHash,
-            features: m.model.features,
-            disclosureControlled: true,
-            card: releaseModelCard(m.card, gate),
-          });
-        }
-        return {
+    app.get<ReadModel>('/models/:id', read, async (req) => {
+      const { id } = req.params;
+      const v = req.query.version;
+      req.auditAction = { action: 'model-read', target: `models/${id}` };
+      const registry = await hubModelRegistry(ctx.hub);
+      const m = await registry.get(id, v);
+      if (!mayReadRowLevel(req.principal)) {
+        // Other roles get the card as the release gate builds it (small groups, thin features and their means,
+        // counts, ratios from exact counts withheld; statistics on the precision grid).
+        const gate = ctx.hub.gate;
+        return gate.bundle({
           id: m.id,
-          version: m.version,
-          versions: await registry.versions(id),
+          version: gate.parameter(m.version, 'model version'),
+          versions: (await registry.versions(id)).map((n) => gate.parameter(n, 'model version')),
           kind: m.kind,
           createdAt: m.createdAt.toISOString(),
           createdBy: m.createdBy,
           modelHash: m.modelHash,
           features: m.model.features,
-          // Stewards see the card as stored.
-          disclosureControlled: false,
-          card: m.card,
-        };
-      },
-    );
+          disclosureControlled: true,
+          card: releaseModelCard(m.card, gate),
+        });
+      }
+      return {
+        id: m.id,
+        version: m.version,
+        versions: await registry.versions(id),
+        kind: m.kind,
+        createdAt: m.createdAt.toISOString(),
+        createdBy: m.createdBy,
+        modelHash: m.modelHash,
+        features: m.model.features,
+        // Stewards see the card as stored.
+        disclosureControlled: false,
+        card: m.card,
+      };
+    });
   };
 }

@@ -28,22 +28,19 @@ function requireType(type: string): void {
 export function readRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     const row = { access: 'row-level' } as const;
-    app.get<{ Params: Params }>(
-      '/fhir/:type/:id',
-      { config: row, schema: { params: ResourceParams } },
-      async (req, reply) => {
-        const { type, id } = req.params;
-        requireType(type);
-        req.auditAction = { action: 'read', target: `${type}/${auditableId(id)}` };
-        const v = await ctx.hub.store.read(type, id);
-        if (!v) throw new HealthmeshError('API_NOT_FOUND', `${type}/${id} is not stored here`);
-        return reply
-          .type(FHIR_JSON)
-          .header('ETag', `W/"${v.version}"`)
-          .header('Last-Modified', v.lastUpdated.toUTCString())
-          .send(toResource(v));
-      },
-    );
+    const resource = { config: row, schema: { params: ResourceParams } };
+    app.get<{ Params: Params }>('/fhir/:type/:id', resource, async (req, reply) => {
+      const { type, id } = req.params;
+      requireType(type);
+      req.auditAction = { action: 'read', target: `${type}/${auditableId(id)}` };
+      const v = await ctx.hub.store.read(type, id);
+      if (!v) throw new HealthmeshError('API_NOT_FOUND', `${type}/${id} is not stored here`);
+      return reply
+        .type(FHIR_JSON)
+        .header('ETag', `W/"${v.version}"`)
+        .header('Last-Modified', v.lastUpdated.toUTCString())
+        .send(toResource(v));
+    });
 
     app.get<{ Params: Params }>(
       '/fhir/:type/:id/_history/:vid',

@@ -17,6 +17,7 @@ import type { RouteContext } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
 
 type Query = Static<typeof ForecastListQuery>;
+type SeriesBody = Static<typeof FederatedSeriesBody>;
 
 function forecastQuery(q: Query): ForecastQuery {
   if (q.reference_date !== undefined && parseIsoDay(q.reference_date) === undefined) {
@@ -67,26 +68,23 @@ export function surveillanceRoutes(
   return async (app: FastifyInstance) => {
     // `POST /surveillance/$federated-series` with `{ hubs, through? }`: each named hub's weekly ILI and confirmed
     // series as that hub released them (disclosure-controlled, suppressed weeks null), gathered over signed HTTP.
+    const listed = { schema: { querystring: ForecastListQuery } };
     const seriesSchema = { schema: { body: FederatedSeriesBody } };
-    app.post<{ Body: Static<typeof FederatedSeriesBody> }>(
-      '/surveillance/$federated-series',
-      seriesSchema,
-      async (req) => {
-        const body = req.body;
-        const hubs = body.hubs;
-        const through = calendarDay(body.through, 'through');
-        req.auditAction = { action: 'series-federated', target: `surveillance/series:${hubs.join(',')}` };
-        const g = await ctx.series.gatherReleased(coordinator(), hubs, {
-          requester: `user:${req.principal?.name ?? 'unknown'}`,
-          ...(through !== undefined && { through }),
-        });
-        return ctx.hub.gate.bundle({
-          hubs: g.hubs,
-          failed: g.failed.map((f) => ({ hub: f.hub, kind: f.kind, remoteCode: f.remoteCode, message: f.message })),
-          complete: g.complete,
-        });
-      },
-    );
+    app.post<{ Body: SeriesBody }>('/surveillance/$federated-series', seriesSchema, async (req) => {
+      const body = req.body;
+      const hubs = body.hubs;
+      const through = calendarDay(body.through, 'through');
+      req.auditAction = { action: 'series-federated', target: `surveillance/series:${hubs.join(',')}` };
+      const g = await ctx.series.gatherReleased(coordinator(), hubs, {
+        requester: `user:${req.principal?.name ?? 'unknown'}`,
+        ...(through !== undefined && { through }),
+      });
+      return ctx.hub.gate.bundle({
+        hubs: g.hubs,
+        failed: g.failed.map((f) => ({ hub: f.hub, kind: f.kind, remoteCode: f.remoteCode, message: f.message })),
+        complete: g.complete,
+      });
+    });
     // `POST /surveillance/$federated-forecast` with `{ hubs, target?, reference_date?, model?, suppressed_weeks? }`:
     // one round for every hub's location from the gathered series, stored here with its alerts.
     const forecastSchema = { schema: { body: FederatedForecastBody } };
@@ -128,52 +126,40 @@ export function surveillanceRoutes(
         forecasts: run.forecasts.map((f) => forecastRow(run.model, run.target, f)),
       };
     });
-    app.get<{ Querystring: Query }>(
-      '/surveillance/forecasts',
-      { schema: { querystring: ForecastListQuery } },
-      async (req) => {
-        req.auditAction = { action: 'forecast-read', target: 'surveillance/forecasts' };
-        const exact = mayReadRowLevel(req.principal);
-        const forecasts = await listForecasts(ctx.hub, { ...forecastQuery(req.query), releasedOnly: !exact });
-        const body = {
-          quantileLevels: [...QUANTILE_LEVELS],
-          forecasts: forecasts.map((f) => forecastRow(f.model, f.target, f)),
-        };
-        // Other roles see only forecasts computed from released series (stored by a federated round), as kept.
-        return exact ? body : ctx.hub.gate.reissue(body, 'release-log');
-      },
-    );
-    app.get<{ Querystring: Query }>(
-      '/surveillance/scores',
-      { schema: { querystring: ForecastListQuery } },
-      async (req) => {
-        req.auditAction = { action: 'score-read', target: 'surveillance/scores' };
-        // A score is a forecast measured against exact counts: with the forecast's quantiles, a WIS solves back to
-        // the count it was scored against. Other roles are told why there is none.
-        if (!mayReadRowLevel(req.principal)) {
-          return ctx.hub.gate.text({
-            scores: [],
-            withheld: 'scores are measured against exact counts: row-level roles only',
-          });
-        }
-        const q = req.query;
-        return {
-          scores: await listScores(ctx.hub, {
-            ...(q.model !== undefined && { model: q.model }),
-            ...(q.target !== undefined && { target: q.target }),
-          }),
-        };
-      },
-    );
-    app.get<{ Querystring: Query }>(
-      '/surveillance/alerts',
-      { schema: { querystring: ForecastListQuery } },
-      async (req) => {
-        req.auditAction = { action: 'alert-read', target: 'surveillance/alerts' };
-        const exact = mayReadRowLevel(req.principal);
-        const body = { alerts: await listAlerts(ctx.hub, { ...forecastQuery(req.query), releasedOnly: !exact }) };
-        return exact ? body : ctx.hub.gate.reissue(body, 'release-log');
-      },
-    );
+    app.get<{ Querystring: Query }>('/surveillance/forecasts', listed, async (req) => {
+      req.auditAction = { action: 'forecast-read', target: 'surveillance/forecasts' };
+      const exact = mayReadRowLevel(req.principal);
+      const forecasts = await listForecasts(ctx.hub, { ...forecastQuery(req.query), releasedOnly: !exact });
+      const body = {
+        quantileLevels: [...QUANTILE_LEVELS],
+        forecasts: forecasts.map((f) => forecastRow(f.model, f.target, f)),
+      };
+      // Other roles see only forecasts computed from released series (stored by a federated round), as kept.
+      return exact ? body : ctx.hub.gate.reissue(body, 'release-log');
+    });
+    app.get<{ Querystring: Query }>('/surveillance/scores', listed, async (req) => {
+      req.auditAction = { action: 'score-read', target: 'surveillance/scores' };
+      // A score is a forecast measured against exact counts: with the forecast's quantiles, a WIS solves back to
+      // the count it was scored against. Other roles are told why there is none.
+      if (!mayReadRowLevel(req.principal)) {
+        return ctx.hub.gate.text({
+          scores: [],
+          withheld: 'scores are measured against exact counts: row-level roles only',
+        });
+      }
+      const q = req.query;
+      return {
+        scores: await listScores(ctx.hub, {
+          ...(q.model !== undefined && { model: q.model }),
+          ...(q.target !== undefined && { target: q.target }),
+        }),
+      };
+    });
+    app.get<{ Querystring: Query }>('/surveillance/alerts', listed, async (req) => {
+      req.auditAction = { action: 'alert-read', target: 'surveillance/alerts' };
+      const exact = mayReadRowLevel(req.principal);
+      const body = { alerts: await listAlerts(ctx.hub, { ...forecastQuery(req.query), releasedOnly: !exact }) };
+      return exact ? body : ctx.hub.gate.reissue(body, 'release-log');
+    });
   };
 }
