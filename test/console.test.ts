@@ -350,7 +350,7 @@ describeWithChromium('web console in a real browser (chromium via playwright-cor
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'This hub does not accept that token.' }).waitFor();
     await signIn();
-    // The hub's real failure: a catalog profile of a view that does not exist answers 400 VIEW_UNKNOWN.
+    // The hub's real failure: a catalog profile of a view that does not exist answers 404 VIEW_UNKNOWN.
     await page.evaluate(() => {
       location.hash = '#/catalog';
     });
@@ -365,6 +365,6 @@ describeWithChromium('web console in a real browser (chromium via playwright-cor
     // The only console errors are the browser's own notes of the two refused requests.
     expect(errors).toHaveLength(2);
     for (const e of errors)
-      expect(e).toMatch(/Failed to load resource: the server responded with a status of (401|400)/);
+      expect(e).toMatch(/Failed to load resource: the server responded with a status of (401|404)/);
   });
 });

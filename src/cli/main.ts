@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { isHealthmeshError } from '../core/index.js';
+import { exitCodeOf, isHealthmeshError } from '../core/index.js';
 import { auditCommand } from './commands/audit.js';
 import { cohortCommand } from './commands/cohort.js';
 import { identityCommand, peersCommand, protectBareKeys } from './commands/federation.js';
@@ -19,13 +19,10 @@ import { viewsCommand } from './commands/views.js';
 import type { Io } from './io.js';
 import { processIo } from './io.js';
 
-/** Error codes that mean the user's input was wrong (exit 1); anything else is our fault (exit 2). */
-const INPUT_FAULTS =
-  /^(AUTH_|CONFIG_|HUB_|INGEST_|FHIR_|API_BAD|SYNTH_|VIEW_|COHORT_|OMOP_|SURVEILLANCE_|FEDERATION_|LINKAGE_|CONSENT_|MODEL_(?!INVALID_STORED))/;
-
 /**
- * Parse and run one command line. Returns the exit code: 0 success, 1 bad input, 2 internal fault. Commands
- * that serve set `io.keepAlive` and resolve only when the server stops.
+ * Parse and run one command line. Returns the exit code: 0 success, else the error's kind decides (`exitCodeOf`:
+ * 1 the caller can fix it, 2 internal fault, 3 a peer or another process is in the way). Commands that serve set
+ * `io.keepAlive` and resolve only when the server stops.
  */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   let code = 0;
@@ -60,7 +57,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
     if (isHealthmeshError(e)) {
       io.err.write(`error ${e.code}: ${e.message}\n`);
-      return INPUT_FAULTS.test(e.code) ? 1 : 2;
+      return exitCodeOf(e.kind);
     }
     io.err.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 2;

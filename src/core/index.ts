@@ -12,8 +12,16 @@ export type {
   SurveillanceConfig,
 } from './config.js';
 export { defaultConfig, PURPOSE_NAME, parseConfig, thresholdCount } from './config.js';
-export type { ErrorCode, FaultLocation } from './errors.js';
-export { ERROR_CODES, HealthmeshError, isHealthmeshError } from './errors.js';
+export type { ErrorCode, ErrorKind, FaultLocation } from './errors.js';
+export {
+  ERROR_CODES,
+  ERROR_KINDS,
+  exitCodeOf,
+  HealthmeshError,
+  httpStatusOf,
+  isHealthmeshError,
+  kindOf,
+} from './errors.js';
 export type { Logger } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
 export { fieldPath, firstSchemaError } from './schema-error.js';

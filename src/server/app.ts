@@ -17,6 +17,8 @@ import type { Released } from '../privacy/index.js';
 import { isReleased, scrubText } from '../privacy/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
 import { consoleAssets } from './console-assets.js';
+import { validateInput } from './input-validation.js';
+import { collectRoutes, openApiRoutes } from './openapi.js';
 import { errorOutcome } from './operation-outcome.js';
 import { bundleRoutes } from './routes/bundle.js';
 import { cohortRoutes } from './routes/cohorts.js';
@@ -80,6 +82,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
   });
+  validateInput(app);
+  const routes = collectRoutes(app);
   app.addContentTypeParser(['application/fhir+json', 'application/json'], { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, JSON.parse(body as string));
@@ -187,6 +191,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(consoleAssets());
   await app.register(consoleRoutes({ hub, federation }));
   await app.register(consoleUploadRoutes({ hub }));
+  await app.register(openApiRoutes(routes, { title: `healthmesh hub ${hub.config.name}`, version: '0.1.0' }));
   return app;
 }
 

@@ -4,10 +4,14 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { HealthmeshError } from '../core/index.js';
+import { AssetParams } from './api-schemas.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The route serves the console's own files: the login page must load before anyone has a token. */
+    /**
+     * The route serves files that hold no data, without a token: the console's own (its login page must load before
+     * anyone has a token) and the API's description (`/openapi.json`).
+     */
     publicAsset?: boolean;
   }
 }
@@ -35,6 +39,7 @@ export function consoleAssets(dir: string = CONSOLE_DIST) {
     await app.register(fastifyStatic, { root: dir, serve: false });
     const built = () => existsSync(join(dir, 'index.html'));
     const config = { publicAsset: true };
+    const asset = { config, schema: { params: AssetParams } };
     app.get('/', { config }, async (req, reply) => {
       req.auditAction = { action: 'console-asset', target: 'console:index.html' };
       if (!built()) {
@@ -50,7 +55,7 @@ export function consoleAssets(dir: string = CONSOLE_DIST) {
         .header('cache-control', 'no-cache')
         .sendFile('index.html');
     });
-    app.get<{ Params: { '*': string } }>('/assets/*', { config }, async (req, reply) => {
+    app.get<{ Params: { '*': string } }>('/assets/*', asset, async (req, reply) => {
       const file = req.params['*'];
       req.auditAction = { action: 'console-asset', target: `console:assets/${file}` };
       // Names carry a content hash (Vite), so a browser may keep them; sendFile refuses paths outside the root.

@@ -1,45 +1,36 @@
-import type { ErrorCode } from '../core/index.js';
-import { HealthmeshError, isHealthmeshError } from '../core/index.js';
+import type { ErrorCode, ErrorKind } from '../core/index.js';
+import { HealthmeshError, httpStatusOf, isHealthmeshError, kindOf } from '../core/index.js';
 
-/** The one place error codes become HTTP statuses and FHIR issue types. */
-const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
-  AUTH_MISSING_TOKEN: [401, 'login'],
-  AUTH_INVALID_TOKEN: [401, 'login'],
-  AUTH_FORBIDDEN: [403, 'forbidden'],
-  AUTH_SOURCE_FORBIDDEN: [403, 'forbidden'],
-  API_NOT_FOUND: [404, 'not-found'],
-  EXPORT_UNKNOWN_JOB: [404, 'not-found'],
-  MODEL_NOT_FOUND: [404, 'not-found'],
-  MODEL_INVALID_STORED: [500, 'exception'],
-  MODEL_PATIENT_NOT_FOUND: [404, 'not-found'],
-  API_BAD_REQUEST: [400, 'invalid'],
-  API_NOT_SUPPORTED: [400, 'not-supported'],
-  INGEST_INVALID_JSON: [400, 'structure'],
-  INGEST_NOT_A_RESOURCE: [400, 'structure'],
-  INGEST_INVALID_SOURCE: [400, 'invalid'],
-  INGEST_TRANSACTION_FAILED: [400, 'processing'],
-  INGEST_RECORD_TOO_LARGE: [413, 'too-costly'],
-  INGEST_BUNDLE_TOO_LARGE: [413, 'too-costly'],
-  API_BODY_TOO_LARGE: [413, 'too-costly'],
-  FEDERATION_MISSING_SIGNATURE: [401, 'security'],
-  FEDERATION_BAD_SIGNATURE: [401, 'security'],
-  FEDERATION_UNKNOWN_SIGNER: [401, 'security'],
-  FEDERATION_STALE_REQUEST: [401, 'security'],
-  FEDERATION_REPLAY: [401, 'security'],
-  FEDERATION_UNKNOWN_OPERATION: [404, 'not-supported'],
-  FEDERATION_PEER_FAILED: [502, 'transient'],
-  DISCLOSURE_DIFFERENCING: [403, 'suppressed'],
-  DISCLOSURE_REFUSED: [403, 'suppressed'],
-  DISCLOSURE_UNGATED: [500, 'exception'],
-  CONSOLE_NOT_BUILT: [503, 'transient'],
-  CONSENT_UNKNOWN_PURPOSE: [400, 'invalid'],
-  CONSENT_REFUSED: [403, 'forbidden'],
-  // A peer's answer, not the caller's request, was malformed.
-  SURVEILLANCE_BAD_RELEASED_SERIES: [502, 'exception'],
+/** The FHIR issue type of each kind of error (R4 IssueType). */
+const ISSUE_TYPE: Record<ErrorKind, string> = {
+  input: 'invalid',
+  unauthenticated: 'login',
+  forbidden: 'forbidden',
+  'not-found': 'not-found',
+  conflict: 'conflict',
+  'too-large': 'too-costly',
+  peer: 'transient',
+  unavailable: 'transient',
+  internal: 'exception',
 };
 
-export function httpStatusOf(code: ErrorCode): number {
-  return STATUS[code]?.[0] ?? (/^(FHIR|INGEST|VIEW|SURVEILLANCE|COHORT|OMOP|MODEL)_/.test(code) ? 400 : 500);
+/** Codes a FHIR client can tell apart by a narrower issue type than their kind's; the status stays the kind's. */
+const NARROWER_ISSUE_TYPE: Partial<Record<ErrorCode, string>> = {
+  DISCLOSURE_REFUSED: 'suppressed',
+  DISCLOSURE_DIFFERENCING: 'suppressed',
+  INGEST_INVALID_JSON: 'structure',
+  INGEST_NOT_A_RESOURCE: 'structure',
+  API_NOT_SUPPORTED: 'not-supported',
+  FEDERATION_MISSING_SIGNATURE: 'security',
+  FEDERATION_BAD_SIGNATURE: 'security',
+  FEDERATION_UNKNOWN_SIGNER: 'security',
+  FEDERATION_STALE_REQUEST: 'security',
+  FEDERATION_REPLAY: 'security',
+};
+
+/** The HTTP status of an error code: its kind's (core/errors.ts), the same kind that sets the CLI's exit code. */
+export function httpStatusOfCode(code: ErrorCode): number {
+  return httpStatusOf(kindOf(code));
 }
 
 export interface OutcomeIssue {
@@ -54,7 +45,7 @@ export function operationOutcome(issues: readonly OutcomeIssue[]): Record<string
     resourceType: 'OperationOutcome',
     issue: issues.map((i) => ({
       severity: 'error',
-      code: STATUS[i.code]?.[1] ?? (i.code === 'INTERNAL' ? 'exception' : 'invalid'),
+      code: NARROWER_ISSUE_TYPE[i.code] ?? ISSUE_TYPE[kindOf(i.code)],
       details: { coding: [{ system: 'https://healthmesh.dev/error-codes', code: i.code }], text: i.message },
       diagnostics: i.message,
       ...(i.path !== undefined && { expression: [i.path] }),
@@ -65,7 +56,7 @@ export function operationOutcome(issues: readonly OutcomeIssue[]): Record<string
 export function errorOutcome(e: unknown): { status: number; body: Record<string, unknown> } {
   if (isHealthmeshError(e)) {
     return {
-      status: httpStatusOf(e.code),
+      status: httpStatusOf(e.kind),
       body: operationOutcome([
         { code: e.code, message: e.message, ...(e.location.path !== undefined && { path: e.location.path }) },
       ]),

@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import type { ConsolePolicy } from '../../src/server/api-schemas.js';
 import { onUnauthorised, session } from './api.js';
-import type { DisclosureRules } from './components.js';
 import { Async, PolicyContext, useApi } from './components.js';
 import type { Lang } from './i18n.js';
 import { I18nContext, initialLang, keepLang, makeI18n, useI18n } from './i18n.js';
@@ -50,7 +50,7 @@ function LanguageSwitch({ lang, setLang }: { lang: Lang; setLang: (l: Lang) => v
 
 /** Pages render once the hub's disclosure rules are known: their withheld figures say "fewer than {threshold}". */
 function WithPolicy({ children }: { children: ComponentChildren }) {
-  const policy = useApi<{ disclosure: DisclosureRules }>('/console/policy');
+  const policy = useApi<ConsolePolicy>('/console/policy');
   return (
     <Async loaded={policy}>
       {(p) => <PolicyContext.Provider value={p.disclosure}>{children}</PolicyContext.Provider>}

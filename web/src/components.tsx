@@ -1,6 +1,8 @@
 import type { ComponentChildren } from 'preact';
 import { createContext } from 'preact';
 import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
+// The API's own schemas (types only): the console's calls are typed by what the hub validates and answers.
+import type { ConsolePolicy } from '../../src/server/api-schemas.js';
 import { ApiError, api } from './api.js';
 import { useI18n } from './i18n.js';
 
@@ -11,11 +13,7 @@ function asApiError(e: unknown): ApiError {
 }
 
 /** The hub's disclosure rules (`GET /console/policy`), loaded once after sign-in, before any page renders. */
-export interface DisclosureRules {
-  threshold: number;
-  rounding: number;
-  minCellSize: number;
-}
+export type DisclosureRules = ConsolePolicy['disclosure'];
 export const PolicyContext = createContext<DisclosureRules | null>(null);
 
 /** The hub's disclosure rules; pages render only inside the App's provider, which has them. */

@@ -1,11 +1,13 @@
 import { join } from 'node:path';
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { HealthmeshError } from '../../core/index.js';
 import type { EntryOutcome } from '../../ingest/index.js';
 import { openAnalyticTables } from '../../views/index.js';
+import { SourceQuery, TransactionBody } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON } from '../app.js';
-import { httpStatusOf, operationOutcome } from '../operation-outcome.js';
+import { httpStatusOfCode, operationOutcome } from '../operation-outcome.js';
 import { writeSource } from '../write-source.js';
 
 type Json = Record<string, unknown>;
@@ -23,7 +25,7 @@ function entryResponse(o: EntryOutcome): Json {
   }
   return {
     response: {
-      status: `${httpStatusOf(o.reject.code)}`,
+      status: `${httpStatusOfCode(o.reject.code)}`,
       outcome: operationOutcome([
         { code: o.reject.code, message: o.reject.message, ...(o.reject.path !== undefined && { path: o.reject.path }) },
       ]),
@@ -34,19 +36,12 @@ function entryResponse(o: EntryOutcome): Json {
 /** POST /fhir with a transaction or batch Bundle, through the same pipeline as `healthmesh ingest`. */
 export function bundleRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    app.post<{ Body: unknown; Querystring: { source?: string } }>(
+    app.post<{ Body: Static<typeof TransactionBody>; Querystring: Static<typeof SourceQuery> }>(
       '/fhir',
-      { config: { access: 'ingest' } },
+      { config: { access: 'ingest' }, schema: { querystring: SourceQuery, body: TransactionBody } },
       async (req, reply) => {
-        const body = req.body as Json | null;
-        if (
-          body === null ||
-          typeof body !== 'object' ||
-          body.resourceType !== 'Bundle' ||
-          (body.type !== 'transaction' && body.type !== 'batch')
-        ) {
-          throw new HealthmeshError('API_BAD_REQUEST', 'POST /fhir takes a Bundle of type transaction or batch');
-        }
+        // The schema checked resourceType and type; the entries are the pipeline's to check.
+        const body = req.body as Json & Static<typeof TransactionBody>;
         const headerSource = req.headers['x-healthmesh-source'];
         const entries = Array.isArray(body.entry) ? body.entry.length : 0;
         const audit = { action: 'transaction', target: `Bundle:${String(body.type)}`, detail: { entries } };

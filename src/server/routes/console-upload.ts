@@ -7,6 +7,7 @@ import type { Hub } from '../../hub/index.js';
 import type { Reject } from '../../ingest/index.js';
 import { scrubText } from '../../privacy/index.js';
 import { openAnalyticTables } from '../../views/index.js';
+import { UploadQuery, UploadResult } from '../api-schemas.js';
 import { badRequest } from '../operation-outcome.js';
 import { writeSource } from '../write-source.js';
 
@@ -26,14 +27,14 @@ export function consoleUploadRoutes(ctx: { hub: Hub }) {
   return async (app: FastifyInstance) => {
     // Raw bytes: NDJSON is not one JSON document, and a .gz file is not text. Scoped to this plugin's routes.
     app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    app.post<{ Querystring: { name?: string; source?: string }; Body: unknown }>(
+    app.post<{ Querystring: UploadQuery; Body: unknown; Reply: UploadResult }>(
       '/console/ingest',
       // The uploader's own records: the summary of what it loaded is not a release (checked below: ingest roles).
-      { config: { access: 'ingest' } },
+      { config: { access: 'ingest' }, schema: { querystring: UploadQuery, response: { 200: UploadResult } } },
       async (req) => {
         // A file name can carry a person's name or registration number: it is scrubbed before it reaches the audit
         // log, the ingest history or an error message.
-        const rawName = req.query.name ?? '';
+        const rawName = req.query.name;
         const name = scrubText(rawName);
         const valid = INGESTIBLE.test(rawName);
         const target = valid ? `upload:${name}` : 'upload:[invalid-name]';

@@ -1,4 +1,6 @@
 import { basename } from 'node:path';
+import type { Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import { searchConcepts } from '../../cohort/index.js';
@@ -16,7 +18,15 @@ import {
 } from '../../surveillance/index.js';
 import type { TableProfile } from '../../views/index.js';
 import { openAnalyticTables } from '../../views/index.js';
+import { CatalogParams, ConceptQuery, ConsolePolicy, ObservedSeries, PeerHealth } from '../api-schemas.js';
 import { badRequest } from '../operation-outcome.js';
+
+/** The weekly series the console charts under the forecasts (the surveillance module's own target names). */
+const ObservedQuery = Type.Object({
+  target: Type.Optional(
+    Type.Union([Type.Literal(ILI_TARGET), Type.Literal(CONFIRMED_FLU_TARGET)], { description: 'the weekly series' }),
+  ),
+});
 
 /** Ingest runs listed on the overview. */
 const HISTORY = 25;
@@ -97,7 +107,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
     });
 
     // The disclosure rules the console explains next to withheld figures ("fewer than {threshold}").
-    app.get('/console/policy', async (req) => {
+    app.get('/console/policy', { schema: { response: { 200: ConsolePolicy } } }, async (req) => {
       req.auditAction = { action: 'console-policy', target: 'console/policy' };
       const { gate } = hub;
       const policy = hub.config.privacy.disclosure;
@@ -110,7 +120,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       });
     });
 
-    app.get('/console/peers', async (req) => {
+    app.get('/console/peers', { schema: { response: { 200: PeerHealth } } }, async (req) => {
       req.auditAction = { action: 'console-peers', target: 'console/peers' };
       const f = ctx.federation;
       if (f === undefined) return hub.gate.bundle({ peers: [] });
@@ -155,14 +165,16 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       });
     });
 
-    app.get<{ Params: { view: string } }>('/console/catalog/:view', async (req) => {
+    const profile = { schema: { params: CatalogParams } };
+    app.get<{ Params: Static<typeof CatalogParams> }>('/console/catalog/:view', profile, async (req) => {
       req.auditAction = { action: 'console-catalog', target: `console/catalog/${req.params.view}` };
       const profile = await (await openAnalyticTables(hub)).profile(req.params.view);
       return releasedProfile(profile, hub.gate);
     });
 
-    app.get<{ Querystring: { q?: string } }>('/console/concepts', async (req) => {
-      const q = (req.query.q ?? '').trim();
+    const concepts = { schema: { querystring: ConceptQuery } };
+    app.get<{ Querystring: Static<typeof ConceptQuery> }>('/console/concepts', concepts, async (req) => {
+      const q = req.query.q.trim();
       if (q.length < 2 || q.length > 100) throw badRequest('q must be 2 to 100 characters', 'q');
       req.auditAction = { action: 'console-concepts', target: 'console/concepts' };
       const found = await searchConcepts(hub, q);
@@ -175,11 +187,9 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       return hub.gate.bundle({ concepts });
     });
 
-    app.get<{ Querystring: { target?: string } }>('/console/surveillance/observed', async (req) => {
+    const observed = { schema: { querystring: ObservedQuery, response: { 200: ObservedSeries } } };
+    app.get<{ Querystring: Static<typeof ObservedQuery> }>('/console/surveillance/observed', observed, async (req) => {
       const target = req.query.target ?? ILI_TARGET;
-      if (target !== ILI_TARGET && target !== CONFIRMED_FLU_TARGET) {
-        throw badRequest(`target must be '${ILI_TARGET}' or '${CONFIRMED_FLU_TARGET}'`, 'target');
-      }
       req.auditAction = { action: 'console-observed', target: 'console/surveillance/observed' };
       if (mayReadRowLevel(req.principal)) {
         // The same weekly counts the stored forecasts were made from (`healthmesh forecast run`), served beside them.

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HealthmeshError } from '../../core/index.js';
 import { dateRange } from '../../fhir/index.js';
+import { ExportFileParams, ExportJobParams, ExportQuery } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 import { fhirBase } from '../app.js';
 import { ExportJobs } from '../export-jobs.js';
@@ -66,12 +67,13 @@ export function exportRoutes(ctx: RouteContext) {
           .header('Content-Location', `${fhirBase(ctx, req)}/$export-status/${job.id}`)
           .send();
       };
-    app.get('/fhir/$export', { config: { access: 'row-level' } }, kickoff('system'));
-    app.get('/fhir/Patient/$export', { config: { access: 'row-level' } }, kickoff('patient'));
+    const row = { access: 'row-level' } as const;
+    app.get('/fhir/$export', { config: row, schema: { querystring: ExportQuery } }, kickoff('system'));
+    app.get('/fhir/Patient/$export', { config: row, schema: { querystring: ExportQuery } }, kickoff('patient'));
 
     app.get<{ Params: { job: string } }>(
       '/fhir/$export-status/:job',
-      { config: { access: 'row-level' } },
+      { config: row, schema: { params: ExportJobParams } },
       async (req, reply) => {
         req.auditAction = { action: 'export-status', target: `export:${req.params.job}` };
         const job = jobs.get(req.params.job);
@@ -109,7 +111,7 @@ export function exportRoutes(ctx: RouteContext) {
 
     app.delete<{ Params: { job: string } }>(
       '/fhir/$export-status/:job',
-      { config: { access: 'row-level' } },
+      { config: row, schema: { params: ExportJobParams } },
       async (req, reply) => {
         req.auditAction = { action: 'export-cancel', target: `export:${req.params.job}` };
         if (!jobs.cancel(req.params.job))
@@ -120,7 +122,7 @@ export function exportRoutes(ctx: RouteContext) {
 
     app.get<{ Params: { job: string; file: string } }>(
       '/fhir/$export-file/:job/:file',
-      { config: { access: 'row-level' } },
+      { config: row, schema: { params: ExportFileParams } },
       async (req, reply) => {
         req.auditAction = { action: 'export-download', target: `export:${req.params.job}/${req.params.file}` };
         const job = jobs.get(req.params.job);

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HealthmeshError } from '../../core/index.js';
 import type { Federation, ReplyTo, RequestClaims } from '../../federation/index.js';
 import { claimedSender, SIGNATURE_HEADER } from '../../federation/index.js';
+import { FederationParams } from '../api-schemas.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -50,6 +51,7 @@ export function federationRoutes(federation: Federation, limits: { maxBodyBytes:
       '/federation/:operation',
       {
         config: { peerAuth: true },
+        schema: { params: FederationParams },
         bodyLimit: limits.maxBodyBytes,
         onRequest: async (req) => {
           req.auditedByRoute = true;

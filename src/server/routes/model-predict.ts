@@ -1,3 +1,4 @@
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import { HealthmeshError } from '../../core/index.js';
@@ -10,18 +11,12 @@ import {
 } from '../../models/index.js';
 import type { Gated } from '../../privacy/index.js';
 import { refusal } from '../../privacy/index.js';
+import { ModelParams, PredictBody } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
 import { auditableId } from './read.js';
 
-interface PredictBody {
-  patient?: unknown;
-  indexDate?: unknown;
-  features?: unknown;
-  /** The purpose of use when scoring a patient of this hub (default treatment; docs/consent.md). */
-  purpose?: unknown;
-  version?: unknown;
-}
+type Predict = { Params: Static<typeof ModelParams>; Body: PredictBody };
 
 /**
  * `POST /models/{id}/predict` with `{ patient, indexDate? }` (a patient key of this hub: features computed from its
@@ -32,32 +27,19 @@ interface PredictBody {
  */
 export function modelPredictRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    app.post<{ Params: { id: string }; Body: PredictBody }>('/models/:id/predict', async (req) => {
+    const schema = { params: ModelParams, body: PredictBody };
+    app.post<Predict>('/models/:id/predict', { schema }, async (req) => {
       const { id } = req.params;
       req.auditAction = { action: 'model-predict', target: `models/${id}` };
       const body = req.body;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw badRequest('the body must be a JSON object with "patient" or "features"', 'body');
-      }
-      const known = new Set(['patient', 'indexDate', 'features', 'version', 'purpose']);
-      const unknown = Object.keys(body).find((k) => !known.has(k));
-      if (unknown !== undefined) throw badRequest(`unknown field "${unknown}"`, unknown);
       if ((body.patient === undefined) === (body.features === undefined)) {
         throw badRequest('give exactly one of "patient" (a patient key of this hub) or "features"', 'patient');
       }
       const version = body.version;
-      if (version !== undefined && !(typeof version === 'number' && Number.isInteger(version) && version > 0)) {
-        throw badRequest('version must be a positive whole number', 'version');
-      }
       const indexDate = body.indexDate;
-      if (
-        indexDate !== undefined &&
-        (typeof indexDate !== 'string' ||
-          !/^\d{4}-\d{2}-\d{2}$/.test(indexDate) ||
-          Number.isNaN(Date.parse(`${indexDate}T00:00:00Z`)) ||
-          // 2023-02-30 parses (as 2 March): only a date that reads back the same is a calendar date.
-          new Date(`${indexDate}T00:00:00Z`).toISOString().slice(0, 10) !== indexDate)
-      ) {
+      // The schema checked the form YYYY-MM-DD; 2023-02-30 has it and parses (as 2 March): only a date that reads
+      // back the same is a calendar date.
+      if (indexDate !== undefined && new Date(`${indexDate}T00:00:00Z`).toISOString().slice(0, 10) !== indexDate) {
         throw badRequest('indexDate must be a date YYYY-MM-DD', 'indexDate');
       }
       if (body.patient !== undefined && !mayReadRowLevel(req.principal)) {
@@ -66,15 +48,12 @@ export function modelPredictRoutes(ctx: RouteContext) {
           `role '${req.principal?.role ?? 'none'}' may not score a patient of this hub: it reads row-level data (send a feature vector instead)`,
         );
       }
-      const m = await (await hubModelRegistry(ctx.hub)).get(id, version as number | undefined);
+      const m = await (await hubModelRegistry(ctx.hub)).get(id, version);
       req.auditAction.target = `models/${m.id}/${m.version}`;
       const now = ctx.hub.clock.now();
       if (body.patient !== undefined) {
-        if (typeof body.patient !== 'string' || body.patient === '' || body.patient.length > 200) {
-          throw badRequest('patient must be a patient key (the Patient id on this hub)', 'patient');
-        }
         const patient = body.patient.startsWith('Patient/') ? body.patient.slice(8) : body.patient;
-        const at = (indexDate as string | undefined) ?? now.toISOString().slice(0, 10);
+        const at = indexDate ?? now.toISOString().slice(0, 10);
         // Whose record was read goes in the audit entry before scoring, as for a FHIR read (a stored id only).
         req.auditAction.detail = {
           source: 'patient',
@@ -123,7 +102,7 @@ export function modelPredictRoutes(ctx: RouteContext) {
         });
         const ra = riskAssessment(m, released.value, {
           now,
-          ...(indexDate !== undefined && { indexDate: indexDate as string }),
+          ...(indexDate !== undefined && { indexDate }),
         });
         return gate.bundle({
           model: { id: m.id, version: gate.parameter(m.version, 'model version') },
@@ -142,7 +121,7 @@ export function modelPredictRoutes(ctx: RouteContext) {
         features: Object.fromEntries(input.names.map((n, j) => [n, input.values[j]!])),
         riskAssessment: riskAssessment(m, probability, {
           now,
-          ...(indexDate !== undefined && { indexDate: indexDate as string }),
+          ...(indexDate !== undefined && { indexDate }),
         }),
       };
     });

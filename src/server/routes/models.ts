@@ -1,8 +1,9 @@
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import { hubModelRegistry, releaseModelCard } from '../../models/index.js';
+import { ModelParams, ModelQuery } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
-import { badRequest } from '../operation-outcome.js';
 
 /**
  * `GET /models` (the latest version of each registered model) and `GET /models/{id}[?version=N]` (a version's card
@@ -10,6 +11,8 @@ import { badRequest } from '../operation-outcome.js';
  * metrics — so any authenticated role may read them, released under disclosure control to roles without row-level
  * access; the fitted model body is not sent (export is a CLI step).
  */
+type ReadModel = { Params: Static<typeof ModelParams>; Querystring: Static<typeof ModelQuery> };
+
 export function modelRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.get('/models', async (req) => {
@@ -23,15 +26,13 @@ export function modelRoutes(ctx: RouteContext) {
         models: models.map((m) => ({ ...m, latestVersion: gate.parameter(m.latestVersion, 'model version') })),
       });
     });
-    app.get<{ Params: { id: string }; Querystring: { version?: string } }>('/models/:id', async (req) => {
+    const read = { schema: { params: ModelParams, querystring: ModelQuery } };
+    app.get<ReadModel>('/models/:id', read, async (req) => {
       const { id } = req.params;
       const v = req.query.version;
-      if (v !== undefined && !/^[1-9][0-9]{0,8}$/.test(v)) {
-        throw badRequest(`version must be a positive whole number, got '${v}'`, 'version');
-      }
       req.auditAction = { action: 'model-read', target: `models/${id}` };
       const registry = await hubModelRegistry(ctx.hub);
-      const m = await registry.get(id, v === undefined ? undefined : Number(v));
+      const m = await registry.get(id, v);
       if (!mayReadRowLevel(req.principal)) {
         // Other roles get the card as the release gate builds it (small groups, thin features and their means,
         // counts, ratios from exact counts withheld; statistics on the precision grid).

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HealthmeshError } from '../../core/index.js';
 import { toResource } from '../../store/index.js';
+import { ResourceParams, VersionParams } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON, fhirBase } from '../app.js';
 import { isKnownType } from '../resource-types.js';
@@ -26,7 +27,9 @@ function requireType(type: string): void {
 /** read, vread and instance history. */
 export function readRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    app.get<{ Params: Params }>('/fhir/:type/:id', { config: { access: 'row-level' } }, async (req, reply) => {
+    const row = { access: 'row-level' } as const;
+    const resource = { config: row, schema: { params: ResourceParams } };
+    app.get<{ Params: Params }>('/fhir/:type/:id', resource, async (req, reply) => {
       const { type, id } = req.params;
       requireType(type);
       req.auditAction = { action: 'read', target: `${type}/${auditableId(id)}` };
@@ -41,7 +44,7 @@ export function readRoutes(ctx: RouteContext) {
 
     app.get<{ Params: Params }>(
       '/fhir/:type/:id/_history/:vid',
-      { config: { access: 'row-level' } },
+      { config: row, schema: { params: VersionParams } },
       async (req, reply) => {
         const { type, id, vid } = req.params;
         requireType(type);
@@ -57,7 +60,8 @@ export function readRoutes(ctx: RouteContext) {
       },
     );
 
-    app.get<{ Params: Params }>('/fhir/:type/:id/_history', { config: { access: 'row-level' } }, async (req, reply) => {
+    const history = { config: row, schema: { params: ResourceParams } };
+    app.get<{ Params: Params }>('/fhir/:type/:id/_history', history, async (req, reply) => {
       const { type, id } = req.params;
       requireType(type);
       req.auditAction = { action: 'history', target: `${type}/${auditableId(id)}` };

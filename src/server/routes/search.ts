@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HealthmeshError } from '../../core/index.js';
 import type { SearchPage, SearchQuery } from '../../store/index.js';
 import { searchResources, toResource } from '../../store/index.js';
+import { ResourceTypeParams, SearchParamsQuery } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON, fhirBase } from '../app.js';
 import { isKnownType } from '../resource-types.js';
@@ -45,7 +46,7 @@ export function searchRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { type: string }; Querystring: Query }>(
       '/fhir/:type',
-      { config: { access: 'row-level' } },
+      { config: { access: 'row-level' }, schema: { params: ResourceTypeParams, querystring: SearchParamsQuery } },
       async (req, reply) => {
         const { type } = req.params;
         if (!isKnownType(type))
@@ -58,7 +59,8 @@ export function searchRoutes(ctx: RouteContext) {
       },
     );
 
-    app.get<{ Querystring: Query }>('/fhir', { config: { access: 'row-level' } }, async (req, reply) => {
+    const system = { config: { access: 'row-level' as const }, schema: { querystring: SearchParamsQuery } };
+    app.get<{ Querystring: Query }>('/fhir', system, async (req, reply) => {
       const typeParam = req.query._type;
       const types = (Array.isArray(typeParam) ? typeParam.join(',') : (typeParam ?? ''))
         .split(',')

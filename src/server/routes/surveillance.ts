@@ -1,3 +1,4 @@
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import type { Federation } from '../../federation/index.js';
@@ -11,15 +12,12 @@ import {
   parseIsoDay,
   QUANTILE_LEVELS,
 } from '../../surveillance/index.js';
+import { FederatedForecastBody, FederatedSeriesBody, ForecastListQuery } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
 
-interface Query {
-  location?: string;
-  reference_date?: string;
-  model?: string;
-  target?: string;
-}
+type Query = Static<typeof ForecastListQuery>;
+type SeriesBody = Static<typeof FederatedSeriesBody>;
 
 function forecastQuery(q: Query): ForecastQuery {
   if (q.reference_date !== undefined && parseIsoDay(q.reference_date) === undefined) {
@@ -33,34 +31,8 @@ function forecastQuery(q: Query): ForecastQuery {
   };
 }
 
-interface FederatedBody {
-  hubs?: unknown;
-  target?: unknown;
-  reference_date?: unknown;
-  through?: unknown;
-  model?: unknown;
-  suppressed_weeks?: unknown;
-}
-
-function hubList(body: FederatedBody): string[] {
-  const hubs = body.hubs;
-  if (!Array.isArray(hubs) || hubs.length === 0 || !hubs.every((h) => typeof h === 'string')) {
-    throw badRequest('"hubs" must be a non-empty list of hub names', 'hubs');
-  }
-  return hubs as string[];
-}
-
-function optionalText(body: FederatedBody, key: keyof FederatedBody, allowed?: readonly string[]): string | undefined {
-  const v = body[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || (allowed !== undefined && !allowed.includes(v))) {
-    throw badRequest(`"${key}" must be ${allowed ? allowed.join(' or ') : 'a string'}`, key);
-  }
-  return v;
-}
-
-function dateText(body: FederatedBody, key: 'reference_date' | 'through'): string | undefined {
-  const v = optionalText(body, key);
+/** A date field the schema found in the form YYYY-MM-DD, checked to be a calendar date. */
+function calendarDay(v: string | undefined, key: string): string | undefined {
   if (v !== undefined && parseIsoDay(v) === undefined) throw badRequest(`${key} must be a date YYYY-MM-DD`, key);
   return v;
 }
@@ -96,10 +68,12 @@ export function surveillanceRoutes(
   return async (app: FastifyInstance) => {
     // `POST /surveillance/$federated-series` with `{ hubs, through? }`: each named hub's weekly ILI and confirmed
     // series as that hub released them (disclosure-controlled, suppressed weeks null), gathered over signed HTTP.
-    app.post<{ Body: FederatedBody }>('/surveillance/$federated-series', async (req) => {
-      const body = (req.body ?? {}) as FederatedBody;
-      const hubs = hubList(body);
-      const through = dateText(body, 'through');
+    const listed = { schema: { querystring: ForecastListQuery } };
+    const seriesSchema = { schema: { body: FederatedSeriesBody } };
+    app.post<{ Body: SeriesBody }>('/surveillance/$federated-series', seriesSchema, async (req) => {
+      const body = req.body;
+      const hubs = body.hubs;
+      const through = calendarDay(body.through, 'through');
       req.auditAction = { action: 'series-federated', target: `surveillance/series:${hubs.join(',')}` };
       const g = await ctx.series.gatherReleased(coordinator(), hubs, {
         requester: `user:${req.principal?.name ?? 'unknown'}`,
@@ -113,16 +87,15 @@ export function surveillanceRoutes(
     });
     // `POST /surveillance/$federated-forecast` with `{ hubs, target?, reference_date?, model?, suppressed_weeks? }`:
     // one round for every hub's location from the gathered series, stored here with its alerts.
-    app.post<{ Body: FederatedBody }>('/surveillance/$federated-forecast', async (req) => {
-      const body = (req.body ?? {}) as FederatedBody;
-      const hubs = hubList(body);
-      const target = optionalText(body, 'target', ['ili', 'confirmed']) as 'ili' | 'confirmed' | undefined;
-      const referenceDate = dateText(body, 'reference_date');
-      const suppressed = optionalText(body, 'suppressed_weeks', ['midpoint', 'refuse']) as
-        | 'midpoint'
-        | 'refuse'
-        | undefined;
-      const forecaster = forecasterNamed(optionalText(body, 'model') ?? 'ensemble');
+    const forecastSchema = { schema: { body: FederatedForecastBody } };
+    type ForecastBody = Static<typeof FederatedForecastBody>;
+    app.post<{ Body: ForecastBody }>('/surveillance/$federated-forecast', forecastSchema, async (req) => {
+      const body = req.body;
+      const hubs = body.hubs;
+      const target = body.target;
+      const referenceDate = calendarDay(body.reference_date, 'reference_date');
+      const suppressed = body.suppressed_weeks;
+      const forecaster = forecasterNamed(body.model ?? 'ensemble');
       req.auditAction = { action: 'forecast-run-federated', target: `surveillance/forecast:${hubs.join(',')}` };
       const options = {
         requester: `user:${req.principal?.name ?? 'unknown'}`,
@@ -153,7 +126,7 @@ export function surveillanceRoutes(
         forecasts: run.forecasts.map((f) => forecastRow(run.model, run.target, f)),
       };
     });
-    app.get<{ Querystring: Query }>('/surveillance/forecasts', async (req) => {
+    app.get<{ Querystring: Query }>('/surveillance/forecasts', listed, async (req) => {
       req.auditAction = { action: 'forecast-read', target: 'surveillance/forecasts' };
       const exact = mayReadRowLevel(req.principal);
       const forecasts = await listForecasts(ctx.hub, { ...forecastQuery(req.query), releasedOnly: !exact });
@@ -164,7 +137,7 @@ export function surveillanceRoutes(
       // Other roles see only forecasts computed from released series (stored by a federated round), as kept.
       return exact ? body : ctx.hub.gate.reissue(body, 'release-log');
     });
-    app.get<{ Querystring: Query }>('/surveillance/scores', async (req) => {
+    app.get<{ Querystring: Query }>('/surveillance/scores', listed, async (req) => {
       req.auditAction = { action: 'score-read', target: 'surveillance/scores' };
       // A score is a forecast measured against exact counts: with the forecast's quantiles, a WIS solves back to
       // the count it was scored against. Other roles are told why there is none.
@@ -182,7 +155,7 @@ export function surveillanceRoutes(
         }),
       };
     });
-    app.get<{ Querystring: Query }>('/surveillance/alerts', async (req) => {
+    app.get<{ Querystring: Query }>('/surveillance/alerts', listed, async (req) => {
       req.auditAction = { action: 'alert-read', target: 'surveillance/alerts' };
       const exact = mayReadRowLevel(req.principal);
       const body = { alerts: await listAlerts(ctx.hub, { ...forecastQuery(req.query), releasedOnly: !exact }) };

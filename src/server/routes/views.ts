@@ -13,6 +13,7 @@ import {
   runOverResources,
   runOverStore,
 } from '../../views/index.js';
+import { ViewRunBody, ViewRunQuery } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
 
@@ -115,7 +116,7 @@ export function viewRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.post<{ Body: unknown; Querystring: { _format?: string } }>(
       '/fhir/ViewDefinition/$run',
-      { config: { access: 'row-level' } },
+      { config: { access: 'row-level' }, schema: { querystring: ViewRunQuery, body: ViewRunBody } },
       async (req, reply) => {
         req.auditAction = { action: 'view-run', target: 'ViewDefinition/$run' };
         if (!mayReadRowLevel(req.principal)) {

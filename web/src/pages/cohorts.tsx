@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import type { CohortRunBody } from '../../../src/server/api-schemas.js';
 import { ApiError, postJson } from '../api.js';
 import type { CohortForm, Concept, Domain } from '../cohort-form.js';
 import { DOMAINS, EMPTY_FORM, toDefinition } from '../cohort-form.js';
@@ -187,10 +188,9 @@ export function CohortsPage() {
         ? [overview.data.hub.name, ...overview.data.peers.map((p) => p.name)]
         : undefined;
     setRunning(true);
+    const body: CohortRunBody = { definition: def, ...(hubs && { hubs }) };
     try {
-      setResult(
-        await postJson<ReleasedCohort | FederatedCohort>('/cohort/$run', { definition: def, ...(hubs && { hubs }) }),
-      );
+      setResult(await postJson<ReleasedCohort | FederatedCohort>('/cohort/$run', body));
     } catch (err) {
       setResult(null);
       setError(err instanceof ApiError ? err : String(err));

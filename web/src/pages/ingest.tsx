@@ -1,30 +1,8 @@
 import { useState } from 'preact/hooks';
+import type { UploadQuery, UploadResult } from '../../../src/server/api-schemas.js';
 import { ApiError, upload } from '../api.js';
 import { DataTable, ErrorBox, Section } from '../components.js';
 import { useI18n } from '../i18n.js';
-
-interface Counts {
-  created: number;
-  updated: number;
-  unchanged: number;
-  rejected: number;
-}
-interface UploadResult {
-  name: string;
-  source: string;
-  byType: Record<string, Counts>;
-  totals: Counts;
-  rejects: {
-    file: string;
-    line?: number;
-    entry?: number;
-    resourceType?: string;
-    code: string;
-    path?: string;
-    message: string;
-  }[];
-  rejectsShown: number;
-}
 
 type FileState =
   | { name: string; state: 'waiting' }
@@ -98,7 +76,8 @@ export function IngestPage() {
     setStates(files.map((f) => ({ name: f.name, state: 'waiting' })));
     for (let i = 0; i < files.length; i++) {
       const f = files[i]!;
-      const params = new URLSearchParams({ name: f.name, ...(source.trim() && { source: source.trim() }) });
+      const query: UploadQuery = { name: f.name, ...(source.trim() && { source: source.trim() }) };
+      const params = new URLSearchParams(query as Record<string, string>);
       set(i, { name: f.name, state: 'uploading', fraction: 0 });
       try {
         const result = await upload<UploadResult>(`/console/ingest?${params}`, f, (fraction) =>

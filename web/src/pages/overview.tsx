@@ -1,3 +1,4 @@
+import type { PeerHealth } from '../../../src/server/api-schemas.js';
 import { Async, Bars, DataTable, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 import type { MessageKey } from '../messages.js';
@@ -19,10 +20,6 @@ interface Overview {
   }[];
   peers: { name: string; url: string }[];
   federation: boolean;
-}
-
-interface PeerHealth {
-  peers: { name: string; url: string; ok: boolean; ms: number; error?: string }[];
 }
 
 const ROLE_TEXT: Record<Overview['hub']['role'], MessageKey> = {

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import type { ObservedSeries } from '../../../src/server/api-schemas.js';
 import { Async, DataTable, ErrorBox, Loading, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 import { LineChart } from '../line-chart.js';
@@ -15,13 +16,8 @@ interface Forecasts {
     quantiles: number[];
   }[];
 }
-interface Observed {
-  target: string;
-  location: string;
-  /** True for roles without row-level access: small weeks come as null, the rest rounded. */
-  disclosureControlled: boolean;
-  weeks: { weekEnd: string; value: number | null }[];
-}
+/** `disclosureControlled` for roles without row-level access: small weeks come as null, the rest rounded. */
+type Observed = ObservedSeries;
 interface Scores {
   scores: {
     model: string;

@@ -1,0 +1,184 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
+
+/**
+ * The API's request schemas, and the response schemas of the console's own routes: Fastify validates requests with
+ * them, handlers take their types, `/openapi.json` publishes them, and the console (web/) types its calls with them.
+ * This file imports nothing but TypeBox, so the browser bundle can take its types.
+ *
+ * FHIR bodies stay loose (an object with the few elements the route dispatches on): the FHIR validator and the
+ * route check the rest, with the FHIR error codes clients know.
+ */
+
+const Text = (description: string, options: { minLength?: number; maxLength?: number } = {}) =>
+  Type.String({ description, ...options });
+const Day = (description: string) => Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description });
+const Purpose = Text('purpose of use (docs/consent.md)', { minLength: 1, maxLength: 100 });
+const HubNames = Type.Array(Text('hub name', { minLength: 1, maxLength: 100 }), {
+  minItems: 1,
+  description: 'the hubs to ask, this one included when named',
+});
+/** A FHIR resource body: an object; its content is checked by the FHIR validator, not here. */
+const Resource = (resourceType: string, dispatch: Record<string, TSchema> = {}) =>
+  Type.Object({ resourceType: Type.Literal(resourceType), ...dispatch }, { description: `a FHIR ${resourceType}` });
+
+// --- FHIR ----------------------------------------------------------------------------------------------------------
+
+export const ResourceTypeParams = Type.Object({ type: Text('an R4 resource type') });
+export const ResourceParams = Type.Object({ type: Text('an R4 resource type'), id: Text('the resource id') });
+export const VersionParams = Type.Object({
+  type: Text('an R4 resource type'),
+  id: Text('the resource id'),
+  vid: Text('the version number'),
+});
+/** Search takes every parameter of the type's CapabilityStatement entry; only the paging ones are typed here. */
+export const SearchParamsQuery = Type.Object(
+  {
+    _count: Type.Optional(Type.String({ pattern: '^\\d+$', description: 'page size, a non-negative integer' })),
+    _offset: Type.Optional(Type.String({ pattern: '^\\d+$', description: 'entries to skip, a non-negative integer' })),
+  },
+  { additionalProperties: true },
+);
+export const TransactionBody = Resource('Bundle', {
+  type: Type.Union([Type.Literal('transaction'), Type.Literal('batch')], { description: 'transaction or batch' }),
+});
+export const SourceQuery = Type.Object({
+  source: Type.Optional(Text('the source system the records come from (else X-Healthmesh-Source, else the default)')),
+});
+export const ViewRunQuery = Type.Object({ _format: Type.Optional(Text('json, ndjson, csv (or a media type)')) });
+export const ViewRunBody = Resource('Parameters', {
+  parameter: Type.Array(Type.Object({ name: Text('the parameter name') }), {
+    description: 'viewResource or viewReference, resource, _format, header, _limit, patient, _since, purpose',
+  }),
+});
+export const ExportQuery = Type.Object({
+  _type: Type.Optional(Text('comma-separated resource types')),
+  _since: Type.Optional(Text('a FHIR instant: only resources stored since')),
+  _outputFormat: Type.Optional(Text('application/fhir+ndjson')),
+  purpose: Type.Optional(Purpose),
+});
+export const ExportJobParams = Type.Object({ job: Text('the export job id') });
+export const ExportFileParams = Type.Object({ job: Text('the export job id'), file: Text('the file name') });
+
+// --- cohorts, models, surveillance -----------------------------------------------------------------------------
+
+export const CohortRunBody = Type.Object({
+  definition: Type.Unknown({ description: 'a cohort definition (docs/cohort-language.md)' }),
+  hubs: Type.Optional(HubNames),
+  purpose: Type.Optional(Purpose),
+});
+export type CohortRunBody = Static<typeof CohortRunBody>;
+
+export const ModelParams = Type.Object({ id: Text('the model id') });
+export const ModelQuery = Type.Object({
+  version: Type.Optional(Type.Integer({ minimum: 1, maximum: 999_999_999, description: 'a version number' })),
+});
+export const PredictBody = Type.Object(
+  {
+    patient: Type.Optional(Text('a patient key of this hub (row-level roles)', { minLength: 1, maxLength: 200 })),
+    indexDate: Type.Optional(Day('the index date, YYYY-MM-DD (default today)')),
+    // Checked against the model's features by the models module (MODEL_INVALID_FEATURES names the feature).
+    features: Type.Optional(Type.Unknown({ description: 'feature values by name: numbers, or null for missing' })),
+    purpose: Type.Optional(Purpose),
+    version: Type.Optional(Type.Integer({ minimum: 1, description: 'a model version (default the latest)' })),
+  },
+  { additionalProperties: false },
+);
+export type PredictBody = Static<typeof PredictBody>;
+
+export const ForecastListQuery = Type.Object({
+  location: Type.Optional(Text('a location code')),
+  reference_date: Type.Optional(Day('the reference date, YYYY-MM-DD')),
+  model: Type.Optional(Text('a forecaster name')),
+  target: Type.Optional(Text('a FluSight target')),
+});
+export const FederatedSeriesBody = Type.Object({
+  hubs: HubNames,
+  through: Type.Optional(Day('the last week end to gather, YYYY-MM-DD')),
+});
+export const FederatedForecastBody = Type.Object({
+  hubs: HubNames,
+  target: Type.Optional(
+    Type.Union([Type.Literal('ili'), Type.Literal('confirmed')], { description: 'ili or confirmed' }),
+  ),
+  reference_date: Type.Optional(Day('the reference date, YYYY-MM-DD')),
+  model: Type.Optional(Text('a forecaster name (default ensemble)')),
+  suppressed_weeks: Type.Optional(
+    Type.Union([Type.Literal('midpoint'), Type.Literal('refuse')], { description: 'midpoint or refuse' }),
+  ),
+});
+
+// --- the console's routes ----------------------------------------------------------------------------------------
+
+export const CatalogParams = Type.Object({ view: Text('a built-in view name') });
+export const ConceptQuery = Type.Object({
+  q: Text('text to look for in codes and names', { minLength: 2, maxLength: 100 }),
+});
+export const UploadQuery = Type.Object({
+  name: Text('the file name: .json, .ndjson or .jsonl, optionally .gz', { maxLength: 200 }),
+  source: Type.Optional(Text('the source system (empty: the default)')),
+});
+export type UploadQuery = Static<typeof UploadQuery>;
+
+/** A count released by the gate: null when withheld. */
+const Released = Type.Union([Type.Number(), Type.Null()]);
+
+export const ConsolePolicy = Type.Object({
+  disclosure: Type.Object({ threshold: Type.Number(), rounding: Type.Number(), minCellSize: Type.Number() }),
+});
+export type ConsolePolicy = Static<typeof ConsolePolicy>;
+
+export const PeerHealth = Type.Object({
+  peers: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      url: Type.String(),
+      ok: Type.Boolean(),
+      ms: Type.Number(),
+      error: Type.Optional(Type.String({ description: "the peer's error code" })),
+    }),
+  ),
+});
+export type PeerHealth = Static<typeof PeerHealth>;
+
+export const ObservedSeries = Type.Object({
+  target: Type.String(),
+  location: Type.String(),
+  disclosureControlled: Type.Boolean({ description: 'true for roles without row-level access: small weeks null' }),
+  weeks: Type.Array(Type.Object({ weekEnd: Type.String(), value: Released })),
+});
+export type ObservedSeries = Static<typeof ObservedSeries>;
+
+const IngestCounts = Type.Object({
+  created: Type.Integer(),
+  updated: Type.Integer(),
+  unchanged: Type.Integer(),
+  rejected: Type.Integer(),
+});
+export const UploadResult = Type.Object({
+  name: Type.String(),
+  source: Type.String(),
+  bytes: Type.Integer(),
+  seconds: Type.Number(),
+  byType: Type.Record(Type.String(), IngestCounts),
+  totals: IngestCounts,
+  rejects: Type.Array(
+    Type.Object({
+      file: Type.String(),
+      line: Type.Optional(Type.Integer()),
+      entry: Type.Optional(Type.Integer()),
+      resourceType: Type.Optional(Type.String()),
+      id: Type.Optional(Type.String()),
+      code: Type.String({ description: 'an error code (docs/errors.md)' }),
+      path: Type.Optional(Type.String()),
+      message: Type.String(),
+    }),
+  ),
+  rejectsShown: Type.Integer(),
+});
+export type UploadResult = Static<typeof UploadResult>;
+
+// --- hub-to-hub and the console's files ------------------------------------------------------------------------
+
+export const FederationParams = Type.Object({ operation: Text('a registered federation operation') });
+export const AssetParams = Type.Object({ '*': Text('a file under the console build') });
