@@ -1,0 +1,107 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refreshCohortIndex, runCohort } from '../src/cohort/index.js';
+import type { Hub } from '../src/hub/index.js';
+import { parseTrainingSpec, trainFromSpec } from '../src/models/index.js';
+import { generateRegion } from '../src/synth/index.js';
+import { ingestOptions, tempHub } from './support/temp-hub.js';
+import { testStore } from './support/test-engine.js';
+
+/**
+ * The same data on both engines gives the same answers (issue 15): stored resources, analytic tables, a cohort's
+ * attrition, and a logistic model's coefficients to 1e-8. Runs in the postgres project, where a cluster exists.
+ */
+const SPEC = {
+  model: 'htn-parity',
+  name: 'Hypertension within 5 years',
+  conceptSets: {
+    htn: { concepts: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'I10', descendants: true }] },
+    sbp: { concepts: [{ system: 'http://loinc.org', code: '8480-6' }] },
+    bmi: { concepts: [{ system: 'http://loinc.org', code: '39156-5' }] },
+  },
+  population: { indexDate: '2021-01-01', age: { min: 20 } },
+  outcome: { name: 'hypertension', domain: 'condition', conceptSet: 'htn', horizonDays: 1826 },
+  features: [
+    { name: 'age', kind: 'age' },
+    { name: 'male', kind: 'sex', value: 'male' },
+    { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { end: 0 }, missing: 'indicator' },
+    { name: 'bmi', kind: 'latest', conceptSet: 'bmi', window: { start: -1095, end: 0 }, unit: 'kg/m2' },
+  ],
+  learner: { kind: 'logistic', l2: 1 },
+  split: { testFraction: 0.3, seed: 3 },
+  card: { title: 'Hypertension, 5-year risk', intendedUse: 'testing', limitations: ['synthetic data'] },
+};
+const COHORT = JSON.parse(
+  readFileSync(new URL('./fixtures/cohorts/htn-older-women.json', import.meta.url), 'utf8'),
+) as unknown;
+
+describe('DuckDB and PostgreSQL on the same data', () => {
+  const input = mkdtempSync(join(tmpdir(), 'hm-parity-'));
+  const envs: Awaited<ReturnType<typeof tempHub>>[] = [];
+  let duck: Hub;
+  let pg: Hub;
+
+  beforeAll(async () => {
+    generateRegion({ region: 'gwangju', people: 400, seed: 'engine-parity', out: input });
+    const files = readdirSync(input)
+      .filter((f) => f.endsWith('.ndjson'))
+      .map((f) => join(input, f));
+    for (const engine of ['duckdb', 'postgres'] as const) {
+      const env = await tempHub(`parity-${engine}`, { store: (await testStore(engine)).store });
+      envs.push(env);
+      await env.hub.ingest.ingestPaths(files, ingestOptions(env.hub, { source: 'synth-gwangju' }));
+      await refreshCohortIndex(env.hub);
+    }
+    [duck, pg] = envs.map((e) => e.hub) as [Hub, Hub];
+    expect(duck.db.engine).toBe('duckdb');
+    expect(pg.db.engine).toBe('postgres');
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const e of envs) await e.cleanup();
+    rmSync(input, { recursive: true, force: true });
+  });
+
+  const both = async (sql: string) => Promise.all([duck.db.all(sql), pg.db.all(sql)]);
+
+  it('stores the same resources and flattens them into the same analytic tables', async () => {
+    const [a, b] = await both(
+      'SELECT type, COUNT(*) AS n, MAX(version) AS v FROM resource_head GROUP BY type ORDER BY type',
+    );
+    expect(a.length).toBeGreaterThan(5);
+    expect(b).toEqual(a);
+    const [ha, hb] = await both('SELECT type, id, hash FROM resource_head ORDER BY type, id');
+    expect(hb).toEqual(ha);
+    const [va, vb] = await both('SELECT table_name, row_count FROM view_table ORDER BY table_name');
+    expect(va.length).toBeGreaterThan(5);
+    expect(vb).toEqual(va);
+    const [ea, eb] = await both(
+      'SELECT domain, COUNT(*) AS n, COUNT(DISTINCT patient_key) AS people, SUM(value) AS total FROM cohort_event GROUP BY domain ORDER BY domain',
+    );
+    expect(eb.map((r) => ({ ...r, total: undefined }))).toEqual(ea.map((r) => ({ ...r, total: undefined })));
+    for (const [i, r] of ea.entries()) {
+      const x = Number(r.total ?? 0);
+      expect(Math.abs(Number(eb[i]!.total ?? 0) - x)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(x)));
+    }
+  });
+
+  it('counts the same cohort, rule by rule', async () => {
+    const [a, b] = await Promise.all([duck, pg].map((h) => runCohort(h.db, COHORT, h.clock)));
+    expect(a!.attrition.at(-1)!.persons).toBeGreaterThan(0);
+    expect(b!.attrition).toEqual(a!.attrition);
+  });
+
+  it('fits the same logistic model: coefficients to 1e-8', async () => {
+    const [a, b] = await Promise.all(
+      [duck, pg].map((h) => trainFromSpec(h, parseTrainingSpec(SPEC as unknown), 'test')),
+    );
+    expect(b!.rows.matrix.rows).toBe(a!.rows.matrix.rows);
+    const ca = a!.registered.model.kind === 'logistic' ? a!.registered.model.coefficients : [];
+    const cb = b!.registered.model.kind === 'logistic' ? b!.registered.model.coefficients : [];
+    expect(ca.length).toBe(SPEC.features.length + 2); // intercept, four features, the sbp missing indicator
+    expect(cb.length).toBe(ca.length);
+    for (const [i, c] of ca.entries()) expect(Math.abs(cb[i]! - c)).toBeLessThanOrEqual(1e-8);
+  }, 120_000);
+});
