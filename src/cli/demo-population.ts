@@ -40,8 +40,7 @@ export async function loadDemoPopulation(
       .filter((f) => f.endsWith('.ndjson'))
       .sort()
       .map((f) => join(tmp, f));
-    const { summary } = await ingestFromCli(hub, files, `synth-${region}`, io);
-    return summary;
+    return ingestFromCli(hub, files, `synth-${region}`, io);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

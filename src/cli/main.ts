@@ -21,7 +21,7 @@ import { processIo } from './io.js';
 
 /** Error codes that mean the user's input was wrong (exit 1); anything else is our fault (exit 2). */
 const INPUT_FAULTS =
-  /^(AUTH_|CONFIG_|HUB_|INGEST_|FHIR_|API_BAD|SYNTH_|VIEW_|COHORT_|OMOP_|SURVEILLANCE_|FEDERATION_|LINKAGE_|CONSENT_|MODEL_(?!INVALID_STORED))/;
+  /^(AUTH_|CONFIG_|HUB_(?!DERIVED_STALE)|INGEST_|FHIR_|API_BAD|SYNTH_|VIEW_|COHORT_|OMOP_|SURVEILLANCE_|FEDERATION_|LINKAGE_|CONSENT_|MODEL_(?!INVALID_STORED))/;
 
 /**
  * Parse and run one command line. Returns the exit code: 0 success, 1 bad input, 2 internal fault. Commands

@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: 'the hub configuration file is missing a field or has a wrong value',
   HUB_NOT_INITIALISED: 'no hub exists in the data directory; run `healthmesh init`',
   HUB_ALREADY_INITIALISED: 'a hub already exists in the data directory',
+  HUB_DERIVED_STALE:
+    'derived data (analytic tables, event index, consent decisions) lags the store after a failed refresh; readers refuse until it is refreshed',
   STORE_MIGRATION_FAILED: 'a schema migration failed; the store was left at the previous version',
   STORE_LOCKED: 'another process holds the store open for writing',
   STORE_STAGING_INCOMPLETE:

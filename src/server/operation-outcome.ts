@@ -32,6 +32,7 @@ const STATUS: Partial<Record<ErrorCode, [number, string]>> = {
   DISCLOSURE_REFUSED: [403, 'suppressed'],
   DISCLOSURE_UNGATED: [500, 'exception'],
   CONSOLE_NOT_BUILT: [503, 'transient'],
+  HUB_DERIVED_STALE: [503, 'transient'],
   CONSENT_UNKNOWN_PURPOSE: [400, 'invalid'],
   CONSENT_REFUSED: [403, 'forbidden'],
   // A peer's answer, not the caller's request, was malformed.

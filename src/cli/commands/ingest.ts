@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { importOmop, prepareCohorts } from '../../cohort/index.js';
+import { importOmop } from '../../cohort/index.js';
 import { checkSourceName, HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub } from '../../hub/index.js';
 import { formatSummary } from '../../ingest/index.js';
@@ -38,7 +38,6 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
       const hub = await openHub(opts.dir);
       try {
         if (opts.omop !== undefined) {
-          await prepareCohorts(hub);
           const source = opts.source ?? hub.config.defaultSource;
           const omop = await importOmop(hub.db, opts.omop, {
             source,
@@ -67,11 +66,11 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
             return;
           }
         }
-        const { summary, views } = await ingestFromCli(hub, paths, opts.source ?? hub.config.defaultSource, io);
+        const summary = await ingestFromCli(hub, paths, opts.source ?? hub.config.defaultSource, io);
         io.out.write(
           opts.json
-            ? `${JSON.stringify({ ...summary, views }, null, 2)}\n`
-            : `${formatSummary(summary)}\nanalytic tables refreshed: ${views.resources} resources flattened\n`,
+            ? `${JSON.stringify(summary, null, 2)}\n`
+            : `${formatSummary(summary)}\nanalytic tables refreshed: ${summary.derived?.steps.views ?? 0} resources flattened\n`,
         );
         setCode(summary.totals.rejected > 0 ? 1 : 0);
       } finally {

@@ -15,7 +15,6 @@ import {
   parseIsoDay,
 } from '../../surveillance/index.js';
 import type { TableProfile } from '../../views/index.js';
-import { openAnalyticTables } from '../../views/index.js';
 import { badRequest } from '../operation-outcome.js';
 
 /** Ingest runs listed on the overview. */
@@ -138,7 +137,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
 
     app.get('/console/catalog', async (req) => {
       req.auditAction = { action: 'console-catalog', target: 'console/catalog' };
-      const tables = await (await openAnalyticTables(hub)).list();
+      const tables = await hub.tables.list();
       if (mayReadRowLevel(req.principal)) {
         return { tables: tables.map((t) => ({ ...t, refreshedAt: t.refreshedAt?.toISOString() ?? null })) };
       }
@@ -157,7 +156,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
 
     app.get<{ Params: { view: string } }>('/console/catalog/:view', async (req) => {
       req.auditAction = { action: 'console-catalog', target: `console/catalog/${req.params.view}` };
-      const profile = await (await openAnalyticTables(hub)).profile(req.params.view);
+      const profile = await hub.tables.profile(req.params.view);
       return releasedProfile(profile, hub.gate);
     });
 
