@@ -40,7 +40,7 @@ export async function loadDemoPopulation(
       .filter((f) => f.endsWith('.ndjson'))
       .sort()
       .map((f) => join(tmp, f));
-    return ingestFromCli(hub, files, `synth-${region}`, io);
+    return await ingestFromCli(hub, files, `synth-${region}`, io); // awaited: `finally` removes the files
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
