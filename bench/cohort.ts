@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { refreshCohortIndex, runCohort } from '../src/cohort/index.js';
+import { runCohort } from '../src/cohort/index.js';
 import { silentLogger } from '../src/core/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import { generateRegion } from '../src/synth/index.js';
@@ -38,7 +38,7 @@ export async function runCohortBench(): Promise<boolean> {
         actor: 'bench',
         rejectsPath: join(dir, 'rejects.ndjson'),
       });
-      await refreshCohortIndex(hub);
+      // The ingest ended with the after-commit pipeline: analytic tables and event index are current.
       // The event index of the population, copied with fresh patient keys until it holds PATIENTS people
       // (DuckDB's range(): this set-up is engine-specific, the cohort SQL is not).
       const [base] = await hub.db.all('SELECT COUNT(*) AS n FROM cohort_person');

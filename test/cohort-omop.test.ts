@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { OmopImportSummary } from '../src/cohort/index.js';
-import { importOmop, prepareCohorts, runCohort } from '../src/cohort/index.js';
+import { importOmop, runCohort } from '../src/cohort/index.js';
 import { describeWithSharedData, sharedPath } from './support/shared-data.js';
 import { tempHub } from './support/temp-hub.js';
 
@@ -14,7 +14,6 @@ describeWithSharedData('cohorts over an OMOP CDM (Eunomia GiBleed, v5.3.1)', () 
   let summary: OmopImportSummary;
   beforeAll(async () => {
     env = await tempHub('gibleed');
-    await prepareCohorts(env.hub);
     summary = await importOmop(env.hub.db, sharedPath('omop-gibleed/csv'), {
       source: 'eunomia',
       region: env.hub.config.name,
@@ -56,7 +55,6 @@ describeWithSharedData('an OMOP CDM v5.4 (OHDSI ETL-Synthea, 28 persons)', () =>
   it('loads whole, and a re-import replaces rather than duplicates', async () => {
     const env = await tempHub('synthea54');
     try {
-      await prepareCohorts(env.hub);
       const options = { source: 'nj', region: 'busan', pseudonymiser: env.hub.pseudonymiser, clock: env.hub.clock };
       const first = await importOmop(env.hub.db, sharedPath('omop-synthea27nj/csv'), options);
       expect(first.cdmVersion).toBe('5.4');

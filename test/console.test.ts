@@ -27,7 +27,6 @@ import {
   saveForecasts,
 } from '../src/surveillance/index.js';
 import { generateRegion } from '../src/synth/index.js';
-import { openAnalyticTables } from '../src/views/index.js';
 import { collectErrors, describeWithChromium, launchChromium, screenshotPath } from './support/browser.js';
 import { simulateRisk } from './support/simulated-risk.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
@@ -59,7 +58,6 @@ describeWithChromium('web console in a real browser (chromium via playwright-cor
       .filter((f) => f.endsWith('.ndjson'))
       .map((f) => join(input, f));
     await env.hub.ingest.ingestPaths(files, ingestOptions(env.hub, { source: `synth-${REGION}`, actor: 'cli' }));
-    await (await openAnalyticTables(env.hub)).refresh();
     const series = await hubWeeklySeries(env.hub);
     const panel = buildPanel([series.ili]);
     const forecasts = forecastRound(panel, flusightBaseline({ nsims: 2000 }), panel.startDay + 7 * panel.weeks);
@@ -150,7 +148,7 @@ describeWithChromium('web console in a real browser (chromium via playwright-cor
     await go('Data catalog');
     await page.getByText('Counts below 11 are withheld.').waitFor();
     const patientRow = page.getByRole('row').filter({ has: page.getByRole('button', { name: 'view_patient' }) });
-    const [tables] = await Promise.all([(await openAnalyticTables(env.hub)).list(), patientRow.waitFor()]);
+    const [tables] = await Promise.all([env.hub.tables.list(), patientRow.waitFor()]);
     const rows = tables.find((t) => t.view === 'patient')?.rows ?? 0;
     await expect(patientRow.textContent()).resolves.toContain(rows.toLocaleString('en-GB'));
     await page.getByRole('button', { name: 'view_patient' }).click();

@@ -9,7 +9,7 @@ import { silentLogger } from '../src/core/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
-import { BUILT_IN_VIEWS, CompiledView, openAnalyticTables } from '../src/views/index.js';
+import { BUILT_IN_VIEWS, CompiledView } from '../src/views/index.js';
 import { describeWithSharedData, sharedPath } from './support/shared-data.js';
 import { testHubConfig } from './support/test-engine.js';
 
@@ -124,8 +124,7 @@ describeWithSharedData('analytic tables over the 100 Synthea bundles', () => {
   });
 
   it('flattens nothing when the same files are ingested again', async () => {
-    const tables = await openAnalyticTables(hub);
-    const again = await tables.refresh();
+    const again = await hub.tables.refresh();
     expect(again.resources).toBe(0);
     expect(again.views.every((v) => !v.rebuilt && v.flattened === 0)).toBe(true);
   });
@@ -186,7 +185,7 @@ describeWithSharedData('analytic tables over the 100 Synthea bundles', () => {
     expect(owner).toEqual({ gender: 'female', birth_date: '1990-04' });
     const [tables] = await hub.db.all<{ n: number }>("SELECT row_count AS n FROM view_table WHERE view = 'patient'");
     expect(tables?.n).toBe(101);
-    expect((await (await openAnalyticTables(hub)).refresh()).resources).toBe(0);
+    expect((await hub.tables.refresh()).resources).toBe(0);
   });
 
   it('runs an ad-hoc view with $run for the admin, as CSV or JSON', async () => {

@@ -43,8 +43,7 @@ export async function loadDemoPopulation(
       .map((f) => join(tmp, f));
     const progress = ingestProgress(io.err);
     try {
-      const { summary } = await ingestFromCli(hub, files, `synth-${region}`, { onProgress: progress.update });
-      return summary;
+      return await ingestFromCli(hub, files, `synth-${region}`, { onProgress: progress.update }); // awaited: `finally` removes the files
     } finally {
       progress.stop();
     }

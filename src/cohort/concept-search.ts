@@ -1,5 +1,4 @@
-import type { Hub } from '../hub/index.js';
-import { refreshCohortIndex } from './index-refresh.js';
+import type { HubServices as Hub } from '../context/index.js';
 
 /** A code found in the hub's event index, with the display text its records carry and how many people have it. */
 export interface ConceptMatch {
@@ -30,10 +29,11 @@ const DISPLAYS = `
 
 /**
  * Codes of this hub's event index whose code or display text contains `text` (case-insensitive), those held by
- * the most people first: what the console's cohort builder offers as concepts. Brings the index up to date first.
+ * the most people first: what the console's cohort builder offers as concepts. The index is checked current, never
+ * rebuilt here.
  */
 export async function searchConcepts(hub: Hub, text: string, limit = 20): Promise<ConceptMatch[]> {
-  await refreshCohortIndex(hub);
+  await hub.derived.assertCurrent();
   const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   // The vocabulary finds the matching codes (it is small); the people behind each are counted in the event index.
   const rows = await hub.db.all<{ domain: string; system: string; code: string; display: unknown; persons: unknown }>(

@@ -6,9 +6,10 @@
  * released numbers and counts distinct people across hubs with the linkage ring (docs/linkage.md), so a person
  * treated in two regions is counted once; that total goes through the coordinator's gate before it is shown.
  */
+
+import type { HubServices as Hub } from '../context/index.js';
 import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
-import type { Hub } from '../hub/index.js';
 import type { Released, ReleasedCount, RingCall, RingResponse } from '../privacy/index.js';
 import { federatedDistinctCount, LinkageParty } from '../privacy/index.js';
 import { characterise, measurementContributors, measurementGridCells } from './characterisation.js';
@@ -17,7 +18,6 @@ import type { ReleasedCohort } from './cohort-release.js';
 import { AGE_BANDS, cohortTerms, releaseCohortStatistics, SEXES } from './cohort-release.js';
 import { cohortIdOf, runCohort } from './cohort-runner.js';
 import { validateCohortDefinition } from './cohort-validation.js';
-import { refreshCohortIndex } from './index-refresh.js';
 import type { PooledMeasurement } from './measurement-pooling.js';
 import { poolMeasurements } from './measurement-pooling.js';
 
@@ -80,7 +80,8 @@ export async function releaseCohort(
 ): Promise<Released<ReleasedCohort>> {
   const def = validateCohortDefinition(input);
   const consent = await hub.consent.filter(purpose);
-  await refreshCohortIndex(hub);
+  // Checked, never rebuilt: the after-commit pipeline keeps the index current; a peer's request writes nothing.
+  await hub.derived.assertCurrent();
   const run = await runCohort(hub.db, def, hub.clock, consent);
   // Characterised first: with the consent filter it leaves out of the stored result anyone who refused since.
   const { measurements } = await characterise(hub.db, run.cohortId, { top: 10, consent });
@@ -117,7 +118,7 @@ async function memberTokens(hub: Hub, def: CohortDefinition, purpose: unknown): 
   const id = cohortIdOf(def, consent.purpose);
   const [known] = await hub.db.all('SELECT 1 AS x FROM cohort_run WHERE cohort_id = $1', [id]);
   if (known === undefined) {
-    await refreshCohortIndex(hub);
+    await hub.derived.assertCurrent();
     await runCohort(hub.db, def, hub.clock, consent);
   }
   const rows = await hub.db.all<{ token: string }>(

@@ -27,6 +27,7 @@ export type {
   Window,
 } from './cohort-definition.js';
 export { COHORT_SCHEMA, DOMAINS, MAX_COHORT_AGE, MAX_COHORT_COUNT, MAX_COHORT_DAYS } from './cohort-definition.js';
+export { cohortModule } from './cohort-module.js';
 export type {
   CohortReleaser,
   CohortStatistics,
@@ -42,7 +43,6 @@ export { searchConcepts } from './concept-search.js';
 export { FHIR_ORIGIN, refreshEventIndex } from './event-index.js';
 export type { FederatedCohort, ReleasedCohort } from './federated-cohort.js';
 export { CohortFederation, DEFAULT_COHORT_PURPOSE, releaseCohort } from './federated-cohort.js';
-export { prepareCohorts, refreshCohortIndex } from './index-refresh.js';
 export type { PooledMeasurement } from './measurement-pooling.js';
 export { poolMeasurements } from './measurement-pooling.js';
 export type { OmopImportSummary } from './omop-import.js';

@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { kind: 'input', text: 'the hub configuration file is missing a field or has a wrong value' },
   HUB_NOT_INITIALISED: { kind: 'not-found', text: 'no hub exists in the data directory; run `healthmesh init`' },
   HUB_ALREADY_INITIALISED: { kind: 'conflict', text: 'a hub already exists in the data directory' },
+  HUB_DERIVED_STALE: {
+    kind: 'unavailable',
+    text: 'derived data (analytic tables, event index, consent decisions) lags the store after a failed refresh; readers refuse until it is refreshed',
+  },
   STORE_MIGRATION_FAILED: {
     kind: 'internal',
     text: 'a schema migration failed; the store was left at the previous version',

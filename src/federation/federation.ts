@@ -1,5 +1,4 @@
-import type { Hub } from '../hub/index.js';
-import { migrate } from '../store/index.js';
+import type { HubModule, HubServices } from '../context/index.js';
 import { FederationClient } from './federation-client.js';
 import type { HubIdentity } from './hub-identity.js';
 import { loadIdentity } from './hub-identity.js';
@@ -20,12 +19,20 @@ export interface Federation {
 }
 
 /**
- * Build the federation transport of an open hub: creates its nonce table on first use (the hub's own
- * migrations cannot know this module, which sits below it), reads its identity and peers file. `hub.ping` is
- * registered as a built-in operation; other modules register theirs on `operations`.
+ * Federation's tables (the nonces of requests received) are made when the hub opens; the transport itself is
+ * built by `openFederation` for a serving hub only, since it needs the operations of modules above this one.
  */
-export async function openFederation(hub: Hub, operations = new OperationRegistry()): Promise<Federation> {
-  await migrate(hub.db, federationMigrations, hub.clock.now());
+export const federationModule: HubModule<object, object> = {
+  name: 'federation',
+  migrations: federationMigrations,
+  open: () => ({}),
+};
+
+/**
+ * Build the federation transport of an open hub: reads its identity and peers file. `hub.ping` is registered as a
+ * built-in operation; other modules register theirs on `operations`.
+ */
+export async function openFederation(hub: HubServices, operations = new OperationRegistry()): Promise<Federation> {
   const identity = loadIdentity(hub.config.name, hub.paths);
   const peers = PeerDirectory.open(hub.paths.peers);
   const clockSkewMs = hub.config.federation.clockSkewSeconds * 1000;

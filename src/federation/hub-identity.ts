@@ -1,8 +1,9 @@
 import type { KeyObject } from 'node:crypto';
-import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { HubPaths } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
-import type { HubPaths } from '../hub/index.js';
 
 /** An Ed25519 public key as a JWK (RFC 8037): what a peers file holds and `healthmesh identity` prints. */
 export interface Ed25519Jwk {
@@ -25,6 +26,13 @@ export function jwkThumbprint(jwk: Ed25519Jwk): string {
   return createHash('sha256')
     .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x }))
     .digest('base64url');
+}
+
+/** A fresh Ed25519 identity for hub-to-hub signatures (owner-only; refuses to overwrite an existing key). */
+export function writeIdentityKey(paths: HubPaths): void {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  mkdirSync(dirname(paths.identityKey), { recursive: true, mode: 0o700 });
+  writeFileSync(paths.identityKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
 }
 
 /** Read the hub's identity key (written by `healthmesh init`). */

@@ -6,11 +6,11 @@
 export type { FanOutResult } from './coordinator.js';
 export { fanOut } from './coordinator.js';
 export type { Federation } from './federation.js';
-export { openFederation } from './federation.js';
+export { federationModule, openFederation } from './federation.js';
 export type { CallOptions, PeerFailure } from './federation-client.js';
 export { FederationClient, PeerCallError } from './federation-client.js';
 export type { Ed25519Jwk, HubIdentity } from './hub-identity.js';
-export { jwkThumbprint, loadIdentity } from './hub-identity.js';
+export { jwkThumbprint, loadIdentity, writeIdentityKey } from './hub-identity.js';
 export { federationMigrations, NonceStore } from './nonce-store.js';
 export type { OperationHandler, PeerRequest } from './operation-registry.js';
 export { OperationRegistry } from './operation-registry.js';

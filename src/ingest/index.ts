@@ -1,3 +1,4 @@
+export { ingestModule } from './ingest-module.js';
 export type { EntryOutcome, IngestDeps, IngestOptions, IngestProgress, ParallelOptions } from './ingest-pipeline.js';
 export { IngestPipeline } from './ingest-pipeline.js';
 export type { IngestSummary, TypeCounts } from './ingest-summary.js';

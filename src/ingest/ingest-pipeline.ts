@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { CommitScope, DerivedData } from '../context/index.js';
 import type { Clock, Logger } from '../core/index.js';
 import { checkSourceName } from '../core/index.js';
 import type { InMemoryInput, ReaderOptions, RecordInput, ResourceValidator } from '../fhir/index.js';
@@ -69,6 +70,11 @@ export interface IngestDeps {
     outcome: 'success' | 'failure';
     detail: Record<string, number | string>;
   }) => Promise<void>;
+  /**
+   * The hub's after-commit pipeline: every run ends by bringing the derived tables up to date with what it
+   * committed, failed or not. Omitted (a bare pipeline over a store): derived tables are the caller's concern.
+   */
+  derived?: Pick<DerivedData, 'afterWrite'>;
 }
 
 /** Bytes of NDJSON lines per chunk handed to a worker. */
@@ -76,16 +82,19 @@ const CHUNK_BYTES = 2 << 20;
 const NDJSON_FILE = /\.(ndjson|jsonl)(\.gz)?$/i;
 
 /**
- * source → validate → pseudonymise → store. Records are read as a stream and written in batches, each one
- * store transaction: a crash loses at most the batch in flight, which a rerun writes (idempotent by hash).
- * Every record ends as written, unchanged, or a reject with its location; nothing is dropped silently.
+ * source → validate → pseudonymise → store → derived tables. Records are read as a stream and written in batches,
+ * each one store transaction: a crash loses at most the batch in flight, which a rerun writes (idempotent by hash).
+ * Every record ends as written, unchanged, or a reject with its location; nothing is dropped silently. A run ends
+ * with the hub's after-commit pipeline (analytic tables, event index, consent decisions), so no reader rebuilds.
  */
 export class IngestPipeline {
   constructor(private readonly deps: IngestDeps) {}
 
   async ingestPaths(paths: readonly string[], options: IngestOptions): Promise<IngestSummary> {
-    const files = await listInputFiles(paths);
-    return this.ingestInputs(files, await Promise.all(files.map(async (f) => (await stat(f)).size)), options);
+    return this.committing(async () => {
+      const files = await listInputFiles(paths);
+      return this.ingestInputs(files, await Promise.all(files.map(async (f) => (await stat(f)).size)), options);
+    });
   }
 
   /**
@@ -93,11 +102,22 @@ export class IngestPipeline {
    * writing their raw bytes, which still carry direct identifiers, to disk. Always on this thread.
    */
   async ingestInMemory(inputs: readonly InMemoryInput[], options: IngestOptions): Promise<IngestSummary> {
-    return this.ingestInputs(
-      inputs,
-      inputs.map((i) => i.bytes.length),
-      options,
+    return this.committing(() =>
+      this.ingestInputs(
+        inputs,
+        inputs.map((i) => i.bytes.length),
+        options,
+      ),
     );
+  }
+
+  /** A run of files, then the derived tables (only when the run wrote something: unchanged data changes nothing). */
+  private async committing(run: () => Promise<IngestSummary>): Promise<IngestSummary> {
+    if (!this.deps.derived) return run();
+    const { result, derived } = await this.deps.derived.afterWrite(run, (summary) =>
+      summary.totals.created + summary.totals.updated > 0 ? {} : { ids: [] },
+    );
+    return { ...result, derived };
   }
 
   private async ingestInputs(
@@ -245,6 +265,23 @@ export class IngestPipeline {
 
   /** Ingest one parsed document (a resource or a Bundle) as the API receives it; outcomes per entry. */
   async ingestDocument(
+    value: unknown,
+    label: string,
+    options: IngestOptions,
+  ): Promise<{ summary: IngestSummary; outcomes: EntryOutcome[] }> {
+    if (!this.deps.derived) return this.ingestOneDocument(value, label, options);
+    // Only the resources this document wrote are flattened again (a Bundle is a few of a store's millions).
+    const written = (r: { outcomes: EntryOutcome[] }): CommitScope => ({
+      ids: r.outcomes.flatMap((o) => (o.ok && o.result.status !== 'unchanged' ? [o.id] : [])),
+    });
+    const { result, derived } = await this.deps.derived.afterWrite(
+      () => this.ingestOneDocument(value, label, options),
+      written,
+    );
+    return { ...result, summary: { ...result.summary, derived } };
+  }
+
+  private async ingestOneDocument(
     value: unknown,
     label: string,
     options: IngestOptions,

@@ -1,3 +1,4 @@
+import type { DerivedRefresh } from '../context/index.js';
 import type { WriteStatus } from '../store/index.js';
 
 export interface TypeCounts {
@@ -17,6 +18,8 @@ export interface IngestSummary {
   byType: Record<string, TypeCounts>;
   totals: TypeCounts;
   rejectsFile?: string;
+  /** The after-commit pipeline's pass that followed the run (absent on a pipeline without one). */
+  derived?: DerivedRefresh;
 }
 
 export class SummaryBuilder {

@@ -11,10 +11,10 @@
  */
 
 import { createHash } from 'node:crypto';
+import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry } from '../federation/index.js';
-import type { Hub } from '../hub/index.js';
 import type { FitSupport, Released } from '../privacy/index.js';
 import { releaseCount, releaseTerms } from '../privacy/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
@@ -24,7 +24,6 @@ import { applyFeaturePlan } from './feature-plan.js';
 import type { FeatureSpec } from './feature-spec.js';
 import { featureColumns, missingPolicy, validateFeatureSpec } from './feature-spec.js';
 import { buildHubFeatures } from './hub-features.js';
-import { hubModelRegistry } from './hub-models.js';
 import type { NewtonPart } from './logistic-newton.js';
 import { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
 import type { LogisticModel } from './logistic-regression.js';
@@ -349,7 +348,6 @@ export class ModelFederation {
   private async countRound(requester: string, spec: string): Promise<void> {
     const day = this.hub.clock.now().toISOString().slice(0, 10);
     const specHash = createHash('sha256').update(spec).digest('hex');
-    await hubModelRegistry(this.hub); // the models module's tables are made on first use
     const count = await this.hub.db.transaction(async (tx) => {
       const [row] = await tx.all<{ rounds: number }>(
         `INSERT INTO model_glm_round (requester, spec_hash, day, rounds) VALUES ($1, $2, $3, 1)

@@ -7,9 +7,9 @@
  * (`feature-plan.ts`), so training and scoring fill the same way.
  */
 import { randomBytes } from 'node:crypto';
-import { refreshCohortIndex, runCohort } from '../cohort/index.js';
+import { runCohort } from '../cohort/index.js';
+import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
-import type { Hub } from '../hub/index.js';
 import type { ConsentFilter } from '../privacy/index.js';
 import type { Row, SqlValue } from '../store/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
@@ -110,14 +110,14 @@ async function populationSelect(
 const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN : Number(v));
 
 /**
- * The spec's rows on this hub (its event index refreshed first). With an outcome, people who had it at or before
+ * The spec's rows on this hub (its event index checked current, never rebuilt here). With an outcome, people who had it at or before
  * their index date are left out (incident cases only) and the outcome is 1 when it first occurs within
  * (index, index + horizon]; a death or the end of data before then counts as 0, as the synthetic truth's risk
  * under competing mortality does. An empty population is `MODEL_EMPTY_DATA`.
  */
 export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: FeatureScope = {}): Promise<HubFeatureRows> {
   const consent = await hub.consent.filter(defaultFeaturePurpose(scope));
-  await refreshCohortIndex(hub);
+  await hub.derived.assertCurrent();
   const tag = randomBytes(6).toString('hex');
   const pop = `model_population_${tag}`;
   const vals = `model_values_${tag}`;

@@ -1,16 +1,14 @@
-import type { Hub } from '../hub/index.js';
-import { migrate } from '../store/index.js';
+import type { HubModule, HubServices } from '../context/index.js';
 import { ModelRegistry, modelMigrations } from './model-registry.js';
 
-const prepared = new WeakMap<Hub, Promise<ModelRegistry>>();
+/** The models module in a hub: its tables (registry, GLM rounds) are made when the hub opens. */
+export const modelsModule: HubModule<object, object> = {
+  name: 'models',
+  migrations: modelMigrations,
+  open: () => ({}),
+};
 
-/** The model registry of a hub, its table created on first use (the hub's own migrations cannot know this module). */
-export function hubModelRegistry(hub: Hub): Promise<ModelRegistry> {
-  let p = prepared.get(hub);
-  if (p === undefined) {
-    p = migrate(hub.db, modelMigrations, hub.clock.now()).then(() => new ModelRegistry(hub.db, hub.clock));
-    prepared.set(hub, p);
-    p.catch(() => prepared.delete(hub));
-  }
-  return p;
+/** The model registry of a hub (its tables exist: every module's migrations run when the hub opens). */
+export async function hubModelRegistry(hub: Pick<HubServices, 'db' | 'clock'>): Promise<ModelRegistry> {
+  return new ModelRegistry(hub.db, hub.clock);
 }

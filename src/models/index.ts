@@ -20,7 +20,7 @@ export type { BoostedModel, BoostedTree, BoostingDiagnostics, BoostingOptions } 
 export { boostedScores, fitBoosted, predictBoosted } from './gradient-boosting.js';
 export type { FeatureScope, HubFeatureRows } from './hub-features.js';
 export { buildHubFeatures } from './hub-features.js';
-export { hubModelRegistry } from './hub-models.js';
+export { hubModelRegistry, modelsModule } from './hub-models.js';
 export type { NewtonPart } from './logistic-newton.js';
 export { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
 export type { LogisticDiagnostics, LogisticModel, LogisticOptions } from './logistic-regression.js';

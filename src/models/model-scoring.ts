@@ -3,8 +3,8 @@
  * given as JSON; and the FHIR R4 RiskAssessment a prediction is returned as.
  */
 import type { RiskAssessment } from '@medplum/fhirtypes';
+import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
-import type { Hub } from '../hub/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { featureMatrix } from './feature-matrix.js';
 import { applyFeaturePlan, rawVectorFromJson } from './feature-plan.js';

@@ -3,8 +3,9 @@
  * only (so no test-side value leaks into the fill), the learner, a held-out evaluation, a card, and a registered
  * version. Scoring and evaluation of a registered model reuse the stored plan.
  */
+
+import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError, seededRandom } from '../core/index.js';
-import type { Hub } from '../hub/index.js';
 import { personSplit, randomSplit } from './data-splits.js';
 import type { EvaluationReport, Grouping } from './evaluation.js';
 import { bandLabeller, evaluatePredictions } from './evaluation.js';

@@ -44,6 +44,7 @@ for (const engine of ENGINES) {
       const store = new ResourceStore(db);
       const decisions = new ConsentDecisions(db, new ConsentPolicy({ purposes: config }), fixedClock(NOW));
       const allowed = async (purpose: string, asOf?: Date) => {
+        await decisions.refresh(); // what the hub's after-commit pipeline does after each write
         const f = await decisions.filter(purpose, asOf);
         const values = PEOPLE.map((p) => `('${p}')`).join(', ');
         const rows = await db!.all<{ k: string }>(

@@ -6,8 +6,9 @@
  *
  * Why a table derived from the resource store rather than the `view_consent` analytic table: a decision needs a
  * consent's whole provision tree (nested exceptions, each with its periods and purposes), which a flat view row
- * cannot hold, and consent must count at the next query whoever ingested it — so the table is rebuilt whenever
- * the store's Consents (or the hub's policy) changed since the last build, checked at each `filter` call.
+ * cannot hold, and consent must count at the next query whoever ingested it — so the table is rebuilt (`refresh`)
+ * by the hub's after-commit pipeline whenever the store's Consents (or the hub's policy) changed. `filter` never
+ * rebuilds: a reader, a peer's request among them, must not pay for (or trigger) a write.
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../core/index.js';
@@ -66,15 +67,17 @@ export class ConsentDecisions {
     private readonly db: Database,
     readonly policy: ConsentPolicy,
     private readonly clock: Clock,
+    /** Refuses when the decisions lag the store (the hub's derived-data check); none: the caller refreshes. */
+    private readonly checkCurrent: () => Promise<void> = async () => {},
   ) {}
 
   /**
    * The filter of a purpose (a name, checked: `CONSENT_UNKNOWN_PURPOSE` naming `field`) as of `asOf` (default now),
-   * with the decisions brought up to date with the store first.
+   * over the decisions as the last `refresh` left them (checked current first).
    */
   async filter(purposeName: unknown, asOf: Date = this.clock.now(), field = 'purpose'): Promise<ConsentFilter> {
     const purpose = this.policy.purpose(purposeName, field);
-    await this.refresh();
+    await this.checkCurrent();
     return filterOf(purpose, asOf);
   }
 

@@ -166,6 +166,15 @@ export class ResourceStore {
     );
     return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
   }
+
+  /**
+   * How many versions the store has committed: grows by one with every created or changed resource and never
+   * shrinks (versions are never deleted), so derived tables record it to tell whether they reflect every write.
+   */
+  async writeStamp(): Promise<number> {
+    const [r] = await this.db.all<{ n: unknown }>('SELECT COUNT(*) AS n FROM resource_version');
+    return Number(r?.n ?? 0);
+  }
 }
 
 /** Map a SQL row (snake_case columns) to a StoredVersion. */

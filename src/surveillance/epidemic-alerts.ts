@@ -1,6 +1,6 @@
+import type { HubServices as Hub } from '../context/index.js';
 import { type EpidemicThreshold, HealthmeshError, thresholdCount } from '../core/index.js';
-import type { Hub } from '../hub/index.js';
-import { type ForecastQuery, type ForecastSource, forecastFilter, prepareSurveillance } from './forecast-store.js';
+import { type ForecastQuery, type ForecastSource, forecastFilter } from './forecast-store.js';
 import { LEVEL_COUNT, QUANTILE_LEVELS, type QuantileForecast, targetEndDay } from './quantile-forecast.js';
 import { isoDay } from './weekly-series.js';
 
@@ -99,7 +99,6 @@ export async function raiseAlerts(
 ): Promise<EpidemicAlert[]> {
   const alerts = hubAlerts(hub, model, target, forecasts);
   if (alerts.length === 0) return alerts;
-  await prepareSurveillance(hub);
   const now = hub.clock.now();
   await hub.db.transaction(async (tx) => {
     for (const a of alerts) {
@@ -135,7 +134,6 @@ export async function listAlerts(
   hub: Hub,
   q: ForecastQuery = {},
 ): Promise<(EpidemicAlert & { readonly raisedAt: string })[]> {
-  await prepareSurveillance(hub);
   const { sql, params } = forecastFilter(q);
   const rows = await hub.db.all<Record<string, unknown>>(
     `SELECT model, target, reference_date, location, horizon, target_end_date, quantile_level, forecast_value,

@@ -5,10 +5,11 @@
  * policy (`seriesFromRelease`), and forecasts every region on one panel, so the pooled forecasters see the other
  * regions' signals.
  */
+
+import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Federation, PeerFailure } from '../federation/index.js';
 import { fanOut, OperationRegistry } from '../federation/index.js';
-import type { Hub } from '../hub/index.js';
 import type { Released } from '../privacy/index.js';
 import { type EpidemicAlert, hubAlerts, raiseAlerts } from './epidemic-alerts.js';
 import { saveForecasts } from './forecast-store.js';

@@ -1,6 +1,5 @@
-import type { Hub } from '../hub/index.js';
+import type { HubServices as Hub, HubModule } from '../context/index.js';
 import type { Migration } from '../store/index.js';
-import { migrate } from '../store/index.js';
 import { LEVEL_COUNT, type QuantileForecast, targetEndDay } from './quantile-forecast.js';
 import { isoDay, parseIsoDay } from './weekly-series.js';
 
@@ -105,7 +104,6 @@ export async function saveScores(
   target: string,
   scores: readonly Omit<StoredScore, 'model' | 'target'>[],
 ): Promise<void> {
-  await prepareSurveillance(hub);
   await hub.db.transaction(async (tx) => {
     await tx.run('DELETE FROM surveillance_score WHERE model = $1 AND target = $2', [model, target]);
     for (const s of scores) {
@@ -131,7 +129,6 @@ export async function saveScores(
 }
 
 export async function listScores(hub: Hub, query: { model?: string; target?: string } = {}): Promise<StoredScore[]> {
-  await prepareSurveillance(hub);
   const rows = await hub.db.all<Record<string, unknown>>(
     `SELECT model, target, score_group, forecasts, mean_wis, relative_wis, relative_wis_log, coverage50, coverage95, baseline
      FROM surveillance_score WHERE ($1 IS NULL OR model = $1) AND ($2 IS NULL OR target = $2) ORDER BY model, target, score_group`,
@@ -152,18 +149,12 @@ export async function listScores(hub: Hub, query: { model?: string; target?: str
   }));
 }
 
-const prepared = new WeakMap<Hub, Promise<void>>();
-
-/** The surveillance tables of a hub, created on first use (the hub's own migrations cannot know this module). */
-export function prepareSurveillance(hub: Hub): Promise<void> {
-  let p = prepared.get(hub);
-  if (p === undefined) {
-    p = migrate(hub.db, surveillanceMigrations, hub.clock.now()).then(() => undefined);
-    prepared.set(hub, p);
-    p.catch(() => prepared.delete(hub));
-  }
-  return p;
-}
+/** The surveillance module in a hub: its tables are made when the hub opens. */
+export const surveillanceModule: HubModule<object, object> = {
+  name: 'surveillance',
+  migrations: surveillanceMigrations,
+  open: () => ({}),
+};
 
 /** One stored forecast with its model and target. */
 export interface StoredForecast extends QuantileForecast {
@@ -179,7 +170,6 @@ export async function saveForecasts(
   forecasts: readonly QuantileForecast[],
   source: ForecastSource = 'exact',
 ): Promise<void> {
-  await prepareSurveillance(hub);
   const now = hub.clock.now();
   await hub.db.transaction(async (tx) => {
     for (const f of forecasts) {
@@ -236,7 +226,6 @@ export function forecastFilter(q: ForecastQuery): { sql: string; params: string[
 
 /** Stored forecasts, newest reference date first. */
 export async function listForecasts(hub: Hub, q: ForecastQuery = {}): Promise<StoredForecast[]> {
-  await prepareSurveillance(hub);
   const { sql, params } = forecastFilter(q);
   const rows = await hub.db.all<{
     model: string;

@@ -1,7 +1,7 @@
 import type { CohortDefinition } from '../cohort/index.js';
-import { refreshCohortIndex, runCohort } from '../cohort/index.js';
+import { runCohort } from '../cohort/index.js';
+import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
-import type { Hub } from '../hub/index.js';
 import type { ConsentFilter } from '../privacy/index.js';
 import { isoDay, parseIsoDay, type WeeklySeries } from './weekly-series.js';
 
@@ -98,12 +98,12 @@ async function weeklyCounts(
  * Saturday, dated by its Saturday as hubverse target data are) of each cohort entry's start date. The grid runs
  * from the week of the hub's first encounter to the week of its last; location = the hub's name. A case dated
  * outside that span is refused (`SURVEILLANCE_BAD_DATE`) rather than dropped.
- * Brings the analytic tables and event index up to date first. Cases of people whose consent refuses `purpose`
- * (public-health unless named) are not counted.
+ * Refuses (`HUB_DERIVED_STALE`) when the event index lags the store; never rebuilds it. Cases of people whose
+ * consent refuses `purpose` (public-health unless named) are not counted.
  */
 export async function hubWeeklySeries(hub: Hub, purpose = 'public-health'): Promise<HubSeries> {
   const consent = await hub.consent.filter(purpose);
-  await refreshCohortIndex(hub);
+  await hub.derived.assertCurrent();
   // The span of the hub's encounters: conditions carry onsets from before a record began (a diagnosis dated 1948),
   // which would stretch the grid over decades the hub never observed.
   const [span] = await hub.db.all<{ lo: string | null; hi: string | null }>(

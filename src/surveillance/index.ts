@@ -44,12 +44,12 @@ export {
   type ForecastSource,
   listForecasts,
   listScores,
-  prepareSurveillance,
   type StoredForecast,
   type StoredScore,
   saveForecasts,
   saveScores,
   surveillanceMigrations,
+  surveillanceModule,
 } from './forecast-store.js';
 export type { Forecaster, RoundQuantiles } from './forecaster.js';
 export {

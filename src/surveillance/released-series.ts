@@ -1,6 +1,6 @@
+import type { HubServices as Hub } from '../context/index.js';
 import type { DisclosurePolicy } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
-import type { Hub } from '../hub/index.js';
 import type { Released } from '../privacy/index.js';
 import { releaseCounts, releaseTerms } from '../privacy/index.js';
 import { CONFIRMED_FLU_COHORT, type HubSeries, hubWeeklySeries, ILI_COHORT } from './hub-series.js';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Clock } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Database, SqlValue } from '../store/index.js';
@@ -34,7 +35,7 @@ export interface AnalyticTablesOptions {
   parallelFrom?: number;
   /**
    * Where the parallel path stages its files, created when missing (default: the system's temporary folder;
-   * `openAnalyticTables` uses `staging/` under the hub's directory, since staged rows are row-level data).
+   * a hub's `viewsModule` uses `staging/` under the hub's directory, since staged rows are row-level data).
    */
   stagingDir?: string;
 }
@@ -95,11 +96,22 @@ export class AnalyticTables {
     private readonly options: AnalyticTablesOptions,
   ) {}
 
-  /** Migrate the views module's tables and compile the built-in views (with `%region` bound). */
+  /** Migrate the views module's tables and compile the built-in views (with `%region` bound): a bare store's use. */
   static async open(db: Database, options: AnalyticTablesOptions): Promise<AnalyticTables> {
     await migrate(db, viewMigrations, options.clock.now());
+    return AnalyticTables.over(db, options);
+  }
+
+  /** Compile the built-in views over a store whose tables exist (a hub migrates every module when it opens). */
+  static over(db: Database, options: AnalyticTablesOptions): AnalyticTables {
     const entries = (options.views ?? BUILT_IN_VIEWS).map((b) => materialise(b, options.region, options.engine));
     return new AnalyticTables(db, options.clock, entries, options);
+  }
+
+  /** The compiled definitions, as one hash: a table built from other definitions is stale. */
+  get fingerprint(): string {
+    const all = this.entries.map((e) => `${e.name}:${e.hash}`).join('|');
+    return createHash('sha256').update(all).digest('hex').slice(0, 16);
   }
 
   /**

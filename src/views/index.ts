@@ -1,7 +1,3 @@
-import { join } from 'node:path';
-import type { Hub } from '../hub/index.js';
-import { AnalyticTables } from './analytic-tables.js';
-
 export type {
   AnalyticTablesOptions,
   RefreshOptions,
@@ -25,17 +21,4 @@ export { CONTENT_TYPES, formatRows, OUTPUT_FORMATS, parseOutputFormat } from './
 export type { RunScope } from './view-runner.js';
 export { consentLeftOut, runOverResources, runOverStore } from './view-runner.js';
 
-const opened = new WeakMap<Hub, Promise<AnalyticTables>>();
-
-/** The hub's analytic tables, with `%region` bound to the hub's configured name (opened once per hub). */
-export function openAnalyticTables(hub: Hub): Promise<AnalyticTables> {
-  let tables = opened.get(hub);
-  if (!tables) {
-    // Staged rows are row-level data: they stay under the hub's own directory, like the store itself.
-    const stagingDir = join(hub.paths.dir, 'staging');
-    tables = AnalyticTables.open(hub.db, { region: hub.config.name, clock: hub.clock, stagingDir });
-    opened.set(hub, tables);
-    tables.catch(() => opened.delete(hub));
-  }
-  return tables;
-}
+export { viewsModule } from './views-module.js';

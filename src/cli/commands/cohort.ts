@@ -1,13 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Characterisation, CohortRun, FederatedCohort } from '../../cohort/index.js';
-import {
-  characterise,
-  DEFAULT_COHORT_PURPOSE,
-  loadCohortRun,
-  refreshCohortIndex,
-  runCohort,
-} from '../../cohort/index.js';
+import { characterise, DEFAULT_COHORT_PURPOSE, loadCohortRun, runCohort } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
 import { audited, pathTarget } from '../audited-work.js';
@@ -151,7 +145,7 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
         const hub = await openHub(opts.dir);
         try {
           const consent = await hub.consent.filter(opts.purpose, undefined, '--purpose');
-          await refreshCohortIndex(hub);
+          await hub.derived.assertCurrent();
           const run = await audited(hub, 'cohort-run', pathTarget(hub, 'file', file), () =>
             runCohort(hub.db, def, hub.clock, consent),
           );
@@ -176,7 +170,6 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
     .action(async (opts: { dir: string }) => {
       const hub = await openHub(opts.dir);
       try {
-        await refreshCohortIndex(hub);
         const rows = await hub.db.all<{ cohort_id: string; name: string; persons: unknown; created_at: unknown }>(
           'SELECT cohort_id, name, persons, created_at FROM cohort_run ORDER BY created_at',
         );
@@ -196,7 +189,6 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
     .action(async (id: string, opts: { dir: string; json?: boolean }) => {
       const hub = await openHub(opts.dir);
       try {
-        await refreshCohortIndex(hub);
         const run = await audited(hub, 'cohort-read', id, () => loadCohortRun(hub.db, id));
         // A stored result is read for the purpose it ran for: members who refused it since are left out now.
         const consent = run.purpose !== null ? await hub.consent.filter(run.purpose) : undefined;

@@ -1,12 +1,11 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { OmopImportSummary } from '../../cohort/index.js';
-import { importOmop, prepareCohorts } from '../../cohort/index.js';
+import { importOmop } from '../../cohort/index.js';
 import { checkSourceName, HealthmeshError } from '../../core/index.js';
 import { defaultHubDir } from '../../hub/index.js';
 import type { IngestSummary } from '../../ingest/index.js';
 import { formatSummary } from '../../ingest/index.js';
-import type { RefreshSummary } from '../../views/index.js';
 import { runHubOperation } from '../admin-client.js';
 import { pathTarget } from '../audited-work.js';
 import { ingestFromCli } from '../cli-ingest.js';
@@ -24,8 +23,8 @@ interface IngestInput {
 
 interface IngestResult {
   omop?: OmopImportSummary;
-  /** Files and folders, when paths were given; `views` is the analytic tables' refresh after them. */
-  fhir?: { summary: IngestSummary; views: RefreshSummary };
+  /** Files and folders, when paths were given; `derived` in it is the after-commit pipeline's work. */
+  fhir?: IngestSummary;
 }
 
 export const ingestOperation: HubOperation<IngestInput, IngestResult> = {
@@ -42,7 +41,6 @@ export const ingestOperation: HubOperation<IngestInput, IngestResult> = {
   async run(hub, { paths, source = hub.config.defaultSource, omop: omopDir }, { actor, onProgress }) {
     const result: IngestResult = {};
     if (omopDir !== undefined) {
-      await prepareCohorts(hub);
       result.omop = await importOmop(hub.db, omopDir, {
         source,
         region: hub.config.name,
@@ -121,9 +119,9 @@ export function ingestCommand(program: Command, io: Io, setCode: (c: number) => 
       }
       io.out.write(
         opts.json
-          ? `${JSON.stringify({ ...fhir.summary, views: fhir.views }, null, 2)}\n`
-          : `${formatSummary(fhir.summary)}\nanalytic tables refreshed: ${fhir.views.resources} resources flattened\n`,
+          ? `${JSON.stringify(fhir, null, 2)}\n`
+          : `${formatSummary(fhir)}\nanalytic tables refreshed: ${fhir.derived?.steps.views ?? 0} resources flattened\n`,
       );
-      setCode(fhir.summary.totals.rejected > 0 ? 1 : 0);
+      setCode(fhir.totals.rejected > 0 ? 1 : 0);
     });
 }

@@ -2,14 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub } from '../../hub/index.js';
-import {
-  builtInView,
-  CompiledView,
-  formatRows,
-  openAnalyticTables,
-  parseOutputFormat,
-  runOverStore,
-} from '../../views/index.js';
+import { builtInView, CompiledView, formatRows, parseOutputFormat, runOverStore } from '../../views/index.js';
 import type { Io } from '../io.js';
 
 function readView(arg: string): unknown {
@@ -41,7 +34,7 @@ export function viewsCommand(program: Command, io: Io, setCode: (c: number) => v
     .action(async (opts: { dir: string; json?: boolean }) => {
       const hub = await openHub(opts.dir);
       try {
-        const list = await (await openAnalyticTables(hub)).list();
+        const list = await hub.tables.list();
         if (opts.json) io.out.write(`${JSON.stringify(list, null, 2)}\n`);
         else {
           for (const t of list) {
@@ -59,7 +52,9 @@ export function viewsCommand(program: Command, io: Io, setCode: (c: number) => v
 
   views
     .command('refresh')
-    .description('Bring the analytic tables up to date with the store (only changed resources are flattened).')
+    .description(
+      'Bring the analytic tables, and the event index built from them, up to date with the store (a hub keeps them so after every write and at open: this repairs, or rebuilds with --rebuild).',
+    )
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
     .option('--rebuild', 'drop every table and rebuild it from the resource store')
     .option('--json', 'print the summary as JSON')
@@ -67,7 +62,9 @@ export function viewsCommand(program: Command, io: Io, setCode: (c: number) => v
     .action(async (opts: { dir: string; rebuild?: boolean; json?: boolean }) => {
       const hub = await openHub(opts.dir);
       try {
-        const summary = await (await openAnalyticTables(hub)).refresh({ rebuild: opts.rebuild === true });
+        const summary = await hub.tables.refresh({ rebuild: opts.rebuild === true });
+        // The rest of the after-commit pipeline follows (event index, consent) and records the stamps.
+        await hub.derived.bringCurrent({ force: true });
         await hub.audit.append({
           actor: 'cli',
           action: 'views-refresh',

@@ -3,7 +3,6 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { HealthmeshError } from '../../core/index.js';
 import type { EntryOutcome } from '../../ingest/index.js';
-import { openAnalyticTables } from '../../views/index.js';
 import { SourceQuery, TransactionBody } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON } from '../app.js';
@@ -70,9 +69,6 @@ export function bundleRoutes(ctx: RouteContext) {
           actor: req.principal?.name ?? 'anonymous',
           rejectsPath: join(ctx.hub.paths.rejectsDir, `api-${stamp}.ndjson`),
         });
-        // The analytic tables follow every ingest: only the resources this bundle wrote are flattened again.
-        const written = outcomes.flatMap((o) => (o.ok && o.result.status !== 'unchanged' ? [o.id] : []));
-        if (written.length > 0) await (await openAnalyticTables(ctx.hub)).refresh({ ids: written });
         const byEntry = [...outcomes].sort((a, b) => entryOf(a) - entryOf(b));
         if (body.type === 'transaction') {
           const failed = byEntry.filter((o) => !o.ok && o.reject.code !== 'INGEST_TRANSACTION_FAILED');

@@ -6,7 +6,6 @@ import { HealthmeshError } from '../../core/index.js';
 import type { Hub } from '../../hub/index.js';
 import type { Reject } from '../../ingest/index.js';
 import { scrubText } from '../../privacy/index.js';
-import { openAnalyticTables } from '../../views/index.js';
 import { UploadQuery, UploadResult } from '../api-schemas.js';
 import { badRequest } from '../operation-outcome.js';
 import { writeSource } from '../write-source.js';
@@ -19,8 +18,8 @@ const INGESTIBLE = /^[\w.\- ]{1,120}\.(json|ndjson|jsonl)(\.gz)?$/i;
 /**
  * `POST /console/ingest?name=<file name>[&source=<source>]` with the file's bytes as the body
  * (`application/octet-stream`): the console's upload. The bytes are read from memory (never written to disk) by the
- * same pipeline as `healthmesh ingest` (validation, pseudonymisation, rejects with line or entry); the analytic
- * tables follow. Answers with the counts per type and the rejects. Roles that may ingest only (admin, steward, service).
+ * same pipeline as `healthmesh ingest` (validation, pseudonymisation, rejects with line or entry, then the derived
+ * tables). Answers with the counts per type and the rejects. Roles that may ingest only (admin, steward, service).
  */
 export function consoleUploadRoutes(ctx: { hub: Hub }) {
   const { hub } = ctx;
@@ -63,7 +62,6 @@ export function consoleUploadRoutes(ctx: { hub: Hub }) {
           batchSize: hub.config.ingest.batchSize,
           maxRecordBytes: hub.config.ingest.maxRecordBytes,
         });
-        await (await openAnalyticTables(hub)).refresh();
         const rejects = summary.totals.rejected > 0 ? readRejects(rejectsPath, name) : [];
         req.auditAction.detail = {
           source,

@@ -17,7 +17,6 @@ import {
   parseIsoDay,
 } from '../../surveillance/index.js';
 import type { TableProfile } from '../../views/index.js';
-import { openAnalyticTables } from '../../views/index.js';
 import { CatalogParams, ConceptQuery, ConsolePolicy, ObservedSeries, PeerHealth } from '../api-schemas.js';
 import { badRequest } from '../operation-outcome.js';
 
@@ -148,7 +147,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
 
     app.get('/console/catalog', async (req) => {
       req.auditAction = { action: 'console-catalog', target: 'console/catalog' };
-      const tables = await (await openAnalyticTables(hub)).list();
+      const tables = await hub.tables.list();
       if (mayReadRowLevel(req.principal)) {
         return { tables: tables.map((t) => ({ ...t, refreshedAt: t.refreshedAt?.toISOString() ?? null })) };
       }
@@ -168,7 +167,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
     const profile = { schema: { params: CatalogParams } };
     app.get<{ Params: Static<typeof CatalogParams> }>('/console/catalog/:view', profile, async (req) => {
       req.auditAction = { action: 'console-catalog', target: `console/catalog/${req.params.view}` };
-      const profile = await (await openAnalyticTables(hub)).profile(req.params.view);
+      const profile = await hub.tables.profile(req.params.view);
       return releasedProfile(profile, hub.gate);
     });
 

@@ -1,0 +1,23 @@
+import type { HubModule } from '../context/index.js';
+import { cohortMigrations } from './cohort-schema.js';
+import { refreshEventIndex } from './event-index.js';
+
+/** Bumped when the event index's SQL changes meaning: an index built by another version is rebuilt at open. */
+const EVENT_INDEX_VERSION = 'event-index-1';
+
+/**
+ * The cohort module in a hub: its tables, and the event index as the step of the after-commit pipeline that
+ * follows the analytic tables it is built from (rebuilt only when a refresh changed them).
+ */
+export const cohortModule: HubModule<object, object> = {
+  name: 'cohort',
+  migrations: cohortMigrations,
+  open(hub) {
+    hub.derived.register({
+      name: 'cohort-index',
+      fingerprint: EVENT_INDEX_VERSION,
+      run: async () => ((await refreshEventIndex(hub.db, hub.clock)) ? 1 : 0),
+    });
+    return {};
+  },
+};
