@@ -23,6 +23,8 @@ const ENGINE_LOOPED = [
   'test/access-roles.test.ts',
   'test/surveillance-synthetic.test.ts',
   'test/fhir-api.test.ts',
+  'test/derived-data.test.ts',
+  'test/models-api.test.ts',
 ];
 
 const hasPostgres = existsSync('/usr/lib/postgresql');
