@@ -23,7 +23,6 @@ const ENGINE_LOOPED = [
   'test/access-roles.test.ts',
   'test/surveillance-synthetic.test.ts',
   'test/fhir-api.test.ts',
-  'test/derived-data.test.ts',
   'test/models-api.test.ts',
 ];
 

@@ -1,9 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCohort } from '../src/cohort/index.js';
+import type { HubConfig } from '../src/core/index.js';
+import { silentLogger } from '../src/core/index.js';
 import type { Hub } from '../src/hub/index.js';
+import { initHub, openHub } from '../src/hub/index.js';
 import { parseTrainingSpec, trainFromSpec } from '../src/models/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
@@ -39,7 +42,8 @@ const COHORT = JSON.parse(
 
 describe('DuckDB and PostgreSQL on the same data', () => {
   const input = mkdtempSync(join(tmpdir(), 'hm-parity-'));
-  const envs: Awaited<ReturnType<typeof tempHub>>[] = [];
+  const hubs: Hub[] = [];
+  let dropDatabase = async () => undefined as void;
   let duck: Hub;
   let pg: Hub;
 
@@ -48,19 +52,33 @@ describe('DuckDB and PostgreSQL on the same data', () => {
     const files = readdirSync(input)
       .filter((f) => f.endsWith('.ndjson'))
       .map((f) => join(input, f));
-    for (const engine of ['duckdb', 'postgres'] as const) {
-      const env = await tempHub(`parity-${engine}`, { store: (await testStore(engine)).store });
-      envs.push(env);
+    // One hub, copied: both copies keep the same pseudonymisation secret, so ids, keys and hashes can be compared.
+    const base = join(input, 'hub-duckdb');
+    await initHub(base, {
+      name: 'parity',
+      config: { store: (await testStore('duckdb')).store },
+      logger: silentLogger(),
+    });
+    const copy = join(input, 'hub-postgres');
+    cpSync(base, copy, { recursive: true });
+    const config = JSON.parse(readFileSync(join(copy, 'hub.json'), 'utf8')) as HubConfig;
+    const { store, drop } = await testStore('postgres');
+    writeFileSync(join(copy, 'hub.json'), JSON.stringify({ ...config, store }), { mode: 0o600 });
+    dropDatabase = drop;
+    for (const dir of [base, copy]) {
+      const hub = await openHub(dir, { logger: silentLogger() });
+      hubs.push(hub);
       // The ingest's after-commit pipeline builds the analytic tables and the event index.
-      await env.hub.ingest.ingestPaths(files, ingestOptions(env.hub, { source: 'synth-gwangju' }));
+      await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: 'synth-gwangju' }));
     }
-    [duck, pg] = envs.map((e) => e.hub) as [Hub, Hub];
+    [duck, pg] = hubs as [Hub, Hub];
     expect(duck.db.engine).toBe('duckdb');
     expect(pg.db.engine).toBe('postgres');
   }, 300_000);
 
   afterAll(async () => {
-    for (const e of envs) await e.cleanup();
+    for (const h of hubs) await h.close();
+    await dropDatabase();
     rmSync(input, { recursive: true, force: true });
   });
 
