@@ -9,7 +9,7 @@ import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import { parseTrainingSpec, trainFromSpec } from '../src/models/index.js';
 import { generateRegion } from '../src/synth/index.js';
-import { ingestOptions, tempHub } from './support/temp-hub.js';
+import { ingestOptions } from './support/temp-hub.js';
 import { testStore } from './support/test-engine.js';
 
 /**
@@ -43,7 +43,7 @@ const COHORT = JSON.parse(
 describe('DuckDB and PostgreSQL on the same data', () => {
   const input = mkdtempSync(join(tmpdir(), 'hm-parity-'));
   const hubs: Hub[] = [];
-  let dropDatabase = async () => undefined as void;
+  let dropDatabase: () => Promise<void> = async () => undefined;
   let duck: Hub;
   let pg: Hub;
 

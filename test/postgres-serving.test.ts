@@ -1,6 +1,5 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/core/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { freePort, serveProcess } from './support/serve-process.js';
 import { ingestOptions } from './support/temp-hub.js';
 import { testHubConfig } from './support/test-engine.js';
 
@@ -20,37 +20,6 @@ const AMB = {
   conceptSets: { amb: { concepts: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }] } },
   entry: { domain: 'encounter', conceptSet: 'amb' },
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function serveProcess(dir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--dir', dir, '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no "serving" line from ${dir}:\n${out}`)), 90_000);
-    const seen = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('serving FHIR R4')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout?.on('data', seen);
-    child.stderr?.on('data', seen);
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${out}`)));
-  });
-}
 
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
 
@@ -77,7 +46,7 @@ describe('a hub on PostgreSQL served by two processes', () => {
     await hub.close();
     for (let i = 0; i < 2; i++) {
       ports.push(await freePort());
-      children.push(await serveProcess(dir, ports[i]!));
+      children.push((await serveProcess(dir, ports[i]!)).child);
     }
   }, 300_000);
 
