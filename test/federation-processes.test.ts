@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FederatedCohort } from '../src/cohort/index.js';
 import { silentLogger } from '../src/core/index.js';
@@ -12,48 +10,15 @@ import { hubPaths, initHub, openHub } from '../src/hub/index.js';
 import { formatLinkageKey, LinkageService } from '../src/privacy/index.js';
 import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { freePort, serveProcess } from './support/serve-process.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const DEFINITION = {
   name: 'People with an outpatient visit',
   conceptSets: { amb: { concepts: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }] } },
   entry: { domain: 'encounter', conceptSet: 'amb' },
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** `healthmesh serve` in a process of its own; resolves once it says it is serving. */
-function serveProcess(dir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--dir', dir, '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no "serving" line from ${dir}:\n${out}`)), 90_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('serving FHIR R4')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.stderr?.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${out}`)));
-  });
-}
 
 describe('three hub processes on loopback', () => {
   const root = mkdtempSync(join(tmpdir(), 'hm-fed-proc-'));
@@ -85,7 +50,8 @@ describe('three hub processes on loopback', () => {
         peers.add({ name: other, url: `http://127.0.0.1:${ports.get(other)}`, publicKey: identity.publicJwk });
       }
     }
-    for (const region of REGIONS) children.set(region, await serveProcess(join(root, region), ports.get(region)!));
+    for (const region of REGIONS)
+      children.set(region, (await serveProcess(join(root, region), ports.get(region)!)).child);
   }, 600_000);
 
   afterAll(() => {
