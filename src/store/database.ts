@@ -56,6 +56,13 @@ export interface Database {
    * every checkpoint (resource-schema.ts) and its scans and joins need none. Idempotent.
    */
   index(table: string, columns: readonly string[]): Promise<void>;
+  /**
+   * A logical key: no two rows of `table` share `columns`. PostgreSQL keeps it as a unique index, a backstop for
+   * several writing processes (each plans its batch under the writer's lock). DuckDB cannot afford one on large
+   * tables (its key indexes are rewritten whole at every checkpoint, resource-schema.ts) and relies on the single
+   * writer planning every batch against the heads it read. Idempotent.
+   */
+  key(table: string, columns: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 

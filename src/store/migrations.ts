@@ -12,6 +12,8 @@ export interface Migration {
   statements: readonly string[];
   /** Indexes of the step's tables, kept by the engines that keep them (`Database.index`). */
   indexes?: readonly (readonly [table: string, columns: readonly string[]])[];
+  /** Logical keys of the step's tables, kept by the engines that can afford them (`Database.key`). */
+  keys?: readonly (readonly [table: string, columns: readonly string[]])[];
 }
 
 const VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -46,6 +48,7 @@ export async function migrate(db: Database, migrations: readonly Migration[], no
         if (already) return false;
         for (const sql of m.statements) await tx.run(sql);
         for (const [table, columns] of m.indexes ?? []) await tx.index(table, columns);
+        for (const [table, columns] of m.keys ?? []) await tx.key(table, columns);
         await tx.run('INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ($1, $2, $3, $4)', [
           m.module,
           m.version,

@@ -96,4 +96,16 @@ export const resourceStoreMigrations: readonly Migration[] = [
       ['search_reference', ['type', 'id']],
     ],
   },
+  {
+    module: 'store',
+    version: 4,
+    name: 'logical keys where the engine keeps them',
+    statements: [],
+    // One head per resource and one row per version. PostgreSQL keeps them as unique indexes (replacing the
+    // plain ones of version 3); DuckDB keeps neither (see above and `Database.key`).
+    keys: [
+      ['resource_head', ['type', 'id']],
+      ['resource_version', ['type', 'id', 'version']],
+    ],
+  },
 ];

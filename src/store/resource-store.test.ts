@@ -99,6 +99,7 @@ for (const engine of ENGINES) {
         { module: 'store', version: 1 },
         { module: 'store', version: 2 },
         { module: 'store', version: 3 },
+        { module: 'store', version: 4 },
       ]);
       await db.close();
     });
@@ -110,7 +111,7 @@ for (const engine of ENGINES) {
       await store.write([write('a', { status: 'final' }), write('b', {})], NOW);
       await store.write([write('a', { status: 'amended' })], NOW);
       const before = await db.all('SELECT * FROM resource_head ORDER BY id');
-      expect((await migrate(db, resourceStoreMigrations, NOW)).map((m) => m.version)).toEqual([2, 3]);
+      expect((await migrate(db, resourceStoreMigrations, NOW)).map((m) => m.version)).toEqual([2, 3, 4]);
       expect(await db.all('SELECT * FROM resource_head ORDER BY id')).toEqual(before);
       await store.write([write('b', { status: 'final' })], NOW);
       expect((await store.read('Observation', 'b'))?.version).toBe(2);
@@ -129,6 +130,15 @@ for (const engine of ENGINES) {
           : "SELECT index_name AS name FROM duckdb_indexes() WHERE table_name LIKE 'search_%' ORDER BY 1",
       );
       expect(indexes.length).toBe(engine === 'postgres' ? 6 : 0);
+      if (engine === 'postgres') {
+        const keys = await db.all<{ name: string }>(
+          "SELECT indexname AS name FROM pg_indexes WHERE tablename LIKE 'resource_%' AND indexdef LIKE 'CREATE UNIQUE%' ORDER BY 1",
+        );
+        expect(keys.map((k) => k.name)).toEqual([
+          'resource_head_type_id_2_key',
+          'resource_version_type_id_version_3_key',
+        ]);
+      }
       await db.close();
     });
 

@@ -204,6 +204,7 @@ class Session implements Database {
 
   async analyze(_tables: readonly string[]): Promise<void> {}
   async index(_table: string, _columns: readonly string[]): Promise<void> {}
+  async key(_table: string, _columns: readonly string[]): Promise<void> {}
 
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
@@ -294,6 +295,7 @@ export class DuckDbDatabase implements Database {
   }
   async analyze(_tables: readonly string[]): Promise<void> {}
   async index(_table: string, _columns: readonly string[]): Promise<void> {}
+  async key(_table: string, _columns: readonly string[]): Promise<void> {}
   async close(): Promise<void> {
     await this.reader.close();
     await this.writer.close();

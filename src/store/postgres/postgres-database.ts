@@ -212,11 +212,15 @@ class PgSession implements Database {
   }
 
   async index(table: string, columns: readonly string[]): Promise<void> {
-    // Identifiers longer than 63 bytes are cut by the server; a short hash keeps two long names apart.
-    const name = `${table}_${columns.join('_')}`.replace(/[^a-z0-9_]/gi, '_').slice(0, 50);
+    await this.run(`CREATE INDEX IF NOT EXISTS "${indexName(table, columns)}" ON "${table}" (${quoted(columns)})`);
+  }
+
+  async key(table: string, columns: readonly string[]): Promise<void> {
     await this.run(
-      `CREATE INDEX IF NOT EXISTS "${name}_${columns.length}" ON "${table}" (${columns.map((c) => `"${c}"`).join(', ')})`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS "${indexName(table, columns)}_key" ON "${table}" (${quoted(columns)})`,
     );
+    // A plain index on the same columns is now redundant and would only slow writes.
+    await this.run(`DROP INDEX IF EXISTS "${indexName(table, columns)}"`);
   }
 
   private async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -312,6 +316,9 @@ export class PostgresDatabase implements Database {
   index(table: string, columns: readonly string[]): Promise<void> {
     return this.session.index(table, columns);
   }
+  key(table: string, columns: readonly string[]): Promise<void> {
+    return this.session.key(table, columns);
+  }
 
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
     return this.writers.lock(async () => {
@@ -334,4 +341,13 @@ export class PostgresDatabase implements Database {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** Identifiers past 63 bytes are cut by the server; the column count keeps two cut names apart. */
+function indexName(table: string, columns: readonly string[]): string {
+  return `${`${table}_${columns.join('_')}`.replace(/[^a-z0-9_]/gi, '_').slice(0, 50)}_${columns.length}`;
+}
+
+function quoted(columns: readonly string[]): string {
+  return columns.map((c) => `"${c}"`).join(', ');
 }
