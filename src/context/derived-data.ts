@@ -94,24 +94,31 @@ export class DerivedData {
     work: () => Promise<T>,
     scopeOf: (result: T) => CommitScope = () => ({}),
   ): Promise<{ result: T; derived: DerivedRefresh }> {
+    // Other processes on the store (PostgreSQL) see the marker: they neither refuse readers nor record a stamp
+    // that may hold this write's commits until its pass has run.
+    const marker = await this.db.markWriting();
     this.writing++;
     this.epoch++;
     let result: T;
     try {
-      result = await work();
-    } catch (e) {
+      try {
+        result = await work();
+      } catch (e) {
+        this.writing--;
+        this.widen(undefined);
+        // The write's own error is the one to report; a refresh failing after it leaves the tables marked stale,
+        // which readers refuse and the next write or open repairs.
+        await this.schedule().catch((refreshError: unknown) =>
+          this.logger.error({ err: refreshError, code: 'HUB_DERIVED_STALE' }, 'derived refresh after a failed write'),
+        );
+        throw e;
+      }
       this.writing--;
-      this.widen(undefined);
-      // The write's own error is the one to report; a refresh failing after it leaves the tables marked stale,
-      // which readers refuse and the next write or open repairs.
-      await this.schedule().catch((refreshError: unknown) =>
-        this.logger.error({ err: refreshError, code: 'HUB_DERIVED_STALE' }, 'derived refresh after a failed write'),
-      );
-      throw e;
+      this.widen(scopeOf(result).ids);
+      return { result, derived: await this.schedule() };
+    } finally {
+      await marker.release();
     }
-    this.writing--;
-    this.widen(scopeOf(result).ids);
-    return { result, derived: await this.schedule() };
   }
 
   /** Run every step over everything if any lags the store or was built by other definitions (at open, on demand). */
@@ -122,13 +129,19 @@ export class DerivedData {
   }
 
   /**
-   * Refuses with `HUB_DERIVED_STALE` when a derived table lags the store and no write of this process will bring it
-   * up; a write in flight is fine: readers then see the tables as of the previous write, each consistent.
+   * Refuses with `HUB_DERIVED_STALE` when a derived table lags the store and no write, of this process or another
+   * on the same store, will bring it up; a write in flight is fine: readers then see the tables as of the previous
+   * write, each consistent.
    */
   async assertCurrent(): Promise<void> {
     if (this.writing > 0 || this.pending !== undefined) return;
     const stale = await this.staleSteps();
-    if (stale.length > 0 && this.writing === 0 && this.pending === undefined) {
+    if (
+      stale.length > 0 &&
+      this.writing === 0 &&
+      this.pending === undefined &&
+      (await this.db.writesElsewhere()) === 0
+    ) {
       throw new HealthmeshError(
         'HUB_DERIVED_STALE',
         `derived data behind the resource store (${stale.join(', ')}): a refresh after a write failed or was cut short; reopen the hub or run \`healthmesh views refresh\``,
@@ -173,7 +186,8 @@ export class DerivedData {
     // Read before the steps: whatever they see includes at least these commits. A write started meanwhile may have
     // committed into this stamp without being in scope, so the stamp is then not recorded.
     const stamp = await this.writeStamp();
-    const recordable = quiet && epoch === this.epoch;
+    // Another process's write whose commits are in the stamp is in flight until its own pass has run.
+    const recordable = quiet && epoch === this.epoch && (await this.db.writesElsewhere()) === 0;
     const steps: Record<string, number> = {};
     try {
       for (const s of this.steps) steps[s.name] = await s.run(scope);
@@ -185,6 +199,12 @@ export class DerivedData {
       const now = this.clock.now();
       await this.db.transaction(async (tx) => {
         for (const s of this.steps) {
+          // Passes of several processes may end out of order: a stamp never moves back.
+          const [kept] = await tx.all<{ write_stamp: unknown; fingerprint: string }>(
+            'SELECT write_stamp, fingerprint FROM derived_state WHERE step = $1',
+            [s.name],
+          );
+          if (kept && Number(kept.write_stamp) > stamp && kept.fingerprint === s.fingerprint) continue;
           await tx.run('DELETE FROM derived_state WHERE step = $1', [s.name]);
           await tx.run(
             'INSERT INTO derived_state (step, write_stamp, fingerprint, refreshed_at) VALUES ($1, $2, $3, $4)',

@@ -63,6 +63,13 @@ export interface Database {
    * writer planning every batch against the heads it read. Idempotent.
    */
   key(table: string, columns: readonly string[]): Promise<void>;
+  /**
+   * Mark a write (its commits and the derived-data pass after them) as in flight, for every process on this store,
+   * until `release`. A marker dies with its process. DuckDB has one process per store: nothing to mark.
+   */
+  markWriting(): Promise<{ release(): Promise<void> }>;
+  /** How many writes other processes have marked in flight now (DuckDB: none). */
+  writesElsewhere(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -205,6 +205,12 @@ class Session implements Database {
   async analyze(_tables: readonly string[]): Promise<void> {}
   async index(_table: string, _columns: readonly string[]): Promise<void> {}
   async key(_table: string, _columns: readonly string[]): Promise<void> {}
+  async markWriting(): Promise<{ release(): Promise<void> }> {
+    return NO_MARKER;
+  }
+  async writesElsewhere(): Promise<number> {
+    return 0;
+  }
 
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
@@ -296,9 +302,18 @@ export class DuckDbDatabase implements Database {
   async analyze(_tables: readonly string[]): Promise<void> {}
   async index(_table: string, _columns: readonly string[]): Promise<void> {}
   async key(_table: string, _columns: readonly string[]): Promise<void> {}
+  async markWriting(): Promise<{ release(): Promise<void> }> {
+    return NO_MARKER;
+  }
+  async writesElsewhere(): Promise<number> {
+    return 0;
+  }
   async close(): Promise<void> {
     await this.reader.close();
     await this.writer.close();
     this.instance.closeSync();
   }
 }
+
+/** One process owns a DuckDB store: its writes in flight are known in-process. */
+const NO_MARKER = { release: async () => undefined };

@@ -25,6 +25,8 @@ const CURSOR_ROWS = 4096;
  * as DuckDB has. Readers never take it.
  */
 const WRITER_LOCK_KEY = 0x6865616c; // 'heal'
+/** The two-key advisory lock marking writes in flight ('heal', 'writ'); in `pg_locks` as classid, objid. */
+const WRITE_MARK = [0x6865616c, 0x77726974];
 
 /**
  * Rows as callers get them from DuckDB too: 64-bit integers and NUMERIC as numbers (bigint past 2^53), DATE as
@@ -222,6 +224,12 @@ class PgSession implements Database {
     // A plain index on the same columns is now redundant and would only slow writes.
     await this.run(`DROP INDEX IF EXISTS "${indexName(table, columns)}"`);
   }
+  markWriting(): Promise<{ release(): Promise<void> }> {
+    return this.owner.markWriting();
+  }
+  writesElsewhere(): Promise<number> {
+    return this.owner.writesElsewhere();
+  }
 
   private async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this.target as PoolClient);
@@ -256,6 +264,8 @@ export class PostgresDatabase implements Database {
   private readonly pool: Pool;
   private readonly session: PgSession;
   private readonly writers = new AsyncMutex();
+  /** Write markers this process holds (`markWriting`). */
+  private marks = 0;
 
   private constructor(pool: Pool) {
     this.pool = pool;
@@ -318,6 +328,48 @@ export class PostgresDatabase implements Database {
   }
   key(table: string, columns: readonly string[]): Promise<void> {
     return this.session.key(table, columns);
+  }
+
+  /**
+   * A shared session-level advisory lock held on a client of its own: visible to every process in `pg_locks`,
+   * released with the client, and by the server if this process dies.
+   */
+  async markWriting(): Promise<{ release(): Promise<void> }> {
+    const client = await this.pool.connect();
+    // The server may drop this long-held connection (restart, termination): its lock goes with it, and the error
+    // must not escape as an unhandled event; the release below then discards the client.
+    client.on('error', () => undefined);
+    try {
+      await client.query('SELECT pg_advisory_lock_shared($1, $2)', WRITE_MARK);
+    } catch (e) {
+      client.release(true);
+      throw e;
+    }
+    this.marks++;
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        this.marks--;
+        // Dropping the connection drops its lock even when the unlock cannot be sent.
+        await client.query('SELECT pg_advisory_unlock_shared($1, $2)', WRITE_MARK).then(
+          () => client.release(),
+          (e: unknown) => client.release(e instanceof Error ? e : true),
+        );
+      },
+    };
+  }
+
+  async writesElsewhere(): Promise<number> {
+    // Each marker is one granted row (one client each); the marks of this process are subtracted.
+    const { rows } = await this.pool.query<{ n: string }>(
+      `SELECT COUNT(*) AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 2 AND granted
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      WRITE_MARK,
+    );
+    return Math.max(0, Number(rows[0]?.n ?? 0) - this.marks);
   }
 
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
