@@ -108,4 +108,14 @@ export const resourceStoreMigrations: readonly Migration[] = [
       ['resource_version', ['type', 'id', 'version']],
     ],
   },
+  {
+    module: 'store',
+    version: 5,
+    name: 'the write stamp as a counter',
+    // The number of versions ever committed, kept by each write in its transaction (`ResourceStore.writeStamp`).
+    statements: [
+      'CREATE TABLE store_stamp (n BIGINT NOT NULL)',
+      'INSERT INTO store_stamp SELECT COUNT(*) FROM resource_version',
+    ],
+  },
 ];

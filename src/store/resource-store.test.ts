@@ -100,6 +100,7 @@ for (const engine of ENGINES) {
         { module: 'store', version: 2 },
         { module: 'store', version: 3 },
         { module: 'store', version: 4 },
+        { module: 'store', version: 5 },
       ]);
       await db.close();
     });
@@ -107,13 +108,44 @@ for (const engine of ENGINES) {
     it('keeps every head when a version 1 store drops its key index (migration 2)', async () => {
       const db = await openTestDatabase();
       await migrate(db, resourceStoreMigrations.slice(0, 1), NOW);
+      // What a version 1 store held after writing a and b, then a again.
+      for (const [id, version, body] of [
+        ['a', 1, { status: 'final' }],
+        ['b', 1, {}],
+        ['a', 2, { status: 'amended' }],
+      ] as const) {
+        const w = write(id, body);
+        await db.run('INSERT INTO resource_version VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+          w.type,
+          w.id,
+          version,
+          NOW,
+          w.patientKey,
+          w.hash,
+          w.source,
+          w.content,
+        ]);
+      }
+      for (const [id, version, body] of [
+        ['a', 2, { status: 'amended' }],
+        ['b', 1, {}],
+      ] as const) {
+        await db.run('INSERT INTO resource_head VALUES ($1, $2, $3, $4, $5, $6)', [
+          'Observation',
+          id,
+          version,
+          write(id, body).hash,
+          NOW,
+          'p1',
+        ]);
+      }
       const store = new ResourceStore(db);
-      await store.write([write('a', { status: 'final' }), write('b', {})], NOW);
-      await store.write([write('a', { status: 'amended' })], NOW);
       const before = await db.all('SELECT * FROM resource_head ORDER BY id');
-      expect((await migrate(db, resourceStoreMigrations, NOW)).map((m) => m.version)).toEqual([2, 3, 4]);
+      expect((await migrate(db, resourceStoreMigrations, NOW)).map((m) => m.version)).toEqual([2, 3, 4, 5]);
       expect(await db.all('SELECT * FROM resource_head ORDER BY id')).toEqual(before);
+      expect(await store.writeStamp()).toBe(3); // migration 5 starts the counter at the versions already kept
       await store.write([write('b', { status: 'final' })], NOW);
+      expect(await store.writeStamp()).toBe(4);
       expect((await store.read('Observation', 'b'))?.version).toBe(2);
       expect(await db.all('SELECT id, version FROM resource_head ORDER BY id')).toEqual([
         { id: 'a', version: 2 },

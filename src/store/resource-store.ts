@@ -4,7 +4,7 @@ import type { Database, SqlValue } from './database.js';
 import type { StagedBatch, StagedWriteCounts } from './staged-write.js';
 import { writeStagedBatch } from './staged-write.js';
 import type { Head, WriteKey, WriteResult } from './write-plan.js';
-import { dropMovedHeads, headKey as key, planWrites } from './write-plan.js';
+import { countVersions, dropMovedHeads, headKey as key, planWrites } from './write-plan.js';
 
 /** One resource ready to store: pseudonymised, with its stored id, serialised body and content hash. */
 export interface ResourceWrite extends WriteKey {
@@ -85,6 +85,7 @@ export class ResourceStore {
       for (const [param, target] of r.search.references) refRows.push([r.type, r.id, param, target]);
     }
     await tx.append('resource_version', versionRows);
+    await countVersions(tx, versionRows.length);
     await dropMovedHeads(tx, { list: plan.moved });
     await tx.append('resource_head', plan.heads);
     await tx.append('search_token', tokenRows);
@@ -172,7 +173,8 @@ export class ResourceStore {
    * shrinks (versions are never deleted), so derived tables record it to tell whether they reflect every write.
    */
   async writeStamp(): Promise<number> {
-    const [r] = await this.db.all<{ n: unknown }>('SELECT COUNT(*) AS n FROM resource_version');
+    // A counter kept by every write, not COUNT(*): every reader checks it, and PostgreSQL counts by scanning.
+    const [r] = await this.db.all<{ n: unknown }>('SELECT n FROM store_stamp');
     return Number(r?.n ?? 0);
   }
 }
