@@ -8,6 +8,7 @@ import type { Hub } from '../src/hub/index.js';
 import type { TrainingResult } from '../src/models/index.js';
 import { parseTrainingSpec, trainFromSpec } from '../src/models/index.js';
 import { buildServer } from '../src/server/index.js';
+import { HTN_BASE_FEATURES, HTN_CONCEPT_SETS, htnTrainingSpec } from './support/htn-spec.js';
 import { syntheticHub } from './support/synthetic-risk-check.js';
 import { ingestOptions } from './support/temp-hub.js';
 
@@ -24,22 +25,9 @@ const HTN_COHORT = {
 
 /** A small model whose population is every adult observed at the index date. */
 const HTN_SPEC = parseTrainingSpec({
-  model: 'htn-consent',
-  name: 'Hypertension within 5 years',
-  conceptSets: {
-    htn: { concepts: [{ system: ICD10, code: 'I10', descendants: true }] },
-    sbp: { concepts: [{ system: 'http://loinc.org', code: '8480-6' }] },
-  },
-  population: { indexDate: '2021-01-01', age: { min: 20 } },
-  outcome: { name: 'hypertension', domain: 'condition', conceptSet: 'htn', horizonDays: 1826 },
-  features: [
-    { name: 'age', kind: 'age' },
-    { name: 'male', kind: 'sex', value: 'male' },
-    { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { end: 0 }, missing: 'indicator' },
-  ],
-  learner: { kind: 'logistic', l2: 1 },
-  split: { testFraction: 0.3, seed: 3 },
-  card: { title: 'Hypertension, 5-year risk', intendedUse: 'testing', limitations: ['synthetic data'] },
+  ...htnTrainingSpec('htn-consent'),
+  conceptSets: { htn: HTN_CONCEPT_SETS.htn, sbp: HTN_CONCEPT_SETS.sbp },
+  features: HTN_BASE_FEATURES,
 });
 
 interface Exported {

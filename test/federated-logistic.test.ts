@@ -22,25 +22,14 @@ import {
 } from '../src/models/index.js';
 import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { HTN_BASE_FEATURES, htnFeatureSpec } from './support/htn-spec.js';
 import { peerEachOther, serveFederated } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 const REGIONS: RegionId[] = ['gwangju', 'gyeonggi', 'busan'];
 const SPEC = {
-  name: 'Hypertension within 5 years',
-  conceptSets: {
-    htn: { concepts: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'I10', descendants: true }] },
-    sbp: { concepts: [{ system: 'http://loinc.org', code: '8480-6' }] },
-    bmi: { concepts: [{ system: 'http://loinc.org', code: '39156-5' }] },
-  },
-  population: { indexDate: '2021-01-01', age: { min: 20 } },
-  outcome: { name: 'hypertension', domain: 'condition', conceptSet: 'htn', horizonDays: 1826 },
-  features: [
-    { name: 'age', kind: 'age' },
-    { name: 'male', kind: 'sex', value: 'male' },
-    { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { end: 0 }, missing: 'indicator' },
-    { name: 'bmi', kind: 'mean', conceptSet: 'bmi', window: { end: 0 } },
-  ],
+  ...htnFeatureSpec(),
+  features: [...HTN_BASE_FEATURES, { name: 'bmi', kind: 'mean', conceptSet: 'bmi', window: { end: 0 } }],
 };
 
 function concat(parts: FeatureMatrix[]): FeatureMatrix {

@@ -17,6 +17,7 @@ import {
 } from '../src/models/index.js';
 import { buildServer } from '../src/server/index.js';
 import { captureIo } from './support/cli-capture.js';
+import { htnTrainingSpec } from './support/htn-spec.js';
 import { syntheticHub } from './support/synthetic-risk-check.js';
 import { TEST_ENGINE } from './support/test-engine.js';
 
@@ -41,26 +42,7 @@ function t2dSpec(): FeatureSpec {
 }
 
 /** A small hypertension model for the CLI and API: enough events in a few hundred people. */
-const HTN_SPEC = {
-  model: 'htn-5y',
-  name: 'Hypertension within 5 years',
-  conceptSets: {
-    htn: { concepts: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'I10', descendants: true }] },
-    sbp: { concepts: [{ system: 'http://loinc.org', code: '8480-6' }] },
-    bmi: { concepts: [{ system: 'http://loinc.org', code: '39156-5' }] },
-  },
-  population: { indexDate: INDEX, age: { min: 20 } },
-  outcome: { name: 'hypertension', domain: 'condition', conceptSet: 'htn', horizonDays: 1826 },
-  features: [
-    { name: 'age', kind: 'age' },
-    { name: 'male', kind: 'sex', value: 'male' },
-    { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { end: 0 }, missing: 'indicator' },
-    { name: 'bmi', kind: 'latest', conceptSet: 'bmi', window: { start: -1095, end: 0 }, unit: 'kg/m2' },
-  ],
-  learner: { kind: 'logistic', l2: 1 },
-  split: { testFraction: 0.3, seed: 3 },
-  card: { title: 'Hypertension, 5-year risk', intendedUse: 'testing', limitations: ['synthetic data'] },
-};
+const HTN_SPEC = htnTrainingSpec('htn-5y', INDEX);
 
 describe('risk models on a hub: features in SQL, CLI, predict API', () => {
   let env: Awaited<ReturnType<typeof syntheticHub>>;

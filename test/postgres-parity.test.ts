@@ -9,6 +9,7 @@ import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import { parseTrainingSpec, trainFromSpec } from '../src/models/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { htnTrainingSpec } from './support/htn-spec.js';
 import { ingestOptions } from './support/temp-hub.js';
 import { testStore } from './support/test-engine.js';
 
@@ -16,26 +17,7 @@ import { testStore } from './support/test-engine.js';
  * The same data on both engines gives the same answers (issue 15): stored resources, analytic tables, a cohort's
  * attrition, and a logistic model's coefficients to 1e-8. Runs in the postgres project, where a cluster exists.
  */
-const SPEC = {
-  model: 'htn-parity',
-  name: 'Hypertension within 5 years',
-  conceptSets: {
-    htn: { concepts: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'I10', descendants: true }] },
-    sbp: { concepts: [{ system: 'http://loinc.org', code: '8480-6' }] },
-    bmi: { concepts: [{ system: 'http://loinc.org', code: '39156-5' }] },
-  },
-  population: { indexDate: '2021-01-01', age: { min: 20 } },
-  outcome: { name: 'hypertension', domain: 'condition', conceptSet: 'htn', horizonDays: 1826 },
-  features: [
-    { name: 'age', kind: 'age' },
-    { name: 'male', kind: 'sex', value: 'male' },
-    { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { end: 0 }, missing: 'indicator' },
-    { name: 'bmi', kind: 'latest', conceptSet: 'bmi', window: { start: -1095, end: 0 }, unit: 'kg/m2' },
-  ],
-  learner: { kind: 'logistic', l2: 1 },
-  split: { testFraction: 0.3, seed: 3 },
-  card: { title: 'Hypertension, 5-year risk', intendedUse: 'testing', limitations: ['synthetic data'] },
-};
+const SPEC = htnTrainingSpec('htn-parity');
 const COHORT = JSON.parse(
   readFileSync(new URL('./fixtures/cohorts/htn-older-women.json', import.meta.url), 'utf8'),
 ) as unknown;
