@@ -26,7 +26,7 @@ export interface HubKeys {
 
 /**
  * What every module of a hub is opened with: built once, passed in, never global. The Ed25519 identity is not here:
- * only federation signs, and it reads its key itself (federation/hub-identity.ts).
+ * federation owns it (federation/hub-identity.ts) and hands the audit log a signer for its checkpoints.
  */
 export interface HubContext {
   config: HubConfig;
