@@ -175,6 +175,9 @@ describe('CLI commands while `healthmesh serve` holds the store (admin socket)',
   it('removes its socket on a clean stop, and the audit log names the socket and labels the file', async () => {
     expect(await stopProcess(server, 'SIGTERM')).toBe(0);
     expect(existsSync(paths.adminSocket)).toBe(false);
+    // The server signed a checkpoint of what it appended as it shut down.
+    const checkpoints = readFileSync(paths.auditCheckpoints, 'utf8').trim().split('\n');
+    expect(checkpoints.length).toBeGreaterThan(1);
     const hub = await openHub(dir, { logger: silentLogger() });
     try {
       const rows = await hub.db.all<{ actor: string; action: string; target: string; outcome: string }>(
@@ -196,6 +199,8 @@ describe('CLI commands while `healthmesh serve` holds the store (admin socket)',
         outcome: 'success',
       });
       expect(JSON.stringify(rows)).not.toContain(root);
+      const last = JSON.parse(checkpoints.at(-1) ?? '{}') as { seq: number };
+      expect(rows.at(last.seq)).toMatchObject({ action: 'audit-checkpoint' });
     } finally {
       await hub.close();
     }
