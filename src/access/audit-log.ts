@@ -199,10 +199,10 @@ export class AuditLog {
     }
     if (!start) return this.verify();
     const recorded: { n: number; seq: number }[] = [];
-    // An anchor at or before the verified point was checked then; one after it is checked on the way.
+    // An anchor before the starting point was checked then; one at it or after it is compared on the way.
     const from = start;
-    let hashAtAnchor: string | undefined = anchor && anchor.seq <= from.seq ? anchor.hash : undefined;
-    if (anchor?.seq === from.seq && anchor.hash !== from.hash) hashAtAnchor = from.hash;
+    let hashAtAnchor: string | undefined =
+      anchor && anchor.seq < from.seq ? anchor.hash : anchor?.seq === from.seq ? from.hash : undefined;
     const scan = await this.scan(this.db, from, (seq, hash, r) => {
       if (anchor && seq === anchor.seq) hashAtAnchor = hash;
       if (r.action === CHECKPOINT_ACTION) recorded.push({ n: checkpointNumber(r), seq });
