@@ -168,13 +168,16 @@ describe('CLI commands while `healthmesh serve` holds the store (admin socket)',
     const text = await cli(['stats', '--dir', dir]);
     expect(text.out).toMatch(/^hub admin-test \(data\): 2 resources, 2 versions, 1 patients, \d+ audit entries\n/);
     const audit = await cli(['audit', 'verify', '--dir', dir]);
-    expect(audit.out).toMatch(/^audit log intact: \d+ entries\n$/);
+    expect(audit.out).toMatch(/^audit log intact: \d+ entries, \d+ signed checkpoints\n$/);
     expect(audit.code).toBe(0);
   });
 
   it('removes its socket on a clean stop, and the audit log names the socket and labels the file', async () => {
     expect(await stopProcess(server, 'SIGTERM')).toBe(0);
     expect(existsSync(paths.adminSocket)).toBe(false);
+    // The server signed a checkpoint of what it appended as it shut down.
+    const checkpoints = readFileSync(paths.auditCheckpoints, 'utf8').trim().split('\n');
+    expect(checkpoints.length).toBeGreaterThan(1);
     const hub = await openHub(dir, { logger: silentLogger() });
     try {
       const rows = await hub.db.all<{ actor: string; action: string; target: string; outcome: string }>(
@@ -196,6 +199,8 @@ describe('CLI commands while `healthmesh serve` holds the store (admin socket)',
         outcome: 'success',
       });
       expect(JSON.stringify(rows)).not.toContain(root);
+      const last = JSON.parse(checkpoints.at(-1) ?? '{}') as { seq: number };
+      expect(rows.at(last.seq)).toMatchObject({ action: 'audit-checkpoint' });
     } finally {
       await hub.close();
     }

@@ -277,7 +277,8 @@ describe('FHIR REST API driven by fhir-kit-client over real HTTP', () => {
     const actions = new Set(entries.map((e) => e.action));
     for (const a of ['read', 'vread', 'history', 'search', 'transaction', 'export', 'metadata'])
       expect(actions).toContain(a);
-    expect(entries.some((e) => e.outcome === 'denied')).toBe(true);
+    // The 401s above (no or a bad token) are counted for the hub log, not audited one row each.
+    expect(entries.some((e) => e.actor === 'anonymous')).toBe(false);
     const verified = await hub.audit.verify();
     expect(verified.ok).toBe(true);
     // the audit of this test's last request may land after its response: never fewer entries than read above

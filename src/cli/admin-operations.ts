@@ -1,6 +1,6 @@
 import type { AdminHandler } from './admin-socket.js';
 import { adminHandler } from './admin-socket.js';
-import { auditVerifyOperation } from './commands/audit.js';
+import { auditCheckpointOperation, auditVerifyOperation } from './commands/audit.js';
 import { ingestOperation } from './commands/ingest.js';
 import { statsOperation } from './commands/stats.js';
 import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
@@ -12,5 +12,6 @@ export const ADMIN_OPERATIONS: ReadonlyMap<string, AdminHandler> = new Map([
   adminHandler(tokenRevoke),
   adminHandler(statsOperation),
   adminHandler(auditVerifyOperation),
+  adminHandler(auditCheckpointOperation),
   adminHandler(ingestOperation),
 ]);

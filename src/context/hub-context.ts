@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { destination } from 'pino';
-import { AuditLog } from '../access/index.js';
+import type { AuditKey } from '../access/index.js';
+import { AuditLog, openAuditKey } from '../access/index.js';
 import type { Clock, HubConfig, Logger } from '../core/index.js';
 import { createLogger, HealthmeshError, parseConfig, systemClock } from '../core/index.js';
 import type { LinkageKey } from '../privacy/index.js';
@@ -19,11 +20,13 @@ export interface HubKeys {
   secret: Buffer;
   /** The key the linkage service issued to this hub, if any: ingest then derives a linkage token per person. */
   linkageKey: LinkageKey | undefined;
+  /** The key of the audit chain's HMACs and the first entry it keys (made on first open for an older hub). */
+  audit: AuditKey;
 }
 
 /**
  * What every module of a hub is opened with: built once, passed in, never global. The Ed25519 identity is not here:
- * only federation signs, and it reads its key itself (federation/hub-identity.ts).
+ * federation owns it (federation/hub-identity.ts) and hands the audit log a signer for its checkpoints.
  */
 export interface HubContext {
   config: HubConfig;
@@ -93,6 +96,7 @@ export async function openHubContext(paths: HubPaths, config: HubConfig, options
       linkageKey: existsSync(paths.linkageKey)
         ? parseLinkageKey(readFileSync(paths.linkageKey, 'utf8'), paths.linkageKey, config.name)
         : undefined,
+      audit: await openAuditKey(db, paths.auditKey),
     };
     const store = new ResourceStore(db);
     return {
@@ -101,7 +105,11 @@ export async function openHubContext(paths: HubPaths, config: HubConfig, options
       clock,
       logger,
       db,
-      audit: new AuditLog(db, clock, paths.auditAnchor),
+      audit: new AuditLog(db, clock, paths.auditAnchor, {
+        key: keys.audit,
+        checkpointsPath: paths.auditCheckpoints,
+        logger,
+      }),
       keys,
       derived: new DerivedData(db, clock, logger, () => store.writeStamp()),
     };

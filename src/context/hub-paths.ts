@@ -11,6 +11,8 @@ export interface HubPaths {
   adminToken: string;
   /** The hub's Ed25519 identity (PKCS#8 PEM, owner-only): signs hub-to-hub requests and responses. */
   identityKey: string;
+  /** The audit key (owner-only): keys the audit chain's HMACs; never in the store. */
+  auditKey: string;
   /** Hub-specific linkage key issued by the linkage service (owner-only), when the hub has one. */
   linkageKey: string;
   /** The hubs this hub talks to: name, URL and public key of each. */
@@ -21,6 +23,10 @@ export interface HubPaths {
   stagingDir: string;
   log: string;
   auditAnchor: string;
+  /** Audit records kept outside the store (owner-only directory). */
+  auditDir: string;
+  /** Signed audit checkpoints, one JSON line each, appended only. */
+  auditCheckpoints: string;
   /** Files of a running `serve` process (owner-only directory). */
   runDir: string;
   /** The serving process's admin endpoint: a unix socket the CLI asks while the store is held (docs/architecture.md). */
@@ -37,6 +43,7 @@ export function hubPaths(dir: string): HubPaths {
     secret: join(d, 'secrets', 'hub.key'),
     adminToken: join(d, 'secrets', 'admin.token'),
     identityKey: join(d, 'secrets', 'identity.pem'),
+    auditKey: join(d, 'secrets', 'audit.key'),
     linkageKey: join(d, 'secrets', 'linkage.json'),
     peers: join(d, 'peers.json'),
     rejectsDir: join(d, 'rejects'),
@@ -44,6 +51,8 @@ export function hubPaths(dir: string): HubPaths {
     stagingDir: join(d, 'staging'),
     log: join(d, 'logs', 'hub.log'),
     auditAnchor: join(d, 'audit.head'),
+    auditDir: join(d, 'audit'),
+    auditCheckpoints: join(d, 'audit', 'checkpoints.jsonl'),
     runDir: join(d, 'run'),
     adminSocket: join(d, 'run', 'admin.sock'),
   };
@@ -70,6 +79,7 @@ export function restrictHubPermissions(paths: HubPaths): void {
     paths.exportsDir,
     paths.stagingDir,
     paths.runDir,
+    paths.auditDir,
   ];
   for (const d of dirs) if (existsSync(d)) chmodSync(d, 0o700);
   const files = [
@@ -77,6 +87,7 @@ export function restrictHubPermissions(paths: HubPaths): void {
     paths.store,
     `${paths.store}.wal`,
     paths.auditAnchor,
+    paths.auditCheckpoints,
     paths.peers,
     paths.log,
     ...(existsSync(paths.secretsDir) ? readdirSync(paths.secretsDir).map((f) => join(paths.secretsDir, f)) : []),

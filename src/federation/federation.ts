@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { HubModule, HubServices } from '../context/index.js';
 import { FederationClient } from './federation-client.js';
 import type { HubIdentity } from './hub-identity.js';
@@ -25,7 +26,15 @@ export interface Federation {
 export const federationModule: HubModule<object, object> = {
   name: 'federation',
   migrations: federationMigrations,
-  open: () => ({}),
+  open: (hub) => {
+    // The hub's Ed25519 identity also signs the audit log's checkpoints; this module owns the key, so it hands the
+    // audit log a signer. A hub without one (made before federation) writes no checkpoints until it has one.
+    if (existsSync(hub.paths.identityKey)) {
+      const identity = loadIdentity(hub.config.name, hub.paths);
+      hub.audit.useSigner({ privateKey: identity.privateKey, kid: identity.thumbprint });
+    }
+    return {};
+  },
 };
 
 /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeAuditKey } from '../access/index.js';
 import { cohortModule } from '../cohort/index.js';
 import type { HubModule, HubPaths, HubServices, OpenOptions } from '../context/index.js';
 import {
@@ -60,8 +61,9 @@ function writeSecretFile(path: string, content: string | Buffer): void {
 }
 
 /**
- * Create a hub in `dir`: configuration, a random 256-bit pseudonymisation secret, an Ed25519 identity and an
- * admin token (all owner-only files), and the store with its schema. Fails if a hub is already there.
+ * Create a hub in `dir`: configuration, a random 256-bit pseudonymisation secret, an Ed25519 identity, the audit key
+ * and an admin token (all owner-only files), the store with its schema, and the audit log's first signed checkpoint.
+ * Fails if a hub is already there.
  */
 export async function initHub(
   dir: string,
@@ -81,11 +83,13 @@ export async function initHub(
     restrictHubPermissions(paths);
     writeSecretFile(paths.secret, randomBytes(32));
     writeIdentityKey(paths);
+    writeAuditKey(paths.auditKey);
     const hub = await openWith(paths, config, options);
     try {
       const token = await hub.tokens.create('admin', 'admin');
       writeSecretFile(paths.adminToken, `${token}\n`);
       await hub.audit.append({ actor: 'cli', action: 'init', target: `hub:${config.name}`, outcome: 'success' });
+      await hub.audit.checkpoint();
     } finally {
       await hub.close();
     }
@@ -98,6 +102,8 @@ export async function initHub(
     for (const f of [
       paths.secret,
       paths.identityKey,
+      paths.auditKey,
+      paths.auditCheckpoints,
       paths.adminToken,
       paths.store,
       `${paths.store}.wal`,

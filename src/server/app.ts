@@ -16,6 +16,7 @@ import { ModelFederation } from '../models/index.js';
 import type { Released } from '../privacy/index.js';
 import { isReleased, scrubText } from '../privacy/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
+import { AnonymousRequests } from './anonymous-requests.js';
 import { consoleAssets } from './console-assets.js';
 import { validateInput } from './input-validation.js';
 import { collectRoutes, openApiRoutes } from './openapi.js';
@@ -52,6 +53,8 @@ declare module 'fastify' {
     auditAction?: { action: string; target: string; detail?: Record<string, string | number | boolean> };
     /** The route wrote its own audit entries (federation: per peer and operation). */
     auditedByRoute?: boolean;
+    /** Why a request without a valid token was refused (counted, not audited one by one). */
+    anonymousRefusal?: 'AUTH_MISSING_TOKEN' | 'AUTH_INVALID_TOKEN';
   }
 }
 
@@ -101,10 +104,15 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     if (req.routeOptions.config?.peerAuth === true || req.routeOptions.config?.publicAsset === true) return;
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match)
+    if (!match) {
+      req.anonymousRefusal = 'AUTH_MISSING_TOKEN';
       throw new HealthmeshError('AUTH_MISSING_TOKEN', 'this hub requires a bearer token (Authorization: Bearer …)');
+    }
     const principal = await hub.tokens.verify(match[1]!);
-    if (!principal) throw new HealthmeshError('AUTH_INVALID_TOKEN', 'the bearer token is not valid for this hub');
+    if (!principal) {
+      req.anonymousRefusal = 'AUTH_INVALID_TOKEN';
+      throw new HealthmeshError('AUTH_INVALID_TOKEN', 'the bearer token is not valid for this hub');
+    }
     req.principal = principal;
     const access = req.routeOptions.config?.access;
     if (access === 'row-level' && !mayReadRowLevel(principal)) {
@@ -134,15 +142,22 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     );
   });
 
-  // Every request is audited once its outcome is known, refused ones included.
+  // Every request of a principal is audited once its outcome is known, refused ones (403) included. A request
+  // without a valid token is counted instead and reported to the hub's log at a bounded rate (anonymous-requests.ts).
+  const anonymous = new AnonymousRequests(hub.clock, hub.logger);
+  app.addHook('onClose', async () => anonymous.flush());
   app.addHook('onResponse', async (req, reply) => {
     if (req.auditedByRoute) return;
     const a = req.auditAction;
     const status = reply.statusCode;
+    if (req.principal === undefined) {
+      anonymous.record(req.anonymousRefusal ?? (status < 400 ? 'served' : `status-${status}`), routeOf(req));
+      return;
+    }
     await hub.audit.append({
       actor: req.principal?.name ?? 'anonymous',
       action: a?.action ?? 'request',
-      target: a?.target ?? `${req.method} ${req.routeOptions.url ?? 'unknown-route'}`,
+      target: a?.target ?? routeOf(req),
       outcome: status < 400 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failure',
       detail: { status, ...(a?.detail ?? {}) },
     });
@@ -208,6 +223,11 @@ async function federationOf(
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');
     return undefined;
   }
+}
+
+/** A request's route as the audit log and the hub log name it: method and route pattern, never the raw URL. */
+function routeOf(req: FastifyRequest): string {
+  return `${req.method} ${req.routeOptions.url ?? 'unknown-route'}`;
 }
 
 /** Fastify's refusal of an over-long body, as our own code naming the route's limit. */

@@ -37,7 +37,7 @@ export function federationRoutes(federation: Federation, limits: { maxBodyBytes:
       return body;
     });
 
-    // Public information, so no credential; the app's own hook audits it like any request.
+    // Public information, so no credential; counted by the app's hook like any request without a token.
     app.get('/federation/identity', { config: { peerAuth: true } }, async () => {
       return {
         name: federation.identity.name,
