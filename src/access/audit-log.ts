@@ -127,10 +127,14 @@ export class AuditLog {
   }
 
   async append(entry: AuditEntry, tx?: Database): Promise<AuditRecord> {
-    const record = tx ? await this.insert(tx, entry) : await this.db.transaction((t) => this.insert(t, entry));
+    if (tx) {
+      // Inside a caller's transaction the entry may still roll back: the anchor and the checkpoint wait for a later
+      // append (an anchor that trails the log verifies; one past its end would be a false alarm).
+      return this.insert(tx, entry);
+    }
+    const record = await this.db.transaction((t) => this.insert(t, entry));
     this.noteHead(record);
-    // Inside a caller's transaction the entry is not committed yet: a later append writes the checkpoint.
-    if (!tx) await this.checkpointIfDue(record.seq);
+    await this.checkpointIfDue(record.seq);
     return record;
   }
 

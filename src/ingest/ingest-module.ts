@@ -36,8 +36,8 @@ export const ingestModule: HubModule<HubServices, { ingest: IngestPipeline }> = 
       clock: hub.clock,
       logger: hub.logger,
       pathLabel: (path) => hub.pseudonymiser.pathLabel(path),
-      audit: async (e) => {
-        await audit.append(e);
+      audit: async (e, tx) => {
+        await audit.append(e, tx);
       },
       derived: hub.derived,
     });

@@ -5,7 +5,7 @@ import type { Clock, Logger } from '../core/index.js';
 import { checkSourceName } from '../core/index.js';
 import type { InMemoryInput, ReaderOptions, RecordInput, ResourceValidator } from '../fhir/index.js';
 import { DEFAULT_MAX_RECORD_BYTES, inputName, listInputFiles, readNdjsonLines, readRecords } from '../fhir/index.js';
-import type { ResourceStore, WriteResult } from '../store/index.js';
+import type { Database, ResourceStore, WriteResult } from '../store/index.js';
 import { Run } from './ingest-run.js';
 import type { IngestSummary } from './ingest-summary.js';
 import type { PrepareResult, PrepareWorkerData } from './prepare-pool.js';
@@ -63,13 +63,17 @@ export interface IngestDeps {
   logger: Logger;
   /** The audit log's name for a file read from disk (its path may hold identifiers): `Pseudonymiser.pathLabel`. */
   pathLabel: (absolutePath: string) => string;
-  audit: (entry: {
-    actor: string;
-    action: string;
-    target: string;
-    outcome: 'success' | 'failure';
-    detail: Record<string, number | string>;
-  }) => Promise<void>;
+  /** Append to the audit log; with `tx`, inside that transaction (the entry commits with the write, or neither). */
+  audit: (
+    entry: {
+      actor: string;
+      action: string;
+      target: string;
+      outcome: 'success' | 'failure';
+      detail: Record<string, number | string>;
+    },
+    tx?: Database,
+  ) => Promise<void>;
   /**
    * The hub's after-commit pipeline: every run ends by bringing the derived tables up to date with what it
    * committed, failed or not. Omitted (a bare pipeline over a store): derived tables are the caller's concern.

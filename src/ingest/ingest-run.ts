@@ -1,7 +1,7 @@
 import type { RawRecord } from '../fhir/index.js';
 import type { PersonLink, SeenNames } from '../privacy/index.js';
 import { personLinkage } from '../privacy/index.js';
-import type { WriteResult } from '../store/index.js';
+import type { Database, WriteResult } from '../store/index.js';
 import { bundleEntries } from './bundle-entries.js';
 import type { EntryOutcome, IngestDeps, IngestOptions } from './ingest-pipeline.js';
 import type { IngestSummary } from './ingest-summary.js';
@@ -353,10 +353,12 @@ export class Run {
         files: staging.batchFiles(chunks),
       };
       const now = this.deps.clock.now();
-      // Tokens commit with the Patients they belong to, so a crash never leaves one without the other.
+      // Tokens commit with the Patients they belong to, and the audit entry with both: a crash or a full disk never
+      // leaves one without the others.
       const counts = await this.deps.store.db.transaction(async (tx) => {
         const r = await this.deps.store.writeStaged(batch, now, tx);
         await personLinkage.record(tx, links);
+        await this.auditCommit(tx, r);
         return r;
       });
       for (const c of counts) this.summary.written(c.type, c.status, c.count);
@@ -373,6 +375,12 @@ export class Run {
     const results = await this.deps.store.db.transaction(async (tx) => {
       const r = await this.deps.store.write(writes, now, tx);
       await personLinkage.record(tx, links);
+      const counts = new Map<string, number>();
+      for (const x of r) counts.set(x.status, (counts.get(x.status) ?? 0) + 1);
+      await this.auditCommit(
+        tx,
+        [...counts].map(([status, count]) => ({ status, count })),
+      );
       return r;
     });
     let i = 0;
@@ -391,6 +399,22 @@ export class Run {
         this.settle(r.slot, { ok: true, type, id, result }, r.origin.entry);
       }
     }
+  }
+
+  /** The audit entry of one committed batch, written in its transaction: what was stored, by whom, from where. */
+  private async auditCommit(tx: Database, counts: readonly { status: string; count: number }[]): Promise<void> {
+    const detail: Record<string, number | string> = { source: this.options.source };
+    for (const c of counts) detail[c.status] = ((detail[c.status] as number | undefined) ?? 0) + c.count;
+    await this.deps.audit(
+      {
+        actor: this.options.actor,
+        action: 'ingest.commit',
+        target: `source:${this.options.source}`,
+        outcome: 'success',
+        detail,
+      },
+      tx,
+    );
   }
 
   private settle(
