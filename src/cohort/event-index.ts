@@ -1,12 +1,14 @@
 /**
- * Builds the event index from the hub's analytic tables (`view_*`). Dates in the views are ISO text (FHIR dates
- * may be partial); here they become SQL DATEs once, so cohort rules compare dates, not strings. A partial date
- * takes its first day (2019-03 → 2019-03-01). The index is rebuilt when the analytic tables changed since the
- * last build (their refresh stamps are compared), inside one transaction. Rows are written sorted by code:
- * a concept set then touches few row groups (DuckDB prunes them by min/max; measured below in bench/cohort.ts).
+ * Builds the event index from the hub's analytic tables (`analyticTable` of the views module). Dates in the views
+ * are ISO text (FHIR dates may be partial); here they become SQL DATEs once, so cohort rules compare dates, not
+ * strings. A partial date takes its first day (2019-03 → 2019-03-01). The index is rebuilt when the analytic tables
+ * changed since the last build (their refresh stamps are compared), inside one transaction. Rows are written sorted
+ * by code: a concept set then touches few row groups (DuckDB prunes them by min/max; measured below in
+ * bench/cohort.ts).
  */
 import type { Clock } from '../core/index.js';
 import type { Database } from '../store/index.js';
+import { AnalyticTables, analyticTable } from '../views/index.js';
 
 export const FHIR_ORIGIN = 'fhir';
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
@@ -33,7 +35,7 @@ interface Source {
 const SOURCES: readonly Source[] = [
   {
     domain: 'condition',
-    table: 'view_condition',
+    table: analyticTable('condition'),
     system: 'code_system',
     code: 'code_code',
     date: 'COALESCE(onset_start, recorded_date)',
@@ -43,7 +45,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'measurement',
-    table: 'view_observation',
+    table: analyticTable('observation'),
     system: 'code_system',
     code: 'code_code',
     date: 'effective_start',
@@ -53,7 +55,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'observation',
-    table: 'view_observation',
+    table: analyticTable('observation'),
     system: 'code_system',
     code: 'code_code',
     date: 'effective_start',
@@ -64,7 +66,7 @@ const SOURCES: readonly Source[] = [
   {
     // A coded answer is an event too, so "current smoker" (the answer's code) can be a concept set.
     domain: 'observation',
-    table: 'view_observation',
+    table: analyticTable('observation'),
     system: 'value_code_system',
     code: 'value_code',
     date: 'effective_start',
@@ -74,7 +76,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'medication',
-    table: 'view_medication_request',
+    table: analyticTable('medication_request'),
     system: 'medication_system',
     code: 'medication_code',
     date: 'authored_on',
@@ -84,7 +86,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'procedure',
-    table: 'view_procedure',
+    table: analyticTable('procedure'),
     system: 'code_system',
     code: 'code_code',
     date: 'performed_start',
@@ -94,7 +96,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'encounter',
-    table: 'view_encounter',
+    table: analyticTable('encounter'),
     system: 'type_system',
     code: 'type_code',
     date: 'start',
@@ -103,7 +105,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'encounter',
-    table: 'view_encounter',
+    table: analyticTable('encounter'),
     system: `'${ACT_CODE}'`,
     code: 'class_code',
     date: 'start',
@@ -112,7 +114,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'immunization',
-    table: 'view_immunization',
+    table: analyticTable('immunization'),
     system: 'vaccine_system',
     code: 'vaccine_code',
     date: 'occurrence',
@@ -124,10 +126,8 @@ const SOURCES: readonly Source[] = [
 
 /** The analytic tables' refresh stamp: changes whenever any of them was refreshed. */
 async function viewsStamp(db: Database): Promise<string> {
-  const rows = await db.all<{ view: string; refreshed_at: unknown; row_count: unknown }>(
-    'SELECT view, refreshed_at, row_count FROM view_table ORDER BY view',
-  );
-  return rows.map((r) => `${r.view}:${String(r.refreshed_at)}:${String(r.row_count)}`).join('|');
+  const tables = await AnalyticTables.refreshed(db);
+  return tables.map((t) => `${t.view}:${String(t.refreshedAt)}:${String(t.rows)}`).join('|');
 }
 
 /** Rebuilds the FHIR part of the event index if the analytic tables changed; returns whether it did. */
@@ -160,7 +160,7 @@ export async function refreshEventIndex(db: Database, clock: Clock, force = fals
          CAST(SUBSTR(p.birth_date, 1, 4) AS INTEGER),
          CASE WHEN LENGTH(p.birth_date) >= 7 THEN CAST(SUBSTR(p.birth_date, 6, 2) AS INTEGER) ELSE 7 END,
          p.region, ${isoToDate('p.deceased_date')}, o.first_date, o.last_date, '${FHIR_ORIGIN}'
-       FROM view_patient p
+       FROM ${analyticTable('patient')} p
        LEFT JOIN (SELECT patient_key, MIN(event_date) AS first_date, MAX(event_date) AS last_date
                   FROM cohort_event WHERE origin = '${FHIR_ORIGIN}' GROUP BY patient_key) o ON o.patient_key = p.id
        WHERE p.birth_date IS NOT NULL`,
