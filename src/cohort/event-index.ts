@@ -11,6 +11,12 @@ import type { Database } from '../store/index.js';
 import { AnalyticTables, analyticTable } from '../views/index.js';
 
 export const FHIR_ORIGIN = 'fhir';
+
+/**
+ * The event index, for SQL in other modules: a published read-only relation with the columns docs/cohorts.md
+ * documents (patient_key, domain, system, code, event_date DATE, value, unit, origin). Only this module writes it.
+ */
+export const EVENT_TABLE = 'cohort_event';
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 
 /** An ISO date or date-time column as a SQL DATE (the local calendar date as written). */
@@ -179,4 +185,19 @@ export async function refreshEventIndex(db: Database, clock: Clock, force = fals
   });
   await db.analyze(['cohort_event', 'cohort_person', 'cohort_vocabulary']);
   return true;
+}
+
+/**
+ * The first and last event date (ISO `YYYY-MM-DD`) of a domain in the event index, both null when it holds no event
+ * of that domain.
+ */
+export async function eventDateSpan(
+  db: Database,
+  domain: string,
+): Promise<{ first: string | null; last: string | null }> {
+  const [span] = await db.all<{ lo: string | null; hi: string | null }>(
+    'SELECT CAST(MIN(event_date) AS VARCHAR) AS lo, CAST(MAX(event_date) AS VARCHAR) AS hi FROM cohort_event WHERE domain = $1',
+    [domain],
+  );
+  return { first: span?.lo ?? null, last: span?.hi ?? null };
 }
