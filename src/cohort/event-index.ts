@@ -17,6 +17,7 @@ export const FHIR_ORIGIN = 'fhir';
  * documents (patient_key, domain, system, code, event_date DATE, value, unit, origin). Only this module writes it.
  */
 export const EVENT_TABLE = 'cohort_event';
+
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 
 /** An ISO date or date-time column as a SQL DATE (the local calendar date as written). */
