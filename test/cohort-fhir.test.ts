@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CohortRun } from '../src/cohort/index.js';
-import { characterise, releaseCohort, runCohort } from '../src/cohort/index.js';
+import { characterise, entriesByDay, listCohortRuns, releaseCohort, runCohort } from '../src/cohort/index.js';
 import { isHealthmeshError } from '../src/core/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
@@ -104,6 +104,11 @@ describe('cohorts over FHIR data, through ingest, views and the event index', ()
       expect(days).toBeGreaterThanOrEqual(0);
       expect(days).toBeLessThanOrEqual(1825);
     }
+    const listed = (await listCohortRuns(env.hub.db)).find((r) => r.cohortId === run.cohortId);
+    expect(listed).toMatchObject({ name: run.name, persons: run.persons });
+    const days = await entriesByDay(env.hub.db, run.cohortId);
+    expect(days.reduce((n, d) => n + d.entries, 0)).toBe(run.entries);
+    expect(days.every((d) => /^\d{4}-\d{2}-\d{2}$/.test(d.day))).toBe(true);
   });
 
   it('characterises it: everyone is a woman of 50+, every person has the entry condition', async () => {

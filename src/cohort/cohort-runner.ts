@@ -119,6 +119,39 @@ export async function runCohort(
   });
 }
 
+/** A stored run as `listCohortRuns` gives it. */
+export interface CohortRunSummary {
+  cohortId: string;
+  name: string;
+  persons: number;
+  createdAt: Date;
+}
+
+/** The runs stored on this hub, oldest first. */
+export async function listCohortRuns(db: Database): Promise<CohortRunSummary[]> {
+  const rows = await db.all<{ cohort_id: string; name: string; persons: unknown; created_at: unknown }>(
+    'SELECT cohort_id, name, persons, created_at FROM cohort_run ORDER BY created_at',
+  );
+  return rows.map((r) => ({
+    cohortId: r.cohort_id,
+    name: r.name,
+    persons: num(r.persons),
+    createdAt: r.created_at instanceof Date ? r.created_at : new Date(String(r.created_at)),
+  }));
+}
+
+/**
+ * The entries of a stored result per start day (ISO `YYYY-MM-DD`), in no order: raw counts, disclosure control is
+ * the caller's. A cohort with `all` occurrences counts a person once per entry.
+ */
+export async function entriesByDay(db: Database, cohortId: string): Promise<{ day: string; entries: number }[]> {
+  const rows = await db.all<{ d: string; n: unknown }>(
+    'SELECT CAST(start_date AS VARCHAR) AS d, COUNT(*) AS n FROM cohort_result WHERE cohort_id = $1 GROUP BY start_date',
+    [cohortId],
+  );
+  return rows.map((r) => ({ day: r.d, entries: num(r.n) }));
+}
+
 /** A stored run, or COHORT_NOT_FOUND. */
 export async function loadCohortRun(
   db: Database,

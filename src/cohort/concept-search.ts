@@ -1,4 +1,5 @@
 import type { HubServices as Hub } from '../context/index.js';
+import { analyticTable } from '../views/index.js';
 
 /** A code found in the hub's event index, with the display text its records carry and how many people have it. */
 export interface ConceptMatch {
@@ -18,13 +19,13 @@ export interface ConceptMatch {
  * displays live in the views (docs/views.md).
  */
 const DISPLAYS = `
-  SELECT code_system AS system, code_code AS code, MAX(code_display) AS display FROM view_condition
+  SELECT code_system AS system, code_code AS code, MAX(code_display) AS display FROM ${analyticTable('condition')}
     WHERE code_display IS NOT NULL GROUP BY code_system, code_code
   UNION ALL
-  SELECT code_system, code_code, MAX(code_display) FROM view_observation
+  SELECT code_system, code_code, MAX(code_display) FROM ${analyticTable('observation')}
     WHERE code_display IS NOT NULL GROUP BY code_system, code_code
   UNION ALL
-  SELECT code_system, code_code, MAX(code_display) FROM view_procedure
+  SELECT code_system, code_code, MAX(code_display) FROM ${analyticTable('procedure')}
     WHERE code_display IS NOT NULL GROUP BY code_system, code_code`;
 
 /**

@@ -1,14 +1,23 @@
 /**
- * Builds the event index from the hub's analytic tables (`view_*`). Dates in the views are ISO text (FHIR dates
- * may be partial); here they become SQL DATEs once, so cohort rules compare dates, not strings. A partial date
- * takes its first day (2019-03 → 2019-03-01). The index is rebuilt when the analytic tables changed since the
- * last build (their refresh stamps are compared), inside one transaction. Rows are written sorted by code:
- * a concept set then touches few row groups (DuckDB prunes them by min/max; measured below in bench/cohort.ts).
+ * Builds the event index from the hub's analytic tables (`analyticTable` of the views module). Dates in the views
+ * are ISO text (FHIR dates may be partial); here they become SQL DATEs once, so cohort rules compare dates, not
+ * strings. A partial date takes its first day (2019-03 → 2019-03-01). The index is rebuilt when the analytic tables
+ * changed since the last build (their refresh stamps are compared), inside one transaction. Rows are written sorted
+ * by code: a concept set then touches few row groups (DuckDB prunes them by min/max; measured below in
+ * bench/cohort.ts).
  */
 import type { Clock } from '../core/index.js';
 import type { Database } from '../store/index.js';
+import { AnalyticTables, analyticTable } from '../views/index.js';
 
 export const FHIR_ORIGIN = 'fhir';
+
+/**
+ * The event index, for SQL in other modules: a published read-only relation with the columns docs/cohorts.md
+ * documents (patient_key, domain, system, code, event_date DATE, value, unit, origin). Only this module writes it.
+ */
+export const EVENT_TABLE = 'cohort_event';
+
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 
 /** An ISO date or date-time column as a SQL DATE (the local calendar date as written). */
@@ -33,7 +42,7 @@ interface Source {
 const SOURCES: readonly Source[] = [
   {
     domain: 'condition',
-    table: 'view_condition',
+    table: analyticTable('condition'),
     system: 'code_system',
     code: 'code_code',
     date: 'COALESCE(onset_start, recorded_date)',
@@ -43,7 +52,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'measurement',
-    table: 'view_observation',
+    table: analyticTable('observation'),
     system: 'code_system',
     code: 'code_code',
     date: 'effective_start',
@@ -53,7 +62,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'observation',
-    table: 'view_observation',
+    table: analyticTable('observation'),
     system: 'code_system',
     code: 'code_code',
     date: 'effective_start',
@@ -64,7 +73,7 @@ const SOURCES: readonly Source[] = [
   {
     // A coded answer is an event too, so "current smoker" (the answer's code) can be a concept set.
     domain: 'observation',
-    table: 'view_observation',
+    table: analyticTable('observation'),
     system: 'value_code_system',
     code: 'value_code',
     date: 'effective_start',
@@ -74,7 +83,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'medication',
-    table: 'view_medication_request',
+    table: analyticTable('medication_request'),
     system: 'medication_system',
     code: 'medication_code',
     date: 'authored_on',
@@ -84,7 +93,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'procedure',
-    table: 'view_procedure',
+    table: analyticTable('procedure'),
     system: 'code_system',
     code: 'code_code',
     date: 'performed_start',
@@ -94,7 +103,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'encounter',
-    table: 'view_encounter',
+    table: analyticTable('encounter'),
     system: 'type_system',
     code: 'type_code',
     date: 'start',
@@ -103,7 +112,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'encounter',
-    table: 'view_encounter',
+    table: analyticTable('encounter'),
     system: `'${ACT_CODE}'`,
     code: 'class_code',
     date: 'start',
@@ -112,7 +121,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'immunization',
-    table: 'view_immunization',
+    table: analyticTable('immunization'),
     system: 'vaccine_system',
     code: 'vaccine_code',
     date: 'occurrence',
@@ -124,10 +133,8 @@ const SOURCES: readonly Source[] = [
 
 /** The analytic tables' refresh stamp: changes whenever any of them was refreshed. */
 async function viewsStamp(db: Database): Promise<string> {
-  const rows = await db.all<{ view: string; refreshed_at: unknown; row_count: unknown }>(
-    'SELECT view, refreshed_at, row_count FROM view_table ORDER BY view',
-  );
-  return rows.map((r) => `${r.view}:${String(r.refreshed_at)}:${String(r.row_count)}`).join('|');
+  const tables = await AnalyticTables.refreshed(db);
+  return tables.map((t) => `${t.view}:${String(t.refreshedAt)}:${String(t.rows)}`).join('|');
 }
 
 /** Rebuilds the FHIR part of the event index if the analytic tables changed; returns whether it did. */
@@ -160,7 +167,7 @@ export async function refreshEventIndex(db: Database, clock: Clock, force = fals
          CAST(SUBSTR(p.birth_date, 1, 4) AS INTEGER),
          CASE WHEN LENGTH(p.birth_date) >= 7 THEN CAST(SUBSTR(p.birth_date, 6, 2) AS INTEGER) ELSE 7 END,
          p.region, ${isoToDate('p.deceased_date')}, o.first_date, o.last_date, '${FHIR_ORIGIN}'
-       FROM view_patient p
+       FROM ${analyticTable('patient')} p
        LEFT JOIN (SELECT patient_key, MIN(event_date) AS first_date, MAX(event_date) AS last_date
                   FROM cohort_event WHERE origin = '${FHIR_ORIGIN}' GROUP BY patient_key) o ON o.patient_key = p.id
        WHERE p.birth_date IS NOT NULL`,
@@ -179,4 +186,19 @@ export async function refreshEventIndex(db: Database, clock: Clock, force = fals
   });
   await db.analyze(['cohort_event', 'cohort_person', 'cohort_vocabulary']);
   return true;
+}
+
+/**
+ * The first and last event date (ISO `YYYY-MM-DD`) of a domain in the event index, both null when it holds no event
+ * of that domain.
+ */
+export async function eventDateSpan(
+  db: Database,
+  domain: string,
+): Promise<{ first: string | null; last: string | null }> {
+  const [span] = await db.all<{ lo: string | null; hi: string | null }>(
+    'SELECT CAST(MIN(event_date) AS VARCHAR) AS lo, CAST(MAX(event_date) AS VARCHAR) AS hi FROM cohort_event WHERE domain = $1',
+    [domain],
+  );
+  return { first: span?.lo ?? null, last: span?.hi ?? null };
 }

@@ -11,7 +11,7 @@ import type { HubServices as Hub } from '../context/index.js';
 import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { Released, ReleasedCount, RingCall, RingResponse } from '../privacy/index.js';
-import { federatedDistinctCount, LinkageParty } from '../privacy/index.js';
+import { federatedDistinctCount, LinkageParty, personLinkage } from '../privacy/index.js';
 import { characterise, measurementContributors, measurementGridCells } from './characterisation.js';
 import type { CohortDefinition } from './cohort-definition.js';
 import type { ReleasedCohort } from './cohort-release.js';
@@ -121,13 +121,11 @@ async function memberTokens(hub: Hub, def: CohortDefinition, purpose: unknown): 
     await hub.derived.assertCurrent();
     await runCohort(hub.db, def, hub.clock, consent);
   }
-  const rows = await hub.db.all<{ token: string }>(
-    `SELECT DISTINCT l.token FROM person_linkage l
-     JOIN (SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1) r ON r.patient_key = l.patient_key
-     WHERE ${consent.allows('l.patient_key')}`,
+  return personLinkage.tokensOf(
+    hub.db,
+    `(SELECT DISTINCT patient_key FROM cohort_result WHERE cohort_id = $1 AND ${consent.allows('patient_key')})`,
     [id],
   );
-  return rows.map((r) => r.token);
 }
 
 /** The cohort side of a hub's federation: `cohort.run` and, when the hub holds a linkage key, `cohort.linkage`. */

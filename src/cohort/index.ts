@@ -28,19 +28,22 @@ export type {
 } from './cohort-definition.js';
 export { COHORT_SCHEMA, DOMAINS, MAX_COHORT_AGE, MAX_COHORT_COUNT, MAX_COHORT_DAYS } from './cohort-definition.js';
 export { cohortModule } from './cohort-module.js';
+export type { CriteriaPopulation, ObservedCriteria, PopulationSource } from './cohort-population.js';
+export { fillPopulation, POPULATION_COLUMNS } from './cohort-population.js';
 export type {
   CohortReleaser,
   CohortStatistics,
   MeasurementStatistics,
 } from './cohort-release.js';
 export { AGE_BANDS, releaseCohortStatistics, SEXES } from './cohort-release.js';
-export type { AttritionStep, CohortConsent, CohortRun } from './cohort-runner.js';
-export { cohortIdOf, loadCohortRun, runCohort } from './cohort-runner.js';
+export type { AttritionStep, CohortConsent, CohortRun, CohortRunSummary } from './cohort-runner.js';
+export { cohortIdOf, entriesByDay, listCohortRuns, loadCohortRun, runCohort } from './cohort-runner.js';
 export { cohortMigrations } from './cohort-schema.js';
 export { validateCohortDefinition } from './cohort-validation.js';
 export type { ConceptMatch } from './concept-search.js';
 export { searchConcepts } from './concept-search.js';
-export { FHIR_ORIGIN, refreshEventIndex } from './event-index.js';
+/** `EVENT_TABLE`: the event index, a published read-only relation with the columns in docs/cohorts.md. */
+export { EVENT_TABLE, eventDateSpan, FHIR_ORIGIN, refreshEventIndex } from './event-index.js';
 export type { FederatedCohort, ReleasedCohort } from './federated-cohort.js';
 export { CohortFederation, DEFAULT_COHORT_PURPOSE, releaseCohort } from './federated-cohort.js';
 export type { PooledMeasurement } from './measurement-pooling.js';

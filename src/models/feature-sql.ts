@@ -7,7 +7,8 @@
  * and PostgreSQL both speak.
  */
 import type { Domain, Window } from '../cohort/index.js';
-import { conceptSetCodes } from '../cohort/index.js';
+import { conceptSetCodes, EVENT_TABLE } from '../cohort/index.js';
+import { analyticTable } from '../views/index.js';
 import type { FeatureDefinition, FeatureSpec, OutcomeSpec } from './feature-spec.js';
 
 /** LOINC codes of the FHIR genomics reporting style the synthetic data and most labs use for a variant result. */
@@ -89,7 +90,7 @@ export function populationValueSql(f: FeatureDefinition): string | undefined {
 export function featureSelect(spec: FeatureSpec, f: FeatureDefinition, pop: string): BoundSql | undefined {
   const q = new StatementBuilder();
   const events = (cs: string) =>
-    `${pop} t JOIN cohort_event e ON e.patient_key = t.patient_key JOIN ${cs} c ON e.system = c.system AND e.code = c.code`;
+    `${pop} t JOIN ${EVENT_TABLE} e ON e.patient_key = t.patient_key JOIN ${cs} c ON e.system = c.system AND e.code = c.code`;
   switch (f.kind) {
     case 'age':
     case 'sex':
@@ -122,7 +123,7 @@ export function featureSelect(spec: FeatureSpec, f: FeatureDefinition, pop: stri
       const cs = q.codes(spec, f.conceptSet, 'measurement');
       const unit = f.unit !== undefined ? ` AND l.unit = ${q.add(f.unit)}` : '';
       return q.statement(`SELECT t.rid, AVG(l.value_quantity) AS v
-        FROM ${pop} t JOIN view_lifelog l ON l.patient_key = t.patient_key JOIN ${cs} c ON l.code_system = c.system AND l.code_code = c.code
+        FROM ${pop} t JOIN ${analyticTable('lifelog')} l ON l.patient_key = t.patient_key JOIN ${cs} c ON l.code_system = c.system AND l.code_code = c.code
         WHERE l.value_quantity IS NOT NULL AND l.effective_start IS NOT NULL${windowSql(isoDay('l.effective_start'), f.window)}${unit}
         GROUP BY t.rid`);
     }
@@ -139,8 +140,8 @@ export function featureSelect(spec: FeatureSpec, f: FeatureDefinition, pop: stri
           JOIN (SELECT o.patient_key, o.id, MIN(${isoDay('o.effective_start')}) AS day,
                   MAX(CASE WHEN o.code_code = '${DBSNP_COMPONENT}' THEN o.value_code END) AS rsid,
                   MAX(CASE WHEN o.code_code = '${ALLELIC_STATE_COMPONENT}' THEN CASE o.value_code WHEN '${HOMOZYGOUS}' THEN 2 WHEN '${HETEROZYGOUS}' THEN 1 ELSE 0 END ELSE 0 END) AS alleles
-                FROM view_observation o
-                WHERE o.id IN (SELECT id FROM view_observation WHERE component_index IS NULL AND code_code = '${VARIANT_ASSESSMENT}')
+                FROM ${analyticTable('observation')} o
+                WHERE o.id IN (SELECT id FROM ${analyticTable('observation')} WHERE component_index IS NULL AND code_code = '${VARIANT_ASSESSMENT}')
                 GROUP BY o.patient_key, o.id) g ON g.patient_key = t.patient_key AND g.day <= t.index_date
           JOIN (${weights.join(' UNION ALL ')}) w ON w.rsid = g.rsid
           GROUP BY t.rid, g.rsid) x
@@ -154,7 +155,7 @@ export function outcomeSelect(spec: FeatureSpec, o: OutcomeSpec, pop: string): B
   const q = new StatementBuilder();
   const cs = q.codes(spec, o.conceptSet, o.domain);
   return q.statement(`SELECT t.rid, 1 AS v FROM ${pop} t
-    WHERE EXISTS (SELECT 1 FROM cohort_event e JOIN ${cs} c ON e.system = c.system AND e.code = c.code
+    WHERE EXISTS (SELECT 1 FROM ${EVENT_TABLE} e JOIN ${cs} c ON e.system = c.system AND e.code = c.code
       WHERE e.patient_key = t.patient_key AND e.domain = ${q.add(o.domain)}
         AND e.event_date > t.index_date AND e.event_date <= t.index_date + ${Math.trunc(o.horizonDays)})`);
 }
@@ -165,7 +166,7 @@ export function prevalentDelete(spec: FeatureSpec, o: OutcomeSpec, pop: string):
   // The codes as a subquery, not a CTE: PostgreSQL's DELETE takes a WITH only before it, DuckDB's either way.
   const codes = q.codeSelect(spec, o.conceptSet, o.domain);
   return {
-    sql: `DELETE FROM ${pop} WHERE EXISTS (SELECT 1 FROM cohort_event e JOIN (${codes}) c ON e.system = c.system AND e.code = c.code
+    sql: `DELETE FROM ${pop} WHERE EXISTS (SELECT 1 FROM ${EVENT_TABLE} e JOIN (${codes}) c ON e.system = c.system AND e.code = c.code
       WHERE e.patient_key = ${pop}.patient_key AND e.domain = ${q.add(o.domain)} AND e.event_date <= ${pop}.index_date)`,
     params: q.params,
   };

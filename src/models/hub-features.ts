@@ -1,17 +1,18 @@
 /**
- * Computes a feature spec's rows inside the hub, in SQL: the population goes to a temporary table with a row id,
- * then one statement per feature (over `cohort_event`, `view_lifelog` or `view_observation`, `feature-sql.ts`)
- * inserts `(rid, feature, value)` into a narrow temporary table, and both are streamed out. Runs in one writer
- * transaction because DuckDB's temporary tables belong to a connection. What comes back is one row per (person,
- * index date) with raw values — NaN where nothing was recorded; filling them is the fitted plan's job
- * (`feature-plan.ts`), so training and scoring fill the same way.
+ * Computes a feature spec's rows inside the hub, in SQL: the population goes to a temporary table with a row id
+ * (`fillPopulation` of the cohort module), then one statement per feature (over the event index or the lifelog and
+ * observation analytic tables, `feature-sql.ts`) inserts `(rid, feature, value)` into a narrow temporary table, and
+ * both are streamed out. Runs in one writer transaction because DuckDB's temporary tables belong to a connection.
+ * What comes back is one row per (person, index date) with raw values — NaN where nothing was recorded; filling them
+ * is the fitted plan's job (`feature-plan.ts`), so training and scoring fill the same way.
  */
 import { randomBytes } from 'node:crypto';
-import { runCohort } from '../cohort/index.js';
+import type { ObservedCriteria, PopulationSource } from '../cohort/index.js';
+import { fillPopulation, POPULATION_COLUMNS, runCohort } from '../cohort/index.js';
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { ConsentFilter } from '../privacy/index.js';
-import type { Row, SqlValue } from '../store/index.js';
+import type { Row } from '../store/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { featureMatrix } from './feature-matrix.js';
 import type { FeatureSpec } from './feature-spec.js';
@@ -51,29 +52,16 @@ export function defaultFeaturePurpose(scope: FeatureScope): string {
   return scope.purpose ?? (scope.patients !== undefined ? 'treatment' : 'ai-development');
 }
 
-/** Whole years of age on the date `d` (an SQL expression), from the birth year and month. */
-const wholeAge = (d: string) =>
-  `(EXTRACT(YEAR FROM ${d}) - p.birth_year - CASE WHEN EXTRACT(MONTH FROM ${d}) < p.birth_month THEN 1 ELSE 0 END)`;
-
-/** The SELECT of the population rows (patient_key, gender, birth_year, birth_month, region, index_date). */
-async function populationSelect(
+/** Who the rows are about: the population source and how many of a cohort population consent left out. */
+async function populationOf(
   hub: Hub,
   spec: FeatureSpec,
   scope: FeatureScope,
   consent: ConsentFilter,
-): Promise<{ sql: string; params: SqlValue[]; leftOut: number }> {
-  const params: SqlValue[] = [];
-  const add = (v: SqlValue) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  const cols = 'p.patient_key, p.gender, p.birth_year, p.birth_month, p.region';
-  const only = scope.patients !== undefined ? ` AND ${hub.db.inList('p.patient_key', add([...scope.patients]))}` : '';
+): Promise<{ source: PopulationSource; leftOut: number }> {
   if ('cohort' in spec.population && scope.indexDate === undefined) {
     const run = await runCohort(hub.db, spec.population.cohort, hub.clock, consent);
-    const sql = `SELECT DISTINCT ${cols}, r.start_date AS index_date FROM cohort_result r
-      JOIN cohort_person p ON p.patient_key = r.patient_key WHERE r.cohort_id = ${add(run.cohortId)}${only}`;
-    return { sql, params, leftOut: run.consent?.leftOut ?? 0 };
+    return { source: { cohortId: run.cohortId }, leftOut: run.consent?.leftOut ?? 0 };
   }
   const indexDate = scope.indexDate ?? ('indexDate' in spec.population ? spec.population.indexDate : undefined);
   if (indexDate === undefined) {
@@ -85,26 +73,21 @@ async function populationSelect(
   if (training && (scope.patients !== undefined || scope.indexDate !== undefined)) {
     throw new Error('training dates are for the spec population, not a scope of patients or another date');
   }
-  const dates = [
+  const indexDates = [
     indexDate,
     ...(training && 'indexDate' in spec.population ? (spec.population.trainingIndexDates ?? []) : []),
   ];
-  // One SELECT per date, each date's population chosen as on the index date; the dates are distinct (validated).
-  const selects = dates.map((date) => {
-    const d = `CAST(${add(date)} AS DATE)`;
-    const conds = [`(p.death_date IS NULL OR p.death_date > ${d})`, 'p.birth_year IS NOT NULL'];
-    if (scope.patients === undefined && 'indexDate' in spec.population) {
-      const prior = Math.trunc(spec.population.priorObservationDays ?? 0);
-      conds.push(
-        `p.observation_start IS NOT NULL AND p.observation_start <= ${d} - ${prior} AND p.observation_end >= ${d}`,
-      );
-      const age = spec.population.age;
-      if (age?.min !== undefined) conds.push(`${wholeAge(d)} >= ${add(age.min)}`);
-      if (age?.max !== undefined) conds.push(`${wholeAge(d)} <= ${add(age.max)}`);
-    }
-    return `SELECT DISTINCT ${cols}, ${d} AS index_date FROM cohort_person p WHERE ${conds.join(' AND ')}${only}`;
-  });
-  return { sql: selects.join('\nUNION ALL\n'), params, leftOut: 0 };
+  // Each date's population is chosen as on the index date; the dates are distinct (validated). Scored patients
+  // drop the observation requirement (a patient seen today is scored today).
+  if (scope.patients === undefined && 'indexDate' in spec.population) {
+    const { age } = spec.population;
+    const observed: ObservedCriteria = {
+      priorDays: Math.trunc(spec.population.priorObservationDays ?? 0),
+      ...(age !== undefined && { age }),
+    };
+    return { source: { indexDates, observed }, leftOut: 0 };
+  }
+  return { source: { indexDates }, leftOut: 0 };
 }
 
 const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN : Number(v));
@@ -121,17 +104,11 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
   const tag = randomBytes(6).toString('hex');
   const pop = `model_population_${tag}`;
   const vals = `model_values_${tag}`;
-  const population = await populationSelect(hub, spec, scope, consent);
+  const population = await populationOf(hub, spec, scope, consent);
   const width = spec.features.length;
   const built = await hub.db.transaction(async (tx) => {
-    await tx.run(
-      `CREATE TEMPORARY TABLE ${pop} (rid BIGINT, patient_key VARCHAR, gender VARCHAR, birth_year INTEGER, birth_month INTEGER, region VARCHAR, index_date DATE)`,
-    );
-    // ROW_NUMBER() without a window order numbers rows as they stream by (DuckDB's streaming window): no sort.
-    await tx.run(
-      `INSERT INTO ${pop} SELECT ROW_NUMBER() OVER () AS rid, x.* FROM (${population.sql}) x`,
-      population.params,
-    );
+    await tx.run(`CREATE TEMPORARY TABLE ${pop} (${POPULATION_COLUMNS})`);
+    await fillPopulation(tx, pop, population.source, scope.patients);
     // People whose consent refuses the purpose leave before any feature of theirs is computed.
     const refused = `NOT (${consent.allows('patient_key')})`;
     const [out] = await tx.all<{ n: unknown }>(`SELECT COUNT(DISTINCT patient_key) AS n FROM ${pop} WHERE ${refused}`);

@@ -4,7 +4,7 @@
  * for a `ConsentFilter` (a purpose as of a time) and put its condition into their own SQL, so refusers are left out
  * inside the query that would have used them.
  *
- * Why a table derived from the resource store rather than the `view_consent` analytic table: a decision needs a
+ * Why a table derived from the resource store rather than the consent analytic table (views): a decision needs a
  * consent's whole provision tree (nested exceptions, each with its periods and purposes), which a flat view row
  * cannot hold, and consent must count at the next query whoever ingested it — so the table is rebuilt (`refresh`)
  * by the hub's after-commit pipeline whenever the store's Consents (or the hub's policy) changed. `filter` never

@@ -1,4 +1,4 @@
-import type { Database, Migration } from '../store/index.js';
+import type { Database, Migration, SqlValue } from '../store/index.js';
 
 export const personLinkageMigrations: readonly Migration[] = [
   {
@@ -59,6 +59,19 @@ export const personLinkage = {
             `SELECT DISTINCT token FROM person_linkage WHERE ${db.inList('patient_key', '$1')}`,
             [patientKeys],
           );
+    return rows.map((r) => r.token);
+  },
+
+  /**
+   * Distinct tokens of the patients a caller's relation holds: a table it named (a temporary table of its
+   * transaction) or a parenthesised subquery with its `params`, either with a `patient_key` column. One join in the
+   * engine, however many patients; patients without a token add nothing.
+   */
+  async tokensOf(db: Database, relation: string, params: readonly SqlValue[] = []): Promise<string[]> {
+    const rows = await db.all<{ token: string }>(
+      `SELECT DISTINCT l.token FROM person_linkage l JOIN ${relation} r ON r.patient_key = l.patient_key`,
+      params,
+    );
     return rows.map((r) => r.token);
   },
 };

@@ -1,5 +1,5 @@
 import type { CohortDefinition } from '../cohort/index.js';
-import { runCohort } from '../cohort/index.js';
+import { entriesByDay, eventDateSpan, runCohort } from '../cohort/index.js';
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { ConsentFilter } from '../privacy/index.js';
@@ -74,21 +74,18 @@ async function weeklyCounts(
   consent: ConsentFilter,
 ): Promise<{ values: Float64Array; leftOut: number }> {
   const run = await runCohort(hub.db, def, hub.clock, consent);
-  const rows = await hub.db.all<{ d: string; n: unknown }>(
-    'SELECT CAST(start_date AS VARCHAR) AS d, COUNT(*) AS n FROM cohort_result WHERE cohort_id = $1 GROUP BY start_date',
-    [run.cohortId],
-  );
+  const days = await entriesByDay(hub.db, run.cohortId);
   // Zero-filled: between the hub's first and last data week a week without a case is a count of zero, not a gap.
   const values = new Float64Array(weeks);
-  for (const r of rows) {
-    const w = (weekEndingDay(toDay(r.d, 'cohort_result.start_date')) - first) / 7;
+  for (const r of days) {
+    const w = (weekEndingDay(toDay(r.day, 'cohort entry start date')) - first) / 7;
     if (w < 0 || w >= weeks) {
       throw new HealthmeshError(
         'SURVEILLANCE_BAD_DATE',
-        `${def.name}: a case dated ${r.d} lies outside the hub's encounters (${isoDay(first - 6)} … ${isoDay(first + 7 * weeks - 1)})`,
+        `${def.name}: a case dated ${r.day} lies outside the hub's encounters (${isoDay(first - 6)} … ${isoDay(first + 7 * weeks - 1)})`,
       );
     }
-    values[w] = (values[w] as number) + Number(r.n);
+    values[w] = (values[w] as number) + r.entries;
   }
   return { values, leftOut: run.consent?.leftOut ?? 0 };
 }
@@ -106,11 +103,8 @@ export async function hubWeeklySeries(hub: Hub, purpose = 'public-health'): Prom
   await hub.derived.assertCurrent();
   // The span of the hub's encounters: conditions carry onsets from before a record began (a diagnosis dated 1948),
   // which would stretch the grid over decades the hub never observed.
-  const [span] = await hub.db.all<{ lo: string | null; hi: string | null }>(
-    `SELECT CAST(MIN(event_date) AS VARCHAR) AS lo, CAST(MAX(event_date) AS VARCHAR) AS hi FROM cohort_event
-     WHERE domain = 'encounter'`,
-  );
-  if (span?.lo == null || span.hi == null) {
+  const span = await eventDateSpan(hub.db, 'encounter');
+  if (span.first === null || span.last === null) {
     throw new HealthmeshError(
       'SURVEILLANCE_SHORT_HISTORY',
       `hub ${hub.config.name} holds no dated encounters to count`,
@@ -119,8 +113,8 @@ export async function hubWeeklySeries(hub: Hub, purpose = 'public-health'): Prom
       },
     );
   }
-  const first = weekEndingDay(toDay(span.lo, 'first event date'));
-  const weeks = (weekEndingDay(toDay(span.hi, 'last event date')) - first) / 7 + 1;
+  const first = weekEndingDay(toDay(span.first, 'first event date'));
+  const weeks = (weekEndingDay(toDay(span.last, 'last event date')) - first) / 7 + 1;
   const location = hub.config.name;
   const ili = await weeklyCounts(hub, ILI_COHORT, first, weeks, consent);
   const confirmed = await weeklyCounts(hub, CONFIRMED_FLU_COHORT, first, weeks, consent);

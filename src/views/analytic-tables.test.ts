@@ -4,7 +4,8 @@ import { fixedClock } from '../core/index.js';
 import type { Database, ResourceWrite } from '../store/index.js';
 import { migrate, ResourceStore, resourceStoreMigrations } from '../store/index.js';
 import { AnalyticTables } from './analytic-tables.js';
-import { BUILT_IN_VIEWS } from './builtin-views.js';
+import type { BuiltInViewName } from './builtin-views.js';
+import { analyticTable, BUILT_IN_VIEWS } from './builtin-views.js';
 import { loadBoundaries } from './staged-refresh.js';
 
 const clock = fixedClock(new Date('2025-01-01T00:00:00Z'));
@@ -72,7 +73,29 @@ describe('analytic tables', () => {
     await store.write([write('Condition', 'c2', code('222'))], ticking.now());
     await tables.refresh();
     expect(await stamps()).toEqual({ ...built, condition: '2025-01-01T00:02:00.000Z' });
+    // What other modules compare (the event index): every built table by view name, with its stamp and rows.
+    expect((await AnalyticTables.refreshed(db)).map((t) => [t.view, t.refreshedAt.toISOString(), t.rows])).toEqual([
+      ['condition', '2025-01-01T00:02:00.000Z', 2],
+      ['patient', built.patient, 0],
+    ]);
     await db.close();
+  });
+
+  it('names the table of every built-in view for the SQL of other modules', () => {
+    // A Record over the name type: a view added to the union but not here (or the reverse) fails to compile.
+    const names: Record<BuiltInViewName, true> = {
+      patient: true,
+      condition: true,
+      observation: true,
+      encounter: true,
+      medication_request: true,
+      immunization: true,
+      procedure: true,
+      consent: true,
+      lifelog: true,
+    };
+    expect(Object.keys(names).sort()).toEqual(BUILT_IN_VIEWS.map((v) => v.name).sort());
+    expect(analyticTable('observation')).toBe('view_observation');
   });
 
   it('rebuilds to the same rows from the resource store, and when the view definition changes', async () => {

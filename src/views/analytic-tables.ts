@@ -73,6 +73,13 @@ export interface TableStatus {
   description: string;
 }
 
+/** An analytic table as its last refresh left it. */
+export interface RefreshedTable {
+  view: string;
+  refreshedAt: Date;
+  rows: number;
+}
+
 type Entry = MaterialisedView;
 
 interface Pending {
@@ -100,6 +107,21 @@ export class AnalyticTables {
   static async open(db: Database, options: AnalyticTablesOptions): Promise<AnalyticTables> {
     await migrate(db, viewMigrations, options.clock.now());
     return AnalyticTables.over(db, options);
+  }
+
+  /**
+   * Every analytic table built in `db` (by this or an earlier set of definitions), by view name, with when a
+   * refresh last changed it and its row count: what a table derived from them compares to know it is current.
+   */
+  static async refreshed(db: Database): Promise<RefreshedTable[]> {
+    const rows = await db.all<{ view: string; refreshed_at: unknown; row_count: unknown }>(
+      'SELECT view, refreshed_at, row_count FROM view_table ORDER BY view',
+    );
+    return rows.map((r) => ({
+      view: r.view,
+      refreshedAt: r.refreshed_at instanceof Date ? r.refreshed_at : new Date(String(r.refreshed_at)),
+      rows: Number(r.row_count),
+    }));
   }
 
   /** Compile the built-in views over a store whose tables exist (a hub migrates every module when it opens). */

@@ -8,6 +8,7 @@ import medicationRequest from './builtin/medication_request.json' with { type: '
 import observation from './builtin/observation.json' with { type: 'json' };
 import patient from './builtin/patient.json' with { type: 'json' };
 import procedure from './builtin/procedure.json' with { type: 'json' };
+import { tableOfView } from './materialised-view.js';
 
 /** A view the hub materialises as an analytic table `view_<name>`. */
 export interface BuiltInView {
@@ -31,6 +32,26 @@ export const BUILT_IN_VIEWS: readonly BuiltInView[] = [
   consent,
   lifelog,
 ].map((definition) => ({ name: definition.name, definition }));
+
+/** The names of the built-in views (one `src/views/builtin/<name>.json` each). */
+export type BuiltInViewName =
+  | 'patient'
+  | 'condition'
+  | 'observation'
+  | 'encounter'
+  | 'medication_request'
+  | 'immunization'
+  | 'procedure'
+  | 'consent'
+  | 'lifelog';
+
+/**
+ * The analytic table of a built-in view, for SQL in other modules: a published read-only relation with the columns
+ * its ViewDefinition declares (documented per table in docs/views.md). Only the after-commit pipeline writes it.
+ */
+export function analyticTable(name: BuiltInViewName): string {
+  return tableOfView(builtInView(name).name);
+}
 
 /** The built-in view called `name`, or a VIEW_UNKNOWN error listing the known ones. */
 export function builtInView(name: string): BuiltInView {

@@ -1,13 +1,15 @@
 export type {
   AnalyticTablesOptions,
+  RefreshedTable,
   RefreshOptions,
   RefreshSummary,
   TableStatus,
   ViewRefresh,
 } from './analytic-tables.js';
 export { AnalyticTables } from './analytic-tables.js';
-export type { BuiltInView } from './builtin-views.js';
-export { BUILT_IN_VIEWS, builtInView } from './builtin-views.js';
+export type { BuiltInView, BuiltInViewName } from './builtin-views.js';
+/** `analyticTable(name)`: a built-in view's table, a published read-only relation with the columns in docs/views.md. */
+export { analyticTable, BUILT_IN_VIEWS, builtInView } from './builtin-views.js';
 export type { ColumnProfile, ProfileKind, TableProfile } from './column-profile.js';
 /** Limits on how deep a FHIRPath expression of a view may nest (refused as `VIEW_INVALID_PATH`). */
 export { MAX_PATH_DEPTH, MAX_PATH_NESTING } from './fhirpath-parser.js';

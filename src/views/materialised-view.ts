@@ -17,13 +17,18 @@ export interface MaterialisedView {
   sqlTypes: ReturnType<typeof sqlType>[];
 }
 
+/** The analytic table a view is materialised as (any view: built-in or given to `AnalyticTables`). */
+export function tableOfView(name: string): string {
+  return `view_${name}`;
+}
+
 /** Compile `b` with `%region` bound; the main thread and the flatten workers build their views the same way. */
 export function materialise(b: BuiltInView, region: string, engine: PathEngine | undefined): MaterialisedView {
   const view = CompiledView.compile(b.definition, { constants: { region }, ...(engine && { engine }) });
   const hash = createHash('sha256')
     .update(JSON.stringify([ENGINE_VERSION, b.definition, region, engine ?? 'compiled']))
     .digest('hex');
-  return { name: b.name, table: `view_${b.name}`, view, hash, sqlTypes: view.columns.map(sqlType) };
+  return { name: b.name, table: tableOfView(b.name), view, hash, sqlTypes: view.columns.map(sqlType) };
 }
 
 /** An evaluation error, named with the view and the resource it failed on. */

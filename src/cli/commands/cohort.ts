@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Characterisation, CohortRun, FederatedCohort } from '../../cohort/index.js';
-import { characterise, DEFAULT_COHORT_PURPOSE, loadCohortRun, runCohort } from '../../cohort/index.js';
+import { characterise, DEFAULT_COHORT_PURPOSE, listCohortRuns, loadCohortRun, runCohort } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
 import { audited, pathTarget } from '../audited-work.js';
@@ -170,10 +170,9 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
     .action(async (opts: { dir: string }) => {
       const hub = await openHub(opts.dir);
       try {
-        const rows = await hub.db.all<{ cohort_id: string; name: string; persons: unknown; created_at: unknown }>(
-          'SELECT cohort_id, name, persons, created_at FROM cohort_run ORDER BY created_at',
-        );
-        for (const r of rows) io.out.write(`${r.cohort_id}  ${String(r.persons).padStart(8)}  ${r.name}\n`);
+        for (const r of await listCohortRuns(hub.db)) {
+          io.out.write(`${r.cohortId}  ${String(r.persons).padStart(8)}  ${r.name}\n`);
+        }
         setCode(0);
       } finally {
         await hub.close();
