@@ -18,6 +18,6 @@ for (const [i, file] of files.entries()) {
   await hub.close(); // timed too: the final checkpoint is part of the work (as is the after-commit pipeline)
   const seconds = (performance.now() - t0) / 1000;
   process.stdout.write(
-    `${JSON.stringify({ seconds, derivedSeconds: summary.derived?.seconds ?? 0, totals: summary.totals, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+    `${JSON.stringify({ seconds, derivedSeconds: summary.derived?.seconds ?? 0, derivedSteps: summary.derived?.stepSeconds ?? {}, totals: summary.totals, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
   );
 }

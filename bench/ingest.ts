@@ -86,6 +86,8 @@ interface ChildResult {
   seconds: number;
   /** The after-commit pipeline's share of `seconds`. */
   derivedSeconds: number;
+  /** Its seconds per step. */
+  derivedSteps: Record<string, number>;
   totals: { created: number; updated: number; unchanged: number; rejected: number };
   maxRssMb: number;
 }
@@ -146,7 +148,11 @@ export async function runIngestBench(): Promise<boolean> {
     // A run ends with the after-commit pipeline (analytic tables, event index, consent): part of the figure above.
     const storeOnly = mb / (one.seconds - one.derivedSeconds);
     console.log(
-      `ingest derived data: ${one.derivedSeconds.toFixed(1)} s of ${one.seconds.toFixed(1)} s after the last commit; without it ${storeOnly.toFixed(1)} MB/s (${(storeOnly / parseRate).toFixed(2)}x vs JSON.parse)`,
+      `ingest derived data: ${one.derivedSeconds.toFixed(1)} s of ${one.seconds.toFixed(1)} s after the last commit (${Object.entries(
+        one.derivedSteps,
+      )
+        .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+        .join(', ')}); without it ${storeOnly.toFixed(1)} MB/s (${(storeOnly / parseRate).toFixed(2)}x vs JSON.parse)`,
     );
     // Every resource again with a changed body, into a hub that holds them: new versions, heads and index rows.
     const amended = join(work, 'synthea-amended.ndjson');

@@ -43,6 +43,8 @@ export interface DerivedRefresh {
   writeStamp: number | null;
   /** Per step, in order: how much it changed. */
   steps: Record<string, number>;
+  /** Per step: how long it ran. */
+  stepSeconds: Record<string, number>;
   seconds: number;
 }
 
@@ -179,7 +181,8 @@ export class DerivedData {
     const t0 = performance.now();
     const pending = this.pending;
     this.pending = undefined;
-    if (pending instanceof Set && pending.size === 0) return { writeStamp: null, steps: {}, seconds: 0 };
+    if (pending instanceof Set && pending.size === 0)
+      return { writeStamp: null, steps: {}, stepSeconds: {}, seconds: 0 };
     const scope: CommitScope = pending instanceof Set ? { ids: [...pending] } : {};
     const epoch = this.epoch;
     const quiet = this.writing === 0;
@@ -189,8 +192,13 @@ export class DerivedData {
     // Another process's write whose commits are in the stamp is in flight until its own pass has run.
     const recordable = quiet && epoch === this.epoch && (await this.db.writesElsewhere()) === 0;
     const steps: Record<string, number> = {};
+    const stepSeconds: Record<string, number> = {};
     try {
-      for (const s of this.steps) steps[s.name] = await s.run(scope);
+      for (const s of this.steps) {
+        const t = performance.now();
+        steps[s.name] = await s.run(scope);
+        stepSeconds[s.name] = (performance.now() - t) / 1000;
+      }
     } catch (e) {
       this.widen(undefined); // the next pass redoes everything
       throw e;
@@ -213,6 +221,6 @@ export class DerivedData {
         }
       });
     }
-    return { writeStamp: recordable ? stamp : null, steps, seconds: (performance.now() - t0) / 1000 };
+    return { writeStamp: recordable ? stamp : null, steps, stepSeconds, seconds: (performance.now() - t0) / 1000 };
   }
 }
