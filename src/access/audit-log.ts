@@ -226,6 +226,12 @@ export class AuditLog {
     };
   }
 
+  /** How many entries the log holds. */
+  async count(): Promise<number> {
+    const [r] = await this.db.all<{ n: unknown }>('SELECT COUNT(*) AS n FROM audit_log');
+    return Number(r?.n ?? 0);
+  }
+
   /** Most recent entries, newest first; only those of `actions` when given. */
   async recent(limit: number, actions?: readonly string[]): Promise<AuditRecord[]> {
     const rows =

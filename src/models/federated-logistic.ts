@@ -367,10 +367,8 @@ export class ModelFederation {
 
 /** The store's state as far as features go: how many current resources, and the latest change. */
 async function storeStamp(hub: Hub): Promise<string> {
-  const [row] = await hub.db.all<{ n: unknown; last: unknown }>(
-    'SELECT COUNT(*) AS n, MAX(last_updated) AS last FROM resource_head',
-  );
-  return `${String(row?.n)}|${String(row?.last)}`;
+  const summary = await hub.store.currentSummary();
+  return `${String(summary.count)}|${String(summary.lastUpdated)}`;
 }
 
 /**

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../core/index.js';
 import type { Database, Migration, SqlValue } from '../store/index.js';
+import { ResourceStore } from '../store/index.js';
 import { decisionSpans } from './consent-evaluation.js';
 import type { ConsentPolicy, Purpose } from './consent-policy.js';
 
@@ -62,6 +63,8 @@ export interface ConsentFilter {
 /** The consent decisions of one hub's store, rebuilt when its Consents change. */
 export class ConsentDecisions {
   private building: Promise<void> | undefined;
+  /** The resource store over the same database: where the Consents are read. */
+  private readonly store: ResourceStore;
 
   constructor(
     private readonly db: Database,
@@ -69,7 +72,9 @@ export class ConsentDecisions {
     private readonly clock: Clock,
     /** Refuses when the decisions lag the store (the hub's derived-data check); none: the caller refreshes. */
     private readonly checkCurrent: () => Promise<void> = async () => {},
-  ) {}
+  ) {
+    this.store = new ResourceStore(db);
+  }
 
   /**
    * The filter of a purpose (a name, checked: `CONSENT_UNKNOWN_PURPOSE` naming `field`) as of `asOf` (default now),
@@ -97,11 +102,9 @@ export class ConsentDecisions {
   }
 
   private async stamp(): Promise<string> {
-    const [r] = await this.db.all<{ n: unknown; last: unknown; versions: unknown }>(
-      `SELECT COUNT(*) AS n, MAX(last_updated) AS last, SUM(version) AS versions FROM resource_head WHERE type = 'Consent'`,
-    );
+    const r = await this.store.currentSummary('Consent');
     const policy = createHash('sha256').update(this.policy.fingerprint()).digest('hex').slice(0, 16);
-    return `${String(r?.n)}:${r?.last instanceof Date ? r.last.toISOString() : String(r?.last)}:${String(r?.versions)}:${policy}`;
+    return `${String(r.count)}:${r.lastUpdated instanceof Date ? r.lastUpdated.toISOString() : String(r.lastUpdated)}:${String(r.versionSum)}:${policy}`;
   }
 
   private async rebuild(stamp: string): Promise<void> {
@@ -117,15 +120,14 @@ export class ConsentDecisions {
         for (const s of decisionSpans(consents, p, this.policy)) rows.push([person, p.name, s.from, s.to, s.decision]);
       }
     };
-    for await (const chunk of this.db.stream<{ patient_key: string; content: string }>(
-      `SELECT v.patient_key, v.content FROM resource_head h
-       JOIN resource_version v ON v.type = h.type AND v.id = h.id AND v.version = h.version
-       WHERE h.type = 'Consent' AND v.patient_key IS NOT NULL ORDER BY v.patient_key`,
+    for await (const chunk of this.store.streamCurrent(
+      { types: ['Consent'], inCompartment: true },
+      { order: 'patient' },
     )) {
       for (const r of chunk) {
-        if (r.patient_key !== person) {
+        if (r.patientKey !== person) {
           decide();
-          person = r.patient_key;
+          person = r.patientKey ?? undefined;
           consents = [];
         }
         consents.push(JSON.parse(r.content) as unknown);

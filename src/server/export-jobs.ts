@@ -3,7 +3,7 @@ import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path';
 import type { Hub } from '../hub/index.js';
 import { scrubText } from '../privacy/index.js';
-import type { SqlValue } from '../store/index.js';
+import type { CurrentScope } from '../store/index.js';
 import { toResource } from '../store/index.js';
 
 export interface ExportRequest {
@@ -86,32 +86,19 @@ export class ExportJobs {
   private async run(job: ExportJob): Promise<void> {
     const dir = this.dir(job);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const params: SqlValue[] = [job.transactionTime];
-    const where = ['h.last_updated <= $1'];
-    if (job.request.types.length > 0) {
-      where.push(`h.type IN (${job.request.types.map((t) => `$${params.push(t)}`).join(', ')})`);
-    }
-    if (job.request.since) where.push(`h.last_updated > $${params.push(job.request.since)}`);
-    if (job.request.level === 'patient') where.push('h.patient_key IS NOT NULL');
+    const scope: CurrentScope = { until: job.transactionTime, types: job.request.types };
+    if (job.request.since) scope.since = job.request.since;
+    if (job.request.level === 'patient') scope.inCompartment = true;
     // Consent as of the transaction time: a refuser's resources (their Patient included) stay on the hub.
     const consent = await this.hub.consent.filter(job.request.purpose, job.transactionTime);
-    const allowed = consent.allows('h.patient_key');
-    const [out] = await this.hub.db.all<{ n: unknown }>(
-      `SELECT COUNT(DISTINCT h.patient_key) AS n FROM resource_head h
-       WHERE ${where.join(' AND ')} AND h.patient_key IS NOT NULL AND NOT (${allowed})`,
-      params,
-    );
-    job.leftOut = Number(out?.n ?? 0);
-    where.push(`(h.patient_key IS NULL OR ${allowed})`);
-    const sql = `SELECT v.type, v.id, v.version, v.last_updated, v.patient_key, v.content
-      FROM resource_head h JOIN resource_version v ON v.type = h.type AND v.id = h.id AND v.version = h.version
-      WHERE ${where.join(' AND ')} ORDER BY h.type, h.id`;
+    const allows = (column: string) => consent.allows(column);
+    job.leftOut = await this.hub.store.countLeftOut(scope, allows);
     const streams = new Map<string, { out: WriteStream; file: ExportFile }>();
     try {
-      for await (const rows of this.hub.db.stream(sql, params)) {
+      for await (const versions of this.hub.store.streamCurrent(scope, { order: 'id', allows })) {
         if (job.status !== 'running') return;
-        for (const row of rows) {
-          const type = String(row.type);
+        for (const version of versions) {
+          const type = version.type;
           let s = streams.get(type);
           if (!s) {
             const file: ExportFile = { type, file: `${type}.ndjson`, count: 0 };
@@ -119,14 +106,7 @@ export class ExportJobs {
             streams.set(type, s);
             job.files.push(file);
           }
-          const resource = toResource({
-            type,
-            id: String(row.id),
-            version: Number(row.version),
-            lastUpdated: row.last_updated as Date,
-            patientKey: (row.patient_key as string | null) ?? null,
-            content: String(row.content),
-          });
+          const resource = toResource(version);
           if (!s.out.write(`${JSON.stringify(resource)}\n`))
             await new Promise<void>((r) => s.out.once('drain', () => r()));
           s.file.count++;

@@ -1,3 +1,5 @@
+export type { ChangedQuery, ChangedVersion, SeenVersions } from './changed-versions.js';
+export type { CurrentScope } from './current-versions.js';
 export type { Database, Row, SqlValue } from './database.js';
 export { placeholders } from './database.js';
 export { DuckDbDatabase } from './duckdb/duckdb-database.js';
@@ -8,7 +10,7 @@ export { PostgresDatabase } from './postgres/postgres-database.js';
 export { resourceStoreMigrations } from './resource-schema.js';
 export type { Criterion, DatePrefix, SearchPage, SearchQuery } from './resource-search.js';
 export { fetchVersions, searchResources } from './resource-search.js';
-export type { ResourceWrite, StoredVersion } from './resource-store.js';
+export type { CurrentOrder, CurrentSummary, ResourceWrite, StoredVersion } from './resource-store.js';
 export { fromRow, ResourceStore, toResource } from './resource-store.js';
 export type { StageColumns, StagedFiles, StagedTable, StageType } from './staged-rows.js';
 export {

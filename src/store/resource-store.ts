@@ -1,10 +1,14 @@
 import { HealthmeshError } from '../core/index.js';
 import type { SearchRows } from '../fhir/index.js';
+import type { ChangedQuery, ChangedVersion, SeenVersions } from './changed-versions.js';
+import { countChanged, exportChanged, streamChanged, vanishedIds } from './changed-versions.js';
+import type { CurrentScope } from './current-versions.js';
+import { binder, CURRENT_VERSIONS, scopeConditions, VERSION_COLUMNS } from './current-versions.js';
 import type { Database, SqlValue } from './database.js';
 import type { StagedBatch, StagedWriteCounts } from './staged-write.js';
 import { writeStagedBatch } from './staged-write.js';
 import type { Head, WriteKey, WriteResult } from './write-plan.js';
-import { countVersions, dropMovedHeads, headKey as key, planWrites } from './write-plan.js';
+import { addToWriteStamp, dropMovedHeads, headKey as key, planWrites } from './write-plan.js';
 
 /** One resource ready to store: pseudonymised, with its stored id, serialised body and content hash. */
 export interface ResourceWrite extends WriteKey {
@@ -34,6 +38,19 @@ export interface StoredVersion {
 }
 
 const LOOKUP_CHUNK = 50_000;
+
+/** A summary of current resources that changes whenever one of them does (`ResourceStore.currentSummary`). */
+export interface CurrentSummary {
+  /** How many current resources. */
+  count: number;
+  /** The latest last-updated time among them (null: none). */
+  lastUpdated: Date | null;
+  /** The sum of their version numbers (null: none). */
+  versionSum: number | null;
+}
+
+/** How to order a stream of current versions: by type then id, or by patient key. */
+export type CurrentOrder = 'id' | 'patient';
 
 /** Parse a stored version back into a FHIR resource with its meta.versionId and meta.lastUpdated. */
 export function toResource(v: StoredVersion): Record<string, unknown> {
@@ -85,7 +102,7 @@ export class ResourceStore {
       for (const [param, target] of r.search.references) refRows.push([r.type, r.id, param, target]);
     }
     await tx.append('resource_version', versionRows);
-    await countVersions(tx, versionRows.length);
+    await addToWriteStamp(tx, versionRows.length);
     await dropMovedHeads(tx, { list: plan.moved });
     await tx.append('resource_head', plan.heads);
     await tx.append('search_token', tokenRows);
@@ -133,9 +150,7 @@ export class ResourceStore {
 
   async read(type: string, id: string): Promise<StoredVersion | undefined> {
     const rows = await this.db.all(
-      `SELECT v.type, v.id, v.version, v.last_updated, v.patient_key, v.content
-         FROM resource_head h JOIN resource_version v ON v.type = h.type AND v.id = h.id AND v.version = h.version
-        WHERE h.type = $1 AND h.id = $2`,
+      `SELECT ${VERSION_COLUMNS} FROM ${CURRENT_VERSIONS} WHERE h.type = $1 AND h.id = $2`,
       [type, id],
     );
     return rows[0] ? fromRow(rows[0]) : undefined;
@@ -168,14 +183,100 @@ export class ResourceStore {
     return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
   }
 
+  /** Number of current resources of one type. */
+  async count(type: string): Promise<number> {
+    const [r] = await this.db.all<{ n: unknown }>('SELECT COUNT(*) AS n FROM resource_head WHERE type = $1', [type]);
+    return Number(r?.n ?? 0);
+  }
+
+  /** Number of stored versions, current or not: a counter each write adds to (`store_stamp`), not COUNT(*). */
+  async countVersions(): Promise<number> {
+    // Every reader checks it (`writeStamp`), and PostgreSQL counts rows by scanning.
+    const [r] = await this.db.all<{ n: unknown }>('SELECT n FROM store_stamp');
+    return Number(r?.n ?? 0);
+  }
+
   /**
    * How many versions the store has committed: grows by one with every created or changed resource and never
    * shrinks (versions are never deleted), so derived tables record it to tell whether they reflect every write.
    */
-  async writeStamp(): Promise<number> {
-    // A counter kept by every write, not COUNT(*): every reader checks it, and PostgreSQL counts by scanning.
-    const [r] = await this.db.all<{ n: unknown }>('SELECT n FROM store_stamp');
+  writeStamp(): Promise<number> {
+    return this.countVersions();
+  }
+
+  /**
+   * Count, latest update and version sum of the current resources (of one type, when given): a cheap stamp of
+   * them for a cache, over the heads alone.
+   */
+  async currentSummary(type?: string): Promise<CurrentSummary> {
+    const [r] = await this.db.all<{ n: unknown; last: unknown; versions: unknown }>(
+      `SELECT COUNT(*) AS n, MAX(last_updated) AS last, SUM(version) AS versions FROM resource_head${
+        type === undefined ? '' : ' WHERE type = $1'
+      }`,
+      type === undefined ? [] : [type],
+    );
+    const last = r?.last ?? null;
+    return {
+      count: Number(r?.n ?? 0),
+      lastUpdated: last === null || last instanceof Date ? last : new Date(String(last)),
+      versionSum: r?.versions === null || r?.versions === undefined ? null : Number(r.versions),
+    };
+  }
+
+  /**
+   * How many people with current resources in `scope` the condition `allows` (SQL on a patient-key column, such as
+   * a consent filter's) leaves out.
+   */
+  async countLeftOut(scope: CurrentScope, allows: (column: string) => string): Promise<number> {
+    const { params, bind } = binder();
+    const where = scopeConditions(this.db, scope, bind);
+    where.push('h.patient_key IS NOT NULL', `NOT (${allows('h.patient_key')})`);
+    const [r] = await this.db.all<{ n: unknown }>(
+      `SELECT COUNT(DISTINCT h.patient_key) AS n FROM resource_head h WHERE ${where.join(' AND ')}`,
+      params,
+    );
     return Number(r?.n ?? 0);
+  }
+
+  /**
+   * The current versions in `scope`, in chunks as the engine streams them, so memory stays bounded however many
+   * match. With `allows` (SQL on a patient-key column, such as a consent filter's), only resources of no patient
+   * or of a patient it allows.
+   */
+  async *streamCurrent(
+    scope: CurrentScope,
+    options: { order: CurrentOrder; allows?: (column: string) => string },
+  ): AsyncIterable<StoredVersion[]> {
+    const { params, bind } = binder();
+    const where = scopeConditions(this.db, scope, bind);
+    if (options.allows) where.push(`(h.patient_key IS NULL OR ${options.allows('h.patient_key')})`);
+    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const order = options.order === 'id' ? 'h.type, h.id' : 'h.patient_key';
+    const sql = `SELECT ${VERSION_COLUMNS} FROM ${CURRENT_VERSIONS} ${filter} ORDER BY ${order}`;
+    for await (const chunk of this.db.stream(sql, params)) yield chunk.map(fromRow);
+  }
+
+  /** How many current resources of `q.type` some reader has not seen at their current version. */
+  countChanged(q: ChangedQuery): Promise<number> {
+    return countChanged(this.db, q);
+  }
+
+  /** The current resources of `q.type` some reader has not seen at their current version, with their bodies. */
+  streamChanged(q: ChangedQuery): AsyncIterable<ChangedVersion[]> {
+    return streamChanged(this.db, q);
+  }
+
+  /**
+   * The changed resources of `q.type` written by the engine to files in `dir` (which must not exist yet), about
+   * `fileBytes` each, one JSON line per resource (format: `exportChanged` in changed-versions.ts); returns the files.
+   */
+  exportChanged(q: ChangedQuery, dir: string, fileBytes: number): Promise<string[]> {
+    return exportChanged(this.db, q, dir, fileBytes);
+  }
+
+  /** The ids of a reader's record that are no current resource of `type`. */
+  vanishedIds(type: string, seen: SeenVersions): Promise<string[]> {
+    return vanishedIds(this.db, type, seen);
   }
 }
 

@@ -10,7 +10,7 @@ import {
   VERSION_STAGE,
 } from './staged-rows.js';
 import type { WriteStatus } from './write-plan.js';
-import { countVersions, dropMovedHeads } from './write-plan.js';
+import { addToWriteStamp, dropMovedHeads } from './write-plan.js';
 
 /**
  * Records whose identity, bodies and search rows wait in staged files (see `StagedRowsWriter`): those with keys
@@ -98,7 +98,7 @@ async function writeDecided(tx: Database, batch: StagedBatch, now: Date): Promis
     [now, batch.source],
   );
   if (inserted !== stored) throw incomplete(batch, `bodies of ${inserted} of the batch's ${stored} new versions`);
-  await countVersions(tx, inserted);
+  await addToWriteStamp(tx, inserted);
   const [moved] = await tx.all<{ n: number | bigint }>(
     `SELECT COUNT(*) AS n FROM ${DECISIONS} WHERE key = last AND existed = 1`,
   );

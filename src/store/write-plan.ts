@@ -121,6 +121,6 @@ export async function dropMovedHeads(
 }
 
 /** Add a write's new versions to the store's write stamp, in the write's transaction. */
-export async function countVersions(tx: Database, versions: number): Promise<void> {
+export async function addToWriteStamp(tx: Database, versions: number): Promise<void> {
   if (versions > 0) await tx.run('UPDATE store_stamp SET n = n + $1', [versions]);
 }

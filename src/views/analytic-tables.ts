@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
-import type { Database, SqlValue } from '../store/index.js';
-import { migrate } from '../store/index.js';
+import type { ChangedQuery, Database, SeenVersions, SqlValue } from '../store/index.js';
+import { migrate, ResourceStore } from '../store/index.js';
 import type { BuiltInView } from './builtin-views.js';
 import { BUILT_IN_VIEWS } from './builtin-views.js';
 import type { TableProfile } from './column-profile.js';
@@ -82,6 +82,11 @@ export interface RefreshedTable {
 
 type Entry = MaterialisedView;
 
+/** What view `name` has flattened, as the store reads a reader's record: its (id, version) rows in `view_source`. */
+function seenBy(name: string): SeenVersions {
+  return (bind) => `(SELECT id, version FROM view_source WHERE view = ${bind(name)})`;
+}
+
 interface Pending {
   rows: SqlValue[][];
   sources: SqlValue[][];
@@ -96,12 +101,16 @@ interface Pending {
  * recreates it from the resource store.
  */
 export class AnalyticTables {
+  private readonly store: ResourceStore;
+
   private constructor(
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly entries: readonly Entry[],
     private readonly options: AnalyticTablesOptions,
-  ) {}
+  ) {
+    this.store = new ResourceStore(db);
+  }
 
   /** Migrate the views module's tables and compile the built-in views (with `%region` bound): a bare store's use. */
   static async open(db: Database, options: AnalyticTablesOptions): Promise<AnalyticTables> {
@@ -219,6 +228,7 @@ export class AnalyticTables {
     const parallel = plans.some((p) => p.count >= threshold);
     const staged = new StagedRefresh(
       this.db,
+      this.store,
       { views: this.options.views ?? BUILT_IN_VIEWS, region: this.options.region, engine: this.options.engine },
       this.options.stagingDir,
     );
@@ -287,26 +297,13 @@ export class AnalyticTables {
     ids: readonly string[] | undefined,
     fresh: boolean,
   ): Promise<StalePlan | null> {
-    const joins = group
-      .map((_, i) => `LEFT JOIN view_source s${i} ON s${i}.view = $${i + 2} AND s${i}.id = h.id`)
-      .join(' ');
-    const seen = group.map((_, i) => `s${i}.version AS s${i}`).join(', ');
-    const params: SqlValue[] = [type, ...group.map((e) => e.name)];
-    let only = '';
-    if (ids) {
-      if (ids.length === 0) return null;
-      params.push([...ids]);
-      only = `AND ${this.db.inList('h.id', `$${params.length}`)}`;
-    }
+    if (ids?.length === 0) return null;
     // Stale heads first, content only for them: a refresh with little to do must not read every body.
-    const stale = group.map((_, i) => `s${i}.version IS NULL OR s${i}.version <> h.version`).join(' OR ');
-    const staleSql = `WITH stale AS (SELECT h.id, h.version, h.last_updated, ${seen} FROM resource_head h
-        ${joins} WHERE h.type = $1 AND (${stale}) ${only})`;
+    const changed: ChangedQuery = { type, seen: group.map((e) => seenBy(e.name)), ...(ids && { ids }) };
     if (fresh) {
-      // Every head is stale for views rebuilt just now: counting them needs no join.
-      const [all] = await this.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM resource_head WHERE type = $1', [type]);
-      const count = Number(all?.n ?? 0);
-      return count === 0 ? null : { type, group, staleSql, params, count };
+      // Every current resource is stale for views rebuilt just now: counting them needs no join.
+      const count = await this.store.count(type);
+      return count === 0 ? null : { type, group, changed, count };
     }
     // Whether anything is stale is asked one view at a time: the heads joined to every view's sources in one
     // statement held a hash table per view at once, and with two views of 6 million Observations (60,000 residents)
@@ -315,19 +312,13 @@ export class AnalyticTables {
     if (group.length > 1) {
       let anyStale = false;
       for (const e of group) {
-        const [r] = await this.db.all<{ n: number }>(
-          `SELECT COUNT(*) AS n FROM resource_head h LEFT JOIN view_source s0 ON s0.view = $2 AND s0.id = h.id
-           WHERE h.type = $1 AND (s0.version IS NULL OR s0.version <> h.version) ${ids ? `AND ${this.db.inList('h.id', '$3')}` : ''}`,
-          [type, e.name, ...(ids ? [[...ids]] : [])],
-        );
-        anyStale = Number(r?.n ?? 0) > 0;
+        anyStale = (await this.store.countChanged({ type, seen: [seenBy(e.name)], ...(ids && { ids }) })) > 0;
         if (anyStale) break;
       }
       if (!anyStale) return null;
     }
-    const [row] = await this.db.all<{ n: number }>(`${staleSql} SELECT COUNT(*) AS n FROM stale`, params);
-    const count = Number(row?.n ?? 0);
-    return count === 0 ? null : { type, group, staleSql, params, count };
+    const count = await this.store.countChanged(changed);
+    return count === 0 ? null : { type, group, changed, count };
   }
 
   /** Flatten one type's stale resources in this thread, streaming bodies from the store. */
@@ -336,24 +327,21 @@ export class AnalyticTables {
     results: Map<string, ViewRefresh>,
     progress: (n: number) => void,
   ): Promise<number> {
-    const { type, group, staleSql, params } = plan;
-    const sql = `${staleSql} SELECT st.*, v.content FROM stale st
-        JOIN resource_version v ON v.type = $1 AND v.id = st.id AND v.version = st.version`;
+    const { type, group } = plan;
     let pending = group.map((): Pending => ({ rows: [], sources: [], replaced: [], flattened: 0 }));
     let inBatch = 0;
     let done = 0;
     // One write transaction stays in flight while the next batch is read and flattened: the profile showed the
     // JS thread idle for almost half the build waiting on commits and on the next chunk of the scan.
     let inFlight: Promise<void> = Promise.resolve();
-    for await (const chunk of prefetched(this.db.stream<Record<string, unknown>>(sql, params))) {
+    for await (const chunk of prefetched(this.store.streamChanged(plan.changed))) {
       for (const row of chunk) {
-        const id = String(row.id);
-        const version = Number(row.version);
-        const resource = JSON.parse(String(row.content)) as Record<string, unknown>;
-        withVersionMeta(resource, version, toMs(row.last_updated));
+        const { id, version } = row;
+        const resource = JSON.parse(row.content) as Record<string, unknown>;
+        withVersionMeta(resource, version, row.lastUpdated.getTime());
         for (let i = 0; i < group.length; i++) {
-          const seenVersion = row[`s${i}`];
-          if (seenVersion !== null && seenVersion !== undefined && Number(seenVersion) === version) continue;
+          const seenVersion = row.seen[i] ?? null;
+          if (seenVersion === version) continue;
           const e = group[i]!;
           const p = pending[i]!;
           let sqlRows: SqlValue[][];
@@ -367,7 +355,7 @@ export class AnalyticTables {
             p.rows.push(sqlRow);
           }
           p.sources.push([e.name, id, version]);
-          if (seenVersion !== null && seenVersion !== undefined) p.replaced.push(id);
+          if (seenVersion !== null) p.replaced.push(id);
           p.flattened++;
         }
         inBatch++;
@@ -411,13 +399,7 @@ export class AnalyticTables {
    * and returns how many resources that was.
    */
   private async dropVanished(e: Entry): Promise<number> {
-    const gone = (
-      await this.db.all<{ id: string }>(
-        `SELECT s.id FROM view_source s WHERE s.view = $1
-           AND NOT EXISTS (SELECT 1 FROM resource_head h WHERE h.type = $2 AND h.id = s.id)`,
-        [e.name, e.view.definition.resource],
-      )
-    ).map((r) => r.id);
+    const gone = await this.store.vanishedIds(e.view.definition.resource, seenBy(e.name));
     if (gone.length === 0) return 0;
     await this.db.transaction(async (tx) => {
       await tx.run(`DELETE FROM "${e.table}" WHERE ${tx.inList(`"${SOURCE_COLUMN}"`, '$1')}`, [gone]);
@@ -441,8 +423,4 @@ async function* prefetched<T>(source: AsyncIterable<T>): AsyncIterable<T> {
   } finally {
     await it.return?.();
   }
-}
-
-function toMs(v: unknown): number {
-  return (v instanceof Date ? v : new Date(String(v))).getTime();
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Database, SqlValue, StageColumns } from '../store/index.js';
+import type { ChangedQuery, Database, ResourceStore, StageColumns } from '../store/index.js';
 import { FlattenPool, type FlattenWorkerData } from './flatten-pool.js';
 import type { MaterialisedView } from './materialised-view.js';
 import type { FlattenOutput } from './staged-flatten.js';
@@ -38,12 +38,11 @@ export function loadBoundaries(count: number): number[] {
   return Array.from({ length: n }, (_, j) => Math.round(((j + 1) * count) / n));
 }
 
-/** One type's stale resources: `staleSql` is a WITH clause defining `stale` (id, version, last_updated, s0...). */
+/** One type's stale resources: those the store finds `changed` for the group's views (one reader each, in order). */
 export interface StalePlan {
   type: string;
   group: readonly MaterialisedView[];
-  staleSql: string;
-  params: readonly SqlValue[];
+  changed: ChangedQuery;
   count: number;
 }
 
@@ -66,6 +65,7 @@ export class StagedRefresh {
 
   constructor(
     private readonly db: Database,
+    private readonly store: ResourceStore,
     private readonly workers: FlattenWorkerData,
     private readonly stagingRoot: string | undefined,
   ) {}
@@ -126,7 +126,9 @@ export class StagedRefresh {
 
   /** Export one type's stale resources and queue every file with the workers. */
   private async exportType(plan: StalePlan, inDir: string, outDir: string): Promise<TypeRun> {
-    const files = await this.db.exportLines(exportSql(plan), plan.params, inDir, EXPORT_FILE_BYTES);
+    // One JSON line per stale resource, written by the engine (format: ResourceStore.exportChanged), which
+    // staged-flatten.ts reads.
+    const files = await this.store.exportChanged(plan.changed, inDir, EXPORT_FILE_BYTES);
     mkdirSync(outDir, { mode: 0o700 });
     const pool = await this.pool!;
     const views = plan.group.map((e) => e.name);
@@ -188,16 +190,4 @@ export class StagedRefresh {
       }
     });
   }
-}
-
-/**
- * One JSON line per stale resource (staged-flatten.ts reads them). Stored bodies are single-line JSON (the store
- * refuses any other), so they go out as they are: a defensive replace of line feeds doubled the export's CPU.
- */
-function exportSql(plan: StalePlan): string {
-  const seen = plan.group.map((_, i) => `COALESCE(CAST(st.s${i} AS VARCHAR), 'null')`).join(` || ',' || `);
-  return `${plan.staleSql}
-    SELECT '{"i":' || CAST(to_json(st.id) AS VARCHAR) || ',"v":' || CAST(st.version AS VARCHAR)
-      || ',"t":' || CAST(CAST(EXTRACT(EPOCH FROM st.last_updated) * 1000 AS BIGINT) AS VARCHAR) || ',"s":[' || ${seen} || '],"r":' || v.content || '}'
-    FROM stale st JOIN resource_version v ON v.type = $1 AND v.id = st.id AND v.version = st.version`;
 }

@@ -20,15 +20,15 @@ export const statsOperation: HubOperation<Record<string, never>, HubStats> = {
   parse: () => ({}),
   async run(hub) {
     const byType = await hub.store.countByType();
-    const [versions] = await hub.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM resource_version');
-    const [audit] = await hub.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM audit_log');
+    const versions = await hub.store.countVersions();
+    const auditEntries = await hub.audit.count();
     return {
       hub: hub.config.name,
       role: hub.config.role,
       resources: Object.values(byType).reduce((a, b) => a + b, 0),
-      versions: versions?.n ?? 0,
+      versions,
       patients: byType.Patient ?? 0,
-      auditEntries: audit?.n ?? 0,
+      auditEntries,
       byType,
     };
   },

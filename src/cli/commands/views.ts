@@ -110,7 +110,7 @@ export function viewsCommand(program: Command, io: Io, setCode: (c: number) => v
         }
         let rows = 0;
         const counted = async function* () {
-          for await (const batch of runOverStore(hub.db, view, limit !== undefined ? { limit } : {})) {
+          for await (const batch of runOverStore(hub.store, view, limit !== undefined ? { limit } : {})) {
             rows += batch.length;
             yield batch;
           }

@@ -148,12 +148,12 @@ export function viewRoutes(ctx: RouteContext) {
           ...(consent !== undefined && { consent }),
         };
         if (consent !== undefined) {
-          const leftOut = await consentLeftOut(ctx.hub.db, view, scope);
+          const leftOut = await consentLeftOut(ctx.hub.store, view, scope);
           reply.header('X-Purpose', consent.purpose).header('X-Consent-Left-Out', String(leftOut));
         }
         const rows: AsyncIterable<ViewRow[]> = run.resources
           ? runOverResources(view, run.resources, run.limit)
-          : runOverStore(ctx.hub.db, view, scope);
+          : runOverStore(ctx.hub.store, view, scope);
         req.auditAction.target = `ViewDefinition:${view.definition.name ?? view.definition.resource}`;
         req.auditAction.detail = {
           resource: view.definition.resource,
