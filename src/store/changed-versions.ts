@@ -4,7 +4,7 @@ import type { Database, SqlValue } from './database.js';
 /**
  * A record a caller keeps of the versions it has seen: SQL for a relation (a FROM item) over the caller's own
  * tables with columns `id` and `version`, at most one row per id, such as
- * `(SELECT id, version FROM view_source WHERE view = ${bind(name)})`. `bind` turns a value into a placeholder of
+ * `(SELECT id, version FROM my_seen WHERE reader = ${bind(name)})`. `bind` turns a value into a placeholder of
  * the statement the relation is put into.
  */
 export type SeenVersions = (bind: (value: SqlValue) => string) => string;
