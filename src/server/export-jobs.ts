@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Hub } from '../hub/index.js';
 import { scrubText } from '../privacy/index.js';
@@ -11,6 +11,7 @@ export interface ExportRequest {
   types: string[];
   since?: Date;
   requestUrl: string;
+  /** Who kicked it off: the only principal that may poll, download or cancel it. */
   actor: string;
   /** The purpose of use (a checked name): people whose consent refuses it are not exported (docs/consent.md). */
   purpose: string;
@@ -27,6 +28,8 @@ export interface ExportJob {
   request: ExportRequest;
   status: 'running' | 'complete' | 'failed' | 'cancelled';
   transactionTime: Date;
+  /** When a finished job's files are removed (unset while it runs). */
+  expiresAt?: Date;
   files: ExportFile[];
   exported: number;
   /** People whose consent refused the purpose as of the transaction time: none of their resources is exported. */
@@ -36,12 +39,53 @@ export interface ExportJob {
 
 /**
  * Bulk Data $export jobs: run in the background, one NDJSON file per type under the hub's exports folder
- * (owner-only). The transaction time is fixed at kick-off; versions stored later are not included.
+ * (owner-only). The transaction time is fixed at kick-off; versions stored later are not included. A job belongs to
+ * whoever kicked it off: to anyone else it does not exist. Its files are removed `server.exportLifetimeSeconds`
+ * after it finished; folders no process knows of (a job of a server since stopped) go once they are that old.
  */
 export class ExportJobs {
   private readonly jobs = new Map<string, ExportJob>();
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly hub: Hub) {}
+  constructor(private readonly hub: Hub) {
+    this.sweep();
+    const every = Math.min(this.lifetimeMs, 3600_000);
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref();
+  }
+
+  private get lifetimeMs(): number {
+    return this.hub.config.server.exportLifetimeSeconds * 1000;
+  }
+
+  /** Stop sweeping (the server closes). */
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  /** Remove expired jobs, and folders of jobs no longer known here once they are older than the lifetime. */
+  sweep(): void {
+    const now = this.hub.clock.now().getTime();
+    for (const job of [...this.jobs.values()]) {
+      if (job.expiresAt !== undefined && job.expiresAt.getTime() <= now) this.remove(job);
+    }
+    let entries: string[];
+    try {
+      entries = readdirSync(this.hub.paths.exportsDir);
+    } catch {
+      return; // no exports yet
+    }
+    for (const name of entries) {
+      if (this.jobs.has(name)) continue;
+      const path = join(this.hub.paths.exportsDir, name);
+      try {
+        // Another process serving the same hub (PostgreSQL) may be writing it: only what has outlived any job goes.
+        if (Date.now() - statSync(path).mtimeMs >= this.lifetimeMs) rmSync(path, { recursive: true, force: true });
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
 
   start(request: ExportRequest): ExportJob {
     const job: ExportJob = {
@@ -61,21 +105,33 @@ export class ExportJobs {
     return job;
   }
 
-  get(id: string): ExportJob | undefined {
-    return this.jobs.get(id);
+  /** The job `id` if `actor` kicked it off and it has not expired. */
+  get(id: string, actor: string): ExportJob | undefined {
+    const job = this.jobs.get(id);
+    if (!job || job.request.actor !== actor) return undefined;
+    if (job.expiresAt !== undefined && job.expiresAt.getTime() <= this.hub.clock.now().getTime()) {
+      this.remove(job);
+      return undefined;
+    }
+    return job;
   }
 
   dir(job: ExportJob): string {
     return join(this.hub.paths.exportsDir, job.id);
   }
 
-  cancel(id: string): boolean {
-    const job = this.jobs.get(id);
+  /** Cancel a running job or delete a finished one's files, if `actor` kicked it off. */
+  cancel(id: string, actor: string): boolean {
+    const job = this.get(id, actor);
     if (!job) return false;
-    if (job.status === 'running') job.status = 'cancelled';
-    this.jobs.delete(id);
-    rmSync(this.dir(job), { recursive: true, force: true });
+    this.remove(job);
     return true;
+  }
+
+  private remove(job: ExportJob): void {
+    if (job.status === 'running') job.status = 'cancelled';
+    this.jobs.delete(job.id);
+    rmSync(this.dir(job), { recursive: true, force: true });
   }
 
   /** Wait for all running jobs (tests and shutdown). */
@@ -131,6 +187,9 @@ export class ExportJobs {
         leftOut: job.leftOut ?? 0,
       },
     });
-    if (finished) job.status = 'complete';
+    if (finished) {
+      job.status = 'complete';
+      job.expiresAt = new Date(this.hub.clock.now().getTime() + this.lifetimeMs);
+    }
   }
 }

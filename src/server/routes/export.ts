@@ -28,6 +28,9 @@ export function exportRoutes(ctx: RouteContext) {
   const jobs = new ExportJobs(ctx.hub);
   return async (app: FastifyInstance) => {
     app.decorate('exportJobs', jobs);
+    app.addHook('onClose', async () => jobs.close());
+    /** Whose jobs a request may see: its own only (an unknown and another's job answer alike). */
+    const actorOf = (req: FastifyRequest) => req.principal?.name ?? 'anonymous';
     const kickoff =
       (level: 'system' | 'patient') =>
       async (req: FastifyRequest<{ Querystring: KickoffQuery }>, reply: import('fastify').FastifyReply) => {
@@ -59,7 +62,7 @@ export function exportRoutes(ctx: RouteContext) {
           types,
           ...(since !== undefined && { since }),
           requestUrl: `${fhirBase(ctx, req)}${req.url.replace(/^\/fhir/, '')}`,
-          actor: req.principal?.name ?? 'anonymous',
+          actor: actorOf(req),
         });
         req.auditAction.detail = { job: job.id, purpose };
         return reply
@@ -76,7 +79,7 @@ export function exportRoutes(ctx: RouteContext) {
       { config: row, schema: { params: ExportJobParams } },
       async (req, reply) => {
         req.auditAction = { action: 'export-status', target: `export:${req.params.job}` };
-        const job = jobs.get(req.params.job);
+        const job = jobs.get(req.params.job, actorOf(req));
         if (!job) throw new HealthmeshError('EXPORT_UNKNOWN_JOB', `no export job ${req.params.job.slice(0, 40)}`);
         if (job.status === 'running') {
           return reply
@@ -91,7 +94,7 @@ export function exportRoutes(ctx: RouteContext) {
         const base = fhirBase(ctx, req);
         return reply
           .type('application/json')
-          .header('Expires', new Date(Date.now() + 24 * 3600_000).toUTCString())
+          .header('Expires', (job.expiresAt ?? new Date()).toUTCString())
           .send({
             transactionTime: job.transactionTime.toISOString(),
             request: job.request.requestUrl,
@@ -114,7 +117,7 @@ export function exportRoutes(ctx: RouteContext) {
       { config: row, schema: { params: ExportJobParams } },
       async (req, reply) => {
         req.auditAction = { action: 'export-cancel', target: `export:${req.params.job}` };
-        if (!jobs.cancel(req.params.job))
+        if (!jobs.cancel(req.params.job, actorOf(req)))
           throw new HealthmeshError('EXPORT_UNKNOWN_JOB', `no export job ${req.params.job.slice(0, 40)}`);
         return reply.code(202).send();
       },
@@ -125,7 +128,7 @@ export function exportRoutes(ctx: RouteContext) {
       { config: row, schema: { params: ExportFileParams } },
       async (req, reply) => {
         req.auditAction = { action: 'export-download', target: `export:${req.params.job}/${req.params.file}` };
-        const job = jobs.get(req.params.job);
+        const job = jobs.get(req.params.job, actorOf(req));
         const file = job?.files.find((f) => f.file === req.params.file);
         if (!job || !file || job.status !== 'complete')
           throw new HealthmeshError('API_NOT_FOUND', 'no such export file');
