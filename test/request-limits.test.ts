@@ -155,7 +155,9 @@ describe('bundle entry count', () => {
 
 describe('request body size', () => {
   it('refuses a body over server.maxBodyBytes with 413', async () => {
-    const small = await tempHub('limits-body', { server: { host: '127.0.0.1', port: 0, maxBodyBytes: 4096, exportLifetimeSeconds: 3600 } });
+    const small = await tempHub('limits-body', {
+      server: { host: '127.0.0.1', port: 0, maxBodyBytes: 4096, exportLifetimeSeconds: 3600 },
+    });
     const smallApp = await buildServer(small.hub);
     try {
       const res = await smallApp.inject({
