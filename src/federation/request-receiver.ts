@@ -37,13 +37,16 @@ export interface ReplyTo {
 
 /**
  * The receiving side of the federation transport: verifies a signed request against the peers file (signature,
- * audience, method, path, body hash, timestamp, nonce), audits every refusal, dispatches verified requests to a
- * registered operation, and signs every response.
+ * audience, method, path, body hash, timestamp, nonce), dispatches verified requests to a registered operation, and
+ * signs every response. What reaches the audit log is what a peer did: every request whose header passed (its nonce
+ * is then spent, so each is one fresh request of a key holder) and every refusal after that. A refused header
+ * (unsigned, unknown signer, bad signature, stale, replayed) is not audited: anyone can send one, or resend a
+ * captured request forever; the server counts them for the hub's log instead (`isHeaderRefusal`).
  */
 export class RequestReceiver {
   constructor(private readonly deps: ReceiverDeps) {}
 
-  /** Verify a request, header and body; a refusal is audited and thrown with its code. */
+  /** Verify a request, header and body; a refusal is thrown with its code, and audited once the header passed. */
   async verify(req: IncomingRequest): Promise<RequestClaims> {
     const claims = await this.verifyHeader(req);
     await this.verifyBody(claims, req);
@@ -54,11 +57,21 @@ export class RequestReceiver {
    * Verify everything a request's signature header says before its body is read: presence, signer (a peer),
    * signature, audience, method, path, timestamp and nonce. The server calls this as the request arrives, so a
    * request without a valid header is refused without its body being buffered (docs/federation.md). A refusal is
-   * audited and thrown with its code. Taking the nonce here means a request whose body then fails its hash has
+   * thrown with its code and not audited (`isHeaderRefusal`). Taking the nonce here means a request whose body then fails its hash has
    * used its nonce: it was signed by a peer for that nonce, so a resend with another body is a replay anyway.
    */
   async verifyHeader(req: Omit<IncomingRequest, 'body'>): Promise<RequestClaims> {
-    return this.audited(req, () => this.checkHeader(req));
+    try {
+      return await this.checkHeader(req);
+    } catch (e) {
+      if (e instanceof Error) headerRefusals.add(e);
+      throw e;
+    }
+  }
+
+  /** Whether `e` refused a request's header (not audited; the caller counts it). */
+  isHeaderRefusal(e: unknown): boolean {
+    return e instanceof Error && headerRefusals.has(e);
   }
 
   /** Verify the body read after `verifyHeader` accepted the header: its hash is the signed one. */
@@ -182,3 +195,6 @@ export class RequestReceiver {
     );
   }
 }
+
+/** Errors that refused a request's header: the server counts these instead of auditing them. */
+const headerRefusals = new WeakSet<Error>();

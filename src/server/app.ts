@@ -8,6 +8,7 @@ import Fastify, {
 import type { Principal } from '../access/index.js';
 import { mayIngest, mayReadRowLevel } from '../access/index.js';
 import { CohortFederation } from '../cohort/index.js';
+import type { ErrorCode } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { openFederation } from '../federation/index.js';
@@ -54,7 +55,7 @@ declare module 'fastify' {
     /** The route wrote its own audit entries (federation: per peer and operation). */
     auditedByRoute?: boolean;
     /** Why a request without a valid token was refused (counted, not audited one by one). */
-    anonymousRefusal?: 'AUTH_MISSING_TOKEN' | 'AUTH_INVALID_TOKEN';
+    anonymousRefusal?: ErrorCode;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HealthmeshError } from '../../core/index.js';
+import { HealthmeshError, isHealthmeshError } from '../../core/index.js';
 import type { Federation, ReplyTo, RequestClaims } from '../../federation/index.js';
 import { claimedSender, SIGNATURE_HEADER } from '../../federation/index.js';
 import { FederationParams } from '../api-schemas.js';
@@ -59,7 +59,16 @@ export function federationRoutes(federation: Federation, limits: { maxBodyBytes:
           const signature = typeof header === 'string' ? header : undefined;
           const claimed = signature ? claimedSender(signature) : undefined;
           if (claimed) req.federationReplyTo = { peer: claimed.iss, nonce: claimed.nonce };
-          const claims = await federation.receiver.verifyHeader({ method: req.method, path: req.url, signature });
+          const claims = await federation.receiver
+            .verifyHeader({ method: req.method, path: req.url, signature })
+            .catch((e: unknown) => {
+              // Counted by the app's hook with the other requests that proved no identity, not audited one by one.
+              if (federation.receiver.isHeaderRefusal(e)) {
+                req.auditedByRoute = false;
+                req.anonymousRefusal = isHealthmeshError(e) ? e.code : 'INTERNAL';
+              }
+              throw e;
+            });
           req.federationReplyTo = { peer: claims.iss, nonce: claims.nonce };
           req.federationClaims = claims;
         },
