@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../src/core/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
 import { MAX_PATH_NESTING } from '../src/views/index.js';
@@ -156,7 +157,7 @@ describe('bundle entry count', () => {
 describe('request body size', () => {
   it('refuses a body over server.maxBodyBytes with 413', async () => {
     const small = await tempHub('limits-body', {
-      server: { host: '127.0.0.1', port: 0, maxBodyBytes: 4096, exportLifetimeSeconds: 3600 },
+      server: { ...defaultConfig('x').server, port: 0, maxBodyBytes: 4096 },
     });
     const smallApp = await buildServer(small.hub);
     try {
@@ -170,6 +171,29 @@ describe('request body size', () => {
     } finally {
       await smallApp.close();
       await small.cleanup();
+    }
+  });
+});
+
+describe('request rate per token', () => {
+  it('answers 429 with Retry-After past server.rateLimitPerMinute, to that token only', async () => {
+    const limited = await tempHub('limits-rate', { server: { ...defaultConfig('x').server, rateLimitPerMinute: 5 } });
+    const limitedApp = await buildServer(limited.hub);
+    try {
+      const other = await limited.hub.tokens.create('other-steward', 'steward');
+      const get = (t: string) =>
+        limitedApp.inject({ method: 'GET', url: '/fhir/metadata', headers: { authorization: `Bearer ${t}` } });
+      for (let i = 0; i < 5; i++) expect((await get(limited.adminToken)).statusCode).toBe(200);
+      const refused = await get(limited.adminToken);
+      expect([refused.statusCode, refused.json<Json>().issue[0].details.coding[0].code]).toEqual([
+        429,
+        'API_RATE_LIMITED',
+      ]);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await get(other)).statusCode).toBe(200);
+    } finally {
+      await limitedApp.close();
+      await limited.cleanup();
     }
   });
 });

@@ -19,8 +19,15 @@ export interface HubConfig {
   /**
    * `maxBodyBytes`: the largest request body the API reads (federation routes have their own, smaller limit).
    * `exportLifetimeSeconds`: how long a finished Bulk Data export's files stay for its owner before they are removed.
+   * `rateLimitPerMinute`: the most requests one token may make in a minute (peers' signed requests excepted).
    */
-  server: { host: string; port: number; maxBodyBytes: number; exportLifetimeSeconds: number };
+  server: {
+    host: string;
+    port: number;
+    maxBodyBytes: number;
+    exportLifetimeSeconds: number;
+    rateLimitPerMinute: number;
+  };
   /** `maxBundleEntries`: the most entries a Bundle posted to `POST /fhir` may have (files ingest without it). */
   ingest: { batchSize: number; maxRecordBytes: number; maxBundleEntries: number };
   /** DuckDB buffer pool cap, e.g. "2GB". */
@@ -122,7 +129,14 @@ export function defaultConfig(name: string): HubConfig {
       consent: { purposes: {} },
     },
     federation: { clockSkewSeconds: 60, timeoutMs: 10_000, maxBodyBytes: 16 * 1024 * 1024 },
-    server: { host: '127.0.0.1', port: 8080, maxBodyBytes: 256 * 1024 * 1024, exportLifetimeSeconds: 24 * 3600 },
+    // 3,000 a minute per token: far above a person at the console or a script polling, a cap on a runaway client.
+    server: {
+      host: '127.0.0.1',
+      port: 8080,
+      maxBodyBytes: 256 * 1024 * 1024,
+      exportLifetimeSeconds: 24 * 3600,
+      rateLimitPerMinute: 3000,
+    },
     // 10,000 entries: ~5 s and ~260 MB to ingest through the API here; 100,000 took 49 s and 1.4 GB.
     ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024, maxBundleEntries: 10_000 },
     store: { engine: 'duckdb', memoryLimit: '1GB' },
@@ -193,6 +207,8 @@ export function parseConfig(value: unknown, file: string): HubConfig {
     fail('server.maxBodyBytes', 'an integer number of bytes ≥ 1024');
   if (!Number.isInteger(server.exportLifetimeSeconds) || server.exportLifetimeSeconds < 1)
     fail('server.exportLifetimeSeconds', 'a positive integer of seconds');
+  if (!Number.isInteger(server.rateLimitPerMinute) || server.rateLimitPerMinute < 1)
+    fail('server.rateLimitPerMinute', 'a positive integer of requests');
   const ingest = { ...base.ingest, ...section('ingest') };
   if (!Number.isInteger(ingest.batchSize) || ingest.batchSize < 1) fail('ingest.batchSize', 'a positive integer');
   if (!Number.isInteger(ingest.maxRecordBytes) || ingest.maxRecordBytes < 1024)

@@ -39,6 +39,7 @@ describe('error kinds', () => {
     'not-found': [404, 1],
     conflict: [409, 1],
     'too-large': [413, 1],
+    'rate-limited': [429, 1],
     peer: [502, 3],
     unavailable: [503, 3],
     internal: [500, 2],

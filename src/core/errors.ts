@@ -7,6 +7,7 @@
  * - `not-found`: what the request names does not exist here (a route, resource, model, cohort, hub directory).
  * - `conflict`: the hub's state does not allow it (already initialised, no identity key yet).
  * - `too-large`: a body, record or Bundle over a configured limit; split it (HTTP clients look for 413).
+ * - `rate-limited`: more requests than the caller's configured rate; wait and retry (HTTP clients look for 429).
  * - `peer`: another hub failed or refused; not this hub's fault nor the caller's.
  * - `unavailable`: this hub cannot answer now (the store is held by another process, the console is not built).
  * - `internal`: a fault of this hub (a defect, damaged stored data).
@@ -18,6 +19,7 @@ export type ErrorKind =
   | 'not-found'
   | 'conflict'
   | 'too-large'
+  | 'rate-limited'
   | 'peer'
   | 'unavailable'
   | 'internal';
@@ -30,6 +32,7 @@ export const ERROR_KINDS: readonly ErrorKind[] = [
   'not-found',
   'conflict',
   'too-large',
+  'rate-limited',
   'peer',
   'unavailable',
   'internal',
@@ -102,6 +105,10 @@ export const ERROR_CODES = {
   API_BODY_TOO_LARGE: {
     kind: 'too-large',
     text: 'a request body exceeds the size limit of its route (server.maxBodyBytes, federation.maxBodyBytes)',
+  },
+  API_RATE_LIMITED: {
+    kind: 'rate-limited',
+    text: 'a token sent more requests than server.rateLimitPerMinute allows; retry after the time the answer names',
   },
   API_NOT_SUPPORTED: { kind: 'input', text: 'the operation or search parameter is not supported' },
   EXPORT_UNKNOWN_JOB: { kind: 'not-found', text: 'no export job has that id' },
@@ -324,6 +331,8 @@ export function httpStatusOf(kind: ErrorKind): number {
       return 409;
     case 'too-large':
       return 413;
+    case 'rate-limited':
+      return 429;
     case 'peer':
       return 502;
     case 'unavailable':
@@ -345,6 +354,7 @@ export function exitCodeOf(kind: ErrorKind): 1 | 2 | 3 {
     case 'not-found':
     case 'conflict':
     case 'too-large':
+    case 'rate-limited':
       return 1;
     case 'peer':
     case 'unavailable':

@@ -1,3 +1,4 @@
+import rateLimit from '@fastify/rate-limit';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -125,6 +126,24 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     if (access === 'ingest' && !mayIngest(principal)) {
       throw new HealthmeshError('AUTH_FORBIDDEN', `role '${principal.role}' may not write records into this hub`);
     }
+  });
+
+  // At most `server.rateLimitPerMinute` requests a minute per token, counted once the token is known (after the hook
+  // above): a runaway script or a leaked token cannot take the hub. Requests with no principal (peers' signed
+  // requests, which have their own limits, and the console's files) are not counted; the answer is 429 with
+  // Retry-After.
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'onRequest',
+    max: hub.config.server.rateLimitPerMinute,
+    timeWindow: 60_000,
+    allowList: (req) => req.principal === undefined,
+    keyGenerator: (req) => `token:${req.principal?.name ?? ''}`,
+    errorResponseBuilder: (_req, context) =>
+      new HealthmeshError(
+        'API_RATE_LIMITED',
+        `this token made more than ${context.max} requests in a minute; retry in ${context.after}`,
+      ),
   });
 
   // The release gate, made structural (docs/disclosure-control.md): on a route open to every role (no `access`

@@ -9,6 +9,7 @@ const ISSUE_TYPE: Record<ErrorKind, string> = {
   'not-found': 'not-found',
   conflict: 'conflict',
   'too-large': 'too-costly',
+  'rate-limited': 'throttled',
   peer: 'transient',
   unavailable: 'transient',
   internal: 'exception',
