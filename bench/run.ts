@@ -12,6 +12,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   deidentify: async () => (await import('./deidentify.js')).runDeidentifyBench(),
   'surveillance-gate': async () => (await import('./surveillance-gate.js')).runSurveillanceGateBench(),
   engines: async () => (await import('./engines.js')).runEnginesBench(),
+  load: async () => (await import('./load.js')).runLoadBench(),
 };
 
 const wanted = process.argv.slice(2);
