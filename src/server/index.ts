@@ -2,3 +2,5 @@ export type { RouteContext, ServerOptions } from './app.js';
 export { buildServer } from './app.js';
 export { ExportJobs } from './export-jobs.js';
 export { operationOutcome } from './operation-outcome.js';
+export type { RouteDeclaration } from './route-access.js';
+export { declaredRoutes } from './route-access.js';
