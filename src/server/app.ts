@@ -185,7 +185,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(readRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);
   const series = options.series ?? new SeriesFederation(hub);
-  const federation = options.federation ?? (await federationOf(hub, cohorts, series));
+  const federation = options.federation ?? (await openHubFederation(hub, cohorts, series));
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation)
@@ -197,7 +197,11 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   return app;
 }
 
-async function federationOf(
+/**
+ * The federation a served hub answers on: the built-in, cohort, model and weekly-series operations; `undefined` for
+ * a hub without an identity key. `buildServer` opens it unless given one; a test passes it to see the registry.
+ */
+export async function openHubFederation(
   hub: Hub,
   cohorts: CohortFederation,
   series: SeriesFederation,
