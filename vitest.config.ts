@@ -21,6 +21,7 @@ const ENGINE_LOOPED = [
   'test/consent.test.ts',
   'test/linkage.test.ts',
   'test/access-roles.test.ts',
+  'test/authorization-matrix.test.ts',
   'test/audit-*.test.ts',
   'test/surveillance-synthetic.test.ts',
   'test/fhir-api.test.ts',

@@ -38,13 +38,13 @@ async function start(name: string, config: Parameters<typeof tempHub>[1] = {}): 
   const { hub, adminToken, cleanup } = await tempHub(name, config);
   const operations = new OperationRegistry()
     // The peer's own request body, sent back: nothing of this hub's data.
-    .register('test.echo', async ({ peer, body }) => hub.gate.reissue({ from: peer, echoed: body }, 'peer'))
-    .register('test.hang', async () => {
+    .register('test.echo', 'peer', async ({ peer, body }) => hub.gate.reissue({ from: peer, echoed: body }, 'peer'))
+    .register('test.hang', 'peer', async () => {
       await hang;
       return hub.gate.text({});
     })
     // A stand-in for a real counting operation: n people, disclosure-controlled, through the release log.
-    .register('test.count', async ({ peer, body }) => {
+    .register('test.count', 'peer', async ({ peer, body }) => {
       const { terms, n } = body as { terms: string[]; n: number };
       const population = Array.from({ length: n }, (_, i) => `person-${i}`);
       const released = hub.gate.count(n);

@@ -157,7 +157,7 @@ describe('a federated distinct count over three synthetic regions ingested into 
       for (const [name, hub] of hubs) {
         const party = new LinkageParty(hub.linkageKey!, hub.clock);
         // Blinded points are text; the dummy count is the protocol parameter the coordinator subtracts.
-        const operations = new OperationRegistry().register('linkage.ring', async ({ body }) => {
+        const operations = new OperationRegistry().register('linkage.ring', 'peer', async ({ body }) => {
           const r = await party.handle(body, () => personLinkage.tokens(hub.db), 10);
           return hub.gate.bundle({
             points: hub.gate.text(r.points),

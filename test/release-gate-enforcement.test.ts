@@ -19,10 +19,11 @@ describe('the server sends a principal without row-level rights only what the re
     hub = t.hub;
     researcher = await hub.tokens.create('analyst', 'researcher');
     app = await buildServer(hub);
-    app.get('/test/ungated', async () => ({ persons: 3 }));
-    app.get('/test/gated', async () => hub.gate.bundle({ label: 'x', persons: hub.gate.count(31) }));
-    app.get('/test/ungated-text', async (_req, reply) => reply.type('text/csv').send('persons\n3\n'));
-    app.get('/test/row-level', { config: { access: 'row-level' } }, async () => ({ persons: 3 }));
+    const config = { allow: 'authenticated' } as const;
+    app.get('/test/ungated', { config }, async () => ({ persons: 3 }));
+    app.get('/test/gated', { config }, async () => hub.gate.bundle({ label: 'x', persons: hub.gate.count(31) }));
+    app.get('/test/ungated-text', { config }, async (_req, reply) => reply.type('text/csv').send('persons\n3\n'));
+    app.get('/test/row-level', { config: { allow: 'row-level' } }, async () => ({ persons: 3 }));
   });
   afterAll(async () => {
     await app?.close();

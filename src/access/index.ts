@@ -3,6 +3,8 @@ export type { AuditKey } from './audit-key.js';
 export { openAuditKey, readAuditKey, writeAuditKey } from './audit-key.js';
 export type { AuditEntry, AuditLogOptions, AuditRecord, AuditVerification, CheckpointResult } from './audit-log.js';
 export { AuditLog, auditMigrations, CHECKPOINT_ACTION } from './audit-log.js';
+export type { Allow, RolePolicy } from './route-allow.js';
+export { isAllow, mayCall, needsToken, ROLE_POLICIES, rolesAllowed } from './route-allow.js';
 export { INGEST_ROLES, mayIngest, mayReadRowLevel, mayWriteSource, ROW_LEVEL_ROLES } from './row-level-access.js';
 export type { Principal, Role } from './token-registry.js';
 export { ROLES, TokenRegistry, tokenMigrations } from './token-registry.js';

@@ -138,12 +138,12 @@ export class CohortFederation {
 
   register(operations = new OperationRegistry()): OperationRegistry {
     // A peer's request runs for the purpose it names, research when it names none.
-    operations.register('cohort.run', ({ body, peer }) => {
+    operations.register('cohort.run', 'peer', ({ body, peer }) => {
       const b = body as { definition: unknown; purpose?: unknown };
       return releaseCohort(this.hub, b.definition, `peer:${peer}`, b.purpose ?? DEFAULT_COHORT_PURPOSE);
     });
     if (this.party !== undefined) {
-      operations.register('cohort.linkage', async ({ body }) => this.releasedRing(await this.linkage(body)));
+      operations.register('cohort.linkage', 'peer', async ({ body }) => this.releasedRing(await this.linkage(body)));
     }
     return operations;
   }

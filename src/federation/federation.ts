@@ -46,7 +46,7 @@ export async function openFederation(hub: HubServices, operations = new Operatio
   const peers = PeerDirectory.open(hub.paths.peers);
   const clockSkewMs = hub.config.federation.clockSkewSeconds * 1000;
   if (!operations.has('hub.ping')) {
-    operations.register('hub.ping', async ({ peer }) =>
+    operations.register('hub.ping', 'peer', async ({ peer }) =>
       hub.gate.text({ hub: identity.name, to: peer, at: hub.clock.now().toISOString() }),
     );
   }

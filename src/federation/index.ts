@@ -12,7 +12,7 @@ export { FederationClient, PeerCallError } from './federation-client.js';
 export type { Ed25519Jwk, HubIdentity } from './hub-identity.js';
 export { jwkThumbprint, loadIdentity, writeIdentityKey } from './hub-identity.js';
 export { federationMigrations, NonceStore } from './nonce-store.js';
-export type { OperationHandler, PeerRequest } from './operation-registry.js';
+export type { OperationAllow, OperationDeclaration, OperationHandler, PeerRequest } from './operation-registry.js';
 export { OperationRegistry } from './operation-registry.js';
 export type { Peer } from './peer-directory.js';
 export { PeerDirectory, parsePeer } from './peer-directory.js';

@@ -117,10 +117,10 @@ export class ModelFederation {
   ) {}
 
   register(operations = new OperationRegistry()): OperationRegistry {
-    operations.register('model.glm-moments', ({ body, peer }) =>
+    operations.register('model.glm-moments', 'peer', ({ body, peer }) =>
       this.moments((body as { spec: unknown }).spec, `peer:${peer}`),
     );
-    operations.register('model.glm-newton', ({ body, peer }) => {
+    operations.register('model.glm-newton', 'peer', ({ body, peer }) => {
       const b = body as { spec: unknown; fill: unknown; beta: unknown };
       return this.newton(b.spec, b.fill, b.beta, `peer:${peer}`);
     });

@@ -7,7 +7,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Principal } from '../access/index.js';
-import { mayIngest, mayReadRowLevel } from '../access/index.js';
+import { mayReadRowLevel, needsToken } from '../access/index.js';
 import { CohortFederation } from '../cohort/index.js';
 import type { ErrorCode } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
@@ -23,6 +23,7 @@ import { consoleAssets } from './console-assets.js';
 import { validateInput } from './input-validation.js';
 import { collectRoutes, openApiRoutes } from './openapi.js';
 import { errorOutcome } from './operation-outcome.js';
+import { allowOf, checkAllowed, requireDeclarations } from './route-access.js';
 import { bundleRoutes } from './routes/bundle.js';
 import { cohortRoutes } from './routes/cohorts.js';
 import { consoleRoutes } from './routes/console.js';
@@ -38,13 +39,6 @@ import { surveillanceRoutes } from './routes/surveillance.js';
 import { viewRoutes } from './routes/views.js';
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /**
-     * Who may call the route beyond holding a valid token: `row-level` (records of patients: admin, steward) or
-     * `ingest` (writing records: admin, steward, service). Unset: any authenticated role (aggregates only).
-     */
-    access?: 'row-level' | 'ingest';
-  }
   interface FastifyReply {
     /** The handler answered with a value the release gate built (`Released`), or sent gated text. */
     gated?: boolean;
@@ -87,6 +81,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
   });
+  // Every route says who may call it (route-access.ts): a route without a declaration fails the build here.
+  requireDeclarations(app);
   validateInput(app);
   const routes = collectRoutes(app);
   app.addContentTypeParser(['application/fhir+json', 'application/json'], { parseAs: 'string' }, (_req, body, done) => {
@@ -102,8 +98,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
 
   app.addHook('onRequest', async (req) => {
     // Peers sign each request instead (routes/federation.ts): the two kinds of caller never share a credential.
-    // The console's own files hold no data: its login page must load before anyone has a token.
-    if (req.routeOptions.config?.peerAuth === true || req.routeOptions.config?.publicAsset === true) return;
+    // Public routes hold no data: the console's login page must load before anyone has a token.
+    if (!needsToken(allowOf(req))) return;
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) {
@@ -116,16 +112,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       throw new HealthmeshError('AUTH_INVALID_TOKEN', 'the bearer token is not valid for this hub');
     }
     req.principal = principal;
-    const access = req.routeOptions.config?.access;
-    if (access === 'row-level' && !mayReadRowLevel(principal)) {
-      throw new HealthmeshError(
-        'AUTH_FORBIDDEN',
-        `role '${principal.role}' may not read row-level records; aggregates (cohorts, views' counts, forecasts) are open to it`,
-      );
-    }
-    if (access === 'ingest' && !mayIngest(principal)) {
-      throw new HealthmeshError('AUTH_FORBIDDEN', `role '${principal.role}' may not write records into this hub`);
-    }
+    checkAllowed(req, principal);
   });
 
   // At most `server.rateLimitPerMinute` requests a minute per token, counted once the token is known (after the hook
@@ -146,9 +133,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       ),
   });
 
-  // The release gate, made structural (docs/disclosure-control.md): on a route open to every role (no `access`
-  // declared), a principal without row-level rights gets only what the gate built. A handler that answered with
-  // anything else is a defect: the caller gets a 500 and no figures.
+  // The release gate, made structural (docs/disclosure-control.md): on a route open to roles without row-level rights
+  // (any role-declared route but `ingest`, whose answers are the caller's own writes), a principal without row-level
+  // rights gets only what the gate built. A handler that answered with anything else is a defect: the caller gets a
+  // 500 and no figures.
   app.addHook('preSerialization', async (_req, reply, payload) => {
     if (!isReleased(payload)) return payload;
     reply.gated = true;
@@ -218,7 +206,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(readRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);
   const series = options.series ?? new SeriesFederation(hub);
-  const federation = options.federation ?? (await federationOf(hub, cohorts, series));
+  const federation = options.federation ?? (await openHubFederation(hub, cohorts, series));
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation)
@@ -230,7 +218,11 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   return app;
 }
 
-async function federationOf(
+/**
+ * The federation a served hub answers on: the built-in, cohort, model and weekly-series operations; `undefined` for
+ * a hub without an identity key. `buildServer` opens it unless given one; a test passes it to see the registry.
+ */
+export async function openHubFederation(
   hub: Hub,
   cohorts: CohortFederation,
   series: SeriesFederation,
@@ -259,10 +251,14 @@ function bodyTooLarge(error: unknown, req: FastifyRequest): HealthmeshError | un
   );
 }
 
-/** Whether the answer to `req` may hold only released values: an aggregate route, a caller without row-level rights. */
+/**
+ * Whether the answer to `req` may hold only released values: a route open to bearer tokens, other than `ingest`
+ * (which answers with the caller's own writes), and a caller without row-level rights. A `row-level` route admits
+ * no such caller; public and peer routes gate in their own way (files without data, signed released results).
+ */
 function mustBeGated(req: FastifyRequest): boolean {
-  const config = req.routeOptions.config;
-  if (config?.peerAuth === true || config?.publicAsset === true || config?.access !== undefined) return false;
+  const allow = allowOf(req);
+  if (!needsToken(allow) || allow === 'ingest') return false;
   return !mayReadRowLevel(req.principal);
 }
 

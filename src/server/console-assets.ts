@@ -6,16 +6,6 @@ import type { FastifyInstance } from 'fastify';
 import { HealthmeshError } from '../core/index.js';
 import { AssetParams } from './api-schemas.js';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /**
-     * The route serves files that hold no data, without a token: the console's own (its login page must load before
-     * anyone has a token) and the API's description (`/openapi.json`).
-     */
-    publicAsset?: boolean;
-  }
-}
-
 /**
  * Where `vite build` writes the console (web/vite.config.ts): `web/dist` at the project root. The same path from
  * `src/server/` under tsx and from `dist/server/` once built.
@@ -38,7 +28,7 @@ export function consoleAssets(dir: string = CONSOLE_DIST) {
   return async (app: FastifyInstance) => {
     await app.register(fastifyStatic, { root: dir, serve: false });
     const built = () => existsSync(join(dir, 'index.html'));
-    const config = { publicAsset: true };
+    const config = { allow: 'public' } as const;
     const asset = { config, schema: { params: AssetParams } };
     app.get('/', { config }, async (req, reply) => {
       req.auditAction = { action: 'console-asset', target: 'console:index.html' };

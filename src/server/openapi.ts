@@ -23,14 +23,14 @@ export function openApiPath(url: string): string {
 export function collectRoutes(app: FastifyInstance): RouteEntry[] {
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', (r: RouteOptions) => {
-    const config = (r.config ?? {}) as { peerAuth?: boolean; publicAsset?: boolean };
+    const allow = r.config?.allow;
     for (const method of Array.isArray(r.method) ? r.method : [r.method]) {
       if (method === 'HEAD') continue;
       routes.push({
         method,
         url: r.url,
         schema: (r.schema ?? {}) as Json,
-        auth: config.peerAuth === true ? 'peer-signature' : config.publicAsset === true ? 'none' : 'bearer',
+        auth: allow === 'peer' ? 'peer-signature' : allow === 'public' ? 'none' : 'bearer',
       });
     }
   });
@@ -129,12 +129,12 @@ export function openApiDocument(routes: readonly RouteEntry[], info: { title: st
 
 /**
  * `GET /openapi.json`: the hub's API as OpenAPI 3.1, built from the route schemas once every route is registered.
- * It describes routes, never data, so it needs no token (`publicAsset`, like the console's files).
+ * It describes routes, never data, so it needs no token (`public`, like the console's files).
  */
 export function openApiRoutes(routes: readonly RouteEntry[], info: { title: string; version: string }) {
   return async (app: FastifyInstance) => {
     let document: Json | undefined;
-    app.get('/openapi.json', { config: { publicAsset: true } }, async (req) => {
+    app.get('/openapi.json', { config: { allow: 'public' } }, async (req) => {
       req.auditAction = { action: 'openapi', target: 'openapi.json' };
       document ??= openApiDocument(routes, info);
       return document;

@@ -102,7 +102,7 @@ export class SeriesFederation {
 
   /** Registers `surveillance.series` on a hub's operation registry (returned, to chain with other modules'). */
   register(operations = new OperationRegistry()): OperationRegistry {
-    operations.register(SERIES_OPERATION, ({ body, peer }) =>
+    operations.register(SERIES_OPERATION, 'peer', ({ body, peer }) =>
       gatedHubSeries(this.hub, `peer:${peer}`, releaseOptions(body)),
     );
     return operations;

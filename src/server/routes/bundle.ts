@@ -37,7 +37,7 @@ export function bundleRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.post<{ Body: Static<typeof TransactionBody>; Querystring: Static<typeof SourceQuery> }>(
       '/fhir',
-      { config: { access: 'ingest' }, schema: { querystring: SourceQuery, body: TransactionBody } },
+      { config: { allow: 'ingest' }, schema: { querystring: SourceQuery, body: TransactionBody } },
       async (req, reply) => {
         // The schema checked resourceType and type; the entries are the pipeline's to check.
         const body = req.body as Json & Static<typeof TransactionBody>;

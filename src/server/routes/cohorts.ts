@@ -15,23 +15,27 @@ import { badRequest } from '../operation-outcome.js';
  */
 export function cohortRoutes(ctx: { hub: Hub; cohorts: CohortFederation; federation: Federation | undefined }) {
   return async (app: FastifyInstance) => {
-    app.post<{ Body: CohortRunBody }>('/cohort/$run', { schema: { body: CohortRunBody } }, async (req) => {
-      const body = req.body;
-      const hubs = body.hubs;
-      // Checked before anything runs, and written to the audit entry: the log says what each use was for.
-      const purpose = ctx.hub.consent.policy.purpose(body.purpose ?? DEFAULT_COHORT_PURPOSE).name;
-      if (hubs === undefined) {
-        req.auditAction = { action: 'cohort-run', target: 'cohort/$run', detail: { purpose } };
-        return releaseCohort(ctx.hub, body.definition, `user:${req.principal?.name ?? 'unknown'}`, purpose);
-      }
-      if (ctx.federation === undefined)
-        throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
-      req.auditAction = {
-        action: 'cohort-run-federated',
-        target: `cohort/$run:${hubs.join(',')}`,
-        detail: { purpose },
-      };
-      return ctx.cohorts.run(ctx.federation, hubs, body.definition, purpose);
-    });
+    app.post<{ Body: CohortRunBody }>(
+      '/cohort/$run',
+      { config: { allow: 'authenticated' }, schema: { body: CohortRunBody } },
+      async (req) => {
+        const body = req.body;
+        const hubs = body.hubs;
+        // Checked before anything runs, and written to the audit entry: the log says what each use was for.
+        const purpose = ctx.hub.consent.policy.purpose(body.purpose ?? DEFAULT_COHORT_PURPOSE).name;
+        if (hubs === undefined) {
+          req.auditAction = { action: 'cohort-run', target: 'cohort/$run', detail: { purpose } };
+          return releaseCohort(ctx.hub, body.definition, `user:${req.principal?.name ?? 'unknown'}`, purpose);
+        }
+        if (ctx.federation === undefined)
+          throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
+        req.auditAction = {
+          action: 'cohort-run-federated',
+          target: `cohort/$run:${hubs.join(',')}`,
+          detail: { purpose },
+        };
+        return ctx.cohorts.run(ctx.federation, hubs, body.definition, purpose);
+      },
+    );
   };
 }

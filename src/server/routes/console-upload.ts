@@ -29,7 +29,7 @@ export function consoleUploadRoutes(ctx: { hub: Hub }) {
     app.post<{ Querystring: UploadQuery; Body: unknown; Reply: UploadResult }>(
       '/console/ingest',
       // The uploader's own records: the summary of what it loaded is not a release (checked below: ingest roles).
-      { config: { access: 'ingest' }, schema: { querystring: UploadQuery, response: { 200: UploadResult } } },
+      { config: { allow: 'ingest' }, schema: { querystring: UploadQuery, response: { 200: UploadResult } } },
       async (req) => {
         // A file name can carry a person's name or registration number: it is scrubbed before it reaches the audit
         // log, the ingest history or an error message.

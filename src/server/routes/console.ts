@@ -42,7 +42,9 @@ const PING_TIMEOUT_MS = 3000;
 export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefined }) {
   const { hub } = ctx;
   return async (app: FastifyInstance) => {
-    app.get('/console/overview', async (req) => {
+    // Aggregates for every role: exact to row-level roles, through the release gate to the others.
+    const config = { allow: 'authenticated' } as const;
+    app.get('/console/overview', { config }, async (req) => {
       req.auditAction = { action: 'console-overview', target: 'console/overview' };
       const counts = await hub.store.countByType();
       // From where this process last verified (or the newest signed checkpoint): not the whole chain per request.
@@ -107,7 +109,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
     });
 
     // The disclosure rules the console explains next to withheld figures ("fewer than {threshold}").
-    app.get('/console/policy', { schema: { response: { 200: ConsolePolicy } } }, async (req) => {
+    app.get('/console/policy', { config, schema: { response: { 200: ConsolePolicy } } }, async (req) => {
       req.auditAction = { action: 'console-policy', target: 'console/policy' };
       const { gate } = hub;
       const policy = hub.config.privacy.disclosure;
@@ -120,7 +122,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       });
     });
 
-    app.get('/console/peers', { schema: { response: { 200: PeerHealth } } }, async (req) => {
+    app.get('/console/peers', { config, schema: { response: { 200: PeerHealth } } }, async (req) => {
       req.auditAction = { action: 'console-peers', target: 'console/peers' };
       const f = ctx.federation;
       if (f === undefined) return hub.gate.bundle({ peers: [] });
@@ -146,7 +148,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       return hub.gate.bundle({ peers });
     });
 
-    app.get('/console/catalog', async (req) => {
+    app.get('/console/catalog', { config }, async (req) => {
       req.auditAction = { action: 'console-catalog', target: 'console/catalog' };
       const tables = await hub.tables.list();
       if (mayReadRowLevel(req.principal)) {
@@ -165,14 +167,14 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       });
     });
 
-    const profile = { schema: { params: CatalogParams } };
+    const profile = { config, schema: { params: CatalogParams } };
     app.get<{ Params: Static<typeof CatalogParams> }>('/console/catalog/:view', profile, async (req) => {
       req.auditAction = { action: 'console-catalog', target: `console/catalog/${req.params.view}` };
       const profile = await hub.tables.profile(req.params.view);
       return releasedProfile(profile, hub.gate);
     });
 
-    const concepts = { schema: { querystring: ConceptQuery } };
+    const concepts = { config, schema: { querystring: ConceptQuery } };
     app.get<{ Querystring: Static<typeof ConceptQuery> }>('/console/concepts', concepts, async (req) => {
       const q = req.query.q.trim();
       if (q.length < 2 || q.length > 100) throw badRequest('q must be 2 to 100 characters', 'q');
@@ -187,7 +189,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       return hub.gate.bundle({ concepts });
     });
 
-    const observed = { schema: { querystring: ObservedQuery, response: { 200: ObservedSeries } } };
+    const observed = { config, schema: { querystring: ObservedQuery, response: { 200: ObservedSeries } } };
     app.get<{ Querystring: Static<typeof ObservedQuery> }>('/console/surveillance/observed', observed, async (req) => {
       const target = req.query.target ?? ILI_TARGET;
       req.auditAction = { action: 'console-observed', target: 'console/surveillance/observed' };

@@ -70,7 +70,7 @@ export function exportRoutes(ctx: RouteContext) {
           .header('Content-Location', `${fhirBase(ctx, req)}/$export-status/${job.id}`)
           .send();
       };
-    const row = { access: 'row-level' } as const;
+    const row = { allow: 'row-level' } as const;
     app.get('/fhir/$export', { config: row, schema: { querystring: ExportQuery } }, kickoff('system'));
     app.get('/fhir/Patient/$export', { config: row, schema: { querystring: ExportQuery } }, kickoff('patient'));
 

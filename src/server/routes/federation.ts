@@ -5,10 +5,6 @@ import { claimedSender, SIGNATURE_HEADER } from '../../federation/index.js';
 import { FederationParams } from '../api-schemas.js';
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route authenticates peers by signature, not users by bearer token. */
-    peerAuth?: boolean;
-  }
   interface FastifyRequest {
     /** Whom a federation response answers (set once the request's claims were read). */
     federationReplyTo?: ReplyTo;
@@ -38,7 +34,7 @@ export function federationRoutes(federation: Federation, limits: { maxBodyBytes:
     });
 
     // Public information, so no credential; counted by the app's hook like any request without a token.
-    app.get('/federation/identity', { config: { peerAuth: true } }, async () => {
+    app.get('/federation/identity', { config: { allow: 'public' } }, async () => {
       return {
         name: federation.identity.name,
         publicKey: federation.identity.publicJwk,
@@ -50,7 +46,8 @@ export function federationRoutes(federation: Federation, limits: { maxBodyBytes:
     app.post<{ Params: { operation: string } }>(
       '/federation/:operation',
       {
-        config: { peerAuth: true },
+        // Peers authenticate by signature (checked below, before the body is read), never by bearer token.
+        config: { allow: 'peer' },
         schema: { params: FederationParams },
         bodyLimit: limits.maxBodyBytes,
         onRequest: async (req) => {

@@ -18,7 +18,8 @@ const COMMON = [
  */
 export function metadataRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    app.get('/fhir/metadata', async (req, reply) => {
+    // Any role: it describes the API, and like every FHIR route it wants a token (its `security` says so).
+    app.get('/fhir/metadata', { config: { allow: 'authenticated' } }, async (req, reply) => {
       req.auditAction = { action: 'metadata', target: 'CapabilityStatement' };
       const base = fhirBase(ctx, req);
       const indexed = Object.entries(SEARCH_PARAMETERS).map(([type, params]) => ({

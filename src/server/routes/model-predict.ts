@@ -28,7 +28,8 @@ type Predict = { Params: Static<typeof ModelParams>; Body: PredictBody };
 export function modelPredictRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     const schema = { params: ModelParams, body: PredictBody };
-    app.post<Predict>('/models/:id/predict', { schema }, async (req) => {
+    // Every role may score a feature vector; scoring a patient of the hub is refused below to all but row-level roles.
+    app.post<Predict>('/models/:id/predict', { config: { allow: 'authenticated' }, schema }, async (req) => {
       const { id } = req.params;
       req.auditAction = { action: 'model-predict', target: `models/${id}` };
       const body = req.body;

@@ -15,7 +15,8 @@ type ReadModel = { Params: Static<typeof ModelParams>; Querystring: Static<typeo
 
 export function modelRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    app.get('/models', async (req) => {
+    const config = { allow: 'authenticated' } as const;
+    app.get('/models', { config }, async (req) => {
       req.auditAction = { action: 'model-list', target: 'models' };
       const registry = await hubModelRegistry(ctx.hub);
       const models = (await registry.list()).map((m) => ({ ...m, createdAt: m.createdAt.toISOString() }));
@@ -26,7 +27,7 @@ export function modelRoutes(ctx: RouteContext) {
         models: models.map((m) => ({ ...m, latestVersion: gate.parameter(m.latestVersion, 'model version') })),
       });
     });
-    const read = { schema: { params: ModelParams, querystring: ModelQuery } };
+    const read = { config, schema: { params: ModelParams, querystring: ModelQuery } };
     app.get<ReadModel>('/models/:id', read, async (req) => {
       const { id } = req.params;
       const v = req.query.version;

@@ -27,7 +27,7 @@ function requireType(type: string): void {
 /** read, vread and instance history. */
 export function readRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
-    const row = { access: 'row-level' } as const;
+    const row = { allow: 'row-level' } as const;
     const resource = { config: row, schema: { params: ResourceParams } };
     app.get<{ Params: Params }>('/fhir/:type/:id', resource, async (req, reply) => {
       const { type, id } = req.params;

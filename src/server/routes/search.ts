@@ -46,7 +46,7 @@ export function searchRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { type: string }; Querystring: Query }>(
       '/fhir/:type',
-      { config: { access: 'row-level' }, schema: { params: ResourceTypeParams, querystring: SearchParamsQuery } },
+      { config: { allow: 'row-level' }, schema: { params: ResourceTypeParams, querystring: SearchParamsQuery } },
       async (req, reply) => {
         const { type } = req.params;
         if (!isKnownType(type))
@@ -59,7 +59,7 @@ export function searchRoutes(ctx: RouteContext) {
       },
     );
 
-    const system = { config: { access: 'row-level' as const }, schema: { querystring: SearchParamsQuery } };
+    const system = { config: { allow: 'row-level' as const }, schema: { querystring: SearchParamsQuery } };
     app.get<{ Querystring: Query }>('/fhir', system, async (req, reply) => {
       const typeParam = req.query._type;
       const types = (Array.isArray(typeParam) ? typeParam.join(',') : (typeParam ?? ''))

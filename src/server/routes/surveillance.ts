@@ -68,8 +68,9 @@ export function surveillanceRoutes(
   return async (app: FastifyInstance) => {
     // `POST /surveillance/$federated-series` with `{ hubs, through? }`: each named hub's weekly ILI and confirmed
     // series as that hub released them (disclosure-controlled, suppressed weeks null), gathered over signed HTTP.
-    const listed = { schema: { querystring: ForecastListQuery } };
-    const seriesSchema = { schema: { body: FederatedSeriesBody } };
+    const config = { allow: 'authenticated' } as const;
+    const listed = { config, schema: { querystring: ForecastListQuery } };
+    const seriesSchema = { config, schema: { body: FederatedSeriesBody } };
     app.post<{ Body: SeriesBody }>('/surveillance/$federated-series', seriesSchema, async (req) => {
       const body = req.body;
       const hubs = body.hubs;
@@ -87,7 +88,7 @@ export function surveillanceRoutes(
     });
     // `POST /surveillance/$federated-forecast` with `{ hubs, target?, reference_date?, model?, suppressed_weeks? }`:
     // one round for every hub's location from the gathered series, stored here with its alerts.
-    const forecastSchema = { schema: { body: FederatedForecastBody } };
+    const forecastSchema = { config, schema: { body: FederatedForecastBody } };
     type ForecastBody = Static<typeof FederatedForecastBody>;
     app.post<{ Body: ForecastBody }>('/surveillance/$federated-forecast', forecastSchema, async (req) => {
       const body = req.body;

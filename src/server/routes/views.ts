@@ -116,7 +116,7 @@ export function viewRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.post<{ Body: unknown; Querystring: { _format?: string } }>(
       '/fhir/ViewDefinition/$run',
-      { config: { access: 'row-level' }, schema: { querystring: ViewRunQuery, body: ViewRunBody } },
+      { config: { allow: 'row-level' }, schema: { querystring: ViewRunQuery, body: ViewRunBody } },
       async (req, reply) => {
         req.auditAction = { action: 'view-run', target: 'ViewDefinition/$run' };
         if (!mayReadRowLevel(req.principal)) {

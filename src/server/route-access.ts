@@ -1,0 +1,74 @@
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { Allow, Principal } from '../access/index.js';
+import { isAllow, mayCall, rolesAllowed } from '../access/index.js';
+import { HealthmeshError } from '../core/index.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Who may call the route (access/route-allow.ts): `'public'`, `'peer'` (signed federation requests), or a role
+     * policy (`'authenticated'`, `'row-level'`, `'ingest'`) or list of roles. Required: `buildServer` fails on a
+     * route without it.
+     */
+    allow?: Allow;
+  }
+}
+
+/** One route as registered, with its declaration. */
+export interface RouteDeclaration {
+  method: string;
+  url: string;
+  allow: Allow;
+}
+
+const declared = new WeakMap<FastifyInstance, RouteDeclaration[]>();
+
+/**
+ * Make every route registered after this call declare who may call it: registering one without a valid
+ * `config.allow` throws, naming its method and URL, so `buildServer` fails instead of serving it. HEAD routes that
+ * Fastify adds for each GET carry the GET's declaration and are not listed.
+ */
+export function requireDeclarations(app: FastifyInstance): void {
+  const routes: RouteDeclaration[] = [];
+  declared.set(app, routes);
+  app.addHook('onRoute', (r: RouteOptions) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    const allow: unknown = r.config?.allow;
+    if (!isAllow(allow)) {
+      throw new Error(
+        `route ${methods.join(',')} ${r.url} declares no caller: set config.allow to 'public', 'peer', a role policy (authenticated, row-level, ingest) or a list of roles`,
+      );
+    }
+    for (const method of methods) if (method !== 'HEAD') routes.push({ method, url: r.url, allow });
+  });
+}
+
+/** Every route of an app built by `buildServer` with its declaration, in the order registered. */
+export function declaredRoutes(app: FastifyInstance): readonly RouteDeclaration[] {
+  const routes = declared.get(app);
+  if (!routes) throw new Error('this app was not built by buildServer: its routes are not recorded');
+  return routes;
+}
+
+/** The declaration of the route a request matched (a request that matched none is refused as if by a role route). */
+export function allowOf(req: FastifyRequest): Allow {
+  return req.routeOptions.config?.allow ?? 'authenticated';
+}
+
+/** Refuse `principal` on a route declared `allow`, with the reason the declaration gives. */
+export function checkAllowed(req: FastifyRequest, principal: Principal): void {
+  const allow = allowOf(req);
+  if (mayCall(allow, principal)) return;
+  const role = principal.role;
+  const message =
+    allow === 'row-level'
+      ? `role '${role}' may not read row-level records; aggregates (cohorts, views' counts, forecasts) are open to it`
+      : allow === 'ingest'
+        ? `role '${role}' may not write records into this hub`
+        : `role '${role}' may not call ${req.method} ${req.routeOptions.url ?? 'this route'} (allowed: ${[...rolesAllowedOf(allow)].join(', ')})`;
+  throw new HealthmeshError('AUTH_FORBIDDEN', message);
+}
+
+function rolesAllowedOf(allow: Allow): ReadonlySet<string> {
+  return allow === 'public' || allow === 'peer' ? new Set() : rolesAllowed(allow);
+}

@@ -1,0 +1,351 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Allow, Role } from '../src/access/index.js';
+import { CohortFederation } from '../src/cohort/index.js';
+import { silentLogger } from '../src/core/index.js';
+import type { Ed25519Jwk, Federation, OperationHandler } from '../src/federation/index.js';
+import { bodyHash, OperationRegistry, PeerDirectory, SIGNATURE_HEADER, signRequest } from '../src/federation/index.js';
+import type { Hub } from '../src/hub/index.js';
+import { initHub, openHub } from '../src/hub/index.js';
+import { formatLinkageKey, LinkageService } from '../src/privacy/index.js';
+import { buildServer, declaredRoutes, openHubFederation } from '../src/server/index.js';
+import { SeriesFederation } from '../src/surveillance/index.js';
+import { testHubConfig } from './support/test-engine.js';
+
+/**
+ * Issue 19: every route and every federated operation declares who may call it, and this one test tries each as
+ * every principal. The tables below are the expectation, written out by hand rather than read from the code: a
+ * route or operation the server has and the tables do not know fails the test, as does a declaration that differs.
+ */
+
+/** Who the table's policies admit, spelled out here so that a change to the policies in `access/` shows up. */
+const ADMITS: Record<'authenticated' | 'row-level' | 'ingest', readonly Role[]> = {
+  authenticated: ['admin', 'steward', 'researcher', 'service'],
+  'row-level': ['admin', 'steward'],
+  ingest: ['admin', 'steward', 'service'],
+};
+const ROLES: readonly Role[] = ['admin', 'steward', 'researcher', 'service'];
+/** Nobody (no Authorization header), a token the hub never issued, and one token per role. */
+const PRINCIPALS = ['nobody', 'forged-token', ...ROLES] as const;
+type PrincipalName = (typeof PRINCIPALS)[number];
+
+const PATIENT = { resourceType: 'Patient', id: 'p1', gender: 'female', birthDate: '1970-01-01' };
+const COHORT = {
+  name: 'women',
+  conceptSets: { amb: { concepts: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }] } },
+  entry: { domain: 'encounter', conceptSet: 'amb' },
+};
+const HUB = 'authz';
+
+/** A request that reaches the route: its URL with parameters filled in, and a body where it takes one. */
+interface Sample {
+  url?: string;
+  payload?: string | Buffer;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+const ASYNC = { prefer: 'respond-async' };
+const json = (v: unknown, contentType = 'application/json'): Sample => ({ payload: JSON.stringify(v), contentType });
+
+const ROUTES: Record<string, { allow: Allow } & Sample> = {
+  // Public: no data, so no credential (the console must load before anyone has a token).
+  'GET /': { allow: 'public' },
+  'GET /assets/*': { allow: 'public', url: '/assets/no-such-file.js' },
+  'GET /openapi.json': { allow: 'public' },
+  'GET /federation/identity': { allow: 'public' },
+  // Signed hub-to-hub requests only; the operations are tried one by one below.
+  'POST /federation/:operation': { allow: 'peer', url: '/federation/hub.ping', ...json({}) },
+  // Aggregates, for every role (through the release gate for roles without row-level rights).
+  'GET /fhir/metadata': { allow: 'authenticated' },
+  'GET /models': { allow: 'authenticated' },
+  'GET /models/:id': { allow: 'authenticated', url: '/models/no-such-model' },
+  'POST /models/:id/predict': {
+    allow: 'authenticated',
+    url: '/models/no-such-model/predict',
+    ...json({ features: {} }),
+  },
+  'POST /cohort/$run': { allow: 'authenticated', ...json({ definition: COHORT }) },
+  'POST /surveillance/$federated-series': { allow: 'authenticated', ...json({ hubs: [HUB] }) },
+  'POST /surveillance/$federated-forecast': { allow: 'authenticated', ...json({ hubs: [HUB] }) },
+  'GET /surveillance/forecasts': { allow: 'authenticated' },
+  'GET /surveillance/scores': { allow: 'authenticated' },
+  'GET /surveillance/alerts': { allow: 'authenticated' },
+  'GET /console/overview': { allow: 'authenticated' },
+  'GET /console/policy': { allow: 'authenticated' },
+  'GET /console/peers': { allow: 'authenticated' },
+  'GET /console/catalog': { allow: 'authenticated' },
+  'GET /console/catalog/:view': { allow: 'authenticated', url: '/console/catalog/patient' },
+  'GET /console/concepts': { allow: 'authenticated', url: '/console/concepts?q=amb' },
+  'GET /console/surveillance/observed': { allow: 'authenticated' },
+  // Writing records: admin, steward, service (first, so that the row-level reads below find the patient).
+  'POST /fhir': {
+    allow: 'ingest',
+    ...json(
+      {
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [{ resource: PATIENT, request: { method: 'PUT', url: 'Patient/p1' } }],
+      },
+      'application/fhir+json',
+    ),
+  },
+  'POST /console/ingest': {
+    allow: 'ingest',
+    url: '/console/ingest?name=patients.ndjson',
+    payload: Buffer.from(`${JSON.stringify(PATIENT)}\n`),
+    contentType: 'application/octet-stream',
+  },
+  // Row-level records: admin and steward.
+  'GET /fhir': { allow: 'row-level', url: '/fhir?_type=Patient' },
+  'GET /fhir/:type': { allow: 'row-level', url: '/fhir/Patient' },
+  'GET /fhir/:type/:id': { allow: 'row-level', url: '/fhir/Patient/p1' },
+  'GET /fhir/:type/:id/_history': { allow: 'row-level', url: '/fhir/Patient/p1/_history' },
+  'GET /fhir/:type/:id/_history/:vid': { allow: 'row-level', url: '/fhir/Patient/p1/_history/1' },
+  'GET /fhir/$export': { allow: 'row-level', url: '/fhir/$export?_type=Patient', headers: ASYNC },
+  'GET /fhir/Patient/$export': { allow: 'row-level', url: '/fhir/Patient/$export?_type=Patient', headers: ASYNC },
+  'GET /fhir/$export-status/:job': { allow: 'row-level', url: '/fhir/$export-status/no-such-job' },
+  'DELETE /fhir/$export-status/:job': { allow: 'row-level', url: '/fhir/$export-status/no-such-job' },
+  'GET /fhir/$export-file/:job/:file': { allow: 'row-level', url: '/fhir/$export-file/no-such-job/Patient.ndjson' },
+  'POST /fhir/ViewDefinition/$run': {
+    allow: 'row-level',
+    ...json(
+      {
+        resourceType: 'Parameters',
+        parameter: [
+          {
+            name: 'viewResource',
+            resource: {
+              resourceType: 'ViewDefinition',
+              resource: 'Patient',
+              select: [{ column: [{ name: 'id', path: 'id' }] }],
+            },
+          },
+          { name: 'resource', resource: PATIENT },
+        ],
+      },
+      'application/fhir+json',
+    ),
+  },
+};
+
+/** Every federated operation the hub serves, with a body that reaches it. Only `'peer'` exists as a caller. */
+const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
+  'hub.ping': { allow: 'peer', body: {} },
+  'cohort.run': { allow: 'peer', body: { definition: COHORT } },
+  'cohort.linkage': { allow: 'peer', body: { definition: COHORT, ring: {} } },
+  'model.glm-moments': { allow: 'peer', body: { spec: {} } },
+  'model.glm-newton': { allow: 'peer', body: { spec: {}, fill: [], beta: [] } },
+  'surveillance.series': { allow: 'peer', body: {} },
+};
+
+/** The statuses a principal may get on a route with `allow`: refused (401 or 403) or let through. */
+function expected(allow: Allow, who: PrincipalName): 401 | 403 | 'through' {
+  if (allow === 'public') return 'through';
+  // A bearer token is no signature: every principal of this table is refused on a peer route.
+  if (allow === 'peer' || who === 'nobody' || who === 'forged-token') return 401;
+  const admitted = typeof allow === 'string' ? ADMITS[allow] : allow;
+  return admitted.includes(who) ? 'through' : 403;
+}
+
+const codeOf = (res: LightMyRequestResponse): string | undefined =>
+  (res.json() as { issue?: { details?: { coding?: { code?: string }[] } }[] }).issue?.[0]?.details?.coding?.[0]?.code;
+
+/**
+ * Fastify's own count of the app's routes (`printRoutes` lines end in their methods, HEAD being Fastify's own), a
+ * source independent of the declaration hook.
+ */
+function fastifyRouteCount(app: FastifyInstance): number {
+  return [...app.printRoutes({ commonPrefix: false }).matchAll(/\(([A-Z, ]+)\)$/gm)]
+    .flatMap((m) => m[1]!.split(', '))
+    .filter((method) => method !== 'HEAD').length;
+}
+
+describe('who may call each route and each federated operation, tried as every principal', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hm-authz-'));
+  const tokens = new Map<PrincipalName, string>();
+  const peer = generateKeyPairSync('ed25519');
+  let hub: Hub;
+  let app: FastifyInstance;
+  let federation: Federation;
+
+  beforeAll(async () => {
+    const dir = join(root, 'hub');
+    const { paths, adminToken } = await initHub(dir, {
+      name: HUB,
+      config: await testHubConfig(),
+      logger: silentLogger(),
+    });
+    // A linkage key, so that the hub serves `cohort.linkage` too.
+    const service = LinkageService.init(join(root, 'linkage-service'));
+    writeFileSync(paths.linkageKey, formatLinkageKey(service.issue(HUB, new Date())), { mode: 0o600 });
+    // One peer whose key the test holds; nothing listens at its URL (the console's peer check finds it down).
+    PeerDirectory.open(paths.peers).add({
+      name: 'peer-a',
+      url: 'http://127.0.0.1:9',
+      publicKey: peer.publicKey.export({ format: 'jwk' }) as unknown as Ed25519Jwk,
+    });
+    hub = await openHub(dir, { logger: silentLogger() });
+    tokens.set('admin', adminToken);
+    tokens.set('forged-token', `hm_${randomBytes(32).toString('base64url')}`);
+    for (const role of ['steward', 'researcher', 'service'] as const) {
+      tokens.set(role, await hub.tokens.create(`a-${role}`, role));
+    }
+    const cohorts = new CohortFederation(hub);
+    const series = new SeriesFederation(hub);
+    const opened = await openHubFederation(hub, cohorts, series);
+    if (opened === undefined) throw new Error('the test hub has no identity key');
+    federation = opened;
+    app = await buildServer(hub, { federation, cohorts, series });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await hub?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('knows every route the server registered, each declared as the table says', () => {
+    const declared = declaredRoutes(app);
+    const unknown = declared.filter((r) => !(`${r.method} ${r.url}` in ROUTES)).map((r) => `${r.method} ${r.url}`);
+    expect(unknown, 'routes the table does not know: add each with who may call it').toEqual([]);
+    const gone = Object.keys(ROUTES).filter((k) => !declared.some((r) => `${r.method} ${r.url}` === k));
+    expect(gone, 'routes in the table the server no longer has').toEqual([]);
+    for (const r of declared) expect(r.allow, `${r.method} ${r.url}`).toEqual(ROUTES[`${r.method} ${r.url}`]!.allow);
+    // Every route Fastify holds went through the declaration hook.
+    expect(declared.length).toBe(fastifyRouteCount(app));
+  });
+
+  describe.each(Object.entries(ROUTES))('%s', (route, sample) => {
+    const [method, pattern] = route.split(' ') as [string, string];
+    it(`is refused or let through for each of ${PRINCIPALS.join(', ')} as declared (${String(sample.allow)})`, async () => {
+      for (const who of PRINCIPALS) {
+        const token = tokens.get(who);
+        const res = await app.inject({
+          method: method as 'GET' | 'POST' | 'DELETE',
+          url: sample.url ?? pattern,
+          headers: {
+            ...sample.headers,
+            ...(token !== undefined && { authorization: `Bearer ${token}` }),
+            ...(sample.contentType !== undefined && { 'content-type': sample.contentType }),
+          },
+          ...(sample.payload !== undefined && { payload: sample.payload }),
+        });
+        const want = expected(sample.allow, who);
+        const what = `${route} as ${who}: ${res.statusCode} ${res.body.slice(0, 200)}`;
+        if (want === 'through') {
+          expect([401, 403], what).not.toContain(res.statusCode);
+          continue;
+        }
+        expect(res.statusCode, what).toBe(want);
+        // A refusal is an OperationOutcome naming why, and carries no figure of the hub's.
+        expect(codeOf(res), what).toBe(
+          want === 403
+            ? 'AUTH_FORBIDDEN'
+            : sample.allow === 'peer'
+              ? 'FEDERATION_MISSING_SIGNATURE'
+              : who === 'forged-token'
+                ? 'AUTH_INVALID_TOKEN'
+                : 'AUTH_MISSING_TOKEN',
+        );
+        expect(res.body, what).not.toMatch(/\d/);
+      }
+    });
+  });
+
+  it('knows every federated operation the hub serves, each declared as the table says', async () => {
+    expect(federation.operations.declarations()).toEqual(
+      Object.entries(OPERATIONS)
+        .map(([name, o]) => ({ name, allow: o.allow }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    );
+    // The operations the hub lists to the world are the ones the registry declares.
+    const identity = (await app.inject({ url: '/federation/identity' })).json() as { operations: string[] };
+    expect(identity.operations).toEqual(Object.keys(OPERATIONS).sort());
+  });
+
+  describe.each(Object.entries(OPERATIONS))('federated operation %s', (operation, { body }) => {
+    const path = `/federation/${operation}`;
+    const text = JSON.stringify(body);
+
+    it('refuses a caller without a signature, bearer token or not, with 401', async () => {
+      for (const who of PRINCIPALS) {
+        const token = tokens.get(who);
+        const res = await app.inject({
+          method: 'POST',
+          url: path,
+          headers: {
+            'content-type': 'application/json',
+            ...(token !== undefined && { authorization: `Bearer ${token}` }),
+          },
+          payload: text,
+        });
+        expect(res.statusCode, `${operation} as ${who}`).toBe(401);
+        expect(codeOf(res)).toBe('FEDERATION_MISSING_SIGNATURE');
+      }
+    });
+
+    it('refuses a hub outside the peers file, and lets a signed peer through', async () => {
+      const sign = async (iss: string, key: typeof peer.privateKey) =>
+        signRequest(
+          {
+            iss,
+            aud: HUB,
+            method: 'POST',
+            path,
+            bodySha256: bodyHash(text),
+            ts: hub.clock.now().getTime(),
+            nonce: randomBytes(16).toString('base64url'),
+          },
+          key,
+        );
+      const send = async (signature: string) =>
+        app.inject({
+          method: 'POST',
+          url: path,
+          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature },
+          payload: text,
+        });
+      const stranger = await send(await sign('stranger', generateKeyPairSync('ed25519').privateKey));
+      expect(stranger.statusCode).toBe(401);
+      expect(codeOf(stranger)).toBe('FEDERATION_UNKNOWN_SIGNER');
+      const signed = await send(await sign('peer-a', peer.privateKey));
+      expect([401, 403], `${operation}: ${signed.statusCode} ${signed.body.slice(0, 200)}`).not.toContain(
+        signed.statusCode,
+      );
+    });
+  });
+
+  it('fails to build a server with a route that declares no caller, naming it', async () => {
+    const other = await buildServer(hub, { federation });
+    try {
+      expect(() => other.get('/undeclared', async () => ({}))).toThrow(/GET \/undeclared declares no caller/);
+      expect(() => other.post('/misdeclared', { config: { allow: 'nobody' as never } }, async () => ({}))).toThrow(
+        /POST \/misdeclared declares no caller/,
+      );
+      // A route module (a plugin, as buildServer registers each) without a declaration fails to load.
+      const loading = (async () => {
+        await other.register(async (plugin) => {
+          plugin.delete('/in-a-plugin', async () => ({}));
+        });
+      })();
+      await expect(loading).rejects.toThrow(/DELETE \/in-a-plugin declares no caller/);
+    } finally {
+      await other.close().catch(() => undefined);
+    }
+  });
+
+  it('refuses to register a federated operation without a declaration', () => {
+    const handler: OperationHandler = async () => hub.gate.text({});
+    const register = new OperationRegistry().register.bind(new OperationRegistry()) as (
+      name: string,
+      allow: unknown,
+      handler: unknown,
+    ) => unknown;
+    expect(() => register('test.undeclared', handler, undefined)).toThrow(/test.undeclared declares no caller/);
+    expect(() => register('test.anyone', 'anyone', handler)).toThrow(/test.anyone declares no caller/);
+    expect(() => register('test.peer', 'peer', handler)).not.toThrow();
+  });
+});
