@@ -75,6 +75,13 @@ for (const path of ['single', 'bulk'] as const)
         for await (const rows of reopened.db.stream<{ content: string }>('SELECT content FROM resource_version')) {
           for (const r of rows) expect(() => JSON.parse(r.content)).not.toThrow();
         }
+        // Every stored version is in an audited commit (the entry commits in the batch's transaction), and the
+        // chain the killed process was appending to still verifies.
+        const commits = await reopened.db.all<{ detail: string }>(
+          "SELECT detail FROM audit_log WHERE action = 'ingest.commit'",
+        );
+        expect(commits.reduce((n, c) => n + Number(JSON.parse(c.detail).created ?? 0), 0)).toBe(stored);
+        expect(await reopened.audit.verify()).toMatchObject({ ok: true });
 
         const rerun = await reopened.ingest.ingestPaths([file], ingestOptions(reopened, { source: 'crash' }));
         expect(rerun.totals).toMatchObject({ created: TOTAL - stored, unchanged: stored, rejected: 0 });
