@@ -73,6 +73,38 @@ describe('the after-commit pipeline', () => {
     await derived.assertCurrent();
   });
 
+  it('serves readers while the pass after a write is still running', async () => {
+    db = await DuckDbDatabase.open(':memory:');
+    await migrate(db, derivedStateMigrations, NOW);
+    const store = { stamp: 0 };
+    const derived = new DerivedData(db, fixedClock(NOW), silentLogger(), async () => store.stamp);
+    let release: () => void = () => undefined;
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((r) => {
+      started = r;
+    });
+    derived.register({
+      name: 'slow',
+      fingerprint: 'v1',
+      run: async () => {
+        started();
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        return 1;
+      },
+    });
+    const write = derived.afterWrite(async () => {
+      store.stamp = 1;
+    });
+    await running; // the write has ended; its pass is flattening
+    await derived.assertCurrent(); // not refused: the pass will record the stamp
+    release();
+    expect((await write).derived.writeStamp).toBe(1);
+    store.stamp = 2; // a commit no pass will see (a crash between commit and refresh)
+    await expect(derived.assertCurrent()).rejects.toSatisfy(stale);
+  });
+
   it('refreshes everything after a failed write, and reports the write’s own error', async () => {
     const { store, derived, scopes } = await pipeline();
     await expect(

@@ -67,6 +67,8 @@ export class DerivedData {
   /** Bumped whenever a write starts: a stamp read across a bump may hold commits no step has seen. */
   private epoch = 0;
   private pending: PendingScope;
+  /** Passes scheduled or running: until each has recorded its stamp, the tables lag the store by design. */
+  private passes = 0;
   /** Pipeline passes run one at a time, in the order writes ended. */
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -136,12 +138,13 @@ export class DerivedData {
    * write, each consistent.
    */
   async assertCurrent(): Promise<void> {
-    if (this.writing > 0 || this.pending !== undefined) return;
+    if (this.writing > 0 || this.pending !== undefined || this.passes > 0) return;
     const stale = await this.staleSteps();
     if (
       stale.length > 0 &&
       this.writing === 0 &&
       this.pending === undefined &&
+      this.passes === 0 &&
       (await this.db.writesElsewhere()) === 0
     ) {
       throw new HealthmeshError(
@@ -172,7 +175,8 @@ export class DerivedData {
   }
 
   private schedule(): Promise<DerivedRefresh> {
-    const run = this.tail.then(() => this.pass());
+    this.passes++;
+    const run = this.tail.then(() => this.pass()).finally(() => this.passes--);
     this.tail = run.catch(() => undefined);
     return run;
   }
