@@ -66,7 +66,7 @@ export async function runLoadBench(): Promise<boolean> {
     await hub.ingest.ingestPaths(files, { source: 'bench', actor: 'bench', rejectsPath: join(dir, 'rejects.ndjson') });
     const steward = await hub.tokens.create('load-steward', 'steward');
     const researcher = await hub.tokens.create('load-researcher', 'researcher');
-    const service = await hub.tokens.create('load-service', 'service');
+    const service = await hub.tokens.create('load-service', 'service', { sources: ['load'] });
     const app = await buildServer(hub);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
