@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig, silentLogger } from '../src/core/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { exportFinished } from './support/export-status.js';
 import { freePort, serveProcess, stopProcess } from './support/serve-process.js';
 import { ingestOptions } from './support/temp-hub.js';
 
@@ -65,11 +66,7 @@ describe('a server killed in the middle of an export', () => {
       const res = await kick(port);
       expect(res.status).toBe(202);
       const status = res.headers.get('content-location')!;
-      let poll = await fetch(status, { headers: auth });
-      for (let i = 0; poll.status === 202 && i < 500; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        poll = await fetch(status, { headers: auth });
-      }
+      const poll = await exportFinished(status, auth);
       expect(poll.status).toBe(200);
       const manifest = (await poll.json()) as {
         output: { type: string; count: number }[];

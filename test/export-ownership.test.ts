@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/core/index.js';
 import { buildServer } from '../src/server/index.js';
+import { exportFinished } from './support/export-status.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 
 /**
@@ -45,15 +46,6 @@ describe('export jobs: owner only, expiring, swept', () => {
   });
   afterAll(async () => close?.());
 
-  async function finished(status: string, headers: { authorization: string }): Promise<Response> {
-    let res = await fetch(status, { headers });
-    for (let i = 0; res.status === 202 && i < 500; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      res = await fetch(status, { headers });
-    }
-    return res;
-  }
-
   it('removes a stopped server’s export folder once it has outlived the lifetime', () => {
     expect(existsSync(stale)).toBe(false);
   });
@@ -62,7 +54,7 @@ describe('export jobs: owner only, expiring, swept', () => {
     const kick = await fetch(`${base}/$export?_type=Patient`, { headers: { ...auth.alice!, prefer: 'respond-async' } });
     expect(kick.status).toBe(202);
     const status = kick.headers.get('content-location')!;
-    const mine = await finished(status, auth.alice!);
+    const mine = await exportFinished(status, auth.alice!);
     expect(mine.status).toBe(200);
     const manifest = (await mine.json()) as { output: { url: string }[] };
     const url = manifest.output[0]!.url;
@@ -79,7 +71,7 @@ describe('export jobs: owner only, expiring, swept', () => {
     const kick = await fetch(`${base}/$export?_type=Patient`, { headers: { ...auth.alice!, prefer: 'respond-async' } });
     const status = kick.headers.get('content-location')!;
     const job = status.split('/').at(-1)!;
-    expect((await finished(status, auth.alice!)).status).toBe(200);
+    expect((await exportFinished(status, auth.alice!)).status).toBe(200);
     expect(readdirSync(env.hub.paths.exportsDir)).toContain(job);
     await new Promise((r) => setTimeout(r, LIFETIME_SECONDS * 1000 + 200));
     expect((await fetch(status, { headers: auth.alice! })).status).toBe(404);

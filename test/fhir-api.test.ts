@@ -3,6 +3,7 @@ import { Client } from 'fhir-kit-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
+import { exportFinished } from './support/export-status.js';
 import { tempHub } from './support/temp-hub.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: FHIR JSON read back in assertions
@@ -244,11 +245,7 @@ describe('FHIR REST API driven by fhir-kit-client over real HTTP', () => {
       });
       expect(kick.status).toBe(202);
       const status = kick.headers.get('content-location')!;
-      let res = await fetch(status, { headers: auth });
-      for (let i = 0; res.status === 202 && i < 500; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        res = await fetch(status, { headers: auth });
-      }
+      const res = await exportFinished(status, auth);
       expect(res.status).toBe(200);
       const manifest = (await res.json()) as Json;
       expect(manifest.requiresAccessToken).toBe(true);
