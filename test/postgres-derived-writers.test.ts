@@ -70,6 +70,22 @@ describe('derived data with writers in two processes (PostgreSQL)', () => {
     await two.derived.assertCurrent();
   });
 
+  it('marks concurrent writes without taking the connections their transactions need', async () => {
+    const { url, drop } = await createTestDatabase();
+    cleanup.push(drop);
+    const db = await PostgresDatabase.open(url, { maxConnections: 1 });
+    cleanup.push(() => db.close());
+    const other = await PostgresDatabase.open(url, { maxConnections: 1 });
+    cleanup.push(() => other.close());
+    const markers = await Promise.all([db.markWriting(), db.markWriting(), db.markWriting()]);
+    // With one pooled connection, a marker per connection would leave none for this transaction.
+    await db.transaction((tx) => tx.run('CREATE TABLE probe_concurrent (n INTEGER)'));
+    expect(await other.writesElsewhere()).toBe(1); // one session marks all of this process's writes
+    expect(await db.writesElsewhere()).toBe(0);
+    for (const m of markers) await m.release();
+    expect(await other.writesElsewhere()).toBe(0);
+  });
+
   it('refuses readers once a writer died between its commit and its refresh', async () => {
     const { one, two } = await twoProcesses();
     await two.derived.bringCurrent({ force: true });

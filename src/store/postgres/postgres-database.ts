@@ -264,10 +264,19 @@ export class PostgresDatabase implements Database {
   private readonly pool: Pool;
   private readonly session: PgSession;
   private readonly writers = new AsyncMutex();
-  /** Write markers this process holds (`markWriting`). */
+  /** Writes of this process marked in flight (`markWriting`). */
   private marks = 0;
+  /**
+   * The session holding this process's marker while `marks` > 0: one connection of its own, outside the pool, so
+   * concurrent writes never take the pool's connections from the transactions they wait for.
+   */
+  private markHolder: PgApi.Client | undefined;
+  private readonly markLock = new AsyncMutex();
 
-  private constructor(pool: Pool) {
+  private constructor(
+    pool: Pool,
+    private readonly url: string,
+  ) {
     this.pool = pool;
     this.types = typeParsers();
     this.session = new PgSession(pool, this, false);
@@ -292,7 +301,7 @@ export class PostgresDatabase implements Database {
         { cause: e },
       );
     }
-    return new PostgresDatabase(pool);
+    return new PostgresDatabase(pool, url);
   }
 
   run(sql: string, params?: readonly SqlValue[]): Promise<void> {
@@ -331,45 +340,53 @@ export class PostgresDatabase implements Database {
   }
 
   /**
-   * A shared session-level advisory lock held on a client of its own: visible to every process in `pg_locks`,
-   * released with the client, and by the server if this process dies.
+   * A shared session-level advisory lock, held for all of this process's writes in flight by one session of its own:
+   * visible to every process in `pg_locks`, dropped by the server if this process dies.
    */
   async markWriting(): Promise<{ release(): Promise<void> }> {
-    const client = await this.pool.connect();
-    // The server may drop this long-held connection (restart, termination): its lock goes with it, and the error
-    // must not escape as an unhandled event; the release below then discards the client.
-    client.on('error', () => undefined);
-    try {
-      await client.query('SELECT pg_advisory_lock_shared($1, $2)', WRITE_MARK);
-    } catch (e) {
-      client.release(true);
-      throw e;
-    }
-    this.marks++;
+    await this.markLock.lock(async () => {
+      if (this.marks === 0) {
+        const client = new pg.Client({ connectionString: this.url });
+        // The server may drop this long-held session (restart, termination): its lock goes with it, and the error
+        // must not escape as an unhandled event.
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+          await client.query('SELECT pg_advisory_lock_shared($1, $2)', WRITE_MARK);
+        } catch (e) {
+          await client.end().catch(() => undefined);
+          throw e;
+        }
+        this.markHolder = client;
+      }
+      this.marks++;
+    });
     let released = false;
     return {
       release: async () => {
         if (released) return;
         released = true;
-        this.marks--;
-        // Dropping the connection drops its lock even when the unlock cannot be sent.
-        await client.query('SELECT pg_advisory_unlock_shared($1, $2)', WRITE_MARK).then(
-          () => client.release(),
-          (e: unknown) => client.release(e instanceof Error ? e : true),
-        );
+        await this.markLock.lock(async () => {
+          this.marks--;
+          if (this.marks > 0 || !this.markHolder) return;
+          const holder = this.markHolder;
+          this.markHolder = undefined;
+          await holder.end().catch(() => undefined); // ending the session drops its lock
+        });
       },
     };
   }
 
   async writesElsewhere(): Promise<number> {
-    // Each marker is one granted row (one client each); the marks of this process are subtracted.
+    // One granted row per process with writes in flight; this process's own session is left out by its pid.
+    const own = (this.markHolder as unknown as { processID?: number } | undefined)?.processID ?? -1;
     const { rows } = await this.pool.query<{ n: string }>(
       `SELECT COUNT(*) AS n FROM pg_locks
-        WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 2 AND granted
+        WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 2 AND granted AND pid <> $3
           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-      WRITE_MARK,
+      [...WRITE_MARK, own],
     );
-    return Math.max(0, Number(rows[0]?.n ?? 0) - this.marks);
+    return Number(rows[0]?.n ?? 0);
   }
 
   transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
@@ -391,6 +408,8 @@ export class PostgresDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    await this.markHolder?.end().catch(() => undefined);
+    this.markHolder = undefined;
     await this.pool.end();
   }
 }
