@@ -24,11 +24,11 @@ import { testHubConfig } from './support/test-engine.js';
 
 /** Who the table's policies admit, spelled out here so that a change to the policies in `access/` shows up. */
 const ADMITS: Record<'authenticated' | 'row-level' | 'ingest', readonly Role[]> = {
-  authenticated: ['admin', 'steward', 'researcher', 'service'],
+  authenticated: ['admin', 'steward', 'researcher', 'developer', 'validator', 'citizen', 'service'],
   'row-level': ['admin', 'steward'],
   ingest: ['admin', 'steward', 'service'],
 };
-const ROLES: readonly Role[] = ['admin', 'steward', 'researcher', 'service'];
+const ROLES: readonly Role[] = ['admin', 'steward', 'researcher', 'developer', 'validator', 'citizen', 'service'];
 /** Nobody (no Authorization header), a token the hub never issued, and one token per role. */
 const PRINCIPALS = ['nobody', 'forged-token', ...ROLES] as const;
 type PrincipalName = (typeof PRINCIPALS)[number];
@@ -191,7 +191,7 @@ describe('who may call each route and each federated operation, tried as every p
     hub = await openHub(dir, { logger: silentLogger() });
     tokens.set('admin', adminToken);
     tokens.set('forged-token', `hm_${randomBytes(32).toString('base64url')}`);
-    for (const role of ['steward', 'researcher', 'service'] as const) {
+    for (const role of ROLES.filter((r) => r !== 'admin')) {
       tokens.set(role, await hub.tokens.create(`a-${role}`, role));
     }
     const cohorts = new CohortFederation(hub);

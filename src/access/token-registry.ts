@@ -3,9 +3,22 @@ import type { Clock } from '../core/index.js';
 import { checkSourceName, HealthmeshError } from '../core/index.js';
 import type { Database, Migration } from '../store/index.js';
 
-export type Role = 'admin' | 'steward' | 'researcher' | 'service';
+/**
+ * What a person or machine does at a hub: `admin` runs it; `steward` curates its data and reviews access; `researcher`
+ * and `developer` (an AI-healthcare startup) analyse within what they were granted; `validator` runs the
+ * demonstration hub's validations; `citizen` owns a personal health record; `service` is a machine feeding records.
+ */
+export type Role = 'admin' | 'steward' | 'researcher' | 'developer' | 'validator' | 'citizen' | 'service';
 
-export const ROLES: readonly Role[] = ['admin', 'steward', 'researcher', 'service'];
+export const ROLES: readonly Role[] = [
+  'admin',
+  'steward',
+  'researcher',
+  'developer',
+  'validator',
+  'citizen',
+  'service',
+];
 
 /** Who is calling, as established from a bearer token. */
 export interface Principal {
