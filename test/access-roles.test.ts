@@ -171,7 +171,11 @@ describe('roles on the API, and tokens made with `healthmesh token`', () => {
   it("serves the hub's disclosure rules to every role, audited", async () => {
     const res = await call('researcher', 'GET', '/console/policy');
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ disclosure: hub.config.privacy.disclosure });
+    expect(res.json()).toEqual({
+      disclosure: hub.config.privacy.disclosure,
+      hub: { name: hub.config.name, role: 'data', services: [] },
+      you: { name: 'a-researcher', role: 'researcher' },
+    });
     // The audit entry is appended once the response has gone (an onResponse hook).
     await vi.waitFor(async () => {
       const rows = await hub.db.all<{ actor: string }>("SELECT actor FROM audit_log WHERE action = 'console-policy'");
@@ -200,7 +204,7 @@ describe('roles on the API, and tokens made with `healthmesh token`', () => {
     expect(list.out).not.toContain('hm_');
     const bad = captureIo();
     expect(await main(['token', 'create', 'x', '--role', 'superuser', '--dir', dir], bad.io)).toBe(1);
-    expect(bad.err).toMatch(/AUTH_INVALID_ROLE.*admin, steward, researcher, service/);
+    expect(bad.err).toMatch(/AUTH_INVALID_ROLE.*admin, steward, researcher, developer, validator, citizen, service/);
     expect(await main(['token', 'revoke', 'a-researcher', '--dir', dir], captureIo().io)).toBe(0);
     expect(await main(['token', 'revoke', 'a-researcher', '--dir', dir], captureIo().io)).toBe(1);
     hub = await openHub(dir, { logger: silentLogger() });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +36,18 @@ describe('healthmesh CLI', () => {
     const again = captureIo();
     expect(await main(['init', '--dir', dir], again.io)).toBe(1);
     expect(again.err).toContain('HUB_ALREADY_INITIALISED');
+  });
+
+  it('inits a hub with the role it is given, and refuses an unknown role before writing anything', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'hm-cli-role-'));
+    const c = captureIo();
+    expect(await main(['init', '--dir', join(parent, 'r'), '--name', 'gyeonggi', '--role', 'research'], c.io)).toBe(0);
+    expect(c.out).toContain('research hub "gyeonggi" created');
+    expect(JSON.parse(readFileSync(join(parent, 'r', 'hub.json'), 'utf8')).role).toBe('research');
+    const bad = captureIo();
+    expect(await main(['init', '--dir', join(parent, 'x'), '--role', 'hospital'], bad.io)).toBe(1);
+    expect(bad.err).toContain('CONFIG_INVALID');
+    expect(existsSync(join(parent, 'x'))).toBe(false);
   });
 
   it('ingests, reports a summary per type, and exits 1 when records were rejected', async () => {

@@ -3,6 +3,9 @@ import { isSourceName } from './source-name.js';
 
 export type HubRole = 'data' | 'research' | 'demonstration';
 
+/** The roles a hub may take (`role` in `hub.json`, `init --role`). */
+export const HUB_ROLES: readonly HubRole[] = ['data', 'research', 'demonstration'];
+
 /** A hub's configuration (`hub.json` in its data directory). Secrets live apart, in `secrets/`. */
 export interface HubConfig {
   name: string;
@@ -144,7 +147,6 @@ export function defaultConfig(name: string): HubConfig {
   };
 }
 
-const ROLES = ['data', 'research', 'demonstration'];
 const PRECISIONS = ['year', 'month', 'day'];
 
 /** Check a parsed `hub.json`, naming the first field that is wrong. Missing optional sections take defaults. */
@@ -165,7 +167,8 @@ export function parseConfig(value: unknown, file: string): HubConfig {
     return s as Record<string, unknown>;
   };
   const role = v.role ?? base.role;
-  if (typeof role !== 'string' || !ROLES.includes(role)) fail('role', `one of ${ROLES.join(', ')}`);
+  if (typeof role !== 'string' || !(HUB_ROLES as readonly string[]).includes(role))
+    fail('role', `one of ${HUB_ROLES.join(', ')}`);
   const defaultSource = v.defaultSource ?? base.defaultSource;
   if (!isSourceName(defaultSource)) fail('defaultSource', "a source name (lower-case letters, digits, '.', '_', '-')");
   const privacySection = section('privacy');

@@ -11,7 +11,7 @@ export type {
   PurposePolicy,
   SurveillanceConfig,
 } from './config.js';
-export { defaultConfig, PURPOSE_NAME, parseConfig, thresholdCount } from './config.js';
+export { defaultConfig, HUB_ROLES, PURPOSE_NAME, parseConfig, thresholdCount } from './config.js';
 export type { ErrorCode, ErrorKind, FaultLocation } from './errors.js';
 export {
   ERROR_CODES,
@@ -22,6 +22,8 @@ export {
   isHealthmeshError,
   kindOf,
 } from './errors.js';
+export type { HubService } from './hub-role.js';
+export { HUB_ROLE_SERVICES, hubOffers } from './hub-role.js';
 export type { Logger } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
 export { fieldPath, firstSchemaError } from './schema-error.js';

@@ -125,6 +125,12 @@ const Released = Type.Union([Type.Number(), Type.Null()]);
 
 export const ConsolePolicy = Type.Object({
   disclosure: Type.Object({ threshold: Type.Number(), rounding: Type.Number(), minCellSize: Type.Number() }),
+  hub: Type.Object({
+    name: Type.String(),
+    role: Type.String({ description: 'data, research or demonstration' }),
+    services: Type.Array(Type.String(), { description: "what the hub's role offers beyond its records" }),
+  }),
+  you: Type.Object({ name: Type.String(), role: Type.String() }),
 });
 export type ConsolePolicy = Static<typeof ConsolePolicy>;
 

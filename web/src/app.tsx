@@ -14,16 +14,37 @@ import { ModelsPage } from './pages/models.js';
 import { OverviewPage } from './pages/overview.js';
 import { SurveillancePage } from './pages/surveillance.js';
 
+/**
+ * The console's pages. A page with `service` shows on hubs whose role offers it (research: projects; demonstration:
+ * validation), one with `roles` to those roles only; the hub refuses what a page would call anyway.
+ */
+interface PageSpec {
+  id: string;
+  label: MessageKey;
+  Page: () => preact.JSX.Element;
+  service?: string;
+  roles?: readonly string[];
+}
+
 const PAGES = [
   { id: 'overview', label: 'navOverview', Page: OverviewPage },
   { id: 'catalog', label: 'navCatalog', Page: CatalogPage },
   { id: 'cohorts', label: 'navCohorts', Page: CohortsPage },
   { id: 'models', label: 'navModels', Page: ModelsPage },
   { id: 'surveillance', label: 'navSurveillance', Page: SurveillancePage },
-  { id: 'ingest', label: 'navIngest', Page: IngestPage },
-] as const satisfies readonly { id: string; label: MessageKey; Page: () => preact.JSX.Element }[];
+  { id: 'ingest', label: 'navIngest', Page: IngestPage, roles: ['admin', 'steward', 'service'] },
+] as const satisfies readonly PageSpec[];
 
 type PageId = (typeof PAGES)[number]['id'];
+
+/** The pages this hub and this caller have. */
+function pagesFor(policy: ConsolePolicy): readonly PageSpec[] {
+  return PAGES.filter(
+    (p: PageSpec) =>
+      (p.service === undefined || policy.hub.services.includes(p.service)) &&
+      (p.roles === undefined || p.roles.includes(policy.you.role)),
+  );
+}
 
 /** Hash routing (`#/cohorts`): the hub serves one page at `/`, so every view of the console is a fragment. */
 function pageFromHash(): PageId {
@@ -48,12 +69,15 @@ function LanguageSwitch({ lang, setLang }: { lang: Lang; setLang: (l: Lang) => v
   );
 }
 
-/** Pages render once the hub's disclosure rules are known: their withheld figures say "fewer than {threshold}". */
-function WithPolicy({ children }: { children: ComponentChildren }) {
+/**
+ * The signed-in console renders once the hub's policy is known: withheld figures say "fewer than {threshold}", and
+ * the navigation lists the pages of this hub's role and the caller's.
+ */
+function WithPolicy({ children }: { children: (policy: ConsolePolicy) => ComponentChildren }) {
   const policy = useApi<ConsolePolicy>('/console/policy');
   return (
     <Async loaded={policy}>
-      {(p) => <PolicyContext.Provider value={p.disclosure}>{children}</PolicyContext.Provider>}
+      {(p) => <PolicyContext.Provider value={p.disclosure}>{children(p)}</PolicyContext.Provider>}
     </Async>
   );
 }
@@ -86,7 +110,6 @@ export function App() {
     document.title = `${current ? i18n.t(current.label) : ''} · ${i18n.t('appName')}`;
   }, [page, i18n]);
 
-  const current = PAGES.find((p) => p.id === page) ?? PAGES[0];
   return (
     <I18nContext.Provider value={i18n}>
       <button type="button" class="skip" onClick={() => document.getElementById('main')?.focus()}>
@@ -107,31 +130,37 @@ export function App() {
           </button>
         )}
       </header>
-      {signedIn && (
-        <nav aria-label={i18n.t('mainNav')} class="nav">
-          <ul>
-            {PAGES.map((p) => (
-              <li key={p.id}>
-                <a href={`#/${p.id}`} aria-current={p.id === page ? 'page' : undefined}>
-                  {i18n.t(p.label)}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
-      )}
-      <main id="main" tabIndex={-1}>
-        {signedIn ? (
-          <>
-            <h1>{i18n.t(current.label)}</h1>
-            <WithPolicy>
-              <current.Page />
-            </WithPolicy>
-          </>
-        ) : (
+      {signedIn ? (
+        <WithPolicy>
+          {(policy) => {
+            const pages = pagesFor(policy);
+            const current = pages.find((p) => p.id === page) ?? pages[0] ?? PAGES[0];
+            return (
+              <>
+                <nav aria-label={i18n.t('mainNav')} class="nav">
+                  <ul>
+                    {pages.map((p) => (
+                      <li key={p.id}>
+                        <a href={`#/${p.id}`} aria-current={p.id === current.id ? 'page' : undefined}>
+                          {i18n.t(p.label)}
+                        </a>
+                      </li>
+                    ))}
+                  </ul>
+                </nav>
+                <main id="main" tabIndex={-1}>
+                  <h1>{i18n.t(current.label)}</h1>
+                  <current.Page />
+                </main>
+              </>
+            );
+          }}
+        </WithPolicy>
+      ) : (
+        <main id="main" tabIndex={-1}>
           <LoginPage onSignedIn={() => setSignedIn(true)} />
-        )}
-      </main>
+        </main>
+      )}
     </I18nContext.Provider>
   );
 }

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
 import { searchConcepts } from '../../cohort/index.js';
-import { HealthmeshError } from '../../core/index.js';
+import { HealthmeshError, HUB_ROLE_SERVICES } from '../../core/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
 import type { ReleaseGate } from '../../privacy/index.js';
@@ -119,6 +119,9 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
           rounding: gate.parameter(policy.rounding, 'rounding base of released counts'),
           minCellSize: gate.parameter(policy.minCellSize, 'fewest people behind a statistic'),
         },
+        // The console shows the pages of this hub's services and the caller's role only.
+        hub: { name: hub.config.name, role: hub.config.role, services: [...HUB_ROLE_SERVICES[hub.config.role]] },
+        you: { name: req.principal?.name ?? '', role: req.principal?.role ?? '' },
       });
     });
 
