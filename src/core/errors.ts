@@ -251,6 +251,20 @@ export const ERROR_CODES = {
     kind: 'forbidden',
     text: 'a release was refused: with an earlier related release it would let a suppressed count be recovered by subtraction',
   },
+  OUTPUT_INVALID: {
+    kind: 'input',
+    text: 'a requested output is malformed: a ragged table, bad base64, an image not of its type',
+  },
+  OUTPUT_REFUSED: {
+    kind: 'forbidden',
+    text: "a requested output failed the release gate's automatic check; the refusal names the rule and no number",
+  },
+  OUTPUT_NOT_FOUND: { kind: 'not-found', text: 'no output request has that id in this hub' },
+  OUTPUT_ALREADY_DECIDED: { kind: 'conflict', text: 'the output was released or denied already' },
+  OUTPUT_NOT_RELEASED: {
+    kind: 'conflict',
+    text: 'the output is waiting for review or was denied, so it cannot be downloaded',
+  },
   FEDERATION_NO_IDENTITY: { kind: 'conflict', text: 'the hub has no Ed25519 identity key' },
   FEDERATION_INVALID_PEERS: {
     kind: 'input',

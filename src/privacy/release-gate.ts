@@ -60,7 +60,8 @@ export type DisclosureRule =
   | 'parameter' // a number that describes no one (a threshold, a horizon, a year)
   | 'fit-support' // an exact model update or a model's output: enough rows, events, non-events and contributors
   | 'reissued' // released earlier (the release log, a peer) and answered again as it was
-  | 'text'; // labels, codes and dates: no number about people
+  | 'text' // labels, codes and dates: no number about people
+  | 'output-review'; // an output the rules do not cover (a figure), released by a steward's decision (outputs/)
 
 /** The default significant digits of a released statistic, and the dominance share (the (2, 85%) rule). */
 export const DEFAULT_PRECISION = 3;
@@ -178,6 +179,15 @@ export class ReleaseGate {
     const parts = {} as Record<K, Released<ReleasedCount>>;
     for (const k of Object.keys(counts) as K[]) parts[k] = this.mint(r.counts[k] ?? null, rules);
     return { total: this.mint(r.total, rules), parts };
+  }
+
+  /**
+   * An output the automatic rules do not cover (a figure's pixels), released because a steward of this hub looked
+   * at it and decided so (the airlock of trusted research environments). Only the output airlock calls this, after
+   * recording the steward's decision; any numbers behind the output passed the rules above first.
+   */
+  reviewed<T>(value: T): Released<T> {
+    return this.mint(value, ['output-review']);
   }
 
   /** A two-way table with its margins, complementary suppression across them. */

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { HealthmeshError } from '../core/index.js';
+import type { CountTable, DisclosureRule, Released, ReleasedTable, ReleaseGate } from '../privacy/index.js';
+import type { OutputRequestBody } from './output-schema.js';
+import { MAX_OUTPUT_BYTES, MAX_OUTPUT_CELLS } from './output-schema.js';
+
+/**
+ * What the automatic check decided about a requested output:
+ * - `release`: the rules cover it and it passes (a count table: released as the gate rounds it);
+ * - `review`: the rules do not cover it (a figure's pixels), so a steward decides; any counts it carries passed;
+ * - `refuse`: a rule refuses it; the reason names the rule, never a number.
+ */
+export type OutputCheck =
+  | { verdict: 'release'; rules: DisclosureRule[]; table: Released<ReleasedTable> }
+  | { verdict: 'review'; rules: DisclosureRule[]; reason: string }
+  | { verdict: 'refuse'; rule: DisclosureRule; reason: string };
+
+/** An output as it is kept: its bytes (a table's JSON or a figure's), their media type and hash. */
+export interface OutputContent {
+  mediaType: string;
+  content: string;
+  sha256: string;
+}
+
+/** The content of a requested output, checked for shape and size; errors name the field. */
+export function outputContent(body: OutputRequestBody): OutputContent {
+  if (body.kind === 'table') {
+    checkTableShape(body.table, 'table');
+    const content = JSON.stringify(body.table);
+    return { mediaType: 'application/json', content, sha256: sha256(content) };
+  }
+  if (body.table !== undefined) checkTableShape(body.table, 'table');
+  const bytes = Buffer.from(body.data, 'base64');
+  if (bytes.length === 0 || bytes.toString('base64').replace(/=+$/, '') !== body.data.replace(/=+$/, '')) {
+    throw new HealthmeshError('OUTPUT_INVALID', 'data must be the figure in base64', { path: 'data' });
+  }
+  if (bytes.length > MAX_OUTPUT_BYTES) {
+    throw new HealthmeshError('OUTPUT_INVALID', `a figure may have at most ${MAX_OUTPUT_BYTES} bytes`, {
+      path: 'data',
+    });
+  }
+  if (!matchesMediaType(bytes, body.mediaType)) {
+    throw new HealthmeshError('OUTPUT_INVALID', `data is not a ${body.mediaType} image`, { path: 'mediaType' });
+  }
+  return { mediaType: body.mediaType, content: body.data, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/**
+ * The automatic part of output checking: the hub's release gate over every count the output carries. A table that
+ * the gate would release without suppressing anything is released as the gate rounds it; a table with any
+ * suppressed cell is refused whole (a published table with holes invites guessing them back from other releases,
+ * so the requester merges categories or widens bands instead). Figures go to a steward once their counts pass.
+ */
+export function checkOutput(body: OutputRequestBody, gate: ReleaseGate): OutputCheck {
+  const table = body.table === undefined ? undefined : gate.table(body.table as CountTable);
+  if (table !== undefined) {
+    const { primary, secondary } = table.value.suppressed;
+    if (primary > 0) {
+      return {
+        verdict: 'refuse',
+        rule: 'threshold',
+        reason: "the table has counts under this hub's disclosure threshold; merge categories or widen bands",
+      };
+    }
+    if (secondary > 0) {
+      return {
+        verdict: 'refuse',
+        rule: 'complementary',
+        reason: 'a count of the table could be recovered from its margins; merge categories or widen bands',
+      };
+    }
+  }
+  if (body.kind === 'table' && table !== undefined) {
+    return { verdict: 'release', rules: ['threshold', 'complementary'], table };
+  }
+  return {
+    verdict: 'review',
+    rules: table === undefined ? [] : ['threshold', 'complementary'],
+    reason: "the rules do not cover a figure's pixels: a steward of this hub decides",
+  };
+}
+
+function checkTableShape(table: CountTable, path: string): void {
+  if (table.cells.length !== table.rows.length) {
+    throw new HealthmeshError('OUTPUT_INVALID', 'cells must have one row per entry of rows', {
+      path: `${path}.cells`,
+    });
+  }
+  table.cells.forEach((row, r) => {
+    if (row.length !== table.columns.length) {
+      throw new HealthmeshError('OUTPUT_INVALID', 'each row of cells must have one count per entry of columns', {
+        path: `${path}.cells[${r}]`,
+      });
+    }
+  });
+  if (table.rows.length * table.columns.length > MAX_OUTPUT_CELLS) {
+    throw new HealthmeshError('OUTPUT_INVALID', `a table output may have at most ${MAX_OUTPUT_CELLS} cells`, {
+      path: `${path}.cells`,
+    });
+  }
+}
+
+/** PNG by its signature; SVG by its root element (a text file, so checked after any XML prologue). */
+function matchesMediaType(bytes: Buffer, mediaType: string): boolean {
+  if (mediaType === 'image/png') {
+    return bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  }
+  const head = bytes.subarray(0, 4096).toString('utf8');
+  return /^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!DOCTYPE[^>]*>\s*)?<svg[\s>]/i.test(head);
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

@@ -1,0 +1,92 @@
+import type { Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
+import type { Migration } from '../store/index.js';
+
+/** The largest output a member may ask to release (a figure's bytes, a table's JSON). */
+export const MAX_OUTPUT_BYTES = 2 * 1024 * 1024;
+/** The most cells a table output may have: outputs are results to publish, not extracts. */
+export const MAX_OUTPUT_CELLS = 10_000;
+
+const Label = Type.String({ minLength: 1, maxLength: 200 });
+
+/** A two-way table of person counts, as the release gate takes it. */
+export const OutputTable = Type.Object(
+  {
+    rows: Type.Array(Label, { minItems: 1, maxItems: 1_000 }),
+    columns: Type.Array(Label, { minItems: 1, maxItems: 200 }),
+    cells: Type.Array(Type.Array(Type.Integer({ minimum: 0 })), { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+/** Where an output came from: the analysis that made it, for its provenance (free text, no data). */
+const Source = Type.Object(
+  {
+    analysis: Type.String({ minLength: 1, maxLength: 100, description: 'e.g. cohort, model, forecast' }),
+    reference: Type.Optional(Type.String({ maxLength: 200, description: 'the run, model or file it came from' })),
+    note: Type.Optional(Type.String({ maxLength: 2_000 })),
+  },
+  { additionalProperties: false },
+);
+
+/** A request to release an output from a project's workspace. */
+export const OutputRequestBody = Type.Union([
+  Type.Object(
+    { kind: Type.Literal('table'), title: Label, table: OutputTable, source: Source },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('figure'),
+      title: Label,
+      mediaType: Type.Union([Type.Literal('image/svg+xml'), Type.Literal('image/png')]),
+      /** The figure's bytes, base64. */
+      data: Type.String({ minLength: 1, maxLength: Math.ceil((MAX_OUTPUT_BYTES * 4) / 3) + 4 }),
+      /** The counts the figure draws, checked by the rules before a steward sees it. */
+      table: Type.Optional(OutputTable),
+      source: Source,
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type OutputRequestBody = Static<typeof OutputRequestBody>;
+
+export const OutputDecisionBody = Type.Object(
+  {
+    decision: Type.Union([Type.Literal('release'), Type.Literal('deny')]),
+    comment: Type.String({ minLength: 1, maxLength: 2_000 }),
+  },
+  { additionalProperties: false },
+);
+export type OutputDecisionBody = Static<typeof OutputDecisionBody>;
+
+export const outputMigrations: readonly Migration[] = [
+  {
+    module: 'outputs',
+    version: 1,
+    name: 'output requests of project workspaces, their checks and decisions',
+    statements: [
+      // `content`: the output as requested (JSON of a table, base64 of a figure), kept inside the hub;
+      // `released`: what its requester may download once released (the gate's table, or the reviewed figure).
+      `CREATE TABLE output_request (
+        id VARCHAR NOT NULL PRIMARY KEY,
+        project_id VARCHAR NOT NULL,
+        requester VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        title VARCHAR NOT NULL,
+        media_type VARCHAR NOT NULL,
+        content VARCHAR NOT NULL,
+        content_sha256 VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        rules VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        released VARCHAR,
+        requested_at TIMESTAMPTZ NOT NULL,
+        decided_by VARCHAR,
+        decided_at TIMESTAMPTZ,
+        comment VARCHAR
+      )`,
+      'CREATE INDEX output_request_project ON output_request (project_id, requested_at)',
+    ],
+  },
+];
