@@ -23,10 +23,11 @@ import { testHubConfig } from './support/test-engine.js';
  */
 
 /** Who the table's policies admit, spelled out here so that a change to the policies in `access/` shows up. */
-const ADMITS: Record<'authenticated' | 'row-level' | 'ingest', readonly Role[]> = {
+const ADMITS: Record<'authenticated' | 'row-level' | 'ingest' | 'self', readonly Role[]> = {
   authenticated: ['admin', 'steward', 'researcher', 'developer', 'validator', 'citizen', 'service'],
   'row-level': ['admin', 'steward'],
   ingest: ['admin', 'steward', 'service'],
+  self: ['citizen'],
 };
 const ROLES: readonly Role[] = ['admin', 'steward', 'researcher', 'developer', 'validator', 'citizen', 'service'];
 /** Nobody (no Authorization header), a token the hub never issued, and one token per role. */
@@ -99,6 +100,13 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
     payload: Buffer.from(`${JSON.stringify(PATIENT)}\n`),
     contentType: 'application/octet-stream',
   },
+  'POST /mydata/enrolment-codes': { allow: 'ingest', ...json({ patientId: 'p1' }) },
+  // A citizen's own records: citizens only, each reading what is linked to their own account.
+  'POST /me/enrol': { allow: 'self', ...json({ code: 'AAAA-BBBB-CCCC' }) },
+  'GET /me': { allow: 'self' },
+  'GET /me/timeline': { allow: 'self' },
+  'GET /me/$everything': { allow: 'self' },
+  'GET /me/export.csv': { allow: 'self' },
   // Row-level records: admin and steward.
   'GET /fhir': { allow: 'row-level', url: '/fhir?_type=Patient' },
   'GET /fhir/:type': { allow: 'row-level', url: '/fhir/Patient' },

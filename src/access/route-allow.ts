@@ -4,13 +4,15 @@ import { ROLES } from './token-registry.js';
 
 /**
  * Named policies over the roles of bearer tokens: `authenticated` (every role; such routes answer roles without
- * row-level rights only through the release gate), `row-level` (records of patients: admin, steward) and `ingest`
- * (writing records: admin, steward, service).
+ * row-level rights only through the release gate), `row-level` (records of patients: admin, steward), `ingest`
+ * (writing records: admin, steward, service) and `self` (a citizen's own records: the handler reads only the records
+ * linked to the caller's account, so its answers are the caller's own and pass no gate).
  */
 export const ROLE_POLICIES = {
   authenticated: new Set<Role>(ROLES),
   'row-level': ROW_LEVEL_ROLES,
   ingest: INGEST_ROLES,
+  self: new Set<Role>(['citizen']),
 } as const satisfies Record<string, ReadonlySet<Role>>;
 
 export type RolePolicy = keyof typeof ROLE_POLICIES;
@@ -21,8 +23,7 @@ export type RolePolicy = keyof typeof ROLE_POLICIES;
  * - `'peer'`: a hub of the peers file, by a signed request (docs/federation.md); bearer tokens are never accepted;
  * - a `RolePolicy` or a list of roles: a valid bearer token whose role the policy or list names.
  *
- * Project scopes and a citizen's access to their own records are not built; they would be further forms of this
- * union, so a route that names none of them stays as it is.
+ * Project scopes are checked by the routes of projects on top of a role declaration.
  */
 export type Allow = 'public' | 'peer' | RolePolicy | readonly Role[];
 

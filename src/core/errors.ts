@@ -251,6 +251,12 @@ export const ERROR_CODES = {
     kind: 'forbidden',
     text: 'a release was refused: with an earlier related release it would let a suppressed count be recovered by subtraction',
   },
+  MYDATA_INVALID_REQUEST: { kind: 'input', text: "a request about a citizen's records is malformed" },
+  MYDATA_CODE_INVALID: {
+    kind: 'input',
+    text: 'an enrolment code is not valid here: mistyped, used already or expired (one answer for all three)',
+  },
+  MYDATA_RECORD_TOO_LARGE: { kind: 'too-large', text: "a citizen's record holds more resources than one download may" },
   OUTPUT_INVALID: {
     kind: 'input',
     text: 'a requested output is malformed: a ragged table, bad base64, an image not of its type',

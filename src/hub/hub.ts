@@ -20,6 +20,8 @@ import { federationModule, writeIdentityKey } from '../federation/index.js';
 import type { IngestPipeline } from '../ingest/index.js';
 import { ingestModule } from '../ingest/index.js';
 import { modelsModule } from '../models/index.js';
+import type { Enrolment } from '../mydata/index.js';
+import { mydataModule } from '../mydata/index.js';
 import type { OutputAirlock } from '../outputs/index.js';
 import { outputsModule } from '../outputs/index.js';
 import type { Migration } from '../store/index.js';
@@ -45,6 +47,7 @@ export const HUB_MODULES: readonly HubModule<never, object>[] = [
   modelsModule,
   surveillanceModule,
   outputsModule,
+  mydataModule,
 ];
 
 /** Every module's schema steps, in module order: all of them run when a hub opens. */
@@ -57,6 +60,8 @@ export interface Hub extends HubServices {
   tables: AnalyticTables;
   /** The airlock of project workspaces: what may leave them, checked by the gate's rules or a steward. */
   outputs: OutputAirlock;
+  /** Citizens' enrolment codes and the records linked to their accounts. */
+  enrolment: Enrolment;
   close(): Promise<void>;
 }
 

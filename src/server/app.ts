@@ -33,6 +33,7 @@ import { federationRoutes } from './routes/federation.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { modelPredictRoutes } from './routes/model-predict.js';
 import { modelRoutes } from './routes/models.js';
+import { mydataRoutes } from './routes/mydata.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
 import { surveillanceRoutes } from './routes/surveillance.js';
@@ -204,6 +205,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(modelPredictRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
+  await app.register(mydataRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);
   const series = options.series ?? new SeriesFederation(hub);
   const federation = options.federation ?? (await openHubFederation(hub, cohorts, series));
@@ -253,12 +255,13 @@ function bodyTooLarge(error: unknown, req: FastifyRequest): HealthmeshError | un
 
 /**
  * Whether the answer to `req` may hold only released values: a route open to bearer tokens, other than `ingest`
- * (which answers with the caller's own writes), and a caller without row-level rights. A `row-level` route admits
+ * (which answers with the caller's own writes) and `self` (a citizen's own records), and a caller without row-level
+ * rights. A `row-level` route admits
  * no such caller; public and peer routes gate in their own way (files without data, signed released results).
  */
 function mustBeGated(req: FastifyRequest): boolean {
   const allow = allowOf(req);
-  if (!needsToken(allow) || allow === 'ingest') return false;
+  if (!needsToken(allow) || allow === 'ingest' || allow === 'self') return false;
   return !mayReadRowLevel(req.principal);
 }
 

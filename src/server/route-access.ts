@@ -7,7 +7,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * Who may call the route (access/route-allow.ts): `'public'`, `'peer'` (signed federation requests), or a role
-     * policy (`'authenticated'`, `'row-level'`, `'ingest'`) or list of roles. Required: `buildServer` fails on a
+     * policy (`'authenticated'`, `'row-level'`, `'ingest'`, `'self'`) or list of roles. Required: `buildServer` fails on a
      * route without it.
      */
     allow?: Allow;
@@ -65,7 +65,9 @@ export function checkAllowed(req: FastifyRequest, principal: Principal): void {
       ? `role '${role}' may not read row-level records; aggregates (cohorts, views' counts, forecasts) are open to it`
       : allow === 'ingest'
         ? `role '${role}' may not write records into this hub`
-        : `role '${role}' may not call ${req.method} ${req.routeOptions.url ?? 'this route'} (allowed: ${[...rolesAllowedOf(allow)].join(', ')})`;
+        : allow === 'self'
+          ? `only a citizen reads their own records here; role '${role}' has none`
+          : `role '${role}' may not call ${req.method} ${req.routeOptions.url ?? 'this route'} (allowed: ${[...rolesAllowedOf(allow)].join(', ')})`;
   throw new HealthmeshError('AUTH_FORBIDDEN', message);
 }
 

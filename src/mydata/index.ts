@@ -1,0 +1,13 @@
+export type { LinkedRecord } from './enrolment.js';
+export { ENROLMENT_CODE_DAYS, Enrolment } from './enrolment.js';
+export type { TimelineEntry } from './my-record.js';
+export {
+  everything,
+  everythingBundle,
+  MAX_RECORD_RESOURCES,
+  TIMELINE_TYPES,
+  timeline,
+  timelineCsv,
+} from './my-record.js';
+export { mydataModule } from './mydata-module.js';
+export { mydataMigrations } from './mydata-schema.js';

@@ -1,0 +1,136 @@
+import { HealthmeshError } from '../core/index.js';
+import type { ResourceStore, StoredVersion } from '../store/index.js';
+import { toResource } from '../store/index.js';
+
+/** The most resources one citizen's download holds: a lifetime record is thousands, never this many. */
+export const MAX_RECORD_RESOURCES = 200_000;
+
+/** One line of a citizen's timeline: what happened when, with the code's display name as the record gives it. */
+export interface TimelineEntry {
+  date: string | null;
+  type: string;
+  id: string;
+  /** The code's display name (or text), then its code. */
+  display: string;
+  code: string | null;
+  system: string | null;
+  value: number | string | null;
+  unit: string | null;
+  /** For observations: vital-signs, laboratory, activity (lifelog) … as the record categorises it. */
+  category: string | null;
+}
+
+/** The clinical types a timeline shows (the Patient resource itself is not an event). */
+export const TIMELINE_TYPES = [
+  'Encounter',
+  'Condition',
+  'MedicationRequest',
+  'MedicationStatement',
+  'Observation',
+  'Immunization',
+  'Procedure',
+  'DiagnosticReport',
+  'AllergyIntolerance',
+] as const;
+
+/** Every current resource in the compartments of `patientKeys`, in batches (Patient/$everything). */
+export async function* everything(
+  store: ResourceStore,
+  patientKeys: readonly string[],
+): AsyncIterable<StoredVersion[]> {
+  if (patientKeys.length === 0) return;
+  let n = 0;
+  for await (const chunk of store.streamCurrent({ patients: patientKeys }, { order: 'id' })) {
+    n += chunk.length;
+    if (n > MAX_RECORD_RESOURCES) {
+      throw new HealthmeshError('MYDATA_RECORD_TOO_LARGE', `a record of more than ${MAX_RECORD_RESOURCES} resources`);
+    }
+    yield chunk;
+  }
+}
+
+/** A citizen's record as a FHIR R4 searchset Bundle, the answer of `Patient/$everything`. */
+export async function everythingBundle(
+  store: ResourceStore,
+  patientKeys: readonly string[],
+  fhirBase: string,
+): Promise<Record<string, unknown>> {
+  const entry: Record<string, unknown>[] = [];
+  for await (const chunk of everything(store, patientKeys)) {
+    for (const v of chunk) {
+      entry.push({ fullUrl: `${fhirBase}/${v.type}/${v.id}`, resource: toResource(v), search: { mode: 'match' } });
+    }
+  }
+  return { resourceType: 'Bundle', type: 'searchset', total: entry.length, entry };
+}
+
+/** The timeline of a citizen's records between `from` and `to` (inclusive dates, either open), newest first. */
+export async function timeline(
+  store: ResourceStore,
+  patientKeys: readonly string[],
+  range: { from?: string; to?: string; types?: readonly string[] } = {},
+): Promise<TimelineEntry[]> {
+  const types = range.types ?? TIMELINE_TYPES;
+  const out: TimelineEntry[] = [];
+  if (patientKeys.length === 0) return out;
+  for await (const chunk of store.streamCurrent({ patients: patientKeys, types }, { order: 'id' })) {
+    for (const v of chunk) {
+      const e = entryOf(v.type, v.id, JSON.parse(v.content) as Record<string, unknown>);
+      const day = e.date?.slice(0, 10);
+      if (range.from !== undefined && (day === undefined || day < range.from)) continue;
+      if (range.to !== undefined && (day === undefined || day > range.to)) continue;
+      out.push(e);
+    }
+  }
+  return out.sort((a, b) => (b.date ?? '').localeCompare(a.date ?? '') || a.id.localeCompare(b.id));
+}
+
+/** The timeline as CSV, one line per entry (RFC 4180 quoting; no formula can start a field). */
+export function timelineCsv(entries: readonly TimelineEntry[]): string {
+  const head = ['date', 'type', 'display', 'system', 'code', 'value', 'unit', 'category'];
+  const field = (v: string | number | null): string => {
+    if (v === null) return '';
+    const s = typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
+  const lines = entries.map((e) =>
+    [e.date, e.type, e.display, e.system, e.code, e.value, e.unit, e.category].map(field).join(','),
+  );
+  return `${[head.join(','), ...lines].join('\n')}\n`;
+}
+
+type Json = Record<string, unknown>;
+
+function entryOf(type: string, id: string, r: Json): TimelineEntry {
+  const concept = (r.code ?? r.vaccineCode ?? r.medicationCodeableConcept ?? r.type) as Json | Json[] | undefined;
+  const first = Array.isArray(concept) ? concept[0] : concept;
+  const coding = ((first?.coding as Json[] | undefined) ?? [])[0];
+  const quantity = r.valueQuantity as Json | undefined;
+  const category = ((r.category as Json[] | undefined)?.[0]?.coding as Json[] | undefined)?.[0];
+  const period = (r.period ?? r.effectivePeriod) as Json | undefined;
+  const date =
+    r.effectiveDateTime ??
+    r.onsetDateTime ??
+    r.occurrenceDateTime ??
+    r.authoredOn ??
+    r.performedDateTime ??
+    (r.performedPeriod as Json | undefined)?.start ??
+    period?.start ??
+    r.recordedDate ??
+    r.issued ??
+    null;
+  const code = typeof coding?.code === 'string' ? coding.code : null;
+  return {
+    date: typeof date === 'string' ? date : null,
+    type,
+    id,
+    display: String(coding?.display ?? first?.text ?? code ?? type),
+    code,
+    system: typeof coding?.system === 'string' ? coding.system : null,
+    value:
+      typeof quantity?.value === 'number' ? quantity.value : typeof r.valueString === 'string' ? r.valueString : null,
+    unit:
+      typeof quantity?.unit === 'string' ? quantity.unit : typeof quantity?.code === 'string' ? quantity.code : null,
+    category: typeof category?.code === 'string' ? category.code : null,
+  };
+}

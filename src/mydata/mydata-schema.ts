@@ -1,0 +1,31 @@
+import type { Migration } from '../store/index.js';
+
+export const mydataMigrations: readonly Migration[] = [
+  {
+    module: 'mydata',
+    version: 1,
+    name: "citizens' enrolment codes and the records linked to their accounts",
+    statements: [
+      // Only a keyed hash of each code and the pseudonymous patient key it opens: neither the code nor the
+      // source's patient id is kept, so the table cannot be read back to who anyone is.
+      `CREATE TABLE enrolment_code (
+        code_hash VARCHAR NOT NULL PRIMARY KEY,
+        patient_key VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        issued_by VARCHAR NOT NULL,
+        issued_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL,
+        used_at TIMESTAMPTZ
+      )`,
+      // One row per record a citizen linked: the account's handle (the principal name) and the patient key.
+      `CREATE TABLE citizen_record (
+        citizen VARCHAR NOT NULL,
+        patient_key VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        linked_at TIMESTAMPTZ NOT NULL
+      )`,
+    ],
+    indexes: [['citizen_record', ['citizen']]],
+    keys: [['citizen_record', ['citizen', 'patient_key']]],
+  },
+];

@@ -1,0 +1,120 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { HealthmeshError } from '../../core/index.js';
+import { everythingBundle, TIMELINE_TYPES, timeline, timelineCsv } from '../../mydata/index.js';
+import type { RouteContext } from '../app.js';
+import { FHIR_JSON, fhirBase } from '../app.js';
+import { writeSource } from '../write-source.js';
+
+const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'a date, YYYY-MM-DD' });
+const EnrolmentCodeBody = Type.Object(
+  {
+    patientId: Type.String({ minLength: 1, maxLength: 256, description: "the source's id of the person" }),
+    source: Type.Optional(Type.String({ description: "the source's name (default: the hub's defaultSource)" })),
+  },
+  { additionalProperties: false },
+);
+const EnrolBody = Type.Object({ code: Type.String({ minLength: 1, maxLength: 40 }) }, { additionalProperties: false });
+const TimelineQuery = Type.Object(
+  {
+    from: Type.Optional(Day),
+    to: Type.Optional(Day),
+    type: Type.Optional(Type.String({ description: `one of ${TIMELINE_TYPES.join(', ')}` })),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * A citizen's own records (issue 5/7). A source issues a one-time enrolment code for one of its patients
+ * (`POST /mydata/enrolment-codes`, a writer of that source); the citizen redeems it (`POST /me/enrol`) and from then
+ * reads the linked records: `GET /me`, `GET /me/timeline`, `GET /me/$everything` (FHIR Bundle), `GET /me/export.csv`.
+ * The `self` routes read only the records linked to the caller's account.
+ */
+export function mydataRoutes(ctx: RouteContext) {
+  const { hub } = ctx;
+  return async (app: FastifyInstance) => {
+    app.post<{ Body: { patientId: string; source?: string } }>(
+      '/mydata/enrolment-codes',
+      { config: { allow: 'ingest' }, schema: { body: EnrolmentCodeBody } },
+      async (req, reply) => {
+        const source = writeSource(hub, req.principal, req.body.source, () => undefined);
+        const issued = await hub.enrolment.issue(req.principal!, source, req.body.patientId);
+        // Audited with the code's issue, in its transaction, naming the source and never the person.
+        req.auditedByRoute = true;
+        return reply.code(201).send({ code: issued.code, expiresAt: issued.expiresAt.toISOString() });
+      },
+    );
+
+    const self = { allow: 'self' } as const;
+    app.post<{ Body: { code: string } }>(
+      '/me/enrol',
+      { config: self, schema: { body: EnrolBody } },
+      async (req, reply) => {
+        req.auditedByRoute = true;
+        const linked = await hub.enrolment.redeem(req.principal!, req.body.code);
+        return reply.code(201).send({ source: linked.source, linkedAt: linked.linkedAt.toISOString() });
+      },
+    );
+
+    app.get('/me', { config: self }, async (req) => {
+      req.auditAction = { action: 'me', target: 'me' };
+      const records = await hub.enrolment.records(req.principal!.name);
+      return {
+        name: req.principal!.name,
+        records: records.map((r) => ({ source: r.source, linkedAt: r.linkedAt.toISOString() })),
+      };
+    });
+
+    app.get<{ Querystring: { from?: string; to?: string; type?: string } }>(
+      '/me/timeline',
+      { config: self, schema: { querystring: TimelineQuery } },
+      async (req) => {
+        req.auditAction = { action: 'me-timeline', target: 'me/timeline' };
+        const { from, to, type } = req.query;
+        for (const [field, day] of [
+          ['from', from],
+          ['to', to],
+        ] as const) {
+          // The pattern admits 2026-13-45; a calendar date survives the round trip through Date unchanged.
+          const parsed = day === undefined ? undefined : new Date(`${day}T00:00:00Z`);
+          if (parsed !== undefined && (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== day)) {
+            throw new HealthmeshError('API_BAD_REQUEST', `${field} must be a calendar date (YYYY-MM-DD)`, {
+              path: field,
+            });
+          }
+        }
+        if (type !== undefined && !(TIMELINE_TYPES as readonly string[]).includes(type)) {
+          throw new HealthmeshError('API_BAD_REQUEST', `type must be one of ${TIMELINE_TYPES.join(', ')}`, {
+            path: 'type',
+          });
+        }
+        const keys = await linkedKeys(req.principal!.name);
+        const entries = await timeline(hub.store, keys, {
+          ...(from !== undefined && { from }),
+          ...(to !== undefined && { to }),
+          ...(type !== undefined && { types: [type] }),
+        });
+        return { entries };
+      },
+    );
+
+    app.get('/me/$everything', { config: self }, async (req, reply) => {
+      req.auditAction = { action: 'me-everything', target: 'me/$everything' };
+      const bundle = await everythingBundle(hub.store, await linkedKeys(req.principal!.name), fhirBase(ctx, req));
+      return reply.type(FHIR_JSON).header('content-disposition', 'attachment; filename="my-record.json"').send(bundle);
+    });
+
+    app.get('/me/export.csv', { config: self }, async (req, reply) => {
+      req.auditAction = { action: 'me-export', target: 'me/export.csv' };
+      const entries = await timeline(hub.store, await linkedKeys(req.principal!.name));
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="my-record.csv"')
+        .send(timelineCsv(entries));
+    });
+
+    async function linkedKeys(citizen: string): Promise<string[]> {
+      return (await hub.enrolment.records(citizen)).map((r) => r.patientKey);
+    }
+  };
+}
