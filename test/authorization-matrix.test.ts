@@ -105,6 +105,8 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'POST /me/enrol': { allow: 'self', ...json({ code: 'AAAA-BBBB-CCCC' }) },
   'GET /me': { allow: 'self' },
   'GET /me/timeline': { allow: 'self' },
+  'GET /me/consent': { allow: 'self' },
+  'PUT /me/consent/:purpose': { allow: 'self', url: '/me/consent/research', ...json({ choice: 'deny' }) },
   'GET /me/$everything': { allow: 'self' },
   'GET /me/export.csv': { allow: 'self' },
   // Row-level records: admin and steward.

@@ -61,7 +61,7 @@ describe('citizens enrol with a code from their source and read only their own r
   const tokens: Record<string, string> = {};
   let code = '';
 
-  const call = (who: string, method: 'GET' | 'POST', url: string, body?: unknown) =>
+  const call = (who: string, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown) =>
     app.inject({
       method,
       url,
@@ -163,6 +163,37 @@ describe('citizens enrol with a code from their source and read only their own r
     expect(csv.headers['content-type']).toContain('text/csv');
     expect(csv.body.split('\n')[0]).toBe('date,type,display,system,code,value,unit,category');
     expect(csv.body).toContain('Systolic blood pressure,http://loinc.org,8480-6,151,mmHg,vital-signs');
+  });
+
+  it("sets the citizen's consent per purpose, applied at the next query, with the history of choices kept", async () => {
+    const before = (await call('kim', 'GET', '/me/consent')).json().purposes as Record<string, unknown>[];
+    expect(before.find((p) => p.purpose === 'research')).toMatchObject({ choice: null, used: true, history: [] });
+    expect(before.find((p) => p.purpose === 'commercial')).toMatchObject({ default: 'opt-in', used: false });
+    const [kim] = await hub.enrolment.records('citizen-kim');
+    const refusedBy = async () => {
+      const f = await hub.consent.filter('research');
+      const rows = await hub.db.all<{ patient_key: string }>(
+        `SELECT h.patient_key FROM (SELECT DISTINCT patient_key FROM citizen_record) h WHERE NOT (${f.allows('h.patient_key')})`,
+      );
+      return rows.map((r) => r.patient_key);
+    };
+    expect(await refusedBy()).toEqual([]);
+    const denied = await call('kim', 'PUT', '/me/consent/research', { choice: 'deny' });
+    expect(denied.statusCode).toBe(200);
+    expect(denied.json().purposes.find((p: { purpose: string }) => p.purpose === 'research')).toMatchObject({
+      choice: 'deny',
+      used: false,
+    });
+    // The next query for research leaves Kim out.
+    expect(await refusedBy()).toEqual([kim!.patientKey]);
+    clock.advance(60_000);
+    const withdrawn = await call('kim', 'PUT', '/me/consent/research', { choice: null });
+    const research = withdrawn.json().purposes.find((p: { purpose: string }) => p.purpose === 'research');
+    expect(research).toMatchObject({ choice: null, used: true });
+    expect(research.history.map((h: { choice: string | null }) => h.choice)).toEqual([null, 'deny']);
+    expect(await refusedBy()).toEqual([]);
+    expect((await call('kim', 'PUT', '/me/consent/astrology', { choice: 'deny' })).statusCode).toBe(400);
+    expect((await call('park', 'PUT', '/me/consent/research', { choice: 'deny' })).statusCode).toBe(409);
   });
 
   it('keeps neither the code nor the source patient id in any file of the hub', async () => {

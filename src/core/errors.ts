@@ -256,6 +256,10 @@ export const ERROR_CODES = {
     kind: 'input',
     text: 'an enrolment code is not valid here: mistyped, used already or expired (one answer for all three)',
   },
+  MYDATA_NO_RECORD: {
+    kind: 'conflict',
+    text: 'no record is linked to this citizen account yet: enrol with a code first',
+  },
   MYDATA_RECORD_TOO_LARGE: { kind: 'too-large', text: "a citizen's record holds more resources than one download may" },
   OUTPUT_INVALID: {
     kind: 'input',

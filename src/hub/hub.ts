@@ -20,7 +20,7 @@ import { federationModule, writeIdentityKey } from '../federation/index.js';
 import type { IngestPipeline } from '../ingest/index.js';
 import { ingestModule } from '../ingest/index.js';
 import { modelsModule } from '../models/index.js';
-import type { Enrolment } from '../mydata/index.js';
+import type { Enrolment, MyConsent } from '../mydata/index.js';
 import { mydataModule } from '../mydata/index.js';
 import type { OutputAirlock } from '../outputs/index.js';
 import { outputsModule } from '../outputs/index.js';
@@ -62,6 +62,8 @@ export interface Hub extends HubServices {
   outputs: OutputAirlock;
   /** Citizens' enrolment codes and the records linked to their accounts. */
   enrolment: Enrolment;
+  /** Citizens' own consent choices, stored as FHIR Consents. */
+  myConsent: MyConsent;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,7 @@
 export type { LinkedRecord } from './enrolment.js';
 export { ENROLMENT_CODE_DAYS, Enrolment } from './enrolment.js';
+export type { Choice, PurposeChoice } from './my-consent.js';
+export { MYDATA_SOURCE, MyConsent } from './my-consent.js';
 export type { TimelineEntry } from './my-record.js';
 export {
   everything,

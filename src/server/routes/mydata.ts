@@ -15,6 +15,15 @@ const EnrolmentCodeBody = Type.Object(
   { additionalProperties: false },
 );
 const EnrolBody = Type.Object({ code: Type.String({ minLength: 1, maxLength: 40 }) }, { additionalProperties: false });
+const PurposeParams = Type.Object({ purpose: Type.String({ minLength: 1, maxLength: 63 }) });
+const ConsentChoiceBody = Type.Object(
+  {
+    choice: Type.Union([Type.Literal('permit'), Type.Literal('deny'), Type.Null()], {
+      description: 'permit or deny the purpose; null withdraws the choice, so the hub default applies',
+    }),
+  },
+  { additionalProperties: false },
+);
 const TimelineQuery = Type.Object(
   {
     from: Type.Optional(Day),
@@ -27,7 +36,8 @@ const TimelineQuery = Type.Object(
 /**
  * A citizen's own records (issue 5/7). A source issues a one-time enrolment code for one of its patients
  * (`POST /mydata/enrolment-codes`, a writer of that source); the citizen redeems it (`POST /me/enrol`) and from then
- * reads the linked records: `GET /me`, `GET /me/timeline`, `GET /me/$everything` (FHIR Bundle), `GET /me/export.csv`.
+ * reads the linked records: `GET /me`, `GET /me/timeline`, `GET /me/$everything` (FHIR Bundle), `GET /me/export.csv`,
+ * and sets their consent per purpose (`GET /me/consent`, `PUT /me/consent/:purpose`).
  * The `self` routes read only the records linked to the caller's account.
  */
 export function mydataRoutes(ctx: RouteContext) {
@@ -95,6 +105,23 @@ export function mydataRoutes(ctx: RouteContext) {
           ...(type !== undefined && { types: [type] }),
         });
         return { entries };
+      },
+    );
+
+    app.get('/me/consent', { config: self }, async (req) => {
+      req.auditAction = { action: 'me-consent', target: 'me/consent' };
+      return { purposes: await hub.myConsent.choices(await linkedKeys(req.principal!.name)) };
+    });
+
+    app.put<{ Params: { purpose: string }; Body: { choice: 'permit' | 'deny' | null } }>(
+      '/me/consent/:purpose',
+      { config: self, schema: { params: PurposeParams, body: ConsentChoiceBody } },
+      async (req) => {
+        const keys = await linkedKeys(req.principal!.name);
+        await hub.myConsent.choose(req.principal!, keys, req.params.purpose, req.body.choice);
+        // Audited with the write, in its transaction.
+        req.auditedByRoute = true;
+        return { purposes: await hub.myConsent.choices(keys) };
       },
     );
 
