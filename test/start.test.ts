@@ -78,6 +78,20 @@ describe('healthmesh start (the demo)', () => {
     expect(await main(args, cliIo), cli).toBe(0);
     expect(cli).toMatch(/distinct\s+\d+ people, each counted once/);
     expect(cli).toMatch(/busan\s+\d+ persons/);
+    // A printed resident enrols with their code and reads their own record on the data hub.
+    const resident = /resident-1 {2}token (\S+) {2}enrolment code (\S+)/.exec(out);
+    expect(resident, out).not.toBeNull();
+    const citizen = { authorization: `Bearer ${resident![1]}`, 'content-type': 'application/json' };
+    const enrol = await fetch(`${bases.get('gwangju')}/me/enrol`, {
+      method: 'POST',
+      headers: citizen,
+      body: JSON.stringify({ code: resident![2] }),
+    });
+    expect(enrol.status).toBe(201);
+    const mine = await fetch(`${bases.get('gwangju')}/me/$everything`, { headers: citizen });
+    const record = (await mine.json()) as { entry: { resource: { resourceType: string } }[] };
+    expect(record.entry.filter((e) => e.resource.resourceType === 'Patient')).toHaveLength(1);
+    expect(record.entry.length).toBeGreaterThan(1);
     process.emit('SIGINT');
     expect(await running).toBe(0);
     rmSync(join(dir, '..'), { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { defaultHubDir, hubPaths, openHub } from '../../hub/index.js';
 import { buildServer } from '../../server/index.js';
 import { ADMIN_OPERATIONS } from '../admin-operations.js';
 import { startAdminSocket } from '../admin-socket.js';
+import { issueDemoCitizens } from '../demo-citizens.js';
 import { prepareDemoHubs, serveDemoHubs } from '../demo-federation.js';
 import { DEMO_PEOPLE } from '../demo-population.js';
 import type { Io } from '../io.js';
@@ -118,6 +119,7 @@ export function startCommand(program: Command, io: Io, setCode: (c: number) => v
       const hubs = await prepareDemoHubs(opts.dir, parsePeople(opts.people), io);
       try {
         const apps = await serveDemoHubs(hubs, Number(opts.port), opts.host ?? '127.0.0.1', io);
+        await issueDemoCitizens(hubs, io);
         const admins: (() => Promise<void>)[] = [];
         for (const hub of hubs) admins.push(await openAdminSocket(hub, io));
         await new Promise<void>((resolve) => {
