@@ -11,6 +11,8 @@ import { CohortsPage } from './pages/cohorts.js';
 import { IngestPage } from './pages/ingest.js';
 import { LoginPage } from './pages/login.js';
 import { ModelsPage } from './pages/models.js';
+import { MyConsentPage } from './pages/my-consent.js';
+import { MyRecordPage } from './pages/my-record.js';
 import { OverviewPage } from './pages/overview.js';
 import { SurveillancePage } from './pages/surveillance.js';
 
@@ -26,13 +28,18 @@ interface PageSpec {
   roles?: readonly string[];
 }
 
+/** Everyone who works with the hub's data, as against citizens, who see their own record. */
+const STAFF = ['admin', 'steward', 'researcher', 'developer', 'validator', 'service'];
+
 const PAGES = [
-  { id: 'overview', label: 'navOverview', Page: OverviewPage },
-  { id: 'catalog', label: 'navCatalog', Page: CatalogPage },
-  { id: 'cohorts', label: 'navCohorts', Page: CohortsPage },
-  { id: 'models', label: 'navModels', Page: ModelsPage },
-  { id: 'surveillance', label: 'navSurveillance', Page: SurveillancePage },
+  { id: 'overview', label: 'navOverview', Page: OverviewPage, roles: STAFF },
+  { id: 'catalog', label: 'navCatalog', Page: CatalogPage, roles: STAFF },
+  { id: 'cohorts', label: 'navCohorts', Page: CohortsPage, roles: STAFF },
+  { id: 'models', label: 'navModels', Page: ModelsPage, roles: STAFF },
+  { id: 'surveillance', label: 'navSurveillance', Page: SurveillancePage, roles: STAFF },
   { id: 'ingest', label: 'navIngest', Page: IngestPage, roles: ['admin', 'steward', 'service'] },
+  { id: 'my-record', label: 'navMyRecord', Page: MyRecordPage, roles: ['citizen'] },
+  { id: 'my-consent', label: 'navMyConsent', Page: MyConsentPage, roles: ['citizen'] },
 ] as const satisfies readonly PageSpec[];
 
 type PageId = (typeof PAGES)[number]['id'];

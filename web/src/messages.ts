@@ -1,3 +1,5 @@
+import { EN_CITIZEN, KO_CITIZEN } from './messages-citizen.js';
+
 /**
  * Every text the console shows, in English and Korean. The Korean table is typed by the English keys, so a
  * missing translation fails the type check (`npm run lint`).
@@ -209,6 +211,7 @@ export const EN = {
   created_: 'Created',
   updated_: 'Updated',
   unchanged_: 'Unchanged',
+  ...EN_CITIZEN,
 };
 
 export type MessageKey = keyof typeof EN;
@@ -412,4 +415,5 @@ export const KO: Record<MessageKey, string> = {
   created_: '생성',
   updated_: '갱신',
   unchanged_: '변경 없음',
+  ...KO_CITIZEN,
 };

@@ -1,0 +1,113 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildServer } from '../src/server/index.js';
+import { generateRegion } from '../src/synth/index.js';
+import { collectErrors, describeWithChromium, launchChromium, screenshotPath } from './support/browser.js';
+import { ingestOptions, tempHub } from './support/temp-hub.js';
+
+const REGION = 'gwangju';
+
+/**
+ * Issue 18 at phone size, in Korean: a synthetic resident signs in, enrols with the code their source issued, reads
+ * their daily-life charts and timeline, refuses research, and downloads their record.
+ */
+describeWithChromium('a citizen in the console at phone size (chromium)', () => {
+  const input = mkdtempSync(join(tmpdir(), 'hm-citizen-synth-'));
+  let env: Awaited<ReturnType<typeof tempHub>>;
+  let app: FastifyInstance;
+  let base: string;
+  let browser: Browser;
+  let token = '';
+  let code = '';
+
+  beforeAll(async () => {
+    generateRegion({ region: REGION, people: 40, seed: 'citizen', out: input });
+    env = await tempHub(REGION);
+    const files = readdirSync(input)
+      .filter((f) => f.endsWith('.ndjson'))
+      .map((f) => join(input, f));
+    await env.hub.ingest.ingestPaths(files, ingestOptions(env.hub, { source: `synth-${REGION}`, actor: 'cli' }));
+    token = await env.hub.tokens.create('resident-1', 'citizen');
+    // A home resident (`p<i>` in its source) who wears a step counter, so that the daily-life charts have data.
+    let resident: string | undefined;
+    for (let i = 0; resident === undefined && i < 40; i++) {
+      const key = env.hub.pseudonymiser.patientKey(`synth-${REGION}`, `p${i}`);
+      for await (const chunk of env.hub.store.streamCurrent(
+        { patients: [key], types: ['Observation'] },
+        { order: 'id' },
+      ))
+        if (chunk.some((v) => v.content.includes('"41950-7"'))) resident = `p${i}`;
+    }
+    expect(resident, 'a resident with step counts').toBeDefined();
+    code = (await env.hub.enrolment.issue({ name: 'source', role: 'admin' }, `synth-${REGION}`, resident!)).code;
+    app = await buildServer(env.hub);
+    base = await app.listen({ port: 0, host: '127.0.0.1' });
+    browser = await launchChromium();
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await env?.cleanup();
+    rmSync(input, { recursive: true, force: true });
+  });
+
+  it('enrols, shows the record and charts, sets consent and downloads, at 390 px in Korean', async () => {
+    const context = await browser.newContext({
+      locale: 'ko-KR',
+      viewport: { width: 390, height: 844 },
+      acceptDownloads: true,
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    const errors = collectErrors(page);
+    await page.goto(`${base}/`);
+    await page.getByLabel('접근 토큰').fill(token);
+    await page.getByRole('button', { name: '로그인' }).click();
+    // A citizen's console has their own pages only.
+    const nav = page.getByRole('navigation');
+    await nav.getByRole('link', { name: '내 기록' }).waitFor();
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['내 기록', '내 동의']);
+    await page.getByText('아직 연결된 기록이 없습니다').waitFor();
+
+    await page.getByLabel('등록 코드').fill(code.toLowerCase());
+    await page.getByRole('button', { name: '내 기록 연결' }).click();
+    await page.getByText(`synth-${REGION}의 기록이 연결되었습니다.`).waitFor();
+    await page.getByTestId('linked-records').getByText(`synth-${REGION}에서`).waitFor();
+    // Daily life (steps, sleep, resting heart rate) as charts; the timeline as a table.
+    await page.locator('figure', { hasText: '하루 걸음 수' }).first().waitFor();
+    const rows = page.getByTestId('timeline').locator('tbody tr');
+    await rows.first().waitFor();
+    expect(await rows.count()).toBeGreaterThan(3);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
+    await page.screenshot({ path: screenshotPath('citizen-01-record'), fullPage: true });
+
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: '스프레드시트 (CSV)' }).click();
+    const csv = readFileSync((await (await download).path())!, 'utf8');
+    expect(csv.split('\n')[0]).toBe('date,type,display,system,code,value,unit,category');
+    expect(csv.split('\n').length).toBeGreaterThan(4);
+
+    await nav.getByRole('link', { name: '내 동의' }).click();
+    const research = page.getByTestId('purpose-research');
+    await research.getByText('지금 사용: 포함').waitFor();
+    await research.getByRole('radio', { name: '거부' }).check();
+    await research.getByText('지금 사용: 제외').waitFor();
+    await research.getByText('변경 이력').click();
+    await research.getByText('거부', { exact: false }).last().waitFor();
+    await page.screenshot({ path: screenshotPath('citizen-02-consent'), fullPage: true });
+    // The hub applies it: research now leaves this resident out.
+    const [record] = await env.hub.enrolment.records('resident-1');
+    const f = await env.hub.consent.filter('research');
+    const left = await env.hub.db.all<{ n: unknown }>(
+      `SELECT COUNT(*) AS n FROM (SELECT $1 AS patient_key) p WHERE NOT (${f.allows('p.patient_key')})`,
+      [record!.patientKey],
+    );
+    expect(Number(left[0]!.n)).toBe(1);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+});

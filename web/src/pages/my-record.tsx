@@ -1,0 +1,260 @@
+import { useMemo, useState } from 'preact/hooks';
+import { ApiError, postJson, session } from '../api.js';
+import { Async, DataTable, ErrorBox, Section, useApi } from '../components.js';
+import { useI18n } from '../i18n.js';
+import { LineChart } from '../line-chart.js';
+import type { MessageKey } from '../messages.js';
+
+interface Me {
+  name: string;
+  records: { source: string; linkedAt: string }[];
+}
+interface Entry {
+  date: string | null;
+  type: string;
+  id: string;
+  display: string;
+  code: string | null;
+  value: number | string | null;
+  unit: string | null;
+  category: string | null;
+}
+
+/** The lifelog measures charted, by their LOINC codes in the records (synth/codes.ts writes these). */
+const LIFELOG = [
+  { code: '41950-7', label: 'steps', color: '#2563eb' },
+  { code: '93832-4', label: 'sleep', color: '#7c3aed' },
+  { code: '40443-4', label: 'restingHr', color: '#dc2626' },
+] as const satisfies readonly { code: string; label: MessageKey; color: string }[];
+
+const PERIODS = [
+  { id: 'last3Months', days: 92 },
+  { id: 'lastYear', days: 366 },
+  { id: 'allTime', days: null },
+] as const satisfies readonly { id: MessageKey; days: number | null }[];
+
+function daysBefore(last: string, days: number): string {
+  return new Date(Date.parse(`${last}T00:00:00Z`) - days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Enrolment: a one-time code from the person's source links their record to this account. */
+function Enrol({ onEnrolled }: { onEnrolled: (source: string) => void }) {
+  const { t } = useI18n();
+  const [code, setCode] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const linked = await postJson<{ source: string }>('/me/enrol', { code: code.trim() });
+      setCode('');
+      onEnrolled(linked.source);
+    } catch (err) {
+      setError(err instanceof ApiError && err.code === 'MYDATA_CODE_INVALID' ? t('badCode') : (err as ApiError));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="field" onSubmit={submit}>
+      <label for="enrol-code">{t('enrolCode')}</label>
+      <input
+        id="enrol-code"
+        autocomplete="off"
+        autocapitalize="characters"
+        placeholder="XXXX-XXXX-XXXX"
+        value={code}
+        onInput={(e) => setCode((e.currentTarget as HTMLInputElement).value)}
+      />
+      <button type="submit" disabled={busy || code.trim() === ''}>
+        {busy ? t('enrolling') : t('enrol')}
+      </button>
+      {error && <ErrorBox error={error} />}
+    </form>
+  );
+}
+
+/** Steps, sleep and resting heart rate over a chosen period, one chart each. */
+function Lifelog({ entries }: { entries: readonly Entry[] }) {
+  const { t, lang } = useI18n();
+  const [period, setPeriod] = useState<(typeof PERIODS)[number]['id']>('last3Months');
+  const days = PERIODS.find((p) => p.id === period)?.days ?? null;
+  const last = entries.reduce((m, e) => (e.date && e.date > m ? e.date : m), '').slice(0, 10);
+  const from = days === null || last === '' ? '' : daysBefore(last, days);
+  return (
+    <>
+      <label>
+        {t('period')}{' '}
+        <select
+          value={period}
+          onChange={(e) => setPeriod((e.currentTarget as HTMLSelectElement).value as typeof period)}
+        >
+          {PERIODS.map((p) => (
+            <option key={p.id} value={p.id}>
+              {t(p.id)}
+            </option>
+          ))}
+        </select>
+      </label>
+      {LIFELOG.map((m) => {
+        const points = entries
+          .filter((e) => e.code === m.code && typeof e.value === 'number' && e.date !== null && e.date >= from)
+          .map((e) => ({ x: Date.parse(e.date!) / 1000, y: e.value as number }))
+          .sort((a, b) => a.x - b.x);
+        if (points.length === 0) return <p key={m.code}>{`${t(m.label)}: ${t('noLifelog')}`}</p>;
+        return (
+          <LineChart
+            key={`${m.code}-${period}`}
+            title={t(m.label)}
+            x={points.map((p) => p.x)}
+            xKind="time"
+            xLabel={t('my_when')}
+            yLabel={t(m.label)}
+            series={[{ label: t(m.label), values: points.map((p) => p.y), color: m.color }]}
+            locale={lang === 'ko' ? 'ko-KR' : 'en-GB'}
+            height={200}
+          />
+        );
+      })}
+    </>
+  );
+}
+
+/** The most timeline entries shown at once: a phone screen, not a lifetime of measurements. */
+const SHOWN = 60;
+
+/** The timeline between two dates: what happened, with the record's own display names. */
+function Timeline() {
+  const { t, date, num } = useI18n();
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  const [query, setQuery] = useState('');
+  const loaded = useApi<{ entries: Entry[] }>(`/me/timeline${query}`);
+  const show = (e: Event) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    if (from) q.set('from', from);
+    if (to) q.set('to', to);
+    setQuery(q.size > 0 ? `?${q}` : '');
+  };
+  const typeLabel = (type: string) => {
+    const key = `type_${type}` as MessageKey;
+    return t(key) ?? type;
+  };
+  return (
+    <>
+      <form class="row" onSubmit={show}>
+        <label>
+          {t('from')}{' '}
+          <input type="date" value={from} onInput={(e) => setFrom((e.currentTarget as HTMLInputElement).value)} />
+        </label>
+        <label>
+          {t('to')} <input type="date" value={to} onInput={(e) => setTo((e.currentTarget as HTMLInputElement).value)} />
+        </label>
+        <button type="submit">{t('show')}</button>
+      </form>
+      <Async loaded={loaded}>
+        {({ entries }) =>
+          entries.length === 0 ? (
+            <p>{t('noEntries')}</p>
+          ) : (
+            <>
+              {entries.length > SHOWN && <p>{t('showingNewest', { n: SHOWN, total: entries.length })}</p>}
+              <DataTable
+                testId="timeline"
+                rows={entries.slice(0, SHOWN)}
+                rowKey={(e) => `${e.type}/${e.id}`}
+                columns={[
+                  { label: t('my_when'), cell: (e) => date(e.date?.slice(0, 10)) },
+                  { label: t('my_kind'), cell: (e) => typeLabel(e.type) },
+                  { label: t('my_what'), cell: (e) => e.display, rowHeader: true },
+                  {
+                    label: t('my_result'),
+                    cell: (e) =>
+                      e.value === null
+                        ? ''
+                        : `${typeof e.value === 'number' ? num(e.value, 1) : e.value} ${e.unit ?? ''}`,
+                  },
+                ]}
+              />
+            </>
+          )
+        }
+      </Async>
+    </>
+  );
+}
+
+/** Save a file the API answers, with the tab's token (a plain link could not send it). */
+async function download(path: string, filename: string): Promise<void> {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${session.token() ?? ''}` } });
+  if (!res.ok) throw new ApiError(res.status, `HTTP_${res.status}`, res.statusText);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.click();
+  URL.revokeObjectURL(url);
+}
+
+/** A citizen's own record: what is linked, enrolment, daily life, the timeline and downloads. */
+export function MyRecordPage() {
+  const { t, date } = useI18n();
+  const me = useApi<Me>('/me');
+  const lifelog = useApi<{ entries: Entry[] }>('/me/timeline?type=Observation');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [enrolled, setEnrolled] = useState<string | null>(null);
+  const onEnrolled = useMemo(
+    () => (source: string) => {
+      setEnrolled(source);
+      me.reload();
+      lifelog.reload();
+    },
+    [me.reload, lifelog.reload],
+  );
+  return (
+    <div class="grid">
+      <Section title={t('myRecords')} id="my-records">
+        <Async loaded={me}>
+          {(m) => (
+            <>
+              {m.records.length === 0 ? (
+                <p>{t('noRecordYet')}</p>
+              ) : (
+                <ul data-testid="linked-records">
+                  {m.records.map((r) => (
+                    <li key={`${r.source}-${r.linkedAt}`}>
+                      {t('linkedFrom', { source: r.source, date: date(r.linkedAt) })}
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </>
+          )}
+        </Async>
+        {enrolled !== null && <p role="status">{t('enrolled', { source: enrolled })}</p>}
+        <Enrol onEnrolled={onEnrolled} />
+      </Section>
+      <Section title={t('lifelog')} id="lifelog">
+        <Async loaded={lifelog}>{({ entries }) => <Lifelog entries={entries} />}</Async>
+      </Section>
+      <Section title={t('timeline')} id="timeline" wide>
+        <Timeline key={enrolled ?? 'before-enrolment'} />
+      </Section>
+      <Section title={t('download')} id="download">
+        <p>{t('downloadHelp')}</p>
+        <div class="row">
+          <button type="button" onClick={() => download('/me/$everything', 'my-record.json').catch(setError)}>
+            {t('downloadFhir')}
+          </button>
+          <button type="button" onClick={() => download('/me/export.csv', 'my-record.csv').catch(setError)}>
+            {t('downloadCsv')}
+          </button>
+        </div>
+        {error && <ErrorBox error={error} />}
+      </Section>
+    </div>
+  );
+}
