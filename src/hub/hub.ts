@@ -20,6 +20,8 @@ import { federationModule, writeIdentityKey } from '../federation/index.js';
 import type { IngestPipeline } from '../ingest/index.js';
 import { ingestModule } from '../ingest/index.js';
 import { modelsModule } from '../models/index.js';
+import type { ProjectRegistry } from '../projects/index.js';
+import { projectsModule } from '../projects/index.js';
 import type { Migration } from '../store/index.js';
 import { migrate } from '../store/index.js';
 import { surveillanceModule } from '../surveillance/index.js';
@@ -42,6 +44,7 @@ export const HUB_MODULES: readonly HubModule<never, object>[] = [
   cohortModule,
   modelsModule,
   surveillanceModule,
+  projectsModule,
 ];
 
 /** Every module's schema steps, in module order: all of them run when a hub opens. */
@@ -52,6 +55,8 @@ export interface Hub extends HubServices {
   ingest: IngestPipeline;
   /** The analytic tables: listed and profiled by readers, refreshed only by the after-commit pipeline. */
   tables: AnalyticTables;
+  /** Access requests, reviews and approved projects (docs/projects.md). */
+  projects: ProjectRegistry;
   close(): Promise<void>;
 }
 
