@@ -7,15 +7,14 @@ export type { ProjectApplication, ProjectReview, ScopeTables } from './project-a
 export { accessEndsAt } from './project-application.js';
 export { PROJECT_FILE_OPERATION, PROJECT_STATUS_OPERATION, ProjectFederation } from './project-federation.js';
 export { projectsModule } from './project-module.js';
+export type { ProjectScope, ScopeRequest } from './project-registry.js';
+export { ProjectRegistry } from './project-registry.js';
 export type {
   Decision,
   ForwardedProject,
   HubDecision,
   ProjectEvent,
-  ProjectScope,
   ProjectSummary,
   ProjectView,
-  ScopeRequest,
-} from './project-registry.js';
-export { ProjectRegistry } from './project-registry.js';
+} from './project-rows.js';
 export { projectMigrations } from './project-schema.js';

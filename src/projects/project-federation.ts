@@ -2,7 +2,8 @@ import type { Principal } from '../access/index.js';
 import type { Federation } from '../federation/index.js';
 import { OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { Gated, ReleaseGate } from '../privacy/index.js';
-import type { HubDecision, ProjectEvent, ProjectRegistry, ProjectView } from './project-registry.js';
+import type { ProjectRegistry } from './project-registry.js';
+import type { HubDecision, ProjectEvent, ProjectView } from './project-rows.js';
 
 /** A peer receives a project filed at another hub for its own stewards' review. */
 export const PROJECT_FILE_OPERATION = 'project.file';

@@ -3,63 +3,18 @@ import type { Principal } from '../access/index.js';
 import type { HubServices } from '../context/index.js';
 import type { ErrorCode } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
-import type { Database } from '../store/index.js';
 import type { ProjectApplication, ScopeTables } from './project-application.js';
 import { accessEndsAt, checkTables, HANDLE, invalid, parseApplication, parseReview } from './project-application.js';
-
-/** A hub's decision on a project. `approved-with-conditions` grants access as `approved` does, with the conditions. */
-export type Decision = 'pending' | 'approved' | 'approved-with-conditions' | 'denied';
-
-/** One hub's decision and, once approved, the scope that hub granted (the steward may narrow the request). */
-export interface HubDecision {
-  hub: string;
-  decision: Decision;
-  conditions: string | null;
-  tables: ScopeTables | null;
-  decidedBy: string | null;
-  decidedAt: string | null;
-}
-
-/** One step of a project's history: who did what, where and when, with the comment given. */
-export interface ProjectEvent {
-  at: string;
-  hub: string;
-  actor: string;
-  action: string;
-  comment: string | null;
-}
-
-/** A project as its applicant, members and the stewards see it. Text only: it carries no figure about people. */
-export interface ProjectView {
-  id: string;
-  title: string;
-  purpose: string;
-  applicant: string;
-  origin: string;
-  endDate: string;
-  filedAt: string;
-  ethicsApproval: string;
-  dataUseAgreement: boolean;
-  /** The tables and variables asked for. */
-  tables: ScopeTables;
-  /** The cohort criteria as filed (a cohort definition as JSON text), or null. */
-  cohort: string | null;
-  hubs: HubDecision[];
-  /** Current members, the applicant included. */
-  members: string[];
-  history: ProjectEvent[];
-}
-
-/** A project as a list shows it, with this hub's decision. */
-export interface ProjectSummary {
-  id: string;
-  title: string;
-  purpose: string;
-  applicant: string;
-  origin: string;
-  endDate: string;
-  decision: Decision;
-}
+import type {
+  Decision,
+  ForwardedProject,
+  HubDecision,
+  ProjectEvent,
+  ProjectRow,
+  ProjectSummary,
+  ProjectView,
+} from './project-rows.js';
+import { ProjectRows } from './project-rows.js';
 
 /** What work in a project asks for; each part given is checked against the approved scope. */
 export interface ScopeRequest {
@@ -81,30 +36,10 @@ export interface ProjectScope {
   endDate: string;
 }
 
-/** A project as forwarded to a peer (`project.file`): the application as filed at its origin. */
-export interface ForwardedProject {
-  id: string;
-  applicant: string;
-  filedAt: string;
-  application: ProjectApplication;
-}
-
 type Hub = Pick<HubServices, 'db' | 'clock' | 'audit' | 'config' | 'consent'>;
-
-interface ProjectRow {
-  id: string;
-  origin: string;
-  applicant: string;
-  title: string;
-  purpose: string;
-  end_date: string;
-  application: string;
-  filed_at: Date;
-}
 
 const REVIEWERS = new Set(['steward', 'admin']);
 const GRANTING = new Set<Decision>(['approved', 'approved-with-conditions']);
-const iso = (v: unknown): string => new Date(v as string).toISOString();
 
 /**
  * Access requests and projects at one hub (docs/projects.md): filing, review by this hub's stewards, members, and
@@ -112,7 +47,21 @@ const iso = (v: unknown): string => new Date(v as string).toISOString();
  * to the audit log in the same transaction; every refusal of `authorize` is audited as denied.
  */
 export class ProjectRegistry {
-  constructor(private readonly hub: Hub) {}
+  private readonly rows: ProjectRows;
+
+  constructor(private readonly hub: Hub) {
+    this.rows = new ProjectRows(hub.db, hub.clock, hub.config.name);
+  }
+
+  /** The application as forwarded to peers. */
+  forwarded(id: string): Promise<ForwardedProject> {
+    return this.rows.forwarded(id);
+  }
+
+  /** The project with its decisions, members and history, for those `get` admits. */
+  view(id: string): Promise<ProjectView> {
+    return this.rows.view(id);
+  }
 
   private get self(): string {
     return this.hub.config.name;
@@ -129,7 +78,7 @@ export class ProjectRegistry {
     const id = `p-${randomBytes(8).toString('hex')}`;
     const hubs = app.hubs ?? [this.self];
     await this.hub.db.transaction(async (tx) => {
-      await this.insertProject(
+      await this.rows.insertProject(
         tx,
         { id, applicant: principal.name, filedAt: now.toISOString(), application: app },
         this.self,
@@ -144,7 +93,7 @@ export class ProjectRegistry {
           now,
         ]);
       }
-      await this.event(tx, id, principal.name, 'filed', `for ${hubs.join(', ')}`);
+      await this.rows.event(tx, id, principal.name, 'filed', `for ${hubs.join(', ')}`);
       await this.hub.audit.append(
         {
           actor: principal.name,
@@ -156,7 +105,7 @@ export class ProjectRegistry {
         tx,
       );
     });
-    return this.view(id);
+    return this.rows.view(id);
   }
 
   /**
@@ -175,14 +124,14 @@ export class ProjectRegistry {
     this.hub.consent.policy.purpose(app.purpose, 'application.purpose');
     if (!(app.hubs ?? []).includes(this.self))
       throw invalid('application.hubs', `does not name this hub (${this.self})`);
-    const known = await this.row(p.id);
+    const known = await this.rows.row(p.id);
     if (known !== undefined) {
       if (known.origin !== peer) throw new HealthmeshError('PROJECT_NOT_FOUND', `no project ${p.id} from ${peer}`);
-      return this.decisionAt(p.id, this.self);
+      return this.rows.decisionAt(p.id, this.self);
     }
     const id = p.id;
     await this.hub.db.transaction(async (tx) => {
-      await this.insertProject(tx, { id, applicant: p.applicant!, filedAt: p.filedAt!, application: app }, peer);
+      await this.rows.insertProject(tx, { id, applicant: p.applicant!, filedAt: p.filedAt!, application: app }, peer);
       await tx.run('INSERT INTO project_hub (project_id, hub, decision) VALUES ($1, $2, $3)', [
         id,
         this.self,
@@ -196,13 +145,13 @@ export class ProjectRegistry {
           now,
         ]);
       }
-      await this.event(tx, id, `peer:${peer}`, 'received', `filed at ${peer} by ${p.applicant}`);
+      await this.rows.event(tx, id, `peer:${peer}`, 'received', `filed at ${peer} by ${p.applicant}`);
       await this.hub.audit.append(
         { actor: `peer:${peer}`, action: 'project-receive', target: `project:${id}`, outcome: 'success' },
         tx,
       );
     });
-    return this.decisionAt(id, this.self);
+    return this.rows.decisionAt(id, this.self);
   }
 
   /**
@@ -210,13 +159,13 @@ export class ProjectRegistry {
    * does not exist.
    */
   async statusFor(peer: string, id: unknown): Promise<{ decision: HubDecision; history: ProjectEvent[] }> {
-    const row = typeof id === 'string' ? await this.row(id) : undefined;
+    const row = typeof id === 'string' ? await this.rows.row(id) : undefined;
     if (row === undefined || row.origin !== peer) {
       throw new HealthmeshError('PROJECT_NOT_FOUND', `no project ${String(id).slice(0, 40)} from ${peer}`);
     }
     return {
-      decision: await this.decisionAt(row.id, this.self),
-      history: (await this.history(row.id)).filter((e) => e.hub === this.self),
+      decision: await this.rows.decisionAt(row.id, this.self),
+      history: (await this.rows.history(row.id)).filter((e) => e.hub === this.self),
     };
   }
 
@@ -256,16 +205,16 @@ export class ProjectRegistry {
 
   /** Note a step of this hub's own (forwarding to a peer, a failed forward) in a project's history. */
   async note(id: string, actor: string, action: string, comment: string): Promise<void> {
-    await this.hub.db.transaction((tx) => this.event(tx, id, actor, action, comment));
+    await this.hub.db.transaction((tx) => this.rows.event(tx, id, actor, action, comment));
   }
 
   /** The project, for its members and applicant and for this hub's stewards and admins; to anyone else it does not exist. */
   async get(principal: Principal, id: string): Promise<ProjectView> {
-    const row = await this.row(id);
-    if (row === undefined || !(REVIEWERS.has(principal.role) || (await this.isMember(id, principal.name)))) {
+    const row = await this.rows.row(id);
+    if (row === undefined || !(REVIEWERS.has(principal.role) || (await this.rows.isMember(id, principal.name)))) {
       throw new HealthmeshError('PROJECT_NOT_FOUND', `no project ${id} visible to ${principal.name}`);
     }
-    return this.view(id);
+    return this.rows.view(id);
   }
 
   /** Stewards and admins: every project this hub is asked to review or has reviewed. Others: their own projects. */
@@ -297,8 +246,8 @@ export class ProjectRegistry {
     if (!REVIEWERS.has(principal.role)) {
       throw new HealthmeshError('AUTH_FORBIDDEN', `a ${principal.role} does not review projects`);
     }
-    const row = await this.row(id);
-    const mine = row === undefined ? undefined : await this.decisionAt(id, this.self).catch(() => undefined);
+    const row = await this.rows.row(id);
+    const mine = row === undefined ? undefined : await this.rows.decisionAt(id, this.self).catch(() => undefined);
     if (row === undefined || mine === undefined) {
       throw new HealthmeshError('PROJECT_NOT_FOUND', `no project ${id} awaits review at ${this.self}`);
     }
@@ -340,7 +289,7 @@ export class ProjectRegistry {
         ],
       );
       const comment = review.conditions ? `${review.comment} (conditions: ${review.conditions})` : review.comment;
-      await this.event(tx, id, principal.name, decision, comment);
+      await this.rows.event(tx, id, principal.name, decision, comment);
       await this.hub.audit.append(
         {
           actor: principal.name,
@@ -352,14 +301,14 @@ export class ProjectRegistry {
         tx,
       );
     });
-    return this.view(id);
+    return this.rows.view(id);
   }
 
   /** Add a member: the applicant or an admin, at the project's origin hub. */
   async addMember(principal: Principal, id: string, handle: string): Promise<ProjectView> {
     await this.owned(principal, id);
     if (!new RegExp(HANDLE).test(handle)) throw invalid('handle', 'not a handle');
-    if (await this.isMember(id, handle)) return this.view(id);
+    if (await this.rows.isMember(id, handle)) return this.rows.view(id);
     await this.hub.db.transaction(async (tx) => {
       await tx.run('INSERT INTO project_member (project_id, handle, added_by, added_at) VALUES ($1, $2, $3, $4)', [
         id,
@@ -367,7 +316,7 @@ export class ProjectRegistry {
         principal.name,
         this.hub.clock.now(),
       ]);
-      await this.event(tx, id, principal.name, 'member-added', handle);
+      await this.rows.event(tx, id, principal.name, 'member-added', handle);
       await this.hub.audit.append(
         {
           actor: principal.name,
@@ -379,21 +328,21 @@ export class ProjectRegistry {
         tx,
       );
     });
-    return this.view(id);
+    return this.rows.view(id);
   }
 
   /** Remove a member (not the applicant): their next `authorize` is refused. */
   async removeMember(principal: Principal, id: string, handle: string): Promise<ProjectView> {
     const row = await this.owned(principal, id);
     if (handle === row.applicant) throw invalid('handle', 'the applicant stays a member of their project');
-    if (!(await this.isMember(id, handle)))
+    if (!(await this.rows.isMember(id, handle)))
       throw new HealthmeshError('PROJECT_NOT_FOUND', `${handle} is not a member of ${id}`);
     await this.hub.db.transaction(async (tx) => {
       await tx.run(
         'UPDATE project_member SET removed_at = $3 WHERE project_id = $1 AND handle = $2 AND removed_at IS NULL',
         [id, handle, this.hub.clock.now()],
       );
-      await this.event(tx, id, principal.name, 'member-removed', handle);
+      await this.rows.event(tx, id, principal.name, 'member-removed', handle);
       await this.hub.audit.append(
         {
           actor: principal.name,
@@ -405,7 +354,7 @@ export class ProjectRegistry {
         tx,
       );
     });
-    return this.view(id);
+    return this.rows.view(id);
   }
 
   /**
@@ -416,7 +365,7 @@ export class ProjectRegistry {
    */
   async authorize(principal: Principal, id: string, request: ScopeRequest = {}): Promise<ProjectScope> {
     return this.check(principal.name, id, request, async (row) => {
-      if (!(await this.isMember(id, principal.name))) {
+      if (!(await this.rows.isMember(id, principal.name))) {
         return ['PROJECT_NOT_MEMBER', `${principal.name} is not a member of project ${row.id}`];
       }
       return undefined;
@@ -439,7 +388,7 @@ export class ProjectRegistry {
     request: ScopeRequest,
     caller: (row: ProjectRow) => Promise<[ErrorCode, string] | undefined>,
   ): Promise<ProjectScope> {
-    const row = await this.row(id);
+    const row = await this.rows.row(id);
     const refuse = async (code: ErrorCode, reason: string): Promise<never> => {
       await this.hub.audit.append({
         actor,
@@ -456,7 +405,7 @@ export class ProjectRegistry {
     if (this.hub.clock.now().getTime() >= accessEndsAt(row.end_date).getTime()) {
       return refuse('PROJECT_EXPIRED', `project ${id} ended on ${row.end_date}`);
     }
-    const decisions = await this.decisions(id);
+    const decisions = await this.rows.decisions(id);
     const here = decisions.find((d) => d.hub === this.self);
     if (here === undefined || !GRANTING.has(here.decision)) {
       return refuse('PROJECT_NOT_APPROVED', `project ${id} is ${here?.decision ?? 'not filed'} at ${this.self}`);
@@ -484,56 +433,23 @@ export class ProjectRegistry {
         return refuse('PROJECT_OUT_OF_SCOPE', `variable '${qualified.slice(0, 100)}' is outside project ${id}`);
       }
     }
-    const members = await this.members(id);
+    const members = await this.rows.members(id);
     await this.hub.audit.append({ actor, action: 'project-authorize', target: `project:${id}`, outcome: 'success' });
     return { id, hub: this.self, purpose: row.purpose, members, tables, endDate: row.end_date };
   }
 
   /** The hubs a project this hub originated still waits on, for its federation to forward or ask. */
   async pendingPeers(id: string): Promise<string[]> {
-    const row = await this.row(id);
+    const row = await this.rows.row(id);
     if (row === undefined || row.origin !== this.self) return [];
-    return (await this.decisions(id)).filter((d) => d.hub !== this.self && d.decision === 'pending').map((d) => d.hub);
-  }
-
-  /** The application as forwarded to peers. */
-  async forwarded(id: string): Promise<ForwardedProject> {
-    const row = await this.row(id);
-    if (row === undefined) throw new HealthmeshError('PROJECT_NOT_FOUND', `no project ${id}`);
-    return {
-      id,
-      applicant: row.applicant,
-      filedAt: iso(row.filed_at),
-      application: JSON.parse(row.application) as ProjectApplication,
-    };
-  }
-
-  /** The project with its decisions, members and history, for those `get` admits. */
-  async view(id: string): Promise<ProjectView> {
-    const row = await this.row(id);
-    if (row === undefined) throw new HealthmeshError('PROJECT_NOT_FOUND', `no project ${id}`);
-    const app = JSON.parse(row.application) as ProjectApplication;
-    return {
-      id,
-      title: row.title,
-      purpose: row.purpose,
-      applicant: row.applicant,
-      origin: row.origin,
-      endDate: row.end_date,
-      filedAt: iso(row.filed_at),
-      ethicsApproval: app.ethicsApproval,
-      dataUseAgreement: app.dataUseAgreement,
-      tables: app.tables,
-      cohort: app.cohort === undefined ? null : JSON.stringify(app.cohort),
-      hubs: await this.decisions(id),
-      members: await this.members(id),
-      history: await this.history(id),
-    };
+    return (await this.rows.decisions(id))
+      .filter((d) => d.hub !== this.self && d.decision === 'pending')
+      .map((d) => d.hub);
   }
 
   private async owned(principal: Principal, id: string): Promise<ProjectRow> {
-    const row = await this.row(id);
-    if (row === undefined || !(principal.role === 'admin' || (await this.isMember(id, principal.name)))) {
+    const row = await this.rows.row(id);
+    if (row === undefined || !(principal.role === 'admin' || (await this.rows.isMember(id, principal.name)))) {
       throw new HealthmeshError('PROJECT_NOT_FOUND', `no project ${id} visible to ${principal.name}`);
     }
     if (principal.role !== 'admin' && principal.name !== row.applicant) {
@@ -549,80 +465,5 @@ export class ProjectRegistry {
       );
     }
     return row;
-  }
-
-  private async insertProject(tx: Database, p: ForwardedProject, origin: string): Promise<void> {
-    const a = p.application;
-    await tx.run(
-      `INSERT INTO project (id, origin, applicant, title, purpose, end_date, application, filed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [p.id, origin, p.applicant, a.title, a.purpose, a.endDate, JSON.stringify(a), new Date(p.filedAt)],
-    );
-  }
-
-  private event(tx: Database, id: string, actor: string, action: string, comment: string | null): Promise<void> {
-    return tx.run(
-      'INSERT INTO project_event (project_id, happened_at, hub, actor, action, comment) VALUES ($1, $2, $3, $4, $5, $6)',
-      [id, this.hub.clock.now(), this.self, actor, action, comment],
-    );
-  }
-
-  private async row(id: string): Promise<ProjectRow | undefined> {
-    const [r] = await this.hub.db.all<ProjectRow & Record<string, unknown>>(
-      'SELECT id, origin, applicant, title, purpose, end_date, application, filed_at FROM project WHERE id = $1',
-      [id],
-    );
-    return r;
-  }
-
-  private async isMember(id: string, handle: string): Promise<boolean> {
-    const r = await this.hub.db.all(
-      'SELECT 1 AS m FROM project_member WHERE project_id = $1 AND handle = $2 AND removed_at IS NULL',
-      [id, handle],
-    );
-    return r.length > 0;
-  }
-
-  private async members(id: string): Promise<string[]> {
-    const rows = await this.hub.db.all<{ handle: string }>(
-      'SELECT handle FROM project_member WHERE project_id = $1 AND removed_at IS NULL ORDER BY handle',
-      [id],
-    );
-    return rows.map((r) => r.handle);
-  }
-
-  private async decisionAt(id: string, hub: string): Promise<HubDecision> {
-    const d = (await this.decisions(id)).find((x) => x.hub === hub);
-    if (d === undefined) throw new HealthmeshError('PROJECT_NOT_FOUND', `project ${id} does not name ${hub}`);
-    return d;
-  }
-
-  private async decisions(id: string): Promise<HubDecision[]> {
-    const rows = await this.hub.db.all<Record<string, unknown>>(
-      'SELECT hub, decision, scope, conditions, decided_by, decided_at FROM project_hub WHERE project_id = $1 ORDER BY hub',
-      [id],
-    );
-    return rows.map((r) => ({
-      hub: String(r.hub),
-      decision: r.decision as Decision,
-      conditions: (r.conditions as string | null) ?? null,
-      tables: r.scope ? (JSON.parse(String(r.scope)) as ScopeTables) : null,
-      decidedBy: (r.decided_by as string | null) ?? null,
-      decidedAt: r.decided_at ? iso(r.decided_at) : null,
-    }));
-  }
-
-  private async history(id: string): Promise<ProjectEvent[]> {
-    const rows = await this.hub.db.all<Record<string, unknown>>(
-      'SELECT happened_at, hub, actor, action, comment FROM project_event WHERE project_id = $1 ORDER BY happened_at, hub',
-      [id],
-    );
-    return rows.map((r) => ({
-      at: iso(r.happened_at),
-      hub: String(r.hub),
-      actor: String(r.actor),
-      action: String(r.action),
-      comment: (r.comment as string | null) ?? null,
-    }));
   }
 }
