@@ -12,6 +12,7 @@ import { IngestPage } from './pages/ingest.js';
 import { LoginPage } from './pages/login.js';
 import { ModelsPage } from './pages/models.js';
 import { OverviewPage } from './pages/overview.js';
+import { ApplyPage, MyProjectsPage, ReviewPage } from './pages/projects.js';
 import { SurveillancePage } from './pages/surveillance.js';
 
 const PAGES = [
@@ -21,6 +22,9 @@ const PAGES = [
   { id: 'models', label: 'navModels', Page: ModelsPage },
   { id: 'surveillance', label: 'navSurveillance', Page: SurveillancePage },
   { id: 'ingest', label: 'navIngest', Page: IngestPage },
+  { id: 'apply', label: 'navApply', Page: ApplyPage },
+  { id: 'projects', label: 'navProjects', Page: MyProjectsPage },
+  { id: 'review', label: 'navReview', Page: ReviewPage },
 ] as const satisfies readonly { id: string; label: MessageKey; Page: () => preact.JSX.Element }[];
 
 type PageId = (typeof PAGES)[number]['id'];
