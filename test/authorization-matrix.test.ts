@@ -161,6 +161,7 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'surveillance.series': { allow: 'peer', body: {} },
   'project.file': { allow: 'peer', body: {} },
   'project.status': { allow: 'peer', body: { id: 'p-none' } },
+  'project.catalog': { allow: 'peer', body: {} },
 };
 
 /** The statuses a principal may get on a route with `allow`: refused (401 or 403) or let through. */

@@ -237,6 +237,55 @@ describe('a project filed, reviewed and used at one hub', () => {
     );
   });
 
+  it('shows applicants a catalog of tables, columns, released counts and the years covered', async () => {
+    const observation = (year: number, i: number) => ({
+      resource: {
+        resourceType: 'Observation',
+        id: `o${year}-${i}`,
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '29463-7' }] },
+        subject: { reference: 'Patient/cat1' },
+        effectiveDateTime: `${year}-0${(i % 9) + 1}-15`,
+      },
+      request: { method: 'PUT', url: `Observation/o${year}-${i}` },
+    });
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { resource: { resourceType: 'Patient', id: 'cat1' }, request: { method: 'PUT', url: 'Patient/cat1' } },
+        // Twelve records in 2025 pass the gate; three in 2019 do not, so 2019 is not claimed as covered.
+        ...Array.from({ length: 12 }, (_, i) => observation(2025, i)),
+        ...Array.from({ length: 3 }, (_, i) => observation(2019, i)),
+      ],
+    };
+    const stored = await app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${tokens.get('sun')}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(bundle),
+    });
+    expect(stored.statusCode).toBe(200);
+    const res = await call('chul', 'GET', '/console/catalog');
+    expect(res.statusCode).toBe(200);
+    const tables = (
+      res.json() as {
+        tables: {
+          view: string;
+          rows: number | null;
+          coverage: unknown;
+          columns: { name: string; description: string }[];
+        }[];
+      }
+    ).tables;
+    const obs = tables.find((t) => t.view === 'observation')!;
+    expect(obs.rows).toBe(15);
+    expect(obs.coverage).toEqual({ date: 'effective_start', from: '2025', to: '2025' });
+    expect(obs.columns.find((c) => c.name === 'code_code')?.description).toMatch(/code/i);
+    // One patient: under the threshold, withheld.
+    expect(tables.find((t) => t.view === 'patient')?.rows).toBeNull();
+  });
+
   it('ends access by itself after the end date', async () => {
     await hub.projects.authorize(ana, project.id);
     clock.advance(Date.parse('2026-06-30T23:59:00Z') - clock.now().getTime());
@@ -350,6 +399,12 @@ describe('a project that touches two hubs, reviewed by each on its own hub', () 
     expect(
       await refusal(busan, () => busan.projects.authorizePeer('seoul', project.id, { tables: ['condition'] })),
     ).toBe('PROJECT_OUT_OF_SCOPE');
+    // Before any approval, an applicant reads what each peer holds, released by that peer.
+    const catalog = await call('seoul', 'ana', 'GET', '/console/catalog?hubs=busan,nowhere');
+    const peers = (catalog.json() as { peers: { hub: string; tables?: { view: string }[]; error?: string }[] }).peers;
+    expect(peers[0]?.hub).toBe('busan');
+    expect(peers[0]?.tables?.map((t) => t.view)).toContain('observation');
+    expect(peers[1]).toEqual({ hub: 'nowhere', error: 'unknown-peer' });
     // A peer that did not file the project cannot use it at busan.
     const stranger = await busan.projects.authorizePeer('elsewhere', project.id).catch((e: HealthmeshError) => e.code);
     expect(stranger).toBe('PROJECT_NOT_FOUND');

@@ -5,7 +5,15 @@
  */
 export type { ProjectApplication, ProjectReview, ScopeTables } from './project-application.js';
 export { accessEndsAt } from './project-application.js';
-export { PROJECT_FILE_OPERATION, PROJECT_STATUS_OPERATION, ProjectFederation } from './project-federation.js';
+export type { ApplicantCatalog, CatalogColumn, CatalogTable } from './project-catalog.js';
+export { applicantCatalog } from './project-catalog.js';
+export type { PeerCatalog } from './project-federation.js';
+export {
+  PROJECT_CATALOG_OPERATION,
+  PROJECT_FILE_OPERATION,
+  PROJECT_STATUS_OPERATION,
+  ProjectFederation,
+} from './project-federation.js';
 export { projectsModule } from './project-module.js';
 export type { ProjectScope, ScopeRequest } from './project-registry.js';
 export { ProjectRegistry } from './project-registry.js';

@@ -1,7 +1,11 @@
 import type { Principal } from '../access/index.js';
+import type { HubServices } from '../context/index.js';
 import type { Federation } from '../federation/index.js';
-import { OperationRegistry, PeerCallError } from '../federation/index.js';
-import type { Gated, ReleaseGate } from '../privacy/index.js';
+import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
+import type { Gated, Released } from '../privacy/index.js';
+import type { AnalyticTables } from '../views/index.js';
+import type { ApplicantCatalog } from './project-catalog.js';
+import { applicantCatalog } from './project-catalog.js';
 import type { ProjectRegistry } from './project-registry.js';
 import type { HubDecision, ProjectEvent, ProjectView } from './project-rows.js';
 
@@ -9,6 +13,11 @@ import type { HubDecision, ProjectEvent, ProjectView } from './project-rows.js';
 export const PROJECT_FILE_OPERATION = 'project.file';
 /** The origin asks a peer for its decision on a project it forwarded there. */
 export const PROJECT_STATUS_OPERATION = 'project.status';
+/** What a peer holds, for applicants (`applicantCatalog`): released before any approval. */
+export const PROJECT_CATALOG_OPERATION = 'project.catalog';
+
+/** A peer's catalog as an applicant sees it at this hub, or why the peer gave none. */
+export type PeerCatalog = { hub: string; tables?: ApplicantCatalog['tables']; error?: string };
 
 /**
  * The federated side of projects: a project is filed at one hub (its origin), which forwards it with a signed
@@ -17,7 +26,12 @@ export const PROJECT_STATUS_OPERATION = 'project.status';
  * history: text, no figure about people.
  */
 export class ProjectFederation {
-  constructor(private readonly hub: { projects: ProjectRegistry; gate: ReleaseGate; config: { name: string } }) {}
+  constructor(
+    private readonly hub: Pick<HubServices, 'db' | 'gate' | 'config'> & {
+      projects: ProjectRegistry;
+      tables: AnalyticTables;
+    },
+  ) {}
 
   register(operations = new OperationRegistry()): OperationRegistry {
     operations.register(PROJECT_FILE_OPERATION, 'peer', async ({ peer, body }) =>
@@ -27,7 +41,35 @@ export class ProjectFederation {
       const s = await this.hub.projects.statusFor(peer, (body as { id?: unknown } | null)?.id);
       return this.hub.gate.text(gated(s));
     });
+    operations.register(PROJECT_CATALOG_OPERATION, 'peer', () => applicantCatalog(this.hub));
     return operations;
+  }
+
+  /**
+   * The catalogs of `hubs` (peers), each released by its own hub's gate and reissued here as such; a peer that does
+   * not answer is named with the kind of failure.
+   */
+  async catalogs(federation: Federation | undefined, hubs: readonly string[]): Promise<Released<PeerCatalog[]>> {
+    const { gate } = this.hub;
+    if (federation === undefined) return gate.text(hubs.map((hub) => ({ hub, error: 'no-federation' })));
+    const { results, failed } = await fanOut(
+      federation.client,
+      hubs,
+      PROJECT_CATALOG_OPERATION,
+      {},
+      {
+        timeoutMs: federation.timeoutMs,
+      },
+    );
+    const answered = new Map(results.map((r) => [r.hub, r.value as ApplicantCatalog]));
+    const failures = new Map(failed.map((f) => [f.hub, f.remoteCode ?? f.kind]));
+    return gate.reissue(
+      hubs.map((hub) => {
+        const c = answered.get(hub);
+        return c ? { hub, tables: c.tables } : { hub, error: failures.get(hub) ?? 'failed' };
+      }),
+      'peer',
+    );
   }
 
   /** File at this hub and forward to each peer the application names (a peer that cannot be reached is retried at the next read). */

@@ -111,6 +111,9 @@ export const FederatedForecastBody = Type.Object({
 // --- the console's routes ----------------------------------------------------------------------------------------
 
 export const CatalogParams = Type.Object({ view: Text('a built-in view name') });
+export const CatalogQuery = Type.Object({
+  hubs: Type.Optional(Text('peers whose catalogs to add, comma-separated', { minLength: 1, maxLength: 1000 })),
+});
 export const ConceptQuery = Type.Object({
   q: Text('text to look for in codes and names', { minLength: 2, maxLength: 100 }),
 });
