@@ -405,6 +405,13 @@ describe('a project that touches two hubs, reviewed by each on its own hub', () 
     expect(peers[0]?.hub).toBe('busan');
     expect(peers[0]?.tables?.map((t) => t.view)).toContain('observation');
     expect(peers[1]).toEqual({ hub: 'nowhere', error: 'unknown-peer' });
+    // Filed at seoul for busan alone: seoul's steward lists it with no decision of seoul's to take.
+    const elsewhere = (
+      await call('seoul', 'ana', 'POST', '/projects', application({ endDate, hubs: ['busan'] }))
+    ).json() as ProjectView;
+    const listed = (await call('seoul', 'steward', 'GET', '/projects')).json() as { id: string; decision: unknown }[];
+    expect(listed.find((p) => p.id === elsewhere.id)?.decision).toBeNull();
+    expect(await refusal(seoul, () => seoul.projects.authorize(ana, elsewhere.id))).toBe('PROJECT_NOT_APPROVED');
     // A peer that did not file the project cannot use it at busan.
     const stranger = await busan.projects.authorizePeer('elsewhere', project.id).catch((e: HealthmeshError) => e.code);
     expect(stranger).toBe('PROJECT_NOT_FOUND');

@@ -217,13 +217,16 @@ export class ProjectRegistry {
     return this.rows.view(id);
   }
 
-  /** Stewards and admins: every project this hub is asked to review or has reviewed. Others: their own projects. */
+  /**
+   * Stewards and admins: every project this hub is asked to review or has reviewed, and every project filed here.
+   * Others: their own projects.
+   */
   async list(principal: Principal): Promise<ProjectSummary[]> {
     const reviewer = REVIEWERS.has(principal.role);
     const rows = await this.hub.db.all<ProjectRow & { decision: string } & Record<string, unknown>>(
       `SELECT p.id, p.origin, p.applicant, p.title, p.purpose, p.end_date, h.decision
        FROM project p LEFT JOIN project_hub h ON h.project_id = p.id AND h.hub = $1
-       WHERE ${reviewer ? 'h.hub IS NOT NULL' : 'p.id IN (SELECT project_id FROM project_member WHERE handle = $2 AND removed_at IS NULL)'}
+       WHERE ${reviewer ? '(h.hub IS NOT NULL OR p.origin = $1)' : 'p.id IN (SELECT project_id FROM project_member WHERE handle = $2 AND removed_at IS NULL)'}
        ORDER BY p.filed_at DESC, p.id`,
       reviewer ? [this.self] : [this.self, principal.name],
     );
@@ -234,7 +237,7 @@ export class ProjectRegistry {
       applicant: r.applicant,
       origin: r.origin,
       endDate: r.end_date,
-      decision: (r.decision ?? 'pending') as Decision,
+      decision: (r.decision ?? null) as Decision | null,
     }));
   }
 

@@ -54,7 +54,8 @@ export interface ProjectSummary {
   applicant: string;
   origin: string;
   endDate: string;
-  decision: Decision;
+  /** This hub's decision; null for a project filed here that this hub is not asked to decide. */
+  decision: Decision | null;
 }
 
 /** A project as forwarded to a peer (`project.file`): the application as filed at its origin. */

@@ -15,7 +15,8 @@ interface ProjectSummary {
   applicant: string;
   origin: string;
   endDate: string;
-  decision: Decision;
+  /** This hub's decision; null for a project filed here that this hub is not asked to decide. */
+  decision: Decision | null;
 }
 interface ProjectView extends Omit<ProjectSummary, 'decision'> {
   filedAt: string;
@@ -128,7 +129,7 @@ function ProjectList({ onOpen, only }: { onOpen: (id: string) => void; only?: De
               { label: t('projectApplicant'), cell: (r) => `${r.applicant} (${r.origin})` },
               { label: t('projectPurpose'), cell: (r) => r.purpose },
               { label: t('projectEnds'), cell: (r) => date(r.endDate) },
-              { label: t('projectDecision'), cell: (r) => t(DECISION_TEXT[r.decision]) },
+              { label: t('projectDecision'), cell: (r) => (r.decision ? t(DECISION_TEXT[r.decision]) : '—') },
             ]}
           />
         );
