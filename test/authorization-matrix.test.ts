@@ -82,6 +82,25 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'GET /console/catalog/:view': { allow: 'authenticated', url: '/console/catalog/patient' },
   'GET /console/concepts': { allow: 'authenticated', url: '/console/concepts?q=amb' },
   'GET /console/surveillance/observed': { allow: 'authenticated' },
+  // Projects: applicants file and manage members, stewards and admins review; a project itself is visible to its
+  // members and this hub's reviewers only (an unknown one answers 404, tested in test/projects.test.ts).
+  'POST /projects': { allow: ['researcher', 'developer'], ...json({ title: 'incomplete' }) },
+  'GET /projects': { allow: ['researcher', 'developer', 'steward', 'admin'] },
+  'GET /projects/:id': { allow: ['researcher', 'developer', 'steward', 'admin'], url: '/projects/p-none' },
+  'POST /projects/:id/review': {
+    allow: ['steward', 'admin'],
+    url: '/projects/p-none/review',
+    ...json({ decision: 'deny', comment: 'no' }),
+  },
+  'POST /projects/:id/members': {
+    allow: ['researcher', 'developer', 'admin'],
+    url: '/projects/p-none/members',
+    ...json({ handle: 'someone' }),
+  },
+  'DELETE /projects/:id/members/:handle': {
+    allow: ['researcher', 'developer', 'admin'],
+    url: '/projects/p-none/members/someone',
+  },
   // Writing records: admin, steward, service (first, so that the row-level reads below find the patient).
   'POST /fhir': {
     allow: 'ingest',
@@ -150,6 +169,9 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'model.glm-moments': { allow: 'peer', body: { spec: {} } },
   'model.glm-newton': { allow: 'peer', body: { spec: {}, fill: [], beta: [] } },
   'surveillance.series': { allow: 'peer', body: {} },
+  'project.file': { allow: 'peer', body: {} },
+  'project.status': { allow: 'peer', body: { id: 'p-none' } },
+  'project.catalog': { allow: 'peer', body: {} },
 };
 
 /** The statuses a principal may get on a route with `allow`: refused (401 or 403) or let through. */

@@ -83,7 +83,18 @@ describe('derived data kept current on write', () => {
       const applied = new Set(rows.map((r) => `${r.module}:${r.version}`));
       expect(ALL_MIGRATIONS.map((m) => `${m.module}:${m.version}`).filter((k) => !applied.has(k))).toEqual([]);
       expect([...new Set(rows.map((r) => r.module))].sort()).toEqual(
-        ['access', 'cohort', 'federation', 'hub', 'models', 'privacy', 'store', 'surveillance', 'views'].sort(),
+        [
+          'access',
+          'cohort',
+          'federation',
+          'hub',
+          'models',
+          'privacy',
+          'projects',
+          'store',
+          'surveillance',
+          'views',
+        ].sort(),
       );
       // Every module with tables is in the registry: none makes its tables on first use.
       expect(HUB_MODULES.filter((m) => m.migrations.length > 0).map((m) => m.name)).toEqual([
@@ -96,6 +107,7 @@ describe('derived data kept current on write', () => {
         'cohort',
         'models',
         'surveillance',
+        'projects',
       ]);
     } finally {
       await db.close();

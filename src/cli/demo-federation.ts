@@ -7,6 +7,7 @@ import type { Hub } from '../hub/index.js';
 import { hubPaths, initHub, openHub } from '../hub/index.js';
 import { formatSummary } from '../ingest/index.js';
 import { formatLinkageKey, LinkageService } from '../privacy/index.js';
+import { ProjectFederation } from '../projects/index.js';
 import { buildServer } from '../server/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
 import type { RegionId } from '../synth/index.js';
@@ -58,7 +59,11 @@ export async function serveDemoHubs(
   for (const [i, hub] of hubs.entries()) {
     const cohorts = new CohortFederation(hub);
     const series = new SeriesFederation(hub);
-    const federation = await openFederation(hub, series.register(cohorts.register()));
+    // Projects are filed at one hub and reviewed at each: the demo's hubs forward and answer them.
+    const federation = await openFederation(
+      hub,
+      new ProjectFederation(hub).register(series.register(cohorts.register())),
+    );
     const app = await buildServer(hub, { federation, cohorts, series });
     const address = await app.listen({ port: firstPort === 0 ? 0 : firstPort + i, host });
     served.push({ hub, app, federation });

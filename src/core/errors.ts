@@ -325,6 +325,28 @@ export const ERROR_CODES = {
     kind: 'forbidden',
     text: "the person's consent refuses the purpose the request was made for, so their data is not used",
   },
+  PROJECT_INVALID_APPLICATION: {
+    kind: 'input',
+    text: 'a project application or review is missing a field or has a wrong value (the field is named)',
+  },
+  PROJECT_NOT_FOUND: { kind: 'not-found', text: 'no project of that id is visible to the caller on this hub' },
+  PROJECT_ALREADY_DECIDED: {
+    kind: 'conflict',
+    text: 'this hub has already decided the project; a decision is not changed',
+  },
+  PROJECT_NOT_APPROVED: {
+    kind: 'forbidden',
+    text: 'the project is pending or denied at this hub, or at a hub the work names',
+  },
+  PROJECT_EXPIRED: { kind: 'forbidden', text: 'the project is past its end date: its access ended by itself' },
+  PROJECT_NOT_MEMBER: {
+    kind: 'forbidden',
+    text: 'the caller is not a member of the project (never added, or removed)',
+  },
+  PROJECT_OUT_OF_SCOPE: {
+    kind: 'forbidden',
+    text: "a table, variable or purpose the work asks for is outside the project's approved scope",
+  },
   CONSOLE_NOT_BUILT: {
     kind: 'unavailable',
     text: 'the web console has not been built (`npm run build:web`), so the hub cannot serve it',

@@ -24,6 +24,8 @@ import type { Enrolment, MyConsent } from '../mydata/index.js';
 import { mydataModule } from '../mydata/index.js';
 import type { OutputAirlock } from '../outputs/index.js';
 import { outputsModule } from '../outputs/index.js';
+import type { ProjectRegistry } from '../projects/index.js';
+import { projectsModule } from '../projects/index.js';
 import type { Migration } from '../store/index.js';
 import { migrate } from '../store/index.js';
 import { surveillanceModule } from '../surveillance/index.js';
@@ -46,6 +48,7 @@ export const HUB_MODULES: readonly HubModule<never, object>[] = [
   cohortModule,
   modelsModule,
   surveillanceModule,
+  projectsModule,
   outputsModule,
   mydataModule,
 ];
@@ -58,6 +61,8 @@ export interface Hub extends HubServices {
   ingest: IngestPipeline;
   /** The analytic tables: listed and profiled by readers, refreshed only by the after-commit pipeline. */
   tables: AnalyticTables;
+  /** Access requests, reviews and approved projects (docs/projects.md). */
+  projects: ProjectRegistry;
   /** The airlock of project workspaces: what may leave them, checked by the gate's rules or a steward. */
   outputs: OutputAirlock;
   /** Citizens' enrolment codes and the records linked to their accounts. */

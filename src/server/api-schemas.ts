@@ -111,6 +111,9 @@ export const FederatedForecastBody = Type.Object({
 // --- the console's routes ----------------------------------------------------------------------------------------
 
 export const CatalogParams = Type.Object({ view: Text('a built-in view name') });
+export const CatalogQuery = Type.Object({
+  hubs: Type.Optional(Text('peers whose catalogs to add, comma-separated', { minLength: 1, maxLength: 1000 })),
+});
 export const ConceptQuery = Type.Object({
   q: Text('text to look for in codes and names', { minLength: 2, maxLength: 100 }),
 });
@@ -185,6 +188,25 @@ export const UploadResult = Type.Object({
 export type UploadResult = Static<typeof UploadResult>;
 
 // --- hub-to-hub and the console's files ------------------------------------------------------------------------
+
+// --- projects (docs/projects.md) -------------------------------------------------------------------------------------
+
+/** An application and a review are checked by the projects module, whose errors name the field (PROJECT_INVALID_APPLICATION). */
+export const ProjectApplicationBody = Type.Unknown({
+  description:
+    'a project application: title, purpose, tables [{name, columns}], cohort?, endDate, members?, ethicsApproval, dataUseAgreement: true, hubs?',
+});
+export const ProjectReviewBody = Type.Unknown({
+  description:
+    'a review: decision (approve | approve-with-conditions | deny), comment, conditions?, tables? (narrowed)',
+});
+export const ProjectParams = Type.Object({ id: Text('the project id', { minLength: 1, maxLength: 40 }) });
+export const ProjectMemberParams = Type.Object({
+  id: Text('the project id', { minLength: 1, maxLength: 40 }),
+  handle: Text('a member handle', { minLength: 1, maxLength: 100 }),
+});
+export const ProjectMemberBody = Type.Object({ handle: Text('a member handle', { minLength: 1, maxLength: 100 }) });
+export type ProjectMemberBody = Static<typeof ProjectMemberBody>;
 
 export const FederationParams = Type.Object({ operation: Text('a registered federation operation') });
 export const AssetParams = Type.Object({ '*': Text('a file under the console build') });

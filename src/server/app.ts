@@ -17,6 +17,7 @@ import type { Hub } from '../hub/index.js';
 import { ModelFederation } from '../models/index.js';
 import type { Released } from '../privacy/index.js';
 import { isReleased, scrubText } from '../privacy/index.js';
+import { ProjectFederation } from '../projects/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
 import { AnonymousRequests } from './anonymous-requests.js';
 import { consoleAssets } from './console-assets.js';
@@ -34,6 +35,7 @@ import { metadataRoutes } from './routes/metadata.js';
 import { modelPredictRoutes } from './routes/model-predict.js';
 import { modelRoutes } from './routes/models.js';
 import { mydataRoutes } from './routes/mydata.js';
+import { projectRoutes } from './routes/projects.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
 import { surveillanceRoutes } from './routes/surveillance.js';
@@ -216,12 +218,13 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(consoleAssets());
   await app.register(consoleRoutes({ hub, federation }));
   await app.register(consoleUploadRoutes({ hub }));
+  await app.register(projectRoutes({ hub, federation }));
   await app.register(openApiRoutes(routes, { title: `healthmesh hub ${hub.config.name}`, version: '0.1.0' }));
   return app;
 }
 
 /**
- * The federation a served hub answers on: the built-in, cohort, model and weekly-series operations; `undefined` for
+ * The federation a served hub answers on: the built-in, cohort, model, weekly-series and project operations; `undefined` for
  * a hub without an identity key. `buildServer` opens it unless given one; a test passes it to see the registry.
  */
 export async function openHubFederation(
@@ -230,8 +233,9 @@ export async function openHubFederation(
   series: SeriesFederation,
 ): Promise<Federation | undefined> {
   try {
-    // Cohort counts, weekly series and federated model fits answer on the same signed transport.
-    return await openFederation(hub, series.register(new ModelFederation(hub).register(cohorts.register())));
+    // Cohort counts, weekly series, federated model fits and project reviews answer on the same signed transport.
+    const operations = series.register(new ModelFederation(hub).register(cohorts.register()));
+    return await openFederation(hub, new ProjectFederation(hub).register(operations));
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');

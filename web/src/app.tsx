@@ -14,6 +14,7 @@ import { ModelsPage } from './pages/models.js';
 import { MyConsentPage } from './pages/my-consent.js';
 import { MyRecordPage } from './pages/my-record.js';
 import { OverviewPage } from './pages/overview.js';
+import { ApplyPage, MyProjectsPage, ReviewPage } from './pages/projects.js';
 import { SurveillancePage } from './pages/surveillance.js';
 
 /**
@@ -38,6 +39,14 @@ const PAGES = [
   { id: 'models', label: 'navModels', Page: ModelsPage, roles: STAFF },
   { id: 'surveillance', label: 'navSurveillance', Page: SurveillancePage, roles: STAFF },
   { id: 'ingest', label: 'navIngest', Page: IngestPage, roles: ['admin', 'steward', 'service'] },
+  { id: 'apply', label: 'navApply', Page: ApplyPage, roles: ['researcher', 'developer'] },
+  {
+    id: 'projects',
+    label: 'navProjects',
+    Page: MyProjectsPage,
+    roles: ['researcher', 'developer', 'steward', 'admin'],
+  },
+  { id: 'review', label: 'navReview', Page: ReviewPage, roles: ['steward', 'admin'] },
   { id: 'my-record', label: 'navMyRecord', Page: MyRecordPage, roles: ['citizen'] },
   { id: 'my-consent', label: 'navMyConsent', Page: MyConsentPage, roles: ['citizen'] },
 ] as const satisfies readonly PageSpec[];

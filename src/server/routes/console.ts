@@ -7,7 +7,8 @@ import { searchConcepts } from '../../cohort/index.js';
 import { HealthmeshError, HUB_ROLE_SERVICES } from '../../core/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
-import type { ReleaseGate } from '../../privacy/index.js';
+import type { Gated, ReleaseGate } from '../../privacy/index.js';
+import { applicantCatalog, ProjectFederation } from '../../projects/index.js';
 import {
   CONFIRMED_FLU_TARGET,
   gatedHubSeries,
@@ -17,7 +18,14 @@ import {
   parseIsoDay,
 } from '../../surveillance/index.js';
 import type { TableProfile } from '../../views/index.js';
-import { CatalogParams, ConceptQuery, ConsolePolicy, ObservedSeries, PeerHealth } from '../api-schemas.js';
+import {
+  CatalogParams,
+  CatalogQuery,
+  ConceptQuery,
+  ConsolePolicy,
+  ObservedSeries,
+  PeerHealth,
+} from '../api-schemas.js';
 import { badRequest } from '../operation-outcome.js';
 
 /** The weekly series the console charts under the forecasts (the surveillance module's own target names). */
@@ -151,23 +159,28 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       return hub.gate.bundle({ peers });
     });
 
-    app.get('/console/catalog', { config }, async (req) => {
+    // The catalog for applicants (docs/projects.md): tables, their columns and descriptions, record counts and the
+    // years covered, before any approval; `hubs` adds what those peers hold, each released by its own gate.
+    const catalogs = new ProjectFederation(hub);
+    const catalog = { config, schema: { querystring: CatalogQuery } };
+    app.get<{ Querystring: Static<typeof CatalogQuery> }>('/console/catalog', catalog, async (req) => {
       req.auditAction = { action: 'console-catalog', target: 'console/catalog' };
-      const tables = await hub.tables.list();
-      if (mayReadRowLevel(req.principal)) {
-        return { tables: tables.map((t) => ({ ...t, refreshedAt: t.refreshedAt?.toISOString() ?? null })) };
+      const hubs = req.query.hubs
+        ?.split(',')
+        .map((h) => h.trim())
+        .filter(Boolean);
+      const exact = new Map((await hub.tables.list()).map((t) => [t.view, t.rows]));
+      const rowLevel = mayReadRowLevel(req.principal);
+      const listed = (await applicantCatalog(hub)).value.tables;
+      const peers = hubs && hubs.length > 0 ? await catalogs.catalogs(ctx.federation, hubs) : undefined;
+      if (rowLevel) {
+        const tables = listed.map((t) => ({ ...t, rows: exact.get(t.view) ?? 0 }));
+        return { tables, ...(peers && { peers: peers.value }) };
       }
-      // A table's rows are records of people: counted like people for the other roles.
-      return hub.gate.bundle({
-        tables: tables.map((t) => ({
-          view: t.view,
-          table: t.table,
-          resource: t.resource,
-          rows: hub.gate.count(t.rows),
-          refreshedAt: t.refreshedAt?.toISOString() ?? null,
-          description: t.description,
-        })),
-      });
+      // A table's rows are records of people: counted like people for roles without row-level rights.
+      const tables = listed.map((t) => ({ ...t, rows: hub.gate.count(exact.get(t.view) ?? 0) }));
+      // Typed as plain data; `bundle` still refuses any raw number in it at run time.
+      return hub.gate.bundle({ tables: tables as unknown as Gated, ...(peers && { peers }) });
     });
 
     const profile = { config, schema: { params: CatalogParams } };

@@ -10,6 +10,8 @@ interface Catalog {
     rows: number;
     refreshedAt: string | null;
     description: string;
+    /** The years whose records pass the release gate, over the table's date column. */
+    coverage: { date: string; from: string; to: string } | null;
   }[];
 }
 
@@ -105,6 +107,10 @@ export function CatalogPage() {
                 },
                 { label: t('description'), cell: (tb) => tb.description },
                 { label: t('rows'), numeric: true, cell: (tb) => num(tb.rows) },
+                {
+                  label: t('coverageYears'),
+                  cell: (tb) => (tb.coverage ? `${tb.coverage.from}–${tb.coverage.to}` : '—'),
+                },
                 { label: t('refreshed'), cell: (tb) => (tb.refreshedAt ? dateTime(tb.refreshedAt) : t('never')) },
               ]}
             />

@@ -1,0 +1,127 @@
+import type { Principal } from '../access/index.js';
+import type { HubServices } from '../context/index.js';
+import type { Federation } from '../federation/index.js';
+import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
+import type { Gated, Released } from '../privacy/index.js';
+import type { AnalyticTables } from '../views/index.js';
+import type { ApplicantCatalog } from './project-catalog.js';
+import { applicantCatalog } from './project-catalog.js';
+import type { ProjectRegistry } from './project-registry.js';
+import type { HubDecision, ProjectEvent, ProjectView } from './project-rows.js';
+
+/** A peer receives a project filed at another hub for its own stewards' review. */
+export const PROJECT_FILE_OPERATION = 'project.file';
+/** The origin asks a peer for its decision on a project it forwarded there. */
+export const PROJECT_STATUS_OPERATION = 'project.status';
+/** What a peer holds, for applicants (`applicantCatalog`): released before any approval. */
+export const PROJECT_CATALOG_OPERATION = 'project.catalog';
+
+/** A peer's catalog as an applicant sees it at this hub, or why the peer gave none. */
+export type PeerCatalog = { hub: string; tables?: ApplicantCatalog['tables']; error?: string };
+
+/**
+ * The federated side of projects: a project is filed at one hub (its origin), which forwards it with a signed
+ * request to each peer it names; each peer's stewards review it on their own hub, and the origin learns each
+ * decision by asking (`project.status`) whenever the project is read there. A hub's answer is its own decision and
+ * history: text, no figure about people.
+ */
+export class ProjectFederation {
+  constructor(
+    private readonly hub: Pick<HubServices, 'db' | 'gate' | 'config'> & {
+      projects: ProjectRegistry;
+      tables: AnalyticTables;
+    },
+  ) {}
+
+  register(operations = new OperationRegistry()): OperationRegistry {
+    operations.register(PROJECT_FILE_OPERATION, 'peer', async ({ peer, body }) =>
+      this.hub.gate.text(gated(await this.hub.projects.receive(peer, body))),
+    );
+    operations.register(PROJECT_STATUS_OPERATION, 'peer', async ({ peer, body }) => {
+      const s = await this.hub.projects.statusFor(peer, (body as { id?: unknown } | null)?.id);
+      return this.hub.gate.text(gated(s));
+    });
+    operations.register(PROJECT_CATALOG_OPERATION, 'peer', () => applicantCatalog(this.hub));
+    return operations;
+  }
+
+  /**
+   * The catalogs of `hubs` (peers), each released by its own hub's gate and reissued here as such; a peer that does
+   * not answer is named with the kind of failure.
+   */
+  async catalogs(federation: Federation | undefined, hubs: readonly string[]): Promise<Released<PeerCatalog[]>> {
+    const { gate } = this.hub;
+    if (federation === undefined) return gate.text(hubs.map((hub) => ({ hub, error: 'no-federation' })));
+    const { results, failed } = await fanOut(
+      federation.client,
+      hubs,
+      PROJECT_CATALOG_OPERATION,
+      {},
+      {
+        timeoutMs: federation.timeoutMs,
+      },
+    );
+    const answered = new Map(results.map((r) => [r.hub, r.value as ApplicantCatalog]));
+    const failures = new Map(failed.map((f) => [f.hub, f.remoteCode ?? f.kind]));
+    return gate.reissue(
+      hubs.map((hub) => {
+        const c = answered.get(hub);
+        return c ? { hub, tables: c.tables } : { hub, error: failures.get(hub) ?? 'failed' };
+      }),
+      'peer',
+    );
+  }
+
+  /** File at this hub and forward to each peer the application names (a peer that cannot be reached is retried at the next read). */
+  async file(federation: Federation | undefined, principal: Principal, input: unknown): Promise<ProjectView> {
+    const peers = federation?.peers.list().map((p) => p.name) ?? [];
+    const filed = await this.hub.projects.file(principal, input, peers);
+    if (federation !== undefined)
+      for (const hub of await this.hub.projects.pendingPeers(filed.id)) await this.forward(federation, filed.id, hub);
+    return this.hub.projects.view(filed.id);
+  }
+
+  /**
+   * Learn the decision of each peer still pending on a project this hub originated; one that does not know the
+   * project (a forward that failed) gets it again. A peer that does not answer keeps its last known decision.
+   */
+  async sync(federation: Federation | undefined, id: string): Promise<void> {
+    if (federation === undefined) return;
+    await Promise.all(
+      (await this.hub.projects.pendingPeers(id)).map(async (hub) => {
+        try {
+          const status = (await federation.client.call(
+            hub,
+            PROJECT_STATUS_OPERATION,
+            { id },
+            { timeoutMs: federation.timeoutMs },
+          )) as {
+            decision: HubDecision;
+            history: ProjectEvent[];
+          };
+          await this.hub.projects.recordPeerStatus(id, hub, status);
+        } catch (e) {
+          if (e instanceof PeerCallError && e.failure.remoteCode === 'PROJECT_NOT_FOUND')
+            await this.forward(federation, id, hub);
+        }
+      }),
+    );
+  }
+
+  private async forward(federation: Federation, id: string, hub: string): Promise<void> {
+    try {
+      await federation.client.call(hub, PROJECT_FILE_OPERATION, await this.hub.projects.forwarded(id), {
+        timeoutMs: federation.timeoutMs,
+      });
+      await this.hub.projects.note(id, this.hub.config.name, 'forwarded', `to ${hub} for review`);
+    } catch (e) {
+      const reason = e instanceof PeerCallError ? (e.failure.remoteCode ?? e.failure.kind) : 'failed';
+      await this.hub.projects.note(id, this.hub.config.name, 'forward-failed', `to ${hub}: ${reason}`);
+    }
+  }
+}
+
+/** Decisions and history hold only text, flags and nulls (no figure about people), which is what `gate.text` passes. */
+function gated(v: object): Gated {
+  return v as Gated;
+}

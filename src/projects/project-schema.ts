@@ -1,0 +1,59 @@
+import type { Migration } from '../store/index.js';
+
+/**
+ * The projects module's tables. `project` holds an application as filed (the validated JSON, one copy at its origin
+ * hub and one at each peer it touches); `project_hub` one row per hub the project touches with that hub's decision
+ * and approved scope (a hub writes its own row; the origin also keeps what it last learned from each peer);
+ * `project_member` the team, with removals kept; `project_event` the history every party sees.
+ */
+export const projectMigrations: readonly Migration[] = [
+  {
+    module: 'projects',
+    version: 1,
+    name: 'project applications, per-hub decisions, members and history',
+    statements: [
+      `CREATE TABLE project (
+        id VARCHAR NOT NULL,
+        origin VARCHAR NOT NULL,
+        applicant VARCHAR NOT NULL,
+        title VARCHAR NOT NULL,
+        purpose VARCHAR NOT NULL,
+        end_date VARCHAR NOT NULL,
+        application VARCHAR NOT NULL,
+        filed_at TIMESTAMPTZ NOT NULL
+      )`,
+      `CREATE TABLE project_hub (
+        project_id VARCHAR NOT NULL,
+        hub VARCHAR NOT NULL,
+        decision VARCHAR NOT NULL,
+        scope VARCHAR,
+        conditions VARCHAR,
+        decided_by VARCHAR,
+        decided_at TIMESTAMPTZ
+      )`,
+      `CREATE TABLE project_member (
+        project_id VARCHAR NOT NULL,
+        handle VARCHAR NOT NULL,
+        added_by VARCHAR NOT NULL,
+        added_at TIMESTAMPTZ NOT NULL,
+        removed_at TIMESTAMPTZ
+      )`,
+      `CREATE TABLE project_event (
+        project_id VARCHAR NOT NULL,
+        happened_at TIMESTAMPTZ NOT NULL,
+        hub VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        comment VARCHAR
+      )`,
+    ],
+    keys: [
+      ['project', ['id']],
+      ['project_hub', ['project_id', 'hub']],
+    ],
+    indexes: [
+      ['project_member', ['project_id']],
+      ['project_event', ['project_id']],
+    ],
+  },
+];
