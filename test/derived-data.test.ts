@@ -89,6 +89,8 @@ describe('derived data kept current on write', () => {
           'federation',
           'hub',
           'models',
+          'mydata',
+          'outputs',
           'privacy',
           'projects',
           'store',

@@ -35,6 +35,7 @@ import { metadataRoutes } from './routes/metadata.js';
 import { modelPredictRoutes } from './routes/model-predict.js';
 import { modelRoutes } from './routes/models.js';
 import { mydataRoutes } from './routes/mydata.js';
+import { outputRoutes } from './routes/outputs.js';
 import { projectRoutes } from './routes/projects.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
@@ -219,6 +220,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(consoleRoutes({ hub, federation }));
   await app.register(consoleUploadRoutes({ hub }));
   await app.register(projectRoutes({ hub, federation }));
+  await app.register(outputRoutes({ hub }));
   await app.register(openApiRoutes(routes, { title: `healthmesh hub ${hub.config.name}`, version: '0.1.0' }));
   return app;
 }

@@ -1,0 +1,94 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Role } from '../../access/index.js';
+import { mayReadRowLevel } from '../../access/index.js';
+import type { Hub } from '../../hub/index.js';
+import type { OutputRecord } from '../../outputs/index.js';
+import { OutputDecisionBody, OutputRequestBody } from '../../outputs/index.js';
+import type { Gated } from '../../privacy/index.js';
+
+/** Project members who ask for outputs, and this hub's stewards and admins who check them. */
+const MEMBERS: readonly Role[] = ['researcher', 'developer'];
+const CHECKERS: readonly Role[] = ['steward', 'admin'];
+const ProjectId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+const OutputId = Type.Object({ id: Type.String({ pattern: '^out_[A-Za-z0-9_-]{1,40}$' }) });
+
+/**
+ * The output airlock of a project's workspace (outputs/): members ask for an output to leave
+ * (`POST /projects/:id/outputs`), the rules decide or a steward does (`GET /outputs/awaiting-review`,
+ * `GET /outputs/:id/content`, `POST /outputs/:id/decision`), and members download what was released
+ * (`GET /outputs/:id/download`). A member must pass the project's check (current member, approved here, not ended).
+ */
+export function outputRoutes(ctx: { hub: Hub }) {
+  const { hub } = ctx;
+  const text = (v: OutputRecord | OutputRecord[]) => hub.gate.text(v as unknown as Gated);
+  /** Members of the project pass its check; this hub's stewards and admins see every project's outputs. */
+  const mayReadProject = async (req: FastifyRequest, projectId: string) => {
+    if (!mayReadRowLevel(req.principal)) await hub.projects.authorize(req.principal!, projectId);
+  };
+  return async (app: FastifyInstance) => {
+    app.post<{ Params: { id: string }; Body: OutputRequestBody }>(
+      '/projects/:id/outputs',
+      { config: { allow: MEMBERS }, schema: { params: ProjectId, body: OutputRequestBody } },
+      async (req, reply) => {
+        await hub.projects.authorize(req.principal!, req.params.id);
+        req.auditedByRoute = true;
+        return reply.code(201).send(text(await hub.outputs.request(req.principal!, req.params.id, req.body)));
+      },
+    );
+    app.get<{ Params: { id: string } }>(
+      '/projects/:id/outputs',
+      { config: { allow: [...MEMBERS, ...CHECKERS] }, schema: { params: ProjectId } },
+      async (req) => {
+        req.auditAction = { action: 'outputs', target: `project:${req.params.id}` };
+        await mayReadProject(req, req.params.id);
+        return text(await hub.outputs.list(req.params.id));
+      },
+    );
+    app.get('/outputs/awaiting-review', { config: { allow: CHECKERS } }, async (req) => {
+      req.auditAction = { action: 'outputs-awaiting-review', target: 'outputs' };
+      return hub.outputs.awaitingReview();
+    });
+    app.get<{ Params: { id: string } }>(
+      '/outputs/:id/content',
+      { config: { allow: CHECKERS }, schema: { params: OutputId } },
+      async (req, reply) => {
+        req.auditAction = { action: 'output-content', target: `output:${req.params.id}` };
+        const { mediaType, bytes } = await hub.outputs.contentForReview(req.params.id);
+        // A figure as its requester sent it: shown, never run (an SVG's scripts stay inert).
+        return reply
+          .type(mediaType)
+          .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+          .header('x-content-type-options', 'nosniff')
+          .send(bytes);
+      },
+    );
+    app.post<{ Params: { id: string }; Body: OutputDecisionBody }>(
+      '/outputs/:id/decision',
+      { config: { allow: CHECKERS }, schema: { params: OutputId, body: OutputDecisionBody } },
+      async (req) => {
+        req.auditedByRoute = true;
+        return hub.outputs.decide(req.principal!, req.params.id, req.body);
+      },
+    );
+    app.get<{ Params: { id: string } }>(
+      '/outputs/:id/download',
+      { config: { allow: [...MEMBERS, ...CHECKERS] }, schema: { params: OutputId } },
+      async (req, reply) => {
+        req.auditAction = { action: 'output-download', target: `output:${req.params.id}` };
+        const { record } = await hub.outputs.contentForReview(req.params.id);
+        await mayReadProject(req, record.projectId);
+        const out = await hub.outputs.download(req.params.id);
+        const ext = out.mediaType.startsWith('text/csv') ? 'csv' : out.mediaType === 'image/png' ? 'png' : 'svg';
+        reply.gated = true;
+        return reply
+          .type(out.mediaType)
+          .header('content-disposition', `attachment; filename="${record.id}.${ext}"`)
+          .header('content-security-policy', "default-src 'none'; sandbox")
+          .header('x-content-type-options', 'nosniff')
+          .header('x-content-sha256', record.sha256)
+          .send(out.body.value);
+      },
+    );
+  };
+}
