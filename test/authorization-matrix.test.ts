@@ -57,6 +57,12 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'GET /assets/*': { allow: 'public', url: '/assets/no-such-file.js' },
   'GET /openapi.json': { allow: 'public' },
   'GET /federation/identity': { allow: 'public' },
+  // Sign-in is how a credential is got; each sample is refused as bad input (400) before any account is looked at.
+  'POST /auth/login': { allow: 'public', ...json({ name: 'someone' }) },
+  'POST /auth/refresh': { allow: 'public', ...json({}) },
+  'GET /auth/options': { allow: 'public' },
+  'GET /auth/oidc/start': { allow: 'public' },
+  'GET /auth/oidc/callback': { allow: 'public', url: '/auth/oidc/callback?code=x&state=y' },
   // Signed hub-to-hub requests only; the operations are tried one by one below.
   'POST /federation/:operation': { allow: 'peer', url: '/federation/hub.ping', ...json({}) },
   // Aggregates, for every role (through the release gate for roles without row-level rights).
@@ -81,6 +87,12 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'GET /console/catalog/:view': { allow: 'authenticated', url: '/console/catalog/patient' },
   'GET /console/concepts': { allow: 'authenticated', url: '/console/concepts?q=amb' },
   'GET /console/surveillance/observed': { allow: 'authenticated' },
+  'GET /auth/me': { allow: 'authenticated' },
+  'POST /auth/logout': { allow: 'authenticated' },
+  // Accounts: admin only, live while the hub serves (samples that the route refuses as bad input or unknown).
+  'GET /accounts': { allow: ['admin'] },
+  'POST /accounts': { allow: ['admin'], ...json({ handle: 'x' }) },
+  'PATCH /accounts/:id': { allow: ['admin'], url: '/accounts/no-such-account', ...json({ unlock: true }) },
   // Writing records: admin, steward, service (first, so that the row-level reads below find the patient).
   'POST /fhir': {
     allow: 'ingest',
@@ -224,7 +236,7 @@ describe('who may call each route and each federated operation, tried as every p
       for (const who of PRINCIPALS) {
         const token = tokens.get(who);
         const res = await app.inject({
-          method: method as 'GET' | 'POST' | 'DELETE',
+          method: method as 'GET' | 'POST' | 'PATCH' | 'DELETE',
           url: sample.url ?? pattern,
           headers: {
             ...sample.headers,
