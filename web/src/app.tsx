@@ -1,11 +1,12 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ConsolePolicy } from '../../src/server/api-schemas.js';
-import { onUnauthorised, session } from './api.js';
+import { api, keepSessionFresh, onUnauthorised, refreshSession, session, signOutOfHub } from './api.js';
 import { Async, PolicyContext, useApi } from './components.js';
 import type { Lang } from './i18n.js';
 import { I18nContext, initialLang, keepLang, makeI18n, useI18n } from './i18n.js';
 import type { MessageKey } from './messages.js';
+import { AccountsPage } from './pages/accounts.js';
 import { CatalogPage } from './pages/catalog.js';
 import { CohortsPage } from './pages/cohorts.js';
 import { IngestPage } from './pages/ingest.js';
@@ -21,7 +22,26 @@ const PAGES = [
   { id: 'models', label: 'navModels', Page: ModelsPage },
   { id: 'surveillance', label: 'navSurveillance', Page: SurveillancePage },
   { id: 'ingest', label: 'navIngest', Page: IngestPage },
-] as const satisfies readonly { id: string; label: MessageKey; Page: () => preact.JSX.Element }[];
+  { id: 'accounts', label: 'navAccounts', Page: AccountsPage, adminOnly: true },
+] as const satisfies readonly {
+  id: string;
+  label: MessageKey;
+  Page: () => preact.JSX.Element;
+  /** Shown to admins only (the hub refuses the page's calls to anyone else). */
+  adminOnly?: boolean;
+}[];
+
+/**
+ * A finished sign-in at the hospital's OpenID Provider comes back as `#oidc=<refresh token>` (spent at once for a
+ * session, so the copy in the browser's history is dead) or `#oidc-error=<code>`.
+ */
+function oidcReturn(): { refreshToken?: string; error?: string } {
+  const m = /^#oidc(-error)?=(.+)$/.exec(location.hash);
+  if (!m) return {};
+  history.replaceState(null, '', `${location.pathname}#/overview`);
+  const value = decodeURIComponent(m[2]!);
+  return m[1] ? { error: value } : { refreshToken: value };
+}
 
 type PageId = (typeof PAGES)[number]['id'];
 
@@ -60,7 +80,10 @@ function WithPolicy({ children }: { children: ComponentChildren }) {
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang);
-  const [signedIn, setSignedIn] = useState(() => session.token() !== null);
+  const [oidc] = useState(oidcReturn);
+  const [signedIn, setSignedIn] = useState(() => session.token() !== null && oidc.refreshToken === undefined);
+  const [refusal, setRefusal] = useState(oidc.error);
+  const [role, setRole] = useState<string | null>(null);
   const [page, setPage] = useState<PageId>(pageFromHash);
   const i18n = useMemo(() => makeI18n(lang), [lang]);
   const setLang = (l: Lang) => {
@@ -68,6 +91,24 @@ export function App() {
     setLangState(l);
   };
   useEffect(() => keepLang(lang), [lang]);
+  useEffect(() => {
+    if (oidc.refreshToken === undefined) {
+      keepSessionFresh();
+      return;
+    }
+    refreshSession(oidc.refreshToken).then(
+      () => setSignedIn(true),
+      () => setRefusal('AUTH_OIDC_FAILED'),
+    );
+  }, [oidc]);
+  // Who is signed in decides which pages the navigation offers (the hub checks every call anyway).
+  useEffect(() => {
+    if (!signedIn) return setRole(null);
+    api<{ role: string }>('/auth/me').then(
+      (me) => setRole(me.role),
+      () => setRole(null),
+    );
+  }, [signedIn]);
   useEffect(() => {
     const onHash = () => setPage(pageFromHash());
     window.addEventListener('hashchange', onHash);
@@ -86,7 +127,8 @@ export function App() {
     document.title = `${current ? i18n.t(current.label) : ''} · ${i18n.t('appName')}`;
   }, [page, i18n]);
 
-  const current = PAGES.find((p) => p.id === page) ?? PAGES[0];
+  const pages = PAGES.filter((p) => !('adminOnly' in p) || role === 'admin');
+  const current = pages.find((p) => p.id === page) ?? PAGES[0];
   return (
     <I18nContext.Provider value={i18n}>
       <button type="button" class="skip" onClick={() => document.getElementById('main')?.focus()}>
@@ -99,8 +141,7 @@ export function App() {
           <button
             type="button"
             onClick={() => {
-              session.signOut();
-              setSignedIn(false);
+              void signOutOfHub().then(() => setSignedIn(false));
             }}
           >
             {i18n.t('signOut')}
@@ -110,7 +151,7 @@ export function App() {
       {signedIn && (
         <nav aria-label={i18n.t('mainNav')} class="nav">
           <ul>
-            {PAGES.map((p) => (
+            {pages.map((p) => (
               <li key={p.id}>
                 <a href={`#/${p.id}`} aria-current={p.id === page ? 'page' : undefined}>
                   {i18n.t(p.label)}
@@ -129,7 +170,13 @@ export function App() {
             </WithPolicy>
           </>
         ) : (
-          <LoginPage onSignedIn={() => setSignedIn(true)} />
+          <LoginPage
+            refusal={refusal}
+            onSignedIn={() => {
+              setRefusal(undefined);
+              setSignedIn(true);
+            }}
+          />
         )}
       </main>
     </I18nContext.Provider>
