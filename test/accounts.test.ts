@@ -244,6 +244,16 @@ describe('accounts and sign-in', () => {
     );
     expect(row?.password_hash).toMatch(/^\$argon2id\$v=19\$/);
     expect(row?.name_hash).toMatch(/^[0-9a-f]{64}$/);
+    // Every value of every table, as the store gives it back (its files may compress text, so bytes alone could miss it).
+    const tables = await hub.db.all<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema NOT IN ('information_schema', 'pg_catalog')",
+    );
+    expect(tables.map((t) => t.table_name)).toContain('audit_log');
+    let stored = '';
+    for (const { table_name } of tables) stored += JSON.stringify(await hub.db.all(`SELECT * FROM ${table_name}`));
+    expect(stored).toContain('kim.researcher');
+    for (const secret of [PASSWORD, EMAIL, 'lee@cnuh.example.kr', 'ghost@cnuh.example.kr', 'cnuh.example'])
+      expect(stored.includes(secret), secret).toBe(false);
     // Closed, so the store's WAL is checkpointed and the log flushed; every file's bytes are searched.
     await app.close();
     await hub.close();

@@ -159,7 +159,7 @@ export class AccountRegistry {
     oidcHash: string | null;
     passwordHash: string | null;
   }): Promise<Account> {
-    const id = randomBytes(12).toString('base64url');
+    const id = randomBytes(12).toString('base64url'); // ACCOUNT_ID
     const now = this.clock.now();
     await this.db.transaction(async (t) => {
       const clash = await t.all<{ n: unknown }>(
@@ -335,12 +335,20 @@ function accountOf(r: AccountRow, clock: Clock): Account {
   };
 }
 
+/** Whether `value` may be a handle (see `checkHandle`). */
+export function isHandle(value: unknown): value is string {
+  return isSourceName(value) && !value.includes('@');
+}
+
+/** The shape of an account id: 96 random bits in base64url. */
+export const ACCOUNT_ID = /^[A-Za-z0-9_-]{16}$/;
+
 /**
  * A handle is written to the audit log, projects and the console as it is: it must be an identifier like a source
  * name (`checkSourceName`), so an email, a person's name in Hangul or a registration number cannot be one.
  */
 export function checkHandle(value: unknown): string {
-  if (isSourceName(value) && !value.includes('@')) return value;
+  if (isHandle(value)) return value;
   throw new HealthmeshError(
     'ACCOUNT_INVALID',
     "a handle is lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63 characters, not an email or a registration number",

@@ -3,7 +3,7 @@ import type { HubContext, HubModule } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
 import { accountsKeyPath, openAccountKeys } from './account-keys.js';
 import type { Account, AccountChanges } from './account-registry.js';
-import { AccountRegistry, accountMigrations, SignInRefused } from './account-registry.js';
+import { ACCOUNT_ID, AccountRegistry, accountMigrations, isHandle, SignInRefused } from './account-registry.js';
 import { OidcSignIn } from './oidc-sign-in.js';
 import type { SessionTokens } from './session-tokens.js';
 import { SessionTokensIssuer } from './session-tokens.js';
@@ -144,7 +144,8 @@ export class Accounts {
     actor: Actor,
     input: { handle: string; role: Role; signInName?: string; password?: string },
   ): Promise<Account> {
-    return this.audited(actor, 'account-create', `account:${input.handle}`, async () => {
+    // The handle is checked before it names anything in the log: a refused one may be the email it must not hold.
+    return this.audited(actor, 'account-create', auditTarget(input.handle), async () => {
       const account = await this.registry.create(input);
       return { result: account, detail: { id: account.id, role: account.role } };
     });
@@ -152,7 +153,7 @@ export class Accounts {
 
   /** Change an account's role or status, unlock it or reset its password (admin); live, audited. */
   async update(actor: Actor, idOrHandle: string, changes: AccountChanges): Promise<Account> {
-    return this.audited(actor, 'account-update', `account:${idOrHandle}`, async () => {
+    return this.audited(actor, 'account-update', auditTarget(idOrHandle), async () => {
       const { account, endSessions } = await this.registry.update(idOrHandle, changes);
       if (endSessions) await this.sessions.endAllOf(account.id);
       return {
@@ -189,6 +190,14 @@ export class Accounts {
       throw e;
     }
   }
+}
+
+/**
+ * How the audit log names an account an admin asked for: by the handle or id as given when it has their shape, else
+ * `account:unknown`, since what was typed may be an email or a registration number.
+ */
+function auditTarget(handleOrId: string): string {
+  return isHandle(handleOrId) || ACCOUNT_ID.test(handleOrId) ? `account:${handleOrId}` : 'account:unknown';
 }
 
 /** The accounts module: its tables, and `hub.accounts` opened from the hub's accounts secret and `auth` config. */
