@@ -144,6 +144,20 @@ describe('accounts and sign-in', () => {
     expect((await me((renewed.json() as Session).accessToken)).statusCode).toBe(200);
   });
 
+  it('ends a session by its time after auth.refreshHours: its refresh token is refused, and its row swept', async () => {
+    const s = (await login(EMAIL, PASSWORD)).json() as Session;
+    const rows = async () => (await hub.db.all('SELECT id FROM account_session')).length;
+    const before = await rows();
+    clock.advance(12 * 60 * MINUTE + 1000);
+    const late = await refresh(s.refreshToken);
+    expect(late.statusCode).toBe(401);
+    expect(codeOf(late)).toBe('AUTH_SESSION_EXPIRED');
+    expect((await login(EMAIL, PASSWORD)).statusCode).toBe(200);
+    // Every session of before has ended by its time; only the new one is left.
+    expect(before).toBeGreaterThan(1);
+    expect(await rows()).toBe(1);
+  });
+
   it('rotates refresh tokens: a spent one is refused, and presenting it again ends the session', async () => {
     const s = (await login(EMAIL, PASSWORD)).json() as Session;
     const next = (await refresh(s.refreshToken)).json() as Session;

@@ -47,6 +47,9 @@ export class SessionTokensIssuer {
     const refreshToken = newRefreshToken();
     const now = this.clock.now();
     const refreshExpires = new Date(now.getTime() + this.auth.refreshHours * 3_600_000);
+    // Sessions past their end are dead for good (no access token outlives its session): each sign-in sweeps them, so
+    // the table holds the live sessions and those of the last `auth.refreshHours`.
+    await this.db.run('DELETE FROM account_session WHERE refresh_expires_at < $1', [now]);
     await this.db.run(
       `INSERT INTO account_session (id, account_id, refresh_hash, previous_refresh_hash, created_at, refresh_expires_at, ended_at)
        VALUES ($1, $2, $3, NULL, $4, $5, NULL)`,
