@@ -59,13 +59,23 @@ describeWithChromium('console sign-in with an account (chromium via playwright-c
 
     await page.getByRole('navigation').getByRole('link', { name: 'Accounts' }).click();
     await page.getByTestId('accounts').getByText('choi.admin').waitFor();
-    await page.getByLabel('Handle', { exact: true }).fill('yoon.researcher');
+    await page.locator('#new-handle').fill('yoon.researcher');
     await page.locator('#new-password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Create an account' }).click();
     await page.getByRole('status').filter({ hasText: 'Account yoon.researcher created.' }).waitFor();
     await page.getByLabel('Role of yoon.researcher').selectOption('steward');
     await expect.poll(async () => (await env.hub.accounts.registry.get('yoon.researcher')).role).toBe('steward');
     await page.getByTestId('accounts').getByText('yoon.researcher').waitFor();
+    await page.locator('#reset-account').selectOption({ label: 'yoon.researcher' });
+    await page.getByLabel('New password').fill('another long password');
+    await page.getByRole('button', { name: 'Reset a password' }).click();
+    await page.getByRole('status').filter({ hasText: 'Password of yoon.researcher reset' }).waitFor();
+    const relogin = await app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { name: 'yoon.researcher', password: 'another long password' },
+    });
+    expect(relogin.statusCode).toBe(200);
     await page.screenshot({ path: screenshotPath('accounts'), fullPage: true });
     expect(errors).toEqual([]);
 

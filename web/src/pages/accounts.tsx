@@ -88,6 +88,11 @@ export function AccountsPage() {
       <Section title={t('accountCreate')} id="account-create">
         <CreateAccount onCreated={accounts.reload} />
       </Section>
+      {accounts.state === 'ready' && (
+        <Section title={t('accountResetPassword')} id="account-reset">
+          <ResetPassword accounts={accounts.data.filter((a) => a.password)} />
+        </Section>
+      )}
     </>
   );
 }
@@ -150,6 +155,62 @@ function CreateAccount({ onCreated }: { onCreated: () => void }) {
       {input('new-password', t('password'), password, setPassword, 'password')}
       <button type="submit" disabled={handle.trim() === '' || password === ''}>
         {t('accountCreate')}
+      </button>
+      {done && <p role="status">{done}</p>}
+      {error && <ErrorBox error={error} />}
+    </form>
+  );
+}
+
+/** An admin sets a new password for a local account; the hub ends the holder's sessions. */
+function ResetPassword({ accounts }: { accounts: Account[] }) {
+  const { t } = useI18n();
+  const [id, setId] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const chosen = accounts.find((a) => a.id === id) ?? accounts[0];
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!chosen) return;
+    setError(null);
+    setDone(null);
+    try {
+      await postJson(`/accounts/${encodeURIComponent(chosen.id)}`, { password }, 'PATCH');
+      setDone(t('accountPasswordReset', { handle: chosen.handle }));
+      setPassword('');
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  return (
+    <form onSubmit={submit}>
+      <div class="field">
+        <label for="reset-account">{t('accountHandle')}</label>
+        <select
+          id="reset-account"
+          value={chosen?.id ?? ''}
+          onChange={(e) => setId((e.currentTarget as HTMLSelectElement).value)}
+        >
+          {accounts.map((a) => (
+            <option key={a.id} value={a.id}>
+              {a.handle}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div class="field">
+        <label for="reset-password">{t('accountNewPassword')}</label>
+        <input
+          id="reset-password"
+          type="password"
+          autocomplete="new-password"
+          value={password}
+          onInput={(e) => setPassword((e.currentTarget as HTMLInputElement).value)}
+        />
+      </div>
+      <button type="submit" disabled={!chosen || password === ''}>
+        {t('accountResetPassword')}
       </button>
       {done && <p role="status">{done}</p>}
       {error && <ErrorBox error={error} />}
