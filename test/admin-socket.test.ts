@@ -122,6 +122,46 @@ describe('CLI commands while `healthmesh serve` holds the store (admin socket)',
     expect(boundSteward.code).toBe(1);
   });
 
+  it('manages accounts while serving: one made by the CLI signs in at once, and disabling it ends its session', async () => {
+    const passwordFile = join(root, 'password.txt');
+    writeFileSync(passwordFile, 'a long enough password\n', { mode: 0o600 });
+    const made = await cli([
+      'account',
+      'create',
+      'kim.researcher',
+      '--role',
+      'researcher',
+      '--sign-in-name',
+      'kim@cnuh.example.kr',
+      '--password-file',
+      passwordFile,
+      '--dir',
+      dir,
+    ]);
+    expect(made.err).toBe('account kim.researcher (researcher) created\n');
+    expect(made.code).toBe(0);
+    const signIn = () =>
+      fetch(`${base}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'kim@cnuh.example.kr', password: 'a long enough password' }),
+      });
+    const session = (await (await signIn()).json()) as { accessToken: string };
+    const me = () => fetch(`${base}/auth/me`, { headers: { authorization: `Bearer ${session.accessToken}` } });
+    expect(((await (await me()).json()) as { role: string }).role).toBe('researcher');
+    expect((await cli(['account', 'set-role', 'kim.researcher', 'steward', '--dir', dir])).code).toBe(0);
+    expect(((await (await me()).json()) as { role: string }).role).toBe('steward');
+    const disabled = await cli(['account', 'disable', 'kim.researcher', '--dir', dir]);
+    expect(disabled.out).toBe('kim.researcher: disabled\n');
+    expect((await me()).status).toBe(401);
+    expect((await signIn()).status).toBe(401);
+    const list = await cli(['account', 'list', '--dir', dir, '--json']);
+    expect(JSON.parse(list.out)).toMatchObject([{ handle: 'kim.researcher', role: 'steward', status: 'disabled' }]);
+    const unknown = await cli(['account', 'unlock', 'nobody', '--dir', dir]);
+    expect(unknown.err).toContain('error ACCOUNT_UNKNOWN:');
+    expect(unknown.code).toBe(1);
+  });
+
   it('lists tokens with their bound sources', async () => {
     expect((await cli(['token', 'create', 'feed', '--role', 'service', '--source', 'clinic', '--dir', dir])).code).toBe(
       0,

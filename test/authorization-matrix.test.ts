@@ -58,6 +58,12 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'GET /assets/*': { allow: 'public', url: '/assets/no-such-file.js' },
   'GET /openapi.json': { allow: 'public' },
   'GET /federation/identity': { allow: 'public' },
+  // Sign-in is how a credential is got; each sample is refused as bad input (400) before any account is looked at.
+  'POST /auth/login': { allow: 'public', ...json({ name: 'someone' }) },
+  'POST /auth/refresh': { allow: 'public', ...json({}) },
+  'GET /auth/options': { allow: 'public' },
+  'GET /auth/oidc/start': { allow: 'public' },
+  'GET /auth/oidc/callback': { allow: 'public', url: '/auth/oidc/callback?code=x&state=y' },
   // Signed hub-to-hub requests only; the operations are tried one by one below.
   'POST /federation/:operation': { allow: 'peer', url: '/federation/hub.ping', ...json({}) },
   // Aggregates, for every role (through the release gate for roles without row-level rights).
@@ -101,6 +107,38 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
     allow: ['researcher', 'developer', 'admin'],
     url: '/projects/p-none/members/someone',
   },
+  // The output airlock of project workspaces: members ask and download, this hub's stewards and admins check.
+  'POST /projects/:id/outputs': {
+    allow: ['researcher', 'developer'],
+    url: '/projects/p-none/outputs',
+    ...json({
+      kind: 'table',
+      title: 't',
+      table: { rows: ['a'], columns: ['b'], cells: [[20]] },
+      source: { analysis: 'cohort' },
+    }),
+  },
+  'GET /projects/:id/outputs': {
+    allow: ['researcher', 'developer', 'steward', 'admin'],
+    url: '/projects/p-none/outputs',
+  },
+  'GET /outputs/awaiting-review': { allow: ['steward', 'admin'] },
+  'GET /outputs/:id/content': { allow: ['steward', 'admin'], url: '/outputs/out_none/content' },
+  'POST /outputs/:id/decision': {
+    allow: ['steward', 'admin'],
+    url: '/outputs/out_none/decision',
+    ...json({ decision: 'deny', comment: 'no' }),
+  },
+  'GET /outputs/:id/download': {
+    allow: ['researcher', 'developer', 'steward', 'admin'],
+    url: '/outputs/out_none/download',
+  },
+  'GET /auth/me': { allow: 'authenticated' },
+  'POST /auth/logout': { allow: 'authenticated' },
+  // Accounts: admin only, live while the hub serves (samples that the route refuses as bad input or unknown).
+  'GET /accounts': { allow: ['admin'] },
+  'POST /accounts': { allow: ['admin'], ...json({ handle: 'x' }) },
+  'PATCH /accounts/:id': { allow: ['admin'], url: '/accounts/no-such-account', ...json({ unlock: true }) },
   // Writing records: admin, steward, service (first, so that the row-level reads below find the patient).
   'POST /fhir': {
     allow: 'ingest',
@@ -256,7 +294,7 @@ describe('who may call each route and each federated operation, tried as every p
       for (const who of PRINCIPALS) {
         const token = tokens.get(who);
         const res = await app.inject({
-          method: method as 'GET' | 'POST' | 'DELETE',
+          method: method as 'GET' | 'POST' | 'PATCH' | 'DELETE',
           url: sample.url ?? pattern,
           headers: {
             ...sample.headers,

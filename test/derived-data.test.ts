@@ -85,6 +85,7 @@ describe('derived data kept current on write', () => {
       expect([...new Set(rows.map((r) => r.module))].sort()).toEqual(
         [
           'access',
+          'accounts',
           'cohort',
           'federation',
           'hub',
@@ -104,12 +105,15 @@ describe('derived data kept current on write', () => {
         'store',
         'access',
         'privacy',
+        'accounts',
         'views',
         'federation',
         'cohort',
         'models',
         'surveillance',
         'projects',
+        'outputs',
+        'mydata',
       ]);
     } finally {
       await db.close();

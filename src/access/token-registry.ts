@@ -29,6 +29,10 @@ export interface Principal {
    * a service token bound to none, which writes only the hub's `defaultSource` (see `mayWriteSource`).
    */
   sources?: readonly string[];
+  /** The account of a person or machine signed in with a session token (accounts module); absent for bearer tokens. */
+  account?: string;
+  /** The session of a session token: what sign-out ends. */
+  session?: string;
 }
 
 export const tokenMigrations: readonly Migration[] = [

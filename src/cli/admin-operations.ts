@@ -1,5 +1,6 @@
 import type { AdminHandler } from './admin-socket.js';
 import { adminHandler } from './admin-socket.js';
+import { accountCreate, accountList, accountUpdate } from './commands/account.js';
 import { auditCheckpointOperation, auditVerifyOperation } from './commands/audit.js';
 import { ingestOperation } from './commands/ingest.js';
 import { statsOperation } from './commands/stats.js';
@@ -10,6 +11,9 @@ export const ADMIN_OPERATIONS: ReadonlyMap<string, AdminHandler> = new Map([
   adminHandler(tokenCreate),
   adminHandler(tokenList),
   adminHandler(tokenRevoke),
+  adminHandler(accountCreate),
+  adminHandler(accountList),
+  adminHandler(accountUpdate),
   adminHandler(statsOperation),
   adminHandler(auditVerifyOperation),
   adminHandler(auditCheckpointOperation),

@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { exitCodeOf, isHealthmeshError } from '../core/index.js';
+import { accountCommand } from './commands/account.js';
 import { auditCommand } from './commands/audit.js';
 import { cohortCommand } from './commands/cohort.js';
 import { identityCommand, peersCommand, protectBareKeys } from './commands/federation.js';
@@ -49,6 +50,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   peersCommand(program, io, setCode);
   linkageCommand(program, io, setCode);
   tokenCommand(program, io, setCode);
+  accountCommand(program, io, setCode);
   modelCommand(program, io, setCode);
   try {
     await program.parseAsync(protectBareKeys(argv), { from: 'user' });

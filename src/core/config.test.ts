@@ -19,6 +19,26 @@ describe('hub configuration', () => {
     expect(thresholdCount(c.surveillance.epidemicThresholds.b ?? {})).toBe(10);
   });
 
+  it('reads sign-in settings, keeping defaults a partial section does not name; an OpenID role defaults to researcher', () => {
+    const c = parseConfig(
+      {
+        name: 'a',
+        auth: {
+          sessionMinutes: 5,
+          oidc: {
+            issuer: 'https://sso.cnuh.example.kr',
+            clientId: 'hub',
+            clientSecret: 's',
+            redirectUri: 'https://hub.example.kr/auth/oidc/callback',
+          },
+        },
+      },
+      'hub.json',
+    );
+    expect(c.auth).toMatchObject({ sessionMinutes: 5, refreshHours: 12, maxFailedSignIns: 5, lockoutMinutes: 15 });
+    expect(c.auth.oidc?.defaultRole).toBe('researcher');
+  });
+
   it('keeps the disclosure defaults a partial policy does not name', () => {
     const c = parseConfig({ name: 'a', privacy: { disclosure: { threshold: 20 } } }, 'hub.json');
     expect(c.privacy.disclosure).toEqual({ threshold: 20, rounding: 5, minCellSize: 10 });
@@ -85,6 +105,60 @@ describe('hub configuration', () => {
     [{ name: 'a', federation: { maxBodyBytes: 100 } }, 'federation.maxBodyBytes'],
     [{ name: 'a', server: { maxBodyBytes: '1MB' } }, 'server.maxBodyBytes'],
     [{ name: 'a', ingest: { maxBundleEntries: 0 } }, 'ingest.maxBundleEntries'],
+    [{ name: 'a', auth: { sessionMinutes: 0 } }, 'auth.sessionMinutes'],
+    [{ name: 'a', auth: { maxFailedSignIns: 2.5 } }, 'auth.maxFailedSignIns'],
+    [{ name: 'a', auth: { sessionMinute: 5 } }, 'auth.sessionMinute'],
+    [
+      {
+        name: 'a',
+        auth: {
+          oidc: {
+            ...{
+              issuer: 'https://sso.cnuh.example.kr',
+              clientId: 'hub',
+              clientSecret: 's',
+              redirectUri: 'https://hub.example.kr/auth/oidc/callback',
+            },
+            issuer: 'sso',
+          },
+        },
+      },
+      'auth.oidc.issuer',
+    ],
+    [
+      {
+        name: 'a',
+        auth: {
+          oidc: {
+            ...{
+              issuer: 'https://sso.cnuh.example.kr',
+              clientId: 'hub',
+              clientSecret: 's',
+              redirectUri: 'https://hub.example.kr/auth/oidc/callback',
+            },
+            clientSecret: '',
+          },
+        },
+      },
+      'auth.oidc.clientSecret',
+    ],
+    [
+      {
+        name: 'a',
+        auth: {
+          oidc: {
+            ...{
+              issuer: 'https://sso.cnuh.example.kr',
+              clientId: 'hub',
+              clientSecret: 's',
+              redirectUri: 'https://hub.example.kr/auth/oidc/callback',
+            },
+            defaultRole: 'admin',
+          },
+        },
+      },
+      'auth.oidc.defaultRole',
+    ],
   ])('names the field that is wrong in %j', (value, path) => {
     try {
       parseConfig(value, 'hub.json');

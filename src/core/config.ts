@@ -42,6 +42,37 @@ export interface HubConfig {
   store: { engine: 'duckdb' | 'postgres'; memoryLimit: string; url?: string };
   /** Forecast alerts (docs/surveillance.md): epidemic thresholds per location and the quantile compared. */
   surveillance: SurveillanceConfig;
+  /** People's sign-in (docs/accounts.md): session lifetimes, lockout, and the hospital's OpenID Provider if any. */
+  auth: AuthConfig;
+}
+
+/**
+ * Sign-in of accounts. `sessionMinutes`: the life of an access token; `refreshHours`: of a session's refresh token
+ * (each use rotates it); `maxFailedSignIns` failures in a row lock a sign-in name for `lockoutMinutes`;
+ * `minPasswordLength`: the shortest password accepted.
+ */
+export interface AuthConfig {
+  sessionMinutes: number;
+  refreshHours: number;
+  maxFailedSignIns: number;
+  lockoutMinutes: number;
+  minPasswordLength: number;
+  oidc?: OidcConfig;
+}
+
+/**
+ * The hospital's OpenID Provider: `issuer` (discovered at `<issuer>/.well-known/openid-configuration`), this hub as
+ * its client, the `redirectUri` registered there (this hub's `/auth/oidc/callback`). `roleClaim` names a claim whose
+ * value, when it is one of the hub's roles other than admin, is the role of an account made at first sign-in;
+ * `defaultRole` otherwise (never admin).
+ */
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  roleClaim?: string;
+  defaultRole: string;
 }
 
 /**
@@ -144,6 +175,8 @@ export function defaultConfig(name: string): HubConfig {
     ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024, maxBundleEntries: 10_000 },
     store: { engine: 'duckdb', memoryLimit: '1GB' },
     surveillance: { epidemicThresholds: {}, alertQuantile: 0.5 },
+    // 15-minute access tokens (a stolen one is short-lived; the console refreshes before expiry), 12-hour sessions.
+    auth: { sessionMinutes: 15, refreshHours: 12, maxFailedSignIns: 5, lockoutMinutes: 15, minPasswordLength: 12 },
   };
 }
 
@@ -228,6 +261,7 @@ export function parseConfig(value: unknown, file: string): HubConfig {
   }
   if (store.engine === 'duckdb' && store.url !== undefined) fail('store.url', 'absent when store.engine is "duckdb"');
   const surveillance = parseSurveillance(section('surveillance'), fail);
+  const auth = parseAuth(section('auth'), base.auth, fail);
   return {
     name: v.name,
     role: role as HubRole,
@@ -238,7 +272,45 @@ export function parseConfig(value: unknown, file: string): HubConfig {
     ingest: ingest as HubConfig['ingest'],
     store: store as HubConfig['store'],
     surveillance,
+    auth,
   };
+}
+
+/** Roles an account made at its first OpenID sign-in may get (the access module's roles but admin). */
+const OIDC_ROLES = ['steward', 'researcher', 'developer', 'validator', 'citizen', 'service'];
+
+function parseAuth(s: Record<string, unknown>, base: AuthConfig, fail: (path: string, expected: string) => never) {
+  const { oidc, ...numbers } = s;
+  const auth = { ...base, ...numbers } as Record<string, unknown>;
+  for (const key of ['sessionMinutes', 'refreshHours', 'maxFailedSignIns', 'lockoutMinutes', 'minPasswordLength']) {
+    if (!Number.isInteger(auth[key]) || (auth[key] as number) < 1) fail(`auth.${key}`, 'a positive integer');
+  }
+  const unknownKey = Object.keys(auth).find((k) => !(k in base) && k !== 'oidc');
+  if (unknownKey !== undefined) fail(`auth.${unknownKey}`, 'absent (not an auth setting)');
+  if (oidc === undefined) return auth as unknown as AuthConfig;
+  if (oidc === null || typeof oidc !== 'object' || Array.isArray(oidc)) return fail('auth.oidc', 'an object');
+  const o = oidc as Record<string, unknown>;
+  for (const key of ['issuer', 'redirectUri']) {
+    if (typeof o[key] !== 'string' || !/^https?:\/\/\S+$/.test(o[key] as string))
+      fail(`auth.oidc.${key}`, 'an http(s) URL');
+  }
+  for (const key of ['clientId', 'clientSecret']) {
+    if (typeof o[key] !== 'string' || o[key] === '') fail(`auth.oidc.${key}`, 'a non-empty string');
+  }
+  if (o.roleClaim !== undefined && (typeof o.roleClaim !== 'string' || o.roleClaim === ''))
+    fail('auth.oidc.roleClaim', 'a claim name');
+  const defaultRole = o.defaultRole ?? 'researcher';
+  if (typeof defaultRole !== 'string' || !OIDC_ROLES.includes(defaultRole))
+    fail('auth.oidc.defaultRole', `one of ${OIDC_ROLES.join(', ')} (never admin)`);
+  const out: OidcConfig = {
+    issuer: o.issuer as string,
+    clientId: o.clientId as string,
+    clientSecret: o.clientSecret as string,
+    redirectUri: o.redirectUri as string,
+    defaultRole: defaultRole as string,
+    ...(o.roleClaim !== undefined && { roleClaim: o.roleClaim as string }),
+  };
+  return { ...(auth as unknown as AuthConfig), oidc: out };
 }
 
 const positive = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;

@@ -99,6 +99,20 @@ export const ERROR_CODES = {
   FHIR_STRUCTURE: { kind: 'input', text: 'a complex value is not a JSON object, or is empty' },
   AUTH_MISSING_TOKEN: { kind: 'unauthenticated', text: 'the request carries no bearer token' },
   AUTH_INVALID_TOKEN: { kind: 'unauthenticated', text: 'the bearer token is not known to this hub' },
+  AUTH_SESSION_EXPIRED: {
+    kind: 'unauthenticated',
+    text: 'the session token has expired (refresh it with the refresh token, or sign in again)',
+  },
+  AUTH_SIGN_IN_FAILED: { kind: 'unauthenticated', text: 'the sign-in name or password is wrong' },
+  AUTH_ACCOUNT_LOCKED: {
+    kind: 'unauthenticated',
+    text: 'too many failed sign-ins in a row: the sign-in name is locked for auth.lockoutMinutes or until an admin unlocks it',
+  },
+  AUTH_ACCOUNT_DISABLED: { kind: 'unauthenticated', text: 'the account was disabled by an admin' },
+  AUTH_OIDC_FAILED: {
+    kind: 'unauthenticated',
+    text: "sign-in through the hospital's OpenID Provider failed (state, nonce, code or token refused)",
+  },
   AUDIT_CHAIN_BROKEN: { kind: 'internal', text: 'an audit entry was edited, deleted or reordered' },
   API_NOT_FOUND: { kind: 'not-found', text: 'the resource or route does not exist' },
   API_BAD_REQUEST: { kind: 'input', text: 'a request parameter is invalid' },
@@ -168,6 +182,13 @@ export const ERROR_CODES = {
   VIEW_UNKNOWN: { kind: 'not-found', text: 'no built-in view has that name' },
   AUTH_FORBIDDEN: { kind: 'forbidden', text: 'the token is valid but its role may not use this operation' },
   AUTH_INVALID_ROLE: { kind: 'input', text: 'a token was asked for with a role the hub does not know' },
+  ACCOUNT_INVALID: {
+    kind: 'input',
+    text: 'an account was asked for with a bad handle, sign-in name, role or a password shorter than auth.minPasswordLength',
+  },
+  ACCOUNT_EXISTS: { kind: 'conflict', text: 'an account with that handle or sign-in name exists already' },
+  ACCOUNT_UNKNOWN: { kind: 'not-found', text: 'no account has that id or handle' },
+  AUTH_OIDC_NOT_CONFIGURED: { kind: 'not-found', text: 'this hub has no OpenID Provider configured (auth.oidc)' },
   AUTH_SOURCE_FORBIDDEN: {
     kind: 'forbidden',
     text: 'the token may not write records under the source the request names',

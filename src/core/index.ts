@@ -1,12 +1,14 @@
 export type { Clock } from './clock.js';
 export { fixedClock, systemClock } from './clock.js';
 export type {
+  AuthConfig,
   ConsentConfig,
   DisclosurePolicy,
   EpidemicThreshold,
   FederationConfig,
   HubConfig,
   HubRole,
+  OidcConfig,
   PurposeCoding,
   PurposePolicy,
   SurveillanceConfig,

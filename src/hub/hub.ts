@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeAuditKey } from '../access/index.js';
+import type { Accounts } from '../accounts/index.js';
+import { accountsModule } from '../accounts/index.js';
 import { cohortModule } from '../cohort/index.js';
 import type { HubModule, HubPaths, HubServices, OpenOptions } from '../context/index.js';
 import {
@@ -42,6 +44,7 @@ export const HUB_MODULES: readonly HubModule<never, object>[] = [
   storeModule,
   accessModule,
   privacyModule,
+  accountsModule,
   ingestModule,
   viewsModule,
   federationModule,
@@ -58,6 +61,8 @@ export const ALL_MIGRATIONS: readonly Migration[] = HUB_MODULES.flatMap((m) => m
 
 /** The context every command and route receives: built once at start-up, passed in, never global. */
 export interface Hub extends HubServices {
+  /** People's and machines' accounts and sessions (accounts module). */
+  accounts: Accounts;
   ingest: IngestPipeline;
   /** The analytic tables: listed and profiled by readers, refreshed only by the after-commit pipeline. */
   tables: AnalyticTables;

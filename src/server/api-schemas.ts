@@ -210,3 +210,71 @@ export type ProjectMemberBody = Static<typeof ProjectMemberBody>;
 
 export const FederationParams = Type.Object({ operation: Text('a registered federation operation') });
 export const AssetParams = Type.Object({ '*': Text('a file under the console build') });
+
+// --- Accounts and sign-in (docs/accounts.md) ------------------------------------------------------------------------
+
+const RoleName = Type.Union(
+  ['admin', 'steward', 'researcher', 'developer', 'validator', 'citizen', 'service'].map((r) => Type.Literal(r)),
+  { description: 'a role of the hub' },
+);
+export const LoginBody = Type.Object(
+  {
+    name: Text('the sign-in name (an email or a handle)', { minLength: 1, maxLength: 320 }),
+    password: Text('the password', { minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+export const RefreshBody = Type.Object(
+  { refreshToken: Text('the refresh token of a session', { minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+export const SessionAnswer = Type.Object({
+  accessToken: Text('a session token: send it as Authorization: Bearer'),
+  expiresAt: Text('when the session token expires (ISO time): refresh before'),
+  refreshToken: Text('spent by its first use at POST /auth/refresh, which gives the next one'),
+  refreshExpiresAt: Text('when the session ends (ISO time)'),
+  account: Type.Optional(Type.Object({ id: Text('account id'), handle: Text('handle'), role: RoleName })),
+});
+export const Me = Type.Object({
+  name: Text('the audit name: an account handle or a bearer token holder'),
+  role: RoleName,
+  account: Type.Union([Text('account id'), Type.Null()]),
+  session: Type.Boolean({ description: 'signed in with a session (false: a bearer token)' }),
+});
+export const AuthOptions = Type.Object({
+  oidc: Type.Boolean({ description: "whether the hub signs in through the hospital's OpenID Provider" }),
+});
+export const OidcCallbackQuery = Type.Object({}, { additionalProperties: true });
+export const AccountView = Type.Object({
+  id: Text('account id'),
+  handle: Text('the name shown in audit, projects and the console'),
+  role: RoleName,
+  status: Type.Union([Type.Literal('active'), Type.Literal('disabled')]),
+  password: Type.Boolean({ description: 'signs in with a password' }),
+  oidc: Type.Boolean({ description: 'signs in through the OpenID Provider' }),
+  lockedUntil: Type.Union([Text('until when its sign-in name is locked'), Type.Null()]),
+  createdAt: Text('ISO time'),
+  updatedAt: Text('ISO time'),
+});
+export const AccountList = Type.Array(AccountView);
+export const AccountCreateBody = Type.Object(
+  {
+    handle: Text('an identifier: lower-case letters, digits, . _ -; not an email', { minLength: 1, maxLength: 63 }),
+    role: RoleName,
+    signInName: Type.Optional(Text('the name signed in with (default: the handle); stored only as a keyed hash')),
+    password: Type.Optional(Text('at least auth.minPasswordLength characters', { maxLength: 1024 })),
+  },
+  { additionalProperties: false },
+);
+export const AccountParams = Type.Object({ id: Text('account id or handle') });
+export const AccountPatchBody = Type.Object(
+  {
+    role: Type.Optional(RoleName),
+    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
+    unlock: Type.Optional(Type.Boolean({ description: 'end a lockout now' })),
+    password: Type.Optional(Text('a new password (its holder is signed out everywhere)', { maxLength: 1024 })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type AccountCreate = Static<typeof AccountCreateBody>;
+export type AccountPatch = Static<typeof AccountPatchBody>;

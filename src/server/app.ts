@@ -25,6 +25,8 @@ import { validateInput } from './input-validation.js';
 import { collectRoutes, openApiRoutes } from './openapi.js';
 import { errorOutcome } from './operation-outcome.js';
 import { allowOf, checkAllowed, requireDeclarations } from './route-access.js';
+import { accountRoutes } from './routes/accounts.js';
+import { authRoutes } from './routes/auth.js';
 import { bundleRoutes } from './routes/bundle.js';
 import { cohortRoutes } from './routes/cohorts.js';
 import { consoleRoutes } from './routes/console.js';
@@ -110,7 +112,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       req.anonymousRefusal = 'AUTH_MISSING_TOKEN';
       throw new HealthmeshError('AUTH_MISSING_TOKEN', 'this hub requires a bearer token (Authorization: Bearer …)');
     }
-    const principal = await hub.tokens.verify(match[1]!);
+    const principal = await verifyCredential(hub, match[1]!).catch((e: unknown) => {
+      if (e instanceof HealthmeshError) req.anonymousRefusal = e.code;
+      throw e;
+    });
     if (!principal) {
       req.anonymousRefusal = 'AUTH_INVALID_TOKEN';
       throw new HealthmeshError('AUTH_INVALID_TOKEN', 'the bearer token is not valid for this hub');
@@ -221,6 +226,8 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(consoleUploadRoutes({ hub }));
   await app.register(projectRoutes({ hub, federation }));
   await app.register(outputRoutes({ hub }));
+  await app.register(authRoutes({ hub }));
+  await app.register(accountRoutes({ hub }));
   await app.register(openApiRoutes(routes, { title: `healthmesh hub ${hub.config.name}`, version: '0.1.0' }));
   return app;
 }
@@ -243,6 +250,16 @@ export async function openHubFederation(
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');
     return undefined;
   }
+}
+
+/**
+ * The principal behind a bearer credential: an `hm_` token of the token registry (services, scripts), or a session
+ * token the accounts module signed for a signed-in person (`AUTH_SESSION_EXPIRED` past its time); `undefined` for
+ * anything else, a session token of another hub included.
+ */
+async function verifyCredential(hub: Hub, credential: string): Promise<Principal | undefined> {
+  if (credential.startsWith('hm_')) return hub.tokens.verify(credential);
+  return hub.accounts.sessions.verify(credential);
 }
 
 /** A request's route as the audit log and the hub log name it: method and route pattern, never the raw URL. */

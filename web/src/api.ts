@@ -1,11 +1,78 @@
-/** The bearer token of this browser tab: sessionStorage, so it ends with the tab and never reaches a cookie. */
+/**
+ * The credential of this browser tab: sessionStorage, so it ends with the tab and never reaches a cookie. Either a
+ * bearer token pasted at the login page, or a signed-in session: its short-lived access token, its refresh token and
+ * when the access token expires (the console refreshes it before).
+ */
 const TOKEN_KEY = 'healthmesh.token';
+const REFRESH_KEY = 'healthmesh.refresh';
+const EXPIRES_KEY = 'healthmesh.expires';
+
+/** What `POST /auth/login` and `POST /auth/refresh` answer. */
+export interface SessionTokens {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: string;
+}
 
 export const session = {
   token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
-  signIn: (token: string): void => sessionStorage.setItem(TOKEN_KEY, token),
-  signOut: (): void => sessionStorage.removeItem(TOKEN_KEY),
+  /** Keep a bearer token (no refresh: it lasts until revoked). */
+  signIn: (token: string): void => {
+    sessionStorage.removeItem(REFRESH_KEY);
+    sessionStorage.removeItem(EXPIRES_KEY);
+    sessionStorage.setItem(TOKEN_KEY, token);
+  },
+  /** Keep a session's tokens and refresh them before they expire. */
+  start: (tokens: SessionTokens): void => {
+    sessionStorage.setItem(TOKEN_KEY, tokens.accessToken);
+    sessionStorage.setItem(REFRESH_KEY, tokens.refreshToken);
+    sessionStorage.setItem(EXPIRES_KEY, tokens.expiresAt);
+    keepSessionFresh();
+  },
+  signOut: (): void => {
+    clearTimeout(refreshTimer);
+    for (const k of [TOKEN_KEY, REFRESH_KEY, EXPIRES_KEY]) sessionStorage.removeItem(k);
+  },
 };
+
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * Refresh a signed-in session at four fifths of its access token's remaining life (at least 5 s from now), so a
+ * page in use never meets an expired token; a refusal signs the tab out.
+ */
+export function keepSessionFresh(): void {
+  clearTimeout(refreshTimer);
+  const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+  const expires = Date.parse(sessionStorage.getItem(EXPIRES_KEY) ?? '');
+  if (refreshToken === null || Number.isNaN(expires)) return;
+  const wait = Math.max(5_000, (expires - Date.now()) * 0.8);
+  refreshTimer = setTimeout(() => {
+    refreshSession(refreshToken).catch(() => {
+      session.signOut();
+      for (const fn of unauthorised) fn();
+    });
+  }, wait);
+}
+
+/** Spend a refresh token for a new pair and keep it. */
+export async function refreshSession(refreshToken: string): Promise<void> {
+  session.start(
+    await api<SessionTokens>(
+      '/auth/refresh',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken }) },
+      null,
+    ),
+  );
+}
+
+/** Sign out: a session is ended at the hub (its tokens refused at once), then forgotten by the tab. */
+export async function signOutOfHub(): Promise<void> {
+  if (sessionStorage.getItem(REFRESH_KEY) !== null) {
+    await api('/auth/logout', { method: 'POST' }).catch(() => undefined);
+  }
+  session.signOut();
+}
 
 /** An API call that failed: the hub's error code and message (from its OperationOutcome) or the network error. */
 export class ApiError extends Error {
@@ -62,8 +129,8 @@ export async function api<T>(path: string, init: RequestInit = {}, token = sessi
   return (await res.json()) as T;
 }
 
-export function postJson<T>(path: string, body: unknown): Promise<T> {
-  return api<T>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export function postJson<T>(path: string, body: unknown, method: 'POST' | 'PATCH' = 'POST'): Promise<T> {
+  return api<T>(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 /**

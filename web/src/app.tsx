@@ -1,11 +1,12 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ConsolePolicy } from '../../src/server/api-schemas.js';
-import { onUnauthorised, session } from './api.js';
+import { api, keepSessionFresh, onUnauthorised, refreshSession, session, signOutOfHub } from './api.js';
 import { Async, PolicyContext, useApi } from './components.js';
 import type { Lang } from './i18n.js';
 import { I18nContext, initialLang, keepLang, makeI18n, useI18n } from './i18n.js';
 import type { MessageKey } from './messages.js';
+import { AccountsPage } from './pages/accounts.js';
 import { CatalogPage } from './pages/catalog.js';
 import { CohortsPage } from './pages/cohorts.js';
 import { IngestPage } from './pages/ingest.js';
@@ -47,9 +48,22 @@ const PAGES = [
     roles: ['researcher', 'developer', 'steward', 'admin'],
   },
   { id: 'review', label: 'navReview', Page: ReviewPage, roles: ['steward', 'admin'] },
+  { id: 'accounts', label: 'navAccounts', Page: AccountsPage, roles: ['admin'] },
   { id: 'my-record', label: 'navMyRecord', Page: MyRecordPage, roles: ['citizen'] },
   { id: 'my-consent', label: 'navMyConsent', Page: MyConsentPage, roles: ['citizen'] },
 ] as const satisfies readonly PageSpec[];
+
+/**
+ * A finished sign-in at the hospital's OpenID Provider comes back as `#oidc=<refresh token>` (spent at once for a
+ * session, so the copy in the browser's history is dead) or `#oidc-error=<code>`.
+ */
+function oidcReturn(): { refreshToken?: string; error?: string } {
+  const m = /^#oidc(-error)?=(.+)$/.exec(location.hash);
+  if (!m) return {};
+  history.replaceState(null, '', `${location.pathname}#/overview`);
+  const value = decodeURIComponent(m[2]!);
+  return m[1] ? { error: value } : { refreshToken: value };
+}
 
 type PageId = (typeof PAGES)[number]['id'];
 
@@ -100,7 +114,9 @@ function WithPolicy({ children }: { children: (policy: ConsolePolicy) => Compone
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang);
-  const [signedIn, setSignedIn] = useState(() => session.token() !== null);
+  const [oidc] = useState(oidcReturn);
+  const [signedIn, setSignedIn] = useState(() => session.token() !== null && oidc.refreshToken === undefined);
+  const [refusal, setRefusal] = useState(oidc.error);
   const [page, setPage] = useState<PageId>(pageFromHash);
   const i18n = useMemo(() => makeI18n(lang), [lang]);
   const setLang = (l: Lang) => {
@@ -108,6 +124,16 @@ export function App() {
     setLangState(l);
   };
   useEffect(() => keepLang(lang), [lang]);
+  useEffect(() => {
+    if (oidc.refreshToken === undefined) {
+      keepSessionFresh();
+      return;
+    }
+    refreshSession(oidc.refreshToken).then(
+      () => setSignedIn(true),
+      () => setRefusal('AUTH_OIDC_FAILED'),
+    );
+  }, [oidc]);
   useEffect(() => {
     const onHash = () => setPage(pageFromHash());
     window.addEventListener('hashchange', onHash);
@@ -138,8 +164,7 @@ export function App() {
           <button
             type="button"
             onClick={() => {
-              session.signOut();
-              setSignedIn(false);
+              void signOutOfHub().then(() => setSignedIn(false));
             }}
           >
             {i18n.t('signOut')}
@@ -174,7 +199,13 @@ export function App() {
         </WithPolicy>
       ) : (
         <main id="main" tabIndex={-1}>
-          <LoginPage onSignedIn={() => setSignedIn(true)} />
+          <LoginPage
+            refusal={refusal}
+            onSignedIn={() => {
+              setRefusal(undefined);
+              setSignedIn(true);
+            }}
+          />
         </main>
       )}
     </I18nContext.Provider>

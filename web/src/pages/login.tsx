@@ -1,43 +1,102 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import type { SessionTokens } from '../api.js';
 import { ApiError, api, session } from '../api.js';
 import { ErrorBox } from '../components.js';
 import { useI18n } from '../i18n.js';
+import type { MessageKey } from '../messages.js';
 
-/** The one page served before a token: the token is checked against the API before it is kept for the tab. */
-export function LoginPage({ onSignedIn }: { onSignedIn: () => void }) {
+/** What a refused sign-in says, by the hub's code; anything else is shown as the hub's own error. */
+const REFUSALS: Record<string, MessageKey> = {
+  AUTH_SIGN_IN_FAILED: 'badPassword',
+  AUTH_ACCOUNT_LOCKED: 'accountLocked',
+  AUTH_ACCOUNT_DISABLED: 'accountDisabled',
+  AUTH_OIDC_FAILED: 'oidcFailed',
+};
+
+/**
+ * The one page served before a credential: a sign-in name and password (a session the console keeps fresh), the
+ * hospital's OpenID Provider when the hub has one, or a bearer token (services, the admin token `init` prints),
+ * checked against the API before it is kept for the tab.
+ */
+export function LoginPage({ onSignedIn, refusal }: { onSignedIn: () => void; refusal?: string | undefined }) {
   const { t } = useI18n();
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
   const [token, setToken] = useState('');
+  const [oidc, setOidc] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | string | null>(null);
+  const [error, setError] = useState<ApiError | string | null>(
+    refusal === undefined ? null : t(REFUSALS[refusal] ?? 'oidcFailed'),
+  );
+  useEffect(() => {
+    api<{ oidc: boolean }>('/auth/options', {}, null).then(
+      (o) => setOidc(o.oidc),
+      () => setOidc(false),
+    );
+  }, []);
+  const usePassword = name.trim() !== '' && password !== '';
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      await api('/console/overview', {}, token.trim());
-      session.signIn(token.trim());
+      if (token.trim() !== '') {
+        await api('/console/overview', {}, token.trim());
+        session.signIn(token.trim());
+      } else {
+        session.start(
+          await api<SessionTokens>(
+            '/auth/login',
+            {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ name: name.trim(), password }),
+            },
+            null,
+          ),
+        );
+      }
       onSignedIn();
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? t('badToken') : (err as ApiError));
+      const refused = err instanceof ApiError && err.status === 401;
+      setError(
+        !refused ? (err as ApiError) : token.trim() !== '' ? t('badToken') : t(REFUSALS[err.code] ?? 'badPassword'),
+      );
     } finally {
       setBusy(false);
     }
   };
+  const field = (id: string, label: MessageKey, value: string, set: (v: string) => void, type = 'text') => (
+    <>
+      <label for={id}>{t(label)}</label>
+      <input
+        id={id}
+        name={id}
+        type={type}
+        autocomplete={
+          type === 'password' && id === 'token' ? 'off' : id === 'password' ? 'current-password' : 'username'
+        }
+        value={value}
+        onInput={(e) => set((e.currentTarget as HTMLInputElement).value)}
+      />
+    </>
+  );
   return (
     <form class="card login" onSubmit={submit}>
       <h1>{t('loginTitle')}</h1>
+      <p>{t('loginPasswordHelp')}</p>
+      {field('signin-name', 'signInName', name, setName)}
+      {field('password', 'password', password, setPassword, 'password')}
+      {oidc && (
+        <p>
+          <a class="button" href="/auth/oidc/start">
+            {t('signInWithHospital')}
+          </a>
+        </p>
+      )}
       <p>{t('loginHelp')}</p>
-      <label for="token">{t('token')}</label>
-      <input
-        id="token"
-        name="token"
-        type="password"
-        autocomplete="off"
-        required
-        value={token}
-        onInput={(e) => setToken((e.currentTarget as HTMLInputElement).value)}
-      />
-      <button type="submit" disabled={busy || token.trim() === ''}>
+      {field('token', 'token', token, setToken, 'password')}
+      <button type="submit" disabled={busy || (!usePassword && token.trim() === '')}>
         {busy ? t('signingIn') : t('signIn')}
       </button>
       {error && <ErrorBox error={error} />}
