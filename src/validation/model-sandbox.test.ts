@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { slowModel, thirdPartyLogistic } from '../../test/support/third-party-onnx.js';
+import type { SandboxLimits, SandboxRun } from './index.js';
+import { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed } from './index.js';
+
+const W = [0.04, -0.5, 0.02];
+const B = -5;
+const X = Float64Array.from([50, 1, 120, 70, 0, 160, 30, 1, 100]);
+const run = (model: Uint8Array, over: Partial<SandboxRun> = {}): SandboxRun => ({
+  model,
+  inputName: 'x',
+  inputType: 'float',
+  outputName: 'risk',
+  rows: 3,
+  columns: 3,
+  values: X,
+  ...over,
+});
+const codeOf = async (p: Promise<unknown>) =>
+  p.then(
+    () => 'no error',
+    (e: { code?: string }) => e.code,
+  );
+
+describe('the model sandbox (a child process under the permission model)', () => {
+  it('runs a hand-written float32 logistic model as onnxruntime defines it', async () => {
+    const out = await runSandboxed(run(thirdPartyLogistic(W, B)));
+    const risks = risksOf(out, 3, { kind: 'risk' });
+    for (let i = 0; i < 3; i++) {
+      const z = W.reduce((s, w, j) => s + Math.fround(w) * Math.fround(X[i * 3 + j]!), Math.fround(B));
+      expect(risks[i]).toBeCloseTo(1 / (1 + Math.exp(-z)), 6);
+    }
+  });
+
+  it('refuses bad models each with its code', async () => {
+    expect(await codeOf(runSandboxed(run(new Uint8Array(randomBytes(2000)))))).toBe('VALIDATION_MODEL_INVALID');
+    expect(await codeOf(runSandboxed(run(thirdPartyLogistic(W, B, { inputName: 'features' }))))).toBe(
+      'VALIDATION_MODEL_SIGNATURE',
+    );
+    expect(await codeOf(runSandboxed(run(thirdPartyLogistic([0.1, 0.1, 0.1, 0.1, 0.1], B))))).toBe(
+      'VALIDATION_MODEL_SIGNATURE',
+    );
+    expect(await codeOf(runSandboxed(run(thirdPartyLogistic(W, B), { inputType: 'double' })))).toBe(
+      'VALIDATION_MODEL_SIGNATURE',
+    );
+    const nan = await runSandboxed(run(thirdPartyLogistic(W, B, { output: 'nan' })));
+    expect(() => risksOf(nan, 3, { kind: 'risk' })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_MODEL_OUTPUT' }),
+    );
+    const high = await runSandboxed(run(thirdPartyLogistic(W, B, { output: 'above-one' })));
+    expect(() => risksOf(high, 3, { kind: 'risk' })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_MODEL_OUTPUT' }),
+    );
+  });
+
+  it('refuses a file over the size limit before starting anything, and stops a model that runs too long', async () => {
+    const small: SandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, maxModelBytes: 100_000, timeoutMs: 1500 };
+    const big = thirdPartyLogistic(W, B, { padBytes: 400_000 });
+    expect(await codeOf(runSandboxed(run(big), small))).toBe('VALIDATION_MODEL_TOO_LARGE');
+    const t = performance.now();
+    expect(await codeOf(runSandboxed(run(slowModel(3)), { ...small, maxModelBytes: 64e6 }))).toBe(
+      'VALIDATION_MODEL_TIMEOUT',
+    );
+    expect(performance.now() - t).toBeLessThan(5000);
+  });
+
+  it('gives the model no file beyond the runtime: a crash at the memory limit is its own code', async () => {
+    // 600 MB of address space: Node and onnxruntime cannot even start in it, as a model that allocates past the
+    // limit would find; the sandbox reports a dead process, not a hub fault.
+    const tight: SandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, memoryBytes: 600 * 1024 * 1024 };
+    expect(await codeOf(runSandboxed(run(thirdPartyLogistic(W, B)), tight))).toBe('VALIDATION_MODEL_CRASHED');
+  });
+});
