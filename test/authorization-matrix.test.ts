@@ -81,6 +81,23 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'GET /console/catalog/:view': { allow: 'authenticated', url: '/console/catalog/patient' },
   'GET /console/concepts': { allow: 'authenticated', url: '/console/concepts?q=amb' },
   'GET /console/surveillance/observed': { allow: 'authenticated' },
+  // Model validation (issue 17): developers submit, validators run, both read; anyone may check a signature.
+  'POST /validation/submissions': { allow: ['admin', 'developer'], ...json({ manifest: {}, model: 'AAAA' }) },
+  'GET /validation/submissions': { allow: ['admin', 'steward', 'validator', 'developer'] },
+  'GET /validation/submissions/:id': {
+    allow: ['admin', 'steward', 'validator', 'developer'],
+    url: '/validation/submissions/no-such-submission',
+  },
+  'POST /validation/submissions/:id/validate': {
+    allow: ['admin', 'steward', 'validator'],
+    url: '/validation/submissions/no-such-submission/validate',
+    ...json({}),
+  },
+  'GET /validation/submissions/:id/report': {
+    allow: ['admin', 'steward', 'validator', 'developer'],
+    url: '/validation/submissions/no-such-submission/report',
+  },
+  'POST /validation/reports/verify': { allow: 'public', ...json({ jws: 'not-a-jws' }) },
   // Writing records: admin, steward, service (first, so that the row-level reads below find the patient).
   'POST /fhir': {
     allow: 'ingest',
