@@ -42,7 +42,8 @@ describe('validation manifest', () => {
     delete (noOutcome.featureSpec as { outcome?: unknown }).outcome;
     expect(pathOf(noOutcome)).toBe('featureSpec.outcome');
     const badWindow = manifest();
-    badWindow.featureSpec.features[3] = { ...badWindow.featureSpec.features[3]!, window: { start: 5, end: 0 } };
+    const features = badWindow.featureSpec.features as unknown as Record<string, unknown>[];
+    features[3] = { ...features[3], window: { start: 5, end: 0 } };
     expect(pathOf(badWindow)).toBe('featureSpec.features[3].window');
     expect(pathOf({ ...manifest(), trainingData: { n: 1000, features: { bmi: { mean: 24, sd: 4 } } } })).toBe(
       'trainingData.features.sbp',
