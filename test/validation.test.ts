@@ -202,9 +202,29 @@ describe('validating a third party model on a hub', () => {
     expect(report.verdict.summary).toMatch(/claims/);
   });
 
+  it('marks a submission failed when its model fails on the rows, and shows it to its developer only', async () => {
+    // A probability on the developer's means (the probe at submission), above 1 wherever sbp was not recorded.
+    const model = thirdPartyLogistic(WEIGHTS, INTERCEPT, { addColumn: 3 });
+    const sub = await post('/validation/submissions', developer, { manifest: manifest(), model: b64(model) });
+    expect(sub.statusCode, sub.body).toBe(201);
+    const { id } = sub.json() as { id: string };
+    const run = await post(`/validation/submissions/${id}/validate`, validator, {});
+    expect(codeOf(run)).toBe('VALIDATION_MODEL_OUTPUT');
+    expect((await get(`/validation/submissions/${id}`, developer)).json()).toMatchObject({
+      status: 'failed',
+      failure: { code: 'VALIDATION_MODEL_OUTPUT' },
+    });
+    expect(codeOf(await get(`/validation/submissions/${id}/report`, developer))).toBe('VALIDATION_NOT_FOUND');
+    await stillAnswers();
+    const other = await hub.tokens.create('another-startup', 'developer');
+    expect(codeOf(await get(`/validation/submissions/${id}`, other))).toBe('VALIDATION_NOT_FOUND');
+    expect((await get('/validation/submissions', other)).json()).toEqual({ submissions: [] });
+  });
+
   it('signs the report with the hub identity: the file verifies, a file with one byte changed does not', async () => {
-    const [s] = ((await get('/validation/submissions', validator)).json() as { submissions: { id: string }[] })
-      .submissions;
+    const s = (
+      (await get('/validation/submissions', validator)).json() as { submissions: { id: string; status: string }[] }
+    ).submissions.find((x) => x.status === 'validated');
     const file = (await get(`/validation/submissions/${s!.id}/report?format=jws`, developer)).body;
     const identity = (await app.inject({ method: 'GET', url: '/federation/identity' })).json() as {
       publicKey: Ed25519Jwk;

@@ -65,7 +65,14 @@ describe('the model sandbox (a child process under the permission model)', () =>
     expect(performance.now() - t).toBeLessThan(5000);
   });
 
-  it('gives the model no file beyond the runtime: a crash at the memory limit is its own code', async () => {
+  it('lets a model name no file: external data is refused wherever it points', async () => {
+    for (const location of ['/etc/hostname', 'hostname', '../../../../etc/hostname']) {
+      const model = thirdPartyLogistic(W, B, { externalData: location });
+      expect(await codeOf(runSandboxed(run(model))), location).toBe('VALIDATION_MODEL_INVALID');
+    }
+  });
+
+  it('reports a process that died at its memory limit as a crash of the model', async () => {
     // 600 MB of address space: Node and onnxruntime cannot even start in it, as a model that allocates past the
     // limit would find; the sandbox reports a dead process, not a hub fault.
     const tight: SandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, memoryBytes: 600 * 1024 * 1024 };

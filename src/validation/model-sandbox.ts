@@ -4,14 +4,17 @@
  * onnxruntime packages (no other file, not the hub's directory), write no file, start no process or worker; its
  * script is passed inline (`-e`) and the model and inputs come on stdin, so it needs no file of ours. Its address
  * space is capped with `prlimit --as` where util-linux provides it (the V8 heap too, with --max-old-space-size),
- * and it is killed at the time limit. Not enforced: the network (Node 20's permission model has no network
- * switch; ONNX has no operator that opens a socket, but onnxruntime is a native addon, which the permission model
- * cannot confine — `--allow-addons` is what lets it load).
+ * and it is killed at the time limit; it runs in an empty working directory with an empty environment. Not
+ * enforced: the network (Node 20's permission model has no network switch; ONNX has no operator that opens a
+ * socket), and file reads by onnxruntime's native code (a native addon is outside the permission model, and
+ * `--allow-addons` is what lets it load): a model's only way to name a file is external data, which onnxruntime
+ * refuses when absolute or outside the working directory, and that directory is empty.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { HealthmeshError } from '../core/index.js';
 
 /** Limits of one sandboxed run. */
@@ -173,8 +176,10 @@ export async function runSandboxed(
   const [cmd, args] = useLimit
     ? [PRLIMIT, [`--as=${limits.memoryBytes}`, '--', process.execPath, ...node]]
     : [process.execPath, node];
-  // No environment: nothing of the hub's (paths, tokens) reaches the model's process.
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
+  // No environment: nothing of the hub's (paths, tokens) reaches the model's process. An empty working directory:
+  // onnxruntime resolves a model's external-data paths against it (absolute ones and ones that climb out it refuses).
+  const cwd = mkdtempSync(join(tmpdir(), 'hm-sandbox-'));
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: {}, cwd });
   const expected = run.rows * 8 * 1024 + 1_000_000;
   const out: Buffer[] = [];
   let outBytes = 0;
@@ -221,7 +226,10 @@ export async function runSandboxed(
       Buffer.from(run.values.buffer, run.values.byteOffset, run.values.byteLength),
     ]),
   );
-  const { code, signal } = await done.finally(() => clearTimeout(timer));
+  const { code, signal } = await done.finally(() => {
+    clearTimeout(timer);
+    rmSync(cwd, { recursive: true, force: true });
+  });
   if (timedOut) {
     throw new HealthmeshError('VALIDATION_MODEL_TIMEOUT', `the model ran past the limit of ${limits.timeoutMs} ms`, {
       path: 'model',

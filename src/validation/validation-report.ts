@@ -10,7 +10,7 @@ import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { EvaluationReport, FeatureMatrix, HubFeatureRows, Metrics } from '../models/index.js';
 import { bandLabeller, evaluatePredictions, NewtonIteration, partialNewtonStep } from '../models/index.js';
-import type { ReleaseGate } from '../privacy/index.js';
+import type { Released, ReleasedCount, ReleaseGate } from '../privacy/index.js';
 import { toPrecision } from '../privacy/index.js';
 import type { ValidationManifest } from './manifest.js';
 import { DEFAULT_THRESHOLDS, missingPolicyOf } from './manifest.js';
@@ -106,7 +106,13 @@ function curve(ev: EvaluationReport, gate: ReleaseGate) {
  * Net benefit (Vickers & Elkin 2006) at each threshold t: TP/n − FP/n · t/(1 − t), against treating everyone and
  * no one; from the confusion counts as the gate releases them (a small cell withholds the point).
  */
-function netBenefit(p: Float64Array, y: Uint8Array, thresholds: readonly number[], gate: ReleaseGate) {
+function netBenefit(
+  p: Float64Array,
+  y: Uint8Array,
+  thresholds: readonly number[],
+  gate: ReleaseGate,
+  overall: { events: Released<ReleasedCount>; total: Released<ReleasedCount> },
+) {
   return thresholds.map((t) => {
     let tp = 0;
     let fp = 0;
@@ -129,12 +135,11 @@ function netBenefit(p: Float64Array, y: Uint8Array, thresholds: readonly number[
             : toPrecision(a / n - (b / n) * odds, gate.precision),
         'derived-ratio',
       ),
+      // Treating everyone depends on the prevalence alone: from the overall released counts.
       treatAll: gate.fromReleased(
-        [c.parts.tp, c.parts.fn, c.total],
-        ([a, b, n]) =>
-          a === null || b === null || n === null || n === 0
-            ? null
-            : toPrecision((a + b) / n - (1 - (a + b) / n) * odds, gate.precision),
+        [overall.events, overall.total],
+        ([e, n]) =>
+          e === null || n === null || n === 0 ? null : toPrecision(e / n - (1 - e / n) * odds, gate.precision),
         'derived-ratio',
       ),
       treatNone: gate.parameter(0, 'net benefit of treating no one'),
@@ -148,10 +153,19 @@ function missingData(inputs: ValidationInputs, gate: ReleaseGate) {
   const m = rows.matrix;
   const width = m.names.length;
   return manifest.featureSpec.features.map((f, j) => {
+    const policy = missingPolicyOf(f);
+    if (policy === undefined) {
+      // Age, sex and counts are computed for every person: no count of anyone is involved.
+      return {
+        feature: f.name,
+        missing: gate.parameter(0, 'never missing by construction'),
+        share: gate.parameter(0, 'never missing by construction'),
+        handling: 'never missing (computed for every person)',
+      };
+    }
     let missing = 0;
     for (let i = 0; i < m.rows; i++) if (Number.isNaN(m.values[i * width + j]!)) missing++;
     const c = gate.countParts({ recorded: m.rows - missing, missing });
-    const policy = missingPolicyOf(f);
     const handling =
       policy === undefined
         ? 'never missing (computed for every person)'
@@ -296,12 +310,31 @@ export function buildValidationReport(hub: Pick<Hub, 'gate' | 'config'>, inputs:
   const counts = gate.countParts({ events: o.events, nonEvents: o.n - o.events });
   const sufficient = o.events >= MIN_EVENTS && o.n - o.events >= MIN_EVENTS;
   const subgroups = Object.fromEntries(
-    Object.entries(ev.subgroups).map(([name, groups]) => [
-      name,
-      groups.map((g) =>
-        enough(g, gate) ? { group: g.group, ...performance(g, gate) } : { group: g.group, withheld: true },
-      ),
-    ]),
+    Object.entries(ev.subgroups).map(([name, groups]) => {
+      const released = groups.map((g) =>
+        enough(g, gate) ? { group: g.group, ...performance(g, gate) } : { group: g.group, withheld: true as const },
+      );
+      // The gap between the best and the worst group, from the groups' released figures only.
+      const gap = (pick: (g: ReturnType<typeof performance>) => Released<number | null>) => {
+        const shown = released.flatMap((g) => ('withheld' in g ? [] : [pick(g)]));
+        return gate.fromReleased(
+          shown,
+          (vs) => {
+            const xs = (vs as (number | null)[]).filter((v): v is number => v !== null);
+            return xs.length < 2 ? null : toPrecision(Math.max(...xs) - Math.min(...xs), gate.precision);
+          },
+          'derived-ratio',
+        );
+      };
+      return [
+        name,
+        {
+          groups: released,
+          aurocGap: gap((g) => g.auroc),
+          calibrationInterceptGap: gap((g) => g.calibrationIntercept),
+        },
+      ];
+    }),
   );
   const released = gate.bundle({
     format: REPORT_FORMAT,
@@ -348,7 +381,10 @@ export function buildValidationReport(hub: Pick<Hub, 'gate' | 'config'>, inputs:
       method:
         'intercept with the log-odds as offset, slope by logistic recalibration; ICI over the logistic calibration curve; curve by tenths of predicted risk',
     },
-    netBenefit: netBenefit(risks, y, manifest.thresholds ?? DEFAULT_THRESHOLDS, gate),
+    netBenefit: netBenefit(risks, y, manifest.thresholds ?? DEFAULT_THRESHOLDS, gate, {
+      events: counts.parts.events,
+      total: counts.total,
+    }),
     subgroups,
     missingData: missingData(inputs, gate),
     datasetShift: datasetShift(inputs, gate),

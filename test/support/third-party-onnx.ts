@@ -42,6 +42,10 @@ export interface Breakage {
   inputName?: string;
   /** `nan`: sqrt of a negative; `above-one`: sigmoid + 1. */
   output?: 'nan' | 'above-one';
+  /** Adds input column k to the risk: a probability on the developer's means, above 1 where column k is 1. */
+  addColumn?: number;
+  /** An initializer whose bytes are an external file at this path (the runtime would read it at load). */
+  externalData?: string;
   /** Bytes of an unused initializer, to make a large file. */
   padBytes?: number;
 }
@@ -62,6 +66,25 @@ export function thirdPartyLogistic(weights: readonly number[], intercept: number
   if (broken.output === 'above-one') {
     initializer.push(floatTensor('one', [1], [1]));
     nodes.push({ opType: 'Add', input: ['s', 'one'], output: ['risk'], name: 'plus_one' });
+  }
+  if (broken.addColumn !== undefined) {
+    const pick = weights.map((_, j) => (j === broken.addColumn ? 1 : 0));
+    initializer.push(floatTensor('pick', [p, 1], pick), floatTensor('zero', [1], [0]));
+    nodes[1] = { ...nodes[1], output: ['s'] };
+    nodes.push({ opType: 'Gemm', input: [input, 'pick', 'zero'], output: ['col'], name: 'column' });
+    nodes.push({ opType: 'Add', input: ['s', 'col'], output: ['risk'], name: 'plus_column' });
+  }
+  if (broken.externalData !== undefined) {
+    initializer[1] = onnx.TensorProto.create({
+      name: 'b',
+      dims: [1],
+      dataType: DataType.FLOAT,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: broken.externalData },
+        { key: 'length', value: '4' },
+      ],
+    });
   }
   if (broken.padBytes !== undefined) {
     initializer.push(floatTensor('padding', [broken.padBytes / 4], new Array(broken.padBytes / 4).fill(0.5)));
