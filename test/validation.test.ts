@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
 import { defaultConfig } from '../src/core/index.js';
 import type { Ed25519Jwk } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
@@ -11,6 +12,7 @@ import { applyFeaturePlan, buildHubFeatures, calibrationFit, rocAnalysis } from 
 import { buildServer } from '../src/server/index.js';
 import type { ValidationManifest } from '../src/validation/index.js';
 import { DEFAULT_SANDBOX_LIMITS, manifestPlan, submitModel, verifyReport } from '../src/validation/index.js';
+import { captureIo } from './support/cli-capture.js';
 import { htnFeatureSpec } from './support/htn-spec.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 import { slowModel, thirdPartyLogistic } from './support/third-party-onnx.js';
@@ -59,6 +61,7 @@ describe('validating a third party model on a hub', () => {
   let hub: Hub;
   let app: FastifyInstance;
   let cleanup: () => Promise<void>;
+  let hubDir: string;
   let developer: string;
   let validator: string;
   const input = mkdtempSync(join(tmpdir(), 'hm-validation-synth-'));
@@ -72,6 +75,7 @@ describe('validating a third party model on a hub', () => {
     });
     hub = env.hub;
     cleanup = env.cleanup;
+    hubDir = env.dir;
     const files = readdirSync(input)
       .filter((f) => f.endsWith('.ndjson'))
       .map((f) => join(input, f));
@@ -242,6 +246,18 @@ describe('validating a third party model on a hub', () => {
     expect(forged).not.toBe(file);
     expect(await verifyReport(forged, identity.publicKey)).toMatchObject({ valid: false });
     expect(await verify(forged)).toMatchObject({ valid: false });
+    // The command line, with the hub's directory or the identity answer saved to a file.
+    writeFileSync(join(input, 'report.jws'), file);
+    writeFileSync(join(input, 'forged.jws'), forged);
+    writeFileSync(join(input, 'busan.json'), JSON.stringify(identity));
+    const ok = captureIo();
+    expect(await main(['report', 'verify', join(input, 'report.jws'), '--hub-dir', hubDir], ok.io)).toBe(0);
+    expect(ok.out).toMatch(/^valid: /);
+    const bad = captureIo();
+    expect(
+      await main(['report', 'verify', join(input, 'forged.jws'), '--key', join(input, 'busan.json')], bad.io),
+    ).toBe(1);
+    expect(bad.err).toContain('VALIDATION_REPORT_INVALID');
     for (const i of [3, header.length + 5, file.length - 4]) {
       const flipped = `${file.slice(0, i)}${file[i] === 'A' ? 'B' : 'A'}${file.slice(i + 1)}`;
       expect((await verifyReport(flipped, identity.publicKey)).valid, `byte ${i}`).toBe(false);

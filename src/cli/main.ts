@@ -11,6 +11,7 @@ import { ingestCommand } from './commands/ingest.js';
 import { initCommand } from './commands/init.js';
 import { linkageCommand } from './commands/linkage.js';
 import { modelCommand } from './commands/model.js';
+import { reportCommand } from './commands/report.js';
 import { serveCommand, startCommand } from './commands/serve.js';
 import { statsCommand } from './commands/stats.js';
 import { synthCommand } from './commands/synth.js';
@@ -50,6 +51,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   linkageCommand(program, io, setCode);
   tokenCommand(program, io, setCode);
   modelCommand(program, io, setCode);
+  reportCommand(program, io, setCode);
   try {
     await program.parseAsync(protectBareKeys(argv), { from: 'user' });
     return code;

@@ -245,6 +245,10 @@ export const ERROR_CODES = {
     text: "a submitted model's sandbox process died (its memory limit, or a fault in the runtime)",
   },
   VALIDATION_NOT_FOUND: { kind: 'not-found', text: 'no model submission has that id, or it has no report yet' },
+  VALIDATION_REPORT_INVALID: {
+    kind: 'input',
+    text: 'a signed validation report does not verify against the key given (changed, or signed by another key)',
+  },
   VALIDATION_IN_PROGRESS: { kind: 'conflict', text: 'the submission is being validated already' },
   COHORT_INVALID_DEFINITION: {
     kind: 'input',
