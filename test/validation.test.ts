@@ -132,7 +132,7 @@ describe('validating a third party model on a hub', () => {
       'featureSpec.features[2].conceptSet',
     );
     // A very large file and a model that runs too long, under small limits; nothing is stored.
-    const small = { ...DEFAULT_SANDBOX_LIMITS, maxModelBytes: 200_000, timeoutMs: 1500 };
+    const small = { ...DEFAULT_SANDBOX_LIMITS, maxModelBytes: 200_000, timeoutMs: 1000 };
     const big = thirdPartyLogistic(WEIGHTS, INTERCEPT, { padBytes: 400_000 });
     await expect(submitModel(hub, manifest(), big, 'acme', small)).rejects.toMatchObject({
       code: 'VALIDATION_MODEL_TOO_LARGE',

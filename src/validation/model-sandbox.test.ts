@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { slowModel, thirdPartyLogistic } from '../../test/support/third-party-onnx.js';
+import { thirdPartyLogistic } from '../../test/support/third-party-onnx.js';
 import type { SandboxLimits, SandboxRun } from './index.js';
 import { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed } from './index.js';
 
@@ -33,36 +32,17 @@ describe('the model sandbox (a child process under the permission model)', () =>
     }
   });
 
-  it('refuses bad models each with its code', async () => {
-    expect(await codeOf(runSandboxed(run(new Uint8Array(randomBytes(2000)))))).toBe('VALIDATION_MODEL_INVALID');
-    expect(await codeOf(runSandboxed(run(thirdPartyLogistic(W, B, { inputName: 'features' }))))).toBe(
-      'VALIDATION_MODEL_SIGNATURE',
-    );
-    expect(await codeOf(runSandboxed(run(thirdPartyLogistic([0.1, 0.1, 0.1, 0.1, 0.1], B))))).toBe(
-      'VALIDATION_MODEL_SIGNATURE',
-    );
+  // The bad models of the issue (not ONNX, input names and widths, NaN and out-of-range outputs, a large file, a
+  // model that runs too long) are refused through the API in test/validation.test.ts; here, what only the sandbox sees.
+  it('refuses an input of another element type than the graph declares', async () => {
     expect(await codeOf(runSandboxed(run(thirdPartyLogistic(W, B), { inputType: 'double' })))).toBe(
       'VALIDATION_MODEL_SIGNATURE',
     );
-    const nan = await runSandboxed(run(thirdPartyLogistic(W, B, { output: 'nan' })));
-    expect(() => risksOf(nan, 3, { kind: 'risk' })).toThrow(
-      expect.objectContaining({ code: 'VALIDATION_MODEL_OUTPUT' }),
-    );
-    const high = await runSandboxed(run(thirdPartyLogistic(W, B, { output: 'above-one' })));
-    expect(() => risksOf(high, 3, { kind: 'risk' })).toThrow(
-      expect.objectContaining({ code: 'VALIDATION_MODEL_OUTPUT' }),
-    );
   });
 
-  it('refuses a file over the size limit before starting anything, and stops a model that runs too long', async () => {
-    const small: SandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, maxModelBytes: 100_000, timeoutMs: 1500 };
-    const big = thirdPartyLogistic(W, B, { padBytes: 400_000 });
-    expect(await codeOf(runSandboxed(run(big), small))).toBe('VALIDATION_MODEL_TOO_LARGE');
-    const t = performance.now();
-    expect(await codeOf(runSandboxed(run(slowModel(3)), { ...small, maxModelBytes: 64e6 }))).toBe(
-      'VALIDATION_MODEL_TIMEOUT',
-    );
-    expect(performance.now() - t).toBeLessThan(5000);
+  it('refuses an input over the size limit before starting anything', async () => {
+    const small: SandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, maxInputBytes: 64 };
+    expect(await codeOf(runSandboxed(run(thirdPartyLogistic(W, B)), small))).toBe('VALIDATION_MODEL_TOO_LARGE');
   });
 
   it('lets a model name no file: external data is refused wherever it points', async () => {

@@ -69,7 +69,7 @@ export async function submitModel(
   const features = manifest.featureSpec.features;
   const probe = featureMatrix(
     features.map((f) => f.name),
-    Float64Array.from(features, (f) => manifest.trainingData.features[f.name]?.mean ?? Number.NaN),
+    Float64Array.from(features, (f) => manifest.trainingData.features[f.name]?.mean ?? 0),
   );
   await score(model, manifest, applyFeaturePlan(plan, probe), limits);
   return hubSubmissions(hub).add(manifest, model, submittedBy);

@@ -49,6 +49,9 @@ export const validationMigrations: readonly Migration[] = [
  */
 export type SubmissionStatus = 'submitted' | 'validating' | 'validated' | 'failed';
 
+/** A run still `validating` after this long is taken as dead: longer than any sandbox time limit and feature build. */
+const STALE_RUN_MS = 30 * 60_000;
+
 /** A submission without its model bytes. */
 export interface Submission {
   id: string;
@@ -168,20 +171,23 @@ export class SubmissionStore {
 
   /**
    * Move `id` to `validating` unless a run is already under way (`VALIDATION_IN_PROGRESS`): the check and the move
-   * are one statement under the writer lock, so two starts cannot both run.
+   * are one writer transaction, so two starts cannot both run. A run marked longer ago than `STALE_RUN_MS` is taken
+   * as dead (its process stopped mid-run) and may be started again.
    */
   async begin(id: string): Promise<void> {
     await this.get(id);
+    const now = this.clock.now();
     const moved = await this.db.transaction(async (tx) => {
-      const [row] = await tx.all<{ status: string }>(
-        'SELECT status FROM validation_submission WHERE submission_id = $1',
+      const [row] = await tx.all<{ status: string; updated_at: Date }>(
+        'SELECT status, updated_at FROM validation_submission WHERE submission_id = $1',
         [id],
       );
-      if (row?.status === 'validating') return false;
+      const running = row?.status === 'validating' && now.getTime() - row.updated_at.getTime() < STALE_RUN_MS;
+      if (running) return false;
       await tx.run(
         `UPDATE validation_submission SET status = 'validating', updated_at = $2, failure_code = NULL, failure_message = NULL
          WHERE submission_id = $1`,
-        [id, this.clock.now()],
+        [id, now],
       );
       return true;
     });
