@@ -246,6 +246,10 @@ describe('validating a third party model on a hub', () => {
     expect(forged).not.toBe(file);
     expect(await verifyReport(forged, identity.publicKey)).toMatchObject({ valid: false });
     expect(await verify(forged)).toMatchObject({ valid: false });
+    const page = await get(`/validation/submissions/${s!.id}/report?format=html`, developer);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.body).toContain(file);
+    expect(page.body).not.toMatch(/<script/);
     // The command line, with the hub's directory or the identity answer saved to a file.
     writeFileSync(join(input, 'report.jws'), file);
     writeFileSync(join(input, 'forged.jws'), forged);

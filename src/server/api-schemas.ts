@@ -102,7 +102,9 @@ export const SubmissionParams = Type.Object({
 });
 export const ReportQuery = Type.Object({
   format: Type.Optional(
-    Type.Union([Type.Literal('json'), Type.Literal('jws')], { description: 'json (default) or the signed file' }),
+    Type.Union([Type.Literal('json'), Type.Literal('jws'), Type.Literal('html')], {
+      description: 'json (default), the signed file (jws) or a self-contained page (html)',
+    }),
   ),
 });
 export const VerifyReportBody = Type.Object(

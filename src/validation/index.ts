@@ -14,6 +14,7 @@ export {
   VALIDATION_PURPOSE,
   validationModule,
 } from './model-validation.js';
+export { validationReportHtml } from './report-html.js';
 export type { ReportVerification } from './report-signature.js';
 export { REPORT_JWS_TYPE, signReport, signWith, verifyOwnReport, verifyReport } from './report-signature.js';
 export type { Submission, SubmissionStatus } from './submission-store.js';

@@ -3,12 +3,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Role } from '../../access/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import type { Gated, Released, ReleaseGate } from '../../privacy/index.js';
-import type { Submission } from '../../validation/index.js';
+import type { Submission, ValidationReport } from '../../validation/index.js';
 import {
   DEFAULT_SANDBOX_LIMITS,
   hubSubmissions,
   runValidation,
   submitModel,
+  validationReportHtml,
   verifyOwnReport,
 } from '../../validation/index.js';
 import { ReportQuery, SubmissionParams, SubmitModelBody, VerifyReportBody } from '../api-schemas.js';
@@ -134,6 +135,12 @@ export function validationRoutes(ctx: RouteContext) {
         }
         const verified = await verifyOwnReport(ctx.hub, r.jws);
         if (!verified.valid) throw new HealthmeshError('INTERNAL', `the stored report of ${id} does not verify`);
+        if (req.query.format === 'html') {
+          reply.type('text/html; charset=utf-8');
+          // Rendered from the signed report, every figure of which the gate built.
+          const page = validationReportHtml(verified.report as ValidationReport, r.jws);
+          return sendReleased(reply, gate.reissue(page, 'release-log'));
+        }
         return gate.bundle({
           run: gate.parameter(r.run, 'run number'),
           createdAt: r.createdAt.toISOString(),
