@@ -67,7 +67,7 @@ describe('validating a third party model on a hub', () => {
   const input = mkdtempSync(join(tmpdir(), 'hm-validation-synth-'));
 
   beforeAll(async () => {
-    writeValidationPopulation(input, 800);
+    writeValidationPopulation(input, 800, 30);
     const base = defaultConfig('busan');
     // Twelve significant digits on the release grid, so the report's figures can be compared with the rows' to 1e-6.
     const env = await tempHub('busan', {
@@ -161,6 +161,11 @@ describe('validating a third party model on a hub', () => {
     // Directly: the same rows, filled the same way, scored by onnxruntime in this process.
     const m = manifest();
     const rows = await buildHubFeatures(hub, m.featureSpec, { purpose: 'ai-validation' });
+    // Consent: the 30 people who refused ai-validation are not in its rows (they are in another purpose's).
+    const withRefusers = await buildHubFeatures(hub, m.featureSpec, { purpose: 'ai-development' });
+    const leftOut = withRefusers.matrix.rows - rows.matrix.rows;
+    expect(leftOut).toBeGreaterThanOrEqual(25); // the refusers free of hypertension on the index date
+    expect(rows.consent.leftOut).toBe(30);
     const x = applyFeaturePlan(manifestPlan(m), rows.matrix);
     const session = await ort.InferenceSession.create(model);
     const out = await session.run({
@@ -182,7 +187,7 @@ describe('validating a third party model on a hub', () => {
         missingData: { feature: string; handling: string }[];
         datasetShift: { feature: string; standardisedDifference: number | null }[];
         verdict: { claims: string; summary: string };
-        population: { consentPurpose: string };
+        population: { consentPurpose: string; leftOutByConsent: number };
         submission: { projectId: string };
       };
     };
@@ -201,6 +206,7 @@ describe('validating a third party model on a hub', () => {
     expect(report.missingData.find((f) => f.feature === 'bmi')?.handling).toContain('training mean 24');
     expect(report.datasetShift.map((f) => f.feature)).toEqual(['age', 'male', 'sbp', 'bmi']);
     expect(report.population.consentPurpose).toBe('ai-validation');
+    expect(report.population.leftOutByConsent).toBe(30); // a count over the threshold, a multiple of 5
     expect(report.submission.projectId).toBe('demo-project');
     expect(['supported', 'not supported', 'inconclusive']).toContain(report.verdict.claims);
     expect(report.verdict.summary).toMatch(/claims/);

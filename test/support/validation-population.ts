@@ -7,12 +7,13 @@ import { seededRandom } from '../../src/core/index.js';
  * ingests in seconds where the synthetic generator's region takes a minute): each person has an encounter in 2018
  * and in 2025 (observed across the 2021-01-01 index date), usually a systolic pressure and a BMI in 2020, and an
  * I10 hypertension with a probability from a logistic truth, either before the index date (left out as prevalent)
- * or within five years after it.
+ * or within five years after it. The first `refuseValidation` people have a Consent refusing the `ai-validation`
+ * purpose (docs/consent.md).
  */
-export function writeValidationPopulation(dir: string, people: number, seed = 17): void {
+export function writeValidationPopulation(dir: string, people: number, refuseValidation = 0, seed = 17): void {
   const rng = seededRandom(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
-  const lines: Record<string, string[]> = { Patient: [], Encounter: [], Observation: [], Condition: [] };
+  const lines: Record<string, string[]> = { Patient: [], Encounter: [], Observation: [], Condition: [], Consent: [] };
   const ref = (id: string) => ({ reference: `Patient/${id}` });
   const day = (iso: string, plus: number) =>
     new Date(Date.parse(`${iso}T00:00:00Z`) + plus * 86_400_000).toISOString().slice(0, 10);
@@ -30,6 +31,24 @@ export function writeValidationPopulation(dir: string, people: number, seed = 17
         birthDate: `${2021 - age - 1}-0${1 + (i % 9)}-15`,
       }),
     );
+    if (i < refuseValidation) {
+      lines.Consent!.push(
+        JSON.stringify({
+          resourceType: 'Consent',
+          id: `${id}-consent`,
+          status: 'active',
+          scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'research' }] },
+          category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+          patient: ref(id),
+          dateTime: '2020-01-01T00:00:00Z',
+          policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTOUT' }] },
+          provision: {
+            type: 'deny',
+            purpose: [{ system: 'https://healthmesh.dev/fhir/CodeSystem/purpose-of-use', code: 'ai-validation' }],
+          },
+        }),
+      );
+    }
     for (const [k, start] of [
       ['a', '2018-06-01'],
       ['b', '2025-06-01'],
