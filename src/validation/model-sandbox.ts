@@ -55,7 +55,10 @@ export interface SandboxOutput {
   data: Float64Array;
 }
 
-/** The child's script. Stdin: u32 header length, header JSON, model bytes, input doubles; stdout the same way back. */
+/**
+ * The child's script. Stdin: u32 header length, header JSON, model bytes, the input in the graph's element type;
+ * stdout the same way back.
+ */
 const CHILD = `
 const ort = await import(process.argv[1]);
 const chunks = [];
@@ -86,10 +89,10 @@ if (!session.outputNames.includes(h.outputName)) {
   reply({ error: 'signature', message: 'the model gives outputs ' + JSON.stringify(session.outputNames) });
   process.exit(0);
 }
-const doubles = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+const copy = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
 const tensor = h.inputType === 'double'
-  ? new ort.Tensor('float64', doubles, [h.rows, h.columns])
-  : new ort.Tensor('float32', Float32Array.from(doubles), [h.rows, h.columns]);
+  ? new ort.Tensor('float64', new Float64Array(copy), [h.rows, h.columns])
+  : new ort.Tensor('float32', new Float32Array(copy), [h.rows, h.columns]);
 let out;
 try {
   out = (await session.run({ [h.inputName]: tensor }, [h.outputName]))[h.outputName];
@@ -101,8 +104,10 @@ if (out.type === 'string' || out.type === 'bool') {
   reply({ error: 'output', message: 'the output is not numeric (type ' + out.type + ')' });
   process.exit(0);
 }
-const data = Float64Array.from(out.data, Number);
-reply({ dims: out.dims.map(Number) }, Buffer.from(data.buffer));
+// Float outputs go back as they are (the parent widens them); other numeric types as doubles.
+const same = out.data instanceof Float32Array || out.data instanceof Float64Array;
+const data = same ? out.data : Float64Array.from(out.data, Number);
+reply({ dims: out.dims.map(Number), type: data instanceof Float32Array ? 'float' : 'double' }, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 `;
 
 let ortEntry: { entry: string; readable: string[] } | undefined;
@@ -223,7 +228,10 @@ export async function runSandboxed(
       len,
       header,
       run.model,
-      Buffer.from(run.values.buffer, run.values.byteOffset, run.values.byteLength),
+      // Sent in the graph's own element type: half the bytes for float models, and no conversion in the child.
+      run.inputType === 'float'
+        ? Buffer.from(Float32Array.from(run.values).buffer)
+        : Buffer.from(run.values.buffer, run.values.byteOffset, run.values.byteLength),
     ]),
   );
   const { code, signal } = await done.finally(() => {
@@ -250,6 +258,7 @@ export async function runSandboxed(
     error?: 'load' | 'signature' | 'run' | 'output';
     message?: string;
     dims?: number[];
+    type?: 'float' | 'double';
   };
   if (head.error === 'load')
     throw refuse('VALIDATION_MODEL_INVALID', `not a model onnxruntime can load: ${head.message}`);
@@ -261,7 +270,8 @@ export async function runSandboxed(
   }
   if (head.error === 'output') throw refuse('VALIDATION_MODEL_OUTPUT', String(head.message));
   const body = buf.subarray(4 + hlen);
-  const data = new Float64Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+  const copy = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
+  const data = head.type === 'float' ? Float64Array.from(new Float32Array(copy)) : new Float64Array(copy);
   return { dims: head.dims ?? [], data };
 }
 
