@@ -139,6 +139,23 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'GET /accounts': { allow: ['admin'] },
   'POST /accounts': { allow: ['admin'], ...json({ handle: 'x' }) },
   'PATCH /accounts/:id': { allow: ['admin'], url: '/accounts/no-such-account', ...json({ unlock: true }) },
+  // Model validation (issue 17): developers submit, validators run, both read; anyone may check a signature.
+  'POST /validation/submissions': { allow: ['admin', 'developer'], ...json({ manifest: {}, model: 'AAAA' }) },
+  'GET /validation/submissions': { allow: ['admin', 'steward', 'validator', 'developer'] },
+  'GET /validation/submissions/:id': {
+    allow: ['admin', 'steward', 'validator', 'developer'],
+    url: '/validation/submissions/no-such-submission',
+  },
+  'POST /validation/submissions/:id/validate': {
+    allow: ['admin', 'steward', 'validator'],
+    url: '/validation/submissions/no-such-submission/validate',
+    ...json({}),
+  },
+  'GET /validation/submissions/:id/report': {
+    allow: ['admin', 'steward', 'validator', 'developer'],
+    url: '/validation/submissions/no-such-submission/report',
+  },
+  'POST /validation/reports/verify': { allow: 'public', ...json({ jws: 'not-a-jws' }) },
   // Writing records: admin, steward, service (first, so that the row-level reads below find the patient).
   'POST /fhir': {
     allow: 'ingest',

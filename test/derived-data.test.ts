@@ -96,6 +96,7 @@ describe('derived data kept current on write', () => {
           'projects',
           'store',
           'surveillance',
+          'validation',
           'views',
         ].sort(),
       );
@@ -110,6 +111,7 @@ describe('derived data kept current on write', () => {
         'federation',
         'cohort',
         'models',
+        'validation',
         'surveillance',
         'projects',
         'outputs',

@@ -12,6 +12,7 @@ import { ingestCommand } from './commands/ingest.js';
 import { initCommand } from './commands/init.js';
 import { linkageCommand } from './commands/linkage.js';
 import { modelCommand } from './commands/model.js';
+import { reportCommand } from './commands/report.js';
 import { serveCommand, startCommand } from './commands/serve.js';
 import { statsCommand } from './commands/stats.js';
 import { synthCommand } from './commands/synth.js';
@@ -52,6 +53,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   tokenCommand(program, io, setCode);
   accountCommand(program, io, setCode);
   modelCommand(program, io, setCode);
+  reportCommand(program, io, setCode);
   try {
     await program.parseAsync(protectBareKeys(argv), { from: 'user' });
     return code;

@@ -243,6 +243,34 @@ export const ERROR_CODES = {
     kind: 'peer',
     text: 'a hub refused a federated model round (too few contributing rows for disclosure control, or a bad request)',
   },
+  VALIDATION_INVALID_MANIFEST: {
+    kind: 'input',
+    text: 'a model validation manifest does not follow its schema (docs/validation-manifest.schema.json) or disagrees with its feature spec',
+  },
+  VALIDATION_MODEL_TOO_LARGE: {
+    kind: 'too-large',
+    text: 'a submitted model, or the input it would be run on, is over the limit',
+  },
+  VALIDATION_MODEL_INVALID: { kind: 'input', text: 'a submitted model is not an ONNX model onnxruntime can load' },
+  VALIDATION_MODEL_SIGNATURE: {
+    kind: 'input',
+    text: "a submitted model does not take the manifest's input (name, type, shape) or give its output",
+  },
+  VALIDATION_MODEL_OUTPUT: {
+    kind: 'input',
+    text: 'a submitted model gave an output that is not a probability in [0, 1] per row (NaN, out of range, wrong shape)',
+  },
+  VALIDATION_MODEL_TIMEOUT: { kind: 'input', text: 'a submitted model ran past the time limit of its sandbox' },
+  VALIDATION_MODEL_CRASHED: {
+    kind: 'input',
+    text: "a submitted model's sandbox process died (its memory limit, or a fault in the runtime)",
+  },
+  VALIDATION_NOT_FOUND: { kind: 'not-found', text: 'no model submission has that id, or it has no report yet' },
+  VALIDATION_REPORT_INVALID: {
+    kind: 'input',
+    text: 'a signed validation report does not verify against the key given (changed, or signed by another key)',
+  },
+  VALIDATION_IN_PROGRESS: { kind: 'conflict', text: 'the submission is being validated already' },
   COHORT_INVALID_DEFINITION: {
     kind: 'input',
     text: 'a cohort definition does not follow the cohort schema, or its bounds are out of order',

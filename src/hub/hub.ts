@@ -31,6 +31,7 @@ import { projectsModule } from '../projects/index.js';
 import type { Migration } from '../store/index.js';
 import { migrate } from '../store/index.js';
 import { surveillanceModule } from '../surveillance/index.js';
+import { validationModule } from '../validation/index.js';
 import type { AnalyticTables } from '../views/index.js';
 import { viewsModule } from '../views/index.js';
 
@@ -50,6 +51,7 @@ export const HUB_MODULES: readonly HubModule<never, object>[] = [
   federationModule,
   cohortModule,
   modelsModule,
+  validationModule,
   surveillanceModule,
   projectsModule,
   outputsModule,

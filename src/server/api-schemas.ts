@@ -86,6 +86,32 @@ export const PredictBody = Type.Object(
 );
 export type PredictBody = Static<typeof PredictBody>;
 
+// --- model validation (docs/validation.md) ---------------------------------------------------------------------------
+
+export const SubmitModelBody = Type.Object(
+  {
+    // Checked by the validation module against docs/validation-manifest.schema.json (errors name the field).
+    manifest: Type.Unknown({ description: 'the validation manifest (docs/validation-manifest.schema.json)' }),
+    model: Type.String({ description: 'the ONNX model file, base64', minLength: 1 }),
+  },
+  { additionalProperties: false },
+);
+export type SubmitModelBody = Static<typeof SubmitModelBody>;
+export const SubmissionParams = Type.Object({
+  id: Text('a submission id', { minLength: 1, maxLength: 100 }),
+});
+export const ReportQuery = Type.Object({
+  format: Type.Optional(
+    Type.Union([Type.Literal('json'), Type.Literal('jws'), Type.Literal('html')], {
+      description: 'json (default), the signed file (jws) or a self-contained page (html)',
+    }),
+  ),
+});
+export const VerifyReportBody = Type.Object(
+  { jws: Type.String({ description: 'a signed validation report (compact JWS)', minLength: 1 }) },
+  { additionalProperties: false },
+);
+
 export const ForecastListQuery = Type.Object({
   location: Type.Optional(Text('a location code')),
   reference_date: Type.Optional(Day('the reference date, YYYY-MM-DD')),

@@ -42,6 +42,7 @@ import { projectRoutes } from './routes/projects.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
 import { surveillanceRoutes } from './routes/surveillance.js';
+import { validationRoutes } from './routes/validation.js';
 import { viewRoutes } from './routes/views.js';
 
 declare module 'fastify' {
@@ -211,6 +212,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(viewRoutes(ctx));
   await app.register(modelRoutes(ctx));
   await app.register(modelPredictRoutes(ctx));
+  await app.register(validationRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
   await app.register(mydataRoutes(ctx));

@@ -1,0 +1,164 @@
+import type { Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Role } from '../../access/index.js';
+import { HealthmeshError } from '../../core/index.js';
+import type { Gated, Released, ReleaseGate } from '../../privacy/index.js';
+import type { Submission, ValidationReport } from '../../validation/index.js';
+import {
+  DEFAULT_SANDBOX_LIMITS,
+  hubSubmissions,
+  runValidation,
+  submitModel,
+  validationReportHtml,
+  verifyOwnReport,
+} from '../../validation/index.js';
+import { ReportQuery, SubmissionParams, SubmitModelBody, VerifyReportBody } from '../api-schemas.js';
+import type { RouteContext } from '../app.js';
+import { sendReleased } from '../app.js';
+import { badRequest } from '../operation-outcome.js';
+
+/** Who submits (issue 16's projects will scope this), who validates, who reads. */
+const SUBMITTERS: readonly Role[] = ['admin', 'developer'];
+const VALIDATORS: readonly Role[] = ['admin', 'steward', 'validator'];
+const READERS: readonly Role[] = ['admin', 'steward', 'validator', 'developer'];
+
+type One = { Params: Static<typeof SubmissionParams> };
+type Report = One & { Querystring: Static<typeof ReportQuery> };
+
+/** The developer's own figures (manifest, file size) describe no one of this hub: each is a parameter. */
+function asParameters(v: unknown, gate: ReleaseGate): Gated {
+  if (typeof v === 'number') return gate.parameter(v, "the developer's own figure");
+  if (Array.isArray(v)) return v.map((e) => asParameters(e, gate));
+  if (v !== null && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, asParameters(e, gate)]));
+  }
+  return v as Gated;
+}
+
+function describe(s: Submission, gate: ReleaseGate, withManifest: boolean): Released<unknown> {
+  return gate.bundle({
+    id: s.id,
+    name: s.name,
+    version: s.version,
+    projectId: s.projectId,
+    submittedBy: s.submittedBy,
+    submittedAt: s.submittedAt.toISOString(),
+    status: s.status,
+    updatedAt: s.updatedAt.toISOString(),
+    failure: s.failure,
+    modelSha256: s.modelSha256,
+    modelBytes: gate.parameter(s.modelBytes, 'file size'),
+    ...(withManifest && { manifest: asParameters(s.manifest, gate) }),
+  });
+}
+
+/** A developer sees only their own submissions: another's answers as unknown, so ids cannot be probed. */
+async function visible(req: FastifyRequest, ctx: RouteContext, id: string): Promise<Submission> {
+  const s = await hubSubmissions(ctx.hub).get(id);
+  if (req.principal?.role === 'developer' && s.submittedBy !== req.principal.name) {
+    throw new HealthmeshError('VALIDATION_NOT_FOUND', `no submission ${id}`, { path: 'id' });
+  }
+  return s;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Model validation (docs/validation.md): `POST /validation/submissions` (a manifest and a base64 ONNX file),
+ * `GET /validation/submissions[/{id}]`, `POST /validation/submissions/{id}/validate` (runs it on this hub's rows),
+ * `GET /validation/submissions/{id}/report[?format=jws]` (the signed report) and `POST /validation/reports/verify`
+ * (public: checks a signed report against this hub's identity). Every figure answered passed the release gate;
+ * the developer's own figures go out as parameters.
+ */
+export function validationRoutes(ctx: RouteContext) {
+  const gate = ctx.hub.gate;
+  // The model as base64 (4/3 of its bytes) and a manifest well under a megabyte.
+  const submitLimit = Math.ceil((DEFAULT_SANDBOX_LIMITS.maxModelBytes * 4) / 3) + 1024 * 1024;
+  return async (app: FastifyInstance) => {
+    app.post<{ Body: SubmitModelBody }>(
+      '/validation/submissions',
+      { config: { allow: SUBMITTERS }, bodyLimit: submitLimit, schema: { body: SubmitModelBody } },
+      async (req, reply) => {
+        req.auditAction = { action: 'validation-submit', target: 'validation/submissions' };
+        const { manifest, model } = req.body;
+        if (model.length % 4 !== 0 || !BASE64.test(model)) throw badRequest('model must be base64', 'model');
+        const s = await submitModel(
+          ctx.hub,
+          manifest,
+          new Uint8Array(Buffer.from(model, 'base64')),
+          req.principal!.name,
+        );
+        req.auditAction = {
+          action: 'validation-submit',
+          target: `validation/submissions/${s.id}`,
+          detail: { modelSha256: s.modelSha256 },
+        };
+        return reply.code(201).send(describe(s, gate, false));
+      },
+    );
+    app.get('/validation/submissions', { config: { allow: READERS } }, async (req) => {
+      req.auditAction = { action: 'validation-list', target: 'validation/submissions' };
+      const own = req.principal?.role === 'developer' ? req.principal.name : undefined;
+      const all = await hubSubmissions(ctx.hub).list(own);
+      return gate.bundle({ submissions: all.map((s) => describe(s, gate, false)) });
+    });
+    const one = { schema: { params: SubmissionParams } };
+    app.get<One>('/validation/submissions/:id', { config: { allow: READERS }, ...one }, async (req) => {
+      req.auditAction = { action: 'validation-read', target: `validation/submissions/${req.params.id.slice(0, 40)}` };
+      return describe(await visible(req, ctx, req.params.id), gate, true);
+    });
+    app.post<One>('/validation/submissions/:id/validate', { config: { allow: VALIDATORS }, ...one }, async (req) => {
+      const { id } = req.params;
+      req.auditAction = { action: 'validation-run', target: `validation/submissions/${id.slice(0, 40)}` };
+      const done = await runValidation(ctx.hub, id, req.principal!.name);
+      req.auditAction.detail = { run: done.run, modelSha256: done.submission.modelSha256 };
+      // The report was built by the gate and signed as it stands: answered again as released.
+      return gate.bundle({
+        submission: describe(done.submission, gate, false),
+        run: gate.parameter(done.run, 'run number'),
+        report: gate.reissue(done.report, 'release-log'),
+        jws: done.jws,
+      });
+    });
+    app.get<Report>(
+      '/validation/submissions/:id/report',
+      { config: { allow: READERS }, schema: { params: SubmissionParams, querystring: ReportQuery } },
+      async (req, reply) => {
+        const { id } = req.params;
+        req.auditAction = { action: 'validation-report', target: `validation/submissions/${id.slice(0, 40)}` };
+        await visible(req, ctx, id);
+        const r = await hubSubmissions(ctx.hub).report(id);
+        if (req.query.format === 'jws') {
+          reply.type('application/jose').header('content-disposition', `attachment; filename="${id}.jws"`);
+          // The signed file holds only the report the gate built.
+          return sendReleased(reply, gate.reissue(r.jws, 'release-log'));
+        }
+        const verified = await verifyOwnReport(ctx.hub, r.jws);
+        if (!verified.valid) throw new HealthmeshError('INTERNAL', `the stored report of ${id} does not verify`);
+        if (req.query.format === 'html') {
+          reply.type('text/html; charset=utf-8');
+          // Rendered from the signed report, every figure of which the gate built.
+          const page = validationReportHtml(verified.report as ValidationReport, r.jws);
+          return sendReleased(reply, gate.reissue(page, 'release-log'));
+        }
+        return gate.bundle({
+          run: gate.parameter(r.run, 'run number'),
+          createdAt: r.createdAt.toISOString(),
+          report: gate.reissue(verified.report, 'release-log'),
+          jws: r.jws,
+        });
+      },
+    );
+    app.post<{ Body: Static<typeof VerifyReportBody> }>(
+      '/validation/reports/verify',
+      { config: { allow: 'public' }, bodyLimit: 8 * 1024 * 1024, schema: { body: VerifyReportBody } },
+      async (req) => {
+        const v = await verifyOwnReport(ctx.hub, req.body.jws);
+        // Public: it tells whether a file was signed by this hub, and shows back only what the file itself holds.
+        return v.valid
+          ? { valid: true, hub: ctx.hub.config.name, kid: v.kid, report: v.report }
+          : { valid: false, hub: ctx.hub.config.name, reason: v.reason };
+      },
+    );
+  };
+}

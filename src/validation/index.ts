@@ -1,0 +1,23 @@
+/**
+ * Validation of third parties' models on this hub's data: submissions (an ONNX model with its manifest), sandboxed
+ * runs, the external-validation report through the release gate, signed with the hub's identity. Guide:
+ * docs/validation.md.
+ */
+export type { TrainingFeatureSummary, ValidationManifest } from './manifest.js';
+export { DEFAULT_THRESHOLDS, MANIFEST_SCHEMA, manifestPlan, validateManifest } from './manifest.js';
+export type { SandboxLimits, SandboxOutput, SandboxRun } from './model-sandbox.js';
+export { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed } from './model-sandbox.js';
+export {
+  hubSubmissions,
+  runValidation,
+  submitModel,
+  VALIDATION_PURPOSE,
+  validationModule,
+} from './model-validation.js';
+export { validationReportHtml } from './report-html.js';
+export type { ReportVerification } from './report-signature.js';
+export { REPORT_JWS_TYPE, signReport, signWith, verifyOwnReport, verifyReport } from './report-signature.js';
+export type { Submission, SubmissionStatus } from './submission-store.js';
+export { SubmissionStore, validationMigrations } from './submission-store.js';
+export type { ValidationInputs, ValidationReport } from './validation-report.js';
+export { buildValidationReport, integratedCalibrationIndex, REPORT_FORMAT } from './validation-report.js';

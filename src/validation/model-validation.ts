@@ -1,0 +1,113 @@
+import type { HubServices as Hub, HubModule } from '../context/index.js';
+import { HealthmeshError, isHealthmeshError } from '../core/index.js';
+import type { FeatureMatrix } from '../models/index.js';
+import { applyFeaturePlan, buildHubFeatures, featureMatrix } from '../models/index.js';
+import type { ValidationManifest } from './manifest.js';
+import { manifestPlan, validateManifest } from './manifest.js';
+import type { SandboxLimits } from './model-sandbox.js';
+import { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed } from './model-sandbox.js';
+import { signReport } from './report-signature.js';
+import type { Submission } from './submission-store.js';
+import { SubmissionStore, validationMigrations } from './submission-store.js';
+import type { ValidationReport } from './validation-report.js';
+import { buildValidationReport } from './validation-report.js';
+
+/** The validation module in a hub: its tables are made when the hub opens. */
+export const validationModule: HubModule<object, object> = {
+  name: 'validation',
+  migrations: validationMigrations,
+  open: () => ({}),
+};
+
+/** The consent purpose a validation run's population is chosen for (docs/consent.md). */
+export const VALIDATION_PURPOSE = 'ai-validation';
+
+/** The submissions of a hub (its tables exist: every module's migrations run when the hub opens). */
+export function hubSubmissions(hub: Pick<Hub, 'db' | 'clock'>): SubmissionStore {
+  return new SubmissionStore(hub.db, hub.clock);
+}
+
+/** Score `x` with the manifest's model in the sandbox; the risks, checked to be probabilities. */
+async function score(model: Uint8Array, manifest: ValidationManifest, x: FeatureMatrix, limits: SandboxLimits) {
+  const out = await runSandboxed(
+    {
+      model,
+      inputName: manifest.model.input.name,
+      inputType: manifest.model.input.type,
+      outputName: manifest.model.output.name,
+      rows: x.rows,
+      columns: x.names.length,
+      values: x.values,
+    },
+    limits,
+  );
+  return risksOf(out, x.rows, manifest.model.output);
+}
+
+/**
+ * A developer's submission: the manifest checked against its schema, the model's size against the limit, then the
+ * model run once in the sandbox on one row (the developer's training means, filled as validation will fill them),
+ * so a file that is not ONNX, takes other inputs or shapes, gives no probability or runs too long is refused now
+ * and never stored. What passes is stored as `submitted`.
+ */
+export async function submitModel(
+  hub: Hub,
+  manifestInput: unknown,
+  model: Uint8Array,
+  submittedBy: string,
+  limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
+): Promise<Submission> {
+  if (model.byteLength > limits.maxModelBytes) {
+    throw new HealthmeshError(
+      'VALIDATION_MODEL_TOO_LARGE',
+      `the model is ${model.byteLength} bytes; the limit is ${limits.maxModelBytes}`,
+      { path: 'model' },
+    );
+  }
+  const manifest = validateManifest(manifestInput);
+  const plan = manifestPlan(manifest);
+  const features = manifest.featureSpec.features;
+  const probe = featureMatrix(
+    features.map((f) => f.name),
+    Float64Array.from(features, (f) => manifest.trainingData.features[f.name]?.mean ?? 0),
+  );
+  await score(model, manifest, applyFeaturePlan(plan, probe), limits);
+  return hubSubmissions(hub).add(manifest, model, submittedBy);
+}
+
+/**
+ * Validate a submission on this hub's rows: the spec's population at its index date (people whose consent refuses
+ * `ai-validation` left out), features computed in SQL, filled as the manifest says, scored in the sandbox; the
+ * report built through the release gate and signed with the hub's identity. A refused model leaves the submission
+ * `failed` with the refusal's code, and the refusal is thrown.
+ */
+export async function runValidation(
+  hub: Hub,
+  id: string,
+  startedBy: string,
+  limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
+): Promise<{ submission: Submission; report: ValidationReport; jws: string; run: number }> {
+  const store = hubSubmissions(hub);
+  await store.begin(id);
+  try {
+    const submission = await store.get(id);
+    const manifest = submission.manifest;
+    const rows = await buildHubFeatures(hub, manifest.featureSpec, { purpose: VALIDATION_PURPOSE });
+    const x = applyFeaturePlan(manifestPlan(manifest), rows.matrix);
+    const risks = await score(await store.model(id), manifest, x, limits);
+    const report = buildValidationReport(hub, {
+      submission,
+      manifest,
+      rows,
+      risks,
+      startedBy,
+      createdAt: hub.clock.now(),
+    });
+    const jws = await signReport(hub, report);
+    const run = await store.complete(id, startedBy, jws);
+    return { submission: await store.get(id), report, jws, run };
+  } catch (e) {
+    await store.fail(id, isHealthmeshError(e) ? e.code : 'INTERNAL', e instanceof Error ? e.message : String(e));
+    throw e;
+  }
+}
