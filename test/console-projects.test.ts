@@ -15,7 +15,7 @@ describeWithChromium('project pages of the console: apply, review, my projects',
   const endDate = new Date(Date.now() + 60 * 86_400_000).toISOString().slice(0, 10);
 
   beforeAll(async () => {
-    env = await tempHub('console-projects');
+    env = await tempHub('console-projects', { role: 'research' });
     tokens.set('researcher', await env.hub.tokens.create('mina', 'researcher'));
     tokens.set('steward', await env.hub.tokens.create('joon', 'steward'));
     app = await buildServer(env.hub);

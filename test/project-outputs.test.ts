@@ -54,7 +54,7 @@ describe('the output airlock of an approved project, over HTTP', () => {
 
   beforeAll(async () => {
     const dir = join(root, 'hub');
-    await initHub(dir, { name: 'airlock', logger: silentLogger(), clock });
+    await initHub(dir, { name: 'airlock', config: { role: 'research' }, logger: silentLogger(), clock });
     hub = await openHub(dir, { logger: silentLogger(), clock });
     app = await buildServer(hub);
     for (const [name, role] of [

@@ -42,7 +42,8 @@ const codeOf = (res: LightMyRequestResponse): string | undefined =>
 
 async function openTestHub(root: string, name: string, clock: ReturnType<typeof fixedClock>): Promise<Hub> {
   const dir = join(root, name);
-  await initHub(dir, { name, config: await testHubConfig(), logger: silentLogger(), clock });
+  // Research hubs: projects are filed at a hub whose role hosts them (every hub named reviews them).
+  await initHub(dir, { name, config: { ...(await testHubConfig()), role: 'research' }, logger: silentLogger(), clock });
   return openHub(dir, { logger: silentLogger(), clock });
 }
 

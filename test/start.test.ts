@@ -92,6 +92,30 @@ describe('healthmesh start (the demo)', () => {
     const record = (await mine.json()) as { entry: { resource: { resourceType: string } }[] };
     expect(record.entry.filter((e) => e.resource.resourceType === 'Patient')).toHaveLength(1);
     expect(record.entry.length).toBeGreaterThan(1);
+    // The demo's people: the researcher signs in at the research hub and finds one project approved, one waiting.
+    const person = /researcher +gyeonggi +(\S+) +kim\.researcher \/ (\S+)/.exec(out);
+    expect(person, out).not.toBeNull();
+    const login = await fetch(`${person![1]}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'kim.researcher', password: person![2] }),
+    });
+    expect(login.status).toBe(200);
+    const session = (await login.json()) as { accessToken: string };
+    const projects = await fetch(`${person![1]}/projects`, {
+      headers: { authorization: `Bearer ${session.accessToken}` },
+    });
+    const listed = (await projects.json()) as { id: string }[];
+    expect(listed).toHaveLength(2);
+    const views = await Promise.all(
+      listed.map(async (p) => {
+        const r = await fetch(`${person![1]}/projects/${p.id}`, {
+          headers: { authorization: `Bearer ${session.accessToken}` },
+        });
+        return (await r.json()) as { hubs: { hub: string; decision: string }[] };
+      }),
+    );
+    expect(views.map((v) => v.hubs.find((h) => h.hub === 'gwangju')?.decision).sort()).toEqual(['approved', 'pending']);
     process.emit('SIGINT');
     expect(await running).toBe(0);
     rmSync(join(dir, '..'), { recursive: true, force: true });

@@ -71,6 +71,7 @@ describe('validating a third party model on a hub', () => {
     const base = defaultConfig('busan');
     // Twelve significant digits on the release grid, so the report's figures can be compared with the rows' to 1e-6.
     const env = await tempHub('busan', {
+      role: 'demonstration',
       privacy: { ...base.privacy, disclosure: { ...base.privacy.disclosure, precision: 12 } },
     });
     hub = env.hub;

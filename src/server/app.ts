@@ -24,7 +24,7 @@ import { consoleAssets } from './console-assets.js';
 import { validateInput } from './input-validation.js';
 import { collectRoutes, openApiRoutes } from './openapi.js';
 import { errorOutcome } from './operation-outcome.js';
-import { allowOf, checkAllowed, requireDeclarations } from './route-access.js';
+import { allowOf, checkAllowed, checkOffered, requireDeclarations } from './route-access.js';
 import { accountRoutes } from './routes/accounts.js';
 import { authRoutes } from './routes/auth.js';
 import { bundleRoutes } from './routes/bundle.js';
@@ -123,6 +123,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     }
     req.principal = principal;
     checkAllowed(req, principal);
+    checkOffered(req, hub.config.role);
   });
 
   // At most `server.rateLimitPerMinute` requests a minute per token, counted once the token is known (after the hook

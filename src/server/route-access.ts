@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Allow, Principal } from '../access/index.js';
 import { isAllow, mayCall, rolesAllowed } from '../access/index.js';
-import { HealthmeshError } from '../core/index.js';
+import type { HubRole, HubService } from '../core/index.js';
+import { HealthmeshError, HUB_ROLE_SERVICES, hubOffers } from '../core/index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -11,6 +12,11 @@ declare module 'fastify' {
      * route without it.
      */
     allow?: Allow;
+    /**
+     * The service of the hub's role the route belongs to (core/hub-role.ts): on a hub whose role does not offer it the
+     * route answers 404, as if it did not exist, once the caller is known to be admitted.
+     */
+    service?: HubService;
   }
 }
 
@@ -73,4 +79,15 @@ export function checkAllowed(req: FastifyRequest, principal: Principal): void {
 
 function rolesAllowedOf(allow: Allow): ReadonlySet<string> {
   return allow === 'public' || allow === 'peer' ? new Set() : rolesAllowed(allow);
+}
+
+/** Refuse a route of a service this hub's role does not offer (404: for this hub the route does not exist). */
+export function checkOffered(req: FastifyRequest, role: HubRole): void {
+  const service = req.routeOptions.config?.service;
+  if (service === undefined || hubOffers(role, service)) return;
+  const where = (Object.keys(HUB_ROLE_SERVICES) as HubRole[]).filter((r) => hubOffers(r, service));
+  throw new HealthmeshError(
+    'API_NOT_FOUND',
+    `this ${role} hub offers no ${service}: ${req.method} ${req.routeOptions.url ?? 'this route'} is served by ${where.join(', ')} hubs`,
+  );
 }

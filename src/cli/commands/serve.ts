@@ -7,6 +7,7 @@ import { ADMIN_OPERATIONS } from '../admin-operations.js';
 import { startAdminSocket } from '../admin-socket.js';
 import { issueDemoCitizens } from '../demo-citizens.js';
 import { prepareDemoHubs, serveDemoHubs } from '../demo-federation.js';
+import { issueDemoPeople } from '../demo-people.js';
 import { DEMO_PEOPLE } from '../demo-population.js';
 import type { Io } from '../io.js';
 import { parsePeople } from '../options.js';
@@ -119,6 +120,7 @@ export function startCommand(program: Command, io: Io, setCode: (c: number) => v
       const hubs = await prepareDemoHubs(opts.dir, parsePeople(opts.people), io);
       try {
         const apps = await serveDemoHubs(hubs, Number(opts.port), opts.host ?? '127.0.0.1', io);
+        await issueDemoPeople(hubs, apps, io);
         await issueDemoCitizens(hubs, io);
         const admins: (() => Promise<void>)[] = [];
         for (const hub of hubs) admins.push(await openAdminSocket(hub, io));

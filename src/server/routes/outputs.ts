@@ -29,7 +29,7 @@ export function outputRoutes(ctx: { hub: Hub }) {
   return async (app: FastifyInstance) => {
     app.post<{ Params: { id: string }; Body: OutputRequestBody }>(
       '/projects/:id/outputs',
-      { config: { allow: MEMBERS }, schema: { params: ProjectId, body: OutputRequestBody } },
+      { config: { allow: MEMBERS, service: 'projects' }, schema: { params: ProjectId, body: OutputRequestBody } },
       async (req, reply) => {
         await hub.projects.authorize(req.principal!, req.params.id);
         req.auditedByRoute = true;
@@ -38,20 +38,20 @@ export function outputRoutes(ctx: { hub: Hub }) {
     );
     app.get<{ Params: { id: string } }>(
       '/projects/:id/outputs',
-      { config: { allow: [...MEMBERS, ...CHECKERS] }, schema: { params: ProjectId } },
+      { config: { allow: [...MEMBERS, ...CHECKERS], service: 'projects' }, schema: { params: ProjectId } },
       async (req) => {
         req.auditAction = { action: 'outputs', target: `project:${req.params.id}` };
         await mayReadProject(req, req.params.id);
         return text(await hub.outputs.list(req.params.id));
       },
     );
-    app.get('/outputs/awaiting-review', { config: { allow: CHECKERS } }, async (req) => {
+    app.get('/outputs/awaiting-review', { config: { allow: CHECKERS, service: 'projects' } }, async (req) => {
       req.auditAction = { action: 'outputs-awaiting-review', target: 'outputs' };
       return hub.outputs.awaitingReview();
     });
     app.get<{ Params: { id: string } }>(
       '/outputs/:id/content',
-      { config: { allow: CHECKERS }, schema: { params: OutputId } },
+      { config: { allow: CHECKERS, service: 'projects' }, schema: { params: OutputId } },
       async (req, reply) => {
         req.auditAction = { action: 'output-content', target: `output:${req.params.id}` };
         const { mediaType, bytes } = await hub.outputs.contentForReview(req.params.id);
@@ -65,7 +65,7 @@ export function outputRoutes(ctx: { hub: Hub }) {
     );
     app.post<{ Params: { id: string }; Body: OutputDecisionBody }>(
       '/outputs/:id/decision',
-      { config: { allow: CHECKERS }, schema: { params: OutputId, body: OutputDecisionBody } },
+      { config: { allow: CHECKERS, service: 'projects' }, schema: { params: OutputId, body: OutputDecisionBody } },
       async (req) => {
         req.auditedByRoute = true;
         return hub.outputs.decide(req.principal!, req.params.id, req.body);
@@ -73,7 +73,7 @@ export function outputRoutes(ctx: { hub: Hub }) {
     );
     app.get<{ Params: { id: string } }>(
       '/outputs/:id/download',
-      { config: { allow: [...MEMBERS, ...CHECKERS] }, schema: { params: OutputId } },
+      { config: { allow: [...MEMBERS, ...CHECKERS], service: 'projects' }, schema: { params: OutputId } },
       async (req, reply) => {
         req.auditAction = { action: 'output-download', target: `output:${req.params.id}` };
         const { record } = await hub.outputs.contentForReview(req.params.id);

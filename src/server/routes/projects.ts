@@ -33,7 +33,8 @@ export function projectRoutes(ctx: { hub: Hub; federation: Federation | undefine
   return async (app: FastifyInstance) => {
     app.post<{ Body: unknown }>(
       '/projects',
-      { config: { allow: APPLICANTS }, schema: { body: ProjectApplicationBody } },
+      // Filed at a research hub (its role hosts projects); every hub a project names reviews it.
+      { config: { allow: APPLICANTS, service: 'projects' }, schema: { body: ProjectApplicationBody } },
       async (req, reply) => {
         const filed = await projects.file(federation, req.principal!, req.body);
         req.auditAction = { action: 'request', target: `project:${filed.id}` };

@@ -77,7 +77,11 @@ export function validationRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.post<{ Body: SubmitModelBody }>(
       '/validation/submissions',
-      { config: { allow: SUBMITTERS }, bodyLimit: submitLimit, schema: { body: SubmitModelBody } },
+      {
+        config: { allow: SUBMITTERS, service: 'validation' },
+        bodyLimit: submitLimit,
+        schema: { body: SubmitModelBody },
+      },
       async (req, reply) => {
         req.auditAction = { action: 'validation-submit', target: 'validation/submissions' };
         const { manifest, model } = req.body;
@@ -96,33 +100,44 @@ export function validationRoutes(ctx: RouteContext) {
         return reply.code(201).send(describe(s, gate, false));
       },
     );
-    app.get('/validation/submissions', { config: { allow: READERS } }, async (req) => {
+    app.get('/validation/submissions', { config: { allow: READERS, service: 'validation' } }, async (req) => {
       req.auditAction = { action: 'validation-list', target: 'validation/submissions' };
       const own = req.principal?.role === 'developer' ? req.principal.name : undefined;
       const all = await hubSubmissions(ctx.hub).list(own);
       return gate.bundle({ submissions: all.map((s) => describe(s, gate, false)) });
     });
     const one = { schema: { params: SubmissionParams } };
-    app.get<One>('/validation/submissions/:id', { config: { allow: READERS }, ...one }, async (req) => {
-      req.auditAction = { action: 'validation-read', target: `validation/submissions/${req.params.id.slice(0, 40)}` };
-      return describe(await visible(req, ctx, req.params.id), gate, true);
-    });
-    app.post<One>('/validation/submissions/:id/validate', { config: { allow: VALIDATORS }, ...one }, async (req) => {
-      const { id } = req.params;
-      req.auditAction = { action: 'validation-run', target: `validation/submissions/${id.slice(0, 40)}` };
-      const done = await runValidation(ctx.hub, id, req.principal!.name);
-      req.auditAction.detail = { run: done.run, modelSha256: done.submission.modelSha256 };
-      // The report was built by the gate and signed as it stands: answered again as released.
-      return gate.bundle({
-        submission: describe(done.submission, gate, false),
-        run: gate.parameter(done.run, 'run number'),
-        report: gate.reissue(done.report, 'release-log'),
-        jws: done.jws,
-      });
-    });
+    app.get<One>(
+      '/validation/submissions/:id',
+      { config: { allow: READERS, service: 'validation' }, ...one },
+      async (req) => {
+        req.auditAction = { action: 'validation-read', target: `validation/submissions/${req.params.id.slice(0, 40)}` };
+        return describe(await visible(req, ctx, req.params.id), gate, true);
+      },
+    );
+    app.post<One>(
+      '/validation/submissions/:id/validate',
+      { config: { allow: VALIDATORS, service: 'validation' }, ...one },
+      async (req) => {
+        const { id } = req.params;
+        req.auditAction = { action: 'validation-run', target: `validation/submissions/${id.slice(0, 40)}` };
+        const done = await runValidation(ctx.hub, id, req.principal!.name);
+        req.auditAction.detail = { run: done.run, modelSha256: done.submission.modelSha256 };
+        // The report was built by the gate and signed as it stands: answered again as released.
+        return gate.bundle({
+          submission: describe(done.submission, gate, false),
+          run: gate.parameter(done.run, 'run number'),
+          report: gate.reissue(done.report, 'release-log'),
+          jws: done.jws,
+        });
+      },
+    );
     app.get<Report>(
       '/validation/submissions/:id/report',
-      { config: { allow: READERS }, schema: { params: SubmissionParams, querystring: ReportQuery } },
+      {
+        config: { allow: READERS, service: 'validation' },
+        schema: { params: SubmissionParams, querystring: ReportQuery },
+      },
       async (req, reply) => {
         const { id } = req.params;
         req.auditAction = { action: 'validation-report', target: `validation/submissions/${id.slice(0, 40)}` };
