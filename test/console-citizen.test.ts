@@ -1,12 +1,10 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildServer } from '../src/server/index.js';
 import { generateRegion } from '../src/synth/index.js';
-import { collectErrors, describeWithChromium, launchChromium, screenshotPath } from './support/browser.js';
+import { collectErrors, describeWithChromium, screenshotPath, serveToChromium } from './support/browser.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 
 const REGION = 'gwangju';
@@ -18,7 +16,7 @@ const REGION = 'gwangju';
 describeWithChromium('a citizen in the console at phone size (chromium)', () => {
   const input = mkdtempSync(join(tmpdir(), 'hm-citizen-synth-'));
   let env: Awaited<ReturnType<typeof tempHub>>;
-  let app: FastifyInstance;
+  let served: Awaited<ReturnType<typeof serveToChromium>> | undefined;
   let base: string;
   let browser: Browser;
   let token = '';
@@ -44,13 +42,11 @@ describeWithChromium('a citizen in the console at phone size (chromium)', () => 
     }
     expect(resident, 'a resident with step counts').toBeDefined();
     code = (await env.hub.enrolment.issue({ name: 'source', role: 'admin' }, `synth-${REGION}`, resident!)).code;
-    app = await buildServer(env.hub);
-    base = await app.listen({ port: 0, host: '127.0.0.1' });
-    browser = await launchChromium();
+    served = await serveToChromium(env.hub);
+    ({ base, browser } = served);
   }, 120_000);
   afterAll(async () => {
-    await browser?.close();
-    await app?.close();
+    await served?.close();
     await env?.cleanup();
     rmSync(input, { recursive: true, force: true });
   });

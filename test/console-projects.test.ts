@@ -1,14 +1,12 @@
-import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ProjectView } from '../src/projects/index.js';
-import { buildServer } from '../src/server/index.js';
-import { collectErrors, describeWithChromium, launchChromium, screenshotPath } from './support/browser.js';
+import { collectErrors, describeWithChromium, screenshotPath, serveToChromium } from './support/browser.js';
 import { tempHub } from './support/temp-hub.js';
 
 describeWithChromium('project pages of the console: apply, review, my projects', () => {
   let env: Awaited<ReturnType<typeof tempHub>>;
-  let app: FastifyInstance;
+  let served: Awaited<ReturnType<typeof serveToChromium>> | undefined;
   let base: string;
   let browser: Browser;
   const tokens = new Map<string, string>();
@@ -18,13 +16,11 @@ describeWithChromium('project pages of the console: apply, review, my projects',
     env = await tempHub('console-projects', { role: 'research' });
     tokens.set('researcher', await env.hub.tokens.create('mina', 'researcher'));
     tokens.set('steward', await env.hub.tokens.create('joon', 'steward'));
-    app = await buildServer(env.hub);
-    base = await app.listen({ port: 0, host: '127.0.0.1' });
-    browser = await launchChromium();
+    served = await serveToChromium(env.hub);
+    ({ base, browser } = served);
   });
   afterAll(async () => {
-    await browser?.close();
-    await app?.close();
+    await served?.close();
     await env?.cleanup();
   });
 

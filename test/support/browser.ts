@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { describe, it } from 'vitest';
+import type { Hub } from '../../src/hub/index.js';
+import { buildServer } from '../../src/server/index.js';
 
 /** Debian's chromium (`apt-get install -y chromium`): playwright-core drives it and never downloads a browser. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -58,4 +60,21 @@ export function collectErrors(page: Page): string[] {
 
 export function screenshotPath(name: string): string {
   return `${SCREENSHOTS}${name}.png`;
+}
+
+/** A hub's app listening on a free loopback port and a chromium to drive it; `close` stops both. */
+export async function serveToChromium(
+  hub: Hub,
+): Promise<{ base: string; browser: Browser; close: () => Promise<void> }> {
+  const app = await buildServer(hub);
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const browser = await launchChromium();
+  return {
+    base,
+    browser,
+    close: async () => {
+      await browser.close();
+      await app.close();
+    },
+  };
 }
