@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../src/core/index.js';
+import { ResourceValidator } from '../src/fhir/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
@@ -138,6 +139,20 @@ describe('citizens enrol with a code from their source and read only their own r
     expect((await call('park', 'GET', '/me/$everything')).json()).toMatchObject({ total: 0, entry: [] });
   });
 
+  it('locks enrolment after repeated wrong codes, even for a code that would work', async () => {
+    tokens.guesser = await hub.tokens.create('citizen-guesser', 'citizen');
+    const good = (
+      await call('clinic', 'POST', '/mydata/enrolment-codes', { patientId: 'mrn-0007-choi', source: 'clinic' })
+    ).json().code;
+    for (let i = 0; i < 5; i++)
+      expect((await call('guesser', 'POST', '/me/enrol', { code: `ZZZZ-ZZZZ-ZZ${i}Z` })).statusCode).toBe(400);
+    const locked = await call('guesser', 'POST', '/me/enrol', { code: good });
+    expect(locked.statusCode).toBe(429);
+    expect(locked.json().issue[0].details.coding[0].code).toBe('MYDATA_ENROL_LOCKED');
+    clock.advance(16 * 60_000);
+    expect((await call('guesser', 'POST', '/me/enrol', { code: good })).statusCode).toBe(201);
+  });
+
   it("shows the citizen's timeline with display names, filtered by date, and no one else's", async () => {
     const all = (await call('kim', 'GET', '/me/timeline')).json().entries as Record<string, unknown>[];
     expect(all.map((e) => [e.type, e.display, e.value, e.unit])).toEqual([
@@ -156,6 +171,10 @@ describe('citizens enrol with a code from their source and read only their own r
     const b = res.json() as { type: string; total: number; entry: { resource: Record<string, unknown> }[] };
     expect(b.type).toBe('searchset');
     expect(b.entry.map((e) => e.resource.resourceType).sort()).toEqual(['Condition', 'Observation', 'Patient']);
+    // Each entry is a valid R4 resource, the Bundle too.
+    const r4 = ResourceValidator.r4();
+    for (const e of b.entry) expect(r4.validate(e.resource, 5), String(e.resource.resourceType)).toEqual([]);
+    expect(r4.validate(b as unknown as Record<string, unknown>, 5)).toEqual([]);
     // Park's record (systolic 118) is not in Kim's download.
     const values = b.entry.map((e) => (e.resource.valueQuantity as { value?: number } | undefined)?.value);
     expect(values.filter((v) => v !== undefined)).toEqual([151]);

@@ -305,6 +305,10 @@ export const ERROR_CODES = {
     kind: 'input',
     text: 'an enrolment code is not valid here: mistyped, used already or expired (one answer for all three)',
   },
+  MYDATA_ENROL_LOCKED: {
+    kind: 'rate-limited',
+    text: 'too many wrong enrolment codes from this account: further tries wait until the lock passes',
+  },
   MYDATA_NO_RECORD: {
     kind: 'conflict',
     text: 'no record is linked to this citizen account yet: enrol with a code first',

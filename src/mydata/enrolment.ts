@@ -8,6 +8,10 @@ import type { Database } from '../store/index.js';
 /** How long an enrolment code stays valid after its source issued it. */
 export const ENROLMENT_CODE_DAYS = 14;
 
+/** Wrong codes a citizen may try within `ENROLMENT_LOCK_MINUTES` before further tries are refused until it passes. */
+export const ENROLMENT_MAX_FAILURES = 5;
+export const ENROLMENT_LOCK_MINUTES = 15;
+
 /** Crockford's base32 without I, L, O, U: read aloud or typed from paper without confusion. */
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -72,6 +76,25 @@ export class Enrolment {
   async redeem(principal: Principal, typed: string): Promise<LinkedRecord> {
     const code = normaliseCode(typed);
     const now = this.clock.now();
+    // 60 random bits per code already defeat guessing; the lock also stops a script trying codes from one account.
+    const since = new Date(now.getTime() - ENROLMENT_LOCK_MINUTES * 60_000);
+    const [recent] = await this.db.all<{ n: unknown }>(
+      'SELECT COUNT(*) AS n FROM enrolment_failure WHERE citizen = $1 AND failed_at > $2',
+      [principal.name, since],
+    );
+    if (Number(recent?.n ?? 0) >= ENROLMENT_MAX_FAILURES) {
+      await this.audit.append({
+        actor: principal.name,
+        action: 'enrol',
+        target: 'enrolment-code',
+        outcome: 'denied',
+        detail: { locked: true },
+      });
+      throw new HealthmeshError(
+        'MYDATA_ENROL_LOCKED',
+        `too many wrong enrolment codes: try again in ${ENROLMENT_LOCK_MINUTES} minutes, or ask the source for a new code`,
+      );
+    }
     const linked = await this.db.transaction(async (tx) => {
       const rows =
         code === undefined
@@ -102,7 +125,13 @@ export class Enrolment {
       return { source: row.source, patientKey: row.patient_key, linkedAt: now };
     });
     if (linked !== undefined) return linked;
-    await this.audit.append({ actor: principal.name, action: 'enrol', target: 'enrolment-code', outcome: 'denied' });
+    await this.db.transaction(async (tx) => {
+      await tx.run('INSERT INTO enrolment_failure (citizen, failed_at) VALUES ($1, $2)', [principal.name, now]);
+      await this.audit.append(
+        { actor: principal.name, action: 'enrol', target: 'enrolment-code', outcome: 'denied' },
+        tx,
+      );
+    });
     throw new HealthmeshError(
       'MYDATA_CODE_INVALID',
       'this enrolment code is not valid here: it may be mistyped, used already or expired; ask the source for a new one',

@@ -28,4 +28,16 @@ export const mydataMigrations: readonly Migration[] = [
     indexes: [['citizen_record', ['citizen']]],
     keys: [['citizen_record', ['citizen', 'patient_key']]],
   },
+  {
+    module: 'mydata',
+    version: 2,
+    name: 'failed enrolment attempts per citizen, for the lockout',
+    statements: [
+      `CREATE TABLE enrolment_failure (
+        citizen VARCHAR NOT NULL,
+        failed_at TIMESTAMPTZ NOT NULL
+      )`,
+    ],
+    indexes: [['enrolment_failure', ['citizen', 'failed_at']]],
+  },
 ];
