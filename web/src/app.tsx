@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ConsolePolicy } from '../../src/server/api-schemas.js';
-import { api, keepSessionFresh, onUnauthorised, refreshSession, session, signOutOfHub } from './api.js';
+import { keepSessionFresh, onUnauthorised, refreshSession, session, signOutOfHub } from './api.js';
 import { Async, PolicyContext, useApi } from './components.js';
 import type { Lang } from './i18n.js';
 import { I18nContext, initialLang, keepLang, makeI18n, useI18n } from './i18n.js';
