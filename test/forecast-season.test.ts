@@ -30,7 +30,11 @@ const day = (iso: string) => parseIsoDay(iso) as number;
 function slice(file: string): string {
   const series = readTargetDataFile(file).filter((s) => LOCATIONS.has(s.location));
   const lines = ['date,location,location_name,value'];
-  for (const s of series) s.values.forEach((v, i) => lines.push(`${isoDay(s.startDay + 7 * i)},${s.location},x,${v}`));
+  for (const s of series) {
+    s.values.forEach((v, i) => {
+      lines.push(`${isoDay(s.startDay + 7 * i)},${s.location},x,${v}`);
+    });
+  }
   return `${lines.join('\n')}\n`;
 }
 
