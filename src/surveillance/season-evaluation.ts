@@ -14,15 +14,15 @@ import { quantileEnsemble } from './quantile-ensemble.js';
 import type { QuantileForecast } from './quantile-forecast.js';
 import { renewalForecaster } from './renewal-forecaster.js';
 import { rollingForecast } from './rolling-forecast.js';
-import { spreadRecalibration } from './spread-recalibration.js';
+import { type RecalibrationOptions, spreadRecalibration } from './spread-recalibration.js';
 import type { SeriesPanel } from './weekly-series.js';
 
 /**
  * healthmesh's ensemble: the equal-weight quantile average of the pooled fourth-root autoregression and the
  * pooled renewal model, its spread recalibrated per horizon on the past year's resolved rounds.
  */
-export function healthmeshEnsemble(): Forecaster {
-  return spreadRecalibration(quantileEnsemble([autoregressiveForecaster(), renewalForecaster()]), {});
+export function healthmeshEnsemble(recalibration: RecalibrationOptions = {}): Forecaster {
+  return spreadRecalibration(quantileEnsemble([autoregressiveForecaster(), renewalForecaster()]), recalibration);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Forecaster } from './forecaster.js';
 import type { QuantileForecast } from './quantile-forecast.js';
 import { RENEWAL_MIN_WEEKS } from './renewal-forecaster.js';
 import { forecastRound } from './rolling-forecast.js';
-import { forecasterNamed } from './season-evaluation.js';
+import { forecasterNamed, healthmeshEnsemble } from './season-evaluation.js';
 import { buildPanel, isoDay, panelIndexOf, parseIsoDay, type SeriesPanel, type WeeklySeries } from './weekly-series.js';
 
 /** Target data as they stood on `day` (one file of FluSight's `target-data-archive/`), read when first needed. */
@@ -209,6 +209,8 @@ export function seasonForecaster(model: string): Forecaster {
       },
     );
   }
-  const inner = forecasterNamed(model);
+  // A season is one forward run: the ensemble recalibrates on its past rounds as they were issued, each from the
+  // data known at its own date, instead of remaking them from every newer snapshot.
+  const inner = model === 'ensemble' ? healthmeshEnsemble({ pastRoundsAsMade: true }) : forecasterNamed(model);
   return { name: id, forecastRound: (panel, lastIndex) => inner.forecastRound(panel, lastIndex) };
 }

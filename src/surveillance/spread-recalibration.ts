@@ -17,6 +17,12 @@ export interface RecalibrationOptions {
    * 97% coverage, because averaging members with different centres widens the tails).
    */
   readonly objective?: 'wis' | 'coverage';
+  /**
+   * Keep past rounds by origin date (and location list) across panels, not per panel: a rolling run over dated
+   * snapshots then reuses each past round as it was first made, from the data known then, instead of remaking it
+   * from every newer snapshot (30× fewer rounds over a season). Only for one forward run over one data source.
+   */
+  readonly pastRoundsAsMade?: boolean;
 }
 
 /**
@@ -31,31 +37,52 @@ export function spreadRecalibration(inner: Forecaster, options: RecalibrationOpt
   const factors = options.factors ?? Array.from({ length: 16 }, (_, i) => 0.5 + 0.1 * i);
   const objective = options.objective ?? 'coverage';
   const cache = new WeakMap<ArrayBufferLike, Map<number, RoundQuantiles[] | undefined>>();
+  // By origin day and locations: the round as made, and the last week of the round that made it.
+  const asMade = new Map<string, { round: RoundQuantiles[] | undefined; madeAt: number }>();
 
-  const roundAt = (panel: SeriesPanel, origin: number): RoundQuantiles[] | undefined => {
+  const pastRound = (panel: SeriesPanel, origin: number): RoundQuantiles[] | undefined => {
+    try {
+      return inner.forecastRound(panelUpTo(panel, origin), origin);
+    } catch (e) {
+      // Early origins lack the history the members need: they simply do not vote.
+      if (!isHealthmeshError(e) || e.code !== 'SURVEILLANCE_SHORT_HISTORY') throw e;
+      return undefined;
+    }
+  };
+  const roundAt = (panel: SeriesPanel, origin: number, lastIndex: number): RoundQuantiles[] | undefined => {
+    if (options.pastRoundsAsMade) {
+      const key = `${panel.startDay + 7 * origin}|${panel.locations.join(',')}`;
+      const now = panel.startDay + 7 * lastIndex;
+      const kept = asMade.get(key);
+      // Made by a later round (a run that went back in time): its data may be newer than this round's.
+      if (kept !== undefined && kept.madeAt <= now) return kept.round;
+      const round = pastRound(panel, origin);
+      if (kept === undefined) asMade.set(key, { round, madeAt: now });
+      return round;
+    }
     const key = (panel.rows[0] as Float64Array).buffer;
     let byOrigin = cache.get(key);
     if (!byOrigin) {
       byOrigin = new Map();
       cache.set(key, byOrigin);
     }
-    if (!byOrigin.has(origin)) {
-      let round: RoundQuantiles[] | undefined;
-      try {
-        round = inner.forecastRound(panelUpTo(panel, origin), origin);
-      } catch (e) {
-        // Early origins lack the history the members need: they simply do not vote.
-        if (!isHealthmeshError(e) || e.code !== 'SURVEILLANCE_SHORT_HISTORY') throw e;
-      }
-      byOrigin.set(origin, round);
-    }
+    if (!byOrigin.has(origin)) byOrigin.set(origin, pastRound(panel, origin));
     return byOrigin.get(origin);
   };
 
   return {
     name: `${inner.name}-recalibrated`,
     forecastRound(panel, lastIndex) {
-      const current = roundAt(panel, lastIndex) as RoundQuantiles[];
+      // The round itself always from this panel (with pastRoundsAsMade a kept one could predate this data), and
+      // kept as issued for the rounds after it.
+      let current: RoundQuantiles[] | undefined;
+      if (options.pastRoundsAsMade) {
+        current = pastRound(panel, lastIndex);
+        const key = `${panel.startDay + 7 * lastIndex}|${panel.locations.join(',')}`;
+        if (!asMade.has(key)) asMade.set(key, { round: current, madeAt: panel.startDay + 7 * lastIndex });
+      } else {
+        current = roundAt(panel, lastIndex, lastIndex);
+      }
       if (current === undefined) return inner.forecastRound(panel, lastIndex);
       const chosen = new Float64Array(HORIZON_COUNT).fill(1);
       const scaled = new Float64Array(LEVEL_COUNT);
@@ -65,7 +92,7 @@ export function spreadRecalibration(inner: Forecaster, options: RecalibrationOpt
         const inside95 = new Float64Array(factors.length);
         let n = 0;
         for (let origin = lastIndex - h - 1; origin >= Math.max(0, lastIndex - h - windowWeeks); origin--) {
-          const past = roundAt(panel, origin);
+          const past = roundAt(panel, origin, lastIndex);
           if (!past) continue;
           past.forEach((q, l) => {
             const y = (panel.rows[l] as Float64Array)[origin + h + 1] as number;
