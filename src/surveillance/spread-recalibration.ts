@@ -9,6 +9,11 @@ import type { SeriesPanel } from './weekly-series.js';
 export interface RecalibrationOptions {
   /** Past forecast origins (weeks) whose resolved forecasts choose the factor. */
   readonly windowWeeks?: number;
+  /**
+   * With `coverage-split`: go further back than `windowWeeks` (up to 52 weeks) until this many resolved forecasts
+   * are counted, so a panel of few locations does not read coverage off a handful of forecasts.
+   */
+  readonly minForecasts?: number;
   /** Candidate factors on each quantile's distance from the median. */
   readonly factors?: readonly number[];
   /**
@@ -88,11 +93,9 @@ export function spreadRecalibration(inner: Forecaster, options: RecalibrationOpt
       }
       if (current === undefined) return inner.forecastRound(panel, lastIndex);
       if (objective === 'coverage-split') {
-        const pasts: (RoundQuantiles[] | undefined)[] = [];
-        for (let origin = lastIndex - 1; origin >= Math.max(0, lastIndex - 3 - windowWeeks); origin--) {
-          pasts[origin] = roundAt(panel, origin, lastIndex);
-        }
-        return splitRecalibrated(current, panel, lastIndex, pasts, windowWeeks, factors);
+        const window = { weeks: windowWeeks, minForecasts: options.minForecasts ?? 0 };
+        const pastAt = (origin: number) => roundAt(panel, origin, lastIndex);
+        return splitRecalibrated(current, panel, lastIndex, pastAt, window, factors);
       }
       const chosen = new Float64Array(HORIZON_COUNT).fill(1);
       const scaled = new Float64Array(LEVEL_COUNT);
@@ -146,6 +149,7 @@ export function spreadRecalibration(inner: Forecaster, options: RecalibrationOpt
   };
 }
 
+const MAX_WINDOW_WEEKS = 52;
 const Q025 = QUANTILE_LEVELS.findIndex((l) => Math.abs(l - 0.025) < 1e-9);
 const Q25 = QUANTILE_LEVELS.findIndex((l) => Math.abs(l - 0.25) < 1e-9);
 const Q75 = QUANTILE_LEVELS.findIndex((l) => Math.abs(l - 0.75) < 1e-9);
@@ -169,16 +173,18 @@ function splitRecalibrated(
   current: readonly RoundQuantiles[],
   panel: SeriesPanel,
   lastIndex: number,
-  pasts: readonly (RoundQuantiles[] | undefined)[],
-  windowWeeks: number,
+  pastAt: (origin: number) => RoundQuantiles[] | undefined,
+  window: { readonly weeks: number; readonly minForecasts: number },
   factors: readonly number[],
 ): RoundQuantiles[] {
   const c50 = new Float64Array(HORIZON_COUNT).fill(1);
   const c95 = new Float64Array(HORIZON_COUNT).fill(1);
   for (let h = 0; h < HORIZON_COUNT; h++) {
     const cells: number[] = []; // m, q025, q25, q75, q975, y per past forecast
-    for (let origin = lastIndex - h - 1; origin >= Math.max(0, lastIndex - h - windowWeeks); origin--) {
-      pasts[origin]?.forEach((q, l) => {
+    const first = lastIndex - h - 1;
+    for (let origin = first; origin >= Math.max(0, first - MAX_WINDOW_WEEKS + 1); origin--) {
+      if (first - origin >= window.weeks && cells.length / 6 >= window.minForecasts) break;
+      pastAt(origin)?.forEach((q, l) => {
         const y = (panel.rows[l] as Float64Array)[origin + h + 1] as number;
         if (Number.isNaN(y)) return;
         const at = (i: number) => q[h * LEVEL_COUNT + i] as number;
