@@ -92,32 +92,74 @@ describeWithSharedData('forecast season on the real 2023-24 files (two locations
     expect(stderr).toContain('2024-01-13: 2 location(s) from target-hospital-admissions_2024-01-06.csv');
   });
 
-  it('forecasts each round from the snapshot dated the week before it, not from later data', () => {
-    const written = parseModelOutputCsv(
-      readFileSync(join(out, 'healthmesh-ensemble', `${rounds[2]}-healthmesh-ensemble.csv`), 'utf8'),
-    );
-    const from = (file: string) =>
-      forecastRound(
-        buildPanel(parseTargetDataCsv(readFileSync(file, 'utf8'))),
-        seasonForecaster('ensemble'),
-        day(rounds[2] as string),
+  it('forecasts each round from the snapshot dated the week before it, not from later data', async () => {
+    const plain = (d: string) => {
+      const file = join(work, `${d}.csv`);
+      writeFileSync(
+        file,
+        slice(join(archive, `target-hospital-admissions_${d}.csv${d === '2024-01-06' ? '' : '.gz'}`)),
       );
-    const gz = (d: string) => {
-      const plain = join(work, `${d}.csv`);
-      writeFileSync(plain, slice(join(archive, `target-hospital-admissions_${d}.csv.gz`)));
-      return plain;
+      return file;
     };
-    const asKnown = from(gz('2024-01-13'));
-    const sameDay = from(gz('2024-01-20'));
-    const final = from(finalFile);
-    const values = (fs: typeof written) => fs.flatMap((f) => [...f.values].map((v) => v.toPrecision(12)));
-    // Equal, to the digit, to a forecast from the data known then; the snapshot of the round's own date (with its
-    // revisions of the last week) or the final data give other numbers, so either leaking in would show.
-    expect(values(written)).toEqual(values(asKnown));
-    expect(values(written)).not.toEqual(values(sameDay));
-    expect(values(written)).not.toEqual(values(final));
+    const values = (fs: readonly { values: Float64Array }[]) =>
+      fs.flatMap((f) => [...f.values].map((v) => v.toPrecision(12)));
+    // The baseline keeps nothing between rounds: each round equals, to the digit, a forecast from the snapshot dated
+    // the week before it, and differs from one from the round's own snapshot (published after its deadline, with
+    // revisions of the last week) or from the final file.
+    const snapshotBefore = ['2023-12-30', '2024-01-06', '2024-01-13'];
+    rounds.forEach((round, i) => {
+      const written = parseModelOutputCsv(
+        readFileSync(join(out, 'healthmesh-baseline', `${round}-healthmesh-baseline.csv`), 'utf8'),
+      );
+      const from = (file: string) =>
+        forecastRound(buildPanel(readTargetDataFile(file)), seasonForecaster('baseline'), day(round));
+      expect(values(written)).toEqual(values(from(plain(snapshotBefore[i] as string))));
+      expect(values(written)).not.toEqual(values(from(plain(round))));
+      expect(values(written)).not.toEqual(values(from(finalFile)));
+    });
+    // The ensemble recalibrates on its earlier rounds as issued, so it is checked by tampering instead: ten times
+    // every count of the last round's own snapshot and of the final file changes none of its forecasts.
+    const tampered = join(work, 'tampered');
+    mkdirSync(join(tampered, 'archive'), { recursive: true });
+    for (const name of readdirSync(archive)) {
+      const text = name.includes('2024-01-20') ? tenfold(plain('2024-01-20')) : null;
+      writeFileSync(
+        join(tampered, 'archive', name),
+        text === null ? readFileSync(join(archive, name)) : gzipSync(text),
+      );
+    }
+    writeFileSync(join(tampered, 'final.csv'), tenfold(finalFile));
+    const cli = captureIo();
+    const args = [
+      'forecast',
+      'season',
+      '--target-data',
+      join(tampered, 'final.csv'),
+      '--as-of',
+      join(tampered, 'archive'),
+    ];
+    const range = ['--from', rounds[0] as string, '--to', rounds[2] as string, '--out', join(tampered, 'out')];
+    expect(await main([...args, ...range], cli.io), cli.err).toBe(0);
+    for (const round of rounds) {
+      const file = `${round}-healthmesh-ensemble.csv`;
+      const again = readFileSync(join(tampered, 'out', 'healthmesh-ensemble', file), 'utf8');
+      expect(again).toBe(readFileSync(join(out, 'healthmesh-ensemble', file), 'utf8'));
+    }
   });
 });
+
+/** A target-data file's text with every count multiplied by ten. */
+function tenfold(file: string): string {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line, i) => {
+      const cells = line.split(',');
+      if (i === 0 || cells.length < 4) return line;
+      cells[3] = String(10 * Number(cells[3]));
+      return cells.join(',');
+    })
+    .join('\n');
+}
 
 describe('forecast season without shared data: rounds, missing values, the API', () => {
   const weeks = 40;
