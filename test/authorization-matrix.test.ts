@@ -78,6 +78,11 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'POST /cohort/$run': { allow: 'authenticated', ...json({ definition: COHORT }) },
   'POST /surveillance/$federated-series': { allow: 'authenticated', ...json({ hubs: [HUB] }) },
   'POST /surveillance/$federated-forecast': { allow: 'authenticated', ...json({ hubs: [HUB] }) },
+  // Computes from the posted data only (gate.fromRequest); a malformed file is a 400 for every role.
+  'POST /surveillance/$forecast-season': {
+    allow: 'authenticated',
+    ...json({ target_data: 'date,location,value\n2024-01-06,01,3\n' }),
+  },
   'GET /surveillance/forecasts': { allow: 'authenticated' },
   'GET /surveillance/scores': { allow: 'authenticated' },
   'GET /surveillance/alerts': { allow: 'authenticated' },

@@ -58,6 +58,7 @@ export type DisclosureRule =
   | 'differencing' // refused: with an earlier release it would reveal a small group
   | 'released-series' // computed from a series as released, not from exact counts
   | 'parameter' // a number that describes no one (a threshold, a horizon, a year)
+  | 'request-data' // computed only from data the caller sent in the request, nothing of the hub's
   | 'fit-support' // an exact model update or a model's output: enough rows, events, non-events and contributors
   | 'reissued' // released earlier (the release log, a peer) and answered again as it was
   | 'text' // labels, codes and dates: no number about people
@@ -318,6 +319,15 @@ export class ReleaseGate {
   /** A number that describes no one: a policy value, a horizon, a year, a version. Say what it is. */
   parameter<N extends number | null>(value: N, _what: string): Released<N> {
     return this.mint(value, ['parameter']);
+  }
+
+  /**
+   * An answer computed only from data the caller sent in the same request (a season forecast of a target-data file
+   * posted to the route): it reads nothing of the hub's, so it holds nothing the caller did not already have.
+   * Say what was sent.
+   */
+  fromRequest<T>(value: T, _what: string): Released<T> {
+    return this.mint(value, ['request-data']);
   }
 
   /**

@@ -134,6 +134,34 @@ export const FederatedForecastBody = Type.Object({
   ),
 });
 
+const MissingWeeks = Type.Union([Type.Literal('refuse'), Type.Literal('interpolate'), Type.Literal('restart')], {
+  description: 'NA rows and missing weeks: refuse, interpolate (default) or restart (docs/surveillance.md)',
+});
+export const SeasonForecastBody = Type.Object({
+  target_data: Text('hubverse target-data CSV text: the rounds, and the data when no snapshots are sent', {
+    minLength: 1,
+  }),
+  snapshots: Type.Optional(
+    Type.Array(
+      Type.Object({
+        as_of: Day('the date the snapshot stood on, YYYY-MM-DD'),
+        target_data: Text('the target-data CSV text as it stood then', { minLength: 1 }),
+      }),
+      { description: 'dated snapshots: each round reads the latest one dated before it' },
+    ),
+  ),
+  from: Type.Optional(Day('the first reference date (default: the season of the last data week)')),
+  to: Type.Optional(Day('the last reference date (default: the week after the last data week)')),
+  missing: Type.Optional(MissingWeeks),
+  models: Type.Optional(
+    Type.Array(Type.Union([Type.Literal('ensemble'), Type.Literal('baseline')]), {
+      minItems: 1,
+      maxItems: 2,
+      description: 'ensemble (default) and/or baseline',
+    }),
+  ),
+});
+
 // --- the console's routes ----------------------------------------------------------------------------------------
 
 export const CatalogParams = Type.Object({ view: Text('a built-in view name') });

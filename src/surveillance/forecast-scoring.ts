@@ -10,12 +10,14 @@ function truthKey(location: string, day: number): string {
   return `${location}|${day}`;
 }
 
-/** Indexes series as truth for scoring. */
+/** Indexes series as truth for scoring. Weeks a file did not report (`missingDays`) are no truth, whatever filled them. */
 export function truthTable(series: readonly WeeklySeries[]): TruthTable {
   const table = new Map<string, number>();
   for (const s of series) {
+    const missing = new Set(s.missingDays ?? []);
     s.values.forEach((v, i) => {
-      table.set(truthKey(s.location, s.startDay + 7 * i), v);
+      const day = s.startDay + 7 * i;
+      if (!Number.isNaN(v) && !missing.has(day)) table.set(truthKey(s.location, day), v);
     });
   }
   return table;

@@ -92,7 +92,17 @@ export {
   runSeason,
   scoreSeason,
 } from './season-evaluation.js';
-export { readModelOutputDir, readTargetDataFile } from './season-files.js';
+export { listSnapshots, readModelOutputDir, readTargetDataFile, type TargetDataSnapshot } from './season-files.js';
+export {
+  forecastSeason,
+  SEASON_MODELS,
+  type SeasonForecast,
+  type SeasonInput,
+  type SeasonRound,
+  type SeasonSnapshot,
+  seasonForecaster,
+  seasonRounds,
+} from './season-forecast.js';
 export { type RecalibrationOptions, spreadRecalibration } from './spread-recalibration.js';
 export {
   type ImputedSeries,
@@ -103,5 +113,10 @@ export {
   spreadSuppressedMass,
   suppressedMidpoint,
 } from './suppressed-weeks.js';
-export { parseTargetDataCsv, type TargetDataOptions } from './target-data-csv.js';
+export {
+  MISSING_POLICIES,
+  type MissingPolicy,
+  parseTargetDataCsv,
+  type TargetDataOptions,
+} from './target-data-csv.js';
 export { buildPanel, isoDay, panelIndexOf, parseIsoDay, type SeriesPanel, type WeeklySeries } from './weekly-series.js';

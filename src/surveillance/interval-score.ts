@@ -20,10 +20,13 @@ export interface IntervalScore {
 
 /** Number of central intervals among the 23 levels: (0.01, 0.99), (0.025, 0.975), …, (0.45, 0.55). */
 const K = (LEVEL_COUNT - 1) / 2;
-const Q025 = 1;
-const Q975 = LEVEL_COUNT - 2;
-const Q25 = 5;
-const Q75 = LEVEL_COUNT - 6;
+// Found in the level list rather than counted by hand: 5 and LEVEL_COUNT − 6 are the 0.20/0.80 levels, which made
+// every "50%" coverage a 60% one.
+const levelAt = (level: number): number => QUANTILE_LEVELS.findIndex((l) => Math.abs(l - level) < 1e-9);
+const Q025 = levelAt(0.025);
+const Q975 = levelAt(0.975);
+const Q25 = levelAt(0.25);
+const Q75 = levelAt(0.75);
 
 /**
  * Scores one 23-level quantile forecast against the observed value `y`. Pass already-transformed values (e.g.

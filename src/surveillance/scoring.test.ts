@@ -46,8 +46,24 @@ describe('weighted interval score', () => {
 
   it('counts coverage with the bounds included, as FluSight does', () => {
     const q = Float64Array.from(QUANTILE_LEVELS, (t) => Math.round(10 * t));
-    expect(intervalScore(q, q[5] as number).covered50).toBe(true);
-    expect(intervalScore(q, (q[17] as number) + 0.5).covered50).toBe(false);
+    // Levels 6 and 16 are 0.25 and 0.75: a truth on either bound is covered.
+    expect(intervalScore(q, q[6] as number).covered50).toBe(true);
+    expect(intervalScore(q, q[16] as number).covered50).toBe(true);
+    expect(intervalScore(q, (q[16] as number) + 0.5).covered50).toBe(false);
+  });
+
+  it('takes the 50% interval from the 0.25 and 0.75 levels and the 95% one from 0.025 and 0.975', () => {
+    // Quantile τ at 1000 τ: the truth 220 lies between q0.20 and q0.25, so a 50% interval read from the 0.20/0.80
+    // levels would cover it; 760 lies between q0.75 and q0.80.
+    const q = Float64Array.from(QUANTILE_LEVELS, (t) => 1000 * t);
+    expect(intervalScore(q, 220).covered50).toBe(false);
+    expect(intervalScore(q, 760).covered50).toBe(false);
+    expect(intervalScore(q, 250).covered50).toBe(true);
+    expect(intervalScore(q, 750).covered50).toBe(true);
+    expect(intervalScore(q, 20).covered95).toBe(false);
+    expect(intervalScore(q, 25).covered95).toBe(true);
+    expect(intervalScore(q, 975).covered95).toBe(true);
+    expect(intervalScore(q, 980).covered95).toBe(false);
   });
 });
 

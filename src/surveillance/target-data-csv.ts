@@ -13,6 +13,29 @@ export interface TargetDataOptions {
    * this date; without it, the latest version in the file.
    */
   readonly asOf?: string;
+  /** What an `NA` or empty value, or a week absent inside a location's span, does (default `refuse`). */
+  readonly missing?: MissingPolicy;
+}
+
+/**
+ * How missing weeks in a target-data file are read. The CDC's target files carry `NA` rows for weeks a
+ * jurisdiction did not report (reporting was voluntary in some periods):
+ * - `refuse`: an `NA`/empty value is `SURVEILLANCE_BAD_VALUE`, an absent week `SURVEILLANCE_GAP`;
+ * - `interpolate`: a missing week between two reported ones reads linearly between them, so the location keeps its
+ *   earlier seasons (the forecasters learn their spreads from them); the filled weeks are listed;
+ * - `restart`: a missing week ends what came before it: the location's history starts again after its last
+ *   missing week (nothing is made up, at the cost of the earlier seasons).
+ * Under both, `NA` rows before a location's first or after its last reported week are left out (the weeks are
+ * simply not there yet), and a location with no reported week at all is left out.
+ */
+export type MissingPolicy = 'refuse' | 'interpolate' | 'restart';
+
+/** The policies of {@link MissingPolicy}, for option checks. */
+export const MISSING_POLICIES: readonly MissingPolicy[] = ['refuse', 'interpolate', 'restart'];
+
+/** `NA` as R writes it, and an empty field: a week the file says was not reported. */
+function isMissingText(text: string): boolean {
+  return text === '' || text === 'NA';
 }
 
 interface Row {
@@ -66,6 +89,7 @@ export function parseTargetDataCsv(text: string, options: TargetDataOptions = {}
   }
   const hasTarget = columns.includes('target');
   const hasAsOf = columns.includes('as_of');
+  const missing = options.missing ?? 'refuse';
   const cutoff = options.asOf === undefined ? Number.POSITIVE_INFINITY : parseIsoDay(options.asOf);
   if (cutoff === undefined) throw new HealthmeshError('SURVEILLANCE_BAD_DATE', `asOf ${options.asOf} is not a date`);
 
@@ -95,8 +119,9 @@ export function parseTargetDataCsv(text: string, options: TargetDataOptions = {}
       asOf = parsed;
     }
     const valueText = record[valueCol as string] ?? '';
-    const value = valueText === '' ? Number.NaN : Number(valueText);
-    if (!Number.isFinite(value)) {
+    const missingValue = missing !== 'refuse' && isMissingText(valueText);
+    const value = missingValue ? Number.NaN : valueText === '' ? Number.NaN : Number(valueText);
+    if (!missingValue && !Number.isFinite(value)) {
       throw new HealthmeshError(
         'SURVEILLANCE_BAD_VALUE',
         `${file}:${line}: ${location} ${dateText}: value "${valueText}" is not a number`,
@@ -128,11 +153,23 @@ export function parseTargetDataCsv(text: string, options: TargetDataOptions = {}
       weeks.set(day, { line, day, value, asOf, name: record.location_name ?? location });
     }
   }
-  return [...byLocation].map(([location, weeks]) => toSeries(file, location, weeks));
+  const out: WeeklySeries[] = [];
+  for (const [location, weeks] of byLocation) {
+    const series = toSeries(file, location, weeks, missing);
+    if (series) out.push(series);
+  }
+  return out;
 }
 
-function toSeries(file: string, location: string, weeks: Map<number, Row>): WeeklySeries {
-  const rows = [...weeks.values()].sort((a, b) => a.day - b.day);
+function toSeries(
+  file: string,
+  location: string,
+  weeks: Map<number, Row>,
+  missing: MissingPolicy,
+): WeeklySeries | undefined {
+  // NA rows outside the reported span are weeks not there yet: left out under any policy but refuse.
+  const rows = [...weeks.values()].filter((r) => !Number.isNaN(r.value)).sort((a, b) => a.day - b.day);
+  if (rows.length === 0) return undefined;
   const first = rows[0] as Row;
   const last = rows[rows.length - 1] as Row;
   for (const row of rows) {
@@ -145,6 +182,7 @@ function toSeries(file: string, location: string, weeks: Map<number, Row>): Week
     }
   }
   const length = (last.day - first.day) / 7 + 1;
+  if (length !== rows.length && missing !== 'refuse') return filledSeries(location, first.name, rows, length, missing);
   if (length !== rows.length) {
     const missing: string[] = [];
     for (let day = first.day, i = 0; day <= last.day; day += 7) {
@@ -162,4 +200,38 @@ function toSeries(file: string, location: string, weeks: Map<number, Row>): Week
     values[i] = row.value;
   });
   return { location, locationName: first.name, startDay: first.day, values };
+}
+
+/** A series with missing weeks inside its span, filled by the policy; the filled weeks are listed. */
+function filledSeries(
+  location: string,
+  locationName: string,
+  rows: readonly Row[],
+  length: number,
+  missing: 'interpolate' | 'restart',
+): WeeklySeries {
+  const startDay = (rows[0] as Row).day;
+  const values = new Float64Array(length).fill(Number.NaN);
+  for (const row of rows) values[(row.day - startDay) / 7] = row.value;
+  const missingDays: number[] = [];
+  let before = 0;
+  for (let i = 1; i < length; i++) {
+    if (!Number.isNaN(values[i] as number)) {
+      before = i;
+      continue;
+    }
+    missingDays.push(startDay + 7 * i);
+    if (missing === 'restart') continue;
+    let after = i + 1;
+    while (Number.isNaN(values[after] as number)) after++;
+    const from = values[before] as number;
+    const to = values[after] as number;
+    values[i] = from + ((to - from) * (i - before)) / (after - before);
+  }
+  if (missing === 'restart') {
+    // Only the weeks after the last missing one are kept, as if the location had first reported then.
+    const kept = ((missingDays[missingDays.length - 1] as number) - startDay) / 7 + 1;
+    return { location, locationName, startDay: startDay + 7 * kept, values: values.slice(kept), missingDays };
+  }
+  return { location, locationName, startDay, values, missingDays };
 }

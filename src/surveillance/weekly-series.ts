@@ -30,6 +30,11 @@ export interface WeeklySeries {
   /** Day number ({@link parseIsoDay}) of the first week's end date. */
   readonly startDay: number;
   readonly values: Float64Array;
+  /**
+   * Weeks a target-data file did not report inside the series' span, read by its missing-value policy
+   * (`MissingPolicy`): interpolated values, or NaN before the restart.
+   */
+  readonly missingDays?: readonly number[];
 }
 
 /** End day of week `index` of a series. */

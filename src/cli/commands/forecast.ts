@@ -29,6 +29,7 @@ import {
 } from '../../surveillance/index.js';
 import { audited, pathTarget } from '../audited-work.js';
 import type { Io } from '../io.js';
+import { forecastSeasonCommand } from './forecast-season.js';
 
 const BASELINE = 'FluSight-baseline';
 
@@ -273,7 +274,7 @@ async function scoreForecastFile(opts: ScoreOptions, io: Io): Promise<void> {
   for (const [group, s] of groups) io.out.write(`${row(group, s.overall, s.relativeWisNatural)}\n`);
 }
 
-/** `healthmesh forecast run | score` (docs/surveillance.md). */
+/** `healthmesh forecast run | score | season` (docs/surveillance.md). */
 export function forecastCommand(program: Command, io: Io, setCode: (c: number) => void): void {
   const forecast = program
     .command('forecast')
@@ -340,4 +341,5 @@ export function forecastCommand(program: Command, io: Io, setCode: (c: number) =
       await scoreForecastFile(opts, io);
       setCode(0);
     });
+  forecastSeasonCommand(forecast, io, setCode);
 }

@@ -15,6 +15,7 @@ import {
 import { FederatedForecastBody, FederatedSeriesBody, ForecastListQuery } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
+import { seasonForecastRoute } from './surveillance-season.js';
 
 type Query = Static<typeof ForecastListQuery>;
 type SeriesBody = Static<typeof FederatedSeriesBody>;
@@ -66,6 +67,7 @@ export function surveillanceRoutes(
     return ctx.federation;
   };
   return async (app: FastifyInstance) => {
+    await app.register(seasonForecastRoute(ctx));
     // `POST /surveillance/$federated-series` with `{ hubs, through? }`: each named hub's weekly ILI and confirmed
     // series as that hub released them (disclosure-controlled, suppressed weeks null), gathered over signed HTTP.
     const config = { allow: 'authenticated' } as const;
