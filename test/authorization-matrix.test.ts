@@ -127,6 +127,11 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
     allow: ['researcher', 'developer', 'steward', 'admin'],
     url: '/projects/p-none/outputs',
   },
+  'POST /projects/:id/cohort/$run': {
+    allow: ['researcher', 'developer'],
+    url: '/projects/p-none/cohort/$run',
+    ...json({ definition: COHORT }),
+  },
   'GET /outputs/awaiting-review': { allow: ['steward', 'admin'] },
   'GET /outputs/:id/content': { allow: ['steward', 'admin'], url: '/outputs/out_none/content' },
   'POST /outputs/:id/decision': {
@@ -185,6 +190,7 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'GET /me': { allow: 'self' },
   'GET /me/timeline': { allow: 'self' },
   'GET /me/consent': { allow: 'self' },
+  'GET /me/uses': { allow: 'self' },
   'PUT /me/consent/:purpose': { allow: 'self', url: '/me/consent/research', ...json({ choice: 'deny' }) },
   'GET /me/$everything': { allow: 'self' },
   'GET /me/export.csv': { allow: 'self' },

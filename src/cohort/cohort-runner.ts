@@ -152,6 +152,16 @@ export async function entriesByDay(db: Database, cohortId: string): Promise<{ da
   return rows.map((r) => ({ day: r.d, entries: num(r.n) }));
 }
 
+/** The stored runs whose result includes any of `patientKeys` (a citizen's records), in no order. */
+export async function cohortIdsIncluding(db: Database, patientKeys: readonly string[]): Promise<string[]> {
+  if (patientKeys.length === 0) return [];
+  const rows = await db.all<{ cohort_id: string }>(
+    `SELECT DISTINCT cohort_id FROM cohort_result WHERE ${db.inList('patient_key', '$1')}`,
+    [[...patientKeys]],
+  );
+  return rows.map((r) => r.cohort_id);
+}
+
 /** A stored run, or COHORT_NOT_FOUND. */
 export async function loadCohortRun(
   db: Database,

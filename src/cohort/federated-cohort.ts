@@ -8,6 +8,7 @@
  */
 
 import type { HubServices as Hub } from '../context/index.js';
+import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { Released, ReleasedCount, RingCall, RingResponse } from '../privacy/index.js';
@@ -60,6 +61,18 @@ async function ageSexCounts(hub: Hub, cohortId: string): Promise<number[][]> {
     if (row !== undefined) row[s < 0 ? 3 : s] = (row[s < 0 ? 3 : s] ?? 0) + Number(r.n);
   }
   return cells;
+}
+
+/**
+ * What a hub's projects lend the cohort federation (server/ wires `hub.projects` in; the cohort module sits below
+ * projects): a peer's cohort for a project runs only if this hub approved that project for that peer, for the
+ * project's own purpose, and each run is recorded as the project's use of the people it included.
+ */
+export interface ProjectWork {
+  /** The project's purpose here, or a refusal (403) if `peer` may not run work in it at this hub. */
+  authorizePeer(peer: string, project: string): Promise<{ purpose: string }>;
+  /** Record that `project` ran the cohort `cohortId` here for `requester`. */
+  recordUse(project: string, cohortId: string, requester: string): Promise<void>;
 }
 
 /** The purpose a cohort request runs for when it names none: research (docs/consent.md). */
@@ -131,6 +144,7 @@ async function memberTokens(hub: Hub, def: CohortDefinition, purpose: unknown): 
 /** The cohort side of a hub's federation: `cohort.run` and, when the hub holds a linkage key, `cohort.linkage`. */
 export class CohortFederation {
   readonly party: LinkageParty | undefined;
+  private projects: ProjectWork | undefined;
 
   constructor(private readonly hub: Hub) {
     this.party = hub.linkageKey !== undefined ? new LinkageParty(hub.linkageKey, hub.clock) : undefined;
@@ -138,14 +152,40 @@ export class CohortFederation {
 
   register(operations = new OperationRegistry()): OperationRegistry {
     // A peer's request runs for the purpose it names, research when it names none.
-    operations.register('cohort.run', 'peer', ({ body, peer }) => {
-      const b = body as { definition: unknown; purpose?: unknown };
-      return releaseCohort(this.hub, b.definition, `peer:${peer}`, b.purpose ?? DEFAULT_COHORT_PURPOSE);
+    operations.register('cohort.run', 'peer', async ({ body, peer }) => {
+      const b = body as { definition: unknown; purpose?: unknown; project?: unknown };
+      if (b.project === undefined) {
+        return releaseCohort(this.hub, b.definition, `peer:${peer}`, b.purpose ?? DEFAULT_COHORT_PURPOSE);
+      }
+      // Work in a project: this hub's own record of the project decides, and its purpose, not the request's.
+      const { project, purpose } = await this.projectOf(peer, b.project);
+      const def = validateCohortDefinition(b.definition);
+      const released = await releaseCohort(this.hub, def, `peer:${peer}/project:${project}`, purpose);
+      await this.projects!.recordUse(project, cohortIdOf(def, purpose), `peer:${peer}`);
+      return released;
     });
     if (this.party !== undefined) {
-      operations.register('cohort.linkage', 'peer', async ({ body }) => this.releasedRing(await this.linkage(body)));
+      operations.register('cohort.linkage', 'peer', async ({ body, peer }) => {
+        const b = body as { project?: unknown };
+        const scoped =
+          b.project === undefined ? body : { ...b, purpose: (await this.projectOf(peer, b.project)).purpose };
+        return this.releasedRing(await this.linkage(scoped));
+      });
     }
     return operations;
+  }
+
+  /** Let peers run cohorts in projects this hub approved (without it, a request naming a project is refused). */
+  withProjects(work: ProjectWork): this {
+    this.projects = work;
+    return this;
+  }
+
+  private async projectOf(peer: string, project: unknown): Promise<{ project: string; purpose: string }> {
+    if (typeof project !== 'string' || this.projects === undefined) {
+      throw new HealthmeshError('PROJECT_NOT_FOUND', 'this hub runs no project work for peers');
+    }
+    return { project, purpose: (await this.projects.authorizePeer(peer, project)).purpose };
   }
 
   /** One ring step for the population a definition selects here. */
@@ -184,20 +224,26 @@ export class CohortFederation {
     hubs: readonly string[],
     input: unknown,
     purposeName: unknown = DEFAULT_COHORT_PURPOSE,
+    options: { project?: { id: string; requester: string } } = {},
   ): Promise<Released<FederatedCohort>> {
     const def = validateCohortDefinition(input);
+    const project = options.project;
+    // Each peer checks the project against its own approval; the body names it so that they can.
+    const scope = project === undefined ? {} : { project: project.id };
     // Checked here before any hub is asked: each peer checks it again against its own policy.
     const purpose = this.hub.consent.policy.purpose(purposeName).name;
     const { gate } = this.hub;
     const self = this.hub.config.name;
     const others = hubs.filter((h) => h !== self);
     const [local, remote] = await Promise.all([
-      hubs.includes(self) ? releaseCohort(this.hub, def, 'coordinator', purpose) : Promise.resolve(undefined),
+      hubs.includes(self)
+        ? releaseCohort(this.hub, def, project ? `project:${project.id}` : 'coordinator', purpose)
+        : Promise.resolve(undefined),
       fanOut(
         federation.client,
         others,
         'cohort.run',
-        { definition: def, purpose },
+        { definition: def, purpose, ...scope },
         { timeoutMs: federation.timeoutMs },
       ),
     ]);
@@ -219,7 +265,7 @@ export class CohortFederation {
           : ((await federation.client.call(
               hub,
               'cohort.linkage',
-              { definition: def, ring: request, purpose },
+              { definition: def, ring: request, purpose, ...scope },
               { timeoutMs: federation.timeoutMs },
             )) as RingResponse);
       try {

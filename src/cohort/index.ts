@@ -37,14 +37,21 @@ export type {
 } from './cohort-release.js';
 export { AGE_BANDS, releaseCohortStatistics, SEXES } from './cohort-release.js';
 export type { AttritionStep, CohortConsent, CohortRun, CohortRunSummary } from './cohort-runner.js';
-export { cohortIdOf, entriesByDay, listCohortRuns, loadCohortRun, runCohort } from './cohort-runner.js';
+export {
+  cohortIdOf,
+  cohortIdsIncluding,
+  entriesByDay,
+  listCohortRuns,
+  loadCohortRun,
+  runCohort,
+} from './cohort-runner.js';
 export { cohortMigrations } from './cohort-schema.js';
 export { validateCohortDefinition } from './cohort-validation.js';
 export type { ConceptMatch } from './concept-search.js';
 export { searchConcepts } from './concept-search.js';
 /** `EVENT_TABLE`: the event index, a published read-only relation with the columns in docs/cohorts.md. */
 export { EVENT_TABLE, eventDateSpan, FHIR_ORIGIN, refreshEventIndex } from './event-index.js';
-export type { FederatedCohort, ReleasedCohort } from './federated-cohort.js';
+export type { FederatedCohort, ProjectWork, ReleasedCohort } from './federated-cohort.js';
 export { CohortFederation, DEFAULT_COHORT_PURPOSE, releaseCohort } from './federated-cohort.js';
 export type { PooledMeasurement } from './measurement-pooling.js';
 export { poolMeasurements } from './measurement-pooling.js';

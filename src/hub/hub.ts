@@ -26,7 +26,7 @@ import type { Enrolment, MyConsent } from '../mydata/index.js';
 import { mydataModule } from '../mydata/index.js';
 import type { OutputAirlock } from '../outputs/index.js';
 import { outputsModule } from '../outputs/index.js';
-import type { ProjectRegistry } from '../projects/index.js';
+import type { ProjectRegistry, ProjectUses } from '../projects/index.js';
 import { projectsModule } from '../projects/index.js';
 import type { Migration } from '../store/index.js';
 import { migrate } from '../store/index.js';
@@ -70,6 +70,8 @@ export interface Hub extends HubServices {
   tables: AnalyticTables;
   /** Access requests, reviews and approved projects (docs/projects.md). */
   projects: ProjectRegistry;
+  /** What each project ran at this hub, traced to the runs it left. */
+  projectUses: ProjectUses;
   /** The airlock of project workspaces: what may leave them, checked by the gate's rules or a steward. */
   outputs: OutputAirlock;
   /** Citizens' enrolment codes and the records linked to their accounts. */

@@ -26,3 +26,5 @@ export type {
   ProjectView,
 } from './project-rows.js';
 export { projectMigrations } from './project-schema.js';
+export type { ProjectUse } from './project-uses.js';
+export { ProjectUses } from './project-uses.js';

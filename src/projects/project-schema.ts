@@ -56,4 +56,20 @@ export const projectMigrations: readonly Migration[] = [
       ['project_event', ['project_id']],
     ],
   },
+  {
+    module: 'projects',
+    version: 2,
+    name: "each piece of a project's work at this hub: what ran, for whom, when",
+    statements: [
+      // `ref`: what the work left at this hub (a cohort run's id), so a person's inclusion can be traced to projects.
+      `CREATE TABLE project_use (
+        project_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        ref VARCHAR NOT NULL,
+        requester VARCHAR NOT NULL,
+        used_at TIMESTAMPTZ NOT NULL
+      )`,
+    ],
+    indexes: [['project_use', ['ref']]],
+  },
 ];

@@ -38,6 +38,7 @@ import { modelPredictRoutes } from './routes/model-predict.js';
 import { modelRoutes } from './routes/models.js';
 import { mydataRoutes } from './routes/mydata.js';
 import { outputRoutes } from './routes/outputs.js';
+import { projectWorkRoutes } from './routes/project-work.js';
 import { projectRoutes } from './routes/projects.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
@@ -218,6 +219,11 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(readRoutes(ctx));
   await app.register(mydataRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);
+  // Peers' cohorts in a project run only where this hub approved it, and count as the project's use.
+  cohorts.withProjects({
+    authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id),
+    recordUse: (project, cohortId, requester) => hub.projectUses.record(project, 'cohort', cohortId, requester),
+  });
   const series = options.series ?? new SeriesFederation(hub);
   const federation = options.federation ?? (await openHubFederation(hub, cohorts, series));
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
@@ -229,6 +235,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(consoleUploadRoutes({ hub }));
   await app.register(projectRoutes({ hub, federation }));
   await app.register(outputRoutes({ hub }));
+  await app.register(projectWorkRoutes({ hub, cohorts, federation }));
   await app.register(authRoutes({ hub }));
   await app.register(accountRoutes({ hub }));
   await app.register(openApiRoutes(routes, { title: `healthmesh hub ${hub.config.name}`, version: '0.1.0' }));

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { cohortIdsIncluding } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import { everythingBundle, TIMELINE_TYPES, timeline, timelineCsv } from '../../mydata/index.js';
 import type { RouteContext } from '../app.js';
@@ -124,6 +125,22 @@ export function mydataRoutes(ctx: RouteContext) {
         return { purposes: await hub.myConsent.choices(keys) };
       },
     );
+
+    // Who used my data: the projects whose cohorts at this hub included the citizen, what for and when.
+    app.get('/me/uses', { config: self }, async (req) => {
+      req.auditAction = { action: 'me-uses', target: 'me/uses' };
+      const runs = await cohortIdsIncluding(hub.db, await linkedKeys(req.principal!.name));
+      const uses = await hub.projectUses.of(runs);
+      return {
+        uses: uses.map((u) => ({
+          project: u.projectId,
+          title: u.title,
+          purpose: u.purpose,
+          kind: u.kind,
+          at: u.usedAt.toISOString(),
+        })),
+      };
+    });
 
     app.get('/me/$everything', { config: self }, async (req, reply) => {
       req.auditAction = { action: 'me-everything', target: 'me/$everything' };

@@ -1,0 +1,89 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Role } from '../../access/index.js';
+import type { CohortFederation } from '../../cohort/index.js';
+import { cohortIdOf, releaseCohort, validateCohortDefinition } from '../../cohort/index.js';
+import type { Federation } from '../../federation/index.js';
+import type { Hub } from '../../hub/index.js';
+import { badRequest } from '../operation-outcome.js';
+
+const MEMBERS: readonly Role[] = ['researcher', 'developer'];
+const ProjectId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+const ProjectCohortBody = Type.Object(
+  {
+    definition: Type.Unknown({ description: 'a cohort definition (docs/cohorts.md)' }),
+    hubs: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { minItems: 1, maxItems: 20 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The analytic table each cohort domain reads: a project must have been approved for it. */
+const DOMAIN_TABLE: Record<string, string> = {
+  condition: 'condition',
+  observation: 'observation',
+  measurement: 'observation',
+  medication: 'medication_request',
+  procedure: 'procedure',
+  encounter: 'encounter',
+  immunization: 'immunization',
+};
+
+/** The tables a definition reads: each `domain` it names, and observations for measurement-value criteria. */
+function tablesOf(definition: unknown): string[] {
+  const tables = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) for (const x of v) walk(x);
+    else if (v !== null && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.domain === 'string' && DOMAIN_TABLE[o.domain]) tables.add(DOMAIN_TABLE[o.domain]!);
+      if (o.domain === undefined && o.conceptSet !== undefined && o.value !== undefined) tables.add('observation');
+      for (const [k, x] of Object.entries(o)) if (k !== 'conceptSets') walk(x);
+    }
+  };
+  walk(definition);
+  return [...tables].sort();
+}
+
+/**
+ * Work inside an approved project (its workspace): `POST /projects/:id/cohort/$run` runs a cohort over the project's
+ * scope only — the tables its domains read must be approved, it runs for the project's purpose (consent applied
+ * for it), and each hub it reaches must have approved the project (each checks again against its own record).
+ * What comes back passed each hub's release gate; the rows stay in each hub, and every run is recorded as the
+ * project's use of the people it included (a citizen sees it, mydata/).
+ */
+export function projectWorkRoutes(ctx: { hub: Hub; cohorts: CohortFederation; federation: Federation | undefined }) {
+  const { hub } = ctx;
+  return async (app: FastifyInstance) => {
+    app.post<{ Params: { id: string }; Body: { definition: unknown; hubs?: string[] } }>(
+      '/projects/:id/cohort/$run',
+      { config: { allow: MEMBERS, service: 'projects' }, schema: { params: ProjectId, body: ProjectCohortBody } },
+      async (req) => {
+        const { id } = req.params;
+        const self = hub.config.name;
+        const hubs = req.body.hubs ?? [self];
+        const def = validateCohortDefinition(req.body.definition);
+        const scope = await hub.projects.authorize(req.principal!, id, { tables: tablesOf(def), hubs });
+        req.auditAction = {
+          action: 'project-cohort-run',
+          target: `project:${id}`,
+          detail: { purpose: scope.purpose, hubs: hubs.join(',') },
+        };
+        const requester = `project:${id}/${req.principal!.name}`;
+        if (hubs.length === 1 && hubs[0] === self) {
+          const released = await releaseCohort(hub, def, requester, scope.purpose);
+          await hub.projectUses.record(id, 'cohort', cohortIdOf(def, scope.purpose), req.principal!.name);
+          return released;
+        }
+        if (ctx.federation === undefined)
+          throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
+        const released = await ctx.cohorts.run(ctx.federation, hubs, def, scope.purpose, {
+          project: { id, requester },
+        });
+        if (hubs.includes(self)) {
+          await hub.projectUses.record(id, 'cohort', cohortIdOf(def, scope.purpose), req.principal!.name);
+        }
+        return released;
+      },
+    );
+  };
+}

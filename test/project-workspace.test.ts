@@ -1,0 +1,151 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CohortFederation } from '../src/cohort/index.js';
+import { fixedClock, silentLogger } from '../src/core/index.js';
+import type { Federation } from '../src/federation/index.js';
+import { OperationRegistry } from '../src/federation/index.js';
+import type { Hub } from '../src/hub/index.js';
+import { initHub, openHub } from '../src/hub/index.js';
+import { ProjectFederation } from '../src/projects/index.js';
+import { generateRegion } from '../src/synth/index.js';
+import { peerEachOther, serveFederated } from './support/peer-servers.js';
+import { ingestOptions } from './support/temp-hub.js';
+
+/**
+ * Issue 16 item 4 and issue 18 item 4: a member runs a federated cohort inside an approved project — only over
+ * approved tables, for the project's purpose, only at hubs that approved it — and a citizen whose record it
+ * included sees the project among the uses of their data.
+ */
+const OUTPATIENTS = {
+  name: 'outpatients',
+  conceptSets: { amb: { concepts: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }] } },
+  entry: { domain: 'encounter', conceptSet: 'amb' },
+};
+const codeOf = (res: LightMyRequestResponse): string | undefined =>
+  (res.json() as { issue?: { details?: { coding?: { code?: string }[] } }[] }).issue?.[0]?.details?.coding?.[0]?.code;
+
+describe('work inside an approved project across two hubs', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hm-workspace-'));
+  const clock = fixedClock(new Date());
+  const hubs = new Map<string, Hub>();
+  const servers = new Map<string, { app: FastifyInstance; federation: Federation }>();
+  const tokens = new Map<string, string>();
+  let projectId = '';
+  const call = (hub: string, who: string, method: 'GET' | 'POST', url: string, body?: unknown) =>
+    servers.get(hub)!.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${tokens.get(`${hub}:${who}`)}` },
+      ...(body !== undefined && { payload: body as object }),
+    });
+
+  beforeAll(async () => {
+    for (const [name, role] of [
+      ['gyeonggi', 'research'],
+      ['gwangju', 'data'],
+    ] as const) {
+      const dir = join(root, name);
+      await initHub(dir, { name, config: { role }, logger: silentLogger(), clock });
+      const hub = await openHub(dir, { logger: silentLogger(), clock });
+      const input = join(root, `${name}-synth`);
+      generateRegion({ region: name, people: 60, seed: 'workspace', out: input });
+      const files = readdirSync(input)
+        .filter((f) => f.endsWith('.ndjson'))
+        .map((f) => join(input, f));
+      await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: `synth-${name}`, actor: 'test' }));
+      hubs.set(name, hub);
+      const cohorts = new CohortFederation(hub);
+      const operations = new ProjectFederation(hub).register(cohorts.register(new OperationRegistry()));
+      servers.set(name, await serveFederated(hub, operations, { cohorts }));
+      tokens.set(`${name}:ana`, await hub.tokens.create('ana', 'researcher'));
+      tokens.set(`${name}:steward`, await hub.tokens.create(`steward-${name}`, 'steward'));
+      tokens.set(`${name}:citizen`, await hub.tokens.create('resident-0', 'citizen'));
+    }
+    peerEachOther(servers);
+    const filed = await call('gyeonggi', 'ana', 'POST', '/projects', {
+      title: 'Outpatient care across regions',
+      purpose: 'research',
+      tables: [{ name: 'encounter', columns: ['patient_key', 'class_code'] }],
+      endDate: new Date(clock.now().getTime() + 90 * 86_400_000).toISOString().slice(0, 10),
+      members: [],
+      ethicsApproval: 'IRB-2026-0200',
+      dataUseAgreement: true,
+      hubs: ['gyeonggi', 'gwangju'],
+    });
+    expect(filed.statusCode, filed.body).toBe(201);
+    projectId = filed.json().id;
+    const ok = await call('gyeonggi', 'steward', 'POST', `/projects/${projectId}/review`, {
+      decision: 'approve',
+      comment: 'ok',
+    });
+    expect(ok.statusCode).toBe(200);
+  }, 180_000);
+  afterAll(async () => {
+    for (const s of servers.values()) await s.app.close();
+    for (const h of hubs.values()) await h.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('refuses a federated cohort before every hub it reaches approved the project', async () => {
+    const res = await call('gyeonggi', 'ana', 'POST', `/projects/${projectId}/cohort/$run`, {
+      definition: OUTPATIENTS,
+      hubs: ['gyeonggi', 'gwangju'],
+    });
+    expect(res.statusCode).toBe(403);
+    expect(codeOf(res)).toBe('PROJECT_NOT_APPROVED');
+  });
+
+  it('runs the cohort at both hubs once both approved, for the project purpose, and refuses tables outside it', async () => {
+    const review = await call('gwangju', 'steward', 'POST', `/projects/${projectId}/review`, {
+      decision: 'approve',
+      comment: 'ok',
+    });
+    expect(review.statusCode).toBe(200);
+    await call('gyeonggi', 'ana', 'GET', `/projects/${projectId}`); // the origin learns gwangju's decision
+    const res = await call('gyeonggi', 'ana', 'POST', `/projects/${projectId}/cohort/$run`, {
+      definition: OUTPATIENTS,
+      hubs: ['gyeonggi', 'gwangju'],
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const answer = res.json() as {
+      purpose: string;
+      hubs: { hub: string; persons: number | null }[];
+      failed: unknown[];
+    };
+    expect(answer.purpose).toBe('research');
+    expect(answer.failed).toEqual([]);
+    expect(answer.hubs.map((h) => h.hub).sort()).toEqual(['gwangju', 'gyeonggi']);
+    const medication = await call('gyeonggi', 'ana', 'POST', `/projects/${projectId}/cohort/$run`, {
+      definition: { ...OUTPATIENTS, entry: { domain: 'medication', conceptSet: 'amb' } },
+    });
+    expect(medication.statusCode).toBe(403);
+    expect(codeOf(medication)).toBe('PROJECT_OUT_OF_SCOPE');
+  });
+
+  it('has no workspace on a data hub: members work from the research hub that hosts the project', async () => {
+    const res = await call('gwangju', 'ana', 'POST', `/projects/${projectId}/cohort/$run`, { definition: OUTPATIENTS });
+    expect(res.statusCode).toBe(404);
+    expect(codeOf(res)).toBe('API_NOT_FOUND');
+  });
+
+  it("shows a citizen whose record the project's cohort included that the project used their data", async () => {
+    const gwangju = hubs.get('gwangju')!;
+    // A resident of gwangju in the cohort: enrol them with a code from their source.
+    let resident: string | undefined;
+    for (let i = 0; resident === undefined && i < 60; i++) {
+      const key = gwangju.pseudonymiser.patientKey('synth-gwangju', `p${i}`);
+      const rows = await gwangju.db.all('SELECT 1 AS one FROM cohort_result WHERE patient_key = $1', [key]);
+      if (rows.length > 0) resident = `p${i}`;
+    }
+    expect(resident).toBeDefined();
+    const { code } = await gwangju.enrolment.issue({ name: 'source', role: 'admin' }, 'synth-gwangju', resident!);
+    expect((await call('gwangju', 'citizen', 'POST', '/me/enrol', { code })).statusCode).toBe(201);
+    const uses = (await call('gwangju', 'citizen', 'GET', '/me/uses')).json().uses as Record<string, unknown>[];
+    expect(uses).toEqual([
+      expect.objectContaining({ project: projectId, title: 'Outpatient care across regions', purpose: 'research' }),
+    ]);
+  });
+});
