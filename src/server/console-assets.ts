@@ -17,7 +17,8 @@ export const CONSOLE_DIST = fileURLToPath(new URL('../../web/dist/', import.meta
  * through the style attribute, hence 'unsafe-inline' for styles (never for scripts).
  */
 const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+  // blob: images are the console's own: a figure a steward checks, fetched with the tab's token.
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /**
  * The console at `/` (its `index.html`) and its hashed bundles at `/assets/*`. These files hold no data (every

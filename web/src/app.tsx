@@ -17,6 +17,7 @@ import { MyRecordPage } from './pages/my-record.js';
 import { OverviewPage } from './pages/overview.js';
 import { ApplyPage, MyProjectsPage, ReviewPage } from './pages/projects.js';
 import { SurveillancePage } from './pages/surveillance.js';
+import { OutputsReviewPage, WorkspacePage } from './pages/workspace.js';
 
 /**
  * The console's pages. A page with `service` shows on hubs whose role offers it (research: projects; demonstration:
@@ -40,7 +41,7 @@ const PAGES = [
   { id: 'models', label: 'navModels', Page: ModelsPage, roles: STAFF },
   { id: 'surveillance', label: 'navSurveillance', Page: SurveillancePage, roles: STAFF },
   { id: 'ingest', label: 'navIngest', Page: IngestPage, roles: ['admin', 'steward', 'service'] },
-  { id: 'apply', label: 'navApply', Page: ApplyPage, roles: ['researcher', 'developer'] },
+  { id: 'apply', label: 'navApply', Page: ApplyPage, roles: ['researcher', 'developer'], service: 'projects' },
   {
     id: 'projects',
     label: 'navProjects',
@@ -48,6 +49,14 @@ const PAGES = [
     roles: ['researcher', 'developer', 'steward', 'admin'],
   },
   { id: 'review', label: 'navReview', Page: ReviewPage, roles: ['steward', 'admin'] },
+  {
+    id: 'workspace',
+    label: 'navWorkspace',
+    Page: WorkspacePage,
+    roles: ['researcher', 'developer'],
+    service: 'projects',
+  },
+  { id: 'outputs', label: 'navOutputs', Page: OutputsReviewPage, roles: ['steward', 'admin'], service: 'projects' },
   { id: 'accounts', label: 'navAccounts', Page: AccountsPage, roles: ['admin'] },
   { id: 'my-record', label: 'navMyRecord', Page: MyRecordPage, roles: ['citizen'] },
   { id: 'my-consent', label: 'navMyConsent', Page: MyConsentPage, roles: ['citizen'] },

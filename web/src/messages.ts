@@ -1,4 +1,5 @@
 import { EN_CITIZEN, KO_CITIZEN } from './messages-citizen.js';
+import { EN_WORKSPACE, KO_WORKSPACE } from './messages-workspace.js';
 
 /**
  * Every text the console shows, in English and Korean. The Korean table is typed by the English keys, so a
@@ -276,6 +277,7 @@ export const EN = {
   reviewDecision: 'Decision for this hub',
   reviewSubmit: 'Record the decision',
   ...EN_CITIZEN,
+  ...EN_WORKSPACE,
 };
 
 export type MessageKey = keyof typeof EN;
@@ -544,4 +546,5 @@ export const KO: Record<MessageKey, string> = {
   reviewDecision: '이 허브의 결정',
   reviewSubmit: '결정 기록',
   ...KO_CITIZEN,
+  ...KO_WORKSPACE,
 };

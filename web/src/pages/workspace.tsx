@@ -1,0 +1,368 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api, postJson, session } from '../api.js';
+import { Async, Count, DataTable, ErrorBox, Section, useApi } from '../components.js';
+import { useI18n } from '../i18n.js';
+import type { MessageKey } from '../messages.js';
+
+interface ProjectSummary {
+  id: string;
+  title: string;
+  decision: string | null;
+}
+interface ProjectView {
+  id: string;
+  title: string;
+  hubs: { hub: string; decision: string }[];
+}
+interface ReleasedTable {
+  rows: string[];
+  columns: string[];
+  cells: (number | null)[][];
+}
+interface HubCohort {
+  hub: string;
+  persons: number | null;
+  ageSex: ReleasedTable;
+}
+interface CohortAnswer {
+  hubs?: HubCohort[];
+  hub?: string;
+  persons?: number | null;
+  ageSex?: ReleasedTable;
+}
+interface Output {
+  id: string;
+  title: string;
+  kind: string;
+  requester: string;
+  status: 'released' | 'awaiting-review' | 'denied';
+  comment: string | null;
+  mediaType: string;
+}
+
+const EXAMPLE = JSON.stringify(
+  {
+    name: 'outpatients',
+    conceptSets: { amb: { concepts: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }] } },
+    entry: { domain: 'encounter', conceptSet: 'amb' },
+  },
+  null,
+  2,
+);
+const GRANTED = new Set(['approved', 'approved-with-conditions']);
+
+/** Fetch a file the API answers with the tab's token and hand it to the browser as a download or an image URL. */
+async function blobOf(path: string): Promise<Blob> {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${session.token() ?? ''}` } });
+  if (!res.ok) throw new ApiError(res.status, `HTTP_${res.status}`, res.statusText);
+  return res.blob();
+}
+
+function saveBlob(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.click();
+  URL.revokeObjectURL(url);
+}
+
+function bytesBase64(file: File): Promise<string> {
+  return file.arrayBuffer().then((b) => {
+    let s = '';
+    for (const byte of new Uint8Array(b)) s += String.fromCharCode(byte);
+    return btoa(s);
+  });
+}
+
+/** A project's outputs: each with its status and decision, released ones downloadable. */
+function Outputs({ projectId, round }: { projectId: string; round: number }) {
+  const { t } = useI18n();
+  const outputs = useApi<Output[]>(`/projects/${encodeURIComponent(projectId)}/outputs?r=${round}`);
+  const [error, setError] = useState<ApiError | null>(null);
+  return (
+    <Async loaded={outputs}>
+      {(list) =>
+        list.length === 0 ? (
+          <p>{t('noOutputs')}</p>
+        ) : (
+          <>
+            <DataTable
+              testId="outputs"
+              rows={list}
+              rowKey={(o) => o.id}
+              columns={[
+                { label: t('outputTitle'), cell: (o) => o.title, rowHeader: true },
+                { label: t('outputState'), cell: (o) => t(`outputStatus_${o.status}` as MessageKey) },
+                { label: t('outputComment'), cell: (o) => o.comment ?? '' },
+                {
+                  label: t('downloadOutput'),
+                  cell: (o) =>
+                    o.status === 'released' ? (
+                      <button
+                        type="button"
+                        onClick={() =>
+                          blobOf(`/outputs/${o.id}/download`)
+                            .then((b) => saveBlob(b, `${o.title}.${o.kind === 'table' ? 'csv' : 'img'}`))
+                            .catch(setError)
+                        }
+                      >
+                        {t('downloadOutput')}
+                      </button>
+                    ) : (
+                      ''
+                    ),
+                },
+              ]}
+            />
+            {error && <ErrorBox error={error} />}
+          </>
+        )
+      }
+    </Async>
+  );
+}
+
+/** One approved project's workspace: run a cohort across its hubs, ask for outputs, follow them. */
+function ProjectWorkspace({ project }: { project: ProjectView }) {
+  const { t } = useI18n();
+  const approvedHubs = project.hubs.filter((h) => GRANTED.has(h.decision)).map((h) => h.hub);
+  const [definition, setDefinition] = useState(EXAMPLE);
+  const [hubs, setHubs] = useState<string[]>(approvedHubs);
+  const [busy, setBusy] = useState(false);
+  const [answer, setAnswer] = useState<HubCohort[] | null>(null);
+  const [error, setError] = useState<ApiError | string | null>(null);
+  const [asked, setAsked] = useState<string | null>(null);
+  const [round, setRound] = useState(0);
+  const [figureTitle, setFigureTitle] = useState('');
+  const [figure, setFigure] = useState<File | null>(null);
+  const base = `/projects/${encodeURIComponent(project.id)}`;
+  const askOutput = async (body: unknown) => {
+    setError(null);
+    try {
+      const out = await postJson<Output>(`${base}/outputs`, body);
+      setAsked(t('outputAsked', { title: out.title, status: t(`outputStatus_${out.status}` as MessageKey) }));
+    } catch (e) {
+      setError(e as ApiError);
+    }
+    setRound((r) => r + 1);
+  };
+  const run = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const parsed: unknown = JSON.parse(definition);
+      const res = await postJson<CohortAnswer>(`${base}/cohort/$run`, { definition: parsed, hubs });
+      setAnswer(res.hubs ?? [{ hub: res.hub!, persons: res.persons ?? null, ageSex: res.ageSex! }]);
+    } catch (err) {
+      setError(err instanceof SyntaxError ? err.message : (err as ApiError));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <Section title={t('runCohort')} id="run-cohort">
+        <form onSubmit={run}>
+          <label class="field">
+            {t('cohortDefinition')}
+            <textarea
+              rows={8}
+              value={definition}
+              onInput={(e) => setDefinition((e.currentTarget as HTMLTextAreaElement).value)}
+            />
+          </label>
+          <fieldset>
+            <legend>{t('runAt')}</legend>
+            {approvedHubs.map((h) => (
+              <label key={h} class="choice">
+                <input
+                  type="checkbox"
+                  checked={hubs.includes(h)}
+                  onChange={(e) =>
+                    setHubs((e.currentTarget as HTMLInputElement).checked ? [...hubs, h] : hubs.filter((x) => x !== h))
+                  }
+                />
+                {h}
+              </label>
+            ))}
+          </fieldset>
+          <button type="submit" disabled={busy || hubs.length === 0}>
+            {busy ? t('wsRunning') : t('wsRun')}
+          </button>
+        </form>
+        {answer && (
+          <ul data-testid="cohort-answer">
+            {answer.map((h) => (
+              <li key={h.hub}>
+                {h.hub}: <Count value={h.persons} />{' '}
+                {h.ageSex.cells.every((row) => row.every((c) => c !== null)) && (
+                  <button
+                    type="button"
+                    onClick={() =>
+                      void askOutput({
+                        kind: 'table',
+                        title: `${h.hub}: age by sex`,
+                        table: { rows: h.ageSex.rows, columns: h.ageSex.columns, cells: h.ageSex.cells },
+                        source: { analysis: 'cohort', reference: h.hub },
+                      })
+                    }
+                  >
+                    {t('askRelease', { hub: h.hub })}
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+      <Section title={t('askFigure')} id="ask-figure">
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (figure === null) return;
+            void bytesBase64(figure).then((data) =>
+              askOutput({
+                kind: 'figure',
+                title: figureTitle,
+                mediaType: figure.type === 'image/svg+xml' ? 'image/svg+xml' : 'image/png',
+                data,
+                source: { analysis: 'workspace' },
+              }),
+            );
+          }}
+        >
+          <label class="field">
+            {t('figureTitle')}
+            <input value={figureTitle} onInput={(e) => setFigureTitle((e.currentTarget as HTMLInputElement).value)} />
+          </label>
+          <label class="field">
+            {t('figureFile')}
+            <input
+              type="file"
+              accept="image/png,image/svg+xml"
+              onChange={(e) => setFigure((e.currentTarget as HTMLInputElement).files?.[0] ?? null)}
+            />
+          </label>
+          <button type="submit" disabled={figure === null || figureTitle.trim() === ''}>
+            {t('askFigure')}
+          </button>
+        </form>
+      </Section>
+      {asked && <p role="status">{asked}</p>}
+      {error && <ErrorBox error={error} />}
+      <Section title={t('outputs')} id="outputs" wide>
+        <Outputs projectId={project.id} round={round} />
+      </Section>
+    </>
+  );
+}
+
+/** The workspace of a member's approved projects (research hubs). */
+export function WorkspacePage() {
+  const { t } = useI18n();
+  const projects = useApi<ProjectSummary[]>('/projects');
+  const [chosen, setChosen] = useState<string | null>(null);
+  return (
+    <Async loaded={projects}>
+      {(list) => {
+        const approved = list.filter((p) => p.decision === null || GRANTED.has(p.decision));
+        if (approved.length === 0) return <p>{t('noApprovedProject')}</p>;
+        const id = chosen ?? approved[0]!.id;
+        return (
+          <>
+            <label class="field">
+              {t('workspaceProject')}
+              <select value={id} onChange={(e) => setChosen((e.currentTarget as HTMLSelectElement).value)}>
+                {approved.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.title}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <ProjectLoader key={id} id={id} />
+          </>
+        );
+      }}
+    </Async>
+  );
+}
+
+function ProjectLoader({ id }: { id: string }) {
+  const project = useApi<ProjectView>(`/projects/${encodeURIComponent(id)}`);
+  return <Async loaded={project}>{(p) => <ProjectWorkspace project={p} />}</Async>;
+}
+
+/** A steward's queue of outputs the rules do not cover: look at each, release or deny it with a comment. */
+export function OutputsReviewPage() {
+  const { t } = useI18n();
+  const [round, setRound] = useState(0);
+  const queue = useApi<Output[]>(`/outputs/awaiting-review?r=${round}`);
+  return (
+    <Async loaded={queue}>
+      {(list) =>
+        list.length === 0 ? (
+          <p>{t('awaitingNone')}</p>
+        ) : (
+          <div class="grid">
+            {list.map((o) => (
+              <OutputDecision key={o.id} output={o} onDone={() => setRound((r) => r + 1)} />
+            ))}
+          </div>
+        )
+      }
+    </Async>
+  );
+}
+
+function OutputDecision({ output, onDone }: { output: Output; onDone: () => void }) {
+  const { t } = useI18n();
+  const [image, setImage] = useState<string | null>(null);
+  const [comment, setComment] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+  useEffect(() => {
+    let url: string | undefined;
+    blobOf(`/outputs/${output.id}/content`).then((b) => {
+      url = URL.createObjectURL(b);
+      setImage(url);
+    }, setError);
+    return () => {
+      if (url !== undefined) URL.revokeObjectURL(url);
+    };
+  }, [output.id]);
+  const decide = async (decision: 'release' | 'deny') => {
+    try {
+      await api(`/outputs/${output.id}/decision`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ decision, comment }),
+      });
+      onDone();
+    } catch (e) {
+      setError(e as ApiError);
+    }
+  };
+  return (
+    <Section title={output.title} id={`output-${output.id}`}>
+      <p>
+        {t('outputRequester')}: {output.requester}
+      </p>
+      {image && <img src={image} alt={output.title} style={{ maxWidth: '100%' }} />}
+      <label class="field">
+        {t('decisionComment')}
+        <input value={comment} onInput={(e) => setComment((e.currentTarget as HTMLInputElement).value)} />
+      </label>
+      <div class="row">
+        <button type="button" disabled={comment.trim() === ''} onClick={() => void decide('release')}>
+          {t('releaseOutput')}
+        </button>
+        <button type="button" disabled={comment.trim() === ''} onClick={() => void decide('deny')}>
+          {t('denyOutput')}
+        </button>
+      </div>
+      {error && <ErrorBox error={error} />}
+    </Section>
+  );
+}
