@@ -62,7 +62,7 @@ describe('citizens enrol with a code from their source and read only their own r
   const tokens: Record<string, string> = {};
   let code = '';
 
-  const call = (who: string, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown) =>
+  const call = (who: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) =>
     app.inject({
       method,
       url,
@@ -213,6 +213,34 @@ describe('citizens enrol with a code from their source and read only their own r
     expect(await refusedBy()).toEqual([]);
     expect((await call('kim', 'PUT', '/me/consent/astrology', { choice: 'deny' })).statusCode).toBe(400);
     expect((await call('park', 'PUT', '/me/consent/research', { choice: 'deny' })).statusCode).toBe(409);
+  });
+
+  it("grants an app read access to the citizen's own records only, until revoked", async () => {
+    const granted = await call('kim', 'POST', '/me/app-grants', { app: 'BP diary', days: 7 });
+    expect(granted.statusCode).toBe(201);
+    const { id, token, scope } = granted.json() as { id: string; token: string; scope: string };
+    expect(scope).toBe('patient/*.read');
+    tokens.app = token;
+    expect(
+      (await call('app', 'GET', '/me/timeline')).json().entries.map((e: { display: string }) => e.display),
+    ).toEqual(['Systolic blood pressure', 'Hypertension']);
+    expect((await call('app', 'GET', '/me/$everything')).statusCode).toBe(200);
+    // Read-only, and only the citizen's own routes: no consent change, no grants, no aggregates, no other records.
+    for (const [method, url, body] of [
+      ['PUT', '/me/consent/research', { choice: 'deny' }],
+      ['POST', '/me/app-grants', { app: 'other' }],
+      ['GET', '/fhir/Patient', undefined],
+      ['GET', '/console/overview', undefined],
+    ] as const) {
+      const res = await call('app', method, url, body);
+      expect(res.statusCode, `${method} ${url}`).toBe(403);
+    }
+    expect((await call('kim', 'GET', '/me/app-grants')).json().grants).toEqual([
+      expect.objectContaining({ id, app: 'BP diary', revokedAt: null }),
+    ]);
+    expect((await call('park', 'DELETE', `/me/app-grants/${id}`)).statusCode).toBe(404);
+    expect((await call('kim', 'DELETE', `/me/app-grants/${id}`)).statusCode).toBe(204);
+    expect((await call('app', 'GET', '/me/timeline')).statusCode).toBe(401);
   });
 
   it('keeps neither the code nor the source patient id in any file of the hub', async () => {

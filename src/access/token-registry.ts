@@ -33,6 +33,12 @@ export interface Principal {
   account?: string;
   /** The session of a session token: what sign-out ends. */
   session?: string;
+  /**
+   * Set for an app a citizen granted access (mydata/): SMART-style `patient/*.read`, the citizen's own records,
+   * read-only. `name` and `role` are the citizen's; `grant` names the grant (what revocation ends).
+   */
+  scope?: 'patient/*.read';
+  grant?: string;
 }
 
 export const tokenMigrations: readonly Migration[] = [

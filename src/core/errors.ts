@@ -309,6 +309,7 @@ export const ERROR_CODES = {
     kind: 'rate-limited',
     text: 'too many wrong enrolment codes from this account: further tries wait until the lock passes',
   },
+  MYDATA_GRANT_NOT_FOUND: { kind: 'not-found', text: 'the citizen has no app grant with that id' },
   MYDATA_NO_RECORD: {
     kind: 'conflict',
     text: 'no record is linked to this citizen account yet: enrol with a code first',

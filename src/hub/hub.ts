@@ -22,7 +22,7 @@ import { federationModule, writeIdentityKey } from '../federation/index.js';
 import type { IngestPipeline } from '../ingest/index.js';
 import { ingestModule } from '../ingest/index.js';
 import { modelsModule } from '../models/index.js';
-import type { Enrolment, MyConsent } from '../mydata/index.js';
+import type { AppGrants, Enrolment, MyConsent } from '../mydata/index.js';
 import { mydataModule } from '../mydata/index.js';
 import type { OutputAirlock } from '../outputs/index.js';
 import { outputsModule } from '../outputs/index.js';
@@ -78,6 +78,8 @@ export interface Hub extends HubServices {
   enrolment: Enrolment;
   /** Citizens' own consent choices, stored as FHIR Consents. */
   myConsent: MyConsent;
+  /** Apps citizens let read their records (`patient/*.read`). */
+  appGrants: AppGrants;
   close(): Promise<void>;
 }
 

@@ -1,3 +1,5 @@
+export type { AppGrant } from './app-grants.js';
+export { APP_SCOPE, AppGrants, MAX_GRANT_DAYS } from './app-grants.js';
 export type { LinkedRecord } from './enrolment.js';
 export { ENROLMENT_CODE_DAYS, Enrolment } from './enrolment.js';
 export type { Choice, PurposeChoice } from './my-consent.js';

@@ -40,4 +40,26 @@ export const mydataMigrations: readonly Migration[] = [
     ],
     indexes: [['enrolment_failure', ['citizen', 'failed_at']]],
   },
+  {
+    module: 'mydata',
+    version: 3,
+    name: 'apps a citizen granted read access to their records',
+    statements: [
+      // Only the SHA-256 of each grant's token (256 random bits, so no slow hash is needed), as for bearer tokens.
+      `CREATE TABLE app_grant (
+        id VARCHAR NOT NULL PRIMARY KEY,
+        token_hash VARCHAR NOT NULL,
+        citizen VARCHAR NOT NULL,
+        app VARCHAR NOT NULL,
+        scope VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL,
+        revoked_at TIMESTAMPTZ
+      )`,
+    ],
+    indexes: [
+      ['app_grant', ['token_hash']],
+      ['app_grant', ['citizen']],
+    ],
+  },
 ];

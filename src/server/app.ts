@@ -269,6 +269,7 @@ export async function openHubFederation(
  */
 async function verifyCredential(hub: Hub, credential: string): Promise<Principal | undefined> {
   if (credential.startsWith('hm_')) return hub.tokens.verify(credential);
+  if (credential.startsWith('hmapp_')) return hub.appGrants.verify(credential);
   return hub.accounts.sessions.verify(credential);
 }
 

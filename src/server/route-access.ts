@@ -64,6 +64,13 @@ export function allowOf(req: FastifyRequest): Allow {
 /** Refuse `principal` on a route declared `allow`, with the reason the declaration gives. */
 export function checkAllowed(req: FastifyRequest, principal: Principal): void {
   const allow = allowOf(req);
+  // An app a citizen granted reads that citizen's records and nothing else: GET on the `self` routes.
+  if (principal.scope !== undefined && !(allow === 'self' && req.method === 'GET')) {
+    throw new HealthmeshError(
+      'AUTH_FORBIDDEN',
+      `an app's token (${principal.scope}) reads its citizen's records only: ${req.method} ${req.routeOptions.url ?? 'this route'} is not one of them`,
+    );
+  }
   if (mayCall(allow, principal)) return;
   const role = principal.role;
   const message =

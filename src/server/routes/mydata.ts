@@ -25,6 +25,20 @@ const ConsentChoiceBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const AppGrantBody = Type.Object(
+  {
+    app: Type.String({
+      minLength: 1,
+      maxLength: 60,
+      description: 'the name of the app the citizen lets read their records',
+    }),
+    days: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 90, description: 'how long the grant lasts (default 30)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const GrantParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 60 }) });
 const TimelineQuery = Type.Object(
   {
     from: Type.Optional(Day),
@@ -141,6 +155,30 @@ export function mydataRoutes(ctx: RouteContext) {
         })),
       };
     });
+
+    // Apps the citizen lets read their records (SMART-style patient/*.read): the token is shown once.
+    app.post<{ Body: { app: string; days?: number } }>(
+      '/me/app-grants',
+      { config: self, schema: { body: AppGrantBody } },
+      async (req, reply) => {
+        const granted = await hub.appGrants.grant(req.principal!, req.body.app, req.body.days ?? 30);
+        req.auditedByRoute = true;
+        return reply.code(201).send(granted);
+      },
+    );
+    app.get('/me/app-grants', { config: self }, async (req) => {
+      req.auditAction = { action: 'me-app-grants', target: 'me/app-grants' };
+      return { grants: await hub.appGrants.list(req.principal!.name) };
+    });
+    app.delete<{ Params: { id: string } }>(
+      '/me/app-grants/:id',
+      { config: self, schema: { params: GrantParams } },
+      async (req, reply) => {
+        await hub.appGrants.revoke(req.principal!, req.params.id);
+        req.auditedByRoute = true;
+        return reply.code(204).send();
+      },
+    );
 
     app.get('/me/$everything', { config: self }, async (req, reply) => {
       req.auditAction = { action: 'me-everything', target: 'me/$everything' };
