@@ -161,6 +161,21 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
     url: '/validation/submissions/no-such-submission/validate',
     ...json({}),
   },
+  'POST /validation/submissions/:id/approve': {
+    allow: ['admin', 'steward', 'validator'],
+    url: '/validation/submissions/no-such-submission/approve',
+    ...json({ comment: 'ok' }),
+  },
+  'POST /validation/submissions/:id/recall': {
+    allow: ['admin', 'steward', 'validator'],
+    url: '/validation/submissions/no-such-submission/recall',
+    ...json({ comment: 'drift' }),
+  },
+  'POST /validation/submissions/:id/predict': {
+    allow: 'authenticated',
+    url: '/validation/submissions/no-such-submission/predict',
+    ...json({ features: {} }),
+  },
   'GET /validation/submissions/:id/report': {
     allow: ['admin', 'steward', 'validator', 'developer'],
     url: '/validation/submissions/no-such-submission/report',

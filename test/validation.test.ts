@@ -8,7 +8,7 @@ import { main } from '../src/cli/main.js';
 import { defaultConfig } from '../src/core/index.js';
 import type { Ed25519Jwk } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
-import { applyFeaturePlan, buildHubFeatures, calibrationFit, rocAnalysis } from '../src/models/index.js';
+import { applyFeaturePlan, buildHubFeatures, calibrationFit, featureMatrix, rocAnalysis } from '../src/models/index.js';
 import { buildServer } from '../src/server/index.js';
 import type { ValidationManifest } from '../src/validation/index.js';
 import { DEFAULT_SANDBOX_LIMITS, manifestPlan, submitModel, verifyReport } from '../src/validation/index.js';
@@ -273,5 +273,55 @@ describe('validating a third party model on a hub', () => {
       const flipped = `${file.slice(0, i)}${file[i] === 'A' ? 'B' : 'A'}${file.slice(i + 1)}`;
       expect((await verifyReport(flipped, identity.publicKey)).valid, `byte ${i}`).toBe(false);
     }
+  });
+
+  it('serves a validated version only once a validator approves it, until it is recalled', async () => {
+    const s = (
+      (await get('/validation/submissions', validator)).json() as { submissions: { id: string; status: string }[] }
+    ).submissions.find((x) => x.status === 'validated');
+    const id = s!.id;
+    const researcher = await hub.tokens.create('r-serve', 'researcher');
+    const names = manifest().featureSpec.features.map((f) => f.name);
+    const person = Object.fromEntries(names.map((n, j) => [n, [55, 1, 142, 27, 1][j] ?? 1]));
+    const predict = (features: Record<string, number | null>) =>
+      post(`/validation/submissions/${id}/predict`, researcher, { features });
+    expect(codeOf(await predict(person))).toBe('VALIDATION_NOT_SERVING');
+    expect((await post(`/validation/submissions/${id}/approve`, developer, { comment: 'mine' })).statusCode).toBe(403);
+    const approved = await post(`/validation/submissions/${id}/approve`, validator, { comment: 'report reviewed' });
+    expect(approved.json()).toMatchObject({ status: 'approved', decision: { by: 'val', comment: 'report reviewed' } });
+
+    const answer = await predict(person);
+    expect(answer.statusCode, answer.body).toBe(200);
+    const ra = answer.json() as {
+      resourceType: string;
+      basis: { display: string }[];
+      prediction: { probabilityDecimal: number }[];
+    };
+    expect(ra.resourceType).toBe('RiskAssessment');
+    expect(ra.basis[0]!.display).toContain(id);
+    // The same person scored directly: the manifest's plan over the features, onnxruntime in this process.
+    const x = applyFeaturePlan(
+      manifestPlan(manifest()),
+      featureMatrix(
+        names,
+        Float64Array.from(names, (n) => person[n]!),
+      ),
+    );
+    const session = await ort.InferenceSession.create(thirdPartyLogistic(WEIGHTS, INTERCEPT));
+    const direct = await session.run({
+      x: new ort.Tensor('float32', Float32Array.from(x.values), [1, x.names.length]),
+    });
+    await session.release();
+    expect(ra.prediction[0]!.probabilityDecimal).toBeCloseTo((direct.risk!.data as Float32Array)[0]!, 6);
+    expect(codeOf(await predict({ ...person, shoe_size: 44 }))).toBe('VALIDATION_INVALID_INPUT');
+
+    const recalled = await post(`/validation/submissions/${id}/recall`, validator, { comment: 'drift in sbp' });
+    expect(recalled.json()).toMatchObject({ status: 'recalled' });
+    const refused = await predict(person);
+    expect(codeOf(refused)).toBe('VALIDATION_RECALLED');
+    expect(refused.body).toContain('drift in sbp');
+    expect(codeOf(await post(`/validation/submissions/${id}/validate`, validator, {}))).toBe('VALIDATION_NOT_SERVING');
+    const [audit] = await hub.audit.recent(1, ['validation-recall']);
+    expect(audit).toMatchObject({ actor: 'val', outcome: 'success' });
   });
 });

@@ -271,6 +271,12 @@ export const ERROR_CODES = {
     text: 'a signed validation report does not verify against the key given (changed, or signed by another key)',
   },
   VALIDATION_IN_PROGRESS: { kind: 'conflict', text: 'the submission is being validated already' },
+  VALIDATION_NOT_SERVING: {
+    kind: 'conflict',
+    text: 'the model version is not in a state that allows this: only a validated version is approved, only an approved one serves',
+  },
+  VALIDATION_RECALLED: { kind: 'conflict', text: 'the model version was recalled: it serves no more predictions' },
+  VALIDATION_INVALID_INPUT: { kind: 'input', text: "a prediction's features do not match the model's manifest" },
   COHORT_INVALID_DEFINITION: {
     kind: 'input',
     text: 'a cohort definition does not follow the cohort schema, or its bounds are out of order',

@@ -111,3 +111,50 @@ export async function runValidation(
     throw e;
   }
 }
+
+/**
+ * A risk from a submission a validator approved to serve, for one person's features as the caller gives them (named
+ * as in the manifest's feature spec; a missing or null one is filled as validation filled it). A recalled version
+ * says so and by whom; one not approved is not served. The model runs in the sandbox like every run.
+ */
+export async function predictWithSubmission(
+  hub: Hub,
+  id: string,
+  features: Readonly<Record<string, number | null>>,
+  limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
+): Promise<{ submission: Submission; risk: number; reportRun: number }> {
+  const store = hubSubmissions(hub);
+  const submission = await store.get(id);
+  if (submission.status === 'recalled') {
+    throw new HealthmeshError(
+      'VALIDATION_RECALLED',
+      `${submission.name} ${submission.version} was recalled by ${submission.decision?.by ?? 'a validator'}: ${submission.decision?.comment ?? ''}`,
+    );
+  }
+  if (submission.status !== 'approved') {
+    throw new HealthmeshError(
+      'VALIDATION_NOT_SERVING',
+      `${submission.name} ${submission.version} is ${submission.status}: only a version a validator approved is served`,
+    );
+  }
+  const names = submission.manifest.featureSpec.features.map((f) => f.name);
+  for (const key of Object.keys(features)) {
+    if (!names.includes(key)) {
+      throw new HealthmeshError(
+        'VALIDATION_INVALID_INPUT',
+        `the model has no feature ${key} (it takes ${names.join(', ')})`,
+        {
+          path: `features.${key}`,
+        },
+      );
+    }
+  }
+  const values = Float64Array.from(names, (n) => {
+    const v = features[n];
+    return v === null || v === undefined ? Number.NaN : v;
+  });
+  const x = applyFeaturePlan(manifestPlan(submission.manifest), featureMatrix(names, values));
+  const [risk] = await score(await store.model(id), submission.manifest, x, limits);
+  const { run } = await store.report(id);
+  return { submission, risk: risk!, reportRun: run };
+}

@@ -41,13 +41,22 @@ export const validationMigrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    module: 'validation',
+    version: 2,
+    name: "a validator's approval to serve a validated model, and its recall",
+    statements: [
+      'ALTER TABLE validation_submission ADD COLUMN decided_by VARCHAR',
+      'ALTER TABLE validation_submission ADD COLUMN decision_comment VARCHAR',
+    ],
+  },
 ];
 
 /**
  * Where a submission is: `submitted` (stored, checked against its schema), `validating` (a run in progress),
  * `validated` (a signed report exists) or `failed` (the model was refused at its run; the code says why).
  */
-export type SubmissionStatus = 'submitted' | 'validating' | 'validated' | 'failed';
+export type SubmissionStatus = 'submitted' | 'validating' | 'validated' | 'failed' | 'approved' | 'recalled';
 
 /** A run still `validating` after this long is taken as dead: longer than any sandbox time limit and feature build. */
 const STALE_RUN_MS = 30 * 60_000;
@@ -63,6 +72,8 @@ export interface Submission {
   status: SubmissionStatus;
   updatedAt: Date;
   failure: { code: string; message: string } | null;
+  /** The validator's approval to serve, or the recall, with its comment or reason. */
+  decision: { by: string; comment: string } | null;
   modelSha256: string;
   modelBytes: number;
   manifest: ValidationManifest;
@@ -78,6 +89,8 @@ interface Row extends Record<string, unknown> {
   status: string;
   updated_at: Date;
   failure_code: string | null;
+  decided_by: string | null;
+  decision_comment: string | null;
   failure_message: string | null;
   model_sha256: string;
   model_bytes: number;
@@ -85,7 +98,7 @@ interface Row extends Record<string, unknown> {
 }
 
 const LISTED =
-  'submission_id, name, model_version, project_id, submitted_by, submitted_at, status, updated_at, failure_code, failure_message, model_sha256, model_bytes, manifest';
+  'submission_id, name, model_version, project_id, submitted_by, submitted_at, status, updated_at, failure_code, failure_message, decided_by, decision_comment, model_sha256, model_bytes, manifest';
 
 function fromRow(r: Row): Submission {
   return {
@@ -98,6 +111,7 @@ function fromRow(r: Row): Submission {
     status: r.status as SubmissionStatus,
     updatedAt: r.updated_at,
     failure: r.failure_code === null ? null : { code: r.failure_code, message: r.failure_message ?? '' },
+    decision: r.decided_by === null ? null : { by: r.decided_by, comment: r.decision_comment ?? '' },
     modelSha256: r.model_sha256,
     modelBytes: Number(r.model_bytes),
     manifest: JSON.parse(r.manifest) as ValidationManifest,
@@ -119,7 +133,7 @@ export class SubmissionStore {
     await this.db.transaction(async (tx) => {
       await tx.run(
         `INSERT INTO validation_submission (${LISTED}, model)
-         VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $6, NULL, NULL, $7, $8, $9, $10)`,
+         VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $6, NULL, NULL, NULL, NULL, $7, $8, $9, $10)`,
         [
           id,
           manifest.name,
@@ -184,6 +198,8 @@ export class SubmissionStore {
       );
       const running = row?.status === 'validating' && now.getTime() - row.updated_at.getTime() < STALE_RUN_MS;
       if (running) return false;
+      // An approved version is served as validated, a recalled one stays recalled: a new run needs a new version.
+      if (row?.status === 'approved' || row?.status === 'recalled') return 'decided';
       await tx.run(
         `UPDATE validation_submission SET status = 'validating', updated_at = $2, failure_code = NULL, failure_message = NULL
          WHERE submission_id = $1`,
@@ -191,11 +207,37 @@ export class SubmissionStore {
       );
       return true;
     });
+    if (moved === 'decided') {
+      throw new HealthmeshError(
+        'VALIDATION_NOT_SERVING',
+        `submission ${id} was approved or recalled: submit a new version`,
+      );
+    }
     if (!moved) {
       throw new HealthmeshError('VALIDATION_IN_PROGRESS', `submission ${id} is being validated already`, {
         path: 'id',
       });
     }
+  }
+
+  /**
+   * Move a submission from one of `from` to `to` with who decided and why; refused (naming the status) otherwise.
+   * Used for a validator's approval (validated → approved) and a recall (approved or validated → recalled).
+   */
+  async decide(id: string, from: readonly SubmissionStatus[], to: SubmissionStatus, by: string, comment: string) {
+    const current = await this.get(id);
+    if (!from.includes(current.status)) {
+      throw new HealthmeshError(
+        'VALIDATION_NOT_SERVING',
+        `submission ${id} is ${current.status}: only a ${from.join(' or ')} one can become ${to}`,
+      );
+    }
+    await this.db.run(
+      `UPDATE validation_submission SET status = $2, updated_at = $3, decided_by = $4, decision_comment = $5
+       WHERE submission_id = $1`,
+      [id, to, this.clock.now(), by, comment.slice(0, 1000)],
+    );
+    return this.get(id);
   }
 
   /** The run failed: the refusal's code and message are kept with the submission. */

@@ -1,4 +1,5 @@
 import type { Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Role } from '../../access/index.js';
 import { HealthmeshError } from '../../core/index.js';
@@ -7,6 +8,7 @@ import type { Submission, ValidationReport } from '../../validation/index.js';
 import {
   DEFAULT_SANDBOX_LIMITS,
   hubSubmissions,
+  predictWithSubmission,
   runValidation,
   submitModel,
   validationReportHtml,
@@ -19,6 +21,18 @@ import { badRequest } from '../operation-outcome.js';
 
 /** Who submits (issue 16's projects will scope this), who validates, who reads. */
 const SUBMITTERS: readonly Role[] = ['admin', 'developer'];
+const DecisionBody = Type.Object(
+  { comment: Type.String({ minLength: 1, maxLength: 1000, description: 'why: the approval or the recall reason' }) },
+  { additionalProperties: false },
+);
+const PredictBody = Type.Object(
+  {
+    features: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), {
+      description: "one person's features, named as in the manifest's feature spec",
+    }),
+  },
+  { additionalProperties: false },
+);
 const VALIDATORS: readonly Role[] = ['admin', 'steward', 'validator'];
 const READERS: readonly Role[] = ['admin', 'steward', 'validator', 'developer'];
 
@@ -46,6 +60,7 @@ function describe(s: Submission, gate: ReleaseGate, withManifest: boolean): Rele
     status: s.status,
     updatedAt: s.updatedAt.toISOString(),
     failure: s.failure,
+    decision: s.decision,
     modelSha256: s.modelSha256,
     modelBytes: gate.parameter(s.modelBytes, 'file size'),
     ...(withManifest && { manifest: asParameters(s.manifest, gate) }),
@@ -113,6 +128,49 @@ export function validationRoutes(ctx: RouteContext) {
       async (req) => {
         req.auditAction = { action: 'validation-read', target: `validation/submissions/${req.params.id.slice(0, 40)}` };
         return describe(await visible(req, ctx, req.params.id), gate, true);
+      },
+    );
+    // A validator approves a validated version to serve, or recalls one; both audited with the comment.
+    for (const [action, from, to] of [
+      ['approve', ['validated'], 'approved'],
+      ['recall', ['validated', 'approved'], 'recalled'],
+    ] as const) {
+      app.post<One & { Body: { comment: string } }>(
+        `/validation/submissions/:id/${action}`,
+        {
+          config: { allow: VALIDATORS, service: 'validation' },
+          schema: { params: SubmissionParams, body: DecisionBody },
+        },
+        async (req) => {
+          const { id } = req.params;
+          req.auditAction = { action: `validation-${action}`, target: `validation/submissions/${id.slice(0, 40)}` };
+          const decided = await hubSubmissions(ctx.hub).decide(id, from, to, req.principal!.name, req.body.comment);
+          return describe(decided, gate, false);
+        },
+      );
+    }
+    // A risk from an approved version for one person's features, as a FHIR RiskAssessment naming the version and
+    // its report. It reads nothing of the hub's: the answer is a function of what the caller sent.
+    app.post<One & { Body: { features: Record<string, number | null> } }>(
+      '/validation/submissions/:id/predict',
+      {
+        config: { allow: 'authenticated', service: 'validation' },
+        schema: { params: SubmissionParams, body: PredictBody },
+      },
+      async (req) => {
+        const { id } = req.params;
+        req.auditAction = { action: 'validation-predict', target: `validation/submissions/${id.slice(0, 40)}` };
+        const { submission, risk, reportRun } = await predictWithSubmission(ctx.hub, id, req.body.features);
+        return gate.fromRequest(
+          {
+            resourceType: 'RiskAssessment',
+            status: 'final',
+            method: { text: `${submission.name} ${submission.version} (sha256 ${submission.modelSha256})` },
+            basis: [{ display: `validation report run ${reportRun} of ${submission.id} at ${ctx.hub.config.name}` }],
+            prediction: [{ outcome: { text: submission.manifest.intendedUse.purpose }, probabilityDecimal: risk }],
+          },
+          "a prediction from the caller's own features",
+        );
       },
     );
     app.post<One>(
