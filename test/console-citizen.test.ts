@@ -87,6 +87,18 @@ describeWithChromium('a citizen in the console at phone size (chromium)', () => 
     expect(csv.split('\n')[0]).toBe('date,type,display,system,code,value,unit,category');
     expect(csv.split('\n').length).toBeGreaterThan(4);
 
+    // No validated model is served on this data hub, and the page says so (risks are tested in validation.test.ts).
+    await page.getByText('이 허브에서 제공되는 검증된 모델이 아직 없습니다.').waitFor();
+    // An app the resident chooses reads their record with the token shown once, until they revoke it.
+    await page.getByLabel('앱', { exact: true }).fill('혈압 수첩');
+    await page.getByRole('button', { name: '허용', exact: true }).click();
+    const appToken = (await page.getByTestId('app-token').textContent())!;
+    const asApp = () => fetch(`${base}/me/timeline`, { headers: { authorization: `Bearer ${appToken}` } });
+    expect((await asApp()).status).toBe(200);
+    await page.getByRole('button', { name: '철회 혈압 수첩' }).click();
+    await page.getByRole('button', { name: '철회 혈압 수첩' }).waitFor({ state: 'detached' });
+    await expect.poll(async () => (await asApp()).status).toBe(401);
+
     await nav.getByRole('link', { name: '내 동의' }).click();
     const research = page.getByTestId('purpose-research');
     await research.getByText('지금 사용: 포함').waitFor();

@@ -78,6 +78,11 @@ describe('healthmesh start (the demo)', () => {
     expect(await main(args, cliIo), cli).toBe(0);
     expect(cli).toMatch(/distinct\s+\d+ people, each counted once/);
     expect(cli).toMatch(/busan\s+\d+ persons/);
+    // The demo prints its people and citizens once they are made (after the hubs serve): wait for the last line.
+    while (!/resident-3 {2}token/.test(out)) {
+      if (Date.now() > deadline) throw new Error(`start printed no citizens in time:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // A printed resident enrols with their code and reads their own record on the data hub.
     const resident = /resident-1 {2}token (\S+) {2}enrolment code (\S+)/.exec(out);
     expect(resident, out).not.toBeNull();

@@ -315,6 +315,23 @@ describe('validating a third party model on a hub', () => {
     expect(ra.prediction[0]!.probabilityDecimal).toBeCloseTo((direct.risk!.data as Float32Array)[0]!, 6);
     expect(codeOf(await predict({ ...person, shoe_size: 44 }))).toBe('VALIDATION_INVALID_INPUT');
 
+    // A resident sees their own risk from the served model, from their records as of today, with its factors.
+    const citizen = await hub.tokens.create('resident-vp', 'citizen');
+    let mine: { risk: number | null; factors: { feature: string; effect: number }[] } | undefined;
+    for (let i = 40; mine?.risk == null && i < 60; i++) {
+      const { code } = await hub.enrolment.issue({ name: 'source', role: 'admin' }, 'synth-busan', `vp${i}`);
+      expect((await post('/me/enrol', citizen, { code })).statusCode).toBe(201);
+      const risks = (await get('/me/risks', citizen)).json().risks as NonNullable<typeof mine>[];
+      expect(risks).toHaveLength(1);
+      mine = risks[0];
+    }
+    expect(mine?.risk).toBeGreaterThan(0);
+    expect(mine!.risk).toBeLessThan(1);
+    expect(mine!.factors.map((f) => f.feature).sort()).toEqual(Object.keys(manifest().trainingData.features).sort());
+    // Largest effect first, each the risk now minus the risk with that feature at the training mean.
+    const effects = mine!.factors.map((f) => Math.abs(f.effect));
+    expect(effects).toEqual([...effects].sort((a, b) => b - a));
+
     const recalled = await post(`/validation/submissions/${id}/recall`, validator, { comment: 'drift in sbp' });
     expect(recalled.json()).toMatchObject({ status: 'recalled' });
     const refused = await predict(person);

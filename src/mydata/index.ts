@@ -13,5 +13,7 @@ export {
   timeline,
   timelineCsv,
 } from './my-record.js';
+export type { MyRisk, RiskFactor } from './my-risks.js';
+export { myRisks } from './my-risks.js';
 export { mydataModule } from './mydata-module.js';
 export { mydataMigrations } from './mydata-schema.js';

@@ -9,6 +9,7 @@ export type { SandboxLimits, SandboxOutput, SandboxRun } from './model-sandbox.j
 export { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed } from './model-sandbox.js';
 export {
   hubSubmissions,
+  predictRowsWithSubmission,
   predictWithSubmission,
   runValidation,
   submitModel,

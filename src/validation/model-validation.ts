@@ -113,16 +113,16 @@ export async function runValidation(
 }
 
 /**
- * A risk from a submission a validator approved to serve, for one person's features as the caller gives them (named
- * as in the manifest's feature spec; a missing or null one is filled as validation filled it). A recalled version
- * says so and by whom; one not approved is not served. The model runs in the sandbox like every run.
+ * Risks from a submission a validator approved to serve, for people's features as the caller gives them (named as
+ * in the manifest's feature spec; a missing or null one is filled as validation filled it). A recalled version says
+ * so and by whom; one not approved is not served. The model runs in the sandbox like every run, once for all rows.
  */
-export async function predictWithSubmission(
+export async function predictRowsWithSubmission(
   hub: Hub,
   id: string,
-  features: Readonly<Record<string, number | null>>,
+  people: readonly Readonly<Record<string, number | null>>[],
   limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
-): Promise<{ submission: Submission; risk: number; reportRun: number }> {
+): Promise<{ submission: Submission; risks: number[]; reportRun: number }> {
   const store = hubSubmissions(hub);
   const submission = await store.get(id);
   if (submission.status === 'recalled') {
@@ -138,23 +138,39 @@ export async function predictWithSubmission(
     );
   }
   const names = submission.manifest.featureSpec.features.map((f) => f.name);
-  for (const key of Object.keys(features)) {
-    if (!names.includes(key)) {
-      throw new HealthmeshError(
-        'VALIDATION_INVALID_INPUT',
-        `the model has no feature ${key} (it takes ${names.join(', ')})`,
-        {
-          path: `features.${key}`,
-        },
-      );
+  for (const features of people) {
+    for (const key of Object.keys(features)) {
+      if (!names.includes(key)) {
+        throw new HealthmeshError(
+          'VALIDATION_INVALID_INPUT',
+          `the model has no feature ${key} (it takes ${names.join(', ')})`,
+          {
+            path: `features.${key}`,
+          },
+        );
+      }
     }
   }
-  const values = Float64Array.from(names, (n) => {
-    const v = features[n];
-    return v === null || v === undefined ? Number.NaN : v;
+  const values = new Float64Array(people.length * names.length);
+  people.forEach((features, i) => {
+    names.forEach((n, j) => {
+      const v = features[n];
+      values[i * names.length + j] = v === null || v === undefined ? Number.NaN : v;
+    });
   });
   const x = applyFeaturePlan(manifestPlan(submission.manifest), featureMatrix(names, values));
-  const [risk] = await score(await store.model(id), submission.manifest, x, limits);
+  const risks = await score(await store.model(id), submission.manifest, x, limits);
   const { run } = await store.report(id);
-  return { submission, risk: risk!, reportRun: run };
+  return { submission, risks: Array.from(risks), reportRun: run };
+}
+
+/** One person's risk from an approved submission (`predictRowsWithSubmission` for one row). */
+export async function predictWithSubmission(
+  hub: Hub,
+  id: string,
+  features: Readonly<Record<string, number | null>>,
+  limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
+): Promise<{ submission: Submission; risk: number; reportRun: number }> {
+  const { submission, risks, reportRun } = await predictRowsWithSubmission(hub, id, [features], limits);
+  return { submission, risk: risks[0]!, reportRun };
 }

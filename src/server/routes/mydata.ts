@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { cohortIdsIncluding } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
-import { everythingBundle, TIMELINE_TYPES, timeline, timelineCsv } from '../../mydata/index.js';
+import { everythingBundle, myRisks, TIMELINE_TYPES, timeline, timelineCsv } from '../../mydata/index.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON, fhirBase } from '../app.js';
 import { writeSource } from '../write-source.js';
@@ -139,6 +139,12 @@ export function mydataRoutes(ctx: RouteContext) {
         return { purposes: await hub.myConsent.choices(keys) };
       },
     );
+
+    // My risks from the models served here, from my own records as of today, with what raises and lowers each.
+    app.get('/me/risks', { config: self }, async (req) => {
+      req.auditAction = { action: 'me-risks', target: 'me/risks' };
+      return { risks: await myRisks(hub, await linkedKeys(req.principal!.name)) };
+    });
 
     // Who used my data: the projects whose cohorts at this hub included the citizen, what for and when.
     app.get('/me/uses', { config: self }, async (req) => {

@@ -199,6 +199,152 @@ async function download(path: string, filename: string): Promise<void> {
   URL.revokeObjectURL(url);
 }
 
+interface Risk {
+  model: string;
+  outcome: string;
+  risk: number | null;
+  notApplicable?: string;
+  factors: { feature: string; value: number | null; typical: number; effect: number }[];
+}
+
+/** The citizen's risks from the models served here, each with the factors that raise and lower it most. */
+function RisksSection() {
+  const { t, pct, num } = useI18n();
+  const risks = useApi<{ risks: Risk[] }>('/me/risks');
+  return (
+    <Async loaded={risks}>
+      {({ risks: list }) =>
+        list.length === 0 ? (
+          <p>{t('noRisks')}</p>
+        ) : (
+          <ul data-testid="risks">
+            {list.map((r) => (
+              <li key={r.model}>
+                {r.risk === null
+                  ? t('riskNotApplicable', { model: r.model, reason: r.notApplicable ?? '' })
+                  : t('riskOf', { model: r.model, risk: pct(r.risk), outcome: r.outcome })}
+                <ul>
+                  {r.factors.slice(0, 3).map((f) => (
+                    <li key={f.feature}>
+                      {t('factorLine', {
+                        feature: f.feature,
+                        value: num(f.value, 1),
+                        typical: num(f.typical, 1),
+                        direction: f.effect >= 0 ? t('raises') : t('lowers'),
+                        points: num(Math.abs(f.effect) * 100, 1),
+                      })}
+                    </li>
+                  ))}
+                </ul>
+              </li>
+            ))}
+          </ul>
+        )
+      }
+    </Async>
+  );
+}
+
+interface Grant {
+  id: string;
+  app: string;
+  expiresAt: string;
+  revokedAt: string | null;
+}
+
+/** Apps the citizen lets read their record: grant one (its token shown once), see them, revoke one. */
+function AppGrantsSection() {
+  const { t, date } = useI18n();
+  const grants = useApi<{ grants: Grant[] }>('/me/app-grants');
+  const [app, setApp] = useState('');
+  const [days, setDays] = useState('30');
+  const [issued, setIssued] = useState<{ app: string; token: string } | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const grant = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const g = await postJson<{ app: string; token: string }>('/me/app-grants', {
+        app: app.trim(),
+        days: Number(days),
+      });
+      setIssued({ app: g.app, token: g.token });
+      setApp('');
+      grants.reload();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  const revoke = async (id: string) => {
+    setError(null);
+    try {
+      await apiDelete(`/me/app-grants/${encodeURIComponent(id)}`);
+      grants.reload();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  return (
+    <>
+      <p>{t('appsHelp')}</p>
+      <form class="row" onSubmit={grant}>
+        <label class="field">
+          {t('grantApp')}
+          <input value={app} onInput={(e) => setApp((e.currentTarget as HTMLInputElement).value)} />
+        </label>
+        <label class="field">
+          {t('appDays')}
+          <input
+            type="number"
+            min="1"
+            max="90"
+            value={days}
+            onInput={(e) => setDays((e.currentTarget as HTMLInputElement).value)}
+          />
+        </label>
+        <button type="submit" disabled={app.trim() === ''}>
+          {t('grant')}
+        </button>
+      </form>
+      {issued && (
+        <p role="status">
+          {t('grantToken', { app: issued.app })} <code data-testid="app-token">{issued.token}</code>
+        </p>
+      )}
+      <Async loaded={grants}>
+        {({ grants: list }) =>
+          list.length === 0 ? (
+            <p>{t('noApps')}</p>
+          ) : (
+            <ul data-testid="app-grants">
+              {list.map((g) => (
+                <li key={g.id}>
+                  {g.app}:{' '}
+                  {g.revokedAt === null
+                    ? t('appUntil', { date: date(g.expiresAt) })
+                    : t('appRevoked', { date: date(g.revokedAt) })}{' '}
+                  {g.revokedAt === null && (
+                    <button type="button" onClick={() => void revoke(g.id)}>
+                      {t('revoke')} {g.app}
+                    </button>
+                  )}
+                </li>
+              ))}
+            </ul>
+          )
+        }
+      </Async>
+      {error && <ErrorBox error={error} />}
+    </>
+  );
+}
+
+/** DELETE on the hub's API with the tab's token. */
+async function apiDelete(path: string): Promise<void> {
+  const res = await fetch(path, { method: 'DELETE', headers: { authorization: `Bearer ${session.token() ?? ''}` } });
+  if (!res.ok) throw new ApiError(res.status, `HTTP_${res.status}`, res.statusText);
+}
+
 /** A citizen's own record: what is linked, enrolment, daily life, the timeline and downloads. */
 export function MyRecordPage() {
   const { t, date } = useI18n();
@@ -242,6 +388,12 @@ export function MyRecordPage() {
       </Section>
       <Section title={t('timeline')} id="timeline" wide>
         <Timeline key={enrolled ?? 'before-enrolment'} />
+      </Section>
+      <Section title={t('myRisks')} id="risks">
+        <RisksSection key={enrolled ?? 'before-enrolment'} />
+      </Section>
+      <Section title={t('apps')} id="apps">
+        <AppGrantsSection />
       </Section>
       <Section title={t('download')} id="download">
         <p>{t('downloadHelp')}</p>
