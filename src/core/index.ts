@@ -14,6 +14,7 @@ export type {
   SurveillanceConfig,
 } from './config.js';
 export { defaultConfig, HUB_ROLES, PURPOSE_NAME, parseConfig, thresholdCount } from './config.js';
+export { csvField } from './csv-field.js';
 export type { ErrorCode, ErrorKind, FaultLocation } from './errors.js';
 export {
   ERROR_CODES,

@@ -1,4 +1,4 @@
-import { HealthmeshError } from '../core/index.js';
+import { csvField, HealthmeshError } from '../core/index.js';
 import type { ResourceStore, StoredVersion } from '../store/index.js';
 import { toResource } from '../store/index.js';
 
@@ -88,13 +88,8 @@ export async function timeline(
 /** The timeline as CSV, one line per entry (RFC 4180 quoting; no formula can start a field). */
 export function timelineCsv(entries: readonly TimelineEntry[]): string {
   const head = ['date', 'type', 'display', 'system', 'code', 'value', 'unit', 'category'];
-  const field = (v: string | number | null): string => {
-    if (v === null) return '';
-    const s = typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  };
   const lines = entries.map((e) =>
-    [e.date, e.type, e.display, e.system, e.code, e.value, e.unit, e.category].map(field).join(','),
+    [e.date, e.type, e.display, e.system, e.code, e.value, e.unit, e.category].map(csvField).join(','),
   );
   return `${[head.join(','), ...lines].join('\n')}\n`;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditLog, Principal } from '../access/index.js';
 import type { Clock } from '../core/index.js';
-import { HealthmeshError } from '../core/index.js';
+import { csvField, HealthmeshError } from '../core/index.js';
 import type { DisclosureRule, Released, ReleasedTable, ReleaseGate } from '../privacy/index.js';
 import type { Database } from '../store/index.js';
 import { checkOutput, outputContent } from './output-check.js';
@@ -246,16 +246,10 @@ function recordOf(r: Row): OutputRecord {
 
 /** A released table as CSV: a header of its columns and `total`, a row per label with its total, a total row. */
 function tableCsv(t: ReleasedTable): string {
-  const field = (v: string | number | null): string => {
-    if (v === null) return '';
-    // A label a spreadsheet would run as a formula is quoted as text (CSV injection).
-    const s = typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  };
-  const lines = [['', ...t.columns, 'total'].map(field).join(',')];
+  const lines = [['', ...t.columns, 'total'].map(csvField).join(',')];
   t.rows.forEach((label, r) => {
-    lines.push([label, ...(t.cells[r] ?? []), t.rowTotals[r] ?? null].map(field).join(','));
+    lines.push([label, ...(t.cells[r] ?? []), t.rowTotals[r] ?? null].map(csvField).join(','));
   });
-  lines.push(['total', ...t.columnTotals, t.total].map(field).join(','));
+  lines.push(['total', ...t.columnTotals, t.total].map(csvField).join(','));
   return `${lines.join('\n')}\n`;
 }

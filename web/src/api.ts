@@ -172,3 +172,26 @@ export function upload<T>(path: string, file: Blob, onProgress: (fraction: numbe
     xhr.send(file);
   });
 }
+
+/** GET a file the hub answers (a download, an image to show), with the tab's token; rejects with an ApiError. */
+export async function fetchBlob(path: string): Promise<Blob> {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${session.token() ?? ''}` } });
+  if (!res.ok) throw await failure(res);
+  return res.blob();
+}
+
+/** Hand bytes to the browser as a download named `filename`. */
+export function saveBlob(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.click();
+  URL.revokeObjectURL(url);
+}
+
+/** DELETE with the tab's token; rejects with an ApiError. */
+export async function apiDelete(path: string): Promise<void> {
+  const res = await fetch(path, { method: 'DELETE', headers: { authorization: `Bearer ${session.token() ?? ''}` } });
+  if (!res.ok) throw await failure(res);
+}

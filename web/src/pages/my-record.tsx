@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'preact/hooks';
-import { ApiError, postJson, session } from '../api.js';
+import { ApiError, apiDelete, fetchBlob, postJson, saveBlob } from '../api.js';
 import { Async, DataTable, ErrorBox, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 import { LineChart } from '../line-chart.js';
@@ -187,18 +187,6 @@ function Timeline() {
   );
 }
 
-/** Save a file the API answers, with the tab's token (a plain link could not send it). */
-async function download(path: string, filename: string): Promise<void> {
-  const res = await fetch(path, { headers: { authorization: `Bearer ${session.token() ?? ''}` } });
-  if (!res.ok) throw new ApiError(res.status, `HTTP_${res.status}`, res.statusText);
-  const url = URL.createObjectURL(await res.blob());
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  a.click();
-  URL.revokeObjectURL(url);
-}
-
 interface Risk {
   model: string;
   outcome: string;
@@ -339,12 +327,6 @@ function AppGrantsSection() {
   );
 }
 
-/** DELETE on the hub's API with the tab's token. */
-async function apiDelete(path: string): Promise<void> {
-  const res = await fetch(path, { method: 'DELETE', headers: { authorization: `Bearer ${session.token() ?? ''}` } });
-  if (!res.ok) throw new ApiError(res.status, `HTTP_${res.status}`, res.statusText);
-}
-
 /** A citizen's own record: what is linked, enrolment, daily life, the timeline and downloads. */
 export function MyRecordPage() {
   const { t, date } = useI18n();
@@ -398,10 +380,24 @@ export function MyRecordPage() {
       <Section title={t('download')} id="download">
         <p>{t('downloadHelp')}</p>
         <div class="row">
-          <button type="button" onClick={() => download('/me/$everything', 'my-record.json').catch(setError)}>
+          <button
+            type="button"
+            onClick={() =>
+              fetchBlob('/me/$everything')
+                .then((b) => saveBlob(b, 'my-record.json'))
+                .catch(setError)
+            }
+          >
             {t('downloadFhir')}
           </button>
-          <button type="button" onClick={() => download('/me/export.csv', 'my-record.csv').catch(setError)}>
+          <button
+            type="button"
+            onClick={() =>
+              fetchBlob('/me/export.csv')
+                .then((b) => saveBlob(b, 'my-record.csv'))
+                .catch(setError)
+            }
+          >
             {t('downloadCsv')}
           </button>
         </div>

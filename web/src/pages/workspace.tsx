@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, postJson, session } from '../api.js';
+import { type ApiError, api, fetchBlob, postJson, saveBlob } from '../api.js';
 import { Async, Count, DataTable, ErrorBox, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 import type { MessageKey } from '../messages.js';
@@ -51,22 +51,6 @@ const EXAMPLE = JSON.stringify(
 );
 const GRANTED = new Set(['approved', 'approved-with-conditions']);
 
-/** Fetch a file the API answers with the tab's token and hand it to the browser as a download or an image URL. */
-async function blobOf(path: string): Promise<Blob> {
-  const res = await fetch(path, { headers: { authorization: `Bearer ${session.token() ?? ''}` } });
-  if (!res.ok) throw new ApiError(res.status, `HTTP_${res.status}`, res.statusText);
-  return res.blob();
-}
-
-function saveBlob(blob: Blob, filename: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  a.click();
-  URL.revokeObjectURL(url);
-}
-
 function bytesBase64(file: File): Promise<string> {
   return file.arrayBuffer().then((b) => {
     let s = '';
@@ -102,7 +86,7 @@ function Outputs({ projectId, round }: { projectId: string; round: number }) {
                       <button
                         type="button"
                         onClick={() =>
-                          blobOf(`/outputs/${o.id}/download`)
+                          fetchBlob(`/outputs/${o.id}/download`)
                             .then((b) => saveBlob(b, `${o.title}.${o.kind === 'table' ? 'csv' : 'img'}`))
                             .catch(setError)
                         }
@@ -324,7 +308,7 @@ function OutputDecision({ output, onDone }: { output: Output; onDone: () => void
   const [error, setError] = useState<ApiError | null>(null);
   useEffect(() => {
     let url: string | undefined;
-    blobOf(`/outputs/${output.id}/content`).then((b) => {
+    fetchBlob(`/outputs/${output.id}/content`).then((b) => {
       url = URL.createObjectURL(b);
       setImage(url);
     }, setError);
