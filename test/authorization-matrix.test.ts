@@ -207,6 +207,7 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'GET /me/consent': { allow: 'self' },
   'GET /me/uses': { allow: 'self' },
   'GET /me/risks': { allow: 'self' },
+  'GET /me/plan': { allow: 'self' },
   'POST /me/app-grants': { allow: 'self', ...json({ app: 'diary' }) },
   'GET /me/app-grants': { allow: 'self' },
   'DELETE /me/app-grants/:id': { allow: 'self', url: '/me/app-grants/grant_none' },

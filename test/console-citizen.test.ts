@@ -78,13 +78,21 @@ describeWithChromium('a citizen in the console at phone size (chromium)', () => 
     const rows = page.getByTestId('timeline').locator('tbody tr');
     await rows.first().waitFor();
     expect(await rows.count()).toBeGreaterThan(3);
+    // Codes are named in Korean where the hub knows them (mydata/code-names.ts), not only as the record spells them.
+    expect(await page.getByTestId('timeline').textContent()).toMatch(
+      /하루 걸음 수|수면 시간|안정 시 심박수|수축기 혈압/,
+    );
+    // The management plan: a blood-pressure target for everyone, with its status, in Korean.
+    const bp = page.getByTestId('plan-targets').locator('tr', { hasText: '혈압' });
+    await bp.first().waitFor();
+    expect(await bp.first().textContent()).toMatch(/목표 달성|목표 미달|측정 없음/);
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
     await page.screenshot({ path: screenshotPath('citizen-01-record'), fullPage: true });
 
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: '스프레드시트 (CSV)' }).click();
     const csv = readFileSync((await (await download).path())!, 'utf8');
-    expect(csv.split('\n')[0]).toBe('date,type,display,system,code,value,unit,category');
+    expect(csv.split('\n')[0]).toBe('date,type,display,display_ko,system,code,value,unit,category');
     expect(csv.split('\n').length).toBeGreaterThan(4);
 
     // No validated model is served on this data hub, and the page says so (risks are tested in validation.test.ts).

@@ -155,13 +155,42 @@ describe('citizens enrol with a code from their source and read only their own r
 
   it("shows the citizen's timeline with display names, filtered by date, and no one else's", async () => {
     const all = (await call('kim', 'GET', '/me/timeline')).json().entries as Record<string, unknown>[];
-    expect(all.map((e) => [e.type, e.display, e.value, e.unit])).toEqual([
-      ['Observation', 'Systolic blood pressure', 151, 'mmHg'],
-      ['Condition', 'Hypertension', null, null],
+    expect(all.map((e) => [e.type, e.display, e.displayKo, e.value, e.unit])).toEqual([
+      ['Observation', 'Systolic blood pressure', '수축기 혈압', 151, 'mmHg'],
+      ['Condition', 'Hypertension', '고혈압', null, null],
     ]);
     const recent = (await call('kim', 'GET', '/me/timeline?from=2026-01-01')).json().entries;
     expect(recent).toHaveLength(1);
     expect((await call('kim', 'GET', '/me/timeline?from=2026-13-01')).statusCode).toBe(400);
+  });
+
+  it('gives the citizen a management plan from their own record: targets set by their conditions, screenings due', async () => {
+    const plan = (await call('kim', 'GET', '/me/plan')).json();
+    // Born 1961-04-02, on 2026-03-17 (the clock moved on in the expiry test): 64. Hypertension alone: below 140/90 (KSH 2022); 151 on 2026-02-10 misses it.
+    expect(plan).toMatchObject({ asOf: '2026-03-17', age: 64, sex: 'female', conditions: ['hypertension'] });
+    const bp = plan.targets.find((t: { id: string }) => t.id === 'blood-pressure');
+    expect(bp).toMatchObject({
+      because: ['hypertension'],
+      target: { max: 140, maxSecond: 90 },
+      latest: { value: 151, date: '2026-02-10' },
+      status: 'not-met',
+      nextDue: '2026-08-10',
+    });
+    expect(plan.targets.find((t: { id: string }) => t.id === 'ldl')).toMatchObject({
+      target: { max: 130 },
+      status: 'not-measured',
+      nextDue: '2026-03-17',
+    });
+    expect(plan.targets.some((t: { id: string }) => t.id === 'hba1c')).toBe(false);
+    expect(plan.screenings.map((s: { id: string }) => s.id)).toEqual([
+      'general-health-check',
+      'gastric-cancer',
+      'colorectal-cancer',
+      'breast-cancer',
+      'cervical-cancer',
+    ]);
+    // Park's record is not Kim's: a reading of 118 would have met the target.
+    expect(JSON.stringify(plan)).not.toContain('118');
   });
 
   it('downloads the record as a FHIR Bundle ($everything) and as CSV', async () => {
@@ -180,8 +209,8 @@ describe('citizens enrol with a code from their source and read only their own r
     expect(values.filter((v) => v !== undefined)).toEqual([151]);
     const csv = await call('kim', 'GET', '/me/export.csv');
     expect(csv.headers['content-type']).toContain('text/csv');
-    expect(csv.body.split('\n')[0]).toBe('date,type,display,system,code,value,unit,category');
-    expect(csv.body).toContain('Systolic blood pressure,http://loinc.org,8480-6,151,mmHg,vital-signs');
+    expect(csv.body.split('\n')[0]).toBe('date,type,display,display_ko,system,code,value,unit,category');
+    expect(csv.body).toContain('Systolic blood pressure,수축기 혈압,http://loinc.org,8480-6,151,mmHg,vital-signs');
   });
 
   it("sets the citizen's consent per purpose, applied at the next query, with the history of choices kept", async () => {

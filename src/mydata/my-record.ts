@@ -1,6 +1,7 @@
 import { csvField, HealthmeshError } from '../core/index.js';
 import type { ResourceStore, StoredVersion } from '../store/index.js';
 import { toResource } from '../store/index.js';
+import { koreanName } from './code-names.js';
 
 /** The most resources one citizen's download holds: a lifetime record is thousands, never this many. */
 export const MAX_RECORD_RESOURCES = 200_000;
@@ -12,6 +13,8 @@ export interface TimelineEntry {
   id: string;
   /** The code's display name (or text), then its code. */
   display: string;
+  /** The code's Korean name where the hub knows one (`code-names.ts`), else null: show `display`. */
+  displayKo: string | null;
   code: string | null;
   system: string | null;
   value: number | string | null;
@@ -87,9 +90,9 @@ export async function timeline(
 
 /** The timeline as CSV, one line per entry (RFC 4180 quoting; no formula can start a field). */
 export function timelineCsv(entries: readonly TimelineEntry[]): string {
-  const head = ['date', 'type', 'display', 'system', 'code', 'value', 'unit', 'category'];
+  const head = ['date', 'type', 'display', 'display_ko', 'system', 'code', 'value', 'unit', 'category'];
   const lines = entries.map((e) =>
-    [e.date, e.type, e.display, e.system, e.code, e.value, e.unit, e.category].map(csvField).join(','),
+    [e.date, e.type, e.display, e.displayKo, e.system, e.code, e.value, e.unit, e.category].map(csvField).join(','),
   );
   return `${[head.join(','), ...lines].join('\n')}\n`;
 }
@@ -115,13 +118,15 @@ function entryOf(type: string, id: string, r: Json): TimelineEntry {
     r.issued ??
     null;
   const code = typeof coding?.code === 'string' ? coding.code : null;
+  const system = typeof coding?.system === 'string' ? coding.system : null;
   return {
     date: typeof date === 'string' ? date : null,
     type,
     id,
     display: String(coding?.display ?? first?.text ?? code ?? type),
+    displayKo: koreanName(system, code),
     code,
-    system: typeof coding?.system === 'string' ? coding.system : null,
+    system,
     value:
       typeof quantity?.value === 'number' ? quantity.value : typeof r.valueString === 'string' ? r.valueString : null,
     unit:

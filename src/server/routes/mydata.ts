@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { cohortIdsIncluding } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
-import { everythingBundle, myRisks, TIMELINE_TYPES, timeline, timelineCsv } from '../../mydata/index.js';
+import { everythingBundle, myCarePlan, myRisks, TIMELINE_TYPES, timeline, timelineCsv } from '../../mydata/index.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON, fhirBase } from '../app.js';
 import { writeSource } from '../write-source.js';
@@ -144,6 +144,13 @@ export function mydataRoutes(ctx: RouteContext) {
     app.get('/me/risks', { config: self }, async (req) => {
       req.auditAction = { action: 'me-risks', target: 'me/risks' };
       return { risks: await myRisks(hub, await linkedKeys(req.principal!.name)) };
+    });
+
+    // My care plan: targets and screenings due, from my own records and the guidelines (mydata/care-plan.ts).
+    app.get('/me/plan', { config: self }, async (req) => {
+      req.auditAction = { action: 'me-plan', target: 'me/plan' };
+      const today = hub.clock.now().toISOString().slice(0, 10);
+      return myCarePlan(hub.store, await linkedKeys(req.principal!.name), today);
     });
 
     // Who used my data: the projects whose cohorts at this hub included the citizen, what for and when.

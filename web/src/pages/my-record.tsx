@@ -14,6 +14,7 @@ interface Entry {
   type: string;
   id: string;
   display: string;
+  displayKo: string | null;
   code: string | null;
   value: number | string | null;
   unit: string | null;
@@ -125,9 +126,9 @@ function Lifelog({ entries }: { entries: readonly Entry[] }) {
 /** The most timeline entries shown at once: a phone screen, not a lifetime of measurements. */
 const SHOWN = 60;
 
-/** The timeline between two dates: what happened, with the record's own display names. */
+/** The timeline between two dates: what happened, named in Korean where the hub knows the code, else as recorded. */
 function Timeline() {
-  const { t, date, num } = useI18n();
+  const { t, date, num, lang } = useI18n();
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const [query, setQuery] = useState('');
@@ -169,7 +170,12 @@ function Timeline() {
                 columns={[
                   { label: t('my_when'), cell: (e) => date(e.date?.slice(0, 10)) },
                   { label: t('my_kind'), cell: (e) => typeLabel(e.type) },
-                  { label: t('my_what'), cell: (e) => e.display, rowHeader: true },
+                  {
+                    label: t('my_what'),
+                    // Korean first where the hub knows the code's Korean name; else the record's own display.
+                    cell: (e) => (lang === 'ko' ? (e.displayKo ?? e.display) : e.display),
+                    rowHeader: true,
+                  },
                   {
                     label: t('my_result'),
                     cell: (e) =>
@@ -229,6 +235,84 @@ function RisksSection() {
           </ul>
         )
       }
+    </Async>
+  );
+}
+
+interface Plan {
+  conditions: string[];
+  targets: {
+    id: string;
+    because: string[];
+    target: { max?: number; maxSecond?: number; min?: number; unit: string };
+    latest: { value: number; second?: number; date: string } | null;
+    status: string;
+    nextDue: string | null;
+  }[];
+  screenings: { id: string; last: string | null; due: string; status: string; ask?: string }[];
+}
+
+/** The citizen's management plan: each target with its latest value, then the screenings due (GET /me/plan). */
+function CarePlanSection() {
+  const { t, num, date } = useI18n();
+  const plan = useApi<Plan>('/me/plan');
+  const key = (prefix: string, id: string) => `${prefix}_${id}` as MessageKey;
+  const goal = (g: Plan['targets'][number]['target']) =>
+    g.min !== undefined && g.max !== undefined
+      ? `${num(g.min, 1)}–${num(g.max, 1)} ${g.unit}`
+      : g.min !== undefined
+        ? `≥ ${num(g.min)} ${g.unit}`
+        : `< ${num(g.max ?? 0, 1)}${g.maxSecond !== undefined ? `/${num(g.maxSecond)}` : ''} ${g.unit}`;
+  return (
+    <Async loaded={plan}>
+      {(p) => (
+        <>
+          <p>{t('planHelp')}</p>
+          <DataTable
+            testId="plan-targets"
+            rows={p.targets}
+            rowKey={(r) => r.id}
+            columns={[
+              { label: t('my_what'), cell: (r) => t(key('planTarget', r.id)), rowHeader: true },
+              {
+                label: t('planTarget'),
+                cell: (r) =>
+                  `${goal(r.target)}${
+                    r.because.length > 0
+                      ? ` — ${t('planBecause', { conditions: r.because.map((c) => t(key('planCondition', c))).join(', ') })}`
+                      : ''
+                  }`,
+              },
+              {
+                label: t('planLatest'),
+                cell: (r) =>
+                  r.latest === null
+                    ? '—'
+                    : `${num(r.latest.value, 1)}${r.latest.second !== undefined ? `/${num(r.latest.second)}` : ''} (${date(r.latest.date)})`,
+              },
+              { label: t('planStatus'), cell: (r) => t(key('planStatus', r.status)) },
+              { label: t('planNextDue'), cell: (r) => (r.nextDue === null ? '—' : date(r.nextDue)) },
+            ]}
+          />
+          <h3>{t('planScreenings')}</h3>
+          <DataTable
+            testId="plan-screenings"
+            rows={p.screenings}
+            rowKey={(r) => r.id}
+            columns={[
+              {
+                label: t('planScreenings'),
+                cell: (r) =>
+                  `${t(key('planScreening', r.id))}${r.ask === 'pack-years' ? ` (${t('planAskPackYears')})` : ''}`,
+                rowHeader: true,
+              },
+              { label: t('planLast'), cell: (r) => (r.last === null ? t('planNone') : date(r.last)) },
+              { label: t('planStatus'), cell: (r) => t(key('planStatus', r.status)) },
+              { label: t('planDue'), cell: (r) => date(r.due) },
+            ]}
+          />
+        </>
+      )}
     </Async>
   );
 }
@@ -370,6 +454,9 @@ export function MyRecordPage() {
       </Section>
       <Section title={t('timeline')} id="timeline" wide>
         <Timeline key={enrolled ?? 'before-enrolment'} />
+      </Section>
+      <Section title={t('myPlan')} id="plan" wide>
+        <CarePlanSection key={enrolled ?? 'before-enrolment'} />
       </Section>
       <Section title={t('myRisks')} id="risks">
         <RisksSection key={enrolled ?? 'before-enrolment'} />
