@@ -258,6 +258,8 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'project.file': { allow: 'peer', body: {} },
   'project.status': { allow: 'peer', body: { id: 'p-none' } },
   'project.catalog': { allow: 'peer', body: {} },
+  'mydata.consent-match': { allow: 'peer', body: { exchange: 'x'.repeat(22), points: ['A'.repeat(43)] } },
+  'mydata.consent-apply': { allow: 'peer', body: { exchange: 'x'.repeat(22) } },
 };
 
 /** The statuses a principal may get on a route with `allow`: refused (401 or 403) or let through. */

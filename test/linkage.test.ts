@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CohortFederation } from '../src/cohort/index.js';
 import { silentLogger } from '../src/core/index.js';
 import type { Federation } from '../src/federation/index.js';
 import { OperationRegistry, openFederation } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
+import { ConsentReachFederation } from '../src/mydata/index.js';
 import type { RingCall, RingResponse } from '../src/privacy/index.js';
 import {
   distinctCount,
@@ -21,9 +23,11 @@ import {
   RRN_SYSTEM,
   ringAfter,
 } from '../src/privacy/index.js';
-import { buildServer } from '../src/server/index.js';
+import { buildServer, openHubFederation } from '../src/server/index.js';
+import { SeriesFederation } from '../src/surveillance/index.js';
 import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { peerEachOther } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
 import { testHubConfig } from './support/test-engine.js';
 
@@ -111,6 +115,8 @@ describe('a federated distinct count over three synthetic regions ingested into 
   const hubs = new Map<string, Hub>();
   const tokensByHub = new Map<string, string[]>();
   const rrns: string[] = [];
+  /** Per region, each person's source patient id by their RRN's 13 digits. */
+  const idByRrn = new Map<string, Map<string, string>>();
   let service: LinkageService;
 
   beforeAll(async () => {
@@ -129,8 +135,11 @@ describe('a federated distinct count over three synthetic regions ingested into 
       expect(summary.totals.rejected).toBe(0);
       for (const line of readFileSync(patients, 'utf8').split('\n')) {
         if (line.length === 0) continue;
-        const ids = (JSON.parse(line) as { identifier: { system: string; value: string }[] }).identifier;
-        rrns.push(ids.find((i) => i.system === RRN_SYSTEM)!.value);
+        const p = JSON.parse(line) as { id: string; identifier: { system: string; value: string }[] };
+        const rrn = p.identifier.find((i) => i.system === RRN_SYSTEM)!.value;
+        rrns.push(rrn);
+        if (!idByRrn.has(region)) idByRrn.set(region, new Map());
+        idByRrn.get(region)!.set(rrn.replace('-', ''), p.id);
       }
       tokensByHub.set(region, await personLinkage.tokens(hub.db));
     }
@@ -188,6 +197,76 @@ describe('a federated distinct count over three synthetic regions ingested into 
       await expect(call('busan', { queryId, step: 'start', hubs: REGIONS })).rejects.toMatchObject({
         failure: { hub: 'busan', kind: 'refused', remoteCode: 'LINKAGE_INVALID_SUBMISSION' },
       });
+    } finally {
+      for (const s of servers.values()) await s.app.close();
+    }
+  });
+
+  it("carries a citizen's consent choice to their records at the other hubs, found by linkage alone", async () => {
+    const servers = new Map<string, { app: FastifyInstance; federation: Federation }>();
+    try {
+      for (const [name, hub] of hubs) {
+        const consentReach = new ConsentReachFederation(hub);
+        const federation = (await openHubFederation(
+          hub,
+          new CohortFederation(hub),
+          new SeriesFederation(hub),
+          consentReach,
+        ))!;
+        const app = await buildServer(hub, { federation, consentReach });
+        await app.listen({ port: 0, host: '127.0.0.1' });
+        servers.set(name, { app, federation });
+      }
+      peerEachOther(servers);
+      const gwangju = hubs.get('gwangju')!;
+      const busan = hubs.get('busan')!;
+      const inBusan = idByRrn.get('busan')!;
+      const inGyeonggi = idByRrn.get('gyeonggi')!;
+      // One resident of gwangju treated in busan too, and one treated nowhere else.
+      const [shared] = [...idByRrn.get('gwangju')!].filter(([rrn]) => inBusan.has(rrn) && !inGyeonggi.has(rrn));
+      const [alone] = [...idByRrn.get('gwangju')!].filter(([rrn]) => !inBusan.has(rrn) && !inGyeonggi.has(rrn));
+      expect(shared && alone).toBeTruthy();
+      const base = servers.get('gwangju')!.app.listeningOrigin;
+      const refusedAtBusan = async () => {
+        const f = await busan.consent.filter('research');
+        const keys = await busan.db.all<{ patient_key: string }>(
+          `SELECT DISTINCT patient_key FROM person_linkage p WHERE NOT (${f.allows('p.patient_key')})`,
+        );
+        return keys.map((k) => k.patient_key);
+      };
+      expect(await refusedAtBusan()).toEqual([]);
+      const service = await gwangju.tokens.create('synth-feed', 'service', { sources: ['synth-gwangju'] });
+      const denyAs = async (patientId: string, citizen: string) => {
+        const token = await gwangju.tokens.create(citizen, 'citizen');
+        const as = (method: string, url: string, body: unknown, bearer = token) =>
+          fetch(`${base}${url}`, {
+            method,
+            headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          });
+        const { code } = (await (
+          await as('POST', '/mydata/enrolment-codes', { patientId, source: 'synth-gwangju' }, service)
+        ).json()) as { code: string };
+        expect((await as('POST', '/me/enrol', { code })).status).toBe(201);
+        const res = await as('PUT', '/me/consent/research', { choice: 'deny' });
+        expect(res.status).toBe(200);
+        const reach = ((await res.json()) as { federation: { hub: string }[] }).federation;
+        return reach.sort((a, b) => a.hub.localeCompare(b.hub));
+      };
+      // Every peer answers alike whether or not the person is a patient there: the origin learns nothing of where.
+      const reached = [
+        { hub: 'busan', reached: true },
+        { hub: 'gyeonggi', reached: true },
+      ];
+      expect(await denyAs(alone![1], 'citizen-alone')).toEqual(reached);
+      expect(await refusedAtBusan()).toEqual([]);
+      expect(await denyAs(shared![1], 'citizen-shared')).toEqual(reached);
+      // At busan, exactly that person's record is now refused for research, at its next query.
+      const key = busan.pseudonymiser.patientKey('synth-busan', inBusan.get(shared![0])!);
+      expect(await refusedAtBusan()).toEqual([key]);
+      // Audited at busan as the origin's doing.
+      const entries = await busan.audit.recent(50, ['consent-choice']);
+      expect(entries.some((e) => e.actor === 'peer:gwangju' && e.action === 'consent-choice')).toBe(true);
     } finally {
       for (const s of servers.values()) await s.app.close();
     }

@@ -320,6 +320,11 @@ export const ERROR_CODES = {
     kind: 'conflict',
     text: 'no record is linked to this citizen account yet: enrol with a code first',
   },
+  MYDATA_REACH_INVALID: { kind: 'input', text: "a peer's request to carry a citizen's consent choice is malformed" },
+  MYDATA_REACH_NO_LINKAGE: {
+    kind: 'conflict',
+    text: "this hub holds no linkage key, so a citizen's choice made at another hub cannot find their records here",
+  },
   MYDATA_RECORD_TOO_LARGE: { kind: 'too-large', text: "a citizen's record holds more resources than one download may" },
   OUTPUT_INVALID: {
     kind: 'input',

@@ -3,6 +3,8 @@ export { APP_SCOPE, AppGrants, MAX_GRANT_DAYS } from './app-grants.js';
 export type { CarePlan, PlanScreening, PlanTarget } from './care-plan.js';
 export { ageOn, carePlan, myCarePlan } from './care-plan.js';
 export { koreanName } from './code-names.js';
+export type { ConsentReach } from './consent-reach.js';
+export { CONSENT_APPLY_OPERATION, CONSENT_MATCH_OPERATION, ConsentReachFederation } from './consent-reach.js';
 export type { LinkedRecord } from './enrolment.js';
 export { ENROLMENT_CODE_DAYS, Enrolment } from './enrolment.js';
 export type { Choice, PurposeChoice } from './my-consent.js';

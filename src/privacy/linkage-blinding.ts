@@ -43,6 +43,24 @@ export class LinkageBlinder {
     return { points: out.sort(), dummies };
   }
 
+  /**
+   * A matching protocol's steps keep order (the consent reach of mydata): `blind` gives [r_h]·t for this hub's own
+   * tokens and `forwardInOrder` [r_h k_h]·p for another hub's points, each in the order given, so the hub that
+   * sent a set can tell which of its own entries came back equal. Only the sender knows what its order means.
+   */
+  blind(tokens: readonly string[]): string[] {
+    return tokens.map((t) => x25519(this.query, decodePoint(t)).toString('base64url'));
+  }
+
+  forwardInOrder(points: readonly string[]): string[] {
+    return points.map((p) => x25519(this.query, x25519(this.linkage, decodePoint(p))).toString('base64url'));
+  }
+
+  /** Random points, as many as asked: padding that no hub's token can equal. */
+  dummies(n: number): string[] {
+    return Array.from({ length: n }, () => x25519(this.query, randomBytes(32)).toString('base64url'));
+  }
+
   /** Another hub's set passing through: [r_h k_h]·p for each point. */
   forward(points: readonly string[]): string[] {
     return points.map((p) => x25519(this.query, x25519(this.linkage, decodePoint(p))).toString('base64url')).sort();

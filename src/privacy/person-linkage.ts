@@ -50,6 +50,14 @@ export const personLinkage = {
     await tx.run('DELETE FROM person_linkage_stage');
   },
 
+  /** Every patient key with its token: what a hub matches a peer's blinded point against (mydata's consent reach). */
+  async links(db: Database): Promise<{ patientKey: string; token: string }[]> {
+    const rows = await db.all<{ patient_key: string; token: string }>(
+      'SELECT patient_key, token FROM person_linkage ORDER BY patient_key',
+    );
+    return rows.map((r) => ({ patientKey: r.patient_key, token: r.token }));
+  },
+
   /** Distinct tokens of the given patients (all patients when omitted). */
   async tokens(db: Database, patientKeys?: readonly string[]): Promise<string[]> {
     const rows =

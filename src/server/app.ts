@@ -15,6 +15,7 @@ import type { Federation } from '../federation/index.js';
 import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import { ModelFederation } from '../models/index.js';
+import { ConsentReachFederation } from '../mydata/index.js';
 import type { Released } from '../privacy/index.js';
 import { isReleased, scrubText } from '../privacy/index.js';
 import { ProjectFederation } from '../projects/index.js';
@@ -78,6 +79,8 @@ export interface ServerOptions {
   cohorts?: CohortFederation;
   /** The surveillance side of federation (weekly series); pass the one whose operations `federation` registered. */
   series?: SeriesFederation;
+  /** Citizens' consent choices carried to peers; pass the one whose operations `federation` registered. */
+  consentReach?: ConsentReachFederation;
 }
 
 /** Build the hub's HTTP app without listening: tests call `inject`, the CLI calls `listen`. */
@@ -217,7 +220,6 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(validationRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
-  await app.register(mydataRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);
   // Peers' cohorts in a project run only where this hub approved it, and count as the project's use.
   cohorts.withProjects({
@@ -225,7 +227,9 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     recordUse: (project, cohortId, requester) => hub.projectUses.record(project, 'cohort', cohortId, requester),
   });
   const series = options.series ?? new SeriesFederation(hub);
-  const federation = options.federation ?? (await openHubFederation(hub, cohorts, series));
+  const consentReach = options.consentReach ?? new ConsentReachFederation(hub);
+  const federation = options.federation ?? (await openHubFederation(hub, cohorts, series, consentReach));
+  await app.register(mydataRoutes({ ...ctx, federation, consentReach }));
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation)
@@ -250,10 +254,12 @@ export async function openHubFederation(
   hub: Hub,
   cohorts: CohortFederation,
   series: SeriesFederation,
+  consentReach: ConsentReachFederation = new ConsentReachFederation(hub),
 ): Promise<Federation | undefined> {
   try {
-    // Cohort counts, weekly series, federated model fits and project reviews answer on the same signed transport.
-    const operations = series.register(new ModelFederation(hub).register(cohorts.register()));
+    // Cohort counts, weekly series, federated model fits, project reviews and citizens' consent choices answer on
+    // the same signed transport.
+    const operations = consentReach.register(series.register(new ModelFederation(hub).register(cohorts.register())));
     return await openFederation(hub, new ProjectFederation(hub).register(operations));
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;

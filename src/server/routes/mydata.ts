@@ -2,6 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { cohortIdsIncluding } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
+import type { Federation } from '../../federation/index.js';
+import type { ConsentReachFederation } from '../../mydata/index.js';
 import { everythingBundle, myCarePlan, myRisks, TIMELINE_TYPES, timeline, timelineCsv } from '../../mydata/index.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON, fhirBase } from '../app.js';
@@ -55,8 +57,10 @@ const TimelineQuery = Type.Object(
  * and sets their consent per purpose (`GET /me/consent`, `PUT /me/consent/:purpose`).
  * The `self` routes read only the records linked to the caller's account.
  */
-export function mydataRoutes(ctx: RouteContext) {
-  const { hub } = ctx;
+export function mydataRoutes(
+  ctx: RouteContext & { federation: Federation | undefined; consentReach: ConsentReachFederation },
+) {
+  const { hub, federation, consentReach } = ctx;
   return async (app: FastifyInstance) => {
     app.post<{ Body: { patientId: string; source?: string } }>(
       '/mydata/enrolment-codes',
@@ -134,9 +138,10 @@ export function mydataRoutes(ctx: RouteContext) {
       async (req) => {
         const keys = await linkedKeys(req.principal!.name);
         await hub.myConsent.choose(req.principal!, keys, req.params.purpose, req.body.choice);
-        // Audited with the write, in its transaction.
+        // Audited with the write, in its transaction; then carried to the citizen's records at every peer.
         req.auditedByRoute = true;
-        return { purposes: await hub.myConsent.choices(keys) };
+        const reach = await consentReach.reach(federation, keys, req.params.purpose, req.body.choice);
+        return { purposes: await hub.myConsent.choices(keys), federation: reach };
       },
     );
 

@@ -26,17 +26,22 @@ function PurposeCard({ p, onSaved }: { p: PurposeChoice; onSaved: (all: PurposeC
   const { t, dateTime } = useI18n();
   const [error, setError] = useState<ApiError | null>(null);
   const [saved, setSaved] = useState(false);
+  const [reach, setReach] = useState<{ hub: string; reached: boolean; why?: string }[]>([]);
   const label = (t(`purpose_${p.purpose}` as MessageKey) as string | undefined) ?? p.purpose;
   const choose = async (choice: Choice) => {
     setError(null);
     setSaved(false);
     try {
-      const res = await api<{ purposes: PurposeChoice[] }>(`/me/consent/${encodeURIComponent(p.purpose)}`, {
+      const res = await api<{
+        purposes: PurposeChoice[];
+        federation: { hub: string; reached: boolean; why?: string }[];
+      }>(`/me/consent/${encodeURIComponent(p.purpose)}`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ choice }),
       });
       setSaved(true);
+      setReach(res.federation ?? []);
       onSaved(res.purposes);
     } catch (e) {
       setError(e as ApiError);
@@ -66,6 +71,21 @@ function PurposeCard({ p, onSaved }: { p: PurposeChoice; onSaved: (all: PurposeC
         {t('usedNow')}: <strong>{p.used ? t('included') : t('excluded')}</strong>
       </p>
       {saved && <p role="status">{t('saved')}</p>}
+      {saved && reach.length > 0 && (
+        <p data-testid="consent-reach">
+          {reach.some((r) => r.reached) &&
+            t('reachedHubs', {
+              hubs: reach
+                .filter((r) => r.reached)
+                .map((r) => r.hub)
+                .join(', '),
+            })}{' '}
+          {reach
+            .filter((r) => !r.reached)
+            .map((r) => t('notReachedHub', { hub: r.hub, why: r.why ?? '' }))
+            .join(' ')}
+        </p>
+      )}
       {error && <ErrorBox error={error} />}
       {p.history.length > 0 && (
         <details>
