@@ -153,11 +153,11 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
         const { id, version, kind, modelHash } = r.registered;
         if (opts.json) {
           io.out.write(
-            `${JSON.stringify({ id, version, kind, modelHash, consent: r.consent, heldOut: r.heldOut.overall, fit: r.registered.card.fit ?? null, written }, null, 2)}\n`,
+            `${JSON.stringify({ id, version, kind, modelHash, consent: r.consent, inSample: r.inSample, heldOut: r.heldOut.overall, fit: r.registered.card.fit ?? null, written }, null, 2)}\n`,
           );
         } else {
           io.out.write(
-            `registered ${id} version ${version} (${kind}, ${r.registered.model.features.length} inputs)\npurpose: ${r.consent.purpose}; ${r.consent.leftOut} people left out by consent\nheld-out:\n${summary(r.heldOut.overall)}\n${written.map((w) => `wrote ${w}\n`).join('')}`,
+            `registered ${id} version ${version} (${kind}, ${r.registered.model.features.length} inputs)\npurpose: ${r.consent.purpose}; ${r.consent.leftOut} people left out by consent\n${r.inSample ? 'in-sample (full-sample fit, not a held-out estimate)' : 'held-out'}:\n${summary(r.heldOut.overall)}\n${written.map((w) => `wrote ${w}\n`).join('')}`,
           );
         }
         setCode(0);
