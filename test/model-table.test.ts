@@ -11,6 +11,7 @@ import type { LogisticFit, RegisteredModel } from '../src/models/index.js';
 import { readModelTable, scoreFeatureVector, twoSidedNormalP } from '../src/models/index.js';
 import { toPrecision } from '../src/privacy/index.js';
 import { buildServer } from '../src/server/index.js';
+import { DuckDbDatabase } from '../src/store/index.js';
 import { captureIo } from './support/cli-capture.js';
 import { describeWithSharedData, sharedPath } from './support/shared-data.js';
 import { tempHub } from './support/temp-hub.js';
@@ -317,6 +318,25 @@ describe('model train --table on bad input', () => {
     const m = { model: out.model, card: { table: { fill: out.fill } } } as unknown as RegisteredModel;
     const gap = scoreFeatureVector(m, { a: null, b: 3 }).probability;
     expect(gap).toBe(scoreFeatureVector(m, { a: out.fill!.a, b: 3 }).probability);
+  });
+
+  it('reads a Parquet file as it reads the same CSV, its nulls as missing', async () => {
+    const db = await DuckDbDatabase.open(':memory:');
+    const parquet = join(dir, 'gaps.parquet');
+    try {
+      await db.run(
+        `COPY (SELECT TRY_CAST(a AS DOUBLE) AS a, TRY_CAST(b AS INTEGER) AS b, CAST(y AS INTEGER) AS y
+           FROM read_csv('${join(dir, 'gaps.csv')}', all_varchar=true)) TO '${parquet}' (FORMAT parquet)`,
+      );
+    } finally {
+      await db.close();
+    }
+    const options = { outcome: 'y', missing: 'complete-case' } as const;
+    const fromParquet = await readModelTable(parquet, options);
+    const fromCsv = await readModelTable(join(dir, 'gaps.csv'), options);
+    expect(fromParquet.rowsDropped).toBe(2);
+    expect(Array.from(fromParquet.matrix.values)).toEqual(Array.from(fromCsv.matrix.values));
+    expect(Array.from(fromParquet.matrix.outcome!)).toEqual(Array.from(fromCsv.matrix.outcome!));
   });
 
   it('refuses a run with neither spec nor table, and a test fraction of 1', async () => {
