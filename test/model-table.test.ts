@@ -169,7 +169,10 @@ describeWithSharedData('model train --table on the reference tables', () => {
     cleanup = t.cleanup;
     // The CLI opens the DuckDB store itself; it admits one process.
     await t.hub.close();
-    pima = await train(['--table', pimaFile, '--outcome', 'target', '--missing', 'complete-case']);
+    pima = await train([
+      ...['--table', pimaFile, '--outcome', 'target', '--missing', 'complete-case'],
+      ...['--out', join(hubDir, 'pima-report')],
+    ]);
     cleveland = await train([
       ...['--table', clevelandFile, '--outcome', 'target', '--positive', '>0', '--missing', 'complete-case'],
       ...['--dir', hubDir, '--id', 'cleveland'],
@@ -192,6 +195,15 @@ describeWithSharedData('model train --table on the reference tables', () => {
     expect(pima.registered).toBe(false);
     expect(pima.table).toEqual({ ...pima.table, rowsRead: 768, rowsDropped: 0, rowsUsed: 768 });
     expectReference(pima, refs.pima!);
+  });
+
+  it('writes the coefficient table into the HTML and JSON evaluation report', () => {
+    const html = readFileSync(join(hubDir, 'pima-report.html'), 'utf8');
+    expect(html).toContain('<h2>Coefficients</h2>');
+    for (const term of ['(intercept)', ...refs.pima!.predictors])
+      expect(html).toContain(`<th scope="row">${term}</th>`);
+    const json = JSON.parse(readFileSync(join(hubDir, 'pima-report.json'), 'utf8')) as { fit: LogisticFit };
+    expect(json.fit).toEqual(pima.fit);
   });
 
   it('fits Cleveland (target > 0, 297 complete cases of 303) as the reference does, and registers it', () => {

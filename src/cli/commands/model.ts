@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub } from '../../hub/index.js';
-import type { EvaluationReport, Metrics, RegisteredModel } from '../../models/index.js';
+import type { EvaluationReport, LogisticFit, Metrics, RegisteredModel } from '../../models/index.js';
 import {
   boostedToOnnx,
   evaluatePredictions,
@@ -82,9 +82,9 @@ function summary(m: Metrics): string {
   ].join('\n');
 }
 
-function writeReports(report: EvaluationReport, title: string, base: string): string[] {
-  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${base}.html`, evaluationHtml(report, title));
+function writeReports(report: EvaluationReport, title: string, base: string, fit?: LogisticFit): string[] {
+  writeFileSync(`${base}.json`, `${JSON.stringify(fit ? { ...report, fit } : report, null, 2)}\n`);
+  writeFileSync(`${base}.html`, evaluationHtml(report, title, fit));
   return [`${base}.json`, `${base}.html`];
 }
 
@@ -149,7 +149,9 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
       try {
         const purpose = hub.consent.policy.purpose(opts.purpose, '--purpose').name;
         const r = await audited(hub, 'model-train', spec.model, () => trainFromSpec(hub, spec, 'cli', purpose));
-        const written = opts.out ? writeReports(r.heldOut, r.registered.card.title, opts.out) : [];
+        const written = opts.out
+          ? writeReports(r.heldOut, r.registered.card.title, opts.out, r.registered.card.fit)
+          : [];
         const { id, version, kind, modelHash } = r.registered;
         if (opts.json) {
           io.out.write(
