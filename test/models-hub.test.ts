@@ -225,6 +225,25 @@ describe('risk models on a hub: features in SQL, CLI, predict API', () => {
     expect(new Set(scored.rows.indexDates)).toEqual(new Set([INDEX]));
   }, 120_000);
 
+  it('fits on every row with split.testFraction 0 and labels its evaluation in-sample', async () => {
+    const full = await trainFromSpec(
+      hub,
+      parseTrainingSpec({
+        ...HTN_SPEC,
+        model: 'htn-full',
+        learner: { kind: 'logistic' },
+        split: { testFraction: 0, seed: 3 },
+      }),
+      'test',
+    );
+    expect(full.inSample).toBe(true);
+    expect(full.split.train.length).toBe(full.rows.matrix.rows);
+    expect(full.heldOut.overall.n).toBe(full.rows.matrix.rows);
+    expect(full.registered.card.evaluations[0]!.name).toMatch(/^in-sample/);
+    expect(full.registered.card.fit?.rows).toBe(full.rows.matrix.rows);
+    expect(() => parseTrainingSpec({ ...HTN_SPEC, split: { testFraction: 1 } })).toThrow(/testFraction/);
+  }, 60_000);
+
   it('trains, lists, evaluates, exports and predicts through the CLI, and serves predictions', async () => {
     await hub.close();
     const specFile = join(work, 'htn.json');

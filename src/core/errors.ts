@@ -203,6 +203,14 @@ export const ERROR_CODES = {
     text: 'a feature matrix, outcome or prediction vector has the wrong length or width',
   },
   MODEL_BAD_OUTCOME: { kind: 'input', text: 'an outcome value is not 0 or 1' },
+  MODEL_TABLE_UNKNOWN_COLUMN: {
+    kind: 'input',
+    text: 'a model table has no column of the name given as outcome or feature',
+  },
+  MODEL_TABLE_BAD_VALUE: {
+    kind: 'input',
+    text: 'a predictor cell of a model table is not a number (named by file, line and column)',
+  },
   MODEL_SINGLE_CLASS: { kind: 'input', text: 'the outcome has only one class, so no model or AUROC can be estimated' },
   MODEL_INVALID_OPTION: { kind: 'input', text: 'a learner, split or evaluation option is out of range' },
   MODEL_MISSING_VALUE: {

@@ -1,8 +1,10 @@
+import { isHealthmeshError } from '../core/index.js';
 import type { FitSupport, Released, ReleaseGate } from '../privacy/index.js';
 import { toPrecision } from '../privacy/index.js';
 import type { CalibrationBin } from './calibration.js';
 import { wilson } from './calibration.js';
 import type { EvaluationReport, Metrics } from './evaluation.js';
+import type { LogisticFit } from './logistic-inference.js';
 import type { ModelCard, TrainingFeature, TrainingSummary } from './model-card.js';
 
 /**
@@ -148,13 +150,55 @@ function releaseReport(r: EvaluationReport, gate: ReleaseGate) {
 }
 
 /**
+ * The Wald table, log-likelihood and AIC: aggregates of every training row, released on the precision grid when
+ * the training data pass the fit-support rule (`ReleaseGate.fitted`, as predictions and model updates), else
+ * withheld whole with a reason that holds no number. Rows and events are the card's released counts.
+ */
+function releaseFit(fit: LogisticFit, support: FitSupport, gate: ReleaseGate) {
+  try {
+    const f = (v: number, what: string) => gate.fitted(v, support, what);
+    return {
+      logLikelihood: f(fit.logLikelihood, 'the log-likelihood'),
+      aic: f(fit.aic, 'the AIC'),
+      penalised: fit.penalised,
+      coefficients: fit.coefficients.map((c) => ({
+        term: c.term,
+        estimate: f(c.estimate, `the coefficient of ${c.term}`),
+        standardError: f(c.standardError, `the standard error of ${c.term}`),
+        ci95: [f(c.ci95[0], `the interval of ${c.term}`), f(c.ci95[1], `the interval of ${c.term}`)],
+        z: f(c.z, `the z of ${c.term}`),
+        p: f(c.p, `the p-value of ${c.term}`),
+      })),
+    };
+  } catch (e) {
+    if (isHealthmeshError(e) && e.code === 'DISCLOSURE_REFUSED') {
+      return { withheld: true as const, reason: 'too few rows, events, non-events or values of a feature' };
+    }
+    throw e;
+  }
+}
+
+/** Where the rows of a table-fitted model came from; its counts released as a linked table, fill values withheld. */
+function releaseTable(t: NonNullable<ModelCard['table']>, gate: ReleaseGate) {
+  const rows = gate.countParts({ kept: t.rowsRead - t.rowsDropped, dropped: t.rowsDropped });
+  return {
+    outcome: t.outcome,
+    missing: t.missing,
+    rowsRead: rows.total,
+    rowsDropped: rows.parts.dropped,
+    inSample: t.inSample,
+  };
+}
+
+/**
  * A model card as it may be shown to roles without row-level access, built by the release gate
  * (docs/disclosure-control.md, "Model cards"): rows and events a linked count, prevalence derived from those
  * released parts; each feature's missing count released with its complement, its mean and SD only over at least
  * `minContributors` recorded values not dominated by two of them (a 0/1 feature's mean from released counts);
  * metrics only over enough people, events and non-events, on the precision grid; calibration bins of too few
  * people dropped, the others' observed proportions from released counts; the ROC curve at fixed false-positive
- * rates. Learner settings are parameters; roles that may read row-level data see the card as stored.
+ * rates; coefficients, their SEs, intervals and p-values, log-likelihood and AIC by the fit-support rule on the
+ * precision grid. Learner settings are parameters; roles that may read row-level data see the card as stored.
  */
 export function releaseModelCard(card: ModelCard, gate: ReleaseGate) {
   const t = card.trainingData;
@@ -172,6 +216,8 @@ export function releaseModelCard(card: ModelCard, gate: ReleaseGate) {
     evaluations: card.evaluations.map((e) => ({ name: e.name, report: releaseReport(e.report, gate) })),
     intendedUse: card.intendedUse,
     limitations: card.limitations,
+    ...(card.fit !== undefined && { fit: releaseFit(card.fit, cardFitSupport(t), gate) }),
+    ...(card.table !== undefined && { table: releaseTable(card.table, gate) }),
     learner: {
       kind: card.learner.kind,
       settings: Object.fromEntries(

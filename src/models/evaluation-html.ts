@@ -1,5 +1,6 @@
 import type { CalibrationBin } from './calibration.js';
 import type { EvaluationReport, Metrics } from './evaluation.js';
+import type { LogisticFit } from './logistic-inference.js';
 
 /** Plot geometry: a square plot area inside margins, in SVG user units. */
 const SIZE = 300;
@@ -80,11 +81,35 @@ const HEADER = ['n', 'events', 'prevalence', 'AUROC (95% CI)', 'AUPRC', 'Brier',
   .map((h) => `<th>${h}</th>`)
   .join('');
 
+/** The Wald table of a logistic fit, with its log-likelihood and AIC. */
+function fitSection(fit: LogisticFit): string {
+  const p = (v: number) => (v < 1e-4 ? v.toExponential(2) : v.toFixed(4));
+  const rows = fit.coefficients
+    .map((c) =>
+      [
+        c.term,
+        fmt(c.estimate, 6),
+        fmt(c.standardError, 6),
+        `${fmt(c.ci95[0], 4)} – ${fmt(c.ci95[1], 4)}`,
+        fmt(c.z, 2),
+        p(c.p),
+      ]
+        .map((v, k) => (k === 0 ? `<th scope="row">${escapeHtml(v)}</th>` : `<td>${escapeHtml(v)}</td>`))
+        .join(''),
+    )
+    .map((r) => `<tr>${r}</tr>`)
+    .join('');
+  return `<h2>Coefficients</h2>
+<p>Wald statistics from the inverse observed information at the estimate${fit.penalised ? ' (ridge-penalised: not maximum-likelihood)' : ''}. Log-likelihood ${fmt(fit.logLikelihood, 4)}, AIC ${fmt(fit.aic, 2)}, n ${fit.rows}, events ${fit.events}.</p>
+<table><thead><tr><th>term</th><th>estimate</th><th>SE</th><th>95% CI</th><th>z</th><th>p</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 /**
- * A self-contained HTML page of an evaluation: summary table, ROC and calibration plots (inline SVG), and
- * every metric by subgroup. No scripts, fonts or external assets, so it can be archived or mailed as one file.
+ * A self-contained HTML page of an evaluation: summary table, ROC and calibration plots (inline SVG), every
+ * metric by subgroup, and with `fit` the logistic model's coefficient table. No scripts, fonts or external
+ * assets, so it can be archived or mailed as one file.
  */
-export function evaluationHtml(report: EvaluationReport, title: string): string {
+export function evaluationHtml(report: EvaluationReport, title: string, fit?: LogisticFit): string {
   const o = report.overall;
   const notes = o.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('');
   const groups = Object.entries(report.subgroups)
@@ -119,6 +144,7 @@ ${notes ? `<ul>${notes}</ul>` : ''}
 <figure>${rocSvg(report.roc, o.auroc)}<figcaption>ROC curve; dashed: chance.</figcaption></figure>
 <figure>${calibrationSvg(o.calibrationCurve)}<figcaption>Calibration by group of predicted risk, with 95% Wilson intervals; dashed: perfect calibration.</figcaption></figure>
 </div>
+${fit ? fitSection(fit) : ''}
 <h2>Calibration groups</h2>
 <table><thead><tr><th>group</th><th>n</th><th>mean predicted</th><th>observed</th><th>95% CI</th></tr></thead><tbody>${deciles}</tbody></table>
 ${groups}

@@ -21,6 +21,8 @@ export { boostedScores, fitBoosted, predictBoosted } from './gradient-boosting.j
 export type { FeatureScope, HubFeatureRows } from './hub-features.js';
 export { buildHubFeatures } from './hub-features.js';
 export { hubModelRegistry, modelsModule } from './hub-models.js';
+export type { CoefficientRow, LogisticFit } from './logistic-inference.js';
+export { logisticFit, twoSidedNormalP } from './logistic-inference.js';
 export type { NewtonPart } from './logistic-newton.js';
 export { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
 export type { LogisticDiagnostics, LogisticModel, LogisticOptions } from './logistic-regression.js';
@@ -30,6 +32,7 @@ export type {
   ModelCard,
   ModelCardInput,
   RiskModel,
+  TableSource,
   TrainingFeature,
   TrainingSummary,
 } from './model-card.js';
@@ -37,8 +40,12 @@ export { modelCard, trainingSummary } from './model-card.js';
 export type { ModelListing, RegisteredModel } from './model-registry.js';
 export { ModelRegistry, modelMigrations } from './model-registry.js';
 export { MODEL_METHOD_SYSTEM, riskAssessment, scoreFeatureVector, scoreHubRows } from './model-scoring.js';
+export type { ModelTable, ModelTableOptions, TableMissingPolicy } from './model-table.js';
+export { readModelTable, TABLE_MISSING_POLICIES } from './model-table.js';
 export type { LearnerSpec, TrainingResult, TrainingSpec } from './model-training.js';
 export { parseTrainingSpec, planOf, predictRisk, rowGroupings, trainFromSpec } from './model-training.js';
 export { boostedToOnnx, logisticToOnnx, ONNX_INPUT, ONNX_OUTPUT } from './onnx-export.js';
 export type { RocAnalysis } from './roc-metrics.js';
 export { rocAnalysis } from './roc-metrics.js';
+export type { TableTrainingOptions, TableTrainingResult } from './table-training.js';
+export { checkTestFraction, trainFromTable } from './table-training.js';

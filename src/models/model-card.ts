@@ -3,6 +3,8 @@ import type { EvaluationReport } from './evaluation.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { requireOutcome, summariseFeatures } from './feature-matrix.js';
 import type { BoostedModel } from './gradient-boosting.js';
+import type { LogisticFit } from './logistic-inference.js';
+import { logisticFit } from './logistic-inference.js';
 import type { LogisticModel } from './logistic-regression.js';
 
 /** Either learner's fitted model, as stored. */
@@ -55,10 +57,29 @@ export interface ModelCard {
   intendedUse: string;
   limitations: string[];
   learner: { kind: RiskModel['kind']; settings: Record<string, number | string | boolean> };
+  /** A logistic model's coefficients with standard errors, intervals and p-values, log-likelihood and AIC. */
+  fit?: LogisticFit;
+  /** For a model fitted from a flat table (`model train --table`): where its rows came from and what was left out. */
+  table?: TableSource;
+}
+
+/**
+ * How a flat table became a model's training rows. The file is not named: a file name may name a person, and the
+ * card is stored and shown.
+ */
+export interface TableSource {
+  outcome: { column: string; positive: string };
+  missing: 'fail' | 'complete-case' | 'mean';
+  rowsRead: number;
+  rowsDropped: number;
+  /** Under `missing: mean`: each column's training mean, put in place of a missing value when scoring. */
+  fill?: Record<string, number>;
+  /** `--test-fraction 0`: fitted on every row; its evaluation is in-sample. */
+  inSample: boolean;
 }
 
 /** Everything but what is derived from the model and the training rows. */
-export type ModelCardInput = Omit<ModelCard, 'trainingData' | 'learner' | 'features'> & {
+export type ModelCardInput = Omit<ModelCard, 'trainingData' | 'learner' | 'features' | 'fit'> & {
   features?: CardFeature[];
 };
 
@@ -160,6 +181,7 @@ export function modelCard(
     });
   }
   const described = new Map((input.features ?? []).map((f) => [f.name, f]));
+  const summary = trainingSummary(training, recorded);
   for (const name of described.keys()) {
     if (!model.features.includes(name)) {
       throw new HealthmeshError('MODEL_INVALID_CARD', `the card describes ${name}, which the model does not use`, {
@@ -171,10 +193,13 @@ export function modelCard(
     title: input.title,
     cohort: input.cohort,
     features: model.features.map((name) => described.get(name) ?? { name }),
-    trainingData: trainingSummary(training, recorded),
+    trainingData: summary,
     evaluations: input.evaluations,
     intendedUse: input.intendedUse,
     limitations: input.limitations,
     learner: learnerSettings(model),
+    ...(input.table !== undefined && { table: input.table }),
+    // Penalised fits are not maximum-likelihood: their Wald table would read as one.
+    ...(model.kind === 'logistic' && model.l2 === 0 && { fit: logisticFit(model, summary.events) }),
   };
 }

@@ -11,6 +11,7 @@ import { applyFeaturePlan, rawVectorFromJson } from './feature-plan.js';
 import type { FeatureScope, HubFeatureRows } from './hub-features.js';
 import { buildHubFeatures } from './hub-features.js';
 import type { RegisteredModel } from './model-registry.js';
+import { applyTableFill } from './model-table.js';
 import { planOf, predictRisk } from './model-training.js';
 
 /** Score rows of this hub with a registered model (its stored plan); `scope` picks people or an index date. */
@@ -29,7 +30,8 @@ export async function scoreHubRows(
  * One probability from a feature vector `{ name: number | null }`. With a feature plan, names are the spec's
  * features and a null or absent one is filled as in training (a `keep` feature stays missing: boosted trees route
  * it, logistic regression refuses it with MODEL_MISSING_VALUE). Without a plan, names are the model's own input
- * columns, all required. Malformed vectors are MODEL_INVALID_FEATURES naming the field.
+ * columns, all required unless the model was fitted from a table under `--missing mean` (then filled with the
+ * training means). Malformed vectors are MODEL_INVALID_FEATURES naming the field.
  */
 export function scoreFeatureVector(m: RegisteredModel, input: unknown): { probability: number; input: FeatureMatrix } {
   let x: FeatureMatrix;
@@ -47,6 +49,9 @@ export function scoreFeatureVector(m: RegisteredModel, input: unknown): { probab
       input,
     );
     x = featureMatrix(names, raw.values);
+    // A table model fitted under `--missing mean` fills a gap with its training mean, as training did.
+    const fill = m.card.table?.fill;
+    if (fill !== undefined) x = applyTableFill(x, fill);
   }
   const p = predictRisk(m.model, x)[0];
   if (p === undefined || !Number.isFinite(p)) {

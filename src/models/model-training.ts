@@ -83,8 +83,8 @@ export function parseTrainingSpec(input: unknown): TrainingSpec {
   const s = (split ?? {}) as Record<string, unknown>;
   const testFraction = s.testFraction ?? 0.3;
   const seed = s.seed ?? 1;
-  if (typeof testFraction !== 'number' || !(testFraction > 0 && testFraction < 1)) {
-    throw invalid('split.testFraction', 'must be a number in (0, 1)');
+  if (typeof testFraction !== 'number' || !(testFraction === 0 || (testFraction > 0 && testFraction < 1))) {
+    throw invalid('split.testFraction', 'must be 0 (a full-sample fit, evaluated in-sample) or a number in (0, 1)');
   }
   if (typeof seed !== 'number' || !Number.isInteger(seed)) throw invalid('split.seed', 'must be an integer');
   const c = card as Record<string, unknown> | undefined;
@@ -129,7 +129,9 @@ function fitLearner(learner: LearnerSpec, m: FeatureMatrix): RiskModel {
 /** What `trainFromSpec` made: the registered version, its held-out report and the rows it was built from. */
 export interface TrainingResult {
   registered: RegisteredModel;
+  /** On the test side; with `split.testFraction` 0, on the training rows themselves (`inSample`). */
   heldOut: EvaluationReport;
+  inSample: boolean;
   rows: HubFeatureRows;
   split: { train: Uint32Array; test: Uint32Array };
   /** Held-out probabilities, in the order of `split.test`. */
@@ -152,8 +154,13 @@ export async function trainFromSpec(
   const y = rows.matrix.outcome!;
   const population = spec.features.population;
   // With training index dates, a person is on one side only; without them this is the plain stratified split.
-  const split =
-    'indexDate' in population && population.trainingIndexDates !== undefined
+  const byPerson = 'indexDate' in population && population.trainingIndexDates !== undefined;
+  const inSample = spec.split.testFraction === 0;
+  const everyRow = Uint32Array.from({ length: rows.matrix.rows }, (_, i) => i);
+  // A full-sample fit trains on every row and evaluates on the same rows, labelled in-sample.
+  const split = inSample
+    ? { train: everyRow, test: everyRow }
+    : byPerson
       ? personSplit(
           rows.patientKeys,
           rows.indexDates.map((d) => d === population.indexDate),
@@ -183,7 +190,9 @@ export async function trainFromSpec(
       features: spec.card.features ?? describeFeatures(plan),
       evaluations: [
         {
-          name: `held-out ${Math.round(spec.split.testFraction * 100)}% (random${'indexDate' in population && population.trainingIndexDates !== undefined ? ' by person, at the index date' : ''}, seed ${spec.split.seed})`,
+          name: inSample
+            ? 'in-sample (full-sample fit: the rows it was fitted to, not a held-out estimate)'
+            : `held-out ${Math.round(spec.split.testFraction * 100)}% (random${byPerson ? ' by person, at the index date' : ''}, seed ${spec.split.seed})`,
           report: heldOut,
         },
       ],
@@ -194,7 +203,7 @@ export async function trainFromSpec(
   );
   const registry = await hubModelRegistry(hub);
   const registered = await registry.register(spec.model, model, card, createdBy, plan);
-  return { registered, heldOut, rows, split, testPredictions, consent: rows.consent };
+  return { registered, heldOut, inSample, rows, split, testPredictions, consent: rows.consent };
 }
 
 /** The card's description of each input column: the feature's kind and how a missing value was filled. */

@@ -290,6 +290,16 @@ export class ReleaseGate {
     return this.mint(toPrecision(value, this.precision), ['fit-support', 'precision']);
   }
 
+  /**
+   * A fitted model's parameter or fit statistic (a coefficient, its SE, interval or p-value, a log-likelihood):
+   * an aggregate of every training row, released like `prediction` (predictions give the coefficients anyway):
+   * only for training data that pass `modelUpdate`'s rule, on the precision grid.
+   */
+  fitted(value: number, support: FitSupport, what = 'this fitted statistic'): Released<number> {
+    this.requireFitSupport(support, what);
+    return this.mint(toPrecision(value, this.precision), ['fit-support', 'precision']);
+  }
+
   private requireFitSupport(support: FitSupport, what: string): void {
     const t = this.policy.threshold;
     if (support.rows < this.minContributors || support.events < t || support.rows - support.events < t) {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub } from '../../hub/index.js';
-import type { EvaluationReport, Metrics, RegisteredModel } from '../../models/index.js';
+import type { EvaluationReport, LogisticFit, Metrics, RegisteredModel } from '../../models/index.js';
 import {
   boostedToOnnx,
   evaluatePredictions,
@@ -18,6 +18,24 @@ import {
 } from '../../models/index.js';
 import { audited } from '../audited-work.js';
 import type { Io } from '../io.js';
+import { trainFromTableCommand } from './model-table.js';
+
+interface TrainOptions {
+  dir: string;
+  table?: string;
+  outcome?: string;
+  positive?: string;
+  features?: string;
+  missing: string;
+  testFraction: string;
+  learner: string;
+  seed: string;
+  id?: string;
+  title?: string;
+  out?: string;
+  json?: boolean;
+  purpose: string;
+}
 
 function readJson(file: string, what: string): unknown {
   let text: string;
@@ -64,9 +82,9 @@ function summary(m: Metrics): string {
   ].join('\n');
 }
 
-function writeReports(report: EvaluationReport, title: string, base: string): string[] {
-  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${base}.html`, evaluationHtml(report, title));
+function writeReports(report: EvaluationReport, title: string, base: string, fit?: LogisticFit): string[] {
+  writeFileSync(`${base}.json`, `${JSON.stringify(fit ? { ...report, fit } : report, null, 2)}\n`);
+  writeFileSync(`${base}.html`, evaluationHtml(report, title, fit));
   return [`${base}.json`, `${base}.html`];
 }
 
@@ -80,28 +98,68 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
     .description('Train, evaluate, list, export and score risk models on this hub (docs/models.md).');
   model
     .command('train')
-    .description('Train a model from a spec (features, population, outcome, learner, card) and register a version.')
-    .argument('<spec>', 'training spec JSON file')
-    .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
-    .option('--out <base>', 'also write the held-out evaluation as <base>.json and <base>.html')
+    .description(
+      'Train a model from a spec (features, population, outcome, learner, card) and register a version, or from a flat table (--table).',
+    )
+    .argument('[spec]', 'training spec JSON file (or give --table)')
+    .option('-d, --dir <dir>', 'hub data directory (with --table: register there only when given)', defaultHubDir())
+    .option('--table <file>', 'fit from a .csv, .tsv or .parquet table instead of a spec (no hub needed)')
+    .option('--outcome <col>', "with --table: the outcome column, 0/1, or a comparison such as 'target>0'")
+    .option('--positive <rule>', "with --table: which outcome values are events: '>0', '>=2', '!=0', 'yes'")
+    .option('--features <a,b,c>', 'with --table: the predictor columns (default every column but the outcome)')
+    .option('--missing <policy>', 'with --table: NA, ? or empty cells: fail, complete-case or mean', 'fail')
+    .option('--test-fraction <f>', 'with --table: held-out share, 0 for a full-sample fit (in-sample metrics)', '0.3')
+    .option('--learner <kind>', 'with --table: logistic or boosted', 'logistic')
+    .option('--seed <n>', 'with --table: seed of the split', '1')
+    .option('--id <id>', 'with --table and --dir: the model id to register')
+    .option('--title <text>', "with --table: the card's title")
+    .option('--out <base>', 'also write the evaluation as <base>.json and <base>.html')
     .option('--purpose <purpose>', 'purpose of use; people whose consent refuses it are left out', 'ai-development')
-    .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExample:\n  $ healthmesh model train test/fixtures/models/t2d-5y.json --out t2d-heldout\n')
-    .action(async (file: string, opts: { dir: string; out?: string; json?: boolean; purpose: string }) => {
+    .option('--json', 'print as JSON (nothing else on stdout)')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  $ healthmesh model train test/fixtures/models/t2d-5y.json --out t2d-heldout\n  $ healthmesh model train --table heart.tsv --outcome target --positive '>0' --missing complete-case --test-fraction 0 --json\n",
+    )
+    .action(async (file: string | undefined, opts: TrainOptions, cmd: Command) => {
+      if (opts.table !== undefined) {
+        if (file !== undefined) throw new HealthmeshError('MODEL_INVALID_OPTION', 'give a spec or --table, not both');
+        const explicitDir = cmd.getOptionValueSource('dir') !== 'default';
+        await trainFromTableCommand(
+          {
+            ...opts,
+            table: opts.table,
+            missing: opts.missing,
+            testFraction: opts.testFraction,
+            learner: opts.learner,
+            seed: opts.seed,
+            ...(explicitDir && { hubDir: opts.dir }),
+          },
+          io,
+        );
+        setCode(0);
+        return;
+      }
+      if (file === undefined) {
+        throw new HealthmeshError('MODEL_INVALID_OPTION', 'give a training spec file or --table FILE --outcome COL', {
+          path: 'spec',
+        });
+      }
       const spec = parseTrainingSpec(readJson(file, 'spec'));
       const hub = await openHub(opts.dir);
       try {
         const purpose = hub.consent.policy.purpose(opts.purpose, '--purpose').name;
         const r = await audited(hub, 'model-train', spec.model, () => trainFromSpec(hub, spec, 'cli', purpose));
-        const written = opts.out ? writeReports(r.heldOut, r.registered.card.title, opts.out) : [];
+        const written = opts.out
+          ? writeReports(r.heldOut, r.registered.card.title, opts.out, r.registered.card.fit)
+          : [];
         const { id, version, kind, modelHash } = r.registered;
         if (opts.json) {
           io.out.write(
-            `${JSON.stringify({ id, version, kind, modelHash, consent: r.consent, heldOut: r.heldOut.overall, written }, null, 2)}\n`,
+            `${JSON.stringify({ id, version, kind, modelHash, consent: r.consent, inSample: r.inSample, heldOut: r.heldOut.overall, fit: r.registered.card.fit ?? null, written }, null, 2)}\n`,
           );
         } else {
           io.out.write(
-            `registered ${id} version ${version} (${kind}, ${r.registered.model.features.length} inputs)\npurpose: ${r.consent.purpose}; ${r.consent.leftOut} people left out by consent\nheld-out:\n${summary(r.heldOut.overall)}\n${written.map((w) => `wrote ${w}\n`).join('')}`,
+            `registered ${id} version ${version} (${kind}, ${r.registered.model.features.length} inputs)\npurpose: ${r.consent.purpose}; ${r.consent.leftOut} people left out by consent\n${r.inSample ? 'in-sample (full-sample fit, not a held-out estimate)' : 'held-out'}:\n${summary(r.heldOut.overall)}\n${written.map((w) => `wrote ${w}\n`).join('')}`,
           );
         }
         setCode(0);

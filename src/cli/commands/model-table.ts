@@ -1,0 +1,181 @@
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { HealthmeshError } from '../../core/index.js';
+import { openHub } from '../../hub/index.js';
+import type { LogisticFit, TableMissingPolicy, TableTrainingResult } from '../../models/index.js';
+import {
+  checkTestFraction,
+  evaluationHtml,
+  hubModelRegistry,
+  readModelTable,
+  TABLE_MISSING_POLICIES,
+  trainFromTable,
+} from '../../models/index.js';
+import { audited, pathTarget } from '../audited-work.js';
+import type { Io } from '../io.js';
+
+/** The options of `model train --table`. */
+export interface TableTrainOptions {
+  table: string;
+  outcome?: string;
+  positive?: string;
+  features?: string;
+  missing: string;
+  testFraction: string;
+  learner: string;
+  seed: string;
+  id?: string;
+  title?: string;
+  out?: string;
+  json?: boolean;
+  /** The hub to register in; absent: fit and print only. */
+  hubDir?: string;
+}
+
+function option(message: string, path: string): HealthmeshError {
+  return new HealthmeshError('MODEL_INVALID_OPTION', message, { path });
+}
+
+const fixed = (x: number, d = 4) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
+const pValue = (p: number) => (p < 1e-4 ? p.toExponential(2) : p.toFixed(4));
+
+/** The Wald table as aligned text. */
+export function fitTable(fit: LogisticFit): string {
+  const width = Math.max(11, ...fit.coefficients.map((c) => c.term.length));
+  const head = `  ${'term'.padEnd(width)} ${'estimate'.padStart(11)} ${'SE'.padStart(10)} ${'95% CI'.padStart(23)} ${'z'.padStart(8)} ${'p'.padStart(9)}`;
+  const lines = fit.coefficients.map(
+    (c) =>
+      `  ${c.term.padEnd(width)} ${fixed(c.estimate, 6).padStart(11)} ${fixed(c.standardError, 6).padStart(10)} ${`${fixed(c.ci95[0])} – ${fixed(c.ci95[1])}`.padStart(23)} ${fixed(c.z, 2).padStart(8)} ${pValue(c.p).padStart(9)}`,
+  );
+  return [
+    head,
+    ...lines,
+    `  log-likelihood ${fixed(fit.logLikelihood)}, AIC ${fixed(fit.aic, 2)}, n ${fit.rows}, events ${fit.events}`,
+  ].join('\n');
+}
+
+function summaryText(file: string, r: TableTrainingResult, dropped: number, registered: string | undefined): string {
+  const o = r.evaluation.overall;
+  const f3 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+  const t = r.card.table!;
+  const lines = [
+    `${r.model.kind} model of ${r.card.cohort.outcome} from ${file}: ${t.rowsRead} rows read`,
+    t.missing === 'complete-case'
+      ? `missing: complete-case, ${dropped} row(s) with a missing value dropped, ${t.rowsRead - dropped} used`
+      : `missing: ${t.missing}`,
+    r.inSample
+      ? `full-sample fit on ${r.trainRows} rows; metrics are IN-SAMPLE`
+      : `trained on ${r.trainRows} rows; metrics held out on ${r.testRows}`,
+    `  AUROC ${f3(o.auroc)}, AUPRC ${f3(o.auprc)}, Brier ${o.brier.toFixed(4)}, calibration slope ${f3(o.calibrationSlope)}`,
+  ];
+  if (r.card.fit) lines.push(fitTable(r.card.fit));
+  lines.push(registered ?? 'not registered (give --dir and --id to register it in a hub)');
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `healthmesh model train --table FILE --outcome COL`: fit from a flat table and print; with a hub (`--dir`),
+ * register it as the next version of `--id` too.
+ */
+export async function trainFromTableCommand(opts: TableTrainOptions, io: Io): Promise<void> {
+  if (opts.outcome === undefined) throw option('--table needs --outcome COL (e.g. --outcome target>0)', 'outcome');
+  if (!(TABLE_MISSING_POLICIES as readonly string[]).includes(opts.missing)) {
+    throw option(`--missing must be one of ${TABLE_MISSING_POLICIES.join(', ')}, not ${opts.missing}`, 'missing');
+  }
+  if (opts.learner !== 'logistic' && opts.learner !== 'boosted') {
+    throw option(`--learner must be logistic or boosted, not ${opts.learner}`, 'learner');
+  }
+  const testFraction = checkTestFraction(opts.testFraction.trim() === '' ? Number.NaN : Number(opts.testFraction));
+  if (!/^-?\d{1,9}$/.test(opts.seed)) throw option(`--seed must be a whole number, not ${opts.seed}`, 'seed');
+  if (opts.hubDir !== undefined && opts.id === undefined) {
+    throw option('give --id to register the model in the hub', 'id');
+  }
+  const features = opts.features
+    ?.split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
+  const learner = opts.learner;
+  const work = async () => {
+    const table = await readModelTable(opts.table, {
+      outcome: opts.outcome!,
+      ...(opts.positive !== undefined && { positive: opts.positive }),
+      ...(features !== undefined && { features }),
+      missing: opts.missing as TableMissingPolicy,
+    });
+    const result = trainFromTable(table, {
+      learner,
+      testFraction,
+      seed: Number(opts.seed),
+      ...(opts.title !== undefined && { title: opts.title }),
+    });
+    return { table, result };
+  };
+  let done: Awaited<ReturnType<typeof work>>;
+  let registered: { id: string; version: number; modelHash: string } | undefined;
+  if (opts.hubDir !== undefined) {
+    const hub = await openHub(opts.hubDir);
+    try {
+      const id = opts.id!;
+      done = await audited(hub, 'model-train', `${id}:${pathTarget(hub, 'table', opts.table)}`, async () => {
+        const w = await work();
+        const r = await (await hubModelRegistry(hub)).register(id, w.result.model, w.result.card, 'cli');
+        registered = { id: r.id, version: r.version, modelHash: r.modelHash };
+        return w;
+      });
+    } finally {
+      await hub.close();
+    }
+  } else {
+    done = await work();
+  }
+  const { table, result } = done;
+  const file = basename(opts.table);
+  const written: string[] = [];
+  if (opts.out !== undefined) {
+    const evaluationName = result.card.evaluations[0]!.name;
+    writeFileSync(`${opts.out}.json`, `${JSON.stringify({ ...result.evaluation, fit: result.card.fit }, null, 2)}\n`);
+    writeFileSync(
+      `${opts.out}.html`,
+      evaluationHtml(result.evaluation, `${result.card.title} — ${evaluationName}`, result.card.fit),
+    );
+    written.push(`${opts.out}.json`, `${opts.out}.html`);
+  }
+  if (opts.json) {
+    io.out.write(
+      `${JSON.stringify(
+        {
+          ...(registered ?? {}),
+          registered: registered !== undefined,
+          table: {
+            file,
+            outcome: table.outcome,
+            missing: table.missing,
+            rowsRead: table.rowsRead,
+            rowsDropped: table.rowsDropped,
+            rowsUsed: table.matrix.rows,
+          },
+          learner: result.model.kind,
+          inSample: result.inSample,
+          trainRows: result.trainRows,
+          testRows: result.testRows,
+          model: result.model,
+          fit: result.card.fit ?? null,
+          fill: result.card.table?.fill ?? null,
+          evaluation: { name: result.card.evaluations[0]!.name, metrics: result.evaluation.overall },
+          written,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return;
+  }
+  io.out.write(
+    summaryText(
+      file,
+      result,
+      table.rowsDropped,
+      registered && `registered ${registered.id} version ${registered.version}`,
+    ) + written.map((w) => `wrote ${w}\n`).join(''),
+  );
+}
