@@ -1,5 +1,7 @@
 export type { Random } from '../core/index.js';
 export { seededRandom } from '../core/index.js';
+export type { BoostingCandidate, BoostingTuning, BoostingTuningOptions } from './boosting-tuning.js';
+export { DEFAULT_BOOSTING_GRID, fitBoostedTuned } from './boosting-tuning.js';
 export type { CalibrationBin } from './calibration.js';
 export { brierScore, calibrationCurve, calibrationFit } from './calibration.js';
 export { cardFitSupport, releaseModelCard } from './card-release.js';
@@ -42,8 +44,8 @@ export { modelCard, trainingSummary } from './model-card.js';
 export type { ModelListing, RegisteredModel } from './model-registry.js';
 export { ModelRegistry, modelMigrations } from './model-registry.js';
 export { MODEL_METHOD_SYSTEM, riskAssessment, scoreFeatureVector, scoreHubRows } from './model-scoring.js';
-export type { LearnerSpec, TrainingResult, TrainingSpec } from './model-training.js';
-export { parseTrainingSpec, planOf, predictRisk, rowGroupings, trainFromSpec } from './model-training.js';
+export type { FittedLearner, LearnerSpec, TrainingResult, TrainingSpec } from './model-training.js';
+export { fitLearner, parseTrainingSpec, planOf, predictRisk, rowGroupings, trainFromSpec } from './model-training.js';
 export { boostedToOnnx, logisticToOnnx, ONNX_INPUT, ONNX_OUTPUT } from './onnx-export.js';
 export type { RocAnalysis } from './roc-metrics.js';
 export { rocAnalysis } from './roc-metrics.js';
