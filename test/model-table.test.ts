@@ -233,6 +233,70 @@ describeWithSharedData('model train --table on the reference tables', () => {
     expect(inline.model.coefficients).toEqual(cleveland.model.coefficients);
   });
 
+  it('fits a Cox model from lung.csv on the command line as R survival::coxph does, both ties methods', async () => {
+    const ref = JSON.parse(readFileSync(sharedPath('risk/reference_cox_lung.json'), 'utf8')) as Record<
+      'efron' | 'breslow',
+      {
+        n: number;
+        events: number;
+        coef: Record<string, number>;
+        se: Record<string, number>;
+        loglik: number;
+        concordance: number;
+        cumhaz_baseline_at_365_uncentred: number;
+      }
+    >;
+    for (const ties of ['efron', 'breslow'] as const) {
+      const cli = captureIo();
+      // sex is 1/2 in the file and female = (sex == 2) in the reference: the same coefficient, as Cox has no intercept.
+      const args = ['model', 'train', '--table', sharedPath('risk/lung.csv'), '--learner', 'cox', '--time', 'time'];
+      const code = await main(
+        [
+          ...args,
+          '--outcome',
+          'status',
+          '--positive',
+          '2',
+          '--horizon',
+          '365',
+          '--ties',
+          ties,
+          '--missing',
+          'complete-case',
+          '--features',
+          'age,sex,ph.ecog,ph.karno,wt.loss',
+          '--json',
+        ],
+        cli.io,
+      );
+      expect(code, cli.err).toBe(0);
+      const out = JSON.parse(cli.out) as {
+        n: number;
+        events: number;
+        coefficients: { name: string; estimate: number; se: number }[];
+        logLik: number;
+        concordance: number;
+        baselineCumHazardAtHorizon: number;
+        calibration: { n: number }[];
+      };
+      const r = ref[ties];
+      expect([out.n, out.events]).toEqual([r.n, r.events]);
+      const refName = (n: string) => (n === 'sex' ? 'female' : n);
+      for (const c of out.coefficients) {
+        expect(Math.abs(c.estimate - r.coef[refName(c.name)]!), `${ties} ${c.name}`).toBeLessThan(1e-6);
+        expect(Math.abs(c.se - r.se[refName(c.name)]!), `${ties} se ${c.name}`).toBeLessThan(1e-6);
+      }
+      expect(Math.abs(out.logLik - r.loglik)).toBeLessThan(1e-6);
+      expect(Math.abs(out.concordance - r.concordance)).toBeLessThan(1e-4);
+      // The uncentred baseline is at covariates 0: sex = 0 is female = −1, so H0(female coding) = H0(sex) × e^β(sex).
+      const sex = out.coefficients.find((c) => c.name === 'sex')!.estimate;
+      expect(
+        Math.abs(out.baselineCumHazardAtHorizon * Math.exp(sex) - r.cumhaz_baseline_at_365_uncentred),
+      ).toBeLessThan(1e-6);
+      expect(out.calibration.reduce((a, b) => a + b.n, 0)).toBe(r.n);
+    }
+  });
+
   it('serves the Wald table as stored to a steward and through the release gate to a researcher', async () => {
     hub = await openHub(hubDir);
     app = await buildServer(hub);

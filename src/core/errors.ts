@@ -229,6 +229,11 @@ export const ERROR_CODES = {
     text: 'the outcome is perfectly separated by the features, so the maximum-likelihood estimate is infinite',
   },
   MODEL_NOT_CONVERGED: { kind: 'input', text: 'the fit did not converge within the iteration limit' },
+  MODEL_BAD_TIME: { kind: 'input', text: 'a follow-up time is missing, infinite or negative' },
+  MODEL_NO_EVENTS: {
+    kind: 'input',
+    text: 'no row has the event, so a time-to-event model has nothing to estimate',
+  },
   MODEL_INVALID_CARD: {
     kind: 'input',
     text: 'a model card lacks a required field or describes a feature the model does not use',

@@ -1,5 +1,6 @@
 import type { Random } from '../core/index.js';
 import { HealthmeshError, seededRandom, shuffledIndices } from '../core/index.js';
+import type { BoostingTuning } from './boosting-tuning.js';
 import type { BinEdges } from './feature-binning.js';
 import { binMatrix, fitBinEdges, valueBins } from './feature-binning.js';
 import type { FeatureMatrix } from './feature-matrix.js';
@@ -59,6 +60,8 @@ export interface BoostingDiagnostics {
   validationRows: number;
   /** Features with a single value (and no missing): never split on. */
   constantFeatures: string[];
+  /** How the tree shape and count were chosen, when internal cross-validation chose them (`fitBoostedTuned`). */
+  tuning?: BoostingTuning;
 }
 
 /** A boosted model: P(y = 1) = σ(baseScore + Σ tree(x)). Plain arrays, so it serialises as JSON. */
@@ -127,6 +130,34 @@ export function fitBoosted(m: FeatureMatrix, options: BoostingOptions = {}): Boo
   const { summary } = checkTrainingData(m);
   const rng = options.random ?? seededRandom(o.seed);
   const { train, valid } = holdOut(m, o.validationFraction, rng);
+  return fitOn(m.names, summary, train, valid, o, rng, false);
+}
+
+/**
+ * Boosting stopped early on a validation set the caller holds out (a cross-validation fold), keeping every tree
+ * grown (`diagnostics.bestIteration` says how many the fold liked), so the caller can score any round count.
+ * `validationFraction` is ignored.
+ */
+export function fitBoostedOnFold(
+  train: FeatureMatrix,
+  valid: FeatureMatrix,
+  options: Omit<BoostingOptions, 'validationFraction'> = {},
+): BoostedModel {
+  const o = resolve({ ...options, validationFraction: 0 });
+  const { summary } = checkTrainingData(train);
+  const rng = options.random ?? seededRandom(o.seed);
+  return fitOn(train.names, summary, train, valid, o, rng, true);
+}
+
+function fitOn(
+  names: readonly string[],
+  summary: ReturnType<typeof checkTrainingData>['summary'],
+  train: FeatureMatrix,
+  valid: FeatureMatrix | undefined,
+  o: Required<Omit<BoostingOptions, 'random'>>,
+  rng: Random,
+  keepAll: boolean,
+): BoostedModel {
   const edges = fitBinEdges(train, rng, o.maxBins);
   const y = train.outcome!;
   let events = 0;
@@ -135,9 +166,11 @@ export function fitBoosted(m: FeatureMatrix, options: BoostingOptions = {}): Boo
   const rounds = boost(train, valid, edges, baseScore, o, rng);
   return {
     kind: 'boosted',
-    features: [...m.names],
+    features: [...names],
     baseScore,
-    trees: rounds.trees.slice(0, rounds.best).map((tree) => toRawTree(tree, edges.edges)),
+    trees: rounds.trees
+      .slice(0, keepAll ? rounds.trees.length : rounds.best)
+      .map((tree) => toRawTree(tree, edges.edges)),
     options: o,
     diagnostics: {
       trainLoss: rounds.trainLoss,

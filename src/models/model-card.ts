@@ -147,7 +147,11 @@ function learnerSettings(model: RiskModel): ModelCard['learner'] {
     const d = model.diagnostics;
     return { kind: model.kind, settings: { l2: model.l2, iterations: d.iterations, converged: d.converged } };
   }
-  return { kind: model.kind, settings: { ...model.options, treesKept: model.trees.length } };
+  const settings: Record<string, number | string | boolean> = { ...model.options, treesKept: model.trees.length };
+  const tuning = model.diagnostics.tuning;
+  if (tuning !== undefined)
+    settings.chosenBy = `internal ${tuning.folds}-fold cross-validation with early stopping over ${tuning.grid.length} tree shapes`;
+  return { kind: model.kind, settings };
 }
 
 /**

@@ -28,6 +28,8 @@ export interface ModelTableOptions {
   features?: readonly string[];
   /** Default `fail`. */
   missing?: TableMissingPolicy;
+  /** A time-to-event column (Cox): read beside the outcome, which is then the event; never a predictor. */
+  time?: string;
 }
 
 /** The table as read: predictors (NaN where missing and the policy is `mean`) and what was left out. */
@@ -43,6 +45,8 @@ export interface ModelTable {
   rowsDropped: number;
   /** Missing cells per predictor among the rows kept (non-zero only under `mean`). */
   missingCells: Record<string, number>;
+  /** With `options.time`: each kept row's time, in the order of `matrix`'s rows. */
+  times?: number[];
 }
 
 type Cell = string | number | bigint | boolean | null | undefined;
@@ -178,11 +182,17 @@ export async function readModelTable(path: string, options: ModelTableOptions): 
       { file: name, path: column },
     );
   if (!columns.includes(rule.column)) throw unknown(rule.column, 'the outcome');
-  const features = options.features ?? columns.filter((c) => c !== rule.column);
+  const timeColumn = options.time;
+  if (timeColumn !== undefined && !columns.includes(timeColumn)) throw unknown(timeColumn, 'the time');
+  const features = options.features ?? columns.filter((c) => c !== rule.column && c !== timeColumn);
   for (const f of features) {
     if (!columns.includes(f)) throw unknown(f, 'a feature');
-    if (f === rule.column) {
-      throw new HealthmeshError('MODEL_INVALID_OPTION', `the outcome ${f} cannot also be a feature`, { path: f });
+    if (f === rule.column || f === timeColumn) {
+      throw new HealthmeshError(
+        'MODEL_INVALID_OPTION',
+        `the ${f === timeColumn ? 'time' : 'outcome'} ${f} cannot also be a feature`,
+        { path: f },
+      );
     }
   }
   if (features.length === 0) {
@@ -200,6 +210,7 @@ export async function readModelTable(path: string, options: ModelTableOptions): 
   const width = features.length;
   const values: number[] = [];
   const outcome: number[] = [];
+  const times: number[] = [];
   const missingCells: Record<string, number> = Object.fromEntries(features.map((f) => [f, 0]));
   let dropped = 0;
   for (let i = 0; i < rows.length; i++) {
@@ -217,6 +228,31 @@ export async function readModelTable(path: string, options: ModelTableOptions): 
         );
       }
       incomplete = true;
+    }
+    let time = Number.NaN;
+    if (timeColumn !== undefined) {
+      const raw = text(row[timeColumn]);
+      if (MISSING_TOKENS.has(raw)) {
+        if (missing !== 'complete-case') {
+          const w = where(i, timeColumn);
+          throw new HealthmeshError(
+            'MODEL_MISSING_VALUE',
+            `the time is missing at ${w.text}; --missing complete-case drops such rows`,
+            w.location,
+          );
+        }
+        incomplete = true;
+      } else {
+        time = Number(raw);
+        if (!Number.isFinite(time) || time < 0) {
+          const w = where(i, timeColumn);
+          throw new HealthmeshError(
+            'MODEL_BAD_TIME',
+            `${w.text} is ${JSON.stringify(raw.slice(0, 40))}, not a time of 0 or more`,
+            w.location,
+          );
+        }
+      }
     }
     for (let j = 0; j < width; j++) {
       const column = features[j]!;
@@ -266,6 +302,7 @@ export async function readModelTable(path: string, options: ModelTableOptions): 
     for (let j = 0; j < width; j++) if (Number.isNaN(cells[j]!)) missingCells[features[j]!]!++;
     for (const c of cells) values.push(c);
     outcome.push(y);
+    if (timeColumn !== undefined) times.push(time);
   }
   if (outcome.length === 0) {
     throw new HealthmeshError('MODEL_EMPTY_DATA', `${name} has no complete row (${rows.length} read)`, { file: name });
@@ -278,6 +315,7 @@ export async function readModelTable(path: string, options: ModelTableOptions): 
     rowsRead: rows.length,
     rowsDropped: dropped,
     missingCells,
+    ...(timeColumn !== undefined && { times }),
   };
 }
 

@@ -5,7 +5,9 @@ import { openHub } from '../../hub/index.js';
 import type { LogisticFit, TableMissingPolicy, TableTrainingResult } from '../../models/index.js';
 import {
   checkTestFraction,
+  coxCalibration,
   evaluationHtml,
+  fitCox,
   hubModelRegistry,
   readModelTable,
   TABLE_MISSING_POLICIES,
@@ -30,6 +32,10 @@ export interface TableTrainOptions {
   json?: boolean;
   /** The hub to register in; absent: fit and print only. */
   hubDir?: string;
+  /** Cox: the time column, the horizon, the ties method. */
+  time?: string;
+  horizon?: string;
+  ties?: string;
 }
 
 function option(message: string, path: string): HealthmeshError {
@@ -74,6 +80,89 @@ function summaryText(file: string, r: TableTrainingResult, dropped: number, regi
 }
 
 /**
+ * `model train --table FILE --learner cox --time COL --outcome EVENT --horizon T`: a Cox proportional-hazards fit on
+ * every complete row (no split: the partial likelihood's Wald table, concordance and calibration at the horizon
+ * describe the fit), printed or as JSON. The registry holds logistic and boosted models only, so a Cox fit is not
+ * registered and `--dir` is refused.
+ */
+async function coxFromTable(opts: TableTrainOptions, io: Io): Promise<void> {
+  if (opts.time === undefined) throw option('--learner cox needs --time COL (the follow-up time)', 'time');
+  const horizon = Number(opts.horizon);
+  if (opts.horizon === undefined || !(horizon > 0)) {
+    throw option('--learner cox needs --horizon T, a time above 0 in the unit of --time', 'horizon');
+  }
+  const ties = opts.ties ?? 'efron';
+  if (ties !== 'efron' && ties !== 'breslow') throw option(`--ties must be efron or breslow, not ${ties}`, 'ties');
+  if (opts.hubDir !== undefined) {
+    throw option('a Cox fit is printed, not registered: the registry holds logistic and boosted models', 'dir');
+  }
+  if (opts.missing === 'mean') throw option('--learner cox takes --missing fail or complete-case', 'missing');
+  const features = opts.features
+    ?.split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
+  const table = await readModelTable(opts.table, {
+    outcome: opts.outcome!,
+    ...(opts.positive !== undefined && { positive: opts.positive }),
+    ...(features !== undefined && { features }),
+    missing: opts.missing as TableMissingPolicy,
+    time: opts.time,
+  });
+  const m = table.matrix;
+  const width = m.names.length;
+  const x = Array.from({ length: m.rows }, (_, i) => Array.from(m.values.subarray(i * width, (i + 1) * width)));
+  const event = Array.from(m.outcome!, (y): boolean => y === 1);
+  const fit = fitCox(x, table.times!, event, m.names, { ties });
+  const calibration = coxCalibration(fit, x, table.times!, event, horizon, Math.min(10, m.rows));
+  const result = {
+    table: {
+      file: basename(opts.table),
+      time: opts.time,
+      event: table.outcome,
+      missing: table.missing,
+      rowsRead: table.rowsRead,
+      rowsDropped: table.rowsDropped,
+      rowsUsed: m.rows,
+    },
+    learner: 'cox',
+    ties,
+    n: fit.n,
+    events: fit.events,
+    coefficients: fit.coefficients.map((c) => ({ ...c, hazardRatio: Math.exp(c.estimate) })),
+    logLik: fit.logLik,
+    logLikNull: fit.logLikNull,
+    aic: fit.aic,
+    concordance: fit.concordance,
+    horizon,
+    baselineCumHazardAtHorizon: fit.cumulativeHazardAt(horizon),
+    calibration,
+  };
+  if (opts.json) {
+    io.out.write(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
+  const width0 = Math.max(9, ...fit.coefficients.map((c) => c.name.length));
+  io.out.write(
+    [
+      `Cox model (${ties} ties) of ${table.outcome.column} ${table.outcome.positive} over ${opts.time} from ${result.table.file}: ${table.rowsRead} rows read, ${m.rows} used, ${fit.events} events`,
+      `  ${'term'.padEnd(width0)} ${'coef'.padStart(10)} ${'HR'.padStart(8)} ${'SE'.padStart(9)} ${'95% CI (coef)'.padStart(21)} ${'p'.padStart(9)}`,
+      ...fit.coefficients.map(
+        (c) =>
+          `  ${c.name.padEnd(width0)} ${fixed(c.estimate, 6).padStart(10)} ${fixed(Math.exp(c.estimate)).padStart(8)} ${fixed(c.se, 6).padStart(9)} ${`${fixed(c.lower)} – ${fixed(c.upper)}`.padStart(21)} ${pValue(c.p).padStart(9)}`,
+      ),
+      `  log partial likelihood ${fixed(fit.logLik)} (null ${fixed(fit.logLikNull)}), AIC ${fixed(fit.aic, 2)}, concordance ${fixed(fit.concordance)}`,
+      `  baseline cumulative hazard at ${horizon}: ${fixed(result.baselineCumHazardAtHorizon, 6)}`,
+      `  calibration at ${horizon} (risk tenths: predicted / Kaplan–Meier observed):`,
+      ...calibration.map(
+        (b, i) => `    ${String(i + 1).padStart(2)}: ${fixed(b.predicted, 3)} / ${fixed(b.observed, 3)}  (${b.n} rows)`,
+      ),
+      'not registered (the registry holds logistic and boosted models)',
+      '',
+    ].join('\n'),
+  );
+}
+
+/**
  * `healthmesh model train --table FILE --outcome COL`: fit from a flat table and print; with a hub (`--dir`),
  * register it as the next version of `--id` too.
  */
@@ -82,8 +171,9 @@ export async function trainFromTableCommand(opts: TableTrainOptions, io: Io): Pr
   if (!(TABLE_MISSING_POLICIES as readonly string[]).includes(opts.missing)) {
     throw option(`--missing must be one of ${TABLE_MISSING_POLICIES.join(', ')}, not ${opts.missing}`, 'missing');
   }
+  if (opts.learner === 'cox') return coxFromTable(opts, io);
   if (opts.learner !== 'logistic' && opts.learner !== 'boosted') {
-    throw option(`--learner must be logistic or boosted, not ${opts.learner}`, 'learner');
+    throw option(`--learner must be logistic, boosted or cox, not ${opts.learner}`, 'learner');
   }
   const testFraction = checkTestFraction(opts.testFraction.trim() === '' ? Number.NaN : Number(opts.testFraction));
   if (!/^-?\d{1,9}$/.test(opts.seed)) throw option(`--seed must be a whole number, not ${opts.seed}`, 'seed');

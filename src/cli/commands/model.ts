@@ -109,7 +109,14 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
     .option('--features <a,b,c>', 'with --table: the predictor columns (default every column but the outcome)')
     .option('--missing <policy>', 'with --table: NA, ? or empty cells: fail, complete-case or mean', 'fail')
     .option('--test-fraction <f>', 'with --table: held-out share, 0 for a full-sample fit (in-sample metrics)', '0.3')
-    .option('--learner <kind>', 'with --table: logistic or boosted', 'logistic')
+    .option(
+      '--learner <kind>',
+      'with --table: logistic, boosted or cox (time to event: needs --time and --horizon)',
+      'logistic',
+    )
+    .option('--time <col>', 'with --learner cox: the follow-up time column (the outcome is then the event)')
+    .option('--horizon <t>', 'with --learner cox: the horizon of the risk and its calibration, in the time unit')
+    .option('--ties <method>', 'with --learner cox: efron or breslow', 'efron')
     .option('--seed <n>', 'with --table: seed of the split', '1')
     .option('--id <id>', 'with --table and --dir: the model id to register')
     .option('--title <text>', "with --table: the card's title")
@@ -118,7 +125,7 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
     .option('--json', 'print as JSON (nothing else on stdout)')
     .addHelpText(
       'after',
-      "\nExamples:\n  $ healthmesh model train test/fixtures/models/t2d-5y.json --out t2d-heldout\n  $ healthmesh model train --table heart.tsv --outcome target --positive '>0' --missing complete-case --test-fraction 0 --json\n",
+      "\nExamples:\n  $ healthmesh model train test/fixtures/models/t2d-5y.json --out t2d-heldout\n  $ healthmesh model train --table heart.tsv --outcome target --positive '>0' --missing complete-case --test-fraction 0 --json\n  $ healthmesh model train --table lung.csv --learner cox --time time --outcome status --positive 2 --horizon 365 --features age,sex,ph.ecog --missing complete-case\n",
     )
     .action(async (file: string | undefined, opts: TrainOptions, cmd: Command) => {
       if (opts.table !== undefined) {
