@@ -190,11 +190,45 @@ describe('roles on the API, and tokens made with `healthmesh token`', () => {
     expect(rows.length).toBeGreaterThanOrEqual(5);
   });
 
+  it('lets an admin make, list and revoke tokens over the API while the hub serves; a revoked token fails at once', async () => {
+    tokens.admin2 = await hub.tokens.create('admin-two', 'admin');
+    const as = (who: string, method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) =>
+      app.inject({
+        method,
+        url,
+        headers: {
+          authorization: `Bearer ${tokens[who]}`,
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
+        ...(body !== undefined && { payload: JSON.stringify(body) }),
+      });
+    expect((await as('steward', 'POST', '/tokens', { name: 'lab-feed', role: 'service' })).statusCode).toBe(403);
+    // A holder's name is a handle, never an email or a person's name.
+    expect((await as('admin2', 'POST', '/tokens', { name: 'kim@example.org', role: 'service' })).statusCode).toBe(400);
+    const made = await as('admin2', 'POST', '/tokens', { name: 'lab-feed', role: 'service', sources: ['lab'] });
+    expect(made.statusCode).toBe(201);
+    tokens.lab = made.json().token;
+    expect(tokens.lab).toMatch(/^hm_[A-Za-z0-9_-]{43}$/);
+    const listed = (await as('admin2', 'GET', '/tokens')).json() as { name: string; role: string; sources: string[] }[];
+    expect(listed.find((t) => t.name === 'lab-feed')).toMatchObject({ role: 'service', sources: ['lab'] });
+    expect(JSON.stringify(listed)).not.toContain('hm_');
+    expect((await as('lab', 'GET', '/console/policy')).statusCode).toBe(200);
+    const revoked = await as('admin2', 'DELETE', '/tokens/lab-feed');
+    expect(revoked.json()).toEqual({ name: 'lab-feed', revoked: 1 });
+    expect((await as('lab', 'GET', '/console/policy')).statusCode).toBe(401);
+    // Audited with the holder and role, never the token.
+    const audit = JSON.stringify(await hub.audit.recent(20, ['token-create', 'token-revoke']));
+    expect(audit).toContain('token/lab-feed');
+    expect(audit).not.toContain(tokens.lab);
+    expect((await as('admin2', 'DELETE', '/tokens/admin-two')).statusCode).toBe(200);
+  });
+
   it('lists holders without tokens, revokes, and refuses an unknown role naming the roles', async () => {
     await hub.close();
     const list = captureIo();
     expect(await main(['token', 'list', '--dir', dir, '--json'], list.io)).toBe(0);
     const holders = JSON.parse(list.out) as { name: string; role: string }[];
+    // lab-feed and admin-two were made and revoked over the API in the test before.
     expect(holders.map((h) => `${h.name}:${h.role}`)).toEqual([
       'admin:admin',
       'a-steward:steward',

@@ -149,6 +149,9 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'GET /accounts': { allow: ['admin'] },
   'POST /accounts': { allow: ['admin'], ...json({ handle: 'x' }) },
   'PATCH /accounts/:id': { allow: ['admin'], url: '/accounts/no-such-account', ...json({ unlock: true }) },
+  'GET /tokens': { allow: ['admin'] },
+  'POST /tokens': { allow: ['admin'], ...json({ name: 'matrix-feed', role: 'service' }) },
+  'DELETE /tokens/:name': { allow: ['admin'], url: '/tokens/no-such-holder' },
   // Model validation (issue 17): developers submit, validators run, both read; anyone may check a signature.
   'POST /validation/submissions': { allow: ['admin', 'developer'], ...json({ manifest: {}, model: 'AAAA' }) },
   'GET /validation/submissions': { allow: ['admin', 'steward', 'validator', 'developer'] },

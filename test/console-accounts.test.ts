@@ -76,6 +76,21 @@ describeWithChromium('console sign-in with an account (chromium via playwright-c
       payload: { name: 'yoon.researcher', password: 'another long password' },
     });
     expect(relogin.statusCode).toBe(200);
+    // A service token made from the console works at once, and fails at once when revoked there.
+    const tokens = page.locator('section', { has: page.locator('h2#tokens') });
+    await tokens.getByLabel('Holder').fill('lab-feed');
+    await tokens.locator('select').selectOption('service');
+    await tokens.getByRole('button', { name: 'Make a token' }).click();
+    const labToken = (await page.getByTestId('new-token').textContent())!;
+    const asLab = () => app.inject({ url: '/console/policy', headers: { authorization: `Bearer ${labToken}` } });
+    expect((await asLab()).statusCode).toBe(200);
+    await page
+      .getByTestId('tokens')
+      .locator('tr', { hasText: 'lab-feed' })
+      .getByRole('button', { name: 'Revoke' })
+      .click();
+    await page.getByTestId('tokens').locator('tr', { hasText: 'lab-feed' }).waitFor({ state: 'detached' });
+    expect((await asLab()).statusCode).toBe(401);
     await page.screenshot({ path: screenshotPath('accounts'), fullPage: true });
     expect(errors).toEqual([]);
 

@@ -10,7 +10,7 @@ import { Type } from '@sinclair/typebox';
  * route check the rest, with the FHIR error codes clients know.
  */
 
-const Text = (description: string, options: { minLength?: number; maxLength?: number } = {}) =>
+const Text = (description: string, options: { minLength?: number; maxLength?: number; pattern?: string } = {}) =>
   Type.String({ description, ...options });
 const Day = (description: string) => Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description });
 const Purpose = Text('purpose of use (docs/consent.md)', { minLength: 1, maxLength: 100 });
@@ -332,3 +332,32 @@ export const AccountPatchBody = Type.Object(
 );
 export type AccountCreate = Static<typeof AccountCreateBody>;
 export type AccountPatch = Static<typeof AccountPatchBody>;
+
+export const TokenView = Type.Object({
+  name: Text("the holder's name, as the audit log shows it"),
+  role: RoleName,
+  sources: Type.Array(Text('a source a service token may write under')),
+  createdAt: Text('ISO time'),
+});
+export const TokenList = Type.Array(TokenView);
+export const TokenCreateBody = Type.Object(
+  {
+    name: Text("the holder's name: lower-case letters, digits, . _ -; never a person's name or email", {
+      pattern: '^[a-z0-9][a-z0-9._-]{0,62}$',
+    }),
+    role: RoleName,
+    sources: Type.Optional(Type.Array(Text('a source name', { maxLength: 63 }), { maxItems: 32 })),
+  },
+  { additionalProperties: false },
+);
+export type TokenCreate = Static<typeof TokenCreateBody>;
+export const TokenCreated = Type.Object({
+  name: Text("the holder's name"),
+  role: RoleName,
+  token: Text('the bearer token, shown only in this answer (the hub keeps its hash)'),
+});
+export const TokenParams = Type.Object({ name: Text("the holder's name", { maxLength: 63 }) });
+export const TokenRevoked = Type.Object({
+  name: Text("the holder's name"),
+  revoked: Type.Integer({ description: 'how many of their tokens were revoked' }),
+});

@@ -44,6 +44,7 @@ import { projectRoutes } from './routes/projects.js';
 import { readRoutes } from './routes/read.js';
 import { searchRoutes } from './routes/search.js';
 import { surveillanceRoutes } from './routes/surveillance.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { validationRoutes } from './routes/validation.js';
 import { viewRoutes } from './routes/views.js';
 
@@ -242,6 +243,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(projectWorkRoutes({ hub, cohorts, federation }));
   await app.register(authRoutes({ hub }));
   await app.register(accountRoutes({ hub }));
+  await app.register(tokenRoutes({ hub }));
   await app.register(openApiRoutes(routes, { title: `healthmesh hub ${hub.config.name}`, version: '0.1.0' }));
   return app;
 }

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import { useState } from 'preact/hooks';
 import type { AccountView } from '../../../src/server/api-schemas.js';
-import { type ApiError, postJson } from '../api.js';
+import { type ApiError, apiDelete, postJson } from '../api.js';
 import { Async, DataTable, ErrorBox, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 
@@ -92,6 +92,111 @@ export function AccountsPage() {
         <Section title={t('accountResetPassword')} id="account-reset">
           <ResetPassword accounts={accounts.data.filter((a) => a.password)} />
         </Section>
+      )}
+      <Section title={t('tokensList')} id="tokens" wide>
+        <Tokens />
+      </Section>
+    </>
+  );
+}
+
+interface TokenRow {
+  name: string;
+  role: string;
+  sources: string[];
+  createdAt: string;
+}
+
+/** The hub's bearer tokens (`GET/POST /tokens`, `DELETE /tokens/:name`): holders only; a new token is shown once. */
+function Tokens() {
+  const { t, dateTime } = useI18n();
+  const list = useApi<TokenRow[]>('/tokens');
+  const [name, setName] = useState('');
+  const [role, setRole] = useState('service');
+  const [sources, setSources] = useState('');
+  const [made, setMade] = useState<{ name: string; token: string } | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const make = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const list_ = sources
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+      const r = await postJson<{ name: string; token: string }>('/tokens', {
+        name: name.trim(),
+        role,
+        ...(list_.length > 0 && { sources: list_ }),
+      });
+      setMade({ name: r.name, token: r.token });
+      setName('');
+      setSources('');
+      list.reload();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  const revoke = async (holder: string) => {
+    setError(null);
+    try {
+      await apiDelete(`/tokens/${encodeURIComponent(holder)}`);
+      list.reload();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  return (
+    <>
+      {error && <ErrorBox error={error} />}
+      <Async loaded={list}>
+        {(rows) => (
+          <DataTable
+            testId="tokens"
+            rows={rows}
+            rowKey={(r) => `${r.name}-${r.createdAt}`}
+            columns={[
+              { label: t('tokenHolder'), cell: (r) => r.name, rowHeader: true },
+              { label: t('accountRole'), cell: (r) => r.role },
+              { label: t('tokenSources'), cell: (r) => (r.sources.length > 0 ? r.sources.join(', ') : '—') },
+              { label: t('tokenCreated'), cell: (r) => dateTime(r.createdAt) },
+              {
+                label: t('accountActions'),
+                cell: (r) => (
+                  <button type="button" onClick={() => revoke(r.name)}>
+                    {t('tokenRevoke')}
+                  </button>
+                ),
+              },
+            ]}
+          />
+        )}
+      </Async>
+      <form onSubmit={make} class="row">
+        <label>
+          {t('tokenHolder')}
+          <input value={name} required onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
+        </label>
+        <label>
+          {t('accountRole')}
+          <select value={role} onChange={(e) => setRole((e.currentTarget as HTMLSelectElement).value)}>
+            {ROLES.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t('tokenSourcesHelp')}
+          <input value={sources} onInput={(e) => setSources((e.currentTarget as HTMLInputElement).value)} />
+        </label>
+        <button type="submit">{t('tokenMake')}</button>
+      </form>
+      {made && (
+        <p role="status">
+          {t('tokenShownOnce', { name: made.name })} <code data-testid="new-token">{made.token}</code>
+        </p>
       )}
     </>
   );
