@@ -3,6 +3,8 @@
  * runs, the external-validation report through the release gate, signed with the hub's identity. Guide:
  * docs/validation.md.
  */
+export type { DriftMeasure } from './drift-monitor.js';
+export { measureDrift, populationStabilityIndex, SCORE_SERIES } from './drift-monitor.js';
 export type { TrainingFeatureSummary, ValidationManifest } from './manifest.js';
 export { DEFAULT_THRESHOLDS, MANIFEST_SCHEMA, manifestPlan, validateManifest } from './manifest.js';
 export type { SandboxLimits, SandboxOutput, SandboxRun } from './model-sandbox.js';
