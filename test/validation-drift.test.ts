@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub/index.js';
 import { buildHubFeatures } from '../src/models/index.js';
 import { buildServer } from '../src/server/index.js';
-import type { ValidationManifest } from '../src/validation/index.js';
 import {
   populationStabilityIndex,
   predictRowsWithSubmission,
@@ -14,7 +13,7 @@ import {
   submitModel,
   VALIDATION_PURPOSE,
 } from '../src/validation/index.js';
-import { htnFeatureSpec } from './support/htn-spec.js';
+import { ACME_INTERCEPT, ACME_WEIGHTS, acmeManifest } from './support/acme-model.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 import { thirdPartyLogistic } from './support/third-party-onnx.js';
 import { writeValidationPopulation } from './support/validation-population.js';
@@ -23,25 +22,6 @@ import { writeValidationPopulation } from './support/validation-population.js';
  * Issue 17 item 5 (drift): served predictions of an approved third-party model are binned per day and compared with
  * the validation population; a stream with shifted feature means raises the alert, one like the population does not.
  */
-const manifest: ValidationManifest = {
-  name: 'ACME hypertension risk',
-  version: '2.3.1',
-  developer: { name: 'ACME Risk AI' },
-  model: { input: { name: 'x', type: 'float' }, output: { name: 'risk', kind: 'risk' } },
-  featureSpec: structuredClone(htnFeatureSpec('2021-01-01')) as ValidationManifest['featureSpec'],
-  intendedUse: { purpose: 'screening adults for 5-year hypertension risk', population: 'adults 20+ in primary care' },
-  reportedPerformance: { auroc: 0.74 },
-  trainingData: {
-    n: 20000,
-    features: {
-      age: { mean: 48, sd: 15 },
-      male: { mean: 0.5, sd: 0.5 },
-      sbp: { mean: 124, sd: 16 },
-      bmi: { mean: 24, sd: 3.6 },
-    },
-  },
-};
-
 type Drift = {
   status: string;
   predictions: number | null;
@@ -68,14 +48,14 @@ describe('drift of a served third-party model', () => {
     await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: 'synth-busan' }));
     developer = await hub.tokens.create('acme', 'developer');
     validator = await hub.tokens.create('val', 'validator');
-    const model = thirdPartyLogistic([0.045, 0.25, 0.02, -0.3, 0.06], -7.2);
+    const model = thirdPartyLogistic(ACME_WEIGHTS, ACME_INTERCEPT);
     for (const version of ['2.3.1', '2.3.2']) {
-      const s = await submitModel(hub, { ...manifest, version }, model, 'acme');
+      const s = await submitModel(hub, { ...acmeManifest, version }, model, 'acme');
       await runValidation(hub, s.id, 'val');
       ids.push(s.id);
     }
     // The population's own feature rows, as a caller would send them (null where a value is missing).
-    const rows = await buildHubFeatures(hub, manifest.featureSpec, { purpose: VALIDATION_PURPOSE });
+    const rows = await buildHubFeatures(hub, acmeManifest.featureSpec, { purpose: VALIDATION_PURPOSE });
     const names = rows.matrix.names;
     people = Array.from({ length: rows.matrix.rows }, (_, i) =>
       Object.fromEntries(
