@@ -1,12 +1,16 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
 import type { Hub } from '../src/hub/index.js';
 import { buildHubFeatures } from '../src/models/index.js';
 import { buildServer } from '../src/server/index.js';
 import {
+  CHROMIUM_PATH,
+  jwsDigest,
+  pdfJwsDigest,
   populationStabilityIndex,
   predictRowsWithSubmission,
   runValidation,
@@ -14,13 +18,14 @@ import {
   VALIDATION_PURPOSE,
 } from '../src/validation/index.js';
 import { ACME_INTERCEPT, ACME_WEIGHTS, acmeManifest } from './support/acme-model.js';
+import { captureIo } from './support/cli-capture.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 import { thirdPartyLogistic } from './support/third-party-onnx.js';
 import { writeValidationPopulation } from './support/validation-population.js';
 
 /**
- * Issue 17 item 5 (drift): served predictions of an approved third-party model are binned per day and compared with
- * the validation population; a stream with shifted feature means raises the alert, one like the population does not.
+ * Issue 17 items 5 and 4 (drift, PDF): served predictions of an approved third-party model are binned per day and compared with
+ * the validation population; a stream with shifted feature means raises the alert, one like the population does not. The report's PDF names its signed file, and `report verify` checks the pair.
  */
 type Drift = {
   status: string;
@@ -34,6 +39,7 @@ describe('drift of a served third-party model', () => {
   let hub: Hub;
   let app: FastifyInstance;
   let cleanup: () => Promise<void>;
+  let hubDir: string;
   let developer: string;
   let validator: string;
   let people: Record<string, number | null>[];
@@ -43,7 +49,7 @@ describe('drift of a served third-party model', () => {
   beforeAll(async () => {
     writeValidationPopulation(input, 400);
     const env = await tempHub('busan', { role: 'demonstration' });
-    ({ hub, cleanup } = env);
+    ({ hub, cleanup, dir: hubDir } = env);
     const files = readdirSync(input).map((f) => join(input, f));
     await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: 'synth-busan' }));
     developer = await hub.tokens.create('acme', 'developer');
@@ -130,6 +136,34 @@ describe('drift of a served third-party model', () => {
     const deadline = Date.now() + 5000;
     while (!(await alerted()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(await alerted()).toBe(true);
+  }, 60_000);
+
+  it('prints the report as PDF naming its signed file, which `report verify` checks with the file', async () => {
+    if (!existsSync(CHROMIUM_PATH)) {
+      const res = await call('GET', `/validation/submissions/${ids[0]}/report?format=pdf`, developer);
+      expect(res.statusCode).toBe(503); // VALIDATION_PDF_UNAVAILABLE, said plainly
+      return;
+    }
+    const res = await call('GET', `/validation/submissions/${ids[0]}/report?format=pdf`, developer);
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+    expect(res.headers['content-type']).toBe('application/pdf');
+    const pdf = res.rawPayload;
+    expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    const jws = (await call('GET', `/validation/submissions/${ids[0]}/report?format=jws`, developer)).body;
+    expect(pdfJwsDigest(pdf)).toBe(jwsDigest(jws));
+    writeFileSync(join(input, 'report.pdf'), pdf);
+    writeFileSync(join(input, 'report.jws'), jws);
+    const ok = captureIo();
+    const args = ['report', 'verify', join(input, 'report.pdf'), '--hub-dir', hubDir];
+    expect(await main([...args, '--jws', join(input, 'report.jws')], ok.io)).toBe(0);
+    // The other version's signed file is valid, but not the one this PDF was printed from.
+    writeFileSync(
+      join(input, 'other.jws'),
+      (await call('GET', `/validation/submissions/${ids[1]}/report?format=jws`, developer)).body,
+    );
+    const bad = captureIo();
+    expect(await main([...args, '--jws', join(input, 'other.jws')], bad.io)).toBe(1);
+    expect(bad.err).toContain('VALIDATION_REPORT_INVALID');
   }, 60_000);
 
   it('shows a developer only the drift of their own submissions', async () => {

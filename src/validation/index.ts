@@ -19,6 +19,7 @@ export {
   validationModule,
 } from './model-validation.js';
 export { validationReportHtml } from './report-html.js';
+export { CHROMIUM_PATH, jwsDigest, pdfJwsDigest, printReportPdf } from './report-pdf.js';
 export type { ReportVerification } from './report-signature.js';
 export { REPORT_JWS_TYPE, signReport, signWith, verifyOwnReport, verifyReport } from './report-signature.js';
 export type { Submission, SubmissionStatus } from './submission-store.js';

@@ -10,6 +10,7 @@ import {
   hubSubmissions,
   measureDrift,
   predictWithSubmission,
+  printReportPdf,
   runValidation,
   SCORE_SERIES,
   submitModel,
@@ -215,6 +216,16 @@ export function validationRoutes(ctx: RouteContext) {
           // Rendered from the signed report, every figure of which the gate built.
           const page = validationReportHtml(verified.report as ValidationReport, r.jws);
           return sendReleased(reply, gate.reissue(page, 'release-log'));
+        }
+        if (req.query.format === 'pdf') {
+          // The same page printed: it holds the gate's figures and the signed file's hash, nothing more.
+          const pdf = gate.reissue(
+            await printReportPdf(validationReportHtml(verified.report as ValidationReport, r.jws), r.jws),
+            'release-log',
+          );
+          reply.type('application/pdf').header('content-disposition', `attachment; filename="${id}.pdf"`);
+          reply.gated = true;
+          return reply.send(Buffer.from(pdf.value));
         }
         return gate.bundle({
           run: gate.parameter(r.run, 'run number'),
