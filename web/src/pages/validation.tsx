@@ -195,7 +195,7 @@ function DriftView({ id }: { id: string }) {
               ]}
             />
           )}
-          <p>{t('driftCalibration', { reason: d.calibration.reason })}</p>
+          {!d.calibration.available && <p>{t('driftCalibration')}</p>}
         </div>
       )}
     </Async>
