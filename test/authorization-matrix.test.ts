@@ -183,6 +183,10 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
     allow: ['admin', 'steward', 'validator', 'developer'],
     url: '/validation/submissions/no-such-submission/report',
   },
+  'GET /validation/submissions/:id/drift': {
+    allow: ['admin', 'steward', 'validator', 'developer'],
+    url: '/validation/submissions/no-such-submission/drift',
+  },
   'POST /validation/reports/verify': { allow: 'public', ...json({ jws: 'not-a-jws' }) },
   // Writing records: admin, steward, service (first, so that the row-level reads below find the patient).
   'POST /fhir': {

@@ -121,6 +121,25 @@ describe('healthmesh start (the demo)', () => {
       }),
     );
     expect(views.map((v) => v.hubs.find((h) => h.hub === 'gwangju')?.decision).sort()).toEqual(['approved', 'pending']);
+    // The sample third party's model was validated at busan, the demonstration hub (the demo's last step): its
+    // signed report is there.
+    while (!/validation at busan: /.test(out)) {
+      if (Date.now() > deadline) throw new Error(`start validated no model in time:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const busan = {
+      authorization: `Bearer ${readFileSync(join(dir, 'busan', 'secrets', 'admin.token'), 'utf8').trim()}`,
+    };
+    const subs = await fetch(`${bases.get('busan')}/validation/submissions`, { headers: busan });
+    const acme = ((await subs.json()) as { submissions: { id: string; name: string; status: string }[] }).submissions;
+    expect(acme.map((s) => [s.name, s.status])).toEqual([['ACME hypertension risk', 'validated']]);
+    const report = await fetch(`${bases.get('busan')}/validation/submissions/${acme[0]!.id}/report`, {
+      headers: busan,
+    });
+    expect(report.status).toBe(200);
+    expect(((await report.json()) as { report: { format: string } }).report.format).toBe(
+      'healthmesh-validation-report/1',
+    );
     process.emit('SIGINT');
     expect(await running).toBe(0);
     rmSync(join(dir, '..'), { recursive: true, force: true });

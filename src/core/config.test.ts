@@ -39,6 +39,11 @@ describe('hub configuration', () => {
     expect(c.auth.oidc?.defaultRole).toBe('researcher');
   });
 
+  it('reads the drift limits of served models, keeping the defaults a partial section does not name', () => {
+    const c = parseConfig({ name: 'busan', validation: { driftPsiLimit: 0.25 } }, 'hub.json');
+    expect(c.validation).toEqual({ driftPsiLimit: 0.25, driftMinPredictions: 100, driftWindowDays: 30 });
+  });
+
   it('keeps the disclosure defaults a partial policy does not name', () => {
     const c = parseConfig({ name: 'a', privacy: { disclosure: { threshold: 20 } } }, 'hub.json');
     expect(c.privacy.disclosure).toEqual({ threshold: 20, rounding: 5, minCellSize: 10 });
@@ -94,6 +99,8 @@ describe('hub configuration', () => {
     [{ name: 'a', store: { memoryLimit: 'lots' } }, 'store.memoryLimit'],
     [{ name: 'a', server: 'x' }, 'server'],
     [{ name: 'a', surveillance: { alertQuantile: 1.5 } }, 'surveillance.alertQuantile'],
+    [{ name: 'a', validation: { driftPsiLimit: 0 } }, 'validation.driftPsiLimit'],
+    [{ name: 'a', validation: { driftWindowDays: 1.5 } }, 'validation.driftWindowDays'],
     [{ name: 'a', surveillance: { epidemicThresholds: { a: {} } } }, 'surveillance.epidemicThresholds.a'],
     [
       { name: 'a', surveillance: { epidemicThresholds: { a: { ratePer1000: 2 } } } },

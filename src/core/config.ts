@@ -42,6 +42,11 @@ export interface HubConfig {
   store: { engine: 'duckdb' | 'postgres'; memoryLimit: string; url?: string };
   /** Forecast alerts (docs/surveillance.md): epidemic thresholds per location and the quantile compared. */
   surveillance: SurveillanceConfig;
+  /**
+   * Drift of served third-party models (docs/validation.md): the population stability index above `driftPsiLimit`
+   * raises an alert, once `driftMinPredictions` were served in the last `driftWindowDays` days.
+   */
+  validation: { driftPsiLimit: number; driftMinPredictions: number; driftWindowDays: number };
   /** People's sign-in (docs/accounts.md): session lifetimes, lockout, and the hospital's OpenID Provider if any. */
   auth: AuthConfig;
 }
@@ -175,6 +180,9 @@ export function defaultConfig(name: string): HubConfig {
     ingest: { batchSize: 20_000, maxRecordBytes: 64 * 1024 * 1024, maxBundleEntries: 10_000 },
     store: { engine: 'duckdb', memoryLimit: '1GB' },
     surveillance: { epidemicThresholds: {}, alertQuantile: 0.5 },
+    // PSI 0.2: the usual line for a significant shift (Yurdakul 2018); under ~100 predictions a PSI over ten bins
+    // is mostly noise (its expectation without drift is about (bins − 1)/n).
+    validation: { driftPsiLimit: 0.2, driftMinPredictions: 100, driftWindowDays: 30 },
     // 15-minute access tokens (a stolen one is short-lived; the console refreshes before expiry), 12-hour sessions.
     auth: { sessionMinutes: 15, refreshHours: 12, maxFailedSignIns: 5, lockoutMinutes: 15, minPasswordLength: 12 },
   };
@@ -262,6 +270,12 @@ export function parseConfig(value: unknown, file: string): HubConfig {
   if (store.engine === 'duckdb' && store.url !== undefined) fail('store.url', 'absent when store.engine is "duckdb"');
   const surveillance = parseSurveillance(section('surveillance'), fail);
   const auth = parseAuth(section('auth'), base.auth, fail);
+  const validation = { ...base.validation, ...section('validation') };
+  if (typeof validation.driftPsiLimit !== 'number' || !(validation.driftPsiLimit > 0))
+    fail('validation.driftPsiLimit', 'a positive number');
+  for (const key of ['driftMinPredictions', 'driftWindowDays'] as const) {
+    if (!Number.isInteger(validation[key]) || validation[key] < 1) fail(`validation.${key}`, 'a positive integer');
+  }
   return {
     name: v.name,
     role: role as HubRole,
@@ -272,6 +286,7 @@ export function parseConfig(value: unknown, file: string): HubConfig {
     ingest: ingest as HubConfig['ingest'],
     store: store as HubConfig['store'],
     surveillance,
+    validation,
     auth,
   };
 }

@@ -290,6 +290,10 @@ export const ERROR_CODES = {
   },
   VALIDATION_RECALLED: { kind: 'conflict', text: 'the model version was recalled: it serves no more predictions' },
   VALIDATION_INVALID_INPUT: { kind: 'input', text: "a prediction's features do not match the model's manifest" },
+  VALIDATION_PDF_UNAVAILABLE: {
+    kind: 'unavailable',
+    text: 'the hub cannot print the report as PDF: no system chromium, or it failed to print',
+  },
   COHORT_INVALID_DEFINITION: {
     kind: 'input',
     text: 'a cohort definition does not follow the cohort schema, or its bounds are out of order',

@@ -102,8 +102,9 @@ export const SubmissionParams = Type.Object({
 });
 export const ReportQuery = Type.Object({
   format: Type.Optional(
-    Type.Union([Type.Literal('json'), Type.Literal('jws'), Type.Literal('html')], {
-      description: 'json (default), the signed file (jws) or a self-contained page (html)',
+    Type.Union([Type.Literal('json'), Type.Literal('jws'), Type.Literal('html'), Type.Literal('pdf')], {
+      description:
+        "json (default), the signed file (jws), a self-contained page (html) or that page as PDF naming the signed file's SHA-256 (pdf)",
     }),
   ),
 });

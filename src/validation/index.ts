@@ -3,6 +3,8 @@
  * runs, the external-validation report through the release gate, signed with the hub's identity. Guide:
  * docs/validation.md.
  */
+export type { DriftMeasure } from './drift-monitor.js';
+export { measureDrift, populationStabilityIndex, SCORE_SERIES } from './drift-monitor.js';
 export type { TrainingFeatureSummary, ValidationManifest } from './manifest.js';
 export { DEFAULT_THRESHOLDS, MANIFEST_SCHEMA, manifestPlan, validateManifest } from './manifest.js';
 export type { SandboxLimits, SandboxOutput, SandboxRun } from './model-sandbox.js';
@@ -17,6 +19,7 @@ export {
   validationModule,
 } from './model-validation.js';
 export { validationReportHtml } from './report-html.js';
+export { CHROMIUM_PATH, jwsDigest, pdfJwsDigest, printReportPdf } from './report-pdf.js';
 export type { ReportVerification } from './report-signature.js';
 export { REPORT_JWS_TYPE, signReport, signWith, verifyOwnReport, verifyReport } from './report-signature.js';
 export type { Submission, SubmissionStatus } from './submission-store.js';

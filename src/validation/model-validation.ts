@@ -2,6 +2,7 @@ import type { HubServices as Hub, HubModule } from '../context/index.js';
 import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { FeatureMatrix } from '../models/index.js';
 import { applyFeaturePlan, buildHubFeatures, featureMatrix } from '../models/index.js';
+import { driftMigrations, recordDriftBaseline, recordServedPredictions } from './drift-monitor.js';
 import type { ValidationManifest } from './manifest.js';
 import { manifestPlan, validateManifest } from './manifest.js';
 import type { SandboxLimits } from './model-sandbox.js';
@@ -15,7 +16,7 @@ import { buildValidationReport } from './validation-report.js';
 /** The validation module in a hub: its tables are made when the hub opens. */
 export const validationModule: HubModule<object, object> = {
   name: 'validation',
-  migrations: validationMigrations,
+  migrations: [...validationMigrations, ...driftMigrations],
   open: () => ({}),
 };
 
@@ -105,6 +106,7 @@ export async function runValidation(
     });
     const jws = await signReport(hub, report);
     const run = await store.complete(id, startedBy, jws);
+    await recordDriftBaseline(hub.db, id, run, x, risks);
     return { submission: await store.get(id), report, jws, run };
   } catch (e) {
     await store.fail(id, isHealthmeshError(e) ? e.code : 'INTERNAL', e instanceof Error ? e.message : String(e));
@@ -160,6 +162,7 @@ export async function predictRowsWithSubmission(
   });
   const x = applyFeaturePlan(manifestPlan(submission.manifest), featureMatrix(names, values));
   const risks = await score(await store.model(id), submission.manifest, x, limits);
+  await recordServedPredictions(hub, id, x, risks);
   const { run } = await store.report(id);
   return { submission, risks: Array.from(risks), reportRun: run };
 }

@@ -17,6 +17,7 @@ import { MyRecordPage } from './pages/my-record.js';
 import { OverviewPage } from './pages/overview.js';
 import { ApplyPage, MyProjectsPage, ReviewPage } from './pages/projects.js';
 import { SurveillancePage } from './pages/surveillance.js';
+import { SubmitModelPage, ValidationsPage, VerifyReportPage } from './pages/validation.js';
 import { OutputsReviewPage, WorkspacePage } from './pages/workspace.js';
 
 /**
@@ -57,6 +58,21 @@ const PAGES = [
     service: 'projects',
   },
   { id: 'outputs', label: 'navOutputs', Page: OutputsReviewPage, roles: ['steward', 'admin'], service: 'projects' },
+  {
+    id: 'submit-model',
+    label: 'navSubmitModel',
+    Page: SubmitModelPage,
+    roles: ['developer', 'admin'],
+    service: 'validation',
+  },
+  {
+    id: 'validations',
+    label: 'navValidations',
+    Page: ValidationsPage,
+    roles: ['developer', 'validator', 'steward', 'admin'],
+    service: 'validation',
+  },
+  { id: 'verify-report', label: 'navVerifyReport', Page: VerifyReportPage, roles: STAFF, service: 'validation' },
   { id: 'accounts', label: 'navAccounts', Page: AccountsPage, roles: ['admin'] },
   { id: 'my-record', label: 'navMyRecord', Page: MyRecordPage, roles: ['citizen'] },
   { id: 'my-consent', label: 'navMyConsent', Page: MyConsentPage, roles: ['citizen'] },

@@ -1,4 +1,5 @@
 import { EN_CITIZEN, KO_CITIZEN } from './messages-citizen.js';
+import { EN_VALIDATION, KO_VALIDATION } from './messages-validation.js';
 import { EN_WORKSPACE, KO_WORKSPACE } from './messages-workspace.js';
 
 /**
@@ -286,6 +287,7 @@ export const EN = {
   reviewSubmit: 'Record the decision',
   ...EN_CITIZEN,
   ...EN_WORKSPACE,
+  ...EN_VALIDATION,
 };
 
 export type MessageKey = keyof typeof EN;
@@ -563,4 +565,5 @@ export const KO: Record<MessageKey, string> = {
   reviewSubmit: '결정 기록',
   ...KO_CITIZEN,
   ...KO_WORKSPACE,
+  ...KO_VALIDATION,
 };

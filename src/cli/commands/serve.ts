@@ -9,6 +9,7 @@ import { issueDemoCitizens } from '../demo-citizens.js';
 import { prepareDemoHubs, serveDemoHubs } from '../demo-federation.js';
 import { issueDemoPeople } from '../demo-people.js';
 import { DEMO_PEOPLE } from '../demo-population.js';
+import { validateDemoModel } from '../demo-validation.js';
 import type { Io } from '../io.js';
 import { parsePeople } from '../options.js';
 
@@ -122,6 +123,7 @@ export function startCommand(program: Command, io: Io, setCode: (c: number) => v
         const apps = await serveDemoHubs(hubs, Number(opts.port), opts.host ?? '127.0.0.1', io);
         await issueDemoPeople(hubs, apps, io);
         await issueDemoCitizens(hubs, io);
+        await validateDemoModel(hubs, apps, io);
         const admins: (() => Promise<void>)[] = [];
         for (const hub of hubs) admins.push(await openAdminSocket(hub, io));
         await new Promise<void>((resolve) => {

@@ -8,8 +8,11 @@ import type { Submission, ValidationReport } from '../../validation/index.js';
 import {
   DEFAULT_SANDBOX_LIMITS,
   hubSubmissions,
+  measureDrift,
   predictWithSubmission,
+  printReportPdf,
   runValidation,
+  SCORE_SERIES,
   submitModel,
   validationReportHtml,
   verifyOwnReport,
@@ -214,11 +217,72 @@ export function validationRoutes(ctx: RouteContext) {
           const page = validationReportHtml(verified.report as ValidationReport, r.jws);
           return sendReleased(reply, gate.reissue(page, 'release-log'));
         }
+        if (req.query.format === 'pdf') {
+          // The same page printed: it holds the gate's figures and the signed file's hash, nothing more.
+          const pdf = gate.reissue(
+            await printReportPdf(validationReportHtml(verified.report as ValidationReport, r.jws), r.jws),
+            'release-log',
+          );
+          reply.type('application/pdf').header('content-disposition', `attachment; filename="${id}.pdf"`);
+          reply.gated = true;
+          return reply.send(Buffer.from(pdf.value));
+        }
         return gate.bundle({
           run: gate.parameter(r.run, 'run number'),
           createdAt: r.createdAt.toISOString(),
           report: gate.reissue(verified.report, 'release-log'),
           jws: r.jws,
+        });
+      },
+    );
+    // Drift of a served version against its validation population (docs/validation.md, "Drift"). The PSI is a
+    // statistic over the served window and released only over enough predictions; the alert is read from the
+    // released figures, and an alert is written to the audit log with the request.
+    app.get<One>(
+      '/validation/submissions/:id/drift',
+      { config: { allow: READERS, service: 'validation' }, ...one },
+      async (req) => {
+        const { id } = req.params;
+        req.auditAction = { action: 'validation-drift', target: `validation/submissions/${id.slice(0, 40)}` };
+        await visible(req, ctx, id);
+        const limits = ctx.hub.config.validation;
+        const m = await measureDrift(ctx.hub, id, limits.driftWindowDays);
+        const enoughServed = m.served >= Math.max(limits.driftMinPredictions, gate.minContributors);
+        const psiOf = (series: string) => gate.statistic(enoughServed ? m.psi[series] : null, m.served);
+        const score = psiOf(SCORE_SERIES);
+        const features = Object.keys(m.psi)
+          .filter((s) => s !== SCORE_SERIES)
+          .map((name) => ({ name, psi: psiOf(name) }));
+        const over = [score, ...features.map((f) => f.psi)].some(
+          (p) => p.value !== null && p.value > limits.driftPsiLimit,
+        );
+        const status =
+          m.run === null ? 'no-baseline' : !enoughServed ? 'too-few-predictions' : over ? 'alert' : 'stable';
+        const drifted = features.filter((f) => f.psi.value !== null && f.psi.value > limits.driftPsiLimit);
+        req.auditAction.detail = {
+          drift: status,
+          drifted: drifted.map((f) => f.name).join(','),
+          scoreDrifted: (score.value ?? 0) > limits.driftPsiLimit,
+        };
+        return gate.bundle({
+          submission: id,
+          run: m.run === null ? null : gate.parameter(m.run, 'run number'),
+          window: { from: m.from, to: m.to, days: gate.parameter(limits.driftWindowDays, 'setting') },
+          psiLimit: gate.parameter(limits.driftPsiLimit, 'setting'),
+          minPredictions: gate.parameter(limits.driftMinPredictions, 'setting'),
+          predictions: gate.count(m.served),
+          status,
+          score: { psi: score, drifted: score.value !== null && score.value > limits.driftPsiLimit },
+          features: features.map((f) => ({
+            name: f.name,
+            psi: f.psi,
+            drifted: f.psi.value !== null && f.psi.value > limits.driftPsiLimit,
+          })),
+          // Served predictions carry no outcome (predict takes features only): calibration cannot be monitored yet.
+          calibration: {
+            available: false,
+            reason: 'no outcomes are recorded for served predictions, so live calibration is not measured',
+          },
         });
       },
     );

@@ -1,0 +1,148 @@
+import type { FastifyInstance } from 'fastify';
+import onnxProto from 'onnx-proto';
+import { isHealthmeshError } from '../core/index.js';
+import type { Hub } from '../hub/index.js';
+import type { ValidationManifest } from '../validation/index.js';
+import { hubSubmissions, runValidation, submitModel } from '../validation/index.js';
+import type { Io } from './io.js';
+
+const { onnx } = onnxProto;
+const { DataType } = onnx.TensorProto;
+
+/** The sample startup's model: risk = sigmoid(age, male, sbp, sbp_missing, bmi · w + b), as its own tools wrote it. */
+const WEIGHTS = [0.045, 0.25, 0.02, -0.3, 0.06];
+const INTERCEPT = -7.2;
+const HANDLE = 'developer-park';
+
+/**
+ * A third party's ONNX file, written here with onnx-proto as a startup's exporter would (float32 Gemm then Sigmoid,
+ * input `x`, output `risk`), not by the hubs' registry (`models/onnx-export.ts`: double, other names), so the demo
+ * validates a model the hubs did not train.
+ */
+export function demoThirdPartyModel(): Uint8Array {
+  const tensor = (name: string, dims: number[], values: number[]) =>
+    onnx.TensorProto.create({ name, dims, dataType: DataType.FLOAT, floatData: values });
+  const io = (name: string, dims: (number | string)[]) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: {
+        tensorType: {
+          elemType: DataType.FLOAT,
+          shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+        },
+      },
+    });
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: 'acme-risk-ai',
+      producerVersion: '2.3.1',
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: onnx.GraphProto.create({
+        name: 'acme_logistic',
+        node: [
+          { opType: 'Gemm', input: ['x', 'w', 'b'], output: ['z'], name: 'gemm' },
+          { opType: 'Sigmoid', input: ['z'], output: ['risk'], name: 'sigmoid' },
+        ],
+        initializer: [tensor('w', [WEIGHTS.length, 1], WEIGHTS), tensor('b', [1], [INTERCEPT])],
+        input: [io('x', ['N', WEIGHTS.length])],
+        output: [io('risk', ['N', 1])],
+      }),
+    }),
+  ).finish();
+}
+
+/**
+ * The sample model's manifest (docs/validation.md): 7-year hypertension from age, sex, systolic pressure and BMI at
+ * 2018-01-01. Seven years, so that even the start test's 150 residents a hub hold the release gate's ten events.
+ */
+export function demoManifest(): ValidationManifest {
+  const icd10 = 'http://hl7.org/fhir/sid/icd-10';
+  return {
+    name: 'ACME hypertension risk',
+    version: '2.3.1',
+    developer: { name: 'ACME Risk AI (demo startup)' },
+    model: { input: { name: 'x', type: 'float' }, output: { name: 'risk', kind: 'risk' } },
+    featureSpec: {
+      name: 'Hypertension within 7 years',
+      conceptSets: {
+        htn: { concepts: [{ system: icd10, code: 'I10', descendants: true }] },
+        sbp: { concepts: [{ system: 'http://loinc.org', code: '8480-6' }] },
+        bmi: { concepts: [{ system: 'http://loinc.org', code: '39156-5' }] },
+      },
+      population: { indexDate: '2018-01-01', age: { min: 20 } },
+      outcome: { name: 'hypertension', domain: 'condition', conceptSet: 'htn', horizonDays: 2557 },
+      features: [
+        { name: 'age', kind: 'age' },
+        { name: 'male', kind: 'sex', value: 'male' },
+        { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { end: 0 }, missing: 'indicator' },
+        { name: 'bmi', kind: 'latest', conceptSet: 'bmi', window: { start: -1095, end: 0 }, unit: 'kg/m2' },
+      ],
+    } as ValidationManifest['featureSpec'],
+    intendedUse: {
+      purpose: 'screening adults for 7-year hypertension risk',
+      population: 'adults 20+ in primary care',
+      setting: 'primary care',
+    },
+    reportedPerformance: { auroc: 0.74, aurocCi: [0.72, 0.76], calibrationIntercept: 0, calibrationSlope: 1 },
+    trainingData: {
+      n: 20000,
+      events: 3000,
+      features: {
+        age: { mean: 48, sd: 15 },
+        male: { mean: 0.5, sd: 0.5 },
+        sbp: { mean: 124, sd: 16 },
+        bmi: { mean: 24, sd: 3.6 },
+      },
+    },
+    thresholds: [0.05, 0.1, 0.2],
+  };
+}
+
+/**
+ * On a first start, the sample third party's model is submitted to the demonstration hub for its developer and
+ * validated there on the hub's own population, so its signed report is there to open in the console. Each step is
+ * audited as the demo's. A refusal (a population too small for the release gate) is printed, not fatal.
+ */
+export async function validateDemoModel(hubs: readonly Hub[], apps: readonly FastifyInstance[], io: Io) {
+  const i = hubs.findIndex((h) => h.config.role === 'demonstration');
+  if (i < 0) return;
+  const hub = hubs[i]!;
+  const manifest = demoManifest();
+  const known = (await hubSubmissions(hub).list(HANDLE)).find(
+    (s) => s.name === manifest.name && s.version === manifest.version,
+  );
+  const where = `${apps[i]!.listeningOrigin}/validation/submissions`;
+  if (known) {
+    io.out.write(
+      `validation at ${hub.config.name}: ${manifest.name} ${manifest.version} is ${known.status} (${where}/${known.id})\n`,
+    );
+    return;
+  }
+  const submission = await submitModel(hub, manifest, demoThirdPartyModel(), HANDLE);
+  const target = `validation/submissions/${submission.id}`;
+  await hub.audit.append({ actor: 'demo', action: 'validation-submit', target, outcome: 'success' });
+  try {
+    const done = await runValidation(hub, submission.id, 'demo');
+    await hub.audit.append({
+      actor: 'demo',
+      action: 'validation-run',
+      target,
+      outcome: 'success',
+      detail: { run: done.run },
+    });
+    io.out.write(
+      `validation at ${hub.config.name}: ${manifest.name} ${manifest.version} validated, claims ${done.report.verdict.claims}; report at ${where}/${submission.id}/report?format=html\n`,
+    );
+  } catch (e) {
+    if (!isHealthmeshError(e)) throw e;
+    await hub.audit.append({
+      actor: 'demo',
+      action: 'validation-run',
+      target,
+      outcome: 'failure',
+      detail: { code: e.code },
+    });
+    io.out.write(`validation at ${hub.config.name}: ${manifest.name} refused: ${e.code}\n`);
+  }
+}

@@ -1,0 +1,106 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ACME_INTERCEPT, ACME_WEIGHTS, acmeManifest } from './support/acme-model.js';
+import { collectErrors, describeWithChromium, screenshotPath, serveToChromium } from './support/browser.js';
+import { ingestOptions, tempHub } from './support/temp-hub.js';
+import { thirdPartyLogistic } from './support/third-party-onnx.js';
+import { writeValidationPopulation } from './support/validation-population.js';
+
+/**
+ * Issue 17 item 6 in the browser on a demonstration hub: a developer uploads an ONNX model and its manifest; a
+ * validator validates it, reads the report, downloads the signed file, verifies it and approves the model to serve.
+ */
+describeWithChromium('model validation in the console (chromium)', () => {
+  const input = mkdtempSync(join(tmpdir(), 'hm-console-validation-'));
+  const files = mkdtempSync(join(tmpdir(), 'hm-console-validation-files-'));
+  let env: Awaited<ReturnType<typeof tempHub>>;
+  let served: Awaited<ReturnType<typeof serveToChromium>> | undefined;
+  let base: string;
+  let browser: Browser;
+  const tokens = new Map<string, string>();
+
+  beforeAll(async () => {
+    writeValidationPopulation(input, 200);
+    env = await tempHub('busan', { role: 'demonstration' });
+    const data = readdirSync(input).map((f) => join(input, f));
+    await env.hub.ingest.ingestPaths(data, ingestOptions(env.hub, { source: 'synth-busan' }));
+    tokens.set('developer', await env.hub.tokens.create('acme', 'developer'));
+    tokens.set('validator', await env.hub.tokens.create('val', 'validator'));
+    writeFileSync(join(files, 'acme.onnx'), thirdPartyLogistic(ACME_WEIGHTS, ACME_INTERCEPT));
+    writeFileSync(join(files, 'manifest.json'), JSON.stringify(acmeManifest));
+    served = await serveToChromium(env.hub);
+    ({ base, browser } = served);
+  }, 120_000);
+  afterAll(async () => {
+    await served?.close();
+    await env?.cleanup();
+    rmSync(input, { recursive: true, force: true });
+    rmSync(files, { recursive: true, force: true });
+  });
+
+  async function signedIn(who: string): Promise<{ page: Page; errors: string[]; close: () => Promise<void> }> {
+    const context = await browser.newContext({
+      locale: 'en-GB',
+      viewport: { width: 1280, height: 900 },
+      acceptDownloads: true,
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    const errors = collectErrors(page);
+    await page.goto(`${base}/`);
+    await page.getByLabel('Access token').fill(tokens.get(who)!);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation').waitFor();
+    return { page, errors, close: () => context.close() };
+  }
+
+  it('submits a model, validates it, opens and verifies its report, approves it', async () => {
+    const dev = await signedIn('developer');
+    await dev.page.getByRole('navigation').getByRole('link', { name: 'Submit a model' }).click();
+    await dev.page.getByLabel('Model (ONNX file)').setInputFiles(join(files, 'acme.onnx'));
+    await dev.page.getByLabel('Manifest (JSON file)').setInputFiles(join(files, 'manifest.json'));
+    await dev.page.getByRole('button', { name: 'Submit' }).click();
+    await dev.page
+      .getByRole('status')
+      .filter({ hasText: 'Submitted ACME hypertension risk 2.3.1: submitted.' })
+      .waitFor();
+    expect(dev.errors, dev.errors.join('\n')).toEqual([]);
+    await dev.close();
+
+    const val = await signedIn('validator');
+    const nav = val.page.getByRole('navigation');
+    await nav.getByRole('link', { name: 'Model validations' }).click();
+    await val.page.getByTestId('submissions').getByRole('button', { name: 'Open' }).click();
+    await val.page.getByRole('button', { name: 'Validate on this hub' }).click();
+    const report = val.page.getByTestId('validation-report');
+    await report.getByText('Verdict:').waitFor();
+    await report.getByText('AUROC (95% CI)').waitFor();
+    const download = val.page.waitForEvent('download');
+    await report.getByRole('button', { name: 'Download signed file (.jws)' }).click();
+    const jwsPath = join(files, 'report.jws');
+    writeFileSync(jwsPath, readFileSync((await (await download).path())!));
+    await val.page.getByLabel('Comment or reason').fill('Report reviewed: calibration adequate');
+    await val.page.getByRole('button', { name: 'Approve to serve' }).click();
+    await val.page.getByTestId('submission-status').getByText('approved to serve').waitFor();
+    await val.page.getByText('Too few predictions served yet to measure drift').waitFor();
+    await val.page.screenshot({ path: screenshotPath('validation-01-approved'), fullPage: true });
+
+    await nav.getByRole('link', { name: 'Verify a report' }).click();
+    await val.page.getByLabel('Signed report').setInputFiles(jwsPath);
+    await val.page.getByRole('button', { name: 'Verify' }).click();
+    await val.page.getByRole('status').filter({ hasText: 'Valid: signed by busan' }).waitFor();
+    // One changed byte in the signed file: not valid.
+    const jws = readFileSync(jwsPath, 'utf8');
+    const i = jws.indexOf('.') + 10;
+    const tampered = join(files, 'tampered.jws');
+    writeFileSync(tampered, `${jws.slice(0, i)}${jws[i] === 'A' ? 'B' : 'A'}${jws.slice(i + 1)}`);
+    await val.page.getByLabel('Signed report').setInputFiles(tampered);
+    await val.page.getByRole('button', { name: 'Verify' }).click();
+    await val.page.getByRole('status').filter({ hasText: 'Not valid' }).waitFor();
+    expect(val.errors, val.errors.join('\n')).toEqual([]);
+    await val.close();
+  }, 120_000);
+});
