@@ -131,10 +131,16 @@ const SOURCES: readonly Source[] = [
   },
 ];
 
-/** The analytic tables' refresh stamp: changes whenever any of them was refreshed. */
+/**
+ * Bumped when the event index's SQL changes meaning: an index built by another version is rebuilt at open. It is
+ * part of the source stamp too, so the rebuild happens even when the analytic tables have not changed.
+ */
+export const EVENT_INDEX_VERSION = 'event-index-2';
+
+/** The analytic tables' refresh stamp (with the index version): changes whenever any of them was refreshed. */
 async function viewsStamp(db: Database): Promise<string> {
   const tables = await AnalyticTables.refreshed(db);
-  return tables.map((t) => `${t.view}:${String(t.refreshedAt)}:${String(t.rows)}`).join('|');
+  return [EVENT_INDEX_VERSION, ...tables.map((t) => `${t.view}:${String(t.refreshedAt)}:${String(t.rows)}`)].join('|');
 }
 
 /** Rebuilds the FHIR part of the event index if the analytic tables changed; returns whether it did. */
