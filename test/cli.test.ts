@@ -19,7 +19,7 @@ describe('healthmesh CLI', () => {
     }
   });
 
-  it('runs as the package bin right after npm install (its prepare script builds dist/)', () => {
+  it('runs as the package bin from a checkout with no build (the TypeScript source through tsx)', () => {
     const bin = new URL('../bin/healthmesh.js', import.meta.url).pathname;
     const run = spawnSync(process.execPath, [bin, 'stats', '--help'], { encoding: 'utf8', timeout: 30_000 });
     expect(run.stderr).toBe('');
@@ -139,5 +139,20 @@ describe('healthmesh CLI', () => {
       expect(await main(['synth', ...args, '--out', out], bad.io), args.join(' ')).toBe(1);
       expect(bad.err).toContain('SYNTH_INVALID_OPTION');
     }
+
+    // Ingest of the synth folder skips its ground truth and manifest, saying so; a broken FHIR file is still a reject.
+    const hub = join(mkdtempSync(join(tmpdir(), 'hm-cli-synth-')), 'hub');
+    expect(await main(['init', '--dir', hub], captureIo().io)).toBe(0);
+    const ingested = captureIo();
+    expect(await main(['ingest', '--dir', hub, out], ingested.io)).toBe(0);
+    expect(ingested.out).toContain(`skipped (synth ground truth or manifest, not FHIR): ${join(out, 'manifest.json')}`);
+    expect(ingested.out).toContain(`skipped (synth ground truth or manifest, not FHIR): ${join(out, 'truth')}`);
+    expect(ingested.out).toContain('2 path(s) skipped');
+    expect(ingested.out).toMatch(/total\s+\d+\s+0\s+0\n/);
+    writeFileSync(join(out, 'Broken.ndjson'), '{"resourceType": "Patient", \n');
+    const broken = captureIo();
+    await main(['ingest', '--dir', hub, out], broken.io);
+    expect(broken.out).toMatch(/total\s+\d+\s+\d+\s+1\n/);
+    expect(broken.out).toContain('2 path(s) skipped');
   });
 });

@@ -26,6 +26,17 @@ describe('healthmesh start (the demo)', () => {
       expect(res.status).toBe(200);
       // 150 residents, and the few residents of other regions treated here
       expect(((await res.json()) as { total: number }).total).toBeGreaterThanOrEqual(150);
+      // The analysis the demo leaves: a trained risk model and a stored federated forecast on every hub.
+      const auth = { headers: { authorization: `Bearer ${token}` } };
+      const models = (await (await fetch(`${base}/models`, auth)).json()) as { models: { id: string }[] };
+      expect(
+        models.models.map((m) => m.id),
+        out,
+      ).toContain('htn-5y');
+      const forecasts = (await (await fetch(`${base}/surveillance/forecasts`, auth)).json()) as {
+        forecasts: unknown[];
+      };
+      expect(forecasts.forecasts.length, out).toBeGreaterThan(0);
     }
     const token = readFileSync(join(dir, 'gwangju', 'secrets', 'admin.token'), 'utf8').trim();
     const res = await fetch(`${bases.get('gwangju')}/cohort/$run`, {

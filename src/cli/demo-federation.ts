@@ -11,6 +11,7 @@ import { ProjectFederation } from '../projects/index.js';
 import { buildServer } from '../server/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
 import type { RegionId } from '../synth/index.js';
+import { forecastDemo, trainDemoModel } from './demo-analysis.js';
 import { loadDemoPopulation } from './demo-population.js';
 import type { Io } from './io.js';
 
@@ -44,6 +45,7 @@ export async function prepareDemoHubs(root: string, people: number, io: Io): Pro
       const summary = await loadDemoPopulation(hub, io, people);
       io.out.write(`${name}:\n${formatSummary(summary)}\n`);
     }
+    await trainDemoModel(hub, io);
   }
   return hubs;
 }
@@ -55,7 +57,12 @@ export async function serveDemoHubs(
   host: string,
   io: Io,
 ): Promise<FastifyInstance[]> {
-  const served: { hub: Hub; app: FastifyInstance; federation: Awaited<ReturnType<typeof openFederation>> }[] = [];
+  const served: {
+    hub: Hub;
+    app: FastifyInstance;
+    federation: Awaited<ReturnType<typeof openFederation>>;
+    series: SeriesFederation;
+  }[] = [];
   for (const [i, hub] of hubs.entries()) {
     const cohorts = new CohortFederation(hub);
     const series = new SeriesFederation(hub);
@@ -66,7 +73,7 @@ export async function serveDemoHubs(
     );
     const app = await buildServer(hub, { federation, cohorts, series });
     const address = await app.listen({ port: firstPort === 0 ? 0 : firstPort + i, host });
-    served.push({ hub, app, federation });
+    served.push({ hub, app, federation, series });
     io.out.write(`healthmesh hub "${hub.config.name}" (${hub.config.role}) serving FHIR R4 at ${address}/fhir\n`);
     io.out.write(`  admin token: ${hub.paths.adminToken}\n`);
   }
@@ -82,6 +89,8 @@ export async function serveDemoHubs(
       });
     }
   }
+  // Once peered: each hub's console shows a federated forecast it coordinated (first start only).
+  await forecastDemo(served, io);
   io.out.write(
     `peered ${served.map((s) => s.hub.config.name).join(', ')}: try a federated cohort, e.g.\n` +
       `  curl -H "Authorization: Bearer $(cat ${served[0]?.hub.paths.adminToken})" -H 'content-type: application/json' ` +

@@ -4,9 +4,11 @@
  * before index: n, mean, SD, quartiles), and, given an outcome cohort, the incidence rate and a Kaplan-Meier
  * curve. Raw counts: disclosure control is applied where results leave the hub, not here.
  */
+
 import type { ConsentFilter } from '../privacy/index.js';
 import { gridCellSql } from '../privacy/index.js';
 import type { Database } from '../store/index.js';
+import { wholeAgeSql } from './person-age.js';
 
 export interface CountCell {
   key: string;
@@ -261,7 +263,7 @@ export async function characterise(
         );
   const [row] = await db.all<{ persons: unknown }>(`SELECT COUNT(*) AS persons FROM ${FIRST_ENTRY} r`, [cohortId]);
   const persons = n(row?.persons);
-  const age = `(EXTRACT(YEAR FROM r.start_date) - p.birth_year - CASE WHEN EXTRACT(MONTH FROM r.start_date) < p.birth_month THEN 1 ELSE 0 END)`;
+  const age = wholeAgeSql('r.start_date', 'p');
   const band = `CASE WHEN ${age} >= 80 THEN '80+' ELSE CAST(CAST(FLOOR(${age} / 10) * 10 AS INTEGER) AS VARCHAR) || '-' || CAST(CAST(FLOOR(${age} / 10) * 10 + 9 AS INTEGER) AS VARCHAR) END`;
   const result: Characterisation = {
     cohortId,

@@ -4,6 +4,7 @@
  * and the attrition (persons left after each rule in order). SQL is the subset DuckDB and PostgreSQL share:
  * CTEs, correlated EXISTS/COUNT, ROW_NUMBER, `date + integer`, EXTRACT.
  */
+
 import type {
   CohortDefinition,
   Concept,
@@ -14,6 +15,7 @@ import type {
   ValueRange,
   Window,
 } from './cohort-definition.js';
+import { wholeAgeSql } from './person-age.js';
 
 /** Systems whose codes nest by prefix (E11 ⊃ E11.9; C09 ⊃ C09CA01), so descendants need no loaded hierarchy. */
 export const PREFIX_HIERARCHY_SYSTEMS: ReadonlySet<string> = new Set([
@@ -97,7 +99,7 @@ function windowConditions(alias: string, w: Window): string {
   return s;
 }
 
-const AGE = `(EXTRACT(YEAR FROM q.index_date) - q.birth_year - CASE WHEN EXTRACT(MONTH FROM q.index_date) < q.birth_month THEN 1 ELSE 0 END)`;
+const AGE = wholeAgeSql('q.index_date', 'q');
 
 /** The codes of `cohort_vocabulary` (alias `v`) that a concept set selects in a domain, as a WHERE condition. */
 function conceptSetCondition(set: ConceptSet, domain: Domain, p: Params): string {
@@ -242,7 +244,7 @@ export function compileCohort(def: CohortDefinition, resolved?: ResolvedCodes): 
   }
 
   // Sets are declared in the order rules asked for them; build the entry first so its set is cs0.
-  const q = `q AS (SELECT x.patient_key, x.index_date, p.gender, p.birth_year, p.birth_month, p.region, p.observation_start, p.observation_end, p.death_date
+  const q = `q AS (SELECT x.patient_key, x.index_date, p.gender, p.birth_year, p.birth_month, p.birth_day, p.region, p.observation_start, p.observation_end, p.death_date
     FROM entry x JOIN cohort_person p ON p.patient_key = x.patient_key)`;
   const flagsSelect = `SELECT q.patient_key, q.index_date, ${endExpr} AS end_date, ${flags.join(', ')} FROM q ${joins.join(' ')}`;
   const ctes = [...sets, `entry AS (${entrySql})`, q, ...extraCtes];

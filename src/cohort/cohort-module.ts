@@ -1,9 +1,6 @@
 import type { HubModule } from '../context/index.js';
 import { cohortMigrations } from './cohort-schema.js';
-import { refreshEventIndex } from './event-index.js';
-
-/** Bumped when the event index's SQL changes meaning: an index built by another version is rebuilt at open. */
-const EVENT_INDEX_VERSION = 'event-index-1';
+import { EVENT_INDEX_VERSION, refreshEventIndex } from './event-index.js';
 
 /**
  * The cohort module in a hub: its tables, and the event index as the step of the after-commit pipeline that

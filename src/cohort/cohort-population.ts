@@ -2,7 +2,9 @@
  * Populations for analyses over the event index (models' features): people with an index date each, written into
  * a table the caller made, so the caller's own SQL joins them without reading this module's tables.
  */
+
 import type { Database, SqlValue } from '../store/index.js';
+import { wholeAgeSql } from './person-age.js';
 
 /** What the people of an index date must also meet when chosen by criteria. */
 export interface ObservedCriteria {
@@ -24,11 +26,10 @@ export type PopulationSource = { cohortId: string } | CriteriaPopulation;
 
 /** Columns `fillPopulation` writes, in this order. */
 export const POPULATION_COLUMNS =
-  'rid BIGINT, patient_key VARCHAR, gender VARCHAR, birth_year INTEGER, birth_month INTEGER, region VARCHAR, index_date DATE';
+  'rid BIGINT, patient_key VARCHAR, gender VARCHAR, birth_year INTEGER, birth_month INTEGER, birth_day INTEGER, region VARCHAR, index_date DATE';
 
-/** Whole years of age on the date `d` (an SQL expression), from the birth year and month. */
-const wholeAge = (d: string) =>
-  `(EXTRACT(YEAR FROM ${d}) - p.birth_year - CASE WHEN EXTRACT(MONTH FROM ${d}) < p.birth_month THEN 1 ELSE 0 END)`;
+/** Whole years of age on the date `d` (an SQL expression). */
+const wholeAge = (d: string) => wholeAgeSql(d, 'p');
 
 /**
  * Inserts a population into the caller's `table` (columns `POPULATION_COLUMNS`, usually a temporary table of the
@@ -46,7 +47,7 @@ export async function fillPopulation(
     params.push(v);
     return `$${params.length}`;
   };
-  const cols = 'p.patient_key, p.gender, p.birth_year, p.birth_month, p.region';
+  const cols = 'p.patient_key, p.gender, p.birth_year, p.birth_month, p.birth_day, p.region';
   const only = patients !== undefined ? ` AND ${db.inList('p.patient_key', add([...patients]))}` : '';
   let select: string;
   if ('cohortId' in source) {

@@ -90,4 +90,11 @@ export const cohortMigrations: readonly Migration[] = [
       ['concept_ancestor', ['ancestor_code']],
     ],
   },
+  {
+    module: 'cohort',
+    version: 4,
+    name: 'the day of birth where the source gives it',
+    // Null for month-only birth dates; ages then turn on the first of the birth month (person-age.ts).
+    statements: ['ALTER TABLE cohort_person ADD COLUMN birth_day INTEGER'],
+  },
 ];

@@ -131,10 +131,16 @@ const SOURCES: readonly Source[] = [
   },
 ];
 
-/** The analytic tables' refresh stamp: changes whenever any of them was refreshed. */
+/**
+ * Bumped when the event index's SQL changes meaning: an index built by another version is rebuilt at open. It is
+ * part of the source stamp too, so the rebuild happens even when the analytic tables have not changed.
+ */
+export const EVENT_INDEX_VERSION = 'event-index-2';
+
+/** The analytic tables' refresh stamp (with the index version): changes whenever any of them was refreshed. */
 async function viewsStamp(db: Database): Promise<string> {
   const tables = await AnalyticTables.refreshed(db);
-  return tables.map((t) => `${t.view}:${String(t.refreshedAt)}:${String(t.rows)}`).join('|');
+  return [EVENT_INDEX_VERSION, ...tables.map((t) => `${t.view}:${String(t.refreshedAt)}:${String(t.rows)}`)].join('|');
 }
 
 /** Rebuilds the FHIR part of the event index if the analytic tables changed; returns whether it did. */
@@ -162,10 +168,11 @@ export async function refreshEventIndex(db: Database, clock: Clock, force = fals
     }
     // Observation runs from the first to the last record (or death): what the hub can see of each person.
     await tx.run(
-      `INSERT INTO cohort_person (patient_key, gender, birth_year, birth_month, region, death_date, observation_start, observation_end, origin)
+      `INSERT INTO cohort_person (patient_key, gender, birth_year, birth_month, birth_day, region, death_date, observation_start, observation_end, origin)
        SELECT p.id, p.gender,
          CAST(SUBSTR(p.birth_date, 1, 4) AS INTEGER),
          CASE WHEN LENGTH(p.birth_date) >= 7 THEN CAST(SUBSTR(p.birth_date, 6, 2) AS INTEGER) ELSE 7 END,
+         CASE WHEN LENGTH(p.birth_date) >= 10 THEN CAST(SUBSTR(p.birth_date, 9, 2) AS INTEGER) END,
          p.region, ${isoToDate('p.deceased_date')}, o.first_date, o.last_date, '${FHIR_ORIGIN}'
        FROM ${analyticTable('patient')} p
        LEFT JOIN (SELECT patient_key, MIN(event_date) AS first_date, MAX(event_date) AS last_date

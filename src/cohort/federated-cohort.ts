@@ -21,6 +21,7 @@ import { cohortIdOf, runCohort } from './cohort-runner.js';
 import { validateCohortDefinition } from './cohort-validation.js';
 import type { PooledMeasurement } from './measurement-pooling.js';
 import { poolMeasurements } from './measurement-pooling.js';
+import { wholeAgeSql } from './person-age.js';
 
 export type { ReleasedCohort } from './cohort-release.js';
 
@@ -46,7 +47,7 @@ export interface FederatedCohort {
 const LINKAGE_BLOCK = 10;
 
 async function ageSexCounts(hub: Hub, cohortId: string): Promise<number[][]> {
-  const age = `(EXTRACT(YEAR FROM r.start_date) - p.birth_year - CASE WHEN EXTRACT(MONTH FROM r.start_date) < p.birth_month THEN 1 ELSE 0 END)`;
+  const age = wholeAgeSql('r.start_date', 'p');
   const rows = await hub.db.all<{ band: number; gender: string | null; n: unknown }>(
     `SELECT CASE WHEN ${age} < 20 THEN 0 WHEN ${age} < 40 THEN 1 WHEN ${age} < 60 THEN 2 WHEN ${age} < 80 THEN 3 ELSE 4 END AS band,
        p.gender, COUNT(*) AS n

@@ -55,5 +55,7 @@ export type { FederatedCohort, ProjectWork, ReleasedCohort } from './federated-c
 export { CohortFederation, DEFAULT_COHORT_PURPOSE, releaseCohort } from './federated-cohort.js';
 export type { PooledMeasurement } from './measurement-pooling.js';
 export { poolMeasurements } from './measurement-pooling.js';
+export type { OmopHolding, OmopTableHolding } from './omop-holdings.js';
+export { omopHoldings } from './omop-holdings.js';
 export type { OmopImportSummary } from './omop-import.js';
-export { importOmop, OMOP_CONCEPT_SYSTEM } from './omop-import.js';
+export { importOmop, OMOP_CONCEPT_SYSTEM, OMOP_EVENT_TABLES } from './omop-import.js';

@@ -48,7 +48,8 @@ const TABLES: Readonly<Record<string, readonly string[]>> = {
 };
 const REQUIRED = ['person', 'observation_period'];
 
-const EVENTS: readonly {
+/** The CDM's clinical tables and the event-index domain each is loaded into. */
+export const OMOP_EVENT_TABLES: readonly {
   table: string;
   domain: string;
   concept: string;
@@ -178,12 +179,18 @@ export async function importOmop(
       const death = files.has('death')
         ? 'LEFT JOIN (SELECT person_id, MIN(CAST(death_date AS DATE)) AS death_date FROM omop_stage_death GROUP BY person_id) d ON d.person_id = p.person_id'
         : 'LEFT JOIN (SELECT NULL AS person_id, CAST(NULL AS DATE) AS death_date) d ON d.person_id = p.person_id';
-      const monthCol = headers.get('person')?.includes('month_of_birth') ? 'p.month_of_birth' : 'NULL';
+      const personCols = headers.get('person') ?? [];
+      const monthCol = personCols.includes('month_of_birth') ? 'p.month_of_birth' : 'NULL';
+      // A day without its month says nothing: kept only beside a month.
+      const dayCol =
+        personCols.includes('day_of_birth') && monthCol !== 'NULL'
+          ? `CASE WHEN p.month_of_birth IS NOT NULL THEN CAST(p.day_of_birth AS INTEGER) END`
+          : 'NULL';
       await tx.run(
-        `INSERT INTO cohort_person (patient_key, gender, birth_year, birth_month, region, death_date, observation_start, observation_end, origin)
+        `INSERT INTO cohort_person (patient_key, gender, birth_year, birth_month, birth_day, region, death_date, observation_start, observation_end, origin)
          SELECT k.patient_key,
            CASE p.gender_concept_id WHEN '8507' THEN 'male' WHEN '8532' THEN 'female' ELSE 'unknown' END,
-           CAST(p.year_of_birth AS INTEGER), COALESCE(CAST(${monthCol} AS INTEGER), 7), $1, d.death_date, o.first_date, o.last_date, $2
+           CAST(p.year_of_birth AS INTEGER), COALESCE(CAST(${monthCol} AS INTEGER), 7), ${dayCol}, $1, d.death_date, o.first_date, o.last_date, $2
          FROM omop_stage_person p
          JOIN omop_stage_key k ON k.person_id = p.person_id
          ${death}
@@ -197,7 +204,7 @@ export async function importOmop(
         .map(([v, s]) => `WHEN '${v}' THEN '${s}'`)
         .join(' ')} END`;
       const events: Record<string, number> = {};
-      for (const e of EVENTS) {
+      for (const e of OMOP_EVENT_TABLES) {
         if (!files.has(e.table)) continue;
         const cols = headers.get(e.table) ?? [];
         const value =

@@ -1,5 +1,5 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -40,12 +40,27 @@ const NDJSON = /\.(ndjson|jsonl)(\.gz)?$/i;
 const JSON_DOC = /\.json(\.gz)?$/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
+/** What `healthmesh synth --out` writes beside its FHIR files: ground truth and its manifest, not FHIR. */
+const SYNTH_EXTRAS = new Set(['manifest.json', 'truth']);
+
+/** Whether a folder is a `healthmesh synth` output, known by the generator its manifest names. */
+async function isSynthOutput(dir: string, names: readonly string[]): Promise<boolean> {
+  if (!names.includes('manifest.json')) return false;
+  try {
+    const m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { generator?: unknown };
+    return m.generator === 'healthmesh synth';
+  } catch {
+    return false; // not a synth manifest: an input like any other, rejected if it is not FHIR
+  }
+}
+
 /**
  * Expand files and folders (recursively, sorted) into the files they hold. Every non-hidden file is an input:
  * one that is not FHIR JSON becomes a visible reject rather than being skipped (real exports carry odd names,
- * e.g. `x.json".gz`).
+ * e.g. `x.json".gz`). The one exception is a `healthmesh synth` output folder, known by its manifest: its
+ * `manifest.json` and `truth/` are listed in `skipped` instead.
  */
-export async function listInputFiles(paths: readonly string[]): Promise<string[]> {
+export async function listInputFiles(paths: readonly string[], skipped: string[] = []): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     let s: Awaited<ReturnType<typeof stat>>;
@@ -55,8 +70,16 @@ export async function listInputFiles(paths: readonly string[]): Promise<string[]
       throw new HealthmeshError('INGEST_UNREADABLE', `cannot read ${p}: ${(e as Error).message}`, { file: p });
     }
     if (s.isDirectory()) {
-      const names = (await readdir(p)).sort();
-      out.push(...(await listInputFiles(names.filter((n) => !n.startsWith('.')).map((n) => join(p, n)))));
+      const names = (await readdir(p)).sort().filter((n) => !n.startsWith('.'));
+      const synth = await isSynthOutput(p, names);
+      if (synth) skipped.push(...names.filter((n) => SYNTH_EXTRAS.has(n)).map((n) => join(p, n)));
+      const inputs = synth ? names.filter((n) => !SYNTH_EXTRAS.has(n)) : names;
+      out.push(
+        ...(await listInputFiles(
+          inputs.map((n) => join(p, n)),
+          skipped,
+        )),
+      );
     } else {
       out.push(p);
     }

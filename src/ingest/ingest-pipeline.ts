@@ -96,8 +96,14 @@ export class IngestPipeline {
 
   async ingestPaths(paths: readonly string[], options: IngestOptions): Promise<IngestSummary> {
     return this.committing(async () => {
-      const files = await listInputFiles(paths);
-      return this.ingestInputs(files, await Promise.all(files.map(async (f) => (await stat(f)).size)), options);
+      const skipped: string[] = [];
+      const files = await listInputFiles(paths, skipped);
+      const summary = await this.ingestInputs(
+        files,
+        await Promise.all(files.map(async (f) => (await stat(f)).size)),
+        options,
+      );
+      return skipped.length > 0 ? { ...summary, skipped } : summary;
     });
   }
 

@@ -18,6 +18,8 @@ export interface IngestSummary {
   byType: Record<string, TypeCounts>;
   totals: TypeCounts;
   rejectsFile?: string;
+  /** Paths not read because they are not FHIR: a `healthmesh synth` folder's `manifest.json` and `truth/`. */
+  skipped?: string[];
   /** The after-commit pipeline's pass that followed the run (absent on a pipeline without one). */
   derived?: DerivedRefresh;
 }
@@ -95,6 +97,8 @@ export function formatSummary(s: IngestSummary): string {
   out.push(
     `${s.files} file(s), ${(s.bytes / 1e6).toFixed(1)} MB in ${s.seconds.toFixed(2)} s: ${s.mbPerSecond.toFixed(1)} MB/s`,
   );
+  for (const p of s.skipped ?? []) out.push(`skipped (synth ground truth or manifest, not FHIR): ${p}`);
+  if (s.skipped) out.push(`${s.skipped.length} path(s) skipped`);
   if (s.rejectsFile) out.push(`rejects: ${s.rejectsFile}`);
   return out.join('\n');
 }

@@ -1,6 +1,6 @@
 /**
  * The SQL of one feature (or the outcome) over a population table `pop` (rid, patient_key, gender, birth_year,
- * birth_month, region, index_date): a SELECT of `(rid, v)`, at most one row per population row. Each is run as its
+ * birth_month, birth_day, region, index_date): a SELECT of `(rid, v)`, at most one row per population row. Each is run as its
  * own statement into a narrow values table (`hub-features.ts`): one statement joining a CTE per feature held every
  * feature's hash table at once and failed at a 120 MB DuckDB limit with 20,000 residents, where each feature alone
  * needed a few MB (measured; docs/models.md). Only aggregates, no window functions, and the subset of SQL that DuckDB
@@ -61,9 +61,12 @@ function windowSql(alias: string, w: Window): string {
 
 const isoDay = (col: string) => `CAST(SUBSTR(${col}, 1, 10) AS DATE)`;
 
-/** Age at index in years from birth year and month (population alias `t`). */
+/**
+ * Age at index in years from birth year, month and, where the source gives it, day (population alias `t`); without
+ * a day the day term is 0, as before days were kept.
+ */
 export const AGE_SQL =
-  '((EXTRACT(YEAR FROM t.index_date) - t.birth_year) + (EXTRACT(MONTH FROM t.index_date) - t.birth_month) / 12.0)';
+  '((EXTRACT(YEAR FROM t.index_date) - t.birth_year) + (EXTRACT(MONTH FROM t.index_date) - t.birth_month) / 12.0 + (EXTRACT(DAY FROM t.index_date) - COALESCE(t.birth_day, EXTRACT(DAY FROM t.index_date))) / 365.25)';
 
 /**
  * The value of an `age` or `sex` feature as an expression over the population row (alias `t`); undefined for the

@@ -6,7 +6,7 @@
 export type { ProjectApplication, ProjectReview, ScopeTables } from './project-application.js';
 export { accessEndsAt } from './project-application.js';
 export type { ApplicantCatalog, CatalogColumn, CatalogTable } from './project-catalog.js';
-export { applicantCatalog } from './project-catalog.js';
+export { applicantCatalog, catalogRows, omopCatalogKey } from './project-catalog.js';
 export type { PeerCatalog } from './project-federation.js';
 export {
   PROJECT_CATALOG_OPERATION,

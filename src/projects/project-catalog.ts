@@ -1,3 +1,5 @@
+import type { OmopHolding } from '../cohort/index.js';
+import { omopHoldings } from '../cohort/index.js';
 import type { HubServices } from '../context/index.js';
 import type { Released, ReleasedCount } from '../privacy/index.js';
 import type { AnalyticTables } from '../views/index.js';
@@ -10,8 +12,9 @@ export type CatalogColumn = {
   description: string;
 };
 
-/** One analytic table as an applicant sees it before any approval. */
+/** One analytic table (or loaded OMOP CDM table) as an applicant sees it before any approval. */
 export interface CatalogTable {
+  /** The view's name; `omop:<source>:<table>` for a table of a loaded OMOP CDM. */
   view: string;
   table: string;
   resource: string;
@@ -59,9 +62,71 @@ const VIEW_COLUMNS = new Map(
   }),
 );
 
+/** What an OMOP table is loaded as: its events in the event index, queried by cohorts and feature specs. */
+const OMOP_COLUMNS: readonly CatalogColumn[] = [
+  { name: 'patient_key', type: 'string', description: 'the person, pseudonymised with the hub key' },
+  { name: 'concept_id', type: 'code', description: 'the OMOP concept (also indexed under its vocabulary code)' },
+  { name: 'date', type: 'date', description: 'the start date of the record' },
+  { name: 'value', type: 'decimal', description: 'value_as_number (measurement, observation)' },
+  { name: 'unit', type: 'string', description: 'unit_source_value (measurement)' },
+];
+const PERSON_COLUMNS: readonly CatalogColumn[] = [
+  { name: 'patient_key', type: 'string', description: 'the person, pseudonymised with the hub key' },
+  { name: 'gender', type: 'code', description: 'from gender_concept_id' },
+  { name: 'birth', type: 'date', description: 'year_of_birth, month_of_birth, day_of_birth' },
+  { name: 'observation', type: 'Period', description: 'observation_period start and end' },
+  { name: 'death_date', type: 'date', description: 'from the death table' },
+];
+
+/** The key of an OMOP table in the catalog (`CatalogTable.view`). */
+export const omopCatalogKey = (source: string, table: string) => `omop:${source}:${table}`;
+
+/** Exact rows of every catalog entry by `view`: the analytic tables' and the loaded OMOP tables'. */
+export async function catalogRows(hub: Hub): Promise<Map<string, number>> {
+  const rows = new Map((await hub.tables.list()).map((t) => [t.view, t.rows]));
+  for (const o of await omopHoldings(hub.db)) {
+    rows.set(omopCatalogKey(o.source, 'person'), o.persons);
+    for (const t of o.tables) rows.set(omopCatalogKey(o.source, t.table), t.rows);
+  }
+  return rows;
+}
+
+/** A loaded CDM's person table and clinical tables as catalog entries, every figure through the gate. */
+function omopEntries(o: OmopHolding, gate: Hub['gate']) {
+  const person = {
+    view: omopCatalogKey(o.source, 'person'),
+    table: 'person',
+    resource: 'OMOP CDM',
+    description: `OMOP CDM ${o.source}: persons`,
+    refreshedAt: o.loadedAt,
+    rows: gate.count(o.persons),
+    coverage: null,
+    columns: [...PERSON_COLUMNS],
+  };
+  return [
+    person,
+    ...o.tables.map((t) => {
+      // As for the analytic tables: a year counts only when its own count passes the gate.
+      const shown = t.years.filter((y) => gate.count(y.rows).value !== null).map((y) => y.year);
+      const first = shown[0];
+      const last = shown[shown.length - 1];
+      return {
+        view: omopCatalogKey(o.source, t.table),
+        table: t.table,
+        resource: 'OMOP CDM',
+        description: `OMOP CDM ${o.source}: ${t.table.replace(/_/g, ' ')}`,
+        refreshedAt: o.loadedAt,
+        rows: gate.count(t.rows),
+        coverage: first !== undefined && last !== undefined ? { date: 'date', from: first, to: last } : null,
+        columns: [...OMOP_COLUMNS],
+      };
+    }),
+  ];
+}
+
 /**
  * The catalog for applicants (issue 16 item 2): the analytic tables with their columns and descriptions, released
- * record counts and the years they cover, the same for every role and for peers (`project.catalog`). A year counts
+ * record counts and the years they cover, then the tables of loaded OMOP CDMs (which never pass through the views), the same for every role and for peers (`project.catalog`). A year counts
  * towards coverage only when its own count of records passes the gate, so the first or last year never rests on a
  * handful of people; the yearly counts themselves are not sent.
  */
@@ -92,5 +157,6 @@ export async function applicantCatalog(hub: Hub): Promise<Released<ApplicantCata
       columns,
     });
   }
+  for (const o of await omopHoldings(hub.db)) out.push(...omopEntries(o, gate));
   return gate.bundle({ hub: hub.config.name, tables: out });
 }

@@ -74,20 +74,24 @@ export function findThresholdCrossings(
   return [...earliest.values()];
 }
 
-/** The alerts `forecasts` raise against the hub's configured thresholds, without keeping them. */
+/**
+ * The alerts `forecasts` raise, without keeping them: against the hub's configured thresholds, and for a location
+ * it configures none, against `defaults` (`seasonalThresholds` of the series forecast from).
+ */
 export function hubAlerts(
   hub: Hub,
   model: string,
   target: string,
   forecasts: readonly QuantileForecast[],
+  defaults: Readonly<Record<string, EpidemicThreshold>> = {},
 ): EpidemicAlert[] {
   const { epidemicThresholds, alertQuantile } = hub.config.surveillance;
-  return findThresholdCrossings(forecasts, epidemicThresholds, alertQuantile, model, target);
+  return findThresholdCrossings(forecasts, { ...defaults, ...epidemicThresholds }, alertQuantile, model, target);
 }
 
 /**
- * Raises the alerts of a forecast run against the hub's configured thresholds (`surveillance` in hub.json) and
- * keeps them. An alert already kept for the same model, target, round and location stays as first raised.
+ * Raises the alerts of a forecast run against the hub's configured thresholds (`surveillance` in hub.json), or
+ * `defaults` where it configures none, and keeps them. An alert already kept for the same model, target, round and location stays as first raised.
  * Returns the alerts this run found (new or already kept).
  */
 export async function raiseAlerts(
@@ -96,9 +100,18 @@ export async function raiseAlerts(
   target: string,
   forecasts: readonly QuantileForecast[],
   source: ForecastSource = 'exact',
+  defaults: Readonly<Record<string, EpidemicThreshold>> = {},
 ): Promise<EpidemicAlert[]> {
-  const alerts = hubAlerts(hub, model, target, forecasts);
-  if (alerts.length === 0) return alerts;
+  return keepAlerts(hub, hubAlerts(hub, model, target, forecasts, defaults), source);
+}
+
+/** Keeps alerts already found; one kept for the same model, target, round and location stays as first raised. */
+export async function keepAlerts(
+  hub: Hub,
+  alerts: readonly EpidemicAlert[],
+  source: ForecastSource,
+): Promise<EpidemicAlert[]> {
+  if (alerts.length === 0) return [...alerts];
   const now = hub.clock.now();
   await hub.db.transaction(async (tx) => {
     for (const a of alerts) {
@@ -126,7 +139,7 @@ export async function raiseAlerts(
       );
     }
   });
-  return alerts;
+  return [...alerts];
 }
 
 /** Kept alerts, newest round first. */

@@ -11,13 +11,14 @@ import { HealthmeshError } from '../core/index.js';
 import type { Federation, PeerFailure } from '../federation/index.js';
 import { fanOut, OperationRegistry } from '../federation/index.js';
 import type { Released } from '../privacy/index.js';
-import { type EpidemicAlert, hubAlerts, raiseAlerts } from './epidemic-alerts.js';
+import { type EpidemicAlert, hubAlerts, keepAlerts } from './epidemic-alerts.js';
 import { saveForecasts } from './forecast-store.js';
 import type { Forecaster } from './forecaster.js';
 import { CONFIRMED_FLU_TARGET, ILI_TARGET } from './hub-series.js';
 import type { QuantileForecast } from './quantile-forecast.js';
 import { checkReleasedSeries, gatedHubSeries, gatedSeries, type ReleasedHubSeries } from './released-series.js';
 import { forecastRound } from './rolling-forecast.js';
+import { seasonalThresholds } from './seasonal-threshold.js';
 import {
   type ReleasedTarget,
   releaseThresholds,
@@ -159,7 +160,8 @@ export class SeriesFederation {
   ): Promise<FederatedForecast> {
     const run = (await this.releasedForecast(federation, hubs, forecaster, options)).value;
     await saveForecasts(this.hub, run.model, run.target, run.forecasts, 'released');
-    const alerts = await raiseAlerts(this.hub, run.model, run.target, run.forecasts, 'released');
+    // The alerts of the round as found against the released panel (its default thresholds included).
+    const alerts = await keepAlerts(this.hub, run.alerts, 'released');
     return { ...run, alerts };
   }
 
@@ -209,7 +211,7 @@ export class SeriesFederation {
           target: targetName,
           referenceDate: isoDay(day),
           forecasts,
-          alerts: hubAlerts(this.hub, forecaster.name, targetName, forecasts),
+          alerts: hubAlerts(this.hub, forecaster.name, targetName, forecasts, seasonalThresholds(panel)),
           imputedWeeks,
           failed: gathered.failed,
           complete: gathered.complete,

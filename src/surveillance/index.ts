@@ -13,6 +13,7 @@ export {
   type EpidemicAlert,
   findThresholdCrossings,
   hubAlerts,
+  keepAlerts,
   listAlerts,
   quantileAt,
   raiseAlerts,
@@ -103,6 +104,7 @@ export {
   seasonForecaster,
   seasonRounds,
 } from './season-forecast.js';
+export { seasonalThresholds } from './seasonal-threshold.js';
 export { type RecalibrationOptions, spreadRecalibration } from './spread-recalibration.js';
 export {
   type ImputedSeries,

@@ -232,6 +232,8 @@ export const EN = {
   coverage95: '95% coverage',
   alerts: 'Alerts',
   noAlerts: 'No epidemic alert has been raised.',
+  alertThresholds:
+    'A region without a threshold in hub.json is alerted against a default from its own history: the mean plus 2 SD of its non-epidemic weeks over the last three years.',
   threshold: 'Threshold',
   forecastValue: 'Forecast',
   // ingest
@@ -511,6 +513,8 @@ export const KO: Record<MessageKey, string> = {
   coverage95: '95% 포함률',
   alerts: '경보',
   noAlerts: '발령된 유행 경보가 없습니다.',
+  alertThresholds:
+    'hub.json에 기준값이 없는 지역은 자체 이력에서 구한 기본값으로 경보합니다: 최근 3년 비유행 주의 평균 + 2 표준편차.',
   threshold: '기준값',
   forecastValue: '예측값',
   uploadTitle: 'FHIR 파일 올리기',

@@ -25,6 +25,7 @@ import {
   saveForecasts,
   saveScores,
   scoreSeason,
+  seasonalThresholds,
   truthTable,
 } from '../../surveillance/index.js';
 import { audited, pathTarget } from '../audited-work.js';
@@ -174,7 +175,7 @@ async function runForecast(hub: Hub, opts: RunOptions, io: Io): Promise<void> {
   if (opts.out !== undefined) writeFileSync(opts.out, csv);
   else io.out.write(csv);
   await saveForecasts(hub, forecaster.name, target, forecasts);
-  const alerts = await raiseAlerts(hub, forecaster.name, target, forecasts);
+  const alerts = await raiseAlerts(hub, forecaster.name, target, forecasts, 'exact', seasonalThresholds(panel));
   const where = opts.out ?? 'stdout';
   io.err.write(
     `${forecaster.name}: ${forecasts.length} forecasts of ${target} for ${panel.locations.length} location(s), reference date ${isoDay(referenceDay)}, written to ${where} and stored in the hub\n`,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { omopHoldings } from '../../cohort/index.js';
 import { defaultHubDir } from '../../hub/index.js';
 import { runHubOperation } from '../admin-client.js';
 import type { HubOperation } from '../hub-operation.js';
@@ -13,6 +14,8 @@ export interface HubStats {
   patients: number;
   auditEntries: number;
   byType: Record<string, number>;
+  /** OMOP CDMs loaded with `ingest --omop`: they live in the event index, not among the FHIR resources. */
+  omop: { source: string; persons: number; tables: Record<string, number> }[];
 }
 
 export const statsOperation: HubOperation<Record<string, never>, HubStats> = {
@@ -22,6 +25,11 @@ export const statsOperation: HubOperation<Record<string, never>, HubStats> = {
     const byType = await hub.store.countByType();
     const versions = await hub.store.countVersions();
     const auditEntries = await hub.audit.count();
+    const omop = (await omopHoldings(hub.db)).map((o) => ({
+      source: o.source,
+      persons: o.persons,
+      tables: Object.fromEntries(o.tables.map((t) => [t.table, t.rows])),
+    }));
     return {
       hub: hub.config.name,
       role: hub.config.role,
@@ -30,6 +38,7 @@ export const statsOperation: HubOperation<Record<string, never>, HubStats> = {
       patients: byType.Patient ?? 0,
       auditEntries,
       byType,
+      omop,
     };
   },
 };
@@ -37,7 +46,9 @@ export const statsOperation: HubOperation<Record<string, never>, HubStats> = {
 export function statsCommand(program: Command, io: Io, setCode: (c: number) => void): void {
   program
     .command('stats')
-    .description('Show what the hub holds: resources per type, versions, patients, audit entries.')
+    .description(
+      'Show what the hub holds: resources per type, versions, patients, audit entries, and loaded OMOP CDMs per table.',
+    )
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  $ healthmesh stats --json\n')
@@ -50,6 +61,11 @@ export function statsCommand(program: Command, io: Io, setCode: (c: number) => v
         );
         for (const [type, n] of Object.entries(stats.byType))
           io.out.write(`  ${type.padEnd(28)} ${String(n).padStart(9)}\n`);
+        for (const o of stats.omop) {
+          io.out.write(`OMOP CDM ${o.source}: ${o.persons} persons\n`);
+          for (const [table, n] of Object.entries(o.tables))
+            io.out.write(`  ${table.padEnd(28)} ${String(n).padStart(9)}\n`);
+        }
       }
       setCode(0);
     });

@@ -3,12 +3,12 @@ import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
-import { searchConcepts } from '../../cohort/index.js';
+import { omopHoldings, searchConcepts } from '../../cohort/index.js';
 import { HealthmeshError, HUB_ROLE_SERVICES } from '../../core/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
 import type { Gated, ReleaseGate } from '../../privacy/index.js';
-import { applicantCatalog, ProjectFederation } from '../../projects/index.js';
+import { applicantCatalog, catalogRows, ProjectFederation } from '../../projects/index.js';
 import {
   CONFIRMED_FLU_TARGET,
   gatedHubSeries,
@@ -60,9 +60,14 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
       const ingests = await hub.audit.recent(HISTORY, ['ingest']);
       const rowLevel = mayReadRowLevel(req.principal);
       const peers = ctx.federation?.peers.list().map((p) => ({ name: p.name, url: p.url })) ?? [];
-      const byType = Object.entries(counts)
-        .map(([type, resources]) => ({ type, resources }))
-        .sort((a, b) => b.resources - a.resources);
+      // A loaded OMOP CDM is not in the FHIR store: its persons and tables are listed beside the resource types.
+      const omop = (await omopHoldings(hub.db)).flatMap((o) => [
+        { type: `OMOP ${o.source} person`, resources: o.persons },
+        ...o.tables.map((t) => ({ type: `OMOP ${o.source} ${t.table}`, resources: t.rows })),
+      ]);
+      const byType = [...Object.entries(counts).map(([type, resources]) => ({ type, resources })), ...omop].sort(
+        (a, b) => b.resources - a.resources,
+      );
       if (rowLevel) {
         return {
           hub: { name: hub.config.name, role: hub.config.role },
@@ -169,7 +174,7 @@ export function consoleRoutes(ctx: { hub: Hub; federation: Federation | undefine
         ?.split(',')
         .map((h) => h.trim())
         .filter(Boolean);
-      const exact = new Map((await hub.tables.list()).map((t) => [t.view, t.rows]));
+      const exact = await catalogRows(hub);
       const rowLevel = mayReadRowLevel(req.principal);
       const listed = (await applicantCatalog(hub)).value.tables;
       const peers = hubs && hubs.length > 0 ? await catalogs.catalogs(ctx.federation, hubs) : undefined;

@@ -204,6 +204,7 @@ export function SurveillancePage() {
         </Async>
       </Section>
       <Section title={t('alerts')} id="alerts">
+        <p>{t('alertThresholds')}</p>
         <Async loaded={alerts}>
           {(a) =>
             a.alerts.length === 0 ? (
