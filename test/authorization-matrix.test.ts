@@ -257,6 +257,7 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'project.file': { allow: 'peer', body: {} },
   'project.status': { allow: 'peer', body: { id: 'p-none' } },
   'project.catalog': { allow: 'peer', body: {} },
+  'validation.score': { allow: 'peer', body: { project: 'p-none' } },
 };
 
 /** The statuses a principal may get on a route with `allow`: refused (401 or 403) or let through. */

@@ -277,6 +277,10 @@ export const ERROR_CODES = {
   },
   VALIDATION_RECALLED: { kind: 'conflict', text: 'the model version was recalled: it serves no more predictions' },
   VALIDATION_INVALID_INPUT: { kind: 'input', text: "a prediction's features do not match the model's manifest" },
+  VALIDATION_NO_PROJECT: {
+    kind: 'input',
+    text: 'a model submission, or a validation asked of another hub, names no project: validation runs only inside an approved project',
+  },
   COHORT_INVALID_DEFINITION: {
     kind: 'input',
     text: 'a cohort definition does not follow the cohort schema, or its bounds are out of order',

@@ -19,6 +19,7 @@ import type { Released } from '../privacy/index.js';
 import { isReleased, scrubText } from '../privacy/index.js';
 import { ProjectFederation } from '../projects/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
+import { VALIDATION_PURPOSE, ValidationFederation } from '../validation/index.js';
 import { AnonymousRequests } from './anonymous-requests.js';
 import { consoleAssets } from './console-assets.js';
 import { validateInput } from './input-validation.js';
@@ -78,6 +79,8 @@ export interface ServerOptions {
   cohorts?: CohortFederation;
   /** The surveillance side of federation (weekly series); pass the one whose operations `federation` registered. */
   series?: SeriesFederation;
+  /** The validation side of federation (a model scored on each hub's population); as for `cohorts`. */
+  validation?: ValidationFederation;
 }
 
 /** Build the hub's HTTP app without listening: tests call `inject`, the CLI calls `listen`. */
@@ -214,7 +217,6 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(viewRoutes(ctx));
   await app.register(modelRoutes(ctx));
   await app.register(modelPredictRoutes(ctx));
-  await app.register(validationRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
   await app.register(mydataRoutes(ctx));
@@ -225,7 +227,9 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     recordUse: (project, cohortId, requester) => hub.projectUses.record(project, 'cohort', cohortId, requester),
   });
   const series = options.series ?? new SeriesFederation(hub);
-  const federation = options.federation ?? (await openHubFederation(hub, cohorts, series));
+  const validation = options.validation ?? hubValidation(hub);
+  const federation = options.federation ?? (await openHubFederation(hub, cohorts, series, validation));
+  await app.register(validationRoutes({ ...ctx, federation, validation }));
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation)
@@ -250,16 +254,24 @@ export async function openHubFederation(
   hub: Hub,
   cohorts: CohortFederation,
   series: SeriesFederation,
+  validation: ValidationFederation = hubValidation(hub),
 ): Promise<Federation | undefined> {
   try {
-    // Cohort counts, weekly series, federated model fits and project reviews answer on the same signed transport.
-    const operations = series.register(new ModelFederation(hub).register(cohorts.register()));
+    // Cohort counts, weekly series, federated model fits, validations and project reviews share the signed transport.
+    const operations = validation.register(series.register(new ModelFederation(hub).register(cohorts.register())));
     return await openFederation(hub, new ProjectFederation(hub).register(operations));
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');
     return undefined;
   }
+}
+
+/** The validation side of a hub's federation: a peer's validation runs only in a project this hub approved. */
+function hubValidation(hub: Hub): ValidationFederation {
+  return new ValidationFederation(hub).withProjects({
+    authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id, { purpose: VALIDATION_PURPOSE }),
+  });
 }
 
 /**

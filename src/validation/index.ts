@@ -3,6 +3,16 @@
  * runs, the external-validation report through the release gate, signed with the hub's identity. Guide:
  * docs/validation.md.
  */
+
+export { runFederatedValidation } from './federated-run.js';
+export type { FederatedParts, HubValidation, ScoreBin, ValidationProjects } from './federated-validation.js';
+export {
+  LOGIT_GRID,
+  releaseHubValidation,
+  scoreHistogram,
+  VALIDATION_SCORE_OPERATION,
+  ValidationFederation,
+} from './federated-validation.js';
 export type { TrainingFeatureSummary, ValidationManifest } from './manifest.js';
 export { DEFAULT_THRESHOLDS, MANIFEST_SCHEMA, manifestPlan, validateManifest } from './manifest.js';
 export type { SandboxLimits, SandboxOutput, SandboxRun } from './model-sandbox.js';
@@ -16,6 +26,8 @@ export {
   VALIDATION_PURPOSE,
   validationModule,
 } from './model-validation.js';
+export type { PooledValidationReport } from './pooled-report.js';
+export { buildPooledReport, pooledAuroc } from './pooled-report.js';
 export { validationReportHtml } from './report-html.js';
 export type { ReportVerification } from './report-signature.js';
 export { REPORT_JWS_TYPE, signReport, signWith, verifyOwnReport, verifyReport } from './report-signature.js';
