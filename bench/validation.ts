@@ -16,8 +16,12 @@ import { writeValidationPopulation } from '../test/support/validation-population
 const CEILING = 2;
 /** 1,000,000 people on a quiet machine (issue 17); `BENCH_VALIDATION_PEOPLE=100000` checks it works. */
 const PEOPLE = Number(process.env.BENCH_VALIDATION_PEOPLE ?? 1_000_000);
-/** People are written and ingested in parts of this many (each its own source, so ids never collide). */
-const PART = 100_000;
+/**
+ * People are written and ingested in parts of this many (each its own source, so ids never collide). Parts stay
+ * under the ingest's bulk path (NDJSON files of 16 MB or more): one part of 100,000 through it gave a population
+ * with too few events for the gate (`DISCLOSURE_REFUSED`), not yet investigated.
+ */
+const PART = 20_000;
 
 const WEIGHTS = [0.045, 0.25, 0.02, -0.3, 0.06];
 const INTERCEPT = -7.2;

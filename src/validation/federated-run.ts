@@ -28,6 +28,9 @@ export async function runFederatedValidation(
   if (project === null) {
     throw new HealthmeshError('VALIDATION_NO_PROJECT', `submission ${id} names no project: it runs on no other hub`);
   }
+  if (federation === undefined && hubs.some((h) => h !== hub.config.name)) {
+    throw new HealthmeshError('FEDERATION_NO_IDENTITY', 'this hub has no identity key: it cannot ask other hubs');
+  }
   await store.begin(id);
   try {
     const submission = await store.get(id);
