@@ -13,6 +13,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   'surveillance-gate': async () => (await import('./surveillance-gate.js')).runSurveillanceGateBench(),
   engines: async () => (await import('./engines.js')).runEnginesBench(),
   load: async () => (await import('./load.js')).runLoadBench(),
+  validation: async () => (await import('./validation.js')).runValidationBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -267,6 +267,7 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'project.catalog': { allow: 'peer', body: {} },
   'mydata.consent-match': { allow: 'peer', body: { exchange: 'x'.repeat(22), points: ['A'.repeat(43)] } },
   'mydata.consent-apply': { allow: 'peer', body: { exchange: 'x'.repeat(22) } },
+  'validation.score': { allow: 'peer', body: { project: 'p-none' } },
 };
 
 /** The statuses a principal may get on a route with `allow`: refused (401 or 403) or let through. */

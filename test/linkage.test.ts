@@ -207,12 +207,9 @@ describe('a federated distinct count over three synthetic regions ingested into 
     try {
       for (const [name, hub] of hubs) {
         const consentReach = new ConsentReachFederation(hub);
-        const federation = (await openHubFederation(
-          hub,
-          new CohortFederation(hub),
-          new SeriesFederation(hub),
+        const federation = (await openHubFederation(hub, new CohortFederation(hub), new SeriesFederation(hub), {
           consentReach,
-        ))!;
+        }))!;
         const app = await buildServer(hub, { federation, consentReach });
         await app.listen({ port: 0, host: '127.0.0.1' });
         servers.set(name, { app, federation });

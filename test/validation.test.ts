@@ -27,13 +27,15 @@ import { writeValidationPopulation } from './support/validation-population.js';
 // Columns of the input: age, male, sbp, sbp_missing (indicator policy), bmi (filled with the training mean).
 const WEIGHTS = [0.045, 0.25, 0.02, -0.3, 0.06];
 const INTERCEPT = -7.2;
+/** The approved ai-validation project the developer submits in (made in beforeAll). */
+let projectId = '';
 
 function manifest(over: Partial<ValidationManifest> = {}): ValidationManifest {
   return {
     name: 'ACME hypertension risk',
     version: '2.3.1',
     developer: { name: 'ACME Risk AI' },
-    projectId: 'demo-project',
+    projectId,
     model: { input: { name: 'x', type: 'float' }, output: { name: 'risk', kind: 'risk' } },
     featureSpec: structuredClone(htnFeatureSpec('2021-01-01')) as ValidationManifest['featureSpec'],
     intendedUse: { purpose: 'screening adults for 5-year hypertension risk', population: 'adults 20+ in primary care' },
@@ -83,6 +85,20 @@ describe('validating a third party model on a hub', () => {
     await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: 'synth-busan' }));
     developer = await hub.tokens.create('acme', 'developer');
     validator = await hub.tokens.create('val', 'validator');
+    // A submission is work in a project approved here for AI validation, by one of its members.
+    const project = await hub.projects.file(
+      { name: 'acme', role: 'developer' },
+      {
+        title: 'ACME hypertension risk validation',
+        purpose: 'ai-validation',
+        tables: [{ name: 'encounter', columns: ['patient_key'] }],
+        endDate: new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10),
+        ethicsApproval: 'IRB-17',
+        dataUseAgreement: true,
+      },
+    );
+    await hub.projects.review({ name: 'steward', role: 'steward' }, project.id, { decision: 'approve', comment: 'ok' });
+    projectId = project.id;
     app = await buildServer(hub);
   }, 120_000);
   afterAll(async () => {
@@ -208,7 +224,7 @@ describe('validating a third party model on a hub', () => {
     expect(report.datasetShift.map((f) => f.feature)).toEqual(['age', 'male', 'sbp', 'bmi']);
     expect(report.population.consentPurpose).toBe('ai-validation');
     expect(report.population.leftOutByConsent).toBe(30); // a count over the threshold, a multiple of 5
-    expect(report.submission.projectId).toBe('demo-project');
+    expect(report.submission.projectId).toBe(projectId);
     expect(['supported', 'not supported', 'inconclusive']).toContain(report.verdict.claims);
     expect(report.verdict.summary).toMatch(/claims/);
   });

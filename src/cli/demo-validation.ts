@@ -119,7 +119,24 @@ export async function validateDemoModel(hubs: readonly Hub[], apps: readonly Fas
     );
     return;
   }
-  const submission = await submitModel(hub, manifest, demoThirdPartyModel(), HANDLE);
+  // Validation is work inside a project approved here for AI validation: the developer files one, the demo approves it
+  // as the hub's steward would (both audited by the projects module).
+  const project = await hub.projects.file(
+    { name: HANDLE, role: 'developer' },
+    {
+      title: 'Sample startup: 7-year hypertension risk, external validation',
+      purpose: 'ai-validation',
+      tables: [{ name: 'encounter', columns: ['patient_key'] }],
+      endDate: new Date(hub.clock.now().getTime() + 365 * 86_400_000).toISOString().slice(0, 10),
+      ethicsApproval: 'DEMO-IRB-2026-001',
+      dataUseAgreement: true,
+    },
+  );
+  await hub.projects.review({ name: 'demo-steward', role: 'steward' }, project.id, {
+    decision: 'approve',
+    comment: 'demo: approved for AI validation on this hub',
+  });
+  const submission = await submitModel(hub, { ...manifest, projectId: project.id }, demoThirdPartyModel(), HANDLE);
   const target = `validation/submissions/${submission.id}`;
   await hub.audit.append({ actor: 'demo', action: 'validation-submit', target, outcome: 'success' });
   try {

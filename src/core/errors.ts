@@ -294,6 +294,10 @@ export const ERROR_CODES = {
     kind: 'unavailable',
     text: 'the hub cannot print the report as PDF: no system chromium, or it failed to print',
   },
+  VALIDATION_NO_PROJECT: {
+    kind: 'input',
+    text: 'a model submission, or a validation asked of another hub, names no project: validation runs only inside an approved project',
+  },
   COHORT_INVALID_DEFINITION: {
     kind: 'input',
     text: 'a cohort definition does not follow the cohort schema, or its bounds are out of order',

@@ -20,6 +20,7 @@ import type { Released } from '../privacy/index.js';
 import { isReleased, scrubText } from '../privacy/index.js';
 import { ProjectFederation } from '../projects/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
+import { VALIDATION_PURPOSE, ValidationFederation } from '../validation/index.js';
 import { AnonymousRequests } from './anonymous-requests.js';
 import { consoleAssets } from './console-assets.js';
 import { validateInput } from './input-validation.js';
@@ -82,6 +83,8 @@ export interface ServerOptions {
   series?: SeriesFederation;
   /** Citizens' consent choices carried to peers; pass the one whose operations `federation` registered. */
   consentReach?: ConsentReachFederation;
+  /** The validation side of federation (a model scored on each hub's population); as for `cohorts`. */
+  validation?: ValidationFederation;
 }
 
 /** Build the hub's HTTP app without listening: tests call `inject`, the CLI calls `listen`. */
@@ -218,7 +221,6 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(viewRoutes(ctx));
   await app.register(modelRoutes(ctx));
   await app.register(modelPredictRoutes(ctx));
-  await app.register(validationRoutes(ctx));
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);
@@ -229,8 +231,11 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   });
   const series = options.series ?? new SeriesFederation(hub);
   const consentReach = options.consentReach ?? new ConsentReachFederation(hub);
-  const federation = options.federation ?? (await openHubFederation(hub, cohorts, series, consentReach));
+  const validation = options.validation ?? hubValidation(hub);
+  const federation =
+    options.federation ?? (await openHubFederation(hub, cohorts, series, { validation, consentReach }));
   await app.register(mydataRoutes({ ...ctx, federation, consentReach }));
+  await app.register(validationRoutes({ ...ctx, federation, validation }));
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation)
@@ -256,18 +261,29 @@ export async function openHubFederation(
   hub: Hub,
   cohorts: CohortFederation,
   series: SeriesFederation,
-  consentReach: ConsentReachFederation = new ConsentReachFederation(hub),
+  sides: { validation?: ValidationFederation; consentReach?: ConsentReachFederation } = {},
 ): Promise<Federation | undefined> {
+  const validation = sides.validation ?? hubValidation(hub);
+  const consentReach = sides.consentReach ?? new ConsentReachFederation(hub);
   try {
-    // Cohort counts, weekly series, federated model fits, project reviews and citizens' consent choices answer on
-    // the same signed transport.
-    const operations = consentReach.register(series.register(new ModelFederation(hub).register(cohorts.register())));
+    // Cohort counts, weekly series, federated model fits, validations, project reviews and citizens' consent choices
+    // share the signed transport.
+    const operations = consentReach.register(
+      validation.register(series.register(new ModelFederation(hub).register(cohorts.register()))),
+    );
     return await openFederation(hub, new ProjectFederation(hub).register(operations));
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;
     hub.logger.warn({ code: e.code }, 'no identity key: this hub serves no federation routes');
     return undefined;
   }
+}
+
+/** The validation side of a hub's federation: a peer's validation runs only in a project this hub approved. */
+function hubValidation(hub: Hub): ValidationFederation {
+  return new ValidationFederation(hub).withProjects({
+    authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id, { purpose: VALIDATION_PURPOSE }),
+  });
 }
 
 /**

@@ -5,6 +5,16 @@
  */
 export type { DriftMeasure } from './drift-monitor.js';
 export { measureDrift, populationStabilityIndex, SCORE_SERIES } from './drift-monitor.js';
+
+export { runFederatedValidation } from './federated-run.js';
+export type { FederatedParts, HubValidation, ScoreBin, ValidationProjects } from './federated-validation.js';
+export {
+  LOGIT_GRID,
+  releaseHubValidation,
+  scoreHistogram,
+  VALIDATION_SCORE_OPERATION,
+  ValidationFederation,
+} from './federated-validation.js';
 export type { TrainingFeatureSummary, ValidationManifest } from './manifest.js';
 export { DEFAULT_THRESHOLDS, MANIFEST_SCHEMA, manifestPlan, validateManifest } from './manifest.js';
 export type { SandboxLimits, SandboxOutput, SandboxRun } from './model-sandbox.js';
@@ -18,6 +28,8 @@ export {
   VALIDATION_PURPOSE,
   validationModule,
 } from './model-validation.js';
+export type { PooledValidationReport } from './pooled-report.js';
+export { buildPooledReport, pooledAuroc } from './pooled-report.js';
 export { validationReportHtml } from './report-html.js';
 export { CHROMIUM_PATH, jwsDigest, pdfJwsDigest, printReportPdf } from './report-pdf.js';
 export type { ReportVerification } from './report-signature.js';

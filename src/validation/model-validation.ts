@@ -29,7 +29,12 @@ export function hubSubmissions(hub: Pick<Hub, 'db' | 'clock'>): SubmissionStore 
 }
 
 /** Score `x` with the manifest's model in the sandbox; the risks, checked to be probabilities. */
-async function score(model: Uint8Array, manifest: ValidationManifest, x: FeatureMatrix, limits: SandboxLimits) {
+export async function scoreInSandbox(
+  model: Uint8Array,
+  manifest: ValidationManifest,
+  x: FeatureMatrix,
+  limits: SandboxLimits,
+) {
   const out = await runSandboxed(
     {
       model,
@@ -72,7 +77,7 @@ export async function submitModel(
     features.map((f) => f.name),
     Float64Array.from(features, (f) => manifest.trainingData.features[f.name]?.mean ?? 0),
   );
-  await score(model, manifest, applyFeaturePlan(plan, probe), limits);
+  await scoreInSandbox(model, manifest, applyFeaturePlan(plan, probe), limits);
   return hubSubmissions(hub).add(manifest, model, submittedBy);
 }
 
@@ -95,7 +100,7 @@ export async function runValidation(
     const manifest = submission.manifest;
     const rows = await buildHubFeatures(hub, manifest.featureSpec, { purpose: VALIDATION_PURPOSE });
     const x = applyFeaturePlan(manifestPlan(manifest), rows.matrix);
-    const risks = await score(await store.model(id), manifest, x, limits);
+    const risks = await scoreInSandbox(await store.model(id), manifest, x, limits);
     const report = buildValidationReport(hub, {
       submission,
       manifest,
@@ -161,7 +166,7 @@ export async function predictRowsWithSubmission(
     });
   });
   const x = applyFeaturePlan(manifestPlan(submission.manifest), featureMatrix(names, values));
-  const risks = await score(await store.model(id), submission.manifest, x, limits);
+  const risks = await scoreInSandbox(await store.model(id), submission.manifest, x, limits);
   await recordServedPredictions(hub, id, x, risks);
   const { run } = await store.report(id);
   return { submission, risks: Array.from(risks), reportRun: run };

@@ -22,7 +22,7 @@ export const REPORT_FORMAT = 'healthmesh-validation-report/1';
 /** Age bands of the subgroup table (lower bound inclusive). */
 const AGE_EDGES = [40, 50, 60, 70];
 /** The fewest events and non-events for a sufficient external validation (Collins et al. 2016; Riley et al. 2021 ask more when calibration is wanted). */
-const MIN_EVENTS = 100;
+export const MIN_EVENTS = 100;
 /** |standardised mean difference| above this marks a feature as shifted from the developer's data (Austin 2009). */
 const SHIFT_SMD = 0.1;
 const LOGIT_CLIP = 1e-12;
@@ -237,14 +237,15 @@ function datasetShift(inputs: ValidationInputs, gate: ReleaseGate) {
   });
 }
 
-/** Plain verdict, from released figures only. */
-function verdict(
+/** Plain verdict, from released figures only; `where` names the population (this hub's, or the hubs'). */
+export function reportVerdict(
   manifest: ValidationManifest,
   auroc: number | null,
   ci: [number | null, number | null] | null,
   intercept: number | null,
   slope: number | null,
   sufficient: boolean,
+  where = "this hub's population",
 ) {
   const claimed = manifest.reportedPerformance.auroc;
   let discrimination: 'consistent with the claim' | 'lower than claimed' | 'higher than claimed' | 'not estimable';
@@ -278,7 +279,7 @@ function verdict(
     discrimination,
     calibration,
     claims: supported,
-    summary: `The developer's claims are ${supported === 'inconclusive' ? 'not decided by this validation' : supported === 'supported' ? 'supported' : 'not supported'} on this hub's population: ${why.join('; ')}.`,
+    summary: `The developer's claims are ${supported === 'inconclusive' ? 'not decided by this validation' : supported === 'supported' ? 'supported' : 'not supported'} on ${where}: ${why.join('; ')}.`,
   };
 }
 
@@ -407,7 +408,14 @@ export function buildValidationReport(hub: Pick<Hub, 'gate' | 'config'>, inputs:
   const ci = r.discrimination.aurocCi as [number | null, number | null] | null;
   return {
     ...r,
-    verdict: verdict(manifest, r.discrimination.auroc, ci, r.calibration.intercept, r.calibration.slope, sufficient),
+    verdict: reportVerdict(
+      manifest,
+      r.discrimination.auroc,
+      ci,
+      r.calibration.intercept,
+      r.calibration.slope,
+      sufficient,
+    ),
   };
 }
 

@@ -3,17 +3,20 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Role } from '../../access/index.js';
 import { HealthmeshError } from '../../core/index.js';
+import type { Federation } from '../../federation/index.js';
 import type { Gated, Released, ReleaseGate } from '../../privacy/index.js';
-import type { Submission, ValidationReport } from '../../validation/index.js';
+import type { Submission, ValidationFederation, ValidationReport } from '../../validation/index.js';
 import {
   DEFAULT_SANDBOX_LIMITS,
   hubSubmissions,
   measureDrift,
   predictWithSubmission,
   printReportPdf,
+  runFederatedValidation,
   runValidation,
   SCORE_SERIES,
   submitModel,
+  VALIDATION_PURPOSE,
   validationReportHtml,
   verifyOwnReport,
 } from '../../validation/index.js';
@@ -22,7 +25,7 @@ import type { RouteContext } from '../app.js';
 import { sendReleased } from '../app.js';
 import { badRequest } from '../operation-outcome.js';
 
-/** Who submits (issue 16's projects will scope this), who validates, who reads. */
+/** Who submits (a member of an approved project for ai-validation), who validates, who reads. */
 const SUBMITTERS: readonly Role[] = ['admin', 'developer'];
 const DecisionBody = Type.Object(
   { comment: Type.String({ minLength: 1, maxLength: 1000, description: 'why: the approval or the recall reason' }) },
@@ -36,6 +39,23 @@ const PredictBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const ValidateBody = Type.Union([
+  Type.Null(),
+  Type.Object(
+    {
+      hubs: Type.Optional(
+        Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+          minItems: 1,
+          maxItems: 32,
+          uniqueItems: true,
+          description:
+            "hubs (this one and/or peers) whose populations validate the model, inside the submission's project",
+        }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+]);
 const VALIDATORS: readonly Role[] = ['admin', 'steward', 'validator'];
 const READERS: readonly Role[] = ['admin', 'steward', 'validator', 'developer'];
 
@@ -88,7 +108,9 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * (public: checks a signed report against this hub's identity). Every figure answered passed the release gate;
  * the developer's own figures go out as parameters.
  */
-export function validationRoutes(ctx: RouteContext) {
+export function validationRoutes(
+  ctx: RouteContext & { federation: Federation | undefined; validation: ValidationFederation },
+) {
   const gate = ctx.hub.gate;
   // The model as base64 (4/3 of its bytes) and a manifest well under a megabyte.
   const submitLimit = Math.ceil((DEFAULT_SANDBOX_LIMITS.maxModelBytes * 4) / 3) + 1024 * 1024;
@@ -104,6 +126,14 @@ export function validationRoutes(ctx: RouteContext) {
         req.auditAction = { action: 'validation-submit', target: 'validation/submissions' };
         const { manifest, model } = req.body;
         if (model.length % 4 !== 0 || !BASE64.test(model)) throw badRequest('model must be base64', 'model');
+        // Work inside a project: the submitter a member of one approved here, for AI validation.
+        const projectId = (manifest as { projectId?: unknown } | null)?.projectId;
+        if (typeof projectId !== 'string' || projectId.length === 0) {
+          throw new HealthmeshError('VALIDATION_NO_PROJECT', 'the manifest names no project (projectId)', {
+            path: 'manifest.projectId',
+          });
+        }
+        await ctx.hub.projects.authorize(req.principal!, projectId, { purpose: VALIDATION_PURPOSE });
         const s = await submitModel(
           ctx.hub,
           manifest,
@@ -176,13 +206,21 @@ export function validationRoutes(ctx: RouteContext) {
         );
       },
     );
-    app.post<One>(
+    // With `hubs`, each named hub scores the model on its own population and the parts are pooled into the report.
+    app.post<One & { Body: Static<typeof ValidateBody> }>(
       '/validation/submissions/:id/validate',
-      { config: { allow: VALIDATORS, service: 'validation' }, ...one },
+      {
+        config: { allow: VALIDATORS, service: 'validation' },
+        schema: { params: SubmissionParams, body: ValidateBody },
+      },
       async (req) => {
         const { id } = req.params;
         req.auditAction = { action: 'validation-run', target: `validation/submissions/${id.slice(0, 40)}` };
-        const done = await runValidation(ctx.hub, id, req.principal!.name);
+        const hubs = req.body?.hubs;
+        const done =
+          hubs === undefined
+            ? await runValidation(ctx.hub, id, req.principal!.name)
+            : await runFederatedValidation(ctx.hub, ctx.validation, ctx.federation, id, hubs, req.principal!.name);
         req.auditAction.detail = { run: done.run, modelSha256: done.submission.modelSha256 };
         // The report was built by the gate and signed as it stands: answered again as released.
         return gate.bundle({

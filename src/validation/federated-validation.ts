@@ -1,0 +1,289 @@
+/**
+ * Validation across hubs (docs/validation.md, "Across hubs"). The demonstration hub sends the model's bytes and its
+ * manifest to each participating hub by the signed operation `validation.score`; each hub scores its own eligible
+ * population (consent purpose `ai-validation`) in the same sandbox and releases through its own gate only what the
+ * pooled report needs: its report's figures (sample size, discrimination, calibration, net benefit, subgroups by
+ * sex and age band, missing data, dataset shift) and its scores' histogram by outcome in bins that each hold at
+ * least the threshold of events and of non-events. The demonstration hub pools them (pooled-report.ts).
+ */
+import { createHash } from 'node:crypto';
+import type { HubServices as Hub } from '../context/index.js';
+import { HealthmeshError } from '../core/index.js';
+import type { FanOutResult, Federation } from '../federation/index.js';
+import { fanOut, OperationRegistry } from '../federation/index.js';
+import { applyFeaturePlan, buildHubFeatures } from '../models/index.js';
+import type { Released, ReleasedCount, ReleaseGate } from '../privacy/index.js';
+import type { ValidationManifest } from './manifest.js';
+import { manifestPlan, validateManifest } from './manifest.js';
+import type { SandboxLimits } from './model-sandbox.js';
+import { DEFAULT_SANDBOX_LIMITS } from './model-sandbox.js';
+import { scoreInSandbox, VALIDATION_PURPOSE } from './model-validation.js';
+import type { Submission } from './submission-store.js';
+import { buildValidationReport } from './validation-report.js';
+
+/** The signed operation a participating hub answers. */
+export const VALIDATION_SCORE_OPERATION = 'validation.score';
+
+/** Bin edges sit on this grid of the risk's log-odds, so edges describe the grid, not a person's score. */
+export const LOGIT_GRID = 0.05;
+const LOGIT_CLIP = 1e-12;
+
+/** One bin of a hub's score histogram of one outcome: edges on the log-odds grid (null: open), count and mean. */
+export interface ScoreBin {
+  lower: number | null;
+  upper: number | null;
+  n: ReleasedCount;
+  meanLogit: number | null;
+  sdLogit: number | null;
+}
+
+/** What one hub releases for a pooled validation (every number through its gate). */
+export interface HubValidation {
+  hub: string;
+  /** The hub's own report as its gate built it (unsigned: the pooled report is what is signed). */
+  report: Omit<ReturnType<typeof buildValidationReport>, 'verdict'>;
+  /** The scores' histograms, of the events and of the non-events apart (no person is in both). */
+  histogram: { events: ScoreBin[]; nonEvents: ScoreBin[] };
+}
+
+/** What a hub's project policy lends validation (server/ wires `hub.projects` in; projects sit below). */
+export interface ValidationProjects {
+  /** The project's purpose here, or a refusal (403) if `peer` may not run work in it at this hub. */
+  authorizePeer(peer: string, project: string): Promise<{ purpose: string }>;
+}
+
+const logit = (p: number) => {
+  const q = Math.min(1 - LOGIT_CLIP, Math.max(LOGIT_CLIP, p));
+  return Math.log(q / (1 - q));
+};
+
+/**
+ * The histogram of the log-odds `l` (sorted), in bins closed at a grid edge once they hold at least `t` people (the
+ * last, short one merged into the one before): every released count reaches the threshold, and each mean is over
+ * at least that many people.
+ */
+function bins(l: readonly number[], t: number, gate: ReleaseGate): ScoreBin[] {
+  type Acc = { lower: number | null; upper: number | null; n: number; sum: number; sq: number };
+  const out: Acc[] = [];
+  let cur: Acc = { lower: null, upper: null, n: 0, sum: 0, sq: 0 };
+  l.forEach((v, k) => {
+    cur.n++;
+    cur.sum += v;
+    cur.sq += v * v;
+    const next = l[k + 1];
+    // A bin closes only between grid cells, so its edge is a grid value and no score sits on it.
+    const edge = Math.floor(v / LOGIT_GRID + 1) * LOGIT_GRID;
+    if (next !== undefined && cur.n >= t && next >= edge) {
+      cur.upper = Number(edge.toFixed(6));
+      out.push(cur);
+      cur = { lower: cur.upper, upper: null, n: 0, sum: 0, sq: 0 };
+    }
+  });
+  const last = out.at(-1);
+  if (last !== undefined && cur.n < t) {
+    last.upper = null;
+    last.n += cur.n;
+    last.sum += cur.sum;
+    last.sq += cur.sq;
+  } else if (cur.n > 0) out.push(cur);
+  return out.map((b) => ({
+    lower: b.lower,
+    upper: b.upper,
+    n: gate.count(b.n).value,
+    meanLogit: gate.statistic(b.sum / b.n, b.n).value,
+    sdLogit: gate.statistic(Math.sqrt(Math.max(0, b.sq / b.n - (b.sum / b.n) ** 2)), b.n).value,
+  }));
+}
+
+/** The histograms of `risks`' log-odds, of the events and of the non-events, each bin of at least the threshold. */
+export function scoreHistogram(
+  risks: ArrayLike<number>,
+  y: ArrayLike<number>,
+  gate: ReleaseGate,
+): HubValidation['histogram'] {
+  const t = Math.max(gate.policy.threshold, gate.minContributors);
+  const events: number[] = [];
+  const nonEvents: number[] = [];
+  for (let i = 0; i < risks.length; i++) (y[i] === 1 ? events : nonEvents).push(logit(risks[i]!));
+  const up = (a: number, b: number) => a - b;
+  return { events: bins(events.sort(up), t, gate), nonEvents: bins(nonEvents.sort(up), t, gate) };
+}
+
+/**
+ * Score `model` on this hub's population for `ai-validation` and release what a pooled report needs. A population
+ * too small for the gate is refused with `DISCLOSURE_REFUSED`, whose message holds no number.
+ */
+export async function releaseHubValidation(
+  hub: Hub,
+  manifestInput: unknown,
+  model: Uint8Array,
+  requester: string,
+  limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
+): Promise<Released<HubValidation>> {
+  if (model.byteLength > limits.maxModelBytes) {
+    throw new HealthmeshError('VALIDATION_MODEL_TOO_LARGE', `the model is over the limit of ${limits.maxModelBytes}`, {
+      path: 'model',
+    });
+  }
+  const manifest: ValidationManifest = validateManifest(manifestInput);
+  await hub.derived.assertCurrent();
+  const rows = await buildHubFeatures(hub, manifest.featureSpec, { purpose: VALIDATION_PURPOSE });
+  // Refused before anything is computed on the rows: the evaluation's own errors would name counts.
+  const y = rows.matrix.outcome!;
+  let events = 0;
+  for (let i = 0; i < y.length; i++) events += y[i]!;
+  const t = hub.gate.policy.threshold;
+  if (y.length < hub.gate.minContributors || events < t || y.length - events < t) {
+    throw new HealthmeshError(
+      'DISCLOSURE_REFUSED',
+      "this hub's validation population has too few people, events or non-events for its release gate",
+      { path: 'min-contributors' },
+    );
+  }
+  const x = applyFeaturePlan(manifestPlan(manifest), rows.matrix);
+  const risks = await scoreInSandbox(model, manifest, x, limits);
+  const now = hub.clock.now();
+  const sha = createHash('sha256').update(model).digest('hex');
+  // The hub's part describes the model it scored, not a submission of its own.
+  const submission: Submission = {
+    id: `peer-${sha.slice(0, 16)}`,
+    name: manifest.name,
+    version: manifest.version,
+    projectId: manifest.projectId ?? null,
+    submittedBy: requester,
+    submittedAt: now,
+    status: 'validating',
+    updatedAt: now,
+    failure: null,
+    decision: null,
+    modelSha256: sha,
+    modelBytes: model.byteLength,
+    manifest,
+  };
+  const { verdict: _verdict, ...report } = buildValidationReport(hub, {
+    submission,
+    manifest,
+    rows,
+    risks,
+    startedBy: requester,
+    createdAt: now,
+  });
+  const { gate } = hub;
+  await hub.audit.append({
+    actor: requester,
+    action: 'validation-score',
+    target: `validation/model/${sha.slice(0, 16)}`,
+    outcome: 'success',
+    detail: { modelSha256: sha },
+  });
+  return gate.bundle({
+    hub: hub.config.name,
+    // Built by this hub's gate above: every figure in it passed.
+    report: gate.reissue(report, 'release-log'),
+    histogram: gate.reissue(scoreHistogram(risks, y, gate), 'release-log'),
+  });
+}
+
+/** A hub that took part, or one that did not and why (a refusal's code; its message has no number). */
+export interface FederatedParts {
+  parts: HubValidation[];
+  failed: { hub: string; kind: string; remoteCode?: string; message: string }[];
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The validation side of a hub's federation: answers `validation.score`, and asks the hubs for their parts. */
+export class ValidationFederation {
+  private projects: ValidationProjects | undefined;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
+  ) {}
+
+  /** Let peers validate in projects this hub approved for `ai-validation` (without it, every request is refused). */
+  withProjects(projects: ValidationProjects): this {
+    this.projects = projects;
+    return this;
+  }
+
+  register(operations = new OperationRegistry()): OperationRegistry {
+    operations.register(VALIDATION_SCORE_OPERATION, 'peer', async ({ body, peer }) => {
+      const b = body as { manifest?: unknown; model?: unknown; project?: unknown };
+      // This hub's own record of the project decides: approved here, filed by the asking hub, for ai-validation.
+      if (typeof b.project !== 'string' || this.projects === undefined) {
+        throw new HealthmeshError('VALIDATION_NO_PROJECT', 'a validation runs on this hub only inside a project');
+      }
+      const { purpose } = await this.projects.authorizePeer(peer, b.project);
+      if (purpose !== VALIDATION_PURPOSE) {
+        throw new HealthmeshError(
+          'PROJECT_OUT_OF_SCOPE',
+          `project ${b.project} is for ${purpose}, not ${VALIDATION_PURPOSE}`,
+        );
+      }
+      const maxChars = Math.ceil((this.limits.maxModelBytes * 4) / 3) + 4;
+      if (typeof b.model !== 'string' || b.model.length > maxChars) {
+        throw new HealthmeshError('VALIDATION_MODEL_TOO_LARGE', 'the model is missing or over the size limit', {
+          path: 'model',
+        });
+      }
+      if (b.model.length % 4 !== 0 || !BASE64.test(b.model)) {
+        throw new HealthmeshError('VALIDATION_MODEL_INVALID', 'the model is not base64', { path: 'model' });
+      }
+      const model = new Uint8Array(Buffer.from(b.model, 'base64'));
+      return releaseHubValidation(this.hub, b.manifest, model, `peer:${peer}/project:${b.project}`, this.limits);
+    });
+    return operations;
+  }
+
+  /**
+   * Each of `hubs` scores the model on its own population (this hub locally, when named); a hub that refuses or
+   * does not answer is named in `failed`, and the others' parts stand.
+   */
+  async gather(
+    federation: Federation | undefined,
+    hubs: readonly string[],
+    manifest: ValidationManifest,
+    model: Uint8Array,
+    project: string,
+    requester: string,
+  ): Promise<FederatedParts> {
+    const self = this.hub.config.name;
+    const others = hubs.filter((h) => h !== self);
+    if (others.length > 0 && federation === undefined) {
+      throw new HealthmeshError('FEDERATION_NO_IDENTITY', 'this hub has no identity key: it cannot ask other hubs');
+    }
+    const failed: FederatedParts['failed'] = [];
+    const [mine, remote] = await Promise.all([
+      hubs.includes(self)
+        ? releaseHubValidation(this.hub, manifest, model, requester, this.limits).catch((e: unknown) => {
+            if (!(e instanceof HealthmeshError) || e.code !== 'DISCLOSURE_REFUSED') throw e;
+            failed.push({ hub: self, kind: 'refused', remoteCode: e.code, message: e.message });
+            return undefined;
+          })
+        : Promise.resolve(undefined),
+      others.length === 0
+        ? Promise.resolve<FanOutResult>({ results: [], failed: [], complete: true })
+        : fanOut(
+            federation!.client,
+            others,
+            VALIDATION_SCORE_OPERATION,
+            { manifest, model: Buffer.from(model).toString('base64'), project },
+            // Scoring a hub's population in the sandbox takes longer than a count: the sandbox's own limit bounds it.
+            { timeoutMs: Math.max(federation!.timeoutMs, this.limits.timeoutMs + 30_000) },
+          ),
+    ]);
+    for (const f of remote.failed) {
+      failed.push({
+        hub: f.hub,
+        kind: f.kind,
+        ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
+        message: f.message,
+      });
+    }
+    return {
+      parts: [...(mine ? [mine.value] : []), ...remote.results.map((r) => r.value as HubValidation)],
+      failed,
+    };
+  }
+}

@@ -1,0 +1,321 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../src/core/index.js';
+import type { Federation } from '../src/federation/index.js';
+import { OperationRegistry } from '../src/federation/index.js';
+import type { Hub } from '../src/hub/index.js';
+import { applyFeaturePlan, buildHubFeatures, calibrationFit, rocAnalysis } from '../src/models/index.js';
+import type { ValidationManifest } from '../src/validation/index.js';
+import {
+  manifestPlan,
+  releaseHubValidation,
+  VALIDATION_PURPOSE,
+  ValidationFederation,
+} from '../src/validation/index.js';
+import { htnFeatureSpec } from './support/htn-spec.js';
+import { peerEachOther, serveFederated } from './support/peer-servers.js';
+import { ingestOptions, tempHub } from './support/temp-hub.js';
+import { thirdPartyLogistic } from './support/third-party-onnx.js';
+import { writeValidationPopulation } from './support/validation-population.js';
+
+/**
+ * Issue 17 item 3 across hubs: the demonstration hub (busan) sends a third party's ONNX model to two peers by the
+ * signed `validation.score`; each scores its own population in the sandbox and releases its report and a score
+ * histogram through its gate; busan pools them into one signed report. Issue 17's project check: a submission and
+ * each peer's part run only inside a project approved for AI validation.
+ */
+
+const HUBS = ['busan', 'gwangju', 'gyeonggi'] as const;
+const PEOPLE = { busan: 600, gwangju: 500, gyeonggi: 550 } as const;
+const WEIGHTS = [0.045, 0.25, 0.02, -0.3, 0.06];
+const INTERCEPT = -7.2;
+const THRESHOLD = 10;
+
+function manifest(projectId: string | undefined): ValidationManifest {
+  return {
+    name: 'ACME hypertension risk',
+    version: '2.3.1',
+    developer: { name: 'ACME Risk AI' },
+    ...(projectId !== undefined && { projectId }),
+    model: { input: { name: 'x', type: 'float' }, output: { name: 'risk', kind: 'risk' } },
+    featureSpec: structuredClone(htnFeatureSpec('2021-01-01')) as ValidationManifest['featureSpec'],
+    intendedUse: { purpose: 'screening adults for 5-year hypertension risk', population: 'adults 20+ in primary care' },
+    reportedPerformance: { auroc: 0.74, aurocCi: [0.72, 0.76], calibrationIntercept: 0, calibrationSlope: 1 },
+    trainingData: {
+      n: 20000,
+      events: 3000,
+      features: {
+        age: { mean: 48, sd: 15 },
+        male: { mean: 0.5, sd: 0.5 },
+        sbp: { mean: 124, sd: 16 },
+        bmi: { mean: 24, sd: 3.6 },
+      },
+    },
+    thresholds: [0.05, 0.1, 0.2],
+  };
+}
+
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+const endDate = () => new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+
+describe('validating a third party model across three hubs', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hm-fedval-'));
+  const hubs = new Map<string, Hub>();
+  const cleanups: (() => Promise<void>)[] = [];
+  const servers = new Map<string, { app: FastifyInstance; federation: Federation }>();
+  /** Every body a peer answered `validation.score` with, as it left the peer. */
+  const released: { hub: string; body: string }[] = [];
+  let developer: string;
+  let validator: string;
+  let project: string;
+  let researchProject: string;
+
+  beforeAll(async () => {
+    const base = defaultConfig('busan');
+    // Twelve significant digits and no rounding, so pooled figures compare with the rows' (the threshold stays).
+    const privacy = {
+      ...base.privacy,
+      disclosure: { ...base.privacy.disclosure, threshold: THRESHOLD, rounding: 1, precision: 12 },
+    };
+    await Promise.all(
+      HUBS.map(async (name, k) => {
+        const input = join(root, `synth-${name}`);
+        rmSync(input, { recursive: true, force: true });
+        const { mkdirSync } = await import('node:fs');
+        mkdirSync(input, { recursive: true });
+        writeValidationPopulation(input, PEOPLE[name], 10, 100 + k);
+        const env = await tempHub(name, { role: name === 'busan' ? 'demonstration' : 'data', privacy });
+        cleanups.push(env.cleanup);
+        hubs.set(name, env.hub);
+        const files = readdirSync(input).map((f) => join(input, f));
+        await env.hub.ingest.ingestPaths(files, ingestOptions(env.hub, { source: `synth-${name}` }));
+      }),
+    );
+    const busan = hubs.get('busan')!;
+    developer = await busan.tokens.create('acme', 'developer');
+    validator = await busan.tokens.create('val', 'validator');
+    // Projects filed at busan naming the peers, received by them as `project.file` would, approved by each steward.
+    const file = async (purpose: string) => {
+      const p = await busan.projects.file(
+        { name: 'acme', role: 'developer' },
+        {
+          title: `ACME ${purpose}`,
+          purpose,
+          tables: [{ name: 'encounter', columns: ['patient_key'] }],
+          endDate: endDate(),
+          ethicsApproval: 'IRB-17',
+          dataUseAgreement: true,
+          hubs: [...HUBS],
+        },
+        ['gwangju', 'gyeonggi'],
+      );
+      const forwarded = await busan.projects.forwarded(p.id);
+      for (const name of HUBS) {
+        const hub = hubs.get(name)!;
+        if (name !== 'busan') await hub.projects.receive('busan', forwarded);
+        await hub.projects.review({ name: 'steward', role: 'steward' }, p.id, { decision: 'approve', comment: 'ok' });
+      }
+      return p.id;
+    };
+    project = await file(VALIDATION_PURPOSE);
+    researchProject = await file('research');
+    for (const name of HUBS) {
+      const hub = hubs.get(name)!;
+      const validation = new ValidationFederation(hub).withProjects({
+        authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id, { purpose: VALIDATION_PURPOSE }),
+      });
+      // What each hub's part holds as it leaves: every answer to `validation.score`, as the transport sends it.
+      const operations = new OperationRegistry();
+      const register = operations.register.bind(operations);
+      operations.register = (op, allow, handler) =>
+        register(op, allow, async (request) => {
+          const out = await handler(request);
+          released.push({ hub: name, body: JSON.stringify(out) });
+          return out;
+        });
+      const served = await serveFederated(hub, validation.register(operations), { validation });
+      servers.set(name, served);
+    }
+    peerEachOther(servers);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const s of servers.values()) await s.app.close().catch(() => undefined);
+    for (const c of cleanups) await c().catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const post = (url: string, token: string, payload: unknown) =>
+    servers
+      .get('busan')!
+      .app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}` }, payload: payload as object });
+  const codeOf = (body: string) =>
+    (JSON.parse(body) as { issue?: { details?: { coding?: { code?: string }[] } }[] }).issue?.[0]?.details?.coding?.[0]
+      ?.code;
+
+  it('refuses a submission outside an approved ai-validation project', async () => {
+    const model = b64(thirdPartyLogistic(WEIGHTS, INTERCEPT));
+    const none = await post('/validation/submissions', developer, { manifest: manifest(undefined), model });
+    expect([none.statusCode, codeOf(none.body)]).toEqual([400, 'VALIDATION_NO_PROJECT']);
+    const unknown = await post('/validation/submissions', developer, {
+      manifest: manifest('p-0000000000000000'),
+      model,
+    });
+    expect(codeOf(unknown.body)).toBe('PROJECT_NOT_FOUND');
+    const research = await post('/validation/submissions', developer, { manifest: manifest(researchProject), model });
+    expect([research.statusCode, codeOf(research.body)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
+    const stranger = await hubs.get('busan')!.tokens.create('stranger', 'developer');
+    const notMember = await post('/validation/submissions', stranger, { manifest: manifest(project), model });
+    expect(codeOf(notMember.body)).toBe('PROJECT_NOT_MEMBER');
+  });
+
+  it('pools the three hubs into one signed report whose figures match the rows, releasing no row or small count', async () => {
+    const model = thirdPartyLogistic(WEIGHTS, INTERCEPT);
+    const sub = await post('/validation/submissions', developer, { manifest: manifest(project), model: b64(model) });
+    expect(sub.statusCode, sub.body).toBe(201);
+    const { id } = sub.json() as { id: string };
+    const run = await post(`/validation/submissions/${id}/validate`, validator, { hubs: [...HUBS] });
+    expect(run.statusCode, run.body).toBe(200);
+    type Group = { group: string; auroc: number; calibrationIntercept: number; calibrationSlope: number };
+    const { report } = run.json() as {
+      report: {
+        federation: { tookPart: string[]; failed: unknown[]; aurocMaxError: number };
+        sampleSize: { n: number; events: number };
+        discrimination: { auroc: number; aurocCi: [number, number] };
+        calibration: { intercept: number; slope: number };
+        subgroups: Record<string, { groups: Group[]; aurocGap: number | null }>;
+        missingData: { feature: string; missing: number | null }[];
+        datasetShift: { feature: string }[];
+        verdict: { summary: string };
+      };
+    };
+    expect(report.federation.tookPart.sort()).toEqual([...HUBS].sort());
+    expect(report.federation.failed).toEqual([]);
+
+    // Directly: every hub's rows, filled as the manifest says, scored by onnxruntime in this process.
+    const m = manifest(project);
+    const session = await ort.InferenceSession.create(model);
+    const all: { p: number[]; y: number[] } = { p: [], y: [] };
+    const byHub = new Map<string, { auroc: number; intercept: number; slope: number; n: number }>();
+    for (const name of HUBS) {
+      const rows = await buildHubFeatures(hubs.get(name)!, m.featureSpec, { purpose: VALIDATION_PURPOSE });
+      const x = applyFeaturePlan(manifestPlan(m), rows.matrix);
+      const out = await session.run({
+        x: new ort.Tensor('float32', Float32Array.from(x.values), [x.rows, x.names.length]),
+      });
+      const p = Array.from(out.risk!.data as Float32Array);
+      const y = Array.from(rows.matrix.outcome!);
+      all.p.push(...p);
+      all.y.push(...y);
+      byHub.set(name, { auroc: rocAnalysis(p, y).auroc, ...calibrationFit(p, y), n: rows.matrix.rows });
+    }
+    await session.release();
+    const roc = rocAnalysis(all.p, all.y);
+    const cal = calibrationFit(all.p, all.y);
+
+    // Each hub's own figures (the region subgroup) are exact on the twelve-digit grid.
+    for (const g of report.subgroups.region!.groups) {
+      const direct = byHub.get(g.group)!;
+      expect(Math.abs(g.auroc - direct.auroc), g.group).toBeLessThan(1e-6);
+      expect(Math.abs(g.calibrationIntercept - direct.intercept), g.group).toBeLessThan(1e-6);
+      expect(Math.abs(g.calibrationSlope - direct.slope), g.group).toBeLessThan(1e-6);
+    }
+    expect(report.subgroups.region!.aurocGap).toBeGreaterThan(0);
+    expect(Object.keys(report.subgroups)).toEqual(
+      expect.arrayContaining(['region', 'sex at gwangju', 'ageBand at busan']),
+    );
+    expect(report.sampleSize.n).toBe(all.y.length);
+    // Pooled: pairs across hubs come from histograms, so the AUROC is within its stated bound of the rows'.
+    const aurocError = Math.abs(report.discrimination.auroc - roc.auroc);
+    expect(aurocError).toBeLessThanOrEqual(report.federation.aurocMaxError + 1e-9);
+    expect(aurocError).toBeLessThan(0.002);
+    expect(report.discrimination.aurocCi[0]).toBeLessThan(roc.auroc);
+    expect(report.discrimination.aurocCi[1]).toBeGreaterThan(roc.auroc);
+    const intercept = Math.abs(report.calibration.intercept - cal.intercept);
+    const slope = Math.abs(report.calibration.slope - cal.slope);
+    expect(intercept).toBeLessThan(0.002);
+    expect(slope).toBeLessThan(0.005);
+    expect(report.missingData.find((f) => f.feature === 'sbp')?.missing).toBeGreaterThan(0);
+    expect(report.datasetShift.map((d) => d.feature)).toContain('sbp at gyeonggi');
+    expect(report.verdict.summary).toContain('busan, gwangju, gyeonggi');
+    console.log(
+      `pooled over ${all.y.length} people: AUROC ${report.discrimination.auroc} vs rows ${roc.auroc} (|Δ| ${aurocError.toExponential(2)}, stated bound ${report.federation.aurocMaxError}); calibration intercept |Δ| ${intercept.toExponential(2)}, slope |Δ| ${slope.toExponential(2)}`,
+    );
+
+    // What left the peers: no patient key, no identifier, and every count at or above the threshold.
+    expect(released.map((r) => r.hub).sort()).toEqual(['gwangju', 'gyeonggi']);
+    const keys: string[] = [];
+    for (const name of HUBS) {
+      const rows = await hubs.get(name)!.db.all<{ k: string }>('SELECT DISTINCT patient_key AS k FROM cohort_person');
+      keys.push(...rows.map((r) => r.k));
+    }
+    expect(keys.length).toBeGreaterThan(1000);
+    for (const { hub, body } of released) {
+      for (const k of keys) expect(body.includes(k), `${hub} released a patient key`).toBe(false);
+      expect(body).not.toMatch(/vp\d+/);
+      const counts: number[] = [];
+      const walk = (v: unknown, key: string) => {
+        if (typeof v === 'number' && /^(n|events|nonEvents|missing|leftOutByConsent)$/.test(key)) counts.push(v);
+        else if (Array.isArray(v)) for (const e of v) walk(e, key);
+        else if (v !== null && typeof v === 'object') for (const [k, e] of Object.entries(v)) walk(e, k);
+      };
+      walk(JSON.parse(body), '');
+      expect(counts.length).toBeGreaterThan(20);
+      for (const c of counts) expect(c === 0 || c >= THRESHOLD, `${hub} released a count of ${c}`).toBe(true);
+    }
+  }, 60_000);
+
+  it('names each hub that refuses, number-free, and pools the others', async () => {
+    const busan = hubs.get('busan')!;
+    // A project gwangju's steward denied: gwangju refuses its part; the others pool.
+    const partial = await busan.projects.file(
+      { name: 'acme', role: 'developer' },
+      {
+        title: 'ACME denied at gwangju',
+        purpose: VALIDATION_PURPOSE,
+        tables: [{ name: 'encounter', columns: ['patient_key'] }],
+        endDate: endDate(),
+        ethicsApproval: 'IRB-18',
+        dataUseAgreement: true,
+        hubs: [...HUBS],
+      },
+      ['gwangju', 'gyeonggi'],
+    );
+    const forwarded = await busan.projects.forwarded(partial.id);
+    for (const name of HUBS) {
+      const hub = hubs.get(name)!;
+      if (name !== 'busan') await hub.projects.receive('busan', forwarded);
+      const decision = name === 'gwangju' ? 'deny' : 'approve';
+      await hub.projects.review({ name: 'steward', role: 'steward' }, partial.id, { decision, comment: 'decided' });
+    }
+    const model = b64(thirdPartyLogistic(WEIGHTS, INTERCEPT));
+    const sub = await post('/validation/submissions', developer, { manifest: manifest(partial.id), model });
+    expect(sub.statusCode, sub.body).toBe(201);
+    const { id } = sub.json() as { id: string };
+    const run = await post(`/validation/submissions/${id}/validate`, validator, { hubs: [...HUBS, 'nowhere'] });
+    expect(run.statusCode, run.body).toBe(200);
+    const { report } = run.json() as {
+      report: { federation: { tookPart: string[]; failed: { hub: string; kind: string; remoteCode?: string }[] } };
+    };
+    expect(report.federation.tookPart.sort()).toEqual(['busan', 'gyeonggi']);
+    expect(report.federation.failed.map((f) => [f.hub, f.remoteCode ?? f.kind]).sort()).toEqual([
+      ['gwangju', 'PROJECT_NOT_APPROVED'],
+      ['nowhere', 'unknown-peer'],
+    ]);
+    // A population too small for the gate: refused with a message that holds no number.
+    const few = manifest(project);
+    (few.featureSpec.population as { age: { min: number; max?: number } }).age = { min: 79, max: 80 };
+    const small = await releaseHubValidation(
+      hubs.get('gyeonggi')!,
+      few,
+      thirdPartyLogistic(WEIGHTS, INTERCEPT),
+      'peer:busan',
+    ).catch((e: unknown) => e as { code: string; message: string });
+    expect(small).toMatchObject({ code: 'DISCLOSURE_REFUSED' });
+    expect((small as { message: string }).message).not.toMatch(/\d/);
+  });
+});
