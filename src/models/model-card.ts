@@ -55,6 +55,29 @@ export interface ModelCard {
   intendedUse: string;
   limitations: string[];
   learner: { kind: RiskModel['kind']; settings: Record<string, number | string | boolean> };
+  /** For a model fitted across hubs: which, for what purpose, and each round's release record. */
+  federation?: FederatedFitRecord;
+}
+
+/**
+ * How a federated fit was made (`trainFederated`): its hubs and purpose, and per round the hubs that answered,
+ * how long the round took, and what each hub's answer stood on — rows, and events for the moments round — as the
+ * coordinating hub's release gate releases counts (`null`: under `threshold`; otherwise rounded to `rounding`).
+ * Every round of a registered fit was answered by every hub: a hub's refusal stops the fit, and nothing is
+ * registered.
+ */
+export interface FederatedFitRecord {
+  hubs: string[];
+  purpose: string;
+  threshold: number;
+  rounding: number;
+  rounds: {
+    round: number;
+    operation: string;
+    ms: number;
+    hubs: string[];
+    answers: { hub: string; rows: number | null; events?: number | null }[];
+  }[];
 }
 
 /** Everything but what is derived from the model and the training rows. */

@@ -69,6 +69,13 @@ export const CohortRunBody = Type.Object({
 });
 export type CohortRunBody = Static<typeof CohortRunBody>;
 
+export const FederatedTrainBody = Type.Object({
+  spec: Type.Unknown({ description: 'a training spec (docs/models.md) with a logistic learner' }),
+  hubs: HubNames,
+  purpose: Type.Optional(Purpose),
+});
+export type FederatedTrainBody = Static<typeof FederatedTrainBody>;
+
 export const ModelParams = Type.Object({ id: Text('the model id') });
 export const ModelQuery = Type.Object({
   version: Type.Optional(Type.Integer({ minimum: 1, maximum: 999_999_999, description: 'a version number' })),

@@ -34,6 +34,7 @@ import { consoleUploadRoutes } from './routes/console-upload.js';
 import { exportRoutes } from './routes/export.js';
 import { federationRoutes } from './routes/federation.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { federatedTrainingRoutes } from './routes/model-federated.js';
 import { modelPredictRoutes } from './routes/model-predict.js';
 import { modelRoutes } from './routes/models.js';
 import { mydataRoutes } from './routes/mydata.js';
@@ -78,6 +79,8 @@ export interface ServerOptions {
   cohorts?: CohortFederation;
   /** The surveillance side of federation (weekly series); pass the one whose operations `federation` registered. */
   series?: SeriesFederation;
+  /** The model side of federation (GLM rounds); pass the one whose operations `federation` registered. */
+  models?: ModelFederation;
 }
 
 /** Build the hub's HTTP app without listening: tests call `inject`, the CLI calls `listen`. */
@@ -225,7 +228,9 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     recordUse: (project, cohortId, requester) => hub.projectUses.record(project, 'cohort', cohortId, requester),
   });
   const series = options.series ?? new SeriesFederation(hub);
-  const federation = options.federation ?? (await openHubFederation(hub, cohorts, series));
+  const models = options.models ?? new ModelFederation(hub);
+  const federation = options.federation ?? (await openHubFederation(hub, cohorts, series, models));
+  await app.register(federatedTrainingRoutes({ hub, models, federation }));
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation)
@@ -250,10 +255,11 @@ export async function openHubFederation(
   hub: Hub,
   cohorts: CohortFederation,
   series: SeriesFederation,
+  models = new ModelFederation(hub),
 ): Promise<Federation | undefined> {
   try {
     // Cohort counts, weekly series, federated model fits and project reviews answer on the same signed transport.
-    const operations = series.register(new ModelFederation(hub).register(cohorts.register()));
+    const operations = series.register(models.register(cohorts.register()));
     return await openFederation(hub, new ProjectFederation(hub).register(operations));
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;
