@@ -11,7 +11,7 @@ export type {
   MeasurementSummary,
   SurvivalPoint,
 } from './characterisation.js';
-export { characterise, kaplanMeier } from './characterisation.js';
+export { characterise, kaplanMeier, timeToOutcome } from './characterisation.js';
 export type { CompiledCohort } from './cohort-compiler.js';
 export { compileCohort, conceptSetCodes, PREFIX_HIERARCHY_SYSTEMS } from './cohort-compiler.js';
 export type {
@@ -57,3 +57,6 @@ export type { PooledMeasurement } from './measurement-pooling.js';
 export { poolMeasurements } from './measurement-pooling.js';
 export type { OmopImportSummary } from './omop-import.js';
 export { importOmop, OMOP_CONCEPT_SYSTEM } from './omop-import.js';
+export { survivalHtml, survivalSvg } from './survival-html.js';
+export type { ReleasedSurvival } from './survival-release.js';
+export { releaseSurvival } from './survival-release.js';
