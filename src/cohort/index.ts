@@ -60,3 +60,4 @@ export { importOmop, OMOP_CONCEPT_SYSTEM } from './omop-import.js';
 export { survivalHtml, survivalSvg } from './survival-html.js';
 export type { ReleasedSurvival } from './survival-release.js';
 export { releaseSurvival } from './survival-release.js';
+export { releaseCohortSurvival } from './survival-run.js';

@@ -16,6 +16,13 @@ export const EN_ANALYSIS = {
   fedMs: 'ms',
   fedRows: 'rows',
   fedEvents: 'events',
+  kmTitle: 'Time to an outcome (Kaplan–Meier)',
+  kmOutcome: 'Outcome cohort (JSON definition)',
+  kmRun: 'Draw the curve on this hub',
+  kmYears: 'Years from index',
+  kmAtRisk: 'At risk',
+  kmLegend:
+    'Solid: free of the outcome (Kaplan–Meier). Dashed: cumulative incidence (1 − KM, one event type). Released by the gate: numbers at risk rounded or suppressed (–), a value only where enough events lie since the last.',
 };
 
 export const KO_ANALYSIS: Record<keyof typeof EN_ANALYSIS, string> = {
@@ -34,4 +41,11 @@ export const KO_ANALYSIS: Record<keyof typeof EN_ANALYSIS, string> = {
   fedMs: '밀리초',
   fedRows: '행',
   fedEvents: '사건',
+  kmTitle: '결과까지의 시간 (카플란-마이어)',
+  kmOutcome: '결과 코호트 (JSON 정의)',
+  kmRun: '이 허브에서 곡선 그리기',
+  kmYears: '기준일로부터 연수',
+  kmAtRisk: '위험 대상',
+  kmLegend:
+    '실선: 결과 없이 지낸 비율 (카플란-마이어). 점선: 누적 발생률 (1 − KM, 단일 사건). 반출 게이트를 거친 값: 위험 대상 수는 반올림 또는 억제(–), 직전 값 이후 사건이 충분할 때만 값 표시.',
 };
