@@ -199,6 +199,20 @@ describe('the release gate on cohorts and the console, against issue 14', () => 
     expect(res.body).not.toMatch(/\d/);
   });
 
+  it('refuses a survival curve with fewer events than the threshold, with a body that holds no number', async () => {
+    // Every prescription precedes the diagnosis: no one has the outcome after entry.
+    const outcome = { ...cohort('rare', 80), name: 'rare drug', entry: { domain: 'medication', conceptSet: 'rare' } };
+    const res = await app.inject({
+      method: 'POST',
+      url: '/cohort/$survival',
+      headers: { authorization: `Bearer ${researcher}` },
+      payload: { definition: cohort('dm', 80), outcome },
+    });
+    expect(res.statusCode, res.body).toBe(403);
+    expect(res.body).toContain('DISCLOSURE_REFUSED');
+    expect(res.body).not.toMatch(/\d/);
+  });
+
   it('answers a researcher on every cohort and console route with a value built by the release gate', async () => {
     const urls = [
       '/console/overview',

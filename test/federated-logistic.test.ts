@@ -1,8 +1,9 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
 import { CohortFederation } from '../src/cohort/index.js';
 import { isHealthmeshError, silentLogger } from '../src/core/index.js';
 import type { Federation } from '../src/federation/index.js';
@@ -16,12 +17,14 @@ import {
   fitFeaturePlan,
   fitFederatedLogistic,
   fitLogistic,
+  hubModelRegistry,
   ModelFederation,
   NEWTON_ROUNDS_PER_DAY,
   validateFeatureSpec,
 } from '../src/models/index.js';
 import type { RegionId } from '../src/synth/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { captureIo } from './support/cli-capture.js';
 import { HTN_BASE_FEATURES, htnFeatureSpec } from './support/htn-spec.js';
 import { peerEachOther, serveFederated } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
@@ -49,6 +52,7 @@ function concat(parts: FeatureMatrix[]): FeatureMatrix {
 describe('federated logistic regression across three hubs over signed HTTP', () => {
   const root = mkdtempSync(join(tmpdir(), 'hm-fed-glm-'));
   const hubs = new Map<string, Hub>();
+  const adminTokens = new Map<string, string>();
   const servers = new Map<string, { app: FastifyInstance; federation: Federation; models: ModelFederation }>();
 
   beforeAll(async () => {
@@ -56,7 +60,7 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
       const out = join(root, `synth-${region}`);
       generateRegion({ region, people: 400, seed: 'federated-glm', out });
       const dir = join(root, region);
-      await initHub(dir, { name: region, logger: silentLogger() });
+      adminTokens.set(region, (await initHub(dir, { name: region, logger: silentLogger() })).adminToken);
       const hub = await openHub(dir, { logger: silentLogger() });
       hubs.set(region, hub);
       const files = readdirSync(out)
@@ -67,7 +71,10 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     for (const [name, hub] of hubs) {
       const cohorts = new CohortFederation(hub);
       const models = new ModelFederation(hub);
-      servers.set(name, { ...(await serveFederated(hub, models.register(cohorts.register()), { cohorts })), models });
+      servers.set(name, {
+        ...(await serveFederated(hub, models.register(cohorts.register()), { cohorts, models })),
+        models,
+      });
     }
     peerEachOther(servers);
   }, 600_000);
@@ -78,21 +85,27 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('equals the pooled fit to 1e-8 within 10 Newton rounds, exchanging only gradients and information', async () => {
-    const c = servers.get('gyeonggi')!;
-    const fit = await fitFederatedLogistic(c.federation, c.models, 'gyeonggi', REGIONS, SPEC, { l2: 0 });
-    // The pooled reference: every hub's rows in one matrix, filled with the pooled means, fitted in one place.
+  /** The pooled reference: every hub's rows in one matrix, filled with the pooled means, fitted in one place. */
+  let pooledOnce: ReturnType<typeof pooledReference> | undefined;
+  async function pooledReference() {
     const spec = validateFeatureSpec(SPEC);
     const raws = [];
     for (const region of REGIONS) raws.push((await buildHubFeatures(hubs.get(region)!, spec)).matrix);
     const raw = concat(raws);
     const plan = fitFeaturePlan(spec, raw);
+    return { raws, raw, plan, pooled: fitLogistic(applyFeaturePlan(plan, raw)) };
+  }
+  const pooled = () => (pooledOnce ??= pooledReference());
+
+  it('equals the pooled fit to 1e-8 within 10 Newton rounds, exchanging only gradients and information', async () => {
+    const c = servers.get('gyeonggi')!;
+    const fit = await fitFederatedLogistic(c.federation, c.models, 'gyeonggi', REGIONS, SPEC, { l2: 0 });
+    const { raw, plan, pooled: reference } = await pooled();
     for (const [k, v] of Object.entries(plan.fill)) expect(Math.abs(fit.plan.fill[k]! - v)).toBeLessThan(1e-9);
-    const pooled = fitLogistic(applyFeaturePlan(plan, raw));
     const newtonRounds = fit.rounds.length - 1; // the first round gathers the moments for the fill
     expect(newtonRounds).toBeLessThanOrEqual(10);
     let worst = 0;
-    pooled.coefficients.forEach((b, j) => {
+    reference.coefficients.forEach((b, j) => {
       worst = Math.max(worst, Math.abs(b - fit.model.coefficients[j]!));
     });
     expect(worst).toBeLessThan(1e-8);
@@ -108,6 +121,70 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     console.log(
       `federated GLM over 3 hubs (${raw.rows} rows): ${newtonRounds} Newton rounds, max |Δβ| vs pooled ${worst.toExponential(2)}; ms per round: ${fit.rounds.map((r) => r.ms.toFixed(0)).join(', ')} (round 0 = moments and each hub's features)`,
     );
+  }, 300_000);
+
+  it('fits across three hubs when a user starts it from the CLI or the API, and registers it with its hubs and rounds', async () => {
+    const c = servers.get('gyeonggi')!;
+    const coordinator = hubs.get('gyeonggi')!;
+    const training = {
+      model: 'htn-federated',
+      ...SPEC,
+      learner: { kind: 'logistic' },
+      card: { title: 'Hypertension, 5-year risk, three hubs', intendedUse: 'testing', limitations: ['synthetic data'] },
+    };
+    const file = join(root, 'htn-federated.json');
+    writeFileSync(file, JSON.stringify(training));
+    const cli = captureIo();
+    const argv = ['model', 'train', file, '--dir', join(root, 'gyeonggi'), '--hubs', REGIONS.join(',')];
+    expect(await main([...argv, '--url', c.app.listeningOrigin, '--json'], cli.io), cli.err).toBe(0);
+    const answer = JSON.parse(cli.out) as { id: string; version: number; coefficients: number[] };
+    const { raws, raw, pooled: reference } = await pooled();
+    const worst = Math.max(...reference.coefficients.map((b, j) => Math.abs(b - answer.coefficients[j]!)));
+    expect(worst).toBeLessThan(1e-8);
+    // Registered on the coordinating hub, with the stored plan, its hubs, its rounds and each hub's released counts.
+    const registry = await hubModelRegistry(coordinator);
+    expect((await registry.list()).map((m) => m.id)).toContain('htn-federated');
+    const m = await registry.get('htn-federated');
+    expect(m.version).toBe(answer.version);
+    expect(m.plan?.spec.features.map((f) => f.name)).toEqual(['age', 'male', 'sbp', 'bmi']);
+    expect(m.card.trainingData.rows).toBe(raw.rows);
+    const f = m.card.federation!;
+    expect([...f.hubs].sort()).toEqual([...REGIONS].sort());
+    expect(f.purpose).toBe('ai-development');
+    expect(f.rounds[0]!.operation).toBe('model.glm-moments');
+    expect(f.rounds.length).toBeGreaterThanOrEqual(2);
+    for (const r of f.rounds) expect([...r.hubs].sort()).toEqual([...REGIONS].sort());
+    const gate = coordinator.gate;
+    REGIONS.forEach((region, k) => {
+      let events = 0;
+      for (let i = 0; i < raws[k]!.rows; i++) events += raws[k]!.outcome![i]!;
+      for (const r of f.rounds) {
+        const a = r.answers.find((x) => x.hub === region)!;
+        expect(a.rows).toBe(gate.count(raws[k]!.rows).value);
+        if (r.operation === 'model.glm-moments') expect(a.events).toBe(gate.count(events).value);
+        expect(r.ms).toBeGreaterThanOrEqual(0);
+      }
+    });
+    // The same through the API, one request: the next version, the same coefficients.
+    const api = await c.app.inject({
+      method: 'POST',
+      url: '/models/$federated-train',
+      headers: { authorization: `Bearer ${adminTokens.get('gyeonggi')}` },
+      payload: { spec: training, hubs: REGIONS },
+    });
+    expect(api.statusCode, api.body).toBe(200);
+    const viaApi = api.json() as { version: number; coefficients: number[] };
+    expect(viaApi.version).toBe(answer.version + 1);
+    expect(Math.max(...viaApi.coefficients.map((b, j) => Math.abs(b - answer.coefficients[j]!)))).toBeLessThan(1e-12);
+    // A researcher reads the card as released: the rounds and hubs, each hub's rows as a released count.
+    const researcher = await coordinator.tokens.create('fed-researcher', 'researcher');
+    const card = await c.app.inject({
+      url: '/models/htn-federated',
+      headers: { authorization: `Bearer ${researcher}` },
+    });
+    const released = (card.json() as { card: { federation: typeof f } }).card.federation;
+    expect(released.rounds).toHaveLength(f.rounds.length);
+    expect(released.rounds[0]!.answers).toEqual(f.rounds[0]!.answers);
   }, 300_000);
 
   it('answers no Newton round that is a query: a wrong or non-finite beta, a saturating beta, past the daily budget', async () => {

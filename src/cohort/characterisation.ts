@@ -180,7 +180,7 @@ export async function measurementGridCells(
 }
 
 /** Time from each person's entry to the outcome cohort's first start after it, censored at the end of their entry. */
-async function timeToOutcome(
+export async function timeToOutcome(
   db: Database,
   cohortId: string,
   outcomeId: string,

@@ -11,7 +11,7 @@ export type {
   MeasurementSummary,
   SurvivalPoint,
 } from './characterisation.js';
-export { characterise, kaplanMeier } from './characterisation.js';
+export { characterise, kaplanMeier, timeToOutcome } from './characterisation.js';
 export type { CompiledCohort } from './cohort-compiler.js';
 export { compileCohort, conceptSetCodes, PREFIX_HIERARCHY_SYSTEMS } from './cohort-compiler.js';
 export type {
@@ -59,3 +59,7 @@ export type { OmopHolding, OmopTableHolding } from './omop-holdings.js';
 export { omopHoldings } from './omop-holdings.js';
 export type { OmopImportSummary } from './omop-import.js';
 export { importOmop, OMOP_CONCEPT_SYSTEM, OMOP_EVENT_TABLES } from './omop-import.js';
+export { survivalHtml, survivalSvg } from './survival-html.js';
+export type { ReleasedSurvival } from './survival-release.js';
+export { releaseSurvival } from './survival-release.js';
+export { releaseCohortSurvival } from './survival-run.js';

@@ -5,7 +5,7 @@ import type { CalibrationBin } from './calibration.js';
 import { wilson } from './calibration.js';
 import type { EvaluationReport, Metrics } from './evaluation.js';
 import type { LogisticFit } from './logistic-inference.js';
-import type { ModelCard, TrainingFeature, TrainingSummary } from './model-card.js';
+import type { FederatedFitRecord, ModelCard, TrainingFeature, TrainingSummary } from './model-card.js';
 
 /**
  * The ROC curve leaves the hub as true-positive rates at these false-positive rates only: the full curve steps by
@@ -227,5 +227,31 @@ export function releaseModelCard(card: ModelCard, gate: ReleaseGate) {
         ]),
       ),
     },
+    federation: card.federation && releaseFederation(card.federation, gate),
   });
+}
+
+/**
+ * A federated fit's record: hub names, timings and the per-hub counts the coordinating gate released when the fit
+ * was registered (already rounded or suppressed; released again through this gate's counts).
+ */
+function releaseFederation(f: FederatedFitRecord, gate: ReleaseGate) {
+  const count = (n: number | null | undefined) => (n === null || n === undefined ? null : gate.count(n));
+  return {
+    hubs: f.hubs,
+    purpose: f.purpose,
+    threshold: gate.parameter(f.threshold, 'disclosure threshold'),
+    rounding: gate.parameter(f.rounding, 'count rounding'),
+    rounds: f.rounds.map((r) => ({
+      round: gate.parameter(r.round, 'round number'),
+      operation: r.operation,
+      ms: gate.parameter(Math.round(r.ms), 'round duration'),
+      hubs: r.hubs,
+      answers: r.answers.map((a) => ({
+        hub: a.hub,
+        rows: count(a.rows),
+        ...(a.events !== undefined && { events: count(a.events) }),
+      })),
+    })),
+  };
 }

@@ -48,12 +48,36 @@ interface WireNewtonPart {
   saturated: number;
 }
 
-/** The result of a federated fit: the model, the fill it used, and per round which hubs answered and how long it took. */
+/** What one hub's answer to one round stood on, as the coordinator received it (exact; release it before showing it). */
+export interface RoundAnswer {
+  hub: string;
+  rows: number;
+  /** Events: known from the moments round only (a Newton part carries none). */
+  events?: number;
+}
+
+/** One round of a federated fit: the operation, the hubs that answered, how long it took, what each answer stood on. */
+export interface FederatedRound {
+  round: number;
+  operation: 'model.glm-moments' | 'model.glm-newton';
+  ms: number;
+  hubs: string[];
+  answers: RoundAnswer[];
+}
+
+/** The result of a federated fit: the model, the fill it used, the purpose it ran for, and its rounds. */
 export interface FederatedLogisticFit {
   model: LogisticModel;
   plan: FeaturePlan;
-  rounds: { round: number; ms: number; hubs: string[] }[];
+  /** The purpose of use every hub built its rows for (people whose consent refuses it are left out). */
+  purpose: string;
+  /** The hubs' moments summed: rows, events, and per feature the recorded values and their sum. */
+  pooled: FeatureMoments;
+  rounds: FederatedRound[];
 }
+
+/** The purpose a federated fit runs for when its caller names none (as for training on one hub). */
+export const DEFAULT_FEDERATED_PURPOSE = 'ai-development';
 
 function refuse(message: string): HealthmeshError {
   return new HealthmeshError('MODEL_FEDERATION_REFUSED', message, { path: 'spec' });
@@ -117,20 +141,29 @@ export class ModelFederation {
   ) {}
 
   register(operations = new OperationRegistry()): OperationRegistry {
-    operations.register('model.glm-moments', 'peer', ({ body, peer }) =>
-      this.moments((body as { spec: unknown }).spec, `peer:${peer}`),
-    );
+    operations.register('model.glm-moments', 'peer', ({ body, peer }) => {
+      const b = body as { spec: unknown; purpose?: unknown };
+      return this.moments(b.spec, `peer:${peer}`, b.purpose);
+    });
     operations.register('model.glm-newton', 'peer', ({ body, peer }) => {
-      const b = body as { spec: unknown; fill: unknown; beta: unknown };
-      return this.newton(b.spec, b.fill, b.beta, `peer:${peer}`);
+      const b = body as { spec: unknown; fill: unknown; beta: unknown; purpose?: unknown };
+      return this.newton(b.spec, b.fill, b.beta, `peer:${peer}`, b.purpose);
     });
     return operations;
   }
 
-  private async raw(input: unknown, requester: string): Promise<{ spec: FeatureSpec; raw: FeatureMatrix }> {
+  private async raw(
+    input: unknown,
+    requester: string,
+    purposeInput: unknown,
+  ): Promise<{ spec: FeatureSpec; raw: FeatureMatrix }> {
     const spec = validateFeatureSpec(input);
     if (spec.outcome === undefined) throw refuse('a federated fit needs an outcome');
-    const key = JSON.stringify(spec);
+    if (purposeInput !== undefined && typeof purposeInput !== 'string') throw refuse('purpose must be a string');
+    // Each hub checks the purpose against its own consent policy (an unknown purpose is refused) and leaves out the
+    // people whose consent refuses it, whatever the coordinator says.
+    const purpose = this.hub.consent.policy.purpose(purposeInput ?? DEFAULT_FEDERATED_PURPOSE, 'purpose').name;
+    const key = JSON.stringify([spec, purpose]);
     const stamp = await storeStamp(this.hub);
     const now = this.hub.clock.now().getTime();
     const cached = this.cache.get(key);
@@ -141,7 +174,7 @@ export class ModelFederation {
     let p = stale ? undefined : cached?.matrix;
     if (p === undefined) {
       // An empty population is 0 rows: refused below like any population under the threshold.
-      p = buildHubFeatures(this.hub, spec).then(
+      p = buildHubFeatures(this.hub, spec, { purpose }).then(
         async (r) => {
           await this.admit(
             spec,
@@ -261,8 +294,8 @@ export class ModelFederation {
    * centralised one), so released by the gate's exact-update rule (`modelUpdate`) after the release log admitted
    * the spec's rows and every feature's contributors.
    */
-  async moments(input: unknown, requester = 'coordinator'): Promise<Released<FeatureMoments>> {
-    const { raw } = await this.raw(input, requester);
+  async moments(input: unknown, requester = 'coordinator', purpose?: unknown): Promise<Released<FeatureMoments>> {
+    const { raw } = await this.raw(input, requester, purpose);
     const p = raw.names.length;
     const recorded = new Array<number>(p).fill(0);
     const sums = new Array<number>(p).fill(0);
@@ -292,8 +325,9 @@ export class ModelFederation {
     fill: unknown,
     beta: unknown,
     requester = 'coordinator',
+    purpose?: unknown,
   ): Promise<Released<WireNewtonPart>> {
-    const { spec, raw } = await this.raw(input, requester);
+    const { spec, raw } = await this.raw(input, requester, purpose);
     if (
       typeof fill !== 'object' ||
       fill === null ||
@@ -398,7 +432,8 @@ function fromWire(w: WireNewtonPart): NewtonPart {
 /**
  * Fit a logistic regression across `hubs` (this hub takes part when named): one round of moments for the fill,
  * then Newton rounds until `NewtonIteration` converges. Every hub must answer every round: a partial sum would
- * be a different model, so a failing hub stops the fit with its name.
+ * be a different model, so a failing hub stops the fit with its name. Every hub builds its rows for `purpose`
+ * (default ai-development) under its own consent policy.
  */
 export async function fitFederatedLogistic(
   federation: Federation,
@@ -406,22 +441,24 @@ export async function fitFederatedLogistic(
   selfName: string,
   hubs: readonly string[],
   specInput: unknown,
-  options: { l2?: number; maxRounds?: number; firstRoundTimeoutMs?: number } = {},
+  options: { l2?: number; maxRounds?: number; firstRoundTimeoutMs?: number; purpose?: string } = {},
 ): Promise<FederatedLogisticFit> {
   const spec = validateFeatureSpec(specInput);
+  const purpose = options.purpose ?? DEFAULT_FEDERATED_PURPOSE;
   const others = hubs.filter((h) => h !== selfName);
   const includeSelf = hubs.includes(selfName);
-  const rounds: FederatedLogisticFit['rounds'] = [];
+  const rounds: FederatedRound[] = [];
   async function gather<T>(
-    operation: string,
+    operation: FederatedRound['operation'],
     body: Record<string, unknown>,
     here: () => Promise<T>,
+    stood: (v: T) => Omit<RoundAnswer, 'hub'>,
     timeoutMs = federation.timeoutMs,
   ): Promise<T[]> {
     const t0 = performance.now();
     const [mine, remote] = await Promise.all([
       includeSelf ? here() : Promise.resolve(undefined),
-      fanOut(federation.client, others, operation, body, { timeoutMs }),
+      fanOut(federation.client, others, operation, { ...body, purpose }, { timeoutMs }),
     ]);
     if (!remote.complete) {
       const f = remote.failed[0]!;
@@ -433,19 +470,26 @@ export async function fitFederatedLogistic(
         },
       );
     }
+    const answered = [
+      ...(mine !== undefined ? [{ hub: selfName, value: mine }] : []),
+      ...remote.results.map((r) => ({ hub: r.hub, value: r.value as T })),
+    ];
     rounds.push({
       round: rounds.length,
+      operation,
       ms: performance.now() - t0,
-      hubs: [...(includeSelf ? [selfName] : []), ...remote.results.map((r) => r.hub)],
+      hubs: answered.map((a) => a.hub),
+      answers: answered.map((a) => ({ hub: a.hub, ...stood(a.value) })),
     });
-    return [...(mine !== undefined ? [mine] : []), ...remote.results.map((r) => r.value as T)];
+    return answered.map((a) => a.value);
   }
   // The first round is where each hub refreshes its event index and computes the features (minutes on a large
   // hub); later rounds reuse them and take the transport's usual timeout.
   const moments = await gather(
     'model.glm-moments',
     { spec },
-    async () => (await local.moments(spec)).value,
+    async () => (await local.moments(spec, 'coordinator', purpose)).value,
+    (m) => ({ rows: m.rows, events: m.events }),
     options.firstRoundTimeoutMs ?? Math.max(federation.timeoutMs, 600_000),
   );
   const plan = pooledPlan(spec, moments);
@@ -458,9 +502,16 @@ export async function fitFederatedLogistic(
     const parts = await gather(
       'model.glm-newton',
       { spec, fill: plan.fill, beta },
-      async () => (await local.newton(spec, plan.fill, beta)).value,
+      async () => (await local.newton(spec, plan.fill, beta, 'coordinator', purpose)).value,
+      (p) => ({ rows: p.rows }),
     );
     if (newton.accept(sumNewtonParts(parts.map(fromWire)))) break;
   }
-  return { model: newton.model(), plan, rounds };
+  const pooled: FeatureMoments = {
+    rows: moments.reduce((n, m) => n + m.rows, 0),
+    events: moments.reduce((n, m) => n + m.events, 0),
+    recorded: spec.features.map((_, j) => moments.reduce((n, m) => n + (m.recorded[j] ?? 0), 0)),
+    sums: spec.features.map((_, j) => moments.reduce((n, m) => n + (m.sums[j] ?? 0), 0)),
+  };
+  return { model: newton.model(), plan, purpose, pooled, rounds };
 }

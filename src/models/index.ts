@@ -21,8 +21,16 @@ export type { FeaturePlan } from './feature-plan.js';
 export { applyFeaturePlan, fitFeaturePlan, rawVectorFromJson } from './feature-plan.js';
 export type { FeatureDefinition, FeatureSpec, MissingPolicy, OutcomeSpec, PopulationSpec } from './feature-spec.js';
 export { FEATURE_SPEC_SCHEMA, featureColumns, validateFeatureSpec } from './feature-spec.js';
-export type { FeatureMoments, FederatedLogisticFit } from './federated-logistic.js';
-export { fitFederatedLogistic, ModelFederation, NEWTON_ROUNDS_PER_DAY, pooledPlan } from './federated-logistic.js';
+export type { FeatureMoments, FederatedLogisticFit, FederatedRound, RoundAnswer } from './federated-logistic.js';
+export {
+  DEFAULT_FEDERATED_PURPOSE,
+  fitFederatedLogistic,
+  ModelFederation,
+  NEWTON_ROUNDS_PER_DAY,
+  pooledPlan,
+} from './federated-logistic.js';
+export type { FederatedTrainingResult } from './federated-training.js';
+export { trainFederated } from './federated-training.js';
 export type { BoostedModel, BoostedTree, BoostingDiagnostics, BoostingOptions } from './gradient-boosting.js';
 export { boostedScores, fitBoosted, predictBoosted } from './gradient-boosting.js';
 export type { FeatureScope, HubFeatureRows } from './hub-features.js';
@@ -36,6 +44,7 @@ export type { LogisticDiagnostics, LogisticModel, LogisticOptions } from './logi
 export { fitLogistic, NewtonIteration, predictLogistic } from './logistic-regression.js';
 export type {
   CardFeature,
+  FederatedFitRecord,
   ModelCard,
   ModelCardInput,
   RiskModel,

@@ -61,6 +61,8 @@ export interface ModelCard {
   fit?: LogisticFit;
   /** For a model fitted from a flat table (`model train --table`): where its rows came from and what was left out. */
   table?: TableSource;
+  /** For a model fitted across hubs: which, for what purpose, and each round's release record. */
+  federation?: FederatedFitRecord;
 }
 
 /**
@@ -76,6 +78,27 @@ export interface TableSource {
   fill?: Record<string, number>;
   /** `--test-fraction 0`: fitted on every row; its evaluation is in-sample. */
   inSample: boolean;
+}
+
+/**
+ * How a federated fit was made (`trainFederated`): its hubs and purpose, and per round the hubs that answered,
+ * how long the round took, and what each hub's answer stood on — rows, and events for the moments round — as the
+ * coordinating hub's release gate releases counts (`null`: under `threshold`; otherwise rounded to `rounding`).
+ * Every round of a registered fit was answered by every hub: a hub's refusal stops the fit, and nothing is
+ * registered.
+ */
+export interface FederatedFitRecord {
+  hubs: string[];
+  purpose: string;
+  threshold: number;
+  rounding: number;
+  rounds: {
+    round: number;
+    operation: string;
+    ms: number;
+    hubs: string[];
+    answers: { hub: string; rows: number | null; events?: number | null }[];
+  }[];
 }
 
 /** Everything but what is derived from the model and the training rows. */

@@ -267,7 +267,7 @@ export async function trainFromSpec(
 }
 
 /** The card's description of each input column: the feature's kind and how a missing value was filled. */
-function describeFeatures(plan: FeaturePlan): CardFeature[] {
+export function describeFeatures(plan: FeaturePlan): CardFeature[] {
   const out: CardFeature[] = [];
   for (const f of plan.spec.features) {
     const fill = plan.fill[f.name];

@@ -69,6 +69,23 @@ export const CohortRunBody = Type.Object({
 });
 export type CohortRunBody = Static<typeof CohortRunBody>;
 
+export const CohortSurvivalBody = Type.Object({
+  definition: Type.Unknown({ description: 'the cohort definition (docs/cohort-language.md)' }),
+  outcome: Type.Unknown({ description: "the outcome cohort's definition: time from entry to its first start" }),
+  purpose: Type.Optional(Purpose),
+  stepDays: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 3650, description: 'days between the times the curve is read at (365)' }),
+  ),
+});
+export type CohortSurvivalBody = Static<typeof CohortSurvivalBody>;
+
+export const FederatedTrainBody = Type.Object({
+  spec: Type.Unknown({ description: 'a training spec (docs/models.md) with a logistic learner' }),
+  hubs: HubNames,
+  purpose: Type.Optional(Purpose),
+});
+export type FederatedTrainBody = Static<typeof FederatedTrainBody>;
+
 export const ModelParams = Type.Object({ id: Text('the model id') });
 export const ModelQuery = Type.Object({
   version: Type.Optional(Type.Integer({ minimum: 1, maximum: 999_999_999, description: 'a version number' })),

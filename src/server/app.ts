@@ -36,6 +36,7 @@ import { consoleUploadRoutes } from './routes/console-upload.js';
 import { exportRoutes } from './routes/export.js';
 import { federationRoutes } from './routes/federation.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { federatedTrainingRoutes } from './routes/model-federated.js';
 import { modelPredictRoutes } from './routes/model-predict.js';
 import { modelRoutes } from './routes/models.js';
 import { mydataRoutes } from './routes/mydata.js';
@@ -85,6 +86,8 @@ export interface ServerOptions {
   consentReach?: ConsentReachFederation;
   /** The validation side of federation (a model scored on each hub's population); as for `cohorts`. */
   validation?: ValidationFederation;
+  /** The model side of federation (GLM rounds); pass the one whose operations `federation` registered. */
+  models?: ModelFederation;
 }
 
 /** Build the hub's HTTP app without listening: tests call `inject`, the CLI calls `listen`. */
@@ -232,10 +235,12 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   const series = options.series ?? new SeriesFederation(hub);
   const consentReach = options.consentReach ?? new ConsentReachFederation(hub);
   const validation = options.validation ?? hubValidation(hub);
+  const models = options.models ?? new ModelFederation(hub);
   const federation =
-    options.federation ?? (await openHubFederation(hub, cohorts, series, { validation, consentReach }));
+    options.federation ?? (await openHubFederation(hub, cohorts, series, { validation, consentReach, models }));
   await app.register(mydataRoutes({ ...ctx, federation, consentReach }));
   await app.register(validationRoutes({ ...ctx, federation, validation }));
+  await app.register(federatedTrainingRoutes({ hub, models, federation }));
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
   await app.register(cohortRoutes({ hub, cohorts, federation }));
   if (federation)
@@ -261,16 +266,15 @@ export async function openHubFederation(
   hub: Hub,
   cohorts: CohortFederation,
   series: SeriesFederation,
-  sides: { validation?: ValidationFederation; consentReach?: ConsentReachFederation } = {},
+  sides: { validation?: ValidationFederation; consentReach?: ConsentReachFederation; models?: ModelFederation } = {},
 ): Promise<Federation | undefined> {
   const validation = sides.validation ?? hubValidation(hub);
   const consentReach = sides.consentReach ?? new ConsentReachFederation(hub);
+  const models = sides.models ?? new ModelFederation(hub);
   try {
     // Cohort counts, weekly series, federated model fits, validations, project reviews and citizens' consent choices
     // share the signed transport.
-    const operations = consentReach.register(
-      validation.register(series.register(new ModelFederation(hub).register(cohorts.register()))),
-    );
+    const operations = consentReach.register(validation.register(series.register(models.register(cohorts.register()))));
     return await openFederation(hub, new ProjectFederation(hub).register(operations));
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;

@@ -1,3 +1,4 @@
+import { EN_ANALYSIS, KO_ANALYSIS } from './messages-analysis.js';
 import { EN_CITIZEN, KO_CITIZEN } from './messages-citizen.js';
 import { EN_VALIDATION, KO_VALIDATION } from './messages-validation.js';
 import { EN_WORKSPACE, KO_WORKSPACE } from './messages-workspace.js';
@@ -288,6 +289,7 @@ export const EN = {
   reviewDecision: 'Decision for this hub',
   reviewSubmit: 'Record the decision',
   ...EN_CITIZEN,
+  ...EN_ANALYSIS,
   ...EN_WORKSPACE,
   ...EN_VALIDATION,
 };
@@ -568,6 +570,7 @@ export const KO: Record<MessageKey, string> = {
   reviewDecision: '이 허브의 결정',
   reviewSubmit: '결정 기록',
   ...KO_CITIZEN,
+  ...KO_ANALYSIS,
   ...KO_WORKSPACE,
   ...KO_VALIDATION,
 };

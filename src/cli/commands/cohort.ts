@@ -1,7 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Characterisation, CohortRun, FederatedCohort } from '../../cohort/index.js';
-import { characterise, DEFAULT_COHORT_PURPOSE, listCohortRuns, loadCohortRun, runCohort } from '../../cohort/index.js';
+import {
+  characterise,
+  DEFAULT_COHORT_PURPOSE,
+  listCohortRuns,
+  loadCohortRun,
+  releaseSurvival,
+  runCohort,
+  survivalHtml,
+  timeToOutcome,
+} from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
 import { audited, pathTarget } from '../audited-work.js';
@@ -113,6 +122,11 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
     .argument('<definition>', 'cohort definition JSON file')
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
     .option('--outcome <definition>', 'an outcome cohort: incidence rate and Kaplan-Meier curve')
+    .option(
+      '--html <file>',
+      'with --outcome: write the survival and cumulative incidence plot with numbers at risk, released by the gate',
+    )
+    .option('--step-days <n>', 'with --html: days between the times the curve is read at', '365')
     .option('--hubs <names>', 'run across these hubs (comma list), coordinated by the serving hub of --dir')
     .option('--url <url>', "with --hubs: the coordinating hub's address (default: its configured host and port)")
     .option(
@@ -128,9 +142,24 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
     .action(
       async (
         file: string,
-        opts: { dir: string; outcome?: string; json?: boolean; hubs?: string; url?: string; purpose: string },
+        opts: {
+          dir: string;
+          outcome?: string;
+          json?: boolean;
+          hubs?: string;
+          url?: string;
+          purpose: string;
+          html?: string;
+          stepDays: string;
+        },
       ) => {
         const def = readDefinition(file);
+        const stepDays = Number(opts.stepDays);
+        if (opts.html !== undefined && (opts.outcome === undefined || !Number.isInteger(stepDays) || stepDays < 1)) {
+          throw new HealthmeshError('COHORT_INVALID_DEFINITION', '--html needs --outcome and a whole --step-days ≥ 1', {
+            path: 'html',
+          });
+        }
         if (opts.hubs !== undefined) {
           await runFederated(
             def,
@@ -156,6 +185,14 @@ export function cohortCommand(program: Command, io: Io, setCode: (c: number) => 
             ...(outcome !== undefined && { outcomeCohortId: outcome.cohortId }),
           });
           io.out.write(opts.json ? `${JSON.stringify({ run, characterisation: c }, null, 2)}\n` : formatRun(run, c));
+          if (opts.html !== undefined && outcome !== undefined) {
+            // The report is a file that travels: its numbers are the gate's, as any role without row-level rights gets.
+            const released = releaseSurvival(hub.gate, await timeToOutcome(hub.db, run.cohortId, outcome.cohortId), {
+              stepDays,
+            });
+            writeFileSync(opts.html, survivalHtml(released.value, `${run.name}: time to ${outcome.name}`));
+            if (!opts.json) io.out.write(`wrote ${opts.html}\n`);
+          }
           setCode(0);
         } finally {
           await hub.close();

@@ -1,8 +1,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { HealthmeshError } from '../../core/index.js';
-import { defaultHubDir, openHub } from '../../hub/index.js';
-import type { EvaluationReport, LogisticFit, Metrics, RegisteredModel } from '../../models/index.js';
+import type { ErrorCode } from '../../core/index.js';
+import { ERROR_CODES, HealthmeshError } from '../../core/index.js';
+import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
+import type {
+  EvaluationReport,
+  FederatedFitRecord,
+  LogisticFit,
+  Metrics,
+  RegisteredModel,
+} from '../../models/index.js';
 import {
   boostedToOnnx,
   evaluatePredictions,
@@ -35,6 +42,11 @@ interface TrainOptions {
   out?: string;
   json?: boolean;
   purpose: string;
+  hubs?: string;
+  url?: string;
+  time?: string;
+  horizon?: string;
+  ties?: string;
 }
 
 function readJson(file: string, what: string): unknown {
@@ -92,6 +104,78 @@ function onnxOf(m: RegisteredModel): Uint8Array {
   return m.model.kind === 'logistic' ? logisticToOnnx(m.model) : boostedToOnnx(m.model);
 }
 
+/**
+ * `model train --hubs`: a federated fit goes through the coordinating hub's API (`POST /models/$federated-train`),
+ * as `cohort run --hubs` does: that hub is serving, holds the federation identity and registers the result.
+ */
+async function trainAcrossHubs(
+  spec: unknown,
+  hubList: string,
+  opts: { dir: string; url?: string; json?: boolean; purpose: string; out?: string },
+  io: Io,
+): Promise<void> {
+  if (opts.out !== undefined) {
+    throw new HealthmeshError('MODEL_INVALID_OPTION', '--out: a federated fit has no held-out evaluation to write', {
+      path: 'out',
+    });
+  }
+  const hubs = hubList
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  const { paths, config } = readHubConfig(opts.dir);
+  const url = opts.url ?? `http://${config.server.host}:${config.server.port}`;
+  const token = readFileSync(paths.adminToken, 'utf8').trim();
+  let res: Response;
+  try {
+    res = await fetch(`${url}/models/$federated-train`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ spec, hubs, purpose: opts.purpose }),
+    });
+  } catch (e) {
+    throw new HealthmeshError(
+      'FEDERATION_PEER_FAILED',
+      `the coordinating hub at ${url} is not reachable (is it serving?): ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  const body = (await res.json()) as FederatedTrainAnswer & {
+    issue?: { diagnostics?: string; details?: { coding?: { code?: string }[] } }[];
+  };
+  if (!res.ok) {
+    // The coordinator's code (a peer's refusal, a bad spec) is kept, so the exit code says who can fix it.
+    const code = body.issue?.[0]?.details?.coding?.[0]?.code;
+    throw new HealthmeshError(
+      code !== undefined && code in ERROR_CODES ? (code as ErrorCode) : 'FEDERATION_PEER_FAILED',
+      `${url}: ${res.status} ${body.issue?.[0]?.diagnostics ?? ''}`,
+    );
+  }
+  if (opts.json) {
+    io.out.write(`${JSON.stringify(body, null, 2)}\n`);
+    return;
+  }
+  const f = body.federation;
+  const lines = [
+    `registered ${body.id} version ${body.version} (logistic, ${body.features.length} inputs) across ${f.hubs.join(', ')}`,
+    `purpose: ${f.purpose}; ${f.rounds.length} rounds (the first gathers the moments), converged: ${body.converged}`,
+  ];
+  const n = (v: number | null | undefined) => (v === null || v === undefined ? '<suppressed>' : String(v));
+  for (const a of f.rounds[0]?.answers ?? [])
+    lines.push(`  ${a.hub.padEnd(12)} rows ${n(a.rows)}, events ${n(a.events)}`);
+  lines.push(`  round ms: ${f.rounds.map((r) => r.ms).join(', ')}`);
+  io.out.write(`${lines.join('\n')}\n`);
+}
+
+/** What `POST /models/$federated-train` answers. */
+interface FederatedTrainAnswer {
+  id: string;
+  version: number;
+  features: string[];
+  coefficients: number[];
+  converged: boolean;
+  federation: FederatedFitRecord;
+}
+
 export function modelCommand(program: Command, io: Io, setCode: (c: number) => void): void {
   const model = program
     .command('model')
@@ -123,9 +207,11 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
     .option('--out <base>', 'also write the evaluation as <base>.json and <base>.html')
     .option('--purpose <purpose>', 'purpose of use; people whose consent refuses it are left out', 'ai-development')
     .option('--json', 'print as JSON (nothing else on stdout)')
+    .option('--hubs <names>', 'fit across these hubs (comma list), coordinated by the serving hub of --dir')
+    .option('--url <url>', "with --hubs: the coordinating hub's address (default: its configured host and port)")
     .addHelpText(
       'after',
-      "\nExamples:\n  $ healthmesh model train test/fixtures/models/t2d-5y.json --out t2d-heldout\n  $ healthmesh model train --table heart.tsv --outcome target --positive '>0' --missing complete-case --test-fraction 0 --json\n  $ healthmesh model train --table lung.csv --learner cox --time time --outcome status --positive 2 --horizon 365 --features age,sex,ph.ecog --missing complete-case\n",
+      "\nExamples:\n  $ healthmesh model train test/fixtures/models/t2d-5y.json --out t2d-heldout\n  $ healthmesh model train --table heart.tsv --outcome target --positive '>0' --missing complete-case --test-fraction 0 --json\n  $ healthmesh model train --table lung.csv --learner cox --time time --outcome status --positive 2 --horizon 365 --features age,sex,ph.ecog --missing complete-case\n  $ healthmesh model train t2d-5y.json --dir .healthmesh/gyeonggi --hubs gwangju,gyeonggi,busan\n",
     )
     .action(async (file: string | undefined, opts: TrainOptions, cmd: Command) => {
       if (opts.table !== undefined) {
@@ -151,7 +237,13 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
           path: 'spec',
         });
       }
-      const spec = parseTrainingSpec(readJson(file, 'spec'));
+      const raw = readJson(file, 'spec');
+      const spec = parseTrainingSpec(raw);
+      if (opts.hubs !== undefined) {
+        await trainAcrossHubs(raw, opts.hubs, opts, io);
+        setCode(0);
+        return;
+      }
       const hub = await openHub(opts.dir);
       try {
         const purpose = hub.consent.policy.purpose(opts.purpose, '--purpose').name;

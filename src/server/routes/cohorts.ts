@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { CohortFederation } from '../../cohort/index.js';
-import { DEFAULT_COHORT_PURPOSE, releaseCohort } from '../../cohort/index.js';
+import { DEFAULT_COHORT_PURPOSE, releaseCohort, releaseCohortSurvival } from '../../cohort/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
-import { CohortRunBody } from '../api-schemas.js';
+import { CohortRunBody, CohortSurvivalBody } from '../api-schemas.js';
 import { badRequest } from '../operation-outcome.js';
 
 /**
@@ -35,6 +35,25 @@ export function cohortRoutes(ctx: { hub: Hub; cohorts: CohortFederation; federat
           detail: { purpose },
         };
         return ctx.cohorts.run(ctx.federation, hubs, body.definition, purpose);
+      },
+    );
+    // Kaplan–Meier and cumulative incidence with numbers at risk, on this hub, released by the gate for every role.
+    app.post<{ Body: CohortSurvivalBody }>(
+      '/cohort/$survival',
+      { config: { allow: 'authenticated' }, schema: { body: CohortSurvivalBody } },
+      async (req) => {
+        const purpose = ctx.hub.consent.policy.purpose(req.body.purpose ?? DEFAULT_COHORT_PURPOSE).name;
+        req.auditAction = { action: 'cohort-survival', target: 'cohort/$survival', detail: { purpose } };
+        return releaseCohortSurvival(
+          ctx.hub,
+          {
+            definition: req.body.definition,
+            outcome: req.body.outcome,
+            ...(req.body.stepDays !== undefined && { stepDays: req.body.stepDays }),
+          },
+          `user:${req.principal?.name ?? 'unknown'}`,
+          purpose,
+        );
       },
     );
   };

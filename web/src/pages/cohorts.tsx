@@ -7,6 +7,7 @@ import { Count, ErrorBox, Loading, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 import type { FederatedCohort, ReleasedCohort } from './cohort-result.js';
 import { CohortResult } from './cohort-result.js';
+import { SurvivalSection } from './survival.js';
 
 interface Found {
   concepts: { domain: string; system: string; code: string; display: string | null; persons: number | null }[];
@@ -362,6 +363,7 @@ export function CohortsPage() {
         {error && <ErrorBox error={error} />}
       </Section>
       {result && <CohortResult result={result} />}
+      <SurvivalSection definition={() => JSON.parse(shown)} />
       <Section title={t('definitionJson')} id="json">
         <label for="cohort-json" class="sr-only">
           {t('definitionJson')}

@@ -1,5 +1,7 @@
 import { useState } from 'preact/hooks';
-import { Async, Count, DataTable, Section, useApi, usePolicy } from '../components.js';
+import type { FederatedTrainBody } from '../../../src/server/api-schemas.js';
+import { ApiError, postJson } from '../api.js';
+import { Async, Count, DataTable, ErrorBox, Section, useApi, usePolicy } from '../components.js';
 import { useI18n } from '../i18n.js';
 import { LineChart } from '../line-chart.js';
 
@@ -49,7 +51,29 @@ interface ModelDetail {
     }[];
     intendedUse: string;
     limitations: string[];
+    federation?: FederationRecord;
   };
+}
+
+/** A federated fit's record on its card: counts as the release gate released them (null: suppressed). */
+interface FederationRecord {
+  hubs: string[];
+  purpose: string;
+  threshold: number;
+  rounding: number;
+  rounds: {
+    round: number;
+    operation: string;
+    ms: number;
+    answers: { hub: string; rows: number | null; events?: number | null }[];
+  }[];
+}
+
+/** What `POST /models/$federated-train` answers. */
+interface FederatedTrainAnswer {
+  id: string;
+  version: number;
+  federation: FederationRecord;
 }
 
 function MetricsRow({ m, label }: { m: Metrics | { withheld: true }; label: string }) {
@@ -178,6 +202,153 @@ function Evaluation({ e }: { e: ModelDetail['card']['evaluations'][number] }) {
   );
 }
 
+/** Each round of a federated fit: its operation and time, and per hub the rows (and events) it stood on. */
+function FederationRounds({ f }: { f: FederationRecord }) {
+  const { t, num } = useI18n();
+  return (
+    <Section
+      title={t('fedRecord', {
+        hubs: f.hubs.join(', '),
+        purpose: f.purpose,
+        threshold: f.threshold,
+        rounding: f.rounding,
+      })}
+      id="federation"
+    >
+      <div class="scroll">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t('fedRound')}</th>
+              <th scope="col">{t('fedOperation')}</th>
+              <th scope="col" class="num">
+                {t('fedMs')}
+              </th>
+              {f.hubs.map((h) => (
+                <th key={h} scope="col" class="num">
+                  {h}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {f.rounds.map((r) => (
+              <tr key={r.round}>
+                <th scope="row">{r.round}</th>
+                <td>{r.operation}</td>
+                <td class="num">{num(r.ms)}</td>
+                {f.hubs.map((h) => {
+                  const a = r.answers.find((x) => x.hub === h);
+                  return (
+                    <td key={h} class="num">
+                      <Count value={a?.rows} /> {t('fedRows')}
+                      {a?.events !== undefined && (
+                        <>
+                          {', '}
+                          <Count value={a.events} /> {t('fedEvents')}
+                        </>
+                      )}
+                    </td>
+                  );
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Section>
+  );
+}
+
+/** Start a federated fit: a training spec, the hubs (this one and its peers), a purpose. */
+function FederatedTrain({ onDone }: { onDone: (id: string) => void }) {
+  const { t } = useI18n();
+  const overview = useApi<{ hub: { name: string }; peers: { name: string }[] }>('/console/overview');
+  const [spec, setSpec] = useState('');
+  const [picked, setPicked] = useState<Set<string>>(new Set());
+  const [purpose, setPurpose] = useState('ai-development');
+  const [running, setRunning] = useState(false);
+  const [done, setDone] = useState<FederatedTrainAnswer | null>(null);
+  const [error, setError] = useState<ApiError | string | null>(null);
+  const names = overview.state === 'ready' ? [overview.data.hub.name, ...overview.data.peers.map((p) => p.name)] : [];
+  const toggle = (h: string) =>
+    setPicked((s) => {
+      const n = new Set(s);
+      if (n.has(h)) n.delete(h);
+      else n.add(h);
+      return n;
+    });
+  const start = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    setDone(null);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(spec);
+    } catch (err) {
+      setError(t('badJson', { msg: (err as Error).message }));
+      return;
+    }
+    const body: FederatedTrainBody = { spec: parsed, hubs: names.filter((h) => picked.has(h)), purpose };
+    setRunning(true);
+    try {
+      const answer = await postJson<FederatedTrainAnswer>('/models/$federated-train', body);
+      setDone(answer);
+      onDone(answer.id);
+    } catch (err) {
+      setError(err instanceof ApiError ? err : String(err));
+    } finally {
+      setRunning(false);
+    }
+  };
+  return (
+    <Section title={t('fedTrain')} id="federated-train">
+      <form onSubmit={start}>
+        <p class="muted">{t('fedTrainHelp')}</p>
+        <div class="field">
+          <label for="fed-spec">{t('fedSpec')}</label>
+          <textarea
+            id="fed-spec"
+            rows={8}
+            value={spec}
+            onInput={(e) => setSpec((e.currentTarget as HTMLTextAreaElement).value)}
+          />
+        </div>
+        <fieldset>
+          <legend>{t('fedHubs')}</legend>
+          {names.map((h) => (
+            <label key={h} class="check">
+              <input type="checkbox" name="fed-hub" value={h} checked={picked.has(h)} onChange={() => toggle(h)} /> {h}
+            </label>
+          ))}
+        </fieldset>
+        <div class="field">
+          <label for="fed-purpose">{t('fedPurpose')}</label>
+          <input
+            id="fed-purpose"
+            value={purpose}
+            onInput={(e) => setPurpose((e.currentTarget as HTMLInputElement).value)}
+          />
+        </div>
+        <button type="submit" disabled={running || picked.size === 0 || spec.trim() === ''}>
+          {running ? t('fedRunning') : t('fedStart')}
+        </button>
+      </form>
+      {error && <ErrorBox error={error} />}
+      {done && (
+        <p role="status">
+          {t('fedDone', {
+            id: done.id,
+            version: done.version,
+            rounds: done.federation.rounds.length,
+            hubs: done.federation.hubs.join(', '),
+          })}
+        </p>
+      )}
+    </Section>
+  );
+}
+
 function ModelCard({ id }: { id: string }) {
   const { t, num, pct, dateTime } = useI18n();
   const { threshold } = usePolicy();
@@ -228,6 +399,7 @@ function ModelCard({ id }: { id: string }) {
               })}
             </p>
           </Section>
+          {m.card.federation && <FederationRounds f={m.card.federation} />}
           {m.card.evaluations.map((e) => (
             <Evaluation key={e.name} e={e} />
           ))}
@@ -241,37 +413,49 @@ export function ModelsPage() {
   const { t, dateTime } = useI18n();
   const list = useApi<Listing>('/models');
   const [chosen, setChosen] = useState<string | null>(null);
+  const trained = (id: string) => {
+    list.reload();
+    setChosen(id);
+  };
   return (
-    <Async loaded={list}>
-      {(l) =>
-        l.models.length === 0 ? (
-          <p>{t('noModels')}</p>
-        ) : (
-          <>
-            <Section title={t('registry')} id="registry">
-              <DataTable
-                rows={l.models}
-                rowKey={(m) => m.id}
-                columns={[
-                  {
-                    label: t('model'),
-                    rowHeader: true,
-                    cell: (m) => (
-                      <button type="button" class="link" aria-pressed={chosen === m.id} onClick={() => setChosen(m.id)}>
-                        {m.title} ({m.id})
-                      </button>
-                    ),
-                  },
-                  { label: t('version'), cell: (m) => m.latestVersion },
-                  { label: t('kind'), cell: (m) => m.kind },
-                  { label: t('created'), cell: (m) => dateTime(m.createdAt) },
-                ]}
-              />
-            </Section>
-            {chosen && <ModelCard key={chosen} id={chosen} />}
-          </>
-        )
-      }
-    </Async>
+    <>
+      <Async loaded={list}>
+        {(l) =>
+          l.models.length === 0 ? (
+            <p>{t('noModels')}</p>
+          ) : (
+            <>
+              <Section title={t('registry')} id="registry">
+                <DataTable
+                  rows={l.models}
+                  rowKey={(m) => m.id}
+                  columns={[
+                    {
+                      label: t('model'),
+                      rowHeader: true,
+                      cell: (m) => (
+                        <button
+                          type="button"
+                          class="link"
+                          aria-pressed={chosen === m.id}
+                          onClick={() => setChosen(m.id)}
+                        >
+                          {m.title} ({m.id})
+                        </button>
+                      ),
+                    },
+                    { label: t('version'), cell: (m) => m.latestVersion },
+                    { label: t('kind'), cell: (m) => m.kind },
+                    { label: t('created'), cell: (m) => dateTime(m.createdAt) },
+                  ]}
+                />
+              </Section>
+              {chosen && <ModelCard key={chosen} id={chosen} />}
+            </>
+          )
+        }
+      </Async>
+      <FederatedTrain onDone={trained} />
+    </>
   );
 }

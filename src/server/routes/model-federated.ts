@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import type { Federation } from '../../federation/index.js';
+import type { Hub } from '../../hub/index.js';
+import type { ModelFederation } from '../../models/index.js';
+import { parseTrainingSpec, trainFederated } from '../../models/index.js';
+import { FederatedTrainBody } from '../api-schemas.js';
+import { badRequest } from '../operation-outcome.js';
+
+/**
+ * `POST /models/$federated-train` with `{ spec, hubs, purpose? }`: the spec's logistic regression fitted across the
+ * named hubs (this one included when named) and registered here, as `model train --hubs` does. Admins and stewards
+ * only, as training on one hub (the CLI on the hub's own directory) is the hub operator's: the answer holds the
+ * fitted coefficients and the round record as stored, which a role without row-level rights reads through the
+ * released card (`GET /models/{id}`).
+ */
+export function federatedTrainingRoutes(ctx: {
+  hub: Hub;
+  models: ModelFederation;
+  federation: Federation | undefined;
+}) {
+  return async (app: FastifyInstance) => {
+    app.post<{ Body: FederatedTrainBody }>(
+      '/models/$federated-train',
+      { config: { allow: ['admin', 'steward'] }, schema: { body: FederatedTrainBody } },
+      async (req) => {
+        const spec = parseTrainingSpec(req.body.spec);
+        const purpose = ctx.hub.consent.policy.purpose(req.body.purpose ?? 'ai-development', 'purpose').name;
+        if (ctx.federation === undefined)
+          throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
+        req.auditAction = {
+          action: 'model-train-federated',
+          target: `models/${spec.model}:${req.body.hubs.join(',')}`,
+          detail: { purpose },
+        };
+        const { registered, fit } = await trainFederated(ctx.hub, ctx.federation, ctx.models, spec, req.body.hubs, {
+          purpose,
+          createdBy: `user:${req.principal?.name ?? 'unknown'}`,
+        });
+        return {
+          id: registered.id,
+          version: registered.version,
+          kind: registered.kind,
+          modelHash: registered.modelHash,
+          features: registered.model.features,
+          coefficients: fit.model.coefficients,
+          logLikelihood: fit.model.diagnostics.logLikelihood,
+          converged: fit.model.diagnostics.converged,
+          federation: registered.card.federation,
+        };
+      },
+    );
+  };
+}
