@@ -38,6 +38,9 @@ const shared = { testTimeout: 60_000, hookTimeout: 120_000, pool: 'forks' as con
 export default defineConfig({
   test: {
     reporters: ['default'],
+    // Two test files at a time on CI's two cores: most files wait on child processes, servers, PostgreSQL or
+    // chromium much of the time, and one at a time (vitest's default of cores − 1) took 24 of CI's 30 minutes.
+    maxWorkers: 2,
     projects: [
       {
         test: {
