@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ACME_INTERCEPT, ACME_WEIGHTS, acmeManifest } from './support/acme-model.js';
+import { ACME_INTERCEPT, ACME_WEIGHTS, acmeManifest, approvedValidationProject } from './support/acme-model.js';
 import { collectErrors, describeWithChromium, screenshotPath, serveToChromium } from './support/browser.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 import { thirdPartyLogistic } from './support/third-party-onnx.js';
@@ -30,7 +30,9 @@ describeWithChromium('model validation in the console (chromium)', () => {
     tokens.set('developer', await env.hub.tokens.create('acme', 'developer'));
     tokens.set('validator', await env.hub.tokens.create('val', 'validator'));
     writeFileSync(join(files, 'acme.onnx'), thirdPartyLogistic(ACME_WEIGHTS, ACME_INTERCEPT));
-    writeFileSync(join(files, 'manifest.json'), JSON.stringify(acmeManifest));
+    // A submission is work inside a project approved here for AI validation (the manifest names it).
+    const projectId = await approvedValidationProject(env.hub, { name: 'acme', role: 'developer' });
+    writeFileSync(join(files, 'manifest.json'), JSON.stringify({ ...acmeManifest, projectId }));
     served = await serveToChromium(env.hub);
     ({ base, browser } = served);
   }, 120_000);

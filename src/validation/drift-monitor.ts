@@ -8,11 +8,11 @@ import type { HubServices as Hub } from '../context/index.js';
 import type { FeatureMatrix } from '../models/index.js';
 import type { Database, Migration } from '../store/index.js';
 
-/** The monitor's tables, a migration series of their own so they stay apart from the submission tables' steps. */
+/** The monitor's tables: step 3 of the validation module's migrations (after the submission tables' 1 and 2). */
 export const driftMigrations: readonly Migration[] = [
   {
-    module: 'validation-drift',
-    version: 1,
+    module: 'validation',
+    version: 3,
     name: "validation populations' binned inputs and scores, and served predictions' bin counts per day",
     statements: [
       `CREATE TABLE validation_drift_baseline (

@@ -11,7 +11,7 @@ import { toPrecision } from '../privacy/index.js';
 import type { FederatedParts, HubValidation, ScoreBin } from './federated-validation.js';
 import type { ValidationManifest } from './manifest.js';
 import type { Submission } from './submission-store.js';
-import { integratedCalibrationIndex, MIN_EVENTS, REPORT_FORMAT, reportVerdict } from './validation-report.js';
+import { integratedCalibrationIndex, MIN_EVENTS, reportHead, reportVerdict } from './validation-report.js';
 
 /** The interval a bin's people are spread over in the pooled figures: around its mean, inside its edges. */
 function spread(b: ScoreBin): [number, number] | null {
@@ -128,7 +128,7 @@ export interface PoolInputs {
 /** The pooled report, every figure derived from the hubs' released values, ready to sign. */
 export function buildPooledReport(hub: Pick<Hub, 'gate' | 'config'>, inputs: PoolInputs) {
   const { gate } = hub;
-  const { manifest, submission } = inputs;
+  const { manifest } = inputs;
   const parts = inputs.gathered.parts;
   if (parts.length === 0) {
     throw new HealthmeshError(
@@ -191,21 +191,7 @@ export function buildPooledReport(hub: Pick<Hub, 'gate' | 'config'>, inputs: Poo
     };
   });
   const pooled = {
-    format: REPORT_FORMAT,
-    hub: hub.config.name,
-    createdAt: inputs.createdAt.toISOString(),
-    startedBy: inputs.startedBy,
-    submission: {
-      id: submission.id,
-      name: manifest.name,
-      version: manifest.version,
-      developer: manifest.developer.name,
-      projectId: manifest.projectId ?? null,
-      submittedBy: submission.submittedBy,
-      submittedAt: submission.submittedAt.toISOString(),
-      modelSha256: submission.modelSha256,
-    },
-    intendedUse: manifest.intendedUse,
+    ...reportHead(hub, inputs),
     federation: {
       asked: [...inputs.hubs],
       tookPart: parts.map((p) => p.hub),

@@ -283,12 +283,37 @@ export function reportVerdict(
   };
 }
 
+/** How every report begins, local or pooled: which hub made it, when, by whom, about which submission (text only). */
+export function reportHead(
+  hub: Pick<Hub, 'config'>,
+  inputs: Pick<ValidationInputs, 'submission' | 'manifest' | 'startedBy' | 'createdAt'>,
+) {
+  const { submission, manifest } = inputs;
+  return {
+    format: REPORT_FORMAT,
+    hub: hub.config.name,
+    createdAt: inputs.createdAt.toISOString(),
+    startedBy: inputs.startedBy,
+    submission: {
+      id: submission.id,
+      name: manifest.name,
+      version: manifest.version,
+      developer: manifest.developer.name,
+      projectId: manifest.projectId ?? null,
+      submittedBy: submission.submittedBy,
+      submittedAt: submission.submittedAt.toISOString(),
+      modelSha256: submission.modelSha256,
+    },
+    intendedUse: manifest.intendedUse,
+  };
+}
+
 /**
  * Build the report of `inputs` through `hub.gate`. Returns plain JSON (every number released), ready to sign.
  */
 export function buildValidationReport(hub: Pick<Hub, 'gate' | 'config'>, inputs: ValidationInputs) {
   const gate = hub.gate;
-  const { manifest, rows, risks, submission } = inputs;
+  const { manifest, rows, risks } = inputs;
   const y = rows.matrix.outcome;
   if (y === undefined) throw new HealthmeshError('INTERNAL', 'validation rows have no outcome');
   const label = bandLabeller(AGE_EDGES);
@@ -338,21 +363,7 @@ export function buildValidationReport(hub: Pick<Hub, 'gate' | 'config'>, inputs:
     }),
   );
   const released = gate.bundle({
-    format: REPORT_FORMAT,
-    hub: hub.config.name,
-    createdAt: inputs.createdAt.toISOString(),
-    startedBy: inputs.startedBy,
-    submission: {
-      id: submission.id,
-      name: manifest.name,
-      version: manifest.version,
-      developer: manifest.developer.name,
-      projectId: manifest.projectId ?? null,
-      submittedBy: submission.submittedBy,
-      submittedAt: submission.submittedAt.toISOString(),
-      modelSha256: submission.modelSha256,
-    },
-    intendedUse: manifest.intendedUse,
+    ...reportHead(hub, inputs),
     population: {
       indexDate: 'indexDate' in manifest.featureSpec.population ? manifest.featureSpec.population.indexDate : null,
       outcome: manifest.featureSpec.outcome?.name ?? null,

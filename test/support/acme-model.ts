@@ -1,3 +1,4 @@
+import type { Hub } from '../../src/hub/index.js';
 import type { ValidationManifest } from '../../src/validation/index.js';
 import { htnFeatureSpec } from './htn-spec.js';
 
@@ -24,3 +25,20 @@ export const acmeManifest: ValidationManifest = {
     },
   },
 };
+
+/** An `ai-validation` project at `hub` with `member` on it, approved by a steward: what a submission needs. */
+export async function approvedValidationProject(
+  hub: Hub,
+  member: { name: string; role: 'developer' },
+): Promise<string> {
+  const project = await hub.projects.file(member, {
+    title: 'ACME hypertension risk validation',
+    purpose: 'ai-validation',
+    tables: [{ name: 'encounter', columns: ['patient_key'] }],
+    endDate: new Date(hub.clock.now().getTime() + 30 * 86_400_000).toISOString().slice(0, 10),
+    ethicsApproval: 'IRB-17',
+    dataUseAgreement: true,
+  });
+  await hub.projects.review({ name: 'steward', role: 'steward' }, project.id, { decision: 'approve', comment: 'ok' });
+  return project.id;
+}

@@ -25,28 +25,16 @@ import {
 } from '../../models/index.js';
 import { audited } from '../audited-work.js';
 import type { Io } from '../io.js';
+import type { TableTrainOptions } from './model-table.js';
 import { trainFromTableCommand } from './model-table.js';
 
-interface TrainOptions {
+/** `model train`'s options: those of `--table` (model-table.ts), the hub, the purpose, and `--hubs`. */
+interface TrainOptions extends Omit<TableTrainOptions, 'table' | 'hubDir'> {
   dir: string;
   table?: string;
-  outcome?: string;
-  positive?: string;
-  features?: string;
-  missing: string;
-  testFraction: string;
-  learner: string;
-  seed: string;
-  id?: string;
-  title?: string;
-  out?: string;
-  json?: boolean;
   purpose: string;
   hubs?: string;
   url?: string;
-  time?: string;
-  horizon?: string;
-  ties?: string;
 }
 
 function readJson(file: string, what: string): unknown {
