@@ -18,9 +18,7 @@ const CEILING = 2;
 const PEOPLE = Number(process.env.BENCH_VALIDATION_PEOPLE ?? 1_000_000);
 /**
  * People are written and ingested in parts of this many (each its own source, so ids never collide), so a
- * million never sit in memory at once. At 100,000 people (one part of 100,000, or five of 20,000) the hub's
- * features came back as 15,784 rows, all events, and the run was refused (`DISCLOSURE_REFUSED`) where 20,000 and
- * 40,000 passed: not yet understood (docs/validation.md, Speed); the bench prints the rows and events.
+ * million never sit in memory at once. On a refusal the bench prints the rows and events it validated on.
  */
 const PART = 20_000;
 

@@ -135,12 +135,22 @@ const SOURCES: readonly Source[] = [
  * Bumped when the event index's SQL changes meaning: an index built by another version is rebuilt at open. It is
  * part of the source stamp too, so the rebuild happens even when the analytic tables have not changed.
  */
-export const EVENT_INDEX_VERSION = 'event-index-2';
+export const EVENT_INDEX_VERSION = 'event-index-3';
 
 /** The analytic tables' refresh stamp (with the index version): changes whenever any of them was refreshed. */
 async function viewsStamp(db: Database): Promise<string> {
   const tables = await AnalyticTables.refreshed(db);
   return [EVENT_INDEX_VERSION, ...tables.map((t) => `${t.view}:${String(t.refreshedAt)}:${String(t.rows)}`)].join('|');
+}
+
+/** One source's events as rows (patient_key, domain, system, code, event_date, value, unit), from its analytic table. */
+function eventsOf(s: (typeof SOURCES)[number]): string {
+  const date = isoToDate(s.date);
+  return `SELECT patient_key, '${s.domain}' AS domain, ${s.system} AS system, ${s.code} AS code, ${date} AS event_date,
+      CAST(${s.value} AS DOUBLE) AS value, CAST(${s.unit} AS VARCHAR) AS unit
+    FROM ${s.table}
+    WHERE patient_key IS NOT NULL AND ${s.system} IS NOT NULL AND ${s.code} IS NOT NULL AND ${date} IS NOT NULL
+      ${s.where !== undefined ? `AND ${s.where}` : ''}`;
 }
 
 /** Rebuilds the FHIR part of the event index if the analytic tables changed; returns whether it did. */
@@ -155,17 +165,16 @@ export async function refreshEventIndex(db: Database, clock: Clock, force = fals
     await tx.run('DELETE FROM cohort_event WHERE origin = $1', [FHIR_ORIGIN]);
     await tx.run('DELETE FROM cohort_person WHERE origin = $1', [FHIR_ORIGIN]);
     await tx.run('DELETE FROM cohort_vocabulary WHERE origin = $1', [FHIR_ORIGIN]);
-    for (const s of SOURCES) {
-      const date = isoToDate(s.date);
-      await tx.run(
-        `INSERT INTO cohort_event (patient_key, domain, system, code, event_date, value, unit, origin)
-         SELECT patient_key, '${s.domain}', ${s.system}, ${s.code}, ${date}, ${s.value}, ${s.unit}, '${FHIR_ORIGIN}'
-         FROM ${s.table}
-         WHERE patient_key IS NOT NULL AND ${s.system} IS NOT NULL AND ${s.code} IS NOT NULL AND ${date} IS NOT NULL
-           ${s.where !== undefined ? `AND ${s.where}` : ''}
-         ORDER BY 3, 4, 1`,
-      );
-    }
+    // One statement for every source. Written one INSERT per source, DuckDB 1.5 lost the rows of a large insert
+    // (more than a row group, written optimistically) that followed another large one in the same transaction: at
+    // 100,000 people every encounter event was invisible to the rest of the rebuild and, once committed, survived
+    // the next rebuild's DELETE (issue 17's validation bench found it as populations shrunk to a sixth).
+    await tx.run(
+      `INSERT INTO cohort_event (patient_key, domain, system, code, event_date, value, unit, origin)
+       SELECT patient_key, domain, system, code, event_date, value, unit, '${FHIR_ORIGIN}'
+       FROM (${SOURCES.map(eventsOf).join('\n UNION ALL\n')}) e
+       ORDER BY 3, 4, 1`,
+    );
     // Observation runs from the first to the last record (or death): what the hub can see of each person.
     await tx.run(
       `INSERT INTO cohort_person (patient_key, gender, birth_year, birth_month, birth_day, region, death_date, observation_start, observation_end, origin)
