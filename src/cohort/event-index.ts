@@ -147,7 +147,7 @@ async function viewsStamp(db: Database): Promise<string> {
 function eventsOf(s: (typeof SOURCES)[number]): string {
   const date = isoToDate(s.date);
   return `SELECT patient_key, '${s.domain}' AS domain, ${s.system} AS system, ${s.code} AS code, ${date} AS event_date,
-      CAST(${s.value} AS DOUBLE) AS value, CAST(${s.unit} AS VARCHAR) AS unit
+      CAST(${s.value} AS DOUBLE PRECISION) AS value, CAST(${s.unit} AS VARCHAR) AS unit
     FROM ${s.table}
     WHERE patient_key IS NOT NULL AND ${s.system} IS NOT NULL AND ${s.code} IS NOT NULL AND ${date} IS NOT NULL
       ${s.where !== undefined ? `AND ${s.where}` : ''}`;
