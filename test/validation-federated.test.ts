@@ -16,7 +16,7 @@ import {
   VALIDATION_PURPOSE,
   ValidationFederation,
 } from '../src/validation/index.js';
-import { htnFeatureSpec } from './support/htn-spec.js';
+import { acmeManifest } from './support/acme-model.js';
 import { peerEachOther, serveFederated } from './support/peer-servers.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 import { thirdPartyLogistic } from './support/third-party-onnx.js';
@@ -35,26 +35,13 @@ const WEIGHTS = [0.045, 0.25, 0.02, -0.3, 0.06];
 const INTERCEPT = -7.2;
 const THRESHOLD = 10;
 
+/** The ACME manifest (support/acme-model.ts) with the developer's full claims, in `projectId` when given. */
 function manifest(projectId: string | undefined): ValidationManifest {
   return {
-    name: 'ACME hypertension risk',
-    version: '2.3.1',
-    developer: { name: 'ACME Risk AI' },
+    ...structuredClone(acmeManifest),
     ...(projectId !== undefined && { projectId }),
-    model: { input: { name: 'x', type: 'float' }, output: { name: 'risk', kind: 'risk' } },
-    featureSpec: structuredClone(htnFeatureSpec('2021-01-01')) as ValidationManifest['featureSpec'],
-    intendedUse: { purpose: 'screening adults for 5-year hypertension risk', population: 'adults 20+ in primary care' },
     reportedPerformance: { auroc: 0.74, aurocCi: [0.72, 0.76], calibrationIntercept: 0, calibrationSlope: 1 },
-    trainingData: {
-      n: 20000,
-      events: 3000,
-      features: {
-        age: { mean: 48, sd: 15 },
-        male: { mean: 0.5, sd: 0.5 },
-        sbp: { mean: 124, sd: 16 },
-        bmi: { mean: 24, sd: 3.6 },
-      },
-    },
+    trainingData: { ...structuredClone(acmeManifest.trainingData), events: 3000 },
     thresholds: [0.05, 0.1, 0.2],
   };
 }

@@ -12,6 +12,7 @@ import { applyFeaturePlan, buildHubFeatures, calibrationFit, featureMatrix, rocA
 import { buildServer } from '../src/server/index.js';
 import type { ValidationManifest } from '../src/validation/index.js';
 import { DEFAULT_SANDBOX_LIMITS, manifestPlan, submitModel, verifyReport } from '../src/validation/index.js';
+import { approvedValidationProject } from './support/acme-model.js';
 import { captureIo } from './support/cli-capture.js';
 import { htnFeatureSpec } from './support/htn-spec.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
@@ -86,19 +87,7 @@ describe('validating a third party model on a hub', () => {
     developer = await hub.tokens.create('acme', 'developer');
     validator = await hub.tokens.create('val', 'validator');
     // A submission is work in a project approved here for AI validation, by one of its members.
-    const project = await hub.projects.file(
-      { name: 'acme', role: 'developer' },
-      {
-        title: 'ACME hypertension risk validation',
-        purpose: 'ai-validation',
-        tables: [{ name: 'encounter', columns: ['patient_key'] }],
-        endDate: new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10),
-        ethicsApproval: 'IRB-17',
-        dataUseAgreement: true,
-      },
-    );
-    await hub.projects.review({ name: 'steward', role: 'steward' }, project.id, { decision: 'approve', comment: 'ok' });
-    projectId = project.id;
+    projectId = await approvedValidationProject(hub, { name: 'acme', role: 'developer' });
     app = await buildServer(hub);
   }, 120_000);
   afterAll(async () => {
