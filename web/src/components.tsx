@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { createContext } from 'preact';
-import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
+import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks';
 // The API's own schemas (types only): the console's calls are typed by what the hub validates and answers.
 import type { ConsolePolicy } from '../../src/server/api-schemas.js';
 import { ApiError, api } from './api.js';
@@ -27,10 +27,14 @@ export function usePolicy(): DisclosureRules {
 export function useApi<T>(path: string | null): Loaded<T> & { reload: () => void } {
   const [result, setResult] = useState<Loaded<T>>({ state: 'loading' });
   const [round, setRound] = useState(0);
+  const shown = useRef<string | null>(null);
   useEffect(() => {
     if (path === null) return;
     let live = true;
-    setResult({ state: 'loading' });
+    // A reload of the same path keeps what is shown until the answer comes: forms beside the data keep what the
+    // user typed, and the page does not flicker. A new path starts from the loading state.
+    if (shown.current !== path) setResult({ state: 'loading' });
+    shown.current = path;
     api<T>(path).then(
       (data) => live && setResult({ state: 'ready', data }),
       (e: unknown) => live && setResult({ state: 'error', error: asApiError(e) }),
