@@ -108,6 +108,7 @@ export async function openHubContext(paths: HubPaths, config: HubConfig, options
       audit: new AuditLog(db, clock, paths.auditAnchor, {
         key: keys.audit,
         checkpointsPath: paths.auditCheckpoints,
+        checkpointEvery: config.audit.checkpointEvery,
         logger,
       }),
       keys,

@@ -44,6 +44,18 @@ describe('hub configuration', () => {
     expect(c.validation).toEqual({ driftPsiLimit: 0.25, driftMinPredictions: 100, driftWindowDays: 30 });
   });
 
+  it('reads the audit checkpoint interval and refuses one that is not a positive integer', () => {
+    expect(parseConfig({ name: 'a' }, 'hub.json').audit.checkpointEvery).toBe(1000);
+    expect(parseConfig({ name: 'a', audit: { checkpointEvery: 50 } }, 'hub.json').audit.checkpointEvery).toBe(50);
+    for (const bad of [0, 2.5, '100'])
+      expect(() => parseConfig({ name: 'a', audit: { checkpointEvery: bad } }, 'hub.json')).toThrow(
+        expect.objectContaining({
+          code: 'CONFIG_INVALID',
+          location: expect.objectContaining({ path: 'audit.checkpointEvery' }),
+        }),
+      );
+  });
+
   it('keeps the disclosure defaults a partial policy does not name', () => {
     const c = parseConfig({ name: 'a', privacy: { disclosure: { threshold: 20 } } }, 'hub.json');
     expect(c.privacy.disclosure).toEqual({ threshold: 20, rounding: 5, minCellSize: 10 });

@@ -49,6 +49,8 @@ export interface HubConfig {
   validation: { driftPsiLimit: number; driftMinPredictions: number; driftWindowDays: number };
   /** People's sign-in (docs/accounts.md): session lifetimes, lockout, and the hospital's OpenID Provider if any. */
   auth: AuthConfig;
+  /** `checkpointEvery`: a signed audit checkpoint after this many entries (and at shutdown, and on demand). */
+  audit: { checkpointEvery: number };
 }
 
 /**
@@ -185,6 +187,9 @@ export function defaultConfig(name: string): HubConfig {
     validation: { driftPsiLimit: 0.2, driftMinPredictions: 100, driftWindowDays: 30 },
     // 15-minute access tokens (a stolen one is short-lived; the console refreshes before expiry), 12-hour sessions.
     auth: { sessionMinutes: 15, refreshHours: 12, maxFailedSignIns: 5, lockoutMinutes: 15, minPasswordLength: 12 },
+    // Entries after the newest checkpoint are guarded by `audit.head` alone: 1,000 bounds that gap at about one
+    // signature per 1,000 entries.
+    audit: { checkpointEvery: 1000 },
   };
 }
 
@@ -276,6 +281,9 @@ export function parseConfig(value: unknown, file: string): HubConfig {
   for (const key of ['driftMinPredictions', 'driftWindowDays'] as const) {
     if (!Number.isInteger(validation[key]) || validation[key] < 1) fail(`validation.${key}`, 'a positive integer');
   }
+  const audit = { ...base.audit, ...section('audit') };
+  if (!Number.isInteger(audit.checkpointEvery) || audit.checkpointEvery < 1)
+    fail('audit.checkpointEvery', 'a positive integer of entries');
   return {
     name: v.name,
     role: role as HubRole,
@@ -288,6 +296,7 @@ export function parseConfig(value: unknown, file: string): HubConfig {
     surveillance,
     validation,
     auth,
+    audit,
   };
 }
 
