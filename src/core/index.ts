@@ -25,6 +25,7 @@ export {
   isHealthmeshError,
   kindOf,
 } from './errors.js';
+export { faultPoint } from './fault-point.js';
 export type { HubService } from './hub-role.js';
 export { HUB_ROLE_SERVICES, hubOffers } from './hub-role.js';
 export type { Logger } from './logger.js';

@@ -1,3 +1,4 @@
+import { faultPoint } from '../core/index.js';
 import type { RawRecord } from '../fhir/index.js';
 import type { PersonLink, SeenNames } from '../privacy/index.js';
 import { personLinkage } from '../privacy/index.js';
@@ -359,8 +360,10 @@ export class Run {
         const r = await this.deps.store.writeStaged(batch, now, tx);
         await personLinkage.record(tx, links);
         await this.auditCommit(tx, r);
+        faultPoint('ingest.before-commit');
         return r;
       });
+      faultPoint('ingest.after-commit');
       for (const c of counts) this.summary.written(c.type, c.status, c.count);
     } finally {
       for (const chunk of chunks) staging.release(chunk);
@@ -381,8 +384,10 @@ export class Run {
         tx,
         [...counts].map(([status, count]) => ({ status, count })),
       );
+      faultPoint('ingest.before-commit');
       return r;
     });
+    faultPoint('ingest.after-commit');
     let i = 0;
     for (const u of units) {
       const byKey = new Map<string, WriteResult>();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, readdirSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { faultPoint } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
 import { scrubText } from '../privacy/index.js';
 import type { CurrentScope } from '../store/index.js';
@@ -167,6 +168,7 @@ export class ExportJobs {
             await new Promise<void>((r) => s.out.once('drain', () => r()));
           s.file.count++;
           job.exported++;
+          faultPoint('export.write');
         }
       }
     } finally {

@@ -17,9 +17,14 @@ export function freePort(): Promise<number> {
 }
 
 /** `healthmesh serve` in a process of its own; resolves once it says it is serving, with what it printed. */
-export function serveProcess(dir: string, port: number): Promise<{ child: ChildProcess; output: () => string }> {
+export function serveProcess(
+  dir: string,
+  port: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--dir', dir, '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let out = '';
   return new Promise((resolve, reject) => {
@@ -52,11 +57,13 @@ export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTE
 /** One `healthmesh` command in a process of its own, as an operator runs it. */
 export function cliProcess(
   args: readonly string[],
-  options: { uid?: number; gid?: number } = {},
-): Promise<{ code: number | null; out: string; err: string }> {
+  options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+  const { env, ...ids } = options;
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    ...options,
+    ...ids,
+    ...(env && { env: { ...process.env, ...env } }),
   });
   let out = '';
   let err = '';
@@ -68,6 +75,6 @@ export function cliProcess(
   });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out, err }));
+    child.once('close', (code, signal) => resolve({ code, signal, out, err }));
   });
 }
