@@ -21,6 +21,7 @@ import { cohortIdOf, runCohort } from './cohort-runner.js';
 import { validateCohortDefinition } from './cohort-validation.js';
 import type { PooledMeasurement } from './measurement-pooling.js';
 import { poolMeasurements } from './measurement-pooling.js';
+import { peerCohortProblem } from './peer-cohort-check.js';
 import { wholeAgeSql } from './person-age.js';
 
 export type { ReleasedCohort } from './cohort-release.js';
@@ -33,8 +34,11 @@ export interface FederatedCohort {
   /** Hubs that did not answer in time, refused, or are unknown: the result is partial when any are named. */
   failed: { hub: string; kind: string; remoteCode?: string; message: string }[];
   complete: boolean;
-  /** Sum of the hubs' released counts (suppressed hubs add nothing; `suppressedHubs` says how many). */
-  summedPersons: number;
+  /**
+   * Sum of the hubs' released counts (suppressed hubs add nothing; `suppressedHubs` says how many); null when no
+   * hub answered, so a run where every hub failed never reads as a count of 0.
+   */
+  summedPersons: number | null;
   suppressedHubs: number;
   /** Distinct people across the answering hubs by linkage token, disclosure-controlled; absent without linkage. */
   distinctPersons?: ReleasedCount;
@@ -248,9 +252,17 @@ export class CohortFederation {
         { timeoutMs: federation.timeoutMs },
       ),
     ]);
+    // A peer whose answer this hub could not have released itself counts as one that did not answer.
+    const failed = [...remote.failed];
+    const usable = remote.results.filter((r) => {
+      const problem = peerCohortProblem(r.value, r.hub, this.hub.config.privacy.disclosure);
+      if (problem !== undefined)
+        failed.push({ hub: r.hub, kind: 'bad-response', message: `unusable answer: ${problem}` });
+      return problem === undefined;
+    });
     const answered: Released<ReleasedCohort>[] = [
       ...(local ? [local] : []),
-      ...remote.results.map((r) => gate.reissue(r.value as ReleasedCohort, 'peer')),
+      ...usable.map((r) => gate.reissue(r.value as ReleasedCohort, 'peer')),
     ];
     const plain = answered.map((h) => h.value);
     let distinctPersons: Released<ReleasedCount> | undefined;
@@ -281,18 +293,15 @@ export class CohortFederation {
       name: def.name,
       purpose,
       hubs: answered,
-      failed: remote.failed.map((f) => ({
+      failed: failed.map((f) => ({
         hub: f.hub,
         kind: f.kind,
         ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
         message: f.message,
       })),
-      complete: remote.complete,
+      complete: failed.length === 0,
       // A sum of released counts is derived from released values only.
-      summedPersons: gate.reissue(
-        plain.reduce((s, h) => s + (h.persons ?? 0), 0),
-        'peer',
-      ),
+      summedPersons: gate.reissue(plain.length === 0 ? null : plain.reduce((s, h) => s + (h.persons ?? 0), 0), 'peer'),
       suppressedHubs: gate.parameter(plain.filter((h) => h.persons === null).length, 'hubs whose count was withheld'),
       ...(distinctPersons !== undefined && { distinctPersons }),
       ...(distinctUnavailable !== undefined && { distinctUnavailable }),

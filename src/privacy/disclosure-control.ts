@@ -58,6 +58,22 @@ export function roundCount(n: number, policy: DisclosurePolicy): number {
   return Math.max(rounded, Math.ceil(policy.threshold / base) * base);
 }
 
+/**
+ * Whether `value` is a count `policy` could have released: suppressed (null), or a whole multiple of the rounding
+ * base at or above the smallest one it publishes. A coordinator checks peers' counts with it: a count this hub would
+ * never publish must not reach its users through a sum.
+ */
+export function isReleasedCount(value: unknown, policy: DisclosurePolicy): value is ReleasedCount {
+  if (value === null) return true;
+  const base = policy.rounding;
+  return (
+    typeof value === 'number' &&
+    Number.isInteger(value) &&
+    value % base === 0 &&
+    value >= Math.ceil(policy.threshold / base) * base
+  );
+}
+
 /** One count on its own: suppressed under the threshold, else rounded. */
 export function releaseCount(n: number, policy: DisclosurePolicy = DEFAULT_DISCLOSURE_POLICY): ReleasedCount {
   if (!Number.isInteger(n) || n < 0) {

@@ -13,6 +13,7 @@ export type {
 } from './disclosure-control.js';
 export {
   DEFAULT_DISCLOSURE_POLICY,
+  isReleasedCount,
   releaseCount,
   releaseCounts,
   releaseSummary,

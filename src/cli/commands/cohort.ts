@@ -81,7 +81,7 @@ async function runFederated(
     );
   for (const f of body.failed) lines.push(`  ${f.hub.padEnd(10)} ${'no answer'.padStart(12)} (${f.kind})`);
   lines.push(
-    `  ${'sum'.padEnd(10)} ${String(body.summedPersons).padStart(12)}${body.suppressedHubs > 0 ? ` (+${body.suppressedHubs} suppressed)` : ''}`,
+    `  ${'sum'.padEnd(10)} ${(body.summedPersons === null ? 'no answer' : String(body.summedPersons)).padStart(12)}${body.suppressedHubs > 0 ? ` (+${body.suppressedHubs} suppressed)` : ''}`,
   );
   lines.push(
     `  ${'distinct'.padEnd(10)} ${n(body.distinctPersons).padStart(12)}${body.distinctUnavailable ? ` (${body.distinctUnavailable})` : ' people, each counted once'}`,

@@ -21,7 +21,8 @@ export interface FederatedCohort {
   name: string;
   hubs: ReleasedCohort[];
   failed: { hub: string; kind: string; remoteCode?: string; message: string }[];
-  summedPersons: number;
+  /** Null when no hub answered. */
+  summedPersons: number | null;
   distinctPersons?: Released;
 }
 
@@ -109,7 +110,7 @@ export function CohortResult({ result }: { result: ReleasedCohort | FederatedCoh
       <p class="big">
         {t('summed')}:{' '}
         <strong data-testid="cohort-summed">
-          <Count value={result.summedPersons} />
+          {result.summedPersons === null ? '—' : <Count value={result.summedPersons} />}
         </strong>
         {result.distinctPersons !== undefined && (
           <>
