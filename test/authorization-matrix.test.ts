@@ -61,6 +61,7 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   // Sign-in is how a credential is got; each sample is refused as bad input (400) before any account is looked at.
   'POST /auth/login': { allow: 'public', ...json({ name: 'someone' }) },
   'POST /auth/refresh': { allow: 'public', ...json({}) },
+  'POST /auth/sign-up': { allow: 'public', ...json({ handle: 'someone' }) },
   'GET /auth/options': { allow: 'public' },
   'GET /auth/oidc/start': { allow: 'public' },
   'GET /auth/oidc/callback': { allow: 'public', url: '/auth/oidc/callback?code=x&state=y' },
