@@ -137,6 +137,11 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
     url: '/projects/p-none/cohort/$run',
     ...json({ definition: COHORT }),
   },
+  'POST /projects/:id/views/$tabulate': {
+    allow: ['researcher', 'developer'],
+    url: '/projects/p-none/views/$tabulate',
+    ...json({ view: 'encounter', rows: 'class_code' }),
+  },
   'GET /outputs/awaiting-review': { allow: ['steward', 'admin'] },
   'GET /outputs/:id/content': { allow: ['steward', 'admin'], url: '/outputs/out_none/content' },
   'POST /outputs/:id/decision': {

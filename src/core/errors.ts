@@ -351,6 +351,10 @@ export const ERROR_CODES = {
     text: "this hub holds no linkage key, so a citizen's choice made at another hub cannot find their records here",
   },
   MYDATA_RECORD_TOO_LARGE: { kind: 'too-large', text: "a citizen's record holds more resources than one download may" },
+  PROJECT_TABULATION_INVALID: {
+    kind: 'input',
+    text: 'a workspace tabulation names a column its view lacks, or a column with more categories than a tabulation may have',
+  },
   OUTPUT_INVALID: {
     kind: 'input',
     text: 'a requested output is malformed: a ragged table, bad base64, an image not of its type',
