@@ -35,6 +35,8 @@ export const EN = {
   signUpHelp:
     'Researchers and startup developers ask here; an admin of this hub approves the account before it signs in. Citizens enrol with the code their hospital gives them.',
   signUpRole: 'I am a',
+  signUpName: 'Email or name to sign in with (optional; default: the handle)',
+  signUpPassword: 'Choose a passphrase (at least 12 characters)',
   roleResearcher: 'researcher',
   roleDeveloper: 'startup developer',
   signUp: 'Ask for an account',
@@ -335,6 +337,8 @@ export const KO: Record<MessageKey, string> = {
   signUpHelp:
     '연구자와 스타트업 개발자는 여기에서 신청합니다. 이 허브의 관리자가 승인해야 로그인할 수 있습니다. 시민은 병원에서 받은 코드로 등록합니다.',
   signUpRole: '신청 역할',
+  signUpName: '로그인에 쓸 이메일 또는 이름 (선택, 기본: 핸들)',
+  signUpPassword: '새 암호 (12자 이상)',
   roleResearcher: '연구자',
   roleDeveloper: '스타트업 개발자',
   signUp: '계정 신청',

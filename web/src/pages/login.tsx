@@ -165,9 +165,9 @@ function SignUpForm() {
       <label for="sign-up-handle">{t('accountHandle')}</label>
       {input('sign-up-handle', handle, setHandle)}
       <small>{t('accountHandleHelp')}</small>
-      <label for="sign-up-name">{t('signInName')}</label>
+      <label for="sign-up-name">{t('signUpName')}</label>
       {input('sign-up-name', name, setName)}
-      <label for="sign-up-password">{t('password')}</label>
+      <label for="sign-up-password">{t('signUpPassword')}</label>
       {input('sign-up-password', password, setPassword, 'password')}
       <label for="sign-up-role">{t('signUpRole')}</label>
       <select
