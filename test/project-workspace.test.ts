@@ -137,7 +137,10 @@ describe('work inside an approved project across two hubs', () => {
     for (const n of table.cells.flat()) if (n !== null) expect(n % 5 === 0 && n >= 10).toBe(true);
     expect(table.total).toBeLessThanOrEqual(60);
     expect(res.body).not.toContain('patient_key');
-    // A column or a view the project was not approved for, and a column the view lacks, are refused.
+    // A column with more categories than a tabulation may have (a person's key: one per person) is refused.
+    const keys = await tabulate({ view: 'encounter', rows: 'class_code', columns: 'patient_key' });
+    expect([keys.statusCode, codeOf(keys)]).toEqual([400, 'PROJECT_TABULATION_INVALID']);
+    // A column or a view the project was not approved for is refused.
     const outside = await tabulate({ view: 'encounter', rows: 'class_code', columns: 'period_start' });
     expect([outside.statusCode, codeOf(outside)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
     const view = await tabulate({ view: 'observation', rows: 'code_code' });

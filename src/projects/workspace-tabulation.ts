@@ -47,15 +47,18 @@ export async function tabulateInWorkspace(
   }
   await hub.derived.assertCurrent();
   const consent = await hub.consent.filter(scope.purpose);
+  // One column groups by it alone (a constant second key is not portable SQL); the one column of counts is `all`.
   const byColumn =
-    request.columns === undefined ? `'all'` : `COALESCE(CAST(t."${request.columns}" AS VARCHAR), '${NONE}')`;
-  const counted = await hub.db.all<{ r: string; c: string; n: unknown }>(
-    `SELECT COALESCE(CAST(t."${request.rows}" AS VARCHAR), '${NONE}') AS r, ${byColumn} AS c,
-       COUNT(DISTINCT t.${person}) AS n
-     FROM ${analyticTable(view.name as BuiltInViewName)} t
-     WHERE ${consent.allows(`t.${person}`)}
-     GROUP BY 1, 2`,
-  );
+    request.columns === undefined ? '' : `, COALESCE(CAST(t."${request.columns}" AS VARCHAR), '${NONE}') AS c`;
+  const counted = (
+    await hub.db.all<{ r: string; c?: string; n: unknown }>(
+      `SELECT COALESCE(CAST(t."${request.rows}" AS VARCHAR), '${NONE}') AS r${byColumn},
+         COUNT(DISTINCT t.${person}) AS n
+       FROM ${analyticTable(view.name as BuiltInViewName)} t
+       WHERE ${consent.allows(`t.${person}`)}
+       GROUP BY ${request.columns === undefined ? '1' : '1, 2'}`,
+    )
+  ).map((x) => ({ r: x.r, c: x.c ?? 'all', n: x.n }));
   const rows = [...new Set(counted.map((x) => x.r))].sort();
   const columns = [...new Set(counted.map((x) => x.c))].sort();
   if (rows.length > MAX_TABULATION_ROWS || columns.length > MAX_TABULATION_COLUMNS) {
