@@ -82,6 +82,7 @@ describe("sign-in through the hospital's OpenID Provider", () => {
           maxFailedSignIns: 5,
           lockoutMinutes: 15,
           minPasswordLength: 12,
+          signInPerMinute: 30,
           oidc: {
             issuer,
             clientId: CLIENT.id,

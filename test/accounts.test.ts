@@ -11,8 +11,9 @@ import { testHubConfig } from './support/test-engine.js';
 
 /**
  * Issue 16, people and sign-in: password sign-in, lockout, session expiry, refresh rotation, sign-out, a session of
- * one hub at another, admin management while the app serves, and no password or sign-in name in clear on disk or in
- * the log. Real hubs (DuckDB in a temporary directory), the real app through `inject`, a clock the test moves.
+ * one hub at another, admin management while the app serves, self sign-up, the per-client sign-in limit, and no
+ * password or sign-in name in clear on disk or in the log. Real hubs (DuckDB in a temporary directory), the real app
+ * through `inject`, a clock the test moves.
  */
 
 const EMAIL = 'kim.minji@cnuh.example.kr';
@@ -250,6 +251,59 @@ describe('accounts and sign-in', () => {
       await appB.close();
       await hubB.close();
     }
+  });
+
+  it('keeps a signed-up applicant pending until an admin approves, and audits both', async () => {
+    const applicant = 'han.applicant@cnuh.example.kr';
+    const signUp = (payload: object) =>
+      app.inject({ method: 'POST', url: '/auth/sign-up', payload, remoteAddress: '198.51.100.1' });
+    const made = await signUp({ handle: 'han.res', role: 'researcher', signInName: applicant, password: PASSWORD });
+    expect(made.statusCode, made.body).toBe(201);
+    expect(made.json()).toEqual({ handle: 'han.res', role: 'researcher', status: 'pending' });
+    // Waiting: the right password is told so; a wrong one learns no more than any wrong password.
+    expect(codeOf(await login(applicant, PASSWORD))).toBe('AUTH_ACCOUNT_PENDING');
+    expect(codeOf(await login(applicant, 'not the passphrase'))).toBe('AUTH_SIGN_IN_FAILED');
+    const listed = (await asAdmin('GET', '/accounts')).json() as { handle: string; status: string }[];
+    expect(listed.find((a) => a.handle === 'han.res')?.status).toBe('pending');
+    expect((await asAdmin('PATCH', '/accounts/han.res', { status: 'active' })).statusCode).toBe(200);
+    const signedIn = await login(applicant, PASSWORD);
+    expect(signedIn.statusCode, signedIn.body).toBe(200);
+    expect(signedIn.json()).toMatchObject({ account: { handle: 'han.res', role: 'researcher' } });
+    const actions = (await hub.audit.recent(50)).map((e) => `${e.actor} ${e.action} ${e.outcome}`);
+    expect(actions).toContain('han.res account-sign-up success');
+    expect(actions).toContain('han.res sign-in denied');
+    // Only applicants' roles; a handle is an identifier, never the email; a taken handle is refused.
+    const asAdminRole = await signUp({ handle: 'mallory', role: 'admin', password: PASSWORD });
+    expect([asAdminRole.statusCode, codeOf(asAdminRole)]).toEqual([400, 'API_BAD_REQUEST']);
+    expect(codeOf(await signUp({ handle: applicant, role: 'developer', password: PASSWORD }))).toBe('ACCOUNT_INVALID');
+    expect(codeOf(await signUp({ handle: 'han.res', role: 'developer', password: PASSWORD }))).toBe('ACCOUNT_EXISTS');
+  });
+
+  it('answers 429 API_RATE_LIMITED with Retry-After past auth.signInPerMinute from one client, to that client only', async () => {
+    const from = (ip: string, url: string, payload: object) =>
+      app.inject({ method: 'POST', url, payload, remoteAddress: ip });
+    const spray = '203.0.113.9';
+    const { signInPerMinute } = hub.config.auth;
+    // One password tried across many names: the per-name lockout never trips, the per-client limit does.
+    for (let i = 0; i < signInPerMinute; i++) {
+      expect(codeOf(await from(spray, '/auth/login', { name: `user${i}`, password: PASSWORD }))).toBe(
+        'AUTH_SIGN_IN_FAILED',
+      );
+    }
+    const refused = await from(spray, '/auth/login', { name: 'one.more', password: PASSWORD });
+    expect([refused.statusCode, codeOf(refused)]).toEqual([429, 'API_RATE_LIMITED']);
+    const retryAfter = Number(refused.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    // Sign-up from that client is held back too; another client still signs in.
+    const signUp = { handle: 'x.y', role: 'developer', password: PASSWORD };
+    expect((await from(spray, '/auth/sign-up', signUp)).statusCode).toBe(429);
+    expect((await from('198.51.100.3', '/auth/login', { name: EMAIL, password: PASSWORD })).statusCode).toBe(200);
+    // Once the minute is over, it may try again.
+    clock.advance(retryAfter * 1000);
+    expect(codeOf(await from(spray, '/auth/login', { name: 'one.more', password: PASSWORD }))).toBe(
+      'AUTH_SIGN_IN_FAILED',
+    );
   });
 
   it('keeps argon2id hashes and never the password or the sign-in name in clear in the hub directory or its log', async () => {

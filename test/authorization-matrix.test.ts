@@ -61,6 +61,7 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   // Sign-in is how a credential is got; each sample is refused as bad input (400) before any account is looked at.
   'POST /auth/login': { allow: 'public', ...json({ name: 'someone' }) },
   'POST /auth/refresh': { allow: 'public', ...json({}) },
+  'POST /auth/sign-up': { allow: 'public', ...json({ handle: 'someone' }) },
   'GET /auth/options': { allow: 'public' },
   'GET /auth/oidc/start': { allow: 'public' },
   'GET /auth/oidc/callback': { allow: 'public', url: '/auth/oidc/callback?code=x&state=y' },
@@ -135,6 +136,11 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
     allow: ['researcher', 'developer'],
     url: '/projects/p-none/cohort/$run',
     ...json({ definition: COHORT }),
+  },
+  'POST /projects/:id/views/$tabulate': {
+    allow: ['researcher', 'developer'],
+    url: '/projects/p-none/views/$tabulate',
+    ...json({ view: 'encounter', rows: 'class_code' }),
   },
   'GET /outputs/awaiting-review': { allow: ['steward', 'admin'] },
   'GET /outputs/:id/content': { allow: ['steward', 'admin'], url: '/outputs/out_none/content' },

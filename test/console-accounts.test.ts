@@ -40,11 +40,18 @@ describeWithChromium('console sign-in with an account (chromium via playwright-c
     await context?.close();
   });
 
-  it('signs in with a password, creates an account on the Accounts page, and signs out at the hub', async () => {
+  it('signs up, signs in with a password, approves and creates accounts on the Accounts page, and signs out', async () => {
     context = await browser.newContext({ locale: 'en-GB' });
     page = await context.newPage();
     page.setDefaultTimeout(20_000);
     await page.goto(`${base}/`);
+    // A person asks for an account; it waits for an admin.
+    await page.locator('#sign-up-handle').fill('seo.applicant');
+    await page.locator('#sign-up-password').fill(PASSWORD);
+    await page.getByLabel('I am a').selectOption('developer');
+    await page.getByRole('button', { name: 'Ask for an account' }).click();
+    await page.getByRole('status').filter({ hasText: 'Account seo.applicant asked for' }).waitFor();
+    expect((await env.hub.accounts.registry.get('seo.applicant')).status).toBe('pending');
     await page.getByLabel('Sign-in name').fill('choi@cnuh.example.kr');
     await page.getByLabel('Password').fill('not the password at all');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -59,6 +66,10 @@ describeWithChromium('console sign-in with an account (chromium via playwright-c
 
     await page.getByRole('navigation').getByRole('link', { name: 'Accounts' }).click();
     await page.getByTestId('accounts').getByText('choi.admin').waitFor();
+    const applicant = page.getByTestId('accounts').locator('tr', { hasText: 'seo.applicant' });
+    await applicant.getByText('waiting for approval').waitFor();
+    await applicant.getByRole('button', { name: 'Approve' }).click();
+    await expect.poll(async () => (await env.hub.accounts.registry.get('seo.applicant')).status).toBe('active');
     await page.locator('#new-handle').fill('yoon.researcher');
     await page.locator('#new-password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Create an account' }).click();

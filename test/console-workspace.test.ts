@@ -14,8 +14,8 @@ const PNG = Buffer.from(
 );
 
 /**
- * Issue 16 in the browser on a research hub: a member runs a cohort in the workspace of an approved project and asks
- * to release a figure; the steward looks at it and releases it; the member downloads it.
+ * Issue 16 in the browser on a research hub: a member runs a cohort and counts people in a view in the workspace of
+ * an approved project, and asks to release a figure; the steward looks at it and releases it; the member downloads it.
  */
 describeWithChromium('project workspace and output checking in the console (chromium)', () => {
   const input = mkdtempSync(join(tmpdir(), 'hm-workspace-synth-'));
@@ -80,6 +80,11 @@ describeWithChromium('project workspace and output checking in the console (chro
     await nav.getByRole('link', { name: 'Workspace' }).click();
     await member.page.getByRole('button', { name: 'Run' }).click();
     await member.page.getByTestId('cohort-answer').getByText(`${REGION}:`).waitFor();
+    // A view counted inside the workspace: people by encounter class, as the gate publishes them.
+    await member.page.getByLabel('View (an approved table').fill('encounter');
+    await member.page.getByLabel('Rows: column').fill('class_code');
+    await member.page.getByRole('button', { name: 'Count', exact: true }).click();
+    await member.page.getByTestId('tabulation').getByRole('rowheader', { name: 'AMB' }).waitFor();
     await member.page.getByLabel('Title').fill('Survival curve');
     await member.page.getByLabel('Image (PNG or SVG)').setInputFiles(join(input, 'curve.png'));
     await member.page.getByRole('button', { name: 'Ask to release a figure' }).click();

@@ -125,6 +125,30 @@ describe('work inside an approved project across two hubs', () => {
     expect(codeOf(medication)).toBe('PROJECT_OUT_OF_SCOPE');
   });
 
+  it('counts the people of an approved view by an approved column, through the gate, and refuses the rest', async () => {
+    const tabulate = (body: object) => call('gyeonggi', 'ana', 'POST', `/projects/${projectId}/views/$tabulate`, body);
+    const res = await tabulate({ view: 'encounter', rows: 'class_code' });
+    expect(res.statusCode, res.body).toBe(200);
+    const table = res.json() as { rows: string[]; columns: string[]; cells: (number | null)[][]; total: number | null };
+    expect(table.rows).toContain('AMB');
+    expect(table.columns).toEqual(['all']);
+    // Published as the gate publishes: rounded to its base (5), nothing under the threshold, never more people
+    // than the hub holds.
+    for (const n of table.cells.flat()) if (n !== null) expect(n % 5 === 0 && n >= 10).toBe(true);
+    expect(table.total).toBeLessThanOrEqual(60);
+    expect(res.body).not.toContain('patient_key');
+    // A column with more categories than a tabulation may have (a person's key: one per person) is refused.
+    const keys = await tabulate({ view: 'encounter', rows: 'class_code', columns: 'patient_key' });
+    expect([keys.statusCode, codeOf(keys)]).toEqual([400, 'PROJECT_TABULATION_INVALID']);
+    // A column or a view the project was not approved for is refused.
+    const outside = await tabulate({ view: 'encounter', rows: 'class_code', columns: 'period_start' });
+    expect([outside.statusCode, codeOf(outside)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
+    const view = await tabulate({ view: 'observation', rows: 'code_code' });
+    expect([view.statusCode, codeOf(view)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
+    const actions = (await hubs.get('gyeonggi')!.audit.recent(20)).map((e) => `${e.actor} ${e.action} ${e.outcome}`);
+    expect(actions).toContain('ana project-view-tabulate success');
+  });
+
   it('has no workspace on a data hub: members work from the research hub that hosts the project', async () => {
     const res = await call('gwangju', 'ana', 'POST', `/projects/${projectId}/cohort/$run`, { definition: OUTPATIENTS });
     expect(res.statusCode).toBe(404);

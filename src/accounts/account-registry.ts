@@ -9,7 +9,11 @@ import type { Database, Migration } from '../store/index.js';
 import type { AccountKeys } from './account-keys.js';
 import { oidcSubjectHash, signInNameHash } from './account-keys.js';
 
-export type AccountStatus = 'active' | 'disabled';
+/** `pending`: made by its holder's own sign-up, it signs in only once an admin makes it active. */
+export type AccountStatus = 'active' | 'disabled' | 'pending';
+
+/** The roles a person may ask for at sign-up: applicants for projects. Every other role is given by an admin. */
+export const SIGN_UP_ROLES: readonly Role[] = ['researcher', 'developer'];
 
 /** An account as admins see it: never its password hash, sign-in name or OpenID subject (only whether it has them). */
 export interface Account {
@@ -118,14 +122,30 @@ export class AccountRegistry {
     private readonly auth: AuthConfig,
   ) {}
 
-  /** Make an account; `signInName` (default: the handle) and `password` make it a local account. */
-  async create(input: { handle: string; role: Role; signInName?: string; password?: string }): Promise<Account> {
+  /**
+   * Make an account; `signInName` (default: the handle) and `password` make it a local account. `status` is
+   * `active` unless given (`pending` for a person's own sign-up).
+   */
+  async create(input: {
+    handle: string;
+    role: Role;
+    signInName?: string;
+    password?: string;
+    status?: AccountStatus;
+  }): Promise<Account> {
     const handle = checkHandle(input.handle);
     checkRole(input.role);
     const passwordHash = input.password === undefined ? null : await this.hashPassword(input.password);
     const nameHash =
       input.password === undefined ? null : signInNameHash(this.keys, checkSignInName(input.signInName ?? handle));
-    return this.insert({ handle, role: input.role, nameHash, oidcHash: null, passwordHash });
+    return this.insert({
+      handle,
+      role: input.role,
+      nameHash,
+      oidcHash: null,
+      passwordHash,
+      status: input.status ?? 'active',
+    });
   }
 
   /**
@@ -144,7 +164,14 @@ export class AccountRegistry {
     for (let n = 0; ; n++) {
       const handle = n === 0 ? handleHint : `${handleHint}-${randomBytes(3).toString('hex')}`;
       try {
-        const account = await this.insert({ handle, role, nameHash: null, oidcHash, passwordHash: null });
+        const account = await this.insert({
+          handle,
+          role,
+          nameHash: null,
+          oidcHash,
+          passwordHash: null,
+          status: 'active',
+        });
         return { account, created: true };
       } catch (e) {
         if (!(e instanceof HealthmeshError && e.code === 'ACCOUNT_EXISTS') || n > 5) throw e;
@@ -158,6 +185,7 @@ export class AccountRegistry {
     nameHash: string | null;
     oidcHash: string | null;
     passwordHash: string | null;
+    status: AccountStatus;
   }): Promise<Account> {
     const id = randomBytes(12).toString('base64url'); // ACCOUNT_ID
     const now = this.clock.now();
@@ -170,8 +198,8 @@ export class AccountRegistry {
         throw new HealthmeshError('ACCOUNT_EXISTS', `an account with handle '${a.handle}' or that sign-in exists`);
       await t.run(
         `INSERT INTO account (id, handle, name_hash, oidc_hash, role, status, password_hash, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $7)`,
-        [id, a.handle, a.nameHash, a.oidcHash, a.role, a.passwordHash, now],
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
+        [id, a.handle, a.nameHash, a.oidcHash, a.role, a.status, a.passwordHash, now],
       );
     });
     return this.get(id);
@@ -196,7 +224,9 @@ export class AccountRegistry {
     if (!row) throw new HealthmeshError('ACCOUNT_UNKNOWN', 'no account has that id or handle');
     if (changes.role !== undefined) checkRole(changes.role);
     if (changes.status !== undefined && changes.status !== 'active' && changes.status !== 'disabled')
-      throw new HealthmeshError('ACCOUNT_INVALID', 'status must be active or disabled', { path: 'status' });
+      throw new HealthmeshError('ACCOUNT_INVALID', 'status must be active (approve, enable) or disabled', {
+        path: 'status',
+      });
     const passwordHash = changes.password === undefined ? undefined : await this.hashPassword(changes.password);
     if (passwordHash !== undefined && row.name_hash === null)
       throw new HealthmeshError('ACCOUNT_INVALID', 'this account signs in through the OpenID Provider only', {
@@ -245,6 +275,8 @@ export class AccountRegistry {
       await this.recordFailure(nameHash, now);
       throw signInError('AUTH_SIGN_IN_FAILED', 'the sign-in name or password is wrong', who);
     }
+    if (who.status === 'pending')
+      throw signInError('AUTH_ACCOUNT_PENDING', 'this account waits for an admin to approve it', who);
     if (who.status !== 'active') throw signInError('AUTH_ACCOUNT_DISABLED', 'this account is disabled', who);
     await this.db.run('DELETE FROM account_lockout WHERE name_hash = $1', [nameHash]);
     return who;
@@ -304,7 +336,7 @@ function decoyHash(): Promise<string> {
 /** A refused sign-in, carrying the account it was for (if any) for the audit entry, never for the caller. */
 export class SignInRefused extends HealthmeshError {
   constructor(
-    code: 'AUTH_ACCOUNT_LOCKED' | 'AUTH_SIGN_IN_FAILED' | 'AUTH_ACCOUNT_DISABLED',
+    code: 'AUTH_ACCOUNT_LOCKED' | 'AUTH_SIGN_IN_FAILED' | 'AUTH_ACCOUNT_DISABLED' | 'AUTH_ACCOUNT_PENDING',
     message: string,
     readonly account: Account | undefined,
   ) {
@@ -313,7 +345,7 @@ export class SignInRefused extends HealthmeshError {
 }
 
 function signInError(
-  code: 'AUTH_ACCOUNT_LOCKED' | 'AUTH_SIGN_IN_FAILED' | 'AUTH_ACCOUNT_DISABLED',
+  code: 'AUTH_ACCOUNT_LOCKED' | 'AUTH_SIGN_IN_FAILED' | 'AUTH_ACCOUNT_DISABLED' | 'AUTH_ACCOUNT_PENDING',
   message: string,
   account: Account | undefined,
 ): SignInRefused {

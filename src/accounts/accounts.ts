@@ -3,7 +3,14 @@ import type { HubContext, HubModule } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
 import { accountsKeyPath, openAccountKeys } from './account-keys.js';
 import type { Account, AccountChanges } from './account-registry.js';
-import { ACCOUNT_ID, AccountRegistry, accountMigrations, isHandle, SignInRefused } from './account-registry.js';
+import {
+  ACCOUNT_ID,
+  AccountRegistry,
+  accountMigrations,
+  isHandle,
+  SIGN_UP_ROLES,
+  SignInRefused,
+} from './account-registry.js';
 import { OidcSignIn } from './oidc-sign-in.js';
 import type { SessionTokens } from './session-tokens.js';
 import { SessionTokensIssuer } from './session-tokens.js';
@@ -148,6 +155,24 @@ export class Accounts {
     return this.audited(actor, 'account-create', auditTarget(input.handle), async () => {
       const account = await this.registry.create(input);
       return { result: account, detail: { id: account.id, role: account.role } };
+    });
+  }
+
+  /**
+   * A person's own sign-up as an applicant (researcher or developer; citizens enrol with a code from their
+   * source): a local account that stays `pending`, unable to sign in, until an admin makes it active. Audited with
+   * the handle and role, never the sign-in name or password.
+   */
+  async signUp(input: { handle: string; role: Role; signInName?: string; password: string }): Promise<Account> {
+    const actor = isHandle(input.handle) ? input.handle : 'anonymous';
+    return this.audited(actor, 'account-sign-up', auditTarget(input.handle), async () => {
+      if (!SIGN_UP_ROLES.includes(input.role)) {
+        throw new HealthmeshError('ACCOUNT_INVALID', `a sign-up asks for one of ${SIGN_UP_ROLES.join(', ')}`, {
+          path: 'role',
+        });
+      }
+      const account = await this.registry.create({ ...input, status: 'pending' });
+      return { result: account, detail: { id: account.id, role: account.role, status: account.status } };
     });
   }
 

@@ -56,10 +56,12 @@ export interface HubConfig {
 /**
  * Sign-in of accounts. `sessionMinutes`: the life of an access token; `refreshHours`: of a session's refresh token
  * (each use rotates it); `maxFailedSignIns` failures in a row lock a sign-in name for `lockoutMinutes`;
- * `minPasswordLength`: the shortest password accepted.
+ * `minPasswordLength`: the shortest password accepted; `signInPerMinute`: the most sign-in and sign-up attempts one
+ * client address may make in a minute.
  */
 export interface AuthConfig {
   sessionMinutes: number;
+  signInPerMinute: number;
   refreshHours: number;
   maxFailedSignIns: number;
   lockoutMinutes: number;
@@ -186,7 +188,16 @@ export function defaultConfig(name: string): HubConfig {
     // is mostly noise (its expectation without drift is about (bins − 1)/n).
     validation: { driftPsiLimit: 0.2, driftMinPredictions: 100, driftWindowDays: 30 },
     // 15-minute access tokens (a stolen one is short-lived; the console refreshes before expiry), 12-hour sessions.
-    auth: { sessionMinutes: 15, refreshHours: 12, maxFailedSignIns: 5, lockoutMinutes: 15, minPasswordLength: 12 },
+    // 30 sign-ins a minute per client: a person retyping a password never reaches it, a script spraying one password
+    // over many names (which the per-name lockout never sees) is slowed to 30 names a minute.
+    auth: {
+      sessionMinutes: 15,
+      refreshHours: 12,
+      maxFailedSignIns: 5,
+      lockoutMinutes: 15,
+      minPasswordLength: 12,
+      signInPerMinute: 30,
+    },
     // Entries after the newest checkpoint are guarded by `audit.head` alone: 1,000 bounds that gap at about one
     // signature per 1,000 entries.
     audit: { checkpointEvery: 1000 },
@@ -306,7 +317,14 @@ const OIDC_ROLES = ['steward', 'researcher', 'developer', 'validator', 'citizen'
 function parseAuth(s: Record<string, unknown>, base: AuthConfig, fail: (path: string, expected: string) => never) {
   const { oidc, ...numbers } = s;
   const auth = { ...base, ...numbers } as Record<string, unknown>;
-  for (const key of ['sessionMinutes', 'refreshHours', 'maxFailedSignIns', 'lockoutMinutes', 'minPasswordLength']) {
+  for (const key of [
+    'sessionMinutes',
+    'refreshHours',
+    'maxFailedSignIns',
+    'lockoutMinutes',
+    'minPasswordLength',
+    'signInPerMinute',
+  ]) {
     if (!Number.isInteger(auth[key]) || (auth[key] as number) < 1) fail(`auth.${key}`, 'a positive integer');
   }
   const unknownKey = Object.keys(auth).find((k) => !(k in base) && k !== 'oidc');

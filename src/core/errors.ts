@@ -109,6 +109,10 @@ export const ERROR_CODES = {
     text: 'too many failed sign-ins in a row: the sign-in name is locked for auth.lockoutMinutes or until an admin unlocks it',
   },
   AUTH_ACCOUNT_DISABLED: { kind: 'unauthenticated', text: 'the account was disabled by an admin' },
+  AUTH_ACCOUNT_PENDING: {
+    kind: 'unauthenticated',
+    text: 'the account was made by its own sign-up and waits for an admin to approve it',
+  },
   AUTH_OIDC_FAILED: {
     kind: 'unauthenticated',
     text: "sign-in through the hospital's OpenID Provider failed (state, nonce, code or token refused)",
@@ -122,7 +126,7 @@ export const ERROR_CODES = {
   },
   API_RATE_LIMITED: {
     kind: 'rate-limited',
-    text: 'a token sent more requests than server.rateLimitPerMinute allows; retry after the time the answer names',
+    text: 'a token sent more requests than server.rateLimitPerMinute allows, or a client more sign-ins than auth.signInPerMinute; retry after the time the answer names',
   },
   API_NOT_SUPPORTED: { kind: 'input', text: 'the operation or search parameter is not supported' },
   EXPORT_UNKNOWN_JOB: { kind: 'not-found', text: 'no export job has that id' },
@@ -347,6 +351,10 @@ export const ERROR_CODES = {
     text: "this hub holds no linkage key, so a citizen's choice made at another hub cannot find their records here",
   },
   MYDATA_RECORD_TOO_LARGE: { kind: 'too-large', text: "a citizen's record holds more resources than one download may" },
+  PROJECT_TABULATION_INVALID: {
+    kind: 'input',
+    text: 'a workspace tabulation names a column its view lacks, or a column with more categories than a tabulation may have',
+  },
   OUTPUT_INVALID: {
     kind: 'input',
     text: 'a requested output is malformed: a ragged table, bad base64, an image not of its type',

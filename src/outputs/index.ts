@@ -1,7 +1,7 @@
 export type { OutputRecord, OutputStatus, ReleasedOutput } from './output-airlock.js';
 export { OutputAirlock } from './output-airlock.js';
 export type { OutputCheck, OutputContent } from './output-check.js';
-export { checkOutput, outputContent } from './output-check.js';
+export { checkOutput, differencingGap, outputContent } from './output-check.js';
 export {
   MAX_OUTPUT_BYTES,
   MAX_OUTPUT_CELLS,

@@ -60,7 +60,7 @@ describe('output airlock of project workspaces', () => {
       status: 'released',
       requester: 'r-kim',
       projectId: 'prj-1',
-      rules: ['threshold', 'complementary'],
+      rules: ['threshold', 'complementary', 'differencing'],
       decidedBy: 'automatic check',
       source: SOURCE,
     });
@@ -85,6 +85,47 @@ describe('output airlock of project workspaces', () => {
     expect(denied[0]!.detail).toContain('threshold');
   });
 
+  it('refuses a table that, with one already out of the project, isolates fewer people than the threshold', async () => {
+    // The released cohort less one person (a woman aged 60+): subtracted, the two tables would describe her alone.
+    const lessOne: OutputRequestBody = {
+      ...WIDE,
+      title: 'Diabetes by age band and sex, transfers excluded',
+      table: {
+        rows: ['40-59', '60+'],
+        columns: ['female', 'male'],
+        cells: [
+          [41, 38],
+          [56, 62],
+        ],
+      },
+    };
+    const error = await hub.outputs.request(researcher, 'prj-1', lessOne).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'OUTPUT_REFUSED' });
+    expect((error as Error).message).not.toMatch(/\d/);
+    const denied = await hub.db.all<{ detail: string }>(
+      "SELECT CAST(detail AS VARCHAR) AS detail FROM audit_log WHERE action = 'output-request' AND outcome = 'denied' ORDER BY seq DESC",
+    );
+    expect(denied[0]!.detail).toContain('differencing');
+    // The same table again, and another of the same layout far from it, still leave; so does the pair elsewhere,
+    // since each project is checked against its own outputs.
+    expect((await hub.outputs.request(researcher, 'prj-1', WIDE)).status).toBe('released');
+    const other: OutputRequestBody = {
+      ...WIDE,
+      title: 'Hypertension by age band and sex',
+      table: {
+        rows: ['40-59', '60+'],
+        columns: ['female', 'male'],
+        cells: [
+          [80, 20],
+          [15, 90],
+        ],
+      },
+    };
+    expect((await hub.outputs.request(researcher, 'prj-1', other)).status).toBe('released');
+    expect((await hub.outputs.request(researcher, 'prj-4', lessOne)).status).toBe('released');
+    expect((await hub.outputs.list('prj-1')).map((o) => o.title)).not.toContain(lessOne.title);
+  });
+
   it('sends a figure to a steward, who releases it; only then may it be downloaded', async () => {
     const asked = await hub.outputs.request(researcher, 'prj-1', {
       kind: 'figure',
@@ -106,7 +147,7 @@ describe('output airlock of project workspaces', () => {
       status: 'released',
       decidedBy: 's-lee',
       comment: 'curve only',
-      rules: ['threshold', 'complementary', 'output-review'],
+      rules: ['threshold', 'complementary', 'differencing', 'output-review'],
     });
     const { body, mediaType } = await hub.outputs.download(asked.id);
     expect(mediaType).toBe('image/png');

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { AuditLog, Principal } from '../access/index.js';
 import type { Clock } from '../core/index.js';
 import { csvField, HealthmeshError } from '../core/index.js';
-import type { DisclosureRule, Released, ReleasedTable, ReleaseGate } from '../privacy/index.js';
+import type { CountTable, DisclosureRule, Released, ReleasedTable, ReleaseGate } from '../privacy/index.js';
 import type { Database } from '../store/index.js';
-import { checkOutput, outputContent } from './output-check.js';
+import { checkOutput, differencingGap, outputContent } from './output-check.js';
 import type { OutputDecisionBody, OutputRequestBody } from './output-schema.js';
 
 export type OutputStatus = 'released' | 'awaiting-review' | 'denied';
@@ -79,25 +79,31 @@ export class OutputAirlock {
     const content = outputContent(body);
     const check = checkOutput(body, this.gate);
     const target = `project/${projectId}/outputs`;
-    if (check.verdict === 'refuse') {
+    const refuse = async (rule: DisclosureRule, reason: string): Promise<never> => {
       await this.audit.append({
         actor: principal.name,
         action: 'output-request',
         target,
         outcome: 'denied',
-        detail: { kind: body.kind, rule: check.rule, sha256: content.sha256 },
+        detail: { kind: body.kind, rule, sha256: content.sha256 },
       });
-      throw new HealthmeshError('OUTPUT_REFUSED', `this output may not leave the workspace: ${check.reason}`);
-    }
+      throw new HealthmeshError('OUTPUT_REFUSED', `this output may not leave the workspace: ${reason}`);
+    };
+    if (check.verdict === 'refuse') return refuse(check.rule, check.reason);
     const id = `out_${randomBytes(9).toString('base64url')}`;
     const now = this.clock.now();
     const released = check.verdict === 'release' ? JSON.stringify(check.table.value) : null;
     const status: OutputStatus = check.verdict === 'release' ? 'released' : 'awaiting-review';
-    await this.db.transaction(async (tx) => {
+    const counts = body.table as CountTable | undefined;
+    const rules: DisclosureRule[] = counts === undefined ? check.rules : [...check.rules, 'differencing'];
+    // The comparison with what already left and the insert are one transaction, so two near-identical outputs
+    // asked for at once cannot both pass.
+    const differs = await this.db.transaction(async (tx) => {
+      if (counts !== undefined && (await this.isolatesFew(tx, projectId, counts))) return true;
       await tx.run(
         `INSERT INTO output_request (id, project_id, requester, kind, title, media_type, content, content_sha256,
-           source, rules, status, released, requested_at, decided_by, decided_at, comment)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+           source, rules, status, released, requested_at, decided_by, decided_at, comment, counts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
         [
           id,
           projectId,
@@ -108,13 +114,14 @@ export class OutputAirlock {
           content.content,
           content.sha256,
           JSON.stringify(body.source),
-          JSON.stringify(check.rules),
+          JSON.stringify(rules),
           status,
           released,
           now,
           check.verdict === 'release' ? 'automatic check' : null,
           check.verdict === 'release' ? now : null,
           check.verdict === 'release' ? 'every count passed the release gate' : null,
+          counts === undefined ? null : JSON.stringify(counts),
         ],
       );
       await this.audit.append(
@@ -127,8 +134,34 @@ export class OutputAirlock {
         },
         tx,
       );
+      return false;
     });
+    if (differs) {
+      return refuse(
+        'differencing',
+        'with an output already released or waiting from this project, the difference would isolate fewer people than the threshold; widen the cohort or the bands',
+      );
+    }
     return this.get(id);
+  }
+
+  /**
+   * The check against what already left the project (or waits for a steward): an earlier output's counts with the
+   * same rows and columns whose every cell, margin and total is within the threshold of this one's, and differs
+   * somewhere. Two populations that differ by k people give counts that differ by at most k everywhere, so a pair
+   * whose difference isolates fewer than the threshold always looks like this; unrelated tables of one layout
+   * rarely do (some cell differs by more). Figures' counts are compared as they were asked for, before any decision.
+   */
+  private async isolatesFew(tx: Database, projectId: string, counts: CountTable): Promise<boolean> {
+    const earlier = await tx.all<{ counts: string }>(
+      `SELECT counts FROM output_request WHERE project_id = $1 AND counts IS NOT NULL AND status <> 'denied'`,
+      [projectId],
+    );
+    const t = this.gate.policy.threshold;
+    return earlier.some((e) => {
+      const gap = differencingGap(JSON.parse(e.counts) as CountTable, counts);
+      return gap !== undefined && gap > 0 && gap < t;
+    });
   }
 
   /** A steward's decision on an output waiting for review: released (through the gate's reviewed release) or denied. */

@@ -80,6 +80,31 @@ export function checkOutput(body: OutputRequestBody, gate: ReleaseGate): OutputC
   };
 }
 
+/**
+ * How far two count tables of the same layout are apart: the largest difference of any cell, row or column total or
+ * the grand total, or undefined when their rows or columns differ (not comparable cell by cell).
+ */
+export function differencingGap(a: CountTable, b: CountTable): number | undefined {
+  const same = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  if (!same(a.rows, b.rows) || !same(a.columns, b.columns)) return undefined;
+  const cell = (t: CountTable, r: number, c: number) => t.cells[r]?.[c] ?? 0;
+  const sum = (xs: readonly number[]) => xs.reduce((s, v) => s + v, 0);
+  let gap = 0;
+  const columnTotals = (t: CountTable) => t.columns.map((_, c) => sum(t.rows.map((_, r) => cell(t, r, c))));
+  a.rows.forEach((_, r) => {
+    a.columns.forEach((_, c) => {
+      gap = Math.max(gap, Math.abs(cell(a, r, c) - cell(b, r, c)));
+    });
+    gap = Math.max(gap, Math.abs(sum(a.cells[r] ?? []) - sum(b.cells[r] ?? [])));
+  });
+  const ca = columnTotals(a);
+  const cb = columnTotals(b);
+  ca.forEach((v, c) => {
+    gap = Math.max(gap, Math.abs(v - (cb[c] ?? 0)));
+  });
+  return Math.max(gap, Math.abs(sum(ca) - sum(cb)));
+}
+
 function checkTableShape(table: CountTable, path: string): void {
   if (table.cells.length !== table.rows.length) {
     throw new HealthmeshError('OUTPUT_INVALID', 'cells must have one row per entry of rows', {

@@ -89,4 +89,11 @@ export const outputMigrations: readonly Migration[] = [
       'CREATE INDEX output_request_project ON output_request (project_id, requested_at)',
     ],
   },
+  {
+    module: 'outputs',
+    version: 2,
+    name: 'the counts of each output, to check later outputs against what left the project',
+    // `counts`: the requested count table of a table or of a figure that carries one (JSON), else null.
+    statements: ['ALTER TABLE output_request ADD COLUMN counts VARCHAR'],
+  },
 ];

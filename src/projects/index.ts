@@ -28,3 +28,5 @@ export type {
 export { projectMigrations } from './project-schema.js';
 export type { ProjectUse } from './project-uses.js';
 export { ProjectUses } from './project-uses.js';
+export type { TabulationRequest } from './workspace-tabulation.js';
+export { MAX_TABULATION_COLUMNS, MAX_TABULATION_ROWS, tabulateInWorkspace } from './workspace-tabulation.js';

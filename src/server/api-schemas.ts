@@ -321,7 +321,9 @@ export const AccountView = Type.Object({
   id: Text('account id'),
   handle: Text('the name shown in audit, projects and the console'),
   role: RoleName,
-  status: Type.Union([Type.Literal('active'), Type.Literal('disabled')]),
+  status: Type.Union([Type.Literal('active'), Type.Literal('disabled'), Type.Literal('pending')], {
+    description: 'pending: made by its own sign-up, waiting for an admin to make it active',
+  }),
   password: Type.Boolean({ description: 'signs in with a password' }),
   oidc: Type.Boolean({ description: 'signs in through the OpenID Provider' }),
   lockedUntil: Type.Union([Text('until when its sign-in name is locked'), Type.Null()]),
@@ -348,6 +350,23 @@ export const AccountPatchBody = Type.Object(
   },
   { additionalProperties: false, minProperties: 1 },
 );
+export const SignUpBody = Type.Object(
+  {
+    handle: Text('an identifier: lower-case letters, digits, . _ -; not an email', { minLength: 1, maxLength: 63 }),
+    role: Type.Union([Type.Literal('researcher'), Type.Literal('developer')], {
+      description: 'an applicant for projects; other roles are given by an admin',
+    }),
+    signInName: Type.Optional(Text('the name signed in with (default: the handle); stored only as a keyed hash')),
+    password: Text('at least auth.minPasswordLength characters', { minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+export const SignUpAnswer = Type.Object({
+  handle: Text('the handle asked for'),
+  role: RoleName,
+  status: Type.Literal('pending', { description: 'it signs in once an admin approves it' }),
+});
+export type SignUp = Static<typeof SignUpBody>;
 export type AccountCreate = Static<typeof AccountCreateBody>;
 export type AccountPatch = Static<typeof AccountPatchBody>;
 

@@ -4,7 +4,18 @@ import type { SessionTokens } from '../../accounts/index.js';
 import { OIDC_COOKIE } from '../../accounts/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import type { Hub } from '../../hub/index.js';
-import { AuthOptions, LoginBody, Me, OidcCallbackQuery, RefreshBody, SessionAnswer } from '../api-schemas.js';
+import type { SignUp } from '../api-schemas.js';
+import {
+  AuthOptions,
+  LoginBody,
+  Me,
+  OidcCallbackQuery,
+  RefreshBody,
+  SessionAnswer,
+  SignUpAnswer,
+  SignUpBody,
+} from '../api-schemas.js';
+import { SignInLimit } from '../sign-in-limit.js';
 
 /** The console's page a finished OpenID sign-in returns to: the refresh token (spent at once) rides in the fragment. */
 const CONSOLE = '/';
@@ -12,20 +23,47 @@ const CONSOLE = '/';
 /**
  * Sign-in, refresh, sign-out and the caller's identity (docs/accounts.md). Sign-in and refresh are public (they are
  * how a credential is got) and audited by the accounts module itself, success and refusal alike, without the
- * password or the sign-in name; a refused one is 401 with its code and no hint beyond it.
+ * password or the sign-in name; a refused one is 401 with its code and no hint beyond it. Sign-in attempts are
+ * limited per client address (`auth.signInPerMinute`, sign-in-limit.ts) on top of the per-name lockout.
  */
 export function authRoutes(ctx: { hub: Hub }) {
   const { hub } = ctx;
   const { accounts } = hub;
   return async (app: FastifyInstance) => {
     const publicRoute = { allow: 'public' } as const;
+    const limit = new SignInLimit(hub.config.auth.signInPerMinute, hub.clock);
     app.post<{ Body: { name: string; password: string } }>(
       '/auth/login',
-      { config: publicRoute, schema: { body: LoginBody, response: { 200: SessionAnswer } } },
+      {
+        config: publicRoute,
+        preHandler: limit.check,
+        schema: { body: LoginBody, response: { 200: SessionAnswer } },
+      },
       async (req) => {
         req.auditedByRoute = true;
         const { account, ...tokens } = await accounts.signIn(req.body.name, req.body.password);
         return answer(tokens, { id: account.id, handle: account.handle, role: account.role });
+      },
+    );
+    // A person's own sign-up as an applicant: the account waits for an admin (docs/accounts.md). Limited per client
+    // like sign-in, since it too is open to anyone and costs an argon2id hash.
+    app.post<{ Body: SignUp }>(
+      '/auth/sign-up',
+      {
+        config: publicRoute,
+        preHandler: limit.check,
+        schema: { body: SignUpBody, response: { 201: SignUpAnswer } },
+      },
+      async (req, reply) => {
+        req.auditedByRoute = true;
+        const { handle, role, signInName, password } = req.body;
+        const account = await accounts.signUp({
+          handle,
+          role,
+          password,
+          ...(signInName !== undefined && { signInName }),
+        });
+        return reply.code(201).send({ handle: account.handle, role: account.role, status: 'pending' });
       },
     );
     app.post<{ Body: { refreshToken: string } }>(

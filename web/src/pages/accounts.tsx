@@ -55,7 +55,12 @@ export function AccountsPage() {
                 },
                 {
                   label: t('accountStatus'),
-                  cell: (a) => (a.status === 'active' ? t('statusActive') : t('statusDisabled')),
+                  cell: (a) =>
+                    a.status === 'active'
+                      ? t('statusActive')
+                      : a.status === 'pending'
+                        ? t('statusPending')
+                        : t('statusDisabled'),
                 },
                 {
                   label: t('accountSignIn'),
@@ -70,7 +75,11 @@ export function AccountsPage() {
                         type="button"
                         onClick={() => change(a, { status: a.status === 'active' ? 'disabled' : 'active' })}
                       >
-                        {a.status === 'active' ? t('accountDisable') : t('accountEnable')}
+                        {a.status === 'active'
+                          ? t('accountDisable')
+                          : a.status === 'pending'
+                            ? t('accountApprove')
+                            : t('accountEnable')}
                       </button>
                       {a.lockedUntil && (
                         <button type="button" onClick={() => change(a, { unlock: true })}>

@@ -10,6 +10,7 @@ const REFUSALS: Record<string, MessageKey> = {
   AUTH_SIGN_IN_FAILED: 'badPassword',
   AUTH_ACCOUNT_LOCKED: 'accountLocked',
   AUTH_ACCOUNT_DISABLED: 'accountDisabled',
+  AUTH_ACCOUNT_PENDING: 'accountPending',
   AUTH_OIDC_FAILED: 'oidcFailed',
 };
 
@@ -60,7 +61,13 @@ export function LoginPage({ onSignedIn, refusal }: { onSignedIn: () => void; ref
     } catch (err) {
       const refused = err instanceof ApiError && err.status === 401;
       setError(
-        !refused ? (err as ApiError) : token.trim() !== '' ? t('badToken') : t(REFUSALS[err.code] ?? 'badPassword'),
+        err instanceof ApiError && err.status === 429
+          ? t('tooManySignIns')
+          : !refused
+            ? (err as ApiError)
+            : token.trim() !== ''
+              ? t('badToken')
+              : t(REFUSALS[err.code] ?? 'badPassword'),
       );
     } finally {
       setBusy(false);
@@ -82,23 +89,99 @@ export function LoginPage({ onSignedIn, refusal }: { onSignedIn: () => void; ref
     </>
   );
   return (
-    <form class="card login" onSubmit={submit}>
-      <h1>{t('loginTitle')}</h1>
-      <p>{t('loginPasswordHelp')}</p>
-      {field('signin-name', 'signInName', name, setName)}
-      {field('password', 'password', password, setPassword, 'password')}
-      {oidc && (
-        <p>
-          <a class="button" href="/auth/oidc/start">
-            {t('signInWithHospital')}
-          </a>
-        </p>
-      )}
-      <p>{t('loginHelp')}</p>
-      {field('token', 'token', token, setToken, 'password')}
-      <button type="submit" disabled={busy || (!usePassword && token.trim() === '')}>
-        {busy ? t('signingIn') : t('signIn')}
+    <>
+      <form class="card login" onSubmit={submit}>
+        <h1>{t('loginTitle')}</h1>
+        <p>{t('loginPasswordHelp')}</p>
+        {field('signin-name', 'signInName', name, setName)}
+        {field('password', 'password', password, setPassword, 'password')}
+        {oidc && (
+          <p>
+            <a class="button" href="/auth/oidc/start">
+              {t('signInWithHospital')}
+            </a>
+          </p>
+        )}
+        <p>{t('loginHelp')}</p>
+        {field('token', 'token', token, setToken, 'password')}
+        <button type="submit" disabled={busy || (!usePassword && token.trim() === '')}>
+          {busy ? t('signingIn') : t('signIn')}
+        </button>
+        {error && <ErrorBox error={error} />}
+      </form>
+      <SignUpForm />
+    </>
+  );
+}
+
+/** A person's own sign-up as an applicant: the account waits for an admin (docs/accounts.md). */
+function SignUpForm() {
+  const { t } = useI18n();
+  const [handle, setHandle] = useState('');
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [role, setRole] = useState<'researcher' | 'developer'>('researcher');
+  const [done, setDone] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    setDone(null);
+    try {
+      const made = await api<{ handle: string }>(
+        '/auth/sign-up',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            handle: handle.trim(),
+            role,
+            password,
+            ...(name.trim() !== '' && { signInName: name.trim() }),
+          }),
+        },
+        null,
+      );
+      setDone(t('signedUp', { handle: made.handle }));
+      setPassword('');
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 429 ? t('tooManySignIns') : (err as ApiError));
+    }
+  };
+  const input = (id: string, value: string, set: (v: string) => void, type = 'text') => (
+    <input
+      id={id}
+      name={id}
+      type={type}
+      autocomplete={type === 'password' ? 'new-password' : 'off'}
+      value={value}
+      onInput={(e) => set((e.currentTarget as HTMLInputElement).value)}
+    />
+  );
+  return (
+    <form class="card login" onSubmit={submit} aria-labelledby="sign-up-title">
+      <h2 id="sign-up-title">{t('signUpTitle')}</h2>
+      <p>{t('signUpHelp')}</p>
+      <label for="sign-up-handle">{t('accountHandle')}</label>
+      {input('sign-up-handle', handle, setHandle)}
+      <small>{t('accountHandleHelp')}</small>
+      <label for="sign-up-name">{t('signUpName')}</label>
+      {input('sign-up-name', name, setName)}
+      <label for="sign-up-password">{t('signUpPassword')}</label>
+      {input('sign-up-password', password, setPassword, 'password')}
+      <label for="sign-up-role">{t('signUpRole')}</label>
+      <select
+        id="sign-up-role"
+        value={role}
+        onChange={(e) => setRole((e.currentTarget as HTMLSelectElement).value as 'researcher' | 'developer')}
+      >
+        <option value="researcher">{t('roleResearcher')}</option>
+        <option value="developer">{t('roleDeveloper')}</option>
+      </select>
+      <button type="submit" disabled={handle.trim() === '' || password === ''}>
+        {t('signUp')}
       </button>
+      {done && <p role="status">{done}</p>}
       {error && <ErrorBox error={error} />}
     </form>
   );

@@ -107,6 +107,94 @@ function Outputs({ projectId, round }: { projectId: string; round: number }) {
   );
 }
 
+/** A view tabulated inside the workspace: people counted by approved columns, as the release gate publishes them. */
+function Tabulation({ base, askOutput }: { base: string; askOutput: (body: unknown) => Promise<void> }) {
+  const { t } = useI18n();
+  const [view, setView] = useState('');
+  const [rows, setRows] = useState('');
+  const [columns, setColumns] = useState('');
+  const [table, setTable] = useState<ReleasedTable | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    setTable(null);
+    try {
+      setTable(
+        await postJson<ReleasedTable>(`${base}/views/$tabulate`, {
+          view: view.trim(),
+          rows: rows.trim(),
+          ...(columns.trim() !== '' && { columns: columns.trim() }),
+        }),
+      );
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  const text = (label: MessageKey, value: string, set: (v: string) => void) => (
+    <label class="field">
+      {t(label)}
+      <input value={value} onInput={(e) => set((e.currentTarget as HTMLInputElement).value)} />
+    </label>
+  );
+  return (
+    <Section title={t('tabulateView')} id="tabulate-view">
+      <form onSubmit={submit}>
+        {text('tabulateViewName', view, setView)}
+        {text('tabulateRows', rows, setRows)}
+        {text('tabulateColumns', columns, setColumns)}
+        <button type="submit" disabled={view.trim() === '' || rows.trim() === ''}>
+          {t('tabulate')}
+        </button>
+      </form>
+      {table && (
+        <>
+          <table data-testid="tabulation">
+            <thead>
+              <tr>
+                <th />
+                {table.columns.map((c) => (
+                  <th key={c} scope="col">
+                    {c}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {table.rows.map((r, i) => (
+                <tr key={r}>
+                  <th scope="row">{r}</th>
+                  {table.columns.map((c, j) => (
+                    <td key={c}>
+                      <Count value={table.cells[i]?.[j] ?? null} />
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {table.cells.every((row) => row.every((c) => c !== null)) && (
+            <button
+              type="button"
+              onClick={() =>
+                void askOutput({
+                  kind: 'table',
+                  title: `${view.trim()}: ${rows.trim()}${columns.trim() === '' ? '' : ` × ${columns.trim()}`}`,
+                  table: { rows: table.rows, columns: table.columns, cells: table.cells },
+                  source: { analysis: 'view', reference: view.trim() },
+                })
+              }
+            >
+              {t('askReleaseTable')}
+            </button>
+          )}
+        </>
+      )}
+      {error && <ErrorBox error={error} />}
+    </Section>
+  );
+}
+
 /** One approved project's workspace: run a cohort across its hubs, ask for outputs, follow them. */
 function ProjectWorkspace({ project }: { project: ProjectView }) {
   const { t } = useI18n();
@@ -201,6 +289,7 @@ function ProjectWorkspace({ project }: { project: ProjectView }) {
           </ul>
         )}
       </Section>
+      <Tabulation base={base} askOutput={askOutput} />
       <Section title={t('askFigure')} id="ask-figure">
         <form
           onSubmit={(e) => {
