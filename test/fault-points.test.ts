@@ -176,7 +176,7 @@ describe(`processes killed at seeded points (FAULT_SEED=${SEED})`, () => {
     } finally {
       await hub.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it('a server killed in a POST /fhir batch stores all of it or none; killed mid-export, its files are swept and a new export completes', async () => {
     const port = await freePort();
@@ -248,5 +248,5 @@ describe(`processes killed at seeded points (FAULT_SEED=${SEED})`, () => {
       await app.close();
       await hub.close();
     }
-  }, 90_000);
+  }, 240_000);
 });
