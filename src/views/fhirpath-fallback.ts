@@ -1,10 +1,21 @@
-import fhirpath from 'fhirpath';
+import { createRequire } from 'node:module';
+import type Fhirpath from 'fhirpath';
 import type { StaticType } from './fhir-type-model.js';
 import { isResourceType, r4Model } from './fhir-type-model.js';
 import type { PathFn } from './path-compiler.js';
 import { referenceKey } from './resource-keys.js';
 
 type Json = Record<string, unknown>;
+
+let loaded: typeof Fhirpath | undefined;
+/**
+ * The `fhirpath` package, loaded on first use: importing it costs ~250 ms of CPU, paid by every flatten worker
+ * at start, while the compiled views of a refresh never call it.
+ */
+function fhirpath(): typeof Fhirpath {
+  loaded ??= createRequire(import.meta.url)('fhirpath') as typeof Fhirpath;
+  return loaded;
+}
 
 /** fhirpath hands user functions its ResourceNode wrappers; the JSON is in `.data`. */
 function unwrap(x: unknown): unknown {
@@ -47,7 +58,7 @@ export function compileWithFhirpath(
   constants: Readonly<Record<string, unknown>>,
 ): PathFn {
   const path = base?.kind === 'element' && !isResourceType(base.path) ? { base: base.path, expression } : expression;
-  const evaluate = fhirpath.compile(path as never, r4Model as never, {
+  const evaluate = fhirpath().compile(path as never, r4Model as never, {
     userInvocationTable: USER_FUNCTIONS as never,
   }) as unknown as (data: unknown, env: Record<string, unknown>) => unknown[];
   return (input, env) => {
@@ -60,7 +71,7 @@ export function compileWithFhirpath(
 /** Check the syntax of `expression` with the `fhirpath` parser; returns its message when it fails. */
 export function fhirpathSyntaxError(expression: string): string | undefined {
   try {
-    fhirpath.parse(expression);
+    fhirpath().parse(expression);
     return undefined;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
