@@ -26,7 +26,7 @@ export {
   kindOf,
 } from './errors.js';
 export type { HubService } from './hub-role.js';
-export { HUB_ROLE_SERVICES, hubOffers } from './hub-role.js';
+export { HUB_ROLE_PURPOSES, HUB_ROLE_SERVICES, hubOffers } from './hub-role.js';
 export type { Logger } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
 export { fieldPath, firstSchemaError } from './schema-error.js';
