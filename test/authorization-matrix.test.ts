@@ -274,6 +274,7 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'surveillance.series': { allow: 'peer', body: {} },
   'project.file': { allow: 'peer', body: {} },
   'project.status': { allow: 'peer', body: { id: 'p-none' } },
+  'project.members': { allow: 'peer', body: { id: 'p-none', members: [] } },
   'project.catalog': { allow: 'peer', body: {} },
   'mydata.consent-match': { allow: 'peer', body: { exchange: 'x'.repeat(22), points: ['A'.repeat(43)] } },
   'mydata.consent-apply': { allow: 'peer', body: { exchange: 'x'.repeat(22) } },

@@ -54,9 +54,9 @@ describe('hub roles that act', () => {
 
   it("serves each service's routes on hubs of the role that offers it, and 404 elsewhere", async () => {
     const expected: Record<HubRole, Record<string, boolean>> = {
-      data: { projects: false, validation: false },
-      research: { projects: true, validation: false },
-      demonstration: { projects: false, validation: true },
+      data: { applications: false, projects: false, validation: false },
+      research: { applications: true, projects: true, validation: false },
+      demonstration: { applications: true, projects: false, validation: true },
     };
     for (const role of ROLES) {
       const outputs = await status(role, 'GET', '/outputs/awaiting-review');
@@ -65,10 +65,30 @@ describe('hub roles that act', () => {
       expect(validation.status, `${role} validation`).toBe(expected[role].validation ? 200 : 404);
       // Filing a project (an empty body: refused as bad input where filing exists at all).
       const filing = await status(role, 'POST', '/projects', {}, 'researcher');
-      expect(filing.status, `${role} filing`).toBe(expected[role].projects ? 400 : 404);
+      expect(filing.status, `${role} filing`).toBe(expected[role].applications ? 400 : 404);
       // Every hub reviews the projects that name it.
       expect((await status(role, 'GET', '/projects')).status, `${role} review list`).toBe(200);
     }
+  });
+
+  it('files only AI validation projects at a demonstration hub', async () => {
+    const application = {
+      title: 'Validation of a sepsis model',
+      tables: [{ name: 'encounter', columns: ['patient_key'] }],
+      endDate: '2999-12-31',
+      ethicsApproval: 'IRB-1',
+      dataUseAgreement: true,
+    };
+    const research = await status('demonstration', 'POST', '/projects', { ...application, purpose: 'research' }, 'x');
+    expect(research).toEqual({ status: 400, code: 'PROJECT_INVALID_APPLICATION' });
+    const validation = await status(
+      'demonstration',
+      'POST',
+      '/projects',
+      { ...application, purpose: 'ai-validation' },
+      'x',
+    );
+    expect(validation.status).toBe(201);
   });
 
   it('tells the console which services the hub offers', async () => {
@@ -82,7 +102,11 @@ describe('hub roles that act', () => {
       expect(res.json().hub).toEqual({
         name: `hub-${role}`,
         role,
-        services: { data: [], research: ['projects'], demonstration: ['validation'] }[role],
+        services: {
+          data: [],
+          research: ['applications', 'projects'],
+          demonstration: ['applications', 'validation'],
+        }[role],
       });
     }
   });

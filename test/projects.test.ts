@@ -303,7 +303,7 @@ describe('a project that touches two hubs, reviewed by each on its own hub', () 
   const hubs = new Map<string, Hub>();
   const servers = new Map<string, { app: FastifyInstance; federation: Federation }>();
   const tokens = new Map<string, string>();
-  const call = (hub: string, who: string, method: 'GET' | 'POST', url: string, body?: unknown) =>
+  const call = (hub: string, who: string, method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) =>
     servers.get(hub)!.app.inject({
       method,
       url,
@@ -378,6 +378,45 @@ describe('a project that touches two hubs, reviewed by each on its own hub', () 
       'PROJECT_NOT_APPROVED',
     );
     expect(await refusal(busan, () => busan.projects.authorizePeer('seoul', project.id))).toBe('PROJECT_NOT_APPROVED');
+  });
+
+  it('sends member changes from the origin to the peer over signed HTTP, so a removed member is refused there at once', async () => {
+    const seoul = hubs.get('seoul')!;
+    const busan = hubs.get('busan')!;
+    const bora = { name: 'bora', role: 'researcher' as const };
+    const chul = { name: 'chul', role: 'developer' as const };
+    const project = (
+      await call('seoul', 'ana', 'POST', '/projects', application({ endDate, hubs: ['seoul', 'busan'] }))
+    ).json() as ProjectView;
+    for (const hub of ['seoul', 'busan'])
+      await call(hub, 'steward', 'POST', `/projects/${project.id}/review`, { decision: 'approve', comment: 'ok' });
+    // Work at busan itself (a submission there, say) checks busan's own copy of the team.
+    await busan.projects.authorize(bora, project.id);
+    expect((await call('seoul', 'ana', 'DELETE', `/projects/${project.id}/members/bora`)).statusCode).toBe(200);
+    expect(await refusal(busan, () => busan.projects.authorize(bora, project.id))).toBe('PROJECT_NOT_MEMBER');
+    expect(await refusal(seoul, () => seoul.projects.authorize(bora, project.id))).toBe('PROJECT_NOT_MEMBER');
+    const [synced] = await busan.audit.recent(1, ['project-member-sync']);
+    expect(synced).toMatchObject({ actor: 'peer:seoul', outcome: 'success', detail: { added: '', removed: 'bora' } });
+    expect((await call('seoul', 'ana', 'POST', `/projects/${project.id}/members`, { handle: 'chul' })).statusCode).toBe(
+      200,
+    );
+    await busan.projects.authorize(chul, project.id);
+    // Only the origin sends the team: another hub's list is refused, and busan's team stays as it was.
+    expect(
+      await busan.projects.receiveMembers('elsewhere', { id: project.id, members: ['ana'] }).catch((e) => e.code),
+    ).toBe('PROJECT_NOT_FOUND');
+    expect((await busan.projects.view(project.id)).members).toEqual(['ana', 'chul']);
+
+    // A peer the change did not reach gets the team at the next read at the origin.
+    const federation = servers.get('seoul')!.federation;
+    const peer = federation.peers.list().find((p) => p.name === 'busan')!;
+    federation.peers.remove('busan');
+    await call('seoul', 'ana', 'DELETE', `/projects/${project.id}/members/chul`);
+    await busan.projects.authorize(chul, project.id);
+    federation.peers.add(peer);
+    const seen = (await call('seoul', 'ana', 'GET', `/projects/${project.id}`)).json() as ProjectView;
+    expect(seen.history.filter((e) => e.hub === 'seoul').map((e) => e.action)).toContain('members-failed');
+    expect(await refusal(busan, () => busan.projects.authorize(chul, project.id))).toBe('PROJECT_NOT_MEMBER');
   });
 
   it('lets a federated piece of work through at each hub once both approved, and only from the origin', async () => {

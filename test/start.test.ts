@@ -132,9 +132,9 @@ describe('healthmesh start (the demo)', () => {
       }),
     );
     expect(views.map((v) => v.hubs.find((h) => h.hub === 'gwangju')?.decision).sort()).toEqual(['approved', 'pending']);
-    // The sample third party's model was validated at busan, the demonstration hub (the demo's last step): its
-    // signed report is there.
-    while (!/validation at busan: /.test(out)) {
+    // The sample third party's model was validated across the three hubs from busan, the demonstration hub (the
+    // demo's last step), in a project filed there: its signed pooled report is there.
+    while (!/validation at busan[ :]/.test(out)) {
       if (Date.now() > deadline) throw new Error(`start validated no model in time:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -148,9 +148,19 @@ describe('healthmesh start (the demo)', () => {
       headers: busan,
     });
     expect(report.status).toBe(200);
-    expect(((await report.json()) as { report: { format: string } }).report.format).toBe(
-      'healthmesh-validation-report/1',
-    );
+    const pooled = (await report.json()) as {
+      report: {
+        format: string;
+        federation: { asked: string[]; tookPart: string[]; failed: { hub: string; remoteCode?: string }[] };
+      };
+    };
+    expect(pooled.report.format).toBe('healthmesh-validation-report/1');
+    // Asked of all three; with 150 residents a hub, a hub's gate may refuse its part as too small (named, number-free).
+    const { asked, tookPart, failed } = pooled.report.federation;
+    expect([...asked].sort()).toEqual(['busan', 'gwangju', 'gyeonggi']);
+    expect(tookPart.length, out).toBeGreaterThanOrEqual(2);
+    expect([...tookPart, ...failed.map((f) => f.hub)].sort()).toEqual(['busan', 'gwangju', 'gyeonggi']);
+    for (const f of failed) expect(f.remoteCode, out).toBe('DISCLOSURE_REFUSED');
     process.emit('SIGINT');
     expect(await running).toBe(0);
     rmSync(join(dir, '..'), { recursive: true, force: true });

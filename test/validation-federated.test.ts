@@ -85,9 +85,10 @@ describe('validating a third party model across three hubs', () => {
     const busan = hubs.get('busan')!;
     developer = await busan.tokens.create('acme', 'developer');
     validator = await busan.tokens.create('val', 'validator');
-    // Projects filed at busan naming the peers, received by them as `project.file` would, approved by each steward.
-    const file = async (purpose: string) => {
-      const p = await busan.projects.file(
+    // Projects filed at `origin` naming the others, received by them as `project.file` would, approved by each
+    // steward. A demonstration hub files ai-validation projects only: the research one is filed at gwangju.
+    const file = async (purpose: string, origin: (typeof HUBS)[number] = 'busan') => {
+      const p = await hubs.get(origin)!.projects.file(
         { name: 'acme', role: 'developer' },
         {
           title: `ACME ${purpose}`,
@@ -98,18 +99,18 @@ describe('validating a third party model across three hubs', () => {
           dataUseAgreement: true,
           hubs: [...HUBS],
         },
-        ['gwangju', 'gyeonggi'],
+        HUBS.filter((h) => h !== origin),
       );
-      const forwarded = await busan.projects.forwarded(p.id);
+      const forwarded = await hubs.get(origin)!.projects.forwarded(p.id);
       for (const name of HUBS) {
         const hub = hubs.get(name)!;
-        if (name !== 'busan') await hub.projects.receive('busan', forwarded);
+        if (name !== origin) await hub.projects.receive(origin, forwarded);
         await hub.projects.review({ name: 'steward', role: 'steward' }, p.id, { decision: 'approve', comment: 'ok' });
       }
       return p.id;
     };
     project = await file(VALIDATION_PURPOSE);
-    researchProject = await file('research');
+    researchProject = await file('research', 'gwangju');
     for (const name of HUBS) {
       const hub = hubs.get(name)!;
       const validation = new ValidationFederation(hub).withProjects({

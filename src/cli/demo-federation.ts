@@ -2,13 +2,13 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { CohortFederation } from '../cohort/index.js';
-import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import { hubPaths, initHub, openHub } from '../hub/index.js';
 import { formatSummary } from '../ingest/index.js';
+import { ModelFederation } from '../models/index.js';
+import { ConsentReachFederation } from '../mydata/index.js';
 import { formatLinkageKey, LinkageService } from '../privacy/index.js';
-import { ProjectFederation } from '../projects/index.js';
-import { buildServer } from '../server/index.js';
+import { buildServer, hubValidation, openHubFederation } from '../server/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
 import type { RegionId } from '../synth/index.js';
 import { forecastDemo, trainDemoModel } from './demo-analysis.js';
@@ -60,18 +60,22 @@ export async function serveDemoHubs(
   const served: {
     hub: Hub;
     app: FastifyInstance;
-    federation: Awaited<ReturnType<typeof openFederation>>;
+    federation: NonNullable<Awaited<ReturnType<typeof openHubFederation>>>;
     series: SeriesFederation;
   }[] = [];
   for (const [i, hub] of hubs.entries()) {
     const cohorts = new CohortFederation(hub);
     const series = new SeriesFederation(hub);
-    // Projects are filed at one hub and reviewed at each: the demo's hubs forward and answer them.
-    const federation = await openFederation(
-      hub,
-      new ProjectFederation(hub).register(series.register(cohorts.register())),
-    );
-    const app = await buildServer(hub, { federation, cohorts, series });
+    // Every operation a served hub answers (projects filed at one hub and reviewed at each, validations across the
+    // three, ...), with the same sides the routes use.
+    const sides = {
+      validation: hubValidation(hub),
+      consentReach: new ConsentReachFederation(hub),
+      models: new ModelFederation(hub),
+    };
+    const federation = await openHubFederation(hub, cohorts, series, sides);
+    if (federation === undefined) throw new Error(`demo: hub ${hub.config.name} has no identity key`);
+    const app = await buildServer(hub, { federation, cohorts, series, ...sides });
     const address = await app.listen({ port: firstPort === 0 ? 0 : firstPort + i, host });
     served.push({ hub, app, federation, series });
     io.out.write(`healthmesh hub "${hub.config.name}" (${hub.config.role}) serving FHIR R4 at ${address}/fhir\n`);

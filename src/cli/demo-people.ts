@@ -32,7 +32,11 @@ const APPLICATIONS = [
  * first start, one project approved by the data hub's steward and one waiting for review. The projects go through
  * the served API as the people would file and review them.
  */
-export async function issueDemoPeople(hubs: readonly Hub[], apps: readonly FastifyInstance[], io: Io): Promise<void> {
+export async function issueDemoPeople(
+  hubs: readonly Hub[],
+  apps: readonly FastifyInstance[],
+  io: Io,
+): Promise<ReadonlyMap<string, string>> {
   const byRole = (role: HubRole) => hubs.findIndex((h) => h.config.role === role);
   const passwords = new Map<string, string>();
   io.out.write('people (sign in to the console with name and password):\n');
@@ -54,10 +58,10 @@ export async function issueDemoPeople(hubs: readonly Hub[], apps: readonly Fasti
   }
   const research = byRole('research');
   const data = byRole('data');
-  if (research < 0 || data < 0) return;
+  if (research < 0 || data < 0) return passwords;
   const researcher = await signIn(apps[research]!, 'kim.researcher', passwords.get('kim.researcher')!);
   const filed = await call<{ id: string }[]>(apps[research]!, researcher, 'GET', '/projects');
-  if (filed.length > 0) return;
+  if (filed.length > 0) return passwords;
   const endDate = new Date(Date.now() + 365 * 86_400_000).toISOString().slice(0, 10);
   const ids: string[] = [];
   for (const a of APPLICATIONS) {
@@ -80,13 +84,16 @@ export async function issueDemoPeople(hubs: readonly Hub[], apps: readonly Fasti
   io.out.write(
     `projects at ${hubs[research]!.config.name}: "${APPLICATIONS[0]!.title}" approved by ${hubs[data]!.config.name}, "${APPLICATIONS[1]!.title}" waiting for review\n`,
   );
+  return passwords;
 }
 
-async function signIn(app: FastifyInstance, name: string, password: string): Promise<string> {
+/** A session token for `name` at the hub `app` serves, signed in through the API as the person would. */
+export async function signIn(app: FastifyInstance, name: string, password: string): Promise<string> {
   return (await call<{ accessToken: string }>(app, undefined, 'POST', '/auth/login', { name, password })).accessToken;
 }
 
-async function call<T>(
+/** One request to the hub `app` serves, as a client would send it; a refusal throws with the hub's answer. */
+export async function call<T>(
   app: FastifyInstance,
   token: string | undefined,
   method: string,

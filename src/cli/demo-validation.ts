@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import onnxProto from 'onnx-proto';
-import { isHealthmeshError } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
 import type { ValidationManifest } from '../validation/index.js';
-import { hubSubmissions, runValidation, submitModel } from '../validation/index.js';
+import { hubSubmissions } from '../validation/index.js';
+import { call, signIn } from './demo-people.js';
 import type { Io } from './io.js';
 
 const { onnx } = onnxProto;
@@ -13,6 +14,7 @@ const { DataType } = onnx.TensorProto;
 const WEIGHTS = [0.045, 0.25, 0.02, -0.3, 0.06];
 const INTERCEPT = -7.2;
 const HANDLE = 'developer-park';
+const SIGN_IN = 'park.developer';
 
 /**
  * A third party's ONNX file, written here with onnx-proto as a startup's exporter would (float32 Gemm then Sigmoid,
@@ -100,66 +102,70 @@ export function demoManifest(): ValidationManifest {
 }
 
 /**
- * On a first start, the sample third party's model is submitted to the demonstration hub for its developer and
- * validated there on the hub's own population, so its signed report is there to open in the console. Each step is
- * audited as the demo's. A refusal (a population too small for the release gate) is printed, not fatal.
+ * On a first start, the sample third party's model is validated across the demo's hubs, through the served API as
+ * the people would do it: the developer signs in at the demonstration hub and files an `ai-validation` project
+ * naming every hub, which the demonstration hub forwards; each hub's admin approves it there (as its steward
+ * would); the developer submits the model, and the demonstration hub's admin runs the validation over the hubs,
+ * which each score their own population and release their part. The API audits each step. A refusal (a population
+ * too small for the release gate) is printed, not fatal.
  */
-export async function validateDemoModel(hubs: readonly Hub[], apps: readonly FastifyInstance[], io: Io) {
+export async function validateDemoModel(
+  hubs: readonly Hub[],
+  apps: readonly FastifyInstance[],
+  passwords: ReadonlyMap<string, string>,
+  io: Io,
+) {
   const i = hubs.findIndex((h) => h.config.role === 'demonstration');
-  if (i < 0) return;
+  const password = passwords.get(SIGN_IN);
+  if (i < 0 || password === undefined) return;
   const hub = hubs[i]!;
+  const app = apps[i]!;
   const manifest = demoManifest();
   const known = (await hubSubmissions(hub).list(HANDLE)).find(
     (s) => s.name === manifest.name && s.version === manifest.version,
   );
-  const where = `${apps[i]!.listeningOrigin}/validation/submissions`;
+  const where = `${app.listeningOrigin}/validation/submissions`;
   if (known) {
     io.out.write(
       `validation at ${hub.config.name}: ${manifest.name} ${manifest.version} is ${known.status} (${where}/${known.id})\n`,
     );
     return;
   }
-  // Validation is work inside a project approved here for AI validation: the developer files one, the demo approves it
-  // as the hub's steward would (both audited by the projects module).
-  const project = await hub.projects.file(
-    { name: HANDLE, role: 'developer' },
-    {
-      title: 'Sample startup: 7-year hypertension risk, external validation',
-      purpose: 'ai-validation',
-      tables: [{ name: 'encounter', columns: ['patient_key'] }],
-      endDate: new Date(hub.clock.now().getTime() + 365 * 86_400_000).toISOString().slice(0, 10),
-      ethicsApproval: 'DEMO-IRB-2026-001',
-      dataUseAgreement: true,
-    },
-  );
-  await hub.projects.review({ name: 'demo-steward', role: 'steward' }, project.id, {
-    decision: 'approve',
-    comment: 'demo: approved for AI validation on this hub',
+  const names = hubs.map((h) => h.config.name);
+  const admin = (h: Hub) => readFileSync(h.paths.adminToken, 'utf8').trim();
+  const developer = await signIn(app, SIGN_IN, password);
+  const project = await call<{ id: string }>(app, developer, 'POST', '/projects', {
+    title: 'Sample startup: 7-year hypertension risk, external validation',
+    purpose: 'ai-validation',
+    tables: [{ name: 'encounter', columns: ['patient_key'] }],
+    endDate: new Date(Date.now() + 365 * 86_400_000).toISOString().slice(0, 10),
+    ethicsApproval: 'DEMO-IRB-2026-001',
+    dataUseAgreement: true,
+    hubs: names,
   });
-  const submission = await submitModel(hub, { ...manifest, projectId: project.id }, demoThirdPartyModel(), HANDLE);
-  const target = `validation/submissions/${submission.id}`;
-  await hub.audit.append({ actor: 'demo', action: 'validation-submit', target, outcome: 'success' });
-  try {
-    const done = await runValidation(hub, submission.id, 'demo');
-    await hub.audit.append({
-      actor: 'demo',
-      action: 'validation-run',
-      target,
-      outcome: 'success',
-      detail: { run: done.run },
+  for (const [j, h] of hubs.entries()) {
+    await call(apps[j]!, admin(h), 'POST', `/projects/${project.id}/review`, {
+      decision: 'approve',
+      comment: `demo: approved for AI validation on ${h.config.name}`,
     });
+  }
+  const submission = await call<{ id: string }>(app, developer, 'POST', '/validation/submissions', {
+    manifest: { ...manifest, projectId: project.id },
+    model: Buffer.from(demoThirdPartyModel()).toString('base64'),
+  });
+  try {
+    const done = await call<{
+      report: {
+        verdict: { claims: string };
+        federation: { tookPart: string[]; failed: { hub: string; remoteCode?: string; kind: string }[] };
+      };
+    }>(app, admin(hub), 'POST', `/validation/submissions/${submission.id}/validate`, { hubs: names });
+    const { tookPart, failed } = done.report.federation;
+    const refused = failed.map((f) => `${f.hub} refused: ${f.remoteCode ?? f.kind}`);
     io.out.write(
-      `validation at ${hub.config.name}: ${manifest.name} ${manifest.version} validated, claims ${done.report.verdict.claims}; report at ${where}/${submission.id}/report?format=html\n`,
+      `validation at ${hub.config.name} across ${[tookPart.join(', '), ...refused].join('; ')}: ${manifest.name} ${manifest.version} validated, claims ${done.report.verdict.claims}; report at ${where}/${submission.id}/report?format=html\n`,
     );
   } catch (e) {
-    if (!isHealthmeshError(e)) throw e;
-    await hub.audit.append({
-      actor: 'demo',
-      action: 'validation-run',
-      target,
-      outcome: 'failure',
-      detail: { code: e.code },
-    });
-    io.out.write(`validation at ${hub.config.name}: ${manifest.name} refused: ${e.code}\n`);
+    io.out.write(`validation at ${hub.config.name}: ${manifest.name} refused: ${(e as Error).message}\n`);
   }
 }

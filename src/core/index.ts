@@ -27,7 +27,7 @@ export {
 } from './errors.js';
 export { faultPoint } from './fault-point.js';
 export type { HubService } from './hub-role.js';
-export { HUB_ROLE_SERVICES, hubOffers } from './hub-role.js';
+export { HUB_ROLE_PURPOSES, HUB_ROLE_SERVICES, hubOffers } from './hub-role.js';
 export type { Logger } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
 export { fieldPath, firstSchemaError } from './schema-error.js';

@@ -2,6 +2,7 @@ import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { CalibrationBin } from './calibration.js';
 import { brierScore, calibrationCurve, calibrationFit } from './calibration.js';
 import type { FeatureMatrix } from './feature-matrix.js';
+import type { RocAnalysis } from './roc-metrics.js';
 import { rocAnalysis } from './roc-metrics.js';
 
 /**
@@ -57,8 +58,12 @@ export function evaluatePredictions(
   options: EvaluationOptions = {},
 ): EvaluationReport {
   const groupsOfCurve = options.calibrationGroups ?? 10;
-  const overall = metricsOf(p, y, groupsOfCurve);
-  const roc = overall.auroc === null ? { fpr: [], tpr: [] } : rocAnalysis(p, y).curve;
+  // The overall ROC curve comes from the same sort as the overall AUROC (one sort of every row, not two).
+  let overallRoc: RocAnalysis | undefined;
+  const overall = metricsOf(p, y, groupsOfCurve, (r) => {
+    overallRoc = r;
+  });
+  const roc = overallRoc === undefined ? { fpr: [], tpr: [] } : overallRoc.curve;
   const subgroups: Record<string, GroupMetrics[]> = {};
   for (const grouping of options.groupings ?? []) {
     if (grouping.labels.length !== p.length) {
@@ -85,7 +90,12 @@ export function evaluatePredictions(
   return { overall, roc, subgroups };
 }
 
-function metricsOf(p: ArrayLike<number>, y: ArrayLike<number>, curveGroups: number): Metrics {
+function metricsOf(
+  p: ArrayLike<number>,
+  y: ArrayLike<number>,
+  curveGroups: number,
+  withRoc?: (roc: RocAnalysis) => void,
+): Metrics {
   const brier = brierScore(p, y);
   let events = 0;
   for (let i = 0; i < y.length; i++) events += y[i]!;
@@ -109,6 +119,7 @@ function metricsOf(p: ArrayLike<number>, y: ArrayLike<number>, curveGroups: numb
     return m;
   }
   const roc = rocAnalysis(p, y);
+  withRoc?.(roc);
   m.auroc = roc.auroc;
   m.aurocSe = roc.aurocSe;
   m.aurocCi = roc.aurocCi;

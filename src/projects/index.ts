@@ -11,6 +11,7 @@ export type { PeerCatalog } from './project-federation.js';
 export {
   PROJECT_CATALOG_OPERATION,
   PROJECT_FILE_OPERATION,
+  PROJECT_MEMBERS_OPERATION,
   PROJECT_STATUS_OPERATION,
   ProjectFederation,
 } from './project-federation.js';

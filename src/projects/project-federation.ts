@@ -13,6 +13,8 @@ import type { HubDecision, ProjectEvent, ProjectView } from './project-rows.js';
 export const PROJECT_FILE_OPERATION = 'project.file';
 /** The origin asks a peer for its decision on a project it forwarded there. */
 export const PROJECT_STATUS_OPERATION = 'project.status';
+/** The origin sends a project's current team to each peer that holds it, after every member change. */
+export const PROJECT_MEMBERS_OPERATION = 'project.members';
 /** What a peer holds, for applicants (`applicantCatalog`): released before any approval. */
 export const PROJECT_CATALOG_OPERATION = 'project.catalog';
 
@@ -41,6 +43,9 @@ export class ProjectFederation {
       const s = await this.hub.projects.statusFor(peer, (body as { id?: unknown } | null)?.id);
       return this.hub.gate.text(gated(s));
     });
+    operations.register(PROJECT_MEMBERS_OPERATION, 'peer', async ({ peer, body }) =>
+      this.hub.gate.text(gated(await this.hub.projects.receiveMembers(peer, body))),
+    );
     operations.register(PROJECT_CATALOG_OPERATION, 'peer', () => applicantCatalog(this.hub));
     return operations;
   }
@@ -82,11 +87,79 @@ export class ProjectFederation {
   }
 
   /**
+   * Add a member at this hub (the origin) and send the new team to every peer holding the project, so each peer's
+   * own checks know it; a peer not reached is noted and sent the team again at the next read here.
+   */
+  async addMember(federation: Federation | undefined, principal: Principal, id: string, handle: string) {
+    await this.hub.projects.addMember(principal, id, handle);
+    await this.sendMembers(federation, id, await this.hub.projects.peersOf(id));
+    return this.hub.projects.view(id);
+  }
+
+  /** Remove a member at this hub (the origin) and at once at every peer holding the project, as `addMember`. */
+  async removeMember(federation: Federation | undefined, principal: Principal, id: string, handle: string) {
+    await this.hub.projects.removeMember(principal, id, handle);
+    await this.sendMembers(federation, id, await this.hub.projects.peersOf(id));
+    return this.hub.projects.view(id);
+  }
+
+  /**
+   * Send the current team to `hubs`; each outcome is a history step of this hub's (`members-sent` or
+   * `members-failed`, naming the peer), which is how `sync` knows whom to send it again.
+   */
+  private async sendMembers(federation: Federation | undefined, id: string, hubs: readonly string[]): Promise<void> {
+    if (hubs.length === 0) return;
+    const members = await this.hub.projects.currentMembers(id);
+    const self = this.hub.config.name;
+    await Promise.all(
+      hubs.map(async (hub) => {
+        if (federation === undefined) {
+          await this.hub.projects.note(id, self, 'members-failed', `to ${hub}: no-federation`);
+          return;
+        }
+        try {
+          await federation.client.call(
+            hub,
+            PROJECT_MEMBERS_OPERATION,
+            { id, members },
+            { timeoutMs: federation.timeoutMs },
+          );
+          await this.hub.projects.note(id, self, 'members-sent', `to ${hub}`);
+        } catch (e) {
+          const reason = e instanceof PeerCallError ? (e.failure.remoteCode ?? e.failure.kind) : 'failed';
+          await this.hub.projects.note(id, self, 'members-failed', `to ${hub}: ${reason}`);
+        }
+      }),
+    );
+  }
+
+  /**
+   * The peers whose last sending of the team failed, from this hub's own history steps (a failure and a success
+   * at the same instant count as owed: sending the same team again changes nothing at the peer).
+   */
+  private async membersOwed(id: string): Promise<string[]> {
+    const self = this.hub.config.name;
+    const sent = new Map<string, string>();
+    const failed = new Map<string, string>();
+    for (const e of (await this.hub.projects.view(id)).history) {
+      if (e.hub !== self) continue;
+      const hub = /^to ([^:]+)/.exec(e.comment ?? '')?.[1];
+      if (hub === undefined) continue;
+      if (e.action === 'members-sent') sent.set(hub, e.at);
+      if (e.action === 'members-failed') failed.set(hub, e.at);
+    }
+    return [...failed].filter(([hub, at]) => at >= (sent.get(hub) ?? '')).map(([hub]) => hub);
+  }
+
+  /**
    * Learn the decision of each peer still pending on a project this hub originated; one that does not know the
-   * project (a forward that failed) gets it again. A peer that does not answer keeps its last known decision.
+   * project (a forward that failed) gets it again, and one the last member change did not reach gets the team.
+   * A peer that does not answer keeps its last known decision.
    */
   async sync(federation: Federation | undefined, id: string): Promise<void> {
     if (federation === undefined) return;
+    const owed = await this.membersOwed(id);
+    if (owed.length > 0) await this.sendMembers(federation, id, owed);
     await Promise.all(
       (await this.hub.projects.pendingPeers(id)).map(async (hub) => {
         try {

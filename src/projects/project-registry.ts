@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Principal } from '../access/index.js';
 import type { HubServices } from '../context/index.js';
 import type { ErrorCode } from '../core/index.js';
-import { HealthmeshError } from '../core/index.js';
+import { HealthmeshError, HUB_ROLE_PURPOSES } from '../core/index.js';
 import type { ProjectApplication, ScopeTables } from './project-application.js';
 import { accessEndsAt, checkTables, HANDLE, invalid, parseApplication, parseReview } from './project-application.js';
 import type {
@@ -75,6 +75,10 @@ export class ProjectRegistry {
     const now = this.hub.clock.now();
     const app = parseApplication(input, now, [this.self, ...peers]);
     this.hub.consent.policy.purpose(app.purpose, 'purpose');
+    const purposes = HUB_ROLE_PURPOSES[this.hub.config.role];
+    if (purposes !== undefined && !purposes.includes(app.purpose)) {
+      throw invalid('purpose', `a ${this.hub.config.role} hub files projects for ${purposes.join(', ')} only`);
+    }
     const id = `p-${randomBytes(8).toString('hex')}`;
     const hubs = app.hubs ?? [this.self];
     await this.hub.db.transaction(async (tx) => {
@@ -332,6 +336,76 @@ export class ProjectRegistry {
       );
     });
     return this.rows.view(id);
+  }
+
+  /**
+   * Take the current team of a project from its origin (`project.members`): members the list no longer names are
+   * removed here, new ones added, each step in the history and the audit log, so this hub's own `authorize` refuses
+   * a removed member at once. Only the project's origin may send it; the same list again changes nothing.
+   */
+  async receiveMembers(peer: string, input: unknown): Promise<{ members: string[] }> {
+    const b = input as { id?: unknown; members?: unknown } | null;
+    const id = typeof b?.id === 'string' ? b.id : '';
+    const row = await this.rows.row(id);
+    if (row === undefined || row.origin !== peer) {
+      throw new HealthmeshError('PROJECT_NOT_FOUND', `no project ${id.slice(0, 40)} from ${peer}`);
+    }
+    const handle = new RegExp(HANDLE);
+    const list = b?.members;
+    if (!Array.isArray(list) || list.length > 200 || !list.every((m) => typeof m === 'string' && handle.test(m))) {
+      throw invalid('members', 'not a list of handles');
+    }
+    if (!list.includes(row.applicant)) throw invalid('members', 'the applicant stays a member of their project');
+    const current = await this.rows.members(id);
+    const added = [...new Set(list as string[])].filter((m) => !current.includes(m));
+    const removed = current.filter((m) => !list.includes(m));
+    if (added.length === 0 && removed.length === 0) return { members: current };
+    const now = this.hub.clock.now();
+    const actor = `peer:${peer}`;
+    await this.hub.db.transaction(async (tx) => {
+      for (const m of removed) {
+        await tx.run(
+          'UPDATE project_member SET removed_at = $3 WHERE project_id = $1 AND handle = $2 AND removed_at IS NULL',
+          [id, m, now],
+        );
+        await this.rows.event(tx, id, actor, 'member-removed', m);
+      }
+      for (const m of added) {
+        await tx.run('INSERT INTO project_member (project_id, handle, added_by, added_at) VALUES ($1, $2, $3, $4)', [
+          id,
+          m,
+          actor,
+          now,
+        ]);
+        await this.rows.event(tx, id, actor, 'member-added', m);
+      }
+      await this.hub.audit.append(
+        {
+          actor,
+          action: 'project-member-sync',
+          target: `project:${id}`,
+          outcome: 'success',
+          detail: { added: added.join(','), removed: removed.join(',') },
+        },
+        tx,
+      );
+    });
+    return { members: await this.rows.members(id) };
+  }
+
+  /** The current team of a project this hub originated, as sent to its peers. */
+  async currentMembers(id: string): Promise<string[]> {
+    return this.rows.members(id);
+  }
+
+  /**
+   * The peers of a project this hub originated that hold a copy of it (every hub named but this one): where member
+   * changes go.
+   */
+  async peersOf(id: string): Promise<string[]> {
+    const row = await this.rows.row(id);
+    if (row === undefined || row.origin !== this.self) return [];
+    return (await this.rows.decisions(id)).map((d) => d.hub).filter((h) => h !== this.self);
   }
 
   /** Remove a member (not the applicant): their next `authorize` is refused. */

@@ -91,11 +91,14 @@ export class ProjectRows {
   async forwarded(id: string): Promise<ForwardedProject> {
     const row = await this.row(id);
     if (row === undefined) throw new HealthmeshError('PROJECT_NOT_FOUND', `no project ${id}`);
+    const application = JSON.parse(row.application) as ProjectApplication;
+    // The team as it is now, not as filed: a peer that receives the project late starts from the current members.
+    const members = (await this.members(id)).filter((m) => m !== row.applicant);
     return {
       id,
       applicant: row.applicant,
       filedAt: iso(row.filed_at),
-      application: JSON.parse(row.application) as ProjectApplication,
+      application: { ...application, members },
     };
   }
 

@@ -284,7 +284,7 @@ export async function openHubFederation(
 }
 
 /** The validation side of a hub's federation: a peer's validation runs only in a project this hub approved. */
-function hubValidation(hub: Hub): ValidationFederation {
+export function hubValidation(hub: Hub): ValidationFederation {
   return new ValidationFederation(hub).withProjects({
     authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id, { purpose: VALIDATION_PURPOSE }),
   });

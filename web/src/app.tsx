@@ -21,8 +21,8 @@ import { SubmitModelPage, ValidationsPage, VerifyReportPage } from './pages/vali
 import { OutputsReviewPage, WorkspacePage } from './pages/workspace.js';
 
 /**
- * The console's pages. A page with `service` shows on hubs whose role offers it (research: projects; demonstration:
- * validation), one with `roles` to those roles only; the hub refuses what a page would call anyway.
+ * The console's pages. A page with `service` shows on hubs whose role offers it (research: applications and
+ * projects; demonstration: applications and validation), one with `roles` to those roles only; the hub refuses what a page would call anyway.
  */
 interface PageSpec {
   id: string;
@@ -42,7 +42,7 @@ const PAGES = [
   { id: 'models', label: 'navModels', Page: ModelsPage, roles: STAFF },
   { id: 'surveillance', label: 'navSurveillance', Page: SurveillancePage, roles: STAFF },
   { id: 'ingest', label: 'navIngest', Page: IngestPage, roles: ['admin', 'steward', 'service'] },
-  { id: 'apply', label: 'navApply', Page: ApplyPage, roles: ['researcher', 'developer'], service: 'projects' },
+  { id: 'apply', label: 'navApply', Page: ApplyPage, roles: ['researcher', 'developer'], service: 'applications' },
   {
     id: 'projects',
     label: 'navProjects',

@@ -121,9 +121,9 @@ export function startCommand(program: Command, io: Io, setCode: (c: number) => v
       const hubs = await prepareDemoHubs(opts.dir, parsePeople(opts.people), io);
       try {
         const apps = await serveDemoHubs(hubs, Number(opts.port), opts.host ?? '127.0.0.1', io);
-        await issueDemoPeople(hubs, apps, io);
+        const passwords = await issueDemoPeople(hubs, apps, io);
         await issueDemoCitizens(hubs, io);
-        await validateDemoModel(hubs, apps, io);
+        await validateDemoModel(hubs, apps, passwords, io);
         const admins: (() => Promise<void>)[] = [];
         for (const hub of hubs) admins.push(await openAdminSocket(hub, io));
         await new Promise<void>((resolve) => {

@@ -33,8 +33,9 @@ export function projectRoutes(ctx: { hub: Hub; federation: Federation | undefine
   return async (app: FastifyInstance) => {
     app.post<{ Body: unknown }>(
       '/projects',
-      // Filed at a research hub (its role hosts projects); every hub a project names reviews it.
-      { config: { allow: APPLICANTS, service: 'projects' }, schema: { body: ProjectApplicationBody } },
+      // Filed at a research hub, or for AI validation at a demonstration hub (the project's origin, whose
+      // validations its peers then accept); every hub a project names reviews it.
+      { config: { allow: APPLICANTS, service: 'applications' }, schema: { body: ProjectApplicationBody } },
       async (req, reply) => {
         const filed = await projects.file(federation, req.principal!, req.body);
         req.auditAction = { action: 'request', target: `project:${filed.id}` };
@@ -72,7 +73,7 @@ export function projectRoutes(ctx: { hub: Hub; federation: Federation | undefine
       async (req) => {
         const { id } = req.params;
         req.auditAction = { action: 'request', target: `project:${id}` };
-        return text(await hub.projects.addMember(req.principal!, id, req.body.handle));
+        return text(await projects.addMember(federation, req.principal!, id, req.body.handle));
       },
     );
     app.delete<{ Params: Static<typeof ProjectMemberParams> }>(
@@ -81,7 +82,7 @@ export function projectRoutes(ctx: { hub: Hub; federation: Federation | undefine
       async (req) => {
         const { id, handle } = req.params;
         req.auditAction = { action: 'request', target: `project:${id}` };
-        return text(await hub.projects.removeMember(req.principal!, id, handle));
+        return text(await projects.removeMember(federation, req.principal!, id, handle));
       },
     );
   };

@@ -35,7 +35,7 @@ interface ProjectView extends Omit<ProjectSummary, 'decision'> {
   history: { at: string; hub: string; actor: string; action: string; comment: string | null }[];
 }
 interface Overview {
-  hub: { name: string };
+  hub: { name: string; role: string };
   you: { name: string; role: string } | null;
   peers: { name: string }[];
 }
@@ -187,6 +187,9 @@ export function ApplyPage() {
   const [error, setError] = useState<ApiError | string | null>(null);
   const [filed, setFiled] = useState<string | null>(null);
   const update = (patch: Partial<typeof form>) => setForm({ ...form, ...patch });
+  // A demonstration hub files projects for AI validation only (core/hub-role.ts, HUB_ROLE_PURPOSES).
+  const purposes =
+    overview.state === 'ready' && overview.data.hub.role === 'demonstration' ? ['ai-validation'] : PURPOSES;
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -204,7 +207,7 @@ export function ApplyPage() {
     try {
       const p = await postJson<ProjectView>('/projects', {
         title: form.title,
-        purpose: form.purpose,
+        purpose: purposes.includes(form.purpose) ? form.purpose : purposes[0],
         tables: Object.entries(tables)
           .filter(([, c]) => c.length > 0)
           .map(([name, columns]) => ({ name, columns })),
@@ -236,7 +239,7 @@ export function ApplyPage() {
           <div class="field">
             <label for="p-purpose">{t('projectPurpose')}</label>
             <select id="p-purpose" value={form.purpose} onChange={(e) => update({ purpose: value(e) })}>
-              {PURPOSES.map((p) => (
+              {purposes.map((p) => (
                 <option key={p} value={p}>
                   {p}
                 </option>
