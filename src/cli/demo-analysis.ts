@@ -26,7 +26,9 @@ const DEMO_MODEL = {
   features: [
     { name: 'age', kind: 'age' },
     { name: 'male', kind: 'sex', value: 'male' },
-    { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { end: 0 }, missing: 'indicator' },
+    // Filled with the mean, not flagged: in a small demo region every adult may have a reading, and a flag that is
+    // 0 in every row is refused as a constant feature (MODEL_CONSTANT_FEATURE).
+    { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { end: 0 }, missing: 'mean' },
     {
       name: 'bmi',
       kind: 'latest',
