@@ -8,6 +8,8 @@ export { cardFitSupport, releaseModelCard } from './card-release.js';
 export type { CoxCalibrationBin } from './cox-calibration.js';
 export { coxCalibration } from './cox-calibration.js';
 export { harrellConcordance } from './cox-concordance.js';
+export type { CoxModel, CoxTraining, SurvivalFitRecord } from './cox-model.js';
+export { COX_EVALUATION_NAME, coxFitTable, coxModel, predictCox, trainCox } from './cox-model.js';
 export type { CoxCoefficient, CoxFit, CoxOptions, CoxTies } from './cox-regression.js';
 export { fitCox } from './cox-regression.js';
 export type { RowSplit } from './data-splits.js';
@@ -63,5 +65,5 @@ export { fitLearner, parseTrainingSpec, planOf, predictRisk, rowGroupings, train
 export { boostedToOnnx, logisticToOnnx, ONNX_INPUT, ONNX_OUTPUT } from './onnx-export.js';
 export type { RocAnalysis } from './roc-metrics.js';
 export { rocAnalysis } from './roc-metrics.js';
-export type { TableTrainingOptions, TableTrainingResult } from './table-training.js';
-export { checkTestFraction, trainFromTable } from './table-training.js';
+export type { TableCoxResult, TableTrainingOptions, TableTrainingResult } from './table-training.js';
+export { checkTestFraction, trainCoxFromTable, trainFromTable } from './table-training.js';

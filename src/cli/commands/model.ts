@@ -89,6 +89,11 @@ function writeReports(report: EvaluationReport, title: string, base: string, fit
 }
 
 function onnxOf(m: RegisteredModel): Uint8Array {
+  if (m.model.kind === 'cox') {
+    throw new HealthmeshError('MODEL_INVALID_OPTION', 'a Cox model has no ONNX export; it is served by the hub', {
+      path: 'onnx',
+    });
+  }
   return m.model.kind === 'logistic' ? logisticToOnnx(m.model) : boostedToOnnx(m.model);
 }
 
