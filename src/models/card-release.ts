@@ -283,6 +283,7 @@ function releaseFederation(f: FederatedFitRecord, gate: ReleaseGate) {
   const count = (n: number | null | undefined) => (n === null || n === undefined ? null : gate.count(n));
   return {
     hubs: f.hubs,
+    ...(f.project !== undefined && { project: f.project }),
     purpose: f.purpose,
     threshold: gate.parameter(f.threshold, 'disclosure threshold'),
     rounding: gate.parameter(f.rounding, 'count rounding'),

@@ -23,7 +23,13 @@ export type { FeaturePlan } from './feature-plan.js';
 export { applyFeaturePlan, fitFeaturePlan, rawVectorFromJson } from './feature-plan.js';
 export type { FeatureDefinition, FeatureSpec, MissingPolicy, OutcomeSpec, PopulationSpec } from './feature-spec.js';
 export { FEATURE_SPEC_SCHEMA, featureColumns, validateFeatureSpec } from './feature-spec.js';
-export type { FeatureMoments, FederatedLogisticFit, FederatedRound, RoundAnswer } from './federated-logistic.js';
+export type {
+  FeatureMoments,
+  FederatedLogisticFit,
+  FederatedRound,
+  ModelProjects,
+  RoundAnswer,
+} from './federated-logistic.js';
 export {
   DEFAULT_FEDERATED_PURPOSE,
   fitFederatedLogistic,

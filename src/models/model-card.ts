@@ -95,6 +95,8 @@ export interface TableSource {
  */
 export interface FederatedFitRecord {
   hubs: string[];
+  /** The project the fit ran in: every hub checked it at every round. */
+  project?: string;
   purpose: string;
   threshold: number;
   rounding: number;
