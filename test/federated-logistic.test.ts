@@ -330,14 +330,14 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
   }, 120_000);
   it('runs every round only inside a project each hub approved: a hub that denied it refuses, naming the code', async () => {
     const c = servers.get('gyeonggi')!;
-    const fit = (options: { project?: string }) =>
+    const attempt = (options: { project?: string }) =>
       fitFederatedLogistic(c.federation, c.models, 'gyeonggi', REGIONS, SPEC, options).catch((e: unknown) => e);
     // busan's steward denied the project: busan refuses the first round, and the fit stops naming it.
-    const denied = (await fit({ project: deniedAtBusan })) as Error;
+    const denied = (await attempt({ project: deniedAtBusan })) as Error;
     expect(isHealthmeshError(denied) && denied.code).toBe('MODEL_FEDERATION_REFUSED');
     expect(denied.message).toMatch(/^busan did not answer model\.glm-moments: refused PROJECT_NOT_APPROVED/);
     // No project: every peer refuses.
-    const none = (await fit({})) as Error;
+    const none = (await attempt({})) as Error;
     expect(none.message).toMatch(/did not answer model\.glm-moments: refused MODEL_NO_PROJECT/);
     const denials = await hubs
       .get('busan')!
