@@ -80,7 +80,7 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   // No outcome: refused as bad input (an empty hub's curve would be refused by the gate, 403).
   'POST /cohort/$survival': { allow: 'authenticated', ...json({ definition: COHORT }) },
   // Training across hubs registers a model here: the hub operator's, as training on one hub is (refused as bad input).
-  'POST /models/$federated-train': { allow: ['admin', 'steward'], ...json({ spec: {}, hubs: [HUB] }) },
+  'POST /models/$federated-train': { allow: ['admin', 'steward'], ...json({ spec: {}, hubs: [HUB], project: 'p-x' }) },
   'POST /surveillance/$federated-series': { allow: 'authenticated', ...json({ hubs: [HUB] }) },
   'POST /surveillance/$federated-forecast': { allow: 'authenticated', ...json({ hubs: [HUB] }) },
   // Computes from the posted data only (gate.fromRequest); a malformed file is a 400 for every role.

@@ -49,6 +49,8 @@ function concat(parts: FeatureMatrix[]): FeatureMatrix {
   return featureMatrix(parts[0]!.names, values, outcome);
 }
 
+const CARD = { title: 'Hypertension, 5-year risk', intendedUse: 'testing', limitations: ['synthetic data'] };
+
 describe('federated logistic regression across three hubs over signed HTTP', () => {
   const root = mkdtempSync(join(tmpdir(), 'hm-fed-glm-'));
   const hubs = new Map<string, Hub>();
@@ -77,7 +79,42 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
       });
     }
     peerEachOther(servers);
+    project = await fileProject({ busan: 'approve' });
+    deniedAtBusan = await fileProject({ busan: 'deny' });
   }, 600_000);
+
+  let project: string;
+  let deniedAtBusan: string;
+  /**
+   * A project filed at gyeonggi naming the three hubs, received by the peers as `project.file` would, decided by
+   * each steward (approved unless `decisions` says otherwise), and each decision learned back at gyeonggi.
+   */
+  async function fileProject(decisions: Partial<Record<RegionId, 'approve' | 'deny'>>): Promise<string> {
+    const origin = hubs.get('gyeonggi')!;
+    const p = await origin.projects.file(
+      { name: 'glm-analyst', role: 'researcher' },
+      {
+        title: 'Hypertension risk across regions',
+        purpose: 'ai-development',
+        tables: [{ name: 'encounter', columns: ['patient_key'] }],
+        endDate: new Date(origin.clock.now().getTime() + 30 * 86_400_000).toISOString().slice(0, 10),
+        ethicsApproval: 'IRB-20',
+        dataUseAgreement: true,
+        hubs: [...REGIONS],
+      },
+      ['gwangju', 'busan'],
+    );
+    const forwarded = await origin.projects.forwarded(p.id);
+    for (const region of REGIONS) {
+      const hub = hubs.get(region)!;
+      if (region !== 'gyeonggi') await hub.projects.receive('gyeonggi', forwarded);
+      const decision = decisions[region] ?? 'approve';
+      await hub.projects.review({ name: 'steward', role: 'steward' }, p.id, { decision, comment: 'decided' });
+      if (region !== 'gyeonggi')
+        await origin.projects.recordPeerStatus(p.id, region, await hub.projects.statusFor('gyeonggi', p.id));
+    }
+    return p.id;
+  }
 
   afterAll(async () => {
     for (const s of servers.values()) await s.app.close().catch(() => undefined);
@@ -99,7 +136,7 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
 
   it('equals the pooled fit to 1e-8 within 10 Newton rounds, exchanging only gradients and information', async () => {
     const c = servers.get('gyeonggi')!;
-    const fit = await fitFederatedLogistic(c.federation, c.models, 'gyeonggi', REGIONS, SPEC, { l2: 0 });
+    const fit = await fitFederatedLogistic(c.federation, c.models, 'gyeonggi', REGIONS, SPEC, { l2: 0, project });
     const { raw, plan, pooled: reference } = await pooled();
     for (const [k, v] of Object.entries(plan.fill)) expect(Math.abs(fit.plan.fill[k]! - v)).toBeLessThan(1e-9);
     const newtonRounds = fit.rounds.length - 1; // the first round gathers the moments for the fill
@@ -135,7 +172,17 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     const file = join(root, 'htn-federated.json');
     writeFileSync(file, JSON.stringify(training));
     const cli = captureIo();
-    const argv = ['model', 'train', file, '--dir', join(root, 'gyeonggi'), '--hubs', REGIONS.join(',')];
+    const argv = [
+      'model',
+      'train',
+      file,
+      '--dir',
+      join(root, 'gyeonggi'),
+      '--hubs',
+      REGIONS.join(','),
+      '--project',
+      project,
+    ];
     expect(await main([...argv, '--url', c.app.listeningOrigin, '--json'], cli.io), cli.err).toBe(0);
     const answer = JSON.parse(cli.out) as { id: string; version: number; coefficients: number[] };
     const { raws, raw, pooled: reference } = await pooled();
@@ -150,6 +197,7 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     expect(m.card.trainingData.rows).toBe(raw.rows);
     const f = m.card.federation!;
     expect([...f.hubs].sort()).toEqual([...REGIONS].sort());
+    expect(f.project).toBe(project);
     expect(f.purpose).toBe('ai-development');
     expect(f.rounds[0]!.operation).toBe('model.glm-moments');
     expect(f.rounds.length).toBeGreaterThanOrEqual(2);
@@ -170,7 +218,7 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
       method: 'POST',
       url: '/models/$federated-train',
       headers: { authorization: `Bearer ${adminTokens.get('gyeonggi')}` },
-      payload: { spec: training, hubs: REGIONS },
+      payload: { spec: training, hubs: REGIONS, project },
     });
     expect(api.statusCode, api.body).toBe(200);
     const viaApi = api.json() as { version: number; coefficients: number[] };
@@ -266,9 +314,9 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
   it('stops when a hub refuses a round under its disclosure threshold, naming the hub', async () => {
     const c = servers.get('gyeonggi')!;
     const tiny = { ...SPEC, population: { indexDate: '2021-01-01', age: { min: 90 } } };
-    const refused = await fitFederatedLogistic(c.federation, c.models, 'gyeonggi', ['gwangju', 'busan'], tiny).catch(
-      (e: unknown) => e,
-    );
+    const refused = await fitFederatedLogistic(c.federation, c.models, 'gyeonggi', ['gwangju', 'busan'], tiny, {
+      project,
+    }).catch((e: unknown) => e);
     expect(isHealthmeshError(refused) && refused.code).toBe('MODEL_FEDERATION_REFUSED');
     expect((refused as Error).message).toMatch(
       /(gwangju|busan) did not answer model\.glm-moments: refused MODEL_FEDERATION_REFUSED/,
@@ -280,6 +328,41 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
       );
     expect(audit.length).toBeGreaterThan(0);
   }, 120_000);
+  it('runs every round only inside a project each hub approved: a hub that denied it refuses, naming the code', async () => {
+    const c = servers.get('gyeonggi')!;
+    const attempt = (options: { project?: string }) =>
+      fitFederatedLogistic(c.federation, c.models, 'gyeonggi', REGIONS, SPEC, options).catch((e: unknown) => e);
+    // busan's steward denied the project: busan refuses the first round, and the fit stops naming it.
+    const denied = (await attempt({ project: deniedAtBusan })) as Error;
+    expect(isHealthmeshError(denied) && denied.code).toBe('MODEL_FEDERATION_REFUSED');
+    expect(denied.message).toMatch(/^busan did not answer model\.glm-moments: refused PROJECT_NOT_APPROVED/);
+    // No project: every peer refuses.
+    const none = (await attempt({})) as Error;
+    expect(none.message).toMatch(/did not answer model\.glm-moments: refused MODEL_NO_PROJECT/);
+    const denials = await hubs
+      .get('busan')!
+      .db.all<{ outcome: string }>(
+        `SELECT outcome FROM audit_log WHERE action = 'project-authorize' AND target = 'project:${deniedAtBusan}'`,
+      );
+    expect(denials.map((d) => d.outcome)).toContain('denied');
+    // The coordinator knows busan's decision, so the API refuses before any round; the CLI needs --project.
+    const api = await c.app.inject({
+      method: 'POST',
+      url: '/models/$federated-train',
+      headers: { authorization: `Bearer ${adminTokens.get('gyeonggi')}` },
+      payload: { spec: { model: 'htn-denied', ...SPEC, card: CARD }, hubs: REGIONS, project: deniedAtBusan },
+    });
+    expect(api.statusCode).toBe(403);
+    expect(api.body).toContain('PROJECT_NOT_APPROVED');
+    const cli = captureIo();
+    const file = join(root, 'htn-no-project.json');
+    writeFileSync(file, JSON.stringify({ model: 'htn-np', ...SPEC, card: CARD }));
+    expect(await main(['model', 'train', file, '--dir', join(root, 'gyeonggi'), '--hubs', 'busan'], cli.io)).not.toBe(
+      0,
+    );
+    expect(cli.err).toContain('MODEL_NO_PROJECT');
+  }, 120_000);
+
   it("computes a spec's features again after an ingest once a fit's reuse window has passed", async () => {
     const hub = hubs.get('gwangju')!;
     const models = new ModelFederation(hub, { reuseMs: 0 });

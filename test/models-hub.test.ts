@@ -244,6 +244,49 @@ describe('risk models on a hub: features in SQL, CLI, predict API', () => {
     expect(() => parseTrainingSpec({ ...HTN_SPEC, split: { testFraction: 1 } })).toThrow(/testFraction/);
   }, 60_000);
 
+  it('fits a Cox model on the days to the outcome, registers it and serves the risk by the horizon', async () => {
+    const cox = await trainFromSpec(
+      hub,
+      parseTrainingSpec({
+        ...HTN_SPEC,
+        model: 'htn-cox',
+        learner: { kind: 'cox' },
+        split: { testFraction: 0, seed: 3 },
+      }),
+      'test',
+    );
+    const { matrix, times, patientKeys } = cox.rows;
+    expect(times?.length).toBe(matrix.rows);
+    // An event's time is the days to the first I10 in the event index; every other row is censored within the horizon.
+    const first = await hub.db.all<{ patient_key: string; d: unknown }>(
+      `SELECT patient_key, MIN(event_date - DATE '${INDEX}') AS d FROM cohort_event
+       WHERE domain = 'condition' AND code LIKE 'I10%' AND event_date > DATE '${INDEX}' GROUP BY patient_key`,
+    );
+    const daysTo = new Map(first.map((r) => [r.patient_key, Number(r.d)]));
+    let events = 0;
+    for (let i = 0; i < matrix.rows; i++) {
+      if (matrix.outcome![i] === 1) {
+        events++;
+        expect(times![i]).toBe(daysTo.get(patientKeys[i]!));
+      }
+      expect(times![i]).toBeGreaterThanOrEqual(0);
+      expect(times![i]).toBeLessThanOrEqual(1826);
+    }
+    expect(events).toBeGreaterThan(10);
+    const m = cox.registered;
+    expect(m.model).toMatchObject({ kind: 'cox', horizon: 1826 });
+    expect(m.card.survival!.concordance).toBeGreaterThan(0.6);
+    expect(m.card.fit!.coefficients.map((c) => c.term)).toEqual(m.model.features);
+    // Reloaded and scored from the hub's rows through its stored plan: the fit's risks.
+    const reloaded = await (await hubModelRegistry(hub)).get('htn-cox');
+    const scored = await scoreHubRows(hub, reloaded);
+    let worst = 0;
+    scored.probabilities.forEach((p, i) => {
+      worst = Math.max(worst, Math.abs(p - cox.testPredictions[i]!));
+    });
+    expect(worst).toBeLessThan(1e-9);
+  }, 60_000);
+
   it('trains, lists, evaluates, exports and predicts through the CLI, and serves predictions', async () => {
     await hub.close();
     const specFile = join(work, 'htn.json');

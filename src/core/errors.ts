@@ -256,6 +256,10 @@ export const ERROR_CODES = {
     kind: 'not-found',
     text: 'the patient to score is not in the data of this hub, or was not alive on the index date',
   },
+  MODEL_NO_PROJECT: {
+    kind: 'input',
+    text: 'a federated model fit names no project: a hub answers its rounds only inside a project it approved',
+  },
   MODEL_FEDERATION_REFUSED: {
     kind: 'peer',
     text: 'a hub refused a federated model round (too few contributing rows for disclosure control, or a bad request)',

@@ -3,6 +3,7 @@ import type { FitSupport, Released, ReleaseGate } from '../privacy/index.js';
 import { toPrecision } from '../privacy/index.js';
 import type { CalibrationBin } from './calibration.js';
 import { wilson } from './calibration.js';
+import type { SurvivalFitRecord } from './cox-model.js';
 import type { EvaluationReport, Metrics } from './evaluation.js';
 import type { LogisticFit } from './logistic-inference.js';
 import type { FederatedFitRecord, ModelCard, TrainingFeature, TrainingSummary } from './model-card.js';
@@ -178,6 +179,48 @@ function releaseFit(fit: LogisticFit, support: FitSupport, gate: ReleaseGate) {
   }
 }
 
+/**
+ * A Cox card's horizon, concordance and calibration at the horizon: the concordance as a metric of the training
+ * rows and events; the baseline survival and null log-likelihood by the fit-support rule (withheld whole when it
+ * refuses); each calibration group only when it holds enough people, events and non-events, its size and events a
+ * linked count and its risks on the precision grid.
+ */
+function releaseSurvival(s: SurvivalFitRecord, t: TrainingSummary, gate: ReleaseGate) {
+  const support = cardFitSupport(t);
+  let fitted: { baselineSurvival: Released<number>; logLikNull: Released<number> } | { withheld: true } = {
+    withheld: true,
+  };
+  try {
+    fitted = {
+      baselineSurvival: gate.fitted(s.baselineSurvival, support, 'the baseline survival'),
+      logLikNull: gate.fitted(s.logLikNull, support, 'the null log partial likelihood'),
+    };
+  } catch (e) {
+    if (!(isHealthmeshError(e) && e.code === 'DISCLOSURE_REFUSED')) throw e;
+  }
+  const threshold = gate.policy.threshold;
+  const shown = s.calibration.filter(
+    (b) => b.n >= gate.minContributors && b.events >= threshold && b.n - b.events >= threshold,
+  );
+  return {
+    horizon: gate.parameter(s.horizon, 'horizon'),
+    unit: s.unit,
+    ties: s.ties,
+    concordance: gate.metric(s.concordance, { n: t.rows, events: t.events }),
+    ...fitted,
+    calibration: shown.map((b) => {
+      const c = gate.countParts({ events: b.events, nonEvents: b.n - b.events });
+      return {
+        n: c.total,
+        events: c.parts.events,
+        predicted: gate.metric(b.predicted, { n: b.n, events: b.events }),
+        observed: gate.metric(b.observed, { n: b.n, events: b.events }),
+      };
+    }),
+    withheldGroups: gate.parameter(s.calibration.length - shown.length, 'calibration groups withheld'),
+  };
+}
+
 /** Where the rows of a table-fitted model came from; its counts released as a linked table, fill values withheld. */
 function releaseTable(t: NonNullable<ModelCard['table']>, gate: ReleaseGate) {
   const rows = gate.countParts({ kept: t.rowsRead - t.rowsDropped, dropped: t.rowsDropped });
@@ -218,6 +261,7 @@ export function releaseModelCard(card: ModelCard, gate: ReleaseGate) {
     limitations: card.limitations,
     ...(card.fit !== undefined && { fit: releaseFit(card.fit, cardFitSupport(t), gate) }),
     ...(card.table !== undefined && { table: releaseTable(card.table, gate) }),
+    ...(card.survival !== undefined && { survival: releaseSurvival(card.survival, t, gate) }),
     learner: {
       kind: card.learner.kind,
       settings: Object.fromEntries(
@@ -239,6 +283,7 @@ function releaseFederation(f: FederatedFitRecord, gate: ReleaseGate) {
   const count = (n: number | null | undefined) => (n === null || n === undefined ? null : gate.count(n));
   return {
     hubs: f.hubs,
+    ...(f.project !== undefined && { project: f.project }),
     purpose: f.purpose,
     threshold: gate.parameter(f.threshold, 'disclosure threshold'),
     rounding: gate.parameter(f.rounding, 'count rounding'),

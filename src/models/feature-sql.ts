@@ -174,3 +174,32 @@ export function prevalentDelete(spec: FeatureSpec, o: OutcomeSpec, pop: string):
     params: q.params,
   };
 }
+
+/**
+ * The `(rid, v)` rows, v = days from index to the first outcome event within (index, index + horizon], of the
+ * population rows with the outcome (a Cox model's event times).
+ */
+export function outcomeTimeSelect(spec: FeatureSpec, o: OutcomeSpec, pop: string): BoundSql {
+  const q = new StatementBuilder();
+  const cs = q.codes(spec, o.conceptSet, o.domain);
+  return q.statement(`SELECT t.rid, MIN(e.event_date - t.index_date) AS v FROM ${pop} t
+    JOIN ${EVENT_TABLE} e ON e.patient_key = t.patient_key
+    JOIN ${cs} c ON e.system = c.system AND e.code = c.code
+    WHERE e.domain = ${q.add(o.domain)}
+      AND e.event_date > t.index_date AND e.event_date <= t.index_date + ${Math.trunc(o.horizonDays)}
+    GROUP BY t.rid`);
+}
+
+/**
+ * The `(rid, v)` rows, v = days from index to the person's last event of any kind in the event index, capped at
+ * the horizon: how long a row without the outcome was followed (a Cox model's censoring times). A person with no
+ * event after index is not in it (followed 0 days).
+ */
+export function followUpSelect(o: OutcomeSpec, pop: string): BoundSql {
+  return {
+    sql: `SELECT t.rid, LEAST(MAX(e.event_date - t.index_date), ${Math.trunc(o.horizonDays)}) AS v FROM ${pop} t
+      JOIN ${EVENT_TABLE} e ON e.patient_key = t.patient_key AND e.event_date > t.index_date
+      GROUP BY t.rid`,
+    params: [],
+  };
+}

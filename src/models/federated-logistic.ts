@@ -130,26 +130,63 @@ interface CachedFeatures {
  */
 export const NEWTON_ROUNDS_PER_DAY = 40;
 
+/** How a hub checks a peer's project before answering a round (the server wires `ProjectRegistry.authorizePeer`). */
+export interface ModelProjects {
+  authorizePeer(peer: string, project: string): Promise<{ purpose: string }>;
+}
+
 /** The model side of a hub's federation: `model.glm-moments` and `model.glm-newton`. */
 export class ModelFederation {
   /** Raw feature rows per spec, computed once per spec and reused by the rounds of a fit. */
   private readonly cache = new Map<string, CachedFeatures>();
+  private projects: ModelProjects | undefined;
 
   constructor(
     private readonly hub: Hub,
     private readonly options: { reuseMs?: number } = {},
   ) {}
 
+  /**
+   * Answer peers' rounds only inside a project this hub approved (the server wires it): every round must name the
+   * project, is checked by `authorizePeer` (approved here, filed by the asking hub, not expired) and builds its
+   * rows for the project's purpose. Without it (library use), a round names no project and gives its purpose.
+   */
+  withProjects(projects: ModelProjects): this {
+    this.projects = projects;
+    return this;
+  }
+
   register(operations = new OperationRegistry()): OperationRegistry {
-    operations.register('model.glm-moments', 'peer', ({ body, peer }) => {
-      const b = body as { spec: unknown; purpose?: unknown };
-      return this.moments(b.spec, `peer:${peer}`, b.purpose);
+    operations.register('model.glm-moments', 'peer', async ({ body, peer }) => {
+      const b = body as { spec: unknown; purpose?: unknown; project?: unknown };
+      return this.moments(b.spec, `peer:${peer}`, await this.purposeOf(peer, b));
     });
-    operations.register('model.glm-newton', 'peer', ({ body, peer }) => {
-      const b = body as { spec: unknown; fill: unknown; beta: unknown; purpose?: unknown };
-      return this.newton(b.spec, b.fill, b.beta, `peer:${peer}`, b.purpose);
+    operations.register('model.glm-newton', 'peer', async ({ body, peer }) => {
+      const b = body as { spec: unknown; fill: unknown; beta: unknown; purpose?: unknown; project?: unknown };
+      return this.newton(b.spec, b.fill, b.beta, `peer:${peer}`, await this.purposeOf(peer, b));
     });
     return operations;
+  }
+
+  /** The purpose a peer's round runs for: its project's, checked here at every round. */
+  private async purposeOf(peer: string, b: { purpose?: unknown; project?: unknown }): Promise<unknown> {
+    if (this.projects === undefined) {
+      if (b.project !== undefined) throw new HealthmeshError('PROJECT_NOT_FOUND', 'this hub runs no project work');
+      return b.purpose;
+    }
+    if (typeof b.project !== 'string' || b.project === '') {
+      throw new HealthmeshError('MODEL_NO_PROJECT', 'a federated model fit runs on this hub only inside a project', {
+        path: 'project',
+      });
+    }
+    const { purpose } = await this.projects.authorizePeer(peer, b.project);
+    if (b.purpose !== undefined && b.purpose !== purpose) {
+      throw new HealthmeshError(
+        'PROJECT_OUT_OF_SCOPE',
+        `project ${b.project} is for ${purpose}, not ${String(b.purpose).slice(0, 40)}`,
+      );
+    }
+    return purpose;
   }
 
   private async raw(
@@ -441,10 +478,12 @@ export async function fitFederatedLogistic(
   selfName: string,
   hubs: readonly string[],
   specInput: unknown,
-  options: { l2?: number; maxRounds?: number; firstRoundTimeoutMs?: number; purpose?: string } = {},
+  options: { l2?: number; maxRounds?: number; firstRoundTimeoutMs?: number; purpose?: string; project?: string } = {},
 ): Promise<FederatedLogisticFit> {
   const spec = validateFeatureSpec(specInput);
   const purpose = options.purpose ?? DEFAULT_FEDERATED_PURPOSE;
+  // Every round names the project, so each hub checks it again (a project denied or expired mid-fit stops it).
+  const scope = options.project !== undefined ? { purpose, project: options.project } : { purpose };
   const others = hubs.filter((h) => h !== selfName);
   const includeSelf = hubs.includes(selfName);
   const rounds: FederatedRound[] = [];
@@ -458,7 +497,7 @@ export async function fitFederatedLogistic(
     const t0 = performance.now();
     const [mine, remote] = await Promise.all([
       includeSelf ? here() : Promise.resolve(undefined),
-      fanOut(federation.client, others, operation, { ...body, purpose }, { timeoutMs }),
+      fanOut(federation.client, others, operation, { ...body, ...scope }, { timeoutMs }),
     ]);
     if (!remote.complete) {
       const f = remote.failed[0]!;

@@ -34,7 +34,7 @@ export async function trainFederated(
   local: ModelFederation,
   spec: TrainingSpec,
   hubs: readonly string[],
-  options: { purpose?: string; createdBy: string },
+  options: { purpose?: string; createdBy: string; project?: string },
 ): Promise<FederatedTrainingResult> {
   if (spec.learner.kind !== 'logistic') {
     throw new HealthmeshError('MODEL_INVALID_SPEC', 'learner.kind: a federated fit is a logistic regression', {
@@ -47,25 +47,33 @@ export async function trainFederated(
   const fit = await fitFederatedLogistic(federation, local, hub.config.name, names, spec.features, {
     ...(spec.learner.l2 !== undefined && { l2: spec.learner.l2 }),
     purpose,
+    ...(options.project !== undefined && { project: options.project }),
   });
   const registry = await hubModelRegistry(hub);
   const registered = await registry.register(
     spec.model,
     fit.model,
-    federatedCard(hub, spec, fit, names),
+    federatedCard(hub, spec, fit, names, options.project),
     options.createdBy,
     fit.plan,
   );
   return { registered, fit };
 }
 
-function federatedCard(hub: Hub, spec: TrainingSpec, fit: FederatedLogisticFit, hubs: string[]): ModelCard {
+function federatedCard(
+  hub: Hub,
+  spec: TrainingSpec,
+  fit: FederatedLogisticFit,
+  hubs: string[],
+  project: string | undefined,
+): ModelCard {
   const { pooled, model } = fit;
   const outcome = spec.features.outcome!;
   const policy = hub.config.privacy.disclosure;
   const count = (n: number) => hub.gate.count(n).value;
   const federation: FederatedFitRecord = {
     hubs,
+    ...(project !== undefined && { project }),
     purpose: fit.purpose,
     threshold: policy.threshold,
     rounding: policy.rounding,

@@ -16,7 +16,15 @@ import type { Row } from '../store/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { featureMatrix } from './feature-matrix.js';
 import type { FeatureSpec } from './feature-spec.js';
-import { AGE_SQL, featureSelect, outcomeSelect, populationValueSql, prevalentDelete } from './feature-sql.js';
+import {
+  AGE_SQL,
+  featureSelect,
+  followUpSelect,
+  outcomeSelect,
+  outcomeTimeSelect,
+  populationValueSql,
+  prevalentDelete,
+} from './feature-sql.js';
 
 /** A spec's rows on one hub: raw feature values (NaN = not recorded) and who and when each row is. */
 export interface HubFeatureRows {
@@ -30,6 +38,11 @@ export interface HubFeatureRows {
   age: Float64Array;
   /** The purpose the rows were built for and how many people of the population their consent left out. */
   consent: { purpose: string; asOf: string; leftOut: number };
+  /**
+   * With `scope.eventTimes` and an outcome: days from index to the outcome for a row with it, else to the row's
+   * last event of any kind capped at the horizon (censored).
+   */
+  times?: Float64Array;
 }
 
 /** Which people to compute, when not the spec's own population (scoring one patient, or a chosen few). */
@@ -45,6 +58,8 @@ export interface FeatureScope {
    * scoring given patients (care), `ai-development` otherwise (building and training a model).
    */
   purpose?: string;
+  /** Also each row's follow-up time to the outcome or censoring (`HubFeatureRows.times`; a Cox model's training). */
+  eventTimes?: boolean;
 }
 
 /** The purpose a feature build runs for when its caller names none. */
@@ -122,9 +137,12 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
     await tx.run(`CREATE TEMPORARY TABLE ${vals} (rid BIGINT, k INTEGER, v DOUBLE PRECISION)`);
     const selects = spec.features.map((f) => featureSelect(spec, f, pop));
     if (spec.outcome !== undefined) selects.push(outcomeSelect(spec, spec.outcome, pop));
+    // k = -2: days to the outcome; k = -3: days followed.
+    const timed = scope.eventTimes === true && spec.outcome !== undefined;
+    if (timed) selects.push(outcomeTimeSelect(spec, spec.outcome!, pop), followUpSelect(spec.outcome!, pop));
     for (const [k, select] of selects.entries()) {
       if (select === undefined) continue;
-      const id = k < width ? k : -1;
+      const id = k < width ? k : -(k - width + 1);
       await tx.run(`INSERT INTO ${vals} (rid, k, v) SELECT rid, ${id}, v FROM (${select.sql}) s`, select.params);
     }
     const people: Row[] = [];
@@ -141,6 +159,8 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
     }
     const values = new Float64Array(people.length * width);
     const outcome = new Uint8Array(people.length);
+    const eventDays = new Float64Array(people.length).fill(Number.NaN);
+    const followed = new Float64Array(people.length);
     const position = new Map<number, number>();
     people.forEach((r, i) => {
       position.set(Number(r.rid), i);
@@ -153,13 +173,18 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
     for await (const chunk of tx.stream<{ rid: number; k: number; v: unknown }>(`SELECT rid, k, v FROM ${vals}`)) {
       for (const r of chunk) {
         const i = position.get(Number(r.rid))!;
-        if (r.k < 0) outcome[i] = 1;
+        if (r.k === -1) outcome[i] = 1;
+        else if (r.k === -2) eventDays[i] = num(r.v);
+        else if (r.k === -3) followed[i] = num(r.v);
         else values[i * width + r.k] = num(r.v);
       }
     }
     await tx.run(`DROP TABLE ${vals}`);
     await tx.run(`DROP TABLE ${pop}`);
-    return { people, values, outcome, leftOut };
+    const times = timed
+      ? Float64Array.from(people, (_, i) => (outcome[i] === 1 ? eventDays[i]! : followed[i]!))
+      : undefined;
+    return { people, values, outcome, leftOut, times };
   });
   const rows = built.people;
   if (rows.length === 0 && scope.patients !== undefined && built.leftOut > 0) {
@@ -191,5 +216,6 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
     region: rows.map((r) => (typeof r.region === 'string' ? r.region : 'unknown')),
     age,
     consent: { purpose: consent.purpose, asOf: consent.asOf.toISOString(), leftOut: built.leftOut },
+    ...(built.times !== undefined && { times: built.times }),
   };
 }

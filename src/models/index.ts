@@ -8,6 +8,8 @@ export { cardFitSupport, releaseModelCard } from './card-release.js';
 export type { CoxCalibrationBin } from './cox-calibration.js';
 export { coxCalibration } from './cox-calibration.js';
 export { harrellConcordance } from './cox-concordance.js';
+export type { CoxModel, CoxTraining, SurvivalFitRecord } from './cox-model.js';
+export { COX_EVALUATION_NAME, coxFitTable, coxModel, predictCox, trainCox } from './cox-model.js';
 export type { CoxCoefficient, CoxFit, CoxOptions, CoxTies } from './cox-regression.js';
 export { fitCox } from './cox-regression.js';
 export type { RowSplit } from './data-splits.js';
@@ -21,7 +23,13 @@ export type { FeaturePlan } from './feature-plan.js';
 export { applyFeaturePlan, fitFeaturePlan, rawVectorFromJson } from './feature-plan.js';
 export type { FeatureDefinition, FeatureSpec, MissingPolicy, OutcomeSpec, PopulationSpec } from './feature-spec.js';
 export { FEATURE_SPEC_SCHEMA, featureColumns, validateFeatureSpec } from './feature-spec.js';
-export type { FeatureMoments, FederatedLogisticFit, FederatedRound, RoundAnswer } from './federated-logistic.js';
+export type {
+  FeatureMoments,
+  FederatedLogisticFit,
+  FederatedRound,
+  ModelProjects,
+  RoundAnswer,
+} from './federated-logistic.js';
 export {
   DEFAULT_FEDERATED_PURPOSE,
   fitFederatedLogistic,
@@ -63,5 +71,5 @@ export { fitLearner, parseTrainingSpec, planOf, predictRisk, rowGroupings, train
 export { boostedToOnnx, logisticToOnnx, ONNX_INPUT, ONNX_OUTPUT } from './onnx-export.js';
 export type { RocAnalysis } from './roc-metrics.js';
 export { rocAnalysis } from './roc-metrics.js';
-export type { TableTrainingOptions, TableTrainingResult } from './table-training.js';
-export { checkTestFraction, trainFromTable } from './table-training.js';
+export type { TableCoxResult, TableTrainingOptions, TableTrainingResult } from './table-training.js';
+export { checkTestFraction, trainCoxFromTable, trainFromTable } from './table-training.js';

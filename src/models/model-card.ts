@@ -1,4 +1,5 @@
 import { HealthmeshError } from '../core/index.js';
+import type { CoxModel, SurvivalFitRecord } from './cox-model.js';
 import type { EvaluationReport } from './evaluation.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { requireOutcome, summariseFeatures } from './feature-matrix.js';
@@ -7,8 +8,8 @@ import type { LogisticFit } from './logistic-inference.js';
 import { logisticFit } from './logistic-inference.js';
 import type { LogisticModel } from './logistic-regression.js';
 
-/** Either learner's fitted model, as stored. */
-export type RiskModel = LogisticModel | BoostedModel;
+/** A learner's fitted model, as stored. */
+export type RiskModel = LogisticModel | BoostedModel | CoxModel;
 
 /** The training rows in aggregate. Per-feature min and max are left out: an extreme is one person's value. */
 export interface TrainingSummary {
@@ -57,8 +58,13 @@ export interface ModelCard {
   intendedUse: string;
   limitations: string[];
   learner: { kind: RiskModel['kind']; settings: Record<string, number | string | boolean> };
-  /** A logistic model's coefficients with standard errors, intervals and p-values, log-likelihood and AIC. */
+  /**
+   * A logistic model's coefficients with standard errors, intervals and p-values, log-likelihood and AIC; for a Cox
+   * model the same table of log hazard ratios (no intercept) with the log partial likelihood.
+   */
   fit?: LogisticFit;
+  /** A Cox model's horizon, concordance and calibration at the horizon. */
+  survival?: SurvivalFitRecord;
   /** For a model fitted from a flat table (`model train --table`): where its rows came from and what was left out. */
   table?: TableSource;
   /** For a model fitted across hubs: which, for what purpose, and each round's release record. */
@@ -89,6 +95,8 @@ export interface TableSource {
  */
 export interface FederatedFitRecord {
   hubs: string[];
+  /** The project the fit ran in: every hub checked it at every round. */
+  project?: string;
   purpose: string;
   threshold: number;
   rounding: number;
@@ -104,6 +112,8 @@ export interface FederatedFitRecord {
 /** Everything but what is derived from the model and the training rows. */
 export type ModelCardInput = Omit<ModelCard, 'trainingData' | 'learner' | 'features' | 'fit'> & {
   features?: CardFeature[];
+  /** The fit's table when the model does not derive it (a Cox fit's, from `coxFitTable`). */
+  fit?: LogisticFit;
 };
 
 /**
@@ -170,6 +180,9 @@ function learnerSettings(model: RiskModel): ModelCard['learner'] {
     const d = model.diagnostics;
     return { kind: model.kind, settings: { l2: model.l2, iterations: d.iterations, converged: d.converged } };
   }
+  if (model.kind === 'cox') {
+    return { kind: model.kind, settings: { ties: model.ties, horizon: model.horizon } };
+  }
   const settings: Record<string, number | string | boolean> = { ...model.options, treesKept: model.trees.length };
   const tuning = model.diagnostics.tuning;
   if (tuning !== undefined)
@@ -226,6 +239,8 @@ export function modelCard(
     limitations: input.limitations,
     learner: learnerSettings(model),
     ...(input.table !== undefined && { table: input.table }),
+    ...(input.survival !== undefined && { survival: input.survival }),
+    ...(input.fit !== undefined && { fit: input.fit }),
     // Penalised fits are not maximum-likelihood: their Wald table would read as one.
     ...(model.kind === 'logistic' && model.l2 === 0 && { fit: logisticFit(model, summary.events) }),
   };

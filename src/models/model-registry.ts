@@ -179,7 +179,7 @@ export class ModelRegistry {
       } catch {
         title = undefined;
       }
-      if (typeof title !== 'string' || (row.kind !== 'logistic' && row.kind !== 'boosted')) {
+      if (typeof title !== 'string' || !['logistic', 'boosted', 'cox'].includes(row.kind)) {
         throw new HealthmeshError(
           'MODEL_INVALID_STORED',
           `model ${row.model_id} version ${row.version} has no readable card`,
@@ -188,7 +188,13 @@ export class ModelRegistry {
           },
         );
       }
-      return { id: row.model_id, latestVersion: Number(row.version), kind: row.kind, title, createdAt: row.created_at };
+      return {
+        id: row.model_id,
+        latestVersion: Number(row.version),
+        kind: row.kind as RiskModel['kind'],
+        title,
+        createdAt: row.created_at,
+      };
     });
   }
 }
@@ -234,5 +240,12 @@ function isRiskModel(v: unknown): v is RiskModel {
   if (!Array.isArray(o.features)) return false;
   if (o.kind === 'logistic') return Array.isArray(o.coefficients) && o.coefficients.length === o.features.length + 1;
   if (o.kind === 'boosted') return Array.isArray(o.trees) && typeof o.baseScore === 'number';
+  if (o.kind === 'cox')
+    return (
+      Array.isArray(o.coefficients) &&
+      o.coefficients.length === o.features.length &&
+      typeof o.horizon === 'number' &&
+      typeof o.baselineCumHazard === 'number'
+    );
   return false;
 }

@@ -7,6 +7,9 @@
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError, seededRandom } from '../core/index.js';
 import { fitBoostedTuned } from './boosting-tuning.js';
+import type { SurvivalFitRecord } from './cox-model.js';
+import { coxFitTable, predictCox, trainCox } from './cox-model.js';
+import type { CoxTies } from './cox-regression.js';
 import { personSplit, randomSplit } from './data-splits.js';
 import type { EvaluationReport, Grouping } from './evaluation.js';
 import { bandLabeller, evaluatePredictions } from './evaluation.js';
@@ -21,12 +24,17 @@ import { fitBoosted, predictBoosted } from './gradient-boosting.js';
 import type { HubFeatureRows } from './hub-features.js';
 import { buildHubFeatures } from './hub-features.js';
 import { hubModelRegistry } from './hub-models.js';
+import type { LogisticFit } from './logistic-inference.js';
 import { fitLogistic, predictLogistic } from './logistic-regression.js';
 import type { CardFeature, RiskModel } from './model-card.js';
 import { modelCard } from './model-card.js';
 import type { RegisteredModel } from './model-registry.js';
 
-export type LearnerSpec = { kind: 'logistic'; l2?: number } | ({ kind: 'boosted' } & Omit<BoostingOptions, 'random'>);
+export type LearnerSpec =
+  | { kind: 'logistic'; l2?: number }
+  | ({ kind: 'boosted' } & Omit<BoostingOptions, 'random'>)
+  /** Cox proportional hazards on the days to the outcome, served as the risk by the outcome's horizon. */
+  | { kind: 'cox'; ties?: CoxTies };
 
 /** A training spec file: a feature spec with an outcome, plus the model id, learner, split and card fields. */
 export interface TrainingSpec {
@@ -46,6 +54,7 @@ function invalid(path: string, message: string): HealthmeshError {
 
 const LEARNER_KEYS: Record<LearnerSpec['kind'], readonly string[]> = {
   logistic: ['kind', 'l2'],
+  cox: ['kind', 'ties'],
   boosted: [
     'kind',
     'trees',
@@ -75,9 +84,14 @@ export function parseTrainingSpec(input: unknown): TrainingSpec {
   const features = validateFeatureSpec(rest);
   if (features.outcome === undefined) throw invalid('outcome', 'training needs an outcome');
   const l = (learner ?? { kind: 'logistic' }) as Record<string, unknown>;
-  if (l.kind !== 'logistic' && l.kind !== 'boosted') throw invalid('learner.kind', 'must be "logistic" or "boosted"');
+  if (l.kind !== 'logistic' && l.kind !== 'boosted' && l.kind !== 'cox')
+    throw invalid('learner.kind', 'must be "logistic", "boosted" or "cox"');
   for (const [k, v] of Object.entries(l)) {
     if (!LEARNER_KEYS[l.kind].includes(k)) throw invalid(`learner.${k}`, `unknown option of ${l.kind}`);
+    if (k === 'ties') {
+      if (v !== 'efron' && v !== 'breslow') throw invalid('learner.ties', 'must be "efron" or "breslow"');
+      continue;
+    }
     if (k !== 'kind' && (typeof v !== 'number' || !Number.isFinite(v)))
       throw invalid(`learner.${k}`, 'must be a number');
   }
@@ -118,6 +132,7 @@ export function rowGroupings(rows: HubFeatureRows, indices?: ArrayLike<number>):
 
 /** Probabilities of a fitted model on an input matrix (its columns in the model's order). */
 export function predictRisk(model: RiskModel, m: FeatureMatrix): Float64Array {
+  if (model.kind === 'cox') return predictCox(model, m);
   return model.kind === 'logistic' ? predictLogistic(model, m) : predictBoosted(model, m);
 }
 
@@ -135,6 +150,11 @@ export interface FittedLearner {
  */
 export function fitLearner(learner: LearnerSpec, m: FeatureMatrix): FittedLearner {
   const none = { evaluations: [], limitations: [] };
+  if (learner.kind === 'cox') {
+    throw new HealthmeshError('MODEL_INVALID_SPEC', 'a Cox model is fitted on follow-up times, not a matrix alone', {
+      path: 'learner.kind',
+    });
+  }
   if (learner.kind === 'logistic')
     return { model: fitLogistic(m, learner.l2 !== undefined ? { l2: learner.l2 } : {}), ...none };
   const { kind: _, ...options } = learner;
@@ -209,7 +229,8 @@ export async function trainFromSpec(
   createdBy: string,
   purpose = 'ai-development',
 ): Promise<TrainingResult> {
-  const rows = await buildHubFeatures(hub, spec.features, { trainingDates: true, purpose });
+  const cox = spec.learner.kind === 'cox';
+  const rows = await buildHubFeatures(hub, spec.features, { trainingDates: true, purpose, eventTimes: cox });
   const y = rows.matrix.outcome!;
   const population = spec.features.population;
   // With training index dates, a person is on one side only; without them this is the plain stratified split.
@@ -232,10 +253,28 @@ export async function trainFromSpec(
   const plan = fitFeaturePlan(spec.features, rawTrain);
   const train = applyFeaturePlan(plan, rawTrain);
   const test = applyFeaturePlan(plan, selectRows(rows.matrix, split.test));
-  const { model, evaluations: internal, limitations: learnerLimitations } = fitLearner(spec.learner, train);
+  const outcome = spec.features.outcome!;
+  let fitted: FittedLearner & { survival?: SurvivalFitRecord; fit?: LogisticFit };
+  if (spec.learner.kind === 'cox') {
+    const times = Array.from(split.train, (i) => rows.times![i]!);
+    const trained = trainCox(train, times, outcome.horizonDays, {
+      unit: 'days',
+      ...(spec.learner.ties !== undefined && { ties: spec.learner.ties }),
+    });
+    fitted = {
+      model: trained.model,
+      evaluations: [],
+      limitations: [
+        "A row without the outcome is censored at the person's last recorded event (or the horizon): people with no record after index add no follow-up.",
+        'Proportional hazards are assumed, not tested.',
+      ],
+      survival: trained.survival,
+      fit: coxFitTable(trained.fit),
+    };
+  } else fitted = fitLearner(spec.learner, train);
+  const { model, evaluations: internal, limitations: learnerLimitations } = fitted;
   const testPredictions = predictRisk(model, test);
   const heldOut = evaluatePredictions(testPredictions, test.outcome!, { groupings: rowGroupings(rows, split.test) });
-  const outcome = spec.features.outcome!;
   const card = modelCard(
     model,
     train,
@@ -258,6 +297,8 @@ export async function trainFromSpec(
       ],
       intendedUse: spec.card.intendedUse,
       limitations: [...spec.card.limitations, ...learnerLimitations],
+      ...(fitted.survival !== undefined && { survival: fitted.survival }),
+      ...(fitted.fit !== undefined && { fit: fitted.fit }),
     },
     rawTrain,
   );

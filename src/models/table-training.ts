@@ -4,6 +4,9 @@
  * in-sample, and a card. Needs no hub; the CLI registers the result when it runs in one.
  */
 import { HealthmeshError, seededRandom } from '../core/index.js';
+import type { CoxModel, SurvivalFitRecord } from './cox-model.js';
+import { COX_EVALUATION_NAME, coxFitTable, trainCox } from './cox-model.js';
+import type { CoxFit, CoxTies } from './cox-regression.js';
 import { randomSplit } from './data-splits.js';
 import type { EvaluationReport } from './evaluation.js';
 import { evaluatePredictions } from './evaluation.js';
@@ -102,4 +105,65 @@ export function trainFromTable(table: ModelTable, options: TableTrainingOptions)
     fill ? rawTrain : undefined,
   );
   return { model, card, evaluation, inSample, trainRows: train.rows, testRows: test.rows };
+}
+
+/** What `trainCoxFromTable` made: the registered form, the fit itself and its card. */
+export interface TableCoxResult {
+  model: CoxModel;
+  fit: CoxFit;
+  card: ModelCard;
+  survival: SurvivalFitRecord;
+}
+
+/**
+ * A Cox fit on every row of a table read with a time column (`readModelTable(..., { time })`; missing `fail` or
+ * `complete-case`), with a card: the Wald table of log hazard ratios, concordance and calibration at `horizon`
+ * (in the unit of the time column, named by `unit`).
+ */
+export function trainCoxFromTable(
+  table: ModelTable,
+  options: { horizon: number; ties?: CoxTies; unit: string; title?: string },
+): TableCoxResult {
+  if (table.times === undefined) throw new Error('a Cox fit needs the table read with its time column');
+  if (table.missing === 'mean') {
+    throw new HealthmeshError('MODEL_INVALID_OPTION', 'a Cox fit takes --missing fail or complete-case', {
+      path: 'missing',
+    });
+  }
+  const m = table.matrix;
+  const trained = trainCox(m, table.times, options.horizon, {
+    unit: options.unit,
+    ...(options.ties !== undefined && { ties: options.ties }),
+  });
+  const outcome = `${table.outcome.column} ${/^[<>=!]/.test(table.outcome.positive) ? table.outcome.positive : `= ${table.outcome.positive}`}`;
+  const card = modelCard(trained.model, m, {
+    title: options.title ?? `Cox model of ${outcome} by ${options.horizon} ${options.unit}`,
+    cohort: {
+      description: `rows of a flat table${table.missing === 'complete-case' ? ' with no missing value used' : ''}`,
+      outcome,
+      horizon: `${options.horizon} ${options.unit}`,
+    },
+    features: m.names.map((name) => ({
+      name,
+      missing:
+        table.missing === 'complete-case' ? 'rows with a missing value dropped' : 'none missing (refused otherwise)',
+    })),
+    evaluations: trained.evaluation !== undefined ? [{ name: COX_EVALUATION_NAME, report: trained.evaluation }] : [],
+    intendedUse: 'Analysis of the table it was fitted to; not validated for use on patients.',
+    limitations: [
+      'Fitted from a flat table without a feature spec: the hub cannot compute its inputs from its own records; score it with feature vectors.',
+      'Its concordance, calibration and evaluation are in-sample and overstate performance on new people.',
+      'Proportional hazards are assumed, not tested.',
+    ],
+    table: {
+      outcome: table.outcome,
+      missing: table.missing,
+      rowsRead: table.rowsRead,
+      rowsDropped: table.rowsDropped,
+      inSample: true,
+    },
+    survival: trained.survival,
+    fit: coxFitTable(trained.fit),
+  });
+  return { model: trained.model, fit: trained.fit, card, survival: trained.survival };
 }

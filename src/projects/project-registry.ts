@@ -450,6 +450,19 @@ export class ProjectRegistry {
   }
 
   /**
+   * The check for work this hub's operator (an admin or steward, not necessarily a member) starts for a project,
+   * such as a federated model fit: approved here and at every hub `request.hubs` names, not past its end date,
+   * inside the approved scope. Audited as `authorize`.
+   */
+  async authorizeOperator(principal: Principal, id: string, request: ScopeRequest = {}): Promise<ProjectScope> {
+    return this.check(principal.name, id, request, async () =>
+      REVIEWERS.has(principal.role)
+        ? undefined
+        : ['PROJECT_NOT_MEMBER', `role '${principal.role}' does not run project work as this hub's operator`],
+    );
+  }
+
+  /**
    * The same check for work a peer asks this hub to do in a project (a federated analysis): only the project's
    * origin may, and its members were checked there (membership is kept at the origin, so a removal holds at once).
    */

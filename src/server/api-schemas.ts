@@ -82,6 +82,10 @@ export type CohortSurvivalBody = Static<typeof CohortSurvivalBody>;
 export const FederatedTrainBody = Type.Object({
   spec: Type.Unknown({ description: 'a training spec (docs/models.md) with a logistic learner' }),
   hubs: HubNames,
+  project: Text('the approved project the fit runs in (every hub checks it at every round)', {
+    minLength: 1,
+    maxLength: 100,
+  }),
   purpose: Type.Optional(Purpose),
 });
 export type FederatedTrainBody = Static<typeof FederatedTrainBody>;

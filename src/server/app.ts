@@ -235,7 +235,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   const series = options.series ?? new SeriesFederation(hub);
   const consentReach = options.consentReach ?? new ConsentReachFederation(hub);
   const validation = options.validation ?? hubValidation(hub);
-  const models = options.models ?? new ModelFederation(hub);
+  // Peers' federated model rounds run only inside projects this hub approved, for the project's purpose.
+  const models = (options.models ?? new ModelFederation(hub)).withProjects({
+    authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id),
+  });
   const federation =
     options.federation ?? (await openHubFederation(hub, cohorts, series, { validation, consentReach, models }));
   await app.register(mydataRoutes({ ...ctx, federation, consentReach }));

@@ -2,10 +2,10 @@
 export const EN_ANALYSIS = {
   fedTrain: 'Fit across hubs',
   fedTrainHelp:
-    'A logistic regression fitted across the chosen hubs: each computes its own rows and sends only sums, through its release gate. The result is registered here.',
+    "A logistic regression fitted across the chosen hubs inside an approved project: each hub checks the project at every round, computes its own rows for the project's purpose and sends only sums, through its release gate. The result is registered here.",
   fedSpec: 'Training spec (JSON)',
   fedHubs: 'Hubs',
-  fedPurpose: 'Purpose',
+  fedPurpose: 'Project (approved at every chosen hub)',
   fedStart: 'Start the fit',
   fedRunning: 'Fitting…',
   fedDone: 'Registered {id} version {version}: {rounds} rounds over {hubs}.',
@@ -28,10 +28,10 @@ export const EN_ANALYSIS = {
 export const KO_ANALYSIS: Record<keyof typeof EN_ANALYSIS, string> = {
   fedTrain: '허브 간 적합',
   fedTrainHelp:
-    '선택한 허브들에 걸쳐 로지스틱 회귀를 적합합니다. 각 허브는 자신의 행을 계산하고 반출 게이트를 거친 합계만 보냅니다. 결과는 이 허브에 등록됩니다.',
+    '승인된 프로젝트 안에서 선택한 허브들에 걸쳐 로지스틱 회귀를 적합합니다. 각 허브는 매 라운드마다 프로젝트를 확인하고, 프로젝트의 이용 목적으로 자신의 행을 계산하며, 반출 게이트를 거친 합계만 보냅니다. 결과는 이 허브에 등록됩니다.',
   fedSpec: '학습 명세 (JSON)',
   fedHubs: '허브',
-  fedPurpose: '이용 목적',
+  fedPurpose: '프로젝트 (선택한 모든 허브에서 승인됨)',
   fedStart: '적합 시작',
   fedRunning: '적합 중…',
   fedDone: '{id} 버전 {version} 등록: {hubs}에 걸쳐 {rounds}회.',

@@ -5,12 +5,11 @@ import { openHub } from '../../hub/index.js';
 import type { LogisticFit, TableMissingPolicy, TableTrainingResult } from '../../models/index.js';
 import {
   checkTestFraction,
-  coxCalibration,
   evaluationHtml,
-  fitCox,
   hubModelRegistry,
   readModelTable,
   TABLE_MISSING_POLICIES,
+  trainCoxFromTable,
   trainFromTable,
 } from '../../models/index.js';
 import { audited, pathTarget } from '../audited-work.js';
@@ -82,8 +81,8 @@ function summaryText(file: string, r: TableTrainingResult, dropped: number, regi
 /**
  * `model train --table FILE --learner cox --time COL --outcome EVENT --horizon T`: a Cox proportional-hazards fit on
  * every complete row (no split: the partial likelihood's Wald table, concordance and calibration at the horizon
- * describe the fit), printed or as JSON. The registry holds logistic and boosted models only, so a Cox fit is not
- * registered and `--dir` is refused.
+ * describe the fit), printed or as JSON; with `--dir` and `--id`, registered as the next version of the id, served
+ * as the risk by the horizon.
  */
 async function coxFromTable(opts: TableTrainOptions, io: Io): Promise<void> {
   if (opts.time === undefined) throw option('--learner cox needs --time COL (the follow-up time)', 'time');
@@ -93,28 +92,55 @@ async function coxFromTable(opts: TableTrainOptions, io: Io): Promise<void> {
   }
   const ties = opts.ties ?? 'efron';
   if (ties !== 'efron' && ties !== 'breslow') throw option(`--ties must be efron or breslow, not ${ties}`, 'ties');
-  if (opts.hubDir !== undefined) {
-    throw option('a Cox fit is printed, not registered: the registry holds logistic and boosted models', 'dir');
-  }
+  if (opts.hubDir !== undefined && opts.id === undefined)
+    throw option('give --id to register the model in the hub', 'id');
   if (opts.missing === 'mean') throw option('--learner cox takes --missing fail or complete-case', 'missing');
   const features = opts.features
     ?.split(',')
     .map((f) => f.trim())
     .filter((f) => f !== '');
-  const table = await readModelTable(opts.table, {
-    outcome: opts.outcome!,
-    ...(opts.positive !== undefined && { positive: opts.positive }),
-    ...(features !== undefined && { features }),
-    missing: opts.missing as TableMissingPolicy,
-    time: opts.time,
-  });
+  const time = opts.time;
+  const work = async () => {
+    const table = await readModelTable(opts.table, {
+      outcome: opts.outcome!,
+      ...(opts.positive !== undefined && { positive: opts.positive }),
+      ...(features !== undefined && { features }),
+      missing: opts.missing as TableMissingPolicy,
+      time,
+    });
+    const trained = trainCoxFromTable(table, {
+      horizon,
+      ties,
+      unit: time,
+      ...(opts.title !== undefined && { title: opts.title }),
+    });
+    return { table, trained };
+  };
+  let done: Awaited<ReturnType<typeof work>>;
+  let registered: { id: string; version: number; modelHash: string } | undefined;
+  if (opts.hubDir !== undefined) {
+    const hub = await openHub(opts.hubDir);
+    try {
+      const id = opts.id!;
+      done = await audited(hub, 'model-train', `${id}:${pathTarget(hub, 'table', opts.table)}`, async () => {
+        const w = await work();
+        const r = await (await hubModelRegistry(hub)).register(id, w.trained.model, w.trained.card, 'cli');
+        registered = { id: r.id, version: r.version, modelHash: r.modelHash };
+        return w;
+      });
+    } finally {
+      await hub.close();
+    }
+  } else {
+    done = await work();
+  }
+  const { table, trained } = done;
+  const { fit, survival } = trained;
   const m = table.matrix;
-  const width = m.names.length;
-  const x = Array.from({ length: m.rows }, (_, i) => Array.from(m.values.subarray(i * width, (i + 1) * width)));
-  const event = Array.from(m.outcome!, (y): boolean => y === 1);
-  const fit = fitCox(x, table.times!, event, m.names, { ties });
-  const calibration = coxCalibration(fit, x, table.times!, event, horizon, Math.min(10, m.rows));
+  const calibration = survival.calibration;
   const result = {
+    ...(registered ?? {}),
+    registered: registered !== undefined,
     table: {
       file: basename(opts.table),
       time: opts.time,
@@ -134,8 +160,9 @@ async function coxFromTable(opts: TableTrainOptions, io: Io): Promise<void> {
     aic: fit.aic,
     concordance: fit.concordance,
     horizon,
-    baselineCumHazardAtHorizon: fit.cumulativeHazardAt(horizon),
+    baselineCumHazardAtHorizon: trained.model.baselineCumHazard,
     calibration,
+    model: trained.model,
   };
   if (opts.json) {
     io.out.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -156,7 +183,9 @@ async function coxFromTable(opts: TableTrainOptions, io: Io): Promise<void> {
       ...calibration.map(
         (b, i) => `    ${String(i + 1).padStart(2)}: ${fixed(b.predicted, 3)} / ${fixed(b.observed, 3)}  (${b.n} rows)`,
       ),
-      'not registered (the registry holds logistic and boosted models)',
+      registered !== undefined
+        ? `registered ${registered.id} version ${registered.version}`
+        : 'not registered (give --dir and --id to register it in a hub)',
       '',
     ].join('\n'),
   );

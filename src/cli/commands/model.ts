@@ -35,6 +35,7 @@ interface TrainOptions extends Omit<TableTrainOptions, 'table' | 'hubDir'> {
   purpose: string;
   hubs?: string;
   url?: string;
+  project?: string;
 }
 
 function readJson(file: string, what: string): unknown {
@@ -89,6 +90,11 @@ function writeReports(report: EvaluationReport, title: string, base: string, fit
 }
 
 function onnxOf(m: RegisteredModel): Uint8Array {
+  if (m.model.kind === 'cox') {
+    throw new HealthmeshError('MODEL_INVALID_OPTION', 'a Cox model has no ONNX export; it is served by the hub', {
+      path: 'onnx',
+    });
+  }
   return m.model.kind === 'logistic' ? logisticToOnnx(m.model) : boostedToOnnx(m.model);
 }
 
@@ -99,9 +105,26 @@ function onnxOf(m: RegisteredModel): Uint8Array {
 async function trainAcrossHubs(
   spec: unknown,
   hubList: string,
-  opts: { dir: string; url?: string; json?: boolean; purpose: string; out?: string },
+  opts: {
+    dir: string;
+    url?: string;
+    json?: boolean;
+    purpose: string;
+    purposeGiven: boolean;
+    out?: string;
+    project?: string;
+  },
   io: Io,
 ): Promise<void> {
+  if (opts.project === undefined) {
+    throw new HealthmeshError(
+      'MODEL_NO_PROJECT',
+      '--hubs needs --project ID: a federated fit runs inside an approved project',
+      {
+        path: 'project',
+      },
+    );
+  }
   if (opts.out !== undefined) {
     throw new HealthmeshError('MODEL_INVALID_OPTION', '--out: a federated fit has no held-out evaluation to write', {
       path: 'out',
@@ -119,7 +142,8 @@ async function trainAcrossHubs(
     res = await fetch(`${url}/models/$federated-train`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ spec, hubs, purpose: opts.purpose }),
+      // The project's purpose is the fit's: --purpose is sent only when given, to be checked against it.
+      body: JSON.stringify({ spec, hubs, project: opts.project, ...(opts.purposeGiven && { purpose: opts.purpose }) }),
     });
   } catch (e) {
     throw new HealthmeshError(
@@ -145,7 +169,7 @@ async function trainAcrossHubs(
   const f = body.federation;
   const lines = [
     `registered ${body.id} version ${body.version} (logistic, ${body.features.length} inputs) across ${f.hubs.join(', ')}`,
-    `purpose: ${f.purpose}; ${f.rounds.length} rounds (the first gathers the moments), converged: ${body.converged}`,
+    `project: ${f.project ?? 'none'}; purpose: ${f.purpose}; ${f.rounds.length} rounds (the first gathers the moments), converged: ${body.converged}`,
   ];
   const n = (v: number | null | undefined) => (v === null || v === undefined ? '<suppressed>' : String(v));
   for (const a of f.rounds[0]?.answers ?? [])
@@ -197,9 +221,10 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
     .option('--json', 'print as JSON (nothing else on stdout)')
     .option('--hubs <names>', 'fit across these hubs (comma list), coordinated by the serving hub of --dir')
     .option('--url <url>', "with --hubs: the coordinating hub's address (default: its configured host and port)")
+    .option('--project <id>', 'with --hubs: the approved project the fit runs in (every hub checks it)')
     .addHelpText(
       'after',
-      "\nExamples:\n  $ healthmesh model train test/fixtures/models/t2d-5y.json --out t2d-heldout\n  $ healthmesh model train --table heart.tsv --outcome target --positive '>0' --missing complete-case --test-fraction 0 --json\n  $ healthmesh model train --table lung.csv --learner cox --time time --outcome status --positive 2 --horizon 365 --features age,sex,ph.ecog --missing complete-case\n  $ healthmesh model train t2d-5y.json --dir .healthmesh/gyeonggi --hubs gwangju,gyeonggi,busan\n",
+      "\nExamples:\n  $ healthmesh model train test/fixtures/models/t2d-5y.json --out t2d-heldout\n  $ healthmesh model train --table heart.tsv --outcome target --positive '>0' --missing complete-case --test-fraction 0 --json\n  $ healthmesh model train --table lung.csv --learner cox --time time --outcome status --positive 2 --horizon 365 --features age,sex,ph.ecog --missing complete-case\n  $ healthmesh model train t2d-5y.json --dir .healthmesh/gyeonggi --hubs gwangju,gyeonggi,busan --project p-…\n",
     )
     .action(async (file: string | undefined, opts: TrainOptions, cmd: Command) => {
       if (opts.table !== undefined) {
@@ -228,7 +253,12 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
       const raw = readJson(file, 'spec');
       const spec = parseTrainingSpec(raw);
       if (opts.hubs !== undefined) {
-        await trainAcrossHubs(raw, opts.hubs, opts, io);
+        await trainAcrossHubs(
+          raw,
+          opts.hubs,
+          { ...opts, purposeGiven: cmd.getOptionValueSource('purpose') !== 'default' },
+          io,
+        );
         setCode(0);
         return;
       }

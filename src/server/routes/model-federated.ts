@@ -7,9 +7,11 @@ import { FederatedTrainBody } from '../api-schemas.js';
 import { badRequest } from '../operation-outcome.js';
 
 /**
- * `POST /models/$federated-train` with `{ spec, hubs, purpose? }`: the spec's logistic regression fitted across the
- * named hubs (this one included when named) and registered here, as `model train --hubs` does. Admins and stewards
- * only, as training on one hub (the CLI on the hub's own directory) is the hub operator's: the answer holds the
+ * `POST /models/$federated-train` with `{ spec, hubs, project, purpose? }`: the spec's logistic regression fitted
+ * across the named hubs (this one included when named) inside an approved project and registered here with the
+ * project on its card, as `model train --hubs` does. The project must be approved here and, as last learned here,
+ * at every hub named (`authorizeOperator`); the rows are built for the project's purpose, and every hub checks the
+ * project again at every round. Admins and stewards only, as training on one hub (the CLI on the hub's own directory) is the hub operator's: the answer holds the
  * fitted coefficients and the round record as stored, which a role without row-level rights reads through the
  * released card (`GET /models/{id}`).
  */
@@ -24,16 +26,23 @@ export function federatedTrainingRoutes(ctx: {
       { config: { allow: ['admin', 'steward'] }, schema: { body: FederatedTrainBody } },
       async (req) => {
         const spec = parseTrainingSpec(req.body.spec);
-        const purpose = ctx.hub.consent.policy.purpose(req.body.purpose ?? 'ai-development', 'purpose').name;
+        const { project } = req.body;
         if (ctx.federation === undefined)
           throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
         req.auditAction = {
           action: 'model-train-federated',
           target: `models/${spec.model}:${req.body.hubs.join(',')}`,
-          detail: { purpose },
+          detail: { project },
         };
+        const scope = await ctx.hub.projects.authorizeOperator(req.principal!, project, {
+          hubs: req.body.hubs,
+          ...(req.body.purpose !== undefined && { purpose: req.body.purpose }),
+        });
+        const purpose = scope.purpose;
+        req.auditAction.detail = { project, purpose };
         const { registered, fit } = await trainFederated(ctx.hub, ctx.federation, ctx.models, spec, req.body.hubs, {
           purpose,
+          project,
           createdBy: `user:${req.principal?.name ?? 'unknown'}`,
         });
         return {

@@ -260,13 +260,13 @@ function FederationRounds({ f }: { f: FederationRecord }) {
   );
 }
 
-/** Start a federated fit: a training spec, the hubs (this one and its peers), a purpose. */
+/** Start a federated fit: a training spec, the hubs (this one and its peers), the project. */
 function FederatedTrain({ onDone }: { onDone: (id: string) => void }) {
   const { t } = useI18n();
   const overview = useApi<{ hub: { name: string }; peers: { name: string }[] }>('/console/overview');
   const [spec, setSpec] = useState('');
   const [picked, setPicked] = useState<Set<string>>(new Set());
-  const [purpose, setPurpose] = useState('ai-development');
+  const [project, setProject] = useState('');
   const [running, setRunning] = useState(false);
   const [done, setDone] = useState<FederatedTrainAnswer | null>(null);
   const [error, setError] = useState<ApiError | string | null>(null);
@@ -289,7 +289,11 @@ function FederatedTrain({ onDone }: { onDone: (id: string) => void }) {
       setError(t('badJson', { msg: (err as Error).message }));
       return;
     }
-    const body: FederatedTrainBody = { spec: parsed, hubs: names.filter((h) => picked.has(h)), purpose };
+    const body: FederatedTrainBody = {
+      spec: parsed,
+      hubs: names.filter((h) => picked.has(h)),
+      project: project.trim(),
+    };
     setRunning(true);
     try {
       const answer = await postJson<FederatedTrainAnswer>('/models/$federated-train', body);
@@ -326,11 +330,11 @@ function FederatedTrain({ onDone }: { onDone: (id: string) => void }) {
           <label for="fed-purpose">{t('fedPurpose')}</label>
           <input
             id="fed-purpose"
-            value={purpose}
-            onInput={(e) => setPurpose((e.currentTarget as HTMLInputElement).value)}
+            value={project}
+            onInput={(e) => setProject((e.currentTarget as HTMLInputElement).value)}
           />
         </div>
-        <button type="submit" disabled={running || picked.size === 0 || spec.trim() === ''}>
+        <button type="submit" disabled={running || picked.size === 0 || spec.trim() === '' || project.trim() === ''}>
           {running ? t('fedRunning') : t('fedStart')}
         </button>
       </form>
