@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { HealthmeshError } from '../../core/index.js';
 import { openHub } from '../../hub/index.js';
-import type { LogisticFit, TableMissingPolicy, TableTrainingResult } from '../../models/index.js';
+import type { LogisticFit, ModelRegistry, TableMissingPolicy, TableTrainingResult } from '../../models/index.js';
 import {
   checkTestFraction,
   evaluationHtml,
@@ -79,6 +79,33 @@ function summaryText(file: string, r: TableTrainingResult, dropped: number, regi
 }
 
 /**
+ * Runs `work` (read the table, fit); with `--dir` it runs inside an audited `model-train` at that hub and registers
+ * the fitted model under `--id`. Without `--dir` no hub is opened: the fit is only printed.
+ */
+async function fitAndRegister<W>(
+  opts: TableTrainOptions,
+  work: () => Promise<W>,
+  fitted: (w: W) => { model: Parameters<ModelRegistry['register']>[1]; card: Parameters<ModelRegistry['register']>[2] },
+): Promise<{ done: W; registered: { id: string; version: number; modelHash: string } | undefined }> {
+  if (opts.hubDir === undefined) return { done: await work(), registered: undefined };
+  let registered: { id: string; version: number; modelHash: string } | undefined;
+  const hub = await openHub(opts.hubDir);
+  try {
+    const id = opts.id!;
+    const done = await audited(hub, 'model-train', `${id}:${pathTarget(hub, 'table', opts.table)}`, async () => {
+      const w = await work();
+      const { model, card } = fitted(w);
+      const r = await (await hubModelRegistry(hub)).register(id, model, card, 'cli');
+      registered = { id: r.id, version: r.version, modelHash: r.modelHash };
+      return w;
+    });
+    return { done, registered };
+  } finally {
+    await hub.close();
+  }
+}
+
+/**
  * `model train --table FILE --learner cox --time COL --outcome EVENT --horizon T`: a Cox proportional-hazards fit on
  * every complete row (no split: the partial likelihood's Wald table, concordance and calibration at the horizon
  * describe the fit), printed or as JSON; with `--dir` and `--id`, registered as the next version of the id, served
@@ -116,24 +143,7 @@ async function coxFromTable(opts: TableTrainOptions, io: Io): Promise<void> {
     });
     return { table, trained };
   };
-  let done: Awaited<ReturnType<typeof work>>;
-  let registered: { id: string; version: number; modelHash: string } | undefined;
-  if (opts.hubDir !== undefined) {
-    const hub = await openHub(opts.hubDir);
-    try {
-      const id = opts.id!;
-      done = await audited(hub, 'model-train', `${id}:${pathTarget(hub, 'table', opts.table)}`, async () => {
-        const w = await work();
-        const r = await (await hubModelRegistry(hub)).register(id, w.trained.model, w.trained.card, 'cli');
-        registered = { id: r.id, version: r.version, modelHash: r.modelHash };
-        return w;
-      });
-    } finally {
-      await hub.close();
-    }
-  } else {
-    done = await work();
-  }
+  const { done, registered } = await fitAndRegister(opts, work, (w) => w.trained);
   const { table, trained } = done;
   const { fit, survival } = trained;
   const m = table.matrix;
@@ -229,24 +239,7 @@ export async function trainFromTableCommand(opts: TableTrainOptions, io: Io): Pr
     });
     return { table, result };
   };
-  let done: Awaited<ReturnType<typeof work>>;
-  let registered: { id: string; version: number; modelHash: string } | undefined;
-  if (opts.hubDir !== undefined) {
-    const hub = await openHub(opts.hubDir);
-    try {
-      const id = opts.id!;
-      done = await audited(hub, 'model-train', `${id}:${pathTarget(hub, 'table', opts.table)}`, async () => {
-        const w = await work();
-        const r = await (await hubModelRegistry(hub)).register(id, w.result.model, w.result.card, 'cli');
-        registered = { id: r.id, version: r.version, modelHash: r.modelHash };
-        return w;
-      });
-    } finally {
-      await hub.close();
-    }
-  } else {
-    done = await work();
-  }
+  const { done, registered } = await fitAndRegister(opts, work, (w) => w.result);
   const { table, result } = done;
   const file = basename(opts.table);
   const written: string[] = [];
