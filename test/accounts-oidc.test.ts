@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../src/core/index.js';
+import { defaultConfig, silentLogger } from '../src/core/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import { buildServer } from '../src/server/index.js';
@@ -77,12 +77,7 @@ describe("sign-in through the hospital's OpenID Provider", () => {
       config: {
         ...(await testHubConfig()),
         auth: {
-          sessionMinutes: 15,
-          refreshHours: 12,
-          maxFailedSignIns: 5,
-          lockoutMinutes: 15,
-          minPasswordLength: 12,
-          signInPerMinute: 30,
+          ...defaultConfig('gwangju').auth,
           oidc: {
             issuer,
             clientId: CLIENT.id,
