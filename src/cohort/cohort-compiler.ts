@@ -215,7 +215,7 @@ export function compileCohort(def: CohortDefinition, resolved?: ResolvedCodes): 
       const m = rule.measurement;
       if ((m.use ?? 'latest') === 'any') {
         const ev = eventsFrom('m', m.conceptSet, 'measurement');
-      return `${perEntry(`x${k}`, 'COUNT(*)', ev.from, 'm', `${ev.on} AND m.domain = 'measurement'${windowConditions('m', m.window)}${valueConditions('m', m.value, p)}`)} >= 1`;
+        return `${perEntry(`x${k}`, 'COUNT(*)', ev.from, 'm', `${ev.on} AND m.domain = 'measurement'${windowConditions('m', m.window)}${valueConditions('m', m.value, p)}`)} >= 1`;
       }
       // The latest value in the window: ranked per entry event, then tested.
       const unit = m.value.unit !== undefined ? ` AND m.unit = ${p.add(m.value.unit)}` : '';
