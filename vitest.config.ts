@@ -28,7 +28,29 @@ const ENGINE_LOOPED = [
   'test/models-api.test.ts',
 ];
 
+/**
+ * The `citus` project: a small subset of those, on a Citus coordinator with two workers (test/support/citus-setup.ts),
+ * plus `test/citus-*.test.ts`. GiBleed counts, SQL-on-FHIR results, Synthea counts, DuckDB/PostgreSQL parity (model
+ * coefficients to 1e-8) and one federation test.
+ */
+const CITUS_SUBSET = [
+  'test/cohort-omop.test.ts',
+  'test/sql-on-fhir-conformance.test.ts',
+  'test/ingest-synthea.test.ts',
+  'test/postgres-parity.test.ts',
+  'test/federated-cohort.test.ts',
+  'test/citus-*.test.ts',
+];
+
 const hasPostgres = existsSync('/usr/lib/postgresql');
+// The vendored Citus build sits beside the repository (../shared/vendor); a fresh clone has none.
+const hasCitus =
+  hasPostgres &&
+  (existsSync('/usr/lib/postgresql/15/lib/citus.so') ||
+    existsSync(new URL('../shared/vendor/citus-13.2.2-pg15-amd64.tar.gz', import.meta.url)));
+if (hasPostgres && !hasCitus && process.env.CI !== 'true') {
+  console.warn('NOTICE: skipping the Citus tests: no Citus build (../shared/vendor/citus-13.2.2-pg15-amd64.tar.gz).');
+}
 if (!hasPostgres && process.env.CI !== 'true') {
   console.warn('NOTICE: skipping the PostgreSQL engine tests: no PostgreSQL binaries (apt-get install postgresql-15).');
 }
@@ -47,7 +69,7 @@ export default defineConfig({
           ...shared,
           name: 'duckdb',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['test/postgres-*.test.ts', '**/node_modules/**'],
+          exclude: ['test/postgres-*.test.ts', 'test/citus-*.test.ts', '**/node_modules/**'],
           // Builds web/dist when a console source is newer than it (the browser tests load the built console).
           globalSetup: ['test/support/console-build.ts'],
         },
@@ -62,6 +84,20 @@ export default defineConfig({
                 include: [...ENGINE_LOOPED, 'test/postgres-*.test.ts'],
                 env: { HEALTHMESH_TEST_ENGINE: 'postgres' },
                 globalSetup: ['test/support/postgres-setup.ts'],
+              },
+            },
+          ]
+        : []),
+      // On CI a missing Citus build fails the run (citus-setup finds nothing to install) instead of skipping.
+      ...(hasCitus || process.env.CI === 'true'
+        ? [
+            {
+              test: {
+                ...shared,
+                name: 'citus',
+                include: CITUS_SUBSET,
+                env: { HEALTHMESH_TEST_ENGINE: 'citus' },
+                globalSetup: ['test/support/citus-setup.ts'],
               },
             },
           ]

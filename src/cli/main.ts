@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { exitCodeOf, isHealthmeshError } from '../core/index.js';
 import { accountCommand } from './commands/account.js';
 import { auditCommand } from './commands/audit.js';
+import { clusterCommand } from './commands/cluster.js';
 import { cohortCommand } from './commands/cohort.js';
 import { identityCommand, peersCommand, protectBareKeys } from './commands/federation.js';
 import { forecastCommand } from './commands/forecast.js';
@@ -54,6 +55,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   accountCommand(program, io, setCode);
   modelCommand(program, io, setCode);
   reportCommand(program, io, setCode);
+  clusterCommand(program, io, setCode);
   try {
     await program.parseAsync(protectBareKeys(argv), { from: 'user' });
     return code;

@@ -2,7 +2,9 @@
  * Compiles a cohort definition to one SQL statement over the event index (`cohort_event`, `cohort_person`).
  * Every rule becomes a 0/1 flag column on each entry event, so one pass gives both the cohort (all flags set)
  * and the attrition (persons left after each rule in order). SQL is the subset DuckDB and PostgreSQL share:
- * CTEs, correlated EXISTS/COUNT, ROW_NUMBER, `date + integer`, EXTRACT.
+ * CTEs, ROW_NUMBER, `date + integer`, EXTRACT. A rule over events is a per-entry aggregate joined back, not a
+ * correlated EXISTS or COUNT: Citus runs no correlated subquery whose outer FROM holds a CTE (docs/citus.md), and
+ * grouped by `patient_key` the aggregate stays within one shard.
  */
 
 import type {
@@ -157,16 +159,29 @@ export function compileCohort(def: CohortDefinition, resolved?: ResolvedCodes): 
     );
     return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
   };
+  // The events of a concept set as a FROM item and its condition: constant codes are a condition on the event index
+  // itself, not a derived table, since Citus runs no correlated subquery whose FROM holds a subquery or CTE.
   const eventsFrom = (alias: string, name: string, domain: Domain) => {
     const codes = resolved?.get(conceptSetKey(name, domain));
     if (codes === undefined) {
-      return `cohort_event ${alias} JOIN ${setFor(name, domain)} ${alias}c ON ${alias}.system = ${alias}c.system AND ${alias}.code = ${alias}c.code`;
+      return {
+        from: `cohort_event ${alias} JOIN ${setFor(name, domain)} ${alias}c ON ${alias}.system = ${alias}c.system AND ${alias}.code = ${alias}c.code`,
+        on: 'TRUE',
+      };
     }
-    return `(SELECT * FROM cohort_event ${alias} WHERE ${alias}.domain = ${p.add(domain)} AND ${codesIn(alias, codes)}) ${alias}`;
+    return {
+      from: `cohort_event ${alias}`,
+      on: `${alias}.domain = ${p.add(domain)} AND ${codesIn(alias, codes)}`,
+    };
+  };
+  /** `FROM`-less text: the events of a set and `WHERE` its condition, for the caller to go on with `AND`. */
+  const eventsWhere = (alias: string, name: string, domain: Domain) => {
+    const ev = eventsFrom(alias, name, domain);
+    return `${ev.from} WHERE ${ev.on}`;
   };
 
   const entry = def.entry;
-  const entrySource = `${eventsFrom('e', entry.conceptSet, entry.domain)} WHERE e.domain = ${p.add(entry.domain)}${valueConditions('e', entry.value, p)}`;
+  const entrySource = `${eventsWhere('e', entry.conceptSet, entry.domain)} AND e.domain = ${p.add(entry.domain)}${valueConditions('e', entry.value, p)}`;
   const entrySql =
     (entry.occurrence ?? 'first') === 'first'
       ? `SELECT e.patient_key, MIN(e.event_date) AS index_date FROM ${entrySource} GROUP BY e.patient_key`
@@ -199,14 +214,16 @@ export function compileCohort(def: CohortDefinition, resolved?: ResolvedCodes): 
     if ('measurement' in rule) {
       const m = rule.measurement;
       if ((m.use ?? 'latest') === 'any') {
-        return `EXISTS (SELECT 1 FROM ${eventsFrom('m', m.conceptSet, 'measurement')} WHERE m.patient_key = q.patient_key AND m.domain = 'measurement'${windowConditions('m', m.window)}${valueConditions('m', m.value, p)})`;
+        const ev = eventsFrom('m', m.conceptSet, 'measurement');
+        return `${perEntry(`x${k}`, 'COUNT(*)', ev.from, 'm', `${ev.on} AND m.domain = 'measurement'${windowConditions('m', m.window)}${valueConditions('m', m.value, p)}`)} >= 1`;
       }
       // The latest value in the window: ranked per entry event, then tested.
       const unit = m.value.unit !== undefined ? ` AND m.unit = ${p.add(m.value.unit)}` : '';
+      const ev = eventsFrom('m', m.conceptSet, 'measurement');
       extraCtes.push(
         `m${k} AS (SELECT q.patient_key, q.index_date, m.value, ROW_NUMBER() OVER (PARTITION BY q.patient_key, q.index_date ORDER BY m.event_date DESC, m.value DESC) AS rn
-          FROM q JOIN ${eventsFrom('m', m.conceptSet, 'measurement')} ON m.patient_key = q.patient_key
-          WHERE m.domain = 'measurement'${windowConditions('m', m.window)}${unit})`,
+          FROM q JOIN ${ev.from} ON m.patient_key = q.patient_key
+          WHERE ${ev.on} AND m.domain = 'measurement'${windowConditions('m', m.window)}${unit})`,
       );
       joins.push(
         `LEFT JOIN m${k} ON m${k}.patient_key = q.patient_key AND m${k}.index_date = q.index_date AND m${k}.rn = 1`,
@@ -216,16 +233,34 @@ export function compileCohort(def: CohortDefinition, resolved?: ResolvedCodes): 
       if (m.value.max !== undefined) parts.push(`m${k}.value <= ${p.add(m.value.max)}`);
       return parts.join(' AND ');
     }
-    return eventsCondition(rule.events);
+    return eventsCondition(rule.events, k);
   }
 
-  function eventsCondition(c: EventCriterion): string {
-    const from = `${eventsFrom('x', c.conceptSet, c.domain)} WHERE x.patient_key = q.patient_key AND x.domain = ${p.add(c.domain)}${windowConditions('x', c.window)}${valueConditions('x', c.value, p)}`;
+  /**
+   * `agg` over each entry's events of `from` (alias `a`) meeting `where`, as a CTE named `name` joined back to the
+   * entries; the expression for an entry with no such event is NULL, or 0 for a COUNT. Over `entry` (one row per
+   * person and index date, as `q` in `where`), so an aggregate counts each event once.
+   */
+  function perEntry(name: string, agg: string, from: string, a: string, where: string): string {
+    extraCtes.push(
+      `${name} AS (SELECT q.patient_key, q.index_date, ${agg} AS v FROM entry q JOIN ${from} ON ${a}.patient_key = q.patient_key
+        WHERE ${where} GROUP BY q.patient_key, q.index_date)`,
+    );
+    joins.push(`LEFT JOIN ${name} ON ${name}.patient_key = q.patient_key AND ${name}.index_date = q.index_date`);
+    return agg.startsWith('COUNT') ? `COALESCE(${name}.v, 0)` : `${name}.v`;
+  }
+
+  function eventsCondition(c: EventCriterion, k: number): string {
+    const ev = eventsFrom('x', c.conceptSet, c.domain);
+    const count = perEntry(
+      `x${k}`,
+      'COUNT(*)',
+      ev.from,
+      'x',
+      `${ev.on} AND x.domain = ${p.add(c.domain)}${windowConditions('x', c.window)}${valueConditions('x', c.value, p)}`,
+    );
     const min = c.count?.min ?? (c.count?.max === 0 ? 0 : 1);
     const max = c.count?.max;
-    if (max === 0) return `NOT EXISTS (SELECT 1 FROM ${from})`;
-    if (min === 1 && max === undefined) return `EXISTS (SELECT 1 FROM ${from})`;
-    const count = `(SELECT COUNT(*) FROM ${from})`;
     return [
       min > 0 ? `${count} >= ${p.add(min)}` : 'TRUE',
       max !== undefined ? `${count} <= ${p.add(max)}` : 'TRUE',
@@ -239,7 +274,14 @@ export function compileCohort(def: CohortDefinition, resolved?: ResolvedCodes): 
   if (exit.type === 'fixedOffset') {
     endExpr = `CASE WHEN q.index_date + ${Math.trunc(exit.days)} < ${dataEnd} THEN q.index_date + ${Math.trunc(exit.days)} ELSE ${dataEnd} END`;
   } else if (exit.type === 'event') {
-    const next = `(SELECT MIN(x.event_date) FROM ${eventsFrom('x', exit.conceptSet, exit.domain)} WHERE x.patient_key = q.patient_key AND x.domain = ${p.add(exit.domain)} AND x.event_date > q.index_date)`;
+    const ev = eventsFrom('x', exit.conceptSet, exit.domain);
+    const next = perEntry(
+      'x_exit',
+      'MIN(x.event_date)',
+      ev.from,
+      'x',
+      `${ev.on} AND x.domain = ${p.add(exit.domain)} AND x.event_date > q.index_date`,
+    );
     endExpr = `CASE WHEN ${next} IS NOT NULL AND ${next} < ${dataEnd} THEN ${next} ELSE ${dataEnd} END`;
   }
 

@@ -66,6 +66,15 @@ export const cohortMigrations: readonly Migration[] = [
         end_date DATE NOT NULL
       )`,
     ],
+    // On a Citus cluster the person-level tables are spread by person, so a rule's per-person window, NOT EXISTS and
+    // joins stay within one shard; the vocabulary and hierarchy, joined to every event, are copied to every node.
+    distribution: [
+      ['cohort_person', 'patient_key'],
+      ['cohort_event', 'patient_key'],
+      ['cohort_result', 'patient_key'],
+      ['cohort_vocabulary', null],
+      ['concept_ancestor', null],
+    ],
   },
   {
     module: 'cohort',

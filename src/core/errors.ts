@@ -56,6 +56,9 @@ export const ERROR_CODES = {
   },
   STORE_LOCKED: { kind: 'unavailable', text: 'another process holds the store open for writing' },
   STORE_UNAVAILABLE: { kind: 'unavailable', text: 'the database server of the store cannot be reached' },
+  STORE_NODE_UNAVAILABLE: { kind: 'unavailable', text: 'a worker node of the distributed store cannot be reached' },
+  STORE_NOT_DISTRIBUTED: { kind: 'conflict', text: 'a cluster command on a store that is not a Citus coordinator' },
+  CLUSTER_INVALID_ARGUMENT: { kind: 'input', text: 'a worker address or shard transfer mode is malformed' },
   STORE_STAGING_INCOMPLETE: {
     kind: 'internal',
     text: 'the staged files of a bulk write batch lack rows the batch needs; nothing of it was stored',

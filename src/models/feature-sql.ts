@@ -157,10 +157,12 @@ export function featureSelect(spec: FeatureSpec, f: FeatureDefinition, pop: stri
 export function outcomeSelect(spec: FeatureSpec, o: OutcomeSpec, pop: string): BoundSql {
   const q = new StatementBuilder();
   const cs = q.codes(spec, o.conceptSet, o.domain);
-  return q.statement(`SELECT t.rid, 1 AS v FROM ${pop} t
-    WHERE EXISTS (SELECT 1 FROM ${EVENT_TABLE} e JOIN ${cs} c ON e.system = c.system AND e.code = c.code
-      WHERE e.patient_key = t.patient_key AND e.domain = ${q.add(o.domain)}
-        AND e.event_date > t.index_date AND e.event_date <= t.index_date + ${Math.trunc(o.horizonDays)})`);
+  // A join, not a correlated EXISTS: Citus runs no correlated subquery between the session's population table and
+  // the distributed event index (docs/citus.md).
+  return q.statement(`SELECT DISTINCT t.rid, 1 AS v FROM ${pop} t
+    JOIN ${EVENT_TABLE} e ON e.patient_key = t.patient_key JOIN ${cs} c ON e.system = c.system AND e.code = c.code
+    WHERE e.domain = ${q.add(o.domain)}
+      AND e.event_date > t.index_date AND e.event_date <= t.index_date + ${Math.trunc(o.horizonDays)}`);
 }
 
 /** Deletes the population rows with the outcome at or before their index date (incident cases only). */
@@ -168,9 +170,11 @@ export function prevalentDelete(spec: FeatureSpec, o: OutcomeSpec, pop: string):
   const q = new StatementBuilder();
   // The codes as a subquery, not a CTE: PostgreSQL's DELETE takes a WITH only before it, DuckDB's either way.
   const codes = q.codeSelect(spec, o.conceptSet, o.domain);
+  // The rows as an uncorrelated IN over a join, for Citus as in `outcomeSelect`.
   return {
-    sql: `DELETE FROM ${pop} WHERE EXISTS (SELECT 1 FROM ${EVENT_TABLE} e JOIN (${codes}) c ON e.system = c.system AND e.code = c.code
-      WHERE e.patient_key = ${pop}.patient_key AND e.domain = ${q.add(o.domain)} AND e.event_date <= ${pop}.index_date)`,
+    sql: `DELETE FROM ${pop} WHERE rid IN (SELECT t.rid FROM ${pop} t JOIN ${EVENT_TABLE} e ON e.patient_key = t.patient_key
+      JOIN (${codes}) c ON e.system = c.system AND e.code = c.code
+      WHERE e.domain = ${q.add(o.domain)} AND e.event_date <= t.index_date)`,
     params: q.params,
   };
 }

@@ -36,6 +36,8 @@ export const consentDecisionMigrations: readonly Migration[] = [
         built_at TIMESTAMPTZ NOT NULL
       )`,
     ],
+    // Joined per person to the event index and analytic tables: spread by person on a Citus cluster.
+    distribution: [['consent_decision', 'patient_key']],
   },
   {
     module: 'privacy',

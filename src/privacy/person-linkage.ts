@@ -18,6 +18,9 @@ export const personLinkageMigrations: readonly Migration[] = [
         key_id VARCHAR NOT NULL
       )`,
     ],
+    // One row per person, read with the person's events: spread by person on a Citus cluster; the stage of one
+    // ingest batch stays on the coordinator.
+    distribution: [['person_linkage', 'patient_key']],
   },
 ];
 

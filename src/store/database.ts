@@ -64,6 +64,13 @@ export interface Database {
    */
   key(table: string, columns: readonly string[]): Promise<void>;
   /**
+   * Spread `table` over a cluster's workers by `column`, co-located with every table distributed by a column of the
+   * same type (Citus: `create_distributed_table`); `null` copies it whole to every node instead (a reference table).
+   * Engines without workers (DuckDB, PostgreSQL without Citus) keep it as it is. Right after the table is made, before
+   * its keys: a key of a distributed table holds within a shard, so it must include `column` (`key`).
+   */
+  distribute(table: string, column: string | null): Promise<void>;
+  /**
    * Mark a write (its commits and the derived-data pass after them) as in flight, for every process on this store,
    * until `release`. A marker dies with its process. DuckDB has one process per store: nothing to mark.
    */

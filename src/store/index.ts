@@ -6,6 +6,8 @@ export { DuckDbDatabase } from './duckdb/duckdb-database.js';
 export type { Migration } from './migrations.js';
 export { migrate } from './migrations.js';
 export { openDatabase } from './open-database.js';
+export type { ClusterNode, ClusterStatus, ClusterTable, ShardTransferMode } from './postgres/citus-cluster.js';
+export { addWorker, clusterStatus, rebalance } from './postgres/citus-cluster.js';
 export { PostgresDatabase } from './postgres/postgres-database.js';
 export { resourceStoreMigrations } from './resource-schema.js';
 export type { Criterion, DatePrefix, SearchPage, SearchQuery } from './resource-search.js';

@@ -14,6 +14,11 @@ export interface Migration {
   indexes?: readonly (readonly [table: string, columns: readonly string[]])[];
   /** Logical keys of the step's tables, kept by the engines that can afford them (`Database.key`). */
   keys?: readonly (readonly [table: string, columns: readonly string[]])[];
+  /**
+   * Where the step's new tables live on a cluster (`Database.distribute`): spread by a person column (`patient_key`),
+   * or `null` for a small table copied to every node. Tables not named stay on the coordinator.
+   */
+  distribution?: readonly (readonly [table: string, column: string | null])[];
 }
 
 const VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -47,6 +52,7 @@ export async function migrate(db: Database, migrations: readonly Migration[], no
         ]);
         if (already) return false;
         for (const sql of m.statements) await tx.run(sql);
+        for (const [table, column] of m.distribution ?? []) await tx.distribute(table, column);
         for (const [table, columns] of m.indexes ?? []) await tx.index(table, columns);
         for (const [table, columns] of m.keys ?? []) await tx.key(table, columns);
         await tx.run('INSERT INTO schema_migrations (module, version, name, applied_at) VALUES ($1, $2, $3, $4)', [

@@ -17,6 +17,12 @@ function binDir(): string | undefined {
 export interface ThrowawayPostgres {
   /** A superuser URL of the cluster's `postgres` database. */
   url: string;
+  port: number;
+  /** Start the server again after `halt`. */
+  start(): void;
+  /** Stop the server, keeping its data (a node that goes down). */
+  halt(): void;
+  /** Stop the server and remove its data. */
   stop(): void;
 }
 
@@ -25,11 +31,13 @@ export interface ThrowawayPostgres {
  * the `postgres` account when we are root (PostgreSQL refuses to run as root). Durability is off (fsync,
  * synchronous commit): a crashed test cluster is thrown away anyway. Undefined when no binaries are installed.
  */
-export async function startPostgres(): Promise<ThrowawayPostgres | undefined> {
-  const bin = binDir();
+export async function startPostgres(
+  options: { settings?: readonly string[]; prefix?: string; bin?: string } = {},
+): Promise<ThrowawayPostgres | undefined> {
+  const bin = options.bin ?? binDir();
   if (bin === undefined) return undefined;
   const root = process.getuid?.() === 0;
-  const dir = mkdtempSync(join(tmpdir(), 'hm-pg-'));
+  const dir = mkdtempSync(join(tmpdir(), options.prefix ?? 'hm-pg-'));
   const data = join(dir, 'data');
   if (root) {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
@@ -52,10 +60,14 @@ export async function startPostgres(): Promise<ThrowawayPostgres | undefined> {
     '-c full_page_writes=off',
     '-c max_connections=300',
     '-c shared_buffers=256MB',
+    ...(options.settings ?? []),
   ].join(' ');
   as('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    start: () => as('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']),
+    halt: () => as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']),
     stop: () => {
       try {
         as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);

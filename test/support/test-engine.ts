@@ -10,9 +10,16 @@ export type TestEngine = 'duckdb' | 'postgres';
 
 /**
  * The engine this run's engine-looped tests use: vitest's `postgres` project (vitest.config.ts) runs them again with
- * HEALTHMESH_TEST_ENGINE=postgres against the throwaway cluster of `postgres-server.ts`.
+ * HEALTHMESH_TEST_ENGINE=postgres against the throwaway cluster of `postgres-server.ts`, and its `citus` project runs
+ * a subset with HEALTHMESH_TEST_ENGINE=citus on the PostgreSQL engine against a Citus coordinator and two workers
+ * (`citus-setup.ts`).
  */
-export const TEST_ENGINE: TestEngine = process.env.HEALTHMESH_TEST_ENGINE === 'postgres' ? 'postgres' : 'duckdb';
+export const TEST_ENGINE: TestEngine = process.env.HEALTHMESH_TEST_ENGINE?.match(/^(postgres|citus)$/)
+  ? 'postgres'
+  : 'duckdb';
+
+/** Whether this run's PostgreSQL is a Citus cluster (the `citus` project). */
+export const TEST_ON_CITUS = process.env.HEALTHMESH_TEST_ENGINE === 'citus';
 
 function clusterUrl(): string {
   const url = inject('postgresUrl');
@@ -30,23 +37,60 @@ function withDatabase(url: string, name: string): string {
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const admin = clusterUrl();
   const name = `hm_${randomBytes(6).toString('hex')}`;
-  const db = await PostgresDatabase.open(admin, { maxConnections: 1 });
-  try {
-    await db.run(`CREATE DATABASE ${name}`);
-  } finally {
-    await db.close();
+  const workers = TEST_ON_CITUS ? (inject('citusWorkers') ?? []) : [];
+  const nodes = [admin, ...workers];
+  for (const node of nodes) {
+    const db = await PostgresDatabase.open(node, { maxConnections: 1 });
+    try {
+      await db.run(`CREATE DATABASE ${name}`);
+    } finally {
+      await db.close();
+    }
   }
+  if (TEST_ON_CITUS)
+    await registerCitusNodes(
+      withDatabase(admin, name),
+      workers.map((w) => withDatabase(w, name)),
+    );
   return {
     url: withDatabase(admin, name),
     drop: async () => {
-      const a = await PostgresDatabase.open(admin, { maxConnections: 1 });
-      try {
-        await a.run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await a.close();
+      for (const node of nodes) {
+        const a = await PostgresDatabase.open(node, { maxConnections: 1 });
+        try {
+          await a.run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await a.close();
+        }
       }
     },
   };
+}
+
+/**
+ * Citus's metadata is per database: the extension in the database on every node, then the coordinator told where
+ * it and its workers listen (README of the vendored build).
+ */
+export async function registerCitusNodes(coordinatorUrl: string, workerUrls: readonly string[]): Promise<void> {
+  for (const url of [coordinatorUrl, ...workerUrls]) {
+    const db = await PostgresDatabase.open(url, { maxConnections: 1 });
+    try {
+      await db.run('CREATE EXTENSION IF NOT EXISTS citus');
+    } finally {
+      await db.close();
+    }
+  }
+  const c = await PostgresDatabase.open(coordinatorUrl, { maxConnections: 1 });
+  try {
+    const at = new URL(coordinatorUrl);
+    await c.run('SELECT citus_set_coordinator_host($1, $2)', [at.hostname, Number(at.port)]);
+    for (const w of workerUrls) {
+      const u = new URL(w);
+      await c.run('SELECT citus_add_node($1, $2)', [u.hostname, Number(u.port)]);
+    }
+  } finally {
+    await c.close();
+  }
 }
 
 /** The `store` section of a test hub on `engine`, and how to remove what it made. */

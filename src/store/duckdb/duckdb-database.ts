@@ -205,6 +205,7 @@ class Session implements Database {
   async analyze(_tables: readonly string[]): Promise<void> {}
   async index(_table: string, _columns: readonly string[]): Promise<void> {}
   async key(_table: string, _columns: readonly string[]): Promise<void> {}
+  async distribute(_table: string, _column: string | null): Promise<void> {}
   async markWriting(): Promise<{ release(): Promise<void> }> {
     return NO_MARKER;
   }
@@ -302,6 +303,7 @@ export class DuckDbDatabase implements Database {
   async analyze(_tables: readonly string[]): Promise<void> {}
   async index(_table: string, _columns: readonly string[]): Promise<void> {}
   async key(_table: string, _columns: readonly string[]): Promise<void> {}
+  async distribute(_table: string, _column: string | null): Promise<void> {}
   async markWriting(): Promise<{ release(): Promise<void> }> {
     return NO_MARKER;
   }

@@ -102,7 +102,7 @@ class PgSession implements Database {
     try {
       return await this.target.query<T>({ text: sql, values: bindAll(params), types: this.owner.types });
     } catch (e) {
-      throw withStatement(e, sql);
+      throw storeError(e, sql, this.owner.distributed);
     }
   }
 
@@ -127,7 +127,7 @@ class PgSession implements Database {
         try {
           rows = await cursor.read(CURSOR_ROWS);
         } catch (e) {
-          throw withStatement(e, sql);
+          throw storeError(e, sql, this.owner.distributed);
         }
         if (rows.length === 0) break;
         yield rows;
@@ -218,12 +218,33 @@ class PgSession implements Database {
   }
 
   async key(table: string, columns: readonly string[]): Promise<void> {
+    // Citus enforces a unique index per shard only, so it refuses one without the distribution column: the key is
+    // kept with that column added (one row per key and person), still named for the logical key.
+    const by = this.owner.distributed ? await this.distributionColumn(table) : undefined;
+    const kept = by === undefined || columns.includes(by) ? columns : [...columns, by];
     await this.run(
-      `CREATE UNIQUE INDEX IF NOT EXISTS "${indexName(table, columns)}_key" ON "${table}" (${quoted(columns)})`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS "${indexName(table, columns)}_key" ON "${table}" (${quoted(kept)})`,
     );
     // A plain index on the same columns is now redundant and would only slow writes.
     await this.run(`DROP INDEX IF EXISTS "${indexName(table, columns)}"`);
   }
+
+  async distribute(table: string, column: string | null): Promise<void> {
+    if (!this.owner.distributed) return;
+    if (column === null) await this.run('SELECT create_reference_table($1)', [table]);
+    else await this.run('SELECT create_distributed_table($1, $2)', [table, column]);
+  }
+
+  /** The column a Citus table is hash-distributed by; undefined for reference and coordinator-local tables. */
+  private async distributionColumn(table: string): Promise<string | undefined> {
+    const [row] = await this.all<{ col: string | null }>(
+      `SELECT column_to_column_name(logicalrelid, partkey) AS col FROM pg_dist_partition
+        WHERE logicalrelid = $1::regclass AND partmethod = 'h'`,
+      [table],
+    );
+    return row?.col ?? undefined;
+  }
+
   markWriting(): Promise<{ release(): Promise<void> }> {
     return this.owner.markWriting();
   }
@@ -246,6 +267,23 @@ class PgSession implements Database {
   }
 }
 
+/**
+ * A worker of a Citus cluster that cannot be reached fails the whole statement (Citus never answers from the shards
+ * it could reach); the driver's error becomes `STORE_NODE_UNAVAILABLE` so callers and clients see which fault it is.
+ */
+function storeError(e: unknown, sql: string, distributed: boolean): Error {
+  const error = withStatement(e, sql);
+  if (distributed && /connection to the remote node|could not connect to|connection not open/i.test(error.message)) {
+    return new HealthmeshError(
+      'STORE_NODE_UNAVAILABLE',
+      `a node of the distributed store cannot be reached: ${error.message}`,
+      {},
+      { cause: e },
+    );
+  }
+  return error;
+}
+
 /** A driver error with the statement's first line, so a failing query names itself (no values: they may be data). */
 function withStatement(e: unknown, sql: string): Error {
   if (!(e instanceof Error)) return new Error(String(e));
@@ -261,6 +299,11 @@ function withStatement(e: unknown, sql: string): Error {
 export class PostgresDatabase implements Database {
   readonly engine = 'postgres' as const;
   readonly types: PgApi.CustomTypesConfig;
+  /**
+   * Whether the database is a Citus coordinator (the `citus` extension is installed in it): migrations then spread
+   * person-level tables over the workers (`distribute`). Read once at open.
+   */
+  readonly distributed: boolean;
   private readonly pool: Pool;
   private readonly session: PgSession;
   private readonly writers = new AsyncMutex();
@@ -276,8 +319,10 @@ export class PostgresDatabase implements Database {
   private constructor(
     pool: Pool,
     private readonly url: string,
+    distributed: boolean,
   ) {
     this.pool = pool;
+    this.distributed = distributed;
     this.types = typeParsers();
     this.session = new PgSession(pool, this, false);
   }
@@ -290,8 +335,12 @@ export class PostgresDatabase implements Database {
     const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8 });
     // An idle client's error (the server restarting) must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
+    let distributed = false;
     try {
-      await pool.query('SELECT 1');
+      const { rows } = await pool.query<{ citus: boolean }>(
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus",
+      );
+      distributed = rows[0]?.citus === true;
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw new HealthmeshError(
@@ -301,7 +350,7 @@ export class PostgresDatabase implements Database {
         { cause: e },
       );
     }
-    return new PostgresDatabase(pool, url);
+    return new PostgresDatabase(pool, url, distributed);
   }
 
   run(sql: string, params?: readonly SqlValue[]): Promise<void> {
@@ -337,6 +386,9 @@ export class PostgresDatabase implements Database {
   }
   key(table: string, columns: readonly string[]): Promise<void> {
     return this.session.key(table, columns);
+  }
+  distribute(table: string, column: string | null): Promise<void> {
+    return this.session.distribute(table, column);
   }
 
   /**
