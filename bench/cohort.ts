@@ -45,11 +45,13 @@ export async function runCohortBench(): Promise<boolean> {
       const copies = Math.ceil(PATIENTS / n(base?.n));
       await hub.db.run('CREATE TABLE bench_copy AS SELECT range AS k FROM range(1, $1)', [copies]);
       await hub.db.run(
-        `INSERT INTO cohort_event SELECT e.patient_key || '~' || CAST(c.k AS VARCHAR), e.domain, e.system, e.code, e.event_date, e.value, e.unit, e.origin
+        `INSERT INTO cohort_event (patient_key, domain, system, code, event_date, value, unit, origin)
+         SELECT e.patient_key || '~' || CAST(c.k AS VARCHAR), e.domain, e.system, e.code, e.event_date, e.value, e.unit, e.origin
          FROM cohort_event e, bench_copy c ORDER BY e.domain, e.system, e.code`,
       );
       await hub.db.run(
-        `INSERT INTO cohort_person SELECT p.patient_key || '~' || CAST(c.k AS VARCHAR), p.gender, p.birth_year, p.birth_month, p.region, p.death_date, p.observation_start, p.observation_end, p.origin
+        `INSERT INTO cohort_person (patient_key, gender, birth_year, birth_month, birth_day, region, death_date, observation_start, observation_end, origin)
+         SELECT p.patient_key || '~' || CAST(c.k AS VARCHAR), p.gender, p.birth_year, p.birth_month, p.birth_day, p.region, p.death_date, p.observation_start, p.observation_end, p.origin
          FROM cohort_person p, bench_copy c`,
       );
       await hub.db.run('CHECKPOINT');
