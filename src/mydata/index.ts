@@ -9,6 +9,8 @@ export type { LinkedRecord } from './enrolment.js';
 export { ENROLMENT_CODE_DAYS, Enrolment } from './enrolment.js';
 export type { Choice, PurposeChoice } from './my-consent.js';
 export { MYDATA_SOURCE, MyConsent } from './my-consent.js';
+export type { MyTrainedRisk, TrainedRiskChange, TrainedRiskFactor, Words } from './my-model-risks.js';
+export { myModelRisks } from './my-model-risks.js';
 export type { TimelineEntry } from './my-record.js';
 export {
   everything,

@@ -4,7 +4,15 @@ import { cohortIdsIncluding } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { ConsentReachFederation } from '../../mydata/index.js';
-import { everythingBundle, myCarePlan, myRisks, TIMELINE_TYPES, timeline, timelineCsv } from '../../mydata/index.js';
+import {
+  everythingBundle,
+  myCarePlan,
+  myModelRisks,
+  myRisks,
+  TIMELINE_TYPES,
+  timeline,
+  timelineCsv,
+} from '../../mydata/index.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON, fhirBase } from '../app.js';
 import { writeSource } from '../write-source.js';
@@ -145,10 +153,14 @@ export function mydataRoutes(
       },
     );
 
-    // My risks from the models served here, from my own records as of today, with what raises and lowers each.
+    // My risks from the models served here, from my own records as of today, with what raises and lowers each:
+    // `risks` from validated third-party models, `trained` from the hub's own registry (with what reaching a care-plan
+    // target would change).
     app.get('/me/risks', { config: self }, async (req) => {
       req.auditAction = { action: 'me-risks', target: 'me/risks' };
-      return { risks: await myRisks(hub, await linkedKeys(req.principal!.name)) };
+      const keys = await linkedKeys(req.principal!.name);
+      const plan = await myCarePlan(hub.store, keys, hub.clock.now().toISOString().slice(0, 10));
+      return { risks: await myRisks(hub, keys), trained: await myModelRisks(hub, keys, plan) };
     });
 
     // My care plan: targets and screenings due, from my own records and the guidelines (mydata/care-plan.ts).

@@ -1,0 +1,291 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { fixedClock } from '../src/core/index.js';
+import type { Hub } from '../src/hub/index.js';
+import { initHub, openHub } from '../src/hub/index.js';
+import type { FeaturePlan, FeatureSpec, ModelCard, RiskModel } from '../src/models/index.js';
+import { hubModelRegistry } from '../src/models/index.js';
+import type { MyTrainedRisk } from '../src/mydata/index.js';
+import { buildServer } from '../src/server/index.js';
+
+/**
+ * Issue 18 (citizens), My record: the citizen's risks from the hub's own trained models, with the factors that
+ * raise and lower each (coefficient × (value − training mean)) and the risk at the care plan's target. The models
+ * are registered with known coefficients so every number the citizen sees can be worked out here.
+ */
+const SBP = 151;
+const CONCEPT_SETS = {
+  sbp: { concepts: [{ system: 'http://loinc.org', code: '8480-6' }] },
+  bmi: { concepts: [{ system: 'http://loinc.org', code: '39156-5' }] },
+};
+const AGE = { name: 'age', kind: 'age' } as const;
+const SBP_FEATURE = { name: 'sbp', kind: 'latest', conceptSet: 'sbp', window: { start: -365, end: 0 } } as const;
+const BMI_FEATURE = { name: 'bmi', kind: 'latest', conceptSet: 'bmi', window: { start: -1095, end: 0 } } as const;
+const MEANS: Record<string, number> = { age: 50, sbp: 125, bmi: 24 };
+
+function spec(features: FeatureSpec['features'], minAge = 20): FeatureSpec {
+  return {
+    name: 'stroke within 5 years',
+    conceptSets: CONCEPT_SETS,
+    population: { indexDate: '2025-01-01', age: { min: minAge } },
+    features,
+  };
+}
+
+/** A card as training writes it, over `rows` people with 20% events, with the figures the release gate needs. */
+function card(kind: RiskModel['kind'], names: string[], betas: number[], rows = 1000): ModelCard {
+  const events = rows / 5;
+  return {
+    title: `Stroke, 5-year risk (${kind})`,
+    cohort: { description: 'adults', outcome: 'stroke', horizon: '1826 days after index' },
+    features: names.map((name) => ({ name })),
+    trainingData: {
+      rows,
+      events,
+      prevalence: 0.2,
+      features: names.map((name) => ({
+        name,
+        missing: 0,
+        mean: MEANS[name]!,
+        sd: 10,
+        zeros: 0,
+        binary: false,
+        dominance: { largestTwo: 2 * MEANS[name]! * 1.5, absoluteTotal: rows * MEANS[name]! },
+      })),
+    },
+    evaluations: [],
+    intendedUse: 'testing',
+    limitations: ['hand-made'],
+    learner: { kind, settings: {} },
+    fit: {
+      rows,
+      events,
+      logLikelihood: -400,
+      aic: 806,
+      penalised: false,
+      coefficients: names.map((term, j) => ({
+        term,
+        estimate: betas[j]!,
+        standardError: 0.01,
+        ci95: [betas[j]! - 0.02, betas[j]! + 0.02] as [number, number],
+        z: 3,
+        p: 0.003,
+      })),
+    },
+  };
+}
+
+const logistic = (features: string[], coefficients: number[]): RiskModel => ({
+  kind: 'logistic',
+  features,
+  coefficients,
+  standardErrors: coefficients.map(() => 0.01),
+  l2: 0,
+  diagnostics: { iterations: 5, converged: true, deviancePath: [], logLikelihood: -400, rows: 1000 },
+});
+const planOf = (s: FeatureSpec): FeaturePlan => ({ spec: s, columns: s.features.map((f) => f.name), fill: {} });
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+describe("a citizen's risks from the hub's own trained models", () => {
+  const base = mkdtempSync(join(tmpdir(), 'hm-my-model-risks-'));
+  let hub: Hub;
+  let app: FastifyInstance;
+  const tokens: Record<string, string> = {};
+  const get = (who: string, url: string) =>
+    app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${tokens[who]}` } });
+
+  beforeAll(async () => {
+    const dir = join(base, 'hub');
+    await initHub(dir, { name: 'risks' });
+    hub = await openHub(dir, { clock: fixedClock(new Date('2026-03-02T10:00:00Z')) });
+    tokens.clinic = await hub.tokens.create('clinic-feed', 'service', { sources: ['clinic'] });
+    tokens.kim = await hub.tokens.create('citizen-kim', 'citizen');
+    tokens.park = await hub.tokens.create('citizen-park', 'citizen');
+    app = await buildServer(hub);
+    const patient = 'mrn-4417-kim';
+    const ingest = await app.inject({
+      method: 'POST',
+      url: '/fhir?source=clinic',
+      headers: { authorization: `Bearer ${tokens.clinic}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [
+          {
+            resource: { resourceType: 'Patient', id: patient, gender: 'female', birthDate: '1961-04-02' },
+            request: { method: 'PUT', url: `Patient/${patient}` },
+          },
+          {
+            resource: {
+              resourceType: 'Observation',
+              id: 'bp-1',
+              status: 'final',
+              code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }] },
+              subject: { reference: `Patient/${patient}` },
+              effectiveDateTime: '2026-02-10T09:00:00Z',
+              valueQuantity: { value: SBP, unit: 'mmHg' },
+            },
+            request: { method: 'PUT', url: 'Observation/bp-1' },
+          },
+          {
+            resource: {
+              resourceType: 'Condition',
+              id: 'htn-1',
+              code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003', display: 'Hypertension' }] },
+              subject: { reference: `Patient/${patient}` },
+              onsetDateTime: '2019-03-01',
+            },
+            request: { method: 'PUT', url: 'Condition/htn-1' },
+          },
+        ],
+      }),
+    });
+    expect(ingest.statusCode).toBe(200);
+    const issued = await app.inject({
+      method: 'POST',
+      url: '/mydata/enrolment-codes',
+      headers: { authorization: `Bearer ${tokens.clinic}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ patientId: patient, source: 'clinic' }),
+    });
+    const enrol = await app.inject({
+      method: 'POST',
+      url: '/me/enrol',
+      headers: { authorization: `Bearer ${tokens.kim}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ code: issued.json().code }),
+    });
+    expect(enrol.statusCode).toBe(201);
+
+    const registry = await hubModelRegistry(hub);
+    const ageSbp = spec([AGE, SBP_FEATURE]);
+    await registry.register(
+      'stroke-logit',
+      logistic(['age', 'sbp'], [-8, 0.03, 0.04]),
+      card('logistic', ['age', 'sbp'], [0.03, 0.04]),
+      'test',
+      planOf(ageSbp),
+    );
+    await registry.register(
+      'stroke-cox',
+      {
+        kind: 'cox',
+        features: ['age', 'sbp'],
+        coefficients: [0.02, 0.03],
+        horizon: 1826,
+        baselineCumHazard: 0.001,
+        ties: 'efron',
+      },
+      card('cox', ['age', 'sbp'], [0.02, 0.03]),
+      'test',
+      planOf(ageSbp),
+    );
+    const withBmi = spec([AGE, SBP_FEATURE, BMI_FEATURE]);
+    const bmiModel = logistic(['age', 'sbp', 'bmi'], [-9, 0.03, 0.04, 0.05]);
+    await registry.register(
+      'stroke-bmi',
+      bmiModel,
+      card('logistic', ['age', 'sbp', 'bmi'], [0.03, 0.04, 0.05]),
+      'test',
+      planOf(withBmi),
+    );
+    await registry.register(
+      'stroke-table',
+      bmiModel,
+      card('logistic', ['age', 'sbp', 'bmi'], [0.03, 0.04, 0.05]),
+      'test',
+    );
+    await registry.register(
+      'stroke-elderly',
+      logistic(['age', 'sbp'], [-8, 0.03, 0.04]),
+      card('logistic', ['age', 'sbp'], [0.03, 0.04]),
+      'test',
+      planOf(spec([AGE, SBP_FEATURE], 75)),
+    );
+    await registry.register(
+      'stroke-tiny',
+      logistic(['age', 'sbp'], [-8, 0.03, 0.04]),
+      card('logistic', ['age', 'sbp'], [0.03, 0.04], 5),
+      'test',
+      planOf(ageSbp),
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await app?.close();
+    await hub?.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('scores the logistic model with coefficient × (value − mean) factors and the risk at the plan target', async () => {
+    const res = await get('kim', '/me/risks');
+    expect(res.statusCode).toBe(200);
+    const trained = res.json().trained as MyTrainedRisk[];
+    expect(trained.map((r) => r.model)).toEqual([
+      'stroke-bmi',
+      'stroke-cox',
+      'stroke-elderly',
+      'stroke-logit',
+      'stroke-table',
+      'stroke-tiny',
+    ]);
+    const logit = trained.find((r) => r.model === 'stroke-logit')!;
+    const age = logit.factors.find((f) => f.feature === 'age')!.value;
+    expect(age).toBeGreaterThanOrEqual(64);
+    expect(age).toBeLessThan(65);
+    expect(logit.risk).toBeCloseTo(sigmoid(-8 + 0.03 * age + 0.04 * SBP), 3);
+    // Largest effect first: systolic 0.04 × 26 = 1.04 log-odds, then age 0.03 × (age − 50).
+    expect(logit.factors.map((f) => f.feature)).toEqual(['sbp', 'age']);
+    expect(logit.factors[0]!).toMatchObject({ value: SBP, typical: 125, scale: 'log-odds' });
+    expect(logit.factors[0]!.effect).toBeCloseTo(0.04 * (SBP - 125), 6);
+    expect(logit.factors[0]!.say.ko).toContain('수축기 혈압 151');
+    expect(logit.factors[0]!.say.ko).toContain('높입니다');
+    expect(logit.factors[0]!.say.en).toContain('raises the risk');
+    // The change: systolic at the plan's blood-pressure target, read from the citizen's own plan.
+    const plan = (await get('kim', '/me/plan')).json();
+    const bp = plan.targets.find((t: { id: string }) => t.id === 'blood-pressure').target.max as number;
+    expect(bp).toBeLessThan(SBP);
+    expect(logit.changes).toHaveLength(1);
+    expect(logit.changes[0]!).toMatchObject({ feature: 'sbp', target: 'blood-pressure', from: SBP, to: bp });
+    expect(logit.changes[0]!.risk).toBeCloseTo(sigmoid(-8 + 0.03 * age + 0.04 * bp), 3);
+    expect(logit.changes[0]!.risk).toBeLessThan(logit.risk!);
+  });
+
+  it('scores the Cox model by its horizon, with factors in log hazard', async () => {
+    const trained = (await get('kim', '/me/risks')).json().trained as MyTrainedRisk[];
+    const cox = trained.find((r) => r.model === 'stroke-cox')!;
+    const age = cox.factors.find((f) => f.feature === 'age')!.value;
+    expect(cox.risk).toBeCloseTo(1 - Math.exp(-0.001 * Math.exp(0.02 * age + 0.03 * SBP)), 3);
+    expect(cox.factors.every((f) => f.scale === 'log-hazard')).toBe(true);
+    expect(cox.factors.find((f) => f.feature === 'sbp')!.effect).toBeCloseTo(0.03 * 26, 6);
+  });
+
+  it('lists a model it cannot score as not available, with why, and never a number', async () => {
+    const trained = (await get('kim', '/me/risks')).json().trained as MyTrainedRisk[];
+    const why = (id: string) => {
+      const r = trained.find((m) => m.model === id)!;
+      expect(r.risk).toBeNull();
+      expect(r.factors).toEqual([]);
+      expect(r.changes).toEqual([]);
+      return r.notAvailable!;
+    };
+    expect(why('stroke-bmi').en).toContain('no Body mass index');
+    expect(why('stroke-bmi').ko).toContain('체질량지수');
+    expect(why('stroke-table').en).toContain('trained from a table');
+    expect(why('stroke-elderly').en).toContain("not in this model's population");
+    expect(why('stroke-tiny').en).toContain('too few people');
+  });
+
+  it('shows a citizen with no linked record no risks, and audits the read', async () => {
+    const res = await get('park', '/me/risks');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ risks: [], trained: [] });
+    // The entry is written once the response is sent.
+    await vi.waitFor(async () => {
+      const audited = await hub.db.all<{ actor: string }>(
+        "SELECT actor FROM audit_log WHERE action = 'me-risks' AND outcome = 'success' ORDER BY actor",
+      );
+      expect(audited.map((a) => a.actor)).toEqual(['citizen-kim', 'citizen-kim', 'citizen-kim', 'citizen-park']);
+    });
+  });
+});
