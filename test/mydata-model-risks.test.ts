@@ -181,6 +181,50 @@ describe("a citizen's risks from the hub's own trained models", () => {
       'test',
       planOf(ageSbp),
     );
+    // One tree: systolic ≤ 140 adds −1 to the log-odds, above it +0.5.
+    await registry.register(
+      'stroke-boosted',
+      {
+        kind: 'boosted',
+        features: ['age', 'sbp'],
+        baseScore: -1,
+        trees: [
+          {
+            feature: [1, -1, -1],
+            threshold: [140, 0, 0],
+            missingLeft: [true, false, false],
+            left: [1, -1, -1],
+            right: [2, -1, -1],
+            value: [0, -1, 0.5],
+          },
+        ],
+        options: {
+          trees: 1,
+          learningRate: 1,
+          maxDepth: 1,
+          minLeafSize: 20,
+          l2: 1,
+          minGain: 0,
+          subsample: 1,
+          maxBins: 255,
+          validationFraction: 0,
+          patience: 10,
+          seed: 1,
+        },
+        diagnostics: {
+          trainLoss: [],
+          validationLoss: [],
+          bestIteration: 1,
+          stoppedEarly: false,
+          trainingRows: 1000,
+          validationRows: 0,
+          constantFeatures: [],
+        },
+      },
+      { ...card('boosted', ['age', 'sbp'], []), fit: undefined } as unknown as ModelCard,
+      'test',
+      planOf(ageSbp),
+    );
     const withBmi = spec([AGE, SBP_FEATURE, BMI_FEATURE]);
     const bmiModel = logistic(['age', 'sbp', 'bmi'], [-9, 0.03, 0.04, 0.05]);
     await registry.register(
@@ -223,6 +267,7 @@ describe("a citizen's risks from the hub's own trained models", () => {
     const trained = res.json().trained as MyTrainedRisk[];
     expect(trained.map((r) => r.model)).toEqual([
       'stroke-bmi',
+      'stroke-boosted',
       'stroke-cox',
       'stroke-elderly',
       'stroke-logit',
@@ -260,6 +305,17 @@ describe("a citizen's risks from the hub's own trained models", () => {
     expect(cox.factors.find((f) => f.feature === 'sbp')!.effect).toBeCloseTo(0.03 * 26, 6);
   });
 
+  it('gives boosted trees factors as the risk now minus the risk with the value at the training mean', async () => {
+    const trained = (await get('kim', '/me/risks')).json().trained as MyTrainedRisk[];
+    const trees = trained.find((r) => r.model === 'stroke-boosted')!;
+    expect(trees.risk).toBeCloseTo(sigmoid(-0.5), 3);
+    // Age takes no part in the tree, so it has no effect and is not listed.
+    expect(trees.factors).toHaveLength(1);
+    expect(trees.factors[0]).toMatchObject({ feature: 'sbp', value: SBP, typical: 125, scale: 'risk' });
+    expect(trees.factors[0]!.effect).toBeCloseTo(sigmoid(-0.5) - sigmoid(-2), 2);
+    expect(trees.changes[0]!.risk).toBeCloseTo(sigmoid(-2), 3);
+  });
+
   it('lists a model it cannot score as not available, with why, and never a number', async () => {
     const trained = (await get('kim', '/me/risks')).json().trained as MyTrainedRisk[];
     const why = (id: string) => {
@@ -285,7 +341,7 @@ describe("a citizen's risks from the hub's own trained models", () => {
       const audited = await hub.db.all<{ actor: string }>(
         "SELECT actor FROM audit_log WHERE action = 'me-risks' AND outcome = 'success' ORDER BY actor",
       );
-      expect(audited.map((a) => a.actor)).toEqual(['citizen-kim', 'citizen-kim', 'citizen-kim', 'citizen-park']);
+      expect(audited.map((a) => a.actor)).toEqual([...Array(4).fill('citizen-kim'), 'citizen-park']);
     });
   });
 });
