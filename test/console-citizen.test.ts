@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { hubModelRegistry } from '../src/models/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { collectErrors, describeWithChromium, screenshotPath, serveToChromium } from './support/browser.js';
+import { handCard, handLogistic, planOf } from './support/hand-made-model.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 
 const REGION = 'gwangju';
@@ -41,6 +43,20 @@ describeWithChromium('a citizen in the console at phone size (chromium)', () => 
         if (chunk.some((v) => v.content.includes('"41950-7"'))) resident = `p${i}`;
     }
     expect(resident, 'a resident with step counts').toBeDefined();
+    // One of the hub's own models, on age alone: every resident has a risk from it, with age as its factor.
+    const ageOnly = {
+      name: 'stroke by age',
+      conceptSets: {},
+      population: { indexDate: '2025-01-01' },
+      features: [{ name: 'age', kind: 'age' as const }],
+    };
+    await (await hubModelRegistry(env.hub)).register(
+      'stroke-age',
+      handLogistic(['age'], [-5, 0.05]),
+      handCard('logistic', ['age'], [0.05], { age: 45 }),
+      'test',
+      planOf(ageOnly),
+    );
     code = (await env.hub.enrolment.issue({ name: 'source', role: 'admin' }, `synth-${REGION}`, resident!)).code;
     served = await serveToChromium(env.hub);
     ({ base, browser } = served);
@@ -95,8 +111,9 @@ describeWithChromium('a citizen in the console at phone size (chromium)', () => 
     expect(csv.split('\n')[0]).toBe('date,type,display,display_ko,system,code,value,unit,category');
     expect(csv.split('\n').length).toBeGreaterThan(4);
 
-    // No validated model is served on this data hub, and the page says so (risks are tested in validation.test.ts).
-    await page.getByText('이 허브에서 제공되는 검증된 모델이 아직 없습니다.').waitFor();
+    // A risk from the hub's own model with its factor in plain Korean (validated models: validation.test.ts).
+    const trained = page.getByTestId('trained-risks');
+    await trained.getByText(/나이 [\d.]+: 학습 인구 평균 45보다 (높아|낮아) 위험을 (높입니다|낮춥니다)/).waitFor();
     // An app the resident chooses reads their record with the token shown once, until they revoke it.
     await page.getByLabel('앱', { exact: true }).fill('혈압 수첩');
     await page.getByRole('button', { name: '허용', exact: true }).click();

@@ -6,10 +6,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fixedClock } from '../src/core/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
-import type { FeaturePlan, FeatureSpec, ModelCard, RiskModel } from '../src/models/index.js';
+import type { FeatureSpec, ModelCard } from '../src/models/index.js';
 import { hubModelRegistry } from '../src/models/index.js';
 import type { MyTrainedRisk } from '../src/mydata/index.js';
 import { buildServer } from '../src/server/index.js';
+import { handCard as card, handLogistic as logistic, planOf } from './support/hand-made-model.js';
 
 /**
  * Issue 18 (citizens), My record: the citizen's risks from the hub's own trained models, with the factors that
@@ -35,58 +36,6 @@ function spec(features: FeatureSpec['features'], minAge = 20): FeatureSpec {
   };
 }
 
-/** A card as training writes it, over `rows` people with 20% events, with the figures the release gate needs. */
-function card(kind: RiskModel['kind'], names: string[], betas: number[], rows = 1000): ModelCard {
-  const events = rows / 5;
-  return {
-    title: `Stroke, 5-year risk (${kind})`,
-    cohort: { description: 'adults', outcome: 'stroke', horizon: '1826 days after index' },
-    features: names.map((name) => ({ name })),
-    trainingData: {
-      rows,
-      events,
-      prevalence: 0.2,
-      features: names.map((name) => ({
-        name,
-        missing: 0,
-        mean: MEANS[name]!,
-        sd: 10,
-        zeros: 0,
-        binary: false,
-        dominance: { largestTwo: 2 * MEANS[name]! * 1.5, absoluteTotal: rows * MEANS[name]! },
-      })),
-    },
-    evaluations: [],
-    intendedUse: 'testing',
-    limitations: ['hand-made'],
-    learner: { kind, settings: {} },
-    fit: {
-      rows,
-      events,
-      logLikelihood: -400,
-      aic: 806,
-      penalised: false,
-      coefficients: names.map((term, j) => ({
-        term,
-        estimate: betas[j]!,
-        standardError: 0.01,
-        ci95: [betas[j]! - 0.02, betas[j]! + 0.02] as [number, number],
-        z: 3,
-        p: 0.003,
-      })),
-    },
-  };
-}
-
-const logistic = (features: string[], coefficients: number[]): RiskModel => ({
-  kind: 'logistic',
-  features,
-  coefficients,
-  standardErrors: coefficients.map(() => 0.01),
-  l2: 0,
-  diagnostics: { iterations: 5, converged: true, deviancePath: [], logLikelihood: -400, rows: 1000 },
-});
-const planOf = (s: FeatureSpec): FeaturePlan => ({ spec: s, columns: s.features.map((f) => f.name), fill: {} });
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 describe("a citizen's risks from the hub's own trained models", () => {
@@ -163,7 +112,7 @@ describe("a citizen's risks from the hub's own trained models", () => {
     await registry.register(
       'stroke-logit',
       logistic(['age', 'sbp'], [-8, 0.03, 0.04]),
-      card('logistic', ['age', 'sbp'], [0.03, 0.04]),
+      card('logistic', ['age', 'sbp'], [0.03, 0.04], MEANS),
       'test',
       planOf(ageSbp),
     );
@@ -177,7 +126,7 @@ describe("a citizen's risks from the hub's own trained models", () => {
         baselineCumHazard: 0.001,
         ties: 'efron',
       },
-      card('cox', ['age', 'sbp'], [0.02, 0.03]),
+      card('cox', ['age', 'sbp'], [0.02, 0.03], MEANS),
       'test',
       planOf(ageSbp),
     );
@@ -221,7 +170,7 @@ describe("a citizen's risks from the hub's own trained models", () => {
           constantFeatures: [],
         },
       },
-      { ...card('boosted', ['age', 'sbp'], []), fit: undefined } as unknown as ModelCard,
+      { ...card('boosted', ['age', 'sbp'], [], MEANS), fit: undefined } as unknown as ModelCard,
       'test',
       planOf(ageSbp),
     );
@@ -230,27 +179,27 @@ describe("a citizen's risks from the hub's own trained models", () => {
     await registry.register(
       'stroke-bmi',
       bmiModel,
-      card('logistic', ['age', 'sbp', 'bmi'], [0.03, 0.04, 0.05]),
+      card('logistic', ['age', 'sbp', 'bmi'], [0.03, 0.04, 0.05], MEANS),
       'test',
       planOf(withBmi),
     );
     await registry.register(
       'stroke-table',
       bmiModel,
-      card('logistic', ['age', 'sbp', 'bmi'], [0.03, 0.04, 0.05]),
+      card('logistic', ['age', 'sbp', 'bmi'], [0.03, 0.04, 0.05], MEANS),
       'test',
     );
     await registry.register(
       'stroke-elderly',
       logistic(['age', 'sbp'], [-8, 0.03, 0.04]),
-      card('logistic', ['age', 'sbp'], [0.03, 0.04]),
+      card('logistic', ['age', 'sbp'], [0.03, 0.04], MEANS),
       'test',
       planOf(spec([AGE, SBP_FEATURE], 75)),
     );
     await registry.register(
       'stroke-tiny',
       logistic(['age', 'sbp'], [-8, 0.03, 0.04]),
-      card('logistic', ['age', 'sbp'], [0.03, 0.04], 5),
+      card('logistic', ['age', 'sbp'], [0.03, 0.04], MEANS, 5),
       'test',
       planOf(ageSbp),
     );

@@ -201,38 +201,80 @@ interface Risk {
   factors: { feature: string; value: number | null; typical: number; effect: number }[];
 }
 
+type Words = { ko: string; en: string };
+
+/** A risk from one of the hub's own trained models: the server words each factor and change in both languages. */
+interface TrainedRisk {
+  model: string;
+  title: string;
+  risk: number | null;
+  notAvailable?: Words;
+  factors: { feature: string; say: Words }[];
+  changes: { feature: string; say: Words }[];
+}
+
 /** The citizen's risks from the models served here, each with the factors that raise and lower it most. */
 function RisksSection() {
-  const { t, pct, num } = useI18n();
-  const risks = useApi<{ risks: Risk[] }>('/me/risks');
+  const { t, pct, num, lang } = useI18n();
+  const risks = useApi<{ risks: Risk[]; trained?: TrainedRisk[] }>('/me/risks');
+  const say = (w: Words) => (lang === 'ko' ? w.ko : w.en);
   return (
     <Async loaded={risks}>
-      {({ risks: list }) =>
-        list.length === 0 ? (
+      {({ risks: list, trained = [] }) =>
+        list.length === 0 && trained.length === 0 ? (
           <p>{t('noRisks')}</p>
         ) : (
-          <ul data-testid="risks">
-            {list.map((r) => (
-              <li key={r.model}>
-                {r.risk === null
-                  ? t('riskNotApplicable', { model: r.model, reason: r.notApplicable ?? '' })
-                  : t('riskOf', { model: r.model, risk: pct(r.risk), outcome: r.outcome })}
-                <ul>
-                  {r.factors.slice(0, 3).map((f) => (
-                    <li key={f.feature}>
-                      {t('factorLine', {
-                        feature: f.feature,
-                        value: num(f.value, 1),
-                        typical: num(f.typical, 1),
-                        direction: f.effect >= 0 ? t('raises') : t('lowers'),
-                        points: num(Math.abs(f.effect) * 100, 1),
-                      })}
+          <>
+            {trained.length > 0 && (
+              <>
+                <h3>{t('trainedRisks')}</h3>
+                <ul data-testid="trained-risks">
+                  {trained.map((r) => (
+                    <li key={r.model}>
+                      {r.risk === null
+                        ? t('trainedNotAvailable', {
+                            model: r.title,
+                            reason: r.notAvailable ? say(r.notAvailable) : '',
+                          })
+                        : t('trainedRiskOf', { model: r.title, risk: pct(r.risk) })}
+                      <ul>
+                        {r.factors.slice(0, 3).map((f) => (
+                          <li key={f.feature}>{say(f.say)}</li>
+                        ))}
+                        {r.changes.map((c) => (
+                          <li key={`change-${c.feature}`}>{say(c.say)}</li>
+                        ))}
+                      </ul>
                     </li>
                   ))}
                 </ul>
-              </li>
-            ))}
-          </ul>
+              </>
+            )}
+            {list.length > 0 && (
+              <ul data-testid="risks">
+                {list.map((r) => (
+                  <li key={r.model}>
+                    {r.risk === null
+                      ? t('riskNotApplicable', { model: r.model, reason: r.notApplicable ?? '' })
+                      : t('riskOf', { model: r.model, risk: pct(r.risk), outcome: r.outcome })}
+                    <ul>
+                      {r.factors.slice(0, 3).map((f) => (
+                        <li key={f.feature}>
+                          {t('factorLine', {
+                            feature: f.feature,
+                            value: num(f.value, 1),
+                            typical: num(f.typical, 1),
+                            direction: f.effect >= 0 ? t('raises') : t('lowers'),
+                            points: num(Math.abs(f.effect) * 100, 1),
+                          })}
+                        </li>
+                      ))}
+                    </ul>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </>
         )
       }
     </Async>
