@@ -197,6 +197,13 @@ describe("a citizen's risks from the hub's own trained models", () => {
       planOf(spec([AGE, SBP_FEATURE], 75)),
     );
     await registry.register(
+      'stroke-cohort',
+      logistic(['age', 'sbp'], [-8, 0.03, 0.04]),
+      card('logistic', ['age', 'sbp'], [0.03, 0.04], MEANS),
+      'test',
+      planOf({ ...ageSbp, population: { cohort: { name: 'adults with diabetes' } } }),
+    );
+    await registry.register(
       'stroke-tiny',
       logistic(['age', 'sbp'], [-8, 0.03, 0.04]),
       card('logistic', ['age', 'sbp'], [0.03, 0.04], MEANS, 5),
@@ -217,6 +224,7 @@ describe("a citizen's risks from the hub's own trained models", () => {
     expect(trained.map((r) => r.model)).toEqual([
       'stroke-bmi',
       'stroke-boosted',
+      'stroke-cohort',
       'stroke-cox',
       'stroke-elderly',
       'stroke-logit',
@@ -279,6 +287,7 @@ describe("a citizen's risks from the hub's own trained models", () => {
     expect(why('stroke-table').en).toContain('trained from a table');
     expect(why('stroke-elderly').en).toContain("not in this model's population");
     expect(why('stroke-tiny').en).toContain('too few people');
+    expect(why('stroke-cohort').en).toContain('cohort definition');
   });
 
   it('shows a citizen with no linked record no risks, and audits the read', async () => {

@@ -164,6 +164,14 @@ async function scoreOne(
       en: 'trained from a table: its features are not computed from health records',
     });
   }
+  if (!('indexDate' in plan.spec.population)) {
+    // Scoring at a date drops a cohort population's criteria (hub-features.ts), and running the cohort over the
+    // hub for one reader is too dear: whether the person belongs to it is not known, so no number is shown.
+    return unavailable(m, {
+      ko: '대상 집단이 코호트 정의로 정해진 모델이라 한 사람에 대해 확인할 수 없습니다',
+      en: 'its population is a cohort definition, which is not checked for one person',
+    });
+  }
   let rows: Awaited<ReturnType<typeof buildHubFeatures>>;
   try {
     rows = await buildHubFeatures(hub, plan.spec, { patients: patientKeys, indexDate: today, purpose: 'treatment' });
