@@ -251,6 +251,8 @@ describe("a citizen's risks from the hub's own trained models", () => {
     expect(logit.changes[0]!).toMatchObject({ feature: 'sbp', target: 'blood-pressure', from: SBP, to: bp });
     expect(logit.changes[0]!.risk).toBeCloseTo(sigmoid(-8 + 0.03 * age + 0.04 * bp), 3);
     expect(logit.changes[0]!.risk).toBeLessThan(logit.risk!);
+    expect(logit.changes[0]!.say.ko).toContain(`수축기 혈압 목표 ${bp}에 도달하면`);
+    expect(logit.changes[0]!.say.en).toContain(`Lowering systolic blood pressure to the target ${bp}`);
   });
 
   it('scores the Cox model by its horizon, with factors in log hazard', async () => {
@@ -296,10 +298,13 @@ describe("a citizen's risks from the hub's own trained models", () => {
     expect(res.json()).toEqual({ risks: [], trained: [] });
     // The entry is written once the response is sent.
     await vi.waitFor(async () => {
-      const audited = await hub.db.all<{ actor: string }>(
-        "SELECT actor FROM audit_log WHERE action = 'me-risks' AND outcome = 'success' ORDER BY actor",
+      const audited = await hub.db.all<{ actor: string; detail: string }>(
+        "SELECT actor, detail FROM audit_log WHERE action = 'me-risks' AND outcome = 'success' ORDER BY actor",
       );
       expect(audited.map((a) => a.actor)).toEqual([...Array(4).fill('citizen-kim'), 'citizen-park']);
+      // Each entry names the model versions that read the record.
+      expect(JSON.parse(audited[0]!.detail).trained).toContain('stroke-logit/1');
+      expect(JSON.parse(audited[4]!.detail).trained).toBe('');
     });
   });
 });

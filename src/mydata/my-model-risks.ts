@@ -309,7 +309,7 @@ async function scoreOne(
       to,
       risk: at,
       say: {
-        ko: `${t.label.ko}을(를) 목표 ${fmt(to)}까지 ${to < from ? '낮추면' : '높이면'} 위험이 ${pct(risk)}에서 ${pct(at)}(으)로 바뀝니다`,
+        ko: `${t.label.ko} 목표 ${fmt(to)}에 도달하면 위험: ${pct(risk)} → ${pct(at)}`,
         en: `${to < from ? 'Lowering' : 'Raising'} ${t.label.en.toLowerCase()} to the target ${fmt(to)} changes the risk from ${pct(risk)} to ${pct(at)}`,
       },
     });

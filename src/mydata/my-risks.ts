@@ -52,7 +52,8 @@ export async function myRisks(hub: Hub, patientKeys: readonly string[]): Promise
     try {
       rows = await buildHubFeatures(hub, spec, { patients: patientKeys, indexDate: today, purpose: 'treatment' });
     } catch (e) {
-      if (isHealthmeshError(e) && e.code === 'MODEL_EMPTY_DATA') {
+      // No row for the person today: the outcome already on their record, or outside the population.
+      if (isHealthmeshError(e) && (e.code === 'MODEL_EMPTY_DATA' || e.code === 'MODEL_PATIENT_NOT_FOUND')) {
         out.push({ ...base, risk: null, notApplicable: "not in this model's population today" });
         continue;
       }

@@ -160,7 +160,10 @@ export function mydataRoutes(
       req.auditAction = { action: 'me-risks', target: 'me/risks' };
       const keys = await linkedKeys(req.principal!.name);
       const plan = await myCarePlan(hub.store, keys, hub.clock.now().toISOString().slice(0, 10));
-      return { risks: await myRisks(hub, keys), trained: await myModelRisks(hub, keys, plan) };
+      const trained = await myModelRisks(hub, keys, plan);
+      // Which model versions read the citizen's records, as a prediction's audit entry names its model.
+      req.auditAction.detail = { trained: trained.map((r) => `${r.model}/${r.version}`).join(',') };
+      return { risks: await myRisks(hub, keys), trained };
     });
 
     // My care plan: targets and screenings due, from my own records and the guidelines (mydata/care-plan.ts).
