@@ -190,8 +190,8 @@ async function scoreOne(
   }
   const width = rows.matrix.names.length;
   const rowAt = (i: number) => Array.from(rows.matrix.values.subarray(i * width, (i + 1) * width));
-  // Several linked records are several rows: the first complete one is the person's (records of one person
-  // at several sources are one row once linked at ingest).
+  // Records linked from several sources are several rows (one per patient key): the first with every feature
+  // recorded is scored; values are not pooled across sources.
   const candidates = Array.from({ length: rows.matrix.rows }, (_, i) => rowAt(i));
   const at = Math.max(
     0,
