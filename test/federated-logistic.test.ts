@@ -380,7 +380,7 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     // fewer events than the threshold (its difference from the first would reveal them).
     await ingestMore(200, 'glm-few');
     await expect(models.moments(SPEC, 'peer:refresh')).rejects.toMatchObject({ code: 'DISCLOSURE_DIFFERENCING' });
-    await ingestMore(1500, 'glm-many');
+    await ingestMore(500, 'glm-many');
     const after = (await models.moments(SPEC, 'peer:refresh')).value;
     expect(after.rows).toBeGreaterThan(before.rows + 10);
   }, 300_000);
