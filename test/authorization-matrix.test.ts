@@ -276,6 +276,7 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'project.status': { allow: 'peer', body: { id: 'p-none' } },
   'project.members': { allow: 'peer', body: { id: 'p-none', members: [] } },
   'project.catalog': { allow: 'peer', body: {} },
+  'project.tabulate': { allow: 'peer', body: { id: 'p-none', view: 'encounter', rows: 'class' } },
   'mydata.consent-match': { allow: 'peer', body: { exchange: 'x'.repeat(22), points: ['A'.repeat(43)] } },
   'mydata.consent-apply': { allow: 'peer', body: { exchange: 'x'.repeat(22) } },
   'validation.score': { allow: 'peer', body: { project: 'p-none' } },

@@ -9,7 +9,8 @@ import type { Federation } from '../src/federation/index.js';
 import { OperationRegistry } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
-import { ProjectFederation } from '../src/projects/index.js';
+import type { FederatedTabulation } from '../src/projects/index.js';
+import { ProjectFederation, tabulateInWorkspace } from '../src/projects/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { peerEachOther, serveFederated } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
@@ -98,6 +99,16 @@ describe('work inside an approved project across two hubs', () => {
     expect(codeOf(res)).toBe('PROJECT_NOT_APPROVED');
   });
 
+  it('refuses a tabulation across hubs before every hub it reaches approved the project', async () => {
+    const res = await call('gyeonggi', 'ana', 'POST', `/projects/${projectId}/views/$tabulate`, {
+      view: 'encounter',
+      rows: 'class_code',
+      hubs: ['gyeonggi', 'gwangju'],
+    });
+    expect([res.statusCode, codeOf(res)]).toEqual([403, 'PROJECT_NOT_APPROVED']);
+    expect(codeOf(res) && res.json().issue[0].diagnostics).toBe(`project ${projectId} is pending at gwangju`);
+  });
+
   it('runs the cohort at both hubs once both approved, for the project purpose, and refuses tables outside it', async () => {
     const review = await call('gwangju', 'steward', 'POST', `/projects/${projectId}/review`, {
       decision: 'approve',
@@ -147,6 +158,43 @@ describe('work inside an approved project across two hubs', () => {
     expect([view.statusCode, codeOf(view)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
     const actions = (await hubs.get('gyeonggi')!.audit.recent(20)).map((e) => `${e.actor} ${e.action} ${e.outcome}`);
     expect(actions).toContain('ana project-view-tabulate success');
+  });
+
+  it('tabulates an approved view at both hubs: each hub releases its own table, the answer adds their sum', async () => {
+    const request = { view: 'encounter', rows: 'class_code' };
+    const res = await call('gyeonggi', 'ana', 'POST', `/projects/${projectId}/views/$tabulate`, {
+      ...request,
+      hubs: ['gyeonggi', 'gwangju'],
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const answer = res.json() as FederatedTabulation;
+    expect([answer.complete, answer.failed]).toEqual([true, []]);
+    expect(answer.hubs.map((h) => h.hub).sort()).toEqual(['gwangju', 'gyeonggi']);
+    // Each hub's part is what that hub's own gate releases for the project (gwangju checks it as a peer's request).
+    for (const part of answer.hubs) {
+      const h = hubs.get(part.hub)!;
+      const scope =
+        part.hub === 'gwangju'
+          ? await h.projects.authorizePeer('gyeonggi', projectId, { tables: ['encounter'] })
+          : await h.projects.authorize({ name: 'ana', role: 'researcher' }, projectId, { tables: ['encounter'] });
+      expect(part.table).toEqual(h.gate.table(await tabulateInWorkspace(h, scope, request)).value);
+    }
+    // The pooled table is their sum, category by category (a category one hub lacks counts 0 there).
+    expect(answer.pooled).not.toBeNull();
+    const pooled = answer.pooled!;
+    expect(pooled.rows).toContain('AMB');
+    const cell = (t: { rows: readonly string[]; cells: (number | null)[][] }, r: string) =>
+      t.rows.includes(r) ? (t.cells[t.rows.indexOf(r)]![0] as number | null) : 0;
+    const sum = (parts: (number | null)[]) =>
+      parts.includes(null) ? null : parts.reduce<number>((s, n) => s + (n as number), 0);
+    pooled.rows.forEach((r, i) => {
+      expect(pooled.cells[i]![0]).toBe(sum(answer.hubs.map((h) => cell(h.table, r))));
+    });
+    expect(pooled.total).toBe(sum(answer.hubs.map((h) => h.table.total)));
+    expect(pooled.total).not.toBeNull();
+    expect(res.body).not.toContain('patient_key');
+    const peerAudit = (await hubs.get('gwangju')!.audit.recent(20)).map((e) => `${e.actor} ${e.action}`);
+    expect(peerAudit.some((a) => a.includes('project.tabulate'))).toBe(true);
   });
 
   it('has no workspace on a data hub: members work from the research hub that hosts the project', async () => {

@@ -3,6 +3,9 @@
  * approve, deny or approve it with conditions on their own hub; an approved project is a scope (tables and
  * variables, purpose, members, an end date) that `ProjectRegistry.authorize` checks before any work in it.
  */
+
+export type { FederatedTabulation, PooledTable } from './federated-tabulation.js';
+export { PROJECT_TABULATE_OPERATION, peerTableProblem, poolTables } from './federated-tabulation.js';
 export type { ProjectApplication, ProjectReview, ScopeTables } from './project-application.js';
 export { accessEndsAt } from './project-application.js';
 export type { ApplicantCatalog, CatalogColumn, CatalogTable } from './project-catalog.js';
@@ -30,4 +33,9 @@ export { projectMigrations } from './project-schema.js';
 export type { ProjectUse } from './project-uses.js';
 export { ProjectUses } from './project-uses.js';
 export type { TabulationRequest } from './workspace-tabulation.js';
-export { MAX_TABULATION_COLUMNS, MAX_TABULATION_ROWS, tabulateInWorkspace } from './workspace-tabulation.js';
+export {
+  MAX_TABULATION_COLUMNS,
+  MAX_TABULATION_ROWS,
+  tabulateInWorkspace,
+  tabulationVariables,
+} from './workspace-tabulation.js';

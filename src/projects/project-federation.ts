@@ -2,12 +2,15 @@ import type { Principal } from '../access/index.js';
 import type { HubServices } from '../context/index.js';
 import type { Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
-import type { Gated, Released } from '../privacy/index.js';
+import type { Gated, Released, ReleasedTable } from '../privacy/index.js';
 import type { AnalyticTables } from '../views/index.js';
+import { PROJECT_TABULATE_OPERATION, tabulateAcross } from './federated-tabulation.js';
 import type { ApplicantCatalog } from './project-catalog.js';
 import { applicantCatalog } from './project-catalog.js';
-import type { ProjectRegistry } from './project-registry.js';
+import type { ProjectRegistry, ProjectScope } from './project-registry.js';
 import type { HubDecision, ProjectEvent, ProjectView } from './project-rows.js';
+import type { TabulationRequest } from './workspace-tabulation.js';
+import { parseTabulationRequest, tabulateInWorkspace, tabulationVariables } from './workspace-tabulation.js';
 
 /** A peer receives a project filed at another hub for its own stewards' review. */
 export const PROJECT_FILE_OPERATION = 'project.file';
@@ -29,7 +32,7 @@ export type PeerCatalog = { hub: string; tables?: ApplicantCatalog['tables']; er
  */
 export class ProjectFederation {
   constructor(
-    private readonly hub: Pick<HubServices, 'db' | 'gate' | 'config'> & {
+    private readonly hub: Pick<HubServices, 'db' | 'gate' | 'config' | 'consent' | 'derived'> & {
       projects: ProjectRegistry;
       tables: AnalyticTables;
     },
@@ -47,7 +50,42 @@ export class ProjectFederation {
       this.hub.gate.text(gated(await this.hub.projects.receiveMembers(peer, body))),
     );
     operations.register(PROJECT_CATALOG_OPERATION, 'peer', () => applicantCatalog(this.hub));
+    operations.register(PROJECT_TABULATE_OPERATION, 'peer', ({ peer, body }) => this.peerTabulation(peer, body));
     return operations;
+  }
+
+  /**
+   * A peer's part of a tabulation across hubs: this hub's own record of the project decides (approved here, for that
+   * peer, the view and columns in the scope approved here), its purpose applies, and its gate releases the table.
+   */
+  private async peerTabulation(peer: string, body: unknown): Promise<Released<ReleasedTable>> {
+    const { id, ...request } = parseTabulationRequest(body);
+    const scope = await this.hub.projects.authorizePeer(peer, id, {
+      tables: [request.view],
+      columns: tabulationVariables(request),
+    });
+    return this.hub.gate.table(await tabulateInWorkspace(this.hub, scope, request));
+  }
+
+  /**
+   * Tabulate an approved view of project `id` at each of `hubs` (this hub included when named), for a member the
+   * caller has authorized here for those hubs (`ProjectRegistry.authorize`); see `tabulateAcross`.
+   */
+  tabulate(
+    federation: Federation,
+    id: string,
+    hubs: readonly string[],
+    request: TabulationRequest,
+    scope: ProjectScope,
+  ) {
+    const { gate, config } = this.hub;
+    return tabulateAcross(
+      { gate, policy: config.privacy.disclosure, self: config.name, federation },
+      id,
+      hubs,
+      request,
+      async () => gate.table(await tabulateInWorkspace(this.hub, scope, request)),
+    );
   }
 
   /**

@@ -12,6 +12,33 @@ export interface TabulationRequest {
   columns?: string;
 }
 
+/** The project variables a tabulation reads, as `view.column` (what a project's scope approves). */
+export function tabulationVariables(request: TabulationRequest): string[] {
+  return [request.rows, ...(request.columns === undefined ? [] : [request.columns])].map((c) => `${request.view}.${c}`);
+}
+
+/**
+ * A peer's tabulation request (`project.tabulate`), checked field by field: it arrives signed but not through the
+ * route's schema. Names are checked again against the view before any SQL.
+ */
+export function parseTabulationRequest(body: unknown): TabulationRequest & { id: string } {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const text = (field: string, optional = false): string | undefined => {
+    const v = b[field];
+    if (v === undefined && optional) return undefined;
+    if (typeof v !== 'string' || v.length === 0 || v.length > 100)
+      throw new HealthmeshError('PROJECT_TABULATION_INVALID', `${field} must be a name`, { path: field });
+    return v;
+  };
+  const columns = text('columns', true);
+  return {
+    id: text('id') as string,
+    view: text('view') as string,
+    rows: text('rows') as string,
+    ...(columns !== undefined && { columns }),
+  };
+}
+
 /** Outputs are results to publish, not extracts: a column with more categories than this is refused. */
 export const MAX_TABULATION_ROWS = 50;
 export const MAX_TABULATION_COLUMNS = 20;

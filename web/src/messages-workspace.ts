@@ -17,6 +17,9 @@ export const EN_WORKSPACE = {
   tabulateRows: 'Rows: column',
   tabulateColumns: 'Columns: column (optional)',
   tabulate: 'Count',
+  tabulateAt:
+    'Counted at {hubs} (the hubs chosen under "Hubs" above); across hubs, each hub releases its own table and the sum is shown',
+  tabulateNoAnswer: 'No answer from {hubs}: the sum leaves them out',
   askReleaseTable: 'Ask to release this table',
   figureTitle: 'Title',
   figureFile: 'Image (PNG or SVG)',
@@ -56,6 +59,9 @@ export const KO_WORKSPACE: Record<keyof typeof EN_WORKSPACE, string> = {
   tabulateRows: '행: 열 이름',
   tabulateColumns: '열: 열 이름 (선택)',
   tabulate: '세기',
+  tabulateAt:
+    '{hubs}에서 셉니다 (위 "허브"에서 고른 허브). 여러 허브에서는 각 허브가 자기 표를 공개하고 그 합을 보여 줍니다',
+  tabulateNoAnswer: '{hubs}에서 답이 없어 합에서 빠졌습니다',
   askReleaseTable: '이 표의 반출 요청',
   figureTitle: '제목',
   figureFile: '이미지 (PNG 또는 SVG)',

@@ -5,7 +5,7 @@ import type { CohortFederation } from '../../cohort/index.js';
 import { cohortIdOf, releaseCohort, validateCohortDefinition } from '../../cohort/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
-import { tabulateInWorkspace } from '../../projects/index.js';
+import { ProjectFederation, tabulateInWorkspace, tabulationVariables } from '../../projects/index.js';
 import { badRequest } from '../operation-outcome.js';
 
 const MEMBERS: readonly Role[] = ['researcher', 'developer'];
@@ -24,6 +24,7 @@ const TabulateBody = Type.Object(
     view: Type.String({ minLength: 1, maxLength: 63, description: 'a built-in view the project was approved for' }),
     rows: Column,
     columns: Type.Optional(Column),
+    hubs: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { minItems: 1, maxItems: 20 })),
   },
   { additionalProperties: false },
 );
@@ -57,7 +58,8 @@ function tablesOf(definition: unknown): string[] {
 
 /**
  * Work inside an approved project (its workspace): `POST /projects/:id/views/$tabulate` counts the people of an
- * approved view by approved columns; `POST /projects/:id/cohort/$run` runs a cohort over the project's
+ * approved view by approved columns, here or at each hub named in `hubs` (each checks the project and releases its
+ * own table; the answer adds their sum); `POST /projects/:id/cohort/$run` runs a cohort over the project's
  * scope only — the tables its domains read must be approved, it runs for the project's purpose (consent applied
  * for it), and each hub it reaches must have approved the project (each checks again against its own record).
  * What comes back passed each hub's release gate; the rows stay in each hub, and every run is recorded as the
@@ -65,23 +67,39 @@ function tablesOf(definition: unknown): string[] {
  */
 export function projectWorkRoutes(ctx: { hub: Hub; cohorts: CohortFederation; federation: Federation | undefined }) {
   const { hub } = ctx;
+  const projects = new ProjectFederation(hub);
   return async (app: FastifyInstance) => {
     // A view inside the workspace: its rows stay in the hub; the member gets people counted by one or two approved
     // columns, for the project's purpose, as the release gate publishes them (docs/projects.md).
-    app.post<{ Params: { id: string }; Body: { view: string; rows: string; columns?: string } }>(
+    app.post<{ Params: { id: string }; Body: { view: string; rows: string; columns?: string; hubs?: string[] } }>(
       '/projects/:id/views/$tabulate',
       { config: { allow: MEMBERS, service: 'projects' }, schema: { params: ProjectId, body: TabulateBody } },
       async (req) => {
         const { id } = req.params;
-        const { view, rows, columns } = req.body;
-        const variables = [rows, ...(columns === undefined ? [] : [columns])].map((c) => `${view}.${c}`);
-        const scope = await hub.projects.authorize(req.principal!, id, { tables: [view], columns: variables });
+        const { hubs, ...request } = req.body;
+        const self = hub.config.name;
+        const variables = tabulationVariables(request);
+        const scope = await hub.projects.authorize(req.principal!, id, {
+          tables: [request.view],
+          columns: variables,
+          ...(hubs !== undefined && { hubs }),
+        });
         req.auditAction = {
           action: 'project-view-tabulate',
           target: `project:${id}`,
-          detail: { view, variables: variables.join(','), purpose: scope.purpose },
+          detail: {
+            view: request.view,
+            variables: variables.join(','),
+            purpose: scope.purpose,
+            hubs: (hubs ?? [self]).join(','),
+          },
         };
-        return hub.gate.table(await tabulateInWorkspace(hub, scope, req.body));
+        if (hubs === undefined || (hubs.length === 1 && hubs[0] === self)) {
+          return hub.gate.table(await tabulateInWorkspace(hub, scope, request));
+        }
+        if (ctx.federation === undefined)
+          throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
+        return projects.tabulate(ctx.federation, id, [...new Set(hubs)], request, scope);
       },
     );
     app.post<{ Params: { id: string }; Body: { definition: unknown; hubs?: string[] } }>(

@@ -19,6 +19,11 @@ interface ReleasedTable {
   columns: string[];
   cells: (number | null)[][];
 }
+interface FederatedTabulation {
+  hubs: { hub: string; table: ReleasedTable }[];
+  failed: { hub: string }[];
+  pooled: ReleasedTable | null;
+}
 interface HubCohort {
   hub: string;
   persons: number | null;
@@ -108,8 +113,17 @@ function Outputs({ projectId, round }: { projectId: string; round: number }) {
 }
 
 /** A view tabulated inside the workspace: people counted by approved columns, as the release gate publishes them. */
-function Tabulation({ base, askOutput }: { base: string; askOutput: (body: unknown) => Promise<void> }) {
+function Tabulation({
+  base,
+  hubs,
+  askOutput,
+}: {
+  base: string;
+  hubs: readonly string[];
+  askOutput: (body: unknown) => Promise<void>;
+}) {
   const { t } = useI18n();
+  const [missing, setMissing] = useState<string[]>([]);
   const [view, setView] = useState('');
   const [rows, setRows] = useState('');
   const [columns, setColumns] = useState('');
@@ -119,14 +133,19 @@ function Tabulation({ base, askOutput }: { base: string; askOutput: (body: unkno
     e.preventDefault();
     setError(null);
     setTable(null);
+    setMissing([]);
     try {
-      setTable(
-        await postJson<ReleasedTable>(`${base}/views/$tabulate`, {
-          view: view.trim(),
-          rows: rows.trim(),
-          ...(columns.trim() !== '' && { columns: columns.trim() }),
-        }),
-      );
+      const res = await postJson<ReleasedTable | FederatedTabulation>(`${base}/views/$tabulate`, {
+        view: view.trim(),
+        rows: rows.trim(),
+        ...(columns.trim() !== '' && { columns: columns.trim() }),
+        hubs,
+      });
+      // One hub answers with its table; several with each hub's table and their sum, which is what is shown.
+      if ('pooled' in res) {
+        setMissing(res.failed.map((f) => f.hub));
+        setTable(res.pooled ?? { rows: [], columns: [], cells: [] });
+      } else setTable(res);
     } catch (err) {
       setError(err as ApiError);
     }
@@ -139,14 +158,16 @@ function Tabulation({ base, askOutput }: { base: string; askOutput: (body: unkno
   );
   return (
     <Section title={t('tabulateView')} id="tabulate-view">
+      <p>{t('tabulateAt', { hubs: hubs.join(', ') })}</p>
       <form onSubmit={submit}>
         {text('tabulateViewName', view, setView)}
         {text('tabulateRows', rows, setRows)}
         {text('tabulateColumns', columns, setColumns)}
-        <button type="submit" disabled={view.trim() === '' || rows.trim() === ''}>
+        <button type="submit" disabled={view.trim() === '' || rows.trim() === '' || hubs.length === 0}>
           {t('tabulate')}
         </button>
       </form>
+      {missing.length > 0 && <p role="alert">{t('tabulateNoAnswer', { hubs: missing.join(', ') })}</p>}
       {table && (
         <>
           <table data-testid="tabulation">
@@ -179,7 +200,7 @@ function Tabulation({ base, askOutput }: { base: string; askOutput: (body: unkno
               onClick={() =>
                 void askOutput({
                   kind: 'table',
-                  title: `${view.trim()}: ${rows.trim()}${columns.trim() === '' ? '' : ` × ${columns.trim()}`}`,
+                  title: `${view.trim()}: ${rows.trim()}${columns.trim() === '' ? '' : ` × ${columns.trim()}`} (${hubs.join(', ')})`,
                   table: { rows: table.rows, columns: table.columns, cells: table.cells },
                   source: { analysis: 'view', reference: view.trim() },
                 })
@@ -289,7 +310,7 @@ function ProjectWorkspace({ project }: { project: ProjectView }) {
           </ul>
         )}
       </Section>
-      <Tabulation base={base} askOutput={askOutput} />
+      <Tabulation base={base} hubs={hubs} askOutput={askOutput} />
       <Section title={t('askFigure')} id="ask-figure">
         <form
           onSubmit={(e) => {
