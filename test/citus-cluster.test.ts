@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { runCohort } from '../src/cohort/index.js';
@@ -24,9 +25,8 @@ import { registerCitusNodes } from './support/test-engine.js';
  * stays the same; a worker that is down fails queries with STORE_NODE_UNAVAILABLE, never a partial count, and its
  * return restores them. Its own coordinator and workers, since it adds and stops nodes.
  */
-const COHORT = JSON.parse(
-  readFileSync(new URL('./fixtures/cohorts/htn-older-women.json', import.meta.url), 'utf8'),
-) as unknown;
+const COHORT_FILE = new URL('./fixtures/cohorts/htn-older-women.json', import.meta.url);
+const COHORT = JSON.parse(readFileSync(COHORT_FILE, 'utf8')) as unknown;
 
 const withDatabase = (url: string, name: string) => {
   const u = new URL(url);
@@ -161,6 +161,11 @@ describe('a hub on a Citus cluster: adding a worker, rebalancing, a worker down'
       expect(res.body).not.toContain(String(late.port));
       expect(res.body).not.toContain('127.0.0.1');
       expect(logged.some((l) => l.includes('STORE_NODE_UNAVAILABLE') && l.includes(String(late.port)))).toBe(true);
+      // The operator's own CLI names it.
+      const cohort = await cli('cohort', 'run', fileURLToPath(COHORT_FILE));
+      expect(cohort.code).toBe(3);
+      expect(cohort.err).toMatch(/STORE_NODE_UNAVAILABLE/);
+      expect(cohort.err).toContain(String(late.port));
     } finally {
       await app.close();
       late.start();
