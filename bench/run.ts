@@ -14,6 +14,7 @@ const AREAS: Record<string, () => Promise<boolean>> = {
   engines: async () => (await import('./engines.js')).runEnginesBench(),
   load: async () => (await import('./load.js')).runLoadBench(),
   validation: async () => (await import('./validation.js')).runValidationBench(),
+  citus: async () => (await import('./citus.js')).runCitusBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,12 +1,15 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { runCohort } from '../src/cohort/index.js';
-import { silentLogger } from '../src/core/index.js';
+import { createLogger, silentLogger } from '../src/core/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
+import { buildServer } from '../src/server/index.js';
 import type { ClusterStatus } from '../src/store/index.js';
 import { PostgresDatabase } from '../src/store/index.js';
 import { generateRegion } from '../src/synth/index.js';
@@ -22,9 +25,8 @@ import { registerCitusNodes } from './support/test-engine.js';
  * stays the same; a worker that is down fails queries with STORE_NODE_UNAVAILABLE, never a partial count, and its
  * return restores them. Its own coordinator and workers, since it adds and stops nodes.
  */
-const COHORT = JSON.parse(
-  readFileSync(new URL('./fixtures/cohorts/htn-older-women.json', import.meta.url), 'utf8'),
-) as unknown;
+const COHORT_FILE = new URL('./fixtures/cohorts/htn-older-women.json', import.meta.url);
+const COHORT = JSON.parse(readFileSync(COHORT_FILE, 'utf8')) as unknown;
 
 const withDatabase = (url: string, name: string) => {
   const u = new URL(url);
@@ -40,6 +42,19 @@ describe('a hub on a Citus cluster: adding a worker, rebalancing, a worker down'
   let hub: Hub;
   let dir: string;
   let before: { persons: number; events: number };
+  /** What the hub logged, one JSON line each. */
+  const logged: string[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logged.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
+      done();
+    },
+  });
 
   const cli = async (...args: string[]) => {
     const c = captureIo();
@@ -78,7 +93,7 @@ describe('a hub on a Citus cluster: adding a worker, rebalancing, a worker down'
       config: { store: { engine: 'postgres', memoryLimit: '1GB', url: withDatabase(coordinator.url, 'hub') } },
       logger: silentLogger(),
     });
-    hub = await openHub(dir, { logger: silentLogger() });
+    hub = await openHub(dir, { logger: createLogger({ level: 'error', destination: logStream }) });
     const files = readdirSync(input)
       .filter((f) => f.endsWith('.ndjson'))
       .map((f) => join(input, f));
@@ -127,10 +142,32 @@ describe('a hub on a Citus cluster: adding a worker, rebalancing, a worker down'
   });
 
   it('fails a query with STORE_NODE_UNAVAILABLE while a worker is down, and answers again once it is back', async () => {
+    const app = await buildServer(hub);
+    const token = await hub.tokens.create('citus-ops-researcher', 'researcher');
     late.halt();
     try {
       expect(await asyncCodeOf(() => answers())).toBe('STORE_NODE_UNAVAILABLE');
+      // An API client learns the fault, not where the hub's workers listen; the hub's log names the node.
+      const res = await app.inject({
+        method: 'POST',
+        url: '/cohort/$run',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { definition: COHORT },
+      });
+      expect(res.statusCode).toBe(503);
+      expect(
+        res.json<{ issue: { details: { coding: { code: string }[] } }[] }>().issue[0]!.details.coding[0]!.code,
+      ).toBe('STORE_NODE_UNAVAILABLE');
+      expect(res.body).not.toContain(String(late.port));
+      expect(res.body).not.toContain('127.0.0.1');
+      expect(logged.some((l) => l.includes('STORE_NODE_UNAVAILABLE') && l.includes(String(late.port)))).toBe(true);
+      // The operator's own CLI names it.
+      const cohort = await cli('cohort', 'run', fileURLToPath(COHORT_FILE));
+      expect(cohort.code).toBe(3);
+      expect(cohort.err).toMatch(/STORE_NODE_UNAVAILABLE/);
+      expect(cohort.err).toContain(String(late.port));
     } finally {
+      await app.close();
       late.start();
     }
     expect(await answers()).toEqual(before);

@@ -63,6 +63,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
     if (isHealthmeshError(e)) {
       io.err.write(`error ${e.code}: ${e.message}\n`);
+      // An API client is not told which node failed (store/postgres); the operator at the hub's own CLI is.
+      if (e.code === 'STORE_NODE_UNAVAILABLE' && e.cause instanceof Error) io.err.write(`  ${e.cause.message}\n`);
       return exitCodeOf(e.kind);
     }
     io.err.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

@@ -10,7 +10,7 @@ import type { Principal } from '../access/index.js';
 import { mayReadRowLevel, needsToken } from '../access/index.js';
 import { CohortFederation } from '../cohort/index.js';
 import type { ErrorCode } from '../core/index.js';
-import { HealthmeshError } from '../core/index.js';
+import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
@@ -207,6 +207,12 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
       // Database errors can quote the values they failed on: log the scrubbed text, never the raw error.
       const err = error instanceof Error ? error : new Error(String(error));
       hub.logger.error({ error: err.name, message: scrubText(err.message).slice(0, 500) }, 'request failed');
+    } else if (isHealthmeshError(error) && error.code === 'STORE_NODE_UNAVAILABLE' && error.cause instanceof Error) {
+      // The client's answer names no node (store/postgres); the operator's log says which one could not be reached.
+      hub.logger.error(
+        { error: error.code, cause: scrubText(error.cause.message).slice(0, 500) },
+        'a store node is unreachable',
+      );
     }
     return reply.code(status).type(FHIR_JSON).send(body);
   });

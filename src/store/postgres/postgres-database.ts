@@ -270,15 +270,17 @@ class PgSession implements Database {
 /**
  * A worker of a Citus cluster that cannot be reached fails the whole statement (Citus never answers from the shards
  * it could reach); the driver's error becomes `STORE_NODE_UNAVAILABLE` so callers and clients see which fault it is.
+ * Its message names no node: it reaches API clients, and a worker's host and port are the hub's internals. The
+ * driver's error (which names them) stays the `cause`, which the server logs (`server/app.ts`).
  */
 function storeError(e: unknown, sql: string, distributed: boolean): Error {
   const error = withStatement(e, sql);
   if (distributed && /connection to the remote node|could not connect to|connection not open/i.test(error.message)) {
     return new HealthmeshError(
       'STORE_NODE_UNAVAILABLE',
-      `a node of the distributed store cannot be reached: ${error.message}`,
+      'a worker node of the distributed store cannot be reached; the hub log names it, and `healthmesh cluster show` lists the nodes',
       {},
-      { cause: e },
+      { cause: error },
     );
   }
   return error;
