@@ -80,6 +80,12 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   // No outcome: refused as bad input (an empty hub's curve would be refused by the gate, 403).
   'POST /cohort/$survival': { allow: 'authenticated', ...json({ definition: COHORT }) },
   // Training across hubs registers a model here: the hub operator's, as training on one hub is (refused as bad input).
+  // Putting a model version in or out of service is the hub operator's (an unknown model is 404).
+  'PUT /models/:id/versions/:version/status': {
+    allow: ['admin', 'steward'],
+    url: '/models/no-such-model/versions/1/status',
+    ...json({ status: 'withdrawn' }),
+  },
   'POST /models/$federated-train': { allow: ['admin', 'steward'], ...json({ spec: {}, hubs: [HUB], project: 'p-x' }) },
   'POST /surveillance/$federated-series': { allow: 'authenticated', ...json({ hubs: [HUB] }) },
   'POST /surveillance/$federated-forecast': { allow: 'authenticated', ...json({ hubs: [HUB] }) },

@@ -246,6 +246,11 @@ export const ERROR_CODES = {
     text: 'a model card lacks a required field or describes a feature the model does not use',
   },
   MODEL_NOT_FOUND: { kind: 'not-found', text: 'no registered model has that id or version' },
+  MODEL_NOT_SERVING: {
+    kind: 'conflict',
+    text: 'the model version is withdrawn from service, or no version is in service',
+  },
+  MODEL_RECALLED: { kind: 'conflict', text: 'the model version was recalled: it serves no more predictions' },
   MODEL_INVALID_STORED: { kind: 'internal', text: 'a stored model or model card cannot be read back' },
   MODEL_INVALID_SPEC: {
     kind: 'input',
