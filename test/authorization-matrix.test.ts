@@ -284,6 +284,8 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'project.catalog': { allow: 'peer', body: {} },
   'mydata.consent-match': { allow: 'peer', body: { exchange: 'x'.repeat(22), points: ['A'.repeat(43)] } },
   'mydata.consent-apply': { allow: 'peer', body: { exchange: 'x'.repeat(22) } },
+  'mydata.link': { allow: 'peer', body: { citizen: 'c'.repeat(43), code: 'AAAA-BBBB-CCCC' } },
+  'mydata.records': { allow: 'peer', body: { citizen: 'c'.repeat(43) } },
   'validation.score': { allow: 'peer', body: { project: 'p-none' } },
 };
 

@@ -357,6 +357,10 @@ export const ERROR_CODES = {
     kind: 'conflict',
     text: 'no record is linked to this citizen account yet: enrol with a code first',
   },
+  MYDATA_PEER_FAILED: {
+    kind: 'peer',
+    text: "the peer hub holding a citizen's record could not be reached or answered out of protocol",
+  },
   MYDATA_REACH_INVALID: { kind: 'input', text: "a peer's request to carry a citizen's consent choice is malformed" },
   MYDATA_REACH_NO_LINKAGE: {
     kind: 'conflict',
