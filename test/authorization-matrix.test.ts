@@ -237,6 +237,7 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'PUT /me/consent/:purpose': { allow: 'self', url: '/me/consent/research', ...json({ choice: 'deny' }) },
   'GET /me/$everything': { allow: 'self' },
   'GET /me/export.csv': { allow: 'self' },
+  'DELETE /me/peer-records/:hub': { allow: 'self', url: '/me/peer-records/busan' },
   // Row-level records: admin and steward.
   'GET /fhir': { allow: 'row-level', url: '/fhir?_type=Patient' },
   'GET /fhir/:type': { allow: 'row-level', url: '/fhir/Patient' },
@@ -286,6 +287,7 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'mydata.consent-apply': { allow: 'peer', body: { exchange: 'x'.repeat(22) } },
   'mydata.link': { allow: 'peer', body: { citizen: 'c'.repeat(43), code: 'AAAA-BBBB-CCCC' } },
   'mydata.records': { allow: 'peer', body: { citizen: 'c'.repeat(43) } },
+  'mydata.unlink': { allow: 'peer', body: { citizen: 'c'.repeat(43) } },
   'validation.score': { allow: 'peer', body: { project: 'p-none' } },
 };
 

@@ -226,6 +226,27 @@ describe("a citizen's records at another hub of the federation, on My record", (
     self.peers.remove('busan');
   });
 
+  it('withdraws the link at both hubs when the citizen asks: busan sends nothing more', async () => {
+    expect((await call('gwangju', 'park', 'DELETE', '/me/peer-records/busan')).status).toBe(400);
+    expect((await call('gwangju', 'kim', 'DELETE', '/me/peer-records/busan')).status).toBe(204);
+    expect((await call('gwangju', 'kim', 'GET', '/me')).json().peerRecords).toBeUndefined();
+    expect((await call('gwangju', 'kim', 'GET', '/me/timeline')).text).not.toContain('Diabetes');
+    const busan = servers.get('busan')!.hub;
+    const [row] = await busan.db.all<{ actor: string }>("SELECT actor FROM audit_log WHERE action = 'peer-records'");
+    const ref = row!.actor.slice('peer:gwangju/'.length);
+    const asked = await servers
+      .get('gwangju')!
+      .federation.client.call('busan', PEER_RECORDS_OPERATION, { citizen: ref }, { timeoutMs: 10_000 });
+    expect(asked).toEqual({ resources: [] });
+    expect(await busan.db.all("SELECT 1 FROM audit_log WHERE action = 'unlink'")).toHaveLength(1);
+    // Linked again with a new code of busan's source, the records come back.
+    const code = (
+      await call('busan', 'clinic', 'POST', '/mydata/enrolment-codes', { patientId: 'bs-kim', source: 'clinic-busan' })
+    ).json().code;
+    expect((await call('gwangju', 'kim', 'POST', '/me/enrol', { code, hub: 'busan' })).status).toBe(201);
+    expect((await call('gwangju', 'kim', 'GET', '/me/timeline')).text).toContain('Diabetes');
+  });
+
   it("still shows the hub's own records when busan cannot be reached, and says so", async () => {
     const busan = servers.get('busan')!;
     await busan.app.close();

@@ -14,7 +14,8 @@
  * origin's word enough, so one compromised hub could pull the record of every patient it shares with its peers. A
  * code from the peer's own source is its source vouching for that one person, and the link is the citizen's own
  * act, which is the consent the peer checks at every read: it answers `mydata.records` only for a reference its own
- * records are linked to, by the origin that made the link (the signature names it), with those records only.
+ * records are linked to, by the origin that made the link (the signature names it), with those records only. The
+ * citizen withdraws it at their hub (`mydata.unlink`), and the peer then sends nothing more.
  */
 
 import { createHmac } from 'node:crypto';
@@ -30,6 +31,7 @@ import { everything } from './my-record.js';
 
 export const PEER_LINK_OPERATION = 'mydata.link';
 export const PEER_RECORDS_OPERATION = 'mydata.records';
+export const PEER_UNLINK_OPERATION = 'mydata.unlink';
 
 /** One current resource of a citizen's record at a peer, as the peer sends it (the body as its stored JSON). */
 export interface PeerResource {
@@ -108,7 +110,50 @@ export class PeerRecords {
       // Nothing linked gets the same shape: an empty record.
       return this.hub.gate.ownRecord({ resources }, ref);
     });
+    operations.register(PEER_UNLINK_OPERATION, 'peer', async ({ peer, body }) => {
+      const ref = refOf((body as { citizen?: unknown } | null)?.citizen);
+      const citizen = remoteCitizen(peer, ref);
+      // The citizen withdrew the link at their hub: from now on this hub sends that origin nothing of theirs.
+      await this.hub.enrolment.unlinkAll(citizen.name, citizen.name);
+      return this.hub.gate.text({ unlinked: true });
+    });
     return operations;
+  }
+
+  /**
+   * Withdraw the citizen's link to their records at `peer`: the peer forgets it first (so it answers no more
+   * reads), then this hub. A peer that cannot be reached keeps the link here, so the citizen can try again.
+   */
+  async unlink(federation: Federation | undefined, citizen: string, peer: string): Promise<void> {
+    const linked = (await this.links(citizen)).some((l) => l.hub === peer);
+    if (!linked) {
+      throw new HealthmeshError('MYDATA_INVALID_REQUEST', `no record at ${peer} is linked to this account`, {
+        path: 'hub',
+      });
+    }
+    if (federation === undefined || !federation.peers.list().some((p) => p.name === peer)) {
+      throw new HealthmeshError(
+        'MYDATA_PEER_FAILED',
+        `${peer} is no longer a peer: its link cannot be withdrawn there`,
+        {
+          path: 'hub',
+        },
+      );
+    }
+    try {
+      await federation.client.call(
+        peer,
+        PEER_UNLINK_OPERATION,
+        { citizen: this.ref(citizen) },
+        { timeoutMs: federation.timeoutMs },
+      );
+    } catch (e) {
+      if (!(e instanceof PeerCallError)) throw e;
+      throw new HealthmeshError('MYDATA_PEER_FAILED', `${peer} could not withdraw the link: ${e.failure.message}`, {
+        path: 'hub',
+      });
+    }
+    await this.hub.db.run('DELETE FROM citizen_peer_record WHERE citizen = $1 AND hub = $2', [citizen, peer]);
   }
 
   /**

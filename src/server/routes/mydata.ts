@@ -39,6 +39,7 @@ const EnrolBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const HubParams = Type.Object({ hub: Type.String({ minLength: 1, maxLength: 63 }) });
 const PurposeParams = Type.Object({ purpose: Type.String({ minLength: 1, maxLength: 63 }) });
 const ConsentChoiceBody = Type.Object(
   {
@@ -167,6 +168,17 @@ export function mydataRoutes(
         const parts = await peerParts(req);
         if (parts.length === 0) return { entries };
         return { entries: withPeerRecords(entries, reachedParts(parts), range), peers: partsSaid(parts) };
+      },
+    );
+
+    // Withdraw the link to my records at a peer: that hub stops sending them here (its side first).
+    app.delete<{ Params: { hub: string } }>(
+      '/me/peer-records/:hub',
+      { config: self, schema: { params: HubParams } },
+      async (req, reply) => {
+        req.auditAction = { action: 'unlink', target: `hub/${req.params.hub}` };
+        await peerRecords.unlink(federation, req.principal!.name, req.params.hub);
+        return reply.code(204).send();
       },
     );
 
