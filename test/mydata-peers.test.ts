@@ -151,6 +151,22 @@ describe("a citizen's records at another hub of the federation, on My record", (
     });
   });
 
+  it("locks a citizen's tries at busan after five wrong codes, as a local enrolment does", async () => {
+    // Park's one used code above counts: four more wrong ones reach the limit.
+    for (let i = 0; i < 4; i++) {
+      const r = await call('gwangju', 'park', 'POST', '/me/enrol', { code: `ZZZZ-ZZZZ-ZZZ${i}`, hub: 'busan' });
+      expect(codeOf(r)).toBe('MYDATA_CODE_INVALID');
+    }
+    const code = (
+      await call('busan', 'clinic', 'POST', '/mydata/enrolment-codes', { patientId: 'bs-lee', source: 'clinic-busan' })
+    ).json().code;
+    const locked = await call('gwangju', 'park', 'POST', '/me/enrol', { code, hub: 'busan' });
+    expect(locked.status).toBe(429);
+    expect(codeOf(locked)).toBe('MYDATA_ENROL_LOCKED');
+    // Kim's tries are Kim's own.
+    expect((await call('gwangju', 'kim', 'GET', '/me')).json().peerRecords).toHaveLength(1);
+  });
+
   it("shows the citizen their records at both hubs, and nobody else's", async () => {
     const res = await call('gwangju', 'kim', 'GET', '/me/timeline?type=Condition');
     expect(res.status).toBe(200);
