@@ -80,6 +80,12 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   // No outcome: refused as bad input (an empty hub's curve would be refused by the gate, 403).
   'POST /cohort/$survival': { allow: 'authenticated', ...json({ definition: COHORT }) },
   // Training across hubs registers a model here: the hub operator's, as training on one hub is (refused as bad input).
+  // Putting a model version in or out of service is the hub operator's (an unknown model is 404).
+  'PUT /models/:id/versions/:version/status': {
+    allow: ['admin', 'steward'],
+    url: '/models/no-such-model/versions/1/status',
+    ...json({ status: 'withdrawn' }),
+  },
   'POST /models/$federated-train': { allow: ['admin', 'steward'], ...json({ spec: {}, hubs: [HUB], project: 'p-x' }) },
   'POST /surveillance/$federated-series': { allow: 'authenticated', ...json({ hubs: [HUB] }) },
   'POST /surveillance/$federated-forecast': { allow: 'authenticated', ...json({ hubs: [HUB] }) },
@@ -231,6 +237,7 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
   'PUT /me/consent/:purpose': { allow: 'self', url: '/me/consent/research', ...json({ choice: 'deny' }) },
   'GET /me/$everything': { allow: 'self' },
   'GET /me/export.csv': { allow: 'self' },
+  'DELETE /me/peer-records/:hub': { allow: 'self', url: '/me/peer-records/busan' },
   // Row-level records: admin and steward.
   'GET /fhir': { allow: 'row-level', url: '/fhir?_type=Patient' },
   'GET /fhir/:type': { allow: 'row-level', url: '/fhir/Patient' },
@@ -279,6 +286,9 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'project.tabulate': { allow: 'peer', body: { id: 'p-none', view: 'encounter', rows: 'class' } },
   'mydata.consent-match': { allow: 'peer', body: { exchange: 'x'.repeat(22), points: ['A'.repeat(43)] } },
   'mydata.consent-apply': { allow: 'peer', body: { exchange: 'x'.repeat(22) } },
+  'mydata.link': { allow: 'peer', body: { citizen: 'c'.repeat(43), code: 'AAAA-BBBB-CCCC' } },
+  'mydata.records': { allow: 'peer', body: { citizen: 'c'.repeat(43) } },
+  'mydata.unlink': { allow: 'peer', body: { citizen: 'c'.repeat(43) } },
   'validation.score': { allow: 'peer', body: { project: 'p-none' } },
 };
 

@@ -108,7 +108,7 @@ describeWithChromium('a citizen in the console at phone size (chromium)', () => 
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: '스프레드시트 (CSV)' }).click();
     const csv = readFileSync((await (await download).path())!, 'utf8');
-    expect(csv.split('\n')[0]).toBe('date,type,display,display_ko,system,code,value,unit,category');
+    expect(csv.split('\n')[0]).toBe('date,type,display,display_ko,system,code,value,unit,category,hub');
     expect(csv.split('\n').length).toBeGreaterThan(4);
 
     // A risk from the hub's own model with its factor in plain Korean (validated models: validation.test.ts).

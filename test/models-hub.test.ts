@@ -353,6 +353,18 @@ describe('risk models on a hub: features in SQL, CLI, predict API', () => {
     const bad = await run('model', 'predict', 'htn-5y', '--features', '{"age": "sixty"}');
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/MODEL_INVALID_FEATURES.*age/);
+    // Withdrawn from service, the version predicts no more, in the CLI as over the API; put back, it does.
+    const features = '{"age": 61, "male": 1, "sbp": null, "bmi": 27}';
+    expect((await run('model', 'status', 'htn-5y', '--version', '1', '--set', 'withdrawn')).code).toBe(0);
+    expect((await run('model', 'status', 'htn-5y', '--version', '1')).out).toContain('withdrawn');
+    const refused = await run('model', 'predict', 'htn-5y', '--features', features);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/MODEL_NOT_SERVING/);
+    expect((await run('model', 'status', 'htn-5y', '--version', '1', '--set', 'recalled')).err).toMatch(
+      /MODEL_INVALID_OPTION.*reason/,
+    );
+    expect((await run('model', 'status', 'htn-5y', '--version', '1', '--set', 'serving')).code).toBe(0);
+    expect((await run('model', 'predict', 'htn-5y', '--features', features)).code).toBe(0);
     writeFileSync(
       specFile,
       JSON.stringify({ ...HTN_SPEC, features: [{ name: 'x', kind: 'latest', conceptSet: 'nope', window: {} }] }),

@@ -307,4 +307,54 @@ describe("a citizen's risks from the hub's own trained models", () => {
       expect(JSON.parse(audited[4]!.detail).trained).toBe('');
     });
   });
+  it('shows citizens only models in service, and predict refuses a withdrawn or recalled version with its code', async () => {
+    tokens.steward = await hub.tokens.create('steward-lee', 'steward');
+    const send = (who: string, method: 'PUT' | 'POST', url: string, body: unknown) =>
+      app.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${tokens[who]}`, 'content-type': 'application/json' },
+        payload: JSON.stringify(body),
+      });
+    const status = (body: unknown, who = 'steward') => send(who, 'PUT', '/models/stroke-logit/versions/1/status', body);
+    const predict = () => send('steward', 'POST', '/models/stroke-logit/predict', { features: { age: 60, sbp: 140 } });
+    const shown = async () =>
+      ((await get('kim', '/me/risks')).json().trained as MyTrainedRisk[]).map((r) => r.model).includes('stroke-logit');
+    // Shown while it serves: the tests above.
+    expect((await predict()).statusCode).toBe(200);
+
+    expect((await status({ status: 'withdrawn' }, 'kim')).statusCode).toBe(403);
+    const withdrawn = await status({ status: 'withdrawn', reason: 'calibration under review' });
+    expect(withdrawn.statusCode).toBe(200);
+    expect(withdrawn.json()).toMatchObject({ status: 'withdrawn', changedBy: 'steward-lee' });
+    expect(await shown()).toBe(false);
+    expect((await predict()).json().issue[0].details.coding[0].code).toBe('MODEL_NOT_SERVING');
+    expect((await predict()).statusCode).toBe(409);
+    expect((await get('steward', '/models/stroke-logit')).json().serving.status).toBe('withdrawn');
+
+    expect((await status({ status: 'serving' })).statusCode).toBe(200);
+    expect(await shown()).toBe(true);
+    expect((await predict()).statusCode).toBe(200);
+
+    // A recall says why, and is final.
+    expect((await status({ status: 'recalled' })).statusCode).toBe(400);
+    expect((await status({ status: 'recalled', reason: 'overestimates risk in women' })).statusCode).toBe(200);
+    expect(await shown()).toBe(false);
+    const refused = await predict();
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().issue[0].details.coding[0].code).toBe('MODEL_RECALLED');
+    expect((await status({ status: 'serving' })).json().issue[0].details.coding[0].code).toBe('MODEL_RECALLED');
+    await vi.waitFor(async () => {
+      const audited = await hub.db.all<{ actor: string; outcome: string; detail: string }>(
+        "SELECT actor, outcome, detail FROM audit_log WHERE action = 'model-status' ORDER BY seq",
+      );
+      expect(audited.map((a) => [a.actor, a.outcome, JSON.parse(a.detail).status])).toEqual([
+        ['steward-lee', 'success', 'withdrawn'],
+        ['steward-lee', 'success', 'serving'],
+        ['steward-lee', 'failure', 'recalled'],
+        ['steward-lee', 'success', 'recalled'],
+        ['steward-lee', 'failure', 'serving'],
+      ]);
+    });
+  });
 });

@@ -209,7 +209,7 @@ describe('citizens enrol with a code from their source and read only their own r
     expect(values.filter((v) => v !== undefined)).toEqual([151]);
     const csv = await call('kim', 'GET', '/me/export.csv');
     expect(csv.headers['content-type']).toContain('text/csv');
-    expect(csv.body.split('\n')[0]).toBe('date,type,display,display_ko,system,code,value,unit,category');
+    expect(csv.body.split('\n')[0]).toBe('date,type,display,display_ko,system,code,value,unit,category,hub');
     expect(csv.body).toContain('Systolic blood pressure,수축기 혈압,http://loinc.org,8480-6,151,mmHg,vital-signs');
   });
 

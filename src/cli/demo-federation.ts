@@ -6,7 +6,7 @@ import type { Hub } from '../hub/index.js';
 import { hubPaths, initHub, openHub } from '../hub/index.js';
 import { formatSummary } from '../ingest/index.js';
 import { ModelFederation } from '../models/index.js';
-import { ConsentReachFederation } from '../mydata/index.js';
+import { ConsentReachFederation, PeerRecords } from '../mydata/index.js';
 import { formatLinkageKey, LinkageService } from '../privacy/index.js';
 import { buildServer, hubValidation, openHubFederation } from '../server/index.js';
 import { SeriesFederation } from '../surveillance/index.js';
@@ -71,6 +71,7 @@ export async function serveDemoHubs(
     const sides = {
       validation: hubValidation(hub),
       consentReach: new ConsentReachFederation(hub),
+      peerRecords: new PeerRecords(hub),
       models: new ModelFederation(hub),
     };
     const federation = await openHubFederation(hub, cohorts, series, sides);

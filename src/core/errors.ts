@@ -246,6 +246,11 @@ export const ERROR_CODES = {
     text: 'a model card lacks a required field or describes a feature the model does not use',
   },
   MODEL_NOT_FOUND: { kind: 'not-found', text: 'no registered model has that id or version' },
+  MODEL_NOT_SERVING: {
+    kind: 'conflict',
+    text: 'the model version is withdrawn from service, or no version is in service',
+  },
+  MODEL_RECALLED: { kind: 'conflict', text: 'the model version was recalled: it serves no more predictions' },
   MODEL_INVALID_STORED: { kind: 'internal', text: 'a stored model or model card cannot be read back' },
   MODEL_INVALID_SPEC: {
     kind: 'input',
@@ -351,6 +356,10 @@ export const ERROR_CODES = {
   MYDATA_NO_RECORD: {
     kind: 'conflict',
     text: 'no record is linked to this citizen account yet: enrol with a code first',
+  },
+  MYDATA_PEER_FAILED: {
+    kind: 'peer',
+    text: "the peer hub holding a citizen's record could not be reached or answered out of protocol",
   },
   MYDATA_REACH_INVALID: { kind: 'input', text: "a peer's request to carry a citizen's consent choice is malformed" },
   MYDATA_REACH_NO_LINKAGE: {

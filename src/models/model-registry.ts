@@ -50,7 +50,38 @@ export const modelMigrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    module: 'models',
+    version: 4,
+    name: 'serving status of model versions',
+    // One row per change, so the history stays; a version with no row serves (as every version did before).
+    statements: [
+      `CREATE TABLE model_serving (
+        model_id VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        status VARCHAR NOT NULL,
+        reason VARCHAR,
+        changed_by VARCHAR NOT NULL,
+        changed_at TIMESTAMPTZ NOT NULL
+      )`,
+    ],
+    indexes: [['model_serving', ['model_id', 'version']]],
+  },
 ];
+
+/** Whether a model version answers predictions: `serving` (the default), `withdrawn` (may serve again) or `recalled` (never again). */
+export type ServingStatus = 'serving' | 'withdrawn' | 'recalled';
+
+/** A version's current serving status, with who set it, when and why (`changedBy` null: never set, so serving). */
+export interface ModelServing {
+  id: string;
+  version: number;
+  status: ServingStatus;
+  reason: string | null;
+  changedBy: string | null;
+  changedAt: Date | null;
+}
 
 /** One stored version of a model. */
 export interface RegisteredModel {
@@ -155,6 +186,81 @@ export class ModelRegistry {
     return fromRow(row);
   }
 
+  /**
+   * Set the serving status of a version. A recall is final and needs a reason (it tells users why the version's
+   * predictions must not be relied on); a withdrawn version may serve again.
+   */
+  async setStatus(
+    id: string,
+    version: number,
+    status: ServingStatus,
+    changedBy: string,
+    reason?: string,
+  ): Promise<ModelServing> {
+    await this.get(id, version);
+    if (status === 'recalled' && (reason === undefined || reason.trim() === '')) {
+      throw new HealthmeshError('MODEL_INVALID_OPTION', 'a recall needs a reason', { path: 'reason' });
+    }
+    const now = this.clock.now();
+    return this.db.transaction(async (tx) => {
+      const current = await servingOf(tx, id, version);
+      if (current.status === 'recalled') {
+        throw new HealthmeshError(
+          'MODEL_RECALLED',
+          `version ${version} of model ${id} was recalled by ${current.changedBy}: ${current.reason}`,
+          { path: id },
+        );
+      }
+      // A sequence per version, not the time, orders the changes: two may share a clock reading.
+      await tx.run(
+        `INSERT INTO model_serving (model_id, version, seq, status, reason, changed_by, changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [id, version, current.seq + 1, status, reason ?? null, changedBy, now],
+      );
+      return { id, version, status, reason: reason ?? null, changedBy, changedAt: now } satisfies ModelServing;
+    });
+  }
+
+  /** The current serving status of a version. */
+  async status(id: string, version: number): Promise<ModelServing> {
+    await this.get(id, version);
+    const { seq: _seq, ...s } = await servingOf(this.db, id, version);
+    return s;
+  }
+
+  /**
+   * The version that answers predictions: `version` when it is in service, or the latest version in service when
+   * omitted. A recalled version is `MODEL_RECALLED` (with who recalled it and why), a withdrawn one
+   * `MODEL_NOT_SERVING`; with no version in service, the latest version's refusal.
+   */
+  async serving(id: string, version?: number): Promise<RegisteredModel> {
+    if (version !== undefined) {
+      const m = await this.get(id, version);
+      const s = await servingOf(this.db, id, version);
+      if (s.status === 'recalled') {
+        throw new HealthmeshError(
+          'MODEL_RECALLED',
+          `version ${version} of model ${id} was recalled by ${s.changedBy}: ${s.reason}`,
+          { path: id },
+        );
+      }
+      if (s.status !== 'serving') {
+        throw new HealthmeshError('MODEL_NOT_SERVING', `version ${version} of model ${id} is ${s.status}`, {
+          path: id,
+        });
+      }
+      return m;
+    }
+    const versions = await this.versions(id);
+    if (versions.length === 0) await this.get(id);
+    const latest = versions[versions.length - 1]!;
+    for (const v of [...versions].reverse()) {
+      if ((await servingOf(this.db, id, v)).status === 'serving') return this.get(id, v);
+    }
+    // None serves: the latest version's own refusal says most (a recall names who and why).
+    return this.serving(id, latest);
+  }
+
   /** Every version number of `id`, ascending. */
   async versions(id: string): Promise<number[]> {
     const rows = await this.db.all<{ version: number }>(
@@ -197,6 +303,37 @@ export class ModelRegistry {
       };
     });
   }
+}
+
+async function servingOf(
+  db: Pick<Database, 'all'>,
+  id: string,
+  version: number,
+): Promise<ModelServing & { seq: number }> {
+  const rows = await db.all<{
+    seq: number;
+    status: string;
+    reason: string | null;
+    changed_by: string;
+    changed_at: Date;
+  }>(
+    `SELECT seq, status, reason, changed_by, changed_at FROM model_serving
+     WHERE model_id = $1 AND version = $2 ORDER BY seq DESC LIMIT 1`,
+    [id, version],
+  );
+  const latest = rows[0];
+  if (latest === undefined) {
+    return { id, version, seq: 0, status: 'serving', reason: null, changedBy: null, changedAt: null };
+  }
+  return {
+    seq: Number(latest.seq),
+    id,
+    version,
+    status: latest.status as ServingStatus,
+    reason: latest.reason,
+    changedBy: latest.changed_by,
+    changedAt: latest.changed_at,
+  };
 }
 
 function fromRow(row: Row): RegisteredModel {

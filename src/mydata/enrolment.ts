@@ -138,6 +138,18 @@ export class Enrolment {
     );
   }
 
+  /** Unlink every record linked to `citizen` (a peer's citizen withdrawing their link); how many were linked. */
+  async unlinkAll(citizen: string, actor: string): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.all<{ n: unknown }>('SELECT COUNT(*) AS n FROM citizen_record WHERE citizen = $1', [
+        citizen,
+      ]);
+      await tx.run('DELETE FROM citizen_record WHERE citizen = $1', [citizen]);
+      await this.audit.append({ actor, action: 'unlink', target: 'citizen-records', outcome: 'success' }, tx);
+      return Number(row?.n ?? 0);
+    });
+  }
+
   /** The records linked to a citizen, oldest first. */
   async records(citizen: string): Promise<LinkedRecord[]> {
     const rows = await this.db.all<{ source: string; patient_key: string; linked_at: Date }>(

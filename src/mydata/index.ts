@@ -19,8 +19,11 @@ export {
   TIMELINE_TYPES,
   timeline,
   timelineCsv,
+  withPeerRecords,
 } from './my-record.js';
 export type { MyRisk, RiskFactor } from './my-risks.js';
 export { myRisks } from './my-risks.js';
 export { mydataModule } from './mydata-module.js';
 export { mydataMigrations } from './mydata-schema.js';
+export type { PeerLink, PeerPart, PeerResource } from './peer-records.js';
+export { PEER_LINK_OPERATION, PEER_RECORDS_OPERATION, PEER_UNLINK_OPERATION, PeerRecords } from './peer-records.js';

@@ -130,8 +130,8 @@ function header(m: RegisteredModel) {
 }
 
 /**
- * The citizen's risk from the latest version of every model in the hub's registry (the version `POST
- * /models/{id}/predict` serves), from their own records today. A model is scored only when every one of its
+ * The citizen's risk from the latest version in service of every model in the hub's registry (the version `POST
+ * /models/{id}/predict` serves; a model with none is left out), from their own records today. A model is scored only when every one of its
  * features is recorded for the person: a value the model would fill with a training mean is a guess, so such a
  * model, one trained from a flat table (its features are not computed from records), one whose population the
  * person is not in, and one whose training data the release gate does not let a prediction leave are listed as not
@@ -144,7 +144,15 @@ export async function myModelRisks(hub: Hub, patientKeys: readonly string[], pla
   const today = hub.clock.now().toISOString().slice(0, 10);
   const out: MyTrainedRisk[] = [];
   for (const listed of await registry.list()) {
-    const m = await registry.get(listed.id);
+    // Only models in service: a withdrawn or recalled version is not shown to citizens, nor an older one in its place
+    // unless that one serves.
+    let m: RegisteredModel;
+    try {
+      m = await registry.serving(listed.id);
+    } catch (e) {
+      if (isHealthmeshError(e) && (e.code === 'MODEL_NOT_SERVING' || e.code === 'MODEL_RECALLED')) continue;
+      throw e;
+    }
     out.push(await scoreOne(hub, m, patientKeys, today, plan));
   }
   return out;

@@ -21,6 +21,8 @@ export interface TimelineEntry {
   unit: string | null;
   /** For observations: vital-signs, laboratory, activity (lifelog) … as the record categorises it. */
   category: string | null;
+  /** The peer hub that holds the record, for a record held at another hub of the federation; absent for this hub's. */
+  hub?: string;
 }
 
 /** The clinical types a timeline shows (the Patient resource itself is not an event). */
@@ -79,20 +81,52 @@ export async function timeline(
   for await (const chunk of store.streamCurrent({ patients: patientKeys, types }, { order: 'id' })) {
     for (const v of chunk) {
       const e = entryOf(v.type, v.id, JSON.parse(v.content) as Record<string, unknown>);
-      const day = e.date?.slice(0, 10);
-      if (range.from !== undefined && (day === undefined || day < range.from)) continue;
-      if (range.to !== undefined && (day === undefined || day > range.to)) continue;
-      out.push(e);
+      if (inRange(e, range)) out.push(e);
     }
   }
-  return out.sort((a, b) => (b.date ?? '').localeCompare(a.date ?? '') || a.id.localeCompare(b.id));
+  return sortTimeline(out);
+}
+
+/**
+ * A timeline with the citizen's records at peers merged in (each entry naming its hub), newest first. `peers` are
+ * the resources each peer sent (`PeerRecords.fetch`), filtered here as `timeline` filters this hub's.
+ */
+export function withPeerRecords(
+  local: readonly TimelineEntry[],
+  peers: readonly { hub: string; resources: readonly { type: string; id: string; content: string }[] }[],
+  range: { from?: string; to?: string; types?: readonly string[] } = {},
+): TimelineEntry[] {
+  const types: readonly string[] = range.types ?? TIMELINE_TYPES;
+  const out = [...local];
+  for (const p of peers) {
+    for (const r of p.resources) {
+      if (!types.includes(r.type)) continue;
+      const e = { ...entryOf(r.type, r.id, JSON.parse(r.content) as Record<string, unknown>), hub: p.hub };
+      if (inRange(e, range)) out.push(e);
+    }
+  }
+  return sortTimeline(out);
+}
+
+function inRange(e: TimelineEntry, range: { from?: string; to?: string }): boolean {
+  const day = e.date?.slice(0, 10);
+  if (range.from !== undefined && (day === undefined || day < range.from)) return false;
+  if (range.to !== undefined && (day === undefined || day > range.to)) return false;
+  return true;
+}
+
+function sortTimeline(entries: TimelineEntry[]): TimelineEntry[] {
+  return entries.sort((a, b) => (b.date ?? '').localeCompare(a.date ?? '') || a.id.localeCompare(b.id));
 }
 
 /** The timeline as CSV, one line per entry (RFC 4180 quoting; no formula can start a field). */
 export function timelineCsv(entries: readonly TimelineEntry[]): string {
-  const head = ['date', 'type', 'display', 'display_ko', 'system', 'code', 'value', 'unit', 'category'];
+  // `hub`: the peer that holds a record kept at another hub of the federation, empty for this hub's.
+  const head = ['date', 'type', 'display', 'display_ko', 'system', 'code', 'value', 'unit', 'category', 'hub'];
   const lines = entries.map((e) =>
-    [e.date, e.type, e.display, e.displayKo, e.system, e.code, e.value, e.unit, e.category].map(csvField).join(','),
+    [e.date, e.type, e.display, e.displayKo, e.system, e.code, e.value, e.unit, e.category, e.hub ?? null]
+      .map(csvField)
+      .join(','),
   );
   return `${[head.join(','), ...lines].join('\n')}\n`;
 }

@@ -62,4 +62,19 @@ export const mydataMigrations: readonly Migration[] = [
       ['app_grant', ['citizen']],
     ],
   },
+  {
+    module: 'mydata',
+    version: 4,
+    name: "records of a citizen at peer hubs, linked with a code of the peer's source",
+    // The peer keeps the patient key; here only which peer and source, so My record knows whom to ask.
+    statements: [
+      `CREATE TABLE citizen_peer_record (
+        citizen VARCHAR NOT NULL,
+        hub VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        linked_at TIMESTAMPTZ NOT NULL
+      )`,
+    ],
+    indexes: [['citizen_peer_record', ['citizen']]],
+  },
 ];

@@ -62,7 +62,8 @@ export type DisclosureRule =
   | 'fit-support' // an exact model update or a model's output: enough rows, events, non-events and contributors
   | 'reissued' // released earlier (the release log, a peer) and answered again as it was
   | 'text' // labels, codes and dates: no number about people
-  | 'output-review'; // an output the rules do not cover (a figure), released by a steward's decision (outputs/)
+  | 'output-review' // an output the rules do not cover (a figure), released by a steward's decision (outputs/)
+  | 'own-record'; // a citizen's own records, sent for that citizen alone (mydata/)
 
 /** The default significant digits of a released statistic, and the dominance share (the (2, 85%) rule). */
 export const DEFAULT_PRECISION = 3;
@@ -346,6 +347,15 @@ export class ReleaseGate {
    */
   reissue<T>(value: T, _origin: 'release-log' | 'peer'): Released<T> {
     return this.mint(value, ['reissued']);
+  }
+
+  /**
+   * A person's own records, sent only to be shown to that person (a peer answering for a citizen enrolled at
+   * another hub, `mydata.records`): the rules protect people from others learning about them, and the one reader
+   * here is the person they describe. Say whose (the citizen's keyed reference, never an id).
+   */
+  ownRecord<T>(value: T, _whose: string): Released<T> {
+    return this.mint(value, ['own-record']);
   }
 
   /** Text, codes, dates and flags: refused when it holds any number. */

@@ -94,6 +94,20 @@ export const ModelParams = Type.Object({ id: Text('the model id') });
 export const ModelQuery = Type.Object({
   version: Type.Optional(Type.Integer({ minimum: 1, maximum: 999_999_999, description: 'a version number' })),
 });
+export const ModelVersionParams = Type.Object({
+  id: Text('the model id'),
+  version: Type.Integer({ minimum: 1, maximum: 999_999_999, description: 'a version number' }),
+});
+export const ModelStatusBody = Type.Object(
+  {
+    status: Type.Union([Type.Literal('serving'), Type.Literal('withdrawn'), Type.Literal('recalled')], {
+      description: 'serving answers predictions; withdrawn stops until it serves again; recalled stops for good',
+    }),
+    reason: Type.Optional(Text('why (required for a recall)', { minLength: 1, maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+export type ModelStatusBody = Static<typeof ModelStatusBody>;
 export const PredictBody = Type.Object(
   {
     patient: Type.Optional(Text('a patient key of this hub (row-level roles)', { minLength: 1, maxLength: 200 })),

@@ -15,7 +15,7 @@ import type { Federation } from '../federation/index.js';
 import { openFederation } from '../federation/index.js';
 import type { Hub } from '../hub/index.js';
 import { ModelFederation } from '../models/index.js';
-import { ConsentReachFederation } from '../mydata/index.js';
+import { ConsentReachFederation, PeerRecords } from '../mydata/index.js';
 import type { Released } from '../privacy/index.js';
 import { isReleased, scrubText } from '../privacy/index.js';
 import { ProjectFederation } from '../projects/index.js';
@@ -84,6 +84,8 @@ export interface ServerOptions {
   series?: SeriesFederation;
   /** Citizens' consent choices carried to peers; pass the one whose operations `federation` registered. */
   consentReach?: ConsentReachFederation;
+  /** Citizens' records at peers (`mydata.link`, `mydata.records`); pass the one whose operations `federation` registered. */
+  peerRecords?: PeerRecords;
   /** The validation side of federation (a model scored on each hub's population); as for `cohorts`. */
   validation?: ValidationFederation;
   /** The model side of federation (GLM rounds); pass the one whose operations `federation` registered. */
@@ -240,14 +242,16 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   });
   const series = options.series ?? new SeriesFederation(hub);
   const consentReach = options.consentReach ?? new ConsentReachFederation(hub);
+  const peerRecords = options.peerRecords ?? new PeerRecords(hub);
   const validation = options.validation ?? hubValidation(hub);
   // Peers' federated model rounds run only inside projects this hub approved, for the project's purpose.
   const models = (options.models ?? new ModelFederation(hub)).withProjects({
     authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id),
   });
   const federation =
-    options.federation ?? (await openHubFederation(hub, cohorts, series, { validation, consentReach, models }));
-  await app.register(mydataRoutes({ ...ctx, federation, consentReach }));
+    options.federation ??
+    (await openHubFederation(hub, cohorts, series, { validation, consentReach, peerRecords, models }));
+  await app.register(mydataRoutes({ ...ctx, federation, consentReach, peerRecords }));
   await app.register(validationRoutes({ ...ctx, federation, validation }));
   await app.register(federatedTrainingRoutes({ hub, models, federation }));
   await app.register(surveillanceRoutes({ ...ctx, series, federation }));
@@ -275,15 +279,23 @@ export async function openHubFederation(
   hub: Hub,
   cohorts: CohortFederation,
   series: SeriesFederation,
-  sides: { validation?: ValidationFederation; consentReach?: ConsentReachFederation; models?: ModelFederation } = {},
+  sides: {
+    validation?: ValidationFederation;
+    consentReach?: ConsentReachFederation;
+    peerRecords?: PeerRecords;
+    models?: ModelFederation;
+  } = {},
 ): Promise<Federation | undefined> {
   const validation = sides.validation ?? hubValidation(hub);
   const consentReach = sides.consentReach ?? new ConsentReachFederation(hub);
+  const peerRecords = sides.peerRecords ?? new PeerRecords(hub);
   const models = sides.models ?? new ModelFederation(hub);
   try {
-    // Cohort counts, weekly series, federated model fits, validations, project reviews and citizens' consent choices
-    // share the signed transport.
-    const operations = consentReach.register(validation.register(series.register(models.register(cohorts.register()))));
+    // Cohort counts, weekly series, federated model fits, validations, project reviews, citizens' consent choices and
+    // their records at peers share the signed transport.
+    const operations = peerRecords.register(
+      consentReach.register(validation.register(series.register(models.register(cohorts.register())))),
+    );
     return await openFederation(hub, new ProjectFederation(hub).register(operations));
   } catch (e) {
     if (!(e instanceof HealthmeshError && e.code === 'FEDERATION_NO_IDENTITY')) throw e;

@@ -352,6 +352,41 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
       }
     });
   model
+    .command('status')
+    .description('Show or set whether a model version serves predictions (serving, withdrawn, recalled).')
+    .argument('<id>', 'model id')
+    .requiredOption('--version <n>', 'model version')
+    .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
+    .option('--set <status>', 'serving, withdrawn (may serve again) or recalled (for good; needs --reason)')
+    .option('--reason <text>', 'why (required for a recall)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ healthmesh model status t2d-5y --version 2 --set recalled --reason "overestimates risk in women"\n',
+    )
+    .action(async (id: string, opts: { dir: string; version: string; set?: string; reason?: string }) => {
+      const version = versionOption(opts.version)!;
+      const set = opts.set;
+      if (set !== undefined && set !== 'serving' && set !== 'withdrawn' && set !== 'recalled') {
+        throw new HealthmeshError('MODEL_INVALID_OPTION', '--set must be serving, withdrawn or recalled', {
+          path: 'set',
+        });
+      }
+      const hub = await openHub(opts.dir);
+      try {
+        const registry = await hubModelRegistry(hub);
+        const s =
+          set === undefined
+            ? await registry.status(id, version)
+            : await audited(hub, 'model-status', `models/${id}/${version}`, () =>
+                registry.setStatus(id, version, set, 'cli', opts.reason),
+              );
+        io.out.write(`${id} version ${version}: ${s.status}${s.reason === null ? '' : ` (${s.reason})`}\n`);
+        setCode(0);
+      } finally {
+        await hub.close();
+      }
+    });
+  model
     .command('export')
     .description('Write a registered model as ONNX (input "features" [N, p] double, output "probability").')
     .argument('<id>', 'model id')
@@ -377,7 +412,7 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
     .description('Score one patient of this hub (features computed from its data) or one feature vector.')
     .argument('<id>', 'model id')
     .option('-d, --dir <dir>', 'hub data directory', defaultHubDir())
-    .option('--version <n>', 'model version (default: the latest)')
+    .option('--version <n>', 'model version (default: the latest in service)')
     .option('--patient <key>', 'a patient key of this hub (its pseudonymous id)')
     .option('--index-date <date>', 'with --patient: the date to predict from (default today)')
     .option('--features <json>', 'a feature vector as JSON, e.g. \'{"age": 61, "fpg": null}\' (null = not recorded)')
@@ -426,7 +461,7 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
             'model-predict',
             opts.patient !== undefined ? `${id}:patient` : `${id}:vector`,
             async () => {
-              const m = await (await hubModelRegistry(hub)).get(id, version);
+              const m = await (await hubModelRegistry(hub)).serving(id, version);
               const now = hub.clock.now();
               if (opts.patient !== undefined) {
                 const at = indexDate ?? now.toISOString().slice(0, 10);

@@ -21,7 +21,7 @@ type Predict = { Params: Static<typeof ModelParams>; Body: PredictBody };
 /**
  * `POST /models/{id}/predict` with `{ patient, indexDate? }` (a patient key of this hub: features computed from its
  * data at the index date, default today) or `{ features: { name: number | null } }` (a feature vector), optionally
- * `version`. Returns the probability and a FHIR R4 RiskAssessment. Scoring a patient of the hub reads that
+ * `version` (default: the latest version in service; a withdrawn or recalled version is refused). Returns the probability and a FHIR R4 RiskAssessment. Scoring a patient of the hub reads that
  * patient's rows, so it is limited to the roles that may see row-level data (as `$run` is); a feature vector
  * brings its own data and any authenticated role may score one. Every call is audited with the model version.
  */
@@ -49,7 +49,8 @@ export function modelPredictRoutes(ctx: RouteContext) {
           `role '${req.principal?.role ?? 'none'}' may not score a patient of this hub: it reads row-level data (send a feature vector instead)`,
         );
       }
-      const m = await (await hubModelRegistry(ctx.hub)).get(id, version);
+      // Only a version in service answers: a withdrawn or recalled one is refused with its own code.
+      const m = await (await hubModelRegistry(ctx.hub)).serving(id, version);
       req.auditAction.target = `models/${m.id}/${m.version}`;
       const now = ctx.hub.clock.now();
       if (body.patient !== undefined) {

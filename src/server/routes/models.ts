@@ -1,8 +1,9 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { mayReadRowLevel } from '../../access/index.js';
+import type { ModelServing } from '../../models/index.js';
 import { hubModelRegistry, releaseModelCard } from '../../models/index.js';
-import { ModelParams, ModelQuery } from '../api-schemas.js';
+import { ModelParams, ModelQuery, ModelStatusBody, ModelVersionParams } from '../api-schemas.js';
 import type { RouteContext } from '../app.js';
 
 /**
@@ -46,6 +47,7 @@ export function modelRoutes(ctx: RouteContext) {
           createdAt: m.createdAt.toISOString(),
           createdBy: m.createdBy,
           modelHash: m.modelHash,
+          status: (await registry.status(m.id, m.version)).status,
           features: m.model.features,
           disclosureControlled: true,
           card: releaseModelCard(m.card, gate),
@@ -59,11 +61,41 @@ export function modelRoutes(ctx: RouteContext) {
         createdAt: m.createdAt.toISOString(),
         createdBy: m.createdBy,
         modelHash: m.modelHash,
+        serving: servingJson(await registry.status(m.id, m.version)),
         features: m.model.features,
         // Stewards see the card as stored.
         disclosureControlled: false,
         card: m.card,
       };
     });
+
+    // An admin or steward puts a version in or out of service; audited with the status and, for a recall, its reason.
+    app.put<{ Params: Static<typeof ModelVersionParams>; Body: ModelStatusBody }>(
+      '/models/:id/versions/:version/status',
+      { config: { allow: ['admin', 'steward'] }, schema: { params: ModelVersionParams, body: ModelStatusBody } },
+      async (req) => {
+        const { id, version } = req.params;
+        req.auditAction = {
+          action: 'model-status',
+          target: `models/${id}/${version}`,
+          detail: { status: req.body.status, ...(req.body.reason !== undefined && { reason: req.body.reason }) },
+        };
+        const registry = await hubModelRegistry(ctx.hub);
+        return servingJson(
+          await registry.setStatus(id, version, req.body.status, req.principal!.name, req.body.reason),
+        );
+      },
+    );
+  };
+}
+
+function servingJson(s: ModelServing) {
+  return {
+    id: s.id,
+    version: s.version,
+    status: s.status,
+    reason: s.reason,
+    changedBy: s.changedBy,
+    changedAt: s.changedAt?.toISOString() ?? null,
   };
 }

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { cohortIdsIncluding } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import type { Federation } from '../../federation/index.js';
-import type { ConsentReachFederation } from '../../mydata/index.js';
+import type { ConsentReachFederation, PeerPart, PeerRecords } from '../../mydata/index.js';
 import {
   everythingBundle,
   myCarePlan,
@@ -12,6 +12,7 @@ import {
   TIMELINE_TYPES,
   timeline,
   timelineCsv,
+  withPeerRecords,
 } from '../../mydata/index.js';
 import type { RouteContext } from '../app.js';
 import { FHIR_JSON, fhirBase } from '../app.js';
@@ -25,7 +26,20 @@ const EnrolmentCodeBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const EnrolBody = Type.Object({ code: Type.String({ minLength: 1, maxLength: 40 }) }, { additionalProperties: false });
+const EnrolBody = Type.Object(
+  {
+    code: Type.String({ minLength: 1, maxLength: 40 }),
+    hub: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 63,
+        description: "the peer hub whose source issued the code (default: this hub's sources)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const HubParams = Type.Object({ hub: Type.String({ minLength: 1, maxLength: 63 }) });
 const PurposeParams = Type.Object({ purpose: Type.String({ minLength: 1, maxLength: 63 }) });
 const ConsentChoiceBody = Type.Object(
   {
@@ -66,9 +80,13 @@ const TimelineQuery = Type.Object(
  * The `self` routes read only the records linked to the caller's account.
  */
 export function mydataRoutes(
-  ctx: RouteContext & { federation: Federation | undefined; consentReach: ConsentReachFederation },
+  ctx: RouteContext & {
+    federation: Federation | undefined;
+    consentReach: ConsentReachFederation;
+    peerRecords: PeerRecords;
+  },
 ) {
-  const { hub, federation, consentReach } = ctx;
+  const { hub, federation, consentReach, peerRecords } = ctx;
   return async (app: FastifyInstance) => {
     app.post<{ Body: { patientId: string; source?: string } }>(
       '/mydata/enrolment-codes',
@@ -83,10 +101,21 @@ export function mydataRoutes(
     );
 
     const self = { allow: 'self' } as const;
-    app.post<{ Body: { code: string } }>(
+    app.post<{ Body: { code: string; hub?: string } }>(
       '/me/enrol',
       { config: self, schema: { body: EnrolBody } },
       async (req, reply) => {
+        const peer = req.body.hub;
+        if (peer !== undefined && peer !== hub.config.name) {
+          // A code of a peer's source: that peer redeems it and links the record there (mydata/peer-records.ts).
+          // The server's hook audits the attempt whatever its outcome; the peer audits its side.
+          req.auditAction = { action: 'enrol', target: `hub/${peer}` };
+          const linked = await peerRecords.link(federation, req.principal!, peer, req.body.code);
+          return reply
+            .code(201)
+            .send({ hub: linked.hub, source: linked.source, linkedAt: linked.linkedAt.toISOString() });
+        }
+        // Audited with the redemption, in its transaction.
         req.auditedByRoute = true;
         const linked = await hub.enrolment.redeem(req.principal!, req.body.code);
         return reply.code(201).send({ source: linked.source, linkedAt: linked.linkedAt.toISOString() });
@@ -96,9 +125,13 @@ export function mydataRoutes(
     app.get('/me', { config: self }, async (req) => {
       req.auditAction = { action: 'me', target: 'me' };
       const records = await hub.enrolment.records(req.principal!.name);
+      const peers = await peerRecords.links(req.principal!.name);
       return {
         name: req.principal!.name,
         records: records.map((r) => ({ source: r.source, linkedAt: r.linkedAt.toISOString() })),
+        ...(peers.length > 0 && {
+          peerRecords: peers.map((p) => ({ hub: p.hub, source: p.source, linkedAt: p.linkedAt.toISOString() })),
+        }),
       };
     });
 
@@ -126,12 +159,26 @@ export function mydataRoutes(
           });
         }
         const keys = await linkedKeys(req.principal!.name);
-        const entries = await timeline(hub.store, keys, {
+        const range = {
           ...(from !== undefined && { from }),
           ...(to !== undefined && { to }),
           ...(type !== undefined && { types: [type] }),
-        });
-        return { entries };
+        };
+        const entries = await timeline(hub.store, keys, range);
+        const parts = await peerParts(req);
+        if (parts.length === 0) return { entries };
+        return { entries: withPeerRecords(entries, reachedParts(parts), range), peers: partsSaid(parts) };
+      },
+    );
+
+    // Withdraw the link to my records at a peer: that hub stops sending them here (its side first).
+    app.delete<{ Params: { hub: string } }>(
+      '/me/peer-records/:hub',
+      { config: self, schema: { params: HubParams } },
+      async (req, reply) => {
+        req.auditAction = { action: 'unlink', target: `hub/${req.params.hub}` };
+        await peerRecords.unlink(federation, req.principal!.name, req.params.hub);
+        return reply.code(204).send();
       },
     );
 
@@ -216,20 +263,66 @@ export function mydataRoutes(
     app.get('/me/$everything', { config: self }, async (req, reply) => {
       req.auditAction = { action: 'me-everything', target: 'me/$everything' };
       const bundle = await everythingBundle(hub.store, await linkedKeys(req.principal!.name), fhirBase(ctx, req));
+      const parts = await peerParts(req);
+      if (parts.length > 0) {
+        // Records held at peers, under the peer's own URL; a peer not reached is an outcome entry saying so.
+        const entry = bundle.entry as Record<string, unknown>[];
+        for (const p of parts) {
+          if (!p.reached) {
+            entry.push({
+              resource: {
+                resourceType: 'OperationOutcome',
+                issue: [{ severity: 'warning', code: 'incomplete', diagnostics: `${p.hub}: not reached (${p.why})` }],
+              },
+              search: { mode: 'outcome' },
+            });
+            continue;
+          }
+          for (const r of p.resources) {
+            const resource = JSON.parse(r.content) as Record<string, unknown>;
+            const meta = (resource.meta ?? {}) as Record<string, unknown>;
+            resource.meta = { ...meta, versionId: r.versionId, lastUpdated: r.lastUpdated };
+            entry.push({ fullUrl: `${p.url}/fhir/${r.type}/${r.id}`, resource, search: { mode: 'match' } });
+          }
+        }
+        bundle.total = entry.filter((e) => (e.search as { mode: string }).mode === 'match').length;
+      }
       return reply.type(FHIR_JSON).header('content-disposition', 'attachment; filename="my-record.json"').send(bundle);
     });
 
     app.get('/me/export.csv', { config: self }, async (req, reply) => {
       req.auditAction = { action: 'me-export', target: 'me/export.csv' };
-      const entries = await timeline(hub.store, await linkedKeys(req.principal!.name));
+      const local = await timeline(hub.store, await linkedKeys(req.principal!.name));
+      const entries = withPeerRecords(local, reachedParts(await peerParts(req)));
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', 'attachment; filename="my-record.csv"')
         .send(timelineCsv(entries));
     });
 
+    /** The citizen's records at peers, read now for this answer only; the audit entry names the peers asked. */
+    async function peerParts(req: FastifyRequest): Promise<PeerPart[]> {
+      const parts = await peerRecords.fetch(federation, req.principal!.name);
+      if (parts.length > 0 && req.auditAction !== undefined) {
+        req.auditAction.detail = {
+          ...req.auditAction.detail,
+          peers: parts.map((p) => `${p.hub}:${p.reached ? 'reached' : 'not-reached'}`).join(','),
+        };
+      }
+      return parts;
+    }
+
     async function linkedKeys(citizen: string): Promise<string[]> {
       return (await hub.enrolment.records(citizen)).map((r) => r.patientKey);
     }
   };
+}
+
+function reachedParts(parts: readonly PeerPart[]) {
+  return parts.flatMap((p) => (p.reached ? [{ hub: p.hub, resources: p.resources }] : []));
+}
+
+/** Which peers were read, and why one was not: the citizen sees when a part of their record is missing. */
+function partsSaid(parts: readonly PeerPart[]) {
+  return parts.map((p) => (p.reached ? { hub: p.hub, reached: true } : { hub: p.hub, reached: false, why: p.why }));
 }

@@ -8,6 +8,8 @@ import type { MessageKey } from '../messages.js';
 interface Me {
   name: string;
   records: { source: string; linkedAt: string }[];
+  /** Records at other hubs of the federation, linked with a code of that hub's source. */
+  peerRecords?: { hub: string; source: string; linkedAt: string }[];
 }
 interface Entry {
   date: string | null;
@@ -19,6 +21,8 @@ interface Entry {
   value: number | string | null;
   unit: string | null;
   category: string | null;
+  /** The other hub that holds the record; absent for this hub's. */
+  hub?: string;
 }
 
 /** The lifelog measures charted, by their LOINC codes in the records (synth/codes.ts writes these). */
@@ -42,6 +46,7 @@ function daysBefore(last: string, days: number): string {
 function Enrol({ onEnrolled }: { onEnrolled: (source: string) => void }) {
   const { t } = useI18n();
   const [code, setCode] = useState('');
+  const [hub, setHub] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | string | null>(null);
   const submit = async (e: Event) => {
@@ -49,8 +54,11 @@ function Enrol({ onEnrolled }: { onEnrolled: (source: string) => void }) {
     setBusy(true);
     setError(null);
     try {
-      const linked = await postJson<{ source: string }>('/me/enrol', { code: code.trim() });
+      // A code from a hospital of another hub names that hub; the hub passes it on and links the record there.
+      const body = hub.trim() === '' ? { code: code.trim() } : { code: code.trim(), hub: hub.trim() };
+      const linked = await postJson<{ source: string }>('/me/enrol', body);
       setCode('');
+      setHub('');
       onEnrolled(linked.source);
     } catch (err) {
       setError(err instanceof ApiError && err.code === 'MYDATA_CODE_INVALID' ? t('badCode') : (err as ApiError));
@@ -68,6 +76,13 @@ function Enrol({ onEnrolled }: { onEnrolled: (source: string) => void }) {
         placeholder="XXXX-XXXX-XXXX"
         value={code}
         onInput={(e) => setCode((e.currentTarget as HTMLInputElement).value)}
+      />
+      <label for="enrol-hub">{t('enrolHub')}</label>
+      <input
+        id="enrol-hub"
+        autocomplete="off"
+        value={hub}
+        onInput={(e) => setHub((e.currentTarget as HTMLInputElement).value)}
       />
       <button type="submit" disabled={busy || code.trim() === ''}>
         {busy ? t('enrolling') : t('enrol')}
@@ -183,6 +198,10 @@ function Timeline() {
                         ? ''
                         : `${typeof e.value === 'number' ? num(e.value, 1) : e.value} ${e.unit ?? ''}`,
                   },
+                  // Only when some record is held at another hub: then each row says where.
+                  ...(entries.some((e) => e.hub !== undefined)
+                    ? [{ label: t('my_where'), cell: (e: Entry) => e.hub ?? t('hereHub') }]
+                    : []),
                 ]}
               />
             </>
@@ -474,13 +493,18 @@ export function MyRecordPage() {
         <Async loaded={me}>
           {(m) => (
             <>
-              {m.records.length === 0 ? (
+              {m.records.length === 0 && (m.peerRecords ?? []).length === 0 ? (
                 <p>{t('noRecordYet')}</p>
               ) : (
                 <ul data-testid="linked-records">
                   {m.records.map((r) => (
                     <li key={`${r.source}-${r.linkedAt}`}>
                       {t('linkedFrom', { source: r.source, date: date(r.linkedAt) })}
+                    </li>
+                  ))}
+                  {(m.peerRecords ?? []).map((r) => (
+                    <li key={`${r.hub}-${r.source}-${r.linkedAt}`}>
+                      {t('linkedFromHub', { source: r.source, hub: r.hub, date: date(r.linkedAt) })}
                     </li>
                   ))}
                 </ul>
