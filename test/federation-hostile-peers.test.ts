@@ -25,7 +25,9 @@ import { ingestOptions, tempHub } from './support/temp-hub.js';
  * coordinator's timeout, one answering text that is not JSON, one JSON of the wrong shape, one counts off the
  * rounding grid, one a count under the threshold, one signing with a key that is not the one the coordinator holds
  * for it. Each is named as failed and none of their numbers reaches the answer: the count is the sum over the good
- * hubs exactly.
+ * hubs exactly. The other coordinators against scripted peers whose signed figures fail the checks of
+ * `federation/peer-figures.ts`: each bad GLM round stops the fit naming the peer; bad series and validation parts are
+ * named as bad responses beside a good one kept as sent.
  */
 // Generous: the peers answer from this process, which a loaded CI box can stall for a second or two.
 const TIMEOUT_MS = 4000;
