@@ -7,10 +7,16 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FederatedCohort } from '../src/cohort/index.js';
 import { CohortFederation } from '../src/cohort/index.js';
+import { isHealthmeshError } from '../src/core/index.js';
 import type { Ed25519Jwk, Federation } from '../src/federation/index.js';
 import { bodyHash, claimedSender, SIGNATURE_HEADER, signResponse } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
+import { featureColumns, fitFederatedLogistic, ModelFederation, validateFeatureSpec } from '../src/models/index.js';
+import { SERIES_OPERATION, SeriesFederation } from '../src/surveillance/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { VALIDATION_SCORE_OPERATION, ValidationFederation } from '../src/validation/index.js';
+import { acmeManifest } from './support/acme-model.js';
+import { htnFeatureSpec } from './support/htn-spec.js';
 import { serveFederated } from './support/peer-servers.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 
@@ -19,7 +25,9 @@ import { ingestOptions, tempHub } from './support/temp-hub.js';
  * coordinator's timeout, one answering text that is not JSON, one JSON of the wrong shape, one counts off the
  * rounding grid, one a count under the threshold, one signing with a key that is not the one the coordinator holds
  * for it. Each is named as failed and none of their numbers reaches the answer: the count is the sum over the good
- * hubs exactly.
+ * hubs exactly. The other coordinators against scripted peers whose signed figures fail the checks of
+ * `federation/peer-figures.ts`: each bad GLM round stops the fit naming the peer; bad series and validation parts are
+ * named as bad responses beside a good one kept as sent.
  */
 // Generous: the peers answer from this process, which a loaded CI box can stall for a second or two.
 const TIMEOUT_MS = 4000;
@@ -54,23 +62,23 @@ const released = (hub: string, persons: number) => ({
   measurements: [],
 });
 
-/** A peer that speaks the protocol (a signed answer bound to the request's nonce) but answers as `behaviour`. */
-function hostilePeer(
+/**
+ * A peer that speaks the protocol (a signed answer bound to the request's nonce) and answers each operation with the
+ * body `respond` gives; `slow` answers after the coordinator's timeout, `forged` signs with a key not in its peers file.
+ */
+function scriptedPeer(
   name: string,
   coordinator: string,
-  behaviour: Behaviour,
+  respond: (operation: string) => string,
+  options: { slow?: boolean; forged?: boolean } = {},
 ): Promise<{ server: Server; jwk: Ed25519Jwk }> {
   const own = generateKeyPairSync('ed25519');
-  const signing: KeyObject = behaviour === 'forged' ? generateKeyPairSync('ed25519').privateKey : own.privateKey;
+  const signing: KeyObject = options.forged ? generateKeyPairSync('ed25519').privateKey : own.privateKey;
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       const nonce = claimedSender(String(req.headers[SIGNATURE_HEADER] ?? ''))?.nonce ?? '';
-      const result =
-        behaviour === 'wrong-shape'
-          ? { hub: name, persons: '25 people', attrition: 'all' }
-          : released(name, behaviour === 'off-grid' ? 23 : behaviour === 'under-threshold' ? 5 : GOOD_PERSONS);
-      const body = behaviour === 'not-json' ? '<html>busy, try later</html>' : JSON.stringify({ result });
+      const body = respond(String(req.url).replace('/federation/', ''));
       const answer = async () => {
         const signature = await signResponse(
           { iss: name, aud: coordinator, status: 200, bodySha256: bodyHash(body), ts: Date.now(), inReplyTo: nonce },
@@ -78,7 +86,7 @@ function hostilePeer(
         );
         res.writeHead(200, { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature }).end(body);
       };
-      if (behaviour === 'slow') setTimeout(() => void answer(), TIMEOUT_MS + 2000).unref();
+      if (options.slow) setTimeout(() => void answer(), TIMEOUT_MS + 2000).unref();
       else void answer();
     });
   });
@@ -88,9 +96,22 @@ function hostilePeer(
   );
 }
 
+/** A peer answering a federated cohort as `behaviour`. */
+function hostilePeer(name: string, coordinator: string, behaviour: Behaviour) {
+  const result =
+    behaviour === 'wrong-shape'
+      ? { hub: name, persons: '25 people', attrition: 'all' }
+      : released(name, behaviour === 'off-grid' ? 23 : behaviour === 'under-threshold' ? 5 : GOOD_PERSONS);
+  const body = behaviour === 'not-json' ? '<html>busy, try later</html>' : JSON.stringify({ result });
+  return scriptedPeer(name, coordinator, () => body, {
+    slow: behaviour === 'slow',
+    forged: behaviour === 'forged',
+  });
+}
+
 const BEHAVIOURS: Behaviour[] = ['good', 'slow', 'not-json', 'wrong-shape', 'off-grid', 'under-threshold', 'forged'];
 
-describe('a federated cohort with hostile peers', () => {
+describe('coordinators with hostile peers', () => {
   let hub: Hub;
   let cleanup: () => Promise<void>;
   let coordinator: { app: FastifyInstance; federation: Federation; cohorts: CohortFederation };
@@ -160,4 +181,193 @@ describe('a federated cohort with hostile peers', () => {
     expect(result.failed.map((f) => f.hub).sort()).toEqual([...bad].sort());
     expect(result.summedPersons).toBeNull(); // no sum over nobody passed off as a count of 0
   }, 30_000);
+
+  /** Serves a scripted peer answering each operation from `answers` and adds it to the coordinator's peers file. */
+  const addPeer = async (name: string, answers: Record<string, unknown>) => {
+    const { server, jwk } = await scriptedPeer(name, hub.config.name, (op) => JSON.stringify({ result: answers[op] }));
+    peers.push(server);
+    coordinator.federation.peers.add({
+      name,
+      url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+      publicKey: jwk,
+    });
+  };
+
+  describe('a federated logistic fit', () => {
+    const SPEC = htnFeatureSpec();
+    const p = SPEC.features.length;
+    const moments = { rows: 200, events: 60, recorded: Array(p).fill(200), sums: Array(p).fill(100) };
+    // The intercept and the model's columns (a feature may take more than one).
+    const size = featureColumns(validateFeatureSpec(SPEC)).length + 1;
+    const identity = Array.from({ length: size * size }, (_, k) => (k % (size + 1) === 0 ? 50 : 0));
+    const part = {
+      size,
+      rows: 200,
+      gradient: Array(size).fill(1),
+      information: identity,
+      logLikelihood: -120,
+      saturated: 0,
+    };
+    const asymmetric = identity.map((v, k) => (k === 1 ? 3 : v));
+    const CASES: [string, Record<string, unknown>, Record<string, unknown>][] = [
+      ['glm-thin', { ...moments, rows: 15, events: 5 }, part],
+      ['glm-short-moments', { ...moments, recorded: [200] }, part],
+      ['glm-nan-sum', { ...moments, sums: [...moments.sums.slice(1), null] }, part],
+      ['glm-short-gradient', moments, { ...part, gradient: [1, 2] }],
+      ['glm-asymmetric', moments, { ...part, information: asymmetric }],
+      ['glm-negative-diagonal', moments, { ...part, information: identity.map((v, k) => (k === 0 ? -1 : v)) }],
+      ['glm-positive-likelihood', moments, { ...part, logLikelihood: 3 }],
+    ];
+
+    beforeAll(async () => {
+      for (const [name, m, n] of CASES) await addPeer(name, { 'model.glm-moments': m, 'model.glm-newton': n });
+    });
+
+    it.each(CASES.map((c) => c[0]))('stops with FEDERATION_BAD_FIGURES naming %s', async (name) => {
+      const error = await fitFederatedLogistic(
+        coordinator.federation,
+        new ModelFederation(hub),
+        hub.config.name,
+        [name],
+        SPEC,
+      ).catch((e: unknown) => e);
+      expect(isHealthmeshError(error) && { code: error.code, path: error.location.path }).toEqual({
+        code: 'FEDERATION_BAD_FIGURES',
+        path: name,
+      });
+    });
+  });
+
+  describe('a federated series', () => {
+    const THROUGH = '2023-10-21';
+    const series = (name: string, over: Record<string, unknown> = {}) => ({
+      hub: name,
+      location: name,
+      startDate: '2023-10-07',
+      ili: [null, 15, 20],
+      confirmed: [null, null, 10],
+      policy: { threshold: 10, rounding: 5 },
+      suppressed: { ili: 1, confirmed: 2 },
+      ...over,
+    });
+    const BAD: Record<string, Record<string, unknown>> = {
+      'series-off-grid': { ili: [null, 23, 20] },
+      'series-lax-policy': { ili: [5, 6, 7], policy: { threshold: 5, rounding: 1 } },
+      'series-negative': { confirmed: [null, null, -10] },
+      'series-sunday': { startDate: '2023-10-08' },
+      'series-past-through': { ili: [null, 15, 20, 25], confirmed: [null, null, 10, 10] },
+      'series-other-hub': { hub: 'gwangju' },
+      'series-same-location': { location: 'series-good' },
+    };
+
+    beforeAll(async () => {
+      await addPeer('series-good', { [SERIES_OPERATION]: series('series-good') });
+      for (const [name, over] of Object.entries(BAD)) await addPeer(name, { [SERIES_OPERATION]: series(name, over) });
+    });
+
+    it('keeps the good hub as sent, names each bad one as a bad response, and mixes in none of them', async () => {
+      const gathered = await new SeriesFederation(hub).gather(
+        coordinator.federation,
+        ['series-good', ...Object.keys(BAD)],
+        { through: THROUGH },
+      );
+      expect(gathered.hubs).toEqual(
+        [series('series-good')].map(({ hub, location, startDate, ili, confirmed, policy, suppressed }) => ({
+          hub,
+          location,
+          startDate,
+          ili,
+          confirmed,
+          policy,
+          suppressed,
+        })),
+      );
+      expect(gathered.complete).toBe(false);
+      expect(Object.fromEntries(gathered.failed.map((f) => [f.hub, f.kind]))).toEqual(
+        Object.fromEntries(Object.keys(BAD).map((b) => [b, 'bad-response'])),
+      );
+    });
+  });
+
+  describe('a federated validation', () => {
+    const features = acmeManifest.featureSpec.features.map((f) => f.name);
+    const bins = (low: number) => [
+      { lower: null, upper: low, n: 15, meanLogit: low - 0.5, sdLogit: 0.2 },
+      { lower: low, upper: null, n: 15, meanLogit: low + 0.5, sdLogit: 0.2 },
+    ];
+    const group = (name: string) => ({
+      group: name,
+      n: 50,
+      events: 15,
+      auroc: 0.7,
+      aurocCi: [0.6, 0.8],
+      calibrationIntercept: 0.1,
+      calibrationSlope: 0.9,
+      brier: 0.2,
+    });
+    const validationPart = (name: string) => ({
+      hub: name,
+      report: {
+        population: { leftOutByConsent: null },
+        sampleSize: { n: 100, events: 30, nonEvents: 70 },
+        discrimination: { auroc: 0.7, aurocCi: [0.6, 0.8] },
+        calibration: { intercept: 0.1, slope: 0.9, brier: 0.2, curve: [{ n: 50, meanPredicted: 0.2, observed: 0.25 }] },
+        subgroups: {
+          sex: { groups: [group('female'), { group: 'male', withheld: true }] },
+          ageBand: { groups: [group('40-59')] },
+        },
+        missingData: features.map((feature) => ({ feature, missing: 0, handling: 'never missing' })),
+        datasetShift: [],
+      },
+      histogram: { events: bins(-1), nonEvents: bins(-2) },
+    });
+    type Part = ReturnType<typeof validationPart>;
+    const BAD: Record<string, (p: Part) => void> = {
+      'validation-other-hub': (p) => {
+        p.hub = 'gwangju';
+      },
+      'validation-off-grid-n': (p) => {
+        p.report.sampleSize.n = 103;
+      },
+      'validation-auroc-above-one': (p) => {
+        p.report.discrimination.auroc = 1.5;
+      },
+      'validation-missing-subgroup': (p) => {
+        p.report.subgroups = { sex: p.report.subgroups.sex } as Part['report']['subgroups'];
+      },
+      'validation-short-missing-data': (p) => {
+        p.report.missingData = p.report.missingData.slice(1);
+      },
+      'validation-bin-gap': (p) => {
+        p.histogram.events[1]!.lower = -0.5;
+      },
+      'validation-inflated-bin': (p) => {
+        p.histogram.nonEvents[0]!.n = 1_000_000;
+      },
+    };
+
+    beforeAll(async () => {
+      await addPeer('validation-good', { [VALIDATION_SCORE_OPERATION]: validationPart('validation-good') });
+      for (const [name, spoil] of Object.entries(BAD)) {
+        const p = validationPart(name);
+        spoil(p);
+        await addPeer(name, { [VALIDATION_SCORE_OPERATION]: p });
+      }
+    });
+
+    it('pools the good hub as sent and names each bad one as a bad response', async () => {
+      const gathered = await new ValidationFederation(hub).gather(
+        coordinator.federation,
+        ['validation-good', ...Object.keys(BAD)],
+        acmeManifest,
+        new Uint8Array([1, 2, 3]),
+        'project-1',
+        'tester',
+      );
+      expect(gathered.parts).toEqual([validationPart('validation-good')]);
+      expect(Object.fromEntries(gathered.failed.map((f) => [f.hub, f.kind]))).toEqual(
+        Object.fromEntries(Object.keys(BAD).map((b) => [b, 'bad-response'])),
+      );
+    });
+  });
 });

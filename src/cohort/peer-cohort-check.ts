@@ -1,9 +1,5 @@
 import type { DisclosurePolicy } from '../core/index.js';
-import { isReleasedCount } from '../privacy/index.js';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
-const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+import { PeerFigures, peerFigureProblem } from '../federation/index.js';
 
 /**
  * Why a peer's `cohort.run` answer cannot be used, or undefined when it can. A verified signature says who answered,
@@ -12,64 +8,62 @@ const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
  * grid), which a sum would then pass on to its users. Such a hub is named as failed, as one that did not answer.
  */
 export function peerCohortProblem(value: unknown, hub: string, policy: DisclosurePolicy): string | undefined {
-  const count = (v: unknown, path: string) =>
-    isReleasedCount(v, policy)
-      ? undefined
-      : `${path} is ${JSON.stringify(v)}, not a count this hub releases (threshold ${policy.threshold}, rounding ${policy.rounding})`;
-  const counts = (v: unknown, path: string) =>
-    Array.isArray(v) ? v.map((c, i) => count(c, `${path}[${i}]`)).find(Boolean) : `${path} is not a list`;
-  if (!isObject(value)) return 'the result is not an object';
-  if (value.hub !== hub) return `the result names hub ${JSON.stringify(value.hub)}`;
-  if (typeof value.name !== 'string') return 'name is not text';
-  if (typeof value.linkage !== 'boolean') return 'linkage is not a flag';
-  if (value.asOf !== undefined && typeof value.asOf !== 'string') return 'asOf is not text';
-  const persons = count(value.persons, 'persons');
-  if (persons) return persons;
-  if (!Array.isArray(value.attrition)) return 'attrition is not a list';
-  for (const [i, step] of value.attrition.entries()) {
-    if (!isObject(step) || typeof step.step !== 'string') return `attrition[${i}] is not a step`;
-    const problem = count(step.persons, `attrition[${i}].persons`);
-    if (problem) return problem;
-  }
-  const consent = value.consent;
-  if (!isObject(consent) || typeof consent.purpose !== 'string') return 'consent is not a purpose with a count';
-  const leftOut = count(consent.leftOut, 'consent.leftOut');
-  if (leftOut) return leftOut;
-  const table = value.ageSex;
-  if (!isObject(table) || !Array.isArray(table.cells)) return 'ageSex is not a table';
-  for (const [i, row] of table.cells.entries()) {
-    const problem = counts(row, `ageSex.cells[${i}]`);
-    if (problem) return problem;
-  }
-  const totals =
-    counts(table.rowTotals, 'ageSex.rowTotals') ??
-    counts(table.columnTotals, 'ageSex.columnTotals') ??
-    count(table.total, 'ageSex.total');
-  if (totals) return totals;
-  if (!Array.isArray(value.measurements)) return 'measurements is not a list';
-  const minBin = Math.max(policy.threshold, policy.minCellSize, 1);
-  for (const [i, m] of value.measurements.entries()) {
+  const f = new PeerFigures(policy);
+  return peerFigureProblem(() => checkCohort(f, value, hub));
+}
+
+function checkCohort(f: PeerFigures, value: unknown, hub: string): void {
+  const counts = (v: unknown, path: string) => {
+    f.list(v, path).forEach((c, i) => {
+      f.count(c, `${path}[${i}]`);
+    });
+  };
+  const result = f.object(value, 'the result');
+  if (result.hub !== hub) f.fail('the result', `names hub ${JSON.stringify(result.hub)}`);
+  f.text(result.name, 'name');
+  if (typeof result.linkage !== 'boolean') f.fail('linkage', 'is not a flag');
+  if (result.asOf !== undefined) f.text(result.asOf, 'asOf');
+  f.count(result.persons, 'persons');
+  f.list(result.attrition, 'attrition').forEach((s, i) => {
+    const step = f.object(s, `attrition[${i}]`);
+    f.text(step.step, `attrition[${i}].step`);
+    f.count(step.persons, `attrition[${i}].persons`);
+  });
+  const consent = f.object(result.consent, 'consent');
+  f.text(consent.purpose, 'consent.purpose');
+  f.count(consent.leftOut, 'consent.leftOut');
+  const table = f.object(result.ageSex, 'ageSex');
+  f.list(table.cells, 'ageSex.cells').forEach((row, i) => {
+    counts(row, `ageSex.cells[${i}]`);
+  });
+  counts(table.rowTotals, 'ageSex.rowTotals');
+  counts(table.columnTotals, 'ageSex.columnTotals');
+  f.count(table.total, 'ageSex.total');
+  const minBin = Math.max(f.minContributors, 1);
+  f.list(result.measurements, 'measurements').forEach((item, i) => {
     const at = `measurements[${i}]`;
-    if (!isObject(m) || typeof m.system !== 'string' || typeof m.code !== 'string') return `${at} is not a measurement`;
-    const summary = m.summary;
-    if (!isObject(summary)) return `${at}.summary is not a summary`;
-    const n = count(summary.n, `${at}.summary.n`);
-    if (n) return n;
+    const m = f.object(item, at);
+    f.text(m.system, `${at}.system`);
+    f.text(m.code, `${at}.code`);
+    const summary = f.object(m.summary, `${at}.summary`);
+    f.count(summary.n, `${at}.summary.n`);
     for (const key of ['mean', 'sd'] as const)
-      if (summary[key] !== undefined && !finite(summary[key])) return `${at}.summary.${key} is not a number`;
-    if (
-      summary.quantiles !== undefined &&
-      !(isObject(summary.quantiles) && Object.values(summary.quantiles).every(finite))
-    )
-      return `${at}.summary.quantiles are not numbers`;
+      if (summary[key] !== undefined) f.number(summary[key], `${at}.summary.${key}`);
+    if (summary.quantiles !== undefined) {
+      const q = f.object(summary.quantiles, `${at}.summary.quantiles`);
+      for (const [level, v] of Object.entries(q)) f.number(v, `${at}.summary.quantiles.${level}`);
+    }
     const h = m.histogram;
-    if (h === null || h === undefined) continue;
-    if (!isObject(h) || !Array.isArray(h.edges) || !Array.isArray(h.counts) || !h.edges.every(finite))
-      return `${at}.histogram is not a histogram`;
-    if (h.counts.length !== h.edges.length + 1)
-      return `${at}.histogram has ${h.counts.length} bins for ${h.edges.length} edges`;
-    if (!h.counts.every((c) => Number.isInteger(c) && (c as number) >= minBin))
-      return `${at}.histogram has a bin under ${minBin} people`;
-  }
-  return undefined;
+    if (h === null || h === undefined) return;
+    const histogram = f.object(h, `${at}.histogram`);
+    const edges = f.list(histogram.edges, `${at}.histogram.edges`);
+    f.vector(histogram.edges, `${at}.histogram.edges`, edges.length);
+    const bins = f.list(histogram.counts, `${at}.histogram.counts`);
+    if (bins.length !== edges.length + 1)
+      f.fail(`${at}.histogram`, `has ${bins.length} bins for ${edges.length} edges`);
+    bins.forEach((c, k) => {
+      if (!Number.isInteger(c) || (c as number) < minBin)
+        f.fail(`${at}.histogram.counts[${k}]`, `is ${JSON.stringify(c)}, a bin under ${minBin} people`);
+    });
+  });
 }

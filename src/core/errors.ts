@@ -416,6 +416,10 @@ export const ERROR_CODES = {
     kind: 'peer',
     text: 'a peer did not answer within the timeout, could not be reached, or answered with an error',
   },
+  FEDERATION_BAD_FIGURES: {
+    kind: 'peer',
+    text: "a peer's signed answer failed this hub's check of its figures (shape, finite numbers, counts its policy releases)",
+  },
   LINKAGE_NOT_INITIALISED: {
     kind: 'not-found',
     text: 'no linkage service exists in the directory; run `healthmesh linkage init`',

@@ -16,6 +16,7 @@ export type { OperationAllow, OperationDeclaration, OperationHandler, PeerReques
 export { OperationRegistry } from './operation-registry.js';
 export type { Peer } from './peer-directory.js';
 export { PeerDirectory, parsePeer } from './peer-directory.js';
+export { PeerFigures, peerFigureProblem, screenPeerAnswers } from './peer-figures.js';
 export type { IncomingRequest, ReplyTo } from './request-receiver.js';
 export { RequestReceiver } from './request-receiver.js';
 export type { RequestClaims, ResponseClaims } from './signed-message.js';

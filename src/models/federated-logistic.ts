@@ -12,9 +12,10 @@
 
 import { createHash } from 'node:crypto';
 import type { HubServices as Hub } from '../context/index.js';
+import type { DisclosurePolicy } from '../core/index.js';
 import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
-import { fanOut, OperationRegistry } from '../federation/index.js';
+import { fanOut, OperationRegistry, PeerFigures, peerFigureProblem } from '../federation/index.js';
 import type { FitSupport, Released } from '../privacy/index.js';
 import { releaseCount, releaseTerms } from '../privacy/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
@@ -145,6 +146,11 @@ export class ModelFederation {
     private readonly hub: Hub,
     private readonly options: { reuseMs?: number } = {},
   ) {}
+
+  /** This hub's disclosure policy, against which a coordinator checks its peers' rounds. */
+  get disclosure(): DisclosurePolicy {
+    return this.hub.config.privacy.disclosure;
+  }
 
   /**
    * Answer peers' rounds only inside a project this hub approved (the server wires it): every round must name the
@@ -462,6 +468,45 @@ export function thinFeature(raw: FeatureMatrix, threshold: number): string | und
   return undefined;
 }
 
+/**
+ * A peer's moments as this hub could have released them under its own policy (`modelUpdate`'s rule): whole rows,
+ * events and non-events at or above the threshold, each feature's recorded values none or enough and at most the
+ * rows, finite sums, one per feature of the spec.
+ */
+function checkMoments(f: PeerFigures, value: unknown, features: number): FeatureMoments {
+  const t = f.policy.threshold;
+  const o = f.object(value, 'result');
+  const rows = f.integer(o.rows, 'rows', Math.max(f.minContributors, 2 * t));
+  const events = f.integer(o.events, 'events', t, rows - t);
+  const recorded = f.list(o.recorded, 'recorded', features).map((x, j) => {
+    const n = f.integer(x, `recorded[${j}]`, 0, rows);
+    if (n > 0 && n < f.minContributors) f.fail(`recorded[${j}]`, `is ${n}, fewer contributors than this hub releases`);
+    return n;
+  });
+  return { rows, events, recorded, sums: f.vector(o.sums, 'sums', features) };
+}
+
+/**
+ * A peer's Newton part for a model of `size` coefficients: the gradient and a symmetric information matrix of that
+ * size (its diagonal, sums of μ(1 − μ)x², never negative), finite throughout, a log-likelihood at most 0, whole rows
+ * this hub's policy releases, and saturated rows a whole number no larger than the rows.
+ */
+function checkNewtonPart(f: PeerFigures, value: unknown, size: number): WireNewtonPart {
+  const o = f.object(value, 'result');
+  f.integer(o.size, 'size', size, size);
+  const information = f.matrix(o.information, 'information', size, true);
+  for (let i = 0; i < size; i++) f.number(information[i * size + i], `information[${i * size + i}]`, { min: 0 });
+  const rows = f.integer(o.rows, 'rows', Math.max(f.minContributors, 2 * f.policy.threshold));
+  return {
+    size,
+    rows,
+    gradient: f.vector(o.gradient, 'gradient', size),
+    information,
+    logLikelihood: f.number(o.logLikelihood, 'logLikelihood', { max: 0 }),
+    saturated: f.integer(o.saturated, 'saturated', 0, rows),
+  };
+}
+
 function fromWire(w: WireNewtonPart): NewtonPart {
   return { ...w, gradient: Float64Array.from(w.gradient), information: Float64Array.from(w.information) };
 }
@@ -487,11 +532,13 @@ export async function fitFederatedLogistic(
   const others = hubs.filter((h) => h !== selfName);
   const includeSelf = hubs.includes(selfName);
   const rounds: FederatedRound[] = [];
+  const figures = new PeerFigures(local.disclosure);
   async function gather<T>(
     operation: FederatedRound['operation'],
     body: Record<string, unknown>,
     here: () => Promise<T>,
     stood: (v: T) => Omit<RoundAnswer, 'hub'>,
+    check: (f: PeerFigures, value: unknown) => T,
     timeoutMs = federation.timeoutMs,
   ): Promise<T[]> {
     const t0 = performance.now();
@@ -509,10 +556,22 @@ export async function fitFederatedLogistic(
         },
       );
     }
-    const answered = [
-      ...(mine !== undefined ? [{ hub: selfName, value: mine }] : []),
-      ...remote.results.map((r) => ({ hub: r.hub, value: r.value as T })),
-    ];
+    // A partial sum would be another model, so a peer whose figures fail stops the fit, named, as a silent peer does.
+    const remoteValues = remote.results.map((r) => {
+      let value: T | undefined;
+      const problem = peerFigureProblem(() => {
+        value = check(figures, r.value);
+      });
+      if (problem !== undefined || value === undefined) {
+        throw new HealthmeshError(
+          'FEDERATION_BAD_FIGURES',
+          `${r.hub} answered ${operation} with figures this hub cannot use: ${problem ?? 'nothing'}`,
+          { path: r.hub },
+        );
+      }
+      return { hub: r.hub, value };
+    });
+    const answered = [...(mine !== undefined ? [{ hub: selfName, value: mine }] : []), ...remoteValues];
     rounds.push({
       round: rounds.length,
       operation,
@@ -529,6 +588,7 @@ export async function fitFederatedLogistic(
     { spec },
     async () => (await local.moments(spec, 'coordinator', purpose)).value,
     (m) => ({ rows: m.rows, events: m.events }),
+    (f, v) => checkMoments(f, v, spec.features.length),
     options.firstRoundTimeoutMs ?? Math.max(federation.timeoutMs, 600_000),
   );
   const plan = pooledPlan(spec, moments);
@@ -543,6 +603,7 @@ export async function fitFederatedLogistic(
       { spec, fill: plan.fill, beta },
       async () => (await local.newton(spec, plan.fill, beta, 'coordinator', purpose)).value,
       (p) => ({ rows: p.rows }),
+      (f, v) => checkNewtonPart(f, v, beta.length),
     );
     if (newton.accept(sumNewtonParts(parts.map(fromWire)))) break;
   }

@@ -7,9 +7,9 @@
  */
 
 import type { HubServices as Hub } from '../context/index.js';
-import { HealthmeshError } from '../core/index.js';
+import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { Federation, PeerFailure } from '../federation/index.js';
-import { fanOut, OperationRegistry } from '../federation/index.js';
+import { fanOut, OperationRegistry, PeerFigures, screenPeerAnswers } from '../federation/index.js';
 import type { Released } from '../privacy/index.js';
 import { type EpidemicAlert, hubAlerts, keepAlerts } from './epidemic-alerts.js';
 import { saveForecasts } from './forecast-store.js';
@@ -111,7 +111,8 @@ export class SeriesFederation {
 
   /**
    * The released series of `hubs` (this hub answers locally when named, through the same disclosure control and
-   * release log). Partial when a hub fails: the failures are named.
+   * release log). Partial when a hub fails: the failures are named. A peer's series whose figures fail
+   * `checkPeerSeries` is named as a `bad-response` and left out.
    */
   async gather(
     federation: Federation,
@@ -137,13 +138,23 @@ export class SeriesFederation {
         : Promise.resolve(undefined),
       fanOut(federation.client, others, SERIES_OPERATION, body, { timeoutMs: federation.timeoutMs }),
     ]);
+    const figures = new PeerFigures(this.hub.config.privacy.disclosure);
+    const locations = new Set(local ? [local.value.location] : []);
+    const checked = new Map<string, ReleasedHubSeries>();
+    const screened = screenPeerAnswers(remote, (value, hub) => {
+      const series = checkPeerSeries(figures, value, hub, options.through);
+      // Two series of one location would be summed into one region's panel row.
+      if (locations.has(series.location)) figures.fail('location', `${series.location} is another hub's location`);
+      locations.add(series.location);
+      checked.set(hub, series);
+    });
     return {
       hubs: [
         ...(local ? [local] : []),
-        ...remote.results.map((r) => gatedSeries(this.hub, checkedFromSigner(r.value, r.hub), 'peer')),
+        ...screened.results.map((r) => gatedSeries(this.hub, checked.get(r.hub)!, 'peer')),
       ],
-      failed: remote.failed,
-      complete: remote.complete,
+      failed: screened.failed,
+      complete: screened.complete,
     };
   }
 
@@ -220,6 +231,45 @@ export class SeriesFederation {
       'released-series',
     );
   }
+}
+
+/**
+ * A peer's series as this hub can use it: well formed (`checkReleasedSeries`), for the hub that signed it, weeks
+ * ending on Saturdays and none after `through` when one was asked, and every shown count one that both the peer's
+ * stated policy and this hub's own would release (a laxer peer's small counts must not reach this hub's users).
+ */
+function checkPeerSeries(
+  f: PeerFigures,
+  value: unknown,
+  signer: string,
+  through: string | undefined,
+): ReleasedHubSeries {
+  let series: ReleasedHubSeries;
+  try {
+    series = checkedFromSigner(value, signer);
+  } catch (e) {
+    if (isHealthmeshError(e) && e.code === 'SURVEILLANCE_BAD_RELEASED_SERIES') return f.fail('', e.message);
+    throw e;
+  }
+  const start = parseIsoDay(series.startDate)!;
+  if (new Date(start * 86_400_000).getUTCDay() !== 6) f.fail('startDate', `${series.startDate} is not a Saturday`);
+  const last = start + 7 * (series.ili.length - 1);
+  if (through !== undefined && series.ili.length > 0 && last > parseIsoDay(through)!)
+    f.fail('ili', `runs to the week ending ${isoDay(last)}, after ${through} asked for`);
+  const stated = new PeerFigures({ ...f.policy, threshold: series.policy.threshold, rounding: series.policy.rounding });
+  for (const key of ['ili', 'confirmed'] as const) {
+    series[key].forEach((n, w) => {
+      stated.count(n, `${key}[${w}]`);
+      f.count(n, `${key}[${w}]`);
+    });
+  }
+  const consent = (value as { consent?: unknown }).consent;
+  if (consent !== undefined) {
+    const c = f.object(consent, 'consent');
+    f.text(c.purpose, 'consent.purpose');
+    f.count(c.leftOut, 'consent.leftOut');
+  }
+  return series;
 }
 
 /** A peer's series, checked, and refused when it speaks for another hub than the one that signed it. */

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { FanOutResult, Federation } from '../federation/index.js';
-import { fanOut, OperationRegistry } from '../federation/index.js';
+import { fanOut, OperationRegistry, PeerFigures, screenPeerAnswers } from '../federation/index.js';
 import { applyFeaturePlan, buildHubFeatures } from '../models/index.js';
 import type { Released, ReleasedCount, ReleaseGate } from '../privacy/index.js';
 import type { ValidationManifest } from './manifest.js';
@@ -18,6 +18,7 @@ import { manifestPlan, validateManifest } from './manifest.js';
 import type { SandboxLimits } from './model-sandbox.js';
 import { DEFAULT_SANDBOX_LIMITS } from './model-sandbox.js';
 import { scoreInSandbox, VALIDATION_PURPOSE } from './model-validation.js';
+import { checkPeerValidation } from './peer-validation-check.js';
 import type { Submission } from './submission-store.js';
 import { buildValidationReport } from './validation-report.js';
 
@@ -238,7 +239,8 @@ export class ValidationFederation {
 
   /**
    * Each of `hubs` scores the model on its own population (this hub locally, when named); a hub that refuses or
-   * does not answer is named in `failed`, and the others' parts stand.
+   * does not answer, or whose part fails `checkPeerValidation` (a `bad-response`), is named in `failed`, and the
+   * others' parts stand.
    */
   async gather(
     federation: Federation | undefined,
@@ -254,7 +256,7 @@ export class ValidationFederation {
       throw new HealthmeshError('FEDERATION_NO_IDENTITY', 'this hub has no identity key: it cannot ask other hubs');
     }
     const failed: FederatedParts['failed'] = [];
-    const [mine, remote] = await Promise.all([
+    const [mine, answered] = await Promise.all([
       hubs.includes(self)
         ? releaseHubValidation(this.hub, manifest, model, requester, this.limits).catch((e: unknown) => {
             if (!(e instanceof HealthmeshError) || e.code !== 'DISCLOSURE_REFUSED') throw e;
@@ -273,6 +275,8 @@ export class ValidationFederation {
             { timeoutMs: Math.max(federation!.timeoutMs, this.limits.timeoutMs + 30_000) },
           ),
     ]);
+    const figures = new PeerFigures(this.hub.config.privacy.disclosure);
+    const remote = screenPeerAnswers(answered, (value, hub) => checkPeerValidation(figures, value, hub, manifest));
     for (const f of remote.failed) {
       failed.push({
         hub: f.hub,
