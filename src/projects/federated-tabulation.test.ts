@@ -39,8 +39,8 @@ describe('a tabulation pooled over hubs', () => {
     expect(peerTableProblem(table(['AMB'], [['30' as unknown as number]]), POLICY)).toMatch(/^cells/);
     // A shape the pooling would misread.
     expect(peerTableProblem(table(['AMB', 'AMB'], [[30], [30]]), POLICY)).toMatch(/^rows/);
-    expect(peerTableProblem(table(['AMB', 'EMER'], [[30]]), POLICY)).toMatch(/^cells is not 2 rows/);
-    expect(peerTableProblem(table(['AMB'], [[30, 30]]), POLICY)).toMatch(/^cells\[0\] is not a list of 1/);
+    expect(peerTableProblem(table(['AMB', 'EMER'], [[30]]), POLICY)).toMatch(/^cells has 1 items, not 2/);
+    expect(peerTableProblem(table(['AMB'], [[30, 30]]), POLICY)).toMatch(/^cells\[0\] has 2 items, not 1/);
     expect(peerTableProblem(table(['AMB'], [[30]], { rowTotals: [] }), POLICY)).toMatch(/^rowTotals/);
     expect(peerTableProblem([1, 2], POLICY)).toBe('the table is not an object');
     const wide = Array.from({ length: 51 }, (_, i) => `r${i}`);

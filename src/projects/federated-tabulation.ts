@@ -1,9 +1,8 @@
 import type { DisclosurePolicy } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
-import { fanOut } from '../federation/index.js';
+import { fanOut, PeerFigures, peerFigureProblem, screenPeerAnswers } from '../federation/index.js';
 import type { Released, ReleasedCount, ReleasedTable, ReleaseGate } from '../privacy/index.js';
-import { isReleasedCount } from '../privacy/index.js';
 import type { TabulationRequest } from './workspace-tabulation.js';
 import { MAX_TABULATION_COLUMNS, MAX_TABULATION_ROWS } from './workspace-tabulation.js';
 
@@ -24,38 +23,33 @@ export interface FederatedTabulation {
   pooled: PooledTable | null;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
-const isLabels = (v: unknown, max: number): v is string[] =>
-  Array.isArray(v) && v.length <= max && v.every((x) => typeof x === 'string') && new Set(v).size === v.length;
-
 /**
- * Why a peer's table cannot be pooled, or undefined when it can. The signature says which hub answered, not that
- * its numbers are sound: a faulty peer, or one with a laxer policy, could send counts this hub would never publish,
- * which a sum would pass on. Such a hub is named as failed and adds nothing.
+ * Check a peer's table before it is pooled (throws to `peerFigureProblem`). The signature says which hub answered,
+ * not that its numbers are sound: a faulty peer, or one with a laxer policy, could send counts this hub would never
+ * publish, which a sum would pass on, or a shape the sum would misread.
  */
-export function peerTableProblem(value: unknown, policy: DisclosurePolicy): string | undefined {
-  if (!isObject(value)) return 'the table is not an object';
-  if (!isLabels(value.rows, MAX_TABULATION_ROWS)) return `rows are not at most ${MAX_TABULATION_ROWS} distinct labels`;
-  if (!isLabels(value.columns, MAX_TABULATION_COLUMNS))
-    return `columns are not at most ${MAX_TABULATION_COLUMNS} distinct labels`;
-  const rows = value.rows.length;
-  const columns = value.columns.length;
-  const counts = (v: unknown, n: number, path: string): string | undefined => {
-    if (!Array.isArray(v) || v.length !== n) return `${path} is not a list of ${n} counts`;
-    const i = v.findIndex((c) => !isReleasedCount(c, policy));
-    return i < 0 ? undefined : `${path}[${i}] is not a count this hub releases`;
+function checkPeerTable(check: PeerFigures, value: unknown): void {
+  const t = check.object(value, 'the table');
+  const labels = (v: unknown, path: string, max: number): number => {
+    const list = check.list(v, path).map((x, i) => check.text(x, `${path}[${i}]`));
+    if (list.length > max || new Set(list).size !== list.length)
+      check.fail(path, `are not at most ${max} distinct labels`);
+    return list.length;
   };
-  if (!Array.isArray(value.cells) || value.cells.length !== rows) return `cells is not ${rows} rows`;
-  for (const [r, row] of value.cells.entries()) {
-    const problem = counts(row, columns, `cells[${r}]`);
-    if (problem) return problem;
-  }
-  return (
-    counts(value.rowTotals, rows, 'rowTotals') ??
-    counts(value.columnTotals, columns, 'columnTotals') ??
-    counts([value.total], 1, 'total')
-  );
+  const counts = (v: unknown, path: string, n: number): void => {
+    for (const [i, c] of check.list(v, path, n).entries()) check.count(c, `${path}[${i}]`);
+  };
+  const rows = labels(t.rows, 'rows', MAX_TABULATION_ROWS);
+  const columns = labels(t.columns, 'columns', MAX_TABULATION_COLUMNS);
+  for (const [r, row] of check.list(t.cells, 'cells', rows).entries()) counts(row, `cells[${r}]`, columns);
+  counts(t.rowTotals, 'rowTotals', rows);
+  counts(t.columnTotals, 'columnTotals', columns);
+  check.count(t.total, 'total');
+}
+
+/** Why a peer's table cannot be pooled under `policy`, or undefined when it can. */
+export function peerTableProblem(value: unknown, policy: DisclosurePolicy): string | undefined {
+  return peerFigureProblem(() => checkPeerTable(new PeerFigures(policy), value));
 }
 
 /**
@@ -114,13 +108,13 @@ export async function tabulateAcross(
       { timeoutMs: federation.timeoutMs },
     ),
   ]);
-  const failed = [...remote.failed];
-  const answered: { hub: string; table: Released<ReleasedTable> }[] = own ? [{ hub: ctx.self, table: own }] : [];
-  for (const r of remote.results) {
-    const problem = peerTableProblem(r.value, ctx.policy);
-    if (problem === undefined) answered.push({ hub: r.hub, table: gate.reissue(r.value as ReleasedTable, 'peer') });
-    else failed.push({ hub: r.hub, kind: 'bad-response', message: `unusable answer: ${problem}` });
-  }
+  // A peer whose table this hub could not have released itself counts as one that did not answer.
+  const figures = new PeerFigures(ctx.policy);
+  const { results, failed } = screenPeerAnswers(remote, (value) => checkPeerTable(figures, value));
+  const answered: { hub: string; table: Released<ReleasedTable> }[] = [
+    ...(own ? [{ hub: ctx.self, table: own }] : []),
+    ...results.map((r) => ({ hub: r.hub, table: gate.reissue(r.value as ReleasedTable, 'peer') })),
+  ];
   const pooled = poolTables(answered.map((a) => a.table.value));
   if (pooled && (pooled.rows.length > MAX_TABULATION_ROWS || pooled.columns.length > MAX_TABULATION_COLUMNS)) {
     throw new HealthmeshError(
