@@ -59,6 +59,44 @@ describeWithChromium('model validation in the console (chromium)', () => {
     return { page, errors, close: () => context.close() };
   }
 
+  it('files an ai-validation project from the Apply page; a non-validation purpose is refused naming the field', async () => {
+    const dev = await signedIn('developer');
+    const { page } = dev;
+    await page.getByRole('navigation').getByRole('link', { name: 'Apply for data' }).click();
+    // A demonstration hub offers AI validation as the only purpose.
+    const purpose = page.getByLabel('Purpose', { exact: true });
+    await expect.poll(() => purpose.locator('option').allTextContents()).toEqual(['ai-validation']);
+    await page.getByLabel('Title').fill('External validation of a sepsis alert');
+    await page.getByLabel('Access ends after').fill(new Date(Date.now() + 60 * 86_400_000).toISOString().slice(0, 10));
+    await page.getByLabel('view_encounter').check();
+    await page.getByRole('group', { name: 'view_encounter' }).getByLabel('patient_key').check();
+    await page.getByLabel('Ethics (IRB) approval reference').fill('IRB-SEPSIS-9');
+    await page.getByLabel('I accept the data use agreement').check();
+    // A client that sends another purpose (an older console, a hand-made request) is refused by the hub, and the
+    // page names the field: the request leaves the page as filled, its purpose replaced on the way.
+    await page.route('**/projects', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      const body = route.request().postDataJSON() as Record<string, unknown>;
+      await route.continue({ postData: JSON.stringify({ ...body, purpose: 'research' }) });
+    });
+    await page.getByRole('button', { name: 'Submit the request' }).click();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'purpose:' })
+      .filter({ hasText: 'PROJECT_INVALID_APPLICATION' })
+      .waitFor();
+    await page.unroute('**/projects');
+    await page.getByRole('button', { name: 'Submit the request' }).click();
+    await page.getByRole('heading', { name: 'External validation of a sepsis alert' }).waitFor();
+    await page.getByRole('cell', { name: 'awaiting review' }).waitFor();
+    const filed = (await env.hub.projects.list({ name: 'acme', role: 'developer' })).filter(
+      (p) => p.title === 'External validation of a sepsis alert',
+    );
+    expect(filed.map((p) => [p.purpose, p.decision])).toEqual([['ai-validation', 'pending']]);
+    expect(dev.errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+    await dev.close();
+  }, 60_000);
+
   it('submits a model, validates it, opens and verifies its report, approves it', async () => {
     const dev = await signedIn('developer');
     await dev.page.getByRole('navigation').getByRole('link', { name: 'Submit a model' }).click();

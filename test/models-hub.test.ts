@@ -166,10 +166,11 @@ describe('risk models on a hub: features in SQL, CLI, predict API', () => {
 
   // DuckDB's buffer pool limit: PostgreSQL has no such setting per session (work_mem bounds each sort instead).
   it.skipIf(TEST_ENGINE !== 'duckdb')(
-    'builds both fixture specs within a 48 MB DuckDB memory limit, one statement per feature',
+    'builds both fixture specs within a 48 MB DuckDB memory limit, the event features in one pass',
     async () => {
       // Built as one statement joining a CTE per feature, these needed more than 64 MB at this size and failed at
-      // 120 MB with 20,000 residents and at 1 GB with 60,000 (docs/models.md); a statement per feature needs a few.
+      // 120 MB with 20,000 residents and at 1 GB with 60,000 (docs/models.md). One pass over the events with every
+      // feature tagged, and the polygenic and lifelog features each on its own, need a few.
       const ihd = parseTrainingSpec(
         JSON.parse(readFileSync(new URL('./fixtures/models/ihd-5y.json', import.meta.url), 'utf8')) as unknown,
       ).features;

@@ -161,6 +161,22 @@ describe('healthmesh start (the demo)', () => {
     expect(tookPart.length, out).toBeGreaterThanOrEqual(2);
     expect([...tookPart, ...failed.map((f) => f.hub)].sort()).toEqual(['busan', 'gwangju', 'gyeonggi']);
     for (const f of failed) expect(f.remoteCode, out).toBe('DISCLOSURE_REFUSED');
+    // Each hub's data steward, not its admin, approved the validation project at their own hub.
+    for (const hub of ['gwangju', 'gyeonggi', 'busan']) expect(out).toMatch(new RegExp(`steward +${hub} `));
+    const filedAtBusan = (await (await fetch(`${bases.get('busan')}/projects`, { headers: busan })).json()) as {
+      id: string;
+      purpose: string;
+    }[];
+    const validationProject = filedAtBusan.find((p) => p.purpose === 'ai-validation');
+    expect(validationProject, out).toBeDefined();
+    const decided = (await (
+      await fetch(`${bases.get('busan')}/projects/${validationProject!.id}`, { headers: busan })
+    ).json()) as { hubs: { hub: string; decision: string; decidedBy: string | null }[] };
+    expect(Object.fromEntries(decided.hubs.map((h) => [h.hub, [h.decision, h.decidedBy]]))).toEqual({
+      gwangju: ['approved', 'steward-lee'],
+      gyeonggi: ['approved', 'steward-choi'],
+      busan: ['approved', 'steward-jung'],
+    });
     process.emit('SIGINT');
     expect(await running).toBe(0);
     rmSync(join(dir, '..'), { recursive: true, force: true });

@@ -12,7 +12,17 @@ const PEOPLE: readonly { hub: HubRole; handle: string; signIn: string; role: Rol
   { hub: 'research', handle: 'developer-park', signIn: 'park.developer', role: 'developer' },
   { hub: 'demonstration', handle: 'developer-park', signIn: 'park.developer', role: 'developer' },
   { hub: 'data', handle: 'steward-lee', signIn: 'lee.steward', role: 'steward' },
+  { hub: 'research', handle: 'steward-choi', signIn: 'choi.steward', role: 'steward' },
+  { hub: 'demonstration', handle: 'steward-jung', signIn: 'jung.steward', role: 'steward' },
 ];
+
+/**
+ * The sign-in name of the data steward of a hub of `role`: who decides on projects there (the demo's review of the
+ * validation project goes through them, not the hub's admin).
+ */
+export function demoStewardOf(role: HubRole): string | undefined {
+  return PEOPLE.find((p) => p.hub === role && p.role === 'steward')?.signIn;
+}
 
 /** Two access requests filed at the research hub, naming the data hub: the demo approves the first. */
 const APPLICATIONS = [
@@ -28,7 +38,7 @@ const APPLICATIONS = [
 
 /**
  * Sign-in details for a researcher and a startup developer (research hub, and the developer at the demonstration
- * hub too) and a steward (data hub), with fresh passwords each start (a password is shown only once), and, on a
+ * hub too) and a data steward at each hub, with fresh passwords each start (a password is shown only once), and, on a
  * first start, one project approved by the data hub's steward and one waiting for review. The projects go through
  * the served API as the people would file and review them.
  */

@@ -4,7 +4,7 @@ import onnxProto from 'onnx-proto';
 import type { Hub } from '../hub/index.js';
 import type { ValidationManifest } from '../validation/index.js';
 import { hubSubmissions } from '../validation/index.js';
-import { call, signIn } from './demo-people.js';
+import { call, demoStewardOf, signIn } from './demo-people.js';
 import type { Io } from './io.js';
 
 const { onnx } = onnxProto;
@@ -104,8 +104,8 @@ export function demoManifest(): ValidationManifest {
 /**
  * On a first start, the sample third party's model is validated across the demo's hubs, through the served API as
  * the people would do it: the developer signs in at the demonstration hub and files an `ai-validation` project
- * naming every hub, which the demonstration hub forwards; each hub's admin approves it there (as its steward
- * would); the developer submits the model, and the demonstration hub's admin runs the validation over the hubs,
+ * naming every hub, which the demonstration hub forwards; each hub's data steward signs in there and approves it;
+ * the developer submits the model, and the demonstration hub's admin runs the validation over the hubs,
  * which each score their own population and release their part. The API audits each step. A refusal (a population
  * too small for the release gate) is printed, not fatal.
  */
@@ -143,8 +143,12 @@ export async function validateDemoModel(
     dataUseAgreement: true,
     hubs: names,
   });
+  // Each hub's data steward decides on the project at their own hub, as the hub's governance would have it.
   for (const [j, h] of hubs.entries()) {
-    await call(apps[j]!, admin(h), 'POST', `/projects/${project.id}/review`, {
+    const name = demoStewardOf(h.config.role);
+    const steward = name === undefined ? undefined : passwords.get(name);
+    if (name === undefined || steward === undefined) throw new Error(`demo: no steward at ${h.config.name}`);
+    await call(apps[j]!, await signIn(apps[j]!, name, steward), 'POST', `/projects/${project.id}/review`, {
       decision: 'approve',
       comment: `demo: approved for AI validation on ${h.config.name}`,
     });

@@ -60,12 +60,18 @@ export interface CalibrationBin {
  * Observed against predicted risk in `groups` groups of equal size (deciles by default) after sorting by
  * predicted risk; groups differ in size by at most one row.
  */
-export function calibrationCurve(p: ArrayLike<number>, y: ArrayLike<number>, groups = 10): CalibrationBin[] {
+export function calibrationCurve(
+  p: ArrayLike<number>,
+  y: ArrayLike<number>,
+  groups = 10,
+  /** `ascendingOrder(p)` when the caller has it already. */
+  sorted?: Uint32Array,
+): CalibrationBin[] {
   checkScores(p, y);
   if (!(Number.isInteger(groups) && groups >= 1)) {
     throw new HealthmeshError('MODEL_INVALID_OPTION', `calibration groups must be a positive integer, not ${groups}`);
   }
-  const order = ascendingOrder(p);
+  const order = sorted ?? ascendingOrder(p);
   const n = p.length;
   const bins: CalibrationBin[] = [];
   const k = Math.min(groups, n);

@@ -17,6 +17,7 @@ import {
   seededRandom,
   temporalSplit,
 } from './index.js';
+import { ascendingOrder } from './roc-metrics.js';
 
 /** DeLong by definition: O(n₀n₁) placement values with ψ = 1, ½, 0. */
 function bruteForceDeLong(s: number[], y: number[]): { auc: number; se: number } {
@@ -110,6 +111,47 @@ describe('calibration', () => {
     for (let k = 1; k < bins.length; k++) expect(bins[k]!.meanPredicted).toBeGreaterThan(bins[k - 1]!.meanPredicted);
     for (const b of bins) expect(Math.abs(b.observed - b.meanPredicted)).toBeLessThan(0.03);
     expect(brierScore([0.2, 0.9], [0, 1])).toBeCloseTo((0.04 + 0.01) / 2, 12);
+  });
+});
+
+describe('one sort for every figure', () => {
+  const bySort = (s: ArrayLike<number>) => {
+    const o = Uint32Array.from({ length: s.length }, (_, i) => i);
+    return o.sort((a, b) => s[a]! - s[b]! || a - b);
+  };
+
+  it('orders large inputs by radix exactly as the comparison sort does: ties by row, negatives, −0, extremes', () => {
+    const pool = [0, -0, 1, -1, 0.5, 1e-300, -1e-300, 5e-324, Number.MAX_VALUE, -Number.MAX_VALUE, 0.1 + 0.2, 0.3];
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constantFrom(...pool), fc.double({ noNaN: true })), { minLength: 4096, maxLength: 6000 }),
+        (values) => {
+          const s = Float64Array.from(values);
+          expect(Array.from(ascendingOrder(s))).toEqual(Array.from(bySort(s)));
+        },
+      ),
+      { numRuns: 20 },
+    );
+    // Risks: many equal scores, as a model with few inputs gives.
+    const { risk } = simulateRisk(20_000, 2, 5);
+    const coarse = risk.map((p) => Math.round(p * 200) / 200);
+    expect(Array.from(ascendingOrder(coarse))).toEqual(Array.from(bySort(coarse)));
+  });
+
+  it('gives each subgroup the figures it has when evaluated on its own rows', () => {
+    const { risk, matrix } = simulateRisk(12_000, 2, 8);
+    const y = matrix.outcome!;
+    const coarse = risk.map((p) => Math.round(p * 500) / 500);
+    const labels = Array.from({ length: y.length }, (_, i) => ['a', 'b', 'c'][(i * 7919) % 3]!);
+    const report = evaluatePredictions(coarse, y, { groupings: [{ name: 'g', labels }] });
+    for (const g of report.subgroups.g!) {
+      const idx = labels.flatMap((l, i) => (l === g.group ? [i] : []));
+      const alone = evaluatePredictions(
+        idx.map((i) => coarse[i]!),
+        idx.map((i) => y[i]!),
+      );
+      expect({ ...g, group: undefined }).toEqual({ ...alone.overall, group: undefined });
+    }
   });
 });
 

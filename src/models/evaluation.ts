@@ -3,7 +3,7 @@ import type { CalibrationBin } from './calibration.js';
 import { brierScore, calibrationCurve, calibrationFit } from './calibration.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import type { RocAnalysis } from './roc-metrics.js';
-import { rocAnalysis } from './roc-metrics.js';
+import { ascendingOrder, checkScores, groupOrder, rocAnalysis } from './roc-metrics.js';
 
 /**
  * Every metric of one set of predictions. A metric that cannot be estimated on these rows (AUROC with one
@@ -58,9 +58,12 @@ export function evaluatePredictions(
   options: EvaluationOptions = {},
 ): EvaluationReport {
   const groupsOfCurve = options.calibrationGroups ?? 10;
-  // The overall ROC curve comes from the same sort as the overall AUROC (one sort of every row, not two).
+  checkScores(p, y);
+  // One sort of every row serves every figure: the AUROC and its ROC curve, the calibration curve, and each
+  // subgroup's, whose order is read off this one (`groupOrder`).
+  const order = ascendingOrder(p);
   let overallRoc: RocAnalysis | undefined;
-  const overall = metricsOf(p, y, groupsOfCurve, (r) => {
+  const overall = metricsOf(p, y, groupsOfCurve, order, (r) => {
     overallRoc = r;
   });
   const roc = overallRoc === undefined ? { fpr: [], tpr: [] } : overallRoc.curve;
@@ -73,18 +76,35 @@ export function evaluatePredictions(
         { path: grouping.name },
       );
     }
-    const members = new Map<string, number[]>();
+    // Each row's group and its index within it, in one pass over the labels.
+    const groupOf = new Map<string, number>();
+    const sizes: number[] = [];
+    const which = new Uint32Array(p.length);
+    const local = new Int32Array(p.length);
     for (let i = 0; i < p.length; i++) {
       const label = grouping.labels[i]!;
-      const list = members.get(label);
-      if (list) list.push(i);
-      else members.set(label, [i]);
+      let g = groupOf.get(label);
+      if (g === undefined) {
+        g = sizes.length;
+        groupOf.set(label, g);
+        sizes.push(0);
+      }
+      which[i] = g;
+      local[i] = sizes[g]!++;
     }
-    subgroups[grouping.name] = [...members.keys()].sort().map((group) => {
-      const idx = members.get(group)!;
-      const gp = Float64Array.from(idx, (i) => p[i]!);
-      const gy = Uint8Array.from(idx, (i) => y[i]!);
-      return { group, ...metricsOf(gp, gy, groupsOfCurve) };
+    subgroups[grouping.name] = [...groupOf.keys()].sort().map((group) => {
+      const g = groupOf.get(group)!;
+      const size = sizes[g]!;
+      const gp = new Float64Array(size);
+      const gy = new Uint8Array(size);
+      const mine = new Int32Array(p.length).fill(-1);
+      for (let i = 0; i < p.length; i++) {
+        if (which[i] !== g) continue;
+        gp[local[i]!] = p[i]!;
+        gy[local[i]!] = y[i]!;
+        mine[i] = local[i]!;
+      }
+      return { group, ...metricsOf(gp, gy, groupsOfCurve, groupOrder(order, mine, size)) };
     });
   }
   return { overall, roc, subgroups };
@@ -94,6 +114,7 @@ function metricsOf(
   p: ArrayLike<number>,
   y: ArrayLike<number>,
   curveGroups: number,
+  order: Uint32Array,
   withRoc?: (roc: RocAnalysis) => void,
 ): Metrics {
   const brier = brierScore(p, y);
@@ -111,14 +132,14 @@ function metricsOf(
     brier,
     calibrationIntercept: null,
     calibrationSlope: null,
-    calibrationCurve: calibrationCurve(p, y, curveGroups),
+    calibrationCurve: calibrationCurve(p, y, curveGroups, order),
     notes,
   };
   if (events === 0 || events === p.length) {
     notes.push(`one outcome class only (${events} events in ${p.length}): AUROC, AUPRC and calibration not estimable`);
     return m;
   }
-  const roc = rocAnalysis(p, y);
+  const roc = rocAnalysis(p, y, undefined, order);
   withRoc?.(roc);
   m.auroc = roc.auroc;
   m.aurocSe = roc.aurocSe;

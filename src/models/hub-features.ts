@@ -1,10 +1,11 @@
 /**
  * Computes a feature spec's rows inside the hub, in SQL: the population goes to a temporary table with a row id
- * (`fillPopulation` of the cohort module), then one statement per feature (over the event index or the lifelog and
- * observation analytic tables, `feature-sql.ts`) inserts `(rid, feature, value)` into a narrow temporary table, and
- * both are streamed out. Runs in one writer transaction because DuckDB's temporary tables belong to a connection.
- * What comes back is one row per (person, index date) with raw values — NaN where nothing was recorded; filling them
- * is the fitted plan's job (`feature-plan.ts`), so training and scoring fill the same way.
+ * (`fillPopulation` of the cohort module), people whose consent refuses the purpose leave it, features read from
+ * analytic tables (lifelog, polygenic) go to a narrow values table one statement each, then one statement
+ * (`featureRowsQuery`) gives each row with every feature and the outcome, streamed out once. Runs in one writer
+ * transaction because DuckDB's temporary tables belong to a connection. What comes back is one row per (person,
+ * index date) with raw values — NaN where nothing was recorded; filling them is the fitted plan's job
+ * (`feature-plan.ts`), so training and scoring fill the same way.
  */
 import { randomBytes } from 'node:crypto';
 import type { ObservedCriteria, PopulationSource } from '../cohort/index.js';
@@ -16,15 +17,7 @@ import type { Row } from '../store/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { featureMatrix } from './feature-matrix.js';
 import type { FeatureSpec } from './feature-spec.js';
-import {
-  AGE_SQL,
-  featureSelect,
-  followUpSelect,
-  outcomeSelect,
-  outcomeTimeSelect,
-  populationValueSql,
-  prevalentDelete,
-} from './feature-sql.js';
+import { featureRowsQuery, tableFeatureSelects } from './feature-sql.js';
 
 /** A spec's rows on one hub: raw feature values (NaN = not recorded) and who and when each row is. */
 export interface HubFeatureRows {
@@ -129,57 +122,36 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
     const [out] = await tx.all<{ n: unknown }>(`SELECT COUNT(DISTINCT patient_key) AS n FROM ${pop} WHERE ${refused}`);
     await tx.run(`DELETE FROM ${pop} WHERE ${refused}`);
     const leftOut = population.leftOut + Number(out?.n ?? 0);
-    if (spec.outcome !== undefined) {
-      const del = prevalentDelete(spec, spec.outcome, pop);
-      await tx.run(del.sql, del.params);
-    }
-    // k = -1 is the outcome; k ≥ 0 the spec's feature k.
-    await tx.run(`CREATE TEMPORARY TABLE ${vals} (rid BIGINT, k INTEGER, v DOUBLE PRECISION)`);
-    const selects = spec.features.map((f) => featureSelect(spec, f, pop));
-    if (spec.outcome !== undefined) selects.push(outcomeSelect(spec, spec.outcome, pop));
-    // k = -2: days to the outcome; k = -3: days followed.
     const timed = scope.eventTimes === true && spec.outcome !== undefined;
-    if (timed) selects.push(outcomeTimeSelect(spec, spec.outcome!, pop), followUpSelect(spec.outcome!, pop));
-    for (const [k, select] of selects.entries()) {
-      if (select === undefined) continue;
-      const id = k < width ? k : -(k - width + 1);
-      await tx.run(`INSERT INTO ${vals} (rid, k, v) SELECT rid, ${id}, v FROM (${select.sql}) s`, select.params);
+    const fromTables = tableFeatureSelects(spec, pop);
+    if (fromTables.length > 0) {
+      await tx.run(`CREATE TEMPORARY TABLE ${vals} (rid BIGINT, k INTEGER, v DOUBLE PRECISION)`);
+      for (const { k, select } of fromTables) {
+        await tx.run(`INSERT INTO ${vals} (rid, k, v) SELECT rid, ${k}, v FROM (${select.sql}) s`, select.params);
+      }
     }
-    const people: Row[] = [];
-    // Age and sex terms come with the population rows; the other features from the values table.
-    const own = spec.features.flatMap((f, k) => {
-      const v = populationValueSql(f);
-      return v === undefined ? [] : [`, ${v} AS c${k}`];
+    const query = featureRowsQuery(spec, pop, {
+      eventTimes: timed,
+      ...(fromTables.length > 0 && { tableValues: vals }),
     });
-    for await (const chunk of tx.stream(
-      `SELECT t.rid, t.patient_key, CAST(t.index_date AS VARCHAR) AS index_date, t.gender, t.region, ${AGE_SQL} AS age${own.join('')}
-       FROM ${pop} t ORDER BY t.patient_key, t.index_date`,
-    )) {
+    const people: Row[] = [];
+    for await (const chunk of tx.stream(query.sql, query.params)) {
       for (const r of chunk) people.push(r);
     }
     const values = new Float64Array(people.length * width);
     const outcome = new Uint8Array(people.length);
-    const eventDays = new Float64Array(people.length).fill(Number.NaN);
+    const eventDays = new Float64Array(people.length);
     const followed = new Float64Array(people.length);
-    const position = new Map<number, number>();
-    people.forEach((r, i) => {
-      position.set(Number(r.rid), i);
-      spec.features.forEach((f, k) => {
-        // A count with no event in its window is 0, not missing.
-        values[i * width + k] =
-          f.kind === 'count' ? 0 : f.kind === 'age' || f.kind === 'sex' ? num(r[`c${k}`]) : Number.NaN;
-      });
-    });
-    for await (const chunk of tx.stream<{ rid: number; k: number; v: unknown }>(`SELECT rid, k, v FROM ${vals}`)) {
-      for (const r of chunk) {
-        const i = position.get(Number(r.rid))!;
-        if (r.k === -1) outcome[i] = 1;
-        else if (r.k === -2) eventDays[i] = num(r.v);
-        else if (r.k === -3) followed[i] = num(r.v);
-        else values[i * width + r.k] = num(r.v);
+    for (let i = 0; i < people.length; i++) {
+      const r = people[i]!;
+      for (let k = 0; k < width; k++) values[i * width + k] = num(r[`c${k}`]);
+      if (r.outcome !== undefined) outcome[i] = Number(r.outcome);
+      if (timed) {
+        eventDays[i] = num(r.event_days);
+        followed[i] = num(r.followed);
       }
     }
-    await tx.run(`DROP TABLE ${vals}`);
+    if (fromTables.length > 0) await tx.run(`DROP TABLE ${vals}`);
     await tx.run(`DROP TABLE ${pop}`);
     const times = timed
       ? Float64Array.from(people, (_, i) => (outcome[i] === 1 ? eventDays[i]! : followed[i]!))
