@@ -246,6 +246,10 @@ export const ERROR_CODES = {
     text: 'a model card lacks a required field or describes a feature the model does not use',
   },
   MODEL_NOT_FOUND: { kind: 'not-found', text: 'no registered model has that id or version' },
+  MODEL_PROJECT_MISMATCH: {
+    kind: 'conflict',
+    text: 'a model id belongs to one project (or to none): a new version cannot move it in or out',
+  },
   MODEL_INVALID_STORED: { kind: 'internal', text: 'a stored model or model card cannot be read back' },
   MODEL_INVALID_SPEC: {
     kind: 'input',

@@ -50,6 +50,9 @@ export function modelPredictRoutes(ctx: RouteContext) {
         );
       }
       const m = await (await hubModelRegistry(ctx.hub)).get(id, version);
+      // A project's model is used inside its workspace only: by its current members while the project holds.
+      if (m.project !== undefined && !mayReadRowLevel(req.principal))
+        await ctx.hub.projects.authorize(req.principal!, m.project);
       req.auditAction.target = `models/${m.id}/${m.version}`;
       const now = ctx.hub.clock.now();
       if (body.patient !== undefined) {
