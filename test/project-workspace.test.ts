@@ -237,6 +237,35 @@ describe('work inside an approved project across two hubs', () => {
     await expect(
       trainFromSpec(gyeonggi, parseTrainingSpec(htnTrainingSpec('htn-ws')), 'cli', 'research'),
     ).rejects.toMatchObject({ code: 'MODEL_PROJECT_MISMATCH' });
+
+    // The card leaves the workspace only through the airlock: the gate's release of it, decided by a steward.
+    const askCard = (project: string, model: string) =>
+      call('gyeonggi', 'ana', 'POST', `/projects/${project}/outputs`, {
+        kind: 'model-card',
+        title: `Card of ${model}`,
+        model,
+        source: { analysis: 'model', reference: model },
+      });
+    const asked = await askCard(risk.id, 'htn-ws');
+    expect(asked.statusCode, asked.body).toBe(201);
+    expect(asked.json()).toMatchObject({ kind: 'model-card', status: 'awaiting-review' });
+    const elsewhere = await askCard(projectId, 'htn-ws');
+    expect([elsewhere.statusCode, codeOf(elsewhere)]).toEqual([400, 'OUTPUT_INVALID']);
+    const outputId = asked.json().id as string;
+    const early = await call('gyeonggi', 'ana', 'GET', `/outputs/${outputId}/download`);
+    expect([early.statusCode, codeOf(early)]).toEqual([409, 'OUTPUT_NOT_RELEASED']);
+    const decided = await call('gyeonggi', 'steward', 'POST', `/outputs/${outputId}/decision`, {
+      decision: 'release',
+      comment: 'aggregate card',
+    });
+    expect(decided.statusCode, decided.body).toBe(200);
+    const card = await call('gyeonggi', 'ana', 'GET', `/outputs/${outputId}/download`);
+    expect(card.statusCode).toBe(200);
+    expect(card.json()).toMatchObject({
+      model: 'htn-ws',
+      version: 1,
+      card: { title: 'Hypertension, 5-year risk' },
+    });
     await vi.waitFor(async () => {
       const audit = (await gyeonggi.audit.recent(40)).map((e) => `${e.actor} ${e.action} ${e.outcome}`);
       expect(audit).toContain('ana project-model-train success');
