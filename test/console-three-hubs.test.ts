@@ -113,7 +113,7 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
     await s.close();
   }
 
-  it('signs up, applies, is approved by two stewards, works in the workspace and downloads two released outputs', async () => {
+  it('signs up, applies, is approved by two stewards, works in the workspace and downloads what the airlock released', async () => {
     const gyeonggi = hubs.get('gyeonggi')!;
     const researcher = await open('gyeonggi');
     const { page } = researcher;
@@ -170,7 +170,14 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
     const training = section('train-model');
     await training.getByRole('button', { name: 'Train', exact: true }).click();
     await page.getByTestId('trained-model').filter({ hasText: 'at gwangju, gyeonggi' }).waitFor({ timeout: 30_000 });
-    await page.getByTestId('project-models').getByRole('rowheader', { name: 'sprain-workspace' }).waitFor();
+    const models = page.getByTestId('project-models');
+    await models.getByRole('rowheader', { name: 'sprain-workspace' }).waitFor();
+    // Its card leaves the workspace only through the airlock, decided by the steward.
+    await models.getByRole('button', { name: 'Ask to release the card' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'Model card: sprain-workspace (waiting for a steward)' })
+      .waitFor();
     // A table the rules cover: people by sex, released at once by the automatic check.
     await page.getByLabel('View (an approved table').fill('patient');
     await page.getByLabel('Rows: column').fill('gender');
@@ -190,6 +197,10 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
     const card = checker.page.getByRole('region', { name: 'Risk by age' });
     await card.getByLabel('Comment').fill('an aggregate figure: fine');
     await card.getByRole('button', { name: 'Release' }).click();
+    const modelCard = checker.page.getByRole('region', { name: 'Model card: sprain-workspace' });
+    await modelCard.getByTestId('model-card').getByText('Ankle sprain, 5-year risk').waitFor();
+    await modelCard.getByLabel('Comment').fill('aggregates only: fine');
+    await modelCard.getByRole('button', { name: 'Release' }).click();
     await checker.page.getByText('No output is waiting for a decision.').waitFor();
     expect(checker.errors).toEqual([]);
     await checker.close();
@@ -208,6 +219,10 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
     expect(csv.split('\n')[0]).toContain('total');
     expect(csv).toMatch(/female,\d+/);
     expect((await download(/Risk by age/)).equals(PNG)).toBe(true);
+    expect(JSON.parse((await download(/Model card/)).toString('utf8'))).toMatchObject({
+      model: 'sprain-workspace',
+      card: { title: 'Ankle sprain, 5-year risk' },
+    });
     await page.screenshot({ path: screenshotPath('three-hubs-02-downloaded'), fullPage: true });
     expect(researcher.errors).toEqual([]);
     await researcher.close();

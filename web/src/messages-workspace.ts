@@ -44,6 +44,8 @@ export const EN_WORKSPACE = {
   noProjectModels: 'No model trained in this project yet.',
   projectModel: 'Model',
   modelVersion: 'Version',
+  askReleaseCard: 'Ask to release the card',
+  modelCardOf: 'Model card: {model}',
 };
 
 export const KO_WORKSPACE: Record<keyof typeof EN_WORKSPACE, string> = {
@@ -91,4 +93,6 @@ export const KO_WORKSPACE: Record<keyof typeof EN_WORKSPACE, string> = {
   noProjectModels: '이 과제에서 학습한 모델이 아직 없습니다.',
   projectModel: '모델',
   modelVersion: '버전',
+  askReleaseCard: '모델 카드 반출 신청',
+  modelCardOf: '모델 카드: {model}',
 };

@@ -50,6 +50,7 @@ const EXAMPLE = JSON.stringify(
   2,
 );
 const GRANTED = new Set(['approved', 'approved-with-conditions']);
+const EXTENSION: Record<string, string> = { table: 'csv', 'model-card': 'json' };
 
 /**
  * A small logistic model to start from: a first ankle sprain within 5 years from age, sex and systolic pressure, an
@@ -127,7 +128,7 @@ function Outputs({ projectId, round }: { projectId: string; round: number }) {
                         type="button"
                         onClick={() =>
                           fetchBlob(`/outputs/${o.id}/download`)
-                            .then((b) => saveBlob(b, `${o.title}.${o.kind === 'table' ? 'csv' : 'img'}`))
+                            .then((b) => saveBlob(b, `${o.title}.${EXTENSION[o.kind] ?? 'img'}`))
                             .catch(setError)
                         }
                       >
@@ -261,7 +262,17 @@ function HubChoice({ approved, chosen, set }: { approved: string[]; chosen: stri
  * A model trained inside the project, on this hub or across the hubs that approved it: registered in the project,
  * so only its members see it here; its card leaves the workspace only as an output.
  */
-function ModelTraining({ base, projectId, approvedHubs }: { base: string; projectId: string; approvedHubs: string[] }) {
+function ModelTraining({
+  base,
+  projectId,
+  approvedHubs,
+  askOutput,
+}: {
+  base: string;
+  projectId: string;
+  approvedHubs: string[];
+  askOutput: (body: unknown) => Promise<void>;
+}) {
   const { t } = useI18n();
   const [spec, setSpec] = useState(MODEL_EXAMPLE);
   const [hubs, setHubs] = useState<string[]>(approvedHubs);
@@ -320,8 +331,26 @@ function ModelTraining({ base, projectId, approvedHubs }: { base: string; projec
               rowKey={(x) => x.id}
               columns={[
                 { label: t('projectModel'), cell: (x) => x.id, rowHeader: true },
-                { label: t('outputTitle'), cell: (x) => x.title },
+                { label: t('figureTitle'), cell: (x) => x.title },
                 { label: t('modelVersion'), cell: (x) => String(x.latestVersion ?? '') },
+                {
+                  label: t('askReleaseCard'),
+                  cell: (x) => (
+                    <button
+                      type="button"
+                      onClick={() =>
+                        void askOutput({
+                          kind: 'model-card',
+                          title: t('modelCardOf', { model: x.id }),
+                          model: x.id,
+                          source: { analysis: 'model', reference: x.id },
+                        })
+                      }
+                    >
+                      {t('askReleaseCard')}
+                    </button>
+                  ),
+                },
               ]}
             />
           );
@@ -412,7 +441,7 @@ function ProjectWorkspace({ project }: { project: ProjectView }) {
         )}
       </Section>
       <Tabulation base={base} askOutput={askOutput} />
-      <ModelTraining base={base} projectId={project.id} approvedHubs={approvedHubs} />
+      <ModelTraining base={base} projectId={project.id} approvedHubs={approvedHubs} askOutput={askOutput} />
       <Section title={t('askFigure')} id="ask-figure">
         <form
           onSubmit={(e) => {
@@ -516,11 +545,17 @@ export function OutputsReviewPage() {
 function OutputDecision({ output, onDone }: { output: Output; onDone: () => void }) {
   const { t } = useI18n();
   const [image, setImage] = useState<string | null>(null);
+  const [text, setText] = useState<string | null>(null);
   const [comment, setComment] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   useEffect(() => {
     let url: string | undefined;
     fetchBlob(`/outputs/${output.id}/content`).then((b) => {
+      // A model card is JSON: shown as text for the steward to read, never as an image.
+      if (output.kind === 'model-card') {
+        void b.text().then((json) => setText(JSON.stringify(JSON.parse(json), null, 2)));
+        return;
+      }
       url = URL.createObjectURL(b);
       setImage(url);
     }, setError);
@@ -546,6 +581,11 @@ function OutputDecision({ output, onDone }: { output: Output; onDone: () => void
         {t('outputRequester')}: {output.requester}
       </p>
       {image && <img src={image} alt={output.title} style={{ maxWidth: '100%' }} />}
+      {text && (
+        <pre data-testid="model-card" style={{ maxHeight: '20rem', overflow: 'auto' }}>
+          {text}
+        </pre>
+      )}
       <label class="field">
         {t('decisionComment')}
         <input value={comment} onInput={(e) => setComment((e.currentTarget as HTMLInputElement).value)} />
