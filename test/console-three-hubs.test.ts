@@ -197,6 +197,8 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
     const card = checker.page.getByRole('region', { name: 'Risk by age' });
     await card.getByLabel('Comment').fill('an aggregate figure: fine');
     await card.getByRole('button', { name: 'Release' }).click();
+    // The queue reloads after each decision: the figure leaves it before the card is decided.
+    await card.waitFor({ state: 'detached' });
     const modelCard = checker.page.getByRole('region', { name: 'Model card: sprain-workspace' });
     await modelCard.getByTestId('model-card').getByText('Ankle sprain, 5-year risk').waitFor();
     await modelCard.getByLabel('Comment').fill('aggregates only: fine');
