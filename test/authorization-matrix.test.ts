@@ -143,6 +143,11 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
     url: '/projects/p-none/cohort/$run',
     ...json({ definition: COHORT }),
   },
+  'POST /projects/:id/models/$train': {
+    allow: ['researcher', 'developer'],
+    url: '/projects/p-none/models/$train',
+    ...json({ spec: {} }),
+  },
   'POST /projects/:id/views/$tabulate': {
     allow: ['researcher', 'developer'],
     url: '/projects/p-none/views/$tabulate',

@@ -190,7 +190,10 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     expect(worst).toBeLessThan(1e-8);
     // Registered on the coordinating hub, with the stored plan, its hubs, its rounds and each hub's released counts.
     const registry = await hubModelRegistry(coordinator);
-    expect((await registry.list()).map((m) => m.id)).toContain('htn-federated');
+    // The project's model: not among the hub's own, listed with every model to the hub's operator.
+    expect((await registry.list()).map((m) => m.id)).not.toContain('htn-federated');
+    expect((await registry.list('all')).map((m) => m.id)).toContain('htn-federated');
+    expect((await registry.list({ projects: [project] })).map((m) => m.id)).toContain('htn-federated');
     const m = await registry.get('htn-federated');
     expect(m.version).toBe(answer.version);
     expect(m.plan?.spec.features.map((f) => f.name)).toEqual(['age', 'male', 'sbp', 'bmi']);
@@ -224,8 +227,8 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     const viaApi = api.json() as { version: number; coefficients: number[] };
     expect(viaApi.version).toBe(answer.version + 1);
     expect(Math.max(...viaApi.coefficients.map((b, j) => Math.abs(b - answer.coefficients[j]!)))).toBeLessThan(1e-12);
-    // A researcher reads the card as released: the rounds and hubs, each hub's rows as a released count.
-    const researcher = await coordinator.tokens.create('fed-researcher', 'researcher');
+    // The project's analyst reads the card as released: the rounds and hubs, each hub's rows as a released count.
+    const researcher = await coordinator.tokens.create('glm-analyst', 'researcher');
     const card = await c.app.inject({
       url: '/models/htn-federated',
       headers: { authorization: `Bearer ${researcher}` },

@@ -2,23 +2,25 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CohortFederation } from '../src/cohort/index.js';
 import { fixedClock, silentLogger } from '../src/core/index.js';
 import type { Federation } from '../src/federation/index.js';
 import { OperationRegistry } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
+import { hubModelRegistry, parseTrainingSpec, trainFromSpec } from '../src/models/index.js';
 import type { FederatedTabulation } from '../src/projects/index.js';
 import { ProjectFederation, tabulateInWorkspace } from '../src/projects/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { htnTrainingSpec } from './support/htn-spec.js';
 import { peerEachOther, serveFederated } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
 
 /**
  * Issue 16 item 4 and issue 18 item 4: a member runs a federated cohort inside an approved project — only over
  * approved tables, for the project's purpose, only at hubs that approved it — and a citizen whose record it
- * included sees the project among the uses of their data.
+ * included sees the project among the uses of their data; a model trained in a project is the project's.
  */
 const OUTPATIENTS = {
   name: 'outpatients',
@@ -219,5 +221,103 @@ describe('work inside an approved project across two hubs', () => {
     expect(uses).toEqual([
       expect.objectContaining({ project: projectId, title: 'Outpatient care across regions', purpose: 'research' }),
     ]);
+  });
+
+  it("trains a model in the workspace; only the project's members and the steward list, read or use it", async () => {
+    const gyeonggi = hubs.get('gyeonggi')!;
+    tokens.set('gyeonggi:bo', await gyeonggi.tokens.create('bo', 'researcher'));
+    tokens.set('gyeonggi:vic', await gyeonggi.tokens.create('vic', 'validator'));
+    const ana = { name: 'ana', role: 'researcher' as const };
+    const application = (title: string, tables: { name: string; columns: string[] }[]) => ({
+      title,
+      purpose: 'research',
+      tables,
+      endDate: new Date(clock.now().getTime() + 30 * 86_400_000).toISOString().slice(0, 10),
+      members: [],
+      ethicsApproval: 'IRB-9',
+      dataUseAgreement: true,
+    });
+    const risk = await gyeonggi.projects.file(
+      ana,
+      application('Hypertension risk', [
+        { name: 'patient', columns: ['gender', 'birth_date'] },
+        { name: 'observation', columns: ['code_code', 'value_quantity'] },
+        { name: 'condition', columns: ['patient_key'] },
+      ]),
+    );
+    await gyeonggi.projects.review({ name: 'steward-gyeonggi', role: 'steward' }, risk.id, {
+      decision: 'approve',
+      comment: 'ok',
+    });
+    const train = (who: string, project: string, model: string) =>
+      call('gyeonggi', who, 'POST', `/projects/${project}/models/$train`, { spec: htnTrainingSpec(model) });
+    const res = await train('ana', risk.id, 'htn-ws');
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ id: 'htn-ws', project: risk.id, hubs: ['gyeonggi'] });
+    const m = await (await hubModelRegistry(gyeonggi)).get('htn-ws');
+    expect([m.project, m.createdBy]).toEqual([risk.id, 'user:ana']);
+
+    const listed = async (who: string) =>
+      ((await call('gyeonggi', who, 'GET', '/models')).json() as { models: { id: string }[] }).models.map((x) => x.id);
+    expect(await listed('ana')).toContain('htn-ws');
+    expect(await listed('steward')).toContain('htn-ws');
+    expect(await listed('bo')).not.toContain('htn-ws');
+    expect(await listed('vic')).not.toContain('htn-ws');
+    expect((await call('gyeonggi', 'ana', 'GET', '/models/htn-ws')).statusCode).toBe(200);
+    expect((await call('gyeonggi', 'steward', 'GET', '/models/htn-ws')).statusCode).toBe(200);
+    const read = await call('gyeonggi', 'bo', 'GET', '/models/htn-ws');
+    expect([read.statusCode, codeOf(read)]).toEqual([403, 'PROJECT_NOT_MEMBER']);
+    const features = { age: 55, male: 1, sbp: 140, bmi: 29 };
+    const predict = await call('gyeonggi', 'vic', 'POST', '/models/htn-ws/predict', { features });
+    expect([predict.statusCode, codeOf(predict)]).toEqual([403, 'PROJECT_NOT_MEMBER']);
+    // A member passes the project's check; the release gate then decides on the probability (on this small
+    // population its fit-support rule may withhold it), as for any model.
+    const mine = await call('gyeonggi', 'ana', 'POST', '/models/htn-ws/predict', { features });
+    expect(mine.statusCode === 200 || codeOf(mine) === 'DISCLOSURE_REFUSED', mine.body).toBe(true);
+    expect((await call('gyeonggi', 'steward', 'POST', '/models/htn-ws/predict', { features })).statusCode).toBe(200);
+
+    // The outpatient project was approved for encounters only: the spec's tables are outside it.
+    const outside = await train('ana', projectId, 'htn-narrow');
+    expect([outside.statusCode, codeOf(outside)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
+    const stranger = await train('bo', risk.id, 'htn-bo');
+    expect([stranger.statusCode, codeOf(stranger)]).toEqual([403, 'PROJECT_NOT_MEMBER']);
+    // The hub's operator cannot add a version outside the project to the project's model id.
+    await expect(
+      trainFromSpec(gyeonggi, parseTrainingSpec(htnTrainingSpec('htn-ws')), 'cli', 'research'),
+    ).rejects.toMatchObject({ code: 'MODEL_PROJECT_MISMATCH' });
+
+    // The card leaves the workspace only through the airlock: the gate's release of it, decided by a steward.
+    const askCard = (project: string, model: string) =>
+      call('gyeonggi', 'ana', 'POST', `/projects/${project}/outputs`, {
+        kind: 'model-card',
+        title: `Card of ${model}`,
+        model,
+        source: { analysis: 'model', reference: model },
+      });
+    const asked = await askCard(risk.id, 'htn-ws');
+    expect(asked.statusCode, asked.body).toBe(201);
+    expect(asked.json()).toMatchObject({ kind: 'model-card', status: 'awaiting-review' });
+    const elsewhere = await askCard(projectId, 'htn-ws');
+    expect([elsewhere.statusCode, codeOf(elsewhere)]).toEqual([400, 'OUTPUT_INVALID']);
+    const outputId = asked.json().id as string;
+    const early = await call('gyeonggi', 'ana', 'GET', `/outputs/${outputId}/download`);
+    expect([early.statusCode, codeOf(early)]).toEqual([409, 'OUTPUT_NOT_RELEASED']);
+    const decided = await call('gyeonggi', 'steward', 'POST', `/outputs/${outputId}/decision`, {
+      decision: 'release',
+      comment: 'aggregate card',
+    });
+    expect(decided.statusCode, decided.body).toBe(200);
+    const card = await call('gyeonggi', 'ana', 'GET', `/outputs/${outputId}/download`);
+    expect(card.statusCode).toBe(200);
+    expect(card.json()).toMatchObject({
+      model: 'htn-ws',
+      version: 1,
+      card: { title: 'Hypertension, 5-year risk' },
+    });
+    await vi.waitFor(async () => {
+      const audit = (await gyeonggi.audit.recent(40)).map((e) => `${e.actor} ${e.action} ${e.outcome}`);
+      expect(audit).toContain('ana project-model-train success');
+      expect(audit).toContain('vic project-authorize denied');
+    });
   });
 });

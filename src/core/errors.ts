@@ -251,6 +251,10 @@ export const ERROR_CODES = {
     text: 'the model version is withdrawn from service, or no version is in service',
   },
   MODEL_RECALLED: { kind: 'conflict', text: 'the model version was recalled: it serves no more predictions' },
+  MODEL_PROJECT_MISMATCH: {
+    kind: 'conflict',
+    text: 'a model id belongs to one project (or to none): a new version cannot move it in or out',
+  },
   MODEL_INVALID_STORED: { kind: 'internal', text: 'a stored model or model card cannot be read back' },
   MODEL_INVALID_SPEC: {
     kind: 'input',

@@ -56,6 +56,7 @@ export async function trainFederated(
     federatedCard(hub, spec, fit, names, options.project),
     options.createdBy,
     fit.plan,
+    options.project,
   );
   return { registered, fit };
 }

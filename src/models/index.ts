@@ -61,7 +61,7 @@ export type {
   TrainingSummary,
 } from './model-card.js';
 export { modelCard, trainingSummary } from './model-card.js';
-export type { ModelListing, ModelServing, RegisteredModel, ServingStatus } from './model-registry.js';
+export type { ModelListing, ModelScope, ModelServing, RegisteredModel, ServingStatus } from './model-registry.js';
 export { ModelRegistry, modelMigrations } from './model-registry.js';
 export { MODEL_METHOD_SYSTEM, riskAssessment, scoreFeatureVector, scoreHubRows } from './model-scoring.js';
 export type { ModelTable, ModelTableOptions, TableMissingPolicy } from './model-table.js';

@@ -75,6 +75,20 @@ for (const engine of ENGINES) {
         ['chd-risk', 1, 'logistic', 'Simulated 5-year risk'],
         ['t2d-risk', 2, 'boosted', 'Simulated 5-year risk'],
       ]);
+      // A project's models: listed to those who name the project, or with every model; an id keeps its project.
+      await registry.register('p1-risk', lr, lrCard, 'analyst', undefined, 'p-1');
+      await registry.register('p2-risk', lr, lrCard, 'analyst', undefined, 'p-2');
+      const ids = async (scope?: Parameters<typeof registry.list>[0]) => (await registry.list(scope)).map((l) => l.id);
+      expect(await ids()).toEqual(['chd-risk', 't2d-risk']);
+      expect(await ids({ projects: ['p-1'] })).toEqual(['chd-risk', 'p1-risk', 't2d-risk']);
+      expect(await ids('all')).toEqual(['chd-risk', 'p1-risk', 'p2-risk', 't2d-risk']);
+      expect((await registry.get('p1-risk')).project).toBe('p-1');
+      await expect(registry.register('p1-risk', lr, lrCard, 'analyst', undefined, 'p-2')).rejects.toMatchObject({
+        code: 'MODEL_PROJECT_MISMATCH',
+      });
+      await expect(registry.register('t2d-risk', lr, lrCard, 'analyst', undefined, 'p-1')).rejects.toMatchObject({
+        code: 'MODEL_PROJECT_MISMATCH',
+      });
       expect(first.card.trainingData).toMatchObject({ rows: train.rows, events: expect.any(Number) });
       expect(first.card.features.map((f) => f.name)).toEqual(['x0', 'x1', 'x2', 'x3']);
       await db.close();

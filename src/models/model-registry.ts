@@ -53,6 +53,13 @@ export const modelMigrations: readonly Migration[] = [
   {
     module: 'models',
     version: 4,
+    name: 'project of a model trained inside a project',
+    // Nullable: a model trained by the hub's operator outside any project belongs to the hub.
+    statements: ['ALTER TABLE model_registry ADD COLUMN project VARCHAR'],
+  },
+  {
+    module: 'models',
+    version: 5,
     name: 'serving status of model versions',
     // One row per change, so the history stays; a version with no row serves (as every version did before).
     statements: [
@@ -96,6 +103,8 @@ export interface RegisteredModel {
   card: ModelCard;
   /** The fitted feature spec, when the model was trained from one: what scoring a patient of the hub needs. */
   plan?: FeaturePlan;
+  /** The project it was trained in: only that project's members (and the hub's admins, stewards) may use it. */
+  project?: string;
 }
 
 /** A model id's latest version, without the bodies. */
@@ -105,7 +114,12 @@ export interface ModelListing {
   kind: RiskModel['kind'];
   title: string;
   createdAt: Date;
+  /** The project it was trained in, if any. */
+  project?: string;
 }
+
+/** Which models a listing holds: the hub's own (no project) and those of the projects named, or every one. */
+export type ModelScope = 'all' | { projects: readonly string[] };
 
 /** Lower-case letters, digits, `.`, `_`, `-`; used in URLs (`/models/{id}`), so nothing that needs escaping. */
 const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -120,6 +134,7 @@ interface Row extends Record<string, unknown> {
   model: string;
   card: string;
   feature_plan: string | null;
+  project: string | null;
 }
 
 /** Versioned models with their cards, in the hub's store. Registering never overwrites: it adds a version. */
@@ -129,13 +144,18 @@ export class ModelRegistry {
     private readonly clock: Clock,
   ) {}
 
-  /** Store `model` with `card` as the next version of `id` (1 for a new id). */
+  /**
+   * Store `model` with `card` as the next version of `id` (1 for a new id), in `project` when trained inside one.
+   * An id keeps its project: a version of a project's model is not added outside it, nor the reverse
+   * (`MODEL_PROJECT_MISMATCH`), so a model never moves out of a workspace by a new version.
+   */
   async register(
     id: string,
     model: RiskModel,
     card: ModelCard,
     createdBy: string,
     plan?: FeaturePlan,
+    project?: string,
   ): Promise<RegisteredModel> {
     if (!MODEL_ID.test(id)) {
       throw new HealthmeshError(
@@ -148,14 +168,22 @@ export class ModelRegistry {
     const modelHash = createHash('sha256').update(body).digest('hex');
     const createdAt = this.clock.now();
     return this.db.transaction(async (tx) => {
-      const rows = await tx.all<{ v: number | null }>(
-        'SELECT MAX(version) AS v FROM model_registry WHERE model_id = $1',
+      const rows = await tx.all<{ v: number | null; project: string | null }>(
+        'SELECT version AS v, project FROM model_registry WHERE model_id = $1 ORDER BY version DESC LIMIT 1',
         [id],
       );
-      const version = Number(rows[0]?.v ?? 0) + 1;
+      const latest = rows[0];
+      if (latest !== undefined && (latest.project ?? undefined) !== project) {
+        throw new HealthmeshError(
+          'MODEL_PROJECT_MISMATCH',
+          `model ${id} is registered ${latest.project === null ? 'outside any project' : 'in another project'}: choose another id`,
+          { path: 'model' },
+        );
+      }
+      const version = Number(latest?.v ?? 0) + 1;
       await tx.run(
-        `INSERT INTO model_registry (model_id, version, kind, created_at, created_by, model_hash, model, card, feature_plan)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        `INSERT INTO model_registry (model_id, version, kind, created_at, created_by, model_hash, model, card, feature_plan, project)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
         [
           id,
           version,
@@ -166,9 +194,21 @@ export class ModelRegistry {
           body,
           JSON.stringify(card),
           plan === undefined ? null : JSON.stringify(plan),
+          project ?? null,
         ],
       );
-      return { id, version, kind: model.kind, createdAt, createdBy, modelHash, model, card, ...(plan && { plan }) };
+      return {
+        id,
+        version,
+        kind: model.kind,
+        createdAt,
+        createdBy,
+        modelHash,
+        model,
+        card,
+        ...(plan && { plan }),
+        ...(project !== undefined && { project }),
+      };
     });
   }
 
@@ -270,13 +310,24 @@ export class ModelRegistry {
     return rows.map((r) => Number(r.version));
   }
 
-  /** The latest version of every model, by id (reads the cards, not the model bodies). */
-  async list(): Promise<ModelListing[]> {
-    const rows = await this.db.all<Pick<Row, 'model_id' | 'version' | 'kind' | 'created_at' | 'card'>>(
-      `SELECT r.model_id, r.version, r.kind, r.created_at, r.card FROM model_registry r
+  /**
+   * The latest version of every model in `scope`, by id (reads the cards, not the model bodies). By default the
+   * hub's own models only: a project's models are listed to those who name the project (its members) or ask for
+   * `'all'` (the hub's operators).
+   */
+  async list(scope: ModelScope = { projects: [] }): Promise<ModelListing[]> {
+    const projects = scope === 'all' ? [] : scope.projects;
+    const where =
+      scope === 'all'
+        ? ''
+        : `WHERE r.project IS NULL${projects.length === 0 ? '' : ` OR r.project IN (${projects.map((_, i) => `$${i + 1}`).join(', ')})`}`;
+    const rows = await this.db.all<Pick<Row, 'model_id' | 'version' | 'kind' | 'created_at' | 'card' | 'project'>>(
+      `SELECT r.model_id, r.version, r.kind, r.created_at, r.card, r.project FROM model_registry r
        JOIN (SELECT model_id, MAX(version) AS version FROM model_registry GROUP BY model_id) latest
          ON latest.model_id = r.model_id AND latest.version = r.version
+       ${where}
        ORDER BY r.model_id`,
+      [...projects],
     );
     return rows.map((row) => {
       let title: unknown;
@@ -300,6 +351,7 @@ export class ModelRegistry {
         kind: row.kind as RiskModel['kind'],
         title,
         createdAt: row.created_at,
+        ...(row.project !== null && row.project !== undefined && { project: row.project }),
       };
     });
   }
@@ -368,6 +420,7 @@ function fromRow(row: Row): RegisteredModel {
     model,
     card: card as ModelCard,
     ...(plan && { plan }),
+    ...(row.project !== null && row.project !== undefined && { project: row.project }),
   };
 }
 

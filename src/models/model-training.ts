@@ -221,13 +221,15 @@ export interface TrainingResult {
 
 /**
  * Train a model from a spec on this hub and register it as the next version of `spec.model`. The population is
- * built for `purpose` (default ai-development): people whose consent refuses it are not in it.
+ * built for `purpose` (default ai-development): people whose consent refuses it are not in it. Given `project`, the
+ * model is registered in that project's workspace (the caller checked the project's scope).
  */
 export async function trainFromSpec(
   hub: Hub,
   spec: TrainingSpec,
   createdBy: string,
   purpose = 'ai-development',
+  project?: string,
 ): Promise<TrainingResult> {
   const cox = spec.learner.kind === 'cox';
   const rows = await buildHubFeatures(hub, spec.features, { trainingDates: true, purpose, eventTimes: cox });
@@ -303,7 +305,7 @@ export async function trainFromSpec(
     rawTrain,
   );
   const registry = await hubModelRegistry(hub);
-  const registered = await registry.register(spec.model, model, card, createdBy, plan);
+  const registered = await registry.register(spec.model, model, card, createdBy, plan, project);
   return { registered, heldOut, inSample, rows, split, testPredictions, consent: rows.consent };
 }
 

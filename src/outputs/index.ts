@@ -2,6 +2,7 @@ export type { OutputRecord, OutputStatus, ReleasedOutput } from './output-airloc
 export { OutputAirlock } from './output-airlock.js';
 export type { OutputCheck, OutputContent } from './output-check.js';
 export { checkOutput, differencingGap, outputContent } from './output-check.js';
+export type { OutputRequest } from './output-schema.js';
 export {
   MAX_OUTPUT_BYTES,
   MAX_OUTPUT_CELLS,

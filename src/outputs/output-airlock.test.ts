@@ -6,7 +6,7 @@ import type { Principal } from '../access/index.js';
 import { silentLogger } from '../core/index.js';
 import type { Hub } from '../hub/index.js';
 import { initHub, openHub } from '../hub/index.js';
-import type { OutputRequestBody } from './index.js';
+import type { OutputRequest, OutputRequestBody } from './index.js';
 
 const researcher: Principal = { name: 'r-kim', role: 'researcher' };
 const steward: Principal = { name: 's-lee', role: 'steward' };
@@ -185,7 +185,7 @@ describe('output airlock of project workspaces', () => {
       hub.outputs.request(researcher, 'prj-3', {
         ...WIDE,
         table: { rows: ['a', 'b'], columns: ['x', 'y'], cells: [[20, 20], [20]] },
-      } as OutputRequestBody),
+      } as OutputRequest),
     ).rejects.toMatchObject({ code: 'OUTPUT_INVALID', location: { path: 'table.cells[1]' } });
     await expect(
       hub.outputs.request(researcher, 'prj-3', {

@@ -5,7 +5,7 @@ import { csvField, HealthmeshError } from '../core/index.js';
 import type { CountTable, DisclosureRule, Released, ReleasedTable, ReleaseGate } from '../privacy/index.js';
 import type { Database } from '../store/index.js';
 import { checkOutput, differencingGap, outputContent } from './output-check.js';
-import type { OutputDecisionBody, OutputRequestBody } from './output-schema.js';
+import type { OutputDecisionBody, OutputRequest, OutputRequestBody } from './output-schema.js';
 
 export type OutputStatus = 'released' | 'awaiting-review' | 'denied';
 
@@ -14,7 +14,7 @@ export interface OutputRecord {
   id: string;
   projectId: string;
   requester: string;
-  kind: 'table' | 'figure';
+  kind: OutputRequest['kind'];
   title: string;
   mediaType: string;
   sha256: string;
@@ -39,7 +39,7 @@ type Row = {
   id: string;
   project_id: string;
   requester: string;
-  kind: 'table' | 'figure';
+  kind: OutputRequest['kind'];
   title: string;
   media_type: string;
   content: string;
@@ -75,7 +75,7 @@ export class OutputAirlock {
    * Check an output of `projectId` and keep it: released at once if the rules cover it and it passes, waiting for a
    * steward if they do not cover it. A refused output is not kept: the refusal (403, naming the rule) is audited.
    */
-  async request(principal: Principal, projectId: string, body: OutputRequestBody): Promise<OutputRecord> {
+  async request(principal: Principal, projectId: string, body: OutputRequest): Promise<OutputRecord> {
     const content = outputContent(body);
     const check = checkOutput(body, this.gate);
     const target = `project/${projectId}/outputs`;
@@ -94,7 +94,7 @@ export class OutputAirlock {
     const now = this.clock.now();
     const released = check.verdict === 'release' ? JSON.stringify(check.table.value) : null;
     const status: OutputStatus = check.verdict === 'release' ? 'released' : 'awaiting-review';
-    const counts = body.table as CountTable | undefined;
+    const counts = (body.kind === 'model-card' ? undefined : body.table) as CountTable | undefined;
     const rules: DisclosureRule[] = counts === undefined ? check.rules : [...check.rules, 'differencing'];
     // The comparison with what already left and the insert are one transaction, so two near-identical outputs
     // asked for at once cannot both pass.
@@ -240,7 +240,9 @@ export class OutputAirlock {
       const csv = tableCsv(JSON.parse(row.released) as ReleasedTable);
       return { record, mediaType: 'text/csv; charset=utf-8', body: this.gate.reviewed(Buffer.from(csv, 'utf8')) };
     }
-    return { record, mediaType: row.media_type, body: this.gate.reviewed(Buffer.from(row.released, 'base64')) };
+    // A figure is kept as base64, a model card as its JSON text.
+    const bytes = Buffer.from(row.released, row.kind === 'figure' ? 'base64' : 'utf8');
+    return { record, mediaType: row.media_type, body: this.gate.reviewed(bytes) };
   }
 
   /** The requested content of an output waiting for review, for the steward who decides (the figure as asked). */

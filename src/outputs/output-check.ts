@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HealthmeshError } from '../core/index.js';
 import type { CountTable, DisclosureRule, Released, ReleasedTable, ReleaseGate } from '../privacy/index.js';
-import type { OutputRequestBody } from './output-schema.js';
+import type { OutputRequest } from './output-schema.js';
 import { MAX_OUTPUT_BYTES, MAX_OUTPUT_CELLS } from './output-schema.js';
 
 /**
@@ -23,7 +23,16 @@ export interface OutputContent {
 }
 
 /** The content of a requested output, checked for shape and size; errors name the field. */
-export function outputContent(body: OutputRequestBody): OutputContent {
+export function outputContent(body: OutputRequest): OutputContent {
+  if (body.kind === 'model-card') {
+    const content = JSON.stringify(body.card);
+    if (Buffer.byteLength(content) > MAX_OUTPUT_BYTES) {
+      throw new HealthmeshError('OUTPUT_INVALID', `a model card may have at most ${MAX_OUTPUT_BYTES} bytes`, {
+        path: 'model',
+      });
+    }
+    return { mediaType: 'application/json', content, sha256: sha256(content) };
+  }
   if (body.kind === 'table') {
     checkTableShape(body.table, 'table');
     const content = JSON.stringify(body.table);
@@ -51,8 +60,9 @@ export function outputContent(body: OutputRequestBody): OutputContent {
  * suppressed cell is refused whole (a published table with holes invites guessing them back from other releases,
  * so the requester merges categories or widens bands instead). Figures go to a steward once their counts pass.
  */
-export function checkOutput(body: OutputRequestBody, gate: ReleaseGate): OutputCheck {
-  const table = body.table === undefined ? undefined : gate.table(body.table as CountTable);
+export function checkOutput(body: OutputRequest, gate: ReleaseGate): OutputCheck {
+  const counts = body.kind === 'model-card' ? undefined : body.table;
+  const table = counts === undefined ? undefined : gate.table(counts as CountTable);
   if (table !== undefined) {
     const { primary, secondary } = table.value.suppressed;
     if (primary > 0) {
@@ -76,7 +86,10 @@ export function checkOutput(body: OutputRequestBody, gate: ReleaseGate): OutputC
   return {
     verdict: 'review',
     rules: table === undefined ? [] : ['threshold', 'complementary'],
-    reason: "the rules do not cover a figure's pixels: a steward of this hub decides",
+    reason:
+      body.kind === 'model-card'
+        ? 'the rules do not read a model card whole: a steward of this hub decides'
+        : "the rules do not cover a figure's pixels: a steward of this hub decides",
   };
 }
 

@@ -48,8 +48,27 @@ export const OutputRequestBody = Type.Union([
     },
     { additionalProperties: false },
   ),
+  Type.Object(
+    {
+      kind: Type.Literal('model-card'),
+      title: Label,
+      /** A model registered in this project: its card, as the release gate builds it, goes to a steward. */
+      model: Type.String({ minLength: 1, maxLength: 64 }),
+      version: Type.Optional(Type.Integer({ minimum: 1 })),
+      source: Source,
+    },
+    { additionalProperties: false },
+  ),
 ]);
 export type OutputRequestBody = Static<typeof OutputRequestBody>;
+
+/**
+ * What the airlock checks and keeps: a table or a figure as asked, or a model card the route resolved from the
+ * project's model (its JSON as the release gate built it for roles without row-level rights).
+ */
+export type OutputRequest =
+  | Exclude<OutputRequestBody, { kind: 'model-card' }>
+  | { kind: 'model-card'; title: string; card: unknown; source: OutputRequestBody['source'] };
 
 export const OutputDecisionBody = Type.Object(
   {

@@ -41,6 +41,7 @@ import { modelPredictRoutes } from './routes/model-predict.js';
 import { modelRoutes } from './routes/models.js';
 import { mydataRoutes } from './routes/mydata.js';
 import { outputRoutes } from './routes/outputs.js';
+import { projectModelRoutes } from './routes/project-models.js';
 import { projectWorkRoutes } from './routes/project-work.js';
 import { projectRoutes } from './routes/projects.js';
 import { readRoutes } from './routes/read.js';
@@ -264,6 +265,7 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(projectRoutes({ hub, federation }));
   await app.register(outputRoutes({ hub }));
   await app.register(projectWorkRoutes({ hub, cohorts, federation }));
+  await app.register(projectModelRoutes({ hub, models, federation }));
   await app.register(authRoutes({ hub }));
   await app.register(accountRoutes({ hub }));
   await app.register(tokenRoutes({ hub }));

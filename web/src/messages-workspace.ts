@@ -39,6 +39,16 @@ export const EN_WORKSPACE = {
   releaseOutput: 'Release',
   denyOutput: 'Deny',
   outputAsked: 'Asked: {title} ({status}).',
+  trainModel: 'Train a model in this project',
+  trainingSpec: 'Training spec (JSON)',
+  wsTrain: 'Train',
+  wsTraining: 'Training…',
+  modelTrained: 'Trained {model} version {version} at {hubs}; rows:',
+  noProjectModels: 'No model trained in this project yet.',
+  projectModel: 'Model',
+  modelVersion: 'Version',
+  askReleaseCard: 'Ask to release the card',
+  modelCardOf: 'Model card: {model}',
 };
 
 export const KO_WORKSPACE: Record<keyof typeof EN_WORKSPACE, string> = {
@@ -81,4 +91,14 @@ export const KO_WORKSPACE: Record<keyof typeof EN_WORKSPACE, string> = {
   releaseOutput: '반출 승인',
   denyOutput: '거부',
   outputAsked: '신청함: {title} ({status}).',
+  trainModel: '이 과제에서 모델 학습',
+  trainingSpec: '학습 명세 (JSON)',
+  wsTrain: '학습',
+  wsTraining: '학습 중…',
+  modelTrained: '{model} 버전 {version}을(를) {hubs}에서 학습했습니다. 행 수:',
+  noProjectModels: '이 과제에서 학습한 모델이 아직 없습니다.',
+  projectModel: '모델',
+  modelVersion: '버전',
+  askReleaseCard: '모델 카드 반출 신청',
+  modelCardOf: '모델 카드: {model}',
 };

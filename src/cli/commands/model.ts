@@ -339,7 +339,7 @@ export function modelCommand(program: Command, io: Io, setCode: (c: number) => v
     .action(async (opts: { dir: string; json?: boolean }) => {
       const hub = await openHub(opts.dir);
       try {
-        const list = await (await hubModelRegistry(hub)).list();
+        const list = await (await hubModelRegistry(hub)).list('all');
         if (opts.json) io.out.write(`${JSON.stringify(list, null, 2)}\n`);
         else {
           for (const m of list) {

@@ -49,8 +49,14 @@ export function modelPredictRoutes(ctx: RouteContext) {
           `role '${req.principal?.role ?? 'none'}' may not score a patient of this hub: it reads row-level data (send a feature vector instead)`,
         );
       }
+      const registry = await hubModelRegistry(ctx.hub);
+      // A project's model is used inside its workspace only: by its current members while the project holds. A
+      // model id keeps one project over its versions, so the latest says which; checked before its serving status.
+      const project = (await registry.get(id)).project;
+      if (project !== undefined && !mayReadRowLevel(req.principal))
+        await ctx.hub.projects.authorize(req.principal!, project);
       // Only a version in service answers: a withdrawn or recalled one is refused with its own code.
-      const m = await (await hubModelRegistry(ctx.hub)).serving(id, version);
+      const m = await registry.serving(id, version);
       req.auditAction.target = `models/${m.id}/${m.version}`;
       const now = ctx.hub.clock.now();
       if (body.patient !== undefined) {

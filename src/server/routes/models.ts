@@ -10,7 +10,8 @@ import type { RouteContext } from '../app.js';
  * `GET /models` (the latest version of each registered model) and `GET /models/{id}[?version=N]` (a version's card
  * with its evaluation reports, and the versions there are). Cards hold aggregates only — training summaries and
  * metrics — so any authenticated role may read them, released under disclosure control to roles without row-level
- * access; the fitted model body is not sent (export is a CLI step).
+ * access; the fitted model body is not sent (export is a CLI step). A model trained in a project is listed and read
+ * only by that project's current members (the project's check, `authorize`) and the hub's admins and stewards.
  */
 type ReadModel = { Params: Static<typeof ModelParams>; Querystring: Static<typeof ModelQuery> };
 
@@ -20,8 +21,11 @@ export function modelRoutes(ctx: RouteContext) {
     app.get('/models', { config }, async (req) => {
       req.auditAction = { action: 'model-list', target: 'models' };
       const registry = await hubModelRegistry(ctx.hub);
-      const models = (await registry.list()).map((m) => ({ ...m, createdAt: m.createdAt.toISOString() }));
-      if (mayReadRowLevel(req.principal)) return { models };
+      // A project's models are listed to its members only (and to the hub's admins and stewards).
+      const rowLevel = mayReadRowLevel(req.principal);
+      const scope = rowLevel ? 'all' : { projects: (await ctx.hub.projects.list(req.principal!)).map((p) => p.id) };
+      const models = (await registry.list(scope)).map((m) => ({ ...m, createdAt: m.createdAt.toISOString() }));
+      if (rowLevel) return { models };
       // The listing holds names, kinds, dates and version numbers: nothing about people.
       const gate = ctx.hub.gate;
       return gate.bundle({
@@ -35,6 +39,9 @@ export function modelRoutes(ctx: RouteContext) {
       req.auditAction = { action: 'model-read', target: `models/${id}` };
       const registry = await hubModelRegistry(ctx.hub);
       const m = await registry.get(id, v);
+      // A project's model is read inside its workspace: by its current members while the project holds.
+      if (m.project !== undefined && !mayReadRowLevel(req.principal))
+        await ctx.hub.projects.authorize(req.principal!, m.project);
       if (!mayReadRowLevel(req.principal)) {
         // Other roles get the card as the release gate builds it (small groups, thin features and their means,
         // counts, ratios from exact counts withheld; statistics on the precision grid).

@@ -2,8 +2,10 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Role } from '../../access/index.js';
 import { mayReadRowLevel } from '../../access/index.js';
+import { HealthmeshError } from '../../core/index.js';
 import type { Hub } from '../../hub/index.js';
-import type { OutputRecord } from '../../outputs/index.js';
+import { hubModelRegistry, releaseModelCard } from '../../models/index.js';
+import type { OutputRecord, OutputRequest } from '../../outputs/index.js';
 import { OutputDecisionBody, OutputRequestBody } from '../../outputs/index.js';
 import type { Gated } from '../../privacy/index.js';
 
@@ -26,6 +28,28 @@ export function outputRoutes(ctx: { hub: Hub }) {
   const mayReadProject = async (req: FastifyRequest, projectId: string) => {
     if (!mayReadRowLevel(req.principal)) await hub.projects.authorize(req.principal!, projectId);
   };
+  /**
+   * A model card asked to leave: the project's own model only (a model of another project or of the hub is
+   * `OUTPUT_INVALID` naming `model`), its card as the release gate builds it for roles without row-level rights,
+   * with the version and hash it describes. The rules do not read a card whole, so a steward decides.
+   */
+  const modelCardOutput = async (
+    projectId: string,
+    body: Extract<OutputRequestBody, { kind: 'model-card' }>,
+  ): Promise<OutputRequest> => {
+    const m = await (await hubModelRegistry(hub)).get(body.model, body.version);
+    if (m.project !== projectId)
+      throw new HealthmeshError('OUTPUT_INVALID', `model ${body.model} was not trained in this project`, {
+        path: 'model',
+      });
+    const card = releaseModelCard(m.card, hub.gate).value;
+    return {
+      kind: 'model-card',
+      title: body.title,
+      card: { model: m.id, version: m.version, modelHash: m.modelHash, card },
+      source: body.source,
+    };
+  };
   return async (app: FastifyInstance) => {
     app.post<{ Params: { id: string }; Body: OutputRequestBody }>(
       '/projects/:id/outputs',
@@ -33,7 +57,9 @@ export function outputRoutes(ctx: { hub: Hub }) {
       async (req, reply) => {
         await hub.projects.authorize(req.principal!, req.params.id);
         req.auditedByRoute = true;
-        return reply.code(201).send(text(await hub.outputs.request(req.principal!, req.params.id, req.body)));
+        const body = req.body;
+        const asked: OutputRequest = body.kind === 'model-card' ? await modelCardOutput(req.params.id, body) : body;
+        return reply.code(201).send(text(await hub.outputs.request(req.principal!, req.params.id, asked)));
       },
     );
     app.get<{ Params: { id: string } }>(
@@ -79,7 +105,13 @@ export function outputRoutes(ctx: { hub: Hub }) {
         const { record } = await hub.outputs.contentForReview(req.params.id);
         await mayReadProject(req, record.projectId);
         const out = await hub.outputs.download(req.params.id);
-        const ext = out.mediaType.startsWith('text/csv') ? 'csv' : out.mediaType === 'image/png' ? 'png' : 'svg';
+        const ext = out.mediaType.startsWith('text/csv')
+          ? 'csv'
+          : out.mediaType === 'image/png'
+            ? 'png'
+            : out.mediaType === 'application/json'
+              ? 'json'
+              : 'svg';
         reply.gated = true;
         return reply
           .type(out.mediaType)

@@ -30,7 +30,7 @@ const TabulateBody = Type.Object(
 );
 
 /** The analytic table each cohort domain reads: a project must have been approved for it. */
-const DOMAIN_TABLE: Record<string, string> = {
+export const DOMAIN_TABLE: Record<string, string> = {
   condition: 'condition',
   observation: 'observation',
   measurement: 'observation',
@@ -41,7 +41,7 @@ const DOMAIN_TABLE: Record<string, string> = {
 };
 
 /** The tables a definition reads: each `domain` it names, and observations for measurement-value criteria. */
-function tablesOf(definition: unknown): string[] {
+export function tablesOf(definition: unknown): string[] {
   const tables = new Set<string>();
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) for (const x of v) walk(x);

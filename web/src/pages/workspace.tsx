@@ -55,6 +55,47 @@ const EXAMPLE = JSON.stringify(
   2,
 );
 const GRANTED = new Set(['approved', 'approved-with-conditions']);
+const EXTENSION: Record<string, string> = { table: 'csv', 'model-card': 'json' };
+
+/**
+ * A small logistic model to start from: a first ankle sprain within 5 years from age, sex and systolic pressure, an
+ * outcome common enough that a hub of a few dozen people has the events its disclosure rules ask for.
+ */
+const MODEL_EXAMPLE = JSON.stringify(
+  {
+    model: 'sprain-workspace',
+    name: 'Ankle sprain within 5 years',
+    conceptSets: {
+      sprain: { concepts: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'S93.4' }] },
+      sbp: { concepts: [{ system: 'http://loinc.org', code: '8480-6' }] },
+    },
+    population: { indexDate: '2019-01-01' },
+    outcome: { name: 'ankle sprain', domain: 'condition', conceptSet: 'sprain', horizonDays: 1826 },
+    features: [
+      { name: 'age', kind: 'age' },
+      { name: 'male', kind: 'sex', value: 'male' },
+      { name: 'sbp', kind: 'mean', conceptSet: 'sbp', window: { end: 0 }, missing: 'indicator' },
+    ],
+    learner: { kind: 'logistic', l2: 1 },
+    split: { testFraction: 0.3, seed: 1 },
+    card: { title: 'Ankle sprain, 5-year risk', intendedUse: 'research', limitations: ['workspace model'] },
+  },
+  null,
+  2,
+);
+
+interface TrainedModel {
+  id: string;
+  version: number | null;
+  hubs: string[];
+  card: { trainingData?: { rows?: number | null } };
+}
+interface ModelListing {
+  id: string;
+  latestVersion: number | null;
+  title: string;
+  project?: string;
+}
 
 function bytesBase64(file: File): Promise<string> {
   return file.arrayBuffer().then((b) => {
@@ -92,7 +133,7 @@ function Outputs({ projectId, round }: { projectId: string; round: number }) {
                         type="button"
                         onClick={() =>
                           fetchBlob(`/outputs/${o.id}/download`)
-                            .then((b) => saveBlob(b, `${o.title}.${o.kind === 'table' ? 'csv' : 'img'}`))
+                            .then((b) => saveBlob(b, `${o.title}.${EXTENSION[o.kind] ?? 'img'}`))
                             .catch(setError)
                         }
                       >
@@ -216,6 +257,130 @@ function Tabulation({
   );
 }
 
+/** Hubs to run at: those that approved the project, all chosen at first. */
+function HubChoice({ approved, chosen, set }: { approved: string[]; chosen: string[]; set: (h: string[]) => void }) {
+  const { t } = useI18n();
+  return (
+    <fieldset>
+      <legend>{t('runAt')}</legend>
+      {approved.map((h) => (
+        <label key={h} class="choice">
+          <input
+            type="checkbox"
+            checked={chosen.includes(h)}
+            onChange={(e) =>
+              set((e.currentTarget as HTMLInputElement).checked ? [...chosen, h] : chosen.filter((x) => x !== h))
+            }
+          />
+          {h}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+/**
+ * A model trained inside the project, on this hub or across the hubs that approved it: registered in the project,
+ * so only its members see it here; its card leaves the workspace only as an output.
+ */
+function ModelTraining({
+  base,
+  projectId,
+  approvedHubs,
+  askOutput,
+}: {
+  base: string;
+  projectId: string;
+  approvedHubs: string[];
+  askOutput: (body: unknown) => Promise<void>;
+}) {
+  const { t } = useI18n();
+  const [spec, setSpec] = useState(MODEL_EXAMPLE);
+  const [hubs, setHubs] = useState<string[]>(approvedHubs);
+  const [busy, setBusy] = useState(false);
+  const [trained, setTrained] = useState<TrainedModel | null>(null);
+  const [error, setError] = useState<ApiError | string | null>(null);
+  const [round, setRound] = useState(0);
+  const models = useApi<{ models: ModelListing[] }>(`/models?r=${round}`);
+  const train = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setTrained(null);
+    try {
+      const parsed: unknown = JSON.parse(spec);
+      setTrained(await postJson<TrainedModel>(`${base}/models/$train`, { spec: parsed, hubs }));
+      setRound((r) => r + 1);
+    } catch (err) {
+      setError(err instanceof SyntaxError ? err.message : (err as ApiError));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Section title={t('trainModel')} id="train-model">
+      <form onSubmit={train}>
+        <label class="field">
+          {t('trainingSpec')}
+          <textarea rows={8} value={spec} onInput={(e) => setSpec((e.currentTarget as HTMLTextAreaElement).value)} />
+        </label>
+        <HubChoice approved={approvedHubs} chosen={hubs} set={setHubs} />
+        <button type="submit" disabled={busy || hubs.length === 0}>
+          {busy ? t('wsTraining') : t('wsTrain')}
+        </button>
+      </form>
+      {trained && (
+        <p role="status" data-testid="trained-model">
+          {t('modelTrained', {
+            model: trained.id,
+            version: String(trained.version ?? '?'),
+            hubs: trained.hubs.join(', '),
+          })}{' '}
+          <Count value={trained.card.trainingData?.rows ?? null} />
+        </p>
+      )}
+      {error && <ErrorBox error={error} />}
+      <Async loaded={models}>
+        {(m) => {
+          const mine = m.models.filter((x) => x.project === projectId);
+          return mine.length === 0 ? (
+            <p>{t('noProjectModels')}</p>
+          ) : (
+            <DataTable
+              testId="project-models"
+              rows={mine}
+              rowKey={(x) => x.id}
+              columns={[
+                { label: t('projectModel'), cell: (x) => x.id, rowHeader: true },
+                { label: t('figureTitle'), cell: (x) => x.title },
+                { label: t('modelVersion'), cell: (x) => String(x.latestVersion ?? '') },
+                {
+                  label: t('askReleaseCard'),
+                  cell: (x) => (
+                    <button
+                      type="button"
+                      onClick={() =>
+                        void askOutput({
+                          kind: 'model-card',
+                          title: t('modelCardOf', { model: x.id }),
+                          model: x.id,
+                          source: { analysis: 'model', reference: x.id },
+                        })
+                      }
+                    >
+                      {t('askReleaseCard')}
+                    </button>
+                  ),
+                },
+              ]}
+            />
+          );
+        }}
+      </Async>
+    </Section>
+  );
+}
+
 /** One approved project's workspace: run a cohort across its hubs, ask for outputs, follow them. */
 function ProjectWorkspace({ project }: { project: ProjectView }) {
   const { t } = useI18n();
@@ -266,21 +431,7 @@ function ProjectWorkspace({ project }: { project: ProjectView }) {
               onInput={(e) => setDefinition((e.currentTarget as HTMLTextAreaElement).value)}
             />
           </label>
-          <fieldset>
-            <legend>{t('runAt')}</legend>
-            {approvedHubs.map((h) => (
-              <label key={h} class="choice">
-                <input
-                  type="checkbox"
-                  checked={hubs.includes(h)}
-                  onChange={(e) =>
-                    setHubs((e.currentTarget as HTMLInputElement).checked ? [...hubs, h] : hubs.filter((x) => x !== h))
-                  }
-                />
-                {h}
-              </label>
-            ))}
-          </fieldset>
+          <HubChoice approved={approvedHubs} chosen={hubs} set={setHubs} />
           <button type="submit" disabled={busy || hubs.length === 0}>
             {busy ? t('wsRunning') : t('wsRun')}
           </button>
@@ -311,6 +462,7 @@ function ProjectWorkspace({ project }: { project: ProjectView }) {
         )}
       </Section>
       <Tabulation base={base} hubs={hubs} askOutput={askOutput} />
+      <ModelTraining base={base} projectId={project.id} approvedHubs={approvedHubs} askOutput={askOutput} />
       <Section title={t('askFigure')} id="ask-figure">
         <form
           onSubmit={(e) => {
@@ -414,11 +566,17 @@ export function OutputsReviewPage() {
 function OutputDecision({ output, onDone }: { output: Output; onDone: () => void }) {
   const { t } = useI18n();
   const [image, setImage] = useState<string | null>(null);
+  const [text, setText] = useState<string | null>(null);
   const [comment, setComment] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   useEffect(() => {
     let url: string | undefined;
     fetchBlob(`/outputs/${output.id}/content`).then((b) => {
+      // A model card is JSON: shown as text for the steward to read, never as an image.
+      if (output.kind === 'model-card') {
+        void b.text().then((json) => setText(JSON.stringify(JSON.parse(json), null, 2)));
+        return;
+      }
       url = URL.createObjectURL(b);
       setImage(url);
     }, setError);
@@ -444,6 +602,11 @@ function OutputDecision({ output, onDone }: { output: Output; onDone: () => void
         {t('outputRequester')}: {output.requester}
       </p>
       {image && <img src={image} alt={output.title} style={{ maxWidth: '100%' }} />}
+      {text && (
+        <pre data-testid="model-card" style={{ maxHeight: '20rem', overflow: 'auto' }}>
+          {text}
+        </pre>
+      )}
       <label class="field">
         {t('decisionComment')}
         <input value={comment} onInput={(e) => setComment((e.currentTarget as HTMLInputElement).value)} />

@@ -1,0 +1,94 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Role } from '../../access/index.js';
+import type { Federation } from '../../federation/index.js';
+import type { Hub } from '../../hub/index.js';
+import type { ModelFederation, TrainingSpec } from '../../models/index.js';
+import { parseTrainingSpec, releaseModelCard, trainFederated, trainFromSpec } from '../../models/index.js';
+import { badRequest } from '../operation-outcome.js';
+import { DOMAIN_TABLE, tablesOf } from './project-work.js';
+
+const MEMBERS: readonly Role[] = ['researcher', 'developer'];
+const ProjectId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+const ProjectTrainBody = Type.Object(
+  {
+    spec: Type.Unknown({ description: 'a training spec (docs/models.md); across hubs, a logistic learner' }),
+    hubs: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { minItems: 1, maxItems: 20 })),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The analytic tables a training spec reads, which the project must have been approved for: age and sex from
+ * `patient`, measured values from `observation`, lifelog values from `lifelog`, counts and the outcome from their
+ * domain's table, and whatever a cohort-defined population reads.
+ */
+export function specTables(spec: TrainingSpec): string[] {
+  const f = spec.features;
+  const tables = new Set<string>(['patient']);
+  for (const x of f.features) {
+    if (x.kind === 'latest' || x.kind === 'mean' || x.kind === 'polygenic') tables.add('observation');
+    else if (x.kind === 'lifelog') tables.add('lifelog');
+    else if (x.kind === 'count') tables.add(DOMAIN_TABLE[x.domain] ?? x.domain);
+  }
+  if (f.outcome) tables.add(DOMAIN_TABLE[f.outcome.domain] ?? f.outcome.domain);
+  if ('cohort' in f.population) for (const t of tablesOf(f.population.cohort)) tables.add(t);
+  return [...tables].sort();
+}
+
+/**
+ * `POST /projects/:id/models/$train` with `{ spec, hubs? }`: a member trains a model inside an approved project,
+ * on this hub (the spec's learner, held-out evaluation) or across `hubs` (the federated logistic regression, each
+ * hub checking the project at every round). The tables the spec reads must be in the approved scope, the rows are
+ * built for the project's purpose (consent applied for it), and the model is registered in the project: only its
+ * members and this hub's admins and stewards list, read or use it. The member gets the card as the release gate
+ * builds it; it leaves the workspace only as an output request.
+ */
+export function projectModelRoutes(ctx: { hub: Hub; models: ModelFederation; federation: Federation | undefined }) {
+  const { hub } = ctx;
+  return async (app: FastifyInstance) => {
+    app.post<{ Params: { id: string }; Body: { spec: unknown; hubs?: string[] } }>(
+      '/projects/:id/models/$train',
+      { config: { allow: MEMBERS, service: 'projects' }, schema: { params: ProjectId, body: ProjectTrainBody } },
+      async (req, reply) => {
+        const { id } = req.params;
+        const self = hub.config.name;
+        const spec = parseTrainingSpec(req.body.spec);
+        const hubs = [...new Set(req.body.hubs ?? [self])];
+        const scope = await hub.projects.authorize(req.principal!, id, { tables: specTables(spec), hubs });
+        req.auditAction = {
+          action: 'project-model-train',
+          target: `project:${id}`,
+          detail: { model: spec.model, purpose: scope.purpose, hubs: hubs.join(',') },
+        };
+        const createdBy = `user:${req.principal!.name}`;
+        let registered: Awaited<ReturnType<typeof trainFromSpec>>['registered'];
+        if (hubs.length === 1 && hubs[0] === self) {
+          ({ registered } = await trainFromSpec(hub, spec, createdBy, scope.purpose, id));
+        } else {
+          if (ctx.federation === undefined)
+            throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
+          ({ registered } = await trainFederated(hub, ctx.federation, ctx.models, spec, hubs, {
+            purpose: scope.purpose,
+            project: id,
+            createdBy,
+          }));
+        }
+        req.auditAction.detail = { ...req.auditAction.detail, version: registered.version };
+        const gate = hub.gate;
+        return reply.code(201).send(
+          gate.bundle({
+            id: registered.id,
+            version: gate.parameter(registered.version, 'model version'),
+            kind: registered.kind,
+            project: id,
+            hubs,
+            modelHash: registered.modelHash,
+            features: registered.model.features,
+            card: releaseModelCard(registered.card, gate),
+          }),
+        );
+      },
+    );
+  };
+}
