@@ -178,13 +178,14 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
       .getByRole('status')
       .filter({ hasText: 'Model card: sprain-workspace (waiting for a steward)' })
       .waitFor();
-    // A table the rules cover: people by sex, released at once by the automatic check.
+    // A table the rules cover: people by sex at both hubs (each hub's table summed), released at once by the
+    // automatic check.
     await page.getByLabel('View (an approved table').fill('patient');
     await page.getByLabel('Rows: column').fill('gender');
     await page.getByRole('button', { name: 'Count', exact: true }).click();
     await page.getByTestId('tabulation').getByRole('rowheader', { name: 'female' }).waitFor();
     await page.getByRole('button', { name: 'Ask to release this table' }).click();
-    await page.getByRole('status').filter({ hasText: 'patient: gender (released)' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'patient: gender at gwangju, gyeonggi (released)' }).waitFor();
     // A figure the rules cannot read: it waits for the steward.
     await page.getByLabel('Title', { exact: true }).fill('Risk by age');
     await page.getByLabel('Image (PNG or SVG)').setInputFiles(join(root, 'curve.png'));

@@ -241,7 +241,7 @@ function Tabulation({
               onClick={() =>
                 void askOutput({
                   kind: 'table',
-                  title: `${view.trim()}: ${rows.trim()}${columns.trim() === '' ? '' : ` × ${columns.trim()}`} (${hubs.join(', ')})`,
+                  title: `${view.trim()}: ${rows.trim()}${columns.trim() === '' ? '' : ` × ${columns.trim()}`} at ${hubs.join(', ')}`,
                   table: { rows: table.rows, columns: table.columns, cells: table.cells },
                   source: { analysis: 'view', reference: view.trim() },
                 })
