@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ProjectView } from '../src/projects/index.js';
-import { collectErrors, describeWithChromium, screenshotPath, serveToChromium } from './support/browser.js';
+import { describeWithChromium, openConsole, screenshotPath, serveToChromium } from './support/browser.js';
 import { tempHub } from './support/temp-hub.js';
 
 describeWithChromium('project pages of the console: apply, review, my projects', () => {
@@ -25,15 +25,11 @@ describeWithChromium('project pages of the console: apply, review, my projects',
   });
 
   async function signedIn(who: string): Promise<{ page: Page; errors: string[]; close: () => Promise<void> }> {
-    const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    const errors = collectErrors(page);
-    await page.goto(`${base}/`);
+    const { page, errors, close } = await openConsole(browser, `${base}/`);
     await page.getByLabel('Access token').fill(tokens.get(who)!);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('hub-name').waitFor();
-    return { page, errors, close: () => context.close() };
+    return { page, errors, close };
   }
 
   it('files an application from the form, which a steward approves with conditions and the applicant then sees', async () => {

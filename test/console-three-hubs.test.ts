@@ -13,7 +13,7 @@ import { ModelFederation } from '../src/models/index.js';
 import { buildServer, hubValidation, openHubFederation } from '../src/server/index.js';
 import { SeriesFederation } from '../src/surveillance/index.js';
 import { generateRegion } from '../src/synth/index.js';
-import { collectErrors, describeWithChromium, launchChromium, screenshotPath } from './support/browser.js';
+import { describeWithChromium, launchChromium, openConsole, screenshotPath } from './support/browser.js';
 import { peerEachOther } from './support/peer-servers.js';
 import { ingestOptions } from './support/temp-hub.js';
 import { testStore } from './support/test-engine.js';
@@ -83,16 +83,8 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
 
   const base = (hub: string) => servers.get(hub)!.app.listeningOrigin;
   async function open(hub: string): Promise<{ page: Page; errors: string[]; close: () => Promise<void> }> {
-    const context = await browser.newContext({
-      locale: 'en-GB',
-      viewport: { width: 1280, height: 900 },
-      acceptDownloads: true,
-    });
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    const errors = collectErrors(page);
-    await page.goto(`${base(hub)}/`);
-    return { page, errors, close: () => context.close() };
+    const { page, errors, close } = await openConsole(browser, `${base(hub)}/`);
+    return { page, errors, close };
   }
   async function steward(hub: string) {
     const s = await open(hub);

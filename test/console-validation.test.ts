@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ACME_INTERCEPT, ACME_WEIGHTS, acmeManifest, approvedValidationProject } from './support/acme-model.js';
-import { collectErrors, describeWithChromium, screenshotPath, serveToChromium } from './support/browser.js';
+import { describeWithChromium, openConsole, screenshotPath, serveToChromium } from './support/browser.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 import { thirdPartyLogistic } from './support/third-party-onnx.js';
 import { writeValidationPopulation } from './support/validation-population.js';
@@ -44,19 +44,11 @@ describeWithChromium('model validation in the console (chromium)', () => {
   });
 
   async function signedIn(who: string): Promise<{ page: Page; errors: string[]; close: () => Promise<void> }> {
-    const context = await browser.newContext({
-      locale: 'en-GB',
-      viewport: { width: 1280, height: 900 },
-      acceptDownloads: true,
-    });
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    const errors = collectErrors(page);
-    await page.goto(`${base}/`);
+    const { page, errors, close } = await openConsole(browser, `${base}/`);
     await page.getByLabel('Access token').fill(tokens.get(who)!);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('navigation').waitFor();
-    return { page, errors, close: () => context.close() };
+    return { page, errors, close };
   }
 
   it('files an ai-validation project from the Apply page; a non-validation purpose is refused naming the field', async () => {

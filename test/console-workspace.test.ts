@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { generateRegion } from '../src/synth/index.js';
-import { collectErrors, describeWithChromium, screenshotPath, serveToChromium } from './support/browser.js';
+import { describeWithChromium, openConsole, screenshotPath, serveToChromium } from './support/browser.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 
 const REGION = 'gyeonggi';
@@ -59,19 +59,11 @@ describeWithChromium('project workspace and output checking in the console (chro
   });
 
   async function signedIn(who: string): Promise<{ page: Page; errors: string[]; close: () => Promise<void> }> {
-    const context = await browser.newContext({
-      locale: 'en-GB',
-      viewport: { width: 1280, height: 900 },
-      acceptDownloads: true,
-    });
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    const errors = collectErrors(page);
-    await page.goto(`${base}/`);
+    const { page, errors, close } = await openConsole(browser, `${base}/`);
     await page.getByLabel('Access token').fill(tokens.get(who)!);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('navigation').waitFor();
-    return { page, errors, close: () => context.close() };
+    return { page, errors, close };
   }
 
   it('runs a cohort and asks for a figure; the steward releases it; the member downloads it', async () => {

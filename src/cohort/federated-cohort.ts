@@ -10,7 +10,7 @@
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
-import { fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
+import { describeFailures, fanOut, OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { Released, ReleasedCount, RingCall, RingResponse } from '../privacy/index.js';
 import { federatedDistinctCount, LinkageParty, personLinkage } from '../privacy/index.js';
 import { characterise, measurementContributors, measurementGridCells } from './characterisation.js';
@@ -293,12 +293,7 @@ export class CohortFederation {
       name: def.name,
       purpose,
       hubs: answered,
-      failed: failed.map((f) => ({
-        hub: f.hub,
-        kind: f.kind,
-        ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
-        message: f.message,
-      })),
+      failed: describeFailures(failed),
       complete: failed.length === 0,
       // A sum of released counts is derived from released values only.
       summedPersons: gate.reissue(plain.length === 0 ? null : plain.reduce((s, h) => s + (h.persons ?? 0), 0), 'peer'),

@@ -45,3 +45,19 @@ export async function fanOut(
   }
   return { results, failed, complete: failed.length === 0 };
 }
+
+/** A failure as an answer names it (a type, not an interface, so a release-gate bundle takes it as text). */
+export type FailureNote = { hub: string; kind: PeerFailure['kind']; remoteCode?: string; message: string };
+
+/**
+ * The failures as an answer names them: hub, kind, the peer's own code when it gave one, and the message; only
+ * these fields, so nothing else a failure carries (a timing, an error object) reaches the caller.
+ */
+export function describeFailures(failed: readonly PeerFailure[]): FailureNote[] {
+  return failed.map((f) => ({
+    hub: f.hub,
+    kind: f.kind,
+    ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
+    message: f.message,
+  }));
+}

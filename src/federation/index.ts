@@ -4,7 +4,7 @@
  * other modules answer, and a coordinator that fans one request out to several hubs with a timeout.
  */
 export type { FanOutResult } from './coordinator.js';
-export { fanOut } from './coordinator.js';
+export { describeFailures, fanOut } from './coordinator.js';
 export type { Federation } from './federation.js';
 export { federationModule, openFederation } from './federation.js';
 export type { CallOptions, PeerFailure } from './federation-client.js';

@@ -1,7 +1,7 @@
 import type { DisclosurePolicy } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
-import { fanOut, PeerFigures, peerFigureProblem, screenPeerAnswers } from '../federation/index.js';
+import { describeFailures, fanOut, PeerFigures, peerFigureProblem, screenPeerAnswers } from '../federation/index.js';
 import type { Released, ReleasedCount, ReleasedTable, ReleaseGate } from '../privacy/index.js';
 import type { TabulationRequest } from './workspace-tabulation.js';
 import { MAX_TABULATION_COLUMNS, MAX_TABULATION_ROWS } from './workspace-tabulation.js';
@@ -126,12 +126,7 @@ export async function tabulateAcross(
   return gate.bundle({
     view: request.view,
     hubs: answered,
-    failed: failed.map((f) => ({
-      hub: f.hub,
-      kind: f.kind,
-      ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
-      message: f.message,
-    })),
+    failed: describeFailures(failed),
     complete: failed.length === 0,
     // Sums of released counts are derived from released values only.
     pooled: gate.reissue(pooled, 'peer'),

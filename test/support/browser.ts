@@ -58,6 +58,23 @@ export function collectErrors(page: Page): string[] {
   return errors;
 }
 
+/** A page of a fresh desktop-size browser context at `url`, with its errors collected; `close` ends the context. */
+export async function openConsole(
+  browser: Browser,
+  url: string,
+): Promise<{ page: Page; errors: string[]; close: () => Promise<void> }> {
+  const context = await browser.newContext({
+    locale: 'en-GB',
+    viewport: { width: 1280, height: 900 },
+    acceptDownloads: true,
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const errors = collectErrors(page);
+  await page.goto(url);
+  return { page, errors, close: () => context.close() };
+}
+
 export function screenshotPath(name: string): string {
   return `${SCREENSHOTS}${name}.png`;
 }
