@@ -1,19 +1,16 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Role } from '../../access/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
 import type { ModelFederation, TrainingSpec } from '../../models/index.js';
 import { parseTrainingSpec, releaseModelCard, trainFederated, trainFromSpec } from '../../models/index.js';
 import { badRequest } from '../operation-outcome.js';
-import { DOMAIN_TABLE, tablesOf } from './project-work.js';
+import { DOMAIN_TABLE, MEMBERS, ProjectId, tablesOf, WorkHubs } from './project-work.js';
 
-const MEMBERS: readonly Role[] = ['researcher', 'developer'];
-const ProjectId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 const ProjectTrainBody = Type.Object(
   {
     spec: Type.Unknown({ description: 'a training spec (docs/models.md); across hubs, a logistic learner' }),
-    hubs: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { minItems: 1, maxItems: 20 })),
+    hubs: WorkHubs,
   },
   { additionalProperties: false },
 );

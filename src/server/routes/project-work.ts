@@ -8,12 +8,16 @@ import type { Hub } from '../../hub/index.js';
 import { ProjectFederation, tabulateInWorkspace, tabulationVariables } from '../../projects/index.js';
 import { badRequest } from '../operation-outcome.js';
 
-const MEMBERS: readonly Role[] = ['researcher', 'developer'];
-const ProjectId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+/** Who works in a project's workspace, the route parameter naming it, and the hubs a piece of work reaches. */
+export const MEMBERS: readonly Role[] = ['researcher', 'developer'];
+export const ProjectId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+export const WorkHubs = Type.Optional(
+  Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { minItems: 1, maxItems: 20 }),
+);
 const ProjectCohortBody = Type.Object(
   {
     definition: Type.Unknown({ description: 'a cohort definition (docs/cohorts.md)' }),
-    hubs: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { minItems: 1, maxItems: 20 })),
+    hubs: WorkHubs,
   },
   { additionalProperties: false },
 );
@@ -24,7 +28,7 @@ const TabulateBody = Type.Object(
     view: Type.String({ minLength: 1, maxLength: 63, description: 'a built-in view the project was approved for' }),
     rows: Column,
     columns: Type.Optional(Column),
-    hubs: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { minItems: 1, maxItems: 20 })),
+    hubs: WorkHubs,
   },
   { additionalProperties: false },
 );
