@@ -31,7 +31,7 @@ const HUBS = [
 
 /**
  * Issue 16's first check, in one browser on three hubs serving over real HTTP: a researcher signs up at the
- * research hub and applies for a project reaching the data hub; the stewards of both approve; the researcher runs a
+ * research hub, whose admin approves the account on the Accounts page, and applies for a project reaching the data hub; the stewards of both approve; the researcher runs a
  * federated cohort and a federated model in the workspace and asks to release a table (the automatic check releases
  * it) and a figure (it waits for the steward, who releases it); the researcher downloads both.
  */
@@ -41,6 +41,7 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
   const servers = new Map<string, { app: FastifyInstance; federation: Federation }>();
   const drops: (() => Promise<void>)[] = [];
   const stewards = new Map<string, string>();
+  const admins = new Map<string, string>();
   let browser: Browser;
 
   beforeAll(async () => {
@@ -48,7 +49,8 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
       const dir = join(root, name);
       const { store, drop } = await testStore();
       drops.push(drop);
-      await initHub(dir, { name, config: { role, store, name }, logger: silentLogger() });
+      const { adminToken } = await initHub(dir, { name, config: { role, store, name }, logger: silentLogger() });
+      admins.set(name, adminToken);
       const hub = await openHub(dir, { logger: silentLogger() });
       hubs.set(name, hub);
       if (people > 0) {
@@ -86,13 +88,14 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
     const { page, errors, close } = await openConsole(browser, `${base(hub)}/`);
     return { page, errors, close };
   }
-  async function steward(hub: string) {
+  async function signInWithToken(hub: string, token: string) {
     const s = await open(hub);
-    await s.page.getByLabel('Access token').fill(stewards.get(hub)!);
+    await s.page.getByLabel('Access token').fill(token);
     await s.page.getByRole('button', { name: 'Sign in' }).click();
     await s.page.getByRole('navigation').waitFor();
     return s;
   }
+  const steward = (hub: string) => signInWithToken(hub, stewards.get(hub)!);
   async function approve(hub: string, title: string): Promise<void> {
     const s = await steward(hub);
     await s.page.getByRole('navigation').getByRole('link', { name: 'Review' }).click();
@@ -113,8 +116,16 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
     await page.locator('#sign-up-password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Ask for an account' }).click();
     await page.getByRole('status').filter({ hasText: 'Account mina.kim asked for' }).waitFor();
-    // The hub's admin lets the applicant in (the Accounts page does this: test/console-accounts.test.ts).
-    await gyeonggi.accounts.update('admin', 'mina.kim', { status: 'active' });
+    // The hub's admin lets the applicant in, on the Accounts page of the hub's own console.
+    expect((await gyeonggi.accounts.registry.get('mina.kim')).status).toBe('pending');
+    const admin = await signInWithToken('gyeonggi', admins.get('gyeonggi')!);
+    await admin.page.getByRole('navigation').getByRole('link', { name: 'Accounts' }).click();
+    const applicant = admin.page.getByTestId('accounts').locator('tr', { hasText: 'mina.kim' });
+    await applicant.getByText('waiting for approval').waitFor();
+    await applicant.getByRole('button', { name: 'Approve' }).click();
+    await expect.poll(async () => (await gyeonggi.accounts.registry.get('mina.kim')).status).toBe('active');
+    expect(admin.errors).toEqual([]);
+    await admin.close();
     await page.getByLabel('Sign-in name').fill('mina.kim');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
