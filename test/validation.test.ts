@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -345,5 +345,71 @@ describe('validating a third party model on a hub', () => {
     expect(codeOf(await post(`/validation/submissions/${id}/validate`, validator, {}))).toBe('VALIDATION_NOT_SERVING');
     const [audit] = await hub.audit.recent(1, ['validation-recall']);
     expect(audit).toMatchObject({ actor: 'val', outcome: 'success' });
+  });
+
+  it('does the same from the CLI against the served hub: submit, run, approve, fetch the signed report that verifies', async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = app.listeningOrigin;
+    const files = mkdtempSync(join(tmpdir(), 'hm-validation-cli-'));
+    try {
+      const write = (name: string, data: string | Uint8Array) => {
+        writeFileSync(join(files, name), data);
+        return join(files, name);
+      };
+      const dev = ['--url', url, '--token-file', write('dev.token', developer)];
+      const val = ['--url', url, '--token-file', write('val.token', validator)];
+      const cli = async (args: string[]) => {
+        const c = captureIo();
+        const code = await main(['validation', ...args], c.io);
+        return { code, out: c.out, err: c.err };
+      };
+      const submitted = await cli([
+        'submit',
+        ...dev,
+        '--json',
+        '--manifest',
+        write('m.json', JSON.stringify(manifest({ version: 'cli-1' }))),
+        '--model',
+        write('m.onnx', thirdPartyLogistic(WEIGHTS, INTERCEPT)),
+      ]);
+      expect(submitted.err).toBe('');
+      expect(submitted.code).toBe(0);
+      const sub = JSON.parse(submitted.out) as { id: string; status: string };
+      expect(sub.status).toBe('submitted');
+
+      // A developer may not run a validation: the hub's refusal and its exit code come back as they are.
+      const refused = await cli(['run', sub.id, ...dev]);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toMatch(/^error AUTH_FORBIDDEN: /);
+      const ran = await cli(['run', sub.id, ...val]);
+      expect(ran.code).toBe(0);
+      expect(ran.out).toContain(`${sub.id} run 1: validated`);
+      expect(ran.out).toMatch(/AUROC 0\.\d+ \(95% CI/);
+      expect((await cli(['approve', sub.id, ...val, '--comment', 'fit for the pilot'])).out).toContain(
+        'approved by val: fit for the pilot',
+      );
+      const listed = await cli(['list', ...dev, '--json']);
+      expect((JSON.parse(listed.out) as { id: string }[]).map((s) => s.id)).toContain(sub.id);
+
+      // The signed file as the hub sent it verifies with the hub's key; one byte changed does not.
+      const signed = join(files, 'report.jws');
+      const fetched = await cli(['report', sub.id, ...dev, '--out', signed]);
+      expect(fetched.code).toBe(0);
+      const verify = async (file: string) => main(['report', 'verify', file, '--hub-dir', hubDir], captureIo().io);
+      expect(await verify(signed)).toBe(0);
+      const bytes = readFileSync(signed);
+      bytes[Math.floor(bytes.length / 2)] ^= 1;
+      expect(await verify(write('changed.jws', bytes))).toBe(1);
+
+      // No token, a token the hub does not know, and a hub that is not there, each with its own code.
+      expect((await cli(['list', '--url', url])).err).toMatch(/^error AUTH_MISSING_TOKEN: /);
+      const unknown = await cli(['list', '--url', url, '--token-file', write('x.token', 'hm_not-a-token')]);
+      expect(unknown.err).toMatch(/^error AUTH_INVALID_TOKEN: /);
+      const gone = await cli(['list', '--url', 'http://127.0.0.1:9', '--token-file', join(files, 'dev.token')]);
+      expect(gone.err).toMatch(/^error FEDERATION_PEER_FAILED: the hub at http:\/\/127\.0\.0\.1:9 is not reachable/);
+      expect(gone.code).toBe(3);
+    } finally {
+      rmSync(files, { recursive: true, force: true });
+    }
   });
 });

@@ -18,6 +18,7 @@ import { serveCommand, startCommand } from './commands/serve.js';
 import { statsCommand } from './commands/stats.js';
 import { synthCommand } from './commands/synth.js';
 import { tokenCommand } from './commands/token.js';
+import { validationCommand } from './commands/validation.js';
 import { viewsCommand } from './commands/views.js';
 import type { Io } from './io.js';
 import { processIo } from './io.js';
@@ -55,6 +56,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   accountCommand(program, io, setCode);
   modelCommand(program, io, setCode);
   reportCommand(program, io, setCode);
+  validationCommand(program, io, setCode);
   clusterCommand(program, io, setCode);
   try {
     await program.parseAsync(protectBareKeys(argv), { from: 'user' });

@@ -12,8 +12,9 @@ import {
   timeToOutcome,
 } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
-import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
+import { defaultHubDir, openHub } from '../../hub/index.js';
 import { audited, pathTarget } from '../audited-work.js';
+import { hubJson, ownHubEndpoint } from '../hub-api.js';
 import type { Io } from '../io.js';
 
 function readDefinition(file: string): unknown {
@@ -48,25 +49,12 @@ async function runFederated(
   opts: { dir: string; url?: string; json?: boolean; purpose: string },
   io: Io,
 ): Promise<void> {
-  const { paths, config } = readHubConfig(opts.dir);
-  const url = opts.url ?? `http://${config.server.host}:${config.server.port}`;
-  const token = readFileSync(paths.adminToken, 'utf8').trim();
-  let res: Response;
-  try {
-    res = await fetch(`${url}/cohort/$run`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ definition: def, hubs, purpose: opts.purpose }),
-    });
-  } catch (e) {
-    throw new HealthmeshError(
-      'FEDERATION_PEER_FAILED',
-      `the coordinating hub at ${url} is not reachable (is it serving?): ${e instanceof Error ? e.message : String(e)}`,
-    );
-  }
-  const body = (await res.json()) as FederatedCohort & { issue?: { diagnostics?: string }[] };
-  if (!res.ok)
-    throw new HealthmeshError('FEDERATION_PEER_FAILED', `${url}: ${res.status} ${body.issue?.[0]?.diagnostics ?? ''}`);
+  const hub = ownHubEndpoint(opts.dir, opts.url);
+  const body = await hubJson<FederatedCohort>(hub, 'POST', '/cohort/$run', {
+    definition: def,
+    hubs,
+    purpose: opts.purpose,
+  });
   if (opts.json) {
     io.out.write(`${JSON.stringify(body, null, 2)}\n`);
     return;

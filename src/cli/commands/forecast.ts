@@ -1,10 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import type { ErrorCode } from '../../core/index.js';
-import { ERROR_CODES, HealthmeshError } from '../../core/index.js';
+import { HealthmeshError } from '../../core/index.js';
 import type { Hub } from '../../hub/index.js';
-import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
+import { defaultHubDir, openHub } from '../../hub/index.js';
 import type { EpidemicAlert, ModelSeasonScores, QuantileForecast, ScoreSummary } from '../../surveillance/index.js';
 import {
   buildPanel,
@@ -29,6 +28,7 @@ import {
   truthTable,
 } from '../../surveillance/index.js';
 import { audited, pathTarget } from '../audited-work.js';
+import { hubJson, ownHubEndpoint } from '../hub-api.js';
 import type { Io } from '../io.js';
 import { forecastSeasonCommand } from './forecast-season.js';
 
@@ -105,38 +105,15 @@ async function runFederatedForecast(opts: RunOptions, io: Io): Promise<void> {
     .split(',')
     .map((h) => h.trim())
     .filter(Boolean);
-  const { paths, config } = readHubConfig(opts.dir);
-  const url = opts.url ?? `http://${config.server.host}:${config.server.port}`;
-  const token = readFileSync(paths.adminToken, 'utf8').trim();
-  let res: Response;
-  try {
-    res = await fetch(`${url}/surveillance/$federated-forecast`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        hubs,
-        target: opts.confirmed ? 'confirmed' : 'ili',
-        model: opts.model,
-        suppressed_weeks: opts.suppressedWeeks,
-        ...(opts.referenceDate !== undefined && { reference_date: opts.referenceDate }),
-      }),
-    });
-  } catch (e) {
-    throw new HealthmeshError(
-      'FEDERATION_PEER_FAILED',
-      `the coordinating hub at ${url} is not reachable (is it serving?): ${e instanceof Error ? e.message : String(e)}`,
-    );
-  }
-  const body = (await res.json()) as FederatedForecastReply;
-  if (!res.ok) {
-    const diagnostics = body.issue?.[0]?.diagnostics ?? '';
-    // The coordinator's own refusal of the request (a bad date, a suppressed week under `refuse`) is bad input.
-    const code = /\b(SURVEILLANCE_[A-Z_]+|API_BAD_REQUEST)\b/.exec(JSON.stringify(body))?.[1];
-    if (res.status === 400 && code !== undefined && code in ERROR_CODES) {
-      throw new HealthmeshError(code as ErrorCode, `${url}: ${diagnostics}`);
-    }
-    throw new HealthmeshError('FEDERATION_PEER_FAILED', `${url}: ${res.status} ${diagnostics}`);
-  }
+  const hub = ownHubEndpoint(opts.dir, opts.url);
+  const url = hub.url;
+  const body = await hubJson<FederatedForecastReply>(hub, 'POST', '/surveillance/$federated-forecast', {
+    hubs,
+    target: opts.confirmed ? 'confirmed' : 'ili',
+    model: opts.model,
+    suppressed_weeks: opts.suppressedWeeks,
+    ...(opts.referenceDate !== undefined && { reference_date: opts.referenceDate }),
+  });
   const forecasts: QuantileForecast[] = body.forecasts.map((f) => ({
     referenceDay: parseIsoDay(f.referenceDate) as number,
     location: f.location,

@@ -1,8 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { ErrorCode } from '../../core/index.js';
-import { ERROR_CODES, HealthmeshError } from '../../core/index.js';
-import { defaultHubDir, openHub, readHubConfig } from '../../hub/index.js';
+import { HealthmeshError } from '../../core/index.js';
+import { defaultHubDir, openHub } from '../../hub/index.js';
 import type {
   EvaluationReport,
   FederatedFitRecord,
@@ -24,6 +23,7 @@ import {
   trainFromSpec,
 } from '../../models/index.js';
 import { audited } from '../audited-work.js';
+import { hubJson, ownHubEndpoint } from '../hub-api.js';
 import type { Io } from '../io.js';
 import type { TableTrainOptions } from './model-table.js';
 import { trainFromTableCommand } from './model-table.js';
@@ -134,34 +134,18 @@ async function trainAcrossHubs(
     .split(',')
     .map((h) => h.trim())
     .filter((h) => h !== '');
-  const { paths, config } = readHubConfig(opts.dir);
-  const url = opts.url ?? `http://${config.server.host}:${config.server.port}`;
-  const token = readFileSync(paths.adminToken, 'utf8').trim();
-  let res: Response;
-  try {
-    res = await fetch(`${url}/models/$federated-train`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      // The project's purpose is the fit's: --purpose is sent only when given, to be checked against it.
-      body: JSON.stringify({ spec, hubs, project: opts.project, ...(opts.purposeGiven && { purpose: opts.purpose }) }),
-    });
-  } catch (e) {
-    throw new HealthmeshError(
-      'FEDERATION_PEER_FAILED',
-      `the coordinating hub at ${url} is not reachable (is it serving?): ${e instanceof Error ? e.message : String(e)}`,
-    );
-  }
-  const body = (await res.json()) as FederatedTrainAnswer & {
-    issue?: { diagnostics?: string; details?: { coding?: { code?: string }[] } }[];
-  };
-  if (!res.ok) {
-    // The coordinator's code (a peer's refusal, a bad spec) is kept, so the exit code says who can fix it.
-    const code = body.issue?.[0]?.details?.coding?.[0]?.code;
-    throw new HealthmeshError(
-      code !== undefined && code in ERROR_CODES ? (code as ErrorCode) : 'FEDERATION_PEER_FAILED',
-      `${url}: ${res.status} ${body.issue?.[0]?.diagnostics ?? ''}`,
-    );
-  }
+  // The project's purpose is the fit's: --purpose is sent only when given, to be checked against it.
+  const body = await hubJson<FederatedTrainAnswer>(
+    ownHubEndpoint(opts.dir, opts.url),
+    'POST',
+    '/models/$federated-train',
+    {
+      spec,
+      hubs,
+      project: opts.project,
+      ...(opts.purposeGiven && { purpose: opts.purpose }),
+    },
+  );
   if (opts.json) {
     io.out.write(`${JSON.stringify(body, null, 2)}\n`);
     return;
