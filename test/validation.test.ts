@@ -398,7 +398,8 @@ describe('validating a third party model on a hub', () => {
       const verify = async (file: string) => main(['report', 'verify', file, '--hub-dir', hubDir], captureIo().io);
       expect(await verify(signed)).toBe(0);
       const bytes = readFileSync(signed);
-      bytes[Math.floor(bytes.length / 2)] ^= 1;
+      const middle = Math.floor(bytes.length / 2);
+      bytes[middle] = (bytes[middle] as number) ^ 1;
       expect(await verify(write('changed.jws', bytes))).toBe(1);
 
       // No token, a token the hub does not know, and a hub that is not there, each with its own code.
