@@ -220,17 +220,19 @@ export function mydataRoutes(
       return myCarePlan(hub.store, await linkedKeys(req.principal!.name), today);
     });
 
-    // Who used my data: the projects whose cohorts at this hub included the citizen, what for and when.
+    // Who used my data: the projects whose work at this hub (cohorts, models' training, tabulations) included the
+    // citizen, what ran, what for and when.
     app.get('/me/uses', { config: self }, async (req) => {
       req.auditAction = { action: 'me-uses', target: 'me/uses' };
-      const runs = await cohortIdsIncluding(hub.db, await linkedKeys(req.principal!.name));
-      const uses = await hub.projectUses.of(runs);
+      const keys = await linkedKeys(req.principal!.name);
+      const uses = await hub.projectUses.including(keys, await cohortIdsIncluding(hub.db, keys));
       return {
         uses: uses.map((u) => ({
           project: u.projectId,
           title: u.title,
           purpose: u.purpose,
           kind: u.kind,
+          what: u.ref,
           at: u.usedAt.toISOString(),
         })),
       };
