@@ -131,6 +131,8 @@ describeWithChromium('a citizen in the console at phone size (chromium)', () => 
     await research.getByText('지금 사용: 제외').waitFor();
     await research.getByText('변경 이력').click();
     await research.getByText('거부', { exact: false }).last().waitFor();
+    // Who used my data (GET /me/uses): no project's work at this hub included this resident.
+    await page.getByTestId('my-uses').getByText('이 허브에서 내 기록을 쓴 과제가 없습니다.').waitFor();
     await page.screenshot({ path: screenshotPath('citizen-02-consent'), fullPage: true });
     // The hub applies it: research now leaves this resident out.
     const [record] = await env.hub.enrolment.records('resident-1');

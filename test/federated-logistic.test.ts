@@ -236,6 +236,23 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     const released = (card.json() as { card: { federation: typeof f } }).card.federation;
     expect(released.rounds).toHaveLength(f.rounds.length);
     expect(released.rounds[0]!.answers).toEqual(f.rounds[0]!.answers);
+    // Each hub recorded the fit as the project's use of the people whose rows it read, once per fit (CLI and API):
+    // a citizen of that population sees it (GET /me/uses), someone outside it does not.
+    for (const region of ['gwangju', 'gyeonggi'] as const) {
+      const hub = hubs.get(region)!;
+      const rows = await buildHubFeatures(hub, validateFeatureSpec(SPEC), { purpose: 'ai-development' });
+      const inside = rows.patientKeys[0]!;
+      const uses = await hub.projectUses.including([inside], []);
+      // gwangju also answered the library fit above, which names the project too.
+      const fits = uses.filter((u) => u.projectId === project && u.kind === 'model-training');
+      expect(fits).toHaveLength(region === 'gwangju' ? 3 : 2);
+      const everyone = (await hub.db.all<{ k: string }>('SELECT patient_key AS k FROM project_use_person')).map(
+        (r) => r.k,
+      );
+      expect(new Set(everyone)).toEqual(new Set(rows.patientKeys));
+      const outside = hub.pseudonymiser.patientKey(`synth-${region}`, 'not-a-resident');
+      expect(await hub.projectUses.including([outside], [])).toEqual([]);
+    }
   }, 300_000);
 
   it('answers no Newton round that is a query: a wrong or non-finite beta, a saturating beta, past the daily budget', async () => {

@@ -203,6 +203,23 @@ describe("a citizen's records at another hub of the federation, on My record", (
     ).toBe(true);
   });
 
+  it("reads the care plan from the citizen's records at both hubs, storing none of busan's at gwangju", async () => {
+    const plan = await call('gwangju', 'kim', 'GET', '/me/plan');
+    expect(plan.status).toBe(200);
+    const body = plan.json() as { conditions: string[]; targets: { id: string }[]; peers: unknown };
+    // Hypertension is on the record here, diabetes at busan: both set targets (HbA1c from diabetes alone).
+    expect(body.conditions).toEqual(['diabetes', 'hypertension']);
+    expect(body.targets.map((t) => t.id)).toContain('hba1c');
+    expect(body.peers).toEqual([{ hub: 'busan', reached: true }]);
+    // The risks' care-plan targets come from the same merged record.
+    expect((await call('gwangju', 'kim', 'GET', '/me/risks')).status).toBe(200);
+    // Park linked nothing at busan: their plan is this hub's alone, with no peer named.
+    expect((await call('gwangju', 'park', 'GET', '/me/plan')).json().peers).toBeUndefined();
+    // Nothing of busan's was kept at gwangju: its store holds its own Condition only.
+    const gwangju = servers.get('gwangju')!.hub;
+    expect(await gwangju.store.count('Condition')).toBe(1);
+  });
+
   it('audits the read at busan under a keyed reference, never the account name, and answers only the linking hub', async () => {
     const busan = servers.get('busan')!.hub;
     await vi.waitFor(async () => {

@@ -9,7 +9,7 @@ import type { Federation } from '../src/federation/index.js';
 import { OperationRegistry } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
-import { hubModelRegistry, parseTrainingSpec, trainFromSpec } from '../src/models/index.js';
+import { buildHubFeatures, hubModelRegistry, parseTrainingSpec, trainFromSpec } from '../src/models/index.js';
 import type { FederatedTabulation } from '../src/projects/index.js';
 import { ProjectFederation, tabulateInWorkspace } from '../src/projects/index.js';
 import { generateRegion } from '../src/synth/index.js';
@@ -218,9 +218,15 @@ describe('work inside an approved project across two hubs', () => {
     const { code } = await gwangju.enrolment.issue({ name: 'source', role: 'admin' }, 'synth-gwangju', resident!);
     expect((await call('gwangju', 'citizen', 'POST', '/me/enrol', { code })).statusCode).toBe(201);
     const uses = (await call('gwangju', 'citizen', 'GET', '/me/uses')).json().uses as Record<string, unknown>[];
-    expect(uses).toEqual([
-      expect.objectContaining({ project: projectId, title: 'Outpatient care across regions', purpose: 'research' }),
-    ]);
+    // The cohort run here, and the tabulation gyeonggi asked of this hub (`project.tabulate`), which counted them.
+    const project = { project: projectId, title: 'Outpatient care across regions', purpose: 'research' };
+    expect(uses).toHaveLength(2);
+    expect(uses).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ ...project, kind: 'cohort' }),
+        expect.objectContaining({ ...project, kind: 'tabulation', what: 'encounter.class_code' }),
+      ]),
+    );
   });
 
   it("trains a model in the workspace; only the project's members and the steward list, read or use it", async () => {
@@ -319,5 +325,65 @@ describe('work inside an approved project across two hubs', () => {
       expect(audit).toContain('ana project-model-train success');
       expect(audit).toContain('vic project-authorize denied');
     });
+  });
+
+  it("shows the people a project's training and tabulation read that they were used, and no one else", async () => {
+    const gyeonggi = hubs.get('gyeonggi')!;
+    const risk = (await gyeonggi.projects.list({ name: 'ana', role: 'researcher' })).find(
+      (p) => p.title === 'Hypertension risk',
+    )!;
+    // The training population for the project's purpose, as the trainer builds it: adults on the index date.
+    const spec = parseTrainingSpec(htnTrainingSpec('htn-ws'));
+    const population = new Set(
+      (await buildHubFeatures(gyeonggi, spec.features, { trainingDates: true, purpose: 'research' })).patientKeys,
+    );
+    const residents = Array.from({ length: 60 }, (_, i) => `p${i}`);
+    const keyOf = (id: string) => gyeonggi.pseudonymiser.patientKey('synth-gyeonggi', id);
+    const [inside, refusing] = residents.filter((id) => population.has(keyOf(id)));
+    const outside = residents.find((id) => !population.has(keyOf(id)));
+    expect([inside, refusing, outside].every((x) => x !== undefined)).toBe(true);
+    const uses = async (who: string) =>
+      (await call('gyeonggi', who, 'GET', '/me/uses')).json().uses as { project: string; kind: string; what: string }[];
+    for (const [who, id] of [
+      ['in', inside],
+      ['refusing', refusing],
+      ['out', outside],
+    ] as const) {
+      tokens.set(`gyeonggi:${who}`, await gyeonggi.tokens.create(`resident-${who}`, 'citizen'));
+      const { code } = await gyeonggi.enrolment.issue({ name: 'source', role: 'admin' }, 'synth-gyeonggi', id!);
+      expect((await call('gyeonggi', who, 'POST', '/me/enrol', { code })).statusCode).toBe(201);
+    }
+    // One resident refuses research; then the project trains a new version and tabulates encounters here.
+    const refused = await servers.get('gyeonggi')!.app.inject({
+      method: 'PUT',
+      url: '/me/consent/research',
+      headers: { authorization: `Bearer ${tokens.get('gyeonggi:refusing')}` },
+      payload: { choice: 'deny' },
+    });
+    expect(refused.statusCode, refused.body).toBe(200);
+    const tabulationsBefore = (await uses('refusing')).filter((u) => u.kind === 'tabulation').length;
+    const trained = await call('gyeonggi', 'ana', 'POST', `/projects/${risk.id}/models/$train`, {
+      spec: htnTrainingSpec('htn-ws'),
+    });
+    expect(trained.statusCode, trained.body).toBe(201);
+    const version = `htn-ws/${trained.json().version}`;
+    const tabulated = await call('gyeonggi', 'ana', 'POST', `/projects/${projectId}/views/$tabulate`, {
+      view: 'encounter',
+      rows: 'class_code',
+    });
+    expect(tabulated.statusCode, tabulated.body).toBe(200);
+
+    const mine = await uses('in');
+    expect(mine).toContainEqual(expect.objectContaining({ project: risk.id, kind: 'model-training', what: version }));
+    expect(mine).toContainEqual(
+      expect.objectContaining({ project: projectId, kind: 'tabulation', what: 'encounter.class_code' }),
+    );
+    // Refused by consent: in no use after the refusal (the earlier version's training used their record, and says so).
+    const theirs = await uses('refusing');
+    expect(theirs.some((u) => u.what === version)).toBe(false);
+    expect(theirs.filter((u) => u.kind === 'tabulation')).toHaveLength(tabulationsBefore);
+    expect(theirs).toContainEqual(expect.objectContaining({ kind: 'model-training', what: 'htn-ws/1' }));
+    // Outside the training population: no model's training used their record.
+    expect((await uses('out')).filter((u) => u.kind === 'model-training')).toEqual([]);
   });
 });

@@ -108,6 +108,25 @@ describe('healthmesh start (the demo)', () => {
     const record = (await mine.json()) as { entry: { resource: { resourceType: string } }[] };
     expect(record.entry.filter((e) => e.resource.resourceType === 'Patient')).toHaveLength(1);
     expect(record.entry.length).toBeGreaterThan(1);
+    // The code of a second hub's source links the record held there, read on My record beside gwangju's own.
+    while (!/resident-1 at \w+: enrolment code/.test(out)) {
+      if (Date.now() > deadline) throw new Error(`start printed no peer code in time:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const peerCode = /resident-1 at (\w+): enrolment code (\S+) \(My record: enter it with hub "(\w+)"\)/.exec(out);
+    expect(peerCode?.[1]).toBe(peerCode?.[3]);
+    const linked = await fetch(`${bases.get('gwangju')}/me/enrol`, {
+      method: 'POST',
+      headers: citizen,
+      body: JSON.stringify({ code: peerCode![2], hub: peerCode![1] }),
+    });
+    expect(linked.status, await linked.clone().text()).toBe(201);
+    const both = (await (await fetch(`${bases.get('gwangju')}/me/timeline`, { headers: citizen })).json()) as {
+      entries: { hub?: string }[];
+      peers: { hub: string; reached: boolean }[];
+    };
+    expect(both.peers).toEqual([{ hub: peerCode![1], reached: true }]);
+    expect(both.entries.some((e) => e.hub === peerCode![1])).toBe(true);
     // The demo's people: the researcher signs in at the research hub and finds one project approved, one waiting.
     const person = /researcher +gyeonggi +(\S+) +kim\.researcher \/ (\S+)/.exec(out);
     expect(person, out).not.toBeNull();

@@ -12,7 +12,8 @@ const DEMO_SOURCE_OPERATOR: Principal = { name: 'demo-source', role: 'admin' };
 /**
  * For a few synthetic residents of the demo's data hub: a citizen sign-in (a fresh token each start: a token is
  * shown only once) and a one-time enrolment code from their source, as a hospital would hand them out. Printed
- * so a person trying the demo can enrol in the console and read "their" record. Returns the printed lines' data.
+ * so a person trying the demo can enrol in the console and read "their" record, and one code of a second hub's source
+ * to link a record held there. Returns the printed lines' data for the data hub's residents.
  */
 export async function issueDemoCitizens(hubs: readonly Hub[], io: Io): Promise<{ token: string; code: string }[]> {
   const hub = hubs.find((h) => h.config.role === 'data');
@@ -28,6 +29,16 @@ export async function issueDemoCitizens(hubs: readonly Hub[], io: Io): Promise<{
     const { code } = await hub.enrolment.issue(DEMO_SOURCE_OPERATOR, source, `p${i}`);
     io.out.write(`  ${name}  token ${token}  enrolment code ${code}\n`);
     out.push({ token, code });
+  }
+  // A record at a second hub, vouched for by that hub's own source: entered on My record with that hub's name, it
+  // links the resident of that hub to resident-1 (a demo's populations are separate people; a real code would be
+  // the same person's).
+  const peer = hubs.find((h) => h !== hub);
+  if (peer !== undefined) {
+    const { code } = await peer.enrolment.issue(DEMO_SOURCE_OPERATOR, `synth-${demoRegion(peer.config.name)}`, 'p0');
+    io.out.write(
+      `  resident-1 at ${peer.config.name}: enrolment code ${code} (My record: enter it with hub "${peer.config.name}")\n`,
+    );
   }
   return out;
 }

@@ -120,7 +120,8 @@ const FEATURE_CACHE_SPECS = 8;
 const FEATURE_REUSE_MS = 10 * 60_000;
 
 interface CachedFeatures {
-  matrix: Promise<FeatureMatrix>;
+  /** The rows and, one per row, the patient key it belongs to. */
+  matrix: Promise<{ matrix: FeatureMatrix; keys: readonly string[] }>;
   /** The store's state when the rows were computed (`storeStamp`). */
   stamp: string;
   at: number;
@@ -134,6 +135,8 @@ export const NEWTON_ROUNDS_PER_DAY = 40;
 /** How a hub checks a peer's project before answering a round (the server wires `ProjectRegistry.authorizePeer`). */
 export interface ModelProjects {
   authorizePeer(peer: string, project: string): Promise<{ purpose: string }>;
+  /** Record the people whose rows a peer's fit in `project` read (`ProjectUses.record`); `features` names the spec. */
+  recordUse?(project: string, features: string, people: readonly string[], requester: string): Promise<void>;
 }
 
 /** The model side of a hub's federation: `model.glm-moments` and `model.glm-newton`. */
@@ -165,7 +168,14 @@ export class ModelFederation {
   register(operations = new OperationRegistry()): OperationRegistry {
     operations.register('model.glm-moments', 'peer', async ({ body, peer }) => {
       const b = body as { spec: unknown; purpose?: unknown; project?: unknown };
-      return this.moments(b.spec, `peer:${peer}`, await this.purposeOf(peer, b));
+      const purpose = await this.purposeOf(peer, b);
+      const answer = await this.moments(b.spec, `peer:${peer}`, purpose);
+      if (this.projects?.recordUse !== undefined && typeof b.project === 'string') {
+        // Every round of a fit reads the same rows; the moments round opens a fit, so it records them once.
+        const { spec, people } = await this.people(b.spec, purpose);
+        await this.projects.recordUse(b.project, spec, people, `peer:${peer}`);
+      }
+      return answer;
     });
     operations.register('model.glm-newton', 'peer', async ({ body, peer }) => {
       const b = body as { spec: unknown; fill: unknown; beta: unknown; purpose?: unknown; project?: unknown };
@@ -199,7 +209,7 @@ export class ModelFederation {
     input: unknown,
     requester: string,
     purposeInput: unknown,
-  ): Promise<{ spec: FeatureSpec; raw: FeatureMatrix }> {
+  ): Promise<{ spec: FeatureSpec; raw: FeatureMatrix; keys: readonly string[] }> {
     const spec = validateFeatureSpec(input);
     if (spec.outcome === undefined) throw refuse('a federated fit needs an outcome');
     if (purposeInput !== undefined && typeof purposeInput !== 'string') throw refuse('purpose must be a string');
@@ -225,15 +235,16 @@ export class ModelFederation {
             r.patientKeys.map((k, i) => `${k}|${r.indexDates[i]}`),
             requester,
           );
-          return r.matrix;
+          return { matrix: r.matrix, keys: r.patientKeys };
         },
         (e: unknown) => {
           if (isHealthmeshError(e) && e.code === 'MODEL_EMPTY_DATA') {
-            return featureMatrix(
+            const matrix = featureMatrix(
               spec.features.map((f) => f.name),
               new Float64Array(0),
               new Uint8Array(0),
             );
+            return { matrix, keys: [] };
           }
           throw e;
         },
@@ -246,7 +257,7 @@ export class ModelFederation {
         if (this.cache.get(key) === entry) this.cache.delete(key);
       });
     }
-    const raw = await p;
+    const { matrix: raw, keys } = await p;
     // Disclosure: a round on fewer people than the threshold (or nearly all of one class) would come close to
     // releasing their rows; the hub refuses it rather than the coordinator deciding.
     const threshold = this.hub.config.privacy.disclosure.threshold;
@@ -263,7 +274,16 @@ export class ModelFederation {
         `${this.hub.config.name}: feature ${thin} splits its rows into a group of fewer than ${threshold} (missing or not, zero or not), which exact sums and cross-products would reveal: it takes no part (disclosure control)`,
       );
     }
-    return { spec, raw };
+    return { spec, raw, keys };
+  }
+
+  /**
+   * The people whose rows this hub's part of a fit over `input` for `purpose` reads (the rows its rounds reuse), and
+   * the spec's name: what a project's use of their data records.
+   */
+  async people(input: unknown, purpose: unknown): Promise<{ spec: string; people: readonly string[] }> {
+    const { spec, keys } = await this.raw(input, 'coordinator', purpose);
+    return { spec: spec.name, people: keys };
   }
 
   /**

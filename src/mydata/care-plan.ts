@@ -242,19 +242,26 @@ export function carePlan(resources: Iterable<Json>, today: string): CarePlan {
   };
 }
 
-/** The plan from the current versions of every record linked to the citizen. */
+/** The record types a care plan reads. */
+const PLAN_TYPES = ['Patient', 'Condition', 'Observation', 'Encounter', 'Procedure', 'Immunization'];
+
+/**
+ * The plan from the current versions of every record linked to the citizen here, and `peerRecords`: their records
+ * at peers as the peers sent them for this answer (`PeerRecords.fetch`), read as their own and kept nowhere.
+ */
 export async function myCarePlan(
   store: ResourceStore,
   patientKeys: readonly string[],
   today: string,
+  peerRecords: readonly { type: string; content: string }[] = [],
 ): Promise<CarePlan> {
   const resources: Json[] = [];
   if (patientKeys.length > 0) {
-    const types = ['Patient', 'Condition', 'Observation', 'Encounter', 'Procedure', 'Immunization'];
-    for await (const chunk of store.streamCurrent({ patients: patientKeys, types }, { order: 'id' })) {
+    for await (const chunk of store.streamCurrent({ patients: patientKeys, types: PLAN_TYPES }, { order: 'id' })) {
       for (const v of chunk) resources.push(JSON.parse(v.content) as Json);
     }
   }
+  for (const r of peerRecords) if (PLAN_TYPES.includes(r.type)) resources.push(JSON.parse(r.content) as Json);
   return carePlan(resources, today);
 }
 

@@ -30,7 +30,7 @@ export type {
   ProjectView,
 } from './project-rows.js';
 export { projectMigrations } from './project-schema.js';
-export type { ProjectUse } from './project-uses.js';
+export type { ProjectUse, UsedPeople } from './project-uses.js';
 export { ProjectUses } from './project-uses.js';
 export type { TabulationRequest } from './workspace-tabulation.js';
 export {

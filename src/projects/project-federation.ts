@@ -9,6 +9,7 @@ import type { ApplicantCatalog } from './project-catalog.js';
 import { applicantCatalog } from './project-catalog.js';
 import type { ProjectRegistry, ProjectScope } from './project-registry.js';
 import type { HubDecision, ProjectEvent, ProjectView } from './project-rows.js';
+import type { ProjectUses } from './project-uses.js';
 import type { TabulationRequest } from './workspace-tabulation.js';
 import { parseTabulationRequest, tabulateInWorkspace, tabulationVariables } from './workspace-tabulation.js';
 
@@ -34,6 +35,7 @@ export class ProjectFederation {
   constructor(
     private readonly hub: Pick<HubServices, 'db' | 'gate' | 'config' | 'consent' | 'derived'> & {
       projects: ProjectRegistry;
+      projectUses: ProjectUses;
       tables: AnalyticTables;
     },
   ) {}
@@ -64,12 +66,14 @@ export class ProjectFederation {
       tables: [request.view],
       columns: tabulationVariables(request),
     });
-    return this.hub.gate.table(await tabulateInWorkspace(this.hub, scope, request));
+    const use = { uses: this.hub.projectUses, requester: `peer:${peer}` };
+    return this.hub.gate.table(await tabulateInWorkspace(this.hub, scope, request, use));
   }
 
   /**
    * Tabulate an approved view of project `id` at each of `hubs` (this hub included when named), for a member the
-   * caller has authorized here for those hubs (`ProjectRegistry.authorize`); see `tabulateAcross`.
+   * caller has authorized here for those hubs (`ProjectRegistry.authorize`); see `tabulateAcross`. This hub's part
+   * is recorded as the project's use, for `requester`.
    */
   tabulate(
     federation: Federation,
@@ -77,6 +81,7 @@ export class ProjectFederation {
     hubs: readonly string[],
     request: TabulationRequest,
     scope: ProjectScope,
+    requester: string,
   ) {
     const { gate, config } = this.hub;
     return tabulateAcross(
@@ -84,7 +89,8 @@ export class ProjectFederation {
       id,
       hubs,
       request,
-      async () => gate.table(await tabulateInWorkspace(this.hub, scope, request)),
+      async () =>
+        gate.table(await tabulateInWorkspace(this.hub, scope, request, { uses: this.hub.projectUses, requester })),
     );
   }
 

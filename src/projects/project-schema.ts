@@ -72,4 +72,21 @@ export const projectMigrations: readonly Migration[] = [
     ],
     indexes: [['project_use', ['ref']]],
   },
+  {
+    module: 'projects',
+    version: 3,
+    name: "the people of a project's work that left no cohort run naming them (a model's training, a tabulation)",
+    statements: [
+      // `people`: the id of this use's population in `project_use_person`; null for a cohort use (its run names them).
+      'ALTER TABLE project_use ADD COLUMN people VARCHAR',
+      `CREATE TABLE project_use_person (
+        people VARCHAR NOT NULL,
+        patient_key VARCHAR NOT NULL
+      )`,
+    ],
+    indexes: [
+      ['project_use', ['people']],
+      ['project_use_person', ['patient_key']],
+    ],
+  },
 ];

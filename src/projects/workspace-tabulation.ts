@@ -4,6 +4,7 @@ import type { CountTable } from '../privacy/index.js';
 import type { BuiltInViewName } from '../views/index.js';
 import { analyticTable, builtInView, CompiledView } from '../views/index.js';
 import type { ProjectScope } from './project-registry.js';
+import type { ProjectUses } from './project-uses.js';
 
 /** A workspace's tabulation: people of one view's analytic table counted by one column, or by two. */
 export interface TabulationRequest {
@@ -50,12 +51,14 @@ const NONE = '(none)';
  * project's purpose (people whose consent refuses it are left out, in the SQL), as a count table for the release
  * gate. The view's rows never leave the hub: only these counts, which the caller passes through `gate.table`.
  * The caller has checked the view and columns against the project (`authorize`); here they are checked against
- * the view (so the names are safe to quote into SQL) and the categories against the limits.
+ * the view (so the names are safe to quote into SQL) and the categories against the limits. Given `use`, the people
+ * counted are recorded as the project's use (`ProjectUses`), so each of them sees it.
  */
 export async function tabulateInWorkspace(
   hub: Pick<HubServices, 'db' | 'consent' | 'derived'>,
   scope: ProjectScope,
   request: TabulationRequest,
+  use?: { uses: ProjectUses; requester: string },
 ): Promise<CountTable> {
   const view = builtInView(request.view);
   // The analytic table's columns are the view's (docs/views.md); `%region` only matters to the rows.
@@ -96,6 +99,10 @@ export async function tabulateInWorkspace(
     );
   }
   if (rows.length === 0) return { rows: [NONE], columns: ['all'], cells: [[0]] };
+  // The people counted are the project's use of their data, whatever the gate then publishes of the counts.
+  await use?.uses.record(scope.id, 'tabulation', tabulationVariables(request).join(','), use.requester, {
+    sql: `SELECT DISTINCT t.${person} AS patient_key FROM ${analyticTable(view.name as BuiltInViewName)} t WHERE ${consent.allows(`t.${person}`)}`,
+  });
   const cells = rows.map(() => columns.map(() => 0));
   for (const x of counted) cells[rows.indexOf(x.r)]![columns.indexOf(x.c)] = Number(x.n);
   return { rows, columns, cells };

@@ -45,6 +45,12 @@ export function federatedTrainingRoutes(ctx: {
           project,
           createdBy: `user:${req.principal?.name ?? 'unknown'}`,
         });
+        if (req.body.hubs.includes(ctx.hub.config.name)) {
+          // This hub's rows in the fit are the project's use of those people's data (each peer records its own).
+          const { people } = await ctx.models.people(spec.features, purpose);
+          const what = `${registered.id}/${registered.version}`;
+          await ctx.hub.projectUses.record(project, 'model-training', what, req.principal!.name, people);
+        }
         return {
           id: registered.id,
           version: registered.version,

@@ -206,31 +206,39 @@ export function mydataRoutes(
     app.get('/me/risks', { config: self }, async (req) => {
       req.auditAction = { action: 'me-risks', target: 'me/risks' };
       const keys = await linkedKeys(req.principal!.name);
-      const plan = await myCarePlan(hub.store, keys, hub.clock.now().toISOString().slice(0, 10));
+      // The care plan's targets, and so what reaching one would change, read the records at peers too; the features
+      // the models score come from this hub's event index, which holds only its own records (docs/mydata.md).
+      const today = hub.clock.now().toISOString().slice(0, 10);
+      const plan = await myCarePlan(hub.store, keys, today, peerResources(await peerParts(req)));
       const trained = await myModelRisks(hub, keys, plan);
       // Which model versions read the citizen's records, as a prediction's audit entry names its model.
       req.auditAction.detail = { trained: trained.map((r) => `${r.model}/${r.version}`).join(',') };
       return { risks: await myRisks(hub, keys), trained };
     });
 
-    // My care plan: targets and screenings due, from my own records and the guidelines (mydata/care-plan.ts).
+    // My care plan: targets and screenings due, from my own records here and at linked peers, and the guidelines
+    // (mydata/care-plan.ts); a peer not reached is named.
     app.get('/me/plan', { config: self }, async (req) => {
       req.auditAction = { action: 'me-plan', target: 'me/plan' };
       const today = hub.clock.now().toISOString().slice(0, 10);
-      return myCarePlan(hub.store, await linkedKeys(req.principal!.name), today);
+      const parts = await peerParts(req);
+      const plan = await myCarePlan(hub.store, await linkedKeys(req.principal!.name), today, peerResources(parts));
+      return parts.length === 0 ? plan : { ...plan, peers: partsSaid(parts) };
     });
 
-    // Who used my data: the projects whose cohorts at this hub included the citizen, what for and when.
+    // Who used my data: the projects whose work at this hub (cohorts, models' training, tabulations) included the
+    // citizen, what ran, what for and when.
     app.get('/me/uses', { config: self }, async (req) => {
       req.auditAction = { action: 'me-uses', target: 'me/uses' };
-      const runs = await cohortIdsIncluding(hub.db, await linkedKeys(req.principal!.name));
-      const uses = await hub.projectUses.of(runs);
+      const keys = await linkedKeys(req.principal!.name);
+      const uses = await hub.projectUses.including(keys, await cohortIdsIncluding(hub.db, keys));
       return {
         uses: uses.map((u) => ({
           project: u.projectId,
           title: u.title,
           purpose: u.purpose,
           kind: u.kind,
+          what: u.ref,
           at: u.usedAt.toISOString(),
         })),
       };
@@ -316,6 +324,11 @@ export function mydataRoutes(
       return (await hub.enrolment.records(citizen)).map((r) => r.patientKey);
     }
   };
+}
+
+/** The records every reached peer sent, for an answer computed from the citizen's whole record. */
+function peerResources(parts: readonly PeerPart[]) {
+  return parts.flatMap((p) => (p.reached ? p.resources : []));
 }
 
 function reachedParts(parts: readonly PeerPart[]) {

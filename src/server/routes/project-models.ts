@@ -60,8 +60,12 @@ export function projectModelRoutes(ctx: { hub: Hub; models: ModelFederation; fed
         };
         const createdBy = `user:${req.principal!.name}`;
         let registered: Awaited<ReturnType<typeof trainFromSpec>>['registered'];
+        // The people whose rows trained the model here are the project's use of their data (peers record their own).
+        let people: readonly string[] = [];
         if (hubs.length === 1 && hubs[0] === self) {
-          ({ registered } = await trainFromSpec(hub, spec, createdBy, scope.purpose, id));
+          let rows: Awaited<ReturnType<typeof trainFromSpec>>['rows'];
+          ({ registered, rows } = await trainFromSpec(hub, spec, createdBy, scope.purpose, id));
+          people = rows.patientKeys;
         } else {
           if (ctx.federation === undefined)
             throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
@@ -70,7 +74,10 @@ export function projectModelRoutes(ctx: { hub: Hub; models: ModelFederation; fed
             project: id,
             createdBy,
           }));
+          if (hubs.includes(self)) ({ people } = await ctx.models.people(spec.features, scope.purpose));
         }
+        const what = `${registered.id}/${registered.version}`;
+        if (people.length > 0) await hub.projectUses.record(id, 'model-training', what, req.principal!.name, people);
         req.auditAction.detail = { ...req.auditAction.detail, version: registered.version };
         const gate = hub.gate;
         return reply.code(201).send(

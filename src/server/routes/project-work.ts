@@ -98,12 +98,13 @@ export function projectWorkRoutes(ctx: { hub: Hub; cohorts: CohortFederation; fe
             hubs: (hubs ?? [self]).join(','),
           },
         };
+        const requester = req.principal!.name;
         if (hubs === undefined || (hubs.length === 1 && hubs[0] === self)) {
-          return hub.gate.table(await tabulateInWorkspace(hub, scope, request));
+          return hub.gate.table(await tabulateInWorkspace(hub, scope, request, { uses: hub.projectUses, requester }));
         }
         if (ctx.federation === undefined)
           throw badRequest('this hub has no federation identity: it cannot coordinate', 'hubs');
-        return projects.tabulate(ctx.federation, id, [...new Set(hubs)], request, scope);
+        return projects.tabulate(ctx.federation, id, [...new Set(hubs)], request, scope, requester);
       },
     );
     app.post<{ Params: { id: string }; Body: { definition: unknown; hubs?: string[] } }>(

@@ -104,6 +104,45 @@ function PurposeCard({ p, onSaved }: { p: PurposeChoice; onSaved: (all: PurposeC
   );
 }
 
+interface MyUse {
+  project: string;
+  title: string;
+  purpose: string;
+  kind: string;
+  what: string;
+  at: string;
+}
+
+/** Who used my data: the projects whose work at this hub included the citizen's records (`GET /me/uses`). */
+function MyUses() {
+  const { t, dateTime } = useI18n();
+  const loaded = useApi<{ uses: MyUse[] }>('/me/uses');
+  return (
+    <section class="card" aria-labelledby="my-uses" data-testid="my-uses">
+      <h2 id="my-uses">{t('usesTitle')}</h2>
+      <p>{t('usesHelp')}</p>
+      <Async loaded={loaded}>
+        {({ uses }) =>
+          uses.length === 0 ? (
+            <p>{t('usesNone')}</p>
+          ) : (
+            <ul>
+              {uses.map((u) => (
+                <li key={`${u.project}-${u.kind}-${u.what}-${u.at}`}>
+                  <strong>{u.title}</strong> (
+                  {(t(`purpose_${u.purpose}` as MessageKey) as string | undefined) ?? u.purpose}):{' '}
+                  {(t(`useKind_${u.kind}` as MessageKey) as string | undefined) ?? u.kind} <code>{u.what}</code>,{' '}
+                  {dateTime(u.at)}
+                </li>
+              ))}
+            </ul>
+          )
+        }
+      </Async>
+    </section>
+  );
+}
+
 /** A citizen's consent: every purpose of this hub with its default, their choice and whether their data is used. */
 export function MyConsentPage() {
   const { t } = useI18n();
@@ -121,6 +160,7 @@ export function MyConsentPage() {
           </div>
         )}
       </Async>
+      <MyUses />
     </>
   );
 }
