@@ -45,7 +45,7 @@ export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Da
   const files = batch.files;
   const records = await tx.staged(files.records, RECORD_STAGE, 0);
   // `changed`: a new version. `last`: the key of the resource's last new version in the batch (its new head). The
-  // heads are joined to the batch's distinct keys, which Citus sends to the workers as one intermediate result.
+  // heads are joined to the batch's distinct keys (a local table): Citus moves one side as an intermediate result.
   await tx.run(
     `CREATE TEMP TABLE ${DECISIONS} AS
      WITH r AS (
