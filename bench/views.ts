@@ -39,11 +39,13 @@ async function replicate(hub: Hub, copies: number): Promise<void> {
   await hub.db.run(
     `INSERT INTO resource_version SELECT v.type, v.id || '-' || c.k, v.version, v.last_updated, v.patient_key || '-' || c.k,
        v.hash, v.source,
-       regexp_replace(v.content, '"(id|reference)":"([A-Za-z]+/)?([0-9a-f]{32,64})"', '"\\1":"\\2\\3-' || c.k || '"', 'g')
+       regexp_replace(v.content, '"(id|reference)":"([A-Za-z]+/)?([0-9a-f]{32,64})"', '"\\1":"\\2\\3-' || c.k || '"', 'g'),
+       COALESCE(v.patient_key || '-' || c.k, '')
      FROM resource_version v, copy_number c`,
   );
   await hub.db.run(
-    `INSERT INTO resource_head SELECT h.type, h.id || '-' || c.k, h.version, h.hash, h.last_updated, h.patient_key || '-' || c.k
+    `INSERT INTO resource_head SELECT h.type, h.id || '-' || c.k, h.version, h.hash, h.last_updated, h.patient_key || '-' || c.k,
+       COALESCE(h.patient_key || '-' || c.k, '')
      FROM resource_head h, copy_number c`,
   );
   await hub.db.run('DROP TABLE copy_number');

@@ -113,7 +113,7 @@ describe('a hub on a Citus cluster: adding a worker, rebalancing, a worker down'
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('spreads the person-level tables by patient_key and keeps the rest on the coordinator', async () => {
+  it('spreads the person-level tables and the resource store by the patient and keeps the rest on the coordinator', async () => {
     expect(before.persons).toBeGreaterThan(0);
     const shown = await cli('cluster', 'show', '--json');
     expect(shown.code).toBe(0);
@@ -122,7 +122,8 @@ describe('a hub on a Citus cluster: adding a worker, rebalancing, a worker down'
     expect(kind('cohort_event')).toMatchObject({ kind: 'distributed', column: 'patient_key', shards: 8 });
     expect(kind('consent_decision')).toMatchObject({ kind: 'distributed', column: 'patient_key' });
     expect(kind('cohort_vocabulary')).toMatchObject({ kind: 'reference' });
-    expect(kind('resource_version')).toMatchObject({ kind: 'local' });
+    expect(kind('resource_version')).toMatchObject({ kind: 'distributed', column: 'shard_key', shards: 8 });
+    expect(kind('view_source')).toMatchObject({ kind: 'local' });
     expect(kind('audit_log')).toMatchObject({ kind: 'local' });
     expect(status.nodes.map((n) => n.role)).toEqual(['coordinator', 'worker']);
     expect(status.nodes[1]!.shards).toBeGreaterThan(0);

@@ -46,7 +46,7 @@ function changedCte(db: Database, q: ChangedQuery): { sql: string; params: SqlVa
       : q.seen.map((_, i) => `s${i}.version IS NULL OR s${i}.version <> h.version`).join(' OR ');
   const only = q.ids ? `AND ${db.inList('h.id', bind([...q.ids]))}` : '';
   return {
-    sql: `WITH changed AS (SELECT h.id, h.version, h.last_updated${seen} FROM resource_head h
+    sql: `WITH changed AS (SELECT h.id, h.version, h.last_updated, h.shard_key${seen} FROM resource_head h
         ${joins} WHERE h.type = $1 AND (${changed}) ${only})`,
     params,
   };
@@ -101,8 +101,11 @@ export async function exportChanged(db: Database, q: ChangedQuery, dir: string, 
 export async function vanishedIds(db: Database, type: string, seen: SeenVersions): Promise<string[]> {
   const { params, bind } = binder();
   const relation = seen(bind);
+  // An anti-join rather than NOT EXISTS: Citus runs no correlated subquery from a coordinator-local relation (the
+  // reader's) into a distributed table (the heads).
   const rows = await db.all<{ id: string }>(
-    `SELECT s.id FROM ${relation} s WHERE NOT EXISTS (SELECT 1 FROM resource_head h WHERE h.type = ${bind(type)} AND h.id = s.id)`,
+    `SELECT s.id FROM ${relation} s LEFT JOIN (SELECT id FROM resource_head WHERE type = ${bind(type)}) h ON h.id = s.id
+      WHERE h.id IS NULL`,
     params,
   );
   return rows.map((r) => String(r.id));

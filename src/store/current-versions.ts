@@ -1,12 +1,13 @@
 import type { Database, SqlValue } from './database.js';
 
 /**
- * The version row `v` of each row `a` that names one (type, id, version), a head or a relation of heads: the one
- * place the store joins a head to its body. `type` replaces `a.type` where the caller knows it as a parameter (the
- * engine can then filter the version table by it before the join).
+ * The version row `v` of each row `a` that names one (type, id, version, shard_key), a head or a relation of heads:
+ * the one place the store joins a head to its body. `type` replaces `a.type` where the caller knows it as a parameter
+ * (the engine can then filter the version table by it before the join). The shard key makes the join one Citus runs
+ * within each shard (both tables are distributed by it); elsewhere it is one more equal column.
  */
 export function versionJoin(a: string, type = `${a}.type`): string {
-  return `JOIN resource_version v ON v.type = ${type} AND v.id = ${a}.id AND v.version = ${a}.version`;
+  return `JOIN resource_version v ON v.type = ${type} AND v.id = ${a}.id AND v.version = ${a}.version AND v.shard_key = ${a}.shard_key`;
 }
 
 /** Current versions: each head `h` with its version row `v`. */

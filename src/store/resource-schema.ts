@@ -1,6 +1,21 @@
 import type { Migration } from './migrations.js';
 
 /**
+ * The store's shard key of a patient key: the key itself, or `''` for a resource outside every patient's compartment
+ * (Organization, Practitioner, Medication, ...). Citus refuses NULL in a distribution column, and patient keys are
+ * never empty (they are keyed hashes), so `''` names no person.
+ */
+export function shardKey(patientKey: string | null): string {
+  return patientKey ?? '';
+}
+
+/** `shardKey` in SQL over a patient-key column. */
+export const shardKeySql = (patientKey: string): string => `COALESCE(${patientKey}, '')`;
+
+/** The store's tables a cluster spreads by `shard_key` (migration 6). */
+const SHARDED = ['resource_version', 'resource_head', 'search_token', 'search_date', 'search_reference'] as const;
+
+/**
  * The resource store's tables. `resource_version` keeps every version (content without meta.versionId and
  * meta.lastUpdated, which come from the columns); `resource_head` holds the current version of each resource.
  * The search_* tables index current versions only; search dates are epoch milliseconds (BIGINT): portable, and
@@ -117,5 +132,24 @@ export const resourceStoreMigrations: readonly Migration[] = [
       'CREATE TABLE store_stamp (n BIGINT NOT NULL)',
       'INSERT INTO store_stamp SELECT COUNT(*) FROM resource_version',
     ],
+  },
+  {
+    module: 'store',
+    version: 6,
+    name: 'a shard key on every resource row',
+    // Every row of a resource carries its shard key (`shardKey`), so a Citus coordinator spreads the store by it,
+    // co-located with the person-level tables distributed by `patient_key` (same values, same type): a resource's
+    // versions, head and index rows sit in its patient's shard. The index tables had no patient column at all. One
+    // engine-neutral schema: DuckDB and PostgreSQL without Citus keep the column and ignore the distribution.
+    statements: [
+      ...SHARDED.map((t) => `ALTER TABLE ${t} ADD COLUMN shard_key VARCHAR`),
+      `UPDATE resource_version SET shard_key = ${shardKeySql('patient_key')}`,
+      `UPDATE resource_head SET shard_key = ${shardKeySql('patient_key')}`,
+      ...SHARDED.slice(2).map(
+        (t) =>
+          `UPDATE ${t} SET shard_key = COALESCE((SELECT h.shard_key FROM resource_head h WHERE h.type = ${t}.type AND h.id = ${t}.id), '')`,
+      ),
+    ],
+    distribution: SHARDED.map((t) => [t, 'shard_key'] as const),
   },
 ];

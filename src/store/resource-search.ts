@@ -25,7 +25,10 @@ export interface SearchPage {
   resources: StoredVersion[];
 }
 
-/** Compiles search criteria into SQL over the index tables, in the subset both engines speak. */
+/**
+ * Compiles search criteria into SQL over the index tables, in the subset both engines speak. An index row is matched
+ * to its head by the shard key too, so Citus runs each criterion within a shard.
+ */
 export async function searchResources(db: Database, q: SearchQuery): Promise<SearchPage> {
   const params: SqlValue[] = [];
   const p = (v: SqlValue) => {
@@ -108,10 +111,10 @@ function criterionSql(c: Criterion, p: (v: SqlValue) => string): string {
         if (v.code !== undefined) parts.push(`t.code = ${p(v.code)}`);
         return parts.length > 0 ? `(${parts.join(' AND ')})` : 'TRUE';
       });
-      return `EXISTS (SELECT 1 FROM search_token t WHERE t.type = h.type AND t.id = h.id AND t.param = ${p(c.param)} AND (${ors.join(' OR ')}))`;
+      return `EXISTS (SELECT 1 FROM search_token t WHERE t.type = h.type AND t.id = h.id AND t.shard_key = h.shard_key AND t.param = ${p(c.param)} AND (${ors.join(' OR ')}))`;
     }
     case 'date':
-      return `EXISTS (SELECT 1 FROM search_date d WHERE d.type = h.type AND d.id = h.id AND d.param = ${p(c.param)} AND ${rangeSql(
+      return `EXISTS (SELECT 1 FROM search_date d WHERE d.type = h.type AND d.id = h.id AND d.shard_key = h.shard_key AND d.param = ${p(c.param)} AND ${rangeSql(
         c.prefix,
         'd.low',
         'd.high',
@@ -119,6 +122,6 @@ function criterionSql(c: Criterion, p: (v: SqlValue) => string): string {
         () => p(c.high.getTime()),
       )})`;
     case 'reference':
-      return `EXISTS (SELECT 1 FROM search_reference r WHERE r.type = h.type AND r.id = h.id AND r.param = ${p(c.param)} AND r.target IN (${c.targets.map(p).join(', ')}))`;
+      return `EXISTS (SELECT 1 FROM search_reference r WHERE r.type = h.type AND r.id = h.id AND r.shard_key = h.shard_key AND r.param = ${p(c.param)} AND r.target IN (${c.targets.map(p).join(', ')}))`;
   }
 }

@@ -101,6 +101,7 @@ for (const engine of ENGINES) {
         { module: 'store', version: 3 },
         { module: 'store', version: 4 },
         { module: 'store', version: 5 },
+        { module: 'store', version: 6 },
       ]);
       await db.close();
     });
@@ -140,9 +141,12 @@ for (const engine of ENGINES) {
         ]);
       }
       const store = new ResourceStore(db);
-      const before = await db.all('SELECT * FROM resource_head ORDER BY id');
-      expect((await migrate(db, resourceStoreMigrations, NOW)).map((m) => m.version)).toEqual([2, 3, 4, 5]);
-      expect(await db.all('SELECT * FROM resource_head ORDER BY id')).toEqual(before);
+      const columns = 'type, id, version, hash, last_updated, patient_key';
+      const before = await db.all(`SELECT ${columns} FROM resource_head ORDER BY id`);
+      expect((await migrate(db, resourceStoreMigrations, NOW)).map((m) => m.version)).toEqual([2, 3, 4, 5, 6]);
+      expect(await db.all(`SELECT ${columns} FROM resource_head ORDER BY id`)).toEqual(before);
+      // Migration 6 gives the rows kept before it their shard key: the patient key.
+      expect(await db.all('SELECT DISTINCT shard_key FROM resource_version')).toEqual([{ shard_key: 'p1' }]);
       expect(await store.writeStamp()).toBe(3); // migration 5 starts the counter at the versions already kept
       await store.write([write('b', { status: 'final' })], NOW);
       expect(await store.writeStamp()).toBe(4);

@@ -5,6 +5,7 @@ import { countChanged, exportChanged, streamChanged, vanishedIds } from './chang
 import type { CurrentScope } from './current-versions.js';
 import { binder, CURRENT_VERSIONS, scopeConditions, VERSION_COLUMNS } from './current-versions.js';
 import type { Database, SqlValue } from './database.js';
+import { shardKey } from './resource-schema.js';
 import type { StagedBatch, StagedWriteCounts } from './staged-write.js';
 import { writeStagedBatch } from './staged-write.js';
 import type { Head, WriteKey, WriteResult } from './write-plan.js';
@@ -95,11 +96,12 @@ export class ResourceStore {
     const refRows: SqlValue[][] = [];
     for (const s of plan.stored) {
       const r = records[s.index]!;
-      versionRows.push([r.type, r.id, s.version, now, r.patientKey, r.hash, r.source, r.content]);
+      const shard = shardKey(r.patientKey);
+      versionRows.push([r.type, r.id, s.version, now, r.patientKey, r.hash, r.source, r.content, shard]);
       if (!s.indexed) continue;
-      for (const [param, system, code] of r.search.tokens) tokenRows.push([r.type, r.id, param, system, code]);
-      for (const [param, low, high] of r.search.dates) dateRows.push([r.type, r.id, param, low, high]);
-      for (const [param, target] of r.search.references) refRows.push([r.type, r.id, param, target]);
+      for (const [param, system, code] of r.search.tokens) tokenRows.push([r.type, r.id, param, system, code, shard]);
+      for (const [param, low, high] of r.search.dates) dateRows.push([r.type, r.id, param, low, high, shard]);
+      for (const [param, target] of r.search.references) refRows.push([r.type, r.id, param, target, shard]);
     }
     await tx.append('resource_version', versionRows);
     await addToWriteStamp(tx, versionRows.length);

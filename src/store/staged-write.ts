@@ -1,5 +1,6 @@
 import { HealthmeshError } from '../core/index.js';
 import type { Database } from './database.js';
+import { shardKeySql } from './resource-schema.js';
 import type { StageColumns } from './staged-rows.js';
 import {
   DATE_STAGE,
@@ -43,14 +44,15 @@ const DECISIONS = 'staged_decision';
 export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Date): Promise<StagedWriteCounts> {
   const files = batch.files;
   const records = await tx.staged(files.records, RECORD_STAGE, 0);
-  // `changed`: a new version. `last`: the key of the resource's last new version in the batch (its new head).
+  // `changed`: a new version. `last`: the key of the resource's last new version in the batch (its new head). The
+  // heads are joined to the batch's distinct keys (a local table): Citus moves one side as an intermediate result.
   await tx.run(
     `CREATE TEMP TABLE ${DECISIONS} AS
      WITH r AS (
        SELECT key, type, id, hash, patient_key FROM ${records} WHERE key BETWEEN ${batch.fromKey} AND ${batch.toKey}
      ), h AS (
        SELECT h.type, h.id, h.version, h.hash FROM resource_head h
-        WHERE EXISTS (SELECT 1 FROM r WHERE r.type = h.type AND r.id = h.id)
+         JOIN (SELECT DISTINCT type, id FROM r) k ON k.type = h.type AND k.id = h.id
      ), ordered AS (
        SELECT r.*, h.version AS head_version,
               COALESCE(LAG(r.hash) OVER (PARTITION BY r.type, r.id ORDER BY r.key), h.hash) AS current_hash
@@ -58,7 +60,7 @@ export async function writeStagedBatch(tx: Database, batch: StagedBatch, now: Da
      ), decided AS (
        SELECT *, CASE WHEN current_hash IS NULL OR current_hash <> hash THEN 1 ELSE 0 END AS changed FROM ordered
      )
-     SELECT key, type, id, hash, patient_key, changed,
+     SELECT key, type, id, hash, patient_key, ${shardKeySql('patient_key')} AS shard_key, changed,
             CASE WHEN head_version IS NULL THEN 0 ELSE 1 END AS existed,
             COALESCE(head_version, 0) + SUM(changed) OVER (PARTITION BY type, id ORDER BY key ROWS UNBOUNDED PRECEDING) AS version,
             MAX(CASE WHEN changed = 1 THEN key END) OVER (PARTITION BY type, id) AS last
@@ -91,8 +93,8 @@ async function writeDecided(tx: Database, batch: StagedBatch, now: Date): Promis
   const longest = 3 * files.longestLine; // UTF-16 code units to a bound on UTF-8 bytes
   const versions = await tx.staged(files.versions, VERSION_STAGE, longest);
   const inserted = await tx.execute(
-    `INSERT INTO resource_version (type, id, version, last_updated, patient_key, hash, source, content)
-     SELECT d.type, d.id, d.version, $1, d.patient_key, d.hash, $2, v.content
+    `INSERT INTO resource_version (type, id, version, last_updated, patient_key, hash, source, content, shard_key)
+     SELECT d.type, d.id, d.version, $1, d.patient_key, d.hash, $2, v.content, d.shard_key
        FROM ${DECISIONS} d JOIN ${versions} v ON v.key = d.key
       WHERE d.changed = 1`,
     [now, batch.source],
@@ -106,25 +108,25 @@ async function writeDecided(tx: Database, batch: StagedBatch, now: Date): Promis
     await dropMovedHeads(tx, { relation: `(SELECT type, id FROM ${DECISIONS} WHERE key = last AND existed = 1)` });
   }
   await tx.run(
-    `INSERT INTO resource_head (type, id, version, hash, last_updated, patient_key)
-     SELECT type, id, version, hash, $1, patient_key FROM ${DECISIONS} WHERE key = last`,
+    `INSERT INTO resource_head (type, id, version, hash, last_updated, patient_key, shard_key)
+     SELECT type, id, version, hash, $1, patient_key, shard_key FROM ${DECISIONS} WHERE key = last`,
     [now],
   );
   const indexed = async (table: StagedTable, stage: StageColumns) =>
     `FROM ${DECISIONS} d JOIN ${await tx.staged(files[table], stage, 0)} s ON s.key = d.key WHERE d.key = d.last`;
   if (files.tokens.length > 0) {
     await tx.run(
-      `INSERT INTO search_token SELECT d.type, d.id, s.param, s.system, s.code ${await indexed('tokens', TOKEN_STAGE)}`,
+      `INSERT INTO search_token SELECT d.type, d.id, s.param, s.system, s.code, d.shard_key ${await indexed('tokens', TOKEN_STAGE)}`,
     );
   }
   if (files.dates.length > 0) {
     await tx.run(
-      `INSERT INTO search_date SELECT d.type, d.id, s.param, s.low, s.high ${await indexed('dates', DATE_STAGE)}`,
+      `INSERT INTO search_date SELECT d.type, d.id, s.param, s.low, s.high, d.shard_key ${await indexed('dates', DATE_STAGE)}`,
     );
   }
   if (files.references.length > 0) {
     await tx.run(
-      `INSERT INTO search_reference SELECT d.type, d.id, s.param, s.target ${await indexed('references', REFERENCE_STAGE)}`,
+      `INSERT INTO search_reference SELECT d.type, d.id, s.param, s.target, d.shard_key ${await indexed('references', REFERENCE_STAGE)}`,
     );
   }
   return result;

@@ -1,4 +1,5 @@
 import type { Database, SqlValue } from './database.js';
+import { shardKey } from './resource-schema.js';
 
 export type WriteStatus = 'created' | 'updated' | 'unchanged';
 
@@ -31,7 +32,7 @@ export interface WritePlan {
    * the resource's new head. `moved` marks an indexed record whose resource had a head before the batch.
    */
   stored: { index: number; version: number; indexed: boolean; moved: boolean }[];
-  /** `[type, id, version, hash, last_updated, patient_key]`: the new head of every resource the batch writes. */
+  /** `[type, id, version, hash, last_updated, patient_key, shard_key]`: the new head of every resource the batch writes. */
   heads: SqlValue[][];
   /** `Type/id` of resources whose head and index rows from before the batch are replaced (one entry each). */
   moved: string[];
@@ -78,7 +79,7 @@ export function planWrites(records: readonly WriteKey[], heads: ReadonlyMap<stri
     results[i] = { status: p.version > 0 ? 'updated' : 'created', version: p.version + 1 };
     p.version++;
     p.hash = r.hash;
-    p.row = [r.type, r.id, p.version, r.hash, now, r.patientKey];
+    p.row = [r.type, r.id, p.version, r.hash, now, r.patientKey, shardKey(r.patientKey)];
     if (p.last >= 0) stored[p.last]!.indexed = false;
     p.last = stored.length;
     stored.push({ index: i, version: p.version, indexed: true, moved: false });

@@ -231,8 +231,33 @@ class PgSession implements Database {
 
   async distribute(table: string, column: string | null): Promise<void> {
     if (!this.owner.distributed) return;
-    if (column === null) await this.run('SELECT create_reference_table($1)', [table]);
-    else await this.run('SELECT create_distributed_table($1, $2)', [table, column]);
+    if (column === null) {
+      await this.run('SELECT create_reference_table($1)', [table]);
+      return;
+    }
+    // A table distributed by a later step than its keys (the resource store's, migration 6) has unique indexes
+    // without the column, which Citus refuses: each is made again with the column added, under its own name (`key`).
+    const lacking = (await this.uniqueIndexes(table)).filter((u) => !u.columns.includes(column));
+    for (const u of lacking) await this.run(`DROP INDEX "${u.name}"`);
+    await this.run('SELECT create_distributed_table($1, $2)', [table, column]);
+    // Rows the table held were copied to the shards; the coordinator's local copy is only dead weight on its disk.
+    await this.run('SELECT truncate_local_data_after_distributing_table($1)', [table]);
+    for (const u of lacking) {
+      await this.run(`CREATE UNIQUE INDEX "${u.name}" ON "${table}" (${quoted([...u.columns, column])})`);
+    }
+  }
+
+  /** The unique indexes of `table` other than its primary key, with their columns in order. */
+  private uniqueIndexes(table: string): Promise<{ name: string; columns: string[] }[]> {
+    return this.all<{ name: string; columns: string[] }>(
+      `SELECT i.relname AS name, array_agg(a.attname::TEXT ORDER BY k.ord) AS columns
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        CROSS JOIN LATERAL unnest(x.indkey::INT2[]) WITH ORDINALITY AS k(attnum, ord)
+         JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+        WHERE x.indrelid = $1::regclass AND x.indisunique AND NOT x.indisprimary
+        GROUP BY i.relname`,
+      [table],
+    );
   }
 
   /** The column a Citus table is hash-distributed by; undefined for reference and coordinator-local tables. */

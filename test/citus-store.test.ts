@@ -1,0 +1,131 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Hub } from '../src/hub/index.js';
+import type { IngestSummary } from '../src/ingest/index.js';
+import { searchResources } from '../src/store/index.js';
+import { generateRegion } from '../src/synth/index.js';
+import { ingestOptions, tempHub } from './support/temp-hub.js';
+
+/**
+ * The resource store on a Citus cluster (issue 21, docs/citus.md): its tables are distributed by the shard key,
+ * co-located with the person-level tables, both workers' shards hold rows after an ingest, and reads by (type, id),
+ * searches and updates (heads moving, index rows replaced) answer as on one node, for resources in a patient's
+ * compartment and outside every one (Organization, Device: the shard key '').
+ */
+const STORE_TABLES = ['resource_version', 'resource_head', 'search_token', 'search_date', 'search_reference'];
+
+describe('the resource store distributed by patient on a Citus cluster', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hm-citus-store-'));
+  let hub: Hub;
+  let cleanup: () => Promise<void>;
+  let updated: IngestSummary;
+  let organization: string;
+  let patient: string;
+
+  beforeAll(async () => {
+    ({ hub, cleanup } = await tempHub('citus-store'));
+    const input = join(root, 'input');
+    generateRegion({ region: 'gwangju', people: 20, seed: 'citus-store', out: input });
+    const files = readdirSync(input)
+      .filter((f) => f.endsWith('.ndjson'))
+      .map((f) => join(input, f));
+    await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: 'synth-gwangju' }));
+    // One Organization and one Patient changed at their source: the staged write moves their heads across shards'
+    // tables (delete and insert) within one transaction.
+    const changed = join(root, 'changed');
+    mkdirSync(changed);
+    for (const type of ['Organization', 'Patient']) {
+      const first = readFileSync(join(input, `${type}.ndjson`), 'utf8').split('\n')[0]!;
+      const resource = { ...(JSON.parse(first) as Record<string, unknown>), active: false };
+      writeFileSync(join(changed, `${type}.ndjson`), `${JSON.stringify(resource)}\n`);
+    }
+    updated = await hub.ingest.ingestPaths([changed], ingestOptions(hub, { source: 'synth-gwangju' }));
+    const moved = async (type: string) => {
+      const heads = await hub.db.all<{ id: string }>('SELECT id FROM resource_head WHERE type = $1 AND version = 2', [
+        type,
+      ]);
+      expect(heads).toHaveLength(1);
+      return heads[0]!.id;
+    };
+    organization = await moved('Organization');
+    patient = await moved('Patient');
+  }, 240_000);
+
+  afterAll(async () => {
+    await cleanup?.();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('distributes every store table by shard_key, co-located with the event index', async () => {
+    const rows = await hub.db.all<{ t: string; kind: string; col: string; colocation: number }>(
+      `SELECT table_name::TEXT AS t, citus_table_type AS kind, distribution_column AS col, colocation_id AS colocation
+         FROM citus_tables`,
+    );
+    const byName = new Map(rows.map((r) => [r.t, r]));
+    const events = byName.get('cohort_event')!;
+    for (const t of STORE_TABLES) {
+      expect(byName.get(t), t).toMatchObject({ kind: 'distributed', col: 'shard_key', colocation: events.colocation });
+    }
+    const [off] = await hub.db.all<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM resource_head WHERE shard_key <> COALESCE(patient_key, '')`,
+    );
+    expect(off?.n).toBe(0);
+  });
+
+  it('holds rows in shards on both workers after an ingest', async () => {
+    const workers = (inject('citusWorkers') ?? []).map((u) => Number(new URL(u).port));
+    expect(workers).toHaveLength(2);
+    for (const t of STORE_TABLES) {
+      const placed = await hub.db.all<{ port: number; n: number }>(
+        `SELECT nodeport AS port, SUM(result::BIGINT) AS n
+           FROM run_command_on_placements($1::regclass, 'SELECT COUNT(*) FROM %s') GROUP BY nodeport`,
+        [t],
+      );
+      const [total] = await hub.db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`);
+      expect(Number(total?.n), t).toBeGreaterThan(0);
+      for (const port of workers) expect(Number(placed.find((p) => p.port === port)?.n ?? 0), t).toBeGreaterThan(0);
+      expect(
+        placed.reduce((n, p) => n + Number(p.n), 0),
+        t,
+      ).toBe(Number(total?.n));
+    }
+  });
+
+  it('reads a resource by type and id without its patient key, in a compartment or outside every one', async () => {
+    expect(updated.totals.updated).toBe(2);
+    for (const [type, id] of [
+      ['Organization', organization],
+      ['Patient', patient],
+    ] as const) {
+      const current = await hub.store.read(type, id);
+      expect(current?.version, type).toBe(2);
+      expect(JSON.parse(current!.content).active, type).toBe(false);
+      expect((await hub.store.history(type, id)).map((v) => v.version)).toEqual([2, 1]);
+      expect((await hub.store.vread(type, id, 1))?.version).toBe(1);
+      const [heads] = await hub.db.all<{ n: number }>(
+        'SELECT COUNT(*) AS n FROM resource_head WHERE type = $1 AND id = $2',
+        [type, id],
+      );
+      expect(heads?.n).toBe(1);
+    }
+    expect((await hub.store.read('Organization', organization))?.patientKey).toBeNull();
+  });
+
+  it('searches the index tables joined to the heads within each shard', async () => {
+    const [target] = await hub.db.all<{ target: string; n: number }>(
+      `SELECT target, COUNT(DISTINCT id) AS n FROM search_reference WHERE type = 'Observation' AND param = 'subject'
+        GROUP BY target ORDER BY target LIMIT 1`,
+    );
+    expect(Number(target?.n)).toBeGreaterThan(0);
+    const page = await searchResources(hub.db, {
+      types: ['Observation'],
+      criteria: [{ kind: 'reference', param: 'subject', targets: [target!.target] }],
+      count: 5,
+      offset: 0,
+    });
+    expect(page.total).toBe(Number(target!.n));
+    expect(page.resources).toHaveLength(Math.min(5, Number(target!.n)));
+  });
+});
