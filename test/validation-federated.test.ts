@@ -332,6 +332,36 @@ describe('validating a third party model across three hubs', () => {
     }
   }, 60_000);
 
+  it('keeps no scores for calibration rounds of a population a few people from one it released', async () => {
+    const gyeonggi = hubs.get('gyeonggi')!;
+    const wide = manifest(project);
+    const rows = await buildHubFeatures(gyeonggi, wide.featureSpec, { purpose: VALIDATION_PURPOSE });
+    // An age bound that leaves out the youngest or the oldest few: the narrow population is the wide one less them.
+    const ages = Array.from(rows.age);
+    const bounds = [...new Set(ages.map(Math.floor))].flatMap((a) => [
+      { min: a + 1, gone: ages.filter((x) => x < a + 1).length },
+      { min: 20, max: a - 1, gone: ages.filter((x) => x >= a).length },
+    ]);
+    const bound = bounds.find((b) => b.gone > 0 && b.gone < THRESHOLD);
+    expect(bound).toBeDefined();
+    const { gone: _gone, ...age } = bound!;
+    const narrow = manifest(project);
+    (narrow.featureSpec.population as { age: { min: number; max?: number } }).age = age;
+    const fewer = await buildHubFeatures(gyeonggi, narrow.featureSpec, { purpose: VALIDATION_PURPOSE });
+    const gone = rows.matrix.rows - fewer.matrix.rows;
+    expect(gone).toBeGreaterThan(0);
+    expect(gone).toBeLessThan(THRESHOLD);
+    const validation = new ValidationFederation(gyeonggi);
+    const model = thirdPartyLogistic(WEIGHTS, INTERCEPT);
+    const first = await validation.gather(undefined, ['gyeonggi'], wide, model, project, 'val');
+    expect(first.parts[0]!.session).toMatch(/^[0-9a-f]{32}$/);
+    const second = await validation.gather(undefined, ['gyeonggi'], narrow, model, project, 'val');
+    expect(second.parts[0]!.session).toBeUndefined();
+    const outcome = await validation.calibrate(undefined, second.parts, project, 'val');
+    expect(outcome).toMatchObject({ failed: { hub: 'gyeonggi', kind: 'refused' } });
+    expect('fit' in (await validation.calibrate(undefined, first.parts, project, 'val'))).toBe(true);
+  });
+
   it('names each hub that refuses, number-free, and pools the others', async () => {
     const busan = hubs.get('busan')!;
     // A project gwangju's steward denied: gwangju refuses its part; the others pool.

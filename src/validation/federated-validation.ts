@@ -15,6 +15,7 @@ import type { FanOutResult, Federation } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerFigures, peerFigureProblem, screenPeerAnswers } from '../federation/index.js';
 import { applyFeaturePlan, buildHubFeatures } from '../models/index.js';
 import type { Released, ReleasedCount, ReleaseGate } from '../privacy/index.js';
+import { releaseCount, releaseTerms } from '../privacy/index.js';
 import type { ValidationManifest } from './manifest.js';
 import { DEFAULT_THRESHOLDS, manifestPlan, validateManifest } from './manifest.js';
 import type { SandboxLimits } from './model-sandbox.js';
@@ -146,7 +147,7 @@ async function scoreHubValidation(
   model: Uint8Array,
   requester: string,
   limits: SandboxLimits,
-): Promise<{ part: Released<HubValidation>; risks: Float64Array; y: Uint8Array }> {
+): Promise<{ part: Released<HubValidation>; risks: Float64Array; y: Uint8Array; population: string[] }> {
   if (model.byteLength > limits.maxModelBytes) {
     throw new HealthmeshError('VALIDATION_MODEL_TOO_LARGE', `the model is over the limit of ${limits.maxModelBytes}`, {
       path: 'model',
@@ -213,7 +214,12 @@ async function scoreHubValidation(
       curve: releaseRiskGrid(risks, y, gate),
     },
   });
-  return { part: part as Released<HubValidation>, risks, y: Uint8Array.from(y) };
+  return {
+    part: part as Released<HubValidation>,
+    risks,
+    y: Uint8Array.from(y),
+    population: rows.patientKeys.map((k, i) => `${k}|${rows.indexDates[i]}`),
+  };
 }
 
 /** A hub that took part, or one that did not and why (a refusal's code; its message has no number). */
@@ -258,16 +264,40 @@ export class ValidationFederation {
     return project;
   }
 
-  /** Score for `owner` and keep the scores for its calibration rounds: the part names the session. */
+  /**
+   * Score for `owner` and keep the scores for its calibration rounds: the part names the session. Rounds are exact
+   * sums, so two populations a few people apart would give those people's scores and outcomes by subtraction: the
+   * population goes through the release log first (as a federated GLM's does), and one it refuses as differencing
+   * gets no session (the pooled calibration is then withheld, naming this hub).
+   */
   private async scoreAndKeep(
     owner: string,
     project: string,
-    manifest: unknown,
+    manifestInput: unknown,
     model: Uint8Array,
     requester: string,
   ): Promise<HubValidation> {
-    const { part, risks, y } = await scoreHubValidation(this.hub, manifest, model, requester, this.limits);
-    return { ...part.value, session: this.sessions.keep(owner, project, risks, y) };
+    const scored = await scoreHubValidation(this.hub, manifestInput, model, requester, this.limits);
+    const { featureSpec } = validateManifest(manifestInput);
+    const policy = this.hub.config.privacy.disclosure;
+    let events = 0;
+    for (let i = 0; i < scored.y.length; i++) events += scored.y[i]!;
+    try {
+      await this.hub.releases.admit({
+        requester,
+        family: 'validation.calibration/population',
+        terms: releaseTerms([featureSpec.population ?? null, featureSpec.outcome ?? null]),
+        cells: {
+          rows: { count: scored.y.length, released: releaseCount(scored.y.length, policy) },
+          events: { count: events, released: releaseCount(events, policy) },
+        },
+        population: scored.population,
+      });
+    } catch (e) {
+      if (isHealthmeshError(e) && e.code === 'DISCLOSURE_DIFFERENCING') return scored.part.value;
+      throw e;
+    }
+    return { ...scored.part.value, session: this.sessions.keep(owner, project, scored.risks, scored.y) };
   }
 
   /** Let peers validate in projects this hub approved for `ai-validation` (without it, every request is refused). */
@@ -326,7 +356,13 @@ export class ValidationFederation {
     const figures = new PeerFigures(this.hub.config.privacy.disclosure);
     const missing = parts.find((p) => p.session === undefined || (p.hub !== self && federation === undefined));
     if (missing !== undefined) {
-      return { failed: { hub: missing.hub, kind: 'refused', message: 'it kept no scores for calibration rounds' } };
+      return {
+        failed: {
+          hub: missing.hub,
+          kind: 'refused',
+          message: 'it kept no scores for calibration rounds (its release log refused the population as differencing)',
+        },
+      };
     }
     type Failed = Extract<CalibrationOutcome, { failed: unknown }>['failed'];
     class RoundFailed extends Error {

@@ -1,8 +1,10 @@
 /**
  * The report of a validation across hubs, pooled by the demonstration hub from what each hub released
  * (federated-validation.ts): the same sections as one hub's report, with the hubs as the `region` subgroup, each
- * hub's own sex and age-band tables, missing data summed and dataset shift per hub. Every pooled figure is derived
- * from released values only. Docs: docs/validation.md, "Across hubs".
+ * hub's own sex and age-band tables, missing data summed, dataset shift per hub, net benefit and the calibration
+ * curve from the hubs' summed counts (pooled-counts.ts), and the calibration fitted across the hubs by Newton rounds
+ * (pooled-calibration.ts). Every pooled figure is derived from released values only. Docs: docs/validation.md,
+ * "Across hubs".
  */
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
