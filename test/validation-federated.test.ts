@@ -11,6 +11,7 @@ import type { Hub } from '../src/hub/index.js';
 import { applyFeaturePlan, buildHubFeatures, calibrationFit, rocAnalysis } from '../src/models/index.js';
 import type { ValidationManifest } from '../src/validation/index.js';
 import {
+  CALIBRATION_ROUNDS_PER_DAY,
   integratedCalibrationIndex,
   manifestPlan,
   releaseHubValidation,
@@ -330,7 +331,26 @@ describe('validating a third party model across three hubs', () => {
       expect(counts.length).toBeGreaterThan(20);
       for (const c of counts) expect(c === 0 || c >= THRESHOLD, `${hub} released a count of ${c}`).toBe(true);
     }
-  }, 60_000);
+
+    // Each peer counts busan's rounds in its store; past the day's budget it refuses, and the pooled calibration
+    // is withheld naming it.
+    const gwangju = hubs.get('gwangju')!;
+    const counted = await gwangju.db.all<{ rounds: number }>(
+      "SELECT rounds FROM validation_calibration_round WHERE requester = 'busan'",
+    );
+    expect(counted.map((r) => Number(r.rounds))).toEqual([report.federation.calibrationRounds]);
+    await gwangju.db.run('UPDATE validation_calibration_round SET rounds = $1', [CALIBRATION_ROUNDS_PER_DAY]);
+    const again = await post(`/validation/submissions/${id}/validate`, validator, { hubs: [...HUBS] });
+    expect(again.statusCode, again.body).toBe(200);
+    const spent = (again.json() as { report: typeof report }).report;
+    expect(spent.federation.calibrationFailed).toMatchObject({
+      hub: 'gwangju',
+      remoteCode: 'VALIDATION_ROUND_REFUSED',
+    });
+    expect([spent.calibration.intercept, spent.calibration.slope, spent.calibration.ici]).toEqual([null, null, null]);
+    expect(spent.netBenefit[1]!.model).toBe(report.netBenefit[1]!.model);
+    await gwangju.db.run('DELETE FROM validation_calibration_round');
+  }, 90_000);
 
   it('keeps no scores for calibration rounds of a population a few people from one it released', async () => {
     const gyeonggi = hubs.get('gyeonggi')!;

@@ -320,7 +320,7 @@ export const ERROR_CODES = {
   },
   VALIDATION_ROUND_REFUSED: {
     kind: 'peer',
-    text: 'a hub refused a pooled calibration round (no scores kept for that session, its rounds spent, or a cut rather than a fit step)',
+    text: 'a hub refused a pooled calibration round (no scores kept for that session, its round budget spent, or a cut rather than a fit step)',
   },
   COHORT_INVALID_DEFINITION: {
     kind: 'input',

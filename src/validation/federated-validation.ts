@@ -26,6 +26,7 @@ import type { PooledCalibration, RoundPart } from './pooled-calibration.js';
 import {
   CalibrationSessions,
   checkCalibrationRound,
+  countCalibrationRound,
   fitPooledCalibration,
   VALIDATION_CALIBRATION_OPERATION,
 } from './pooled-calibration.js';
@@ -329,6 +330,7 @@ export class ValidationFederation {
     operations.register(VALIDATION_CALIBRATION_OPERATION, 'peer', async ({ body, peer }) => {
       const b = body as { session?: unknown; project?: unknown; slope?: unknown; intercept?: unknown };
       const project = await this.checkProject(peer, b.project);
+      await countCalibrationRound(this.hub.db, peer, this.hub.clock.now().toISOString().slice(0, 10));
       const round = this.sessions.round(this.hub.gate, peer, project, b.session, b.slope, b.intercept);
       await this.hub.audit.append({
         actor: `peer:${peer}/project:${project}`,

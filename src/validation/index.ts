@@ -37,8 +37,11 @@ export {
 export type { CalibrationRound, PooledCalibration, RoundPart } from './pooled-calibration.js';
 export {
   CALIBRATION_ROUNDS,
+  CALIBRATION_ROUNDS_PER_DAY,
   CalibrationSessions,
+  calibrationMigrations,
   checkCalibrationRound,
+  countCalibrationRound,
   fitPooledCalibration,
   VALIDATION_CALIBRATION_OPERATION,
 } from './pooled-calibration.js';

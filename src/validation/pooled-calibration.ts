@@ -13,6 +13,7 @@ import type { PeerFigures } from '../federation/index.js';
 import type { FeatureMatrix, NewtonPart } from '../models/index.js';
 import { NewtonIteration, partialNewtonStep, sumNewtonParts } from '../models/index.js';
 import type { Released, ReleaseGate } from '../privacy/index.js';
+import type { Database, Migration } from '../store/index.js';
 
 /** The signed operation that answers one pooled calibration round. */
 export const VALIDATION_CALIBRATION_OPERATION = 'validation.calibration';
@@ -22,6 +23,50 @@ export const VALIDATION_CALIBRATION_OPERATION = 'validation.calibration';
  * the requester chooses, so the number of such queries is bounded.
  */
 export const CALIBRATION_ROUNDS = 30;
+/**
+ * Rounds one requesting hub may ask of this hub in a day, across all its sessions: each `validation.score` opens a
+ * new session on the same population, so the per-session bound alone would not bound the queries.
+ */
+export const CALIBRATION_ROUNDS_PER_DAY = 120;
+
+/** The round budget's table: step 4 of the validation module's migrations (after the drift monitor's 3). */
+export const calibrationMigrations: readonly Migration[] = [
+  {
+    module: 'validation',
+    version: 4,
+    name: 'pooled calibration rounds answered per requesting hub and day',
+    statements: [
+      `CREATE TABLE validation_calibration_round (
+        requester VARCHAR NOT NULL,
+        day VARCHAR NOT NULL,
+        rounds INTEGER NOT NULL,
+        PRIMARY KEY (requester, day)
+      )`,
+    ],
+  },
+];
+
+/**
+ * Count one round against `requester`'s budget for `day`, in the store (a budget in memory would reset at every
+ * restart); refused (`VALIDATION_ROUND_REFUSED`) past `CALIBRATION_ROUNDS_PER_DAY`.
+ */
+export async function countCalibrationRound(db: Database, requester: string, day: string): Promise<void> {
+  const count = await db.transaction(async (tx) => {
+    const [row] = await tx.all<{ rounds: number }>(
+      `INSERT INTO validation_calibration_round (requester, day, rounds) VALUES ($1, $2, 1)
+       ON CONFLICT (requester, day) DO UPDATE SET rounds = validation_calibration_round.rounds + 1
+       RETURNING rounds`,
+      [requester, day],
+    );
+    return Number(row?.rounds);
+  });
+  if (!(count <= CALIBRATION_ROUNDS_PER_DAY)) {
+    throw refuse(
+      `${requester} has asked ${CALIBRATION_ROUNDS_PER_DAY} calibration rounds today, the most this hub answers`,
+    );
+  }
+}
+
 /** How long a scored population is kept for its rounds: long enough for one pooled report. */
 const SESSION_MS = 10 * 60_000;
 /** Sessions a hub keeps at once (each holds its population's scores and outcomes); the oldest goes first. */
