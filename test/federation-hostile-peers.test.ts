@@ -320,6 +320,17 @@ describe('coordinators with hostile peers', () => {
         datasetShift: [],
       },
       histogram: { events: bins(-1), nonEvents: bins(-2) },
+      counts: {
+        netBenefit: [
+          { threshold: 0.05, withheld: true },
+          { threshold: 0.1, tp: 20, fp: 40 },
+          { threshold: 0.2, tp: 15, fp: 25 },
+        ],
+        curve: [
+          { lower: 0, upper: 0.2, n: 50, events: 10, meanPredicted: 0.12 },
+          { lower: 0.2, upper: 1, n: 50, events: 20, meanPredicted: 0.35 },
+        ],
+      },
     });
     type Part = ReturnType<typeof validationPart>;
     const BAD: Record<string, (p: Part) => void> = {
@@ -343,6 +354,16 @@ describe('coordinators with hostile peers', () => {
       },
       'validation-inflated-bin': (p) => {
         p.histogram.nonEvents[0]!.n = 1_000_000;
+      },
+      'validation-small-true-positives': (p) => {
+        p.counts.netBenefit[1] = { threshold: 0.1, tp: 3, fp: 40 };
+      },
+      'validation-curve-off-grid': (p) => {
+        p.counts.curve[0]!.upper = 0.23;
+        p.counts.curve[1]!.lower = 0.23;
+      },
+      'validation-curve-short': (p) => {
+        p.counts.curve.pop();
       },
     };
 

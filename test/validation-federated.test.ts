@@ -11,6 +11,8 @@ import type { Hub } from '../src/hub/index.js';
 import { applyFeaturePlan, buildHubFeatures, calibrationFit, rocAnalysis } from '../src/models/index.js';
 import type { ValidationManifest } from '../src/validation/index.js';
 import {
+  CALIBRATION_ROUNDS_PER_DAY,
+  integratedCalibrationIndex,
   manifestPlan,
   releaseHubValidation,
   VALIDATION_PURPOSE,
@@ -42,7 +44,8 @@ function manifest(projectId: string | undefined): ValidationManifest {
     ...(projectId !== undefined && { projectId }),
     reportedPerformance: { auroc: 0.74, aurocCi: [0.72, 0.76], calibrationIntercept: 0, calibrationSlope: 1 },
     trainingData: { ...structuredClone(acmeManifest.trainingData), events: 3000 },
-    thresholds: [0.05, 0.1, 0.2],
+    // At 0.05 nearly everyone is positive: each hub withholds it (too few false negatives), the others it releases.
+    thresholds: [0.05, 0.3, 0.5],
   };
 }
 
@@ -55,7 +58,7 @@ describe('validating a third party model across three hubs', () => {
   const cleanups: (() => Promise<void>)[] = [];
   const servers = new Map<string, { app: FastifyInstance; federation: Federation }>();
   /** Every body a peer answered `validation.score` with, as it left the peer. */
-  const released: { hub: string; body: string }[] = [];
+  const released: { hub: string; op: string; body: string }[] = [];
   let developer: string;
   let validator: string;
   let project: string;
@@ -122,7 +125,7 @@ describe('validating a third party model across three hubs', () => {
       operations.register = (op, allow, handler) =>
         register(op, allow, async (request) => {
           const out = await handler(request);
-          released.push({ hub: name, body: JSON.stringify(out) });
+          released.push({ hub: name, op, body: JSON.stringify(out) });
           return out;
         });
       const served = await serveFederated(hub, validation.register(operations), { validation });
@@ -171,10 +174,31 @@ describe('validating a third party model across three hubs', () => {
     type Group = { group: string; auroc: number; calibrationIntercept: number; calibrationSlope: number };
     const { report } = run.json() as {
       report: {
-        federation: { tookPart: string[]; failed: unknown[]; aurocMaxError: number };
+        federation: {
+          tookPart: string[];
+          failed: unknown[];
+          aurocMaxError: number;
+          calibrationRounds: number;
+          calibrationFailed: unknown;
+        };
         sampleSize: { n: number; events: number };
         discrimination: { auroc: number; aurocCi: [number, number] };
-        calibration: { intercept: number; slope: number };
+        calibration: {
+          intercept: number;
+          slope: number;
+          ici: number;
+          curve: {
+            lower: number;
+            upper: number;
+            n: number | null;
+            events: number | null;
+            meanPredicted: number | null;
+            observed: number | null;
+            withheldAt: string[];
+          }[];
+        };
+        netBenefit: { threshold: number; model: number | null; treatAll: number; withheldAt: string[] }[];
+        hubs: Record<string, unknown>[];
         subgroups: Record<string, { groups: Group[]; aurocGap: number | null }>;
         missingData: { feature: string; missing: number | null }[];
         datasetShift: { feature: string }[];
@@ -223,31 +247,83 @@ describe('validating a third party model across three hubs', () => {
     expect(aurocError).toBeLessThan(0.002);
     expect(report.discrimination.aurocCi[0]).toBeLessThan(roc.auroc);
     expect(report.discrimination.aurocCi[1]).toBeGreaterThan(roc.auroc);
+    // Calibration: fitted across the hubs by Newton rounds on their exact sums, so it is the fit on all rows.
+    expect(report.federation.calibrationFailed).toBeNull();
+    expect(report.federation.calibrationRounds).toBeGreaterThan(2);
     const intercept = Math.abs(report.calibration.intercept - cal.intercept);
     const slope = Math.abs(report.calibration.slope - cal.slope);
-    expect(intercept).toBeLessThan(0.002);
-    expect(slope).toBeLessThan(0.005);
+    const ici = Math.abs(report.calibration.ici - integratedCalibrationIndex(all.p, all.y)!);
+    expect(intercept).toBeLessThan(1e-6);
+    expect(slope).toBeLessThan(1e-6);
+    expect(ici).toBeLessThan(1e-6);
+    // Net benefit from the hubs' summed true and false positives: the rows' own wherever every hub released them.
+    const m0 = manifest(project);
+    expect(report.netBenefit.map((b) => b.threshold)).toEqual(m0.thresholds);
+    let nbShown = 0;
+    let nbError = 0;
+    for (const b of report.netBenefit) {
+      let tp = 0;
+      let fp = 0;
+      all.p.forEach((p, i) => {
+        if (p >= b.threshold) all.y[i] === 1 ? tp++ : fp++;
+      });
+      const n = all.y.length;
+      if (b.model === null) {
+        expect(b.withheldAt.length, `threshold ${b.threshold}`).toBeGreaterThan(0);
+        continue;
+      }
+      nbShown++;
+      nbError = Math.max(nbError, Math.abs(b.model - (tp / n - (fp / n) * (b.threshold / (1 - b.threshold)))));
+      expect(b.withheldAt).toEqual([]);
+    }
+    expect(report.netBenefit[0]!.withheldAt).toEqual([...HUBS]);
+    expect(nbShown).toBe(2);
+    expect(nbError).toBeLessThan(1e-9);
+    // The curve on the grid edges every hub shares: each bin's people, events and mean risk are the rows'.
+    const curve = report.calibration.curve;
+    expect(curve[0]!.lower).toBe(0);
+    expect(curve.at(-1)!.upper).toBe(1);
+    expect(curve.length).toBeGreaterThan(1);
+    let curveError = 0;
+    for (const b of curve) {
+      const last = b.upper === 1;
+      const inBin = all.p.flatMap((p, i) => (p >= b.lower && (p < b.upper || last) ? [i] : []));
+      expect(b.withheldAt).toEqual([]);
+      expect([b.n, b.events]).toEqual([inBin.length, inBin.filter((i) => all.y[i] === 1).length]);
+      const mean = inBin.reduce((s, i) => s + all.p[i]!, 0) / inBin.length;
+      curveError = Math.max(curveError, Math.abs(b.meanPredicted! - mean), Math.abs(b.observed! - b.events! / b.n!));
+    }
+    expect(curveError).toBeLessThan(1e-9);
+    expect(curve.reduce((s, b) => s + b.n!, 0)).toBe(all.y.length);
+    // The peers' session handles stay out of the signed report.
+    for (const part of report.hubs) expect(part).not.toHaveProperty('session');
     expect(report.missingData.find((f) => f.feature === 'sbp')?.missing).toBeGreaterThan(0);
     expect(report.datasetShift.map((d) => d.feature)).toContain('sbp at gyeonggi');
     expect(report.verdict.summary).toContain('busan, gwangju, gyeonggi');
     console.log(
-      `pooled over ${all.y.length} people: AUROC ${report.discrimination.auroc} vs rows ${roc.auroc} (|Δ| ${aurocError.toExponential(2)}, stated bound ${report.federation.aurocMaxError}); calibration intercept |Δ| ${intercept.toExponential(2)}, slope |Δ| ${slope.toExponential(2)}`,
+      `pooled over ${all.y.length} people: AUROC ${report.discrimination.auroc} vs rows ${roc.auroc} (|Δ| ${aurocError.toExponential(2)}, stated bound ${report.federation.aurocMaxError}); calibration in ${report.federation.calibrationRounds} rounds: intercept |Δ| ${intercept.toExponential(2)}, slope |Δ| ${slope.toExponential(2)}, ICI |Δ| ${ici.toExponential(2)}; net benefit ${nbShown}/${report.netBenefit.length} thresholds, |Δ| ${nbError.toExponential(2)}; curve ${curve.length} bins, |Δ| ${curveError.toExponential(2)}`,
     );
 
     // What left the peers: no patient key, no identifier, and every count at or above the threshold.
-    expect(released.map((r) => r.hub).sort()).toEqual(['gwangju', 'gyeonggi']);
+    expect([...new Set(released.map((r) => r.hub))].sort()).toEqual(['gwangju', 'gyeonggi']);
     const keys: string[] = [];
     for (const name of HUBS) {
       const rows = await hubs.get(name)!.db.all<{ k: string }>('SELECT DISTINCT patient_key AS k FROM cohort_person');
       keys.push(...rows.map((r) => r.k));
     }
     expect(keys.length).toBeGreaterThan(1000);
-    for (const { hub, body } of released) {
+    // A calibration round is three sums over a hub's whole population: no count, no row.
+    const rounds = released.filter((r) => r.op === 'validation.calibration');
+    expect(rounds.length).toBe(2 * report.federation.calibrationRounds);
+    for (const { body } of rounds) {
+      expect(Object.keys(JSON.parse(body) as object).sort()).toEqual(['ici', 'intercept', 'slope']);
+    }
+    for (const { hub, body } of released.filter((r) => r.op === 'validation.score')) {
       for (const k of keys) expect(body.includes(k), `${hub} released a patient key`).toBe(false);
       expect(body).not.toMatch(/vp\d+/);
       const counts: number[] = [];
       const walk = (v: unknown, key: string) => {
-        if (typeof v === 'number' && /^(n|events|nonEvents|missing|leftOutByConsent)$/.test(key)) counts.push(v);
+        if (typeof v === 'number' && /^(n|events|nonEvents|missing|leftOutByConsent|tp|fp)$/.test(key)) counts.push(v);
         else if (Array.isArray(v)) for (const e of v) walk(e, key);
         else if (v !== null && typeof v === 'object') for (const [k, e] of Object.entries(v)) walk(e, k);
       };
@@ -255,7 +331,56 @@ describe('validating a third party model across three hubs', () => {
       expect(counts.length).toBeGreaterThan(20);
       for (const c of counts) expect(c === 0 || c >= THRESHOLD, `${hub} released a count of ${c}`).toBe(true);
     }
-  }, 60_000);
+
+    // Each peer counts busan's rounds in its store; past the day's budget it refuses, and the pooled calibration
+    // is withheld naming it.
+    const gwangju = hubs.get('gwangju')!;
+    const counted = await gwangju.db.all<{ rounds: number }>(
+      "SELECT rounds FROM validation_calibration_round WHERE requester = 'busan'",
+    );
+    expect(counted.map((r) => Number(r.rounds))).toEqual([report.federation.calibrationRounds]);
+    await gwangju.db.run('UPDATE validation_calibration_round SET rounds = $1', [CALIBRATION_ROUNDS_PER_DAY]);
+    const again = await post(`/validation/submissions/${id}/validate`, validator, { hubs: [...HUBS] });
+    expect(again.statusCode, again.body).toBe(200);
+    const spent = (again.json() as { report: typeof report }).report;
+    expect(spent.federation.calibrationFailed).toMatchObject({
+      hub: 'gwangju',
+      remoteCode: 'VALIDATION_ROUND_REFUSED',
+    });
+    expect([spent.calibration.intercept, spent.calibration.slope, spent.calibration.ici]).toEqual([null, null, null]);
+    expect(spent.netBenefit[1]!.model).toBe(report.netBenefit[1]!.model);
+    await gwangju.db.run('DELETE FROM validation_calibration_round');
+  }, 90_000);
+
+  it('keeps no scores for calibration rounds of a population a few people from one it released', async () => {
+    const gyeonggi = hubs.get('gyeonggi')!;
+    const wide = manifest(project);
+    const rows = await buildHubFeatures(gyeonggi, wide.featureSpec, { purpose: VALIDATION_PURPOSE });
+    // An age bound that leaves out the youngest or the oldest few: the narrow population is the wide one less them.
+    const ages = Array.from(rows.age);
+    const bounds = [...new Set(ages.map(Math.floor))].flatMap((a) => [
+      { min: a + 1, gone: ages.filter((x) => x < a + 1).length },
+      { min: 20, max: a - 1, gone: ages.filter((x) => x >= a).length },
+    ]);
+    const bound = bounds.find((b) => b.gone > 0 && b.gone < THRESHOLD);
+    expect(bound).toBeDefined();
+    const { gone: _gone, ...age } = bound!;
+    const narrow = manifest(project);
+    (narrow.featureSpec.population as { age: { min: number; max?: number } }).age = age;
+    const fewer = await buildHubFeatures(gyeonggi, narrow.featureSpec, { purpose: VALIDATION_PURPOSE });
+    const gone = rows.matrix.rows - fewer.matrix.rows;
+    expect(gone).toBeGreaterThan(0);
+    expect(gone).toBeLessThan(THRESHOLD);
+    const validation = new ValidationFederation(gyeonggi);
+    const model = thirdPartyLogistic(WEIGHTS, INTERCEPT);
+    const first = await validation.gather(undefined, ['gyeonggi'], wide, model, project, 'val');
+    expect(first.parts[0]!.session).toMatch(/^[0-9a-f]{32}$/);
+    const second = await validation.gather(undefined, ['gyeonggi'], narrow, model, project, 'val');
+    expect(second.parts[0]!.session).toBeUndefined();
+    const outcome = await validation.calibrate(undefined, second.parts, project, 'val');
+    expect(outcome).toMatchObject({ failed: { hub: 'gyeonggi', kind: 'refused' } });
+    expect('fit' in (await validation.calibrate(undefined, first.parts, project, 'val'))).toBe(true);
+  });
 
   it('names each hub that refuses, number-free, and pools the others', async () => {
     const busan = hubs.get('busan')!;

@@ -318,6 +318,10 @@ export const ERROR_CODES = {
     kind: 'input',
     text: 'a model submission, or a validation asked of another hub, names no project: validation runs only inside an approved project',
   },
+  VALIDATION_ROUND_REFUSED: {
+    kind: 'peer',
+    text: 'a hub refused a pooled calibration round (no scores kept for that session, its round budget spent, or a cut rather than a fit step)',
+  },
   COHORT_INVALID_DEFINITION: {
     kind: 'input',
     text: 'a cohort definition does not follow the cohort schema, or its bounds are out of order',

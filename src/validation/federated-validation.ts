@@ -4,21 +4,34 @@
  * population (consent purpose `ai-validation`) in the same sandbox and releases through its own gate only what the
  * pooled report needs: its report's figures (sample size, discrimination, calibration, net benefit, subgroups by
  * sex and age band, missing data, dataset shift) and its scores' histogram by outcome in bins that each hold at
- * least the threshold of events and of non-events. The demonstration hub pools them (pooled-report.ts).
+ * least the threshold of events and of non-events, with the counts that pool net benefit and the calibration curve
+ * exactly (pooled-counts.ts). It keeps its scores in memory for the Newton rounds of the pooled calibration
+ * (`validation.calibration`, pooled-calibration.ts). The demonstration hub pools them (pooled-report.ts).
  */
 import { createHash } from 'node:crypto';
 import type { HubServices as Hub } from '../context/index.js';
-import { HealthmeshError } from '../core/index.js';
+import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { FanOutResult, Federation } from '../federation/index.js';
-import { fanOut, OperationRegistry, PeerFigures, screenPeerAnswers } from '../federation/index.js';
+import { fanOut, OperationRegistry, PeerFigures, peerFigureProblem, screenPeerAnswers } from '../federation/index.js';
 import { applyFeaturePlan, buildHubFeatures } from '../models/index.js';
 import type { Released, ReleasedCount, ReleaseGate } from '../privacy/index.js';
+import { releaseCount, releaseTerms } from '../privacy/index.js';
 import type { ValidationManifest } from './manifest.js';
-import { manifestPlan, validateManifest } from './manifest.js';
+import { DEFAULT_THRESHOLDS, manifestPlan, validateManifest } from './manifest.js';
 import type { SandboxLimits } from './model-sandbox.js';
 import { DEFAULT_SANDBOX_LIMITS } from './model-sandbox.js';
 import { scoreInSandbox, VALIDATION_PURPOSE } from './model-validation.js';
 import { checkPeerValidation } from './peer-validation-check.js';
+import type { PooledCalibration, RoundPart } from './pooled-calibration.js';
+import {
+  CalibrationSessions,
+  checkCalibrationRound,
+  countCalibrationRound,
+  fitPooledCalibration,
+  VALIDATION_CALIBRATION_OPERATION,
+} from './pooled-calibration.js';
+import type { DecisionCounts, RiskBin } from './pooled-counts.js';
+import { releaseDecisionCounts, releaseRiskGrid } from './pooled-counts.js';
 import type { Submission } from './submission-store.js';
 import { buildValidationReport } from './validation-report.js';
 
@@ -45,6 +58,10 @@ export interface HubValidation {
   report: Omit<ReturnType<typeof buildValidationReport>, 'verdict'>;
   /** The scores' histograms, of the events and of the non-events apart (no person is in both). */
   histogram: { events: ScoreBin[]; nonEvents: ScoreBin[] };
+  /** True and false positives per threshold of the manifest, and the calibration curve on the fixed risk grid. */
+  counts: { netBenefit: DecisionCounts[]; curve: RiskBin[] };
+  /** The handle of this hub's scores kept for the pooled calibration's rounds (absent: it answers none). */
+  session?: string;
 }
 
 /** What a hub's project policy lends validation (server/ wires `hub.projects` in; projects sit below). */
@@ -121,6 +138,17 @@ export async function releaseHubValidation(
   requester: string,
   limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
 ): Promise<Released<HubValidation>> {
+  return (await scoreHubValidation(hub, manifestInput, model, requester, limits)).part;
+}
+
+/** `releaseHubValidation`, with the scores and outcomes it released from (which stay in this hub). */
+async function scoreHubValidation(
+  hub: Hub,
+  manifestInput: unknown,
+  model: Uint8Array,
+  requester: string,
+  limits: SandboxLimits,
+): Promise<{ part: Released<HubValidation>; risks: Float64Array; y: Uint8Array; population: string[] }> {
   if (model.byteLength > limits.maxModelBytes) {
     throw new HealthmeshError('VALIDATION_MODEL_TOO_LARGE', `the model is over the limit of ${limits.maxModelBytes}`, {
       path: 'model',
@@ -177,12 +205,22 @@ export async function releaseHubValidation(
     outcome: 'success',
     detail: { modelSha256: sha },
   });
-  return gate.bundle({
+  const part = gate.bundle({
     hub: hub.config.name,
     // Built by this hub's gate above: every figure in it passed.
     report: gate.reissue(report, 'release-log'),
     histogram: gate.reissue(scoreHistogram(risks, y, gate), 'release-log'),
+    counts: {
+      netBenefit: releaseDecisionCounts(risks, y, manifest.thresholds ?? DEFAULT_THRESHOLDS, gate),
+      curve: releaseRiskGrid(risks, y, gate),
+    },
   });
+  return {
+    part: part as Released<HubValidation>,
+    risks,
+    y: Uint8Array.from(y),
+    population: rows.patientKeys.map((k, i) => `${k}|${rows.indexDates[i]}`),
+  };
 }
 
 /** A hub that took part, or one that did not and why (a refusal's code; its message has no number). */
@@ -191,16 +229,77 @@ export interface FederatedParts {
   failed: { hub: string; kind: string; remoteCode?: string; message: string }[];
 }
 
+/** The exact pooled calibration, or the hub whose round failed (then the pooled intercept and slope are withheld). */
+export type CalibrationOutcome =
+  | { fit: PooledCalibration }
+  | { failed: { hub: string; kind: string; remoteCode?: string; message: string } };
+
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** The validation side of a hub's federation: answers `validation.score`, and asks the hubs for their parts. */
 export class ValidationFederation {
   private projects: ValidationProjects | undefined;
+  /** Scored populations kept for pooled calibration rounds, this hub's own and those it scored for peers. */
+  private readonly sessions: CalibrationSessions;
 
   constructor(
     private readonly hub: Hub,
     private readonly limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
-  ) {}
+  ) {
+    this.sessions = new CalibrationSessions(() => hub.clock.now().getTime());
+  }
+
+  /** The project's purpose checked for `peer` here: an ai-validation project this hub approved and `peer` filed. */
+  private async checkProject(peer: string, project: unknown): Promise<string> {
+    // This hub's own record of the project decides: approved here, filed by the asking hub, for ai-validation.
+    if (typeof project !== 'string' || this.projects === undefined) {
+      throw new HealthmeshError('VALIDATION_NO_PROJECT', 'a validation runs on this hub only inside a project');
+    }
+    const { purpose } = await this.projects.authorizePeer(peer, project);
+    if (purpose !== VALIDATION_PURPOSE) {
+      throw new HealthmeshError(
+        'PROJECT_OUT_OF_SCOPE',
+        `project ${project} is for ${purpose}, not ${VALIDATION_PURPOSE}`,
+      );
+    }
+    return project;
+  }
+
+  /**
+   * Score for `owner` and keep the scores for its calibration rounds: the part names the session. Rounds are exact
+   * sums, so two populations a few people apart would give those people's scores and outcomes by subtraction: the
+   * population goes through the release log first (as a federated GLM's does), and one it refuses as differencing
+   * gets no session (the pooled calibration is then withheld, naming this hub).
+   */
+  private async scoreAndKeep(
+    owner: string,
+    project: string,
+    manifestInput: unknown,
+    model: Uint8Array,
+    requester: string,
+  ): Promise<HubValidation> {
+    const scored = await scoreHubValidation(this.hub, manifestInput, model, requester, this.limits);
+    const { featureSpec } = validateManifest(manifestInput);
+    const policy = this.hub.config.privacy.disclosure;
+    let events = 0;
+    for (let i = 0; i < scored.y.length; i++) events += scored.y[i]!;
+    try {
+      await this.hub.releases.admit({
+        requester,
+        family: 'validation.calibration/population',
+        terms: releaseTerms([featureSpec.population ?? null, featureSpec.outcome ?? null]),
+        cells: {
+          rows: { count: scored.y.length, released: releaseCount(scored.y.length, policy) },
+          events: { count: events, released: releaseCount(events, policy) },
+        },
+        population: scored.population,
+      });
+    } catch (e) {
+      if (isHealthmeshError(e) && e.code === 'DISCLOSURE_DIFFERENCING') return scored.part.value;
+      throw e;
+    }
+    return { ...scored.part.value, session: this.sessions.keep(owner, project, scored.risks, scored.y) };
+  }
 
   /** Let peers validate in projects this hub approved for `ai-validation` (without it, every request is refused). */
   withProjects(projects: ValidationProjects): this {
@@ -211,17 +310,7 @@ export class ValidationFederation {
   register(operations = new OperationRegistry()): OperationRegistry {
     operations.register(VALIDATION_SCORE_OPERATION, 'peer', async ({ body, peer }) => {
       const b = body as { manifest?: unknown; model?: unknown; project?: unknown };
-      // This hub's own record of the project decides: approved here, filed by the asking hub, for ai-validation.
-      if (typeof b.project !== 'string' || this.projects === undefined) {
-        throw new HealthmeshError('VALIDATION_NO_PROJECT', 'a validation runs on this hub only inside a project');
-      }
-      const { purpose } = await this.projects.authorizePeer(peer, b.project);
-      if (purpose !== VALIDATION_PURPOSE) {
-        throw new HealthmeshError(
-          'PROJECT_OUT_OF_SCOPE',
-          `project ${b.project} is for ${purpose}, not ${VALIDATION_PURPOSE}`,
-        );
-      }
+      const project = await this.checkProject(peer, b.project);
       const maxChars = Math.ceil((this.limits.maxModelBytes * 4) / 3) + 4;
       if (typeof b.model !== 'string' || b.model.length > maxChars) {
         throw new HealthmeshError('VALIDATION_MODEL_TOO_LARGE', 'the model is missing or over the size limit', {
@@ -232,9 +321,108 @@ export class ValidationFederation {
         throw new HealthmeshError('VALIDATION_MODEL_INVALID', 'the model is not base64', { path: 'model' });
       }
       const model = new Uint8Array(Buffer.from(b.model, 'base64'));
-      return releaseHubValidation(this.hub, b.manifest, model, `peer:${peer}/project:${b.project}`, this.limits);
+      // The part was built by this hub's gate; the session is a random handle, no figure.
+      return this.hub.gate.reissue(
+        await this.scoreAndKeep(peer, project, b.manifest, model, `peer:${peer}/project:${project}`),
+        'release-log',
+      );
+    });
+    operations.register(VALIDATION_CALIBRATION_OPERATION, 'peer', async ({ body, peer }) => {
+      const b = body as { session?: unknown; project?: unknown; slope?: unknown; intercept?: unknown };
+      const project = await this.checkProject(peer, b.project);
+      await countCalibrationRound(this.hub.db, peer, this.hub.clock.now().toISOString().slice(0, 10));
+      const round = this.sessions.round(this.hub.gate, peer, project, b.session, b.slope, b.intercept);
+      await this.hub.audit.append({
+        actor: `peer:${peer}/project:${project}`,
+        action: 'validation-calibration-round',
+        target: `validation/project/${project}`,
+        outcome: 'success',
+      });
+      return round;
     });
     return operations;
+  }
+
+  /**
+   * The exact pooled calibration of `parts` (as `gather` returned them) by Newton rounds: each hub, this one
+   * locally, answers `validation.calibration` on the session its part names. A hub whose round fails (refused,
+   * silent, or figures this hub cannot use) ends the fit: a sum without it would be another population's fit.
+   */
+  async calibrate(
+    federation: Federation | undefined,
+    parts: readonly HubValidation[],
+    project: string,
+    requester: string,
+  ): Promise<CalibrationOutcome> {
+    const self = this.hub.config.name;
+    const figures = new PeerFigures(this.hub.config.privacy.disclosure);
+    const missing = parts.find((p) => p.session === undefined || (p.hub !== self && federation === undefined));
+    if (missing !== undefined) {
+      return {
+        failed: {
+          hub: missing.hub,
+          kind: 'refused',
+          message: 'it kept no scores for calibration rounds (its release log refused the population as differencing)',
+        },
+      };
+    }
+    type Failed = Extract<CalibrationOutcome, { failed: unknown }>['failed'];
+    class RoundFailed extends Error {
+      constructor(readonly failure: Failed) {
+        super(failure.message);
+      }
+    }
+    const ask = (slope: number[], intercept: number[]) =>
+      Promise.all(
+        parts.map(async (p): Promise<RoundPart> => {
+          const n = p.report.sampleSize.n;
+          if (p.hub === self) {
+            const r = this.sessions.round(this.hub.gate, self, project, p.session, slope, intercept).value;
+            const ici = r.ici;
+            const wire = { slope: r.slope, intercept: r.intercept, ici };
+            return { hub: p.hub, n, ...checkCalibrationRound(figures, wire) };
+          }
+          const body = { session: p.session, project, slope, intercept };
+          const answer = await fanOut(federation!.client, [p.hub], VALIDATION_CALIBRATION_OPERATION, body, {
+            timeoutMs: federation!.timeoutMs,
+          });
+          const f = answer.failed[0];
+          if (f !== undefined) {
+            throw new RoundFailed({
+              hub: f.hub,
+              kind: f.kind,
+              ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
+              message: f.message,
+            });
+          }
+          let checked: ReturnType<typeof checkCalibrationRound> | undefined;
+          const problem = peerFigureProblem(() => {
+            checked = checkCalibrationRound(figures, answer.results[0]!.value);
+          });
+          if (problem !== undefined || checked === undefined) {
+            throw new RoundFailed({ hub: p.hub, kind: 'bad-response', message: `unusable answer: ${problem}` });
+          }
+          return { hub: p.hub, n, ...checked };
+        }),
+      );
+    try {
+      const fit = await fitPooledCalibration(ask);
+      await this.hub.audit.append({
+        actor: requester,
+        action: 'validation-pooled-calibration',
+        target: `validation/project/${project}`,
+        outcome: 'success',
+        detail: { hubs: parts.map((p) => p.hub).join(','), rounds: fit.rounds },
+      });
+      return { fit };
+    } catch (e) {
+      if (e instanceof RoundFailed) return { failed: e.failure };
+      // This hub's own round refused, or the summed fit did not converge (separation): no pooled fit to report.
+      if (isHealthmeshError(e) && (e.code === 'VALIDATION_ROUND_REFUSED' || e.code.startsWith('MODEL_'))) {
+        return { failed: { hub: self, kind: 'refused', remoteCode: e.code, message: e.message } };
+      }
+      throw e;
+    }
   }
 
   /**
@@ -258,7 +446,7 @@ export class ValidationFederation {
     const failed: FederatedParts['failed'] = [];
     const [mine, answered] = await Promise.all([
       hubs.includes(self)
-        ? releaseHubValidation(this.hub, manifest, model, requester, this.limits).catch((e: unknown) => {
+        ? this.scoreAndKeep(self, project, manifest, model, requester).catch((e: unknown) => {
             if (!(e instanceof HealthmeshError) || e.code !== 'DISCLOSURE_REFUSED') throw e;
             failed.push({ hub: self, kind: 'refused', remoteCode: e.code, message: e.message });
             return undefined;
@@ -286,7 +474,7 @@ export class ValidationFederation {
       });
     }
     return {
-      parts: [...(mine ? [mine.value] : []), ...remote.results.map((r) => r.value as HubValidation)],
+      parts: [...(mine ? [mine] : []), ...remote.results.map((r) => r.value as HubValidation)],
       failed,
     };
   }

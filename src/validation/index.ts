@@ -7,7 +7,13 @@ export type { DriftMeasure } from './drift-monitor.js';
 export { measureDrift, populationStabilityIndex, SCORE_SERIES } from './drift-monitor.js';
 
 export { runFederatedValidation } from './federated-run.js';
-export type { FederatedParts, HubValidation, ScoreBin, ValidationProjects } from './federated-validation.js';
+export type {
+  CalibrationOutcome,
+  FederatedParts,
+  HubValidation,
+  ScoreBin,
+  ValidationProjects,
+} from './federated-validation.js';
 export {
   LOGIT_GRID,
   releaseHubValidation,
@@ -28,6 +34,25 @@ export {
   VALIDATION_PURPOSE,
   validationModule,
 } from './model-validation.js';
+export type { CalibrationRound, PooledCalibration, RoundPart } from './pooled-calibration.js';
+export {
+  CALIBRATION_ROUNDS,
+  CALIBRATION_ROUNDS_PER_DAY,
+  CalibrationSessions,
+  calibrationMigrations,
+  checkCalibrationRound,
+  countCalibrationRound,
+  fitPooledCalibration,
+  VALIDATION_CALIBRATION_OPERATION,
+} from './pooled-calibration.js';
+export type { DecisionCounts, HubCounts, RiskBin } from './pooled-counts.js';
+export {
+  pooledCurve,
+  pooledNetBenefit,
+  RISK_GRID,
+  releaseDecisionCounts,
+  releaseRiskGrid,
+} from './pooled-counts.js';
 export type { PooledValidationReport } from './pooled-report.js';
 export { buildPooledReport, pooledAuroc } from './pooled-report.js';
 export { validationReportHtml } from './report-html.js';

@@ -7,6 +7,7 @@ import type { ValidationManifest } from './manifest.js';
 import { manifestPlan, validateManifest } from './manifest.js';
 import type { SandboxLimits } from './model-sandbox.js';
 import { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed } from './model-sandbox.js';
+import { calibrationMigrations } from './pooled-calibration.js';
 import { signReport } from './report-signature.js';
 import type { Submission } from './submission-store.js';
 import { SubmissionStore, validationMigrations } from './submission-store.js';
@@ -16,7 +17,7 @@ import { buildValidationReport } from './validation-report.js';
 /** The validation module in a hub: its tables are made when the hub opens. */
 export const validationModule: HubModule<object, object> = {
   name: 'validation',
-  migrations: [...validationMigrations, ...driftMigrations],
+  migrations: [...validationMigrations, ...driftMigrations, ...calibrationMigrations],
   open: () => ({}),
 };
 

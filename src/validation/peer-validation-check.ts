@@ -2,6 +2,8 @@ import type { PeerFigures } from '../federation/index.js';
 import type { HubValidation } from './federated-validation.js';
 import { LOGIT_GRID } from './federated-validation.js';
 import type { ValidationManifest } from './manifest.js';
+import { DEFAULT_THRESHOLDS } from './manifest.js';
+import { checkPeerCounts } from './pooled-counts.js';
 
 /** The subgroup tables one hub's report holds (`buildValidationReport`'s groupings). */
 const SUBGROUPS = ['ageBand', 'sex'];
@@ -68,8 +70,8 @@ function checkHistogram(f: PeerFigures, value: unknown, path: string, total: num
 /**
  * Why a peer's `validation.score` answer is usable, or a `PeerFigures` failure naming why not: a part for the hub
  * that signed it, its report's sample size, calibration curve, subgroup tables and missing data shaped as this
- * version builds them for `manifest`, every count one this hub releases, every figure finite and in range, and its
- * histograms as `checkHistogram` describes.
+ * version builds them for `manifest`, every count one this hub releases, every figure finite and in range, its
+ * histograms as `checkHistogram` describes, its counts as `checkPeerCounts` does, and its session a handle.
  */
 export function checkPeerValidation(
   f: PeerFigures,
@@ -81,7 +83,7 @@ export function checkPeerValidation(
   if (part.hub !== signer) f.fail('hub', `is ${JSON.stringify(part.hub)}, not the hub that signed the answer`);
   const report = f.object(part.report, 'report');
   const size = f.object(report.sampleSize, 'report.sampleSize');
-  f.count(size.n, 'report.sampleSize.n');
+  const n = f.count(size.n, 'report.sampleSize.n');
   const events = f.count(size.events, 'report.sampleSize.events');
   const nonEvents = f.count(size.nonEvents, 'report.sampleSize.nonEvents');
   f.count(f.object(report.population, 'report.population').leftOutByConsent, 'report.population.leftOutByConsent');
@@ -123,5 +125,11 @@ export function checkPeerValidation(
   const histogram = f.object(part.histogram, 'histogram');
   checkHistogram(f, histogram.events, 'histogram.events', events);
   checkHistogram(f, histogram.nonEvents, 'histogram.nonEvents', nonEvents);
+  const counts = checkPeerCounts(f, part.counts, manifest.thresholds ?? DEFAULT_THRESHOLDS);
+  const people = counts.curve.reduce((s, b) => s + (b.n ?? 0), 0);
+  if (n !== null && people > n + f.policy.rounding * counts.curve.length)
+    f.fail('counts.curve', `holds ${people} people, more than the ${n} the report counts`);
+  if (part.session !== undefined && !/^[0-9a-f]{32}$/.test(f.text(part.session, 'session')))
+    f.fail('session', 'is not a session handle');
   return value as HubValidation;
 }

@@ -1,17 +1,20 @@
 /**
  * The report of a validation across hubs, pooled by the demonstration hub from what each hub released
  * (federated-validation.ts): the same sections as one hub's report, with the hubs as the `region` subgroup, each
- * hub's own sex and age-band tables, missing data summed and dataset shift per hub. Every pooled figure is derived
- * from released values only. Docs: docs/validation.md, "Across hubs".
+ * hub's own sex and age-band tables, missing data summed, dataset shift per hub, net benefit and the calibration
+ * curve from the hubs' summed counts (pooled-counts.ts), and the calibration fitted across the hubs by Newton rounds
+ * (pooled-calibration.ts). Every pooled figure is derived from released values only. Docs: docs/validation.md,
+ * "Across hubs".
  */
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
-import { calibrationFit } from '../models/index.js';
 import { toPrecision } from '../privacy/index.js';
-import type { FederatedParts, HubValidation, ScoreBin } from './federated-validation.js';
+import type { CalibrationOutcome, FederatedParts, HubValidation, ScoreBin } from './federated-validation.js';
 import type { ValidationManifest } from './manifest.js';
+import { DEFAULT_THRESHOLDS } from './manifest.js';
+import { pooledCurve, pooledNetBenefit } from './pooled-counts.js';
 import type { Submission } from './submission-store.js';
-import { integratedCalibrationIndex, MIN_EVENTS, reportHead, reportVerdict } from './validation-report.js';
+import { MIN_EVENTS, reportHead, reportVerdict } from './validation-report.js';
 
 /** The interval a bin's people are spread over in the pooled figures: around its mean, inside its edges. */
 function spread(b: ScoreBin): [number, number] | null {
@@ -73,36 +76,6 @@ export function pooledAuroc(parts: readonly HubValidation[]): { auroc: number; b
   return { auroc: wins / pairs, bound: uncertain / pairs };
 }
 
-/**
- * Logistic recalibration over the hubs' bins: each bin's people half at its mean log-odds minus its SD, half plus
- * (the two points that keep its mean and spread). The outcome term of the likelihood is exact from the means; the
- * normaliser is exact to the second order of the spread within a bin.
- */
-function pooledCalibration(parts: readonly HubValidation[]) {
-  const p: number[] = [];
-  const y: number[] = [];
-  for (const part of parts) {
-    for (const [list, outcome] of [
-      [part.histogram.events, 1],
-      [part.histogram.nonEvents, 0],
-    ] as const) {
-      for (const b of list) {
-        if (b.n === null || b.meanLogit === null) continue;
-        // Every bin twice over (once at each point): the fit of doubled rows is the same fit.
-        for (const l of [b.meanLogit - (b.sdLogit ?? 0), b.meanLogit + (b.sdLogit ?? 0)]) {
-          const risk = 1 / (1 + Math.exp(-l));
-          for (let k = 0; k < b.n; k++) {
-            p.push(risk);
-            y.push(outcome);
-          }
-        }
-      }
-    }
-  }
-  if (!y.includes(1) || !y.includes(0)) return null;
-  return { ...calibrationFit(p, y), ici: integratedCalibrationIndex(p, y) };
-}
-
 /** Hanley & McNeil (1982): the AUROC's standard error from its value and the numbers of events and non-events. */
 function hanleyMcNeil(a: number, events: number, nonEvents: number): [number, number] {
   const q1 = a / (2 - a);
@@ -120,6 +93,8 @@ export interface PoolInputs {
   submission: Submission;
   manifest: ValidationManifest;
   gathered: FederatedParts;
+  /** The calibration fitted across the parts' hubs by Newton rounds (`ValidationFederation.calibrate`). */
+  calibration: CalibrationOutcome;
   hubs: readonly string[];
   startedBy: string;
   createdAt: Date;
@@ -141,7 +116,14 @@ export function buildPooledReport(hub: Pick<Hub, 'gate' | 'config'>, inputs: Poo
   const events = sum(parts.map((p) => p.report.sampleSize.events));
   const nonEvents = sum(parts.map((p) => p.report.sampleSize.nonEvents));
   const a = pooledAuroc(parts);
-  const cal = pooledCalibration(parts);
+  const cal = 'fit' in inputs.calibration ? inputs.calibration.fit : null;
+  const counts = parts.map((p) => ({
+    hub: p.hub,
+    n: p.report.sampleSize.n,
+    events: p.report.sampleSize.events,
+    netBenefit: p.counts.netBenefit,
+    curve: p.counts.curve,
+  }));
   const brier =
     n === null
       ? null
@@ -197,8 +179,10 @@ export function buildPooledReport(hub: Pick<Hub, 'gate' | 'config'>, inputs: Poo
       tookPart: parts.map((p) => p.hub),
       failed: inputs.gathered.failed,
       method:
-        'each hub scored its own population in the sandbox and released its report and a score histogram by outcome (bins of at least the threshold of events and of non-events); pairs within a hub are ordered by its own AUROC, pairs across hubs by the histograms',
+        'each hub scored its own population in the sandbox and released its report, a score histogram by outcome (bins of at least the threshold of events and of non-events) and its counts at each threshold and on a fixed risk grid; pairs within a hub are ordered by its own AUROC, pairs across hubs by the histograms; the calibration is fitted across the hubs by Newton rounds on their exact sums',
       aurocMaxError: precision(a?.bound ?? null),
+      calibrationRounds: cal?.rounds ?? null,
+      calibrationFailed: 'failed' in inputs.calibration ? inputs.calibration.failed : null,
     },
     population: {
       indexDate: first.population.indexDate,
@@ -225,11 +209,11 @@ export function buildPooledReport(hub: Pick<Hub, 'gate' | 'config'>, inputs: Poo
       slope: precision(cal?.slope ?? null),
       ici: precision(cal?.ici ?? null),
       brier: brier === null || n === null || n === 0 ? null : precision(brier / n),
-      curve: [] as { n: number | null; meanPredicted: number | null; observed: number | null }[],
+      curve: pooledCurve(counts, gate.precision),
       method:
-        "intercept with the log-odds as offset and slope by logistic recalibration over the hubs' score bins (each bin's events and non-events at their mean log-odds); ICI over that curve; Brier weighted by the hubs' n; each hub's curve is in its part",
+        "intercept with the log-odds as offset and slope by logistic recalibration, fitted across the hubs by Newton rounds on each hub's exact gradient and information (the fit on all their rows); ICI over that curve from each hub's mean gap weighted by its n; Brier weighted by the hubs' n; curve on a fixed grid of predicted risk, in the bins every hub's curve shares",
     },
-    netBenefit: [] as { threshold: number | null; model: number | null; treatAll: number | null; treatNone: number }[],
+    netBenefit: pooledNetBenefit(counts, manifest.thresholds ?? DEFAULT_THRESHOLDS, gate.precision),
     subgroups,
     missingData,
     datasetShift: parts.flatMap((p) =>
@@ -237,7 +221,8 @@ export function buildPooledReport(hub: Pick<Hub, 'gate' | 'config'>, inputs: Poo
     ),
     reportedPerformance: first.reportedPerformance,
     disclosure: first.disclosure,
-    hubs: parts,
+    // The session handles were for this hub's rounds only.
+    hubs: parts.map(({ session: _session, ...part }) => part),
   };
   return {
     // Sums, means and fits of the hubs' released values only: reissued as the peers released them.
