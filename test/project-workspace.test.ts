@@ -241,8 +241,8 @@ describe('work inside an approved project across two hubs', () => {
       ana,
       application('Hypertension risk', [
         { name: 'patient', columns: ['gender', 'birth_date'] },
-        { name: 'observation', columns: ['code_code', 'value_quantity'] },
-        { name: 'condition', columns: ['patient_key'] },
+        { name: 'observation', columns: ['code_code', 'value_quantity', 'unit'] },
+        { name: 'condition', columns: ['patient_key', 'code_code'] },
       ]),
     );
     await gyeonggi.projects.review({ name: 'steward-gyeonggi', role: 'steward' }, risk.id, {
@@ -279,6 +279,26 @@ describe('work inside an approved project across two hubs', () => {
     // The outpatient project was approved for encounters only: the spec's tables are outside it.
     const outside = await train('ana', projectId, 'htn-narrow');
     expect([outside.statusCode, codeOf(outside)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
+    // Approved for the measurements' codes but not their values: the spec reads a variable outside the scope,
+    // and the refusal names it, with no number.
+    const codesOnly = await gyeonggi.projects.file(
+      ana,
+      application('Which measurements are taken', [
+        { name: 'patient', columns: ['gender', 'birth_date'] },
+        { name: 'observation', columns: ['code_code', 'unit'] },
+        { name: 'condition', columns: ['code_code'] },
+      ]),
+    );
+    await gyeonggi.projects.review({ name: 'steward-gyeonggi', role: 'steward' }, codesOnly.id, {
+      decision: 'approve',
+      comment: 'codes only',
+    });
+    const variable = await train('ana', codesOnly.id, 'htn-codes');
+    expect([variable.statusCode, codeOf(variable)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
+    expect(variable.json().issue[0].diagnostics).toBe(
+      `variable 'observation.value_quantity' is outside project ${codesOnly.id}`,
+    );
+    expect(variable.body).not.toMatch(/"(rows|events|auroc)"/);
     const stranger = await train('bo', risk.id, 'htn-bo');
     expect([stranger.statusCode, codeOf(stranger)]).toEqual([403, 'PROJECT_NOT_MEMBER']);
     // The hub's operator cannot add a version outside the project to the project's model id.
