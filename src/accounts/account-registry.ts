@@ -132,20 +132,35 @@ export class AccountRegistry {
     signInName?: string;
     password?: string;
     status?: AccountStatus;
-  }): Promise<Account> {
+  }): Promise<Account>;
+  /** `create`, answering undefined instead of `ACCOUNT_EXISTS` when the handle or sign-in name is taken. */
+  async create(
+    input: { handle: string; role: Role; signInName?: string; password?: string; status?: AccountStatus },
+    options: { taken: 'quiet' },
+  ): Promise<Account | undefined>;
+  async create(
+    input: { handle: string; role: Role; signInName?: string; password?: string; status?: AccountStatus },
+    options?: { taken: 'quiet' },
+  ): Promise<Account | undefined> {
     const handle = checkHandle(input.handle);
     checkRole(input.role);
+    // Hashed before the clash is looked for, so a taken handle costs what a fresh one does.
     const passwordHash = input.password === undefined ? null : await this.hashPassword(input.password);
     const nameHash =
       input.password === undefined ? null : signInNameHash(this.keys, checkSignInName(input.signInName ?? handle));
-    return this.insert({
-      handle,
-      role: input.role,
-      nameHash,
-      oidcHash: null,
-      passwordHash,
-      status: input.status ?? 'active',
-    });
+    try {
+      return await this.insert({
+        handle,
+        role: input.role,
+        nameHash,
+        oidcHash: null,
+        passwordHash,
+        status: input.status ?? 'active',
+      });
+    } catch (e) {
+      if (options?.taken === 'quiet' && e instanceof HealthmeshError && e.code === 'ACCOUNT_EXISTS') return undefined;
+      throw e;
+    }
   }
 
   /**
@@ -242,7 +257,9 @@ export class AccountRegistry {
         now,
       ]);
       // A reset password starts its holder afresh too.
-      if ((changes.unlock || passwordHash !== undefined) && row.name_hash !== null)
+      // Approval too: a pending account's own tries counted as failures (checkPassword).
+      const approved = row.status === 'pending' && changes.status === 'active';
+      if ((changes.unlock || passwordHash !== undefined || approved) && row.name_hash !== null)
         await t.run('DELETE FROM account_lockout WHERE name_hash = $1', [row.name_hash]);
     });
     return {
@@ -271,12 +288,12 @@ export class AccountRegistry {
     const ok = row?.password_hash
       ? await verify(row.password_hash, password).catch(() => false)
       : await verify(await decoyHash(), password).then(() => false);
-    if (!ok || !who) {
+    // A pending account answers as an unknown name does, right password or not, failures counted alike: its
+    // maker's own sign-in must not tell them whether their sign-up made it or found the handle taken (signUp).
+    if (!ok || !who || who.status === 'pending') {
       await this.recordFailure(nameHash, now);
       throw signInError('AUTH_SIGN_IN_FAILED', 'the sign-in name or password is wrong', who);
     }
-    if (who.status === 'pending')
-      throw signInError('AUTH_ACCOUNT_PENDING', 'this account waits for an admin to approve it', who);
     if (who.status !== 'active') throw signInError('AUTH_ACCOUNT_DISABLED', 'this account is disabled', who);
     await this.db.run('DELETE FROM account_lockout WHERE name_hash = $1', [nameHash]);
     return who;
@@ -336,7 +353,7 @@ function decoyHash(): Promise<string> {
 /** A refused sign-in, carrying the account it was for (if any) for the audit entry, never for the caller. */
 export class SignInRefused extends HealthmeshError {
   constructor(
-    code: 'AUTH_ACCOUNT_LOCKED' | 'AUTH_SIGN_IN_FAILED' | 'AUTH_ACCOUNT_DISABLED' | 'AUTH_ACCOUNT_PENDING',
+    code: 'AUTH_ACCOUNT_LOCKED' | 'AUTH_SIGN_IN_FAILED' | 'AUTH_ACCOUNT_DISABLED',
     message: string,
     readonly account: Account | undefined,
   ) {
@@ -345,7 +362,7 @@ export class SignInRefused extends HealthmeshError {
 }
 
 function signInError(
-  code: 'AUTH_ACCOUNT_LOCKED' | 'AUTH_SIGN_IN_FAILED' | 'AUTH_ACCOUNT_DISABLED' | 'AUTH_ACCOUNT_PENDING',
+  code: 'AUTH_ACCOUNT_LOCKED' | 'AUTH_SIGN_IN_FAILED' | 'AUTH_ACCOUNT_DISABLED',
   message: string,
   account: Account | undefined,
 ): SignInRefused {
