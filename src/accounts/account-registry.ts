@@ -113,6 +113,16 @@ const ARGON2 = { algorithm: 2 as Algorithm.Argon2id } as const;
  */
 let decoy: Promise<string> | undefined;
 
+/** An account row to insert: the hashes already made. */
+interface NewAccount {
+  handle: string;
+  role: Role;
+  nameHash: string | null;
+  oidcHash: string | null;
+  passwordHash: string | null;
+  status: AccountStatus;
+}
+
 /** People's and machines' accounts of a hub: handles, roles, status, password hashes and lockouts. */
 export class AccountRegistry {
   constructor(
@@ -148,19 +158,10 @@ export class AccountRegistry {
     const passwordHash = input.password === undefined ? null : await this.hashPassword(input.password);
     const nameHash =
       input.password === undefined ? null : signInNameHash(this.keys, checkSignInName(input.signInName ?? handle));
-    try {
-      return await this.insert({
-        handle,
-        role: input.role,
-        nameHash,
-        oidcHash: null,
-        passwordHash,
-        status: input.status ?? 'active',
-      });
-    } catch (e) {
-      if (options?.taken === 'quiet' && e instanceof HealthmeshError && e.code === 'ACCOUNT_EXISTS') return undefined;
-      throw e;
-    }
+    return this.insert(
+      { handle, role: input.role, nameHash, oidcHash: null, passwordHash, status: input.status ?? 'active' },
+      options?.taken === 'quiet',
+    );
   }
 
   /**
@@ -194,29 +195,38 @@ export class AccountRegistry {
     }
   }
 
-  private async insert(a: {
-    handle: string;
-    role: Role;
-    nameHash: string | null;
-    oidcHash: string | null;
-    passwordHash: string | null;
-    status: AccountStatus;
-  }): Promise<Account> {
+  private async insert(a: NewAccount): Promise<Account>;
+  private async insert(a: NewAccount, quiet: boolean): Promise<Account | undefined>;
+  private async insert(a: NewAccount, quiet = false): Promise<Account | undefined> {
     const id = randomBytes(12).toString('base64url'); // ACCOUNT_ID
     const now = this.clock.now();
-    await this.db.transaction(async (t) => {
+    const made = await this.db.transaction(async (t) => {
       const clash = await t.all<{ n: unknown }>(
         'SELECT COUNT(*) AS n FROM account WHERE handle = $1 OR name_hash = $2 OR oidc_hash = $3',
         [a.handle, a.nameHash ?? '', a.oidcHash ?? ''],
       );
-      if (Number(clash[0]?.n ?? 0) > 0)
-        throw new HealthmeshError('ACCOUNT_EXISTS', `an account with handle '${a.handle}' or that sign-in exists`);
+      if (Number(clash[0]?.n ?? 0) > 0) {
+        if (!quiet)
+          throw new HealthmeshError('ACCOUNT_EXISTS', `an account with handle '${a.handle}' or that sign-in exists`);
+        // A quiet clash (a sign-up) commits a write as a fresh account would, changing no value, so that its time
+        // does not tell a taken handle from a free one (measured: without it, 14 ms faster of ~85 ms).
+        await t.run('UPDATE account SET updated_at = updated_at WHERE handle = $1 OR name_hash = $2', [
+          a.handle,
+          a.nameHash ?? '',
+        ]);
+        return false;
+      }
       await t.run(
         `INSERT INTO account (id, handle, name_hash, oidc_hash, role, status, password_hash, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
         [id, a.handle, a.nameHash, a.oidcHash, a.role, a.status, a.passwordHash, now],
       );
+      return true;
     });
+    if (!made) {
+      await this.rowWhere('a.id = $1 OR a.handle = $1', [a.handle]); // the read a fresh account's `get` does
+      return undefined;
+    }
     return this.get(id);
   }
 
