@@ -260,8 +260,9 @@ describe('accounts and sign-in', () => {
     const made = await signUp({ handle: 'han.res', role: 'researcher', signInName: applicant, password: PASSWORD });
     expect(made.statusCode, made.body).toBe(201);
     expect(made.json()).toEqual({ handle: 'han.res', role: 'researcher', status: 'pending' });
-    // Waiting: the right password is told so; a wrong one learns no more than any wrong password.
-    expect(codeOf(await login(applicant, PASSWORD))).toBe('AUTH_ACCOUNT_PENDING');
+    // Waiting: it does not sign in, and even the right password learns no more than a wrong one or an unknown name
+    // would (else its maker could tell a sign-up that made an account from one that found the handle taken).
+    expect(codeOf(await login(applicant, PASSWORD))).toBe('AUTH_SIGN_IN_FAILED');
     expect(codeOf(await login(applicant, 'not the passphrase'))).toBe('AUTH_SIGN_IN_FAILED');
     const listed = (await asAdmin('GET', '/accounts')).json() as { handle: string; status: string }[];
     expect(listed.find((a) => a.handle === 'han.res')?.status).toBe('pending');
@@ -272,11 +273,49 @@ describe('accounts and sign-in', () => {
     const actions = (await hub.audit.recent(50)).map((e) => `${e.actor} ${e.action} ${e.outcome}`);
     expect(actions).toContain('han.res account-sign-up success');
     expect(actions).toContain('han.res sign-in denied');
-    // Only applicants' roles; a handle is an identifier, never the email; a taken handle is refused.
+    // Only applicants' roles; a handle is an identifier, never the email.
     const asAdminRole = await signUp({ handle: 'mallory', role: 'admin', password: PASSWORD });
     expect([asAdminRole.statusCode, codeOf(asAdminRole)]).toEqual([400, 'API_BAD_REQUEST']);
     expect(codeOf(await signUp({ handle: applicant, role: 'developer', password: PASSWORD }))).toBe('ACCOUNT_INVALID');
-    expect(codeOf(await signUp({ handle: 'han.res', role: 'developer', password: PASSWORD }))).toBe('ACCOUNT_EXISTS');
+  });
+
+  it('answers a sign-up with a taken handle or sign-in name as a fresh one, makes nothing and audits it', async () => {
+    const signUp = (payload: object) =>
+      app.inject({ method: 'POST', url: '/auth/sign-up', payload, remoteAddress: '198.51.100.2' });
+    const before = (await asAdmin('GET', '/accounts')).json() as { handle: string; role: string; status: string }[];
+    const fresh = await signUp({
+      handle: 'lee.fresh',
+      role: 'developer',
+      signInName: 'lee.fresh.name',
+      password: PASSWORD,
+    });
+    const takenHandle = await signUp({
+      handle: 'han.res',
+      role: 'developer',
+      signInName: 'other.name',
+      password: PASSWORD,
+    });
+    const takenName = await signUp({ handle: 'kim.new', role: 'developer', signInName: EMAIL, password: PASSWORD });
+    expect(fresh.statusCode, fresh.body).toBe(201);
+    for (const [res, handle] of [
+      [takenHandle, 'han.res'],
+      [takenName, 'kim.new'],
+    ] as const) {
+      expect(res.statusCode, res.body).toBe(201);
+      expect(res.json()).toEqual({ handle, role: 'developer', status: 'pending' });
+      expect(Object.keys(res.headers).sort()).toEqual(Object.keys(fresh.headers).sort());
+    }
+    // Its maker's own sign-in tells no more: as for the fresh sign-up's pending account, the name or password is wrong.
+    expect(codeOf(await login('other.name', PASSWORD))).toBe('AUTH_SIGN_IN_FAILED');
+    expect(codeOf(await login('lee.fresh.name', PASSWORD))).toBe('AUTH_SIGN_IN_FAILED');
+    // Nothing was made or changed but the fresh account; the admins see the taken ones as denied in the audit log.
+    const after = (await asAdmin('GET', '/accounts')).json() as { handle: string; role: string; status: string }[];
+    expect(after.filter((a) => a.handle !== 'lee.fresh')).toEqual(before);
+    expect(after.map((a) => a.handle)).not.toContain('kim.new');
+    const actions = (await hub.audit.recent(30)).map((e) => `${e.actor} ${e.action} ${e.outcome}`);
+    expect(actions).toContain('han.res account-sign-up denied');
+    expect(actions).toContain('kim.new account-sign-up denied');
+    expect(actions).toContain('lee.fresh account-sign-up success');
   });
 
   it('answers 429 API_RATE_LIMITED with Retry-After past auth.signInPerMinute from one client, to that client only', async () => {

@@ -153,6 +153,11 @@ const ROUTES: Record<string, { allow: Allow } & Sample> = {
     url: '/projects/p-none/views/$tabulate',
     ...json({ view: 'encounter', rows: 'class_code' }),
   },
+  'POST /projects/:id/forecasts/$run': {
+    allow: ['researcher', 'developer'],
+    url: '/projects/p-none/forecasts/$run',
+    ...json({ target: 'ili' }),
+  },
   'GET /outputs/awaiting-review': { allow: ['steward', 'admin'] },
   'GET /outputs/:id/content': { allow: ['steward', 'admin'], url: '/outputs/out_none/content' },
   'POST /outputs/:id/decision': {

@@ -14,8 +14,9 @@ const PNG = Buffer.from(
 );
 
 /**
- * Issue 16 in the browser on a research hub: a member runs a cohort and counts people in a view in the workspace of
- * an approved project, and asks to release a figure; the steward looks at it and releases it; the member downloads it.
+ * Issue 16 in the browser on a research hub: a member runs a cohort, counts people in a view and forecasts the ILI
+ * series in the workspace of an approved project (the forecast leaves at once through the airlock), and asks to
+ * release a figure; the steward looks at it and releases it; the member downloads it.
  */
 describeWithChromium('project workspace and output checking in the console (chromium)', () => {
   const input = mkdtempSync(join(tmpdir(), 'hm-workspace-synth-'));
@@ -38,7 +39,10 @@ describeWithChromium('project workspace and output checking in the console (chro
     const project = await env.hub.projects.file(mina, {
       title: 'Outpatient care',
       purpose: 'research',
-      tables: [{ name: 'encounter', columns: ['patient_key', 'class_code'] }],
+      tables: [
+        { name: 'encounter', columns: ['patient_key', 'class_code'] },
+        { name: 'condition', columns: ['code_code', 'onset_start'] },
+      ],
       endDate: new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10),
       members: [],
       ethicsApproval: 'IRB-1',
@@ -77,6 +81,12 @@ describeWithChromium('project workspace and output checking in the console (chro
     await member.page.getByLabel('Rows: column').fill('class_code');
     await member.page.getByRole('button', { name: 'Count', exact: true }).click();
     await member.page.getByTestId('tabulation').getByRole('rowheader', { name: 'AMB' }).waitFor();
+    // A forecast inside the workspace; it leaves through the airlock, which releases it at once (released series).
+    await member.page.getByLabel('Forecaster').selectOption('baseline');
+    await member.page.getByRole('button', { name: 'Forecast', exact: true }).click();
+    await member.page.getByTestId('project-forecast').getByRole('rowheader', { name: REGION }).first().waitFor();
+    await member.page.getByRole('button', { name: 'Ask to release the forecast' }).click();
+    await member.page.getByRole('status').filter({ hasText: '(released)' }).waitFor();
     await member.page.getByLabel('Title').fill('Survival curve');
     await member.page.getByLabel('Image (PNG or SVG)').setInputFiles(join(input, 'curve.png'));
     await member.page.getByRole('button', { name: 'Ask to release a figure' }).click();

@@ -6,12 +6,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CohortFederation } from '../src/cohort/index.js';
 import { fixedClock, silentLogger } from '../src/core/index.js';
 import type { Federation } from '../src/federation/index.js';
-import { OperationRegistry } from '../src/federation/index.js';
+import { fanOut, OperationRegistry } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import { buildHubFeatures, hubModelRegistry, parseTrainingSpec, trainFromSpec } from '../src/models/index.js';
 import type { FederatedTabulation } from '../src/projects/index.js';
 import { ProjectFederation, tabulateInWorkspace } from '../src/projects/index.js';
+import { SeriesFederation } from '../src/surveillance/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { htnTrainingSpec } from './support/htn-spec.js';
 import { peerEachOther, serveFederated } from './support/peer-servers.js';
@@ -20,7 +21,8 @@ import { ingestOptions } from './support/temp-hub.js';
 /**
  * Issue 16 item 4 and issue 18 item 4: a member runs a federated cohort inside an approved project — only over
  * approved tables, for the project's purpose, only at hubs that approved it — and a citizen whose record it
- * included sees the project among the uses of their data; a model trained in a project is the project's.
+ * included sees the project among the uses of their data; a model trained in a project is the project's; a
+ * forecast in a project reads only approved variables, at hubs that approved it, and leaves through the airlock.
  */
 const OUTPATIENTS = {
   name: 'outpatients',
@@ -61,8 +63,11 @@ describe('work inside an approved project across two hubs', () => {
       await hub.ingest.ingestPaths(files, ingestOptions(hub, { source: `synth-${name}`, actor: 'test' }));
       hubs.set(name, hub);
       const cohorts = new CohortFederation(hub);
-      const operations = new ProjectFederation(hub).register(cohorts.register(new OperationRegistry()));
-      servers.set(name, await serveFederated(hub, operations, { cohorts }));
+      const series = new SeriesFederation(hub);
+      const operations = new ProjectFederation(hub).register(
+        series.register(cohorts.register(new OperationRegistry())),
+      );
+      servers.set(name, await serveFederated(hub, operations, { cohorts, series }));
       tokens.set(`${name}:ana`, await hub.tokens.create('ana', 'researcher'));
       tokens.set(`${name}:steward`, await hub.tokens.create(`steward-${name}`, 'steward'));
       tokens.set(`${name}:citizen`, await hub.tokens.create('resident-0', 'citizen'));
@@ -247,8 +252,8 @@ describe('work inside an approved project across two hubs', () => {
       ana,
       application('Hypertension risk', [
         { name: 'patient', columns: ['gender', 'birth_date'] },
-        { name: 'observation', columns: ['code_code', 'value_quantity'] },
-        { name: 'condition', columns: ['patient_key'] },
+        { name: 'observation', columns: ['code_code', 'value_quantity', 'unit'] },
+        { name: 'condition', columns: ['patient_key', 'code_code'] },
       ]),
     );
     await gyeonggi.projects.review({ name: 'steward-gyeonggi', role: 'steward' }, risk.id, {
@@ -285,6 +290,26 @@ describe('work inside an approved project across two hubs', () => {
     // The outpatient project was approved for encounters only: the spec's tables are outside it.
     const outside = await train('ana', projectId, 'htn-narrow');
     expect([outside.statusCode, codeOf(outside)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
+    // Approved for the measurements' codes but not their values: the spec reads a variable outside the scope,
+    // and the refusal names it, with no number.
+    const codesOnly = await gyeonggi.projects.file(
+      ana,
+      application('Which measurements are taken', [
+        { name: 'patient', columns: ['gender', 'birth_date'] },
+        { name: 'observation', columns: ['code_code', 'unit'] },
+        { name: 'condition', columns: ['code_code'] },
+      ]),
+    );
+    await gyeonggi.projects.review({ name: 'steward-gyeonggi', role: 'steward' }, codesOnly.id, {
+      decision: 'approve',
+      comment: 'codes only',
+    });
+    const variable = await train('ana', codesOnly.id, 'htn-codes');
+    expect([variable.statusCode, codeOf(variable)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
+    expect(variable.json().issue[0].diagnostics).toBe(
+      `variable 'observation.value_quantity' is outside project ${codesOnly.id}`,
+    );
+    expect(variable.body).not.toMatch(/"(rows|events|auroc)"/);
     const stranger = await train('bo', risk.id, 'htn-bo');
     expect([stranger.statusCode, codeOf(stranger)]).toEqual([403, 'PROJECT_NOT_MEMBER']);
     // The hub's operator cannot add a version outside the project to the project's model id.
@@ -385,5 +410,115 @@ describe('work inside an approved project across two hubs', () => {
     expect(theirs).toContainEqual(expect.objectContaining({ kind: 'model-training', what: 'htn-ws/1' }));
     // Outside the training population: no model's training used their record.
     expect((await uses('out')).filter((u) => u.kind === 'model-training')).toEqual([]);
+  });
+
+  it('forecasts the weekly ILI series in a project, here and at the hubs that approved it, and releases it through the airlock', async () => {
+    const gyeonggi = hubs.get('gyeonggi')!;
+    const gwangju = hubs.get('gwangju')!;
+    const forecast = (who: string, project: string, body: object) =>
+      call('gyeonggi', who, 'POST', `/projects/${project}/forecasts/$run`, body);
+    // The outpatient project was approved for encounters only: the series read conditions' codes and onsets.
+    const outside = await forecast('ana', projectId, {});
+    expect([outside.statusCode, codeOf(outside)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
+    expect(outside.json().issue[0].diagnostics).toBe(`table 'condition' is outside project ${projectId}`);
+    // A peer checks for itself: gwangju approved that project, but not for what the series read.
+    const asked = await fanOut(
+      servers.get('gyeonggi')!.federation.client,
+      ['gwangju'],
+      'surveillance.series',
+      { project: projectId },
+      { timeoutMs: 30_000 },
+    );
+    expect(asked.failed.map((f) => [f.hub, f.remoteCode])).toEqual([['gwangju', 'PROJECT_OUT_OF_SCOPE']]);
+
+    const filed = await call('gyeonggi', 'ana', 'POST', '/projects', {
+      title: 'Influenza-like illness across regions',
+      purpose: 'research',
+      tables: [{ name: 'condition', columns: ['code_code', 'onset_start'] }],
+      endDate: new Date(clock.now().getTime() + 20 * 86_400_000).toISOString().slice(0, 10),
+      members: [],
+      ethicsApproval: 'IRB-2026-0410',
+      dataUseAgreement: true,
+      hubs: ['gyeonggi', 'gwangju'],
+    });
+    expect(filed.statusCode, filed.body).toBe(201);
+    const ili = filed.json().id as string;
+    const review = (hub: string) =>
+      call(hub, 'steward', 'POST', `/projects/${ili}/review`, { decision: 'approve', comment: 'ok' });
+    expect((await review('gyeonggi')).statusCode).toBe(200);
+    const both = { hubs: ['gyeonggi', 'gwangju'], model: 'baseline' };
+    const early = await forecast('ana', ili, both);
+    expect([early.statusCode, codeOf(early)]).toEqual([403, 'PROJECT_NOT_APPROVED']);
+
+    // On the hosting hub: the series counted for the project's purpose, the round computed from what the gate released.
+    const here = await forecast('ana', ili, { model: 'baseline' });
+    expect(here.statusCode, here.body).toBe(200);
+    type Answer = {
+      purpose: string;
+      hubs: string[];
+      target: string;
+      quantileLevels: number[];
+      forecasts: { location: string; horizon: number; quantiles: number[] }[];
+      failed: { hub: string }[];
+      complete: boolean;
+    };
+    const mine = here.json() as Answer;
+    expect([mine.purpose, mine.hubs, mine.target, mine.complete]).toEqual([
+      'research',
+      ['gyeonggi'],
+      'wk inc ili',
+      true,
+    ]);
+    expect(new Set(mine.forecasts.map((f) => f.location))).toEqual(new Set(['gyeonggi']));
+    for (const f of mine.forecasts) expect(f.quantiles).toHaveLength(mine.quantileLevels.length);
+
+    // Across both once gwangju approved: gwangju checks the project and releases its own series for its purpose.
+    expect((await review('gwangju')).statusCode).toBe(200);
+    await call('gyeonggi', 'ana', 'GET', `/projects/${ili}`); // the origin learns gwangju's decision
+    const res = await forecast('ana', ili, both);
+    expect(res.statusCode, res.body).toBe(200);
+    const answer = res.json() as Answer;
+    expect([answer.failed, answer.complete]).toEqual([[], true]);
+    expect(new Set(answer.forecasts.map((f) => f.location))).toEqual(new Set(['gyeonggi', 'gwangju']));
+    expect(res.body).not.toContain('patient_key');
+    const peerAudit = (await gwangju.audit.recent(30)).map((e) => `${e.actor} ${e.action} ${e.outcome}`);
+    expect(peerAudit).toContain('peer:gyeonggi project-authorize success');
+    // Each hub records the run as the project's use of the people its series counted (a citizen sees it, mydata/).
+    for (const h of [gyeonggi, gwangju]) {
+      const uses = await h.db.all<{ kind: string }>('SELECT kind FROM project_use WHERE project_id = $1', [ili]);
+      expect(uses.map((u) => u.kind)).toContain('forecast');
+    }
+
+    // Someone outside the project is refused; the refusal is audited.
+    const stranger = await forecast('bo', ili, {});
+    expect([stranger.statusCode, codeOf(stranger)]).toEqual([403, 'PROJECT_NOT_MEMBER']);
+
+    // It leaves only through the airlock, which has the hub compute it again: built from released series, it passes.
+    const out = await call('gyeonggi', 'ana', 'POST', `/projects/${ili}/outputs`, {
+      kind: 'forecast',
+      title: 'ILI forecast, two regions',
+      forecast: both,
+      source: { analysis: 'forecast' },
+    });
+    expect(out.statusCode, out.body).toBe(201);
+    expect(out.json()).toMatchObject({ kind: 'forecast', status: 'released', rules: ['released-series'] });
+    const file = await call('gyeonggi', 'ana', 'GET', `/outputs/${out.json().id}/download`);
+    expect(file.statusCode).toBe(200);
+    const released = file.json() as Answer;
+    expect([released.purpose, released.hubs]).toEqual(['research', ['gyeonggi', 'gwangju']]);
+    expect(released.forecasts.map((f) => [f.location, f.horizon])).toEqual(
+      answer.forecasts.map((f) => [f.location, f.horizon]),
+    );
+    await vi.waitFor(async () => {
+      const audit = (await gyeonggi.audit.recent(40)).map((e) => `${e.actor} ${e.action} ${e.outcome}`);
+      expect(audit).toContain('ana project-forecast-run success');
+      expect(audit).toContain('bo project-authorize denied');
+      expect(audit).toContain('ana output-request success');
+    });
+
+    // Past its end date the project's forecasts end by themselves (last: the clock stays moved).
+    clock.advance(21 * 86_400_000);
+    const ended = await forecast('ana', ili, {});
+    expect([ended.statusCode, codeOf(ended)]).toEqual([403, 'PROJECT_EXPIRED']);
   });
 });

@@ -112,10 +112,6 @@ export const ERROR_CODES = {
     text: 'too many failed sign-ins in a row: the sign-in name is locked for auth.lockoutMinutes or until an admin unlocks it',
   },
   AUTH_ACCOUNT_DISABLED: { kind: 'unauthenticated', text: 'the account was disabled by an admin' },
-  AUTH_ACCOUNT_PENDING: {
-    kind: 'unauthenticated',
-    text: 'the account was made by its own sign-up and waits for an admin to approve it',
-  },
   AUTH_OIDC_FAILED: {
     kind: 'unauthenticated',
     text: "sign-in through the hospital's OpenID Provider failed (state, nonce, code or token refused)",

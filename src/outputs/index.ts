@@ -4,6 +4,7 @@ export type { OutputCheck, OutputContent } from './output-check.js';
 export { checkOutput, differencingGap, outputContent } from './output-check.js';
 export type { OutputRequest } from './output-schema.js';
 export {
+  ForecastParameters,
   MAX_OUTPUT_BYTES,
   MAX_OUTPUT_CELLS,
   OutputDecisionBody,

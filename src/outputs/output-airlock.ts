@@ -92,9 +92,11 @@ export class OutputAirlock {
     if (check.verdict === 'refuse') return refuse(check.rule, check.reason);
     const id = `out_${randomBytes(9).toString('base64url')}`;
     const now = this.clock.now();
-    const released = check.verdict === 'release' ? JSON.stringify(check.table.value) : null;
+    const released = check.verdict === 'release' ? check.released : null;
     const status: OutputStatus = check.verdict === 'release' ? 'released' : 'awaiting-review';
-    const counts = (body.kind === 'model-card' ? undefined : body.table) as CountTable | undefined;
+    const counts = (body.kind === 'model-card' || body.kind === 'forecast' ? undefined : body.table) as
+      | CountTable
+      | undefined;
     const rules: DisclosureRule[] = counts === undefined ? check.rules : [...check.rules, 'differencing'];
     // The comparison with what already left and the insert are one transaction, so two near-identical outputs
     // asked for at once cannot both pass.
@@ -120,7 +122,7 @@ export class OutputAirlock {
           now,
           check.verdict === 'release' ? 'automatic check' : null,
           check.verdict === 'release' ? now : null,
-          check.verdict === 'release' ? 'every count passed the release gate' : null,
+          check.verdict === 'release' ? check.why : null,
           counts === undefined ? null : JSON.stringify(counts),
         ],
       );
@@ -240,7 +242,7 @@ export class OutputAirlock {
       const csv = tableCsv(JSON.parse(row.released) as ReleasedTable);
       return { record, mediaType: 'text/csv; charset=utf-8', body: this.gate.reviewed(Buffer.from(csv, 'utf8')) };
     }
-    // A figure is kept as base64, a model card as its JSON text.
+    // A figure is kept as base64, a model card and a forecast as their JSON text.
     const bytes = Buffer.from(row.released, row.kind === 'figure' ? 'base64' : 'utf8');
     return { record, mediaType: row.media_type, body: this.gate.reviewed(bytes) };
   }

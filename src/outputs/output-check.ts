@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
 import { HealthmeshError } from '../core/index.js';
-import type { CountTable, DisclosureRule, Released, ReleasedTable, ReleaseGate } from '../privacy/index.js';
+import type { CountTable, DisclosureRule, ReleaseGate } from '../privacy/index.js';
 import type { OutputRequest } from './output-schema.js';
 import { MAX_OUTPUT_BYTES, MAX_OUTPUT_CELLS } from './output-schema.js';
 
 /**
  * What the automatic check decided about a requested output:
- * - `release`: the rules cover it and it passes (a count table: released as the gate rounds it);
+ * - `release`: the rules cover it and it passes (a count table: released as the gate rounds it; a forecast: built by
+ *   the gate from released series only); `released` is what its requester downloads;
  * - `review`: the rules do not cover it (a figure's pixels), so a steward decides; any counts it carries passed;
  * - `refuse`: a rule refuses it; the reason names the rule, never a number.
  */
 export type OutputCheck =
-  | { verdict: 'release'; rules: DisclosureRule[]; table: Released<ReleasedTable> }
+  | { verdict: 'release'; rules: DisclosureRule[]; released: string; why: string }
   | { verdict: 'review'; rules: DisclosureRule[]; reason: string }
   | { verdict: 'refuse'; rule: DisclosureRule; reason: string };
 
@@ -24,11 +25,11 @@ export interface OutputContent {
 
 /** The content of a requested output, checked for shape and size; errors name the field. */
 export function outputContent(body: OutputRequest): OutputContent {
-  if (body.kind === 'model-card') {
-    const content = JSON.stringify(body.card);
+  if (body.kind === 'model-card' || body.kind === 'forecast') {
+    const content = JSON.stringify(body.kind === 'model-card' ? body.card : body.forecast);
     if (Buffer.byteLength(content) > MAX_OUTPUT_BYTES) {
-      throw new HealthmeshError('OUTPUT_INVALID', `a model card may have at most ${MAX_OUTPUT_BYTES} bytes`, {
-        path: 'model',
+      throw new HealthmeshError('OUTPUT_INVALID', `a ${body.kind} may have at most ${MAX_OUTPUT_BYTES} bytes`, {
+        path: body.kind === 'model-card' ? 'model' : 'forecast',
       });
     }
     return { mediaType: 'application/json', content, sha256: sha256(content) };
@@ -61,6 +62,16 @@ export function outputContent(body: OutputRequest): OutputContent {
  * so the requester merges categories or widens bands instead). Figures go to a steward once their counts pass.
  */
 export function checkOutput(body: OutputRequest, gate: ReleaseGate): OutputCheck {
+  // A forecast the route computed through the gate from released series: every number in it derives from weeks
+  // already released, so it leaves at once (and a forecast never reaches here from the requester's own numbers).
+  if (body.kind === 'forecast') {
+    return {
+      verdict: 'release',
+      rules: ['released-series'],
+      released: JSON.stringify(body.forecast),
+      why: 'computed by the release gate from released series only',
+    };
+  }
   const counts = body.kind === 'model-card' ? undefined : body.table;
   const table = counts === undefined ? undefined : gate.table(counts as CountTable);
   if (table !== undefined) {
@@ -81,7 +92,12 @@ export function checkOutput(body: OutputRequest, gate: ReleaseGate): OutputCheck
     }
   }
   if (body.kind === 'table' && table !== undefined) {
-    return { verdict: 'release', rules: ['threshold', 'complementary'], table };
+    return {
+      verdict: 'release',
+      rules: ['threshold', 'complementary'],
+      released: JSON.stringify(table.value),
+      why: 'every count passed the release gate',
+    };
   }
   return {
     verdict: 'review',

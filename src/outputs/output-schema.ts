@@ -29,6 +29,35 @@ const Source = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A forecast in a project's workspace, by its parameters (`POST /projects/:id/forecasts/$run`): what the member asks
+ * for, and what the airlock has the hub compute again when the member asks to release it.
+ */
+export const ForecastParameters = Type.Object(
+  {
+    target: Type.Optional(
+      Type.Union([Type.Literal('ili'), Type.Literal('confirmed')], { description: 'ili or confirmed' }),
+    ),
+    model: Type.Optional(
+      Type.Union([Type.Literal('ensemble'), Type.Literal('baseline')], { description: 'default ensemble' }),
+    ),
+    reference_date: Type.Optional(
+      Type.String({
+        pattern: '^\\d{4}-\\d{2}-\\d{2}$',
+        description: 'the round, YYYY-MM-DD (default: the week after the data)',
+      }),
+    ),
+    suppressed_weeks: Type.Optional(
+      Type.Union([Type.Literal('midpoint'), Type.Literal('refuse')], { description: 'midpoint or refuse' }),
+    ),
+    hubs: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { minItems: 1, maxItems: 20, uniqueItems: true }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ForecastParameters = Static<typeof ForecastParameters>;
+
 /** A request to release an output from a project's workspace. */
 export const OutputRequestBody = Type.Union([
   Type.Object(
@@ -59,16 +88,28 @@ export const OutputRequestBody = Type.Union([
     },
     { additionalProperties: false },
   ),
+  Type.Object(
+    {
+      kind: Type.Literal('forecast'),
+      title: Label,
+      /** The forecast's parameters: the hub computes it again, as the workspace did, and that is what leaves. */
+      forecast: ForecastParameters,
+      source: Source,
+    },
+    { additionalProperties: false },
+  ),
 ]);
 export type OutputRequestBody = Static<typeof OutputRequestBody>;
 
 /**
- * What the airlock checks and keeps: a table or a figure as asked, or a model card the route resolved from the
- * project's model (its JSON as the release gate built it for roles without row-level rights).
+ * What the airlock checks and keeps: a table or a figure as asked, a model card the route resolved from the
+ * project's model (its JSON as the release gate built it for roles without row-level rights), or a forecast the route
+ * computed from released series (its JSON as the release gate built it).
  */
 export type OutputRequest =
-  | Exclude<OutputRequestBody, { kind: 'model-card' }>
-  | { kind: 'model-card'; title: string; card: unknown; source: OutputRequestBody['source'] };
+  | Exclude<OutputRequestBody, { kind: 'model-card' } | { kind: 'forecast' }>
+  | { kind: 'model-card'; title: string; card: unknown; source: OutputRequestBody['source'] }
+  | { kind: 'forecast'; title: string; forecast: unknown; source: OutputRequestBody['source'] };
 
 export const OutputDecisionBody = Type.Object(
   {

@@ -19,7 +19,7 @@ import { ConsentReachFederation, PeerRecords } from '../mydata/index.js';
 import type { Released } from '../privacy/index.js';
 import { isReleased, scrubText } from '../privacy/index.js';
 import { ProjectFederation } from '../projects/index.js';
-import { SeriesFederation } from '../surveillance/index.js';
+import { SERIES_SCOPE, SeriesFederation } from '../surveillance/index.js';
 import { VALIDATION_PURPOSE, ValidationFederation } from '../validation/index.js';
 import { AnonymousRequests } from './anonymous-requests.js';
 import { consoleAssets } from './console-assets.js';
@@ -41,6 +41,7 @@ import { modelPredictRoutes } from './routes/model-predict.js';
 import { modelRoutes } from './routes/models.js';
 import { mydataRoutes } from './routes/mydata.js';
 import { outputRoutes } from './routes/outputs.js';
+import { projectForecastRoutes } from './routes/project-forecasts.js';
 import { projectModelRoutes } from './routes/project-models.js';
 import { projectWorkRoutes } from './routes/project-work.js';
 import { projectRoutes } from './routes/projects.js';
@@ -241,7 +242,13 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
     authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id),
     recordUse: (project, cohortId, requester) => hub.projectUses.record(project, 'cohort', cohortId, requester),
   });
-  const series = options.series ?? new SeriesFederation(hub);
+  // Peers' series for a project are counted only where this hub approved it for what the series read, for its
+  // purpose, and count as the project's use.
+  const series = (options.series ?? new SeriesFederation(hub)).withProjects({
+    authorizePeer: (peer, id) =>
+      hub.projects.authorizePeer(peer, id, { tables: [...SERIES_SCOPE.tables], columns: [...SERIES_SCOPE.columns] }),
+    recordUse: (project, ref, requester) => hub.projectUses.record(project, 'forecast', ref, requester),
+  });
   const consentReach = options.consentReach ?? new ConsentReachFederation(hub);
   const peerRecords = options.peerRecords ?? new PeerRecords(hub);
   const validation = options.validation ?? hubValidation(hub);
@@ -266,9 +273,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(consoleRoutes({ hub, federation }));
   await app.register(consoleUploadRoutes({ hub }));
   await app.register(projectRoutes({ hub, federation }));
-  await app.register(outputRoutes({ hub }));
+  await app.register(outputRoutes({ hub, series, federation }));
   await app.register(projectWorkRoutes({ hub, cohorts, federation }));
   await app.register(projectModelRoutes({ hub, models, federation }));
+  await app.register(projectForecastRoutes({ hub, series, federation }));
   await app.register(authRoutes({ hub }));
   await app.register(accountRoutes({ hub }));
   await app.register(tokenRoutes({ hub }));

@@ -6,15 +6,16 @@
  * regions' signals.
  */
 
+import { cohortIdOf } from '../cohort/index.js';
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError, isHealthmeshError } from '../core/index.js';
-import type { Federation, PeerFailure } from '../federation/index.js';
+import type { FanOutResult, Federation, PeerFailure } from '../federation/index.js';
 import { fanOut, OperationRegistry, PeerFigures, screenPeerAnswers } from '../federation/index.js';
 import type { Released } from '../privacy/index.js';
 import { type EpidemicAlert, hubAlerts, keepAlerts } from './epidemic-alerts.js';
 import { saveForecasts } from './forecast-store.js';
 import type { Forecaster } from './forecaster.js';
-import { CONFIRMED_FLU_TARGET, ILI_TARGET } from './hub-series.js';
+import { CONFIRMED_FLU_TARGET, ILI_COHORT, ILI_TARGET } from './hub-series.js';
 import type { QuantileForecast } from './quantile-forecast.js';
 import { checkReleasedSeries, gatedHubSeries, gatedSeries, type ReleasedHubSeries } from './released-series.js';
 import { forecastRound } from './rolling-forecast.js';
@@ -30,6 +31,37 @@ import { buildPanel, isoDay, parseIsoDay, type SeriesPanel } from './weekly-seri
 
 /** The federation operation each hub answers with its released weekly series. */
 export const SERIES_OPERATION = 'surveillance.series';
+
+/**
+ * What the weekly series read, as a project's scope names it: the code and onset of conditions. A project must
+ * have been approved for them to forecast the series. The weekly grid's span (a hub's first and last encounter
+ * week) is the hub's coverage, which its catalog shows applicants before any approval.
+ */
+export const SERIES_SCOPE = {
+  tables: ['condition'],
+  columns: ['condition.code_code', 'condition.onset_start'],
+} as const;
+
+/** The cohort run that holds the people a series of `purpose` counted: a project's use of their data (mydata/). */
+export function seriesUseRef(purpose: string): string {
+  // Every confirmed case is an ILI visit: the ILI cohort's people are everyone the series counted.
+  return cohortIdOf(ILI_COHORT, purpose);
+}
+
+/**
+ * How a hub checks a project a peer names before releasing its series for it (the server wires
+ * `ProjectRegistry.authorizePeer` with `SERIES_SCOPE`), and records the project's use of the people counted.
+ */
+export interface SeriesProjects {
+  authorizePeer(peer: string, project: string): Promise<{ purpose: string }>;
+  recordUse(project: string, ref: string, requester: string): Promise<void>;
+}
+
+/** A series gathered for a project: the project's id (sent to peers) and purpose (consent applied for it). */
+export interface SeriesProject {
+  id: string;
+  purpose: string;
+}
 
 /** What a coordinator gathered: one released series per answering hub, and the hubs that did not answer. */
 export interface FederatedSeries {
@@ -99,14 +131,34 @@ function releaseOptions(body: unknown): { through?: string } {
 
 /** The surveillance side of a hub's federation: answers `surveillance.series`, coordinates gathers and forecasts. */
 export class SeriesFederation {
+  private projects: SeriesProjects | undefined;
+
   constructor(private readonly hub: Hub) {}
 
-  /** Registers `surveillance.series` on a hub's operation registry (returned, to chain with other modules'). */
+  /**
+   * Registers `surveillance.series` on a hub's operation registry (returned, to chain with other modules'). A request
+   * naming a `project` is answered only for a project this hub approved (`withProjects`), counted for its purpose.
+   */
   register(operations = new OperationRegistry()): OperationRegistry {
-    operations.register(SERIES_OPERATION, 'peer', ({ body, peer }) =>
-      gatedHubSeries(this.hub, `peer:${peer}`, releaseOptions(body)),
-    );
+    operations.register(SERIES_OPERATION, 'peer', async ({ body, peer }) => {
+      const project = (body as { project?: unknown } | null)?.project;
+      if (project === undefined) return gatedHubSeries(this.hub, `peer:${peer}`, releaseOptions(body));
+      if (typeof project !== 'string' || this.projects === undefined) {
+        throw new HealthmeshError('PROJECT_NOT_FOUND', 'this hub runs no project work for peers');
+      }
+      const { purpose } = await this.projects.authorizePeer(peer, project);
+      const requester = `peer:${peer}/project:${project}`;
+      const series = await gatedHubSeries(this.hub, requester, { ...releaseOptions(body), purpose });
+      await this.projects.recordUse(project, seriesUseRef(purpose), requester);
+      return series;
+    });
     return operations;
+  }
+
+  /** Let peers ask for series in projects this hub approved (without it, a request naming a project is refused). */
+  withProjects(projects: SeriesProjects): this {
+    this.projects = projects;
+    return this;
   }
 
   /**
@@ -117,26 +169,46 @@ export class SeriesFederation {
   async gather(
     federation: Federation,
     hubs: readonly string[],
-    options: { through?: string; requester?: string } = {},
+    options: { through?: string; requester?: string; project?: SeriesProject } = {},
   ): Promise<FederatedSeries> {
     const g = await this.gatherReleased(federation, hubs, options);
     return { ...g, hubs: g.hubs.map((h) => h.value) };
   }
 
-  /** `gather`, each hub's series as a `Released` value (this hub's from its release log, the others' as sent). */
+  /**
+   * `gather`, each hub's series as a `Released` value (this hub's from its release log, the others' as sent). With a
+   * `project`, every hub counts for the project's purpose, and each peer checks the project first. Without a
+   * federation, only this hub can be named.
+   */
   async gatherReleased(
-    federation: Federation,
+    federation: Federation | undefined,
     hubs: readonly string[],
-    options: { through?: string; requester?: string } = {},
+    options: { through?: string; requester?: string; project?: SeriesProject } = {},
   ): Promise<Omit<FederatedSeries, 'hubs'> & { hubs: Released<ReleasedHubSeries>[] }> {
     const self = this.hub.config.name;
     const others = hubs.filter((h) => h !== self);
-    const body = options.through !== undefined ? { through: options.through } : {};
+    const body = {
+      ...(options.through !== undefined && { through: options.through }),
+      ...(options.project !== undefined && { project: options.project.id }),
+    };
+    const purpose = options.project?.purpose;
+    const ask = (): Promise<FanOutResult> => {
+      if (others.length === 0) return Promise.resolve({ results: [], failed: [], complete: true });
+      if (federation === undefined) {
+        throw new HealthmeshError('API_BAD_REQUEST', 'this hub has no federation identity: it cannot coordinate', {
+          path: 'hubs',
+        });
+      }
+      return fanOut(federation.client, others, SERIES_OPERATION, body, { timeoutMs: federation.timeoutMs });
+    };
     const [local, remote] = await Promise.all([
       hubs.includes(self)
-        ? gatedHubSeries(this.hub, options.requester ?? 'coordinator', releaseOptions(body))
+        ? gatedHubSeries(this.hub, options.requester ?? 'coordinator', {
+            ...releaseOptions(body),
+            ...(purpose !== undefined && { purpose }),
+          })
         : Promise.resolve(undefined),
-      fanOut(federation.client, others, SERIES_OPERATION, body, { timeoutMs: federation.timeoutMs }),
+      ask(),
     ]);
     const figures = new PeerFigures(this.hub.config.privacy.disclosure);
     const locations = new Set(local ? [local.value.location] : []);
@@ -182,10 +254,10 @@ export class SeriesFederation {
    * row-level rights may ask for.
    */
   async releasedForecast(
-    federation: Federation,
+    federation: Federation | undefined,
     hubs: readonly string[],
     forecaster: Forecaster,
-    options: FederatedForecastOptions & { requester?: string } = {},
+    options: FederatedForecastOptions & { requester?: string; project?: SeriesProject } = {},
   ): Promise<Released<FederatedForecast>> {
     let referenceDay: number | undefined;
     if (options.referenceDate !== undefined) {
@@ -201,6 +273,7 @@ export class SeriesFederation {
     const gathered = await this.gatherReleased(federation, hubs, {
       ...(referenceDay !== undefined && { through: isoDay(referenceDay - 7) }),
       ...(options.requester !== undefined && { requester: options.requester }),
+      ...(options.project !== undefined && { project: options.project }),
     });
     const target = options.target ?? 'ili';
     return this.hub.gate.fromReleased(

@@ -26,7 +26,11 @@ export {
   federatedPanel,
   releasedTargetName,
   SERIES_OPERATION,
+  SERIES_SCOPE,
   SeriesFederation,
+  type SeriesProject,
+  type SeriesProjects,
+  seriesUseRef,
 } from './federated-series.js';
 export { BASELINE_MIN_WEEKS, type FlusightBaselineOptions, flusightBaseline } from './flusight-baseline.js';
 export {

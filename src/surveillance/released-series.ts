@@ -32,6 +32,12 @@ export interface ReleasedHubSeries {
 export interface SeriesReleaseOptions {
   /** Release only weeks ending on or before this date (`YYYY-MM-DD`): leaves out a week still being reported. */
   through?: string;
+  /**
+   * The purpose the cases are counted for (default public-health): a project's, whose consent applies. Its release
+   * is compared with every other of the series in the release log, so two purposes' series cannot be subtracted
+   * to reveal the few cases one purpose's consent leaves out.
+   */
+  purpose?: string;
 }
 
 /**
@@ -103,7 +109,7 @@ export async function releaseHubSeries(
   requester: string,
   options: SeriesReleaseOptions = {},
 ): Promise<ReleasedHubSeries> {
-  const series = await hubWeeklySeries(hub);
+  const series = await hubWeeklySeries(hub, options.purpose);
   const released = releaseWeeklySeries(series, hub.config.name, hub.config.privacy.disclosure, options);
   const cells: Record<string, { count: number; released: number | null }> = {};
   const weeks = released.ili.map((_, w) => isoDay(series.ili.startDay + 7 * w));

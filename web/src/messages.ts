@@ -29,7 +29,6 @@ export const EN = {
   badPassword: 'The sign-in name or password is wrong.',
   accountLocked: 'Too many failed sign-ins: this sign-in name is locked for a while. Ask an admin to unlock it.',
   accountDisabled: 'This account is disabled.',
-  accountPending: 'This account waits for an admin of this hub to approve it.',
   tooManySignIns: 'Too many sign-in attempts from here: wait a minute and try again.',
   signUpTitle: 'New here? Ask for an account',
   signUpHelp:
@@ -331,7 +330,6 @@ export const KO: Record<MessageKey, string> = {
   badPassword: '로그인 이름 또는 비밀번호가 틀렸습니다.',
   accountLocked: '로그인 실패가 너무 많아 이 로그인 이름이 잠시 잠겼습니다. 관리자에게 잠금 해제를 요청하세요.',
   accountDisabled: '비활성화된 계정입니다.',
-  accountPending: '이 허브 관리자의 승인을 기다리는 계정입니다.',
   tooManySignIns: '이곳에서 로그인 시도가 너무 많습니다. 1분 뒤에 다시 시도하세요.',
   signUpTitle: '처음이신가요? 계정을 신청하세요',
   signUpHelp:

@@ -1,13 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Role } from '../../access/index.js';
+import type { Principal, Role } from '../../access/index.js';
 import { mayReadRowLevel } from '../../access/index.js';
 import { HealthmeshError } from '../../core/index.js';
-import type { Hub } from '../../hub/index.js';
 import { hubModelRegistry, releaseModelCard } from '../../models/index.js';
 import type { OutputRecord, OutputRequest } from '../../outputs/index.js';
 import { OutputDecisionBody, OutputRequestBody } from '../../outputs/index.js';
 import type { Gated } from '../../privacy/index.js';
+import type { WorkspaceForecastContext } from './project-forecasts.js';
+import { workspaceForecast } from './project-forecasts.js';
 
 /** Project members who ask for outputs, and this hub's stewards and admins who check them. */
 const MEMBERS: readonly Role[] = ['researcher', 'developer'];
@@ -21,7 +22,7 @@ const OutputId = Type.Object({ id: Type.String({ pattern: '^out_[A-Za-z0-9_-]{1,
  * `GET /outputs/:id/content`, `POST /outputs/:id/decision`), and members download what was released
  * (`GET /outputs/:id/download`). A member must pass the project's check (current member, approved here, not ended).
  */
-export function outputRoutes(ctx: { hub: Hub }) {
+export function outputRoutes(ctx: WorkspaceForecastContext) {
   const { hub } = ctx;
   const text = (v: OutputRecord | OutputRecord[]) => hub.gate.text(v as unknown as Gated);
   /** Members of the project pass its check; this hub's stewards and admins see every project's outputs. */
@@ -50,6 +51,19 @@ export function outputRoutes(ctx: { hub: Hub }) {
       source: body.source,
     };
   };
+  /**
+   * A forecast asked to leave: computed again from its parameters, as the workspace computes it (the member's check,
+   * the project's scope and purpose, each hub's released series), so what leaves is the hub's forecast, never numbers
+   * the requester sent. Built by the gate from released series only, it passes the rules at once.
+   */
+  const forecastOutput = async (
+    principal: Principal,
+    projectId: string,
+    body: Extract<OutputRequestBody, { kind: 'forecast' }>,
+  ): Promise<OutputRequest> => {
+    const { released } = await workspaceForecast(ctx, principal, projectId, body.forecast);
+    return { kind: 'forecast', title: body.title, forecast: released.value, source: body.source };
+  };
   return async (app: FastifyInstance) => {
     app.post<{ Params: { id: string }; Body: OutputRequestBody }>(
       '/projects/:id/outputs',
@@ -58,7 +72,12 @@ export function outputRoutes(ctx: { hub: Hub }) {
         await hub.projects.authorize(req.principal!, req.params.id);
         req.auditedByRoute = true;
         const body = req.body;
-        const asked: OutputRequest = body.kind === 'model-card' ? await modelCardOutput(req.params.id, body) : body;
+        const asked: OutputRequest =
+          body.kind === 'model-card'
+            ? await modelCardOutput(req.params.id, body)
+            : body.kind === 'forecast'
+              ? await forecastOutput(req.principal!, req.params.id, body)
+              : body;
         return reply.code(201).send(text(await hub.outputs.request(req.principal!, req.params.id, asked)));
       },
     );

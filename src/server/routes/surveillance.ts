@@ -38,8 +38,8 @@ function calendarDay(v: string | undefined, key: string): string | undefined {
   return v;
 }
 
-/** A forecast as the forecasts route shows it (one shape for stored and fresh forecasts). */
-function forecastRow(model: string, target: string, f: QuantileForecast) {
+/** A forecast as the forecasts route shows it (one shape for stored, fresh and workspace forecasts). */
+export function forecastRow(model: string, target: string, f: QuantileForecast) {
   return {
     model,
     target,

@@ -10,7 +10,6 @@ const REFUSALS: Record<string, MessageKey> = {
   AUTH_SIGN_IN_FAILED: 'badPassword',
   AUTH_ACCOUNT_LOCKED: 'accountLocked',
   AUTH_ACCOUNT_DISABLED: 'accountDisabled',
-  AUTH_ACCOUNT_PENDING: 'accountPending',
   AUTH_OIDC_FAILED: 'oidcFailed',
 };
 

@@ -3,6 +3,7 @@ import { type ApiError, api, fetchBlob, postJson, saveBlob } from '../api.js';
 import { Async, Count, DataTable, ErrorBox, Section, useApi } from '../components.js';
 import { useI18n } from '../i18n.js';
 import type { MessageKey } from '../messages.js';
+import { WorkspaceForecast } from './workspace-forecast.js';
 
 interface ProjectSummary {
   id: string;
@@ -55,7 +56,7 @@ const EXAMPLE = JSON.stringify(
   2,
 );
 const GRANTED = new Set(['approved', 'approved-with-conditions']);
-const EXTENSION: Record<string, string> = { table: 'csv', 'model-card': 'json' };
+const EXTENSION: Record<string, string> = { table: 'csv', 'model-card': 'json', forecast: 'json' };
 
 /**
  * A small logistic model to start from: a first ankle sprain within 5 years from age, sex and systolic pressure, an
@@ -258,7 +259,15 @@ function Tabulation({
 }
 
 /** Hubs to run at: those that approved the project, all chosen at first. */
-function HubChoice({ approved, chosen, set }: { approved: string[]; chosen: string[]; set: (h: string[]) => void }) {
+export function HubChoice({
+  approved,
+  chosen,
+  set,
+}: {
+  approved: string[];
+  chosen: string[];
+  set: (h: string[]) => void;
+}) {
   const { t } = useI18n();
   return (
     <fieldset>
@@ -463,6 +472,7 @@ function ProjectWorkspace({ project }: { project: ProjectView }) {
       </Section>
       <Tabulation base={base} hubs={hubs} askOutput={askOutput} />
       <ModelTraining base={base} projectId={project.id} approvedHubs={approvedHubs} askOutput={askOutput} />
+      <WorkspaceForecast base={base} approvedHubs={approvedHubs} askOutput={askOutput} />
       <Section title={t('askFigure')} id="ask-figure">
         <form
           onSubmit={(e) => {
