@@ -12,24 +12,19 @@ import { createHash } from 'node:crypto';
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { FanOutResult, Federation } from '../federation/index.js';
-import { fanOut, OperationRegistry, PeerFigures, peerFigureProblem, screenPeerAnswers } from '../federation/index.js';
+import { fanOut, OperationRegistry, PeerFigures, screenPeerAnswers } from '../federation/index.js';
 import { applyFeaturePlan, buildHubFeatures } from '../models/index.js';
 import type { Released, ReleasedCount, ReleaseGate } from '../privacy/index.js';
 import { releaseCount, releaseTerms } from '../privacy/index.js';
+import type { CalibrationOutcome } from './federated-calibration.js';
+import { calibrateAcrossHubs } from './federated-calibration.js';
 import type { ValidationManifest } from './manifest.js';
 import { DEFAULT_THRESHOLDS, manifestPlan, validateManifest } from './manifest.js';
 import type { SandboxLimits } from './model-sandbox.js';
 import { DEFAULT_SANDBOX_LIMITS } from './model-sandbox.js';
 import { scoreInSandbox, VALIDATION_PURPOSE } from './model-validation.js';
 import { checkPeerValidation } from './peer-validation-check.js';
-import type { PooledCalibration, RoundPart } from './pooled-calibration.js';
-import {
-  CalibrationSessions,
-  checkCalibrationRound,
-  countCalibrationRound,
-  fitPooledCalibration,
-  VALIDATION_CALIBRATION_OPERATION,
-} from './pooled-calibration.js';
+import { CalibrationSessions, countCalibrationRound, VALIDATION_CALIBRATION_OPERATION } from './pooled-calibration.js';
 import type { DecisionCounts, RiskBin } from './pooled-counts.js';
 import { releaseDecisionCounts, releaseRiskGrid } from './pooled-counts.js';
 import type { Submission } from './submission-store.js';
@@ -229,11 +224,6 @@ export interface FederatedParts {
   failed: { hub: string; kind: string; remoteCode?: string; message: string }[];
 }
 
-/** The exact pooled calibration, or the hub whose round failed (then the pooled intercept and slope are withheld). */
-export type CalibrationOutcome =
-  | { fit: PooledCalibration }
-  | { failed: { hub: string; kind: string; remoteCode?: string; message: string } };
-
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** The validation side of a hub's federation: answers `validation.score`, and asks the hubs for their parts. */
@@ -344,85 +334,15 @@ export class ValidationFederation {
   }
 
   /**
-   * The exact pooled calibration of `parts` (as `gather` returned them) by Newton rounds: each hub, this one
-   * locally, answers `validation.calibration` on the session its part names. A hub whose round fails (refused,
-   * silent, or figures this hub cannot use) ends the fit: a sum without it would be another population's fit.
+   * The exact pooled calibration of `parts` (as `gather` returned them) by Newton rounds (`calibrateAcrossHubs`).
    */
-  async calibrate(
+  calibrate(
     federation: Federation | undefined,
     parts: readonly HubValidation[],
     project: string,
     requester: string,
   ): Promise<CalibrationOutcome> {
-    const self = this.hub.config.name;
-    const figures = new PeerFigures(this.hub.config.privacy.disclosure);
-    const missing = parts.find((p) => p.session === undefined || (p.hub !== self && federation === undefined));
-    if (missing !== undefined) {
-      return {
-        failed: {
-          hub: missing.hub,
-          kind: 'refused',
-          message: 'it kept no scores for calibration rounds (its release log refused the population as differencing)',
-        },
-      };
-    }
-    type Failed = Extract<CalibrationOutcome, { failed: unknown }>['failed'];
-    class RoundFailed extends Error {
-      constructor(readonly failure: Failed) {
-        super(failure.message);
-      }
-    }
-    const ask = (slope: number[], intercept: number[]) =>
-      Promise.all(
-        parts.map(async (p): Promise<RoundPart> => {
-          const n = p.report.sampleSize.n;
-          if (p.hub === self) {
-            const r = this.sessions.round(this.hub.gate, self, project, p.session, slope, intercept).value;
-            const ici = r.ici;
-            const wire = { slope: r.slope, intercept: r.intercept, ici };
-            return { hub: p.hub, n, ...checkCalibrationRound(figures, wire) };
-          }
-          const body = { session: p.session, project, slope, intercept };
-          const answer = await fanOut(federation!.client, [p.hub], VALIDATION_CALIBRATION_OPERATION, body, {
-            timeoutMs: federation!.timeoutMs,
-          });
-          const f = answer.failed[0];
-          if (f !== undefined) {
-            throw new RoundFailed({
-              hub: f.hub,
-              kind: f.kind,
-              ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
-              message: f.message,
-            });
-          }
-          let checked: ReturnType<typeof checkCalibrationRound> | undefined;
-          const problem = peerFigureProblem(() => {
-            checked = checkCalibrationRound(figures, answer.results[0]!.value);
-          });
-          if (problem !== undefined || checked === undefined) {
-            throw new RoundFailed({ hub: p.hub, kind: 'bad-response', message: `unusable answer: ${problem}` });
-          }
-          return { hub: p.hub, n, ...checked };
-        }),
-      );
-    try {
-      const fit = await fitPooledCalibration(ask);
-      await this.hub.audit.append({
-        actor: requester,
-        action: 'validation-pooled-calibration',
-        target: `validation/project/${project}`,
-        outcome: 'success',
-        detail: { hubs: parts.map((p) => p.hub).join(','), rounds: fit.rounds },
-      });
-      return { fit };
-    } catch (e) {
-      if (e instanceof RoundFailed) return { failed: e.failure };
-      // This hub's own round refused, or the summed fit did not converge (separation): no pooled fit to report.
-      if (isHealthmeshError(e) && (e.code === 'VALIDATION_ROUND_REFUSED' || e.code.startsWith('MODEL_'))) {
-        return { failed: { hub: self, kind: 'refused', remoteCode: e.code, message: e.message } };
-      }
-      throw e;
-    }
+    return calibrateAcrossHubs(this.hub, this.sessions, federation, parts, project, requester);
   }
 
   /**

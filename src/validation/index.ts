@@ -5,10 +5,9 @@
  */
 export type { DriftMeasure } from './drift-monitor.js';
 export { measureDrift, populationStabilityIndex, SCORE_SERIES } from './drift-monitor.js';
-
+export type { CalibrationOutcome } from './federated-calibration.js';
 export { runFederatedValidation } from './federated-run.js';
 export type {
-  CalibrationOutcome,
   FederatedParts,
   HubValidation,
   ScoreBin,

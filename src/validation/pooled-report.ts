@@ -9,7 +9,8 @@
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
 import { toPrecision } from '../privacy/index.js';
-import type { CalibrationOutcome, FederatedParts, HubValidation, ScoreBin } from './federated-validation.js';
+import type { CalibrationOutcome } from './federated-calibration.js';
+import type { FederatedParts, HubValidation, ScoreBin } from './federated-validation.js';
 import type { ValidationManifest } from './manifest.js';
 import { DEFAULT_THRESHOLDS } from './manifest.js';
 import { pooledCurve, pooledNetBenefit } from './pooled-counts.js';
