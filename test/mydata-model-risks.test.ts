@@ -295,7 +295,7 @@ describe("a citizen's risks from the hub's own trained models", () => {
   it('shows a citizen with no linked record no risks, and audits the read', async () => {
     const res = await get('park', '/me/risks');
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ risks: [], trained: [] });
+    expect(res.json()).toEqual({ risks: [], trained: [], recordsFrom: ['risks'] });
     // The entry is written once the response is sent.
     await vi.waitFor(async () => {
       const audited = await hub.db.all<{ actor: string; detail: string }>(

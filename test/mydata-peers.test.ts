@@ -9,9 +9,13 @@ import type { Federation } from '../src/federation/index.js';
 import { ResourceValidator } from '../src/fhir/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
+import type { FeatureSpec } from '../src/models/index.js';
+import { hubModelRegistry } from '../src/models/index.js';
+import type { MyTrainedRisk } from '../src/mydata/index.js';
 import { PEER_RECORDS_OPERATION } from '../src/mydata/index.js';
 import { buildServer, openHubFederation } from '../src/server/index.js';
 import { SeriesFederation } from '../src/surveillance/index.js';
+import { handCard, handLogistic, planOf } from './support/hand-made-model.js';
 import { peerEachOther } from './support/peer-servers.js';
 
 /**
@@ -43,12 +47,50 @@ function bundle(patientId: string, code: string, display: string, day: string) {
   };
 }
 
+/** Kim's systolic pressure, measured only at busan. */
+const SBP = 162;
+const sbpAt = (patientId: string) => ({
+  resourceType: 'Bundle',
+  type: 'batch',
+  entry: [
+    {
+      resource: {
+        resourceType: 'Observation',
+        id: `${patientId}-sbp`,
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }] },
+        subject: { reference: `Patient/${patientId}` },
+        effectiveDateTime: '2026-02-10T09:00:00Z',
+        valueQuantity: { value: SBP, unit: 'mmHg' },
+      },
+      request: { method: 'PUT', url: `Observation/${patientId}-sbp` },
+    },
+  ],
+});
+/** A model served at gwangju: age, the latest systolic pressure and a diabetes diagnosis, all required. */
+const STROKE: FeatureSpec = {
+  name: 'stroke within 5 years',
+  conceptSets: {
+    sbp: { concepts: [{ system: 'http://loinc.org', code: '8480-6' }] },
+    diabetes: { concepts: [{ system: 'http://snomed.info/sct', code: '44054006' }] },
+  },
+  population: { indexDate: '2025-01-01', age: { min: 20 } },
+  features: [
+    { name: 'age', kind: 'age' },
+    { name: 'sbp', kind: 'latest', conceptSet: 'sbp', window: { start: -365, end: 0 } },
+    { name: 'diabetes', kind: 'count', conceptSet: 'diabetes', domain: 'condition', window: { end: 0 } },
+  ],
+};
+const BETA = [-8, 0.03, 0.04, 0.5];
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
 type Served = { hub: Hub; app: FastifyInstance; federation: Federation; tokens: Record<string, string> };
 
 describe("a citizen's records at another hub of the federation, on My record", () => {
   const root = mkdtempSync(join(tmpdir(), 'hm-mydata-peers-'));
   const servers = new Map<string, Served>();
   let busanCode = '';
+  let beforeLink: { trained: MyTrainedRisk[]; recordsFrom: string[] } | undefined;
 
   const call = async (at: string, who: string, method: string, url: string, body?: unknown) => {
     const s = servers.get(at)!;
@@ -99,11 +141,20 @@ describe("a citizen's records at another hub of the federation, on My record", (
     await write('gwangju', 'clinic-gwangju', bundle('gj-kim', '38341003', 'Hypertension', '2019-03-01'));
     await write('busan', 'clinic-busan', bundle('bs-kim', '44054006', 'Diabetes mellitus type 2', '2024-05-10'));
     await write('busan', 'clinic-busan', bundle('bs-lee', '195967001', 'Asthma', '2023-01-20'));
+    await write('busan', 'clinic-busan', sbpAt('bs-kim'));
+    await (await hubModelRegistry(servers.get('gwangju')!.hub)).register(
+      'stroke-logit',
+      handLogistic(['age', 'sbp', 'diabetes'], BETA),
+      handCard('logistic', ['age', 'sbp', 'diabetes'], BETA.slice(1), { age: 50, sbp: 125, diabetes: 0.1 }),
+      'test',
+      planOf(STROKE),
+    );
     const local = await call('gwangju', 'clinic', 'POST', '/mydata/enrolment-codes', {
       patientId: 'gj-kim',
       source: 'clinic-gwangju',
     });
     expect((await call('gwangju', 'kim', 'POST', '/me/enrol', { code: local.json().code })).status).toBe(201);
+    beforeLink = (await call('gwangju', 'kim', 'GET', '/me/risks')).json();
     // Busan's own source vouches for its patient with a code, handed to Kim as a local code would be.
     busanCode = (
       await call('busan', 'clinic', 'POST', '/mydata/enrolment-codes', { patientId: 'bs-kim', source: 'clinic-busan' })
@@ -183,13 +234,13 @@ describe("a citizen's records at another hub of the federation, on My record", (
     const everything = await call('gwangju', 'kim', 'GET', '/me/$everything');
     const b = everything.json() as { total: number; entry: { fullUrl: string; resource: { resourceType: string } }[] };
     const busanUrl = servers.get('busan')!.app.listeningOrigin;
-    expect(b.total).toBe(4);
+    expect(b.total).toBe(5);
     expect(
       b.entry
         .filter((e) => e.fullUrl.startsWith(`${busanUrl}/fhir/`))
         .map((e) => e.resource.resourceType)
         .sort(),
-    ).toEqual(['Condition', 'Patient']);
+    ).toEqual(['Condition', 'Observation', 'Patient']);
     expect(everything.text).not.toContain('Asthma');
     const r4 = ResourceValidator.r4();
     expect(r4.validate(b as unknown as Record<string, unknown>, 5)).toEqual([]);
@@ -218,6 +269,40 @@ describe("a citizen's records at another hub of the federation, on My record", (
     // Nothing of busan's was kept at gwangju: its store holds its own Condition only.
     const gwangju = servers.get('gwangju')!.hub;
     expect(await gwangju.store.count('Condition')).toBe(1);
+  });
+
+  it("scores gwangju's model on the citizen's records at both hubs, keeping none of busan's", async () => {
+    // Before the link, the pressure and the diabetes recorded at busan are unknown here: no risk is shown.
+    const alone = beforeLink!.trained.find((r) => r.model === 'stroke-logit')!;
+    expect(alone.risk).toBeNull();
+    expect(alone.notAvailable?.en).toContain('Systolic blood pressure');
+    expect(beforeLink!.recordsFrom).toEqual(['gwangju']);
+    const res = await call('gwangju', 'kim', 'GET', '/me/risks');
+    expect(res.status).toBe(200);
+    const body = res.json() as { trained: MyTrainedRisk[]; recordsFrom: string[]; peers: unknown };
+    expect(body.recordsFrom).toEqual(['gwangju', 'busan']);
+    expect(body.peers).toEqual([{ hub: 'busan', reached: true }]);
+    const risk = body.trained.find((r) => r.model === 'stroke-logit')!;
+    const value = (f: string) => risk.factors.find((x) => x.feature === f)?.value;
+    // Born 1961-04-02, scored on 2026-03-02: 65 years less a month, as the feature SQL counts it.
+    const age = 65 - 1 / 12;
+    expect(value('age')).toBeCloseTo(age, 9);
+    expect(value('sbp')).toBe(SBP);
+    expect(value('diabetes')).toBe(1);
+    // The risk from all of Kim's records: gwangju's demographics, busan's pressure and diagnosis.
+    expect(risk.risk).toBeCloseTo(sigmoid(BETA[0]! + BETA[1]! * age + BETA[2]! * SBP + BETA[3]!), 3);
+    // Read for the answer only: no table of busan's rows is left, and gwangju's derived data holds none of them.
+    const gwangju = servers.get('gwangju')!.hub;
+    // Temporary tables belong to the writer connection, which the build ran on.
+    const left = await gwangju.db.transaction((tx) =>
+      tx.all("SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'merged_%'"),
+    );
+    expect(left).toEqual([]);
+    expect(await gwangju.store.count('Observation')).toBe(0);
+    expect(await gwangju.db.all("SELECT 1 FROM cohort_event WHERE domain = 'measurement'")).toEqual([]);
+    // Park linked nothing at busan: gwangju's records alone, no peer named.
+    const park = (await call('gwangju', 'park', 'GET', '/me/risks')).json();
+    expect(park.peers).toBeUndefined();
   });
 
   it('audits the read at busan under a keyed reference, never the account name, and answers only the linking hub', async () => {

@@ -110,18 +110,32 @@ function conceptSetCondition(set: ConceptSet, domain: Domain, p: Params): string
   return `v.domain = ${p.add(domain)} AND (${include.length > 0 ? include.join(' OR ') : 'FALSE'})${exclude.length > 0 ? ` AND NOT (${exclude.join(' OR ')})` : ''}`;
 }
 
+const VOCABULARY = 'cohort_vocabulary';
+
+/**
+ * The index's vocabulary with the codes of `events` (a relation of the event index's columns, such as a citizen's
+ * records at a peer read for one request), as a relation for `conceptSetCodes`: a concept set resolves against the
+ * codes present, so codes only those events hold must join them.
+ */
+export function vocabularyWith(events: string): string {
+  return `(SELECT domain, system, code FROM ${VOCABULARY} UNION SELECT domain, system, code FROM ${events})`;
+}
+
 /**
  * A SELECT of the distinct `(system, code)` pairs of the event index's vocabulary that a concept set selects in a
  * domain — descendants and exclusions resolved as cohort definitions resolve them — with its parameters numbered
  * from `$firstParam`. Other modules (features of risk models) use it to speak the same concept-set language.
+ * `vocabulary` is a relation of (domain, system, code): the index's own by default, or one with codes of events
+ * read from elsewhere for one request.
  */
 export function conceptSetCodes(
   set: ConceptSet,
   domain: Domain,
   firstParam = 1,
+  vocabulary = VOCABULARY,
 ): { sql: string; params: (string | number)[] } {
   const p = new Params(firstParam);
-  const sql = `SELECT DISTINCT v.system, v.code FROM cohort_vocabulary v WHERE ${conceptSetCondition(set, domain, p)}`;
+  const sql = `SELECT DISTINCT v.system, v.code FROM ${vocabulary} v WHERE ${conceptSetCondition(set, domain, p)}`;
   return { sql, params: p.values };
 }
 

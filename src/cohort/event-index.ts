@@ -8,6 +8,7 @@
  */
 import type { Clock } from '../core/index.js';
 import type { Database } from '../store/index.js';
+import type { BuiltInViewName } from '../views/index.js';
 import { AnalyticTables, analyticTable } from '../views/index.js';
 
 export const FHIR_ORIGIN = 'fhir';
@@ -29,7 +30,7 @@ export function isoToDate(col: string): string {
 
 interface Source {
   domain: string;
-  table: string;
+  view: BuiltInViewName;
   system: string;
   code: string;
   date: string;
@@ -42,7 +43,7 @@ interface Source {
 const SOURCES: readonly Source[] = [
   {
     domain: 'condition',
-    table: analyticTable('condition'),
+    view: 'condition',
     system: 'code_system',
     code: 'code_code',
     date: 'COALESCE(onset_start, recorded_date)',
@@ -52,7 +53,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'measurement',
-    table: analyticTable('observation'),
+    view: 'observation',
     system: 'code_system',
     code: 'code_code',
     date: 'effective_start',
@@ -62,7 +63,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'observation',
-    table: analyticTable('observation'),
+    view: 'observation',
     system: 'code_system',
     code: 'code_code',
     date: 'effective_start',
@@ -73,7 +74,7 @@ const SOURCES: readonly Source[] = [
   {
     // A coded answer is an event too, so "current smoker" (the answer's code) can be a concept set.
     domain: 'observation',
-    table: analyticTable('observation'),
+    view: 'observation',
     system: 'value_code_system',
     code: 'value_code',
     date: 'effective_start',
@@ -83,7 +84,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'medication',
-    table: analyticTable('medication_request'),
+    view: 'medication_request',
     system: 'medication_system',
     code: 'medication_code',
     date: 'authored_on',
@@ -93,7 +94,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'procedure',
-    table: analyticTable('procedure'),
+    view: 'procedure',
     system: 'code_system',
     code: 'code_code',
     date: 'performed_start',
@@ -103,7 +104,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'encounter',
-    table: analyticTable('encounter'),
+    view: 'encounter',
     system: 'type_system',
     code: 'type_code',
     date: 'start',
@@ -112,7 +113,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'encounter',
-    table: analyticTable('encounter'),
+    view: 'encounter',
     system: `'${ACT_CODE}'`,
     code: 'class_code',
     date: 'start',
@@ -121,7 +122,7 @@ const SOURCES: readonly Source[] = [
   },
   {
     domain: 'immunization',
-    table: analyticTable('immunization'),
+    view: 'immunization',
     system: 'vaccine_system',
     code: 'vaccine_code',
     date: 'occurrence',
@@ -144,13 +145,22 @@ async function viewsStamp(db: Database): Promise<string> {
 }
 
 /** One source's events as rows (patient_key, domain, system, code, event_date, value, unit), from its analytic table. */
-function eventsOf(s: (typeof SOURCES)[number]): string {
+function eventsOf(s: (typeof SOURCES)[number], tableOf: (view: BuiltInViewName) => string): string {
   const date = isoToDate(s.date);
   return `SELECT patient_key, '${s.domain}' AS domain, ${s.system} AS system, ${s.code} AS code, ${date} AS event_date,
       CAST(${s.value} AS DOUBLE PRECISION) AS value, CAST(${s.unit} AS VARCHAR) AS unit
-    FROM ${s.table}
+    FROM ${tableOf(s.view)}
     WHERE patient_key IS NOT NULL AND ${s.system} IS NOT NULL AND ${s.code} IS NOT NULL AND ${date} IS NOT NULL
       ${s.where !== undefined ? `AND ${s.where}` : ''}`;
+}
+
+/**
+ * The event rows (patient_key, domain, system, code, event_date, value, unit) of the relations `tableOf` names, each
+ * with its analytic table's columns: the index's own rows over the analytic tables, or the same rows over other
+ * relations of those columns (a citizen's records at a peer, flattened for one request into temporary tables).
+ */
+export function eventRowsSql(tableOf: (view: BuiltInViewName) => string): string {
+  return SOURCES.map((s) => eventsOf(s, tableOf)).join('\n UNION ALL\n');
 }
 
 /** Rebuilds the FHIR part of the event index if the analytic tables changed; returns whether it did. */
@@ -172,7 +182,7 @@ export async function refreshEventIndex(db: Database, clock: Clock, force = fals
     await tx.run(
       `INSERT INTO cohort_event (patient_key, domain, system, code, event_date, value, unit, origin)
        SELECT patient_key, domain, system, code, event_date, value, unit, '${FHIR_ORIGIN}'
-       FROM (${SOURCES.map(eventsOf).join('\n UNION ALL\n')}) e
+       FROM (${eventRowsSql(analyticTable)}) e
        ORDER BY 3, 4, 1`,
     );
     // Observation runs from the first to the last record (or death): what the hub can see of each person.

@@ -13,7 +13,7 @@ export type {
 } from './characterisation.js';
 export { characterise, kaplanMeier, timeToOutcome } from './characterisation.js';
 export type { CompiledCohort } from './cohort-compiler.js';
-export { compileCohort, conceptSetCodes, PREFIX_HIERARCHY_SYSTEMS } from './cohort-compiler.js';
+export { compileCohort, conceptSetCodes, PREFIX_HIERARCHY_SYSTEMS, vocabularyWith } from './cohort-compiler.js';
 export type {
   CohortDefinition,
   Concept,
@@ -50,7 +50,7 @@ export { validateCohortDefinition } from './cohort-validation.js';
 export type { ConceptMatch } from './concept-search.js';
 export { searchConcepts } from './concept-search.js';
 /** `EVENT_TABLE`: the event index, a published read-only relation with the columns in docs/cohorts.md. */
-export { EVENT_TABLE, eventDateSpan, FHIR_ORIGIN, refreshEventIndex } from './event-index.js';
+export { EVENT_TABLE, eventDateSpan, eventRowsSql, FHIR_ORIGIN, refreshEventIndex } from './event-index.js';
 export type { FederatedCohort, ProjectWork, ReleasedCohort } from './federated-cohort.js';
 export { CohortFederation, DEFAULT_COHORT_PURPOSE, releaseCohort } from './federated-cohort.js';
 export type { PooledMeasurement } from './measurement-pooling.js';

@@ -15,6 +15,25 @@ const ALLELIC_STATE_COMPONENT = '53034-5';
 const HOMOZYGOUS = 'LA6705-3';
 const HETEROZYGOUS = 'LA6706-1';
 
+/**
+ * The relations a spec's rows read: the event index and the lifelog and observation analytic tables by default, or
+ * relations of the same columns (one citizen's rows here with their records at peers, for one request).
+ */
+export interface FeatureSources {
+  events: string;
+  /** The codes concept sets resolve against (`vocabularyWith` the events); the event index's own when absent. */
+  vocabulary?: string;
+  lifelog: string;
+  observation: string;
+}
+
+/** The hub's own published relations. */
+export const HUB_FEATURE_SOURCES: FeatureSources = {
+  events: EVENT_TABLE,
+  lifelog: analyticTable('lifelog'),
+  observation: analyticTable('observation'),
+};
+
 /** A statement with its `$n` parameters. */
 export interface BoundSql {
   sql: string;
@@ -25,6 +44,7 @@ export interface BoundSql {
 class StatementBuilder {
   readonly params: (string | number)[] = [];
   readonly ctes: string[] = [];
+  constructor(private readonly vocabulary: string | undefined) {}
   add(v: string | number): string {
     this.params.push(v);
     return `$${this.params.length}`;
@@ -33,7 +53,7 @@ class StatementBuilder {
   codeSelect(spec: FeatureSpec, name: string, domain: Domain): string {
     const set = spec.conceptSets[name];
     if (set === undefined) throw new Error(`unvalidated spec: concept set ${name}`);
-    const { sql, params } = conceptSetCodes(set, domain, this.params.length + 1);
+    const { sql, params } = conceptSetCodes(set, domain, this.params.length + 1, this.vocabulary);
     this.params.push(...params);
     return sql;
   }
@@ -92,10 +112,14 @@ export function populationValueSql(f: FeatureDefinition): string | undefined {
  * observation table, held beside the event pass in one statement, took DuckDB past 48 MB with 600 people
  * (`test/models-hub.test.ts`), where each alone needs a few.
  */
-export function tableFeatureSelects(spec: FeatureSpec, pop: string): { k: number; select: BoundSql }[] {
+export function tableFeatureSelects(
+  spec: FeatureSpec,
+  pop: string,
+  sources: FeatureSources = HUB_FEATURE_SOURCES,
+): { k: number; select: BoundSql }[] {
   return spec.features.flatMap((f, k) => {
-    const q = new StatementBuilder();
-    const body = tableFeatureSelect(spec, f, pop, q);
+    const q = new StatementBuilder(sources.vocabulary);
+    const body = tableFeatureSelect(spec, f, pop, q, sources);
     return body === undefined ? [] : [{ k, select: q.statement(body) }];
   });
 }
@@ -109,6 +133,7 @@ function tableFeatureSelect(
   f: FeatureDefinition,
   pop: string,
   q: StatementBuilder,
+  sources: FeatureSources,
 ): string | undefined {
   switch (f.kind) {
     case 'age':
@@ -122,7 +147,7 @@ function tableFeatureSelect(
       const cs = q.codes(spec, f.conceptSet, 'measurement');
       const unit = f.unit !== undefined ? ` AND l.unit = ${q.add(f.unit)}` : '';
       return `SELECT t.rid, AVG(l.value_quantity) AS v
-        FROM ${pop} t JOIN ${analyticTable('lifelog')} l ON l.patient_key = t.patient_key JOIN ${cs} c ON l.code_system = c.system AND l.code_code = c.code
+        FROM ${pop} t JOIN ${sources.lifelog} l ON l.patient_key = t.patient_key JOIN ${cs} c ON l.code_system = c.system AND l.code_code = c.code
         WHERE l.value_quantity IS NOT NULL AND l.effective_start IS NOT NULL${windowSql(isoDay('l.effective_start'), f.window)}${unit}
         GROUP BY t.rid`;
     }
@@ -139,8 +164,8 @@ function tableFeatureSelect(
           JOIN (SELECT o.patient_key, o.id, MIN(${isoDay('o.effective_start')}) AS day,
                   MAX(CASE WHEN o.code_code = '${DBSNP_COMPONENT}' THEN o.value_code END) AS rsid,
                   MAX(CASE WHEN o.code_code = '${ALLELIC_STATE_COMPONENT}' THEN CASE o.value_code WHEN '${HOMOZYGOUS}' THEN 2 WHEN '${HETEROZYGOUS}' THEN 1 ELSE 0 END ELSE 0 END) AS alleles
-                FROM ${analyticTable('observation')} o
-                WHERE o.id IN (SELECT id FROM ${analyticTable('observation')} WHERE component_index IS NULL AND code_code = '${VARIANT_ASSESSMENT}')
+                FROM ${sources.observation} o
+                WHERE o.id IN (SELECT id FROM ${sources.observation} WHERE component_index IS NULL AND code_code = '${VARIANT_ASSESSMENT}')
                 GROUP BY o.patient_key, o.id) g ON g.patient_key = t.patient_key AND g.day <= t.index_date
           JOIN (${weights.join(' UNION ALL ')}) w ON w.rsid = g.rsid
           GROUP BY t.rid, g.rsid) x
@@ -154,9 +179,9 @@ function tableFeatureSelect(
  * the horizon: how long a row without the outcome was followed (a Cox model's censoring times). A person with no
  * event after index is not in it (followed 0 days).
  */
-function followUpSelect(o: OutcomeSpec, pop: string): string {
+function followUpSelect(o: OutcomeSpec, pop: string, events: string): string {
   return `SELECT t.rid, LEAST(MAX(e.event_date - t.index_date), ${Math.trunc(o.horizonDays)}) AS v FROM ${pop} t
-      JOIN ${EVENT_TABLE} e ON e.patient_key = t.patient_key AND e.event_date > t.index_date
+      JOIN ${events} e ON e.patient_key = t.patient_key AND e.event_date > t.index_date
       GROUP BY t.rid`;
 }
 
@@ -185,9 +210,12 @@ export function featureRowsQuery(
     eventTimes: boolean;
     /** The `(rid, k, v)` table `tableFeatureSelects` filled, when the spec has such features. */
     tableValues?: string;
+    /** The event relation and its vocabulary; the hub's event index by default. */
+    sources?: Pick<FeatureSources, 'events' | 'vocabulary'>;
   },
 ): BoundSql {
-  const q = new StatementBuilder();
+  const { events, vocabulary } = options.sources ?? HUB_FEATURE_SOURCES;
+  const q = new StatementBuilder(vocabulary);
   const o = spec.outcome;
   const tagged: string[] = [];
   const conds: string[] = [];
@@ -235,7 +263,7 @@ export function featureRowsQuery(
     q.ctes.push(
       `fcodes AS (${tagged.join('\nUNION ALL\n')})`,
       `hits AS (SELECT t.rid, t.index_date, c.k, e.event_date, e.value FROM ${pop} t
-        JOIN ${EVENT_TABLE} e ON e.patient_key = t.patient_key JOIN fcodes c ON e.system = c.system AND e.code = c.code
+        JOIN ${events} e ON e.patient_key = t.patient_key JOIN fcodes c ON e.system = c.system AND e.code = c.code
         WHERE ${conds.join('\n OR ')})`,
       `agg AS (SELECT rid, ${aggs.join(', ')} FROM hits GROUP BY rid)`,
     );
@@ -274,7 +302,7 @@ export function featureRowsQuery(
   }
   if (o !== undefined) columns.push('COALESCE(a.outcome, 0) AS outcome');
   if (timed) {
-    joins.push(`LEFT JOIN (${followUpSelect(o!, pop)}) fu ON fu.rid = t.rid`);
+    joins.push(`LEFT JOIN (${followUpSelect(o!, pop, events)}) fu ON fu.rid = t.rid`);
     columns.push(
       'CAST(a.event_days AS DOUBLE PRECISION) AS event_days',
       'CAST(COALESCE(fu.v, 0) AS DOUBLE PRECISION) AS followed',

@@ -17,7 +17,8 @@ import type { Row } from '../store/index.js';
 import type { FeatureMatrix } from './feature-matrix.js';
 import { featureMatrix } from './feature-matrix.js';
 import type { FeatureSpec } from './feature-spec.js';
-import { featureRowsQuery, tableFeatureSelects } from './feature-sql.js';
+import { featureRowsQuery, HUB_FEATURE_SOURCES, tableFeatureSelects } from './feature-sql.js';
+import { mergeRecords } from './merged-sources.js';
 
 /** A spec's rows on one hub: raw feature values (NaN = not recorded) and who and when each row is. */
 export interface HubFeatureRows {
@@ -53,6 +54,11 @@ export interface FeatureScope {
   purpose?: string;
   /** Also each row's follow-up time to the outcome or censoring (`HubFeatureRows.times`; a Cox model's training). */
   eventTimes?: boolean;
+  /**
+   * With `patients`: FHIR resources of theirs held elsewhere (a citizen's records at peers, read for this answer),
+   * read as theirs beside this hub's rows (`merged-sources.ts`), in temporary tables dropped before the build ends.
+   */
+  records?: readonly Record<string, unknown>[];
 }
 
 /** The purpose a feature build runs for when its caller names none. */
@@ -123,7 +129,15 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
     await tx.run(`DELETE FROM ${pop} WHERE ${refused}`);
     const leftOut = population.leftOut + Number(out?.n ?? 0);
     const timed = scope.eventTimes === true && spec.outcome !== undefined;
-    const fromTables = tableFeatureSelects(spec, pop);
+    if (scope.records !== undefined && scope.patients === undefined) {
+      throw new Error('records held elsewhere are read for given patients only');
+    }
+    const merged =
+      scope.records !== undefined && scope.records.length > 0 && scope.patients !== undefined
+        ? await mergeRecords(tx, tag, hub.config.name, scope.patients, scope.records)
+        : undefined;
+    const sources = merged?.sources ?? HUB_FEATURE_SOURCES;
+    const fromTables = tableFeatureSelects(spec, pop, sources);
     if (fromTables.length > 0) {
       await tx.run(`CREATE TEMPORARY TABLE ${vals} (rid BIGINT, k INTEGER, v DOUBLE PRECISION)`);
       for (const { k, select } of fromTables) {
@@ -132,6 +146,7 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
     }
     const query = featureRowsQuery(spec, pop, {
       eventTimes: timed,
+      sources,
       ...(fromTables.length > 0 && { tableValues: vals }),
     });
     const people: Row[] = [];
@@ -153,6 +168,7 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
     }
     if (fromTables.length > 0) await tx.run(`DROP TABLE ${vals}`);
     await tx.run(`DROP TABLE ${pop}`);
+    await merged?.drop(tx);
     const times = timed
       ? Float64Array.from(people, (_, i) => (outcome[i] === 1 ? eventDays[i]! : followed[i]!))
       : undefined;

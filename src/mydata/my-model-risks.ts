@@ -136,9 +136,15 @@ function header(m: RegisteredModel) {
  * model, one trained from a flat table (its features are not computed from records), one whose population the
  * person is not in, and one whose training data the release gate does not let a prediction leave are listed as not
  * available, with why. `plan` is the citizen's care plan: a modifiable feature outside its target is set to the
- * target and the risk recomputed.
+ * target and the risk recomputed. `records` are the citizen's FHIR resources held at peers, read for this answer:
+ * the features are computed from them with this hub's rows (`FeatureScope.records`), and kept nowhere.
  */
-export async function myModelRisks(hub: Hub, patientKeys: readonly string[], plan: CarePlan): Promise<MyTrainedRisk[]> {
+export async function myModelRisks(
+  hub: Hub,
+  patientKeys: readonly string[],
+  plan: CarePlan,
+  records: readonly Record<string, unknown>[] = [],
+): Promise<MyTrainedRisk[]> {
   if (patientKeys.length === 0) return [];
   const registry = await hubModelRegistry(hub);
   const today = hub.clock.now().toISOString().slice(0, 10);
@@ -153,7 +159,7 @@ export async function myModelRisks(hub: Hub, patientKeys: readonly string[], pla
       if (isHealthmeshError(e) && (e.code === 'MODEL_NOT_SERVING' || e.code === 'MODEL_RECALLED')) continue;
       throw e;
     }
-    out.push(await scoreOne(hub, m, patientKeys, today, plan));
+    out.push(await scoreOne(hub, m, patientKeys, today, plan, records));
   }
   return out;
 }
@@ -164,6 +170,7 @@ async function scoreOne(
   patientKeys: readonly string[],
   today: string,
   carePlan: CarePlan,
+  records: readonly Record<string, unknown>[],
 ): Promise<MyTrainedRisk> {
   const plan = m.plan;
   if (plan === undefined) {
@@ -182,7 +189,12 @@ async function scoreOne(
   }
   let rows: Awaited<ReturnType<typeof buildHubFeatures>>;
   try {
-    rows = await buildHubFeatures(hub, plan.spec, { patients: patientKeys, indexDate: today, purpose: 'treatment' });
+    rows = await buildHubFeatures(hub, plan.spec, {
+      patients: patientKeys,
+      indexDate: today,
+      purpose: 'treatment',
+      records,
+    });
   } catch (e) {
     // Not scored: no row for the person today (the outcome already on the record, or no record at all).
     if (isHealthmeshError(e) && (e.code === 'MODEL_EMPTY_DATA' || e.code === 'MODEL_PATIENT_NOT_FOUND')) {
@@ -198,8 +210,8 @@ async function scoreOne(
   }
   const width = rows.matrix.names.length;
   const rowAt = (i: number) => Array.from(rows.matrix.values.subarray(i * width, (i + 1) * width));
-  // Records linked from several sources are several rows (one per patient key): the first with every feature
-  // recorded is scored; values are not pooled across sources.
+  // Records linked from several sources here are several rows (one per patient key; records at peers are read
+  // into each): the first with every feature recorded is scored; values are not pooled across this hub's sources.
   const candidates = Array.from({ length: rows.matrix.rows }, (_, i) => rowAt(i));
   const at = Math.max(
     0,

@@ -34,7 +34,11 @@ export interface MyRisk {
  * training population and the risk recomputed (one sandboxed run per model, one row per feature). A simple,
  * model-agnostic attribution: it says which of the person's values matter for this model, not why.
  */
-export async function myRisks(hub: Hub, patientKeys: readonly string[]): Promise<MyRisk[]> {
+export async function myRisks(
+  hub: Hub,
+  patientKeys: readonly string[],
+  records: readonly Record<string, unknown>[] = [],
+): Promise<MyRisk[]> {
   if (patientKeys.length === 0) return [];
   const served = (await hubSubmissions(hub).list()).filter((s) => s.status === 'approved');
   const today = hub.clock.now().toISOString().slice(0, 10);
@@ -50,7 +54,12 @@ export async function myRisks(hub: Hub, patientKeys: readonly string[]): Promise
     const spec = s.manifest.featureSpec as FeatureSpec;
     let rows: Awaited<ReturnType<typeof buildHubFeatures>>;
     try {
-      rows = await buildHubFeatures(hub, spec, { patients: patientKeys, indexDate: today, purpose: 'treatment' });
+      rows = await buildHubFeatures(hub, spec, {
+        patients: patientKeys,
+        indexDate: today,
+        purpose: 'treatment',
+        records,
+      });
     } catch (e) {
       // No row for the person today: the outcome already on their record, or outside the population.
       if (isHealthmeshError(e) && (e.code === 'MODEL_EMPTY_DATA' || e.code === 'MODEL_PATIENT_NOT_FOUND')) {

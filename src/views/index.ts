@@ -13,6 +13,7 @@ export { analyticTable, BUILT_IN_VIEWS, builtInView } from './builtin-views.js';
 export type { ColumnProfile, ProfileKind, TableProfile } from './column-profile.js';
 /** Limits on how deep a FHIRPath expression of a view may nest (refused as `VIEW_INVALID_PATH`). */
 export { MAX_PATH_DEPTH, MAX_PATH_NESTING } from './fhirpath-parser.js';
+export { rowsOfResources } from './materialised-view.js';
 export { viewMigrations } from './table-schema.js';
 export type { ColumnInfo, CompileOptions, CompileStats, PathEngine, ViewRow } from './view-compiler.js';
 export { CompiledView } from './view-compiler.js';

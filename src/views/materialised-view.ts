@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { HealthmeshError } from '../core/index.js';
+import type { SqlValue } from '../store/index.js';
 import type { BuiltInView } from './builtin-views.js';
-import { sqlType } from './table-schema.js';
+import { sqlType, toSqlRow } from './table-schema.js';
 import type { PathEngine } from './view-compiler.js';
 import { CompiledView } from './view-compiler.js';
 
@@ -60,4 +61,27 @@ export function withVersionMeta(resource: Record<string, unknown>, version: numb
   } else {
     resource.meta = { versionId: String(version), lastUpdated: lastIso };
   }
+}
+
+/**
+ * Resources given in memory as the rows `b`'s analytic table would hold for them (`%region` bound as the hub binds
+ * it; columns in the view's order, values as the table's SQL types take them), for SQL over records the store does
+ * not hold (a citizen's records at a peer, read for one answer).
+ */
+export function rowsOfResources(
+  b: BuiltInView,
+  region: string,
+  resources: readonly Record<string, unknown>[],
+): { columns: { name: string; sqlType: string }[]; rows: SqlValue[][] } {
+  const m = materialise(b, region, undefined);
+  const rows: SqlValue[][] = [];
+  for (const r of resources) {
+    for (const values of m.view.rows(r)) rows.push(toSqlRow(m.view.columns, m.sqlTypes, values));
+  }
+  // DOUBLE alone is DuckDB's; both engines speak DOUBLE PRECISION (as createTableSql writes it).
+  const columns = m.view.columns.map((c, i) => ({
+    name: c.name,
+    sqlType: m.sqlTypes[i] === 'DOUBLE' ? 'DOUBLE PRECISION' : m.sqlTypes[i]!,
+  }));
+  return { columns, rows };
 }

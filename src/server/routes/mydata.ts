@@ -206,14 +206,25 @@ export function mydataRoutes(
     app.get('/me/risks', { config: self }, async (req) => {
       req.auditAction = { action: 'me-risks', target: 'me/risks' };
       const keys = await linkedKeys(req.principal!.name);
-      // The care plan's targets, and so what reaching one would change, read the records at peers too; the features
-      // the models score come from this hub's event index, which holds only its own records (docs/mydata.md).
+      // The features the models score, and the care plan's targets behind what would change each risk, read the
+      // records at peers with this hub's, for this answer only (docs/mydata.md).
       const today = hub.clock.now().toISOString().slice(0, 10);
-      const plan = await myCarePlan(hub.store, keys, today, peerResources(await peerParts(req)));
-      const trained = await myModelRisks(hub, keys, plan);
+      const parts = await peerParts(req);
+      const peer = peerResources(parts);
+      const records = peer.map((r) => JSON.parse(r.content) as Record<string, unknown>);
+      const plan = await myCarePlan(hub.store, keys, today, peer);
+      const trained = await myModelRisks(hub, keys, plan, records);
       // Which model versions read the citizen's records, as a prediction's audit entry names its model.
-      req.auditAction.detail = { trained: trained.map((r) => `${r.model}/${r.version}`).join(',') };
-      return { risks: await myRisks(hub, keys), trained };
+      req.auditAction.detail = {
+        ...req.auditAction.detail,
+        trained: trained.map((r) => `${r.model}/${r.version}`).join(','),
+      };
+      const risks = await myRisks(hub, keys, records);
+      // Whose records the numbers stand on: this hub's and each peer that answered.
+      const from = [hub.config.name, ...parts.flatMap((p) => (p.reached ? [p.hub] : []))];
+      return parts.length === 0
+        ? { risks, trained, recordsFrom: from }
+        : { risks, trained, recordsFrom: from, peers: partsSaid(parts) };
     });
 
     // My care plan: targets and screenings due, from my own records here and at linked peers, and the guidelines
