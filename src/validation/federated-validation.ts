@@ -28,14 +28,13 @@ import { CalibrationSessions, countCalibrationRound, VALIDATION_CALIBRATION_OPER
 import type { DecisionCounts, RiskBin } from './pooled-counts.js';
 import { releaseDecisionCounts, releaseRiskGrid } from './pooled-counts.js';
 import type { Submission } from './submission-store.js';
-import { buildValidationReport } from './validation-report.js';
+import { buildValidationReport, logit } from './validation-report.js';
 
 /** The signed operation a participating hub answers. */
 export const VALIDATION_SCORE_OPERATION = 'validation.score';
 
 /** Bin edges sit on this grid of the risk's log-odds, so edges describe the grid, not a person's score. */
 export const LOGIT_GRID = 0.05;
-const LOGIT_CLIP = 1e-12;
 
 /** One bin of a hub's score histogram of one outcome: edges on the log-odds grid (null: open), count and mean. */
 export interface ScoreBin {
@@ -64,11 +63,6 @@ export interface ValidationProjects {
   /** The project's purpose here, or a refusal (403) if `peer` may not run work in it at this hub. */
   authorizePeer(peer: string, project: string): Promise<{ purpose: string }>;
 }
-
-const logit = (p: number) => {
-  const q = Math.min(1 - LOGIT_CLIP, Math.max(LOGIT_CLIP, p));
-  return Math.log(q / (1 - q));
-};
 
 /**
  * The histogram of the log-odds `l` (sorted), in bins closed at a grid edge once they hold at least `t` people (the

@@ -14,6 +14,7 @@ import type { FeatureMatrix, NewtonPart } from '../models/index.js';
 import { NewtonIteration, partialNewtonStep, sumNewtonParts } from '../models/index.js';
 import type { Released, ReleaseGate } from '../privacy/index.js';
 import type { Database, Migration } from '../store/index.js';
+import { logit } from './validation-report.js';
 
 /** The signed operation that answers one pooled calibration round. */
 export const VALIDATION_CALIBRATION_OPERATION = 'validation.calibration';
@@ -71,7 +72,6 @@ export async function countCalibrationRound(db: Database, requester: string, day
 const SESSION_MS = 10 * 60_000;
 /** Sessions a hub keeps at once (each holds its population's scores and outcomes); the oldest goes first. */
 const MAX_SESSIONS = 16;
-const LOGIT_CLIP = 1e-12;
 
 /** One Newton part as it crosses the wire (typed arrays as plain arrays; no row count). */
 export interface WireCalibrationPart {
@@ -99,11 +99,6 @@ interface Session {
   y: Uint8Array;
   events: number;
 }
-
-const logit = (p: number) => {
-  const q = Math.min(1 - LOGIT_CLIP, Math.max(LOGIT_CLIP, p));
-  return Math.log(q / (1 - q));
-};
 
 function refuse(message: string): HealthmeshError {
   return new HealthmeshError('VALIDATION_ROUND_REFUSED', message);

@@ -38,7 +38,8 @@ export interface ValidationInputs {
   createdAt: Date;
 }
 
-const logit = (p: number) => {
+/** A risk's log-odds, clipped at 1e-12 from 0 and 1 so a certain prediction stays finite (every validation figure's scale). */
+export const logit = (p: number) => {
   const q = Math.min(1 - LOGIT_CLIP, Math.max(LOGIT_CLIP, p));
   return Math.log(q / (1 - q));
 };
