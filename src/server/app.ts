@@ -252,10 +252,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   const consentReach = options.consentReach ?? new ConsentReachFederation(hub);
   const peerRecords = options.peerRecords ?? new PeerRecords(hub);
   const validation = options.validation ?? hubValidation(hub);
-  // Peers' federated model rounds run only inside projects this hub approved, for the project's purpose; the rows
-  // a fit reads here are the project's use of those people's data.
+  // Peers' federated model rounds run only inside projects this hub approved for what their spec reads, for the
+  // project's purpose; the rows a fit reads here are the project's use of those people's data.
   const models = (options.models ?? new ModelFederation(hub)).withProjects({
-    authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id),
+    authorizePeer: (peer, id, scope) => hub.projects.authorizePeer(peer, id, scope),
     recordUse: (id, features, people, requester) =>
       hub.projectUses.record(id, 'model-training', features, requester, people),
   });
