@@ -7,6 +7,7 @@ import { main } from '../src/cli/main.js';
 import { CohortFederation } from '../src/cohort/index.js';
 import { isHealthmeshError, silentLogger } from '../src/core/index.js';
 import type { Federation } from '../src/federation/index.js';
+import { fanOut } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import type { FeatureMatrix } from '../src/models/index.js';
@@ -81,22 +82,37 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
     peerEachOther(servers);
     project = await fileProject({ busan: 'approve' });
     deniedAtBusan = await fileProject({ busan: 'deny' });
+    noSexAtBusan = await fileProject(
+      {},
+      { busan: SCOPE.map((t) => (t.name === 'patient' ? { ...t, columns: ['birth_date'] } : t)) },
+    );
   }, 600_000);
 
   let project: string;
   let deniedAtBusan: string;
+  /** Approved at busan without `patient.gender` (the steward narrowed the scope); approved whole elsewhere. */
+  let noSexAtBusan: string;
+  /** What SPEC reads (`specTables`, `specVariables`): the scope the projects ask for. */
+  const SCOPE = [
+    { name: 'patient', columns: ['birth_date', 'gender'] },
+    { name: 'observation', columns: ['code_code', 'value_quantity'] },
+    { name: 'condition', columns: ['code_code'] },
+  ];
   /**
    * A project filed at gyeonggi naming the three hubs, received by the peers as `project.file` would, decided by
    * each steward (approved unless `decisions` says otherwise), and each decision learned back at gyeonggi.
    */
-  async function fileProject(decisions: Partial<Record<RegionId, 'approve' | 'deny'>>): Promise<string> {
+  async function fileProject(
+    decisions: Partial<Record<RegionId, 'approve' | 'deny'>>,
+    narrowed: Partial<Record<RegionId, { name: string; columns: string[] }[]>> = {},
+  ): Promise<string> {
     const origin = hubs.get('gyeonggi')!;
     const p = await origin.projects.file(
       { name: 'glm-analyst', role: 'researcher' },
       {
         title: 'Hypertension risk across regions',
         purpose: 'ai-development',
-        tables: [{ name: 'encounter', columns: ['patient_key'] }],
+        tables: SCOPE,
         endDate: new Date(origin.clock.now().getTime() + 30 * 86_400_000).toISOString().slice(0, 10),
         ethicsApproval: 'IRB-20',
         dataUseAgreement: true,
@@ -109,7 +125,12 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
       const hub = hubs.get(region)!;
       if (region !== 'gyeonggi') await hub.projects.receive('gyeonggi', forwarded);
       const decision = decisions[region] ?? 'approve';
-      await hub.projects.review({ name: 'steward', role: 'steward' }, p.id, { decision, comment: 'decided' });
+      const tables = narrowed[region];
+      await hub.projects.review({ name: 'steward', role: 'steward' }, p.id, {
+        decision,
+        comment: 'decided',
+        ...(tables !== undefined && { tables }),
+      });
       if (region !== 'gyeonggi')
         await origin.projects.recordPeerStatus(p.id, region, await hub.projects.statusFor('gyeonggi', p.id));
     }
@@ -381,6 +402,48 @@ describe('federated logistic regression across three hubs over signed HTTP', () 
       0,
     );
     expect(cli.err).toContain('MODEL_NO_PROJECT');
+  }, 120_000);
+
+  it("checks at each peer the spec's variables and tables against the scope it approved, whatever the coordinator checked", async () => {
+    // A coordinator that skips its own check: the round goes straight to busan, which approved no `patient.gender`.
+    const ask = (spec: object, op = 'model.glm-moments') =>
+      fanOut(
+        servers.get('gyeonggi')!.federation.client,
+        ['busan'],
+        op,
+        { spec, project: noSexAtBusan },
+        {
+          timeoutMs: 60_000,
+        },
+      );
+    const sex = await ask(SPEC);
+    expect(sex.failed.map((f) => [f.hub, f.remoteCode])).toEqual([['busan', 'PROJECT_OUT_OF_SCOPE']]);
+    expect(sex.failed[0]!.message).toContain(`variable 'patient.gender' is outside project ${noSexAtBusan}`);
+    const newton = await ask(SPEC, 'model.glm-newton');
+    expect(newton.failed.map((f) => f.remoteCode)).toEqual(['PROJECT_OUT_OF_SCOPE']);
+    // A cohort-defined population is checked by the tables it reads: procedures were never asked for.
+    const byCohort = {
+      ...SPEC,
+      features: SPEC.features.filter((f) => f.kind !== 'sex'),
+      population: { cohort: { name: 'operated', entry: { domain: 'procedure', conceptSet: 'htn' } } },
+    };
+    const cohort = await ask(byCohort);
+    expect(cohort.failed[0]!.message).toContain(`table 'procedure' is outside project ${noSexAtBusan}`);
+    const refusals = await hubs
+      .get('busan')!
+      .db.all<{ outcome: string; detail: string }>(
+        `SELECT outcome, CAST(detail AS VARCHAR) AS detail FROM audit_log WHERE action = 'project-authorize' AND target = 'project:${noSexAtBusan}'`,
+      );
+    expect(refusals.filter((r) => r.outcome === 'denied' && r.detail.includes('PROJECT_OUT_OF_SCOPE'))).toHaveLength(3);
+    // The same spec without sex is inside busan's scope: busan answers its moments, and the fit runs at every hub.
+    const inside = { ...SPEC, features: SPEC.features.filter((f) => f.kind !== 'sex') };
+    const moments = await ask(inside);
+    expect(moments.failed).toEqual([]);
+    const c = servers.get('gyeonggi')!;
+    const fit = await fitFederatedLogistic(c.federation, c.models, 'gyeonggi', REGIONS, inside, {
+      project: noSexAtBusan,
+    });
+    expect(fit.model.features).toEqual(['age', 'sbp', 'sbp_missing', 'bmi']);
   }, 120_000);
 
   it("computes a spec's features again after an ingest once a fit's reuse window has passed", async () => {

@@ -141,6 +141,16 @@ describe('work inside an approved project across two hubs', () => {
     });
     expect(medication.statusCode).toBe(403);
     expect(codeOf(medication)).toBe('PROJECT_OUT_OF_SCOPE');
+    // A coordinator that skips its own check gets the peer's refusal: gwangju checks the tables itself.
+    const asked = await fanOut(
+      servers.get('gyeonggi')!.federation.client,
+      ['gwangju'],
+      'cohort.run',
+      { definition: { ...OUTPATIENTS, entry: { domain: 'medication', conceptSet: 'amb' } }, project: projectId },
+      { timeoutMs: 30_000 },
+    );
+    expect(asked.failed.map((f) => [f.hub, f.remoteCode])).toEqual([['gwangju', 'PROJECT_OUT_OF_SCOPE']]);
+    expect(asked.failed[0]!.message).toContain(`table 'medication_request' is outside project ${projectId}`);
   });
 
   it('counts the people of an approved view by an approved column, through the gate, and refuses the rest', async () => {

@@ -18,6 +18,7 @@ import type { CohortDefinition } from './cohort-definition.js';
 import type { ReleasedCohort } from './cohort-release.js';
 import { AGE_BANDS, cohortTerms, releaseCohortStatistics, SEXES } from './cohort-release.js';
 import { cohortIdOf, runCohort } from './cohort-runner.js';
+import { cohortTables } from './cohort-tables.js';
 import { validateCohortDefinition } from './cohort-validation.js';
 import type { PooledMeasurement } from './measurement-pooling.js';
 import { poolMeasurements } from './measurement-pooling.js';
@@ -74,8 +75,11 @@ async function ageSexCounts(hub: Hub, cohortId: string): Promise<number[][]> {
  * project's own purpose, and each run is recorded as the project's use of the people it included.
  */
 export interface ProjectWork {
-  /** The project's purpose here, or a refusal (403) if `peer` may not run work in it at this hub. */
-  authorizePeer(peer: string, project: string): Promise<{ purpose: string }>;
+  /**
+   * The project's purpose here, or a refusal (403) if `peer` may not run work in it at this hub or the tables the
+   * definition reads (`cohortTables`) are outside the scope approved here.
+   */
+  authorizePeer(peer: string, project: string, scope: { tables: readonly string[] }): Promise<{ purpose: string }>;
   /** Record that `project` ran the cohort `cohortId` here for `requester`. */
   recordUse(project: string, cohortId: string, requester: string): Promise<void>;
 }
@@ -163,7 +167,7 @@ export class CohortFederation {
         return releaseCohort(this.hub, b.definition, `peer:${peer}`, b.purpose ?? DEFAULT_COHORT_PURPOSE);
       }
       // Work in a project: this hub's own record of the project decides, and its purpose, not the request's.
-      const { project, purpose } = await this.projectOf(peer, b.project);
+      const { project, purpose } = await this.projectOf(peer, b.project, b.definition);
       const def = validateCohortDefinition(b.definition);
       const released = await releaseCohort(this.hub, def, `peer:${peer}/project:${project}`, purpose);
       await this.projects!.recordUse(project, cohortIdOf(def, purpose), `peer:${peer}`);
@@ -171,9 +175,11 @@ export class CohortFederation {
     });
     if (this.party !== undefined) {
       operations.register('cohort.linkage', 'peer', async ({ body, peer }) => {
-        const b = body as { project?: unknown };
+        const b = body as { project?: unknown; definition?: unknown };
         const scoped =
-          b.project === undefined ? body : { ...b, purpose: (await this.projectOf(peer, b.project)).purpose };
+          b.project === undefined
+            ? body
+            : { ...b, purpose: (await this.projectOf(peer, b.project, b.definition)).purpose };
         return this.releasedRing(await this.linkage(scoped));
       });
     }
@@ -186,11 +192,17 @@ export class CohortFederation {
     return this;
   }
 
-  private async projectOf(peer: string, project: unknown): Promise<{ project: string; purpose: string }> {
+  private async projectOf(
+    peer: string,
+    project: unknown,
+    definition: unknown,
+  ): Promise<{ project: string; purpose: string }> {
     if (typeof project !== 'string' || this.projects === undefined) {
       throw new HealthmeshError('PROJECT_NOT_FOUND', 'this hub runs no project work for peers');
     }
-    return { project, purpose: (await this.projects.authorizePeer(peer, project)).purpose };
+    // The tables come from the definition as received: the origin's check was against its own record of the scope.
+    const tables = cohortTables(definition);
+    return { project, purpose: (await this.projects.authorizePeer(peer, project, { tables })).purpose };
   }
 
   /** One ring step for the population a definition selects here. */

@@ -46,6 +46,7 @@ export {
   runCohort,
 } from './cohort-runner.js';
 export { cohortMigrations } from './cohort-schema.js';
+export { cohortTables, DOMAIN_TABLE } from './cohort-tables.js';
 export { validateCohortDefinition } from './cohort-validation.js';
 export type { ConceptMatch } from './concept-search.js';
 export { searchConcepts } from './concept-search.js';

@@ -22,6 +22,7 @@ import type { FeatureMatrix } from './feature-matrix.js';
 import { featureMatrix } from './feature-matrix.js';
 import type { FeaturePlan } from './feature-plan.js';
 import { applyFeaturePlan } from './feature-plan.js';
+import { specTables, specVariables } from './feature-scope.js';
 import type { FeatureSpec } from './feature-spec.js';
 import { featureColumns, missingPolicy, validateFeatureSpec } from './feature-spec.js';
 import { buildHubFeatures } from './hub-features.js';
@@ -132,9 +133,17 @@ interface CachedFeatures {
  */
 export const NEWTON_ROUNDS_PER_DAY = 40;
 
-/** How a hub checks a peer's project before answering a round (the server wires `ProjectRegistry.authorizePeer`). */
+/**
+ * How a hub checks a peer's project before answering a round (the server wires `ProjectRegistry.authorizePeer`):
+ * `scope` holds the tables and variables the round's spec reads (`specTables`, `specVariables`), checked against
+ * this hub's own record of the project's approved scope.
+ */
 export interface ModelProjects {
-  authorizePeer(peer: string, project: string): Promise<{ purpose: string }>;
+  authorizePeer(
+    peer: string,
+    project: string,
+    scope: { tables: readonly string[]; columns: readonly string[] },
+  ): Promise<{ purpose: string }>;
   /** Record the people whose rows a peer's fit in `project` read (`ProjectUses.record`); `features` names the spec. */
   recordUse?(project: string, features: string, people: readonly string[], requester: string): Promise<void>;
 }
@@ -157,8 +166,8 @@ export class ModelFederation {
 
   /**
    * Answer peers' rounds only inside a project this hub approved (the server wires it): every round must name the
-   * project, is checked by `authorizePeer` (approved here, filed by the asking hub, not expired) and builds its
-   * rows for the project's purpose. Without it (library use), a round names no project and gives its purpose.
+   * project, is checked by `authorizePeer` (approved here, filed by the asking hub, not expired, the spec's tables
+   * and variables inside the scope approved here) and builds its rows for the project's purpose. Without it (library use), a round names no project and gives its purpose.
    */
   withProjects(projects: ModelProjects): this {
     this.projects = projects;
@@ -185,7 +194,7 @@ export class ModelFederation {
   }
 
   /** The purpose a peer's round runs for: its project's, checked here at every round. */
-  private async purposeOf(peer: string, b: { purpose?: unknown; project?: unknown }): Promise<unknown> {
+  private async purposeOf(peer: string, b: { spec: unknown; purpose?: unknown; project?: unknown }): Promise<unknown> {
     if (this.projects === undefined) {
       if (b.project !== undefined) throw new HealthmeshError('PROJECT_NOT_FOUND', 'this hub runs no project work');
       return b.purpose;
@@ -195,7 +204,13 @@ export class ModelFederation {
         path: 'project',
       });
     }
-    const { purpose } = await this.projects.authorizePeer(peer, b.project);
+    // The spec's scope is checked here, not taken from the coordinator: a coordinator that skipped its own check
+    // (or checked another hub's scope) still gets no value of a variable this hub did not approve.
+    const spec = validateFeatureSpec(b.spec);
+    const { purpose } = await this.projects.authorizePeer(peer, b.project, {
+      tables: specTables(spec),
+      columns: specVariables(spec),
+    });
     if (b.purpose !== undefined && b.purpose !== purpose) {
       throw new HealthmeshError(
         'PROJECT_OUT_OF_SCOPE',

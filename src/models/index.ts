@@ -21,6 +21,7 @@ export type { FeatureMatrix, FeatureSummary } from './feature-matrix.js';
 export { featureMatrix, featureMatrixFromRows, selectRows, summariseFeatures } from './feature-matrix.js';
 export type { FeaturePlan } from './feature-plan.js';
 export { applyFeaturePlan, fitFeaturePlan, rawVectorFromJson } from './feature-plan.js';
+export { specTables, specVariables } from './feature-scope.js';
 export type { FeatureDefinition, FeatureSpec, MissingPolicy, OutcomeSpec, PopulationSpec } from './feature-spec.js';
 export { FEATURE_SPEC_SCHEMA, featureColumns, validateFeatureSpec } from './feature-spec.js';
 export type {

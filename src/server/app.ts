@@ -237,9 +237,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   await app.register(searchRoutes(ctx));
   await app.register(readRoutes(ctx));
   const cohorts = options.cohorts ?? new CohortFederation(hub);
-  // Peers' cohorts in a project run only where this hub approved it, and count as the project's use.
+  // Peers' cohorts in a project run only where this hub approved it for the tables they read, and count as the
+  // project's use.
   cohorts.withProjects({
-    authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id),
+    authorizePeer: (peer, id, scope) => hub.projects.authorizePeer(peer, id, scope),
     recordUse: (project, cohortId, requester) => hub.projectUses.record(project, 'cohort', cohortId, requester),
   });
   // Peers' series for a project are counted only where this hub approved it for what the series read, for its
@@ -252,10 +253,10 @@ export async function buildServer(hub: Hub, options: ServerOptions = {}): Promis
   const consentReach = options.consentReach ?? new ConsentReachFederation(hub);
   const peerRecords = options.peerRecords ?? new PeerRecords(hub);
   const validation = options.validation ?? hubValidation(hub);
-  // Peers' federated model rounds run only inside projects this hub approved, for the project's purpose; the rows
-  // a fit reads here are the project's use of those people's data.
+  // Peers' federated model rounds run only inside projects this hub approved for what their spec reads, for the
+  // project's purpose; the rows a fit reads here are the project's use of those people's data.
   const models = (options.models ?? new ModelFederation(hub)).withProjects({
-    authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id),
+    authorizePeer: (peer, id, scope) => hub.projects.authorizePeer(peer, id, scope),
     recordUse: (id, features, people, requester) =>
       hub.projectUses.record(id, 'model-training', features, requester, people),
   });

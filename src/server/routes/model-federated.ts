@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
 import type { ModelFederation } from '../../models/index.js';
-import { parseTrainingSpec, trainFederated } from '../../models/index.js';
+import { parseTrainingSpec, specTables, specVariables, trainFederated } from '../../models/index.js';
 import { FederatedTrainBody } from '../api-schemas.js';
 import { badRequest } from '../operation-outcome.js';
 
@@ -10,8 +10,8 @@ import { badRequest } from '../operation-outcome.js';
  * `POST /models/$federated-train` with `{ spec, hubs, project, purpose? }`: the spec's logistic regression fitted
  * across the named hubs (this one included when named) inside an approved project and registered here with the
  * project on its card, as `model train --hubs` does. The project must be approved here and, as last learned here,
- * at every hub named (`authorizeOperator`); the rows are built for the project's purpose, and every hub checks the
- * project again at every round. Admins and stewards only, as training on one hub (the CLI on the hub's own directory) is the hub operator's: the answer holds the
+ * at every hub named (`authorizeOperator`), for the tables and variables the spec reads; the rows are built for the
+ * project's purpose, and every hub checks the project, and the spec against its own approved scope, at every round. Admins and stewards only, as training on one hub (the CLI on the hub's own directory) is the hub operator's: the answer holds the
  * fitted coefficients and the round record as stored, which a role without row-level rights reads through the
  * released card (`GET /models/{id}`).
  */
@@ -36,6 +36,8 @@ export function federatedTrainingRoutes(ctx: {
         };
         const scope = await ctx.hub.projects.authorizeOperator(req.principal!, project, {
           hubs: req.body.hubs,
+          tables: specTables(spec.features),
+          columns: specVariables(spec.features),
           ...(req.body.purpose !== undefined && { purpose: req.body.purpose }),
         });
         const purpose = scope.purpose;

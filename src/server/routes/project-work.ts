@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Role } from '../../access/index.js';
 import type { CohortFederation } from '../../cohort/index.js';
-import { cohortIdOf, releaseCohort, validateCohortDefinition } from '../../cohort/index.js';
+import { cohortIdOf, cohortTables, releaseCohort, validateCohortDefinition } from '../../cohort/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Hub } from '../../hub/index.js';
 import { ProjectFederation, tabulateInWorkspace, tabulationVariables } from '../../projects/index.js';
@@ -32,33 +32,6 @@ const TabulateBody = Type.Object(
   },
   { additionalProperties: false },
 );
-
-/** The analytic table each cohort domain reads: a project must have been approved for it. */
-export const DOMAIN_TABLE: Record<string, string> = {
-  condition: 'condition',
-  observation: 'observation',
-  measurement: 'observation',
-  medication: 'medication_request',
-  procedure: 'procedure',
-  encounter: 'encounter',
-  immunization: 'immunization',
-};
-
-/** The tables a definition reads: each `domain` it names, and observations for measurement-value criteria. */
-export function tablesOf(definition: unknown): string[] {
-  const tables = new Set<string>();
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) for (const x of v) walk(x);
-    else if (v !== null && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (typeof o.domain === 'string' && DOMAIN_TABLE[o.domain]) tables.add(DOMAIN_TABLE[o.domain]!);
-      if (o.domain === undefined && o.conceptSet !== undefined && o.value !== undefined) tables.add('observation');
-      for (const [k, x] of Object.entries(o)) if (k !== 'conceptSets') walk(x);
-    }
-  };
-  walk(definition);
-  return [...tables].sort();
-}
 
 /**
  * Work inside an approved project (its workspace): `POST /projects/:id/views/$tabulate` counts the people of an
@@ -115,7 +88,7 @@ export function projectWorkRoutes(ctx: { hub: Hub; cohorts: CohortFederation; fe
         const self = hub.config.name;
         const hubs = req.body.hubs ?? [self];
         const def = validateCohortDefinition(req.body.definition);
-        const scope = await hub.projects.authorize(req.principal!, id, { tables: tablesOf(def), hubs });
+        const scope = await hub.projects.authorize(req.principal!, id, { tables: cohortTables(def), hubs });
         req.auditAction = {
           action: 'project-cohort-run',
           target: `project:${id}`,
