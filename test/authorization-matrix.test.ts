@@ -297,6 +297,10 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'mydata.consent-match': { allow: 'peer', body: { exchange: 'x'.repeat(22), points: ['A'.repeat(43)] } },
   'mydata.consent-apply': { allow: 'peer', body: { exchange: 'x'.repeat(22) } },
   'mydata.link': { allow: 'peer', body: { citizen: 'c'.repeat(43), code: 'AAAA-BBBB-CCCC' } },
+  'mydata.link-check': {
+    allow: 'peer',
+    body: { citizen: 'c'.repeat(43), code: 'AAAA-BBBB-CCCC', check: 'x'.repeat(22), points: ['A'.repeat(43)] },
+  },
   'mydata.records': { allow: 'peer', body: { citizen: 'c'.repeat(43) } },
   'mydata.unlink': { allow: 'peer', body: { citizen: 'c'.repeat(43) } },
   'validation.score': { allow: 'peer', body: { project: 'p-none' } },

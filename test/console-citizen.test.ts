@@ -114,6 +114,9 @@ describeWithChromium('a citizen in the console at phone size (chromium)', () => 
     // A risk from the hub's own model with its factor in plain Korean (validated models: validation.test.ts).
     const trained = page.getByTestId('trained-risks');
     await trained.getByText(/나이 [\d.]+: 학습 인구 평균 45보다 (높아|낮아) 위험을 (높입니다|낮춥니다)/).waitFor();
+    // Whose records the risks stand on: this hub's alone, no record at a peer being linked.
+    await page.getByTestId('risks-from').getByText('계산에 쓴 내 기록의 허브: gwangju').waitFor();
+    expect(await page.getByTestId('risks-peer-missed').count()).toBe(0);
     // An app the resident chooses reads their record with the token shown once, until they revoke it.
     await page.getByLabel('앱', { exact: true }).fill('혈압 수첩');
     await page.getByRole('button', { name: '허용', exact: true }).click();
@@ -142,6 +145,22 @@ describeWithChromium('a citizen in the console at phone size (chromium)', () => 
       [record!.patientKey],
     );
     expect(Number(left[0]!.n)).toBe(1);
+    // A record linked at a hub this one cannot reach (it is no peer of this lone hub): My record names it beside
+    // the risks, computed from this hub's records alone.
+    await env.hub.db.run('INSERT INTO citizen_peer_record (citizen, hub, source, linked_at) VALUES ($1, $2, $3, $4)', [
+      'resident-1',
+      'busan',
+      'synth-busan',
+      new Date(),
+    ]);
+    await nav.getByRole('link', { name: '내 기록' }).click();
+    await page
+      .getByTestId('risks-peer-missed')
+      .getByText(/연결하지 못한 허브: busan/)
+      .waitFor();
+    expect(await page.getByTestId('risks-from').textContent()).toBe('계산에 쓴 내 기록의 허브: gwangju');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
+    await page.screenshot({ path: screenshotPath('citizen-03-risks-peer'), fullPage: true });
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);

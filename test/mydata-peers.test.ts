@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -13,6 +13,7 @@ import type { FeatureSpec } from '../src/models/index.js';
 import { hubModelRegistry } from '../src/models/index.js';
 import type { MyTrainedRisk } from '../src/mydata/index.js';
 import { PEER_RECORDS_OPERATION } from '../src/mydata/index.js';
+import { formatLinkageKey, LinkageService, RRN_SYSTEM } from '../src/privacy/index.js';
 import { buildServer, openHubFederation } from '../src/server/index.js';
 import { SeriesFederation } from '../src/surveillance/index.js';
 import { handCard, handLogistic, planOf } from './support/hand-made-model.js';
@@ -24,15 +25,26 @@ import { peerEachOther } from './support/peer-servers.js';
  */
 const CLOCK = fixedClock(new Date('2026-03-02T10:00:00Z'));
 
-function bundle(patientId: string, code: string, display: string, day: string) {
+/** Resident registration numbers: each hub derives its linkage token of the person from it at ingest. */
+const RRN = { kim: '610402-2000001', lee: '700101-1000002' };
+
+const patient = (patientId: string, rrn?: string) => ({
+  resource: {
+    resourceType: 'Patient',
+    id: patientId,
+    gender: 'female',
+    birthDate: '1961-04-02',
+    ...(rrn !== undefined && { identifier: [{ system: RRN_SYSTEM, value: rrn }] }),
+  },
+  request: { method: 'PUT', url: `Patient/${patientId}` },
+});
+
+function bundle(patientId: string, code: string, display: string, day: string, rrn?: string) {
   return {
     resourceType: 'Bundle',
     type: 'batch',
     entry: [
-      {
-        resource: { resourceType: 'Patient', id: patientId, gender: 'female', birthDate: '1961-04-02' },
-        request: { method: 'PUT', url: `Patient/${patientId}` },
-      },
+      patient(patientId, rrn),
       {
         resource: {
           resourceType: 'Condition',
@@ -109,12 +121,15 @@ describe("a citizen's records at another hub of the federation, on My record", (
     r.json().issue[0]!.details.coding[0]!.code;
 
   beforeAll(async () => {
+    // Both hubs hold linkage keys of one service, as for federated cohort dedup.
+    const linkage = LinkageService.init(join(root, 'linkage-service'));
     for (const [name, source] of [
       ['gwangju', 'clinic-gwangju'],
       ['busan', 'clinic-busan'],
     ] as const) {
       const dir = join(root, name);
-      await initHub(dir, { name });
+      const { paths } = await initHub(dir, { name });
+      writeFileSync(paths.linkageKey, formatLinkageKey(linkage.issue(name, CLOCK.now())), { mode: 0o600 });
       const hub = await openHub(dir, { clock: CLOCK });
       const federation = (await openHubFederation(hub, new CohortFederation(hub), new SeriesFederation(hub)))!;
       const app = await buildServer(hub, { federation });
@@ -123,6 +138,8 @@ describe("a citizen's records at another hub of the federation, on My record", (
         clinic: await hub.tokens.create('clinic-feed', 'service', { sources: [source] }),
         kim: await hub.tokens.create('citizen-kim', 'citizen'),
         park: await hub.tokens.create('citizen-park', 'citizen'),
+        lee: await hub.tokens.create('citizen-lee', 'citizen'),
+        choi: await hub.tokens.create('citizen-choi', 'citizen'),
       };
       servers.set(name, { hub, app, federation, tokens });
     }
@@ -137,10 +154,20 @@ describe("a citizen's records at another hub of the federation, on My record", (
       });
       expect(res.statusCode).toBe(200);
     };
-    // Kim is a patient at both hubs; Lee only at busan.
-    await write('gwangju', 'clinic-gwangju', bundle('gj-kim', '38341003', 'Hypertension', '2019-03-01'));
-    await write('busan', 'clinic-busan', bundle('bs-kim', '44054006', 'Diabetes mellitus type 2', '2024-05-10'));
-    await write('busan', 'clinic-busan', bundle('bs-lee', '195967001', 'Asthma', '2023-01-20'));
+    // Kim is a patient at both hubs; Lee too (a Patient alone at gwangju); a patient with no RRN only at busan.
+    await write('gwangju', 'clinic-gwangju', bundle('gj-kim', '38341003', 'Hypertension', '2019-03-01', RRN.kim));
+    await write(
+      'busan',
+      'clinic-busan',
+      bundle('bs-kim', '44054006', 'Diabetes mellitus type 2', '2024-05-10', RRN.kim),
+    );
+    await write('busan', 'clinic-busan', bundle('bs-lee', '195967001', 'Asthma', '2023-01-20', RRN.lee));
+    await write('gwangju', 'clinic-gwangju', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [patient('gj-lee', RRN.lee)],
+    });
+    await write('busan', 'clinic-busan', { resourceType: 'Bundle', type: 'batch', entry: [patient('bs-noid')] });
     await write('busan', 'clinic-busan', sbpAt('bs-kim'));
     await (await hubModelRegistry(servers.get('gwangju')!.hub)).register(
       'stroke-logit',
@@ -154,6 +181,13 @@ describe("a citizen's records at another hub of the federation, on My record", (
       source: 'clinic-gwangju',
     });
     expect((await call('gwangju', 'kim', 'POST', '/me/enrol', { code: local.json().code })).status).toBe(201);
+    const leeCode = (
+      await call('gwangju', 'clinic', 'POST', '/mydata/enrolment-codes', {
+        patientId: 'gj-lee',
+        source: 'clinic-gwangju',
+      })
+    ).json().code;
+    expect((await call('gwangju', 'lee', 'POST', '/me/enrol', { code: leeCode })).status).toBe(201);
     beforeLink = (await call('gwangju', 'kim', 'GET', '/me/risks')).json();
     // Busan's own source vouches for its patient with a code, handed to Kim as a local code would be.
     busanCode = (
@@ -178,7 +212,13 @@ describe("a citizen's records at another hub of the federation, on My record", (
     expect(codeOf(await call('gwangju', 'kim', 'POST', '/me/enrol', { code: busanCode }))).toBe('MYDATA_CODE_INVALID');
     const linked = await call('gwangju', 'kim', 'POST', '/me/enrol', { code: busanCode, hub: 'busan' });
     expect(linked.status).toBe(201);
-    expect(linked.json()).toEqual({ hub: 'busan', source: 'clinic-busan', linkedAt: '2026-03-02T10:00:00.000Z' });
+    // Both hubs hold Kim's linkage token: the peer compared them and found the same person.
+    expect(linked.json()).toEqual({
+      hub: 'busan',
+      source: 'clinic-busan',
+      linkedAt: '2026-03-02T10:00:00.000Z',
+      checked: 'same',
+    });
     const again = await call('gwangju', 'park', 'POST', '/me/enrol', { code: busanCode, hub: 'busan' });
     expect(codeOf(again)).toBe('MYDATA_CODE_INVALID');
     // Every attempt is audited at gwangju, refused ones too.
@@ -200,6 +240,36 @@ describe("a citizen's records at another hub of the federation, on My record", (
       records: [{ source: 'clinic-gwangju', linkedAt: '2026-03-02T10:00:00.000Z' }],
       peerRecords: [{ hub: 'busan', source: 'clinic-busan', linkedAt: '2026-03-02T10:00:00.000Z' }],
     });
+  });
+
+  it('refuses a code of someone else by the linkage tokens, leaving it unused for its owner', async () => {
+    const busan = servers.get('busan')!.hub;
+    const linkedAtBusan = async () =>
+      (await busan.db.all("SELECT 1 AS one FROM citizen_record WHERE citizen LIKE 'peer:gwangju/%'")).length;
+    const before = await linkedAtBusan();
+    // Busan's source issues Lee's code; Kim types it at gwangju.
+    const leeCode = (
+      await call('busan', 'clinic', 'POST', '/mydata/enrolment-codes', { patientId: 'bs-lee', source: 'clinic-busan' })
+    ).json().code;
+    const stolen = await call('gwangju', 'kim', 'POST', '/me/enrol', { code: leeCode, hub: 'busan' });
+    expect(stolen.status).toBe(403);
+    expect(codeOf(stolen)).toBe('MYDATA_LINK_MISMATCH');
+    expect(await linkedAtBusan()).toBe(before);
+    expect(stolen.text).not.toContain('Asthma');
+    // Lee, whose records at gwangju carry the same person's token, links it with the same code.
+    const own = await call('gwangju', 'lee', 'POST', '/me/enrol', { code: leeCode, hub: 'busan' });
+    expect(own.status).toBe(201);
+    expect(own.json()).toMatchObject({ hub: 'busan', checked: 'same' });
+    expect(await linkedAtBusan()).toBe(before + 1);
+    // Busan's patient without an RRN has no token: the code links as before, and the answer says it was unchecked.
+    const noid = (
+      await call('busan', 'clinic', 'POST', '/mydata/enrolment-codes', { patientId: 'bs-noid', source: 'clinic-busan' })
+    ).json().code;
+    const unchecked = await call('gwangju', 'choi', 'POST', '/me/enrol', { code: noid, hub: 'busan' });
+    expect(unchecked.status).toBe(201);
+    expect(unchecked.json()).toMatchObject({ hub: 'busan', checked: 'not-possible' });
+    // Only blinded points crossed: busan's audit and link tables name no gwangju account.
+    expect(JSON.stringify(await busan.db.all('SELECT * FROM audit_log'))).not.toMatch(/citizen-(kim|lee|choi)/);
   });
 
   it("locks a citizen's tries at busan after five wrong codes, as a local enrolment does", async () => {

@@ -357,6 +357,10 @@ export const ERROR_CODES = {
     text: 'too many wrong enrolment codes from this account: further tries wait until the lock passes',
   },
   MYDATA_GRANT_NOT_FOUND: { kind: 'not-found', text: 'the citizen has no app grant with that id' },
+  MYDATA_LINK_MISMATCH: {
+    kind: 'forbidden',
+    text: "a peer's enrolment code is for another person than the citizen: their linkage tokens differ (the code stays unused)",
+  },
   MYDATA_NO_RECORD: {
     kind: 'conflict',
     text: 'no record is linked to this citizen account yet: enrol with a code first',

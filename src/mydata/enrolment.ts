@@ -23,6 +23,12 @@ export interface LinkedRecord {
 }
 
 /**
+ * Whether the person a code opens is the citizen redeeming it, by a check outside the code (a peer's redemption
+ * compares linkage tokens with the citizen's origin): `different` refuses the code without using it.
+ */
+export type PersonCheck = (patientKey: string) => 'same' | 'different' | 'not-possible';
+
+/**
  * Enrolment without storing who someone is. A source (the hospital or app that holds a person's record) asks the
  * hub for a one-time code bound to its patient id; the hub derives the patient key from (source, id) as ingest
  * does and keeps only a keyed hash of the code beside that key, never the code or the id. The person types the code
@@ -70,10 +76,30 @@ export class Enrolment {
   }
 
   /**
-   * Link the record a code opens to the citizen `principal`. A wrong, used or expired code gets the same answer,
-   * so trying codes tells nothing about which exist.
+   * The patient a code would open now (valid, unused, unexpired), without using it or counting a try: for a check
+   * whose answer says nothing of the code (a peer's linkage check answers a random-looking point either way).
    */
-  async redeem(principal: Principal, typed: string): Promise<LinkedRecord> {
+  async patientOf(typed: string): Promise<string | undefined> {
+    const code = normaliseCode(typed);
+    if (code === undefined) return undefined;
+    const [row] = await this.db.all<{ patient_key: string; expires_at: Date; used_at: Date | null }>(
+      'SELECT patient_key, expires_at, used_at FROM enrolment_code WHERE code_hash = $1',
+      [this.hash(code)],
+    );
+    const valid = row !== undefined && row.used_at === null && row.expires_at.getTime() > this.clock.now().getTime();
+    return valid ? row.patient_key : undefined;
+  }
+
+  /**
+   * Link the record a code opens to the citizen `principal`. A wrong, used or expired code gets the same answer,
+   * so trying codes tells nothing about which exist. With `check`, a code whose person the check finds to be
+   * someone else is refused (`MYDATA_LINK_MISMATCH`), left unused for its owner, and counted as a wrong try.
+   */
+  async redeem(
+    principal: Principal,
+    typed: string,
+    check?: PersonCheck,
+  ): Promise<LinkedRecord & { checked?: 'same' | 'not-possible' }> {
     const code = normaliseCode(typed);
     const now = this.clock.now();
     // 60 random bits per code already defeat guessing; the lock also stops a script trying codes from one account.
@@ -105,6 +131,8 @@ export class Enrolment {
             );
       const row = rows[0];
       if (row === undefined || row.used_at !== null || row.expires_at.getTime() <= now.getTime()) return undefined;
+      const checked = check?.(row.patient_key);
+      if (checked === 'different') return 'different' as const;
       await tx.run('UPDATE enrolment_code SET used_at = $1 WHERE code_hash = $2', [now, this.hash(code!)]);
       const already = await tx.all('SELECT 1 AS one FROM citizen_record WHERE citizen = $1 AND patient_key = $2', [
         principal.name,
@@ -122,16 +150,33 @@ export class Enrolment {
         { actor: principal.name, action: 'enrol', target: `source/${row.source}`, outcome: 'success' },
         tx,
       );
-      return { source: row.source, patientKey: row.patient_key, linkedAt: now };
+      return {
+        source: row.source,
+        patientKey: row.patient_key,
+        linkedAt: now,
+        ...(checked !== undefined && { checked }),
+      };
     });
-    if (linked !== undefined) return linked;
+    if (linked !== undefined && linked !== 'different') return linked;
     await this.db.transaction(async (tx) => {
       await tx.run('INSERT INTO enrolment_failure (citizen, failed_at) VALUES ($1, $2)', [principal.name, now]);
       await this.audit.append(
-        { actor: principal.name, action: 'enrol', target: 'enrolment-code', outcome: 'denied' },
+        {
+          actor: principal.name,
+          action: 'enrol',
+          target: 'enrolment-code',
+          outcome: 'denied',
+          ...(linked === 'different' && { detail: { person: 'different' } }),
+        },
         tx,
       );
     });
+    if (linked === 'different') {
+      throw new HealthmeshError(
+        'MYDATA_LINK_MISMATCH',
+        "this enrolment code is for someone else: the linkage tokens of its person and of the citizen's records differ",
+      );
+    }
     throw new HealthmeshError(
       'MYDATA_CODE_INVALID',
       'this enrolment code is not valid here: it may be mistyped, used already or expired; ask the source for a new one',

@@ -16,20 +16,32 @@
  * act, which is the consent the peer checks at every read: it answers `mydata.records` only for a reference its own
  * records are linked to, by the origin that made the link (the signature names it), with those records only. The
  * citizen withdraws it at their hub (`mydata.unlink`), and the peer then sends nothing more.
+ *
+ * The code is cross-checked with linkage tokens when both hubs hold one for the person, so a code handed to the
+ * wrong citizen (or taken from its owner) does not link someone else's record: `mydata.link-check` sends the
+ * citizen's tokens here blinded by a fresh r_O; the peer keeps them times r_P·k_P and answers the token of the
+ * code's patient blinded by r_P (a random point when the code opens nobody or the patient has no token, so the
+ * answer says nothing of the code). `mydata.link` then carries that point times r_O·k_O, and the peer redeems the
+ * code only if it equals one it kept ([r_O r_P k_O k_P]·H(rrn) on both sides); otherwise `MYDATA_LINK_MISMATCH`,
+ * the code unused and the try counted for the lockout. Only blinded points cross, never an id or a token either
+ * side could compare with its own. Without a token on either side the code links as before, answered as
+ * `checked: 'not-possible'`.
  */
 
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { AuditLog, Principal } from '../access/index.js';
 import type { Clock } from '../core/index.js';
 import { HealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
 import { OperationRegistry, PeerCallError } from '../federation/index.js';
-import type { ReleaseGate } from '../privacy/index.js';
+import type { LinkageKey, ReleaseGate } from '../privacy/index.js';
+import { LinkageBlinder, personLinkage } from '../privacy/index.js';
 import type { Database, ResourceStore } from '../store/index.js';
-import type { Enrolment } from './enrolment.js';
+import type { Enrolment, PersonCheck } from './enrolment.js';
 import { everything } from './my-record.js';
 
 export const PEER_LINK_OPERATION = 'mydata.link';
+export const PEER_LINK_CHECK_OPERATION = 'mydata.link-check';
 export const PEER_RECORDS_OPERATION = 'mydata.records';
 export const PEER_UNLINK_OPERATION = 'mydata.unlink';
 
@@ -52,6 +64,25 @@ export interface PeerLink {
   hub: string;
   source: string;
   linkedAt: Date;
+  /** At link time: whether linkage tokens showed the peer's patient to be the citizen, or could not be compared. */
+  checked?: 'same' | 'not-possible';
+}
+
+/** A citizen links a handful of records; more points than this in one check is no citizen's. */
+const MAX_CITIZEN_POINTS = 32;
+/** How long a peer keeps a link check's state between its two steps. */
+const CHECK_TTL_MS = 5 * 60_000;
+
+/** A peer's side of one link check, between its two steps. */
+interface LinkCheck {
+  peer: string;
+  ref: string;
+  code: string;
+  /** The origin's points times r_P·k_P: the citizen, as the second step's point must equal. */
+  citizen: Set<string>;
+  /** Whether the code opened a patient with a linkage token here (else the check is not possible). */
+  comparable: boolean;
+  expires: number;
 }
 
 const REF = /^[A-Za-z0-9_-]{43}$/;
@@ -65,23 +96,31 @@ type Hub = {
   enrolment: Enrolment;
   keys: { secret: Buffer };
   config: { name: string };
+  linkageKey: LinkageKey | undefined;
 };
 
 export class PeerRecords {
+  private readonly checks = new Map<string, LinkCheck>();
+
   constructor(private readonly hub: Hub) {}
 
   /** Answer peers' citizens: link a code of this hub's source to them, and send them their records here. */
   register(operations = new OperationRegistry()): OperationRegistry {
+    operations.register(PEER_LINK_CHECK_OPERATION, 'peer', async ({ peer, body }) =>
+      this.hub.gate.text({ point: await this.startCheck(peer, body) }),
+    );
     operations.register(PEER_LINK_OPERATION, 'peer', async ({ peer, body }) => {
-      const b = body as { citizen?: unknown; code?: unknown } | null;
+      const b = body as { citizen?: unknown; code?: unknown; check?: unknown; point?: unknown } | null;
       const ref = refOf(b?.citizen);
-      if (typeof b?.code !== 'string' || b.code.length > 40) {
-        throw new HealthmeshError('MYDATA_INVALID_REQUEST', 'a link needs an enrolment code', { path: 'code' });
-      }
+      const code = codeOf(b?.code);
       // Redeemed as a local code, by a principal that stands for this origin's citizen: the lockout counts per
       // origin and citizen, and the audit entry names the origin.
-      const linked = await this.hub.enrolment.redeem(remoteCitizen(peer, ref), b.code);
-      return this.hub.gate.text({ source: linked.source });
+      const linked = await this.hub.enrolment.redeem(
+        remoteCitizen(peer, ref),
+        code,
+        b?.check === undefined ? () => 'not-possible' : this.finishCheck(peer, ref, code, b.check, b.point),
+      );
+      return this.hub.gate.text({ source: linked.source, checked: linked.checked ?? 'not-possible' });
     });
     operations.register(PEER_RECORDS_OPERATION, 'peer', async ({ peer, body }) => {
       const ref = refOf((body as { citizen?: unknown } | null)?.citizen);
@@ -168,22 +207,22 @@ export class PeerRecords {
       throw new HealthmeshError('MYDATA_INVALID_REQUEST', `${peer} is not a hub of this federation`, { path: 'hub' });
     }
     let answer: unknown;
+    const citizen = this.ref(principal.name);
+    const opts = { timeoutMs: federation.timeoutMs };
     try {
-      answer = await federation.client.call(
-        peer,
-        PEER_LINK_OPERATION,
-        { citizen: this.ref(principal.name), code },
-        { timeoutMs: federation.timeoutMs },
-      );
+      const check = await this.checkPoint(federation, peer, principal.name, citizen, code);
+      answer = await federation.client.call(peer, PEER_LINK_OPERATION, { citizen, code, ...check }, opts);
     } catch (e) {
       if (!(e instanceof PeerCallError)) throw e;
       const remote = e.failure.remoteCode;
-      if (remote === 'MYDATA_CODE_INVALID' || remote === 'MYDATA_ENROL_LOCKED') {
+      if (remote === 'MYDATA_CODE_INVALID' || remote === 'MYDATA_ENROL_LOCKED' || remote === 'MYDATA_LINK_MISMATCH') {
         throw new HealthmeshError(
           remote,
           remote === 'MYDATA_CODE_INVALID'
             ? `this enrolment code is not valid at ${peer}: it may be mistyped, used already or expired`
-            : `too many wrong enrolment codes at ${peer}: try again later`,
+            : remote === 'MYDATA_LINK_MISMATCH'
+              ? `this enrolment code of ${peer} is for someone else: ask its source for a code of your own`
+              : `too many wrong enrolment codes at ${peer}: try again later`,
         );
       }
       throw new HealthmeshError('MYDATA_PEER_FAILED', `${peer} could not link the record: ${e.failure.message}`, {
@@ -191,6 +230,7 @@ export class PeerRecords {
       });
     }
     const source = (answer as { source?: unknown } | null)?.source;
+    const checked = (answer as { checked?: unknown } | null)?.checked === 'same' ? 'same' : 'not-possible';
     if (typeof source !== 'string') {
       throw new HealthmeshError('MYDATA_PEER_FAILED', `${peer} answered the link without its source`, { path: 'hub' });
     }
@@ -209,7 +249,94 @@ export class PeerRecords {
         ]);
       }
     });
-    return { hub: peer, source, linkedAt: now };
+    return { hub: peer, source, linkedAt: now, checked };
+  }
+
+  /**
+   * The origin's side of the link check: the citizen's tokens here go to the peer blinded, and its point for the
+   * code comes back to be multiplied by r_O·k_O. Nothing to send when this hub holds no token for the citizen.
+   */
+  private async checkPoint(
+    federation: Federation,
+    peer: string,
+    name: string,
+    citizen: string,
+    code: string,
+  ): Promise<{ check: string; point: string } | Record<string, never>> {
+    const key = this.hub.linkageKey;
+    if (key === undefined) return {};
+    const keys = (await this.hub.enrolment.records(name)).map((r) => r.patientKey);
+    const tokens = keys.length === 0 ? [] : await personLinkage.tokens(this.hub.db, keys);
+    if (tokens.length === 0) return {};
+    const blinder = new LinkageBlinder(key);
+    const check = randomBytes(16).toString('base64url');
+    const answer = (await federation.client.call(
+      peer,
+      PEER_LINK_CHECK_OPERATION,
+      { citizen, code, check, points: blinder.blind(tokens.slice(0, MAX_CITIZEN_POINTS)) },
+      { timeoutMs: federation.timeoutMs },
+    )) as { point?: unknown } | null;
+    // A peer without a linkage key has no point to give: the code links unchecked, and the answer says so.
+    if (typeof answer?.point !== 'string') return {};
+    return { check, point: blinder.forwardInOrder([answer.point])[0]! };
+  }
+
+  /** The peer's first step: keep the origin's points times r_P·k_P, answer the code's patient's point (or a dummy). */
+  private async startCheck(peer: string, body: unknown): Promise<string | null> {
+    const b = body as { citizen?: unknown; code?: unknown; check?: unknown; points?: unknown } | null;
+    const ref = refOf(b?.citizen);
+    const code = codeOf(b?.code);
+    if (
+      typeof b?.check !== 'string' ||
+      !/^[A-Za-z0-9_-]{16,64}$/.test(b.check) ||
+      !Array.isArray(b.points) ||
+      b.points.length === 0 ||
+      b.points.length > MAX_CITIZEN_POINTS ||
+      !b.points.every((p) => typeof p === 'string')
+    ) {
+      throw new HealthmeshError(
+        'MYDATA_INVALID_REQUEST',
+        `a link check needs an id and 1–${MAX_CITIZEN_POINTS} points`,
+        {
+          path: 'points',
+        },
+      );
+    }
+    const key = this.hub.linkageKey;
+    if (key === undefined) return null;
+    const now = this.hub.clock.now().getTime();
+    for (const [id, x] of this.checks) if (x.expires < now) this.checks.delete(id);
+    if (this.checks.has(b.check)) {
+      throw new HealthmeshError('MYDATA_INVALID_REQUEST', `link check ${b.check} was already started`, {
+        path: 'check',
+      });
+    }
+    const patient = await this.hub.enrolment.patientOf(code);
+    const tokens = patient === undefined ? [] : await personLinkage.tokens(this.hub.db, [patient]);
+    const blinder = new LinkageBlinder(key);
+    this.checks.set(b.check, {
+      peer,
+      ref,
+      code,
+      citizen: new Set(blinder.forwardInOrder(b.points as string[])),
+      comparable: tokens.length > 0,
+      expires: now + CHECK_TTL_MS,
+    });
+    // A dummy looks like a blinded token: whether the code is valid is learnt only by redeeming it.
+    return tokens.length > 0 ? blinder.blind([tokens[0]!])[0]! : blinder.dummies(1)[0]!;
+  }
+
+  /** The peer's second step: the check a redemption of `code` runs against the point the origin sent back. */
+  private finishCheck(peer: string, ref: string, code: string, id: unknown, point: unknown): PersonCheck {
+    const x = typeof id === 'string' ? this.checks.get(id) : undefined;
+    // One use, by the origin and citizen that started it, for the same code.
+    if (x === undefined || x.peer !== peer || x.ref !== ref || x.code !== code || typeof point !== 'string') {
+      throw new HealthmeshError('MYDATA_INVALID_REQUEST', 'no link check of this citizen is open under that id', {
+        path: 'check',
+      });
+    }
+    this.checks.delete(id as string);
+    return () => (!x.comparable ? 'not-possible' : x.citizen.has(point) ? 'same' : 'different');
   }
 
   /** The peers where a citizen linked a record, one row per source linked there, oldest first. */
@@ -256,6 +383,13 @@ export class PeerRecords {
   private ref(citizen: string): string {
     return createHmac('sha256', this.hub.keys.secret).update(`citizen-ref\u0000${citizen}`).digest('base64url');
   }
+}
+
+function codeOf(v: unknown): string {
+  if (typeof v !== 'string' || v.length > 40) {
+    throw new HealthmeshError('MYDATA_INVALID_REQUEST', 'a link needs an enrolment code', { path: 'code' });
+  }
+  return v;
 }
 
 function refOf(v: unknown): string {

@@ -25,7 +25,7 @@ import type { Disease } from './diseases.js';
 import { DISEASES } from './diseases.js';
 import { PANEL } from './genotype-panel.js';
 import type { Person } from './person.js';
-import type { Region } from './regions.js';
+import type { Region, RegionId } from './regions.js';
 import { REGIONS } from './regions.js';
 
 type Json = Record<string, unknown>;
@@ -42,7 +42,12 @@ const category = (code: string) => [{ coding: [{ system: SYSTEM.obsCategory, cod
 
 /** The local Patient id of a person in a region's output: home patients and visitors from elsewhere differ. */
 export function localPatientId(person: Person, region: Region): string {
-  return person.home === region.id ? `p${person.index}` : `v-${REGIONS[person.home].code}-${person.index}`;
+  return person.home === region.id ? `p${person.index}` : visitorPatientId(person.home, person.index);
+}
+
+/** The Patient id that resident `index` of `home` has in the output of another region that treats them. */
+export function visitorPatientId(home: RegionId, index: number): string {
+  return `v-${REGIONS[home].code}-${index}`;
 }
 
 export function organizations(region: Region): Json[] {

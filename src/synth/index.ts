@@ -5,10 +5,11 @@
 export { baselineHazards, targetPrevalence } from './baseline-hazards.js';
 export type { Disease, DiseaseId } from './diseases.js';
 export { DISEASE_IDS, DISEASES, TARGET_AGES } from './diseases.js';
+export { visitorPatientId } from './fhir-writer.js';
 export type { SynthOptions, SynthSummary } from './generator.js';
 export { generateRegion } from './generator.js';
 export { residentRegistrationNumber } from './identity.js';
-export { GENOTYPED_SHARE, OPT_OUT_SHARE, TRAVELLER_SHARE } from './person.js';
+export { GENOTYPED_SHARE, OPT_OUT_SHARE, TRAVELLER_SHARE, travelDestination } from './person.js';
 export type { PrevalenceRow } from './prevalence-report.js';
 export { formatPrevalenceReport, prevalenceReport } from './prevalence-report.js';
 export type { RegionId } from './regions.js';

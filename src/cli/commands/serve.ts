@@ -118,11 +118,12 @@ export function startCommand(program: Command, io: Io, setCode: (c: number) => v
         setCode(0);
         return;
       }
-      const hubs = await prepareDemoHubs(opts.dir, parsePeople(opts.people), io);
+      const people = parsePeople(opts.people);
+      const hubs = await prepareDemoHubs(opts.dir, people, io);
       try {
         const apps = await serveDemoHubs(hubs, Number(opts.port), opts.host ?? '127.0.0.1', io);
         const passwords = await issueDemoPeople(hubs, apps, io);
-        await issueDemoCitizens(hubs, io);
+        await issueDemoCitizens(hubs, io, people);
         await validateDemoModel(hubs, apps, passwords, io);
         const admins: (() => Promise<void>)[] = [];
         for (const hub of hubs) admins.push(await openAdminSocket(hub, io));

@@ -111,9 +111,13 @@ export function mydataRoutes(
           // The server's hook audits the attempt whatever its outcome; the peer audits its side.
           req.auditAction = { action: 'enrol', target: `hub/${peer}` };
           const linked = await peerRecords.link(federation, req.principal!, peer, req.body.code);
-          return reply
-            .code(201)
-            .send({ hub: linked.hub, source: linked.source, linkedAt: linked.linkedAt.toISOString() });
+          return reply.code(201).send({
+            hub: linked.hub,
+            source: linked.source,
+            linkedAt: linked.linkedAt.toISOString(),
+            // Whether linkage tokens showed the peer's patient to be this citizen, or could not be compared.
+            checked: linked.checked ?? 'not-possible',
+          });
         }
         // Audited with the redemption, in its transaction.
         req.auditedByRoute = true;

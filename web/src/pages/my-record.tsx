@@ -235,15 +235,29 @@ interface TrainedRisk {
 /** The citizen's risks from the models served here, each with the factors that raise and lower it most. */
 function RisksSection() {
   const { t, pct, num, lang } = useI18n();
-  const risks = useApi<{ risks: Risk[]; trained?: TrainedRisk[] }>('/me/risks');
+  const risks = useApi<{
+    risks: Risk[];
+    trained?: TrainedRisk[];
+    recordsFrom?: string[];
+    peers?: { hub: string; reached: boolean; why?: string }[];
+  }>('/me/risks');
   const say = (w: Words) => (lang === 'ko' ? w.ko : w.en);
   return (
     <Async loaded={risks}>
-      {({ risks: list, trained = [] }) =>
+      {({ risks: list, trained = [], recordsFrom = [], peers = [] }) =>
         list.length === 0 && trained.length === 0 ? (
           <p>{t('noRisks')}</p>
         ) : (
           <>
+            {/* Whose records the numbers stand on, and which hub holding some of them did not answer. */}
+            <p data-testid="risks-from">{t('risksFrom', { hubs: recordsFrom.join(', ') })}</p>
+            {peers
+              .filter((p) => !p.reached)
+              .map((p) => (
+                <p key={p.hub} role="status" data-testid="risks-peer-missed">
+                  {t('risksPeerMissed', { hub: p.hub, why: p.why ?? '' })}
+                </p>
+              ))}
             {trained.length > 0 && (
               <>
                 <h3>{t('trainedRisks')}</h3>
