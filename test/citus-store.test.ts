@@ -167,4 +167,14 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     expect(page.total).toBe(Number(target!.n));
     expect(page.resources).toHaveLength(Math.min(5, Number(target!.n)));
   });
+
+  it('keeps the Patient view distributed when a refresh rebuilds its table', async () => {
+    const summary = await hub.tables.refresh({ rebuild: true });
+    expect(summary.views.find((v) => v.view === 'patient')).toMatchObject({ rebuilt: true, rows: 20 });
+    const [row] = await hub.db.all<{ kind: string; col: string }>(
+      `SELECT citus_table_type AS kind, distribution_column AS col FROM citus_tables
+        WHERE table_name = 'view_patient'::regclass`,
+    );
+    expect(row).toMatchObject({ kind: 'distributed', col: 'id' });
+  });
 });
