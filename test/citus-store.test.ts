@@ -12,9 +12,12 @@ import { ingestOptions, tempHub } from './support/temp-hub.js';
  * The resource store on a Citus cluster (issue 21, docs/citus.md): its tables are distributed by the shard key,
  * co-located with the person-level tables, both workers' shards hold rows after an ingest, and reads by (type, id),
  * searches and updates (heads moving, index rows replaced) answer as on one node, for resources in a patient's
- * compartment and outside every one (Organization, Device: the shard key '').
+ * compartment and outside every one (Organization, Device: the shard key ''). The Patient view's table is distributed
+ * by its patient key in the same group; the other analytic tables and `view_source` stay on the coordinator.
  */
 const STORE_TABLES = ['resource_version', 'resource_head', 'search_token', 'search_date', 'search_reference'];
+/** Analytic tables whose person column is never NULL, distributed by it (`distributionColumn` in the views module). */
+const PERSON_VIEWS = [['view_patient', 'id']] as const;
 
 describe('the resource store distributed by patient on a Citus cluster', () => {
   const root = mkdtempSync(join(tmpdir(), 'hm-citus-store-'));
@@ -74,10 +77,46 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     expect(off?.n).toBe(0);
   });
 
+  it('distributes the Patient view by its patient key in that group and keeps the other analytic tables local', async () => {
+    const rows = await hub.db.all<{ t: string; kind: string; col: string; colocation: number }>(
+      `SELECT table_name::TEXT AS t, citus_table_type AS kind, distribution_column AS col, colocation_id AS colocation
+         FROM citus_tables`,
+    );
+    const byName = new Map(rows.map((r) => [r.t, r]));
+    const events = byName.get('cohort_event')!;
+    for (const [t, col] of PERSON_VIEWS) {
+      expect(byName.get(t), t).toMatchObject({ kind: 'distributed', col, colocation: events.colocation });
+    }
+    const views = await hub.db.all<{ t: string }>('SELECT table_name AS t FROM view_table');
+    expect(views.length).toBeGreaterThan(PERSON_VIEWS.length);
+    for (const { t } of views) {
+      if (!PERSON_VIEWS.some(([v]) => v === t)) expect(byName.has(t), t).toBe(false);
+    }
+    expect(byName.has('view_source')).toBe(false);
+    // Every person of the Patient view is one of the event index's people, joined within each shard.
+    const [joined] = await hub.db.all<{ people: number; matched: number }>(
+      `SELECT COUNT(*) AS people, COUNT(c.patient_key) AS matched
+         FROM view_patient p LEFT JOIN cohort_person c ON c.patient_key = p.id`,
+    );
+    expect(Number(joined?.people)).toBe(20);
+    expect(Number(joined?.matched)).toBe(20);
+    // A workspace tabulation's form (count of people under a purpose's consent filter) runs on it as on the index.
+    for (const purpose of hub.consent.policy.names()) {
+      const consent = await hub.consent.filter(purpose);
+      const count = async (sql: string) => Number((await hub.db.all<{ n: number }>(sql))[0]?.n);
+      const people = await count(
+        `SELECT COUNT(DISTINCT t.id) AS n FROM view_patient t WHERE ${consent.allows('t.id')}`,
+      );
+      expect(people, purpose).toBe(
+        await count(`SELECT COUNT(*) AS n FROM cohort_person c WHERE ${consent.allows('c.patient_key')}`),
+      );
+    }
+  });
+
   it('holds rows in shards on both workers after an ingest', async () => {
     const workers = (inject('citusWorkers') ?? []).map((u) => Number(new URL(u).port));
     expect(workers).toHaveLength(2);
-    for (const t of STORE_TABLES) {
+    for (const t of [...STORE_TABLES, ...PERSON_VIEWS.map(([v]) => v)]) {
       const placed = await hub.db.all<{ port: number; n: number }>(
         `SELECT nodeport AS port, SUM(result::BIGINT) AS n
            FROM run_command_on_placements($1::regclass, 'SELECT COUNT(*) FROM %s') GROUP BY nodeport`,
@@ -127,5 +166,15 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     });
     expect(page.total).toBe(Number(target!.n));
     expect(page.resources).toHaveLength(Math.min(5, Number(target!.n)));
+  });
+
+  it('keeps the Patient view distributed when a refresh rebuilds its table', async () => {
+    const summary = await hub.tables.refresh({ rebuild: true });
+    expect(summary.views.find((v) => v.view === 'patient')).toMatchObject({ rebuilt: true, rows: 20 });
+    const [row] = await hub.db.all<{ kind: string; col: string }>(
+      `SELECT citus_table_type AS kind, distribution_column AS col FROM citus_tables
+        WHERE table_name = 'view_patient'::regclass`,
+    );
+    expect(row).toMatchObject({ kind: 'distributed', col: 'id' });
   });
 });

@@ -11,7 +11,7 @@ import type { MaterialisedView } from './materialised-view.js';
 import { located, materialise, withVersionMeta } from './materialised-view.js';
 import type { StalePlan } from './staged-refresh.js';
 import { StagedRefresh } from './staged-refresh.js';
-import { createTableSql, SOURCE_COLUMN, toSqlRow, viewMigrations } from './table-schema.js';
+import { createTableSql, distributionColumn, SOURCE_COLUMN, toSqlRow, viewMigrations } from './table-schema.js';
 import type { PathEngine } from './view-compiler.js';
 
 /** Resources per write transaction: large enough to amortise the commit, small enough to bound memory. */
@@ -282,6 +282,9 @@ export class AnalyticTables {
     await this.db.transaction(async (tx) => {
       await tx.run(`DROP TABLE IF EXISTS "${e.table}"`);
       await tx.run(createTableSql(e.table, e.view.columns));
+      // Placed before its indexes, as migrations place theirs; engines without a cluster ignore it.
+      const by = distributionColumn(e.view.definition.resource, e.view.columns);
+      if (by !== undefined) await tx.distribute(e.table, by);
       // A changed resource's rows are replaced by its id; features look a person's rows up.
       await tx.index(e.table, [SOURCE_COLUMN]);
       if (e.view.columns.some((c) => c.name === 'patient_key')) await tx.index(e.table, ['patient_key']);

@@ -58,6 +58,18 @@ export function sqlType(c: ColumnInfo): 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'VARCH
 /** Internal column holding the resource a row came from, so a changed resource's rows can be replaced. */
 export const SOURCE_COLUMN = '_resource_id';
 
+/**
+ * The column a Citus cluster distributes a view's table by (`Database.distribute`), or undefined where it stays on
+ * the coordinator. Citus refuses NULL in a distribution column, so only a person column that is never NULL qualifies:
+ * the Patient view's `id`, which is the patient key (`resource-keys.ts`), places each person's row in the shard of
+ * their events and resources. Every other view's `patient_key` is NULL for a row without a subject, and a column made
+ * non-NULL for it would put the tables off the column every join uses (`patient_key`), which Citus runs co-located
+ * only on the distribution column (docs/citus.md).
+ */
+export function distributionColumn(resource: string, columns: readonly ColumnInfo[]): string | undefined {
+  return resource === 'Patient' && columns.some((c) => c.name === 'id') ? 'id' : undefined;
+}
+
 export function createTableSql(table: string, columns: readonly ColumnInfo[]): string {
   // DOUBLE alone is DuckDB's; both engines speak DOUBLE PRECISION.
   const cols = columns.map((c) => `"${c.name}" ${sqlType(c) === 'DOUBLE' ? 'DOUBLE PRECISION' : sqlType(c)}`);
