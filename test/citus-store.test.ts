@@ -61,13 +61,18 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('distributes every store table by shard_key, co-located with the event index', async () => {
+  /** Citus's placement of every table it knows, by name, and the event index's (the co-location group to join). */
+  async function placements() {
     const rows = await hub.db.all<{ t: string; kind: string; col: string; colocation: number }>(
       `SELECT table_name::TEXT AS t, citus_table_type AS kind, distribution_column AS col, colocation_id AS colocation
          FROM citus_tables`,
     );
     const byName = new Map(rows.map((r) => [r.t, r]));
-    const events = byName.get('cohort_event')!;
+    return { byName, events: byName.get('cohort_event')! };
+  }
+
+  it('distributes every store table by shard_key, co-located with the event index', async () => {
+    const { byName, events } = await placements();
     for (const t of STORE_TABLES) {
       expect(byName.get(t), t).toMatchObject({ kind: 'distributed', col: 'shard_key', colocation: events.colocation });
     }
@@ -78,12 +83,7 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
   });
 
   it('distributes the Patient view by its patient key in that group and keeps the other analytic tables local', async () => {
-    const rows = await hub.db.all<{ t: string; kind: string; col: string; colocation: number }>(
-      `SELECT table_name::TEXT AS t, citus_table_type AS kind, distribution_column AS col, colocation_id AS colocation
-         FROM citus_tables`,
-    );
-    const byName = new Map(rows.map((r) => [r.t, r]));
-    const events = byName.get('cohort_event')!;
+    const { byName, events } = await placements();
     for (const [t, col] of PERSON_VIEWS) {
       expect(byName.get(t), t).toMatchObject({ kind: 'distributed', col, colocation: events.colocation });
     }
