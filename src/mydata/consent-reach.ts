@@ -28,17 +28,15 @@ import { OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { LinkageKey, ReleaseGate } from '../privacy/index.js';
 import { LinkageBlinder, personLinkage } from '../privacy/index.js';
 import type { Database } from '../store/index.js';
+import type { ExchangeRefusal } from './blinded-exchange.js';
+import { firstStep, OpenExchanges } from './blinded-exchange.js';
 import type { Choice, MyConsent } from './my-consent.js';
 
 export const CONSENT_MATCH_OPERATION = 'mydata.consent-match';
 export const CONSENT_APPLY_OPERATION = 'mydata.consent-apply';
 
-/** A citizen links a handful of records; more points than this in one match is no citizen's. */
-const MAX_CITIZEN_POINTS = 32;
 /** A peer's list is padded to a multiple of this, as the linkage ring pads its sets. */
 const BLOCK = 10;
-/** How long a peer keeps one exchange's state between its two steps. */
-const EXCHANGE_TTL_MS = 5 * 60_000;
 
 /** What each peer answered: reached (the choice is applied there if the citizen is a patient there) or why not. */
 export type ConsentReach = { hub: string; reached: true } | { hub: string; reached: false; why: string };
@@ -50,8 +48,9 @@ interface Exchange {
   citizen: Set<string>;
   /** Per position of the list sent: the patient key it stands for, or null for a dummy. */
   keys: (string | null)[];
-  expires: number;
 }
+
+const REFUSAL: ExchangeRefusal = { code: 'MYDATA_REACH_INVALID', what: 'consent match', idField: 'exchange' };
 
 type Hub = {
   db: Database;
@@ -62,7 +61,7 @@ type Hub = {
 };
 
 export class ConsentReachFederation {
-  private readonly exchanges = new Map<string, Exchange>();
+  private readonly exchanges = new OpenExchanges<Exchange>(REFUSAL);
 
   constructor(private readonly hub: Hub) {}
 
@@ -132,24 +131,8 @@ export class ConsentReachFederation {
     const key = this.hub.linkageKey;
     if (key === undefined) throw new HealthmeshError('MYDATA_REACH_NO_LINKAGE', 'this hub holds no linkage key');
     const b = body as { exchange?: unknown; points?: unknown } | null;
-    if (
-      typeof b?.exchange !== 'string' ||
-      !/^[A-Za-z0-9_-]{16,64}$/.test(b.exchange) ||
-      !Array.isArray(b.points) ||
-      b.points.length === 0 ||
-      b.points.length > MAX_CITIZEN_POINTS ||
-      !b.points.every((p) => typeof p === 'string')
-    ) {
-      throw new HealthmeshError(
-        'MYDATA_REACH_INVALID',
-        `a consent match needs an exchange id and 1–${MAX_CITIZEN_POINTS} points`,
-      );
-    }
+    const first = firstStep(b?.exchange, b?.points, REFUSAL);
     const now = this.hub.clock.now().getTime();
-    for (const [id, x] of this.exchanges) if (x.expires < now) this.exchanges.delete(id);
-    if (this.exchanges.has(b.exchange)) {
-      throw new HealthmeshError('MYDATA_REACH_INVALID', `exchange ${b.exchange} was already started`);
-    }
     const blinder = new LinkageBlinder(key);
     const links = await personLinkage.links(this.hub.db);
     // Shuffled and padded to the disclosure block, so neither order nor length says much about who is here.
@@ -164,24 +147,22 @@ export class ConsentReachFederation {
     }
     const tokenOf = new Map(links.map((l) => [l.patientKey, l.token]));
     const list = keys.map((k) => (k === null ? blinder.dummies(1)[0]! : blinder.blind([tokenOf.get(k)!])[0]!));
-    this.exchanges.set(b.exchange, {
+    this.exchanges.start(first.id, now, {
       peer,
       blinder,
-      citizen: new Set(blinder.forwardInOrder(b.points as string[])),
+      citizen: new Set(blinder.forwardInOrder(first.points)),
       keys,
-      expires: now + EXCHANGE_TTL_MS,
     });
     return list;
   }
 
   private async apply(peer: string, body: unknown): Promise<void> {
     const b = body as { exchange?: unknown; list?: unknown; purpose?: unknown; choice?: unknown } | null;
-    const x = typeof b?.exchange === 'string' ? this.exchanges.get(b.exchange) : undefined;
     // One use, by the peer that started it.
-    if (x === undefined || x.peer !== peer) {
+    const x = this.exchanges.take(b?.exchange, this.hub.clock.now().getTime(), (e) => e.peer === peer);
+    if (x === undefined) {
       throw new HealthmeshError('MYDATA_REACH_INVALID', 'no consent exchange of this peer is open under that id');
     }
-    this.exchanges.delete(b!.exchange as string);
     if (
       !Array.isArray(b!.list) ||
       b!.list.length !== x.keys.length ||

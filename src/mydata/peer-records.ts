@@ -37,6 +37,8 @@ import { OperationRegistry, PeerCallError } from '../federation/index.js';
 import type { LinkageKey, ReleaseGate } from '../privacy/index.js';
 import { LinkageBlinder, personLinkage } from '../privacy/index.js';
 import type { Database, ResourceStore } from '../store/index.js';
+import type { ExchangeRefusal } from './blinded-exchange.js';
+import { firstStep, MAX_CITIZEN_POINTS, OpenExchanges } from './blinded-exchange.js';
 import type { Enrolment, PersonCheck } from './enrolment.js';
 import { everything } from './my-record.js';
 
@@ -68,10 +70,12 @@ export interface PeerLink {
   checked?: 'same' | 'not-possible';
 }
 
-/** A citizen links a handful of records; more points than this in one check is no citizen's. */
-const MAX_CITIZEN_POINTS = 32;
-/** How long a peer keeps a link check's state between its two steps. */
-const CHECK_TTL_MS = 5 * 60_000;
+const CHECK_REFUSAL: ExchangeRefusal = {
+  code: 'MYDATA_INVALID_REQUEST',
+  what: 'link check',
+  idField: 'check',
+  withPath: true,
+};
 
 /** A peer's side of one link check, between its two steps. */
 interface LinkCheck {
@@ -82,7 +86,6 @@ interface LinkCheck {
   citizen: Set<string>;
   /** Whether the code opened a patient with a linkage token here (else the check is not possible). */
   comparable: boolean;
-  expires: number;
 }
 
 const REF = /^[A-Za-z0-9_-]{43}$/;
@@ -100,7 +103,7 @@ type Hub = {
 };
 
 export class PeerRecords {
-  private readonly checks = new Map<string, LinkCheck>();
+  private readonly checks = new OpenExchanges<LinkCheck>(CHECK_REFUSAL);
 
   constructor(private readonly hub: Hub) {}
 
@@ -286,41 +289,19 @@ export class PeerRecords {
     const b = body as { citizen?: unknown; code?: unknown; check?: unknown; points?: unknown } | null;
     const ref = refOf(b?.citizen);
     const code = codeOf(b?.code);
-    if (
-      typeof b?.check !== 'string' ||
-      !/^[A-Za-z0-9_-]{16,64}$/.test(b.check) ||
-      !Array.isArray(b.points) ||
-      b.points.length === 0 ||
-      b.points.length > MAX_CITIZEN_POINTS ||
-      !b.points.every((p) => typeof p === 'string')
-    ) {
-      throw new HealthmeshError(
-        'MYDATA_INVALID_REQUEST',
-        `a link check needs an id and 1–${MAX_CITIZEN_POINTS} points`,
-        {
-          path: 'points',
-        },
-      );
-    }
+    const first = firstStep(b?.check, b?.points, CHECK_REFUSAL);
     const key = this.hub.linkageKey;
     if (key === undefined) return null;
     const now = this.hub.clock.now().getTime();
-    for (const [id, x] of this.checks) if (x.expires < now) this.checks.delete(id);
-    if (this.checks.has(b.check)) {
-      throw new HealthmeshError('MYDATA_INVALID_REQUEST', `link check ${b.check} was already started`, {
-        path: 'check',
-      });
-    }
     const patient = await this.hub.enrolment.patientOf(code);
     const tokens = patient === undefined ? [] : await personLinkage.tokens(this.hub.db, [patient]);
     const blinder = new LinkageBlinder(key);
-    this.checks.set(b.check, {
+    this.checks.start(first.id, now, {
       peer,
       ref,
       code,
-      citizen: new Set(blinder.forwardInOrder(b.points as string[])),
+      citizen: new Set(blinder.forwardInOrder(first.points)),
       comparable: tokens.length > 0,
-      expires: now + CHECK_TTL_MS,
     });
     // A dummy looks like a blinded token: whether the code is valid is learnt only by redeeming it.
     return tokens.length > 0 ? blinder.blind([tokens[0]!])[0]! : blinder.dummies(1)[0]!;
@@ -328,14 +309,17 @@ export class PeerRecords {
 
   /** The peer's second step: the check a redemption of `code` runs against the point the origin sent back. */
   private finishCheck(peer: string, ref: string, code: string, id: unknown, point: unknown): PersonCheck {
-    const x = typeof id === 'string' ? this.checks.get(id) : undefined;
     // One use, by the origin and citizen that started it, for the same code.
-    if (x === undefined || x.peer !== peer || x.ref !== ref || x.code !== code || typeof point !== 'string') {
+    const now = this.hub.clock.now().getTime();
+    const x =
+      typeof point === 'string'
+        ? this.checks.take(id, now, (c) => c.peer === peer && c.ref === ref && c.code === code)
+        : undefined;
+    if (x === undefined || typeof point !== 'string') {
       throw new HealthmeshError('MYDATA_INVALID_REQUEST', 'no link check of this citizen is open under that id', {
         path: 'check',
       });
     }
-    this.checks.delete(id as string);
     return () => (!x.comparable ? 'not-possible' : x.citizen.has(point) ? 'same' : 'different');
   }
 
