@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/hub/index.js';
 import type { FeatureSpec } from '../src/models/index.js';
-import { buildHubFeatures } from '../src/models/index.js';
+import { buildHubFeatures, flattenRecords } from '../src/models/index.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 
 /**
@@ -115,7 +115,11 @@ describe("a person's features with their records at a peer read in for the build
     for (const p of PEOPLE) {
       const key = (h: Hub) => h.pseudonymiser.resourceId(SOURCE, 'Patient', p.id);
       const scope = { indexDate: INDEX, purpose: 'treatment' };
-      const merged = await buildHubFeatures(part.hub, SPEC, { ...scope, patients: [key(part.hub)], records: p.peer });
+      const merged = await buildHubFeatures(part.hub, SPEC, {
+        ...scope,
+        patients: [key(part.hub)],
+        records: flattenRecords(part.hub.config.name, p.peer),
+      });
       const all = await buildHubFeatures(whole.hub, SPEC, { ...scope, patients: [key(whole.hub)] });
       const here = await buildHubFeatures(part.hub, SPEC, { ...scope, patients: [key(part.hub)] });
       expect(Array.from(merged.matrix.values), p.id).toEqual(Array.from(all.matrix.values));

@@ -18,6 +18,7 @@ import type { FeatureMatrix } from './feature-matrix.js';
 import { featureMatrix } from './feature-matrix.js';
 import type { FeatureSpec } from './feature-spec.js';
 import { featureRowsQuery, HUB_FEATURE_SOURCES, tableFeatureSelects } from './feature-sql.js';
+import type { FlattenedRecords } from './merged-sources.js';
 import { mergeRecords } from './merged-sources.js';
 
 /** A spec's rows on one hub: raw feature values (NaN = not recorded) and who and when each row is. */
@@ -55,10 +56,10 @@ export interface FeatureScope {
   /** Also each row's follow-up time to the outcome or censoring (`HubFeatureRows.times`; a Cox model's training). */
   eventTimes?: boolean;
   /**
-   * With `patients`: FHIR resources of theirs held elsewhere (a citizen's records at peers, read for this answer),
-   * read as theirs beside this hub's rows (`merged-sources.ts`), in temporary tables dropped before the build ends.
+   * With `patients`: FHIR resources of theirs held elsewhere (a citizen's records at peers, read for this answer,
+   * flattened once by `flattenRecords`), read as theirs beside this hub's rows (`merged-sources.ts`), in temporary tables dropped before the build ends.
    */
-  records?: readonly Record<string, unknown>[];
+  records?: FlattenedRecords;
 }
 
 /** The purpose a feature build runs for when its caller names none. */
@@ -133,8 +134,8 @@ export async function buildHubFeatures(hub: Hub, spec: FeatureSpec, scope: Featu
       throw new Error('records held elsewhere are read for given patients only');
     }
     const merged =
-      scope.records !== undefined && scope.records.length > 0 && scope.patients !== undefined
-        ? await mergeRecords(tx, tag, hub.config.name, scope.patients, scope.records)
+      scope.records !== undefined && scope.records.count > 0 && scope.patients !== undefined
+        ? await mergeRecords(tx, tag, scope.patients, scope.records)
         : undefined;
     const sources = merged?.sources ?? HUB_FEATURE_SOURCES;
     const fromTables = tableFeatureSelects(spec, pop, sources);

@@ -51,6 +51,8 @@ export type { NewtonPart } from './logistic-newton.js';
 export { partialNewtonStep, sumNewtonParts } from './logistic-newton.js';
 export type { LogisticDiagnostics, LogisticModel, LogisticOptions } from './logistic-regression.js';
 export { fitLogistic, NewtonIteration, predictLogistic } from './logistic-regression.js';
+export type { FlattenedRecords } from './merged-sources.js';
+export { flattenRecords } from './merged-sources.js';
 export type {
   CardFeature,
   FederatedFitRecord,

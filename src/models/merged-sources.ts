@@ -24,6 +24,23 @@ const VIEWS: readonly BuiltInViewName[] = [
 /** Rows per INSERT: a person's record is small; this bounds a statement's parameters. */
 const BATCH = 200;
 
+/**
+ * Records held elsewhere, flattened once by the views' definitions: an answer that builds features for several models
+ * (a citizen's risks) reads the same records into each build without flattening them again.
+ */
+export interface FlattenedRecords {
+  readonly count: number;
+  readonly views: ReadonlyMap<BuiltInViewName, ReturnType<typeof rowsOfResources>>;
+}
+
+/** `records` (FHIR resources) as the rows of the views the event index and the table features read. */
+export function flattenRecords(region: string, records: readonly Record<string, unknown>[]): FlattenedRecords {
+  return {
+    count: records.length,
+    views: new Map(VIEWS.map((v) => [v, rowsOfResources(builtInView(v), region, records)])),
+  };
+}
+
 /** The merged relations and the statements that drop them. */
 export interface MergedSources {
   sources: FeatureSources;
@@ -31,21 +48,20 @@ export interface MergedSources {
 }
 
 /**
- * Temporary relations holding `patients`' rows here and `records` (FHIR resources) as theirs, for feature SQL over
- * them (`FeatureSources`). Every record is put under every one of the keys: they are the same person's.
+ * Temporary relations holding `patients`' rows here and `records` (flattened FHIR resources) as theirs, for feature
+ * SQL over them (`FeatureSources`). Every record is put under every one of the keys: they are the same person's.
  */
 export async function mergeRecords(
   tx: Database,
   tag: string,
-  region: string,
   patients: readonly string[],
-  records: readonly Record<string, unknown>[],
+  records: FlattenedRecords,
 ): Promise<MergedSources> {
   const peerTable = (v: BuiltInViewName) => `merged_${v}_${tag}`;
   const made: string[] = [];
   const columnsOf = new Map<BuiltInViewName, string>();
   for (const v of VIEWS) {
-    const { columns, rows } = rowsOfResources(builtInView(v), region, records);
+    const { columns, rows } = records.views.get(v)!;
     const table = peerTable(v);
     const names = columns.map((c) => `"${c.name}"`).join(', ');
     await tx.run(`CREATE TEMPORARY TABLE ${table} (${columns.map((c) => `"${c.name}" ${c.sqlType}`).join(', ')})`);

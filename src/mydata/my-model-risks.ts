@@ -6,7 +6,7 @@
  */
 import type { HubServices } from '../context/index.js';
 import { isHealthmeshError } from '../core/index.js';
-import type { FeatureDefinition, FeatureMatrix, RegisteredModel } from '../models/index.js';
+import type { FeatureDefinition, FeatureMatrix, FlattenedRecords, RegisteredModel } from '../models/index.js';
 import {
   applyFeaturePlan,
   buildHubFeatures,
@@ -143,7 +143,7 @@ export async function myModelRisks(
   hub: Hub,
   patientKeys: readonly string[],
   plan: CarePlan,
-  records: readonly Record<string, unknown>[] = [],
+  records?: FlattenedRecords,
 ): Promise<MyTrainedRisk[]> {
   if (patientKeys.length === 0) return [];
   const registry = await hubModelRegistry(hub);
@@ -170,7 +170,7 @@ async function scoreOne(
   patientKeys: readonly string[],
   today: string,
   carePlan: CarePlan,
-  records: readonly Record<string, unknown>[],
+  records: FlattenedRecords | undefined,
 ): Promise<MyTrainedRisk> {
   const plan = m.plan;
   if (plan === undefined) {
@@ -193,7 +193,7 @@ async function scoreOne(
       patients: patientKeys,
       indexDate: today,
       purpose: 'treatment',
-      records,
+      ...(records !== undefined && { records }),
     });
   } catch (e) {
     // Not scored: no row for the person today (the outcome already on the record, or no record at all).

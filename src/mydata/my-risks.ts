@@ -1,6 +1,6 @@
 import type { HubServices } from '../context/index.js';
 import { isHealthmeshError } from '../core/index.js';
-import type { FeatureSpec } from '../models/index.js';
+import type { FeatureSpec, FlattenedRecords } from '../models/index.js';
 import { buildHubFeatures } from '../models/index.js';
 import { hubSubmissions, predictRowsWithSubmission } from '../validation/index.js';
 
@@ -34,11 +34,7 @@ export interface MyRisk {
  * training population and the risk recomputed (one sandboxed run per model, one row per feature). A simple,
  * model-agnostic attribution: it says which of the person's values matter for this model, not why.
  */
-export async function myRisks(
-  hub: Hub,
-  patientKeys: readonly string[],
-  records: readonly Record<string, unknown>[] = [],
-): Promise<MyRisk[]> {
+export async function myRisks(hub: Hub, patientKeys: readonly string[], records?: FlattenedRecords): Promise<MyRisk[]> {
   if (patientKeys.length === 0) return [];
   const served = (await hubSubmissions(hub).list()).filter((s) => s.status === 'approved');
   const today = hub.clock.now().toISOString().slice(0, 10);
@@ -58,7 +54,7 @@ export async function myRisks(
         patients: patientKeys,
         indexDate: today,
         purpose: 'treatment',
-        records,
+        ...(records !== undefined && { records }),
       });
     } catch (e) {
       // No row for the person today: the outcome already on their record, or outside the population.

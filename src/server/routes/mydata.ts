@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { cohortIdsIncluding } from '../../cohort/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import type { Federation } from '../../federation/index.js';
+import { flattenRecords } from '../../models/index.js';
 import type { ConsentReachFederation, PeerPart, PeerRecords } from '../../mydata/index.js';
 import {
   everythingBundle,
@@ -215,7 +216,11 @@ export function mydataRoutes(
       const today = hub.clock.now().toISOString().slice(0, 10);
       const parts = await peerParts(req);
       const peer = peerResources(parts);
-      const records = peer.map((r) => JSON.parse(r.content) as Record<string, unknown>);
+      // Flattened once for every model scored below.
+      const records = flattenRecords(
+        hub.config.name,
+        peer.map((r) => JSON.parse(r.content) as Record<string, unknown>),
+      );
       const plan = await myCarePlan(hub.store, keys, today, peer);
       const trained = await myModelRisks(hub, keys, plan, records);
       // Which model versions read the citizen's records, as a prediction's audit entry names its model.
