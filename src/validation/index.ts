@@ -20,8 +20,15 @@ export {
   VALIDATION_SCORE_OPERATION,
   ValidationFederation,
 } from './federated-validation.js';
-export type { TrainingFeatureSummary, ValidationManifest } from './manifest.js';
-export { DEFAULT_THRESHOLDS, MANIFEST_SCHEMA, manifestPlan, validateManifest } from './manifest.js';
+export type { ManifestScope, TrainingFeatureSummary, ValidationManifest } from './manifest.js';
+export {
+  DEFAULT_THRESHOLDS,
+  MANIFEST_SCHEMA,
+  manifestPlan,
+  manifestProjectTables,
+  manifestScope,
+  validateManifest,
+} from './manifest.js';
 export type { SandboxLimits, SandboxOutput, SandboxRun } from './model-sandbox.js';
 export { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed } from './model-sandbox.js';
 export {
