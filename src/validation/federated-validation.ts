@@ -166,7 +166,7 @@ async function scoreHubValidation(
     );
   }
   const x = applyFeaturePlan(manifestPlan(manifest), rows.matrix);
-  const risks = await scoreInSandbox(model, manifest, x, limits);
+  const risks = await scoreInSandbox(hub, model, manifest, x, limits);
   const now = hub.clock.now();
   const sha = createHash('sha256').update(model).digest('hex');
   // The hub's part describes the model it scored, not a submission of its own.

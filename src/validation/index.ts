@@ -65,6 +65,8 @@ export { validationReportHtml } from './report-html.js';
 export { CHROMIUM_PATH, jwsDigest, pdfJwsDigest, printReportPdf } from './report-pdf.js';
 export type { ReportVerification } from './report-signature.js';
 export { REPORT_JWS_TYPE, signReport, signWith, verifyOwnReport, verifyReport } from './report-signature.js';
+export type { SandboxLease, SandboxPoolOptions } from './sandbox-pool.js';
+export { DEFAULT_POOL_OPTIONS, SandboxPool } from './sandbox-pool.js';
 export type { Submission, SubmissionStatus } from './submission-store.js';
 export { SubmissionStore, validationMigrations } from './submission-store.js';
 export type { ValidationInputs, ValidationReport } from './validation-report.js';
