@@ -154,6 +154,8 @@ export class SandboxProcess {
   private outBytes = 0;
   private err = '';
   private waiting: Waiting | undefined;
+  /** The reply being received, once its header has arrived. */
+  private expect: { head: SandboxReply['head']; headerBytes: number; total: number } | undefined;
   private why: 'timeout' | 'overflow' | 'stopped' | undefined;
   private exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** The model's load: resolves when the runtime holds it, rejects with the refusal (a process to drop). */
@@ -234,6 +236,12 @@ export class SandboxProcess {
     this.child.kill('SIGKILL');
   }
 
+  private joined(): Buffer {
+    const buf = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    this.out = [buf];
+    return buf;
+  }
+
   private received(d: Buffer): void {
     this.out.push(d);
     this.outBytes += d.length;
@@ -243,28 +251,34 @@ export class SandboxProcess {
       this.kill('overflow');
       return;
     }
-    if (this.outBytes < 4) return;
-    const buf = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-    this.out = [buf];
-    const hlen = buf.readUInt32LE(0);
-    if (buf.length < 4 + hlen) return;
-    let head: SandboxReply['head'] & { bytes?: number };
-    try {
-      head = JSON.parse(buf.subarray(4, 4 + hlen).toString('utf8')) as typeof head;
-    } catch {
+    // The reply's length is known from its header: chunks are joined once it has all arrived, not at every chunk.
+    if (this.expect === undefined) {
+      if (this.outBytes < 4) return;
+      const start = this.joined();
+      const hlen = start.readUInt32LE(0);
+      if (start.length < 4 + hlen) return;
+      try {
+        const head = JSON.parse(start.subarray(4, 4 + hlen).toString('utf8')) as SandboxReply['head'] & {
+          bytes?: number;
+        };
+        this.expect = { head, headerBytes: 4 + hlen, total: 4 + hlen + Number(head.bytes ?? 0) };
+      } catch {
+        this.kill('overflow');
+        return;
+      }
+    }
+    const { head, headerBytes, total } = this.expect;
+    if (this.outBytes < total) return;
+    if (this.outBytes > total) {
       this.kill('overflow');
       return;
     }
-    const bytes = Number(head.bytes ?? 0);
-    if (buf.length < 4 + hlen + bytes) return;
-    if (buf.length > 4 + hlen + bytes) {
-      this.kill('overflow');
-      return;
-    }
+    const buf = this.joined();
     this.out = [];
     this.outBytes = 0;
+    this.expect = undefined;
     this.waiting = undefined;
-    w.resolve({ head, body: buf.subarray(4 + hlen) });
+    w.resolve({ head, body: buf.subarray(headerBytes) });
   }
 
   private ended(code: number | null, signal: NodeJS.Signals | null, error?: Error): void {
