@@ -61,6 +61,7 @@ export class SandboxPool {
       return false;
     });
     const process = found ?? new SandboxProcess(model, limits);
+    process.hold(true);
     this.live.add(process);
     let released = false;
     return {
@@ -75,8 +76,9 @@ export class SandboxPool {
           return;
         }
         const timer = setTimeout(() => this.retire(process), this.options.idleMs);
-        // An idle sandbox never keeps the hub's process alive.
+        // An idle sandbox (its timer, the process and its pipes) never keeps the hub's process alive.
         timer.unref();
+        process.hold(false);
         this.idle.push({ key, process, timer });
         while (this.idle.length > this.options.maxIdle) this.retire(this.idle[0]!.process);
       },

@@ -212,6 +212,20 @@ export class SandboxProcess {
     this.loaded.catch(() => undefined);
   }
 
+  /**
+   * Whether this process (and its pipes) may keep the hub's Node process alive: not while it waits idle in a pool,
+   * so a command that ends without closing its hub is not held up by a warm sandbox.
+   */
+  hold(on: boolean): void {
+    for (const h of [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as {
+      ref?: () => void;
+      unref?: () => void;
+    }[]) {
+      if (on) h.ref?.();
+      else h.unref?.();
+    }
+  }
+
   /** The process id (for the pool's accounting and tests). */
   get pid(): number | undefined {
     return this.child.pid;
