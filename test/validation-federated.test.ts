@@ -3,17 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { defaultConfig } from '../src/core/index.js';
 import type { Federation } from '../src/federation/index.js';
-import { OperationRegistry } from '../src/federation/index.js';
+import { fanOut, OperationRegistry } from '../src/federation/index.js';
 import type { Hub } from '../src/hub/index.js';
 import { applyFeaturePlan, buildHubFeatures, calibrationFit, rocAnalysis } from '../src/models/index.js';
 import type { ValidationManifest } from '../src/validation/index.js';
 import {
   CALIBRATION_ROUNDS_PER_DAY,
+  hubSubmissions,
   integratedCalibrationIndex,
   manifestPlan,
+  manifestProjectTables,
   releaseHubValidation,
   VALIDATION_PURPOSE,
   ValidationFederation,
@@ -96,7 +98,7 @@ describe('validating a third party model across three hubs', () => {
         {
           title: `ACME ${purpose}`,
           purpose,
-          tables: [{ name: 'encounter', columns: ['patient_key'] }],
+          tables: manifestProjectTables(manifest(undefined)),
           endDate: endDate(),
           ethicsApproval: 'IRB-17',
           dataUseAgreement: true,
@@ -117,7 +119,8 @@ describe('validating a third party model across three hubs', () => {
     for (const name of HUBS) {
       const hub = hubs.get(name)!;
       const validation = new ValidationFederation(hub).withProjects({
-        authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id, { purpose: VALIDATION_PURPOSE }),
+        authorizePeer: (peer, id, scope) =>
+          hub.projects.authorizePeer(peer, id, { ...scope, purpose: VALIDATION_PURPOSE }),
       });
       // What each hub's part holds as it leaves: every answer to `validation.score`, as the transport sends it.
       const operations = new OperationRegistry();
@@ -390,7 +393,7 @@ describe('validating a third party model across three hubs', () => {
       {
         title: 'ACME denied at gwangju',
         purpose: VALIDATION_PURPOSE,
-        tables: [{ name: 'encounter', columns: ['patient_key'] }],
+        tables: manifestProjectTables(manifest(undefined)),
         endDate: endDate(),
         ethicsApproval: 'IRB-18',
         dataUseAgreement: true,
@@ -431,4 +434,167 @@ describe('validating a third party model across three hubs', () => {
     expect(small).toMatchObject({ code: 'DISCLOSURE_REFUSED' });
     expect((small as { message: string }).message).not.toMatch(/\d/);
   });
+  /** Each hub's `project-authorize` refusals of `project` with `code`, as its audit log holds them (by `actor`). */
+  const deniedAt = async (name: string, project: string, code: string, actor?: string) =>
+    (
+      await hubs
+        .get(name)!
+        .db.all<{ actor: string; outcome: string; detail: string }>(
+          `SELECT actor, outcome, CAST(detail AS VARCHAR) AS detail FROM audit_log WHERE action = 'project-authorize' AND target = $1`,
+          [`project:${project}`],
+        )
+    ).filter((r) => r.outcome === 'denied' && r.detail.includes(code) && (actor === undefined || r.actor === actor));
+  /** Stand in for a hub whose record of `project` no longer approves `variable` (a scope is decided once). */
+  const narrowScope = async (name: string, project: string, without: string | undefined) => {
+    const tables = manifestProjectTables(manifest(undefined)).map((t) => ({
+      name: t.name,
+      columns: t.columns.filter((c) => `${t.name}.${c}` !== without),
+    }));
+    await hubs
+      .get(name)!
+      .db.run('UPDATE project_hub SET scope = $1 WHERE project_id = $2 AND hub = $3', [
+        JSON.stringify(tables),
+        project,
+        name,
+      ]);
+  };
+
+  it('has each peer check the spec against its own approved scope, for a part and for every calibration round', async () => {
+    const busan = hubs.get('busan')!;
+    const asked = manifestProjectTables(manifest(undefined));
+    const narrow = await busan.projects.file(
+      { name: 'acme', role: 'developer' },
+      {
+        title: 'ACME with narrower scopes at the peers',
+        purpose: VALIDATION_PURPOSE,
+        tables: asked,
+        endDate: endDate(),
+        ethicsApproval: 'IRB-19',
+        dataUseAgreement: true,
+        hubs: [...HUBS],
+      },
+      ['gwangju', 'gyeonggi'],
+    );
+    const forwarded = await busan.projects.forwarded(narrow.id);
+    // gwangju approves the tables without the measured values; gyeonggi without the outcome's condition table.
+    const granted: Record<string, typeof asked | undefined> = {
+      busan: undefined,
+      gwangju: asked.map((t) => ({
+        name: t.name,
+        columns: t.name === 'observation' ? t.columns.filter((c) => c !== 'value_quantity') : t.columns,
+      })),
+      gyeonggi: asked.filter((t) => t.name !== 'condition'),
+    };
+    for (const name of HUBS) {
+      const hub = hubs.get(name)!;
+      if (name !== 'busan') await hub.projects.receive('busan', forwarded);
+      const tables = granted[name];
+      await hub.projects.review({ name: 'steward', role: 'steward' }, narrow.id, {
+        decision: 'approve',
+        comment: 'narrowed',
+        ...(tables !== undefined && { tables }),
+      });
+    }
+    // busan's own scope holds the spec, so its route would go on: a coordinator that skipped its check asks directly.
+    const { client } = servers.get('busan')!.federation;
+    const model = b64(thirdPartyLogistic(WEIGHTS, INTERCEPT));
+    const scored = await fanOut(
+      client,
+      ['gwangju', 'gyeonggi'],
+      'validation.score',
+      { manifest: manifest(narrow.id), model, project: narrow.id },
+      { timeoutMs: 60_000 },
+    );
+    expect(scored.results).toEqual([]);
+    const failed = new Map(scored.failed.map((f) => [f.hub, f]));
+    expect(failed.get('gwangju')?.remoteCode).toBe('PROJECT_OUT_OF_SCOPE');
+    expect(failed.get('gwangju')?.message).toContain("variable 'observation.value_quantity'");
+    expect(failed.get('gyeonggi')?.remoteCode).toBe('PROJECT_OUT_OF_SCOPE');
+    expect(failed.get('gyeonggi')?.message).toContain("table 'condition'");
+    // The refusal names what is outside, never a count: no digit but the transport's status and the project's id.
+    for (const f of scored.failed) {
+      expect(f.message.replace(/^refused with 403 /, '').replaceAll(narrow.id, '')).not.toMatch(/\d/);
+    }
+    for (const name of ['gwangju', 'gyeonggi']) {
+      const denied = await deniedAt(name, narrow.id, 'PROJECT_OUT_OF_SCOPE');
+      expect(denied.map((r) => r.actor)).toEqual(['peer:busan']);
+    }
+
+    // A calibration round is checked again against the scope of the spec the session scored, at this hub.
+    const part = await fanOut(
+      client,
+      ['gyeonggi'],
+      'validation.score',
+      { manifest: manifest(project), model, project },
+      { timeoutMs: 60_000 },
+    );
+    const session = (part.results[0]?.value as { session?: string } | undefined)?.session;
+    expect(session, JSON.stringify(part.failed)).toMatch(/^[0-9a-f]{32}$/);
+    const round = () =>
+      fanOut(
+        client,
+        ['gyeonggi'],
+        'validation.calibration',
+        { session, project, slope: [0, 1], intercept: [0] },
+        { timeoutMs: 30_000 },
+      );
+    await narrowScope('gyeonggi', project, 'patient.gender');
+    try {
+      const refused = await round();
+      expect(refused.failed.map((f) => [f.remoteCode, f.message.includes("variable 'patient.gender'")])).toEqual([
+        ['PROJECT_OUT_OF_SCOPE', true],
+      ]);
+      expect(await deniedAt('gyeonggi', project, 'PROJECT_OUT_OF_SCOPE')).toHaveLength(1);
+    } finally {
+      await narrowScope('gyeonggi', project, undefined);
+    }
+    const answered = await round();
+    expect(answered.failed).toEqual([]);
+    expect(Object.keys(answered.results[0]!.value as object).sort()).toEqual(['ici', 'intercept', 'slope']);
+  }, 90_000);
+
+  it('checks the project again when a run starts: expired, outside the scope, or the submitter removed', async () => {
+    const busan = hubs.get('busan')!;
+    const store = hubSubmissions(busan);
+    const model = b64(thirdPartyLogistic(WEIGHTS, INTERCEPT));
+    const submit = async (token: string) => {
+      const res = await post('/validation/submissions', token, { manifest: manifest(project), model });
+      expect(res.statusCode, res.body).toBe(201);
+      return (res.json() as { id: string }).id;
+    };
+    const validate = (id: string) => post(`/validation/submissions/${id}/validate`, validator, {});
+    const id = await submit(developer);
+
+    // Past the project's end date (the hub's clock moved on between submission and run).
+    const later = new Date(Date.now() + 40 * 86_400_000);
+    const clock = vi.spyOn(busan.clock, 'now').mockReturnValue(later);
+    const expired = await validate(id).finally(() => clock.mockRestore());
+    expect([expired.statusCode, codeOf(expired.body)]).toEqual([403, 'PROJECT_EXPIRED']);
+
+    // The hub's record of the project no longer approves a variable the spec reads.
+    await narrowScope('busan', project, 'observation.value_quantity');
+    const outside = await validate(id).finally(() => narrowScope('busan', project, undefined));
+    expect([outside.statusCode, codeOf(outside.body)]).toEqual([403, 'PROJECT_OUT_OF_SCOPE']);
+    expect(outside.body).toContain('observation.value_quantity');
+    // Nothing ran: the submission waits as it was, and each refusal is audited with its code.
+    expect((await store.get(id)).status).toBe('submitted');
+    // The validator started the run: the refusals are audited as theirs.
+    expect(await deniedAt('busan', project, 'PROJECT_EXPIRED', 'val')).toHaveLength(1);
+    expect(await deniedAt('busan', project, 'PROJECT_OUT_OF_SCOPE', 'val')).toHaveLength(1);
+
+    // A member who submitted and was then removed from the project: their submission no longer runs.
+    await busan.projects.addMember({ name: 'acme', role: 'developer' }, project, 'bora');
+    const bora = await busan.tokens.create('bora', 'developer');
+    const hers = await submit(bora);
+    await busan.projects.removeMember({ name: 'acme', role: 'developer' }, project, 'bora');
+    const removed = await validate(hers);
+    expect([removed.statusCode, codeOf(removed.body)]).toEqual([403, 'PROJECT_NOT_MEMBER']);
+    expect((await store.get(hers)).status).toBe('submitted');
+    expect(await deniedAt('busan', project, 'PROJECT_NOT_MEMBER', 'val')).toHaveLength(1);
+
+    // With the project as approved, the same submission runs.
+    const run = await validate(id);
+    expect(run.statusCode, run.body).toBe(200);
+    expect((await store.get(id)).status).toBe('validated');
+  }, 90_000);
 });

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import onnxProto from 'onnx-proto';
 import type { Hub } from '../hub/index.js';
 import type { ValidationManifest } from '../validation/index.js';
-import { hubSubmissions } from '../validation/index.js';
+import { hubSubmissions, manifestProjectTables } from '../validation/index.js';
 import { call, demoStewardOf, signIn } from './demo-people.js';
 import type { Io } from './io.js';
 
@@ -137,7 +137,8 @@ export async function validateDemoModel(
   const project = await call<{ id: string }>(app, developer, 'POST', '/projects', {
     title: 'Sample startup: 7-year hypertension risk, external validation',
     purpose: 'ai-validation',
-    tables: [{ name: 'encounter', columns: ['patient_key'] }],
+    // What the model's spec reads: the submission, the run and every hub scoring it check it against this scope.
+    tables: manifestProjectTables(manifest),
     endDate: new Date(Date.now() + 365 * 86_400_000).toISOString().slice(0, 10),
     ethicsApproval: 'DEMO-IRB-2026-001',
     dataUseAgreement: true,

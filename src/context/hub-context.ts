@@ -56,6 +56,8 @@ export interface HubModule<Needs extends object, Adds extends object> {
   readonly name: string;
   readonly migrations: readonly Migration[];
   open(hub: HubContext & Needs, options: OpenOptions): Adds | Promise<Adds>;
+  /** Stop what `open` started (processes, timers) when the hub closes, before its store closes. */
+  close?(added: Adds): void | Promise<void>;
 }
 
 /** An initialised hub's checked configuration, read without opening its store (which a serving hub holds). */

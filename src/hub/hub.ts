@@ -31,6 +31,7 @@ import { projectsModule } from '../projects/index.js';
 import type { Migration } from '../store/index.js';
 import { migrate } from '../store/index.js';
 import { surveillanceModule } from '../surveillance/index.js';
+import type { SandboxPool } from '../validation/index.js';
 import { validationModule } from '../validation/index.js';
 import type { AnalyticTables } from '../views/index.js';
 import { viewsModule } from '../views/index.js';
@@ -80,6 +81,8 @@ export interface Hub extends HubServices {
   myConsent: MyConsent;
   /** Apps citizens let read their records (`patient/*.read`). */
   appGrants: AppGrants;
+  /** Submitted models' sandbox processes kept warm between runs and predictions (validation module). */
+  sandboxes: SandboxPool;
   close(): Promise<void>;
 }
 
@@ -154,7 +157,11 @@ export async function openHub(dir: string, options: OpenOptions = {}): Promise<H
 
 async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions): Promise<Hub> {
   const context = await openHubContext(paths, config, options);
+  const hub: Record<string, unknown> = { ...context };
+  const opened: (typeof HUB_MODULES)[number][] = [];
   const close = async () => {
+    // Modules stop what they started (the validation module's warm sandboxes) in reverse order, then the store.
+    for (const m of [...opened].reverse()) await m.close?.(hub);
     await context.db.close();
     context.logger.flush();
   };
@@ -162,11 +169,13 @@ async function openWith(paths: HubPaths, config: HubConfig, options: OpenOptions
     await migrate(context.db, ALL_MIGRATIONS, context.clock.now());
     // Each module sees the context and what the modules before it added: the registry's order is the module
     // table's, so a module's needs (typed on its registration) are always opened before it.
-    const hub: Record<string, unknown> = { ...context };
-    for (const m of HUB_MODULES) Object.assign(hub, await m.open(hub as never, options));
-    const opened = Object.assign(hub, { close }) as unknown as Hub;
-    await opened.derived.bringCurrent();
-    return opened;
+    for (const m of HUB_MODULES) {
+      Object.assign(hub, await m.open(hub as never, options));
+      opened.push(m);
+    }
+    const ready = Object.assign(hub, { close }) as unknown as Hub;
+    await ready.derived.bringCurrent();
+    return ready;
   } catch (e) {
     await close();
     throw e;

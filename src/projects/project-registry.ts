@@ -463,6 +463,24 @@ export class ProjectRegistry {
   }
 
   /**
+   * The check for work this hub's operator starts on a member's behalf, such as a validator running a developer's
+   * submission: `member` still a current member (a removal withdraws the work), the rest as `authorize`. Audited
+   * with the operator as the actor.
+   */
+  async authorizeFor(
+    operator: Principal,
+    member: string,
+    id: string,
+    request: ScopeRequest = {},
+  ): Promise<ProjectScope> {
+    return this.check(operator.name, id, request, async (row) =>
+      (await this.rows.isMember(id, member))
+        ? undefined
+        : ['PROJECT_NOT_MEMBER', `${member.slice(0, 60)} is not a member of project ${row.id}`],
+    );
+  }
+
+  /**
    * The same check for work a peer asks this hub to do in a project (a federated analysis): only the project's
    * origin may, and its members were checked there (membership is kept at the origin, so a removal holds at once).
    */

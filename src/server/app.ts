@@ -318,10 +318,13 @@ export async function openHubFederation(
   }
 }
 
-/** The validation side of a hub's federation: a peer's validation runs only in a project this hub approved. */
+/**
+ * The validation side of a hub's federation: a peer's validation (and each calibration round) runs only in a
+ * project this hub approved for AI validation and for the tables and variables the model's spec reads.
+ */
 export function hubValidation(hub: Hub): ValidationFederation {
   return new ValidationFederation(hub).withProjects({
-    authorizePeer: (peer, id) => hub.projects.authorizePeer(peer, id, { purpose: VALIDATION_PURPOSE }),
+    authorizePeer: (peer, id, scope) => hub.projects.authorizePeer(peer, id, { ...scope, purpose: VALIDATION_PURPOSE }),
   });
 }
 

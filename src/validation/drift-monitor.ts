@@ -61,9 +61,10 @@ function binOf(edges: readonly number[], v: number): number {
 }
 
 function binned(values: ArrayLike<number>): SeriesBins {
-  const sorted = Array.from(values)
+  // A typed array's own numeric sort: several times faster than a comparator on a plain array at a hub's size.
+  const sorted = Float64Array.from(values)
     .filter((v) => !Number.isNaN(v))
-    .sort((a, b) => a - b);
+    .sort();
   const edges =
     sorted.length === 0
       ? []

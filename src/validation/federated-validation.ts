@@ -18,8 +18,8 @@ import type { Released, ReleasedCount, ReleaseGate } from '../privacy/index.js';
 import { releaseCount, releaseTerms } from '../privacy/index.js';
 import type { CalibrationOutcome } from './federated-calibration.js';
 import { calibrateAcrossHubs } from './federated-calibration.js';
-import type { ValidationManifest } from './manifest.js';
-import { DEFAULT_THRESHOLDS, manifestPlan, validateManifest } from './manifest.js';
+import type { ManifestScope, ValidationManifest } from './manifest.js';
+import { DEFAULT_THRESHOLDS, manifestPlan, manifestScope, validateManifest } from './manifest.js';
 import type { SandboxLimits } from './model-sandbox.js';
 import { DEFAULT_SANDBOX_LIMITS } from './model-sandbox.js';
 import { scoreInSandbox, VALIDATION_PURPOSE } from './model-validation.js';
@@ -60,8 +60,15 @@ export interface HubValidation {
 
 /** What a hub's project policy lends validation (server/ wires `hub.projects` in; projects sit below). */
 export interface ValidationProjects {
-  /** The project's purpose here, or a refusal (403) if `peer` may not run work in it at this hub. */
-  authorizePeer(peer: string, project: string): Promise<{ purpose: string }>;
+  /**
+   * The project's purpose here, or a refusal (403) if `peer` may not run work in it at this hub or the tables and
+   * variables the manifest's spec reads (`manifestScope`) are outside the scope approved here.
+   */
+  authorizePeer(
+    peer: string,
+    project: string,
+    scope: { tables: readonly string[]; columns: readonly string[] },
+  ): Promise<{ purpose: string }>;
 }
 
 /**
@@ -159,7 +166,7 @@ async function scoreHubValidation(
     );
   }
   const x = applyFeaturePlan(manifestPlan(manifest), rows.matrix);
-  const risks = await scoreInSandbox(model, manifest, x, limits);
+  const risks = await scoreInSandbox(hub, model, manifest, x, limits);
   const now = hub.clock.now();
   const sha = createHash('sha256').update(model).digest('hex');
   // The hub's part describes the model it scored, not a submission of its own.
@@ -233,13 +240,21 @@ export class ValidationFederation {
     this.sessions = new CalibrationSessions(() => hub.clock.now().getTime());
   }
 
-  /** The project's purpose checked for `peer` here: an ai-validation project this hub approved and `peer` filed. */
-  private async checkProject(peer: string, project: unknown): Promise<string> {
-    // This hub's own record of the project decides: approved here, filed by the asking hub, for ai-validation.
+  /**
+   * The project checked for `peer` here: an ai-validation project this hub approved and `peer` filed, whose scope
+   * approved here holds every table and variable `scope` names (read only once a project is named).
+   */
+  private async checkProject(
+    peer: string,
+    project: unknown,
+    scope: () => { tables: readonly string[]; columns: readonly string[] },
+  ): Promise<string> {
+    // This hub's own record of the project decides: approved here, filed by the asking hub, for ai-validation, for
+    // what the spec reads. The coordinator's own check is not trusted: it was against the coordinator's record.
     if (typeof project !== 'string' || this.projects === undefined) {
       throw new HealthmeshError('VALIDATION_NO_PROJECT', 'a validation runs on this hub only inside a project');
     }
-    const { purpose } = await this.projects.authorizePeer(peer, project);
+    const { purpose } = await this.projects.authorizePeer(peer, project, scope());
     if (purpose !== VALIDATION_PURPOSE) {
       throw new HealthmeshError(
         'PROJECT_OUT_OF_SCOPE',
@@ -263,7 +278,8 @@ export class ValidationFederation {
     requester: string,
   ): Promise<HubValidation> {
     const scored = await scoreHubValidation(this.hub, manifestInput, model, requester, this.limits);
-    const { featureSpec } = validateManifest(manifestInput);
+    const validated = validateManifest(manifestInput);
+    const { featureSpec } = validated;
     const policy = this.hub.config.privacy.disclosure;
     let events = 0;
     for (let i = 0; i < scored.y.length; i++) events += scored.y[i]!;
@@ -282,7 +298,8 @@ export class ValidationFederation {
       if (isHealthmeshError(e) && e.code === 'DISCLOSURE_DIFFERENCING') return scored.part.value;
       throw e;
     }
-    return { ...scored.part.value, session: this.sessions.keep(owner, project, scored.risks, scored.y) };
+    const scope: ManifestScope = manifestScope(validated);
+    return { ...scored.part.value, session: this.sessions.keep(owner, project, scored.risks, scored.y, scope) };
   }
 
   /** Let peers validate in projects this hub approved for `ai-validation` (without it, every request is refused). */
@@ -294,7 +311,7 @@ export class ValidationFederation {
   register(operations = new OperationRegistry()): OperationRegistry {
     operations.register(VALIDATION_SCORE_OPERATION, 'peer', async ({ body, peer }) => {
       const b = body as { manifest?: unknown; model?: unknown; project?: unknown };
-      const project = await this.checkProject(peer, b.project);
+      const project = await this.checkProject(peer, b.project, () => manifestScope(validateManifest(b.manifest)));
       const maxChars = Math.ceil((this.limits.maxModelBytes * 4) / 3) + 4;
       if (typeof b.model !== 'string' || b.model.length > maxChars) {
         throw new HealthmeshError('VALIDATION_MODEL_TOO_LARGE', 'the model is missing or over the size limit', {
@@ -313,7 +330,13 @@ export class ValidationFederation {
     });
     operations.register(VALIDATION_CALIBRATION_OPERATION, 'peer', async ({ body, peer }) => {
       const b = body as { session?: unknown; project?: unknown; slope?: unknown; intercept?: unknown };
-      const project = await this.checkProject(peer, b.project);
+      // The scope of the spec this hub scored for the session (its own record, not the coordinator's word); a round
+      // on a session this hub does not hold is refused by `round` below.
+      const project = await this.checkProject(
+        peer,
+        b.project,
+        () => this.sessions.scopeOf(peer, String(b.project), b.session) ?? { tables: [], columns: [] },
+      );
       await countCalibrationRound(this.hub.db, peer, this.hub.clock.now().toISOString().slice(0, 10));
       const round = this.sessions.round(this.hub.gate, peer, project, b.session, b.slope, b.intercept);
       await this.hub.audit.append({

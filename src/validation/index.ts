@@ -20,8 +20,15 @@ export {
   VALIDATION_SCORE_OPERATION,
   ValidationFederation,
 } from './federated-validation.js';
-export type { TrainingFeatureSummary, ValidationManifest } from './manifest.js';
-export { DEFAULT_THRESHOLDS, MANIFEST_SCHEMA, manifestPlan, validateManifest } from './manifest.js';
+export type { ManifestScope, TrainingFeatureSummary, ValidationManifest } from './manifest.js';
+export {
+  DEFAULT_THRESHOLDS,
+  MANIFEST_SCHEMA,
+  manifestPlan,
+  manifestProjectTables,
+  manifestScope,
+  validateManifest,
+} from './manifest.js';
 export type { SandboxLimits, SandboxOutput, SandboxRun } from './model-sandbox.js';
 export { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed } from './model-sandbox.js';
 export {
@@ -58,6 +65,8 @@ export { validationReportHtml } from './report-html.js';
 export { CHROMIUM_PATH, jwsDigest, pdfJwsDigest, printReportPdf } from './report-pdf.js';
 export type { ReportVerification } from './report-signature.js';
 export { REPORT_JWS_TYPE, signReport, signWith, verifyOwnReport, verifyReport } from './report-signature.js';
+export type { SandboxLease, SandboxPoolOptions } from './sandbox-pool.js';
+export { DEFAULT_POOL_OPTIONS, SandboxPool } from './sandbox-pool.js';
 export type { Submission, SubmissionStatus } from './submission-store.js';
 export { SubmissionStore, validationMigrations } from './submission-store.js';
 export type { ValidationInputs, ValidationReport } from './validation-report.js';

@@ -7,7 +7,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { firstSchemaError, HealthmeshError, isHealthmeshError } from '../core/index.js';
 import type { FeatureDefinition, FeaturePlan, FeatureSpec, MissingPolicy } from '../models/index.js';
-import { featureColumns, validateFeatureSpec } from '../models/index.js';
+import { featureColumns, specTables, specVariables, validateFeatureSpec } from '../models/index.js';
 
 /** A developer's figure for one input feature on their training data. */
 export interface TrainingFeatureSummary {
@@ -226,4 +226,31 @@ export function manifestPlan(m: ValidationManifest): FeaturePlan {
     else if (policy === 'mean' || policy === 'indicator') fill[f.name] = m.trainingData.features[f.name]!.mean;
   }
   return { spec, columns: featureColumns(spec), fill };
+}
+
+/** What a manifest's feature spec reads, as a project's approved scope names it (tables, `table.column` variables). */
+export interface ManifestScope {
+  tables: string[];
+  columns: string[];
+}
+
+/**
+ * The analytic tables and variables a manifest's feature spec reads: its features, its population (a cohort's
+ * tables too) and its outcome definition (`specTables`, `specVariables`). Every hub that scores the model checks
+ * them against its own record of the project's approved scope.
+ */
+export function manifestScope(manifest: ValidationManifest): ManifestScope {
+  return { tables: specTables(manifest.featureSpec), columns: specVariables(manifest.featureSpec) };
+}
+
+/**
+ * The tables an `ai-validation` project asks for to validate this manifest's model (`manifestScope` grouped by
+ * table; a table read only for its keys, such as a cohort population's, asks for its patient key).
+ */
+export function manifestProjectTables(manifest: ValidationManifest): { name: string; columns: string[] }[] {
+  const { tables, columns } = manifestScope(manifest);
+  return tables.map((name) => {
+    const own = columns.filter((c) => c.startsWith(`${name}.`)).map((c) => c.slice(name.length + 1));
+    return { name, columns: own.length > 0 ? own : ['patient_key'] };
+  });
 }

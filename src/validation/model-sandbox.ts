@@ -10,24 +10,12 @@
  * `--allow-addons` is what lets it load): a model's only way to name a file is external data, which onnxruntime
  * refuses when absolute or outside the working directory, and that directory is empty.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { HealthmeshError } from '../core/index.js';
+import type { SandboxPool } from './sandbox-pool.js';
+import type { SandboxLimits } from './sandbox-process.js';
+import { SandboxProcess } from './sandbox-process.js';
 
-/** Limits of one sandboxed run. */
-export interface SandboxLimits {
-  /** Largest ONNX file accepted. */
-  maxModelBytes: number;
-  /** Largest input matrix (rows × columns × 8 bytes). */
-  maxInputBytes: number;
-  /** Wall time from start to the last output byte. */
-  timeoutMs: number;
-  /** Address space of the child (prlimit --as): the runtime's native memory as well as the JS heap. */
-  memoryBytes: number;
-}
+export type { SandboxLimits } from './sandbox-process.js';
 
 /** 32 MiB models, 256 MiB of inputs, a minute, 3 GiB of address space (Node and onnxruntime reserve ~1 GiB idle). */
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
@@ -55,82 +43,6 @@ export interface SandboxOutput {
   data: Float64Array;
 }
 
-/**
- * The child's script. Stdin: u32 header length, header JSON, model bytes, the input in the graph's element type;
- * stdout the same way back.
- */
-const CHILD = `
-const ort = await import(process.argv[1]);
-const chunks = [];
-for await (const c of process.stdin) chunks.push(c);
-const buf = Buffer.concat(chunks);
-const hlen = buf.readUInt32LE(0);
-const h = JSON.parse(buf.subarray(4, 4 + hlen).toString('utf8'));
-const model = buf.subarray(4 + hlen, 4 + hlen + h.modelBytes);
-const raw = buf.subarray(4 + hlen + h.modelBytes);
-const reply = (head, body) => {
-  const hb = Buffer.from(JSON.stringify(head));
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(hb.length);
-  process.stdout.write(Buffer.concat([len, hb, body ?? Buffer.alloc(0)]));
-};
-let session;
-try {
-  session = await ort.InferenceSession.create(new Uint8Array(model), { intraOpNumThreads: 1, interOpNumThreads: 1 });
-} catch (e) {
-  reply({ error: 'load', message: String(e && e.message || e).slice(0, 500) });
-  process.exit(0);
-}
-if (!session.inputNames.includes(h.inputName) || session.inputNames.length !== 1) {
-  reply({ error: 'signature', message: 'the model takes inputs ' + JSON.stringify(session.inputNames) });
-  process.exit(0);
-}
-if (!session.outputNames.includes(h.outputName)) {
-  reply({ error: 'signature', message: 'the model gives outputs ' + JSON.stringify(session.outputNames) });
-  process.exit(0);
-}
-const copy = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
-const tensor = h.inputType === 'double'
-  ? new ort.Tensor('float64', new Float64Array(copy), [h.rows, h.columns])
-  : new ort.Tensor('float32', new Float32Array(copy), [h.rows, h.columns]);
-let out;
-try {
-  out = (await session.run({ [h.inputName]: tensor }, [h.outputName]))[h.outputName];
-} catch (e) {
-  reply({ error: 'run', message: String(e && e.message || e).slice(0, 500) });
-  process.exit(0);
-}
-if (out.type === 'string' || out.type === 'bool') {
-  reply({ error: 'output', message: 'the output is not numeric (type ' + out.type + ')' });
-  process.exit(0);
-}
-// Float outputs go back as they are (the parent widens them); other numeric types as doubles.
-const same = out.data instanceof Float32Array || out.data instanceof Float64Array;
-const data = same ? out.data : Float64Array.from(out.data, Number);
-reply({ dims: out.dims.map(Number), type: data instanceof Float32Array ? 'float' : 'double' }, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-`;
-
-let ortEntry: { entry: string; readable: string[] } | undefined;
-
-/** onnxruntime-node's entry and the folders the child may read (resolved through the node_modules symlink). */
-function runtimeFiles(): { entry: string; readable: string[] } {
-  if (ortEntry !== undefined) return ortEntry;
-  const require = createRequire(import.meta.url);
-  const entry = realpathSync(require.resolve('onnxruntime-node'));
-  const common = realpathSync(createRequire(entry).resolve('onnxruntime-common'));
-  const packageOf = (file: string) => {
-    let d = dirname(file);
-    while (!existsSync(`${d}/package.json`) || d.endsWith('/dist') || d.endsWith('/cjs') || d.endsWith('/esm')) {
-      d = dirname(d);
-    }
-    return d;
-  };
-  ortEntry = { entry, readable: [packageOf(entry), packageOf(common)] };
-  return ortEntry;
-}
-
-const PRLIMIT = '/usr/bin/prlimit';
-
 function refuse(
   code: 'VALIDATION_MODEL_INVALID' | 'VALIDATION_MODEL_SIGNATURE' | 'VALIDATION_MODEL_OUTPUT',
   m: string,
@@ -140,15 +52,18 @@ function refuse(
 
 /**
  * Run `run.model` on `run.values` in a sandboxed child process (see the file comment for what is enforced) and
- * return the output `run.outputName`. Refusals: `VALIDATION_MODEL_TOO_LARGE` (model or input over the limits,
- * before anything starts), `VALIDATION_MODEL_INVALID` (not a model onnxruntime can load),
+ * return the output `run.outputName`. With `pool`, a warm process that already holds the same model under the same
+ * limits is reused, and the process goes back to the pool after a run that succeeded (sandbox-pool.ts); without
+ * one, a process is started for this run and killed after it. Refusals: `VALIDATION_MODEL_TOO_LARGE` (model or
+ * input over the limits, before anything starts), `VALIDATION_MODEL_INVALID` (not a model onnxruntime can load),
  * `VALIDATION_MODEL_SIGNATURE` (input or output names, or shapes, other than the manifest's),
  * `VALIDATION_MODEL_OUTPUT` (not numeric), `VALIDATION_MODEL_TIMEOUT`, `VALIDATION_MODEL_CRASHED` (the process
- * died, e.g. at the memory limit).
+ * died, e.g. at the memory limit). A refused run's process is killed, never reused.
  */
 export async function runSandboxed(
   run: SandboxRun,
   limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
+  pool?: SandboxPool,
 ): Promise<SandboxOutput> {
   if (run.model.byteLength > limits.maxModelBytes) {
     throw new HealthmeshError(
@@ -165,114 +80,45 @@ export async function runSandboxed(
       { path: 'input' },
     );
   }
-  const { entry, readable } = runtimeFiles();
-  const node = [
-    '--experimental-permission',
-    ...readable.map((d) => `--allow-fs-read=${d}`),
-    '--allow-addons',
-    `--max-old-space-size=${Math.max(64, Math.floor(limits.memoryBytes / 4 / 1024 / 1024))}`,
-    '--no-warnings',
-    '--input-type=module',
-    '-e',
-    CHILD,
-    entry,
-  ];
-  const useLimit = existsSync(PRLIMIT);
-  const [cmd, args] = useLimit
-    ? [PRLIMIT, [`--as=${limits.memoryBytes}`, '--', process.execPath, ...node]]
-    : [process.execPath, node];
-  // No environment: nothing of the hub's (paths, tokens) reaches the model's process. An empty working directory:
-  // onnxruntime resolves a model's external-data paths against it (absolute ones and ones that climb out it refuses).
-  const cwd = mkdtempSync(join(tmpdir(), 'hm-sandbox-'));
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: {}, cwd });
-  const expected = run.rows * 8 * 1024 + 1_000_000;
-  const out: Buffer[] = [];
-  let outBytes = 0;
-  let err = '';
-  let overflow = false;
-  child.stdout.on('data', (d: Buffer) => {
-    outBytes += d.length;
-    if (outBytes > expected) {
-      overflow = true;
-      child.kill('SIGKILL');
-    } else out.push(d);
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    if (err.length < 4000) err += d.toString('utf8');
-  });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, limits.timeoutMs);
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  });
-  const header = Buffer.from(
-    JSON.stringify({
-      modelBytes: run.model.byteLength,
-      inputName: run.inputName,
-      inputType: run.inputType,
-      outputName: run.outputName,
-      rows: run.rows,
-      columns: run.columns,
-    }),
-  );
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(header.length);
-  // A child that dies early closes its stdin: the write error is the exit's, reported below.
-  child.stdin.on('error', () => undefined);
-  child.stdin.end(
-    Buffer.concat([
-      len,
-      header,
-      run.model,
+  const lease = pool?.acquire(run.model, limits) ?? {
+    process: new SandboxProcess(run.model, limits),
+    release: (_healthy: boolean) => lease.process.kill(),
+  };
+  const { process } = lease;
+  // The limit covers this run: a new process's start and the model's load too.
+  const timer = setTimeout(() => process.kill('timeout'), limits.timeoutMs);
+  let healthy = false;
+  try {
+    await process.loaded;
+    const { head, body } = await process.ask(
+      {
+        inputName: run.inputName,
+        inputType: run.inputType,
+        outputName: run.outputName,
+        rows: run.rows,
+        columns: run.columns,
+      },
       // Sent in the graph's own element type: half the bytes for float models, and no conversion in the child.
       run.inputType === 'float'
-        ? Buffer.from(Float32Array.from(run.values).buffer)
-        : Buffer.from(run.values.buffer, run.values.byteOffset, run.values.byteLength),
-    ]),
-  );
-  const { code, signal } = await done.finally(() => {
+        ? new Uint8Array(Float32Array.from(run.values).buffer)
+        : new Uint8Array(run.values.buffer, run.values.byteOffset, run.values.byteLength),
+      run.rows * 8 * 1024 + 1_000_000,
+    );
+    if (head.error === 'signature' || head.error === 'run') {
+      throw refuse(
+        'VALIDATION_MODEL_SIGNATURE',
+        `the model does not take input "${run.inputName}" [${run.rows}, ${run.columns}] ${run.inputType} or give output "${run.outputName}": ${head.message}`,
+      );
+    }
+    if (head.error !== undefined) throw refuse('VALIDATION_MODEL_OUTPUT', String(head.message));
+    const copy = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
+    const data = head.type === 'float' ? Float64Array.from(new Float32Array(copy)) : new Float64Array(copy);
+    healthy = true;
+    return { dims: head.dims ?? [], data };
+  } finally {
     clearTimeout(timer);
-    rmSync(cwd, { recursive: true, force: true });
-  });
-  if (timedOut) {
-    throw new HealthmeshError('VALIDATION_MODEL_TIMEOUT', `the model ran past the limit of ${limits.timeoutMs} ms`, {
-      path: 'model',
-    });
+    lease.release(healthy);
   }
-  const buf = Buffer.concat(out);
-  if (overflow || code !== 0 || buf.length < 4) {
-    throw new HealthmeshError(
-      'VALIDATION_MODEL_CRASHED',
-      overflow
-        ? 'the model process wrote more output than its input can give'
-        : `the model process ended with ${signal ?? `exit code ${code}`}${/memory|alloc/i.test(err) ? ' (out of memory)' : ''}`,
-      { path: 'model' },
-    );
-  }
-  const hlen = buf.readUInt32LE(0);
-  const head = JSON.parse(buf.subarray(4, 4 + hlen).toString('utf8')) as {
-    error?: 'load' | 'signature' | 'run' | 'output';
-    message?: string;
-    dims?: number[];
-    type?: 'float' | 'double';
-  };
-  if (head.error === 'load')
-    throw refuse('VALIDATION_MODEL_INVALID', `not a model onnxruntime can load: ${head.message}`);
-  if (head.error === 'signature' || head.error === 'run') {
-    throw refuse(
-      'VALIDATION_MODEL_SIGNATURE',
-      `the model does not take input "${run.inputName}" [${run.rows}, ${run.columns}] ${run.inputType} or give output "${run.outputName}": ${head.message}`,
-    );
-  }
-  if (head.error === 'output') throw refuse('VALIDATION_MODEL_OUTPUT', String(head.message));
-  const body = buf.subarray(4 + hlen);
-  const copy = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
-  const data = head.type === 'float' ? Float64Array.from(new Float32Array(copy)) : new Float64Array(copy);
-  return { dims: head.dims ?? [], data };
 }
 
 /**

@@ -9,17 +9,27 @@ import type { SandboxLimits } from './model-sandbox.js';
 import { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed } from './model-sandbox.js';
 import { calibrationMigrations } from './pooled-calibration.js';
 import { signReport } from './report-signature.js';
+import { SandboxPool } from './sandbox-pool.js';
 import type { Submission } from './submission-store.js';
 import { SubmissionStore, validationMigrations } from './submission-store.js';
 import type { ValidationReport } from './validation-report.js';
 import { buildValidationReport } from './validation-report.js';
 
-/** The validation module in a hub: its tables are made when the hub opens. */
-export const validationModule: HubModule<object, object> = {
+/**
+ * The validation module in a hub: its tables are made when the hub opens; it adds the hub's pool of warm sandbox
+ * processes, stopped when the hub closes.
+ */
+export const validationModule: HubModule<object, { sandboxes: SandboxPool }> = {
   name: 'validation',
   migrations: [...validationMigrations, ...driftMigrations, ...calibrationMigrations],
-  open: () => ({}),
+  open: () => ({ sandboxes: new SandboxPool() }),
+  close: ({ sandboxes }) => sandboxes.close(),
 };
+
+/** The hub's warm sandboxes, when it was opened with the validation module (a bare context runs each in a new process). */
+function sandboxesOf(hub: object): SandboxPool | undefined {
+  return 'sandboxes' in hub && hub.sandboxes instanceof SandboxPool ? hub.sandboxes : undefined;
+}
 
 /** The consent purpose a validation run's population is chosen for (docs/consent.md). */
 export const VALIDATION_PURPOSE = 'ai-validation';
@@ -29,8 +39,12 @@ export function hubSubmissions(hub: Pick<Hub, 'db' | 'clock'>): SubmissionStore 
   return new SubmissionStore(hub.db, hub.clock);
 }
 
-/** Score `x` with the manifest's model in the sandbox; the risks, checked to be probabilities. */
+/**
+ * Score `x` with the manifest's model in the sandbox (a warm process of `hub`'s pool when it has one); the risks,
+ * checked to be probabilities.
+ */
 export async function scoreInSandbox(
+  hub: object,
   model: Uint8Array,
   manifest: ValidationManifest,
   x: FeatureMatrix,
@@ -47,6 +61,7 @@ export async function scoreInSandbox(
       values: x.values,
     },
     limits,
+    sandboxesOf(hub),
   );
   return risksOf(out, x.rows, manifest.model.output);
 }
@@ -78,7 +93,7 @@ export async function submitModel(
     features.map((f) => f.name),
     Float64Array.from(features, (f) => manifest.trainingData.features[f.name]?.mean ?? 0),
   );
-  await scoreInSandbox(model, manifest, applyFeaturePlan(plan, probe), limits);
+  await scoreInSandbox(hub, model, manifest, applyFeaturePlan(plan, probe), limits);
   return hubSubmissions(hub).add(manifest, model, submittedBy);
 }
 
@@ -101,7 +116,7 @@ export async function runValidation(
     const manifest = submission.manifest;
     const rows = await buildHubFeatures(hub, manifest.featureSpec, { purpose: VALIDATION_PURPOSE });
     const x = applyFeaturePlan(manifestPlan(manifest), rows.matrix);
-    const risks = await scoreInSandbox(await store.model(id), manifest, x, limits);
+    const risks = await scoreInSandbox(hub, await store.model(id), manifest, x, limits);
     const report = buildValidationReport(hub, {
       submission,
       manifest,
@@ -167,7 +182,7 @@ export async function predictRowsWithSubmission(
     });
   });
   const x = applyFeaturePlan(manifestPlan(submission.manifest), featureMatrix(names, values));
-  const risks = await scoreInSandbox(await store.model(id), submission.manifest, x, limits);
+  const risks = await scoreInSandbox(hub, await store.model(id), submission.manifest, x, limits);
   await recordServedPredictions(hub, id, x, risks);
   const { run } = await store.report(id);
   return { submission, risks: Array.from(risks), reportRun: run };

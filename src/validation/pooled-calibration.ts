@@ -98,6 +98,14 @@ interface Session {
   logits: Float64Array;
   y: Uint8Array;
   events: number;
+  /** The tables and variables the scored spec read, which every round checks against the project again. */
+  scope: SessionScope | undefined;
+}
+
+/** What a session's spec read (`manifestScope`): analytic tables and `table.column` variables. */
+export interface SessionScope {
+  tables: readonly string[];
+  columns: readonly string[];
 }
 
 function refuse(message: string): HealthmeshError {
@@ -129,7 +137,7 @@ export class CalibrationSessions {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Keep a scored population for `owner` (the hub that asked) in `project`; returns the session's handle. */
-  keep(owner: string, project: string, risks: Float64Array, y: ArrayLike<number>): string {
+  keep(owner: string, project: string, risks: Float64Array, y: ArrayLike<number>, scope?: SessionScope): string {
     const t = this.now();
     for (const [id, s] of this.sessions) if (t - s.at > SESSION_MS) this.sessions.delete(id);
     if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value as string);
@@ -146,8 +154,15 @@ export class CalibrationSessions {
       logits: Float64Array.from(risks, logit),
       y: outcome,
       events,
+      scope,
     });
     return id;
+  }
+
+  /** The scope kept with `session` for `owner` in `project` (undefined: no such session, or none was kept). */
+  scopeOf(owner: string, project: string, session: unknown): SessionScope | undefined {
+    const s = typeof session === 'string' ? this.sessions.get(session) : undefined;
+    return s !== undefined && s.owner === owner && s.project === project ? s.scope : undefined;
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Hub } from '../../src/hub/index.js';
 import type { ValidationManifest } from '../../src/validation/index.js';
+import { manifestProjectTables } from '../../src/validation/index.js';
 import { htnFeatureSpec } from './htn-spec.js';
 
 /** A third party's hypertension model for the drift and console tests: columns age, male, sbp, sbp_missing, bmi. */
@@ -26,7 +27,10 @@ export const acmeManifest: ValidationManifest = {
   },
 };
 
-/** An `ai-validation` project at `hub` with `member` on it, approved by a steward: what a submission needs. */
+/**
+ * An `ai-validation` project at `hub` with `member` on it, for the tables and variables the ACME model reads,
+ * approved by a steward: what a submission needs.
+ */
 export async function approvedValidationProject(
   hub: Hub,
   member: { name: string; role: 'developer' },
@@ -34,7 +38,7 @@ export async function approvedValidationProject(
   const project = await hub.projects.file(member, {
     title: 'ACME hypertension risk validation',
     purpose: 'ai-validation',
-    tables: [{ name: 'encounter', columns: ['patient_key'] }],
+    tables: manifestProjectTables(acmeManifest),
     endDate: new Date(hub.clock.now().getTime() + 30 * 86_400_000).toISOString().slice(0, 10),
     ethicsApproval: 'IRB-17',
     dataUseAgreement: true,

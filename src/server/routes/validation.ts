@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Role } from '../../access/index.js';
+import type { Principal, Role } from '../../access/index.js';
 import { HealthmeshError } from '../../core/index.js';
 import type { Federation } from '../../federation/index.js';
 import type { Gated, Released, ReleaseGate } from '../../privacy/index.js';
@@ -9,6 +9,7 @@ import type { Submission, ValidationFederation, ValidationReport } from '../../v
 import {
   DEFAULT_SANDBOX_LIMITS,
   hubSubmissions,
+  manifestScope,
   measureDrift,
   predictWithSubmission,
   printReportPdf,
@@ -17,6 +18,7 @@ import {
   SCORE_SERIES,
   submitModel,
   VALIDATION_PURPOSE,
+  validateManifest,
   validationReportHtml,
   verifyOwnReport,
 } from '../../validation/index.js';
@@ -102,6 +104,22 @@ async function visible(req: FastifyRequest, ctx: RouteContext, id: string): Prom
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
+ * The submission's project checked again as a run starts (it was checked at submission; every peer checks its own
+ * record at each run): still approved here, not expired, its submitter still a member, for AI validation and for
+ * every table and variable the spec reads. A refusal carries the project's code, is audited (`project-authorize`,
+ * denied) and leaves the submission as it was: nothing ran.
+ */
+async function recheckProject(ctx: RouteContext, operator: Principal, s: Submission): Promise<void> {
+  if (s.projectId === null) {
+    throw new HealthmeshError('VALIDATION_NO_PROJECT', `submission ${s.id} names no project`, { path: 'projectId' });
+  }
+  await ctx.hub.projects.authorizeFor(operator, s.submittedBy, s.projectId, {
+    purpose: VALIDATION_PURPOSE,
+    ...manifestScope(s.manifest),
+  });
+}
+
+/**
  * Model validation (docs/validation.md): `POST /validation/submissions` (a manifest and a base64 ONNX file),
  * `GET /validation/submissions[/{id}]`, `POST /validation/submissions/{id}/validate` (runs it on this hub's rows),
  * `GET /validation/submissions/{id}/report[?format=jws]` (the signed report) and `POST /validation/reports/verify`
@@ -133,7 +151,12 @@ export function validationRoutes(
             path: 'manifest.projectId',
           });
         }
-        await ctx.hub.projects.authorize(req.principal!, projectId, { purpose: VALIDATION_PURPOSE });
+        // The spec's tables and variables too, as a model fit's: the project must have been approved for what the
+        // model reads (an invalid manifest is refused first, naming its field).
+        await ctx.hub.projects.authorize(req.principal!, projectId, {
+          purpose: VALIDATION_PURPOSE,
+          ...manifestScope(validateManifest(manifest)),
+        });
         const s = await submitModel(
           ctx.hub,
           manifest,
@@ -217,6 +240,7 @@ export function validationRoutes(
         const { id } = req.params;
         req.auditAction = { action: 'validation-run', target: `validation/submissions/${id.slice(0, 40)}` };
         const hubs = req.body?.hubs;
+        await recheckProject(ctx, req.principal!, await hubSubmissions(ctx.hub).get(id));
         const done =
           hubs === undefined
             ? await runValidation(ctx.hub, id, req.principal!.name)
