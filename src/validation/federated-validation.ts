@@ -8,14 +8,23 @@
  * exactly (pooled-counts.ts). It keeps its scores in memory for the Newton rounds of the pooled calibration
  * (`validation.calibration`, pooled-calibration.ts). The demonstration hub pools them (pooled-report.ts).
  */
-import { createHash } from 'node:crypto';
+import { createHash, sign, verify } from 'node:crypto';
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError, isHealthmeshError } from '../core/index.js';
-import type { FanOutResult, Federation } from '../federation/index.js';
-import { fanOut, OperationRegistry, PeerFigures, screenPeerAnswers } from '../federation/index.js';
+import type { FanOutResult, Federation, HubIdentity } from '../federation/index.js';
+import {
+  fanOut,
+  loadIdentity,
+  OperationRegistry,
+  PeerDirectory,
+  PeerFigures,
+  screenPeerAnswers,
+} from '../federation/index.js';
 import { applyFeaturePlan, buildHubFeatures } from '../models/index.js';
 import type { Released, ReleasedCount, ReleaseGate } from '../privacy/index.js';
 import { releaseCount, releaseTerms } from '../privacy/index.js';
+import type { AurocOutcome } from './federated-auroc.js';
+import { secureAurocAcrossHubs } from './federated-auroc.js';
 import type { CalibrationOutcome } from './federated-calibration.js';
 import { calibrateAcrossHubs } from './federated-calibration.js';
 import type { ValidationManifest } from './manifest.js';
@@ -24,6 +33,13 @@ import type { SandboxLimits } from './model-sandbox.js';
 import { DEFAULT_SANDBOX_LIMITS } from './model-sandbox.js';
 import { scoreInSandbox, VALIDATION_PURPOSE } from './model-validation.js';
 import { checkPeerValidation } from './peer-validation-check.js';
+import type { RunSigner } from './pooled-auroc.js';
+import {
+  AurocProtocol,
+  VALIDATION_AUROC_KEY_OPERATION,
+  VALIDATION_AUROC_PAIR_OPERATION,
+  VALIDATION_AUROC_SHARE_OPERATION,
+} from './pooled-auroc.js';
 import { CalibrationSessions, countCalibrationRound, VALIDATION_CALIBRATION_OPERATION } from './pooled-calibration.js';
 import type { DecisionCounts, RiskBin } from './pooled-counts.js';
 import { releaseDecisionCounts, releaseRiskGrid } from './pooled-counts.js';
@@ -225,12 +241,34 @@ export class ValidationFederation {
   private projects: ValidationProjects | undefined;
   /** Scored populations kept for pooled calibration rounds, this hub's own and those it scored for peers. */
   private readonly sessions: CalibrationSessions;
+  /** The pooled AUROC's secure products over the same kept scores. */
+  private readonly aurocProtocol: AurocProtocol;
+  private identity: HubIdentity | undefined;
 
   constructor(
     private readonly hub: Hub,
     private readonly limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
   ) {
     this.sessions = new CalibrationSessions(() => hub.clock.now().getTime());
+    this.aurocProtocol = new AurocProtocol(this.sessions, () => this.runSigner());
+  }
+
+  /**
+   * This hub's identity signs its run keys; the peers file, read at each use (peers are added while the hub
+   * serves), verifies the others'.
+   */
+  private runSigner(): RunSigner {
+    this.identity ??= loadIdentity(this.hub.config.name, this.hub.paths);
+    const identity = this.identity;
+    const peers = PeerDirectory.open(this.hub.paths.peers);
+    return {
+      name: identity.name,
+      sign: (data) => sign(null, data, identity.privateKey),
+      verify: (hub, data, signature) => {
+        const key = peers.publicKey(hub);
+        return key !== undefined && verify(null, data, key, signature);
+      },
+    };
   }
 
   /** The project's purpose checked for `peer` here: an ai-validation project this hub approved and `peer` filed. */
@@ -324,7 +362,46 @@ export class ValidationFederation {
       });
       return round;
     });
+    const auroc = (
+      op: string,
+      answer: (peer: string, project: string, b: Record<string, unknown>) => Released<unknown>,
+    ) =>
+      operations.register(op, 'peer', async ({ body, peer }) => {
+        const b = (body ?? {}) as Record<string, unknown>;
+        const project = await this.checkProject(peer, b.project);
+        const out = answer(peer, project, b);
+        await this.hub.audit.append({
+          actor: `peer:${peer}/project:${project}`,
+          action: `validation-${op.slice('validation.'.length)}`,
+          target: `validation/project/${project}`,
+          outcome: 'success',
+        });
+        return out;
+      });
+    const { gate } = this.hub;
+    auroc(VALIDATION_AUROC_KEY_OPERATION, (peer, project, b) =>
+      this.aurocProtocol.key(gate, peer, project, b.session, b.run),
+    );
+    auroc(VALIDATION_AUROC_SHARE_OPERATION, (peer, project, b) =>
+      this.aurocProtocol.share(gate, peer, project, b.session, b.run, b.keys, b.pairs),
+    );
+    auroc(VALIDATION_AUROC_PAIR_OPERATION, (peer, project, b) =>
+      this.aurocProtocol.pair(gate, peer, project, b.session, b.run, b.pair, b.role, b.blob),
+    );
     return operations;
+  }
+
+  /**
+   * The pooled AUROC of `parts` (as `gather` returned them) by secure products, with three hubs or more
+   * (`secureAurocAcrossHubs`).
+   */
+  auroc(
+    federation: Federation | undefined,
+    parts: readonly HubValidation[],
+    project: string,
+    requester: string,
+  ): Promise<AurocOutcome> {
+    return secureAurocAcrossHubs(this.hub, this.aurocProtocol, federation, parts, project, requester);
   }
 
   /**
