@@ -8,18 +8,11 @@
  * exactly (pooled-counts.ts). It keeps its scores in memory for the Newton rounds of the pooled calibration
  * (`validation.calibration`, pooled-calibration.ts). The demonstration hub pools them (pooled-report.ts).
  */
-import { createHash, sign, verify } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError, isHealthmeshError } from '../core/index.js';
-import type { FanOutResult, Federation, HubIdentity } from '../federation/index.js';
-import {
-  fanOut,
-  loadIdentity,
-  OperationRegistry,
-  PeerDirectory,
-  PeerFigures,
-  screenPeerAnswers,
-} from '../federation/index.js';
+import type { FanOutResult, Federation } from '../federation/index.js';
+import { fanOut, OperationRegistry, PeerFigures, screenPeerAnswers } from '../federation/index.js';
 import { applyFeaturePlan, buildHubFeatures } from '../models/index.js';
 import type { Released, ReleasedCount, ReleaseGate } from '../privacy/index.js';
 import { releaseCount, releaseTerms } from '../privacy/index.js';
@@ -33,9 +26,9 @@ import type { SandboxLimits } from './model-sandbox.js';
 import { DEFAULT_SANDBOX_LIMITS } from './model-sandbox.js';
 import { scoreInSandbox, VALIDATION_PURPOSE } from './model-validation.js';
 import { checkPeerValidation } from './peer-validation-check.js';
-import type { RunSigner } from './pooled-auroc.js';
 import {
   AurocProtocol,
+  hubRunSigner,
   VALIDATION_AUROC_KEY_OPERATION,
   VALIDATION_AUROC_PAIR_OPERATION,
   VALIDATION_AUROC_SHARE_OPERATION,
@@ -243,32 +236,13 @@ export class ValidationFederation {
   private readonly sessions: CalibrationSessions;
   /** The pooled AUROC's secure products over the same kept scores. */
   private readonly aurocProtocol: AurocProtocol;
-  private identity: HubIdentity | undefined;
 
   constructor(
     private readonly hub: Hub,
     private readonly limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
   ) {
     this.sessions = new CalibrationSessions(() => hub.clock.now().getTime());
-    this.aurocProtocol = new AurocProtocol(this.sessions, () => this.runSigner());
-  }
-
-  /**
-   * This hub's identity signs its run keys; the peers file, read at each use (peers are added while the hub
-   * serves), verifies the others'.
-   */
-  private runSigner(): RunSigner {
-    this.identity ??= loadIdentity(this.hub.config.name, this.hub.paths);
-    const identity = this.identity;
-    const peers = PeerDirectory.open(this.hub.paths.peers);
-    return {
-      name: identity.name,
-      sign: (data) => sign(null, data, identity.privateKey),
-      verify: (hub, data, signature) => {
-        const key = peers.publicKey(hub);
-        return key !== undefined && verify(null, data, key, signature);
-      },
-    };
+    this.aurocProtocol = new AurocProtocol(this.sessions, hubRunSigner(hub));
   }
 
   /** The project's purpose checked for `peer` here: an ai-validation project this hub approved and `peer` filed. */

@@ -24,8 +24,13 @@ import {
   generateKeyPairSync,
   hkdfSync,
   randomBytes,
+  sign,
+  verify,
 } from 'node:crypto';
+import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
+import type { HubIdentity } from '../federation/index.js';
+import { loadIdentity, PeerDirectory } from '../federation/index.js';
 import type { Released, ReleaseGate } from '../privacy/index.js';
 import { releaseCount } from '../privacy/index.js';
 import type { CalibrationSessions } from './pooled-calibration.js';
@@ -69,6 +74,27 @@ export interface RunSigner {
   sign(data: Buffer): Buffer;
   /** True when `signature` over `data` verifies with `hub`'s identity key in this hub's peer directory. */
   verify(hub: string, data: Buffer, signature: Buffer): boolean;
+}
+
+/**
+ * A hub's signer: its identity signs its run keys; the peers file, read at each use (peers are added while the hub
+ * serves), verifies the others'.
+ */
+export function hubRunSigner(hub: Pick<Hub, 'config' | 'paths'>): () => RunSigner {
+  let identity: HubIdentity | undefined;
+  return () => {
+    identity ??= loadIdentity(hub.config.name, hub.paths);
+    const own = identity;
+    const peers = PeerDirectory.open(hub.paths.peers);
+    return {
+      name: own.name,
+      sign: (data) => sign(null, data, own.privateKey),
+      verify: (name, data, signature) => {
+        const key = peers.publicKey(name);
+        return key !== undefined && verify(null, data, key, signature);
+      },
+    };
+  };
 }
 
 interface Sealed {
