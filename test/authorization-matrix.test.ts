@@ -305,6 +305,9 @@ const OPERATIONS: Record<string, { allow: 'peer'; body: unknown }> = {
   'mydata.unlink': { allow: 'peer', body: { citizen: 'c'.repeat(43) } },
   'validation.score': { allow: 'peer', body: { project: 'p-none' } },
   'validation.calibration': { allow: 'peer', body: { project: 'p-none', session: 'none' } },
+  'validation.auroc-key': { allow: 'peer', body: { project: 'p-none', session: 'none' } },
+  'validation.auroc-share': { allow: 'peer', body: { project: 'p-none', session: 'none' } },
+  'validation.auroc-pair': { allow: 'peer', body: { project: 'p-none', session: 'none' } },
 };
 
 /** The statuses a principal may get on a route with `allow`: refused (401 or 403) or let through. */

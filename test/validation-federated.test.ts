@@ -172,7 +172,9 @@ describe('validating a third party model across three hubs', () => {
     const sub = await post('/validation/submissions', developer, { manifest: manifest(project), model: b64(model) });
     expect(sub.statusCode, sub.body).toBe(201);
     const { id } = sub.json() as { id: string };
+    const t0 = performance.now();
     const run = await post(`/validation/submissions/${id}/validate`, validator, { hubs: [...HUBS] });
+    const runMs = performance.now() - t0;
     expect(run.statusCode, run.body).toBe(200);
     type Group = { group: string; auroc: number; calibrationIntercept: number; calibrationSlope: number };
     const { report } = run.json() as {
@@ -180,7 +182,9 @@ describe('validating a third party model across three hubs', () => {
         federation: {
           tookPart: string[];
           failed: unknown[];
-          aurocMaxError: number;
+          aurocMaxError: number | null;
+          aurocMethod: string;
+          aurocFailed: unknown;
           calibrationRounds: number;
           calibrationFailed: unknown;
         };
@@ -244,10 +248,11 @@ describe('validating a third party model across three hubs', () => {
       expect.arrayContaining(['region', 'sex at gwangju', 'ageBand at busan']),
     );
     expect(report.sampleSize.n).toBe(all.y.length);
-    // Pooled: pairs across hubs come from histograms, so the AUROC is within its stated bound of the rows'.
+    // Pooled: pairs across hubs counted by secure products that a third hub computes, so the AUROC is the rows'.
+    expect(report.federation.aurocMethod, JSON.stringify(report.federation.aurocFailed)).toBe('secure-product');
+    expect(report.federation.aurocFailed).toBeNull();
     const aurocError = Math.abs(report.discrimination.auroc - roc.auroc);
-    expect(aurocError).toBeLessThanOrEqual(report.federation.aurocMaxError + 1e-9);
-    expect(aurocError).toBeLessThan(0.002);
+    expect(aurocError).toBeLessThanOrEqual(1e-6);
     expect(report.discrimination.aurocCi[0]).toBeLessThan(roc.auroc);
     expect(report.discrimination.aurocCi[1]).toBeGreaterThan(roc.auroc);
     // Calibration: fitted across the hubs by Newton rounds on their exact sums, so it is the fit on all rows.
@@ -304,7 +309,7 @@ describe('validating a third party model across three hubs', () => {
     expect(report.datasetShift.map((d) => d.feature)).toContain('sbp at gyeonggi');
     expect(report.verdict.summary).toContain('busan, gwangju, gyeonggi');
     console.log(
-      `pooled over ${all.y.length} people: AUROC ${report.discrimination.auroc} vs rows ${roc.auroc} (|Δ| ${aurocError.toExponential(2)}, stated bound ${report.federation.aurocMaxError}); calibration in ${report.federation.calibrationRounds} rounds: intercept |Δ| ${intercept.toExponential(2)}, slope |Δ| ${slope.toExponential(2)}, ICI |Δ| ${ici.toExponential(2)}; net benefit ${nbShown}/${report.netBenefit.length} thresholds, |Δ| ${nbError.toExponential(2)}; curve ${curve.length} bins, |Δ| ${curveError.toExponential(2)}`,
+      `pooled over ${all.y.length} people: AUROC ${report.discrimination.auroc} vs rows ${roc.auroc} (|Δ| ${aurocError.toExponential(2)}, ${report.federation.aurocMethod}, validation ${runMs.toFixed(0)} ms); calibration in ${report.federation.calibrationRounds} rounds: intercept |Δ| ${intercept.toExponential(2)}, slope |Δ| ${slope.toExponential(2)}, ICI |Δ| ${ici.toExponential(2)}; net benefit ${nbShown}/${report.netBenefit.length} thresholds, |Δ| ${nbError.toExponential(2)}; curve ${curve.length} bins, |Δ| ${curveError.toExponential(2)}`,
     );
 
     // What left the peers: no patient key, no identifier, and every count at or above the threshold.
@@ -316,6 +321,26 @@ describe('validating a third party model across three hubs', () => {
     }
     expect(keys.length).toBeGreaterThan(1000);
     // A calibration round is three sums over a hub's whole population: no count, no row.
+    // The secure products: keys and sealed shares are text; a helper's answer is one pair's AUROC, nothing else.
+    const pairAnswers = released.filter((r) => r.op === 'validation.auroc-pair');
+    expect(released.filter((r) => r.op === 'validation.auroc-key').length).toBe(2);
+    expect(released.filter((r) => r.op === 'validation.auroc-share').length).toBe(2);
+    // Six ordered pairs, two messages each; busan helps the two pairs of gwangju and gyeonggi itself.
+    expect(pairAnswers.length).toBe(8);
+    for (const { body } of pairAnswers) {
+      const answer = JSON.parse(body) as { pair: string; pending: boolean; auroc: number | null };
+      expect(Object.keys(answer).sort()).toEqual(['auroc', 'pair', 'pending']);
+      expect(answer.pending ? answer.auroc === null : answer.auroc! > 0 && answer.auroc! < 1).toBe(true);
+    }
+    for (const { body } of released.filter((r) => r.op === 'validation.auroc-share')) {
+      // Sealed to the helper: base64 of a nonce, a tag and the encrypted scalar, count and vector, nothing else.
+      const { shares } = JSON.parse(body) as { shares: Record<string, string>[] };
+      expect(shares.length).toBe(4);
+      for (const share of shares) {
+        expect(Object.keys(share).sort()).toEqual(['blob', 'pair', 'role']);
+        expect(Buffer.from(share.blob!, 'base64').length).toBe(28 + 16 + 8 * 2 ** 20);
+      }
+    }
     const rounds = released.filter((r) => r.op === 'validation.calibration');
     expect(rounds.length).toBe(2 * report.federation.calibrationRounds);
     for (const { body } of rounds) {
@@ -353,7 +378,7 @@ describe('validating a third party model across three hubs', () => {
     expect([spent.calibration.intercept, spent.calibration.slope, spent.calibration.ici]).toEqual([null, null, null]);
     expect(spent.netBenefit[1]!.model).toBe(report.netBenefit[1]!.model);
     await gwangju.db.run('DELETE FROM validation_calibration_round');
-  }, 90_000);
+  }, 240_000);
 
   it('keeps no scores for calibration rounds of a population a few people from one it released', async () => {
     const gyeonggi = hubs.get('gyeonggi')!;
@@ -415,9 +440,19 @@ describe('validating a third party model across three hubs', () => {
     const run = await post(`/validation/submissions/${id}/validate`, validator, { hubs: [...HUBS, 'nowhere'] });
     expect(run.statusCode, run.body).toBe(200);
     const { report } = run.json() as {
-      report: { federation: { tookPart: string[]; failed: { hub: string; kind: string; remoteCode?: string }[] } };
+      report: {
+        federation: {
+          tookPart: string[];
+          failed: { hub: string; kind: string; remoteCode?: string }[];
+          aurocMethod: string;
+          aurocMaxError: number | null;
+        };
+      };
     };
     expect(report.federation.tookPart.sort()).toEqual(['busan', 'gyeonggi']);
+    // Two hubs leave no third to help with the secure products: the histograms order the pairs across them.
+    expect(report.federation.aurocMethod).toBe('histogram');
+    expect(report.federation.aurocMaxError).toBeGreaterThan(0);
     expect(report.federation.failed.map((f) => [f.hub, f.remoteCode ?? f.kind]).sort()).toEqual([
       ['gwangju', 'PROJECT_NOT_APPROVED'],
       ['nowhere', 'unknown-peer'],

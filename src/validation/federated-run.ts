@@ -10,7 +10,8 @@ import type { Submission } from './submission-store.js';
 
 /**
  * Validate a submission across `hubs` (this hub among them or not): each scores the model on its own population
- * inside the submission's project, its calibration is fitted across them by Newton rounds, the parts are pooled
+ * inside the submission's project, its calibration is fitted across them by Newton rounds, its AUROC pooled by
+ * secure products (with three hubs or more), the parts are pooled
  * into one report, signed with this hub's identity and
  * stored as the submission's run. A submission without a project is refused (`VALIDATION_NO_PROJECT`); a hub that
  * refuses is named in the report, and the run fails only when no hub took part.
@@ -38,11 +39,13 @@ export async function runFederatedValidation(
     const manifest = submission.manifest;
     const gathered = await validation.gather(federation, hubs, manifest, await store.model(id), project, startedBy);
     const calibration = await validation.calibrate(federation, gathered.parts, project, startedBy);
+    const auroc = await validation.auroc(federation, gathered.parts, project, startedBy);
     const report = buildPooledReport(hub, {
       submission,
       manifest,
       gathered,
       calibration,
+      auroc,
       hubs,
       startedBy,
       createdAt: hub.clock.now(),

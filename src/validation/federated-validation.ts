@@ -16,6 +16,8 @@ import { fanOut, OperationRegistry, PeerFigures, screenPeerAnswers } from '../fe
 import { applyFeaturePlan, buildHubFeatures } from '../models/index.js';
 import type { Released, ReleasedCount, ReleaseGate } from '../privacy/index.js';
 import { releaseCount, releaseTerms } from '../privacy/index.js';
+import type { AurocOutcome } from './federated-auroc.js';
+import { secureAurocAcrossHubs } from './federated-auroc.js';
 import type { CalibrationOutcome } from './federated-calibration.js';
 import { calibrateAcrossHubs } from './federated-calibration.js';
 import type { ManifestScope, ValidationManifest } from './manifest.js';
@@ -24,6 +26,13 @@ import type { SandboxLimits } from './model-sandbox.js';
 import { DEFAULT_SANDBOX_LIMITS } from './model-sandbox.js';
 import { scoreInSandbox, VALIDATION_PURPOSE } from './model-validation.js';
 import { checkPeerValidation } from './peer-validation-check.js';
+import {
+  AurocProtocol,
+  hubRunSigner,
+  VALIDATION_AUROC_KEY_OPERATION,
+  VALIDATION_AUROC_PAIR_OPERATION,
+  VALIDATION_AUROC_SHARE_OPERATION,
+} from './pooled-auroc.js';
 import { CalibrationSessions, countCalibrationRound, VALIDATION_CALIBRATION_OPERATION } from './pooled-calibration.js';
 import type { DecisionCounts, RiskBin } from './pooled-counts.js';
 import { releaseDecisionCounts, releaseRiskGrid } from './pooled-counts.js';
@@ -232,12 +241,15 @@ export class ValidationFederation {
   private projects: ValidationProjects | undefined;
   /** Scored populations kept for pooled calibration rounds, this hub's own and those it scored for peers. */
   private readonly sessions: CalibrationSessions;
+  /** The pooled AUROC's secure products over the same kept scores. */
+  private readonly aurocProtocol: AurocProtocol;
 
   constructor(
     private readonly hub: Hub,
     private readonly limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
   ) {
     this.sessions = new CalibrationSessions(() => hub.clock.now().getTime());
+    this.aurocProtocol = new AurocProtocol(this.sessions, hubRunSigner(hub));
   }
 
   /**
@@ -347,7 +359,52 @@ export class ValidationFederation {
       });
       return round;
     });
+    const auroc = (
+      op: string,
+      answer: (peer: string, project: string, b: Record<string, unknown>) => Released<unknown>,
+    ) =>
+      operations.register(op, 'peer', async ({ body, peer }) => {
+        const b = (body ?? {}) as Record<string, unknown>;
+        // Every step reads this hub's kept scores: the scope of the spec scored for the session is checked again,
+        // as at each calibration round.
+        const project = await this.checkProject(
+          peer,
+          b.project,
+          () => this.sessions.scopeOf(peer, String(b.project), b.session) ?? { tables: [], columns: [] },
+        );
+        const out = answer(peer, project, b);
+        await this.hub.audit.append({
+          actor: `peer:${peer}/project:${project}`,
+          action: `validation-${op.slice('validation.'.length)}`,
+          target: `validation/project/${project}`,
+          outcome: 'success',
+        });
+        return out;
+      });
+    const { gate } = this.hub;
+    auroc(VALIDATION_AUROC_KEY_OPERATION, (peer, project, b) =>
+      this.aurocProtocol.key(gate, peer, project, b.session, b.run),
+    );
+    auroc(VALIDATION_AUROC_SHARE_OPERATION, (peer, project, b) =>
+      this.aurocProtocol.share(gate, peer, project, b.session, b.run, b.keys, b.pairs),
+    );
+    auroc(VALIDATION_AUROC_PAIR_OPERATION, (peer, project, b) =>
+      this.aurocProtocol.pair(gate, peer, project, b.session, b.run, b.pair, b.role, b.blob),
+    );
     return operations;
+  }
+
+  /**
+   * The pooled AUROC of `parts` (as `gather` returned them) by secure products, with three hubs or more
+   * (`secureAurocAcrossHubs`).
+   */
+  auroc(
+    federation: Federation | undefined,
+    parts: readonly HubValidation[],
+    project: string,
+    requester: string,
+  ): Promise<AurocOutcome> {
+    return secureAurocAcrossHubs(this.hub, this.aurocProtocol, federation, parts, project, requester);
   }
 
   /**

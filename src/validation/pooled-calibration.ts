@@ -89,11 +89,8 @@ export interface CalibrationRound {
   ici: number | null;
 }
 
-interface Session {
-  owner: string;
-  project: string;
-  at: number;
-  rounds: number;
+/** A scored population as a session keeps it: the scores, their log-odds and the outcomes, never on disk. */
+export interface KeptScores {
   risks: Float64Array;
   logits: Float64Array;
   y: Uint8Array;
@@ -106,6 +103,13 @@ interface Session {
 export interface SessionScope {
   tables: readonly string[];
   columns: readonly string[];
+}
+
+interface Session extends KeptScores {
+  owner: string;
+  project: string;
+  at: number;
+  rounds: number;
 }
 
 function refuse(message: string): HealthmeshError {
@@ -165,6 +169,29 @@ export class CalibrationSessions {
     return s !== undefined && s.owner === owner && s.project === project ? s.scope : undefined;
   }
 
+  /** Whether `session` is kept and not yet expired. */
+  alive(session: string): boolean {
+    const s = this.sessions.get(session);
+    return s !== undefined && this.now() - s.at <= SESSION_MS;
+  }
+
+  /**
+   * The scored population kept under `session` for `owner` (the hub that asked) and `project`, for another
+   * protocol over the same scores (the pooled AUROC's secure products); refused (`VALIDATION_ROUND_REFUSED`) for a
+   * session this owner and project do not hold, or past its ten minutes.
+   */
+  scores(owner: string, project: string, session: unknown): Readonly<KeptScores> {
+    return this.held(owner, project, session);
+  }
+
+  private held(owner: string, project: string, session: unknown): Session {
+    const s = typeof session === 'string' ? this.sessions.get(session) : undefined;
+    if (s === undefined || s.owner !== owner || s.project !== project || this.now() - s.at > SESSION_MS) {
+      throw refuse('this hub keeps no scored population under that session for the asking hub and project');
+    }
+    return s;
+  }
+
   /**
    * One round: both fits' gradient, information and log-likelihood at the coefficients asked (`slope` [a, b],
    * `intercept` [a]) and the ICI at `slope`, over the session's whole population, through the gate's fit-support
@@ -180,10 +207,7 @@ export class CalibrationSessions {
     slopeInput: unknown,
     interceptInput: unknown,
   ): Released<CalibrationRound> {
-    const s = typeof session === 'string' ? this.sessions.get(session) : undefined;
-    if (s === undefined || s.owner !== owner || s.project !== project || this.now() - s.at > SESSION_MS) {
-      throw refuse('this hub keeps no scored population under that session for the asking hub and project');
-    }
+    const s = this.held(owner, project, session);
     if (s.rounds >= CALIBRATION_ROUNDS) {
       throw refuse(`this session has answered ${CALIBRATION_ROUNDS} rounds, the most a hub answers for one run`);
     }

@@ -9,10 +9,12 @@
 import type { HubServices as Hub } from '../context/index.js';
 import { HealthmeshError } from '../core/index.js';
 import { toPrecision } from '../privacy/index.js';
+import type { AurocOutcome } from './federated-auroc.js';
 import type { CalibrationOutcome } from './federated-calibration.js';
 import type { FederatedParts, HubValidation, ScoreBin } from './federated-validation.js';
 import type { ValidationManifest } from './manifest.js';
 import { DEFAULT_THRESHOLDS } from './manifest.js';
+import { AUROC_GRID } from './pooled-auroc.js';
 import { pooledCurve, pooledNetBenefit } from './pooled-counts.js';
 import type { Submission } from './submission-store.js';
 import { MIN_EVENTS, reportHead, reportVerdict } from './validation-report.js';
@@ -96,6 +98,11 @@ export interface PoolInputs {
   gathered: FederatedParts;
   /** The calibration fitted across the parts' hubs by Newton rounds (`ValidationFederation.calibrate`). */
   calibration: CalibrationOutcome;
+  /**
+   * The AUROC pooled by secure products (`ValidationFederation.auroc`); absent, too few hubs or failed: the
+   * histograms order the pairs across hubs.
+   */
+  auroc?: AurocOutcome;
   hubs: readonly string[];
   startedBy: string;
   createdAt: Date;
@@ -116,7 +123,8 @@ export function buildPooledReport(hub: Pick<Hub, 'gate' | 'config'>, inputs: Poo
   const n = sum(parts.map((p) => p.report.sampleSize.n));
   const events = sum(parts.map((p) => p.report.sampleSize.events));
   const nonEvents = sum(parts.map((p) => p.report.sampleSize.nonEvents));
-  const a = pooledAuroc(parts);
+  const secure = inputs.auroc !== undefined && 'auroc' in inputs.auroc ? inputs.auroc : null;
+  const a = secure === null ? pooledAuroc(parts) : { auroc: secure.auroc, bound: null };
   const cal = 'fit' in inputs.calibration ? inputs.calibration.fit : null;
   const counts = parts.map((p) => ({
     hub: p.hub,
@@ -179,9 +187,15 @@ export function buildPooledReport(hub: Pick<Hub, 'gate' | 'config'>, inputs: Poo
       asked: [...inputs.hubs],
       tookPart: parts.map((p) => p.hub),
       failed: inputs.gathered.failed,
-      method:
-        'each hub scored its own population in the sandbox and released its report, a score histogram by outcome (bins of at least the threshold of events and of non-events) and its counts at each threshold and on a fixed risk grid; pairs within a hub are ordered by its own AUROC, pairs across hubs by the histograms; the calibration is fitted across the hubs by Newton rounds on their exact sums',
-      aurocMaxError: precision(a?.bound ?? null),
+      method: `each hub scored its own population in the sandbox and released its report, a score histogram by outcome (bins of at least the threshold of events and of non-events) and its counts at each threshold and on a fixed risk grid; pairs within a hub are ordered by its own AUROC, pairs across hubs ${secure === null ? 'by the histograms' : 'by secure scalar products computed by a third hub'}; the calibration is fitted across the hubs by Newton rounds on their exact sums`,
+      aurocMethod: secure === null ? 'histogram' : 'secure-product',
+      /** With secure products: the grid the pairs across hubs were counted on (pairs sharing a cell are halved). */
+      aurocGrid:
+        secure === null
+          ? null
+          : { cells: AUROC_GRID.cells, logitMin: AUROC_GRID.logitMin, logitMax: AUROC_GRID.logitMax },
+      aurocFailed: inputs.auroc !== undefined && 'failed' in inputs.auroc ? inputs.auroc.failed : null,
+      aurocMaxError: a === null || a.bound === null ? null : precision(a.bound),
       calibrationRounds: cal?.rounds ?? null,
       calibrationFailed: 'failed' in inputs.calibration ? inputs.calibration.failed : null,
     },
