@@ -163,6 +163,33 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     expect(Number(events?.n)).toBeGreaterThan(0);
   });
 
+  it("spreads a project's used people by person and finds a person's uses across shards", async () => {
+    const { byName, events } = await placements();
+    expect(byName.get('project_use_person')).toMatchObject({
+      kind: 'distributed',
+      col: 'patient_key',
+      colocation: events.colocation,
+    });
+    await hub.db.run(
+      `INSERT INTO project (id, origin, applicant, title, purpose, end_date, application, filed_at)
+       VALUES ('p-citus', 'here', 'someone', 'Citus', 'research', '2030-01-01', '{}', $1)`,
+      [new Date()],
+    );
+    // A tabulation's population, by the workspace's SQL over a distributed analytic table.
+    await hub.projectUses.record('p-citus', 'tabulation', 'observation:status', 'someone', {
+      sql: 'SELECT DISTINCT t.patient_key FROM view_observation t',
+    });
+    const [used] = await hub.db.all<{ n: number; people: number }>(
+      `SELECT COUNT(*) AS n, (SELECT COUNT(DISTINCT patient_key) FROM view_observation) AS people
+         FROM project_use_person`,
+    );
+    expect(Number(used?.n)).toBe(Number(used?.people));
+    const [someone] = await hub.db.all<{ k: string }>('SELECT patient_key AS k FROM project_use_person LIMIT 1');
+    const found = await hub.projectUses.including([someone!.k, 'nobody'], []);
+    expect(found.map((u) => [u.projectId, u.kind])).toEqual([['p-citus', 'tabulation']]);
+    expect(await hub.projectUses.including(['nobody'], [])).toEqual([]);
+  });
+
   it('holds rows in shards on both workers after an ingest', async () => {
     const workers = (inject('citusWorkers') ?? []).map((u) => Number(new URL(u).port));
     expect(workers).toHaveLength(2);
