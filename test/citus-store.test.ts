@@ -179,11 +179,10 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     await hub.projectUses.record('p-citus', 'tabulation', 'observation:status', 'someone', {
       sql: 'SELECT DISTINCT t.patient_key FROM view_observation t',
     });
-    const [used] = await hub.db.all<{ n: number; people: number }>(
-      `SELECT COUNT(*) AS n, (SELECT COUNT(DISTINCT patient_key) FROM view_observation) AS people
-         FROM project_use_person`,
-    );
-    expect(Number(used?.n)).toBe(Number(used?.people));
+    const [used] = await hub.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM project_use_person');
+    const [people] = await hub.db.all<{ n: number }>('SELECT COUNT(DISTINCT patient_key) AS n FROM view_observation');
+    expect(Number(used?.n)).toBeGreaterThan(0);
+    expect(Number(used?.n)).toBe(Number(people?.n));
     const [someone] = await hub.db.all<{ k: string }>('SELECT patient_key AS k FROM project_use_person LIMIT 1');
     const found = await hub.projectUses.including([someone!.k, 'nobody'], []);
     expect(found.map((u) => [u.projectId, u.kind])).toEqual([['p-citus', 'tabulation']]);
