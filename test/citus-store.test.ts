@@ -2,8 +2,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { searchConcepts } from '../src/cohort/index.js';
 import type { Hub } from '../src/hub/index.js';
 import type { IngestSummary } from '../src/ingest/index.js';
+import { tabulateInWorkspace } from '../src/projects/index.js';
 import { searchResources } from '../src/store/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
@@ -187,6 +189,42 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     const found = await hub.projectUses.including([someone!.k, 'nobody'], []);
     expect(found.map((u) => [u.projectId, u.kind])).toEqual([['p-citus', 'tabulation']]);
     expect(await hub.projectUses.including(['nobody'], [])).toEqual([]);
+  });
+
+  it('tabulates a distributed analytic table in a workspace and searches its concepts as the rows say', async () => {
+    let counted = 0;
+    for (const purpose of hub.consent.policy.names()) {
+      const scope = { id: 'p-tab', hub: 'here', purpose, members: [], tables: [], endDate: '2030-01-01' };
+      const table = await tabulateInWorkspace(hub, scope, { view: 'condition', rows: 'clinical_status' });
+      // The same counts from the rows themselves: people with a patient, under the purpose's consent filter.
+      const consent = await hub.consent.filter(purpose);
+      const allowed = new Set(
+        (
+          await hub.db.all<{ k: string }>(
+            `SELECT patient_key AS k FROM cohort_person c WHERE ${consent.allows('c.patient_key')}`,
+          )
+        ).map((r) => r.k),
+      );
+      const rows = await hub.db.all<{ s: string | null; k: string }>(
+        'SELECT clinical_status AS s, patient_key AS k FROM view_condition WHERE patient_key IS NOT NULL',
+      );
+      const people = new Map<string, Set<string>>();
+      for (const r of rows) {
+        if (!allowed.has(r.k)) continue;
+        const s = r.s ?? '(none)';
+        people.set(s, (people.get(s) ?? new Set()).add(r.k));
+      }
+      counted += people.size;
+      for (const [i, r] of table.rows.entries()) {
+        expect(table.cells[i]![0], `${purpose} ${r}`).toBe(people.get(r)?.size ?? 0);
+      }
+    }
+    expect(counted).toBeGreaterThan(0);
+    const [code] = await hub.db.all<{ d: string }>(
+      'SELECT code_display AS d FROM view_condition WHERE code_display IS NOT NULL LIMIT 1',
+    );
+    const found = await searchConcepts(hub, code!.d.slice(0, 6));
+    expect(found.some((c) => c.display === code!.d)).toBe(true);
   });
 
   it('holds rows in shards on both workers after an ingest', async () => {
