@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { runCohort } from '../src/cohort/index.js';
 import type { HubConfig } from '../src/core/index.js';
 import { silentLogger } from '../src/core/index.js';
+import type { Hub } from '../src/hub/index.js';
 import { initHub, openHub } from '../src/hub/index.js';
 import type { ClusterStatus } from '../src/store/index.js';
 import { clusterStatus, PostgresDatabase } from '../src/store/index.js';
@@ -18,19 +19,28 @@ import { startPostgres, type ThrowawayPostgres } from '../test/support/postgres-
  * not scale-out. No floor: the figures feed docs/scale.md.
  *
  * BENCH_CITUS_PEOPLE (default 300: about four minutes on a loaded 2-core machine) sets the region's size, BENCH_CITUS_SHARDS (default 32, Citus's own default) the
- * shards of each distributed table.
+ * shards of each distributed table. BENCH_CITUS_PROFILE=1 loads `pg_stat_statements` on every node and prints, per
+ * step of each hub, the statements that took the most server time on the coordinator (or the single node) and the
+ * statements and time the workers ran for it: where the cluster's time goes (docs/scale.md).
  */
 const PEOPLE = Number(process.env.BENCH_CITUS_PEOPLE ?? 300);
 const SHARDS = Number(process.env.BENCH_CITUS_SHARDS ?? 32);
+const PROFILE = process.env.BENCH_CITUS_PROFILE === '1';
+/** Statements printed per step when profiling. */
+const PROFILE_TOP = 8;
 const DEFINITION = JSON.parse(
   readFileSync(new URL('../test/fixtures/cohorts/htn-older-women.json', import.meta.url), 'utf8'),
 ) as unknown;
 
 /** The same memory on every node, so the single node and each Citus node differ only by Citus. */
-const NODE_SETTINGS = ['-c shared_buffers=128MB', '-c work_mem=16MB'];
+const NODE_SETTINGS = [
+  '-c shared_buffers=128MB',
+  '-c work_mem=16MB',
+  ...(PROFILE ? ["-c shared_preload_libraries='pg_stat_statements'"] : []),
+];
 const CITUS_SETTINGS = [
-  ...NODE_SETTINGS,
-  "-c shared_preload_libraries='citus'",
+  ...NODE_SETTINGS.filter((s) => !s.includes('shared_preload_libraries')),
+  `-c shared_preload_libraries='citus${PROFILE ? ',pg_stat_statements' : ''}'`,
   `-c citus.shard_count=${SHARDS}`,
   // The coordinator's own connection cache is left at Citus's defaults: what an operator would run.
 ];
@@ -67,17 +77,68 @@ async function secondsOf<T>(fn: () => Promise<T>): Promise<[number, T]> {
   return [(performance.now() - t0) / 1000, r];
 }
 
+/**
+ * Runs `fn` as one profiled step: the statements' server time is counted from zero before it and printed after it,
+ * grouped by their text (staged tables' numbered names made one), the coordinator's own and the workers' summed.
+ */
+async function profiled<T>(hub: Hub, name: string, step: string, fn: () => Promise<T>): Promise<T> {
+  if (!PROFILE) return fn();
+  const distributed = (hub.db as PostgresDatabase).distributed;
+  await hub.db.run('SELECT pg_stat_statements_reset()');
+  if (distributed) await hub.db.run(`SELECT run_command_on_workers('SELECT pg_stat_statements_reset()')`);
+  const result = await fn();
+  const rows = await hub.db.all<{ query: string; calls: number; ms: number }>(
+    `SELECT query, calls, total_exec_time AS ms FROM pg_stat_statements
+      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+  const byText = new Map<string, { calls: number; ms: number }>();
+  for (const r of rows) {
+    const text = r.query
+      .replace(/hm_staged_\d+/g, 'hm_staged_N')
+      .replace(/\s+/g, ' ')
+      .slice(0, 140);
+    const t = byText.get(text) ?? { calls: 0, ms: 0 };
+    t.calls += Number(r.calls);
+    t.ms += Number(r.ms);
+    byText.set(text, t);
+  }
+  const all = [...byText.values()].reduce((a, t) => ({ calls: a.calls + t.calls, ms: a.ms + t.ms }), {
+    calls: 0,
+    ms: 0,
+  });
+  console.log(`profile ${name} ${step}: ${all.calls} statements, ${all.ms.toFixed(0)} ms server time`);
+  for (const [text, t] of [...byText].sort((a, b) => b[1].ms - a[1].ms).slice(0, PROFILE_TOP)) {
+    console.log(
+      `profile ${name} ${step}:   ${t.ms.toFixed(0).padStart(7)} ms ${String(t.calls).padStart(6)}x  ${text}`,
+    );
+  }
+  if (distributed) {
+    const workers = await hub.db.all<{ result: string }>(
+      `SELECT result FROM run_command_on_workers($$SELECT COALESCE(SUM(calls), 0) || ' ' || COALESCE(ROUND(SUM(total_exec_time)), 0) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())$$)`,
+    );
+    console.log(
+      `profile ${name} ${step}: workers ran ${workers.map((w) => w.result.replace(' ', ' statements, ') + ' ms').join('; ')}`,
+    );
+  }
+  return result;
+}
+
 async function timeHub(work: string, name: string, store: HubConfig['store'], files: string[]): Promise<Timings> {
   const dir = join(work, name);
   await initHub(dir, { name: 'gyeonggi', config: { store }, logger: silentLogger() });
   const hub = await openHub(dir, { logger: silentLogger() });
   try {
+    if (PROFILE) await hub.db.run('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     const [ingest, summary] = await secondsOf(() =>
-      hub.ingest.ingestPaths(files, { source: 'bench', actor: 'bench', rejectsPath: join(dir, 'rejects.ndjson') }),
+      profiled(hub, name, 'ingest', () =>
+        hub.ingest.ingestPaths(files, { source: 'bench', actor: 'bench', rejectsPath: join(dir, 'rejects.ndjson') }),
+      ),
     );
     const derived = summary.derived?.seconds ?? 0;
-    const [views] = await secondsOf(() => hub.tables.refresh({ rebuild: true }));
-    const [rebuild] = await secondsOf(() => hub.derived.bringCurrent({ force: true }));
+    const [views] = await secondsOf(() => profiled(hub, name, 'views', () => hub.tables.refresh({ rebuild: true })));
+    const [rebuild] = await secondsOf(() =>
+      profiled(hub, name, 'derived', () => hub.derived.bringCurrent({ force: true })),
+    );
     await runCohort(hub.db, DEFINITION, hub.clock); // warm once: steady states are compared
     const cohortRuns: number[] = [];
     let persons = -1;
@@ -153,6 +214,7 @@ async function makeCitusDatabase(coordinator: ThrowawayPostgres, workers: Throwa
   for (const n of [coordinator, ...workers]) {
     await run(n.url, 'CREATE DATABASE bench_citus');
     await run(withDatabase(n.url, 'bench_citus'), 'CREATE EXTENSION citus');
+    if (PROFILE) await run(withDatabase(n.url, 'bench_citus'), 'CREATE EXTENSION pg_stat_statements');
   }
   const url = withDatabase(coordinator.url, 'bench_citus');
   const db = await PostgresDatabase.open(url, { maxConnections: 1 });

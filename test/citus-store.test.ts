@@ -2,8 +2,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { searchConcepts } from '../src/cohort/index.js';
 import type { Hub } from '../src/hub/index.js';
 import type { IngestSummary } from '../src/ingest/index.js';
+import { tabulateInWorkspace } from '../src/projects/index.js';
 import { searchResources } from '../src/store/index.js';
 import { generateRegion } from '../src/synth/index.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
@@ -12,12 +14,28 @@ import { ingestOptions, tempHub } from './support/temp-hub.js';
  * The resource store on a Citus cluster (issue 21, docs/citus.md): its tables are distributed by the shard key,
  * co-located with the person-level tables, both workers' shards hold rows after an ingest, and reads by (type, id),
  * searches and updates (heads moving, index rows replaced) answer as on one node, for resources in a patient's
- * compartment and outside every one (Organization, Device: the shard key ''). The Patient view's table is distributed
- * by its patient key in the same group; the other analytic tables and `view_source` stay on the coordinator.
+ * compartment and outside every one (Organization, Device: the shard key ''). The analytic tables are distributed in
+ * the same group (the Patient view's by its patient key, the others by their shard key); `view_source` stays on the
+ * coordinator.
  */
 const STORE_TABLES = ['resource_version', 'resource_head', 'search_token', 'search_date', 'search_reference'];
-/** Analytic tables whose person column is never NULL, distributed by it (`distributionColumn` in the views module). */
-const PERSON_VIEWS = [['view_patient', 'id']] as const;
+/**
+ * Analytic tables and the column each is distributed by (`distributionColumn` in the views module): the Patient
+ * view's `id` (its patient key), every other view's `_shard_key` (the patient key, or '' without a patient subject).
+ */
+const PERSON_VIEWS = [
+  ['view_patient', 'id'],
+  ['view_condition', '_shard_key'],
+  ['view_consent', '_shard_key'],
+  ['view_encounter', '_shard_key'],
+  ['view_immunization', '_shard_key'],
+  ['view_lifelog', '_shard_key'],
+  ['view_medication_request', '_shard_key'],
+  ['view_observation', '_shard_key'],
+  ['view_procedure', '_shard_key'],
+] as const;
+/** The views whose rows the 20 synthetic people spread over both workers' shards. */
+const BUSY_VIEWS = ['view_patient', 'view_condition', 'view_encounter', 'view_observation', 'view_procedure'];
 
 describe('the resource store distributed by patient on a Citus cluster', () => {
   const root = mkdtempSync(join(tmpdir(), 'hm-citus-store-'));
@@ -82,16 +100,13 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     expect(off?.n).toBe(0);
   });
 
-  it('distributes the Patient view by its patient key in that group and keeps the other analytic tables local', async () => {
+  it('distributes every analytic table by its person column in that group and keeps view_source local', async () => {
     const { byName, events } = await placements();
     for (const [t, col] of PERSON_VIEWS) {
       expect(byName.get(t), t).toMatchObject({ kind: 'distributed', col, colocation: events.colocation });
     }
-    const views = await hub.db.all<{ t: string }>('SELECT table_name AS t FROM view_table');
-    expect(views.length).toBeGreaterThan(PERSON_VIEWS.length);
-    for (const { t } of views) {
-      if (!PERSON_VIEWS.some(([v]) => v === t)) expect(byName.has(t), t).toBe(false);
-    }
+    const views = await hub.db.all<{ t: string }>('SELECT table_name AS t FROM view_table ORDER BY 1');
+    expect(views.map((v) => v.t)).toEqual(PERSON_VIEWS.map(([t]) => t).sort());
     expect(byName.has('view_source')).toBe(false);
     // Every person of the Patient view is one of the event index's people, joined within each shard.
     const [joined] = await hub.db.all<{ people: number; matched: number }>(
@@ -113,10 +128,109 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     }
   });
 
+  it('keys each analytic row by its patient, or by the empty shard key without a patient subject', async () => {
+    for (const [t, col] of PERSON_VIEWS) {
+      if (col !== '_shard_key') continue;
+      const [row] = await hub.db.all<{ off: number; subjectless: number; unkeyed: number }>(
+        `SELECT COUNT(*) FILTER (WHERE _shard_key <> COALESCE(patient_key, '')) AS off,
+                COUNT(*) FILTER (WHERE _shard_key = '') AS subjectless,
+                COUNT(*) FILTER (WHERE patient_key IS NULL) AS unkeyed
+           FROM ${t}`,
+      );
+      expect(Number(row?.off), t).toBe(0);
+      expect(Number(row?.subjectless), t).toBe(Number(row?.unkeyed));
+    }
+  });
+
+  it('joins the analytic tables to the person-level tables within each shard by the distribution column', async () => {
+    // Citus runs a join of distributed tables only co-located on their distribution columns (repartition joins are
+    // off): by the shard key, each view's rows meet their person's events and people in one shard, and give what the
+    // patient key gives, since rows without a patient match no person either way.
+    for (const [t, col] of PERSON_VIEWS) {
+      if (col !== '_shard_key') continue;
+      const [shard] = await hub.db.all<{ n: number; people: number }>(
+        `SELECT COUNT(*) AS n, COUNT(DISTINCT v.patient_key) AS people
+           FROM ${t} v JOIN cohort_person p ON p.patient_key = v._shard_key`,
+      );
+      const [patients] = await hub.db.all<{ n: number; people: number }>(
+        `SELECT COUNT(*) AS n, COUNT(DISTINCT v.patient_key) AS people
+           FROM ${t} v WHERE v.patient_key IN (SELECT patient_key FROM cohort_person)`,
+      );
+      expect(shard, t).toEqual(patients);
+    }
+    const [events] = await hub.db.all<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM view_condition v JOIN cohort_event e
+          ON e.patient_key = v._shard_key AND e.domain = 'condition' AND e.code = v.code_code`,
+    );
+    expect(Number(events?.n)).toBeGreaterThan(0);
+  });
+
+  it("spreads a project's used people by person and finds a person's uses across shards", async () => {
+    const { byName, events } = await placements();
+    expect(byName.get('project_use_person')).toMatchObject({
+      kind: 'distributed',
+      col: 'patient_key',
+      colocation: events.colocation,
+    });
+    await hub.db.run(
+      `INSERT INTO project (id, origin, applicant, title, purpose, end_date, application, filed_at)
+       VALUES ('p-citus', 'here', 'someone', 'Citus', 'research', '2030-01-01', '{}', $1)`,
+      [new Date()],
+    );
+    // A tabulation's population, by the workspace's SQL over a distributed analytic table.
+    await hub.projectUses.record('p-citus', 'tabulation', 'observation:status', 'someone', {
+      sql: 'SELECT DISTINCT t.patient_key FROM view_observation t',
+    });
+    const [used] = await hub.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM project_use_person');
+    const [people] = await hub.db.all<{ n: number }>('SELECT COUNT(DISTINCT patient_key) AS n FROM view_observation');
+    expect(Number(used?.n)).toBeGreaterThan(0);
+    expect(Number(used?.n)).toBe(Number(people?.n));
+    const [someone] = await hub.db.all<{ k: string }>('SELECT patient_key AS k FROM project_use_person LIMIT 1');
+    const found = await hub.projectUses.including([someone!.k, 'nobody'], []);
+    expect(found.map((u) => [u.projectId, u.kind])).toEqual([['p-citus', 'tabulation']]);
+    expect(await hub.projectUses.including(['nobody'], [])).toEqual([]);
+  });
+
+  it('tabulates a distributed analytic table in a workspace and searches its concepts as the rows say', async () => {
+    let counted = 0;
+    for (const purpose of hub.consent.policy.names()) {
+      const scope = { id: 'p-tab', hub: 'here', purpose, members: [], tables: [], endDate: '2030-01-01' };
+      const table = await tabulateInWorkspace(hub, scope, { view: 'condition', rows: 'clinical_status' });
+      // The same counts from the rows themselves: people with a patient, under the purpose's consent filter.
+      const consent = await hub.consent.filter(purpose);
+      const allowed = new Set(
+        (
+          await hub.db.all<{ k: string }>(
+            `SELECT patient_key AS k FROM cohort_person c WHERE ${consent.allows('c.patient_key')}`,
+          )
+        ).map((r) => r.k),
+      );
+      const rows = await hub.db.all<{ s: string | null; k: string }>(
+        'SELECT clinical_status AS s, patient_key AS k FROM view_condition WHERE patient_key IS NOT NULL',
+      );
+      const people = new Map<string, Set<string>>();
+      for (const r of rows) {
+        if (!allowed.has(r.k)) continue;
+        const s = r.s ?? '(none)';
+        people.set(s, (people.get(s) ?? new Set()).add(r.k));
+      }
+      counted += people.size;
+      for (const [i, r] of table.rows.entries()) {
+        expect(table.cells[i]![0], `${purpose} ${r}`).toBe(people.get(r)?.size ?? 0);
+      }
+    }
+    expect(counted).toBeGreaterThan(0);
+    const [code] = await hub.db.all<{ d: string }>(
+      'SELECT code_display AS d FROM view_condition WHERE code_display IS NOT NULL LIMIT 1',
+    );
+    const found = await searchConcepts(hub, code!.d.slice(0, 6));
+    expect(found.some((c) => c.display === code!.d)).toBe(true);
+  });
+
   it('holds rows in shards on both workers after an ingest', async () => {
     const workers = (inject('citusWorkers') ?? []).map((u) => Number(new URL(u).port));
     expect(workers).toHaveLength(2);
-    for (const t of [...STORE_TABLES, ...PERSON_VIEWS.map(([v]) => v)]) {
+    for (const t of [...STORE_TABLES, ...BUSY_VIEWS]) {
       const placed = await hub.db.all<{ port: number; n: number }>(
         `SELECT nodeport AS port, SUM(result::BIGINT) AS n
            FROM run_command_on_placements($1::regclass, 'SELECT COUNT(*) FROM %s') GROUP BY nodeport`,
@@ -168,13 +282,12 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     expect(page.resources).toHaveLength(Math.min(5, Number(target!.n)));
   });
 
-  it('keeps the Patient view distributed when a refresh rebuilds its table', async () => {
+  it('keeps the analytic tables distributed, with the same rows, when a refresh rebuilds them', async () => {
+    const before = await hub.db.all('SELECT view, row_count FROM view_table ORDER BY view');
     const summary = await hub.tables.refresh({ rebuild: true });
     expect(summary.views.find((v) => v.view === 'patient')).toMatchObject({ rebuilt: true, rows: 20 });
-    const [row] = await hub.db.all<{ kind: string; col: string }>(
-      `SELECT citus_table_type AS kind, distribution_column AS col FROM citus_tables
-        WHERE table_name = 'view_patient'::regclass`,
-    );
-    expect(row).toMatchObject({ kind: 'distributed', col: 'id' });
+    expect(await hub.db.all('SELECT view, row_count FROM view_table ORDER BY view')).toEqual(before);
+    const { byName } = await placements();
+    for (const [t, col] of PERSON_VIEWS) expect(byName.get(t), t).toMatchObject({ kind: 'distributed', col });
   });
 });

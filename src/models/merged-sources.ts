@@ -8,7 +8,7 @@
 import { EVENT_TABLE, eventRowsSql, vocabularyWith } from '../cohort/index.js';
 import type { Database, SqlValue } from '../store/index.js';
 import type { BuiltInViewName } from '../views/index.js';
-import { analyticTable, builtInView, rowsOfResources } from '../views/index.js';
+import { analyticTable, builtInView, rowsOfResources, SHARD_COLUMN } from '../views/index.js';
 import type { FeatureSources } from './feature-sql.js';
 
 /** The views the event index and the table features read. */
@@ -87,11 +87,12 @@ export async function mergeRecords(
   );
   made.push(events);
   // The table features (lifelog, polygenic) read these whole: this hub's rows for the person join the records',
-  // after the events were drawn from the records alone (the index already holds this hub's).
+  // after the events were drawn from the records alone (the index already holds this hub's). The person's rows are
+  // found by the shard key, equal to the patient key where there is one: Citus reads only the person's shards.
   for (const v of ['observation', 'lifelog'] as const) {
     const names = columnsOf.get(v)!;
     await tx.run(
-      `INSERT INTO ${peerTable(v)} (${names}) SELECT ${names} FROM ${analyticTable(v)} WHERE ${tx.inList('patient_key', '$1')}`,
+      `INSERT INTO ${peerTable(v)} (${names}) SELECT ${names} FROM ${analyticTable(v)} WHERE ${tx.inList(SHARD_COLUMN, '$1')}`,
       [patients],
     );
   }

@@ -89,4 +89,13 @@ export const projectMigrations: readonly Migration[] = [
       ['project_use_person', ['patient_key']],
     ],
   },
+  {
+    module: 'projects',
+    version: 4,
+    name: "the people of a project's uses spread by person on a Citus cluster",
+    statements: [],
+    // Person-level and growing with every use: on a cluster it sits in each person's shard, beside their events
+    // and cohort results (docs/citus.md). A citizen's uses are found by patient key, one shard per key.
+    distribution: [['project_use_person', 'patient_key']],
+  },
 ];

@@ -11,7 +11,14 @@ import type { MaterialisedView } from './materialised-view.js';
 import { located, materialise, withVersionMeta } from './materialised-view.js';
 import type { StalePlan } from './staged-refresh.js';
 import { StagedRefresh } from './staged-refresh.js';
-import { createTableSql, distributionColumn, SOURCE_COLUMN, toSqlRow, viewMigrations } from './table-schema.js';
+import {
+  createTableSql,
+  distributionColumn,
+  SOURCE_COLUMN,
+  shardSource,
+  toSqlRow,
+  viewMigrations,
+} from './table-schema.js';
 import type { PathEngine } from './view-compiler.js';
 
 /** Resources per write transaction: large enough to amortise the commit, small enough to bound memory. */
@@ -332,6 +339,7 @@ export class AnalyticTables {
   ): Promise<number> {
     const { type, group } = plan;
     let pending = group.map((): Pending => ({ rows: [], sources: [], replaced: [], flattened: 0 }));
+    const shardOf = group.map((e) => shardSource(e.view.columns));
     let inBatch = 0;
     let done = 0;
     // One write transaction stays in flight while the next batch is read and flattened: the profile showed the
@@ -353,8 +361,10 @@ export class AnalyticTables {
           } catch (err) {
             throw located(err, e.name, type, id);
           }
+          const shard = shardOf[i]!;
           for (const sqlRow of sqlRows) {
             sqlRow.push(id);
+            if (shard >= 0) sqlRow.push(sqlRow[shard] ?? '');
             p.rows.push(sqlRow);
           }
           p.sources.push([e.name, id, version]);

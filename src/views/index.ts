@@ -14,7 +14,7 @@ export type { ColumnProfile, ProfileKind, TableProfile } from './column-profile.
 /** Limits on how deep a FHIRPath expression of a view may nest (refused as `VIEW_INVALID_PATH`). */
 export { MAX_PATH_DEPTH, MAX_PATH_NESTING } from './fhirpath-parser.js';
 export { rowsOfResources } from './materialised-view.js';
-export { viewMigrations } from './table-schema.js';
+export { SHARD_COLUMN, viewMigrations } from './table-schema.js';
 export type { ColumnInfo, CompileOptions, CompileStats, PathEngine, ViewRow } from './view-compiler.js';
 export { CompiledView } from './view-compiler.js';
 export type { ViewColumn, ViewConstant, ViewDefinition, ViewSelect } from './view-definition.js';

@@ -6,8 +6,11 @@ import { sqlType, toSqlRow } from './table-schema.js';
 import type { PathEngine } from './view-compiler.js';
 import { CompiledView } from './view-compiler.js';
 
-/** Bump when flattening semantics change, so every table is rebuilt once. */
-const ENGINE_VERSION = 1;
+/**
+ * Bump when flattening semantics or the tables' layout change, so every table is rebuilt once. 2: tables with a
+ * `patient_key` carry `_shard_key` (table-schema.ts), and a Citus cluster distributes them by it when it makes them.
+ */
+const ENGINE_VERSION = 2;
 
 /** A built-in view compiled for one hub: its table, the SQL type of each column and the hash of what built it. */
 export interface MaterialisedView {

@@ -5,7 +5,7 @@ import type { ChangedQuery, Database, ResourceStore, StageColumns } from '../sto
 import { FlattenPool, type FlattenWorkerData } from './flatten-pool.js';
 import type { MaterialisedView } from './materialised-view.js';
 import type { FlattenOutput } from './staged-flatten.js';
-import { SOURCE_COLUMN } from './table-schema.js';
+import { SOURCE_COLUMN, shardSource } from './table-schema.js';
 
 /**
  * About this much exported text per file: ~10k resources of the Synthea sample, so a type of 200k resources is
@@ -175,7 +175,10 @@ export class StagedRefresh {
             [SOURCE_COLUMN, 'VARCHAR'],
           ];
           const longest = 3 * Math.max(...vs.map((v) => v.longestLine));
-          await tx.run(`INSERT INTO "${e.table}" SELECT * FROM ${await tx.staged(rows, columns, longest)}`);
+          const relation = await tx.staged(rows, columns, longest);
+          // The shard key is the row's patient key or '' (table-schema.ts), computed here rather than staged.
+          const shard = shardSource(e.view.columns) >= 0 ? ", COALESCE(s.patient_key, '')" : '';
+          await tx.run(`INSERT INTO "${e.table}" SELECT s.*${shard} FROM ${relation} s`);
         }
       }
       const sources = outs.flatMap((o) => (o.sources ? [o.sources] : []));

@@ -59,21 +59,36 @@ export function sqlType(c: ColumnInfo): 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'VARCH
 export const SOURCE_COLUMN = '_resource_id';
 
 /**
+ * Internal column of every analytic table with a `patient_key`: the patient key, or `''` for a row without a patient
+ * subject (an Observation of a Device or with no subject). Citus refuses NULL in a distribution column, and a patient
+ * key is never empty (a keyed hash), so `''` names no person; as the resource store's `shard_key`, it hashes a
+ * person's rows to the shard of their events, resources and consent decisions (docs/citus.md).
+ */
+export const SHARD_COLUMN = '_shard_key';
+
+/** Where a table's `_shard_key` comes from: the index of its `patient_key` column, or -1 for a table without one. */
+export function shardSource(columns: readonly ColumnInfo[]): number {
+  return columns.findIndex((c) => c.name === 'patient_key');
+}
+
+/**
  * The column a Citus cluster distributes a view's table by (`Database.distribute`), or undefined where it stays on
- * the coordinator. Citus refuses NULL in a distribution column, so only a person column that is never NULL qualifies:
- * the Patient view's `id`, which is the patient key (`resource-keys.ts`), places each person's row in the shard of
- * their events and resources. Every other view's `patient_key` is NULL for a row without a subject, and a column made
- * non-NULL for it would put the tables off the column every join uses (`patient_key`), which Citus runs co-located
- * only on the distribution column (docs/citus.md).
+ * the coordinator. The Patient view's `id` is the patient key (`resource-keys.ts`) and never NULL; a view with a
+ * `patient_key` is distributed by its `_shard_key`, which is that key or `''`. Joins from these tables to the
+ * person-level tables name the distribution column (`_shard_key` or `id`), which Citus runs within each shard; a view
+ * with neither stays local.
  */
 export function distributionColumn(resource: string, columns: readonly ColumnInfo[]): string | undefined {
-  return resource === 'Patient' && columns.some((c) => c.name === 'id') ? 'id' : undefined;
+  if (resource === 'Patient' && columns.some((c) => c.name === 'id')) return 'id';
+  return shardSource(columns) >= 0 ? SHARD_COLUMN : undefined;
 }
 
 export function createTableSql(table: string, columns: readonly ColumnInfo[]): string {
   // DOUBLE alone is DuckDB's; both engines speak DOUBLE PRECISION.
   const cols = columns.map((c) => `"${c.name}" ${sqlType(c) === 'DOUBLE' ? 'DOUBLE PRECISION' : sqlType(c)}`);
-  return `CREATE TABLE "${table}" (${[...cols, `"${SOURCE_COLUMN}" VARCHAR NOT NULL`].join(', ')})`;
+  const internal = [`"${SOURCE_COLUMN}" VARCHAR NOT NULL`];
+  if (shardSource(columns) >= 0) internal.push(`"${SHARD_COLUMN}" VARCHAR NOT NULL`);
+  return `CREATE TABLE "${table}" (${[...cols, ...internal].join(', ')})`;
 }
 
 /** Convert one row's values to what the table's SQL types take; a value of the wrong type is an error. */

@@ -323,6 +323,21 @@ function withStatement(e: unknown, sql: string): Error {
  * PostgreSQL (`pg`): for hubs served by several processes. Reads go through a pool; writing transactions run on
  * one client each, serialised within the process and, by an advisory lock, across processes.
  */
+/**
+ * Connections each of the hub's sessions on a Citus coordinator opens to one worker for a statement, and keeps open
+ * between transactions. Citus's defaults (up to 16 per statement, 1 kept) made every multi-shard statement open
+ * new connections to each worker, each a new worker backend: an `INSERT … SELECT` of 2,000 rows into 32 shards took
+ * 4.3 s that way and 0.2–0.4 s over connections kept (measured under load; docs/scale.md). Four per worker and per
+ * session keeps a hub process's 8 sessions at 32 connections per worker, within PostgreSQL's default 100.
+ */
+export const CITUS_CONNECTIONS_PER_WORKER = 4;
+
+/** The session settings (libpq `options`) of a hub's connections to a Citus coordinator. */
+function citusSessionOptions(): string {
+  const n = CITUS_CONNECTIONS_PER_WORKER;
+  return `-c citus.max_adaptive_executor_pool_size=${n} -c citus.max_cached_conns_per_worker=${n}`;
+}
+
 export class PostgresDatabase implements Database {
   readonly engine = 'postgres' as const;
   readonly types: PgApi.CustomTypesConfig;
@@ -359,24 +374,32 @@ export class PostgresDatabase implements Database {
     pg ??= (await import('pg')).default as unknown as typeof PgApi;
     copy ??= (await import('pg-copy-streams')).default as unknown as typeof CopyApi;
     Cursor ??= (await import('pg-cursor')).default as unknown as typeof CursorClass;
-    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8 });
-    // An idle client's error (the server restarting) must not crash the process; the next query reports it.
-    pool.on('error', () => undefined);
+    const max = options.maxConnections ?? 8;
     let distributed = false;
+    const probe = new pg.Client({ connectionString: url });
     try {
-      const { rows } = await pool.query<{ citus: boolean }>(
+      await probe.connect();
+      const { rows } = await probe.query<{ citus: boolean }>(
         "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus",
       );
       distributed = rows[0]?.citus === true;
     } catch (e) {
-      await pool.end().catch(() => undefined);
       throw new HealthmeshError(
         'STORE_UNAVAILABLE',
         `cannot connect to the PostgreSQL store: ${e instanceof Error ? e.message : String(e)}`,
         {},
         { cause: e },
       );
+    } finally {
+      await probe.end().catch(() => undefined);
     }
+    const pool = new pg.Pool({
+      connectionString: url,
+      max,
+      ...(distributed && { options: citusSessionOptions() }),
+    });
+    // An idle client's error (the server restarting) must not crash the process; the next query reports it.
+    pool.on('error', () => undefined);
     return new PostgresDatabase(pool, url, distributed);
   }
 
