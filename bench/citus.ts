@@ -117,7 +117,7 @@ async function profiled<T>(hub: Hub, name: string, step: string, fn: () => Promi
       `SELECT result FROM run_command_on_workers($$SELECT COALESCE(SUM(calls), 0) || ' ' || COALESCE(ROUND(SUM(total_exec_time)), 0) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())$$)`,
     );
     console.log(
-      `profile ${name} ${step}: workers ran ${workers.map((w) => w.result.replace(' ', ' statements, ') + ' ms').join('; ')}`,
+      `profile ${name} ${step}: workers ran ${workers.map((w) => `${w.result.replace(' ', ' statements, ')} ms`).join('; ')}`,
     );
   }
   return result;
