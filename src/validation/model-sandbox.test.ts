@@ -1,26 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import {
+  SANDBOX_B as B,
+  rejectionCode as codeOf,
+  sandboxRun as run,
+  SANDBOX_W as W,
+  SANDBOX_X as X,
+} from '../../test/support/sandbox-run.js';
 import { thirdPartyLogistic } from '../../test/support/third-party-onnx.js';
-import type { SandboxLimits, SandboxRun } from './index.js';
+import type { SandboxLimits } from './index.js';
 import { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed } from './index.js';
-
-const W = [0.04, -0.5, 0.02];
-const B = -5;
-const X = Float64Array.from([50, 1, 120, 70, 0, 160, 30, 1, 100]);
-const run = (model: Uint8Array, over: Partial<SandboxRun> = {}): SandboxRun => ({
-  model,
-  inputName: 'x',
-  inputType: 'float',
-  outputName: 'risk',
-  rows: 3,
-  columns: 3,
-  values: X,
-  ...over,
-});
-const codeOf = async (p: Promise<unknown>) =>
-  p.then(
-    () => 'no error',
-    (e: { code?: string }) => e.code,
-  );
 
 describe('the model sandbox (a child process under the permission model)', () => {
   it('runs a hand-written float32 logistic model as onnxruntime defines it', async () => {

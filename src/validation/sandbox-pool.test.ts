@@ -1,28 +1,16 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ACME_INTERCEPT, ACME_WEIGHTS, acmeManifest } from '../../test/support/acme-model.js';
+import {
+  SANDBOX_B as B,
+  rejectionCode as codeOf,
+  sandboxRun as run,
+  SANDBOX_W as W,
+} from '../../test/support/sandbox-run.js';
 import { tempHub } from '../../test/support/temp-hub.js';
 import { slowModel, thirdPartyLogistic } from '../../test/support/third-party-onnx.js';
-import type { SandboxLimits, SandboxRun } from './index.js';
+import type { SandboxLimits } from './index.js';
 import { DEFAULT_SANDBOX_LIMITS, risksOf, runSandboxed, SandboxPool, submitModel } from './index.js';
 
-const W = [0.04, -0.5, 0.02];
-const B = -5;
-const X = Float64Array.from([50, 1, 120, 70, 0, 160, 30, 1, 100]);
-const run = (model: Uint8Array, over: Partial<SandboxRun> = {}): SandboxRun => ({
-  model,
-  inputName: 'x',
-  inputType: 'float',
-  outputName: 'risk',
-  rows: 3,
-  columns: 3,
-  values: X,
-  ...over,
-});
-const codeOf = async (p: Promise<unknown>) =>
-  p.then(
-    () => 'no error',
-    (e: { code?: string }) => e.code,
-  );
 /** Whether a process id is still a running process. */
 const alive = (pid: number) => {
   try {
