@@ -30,16 +30,9 @@ async function ingestSample(hub: Hub): Promise<number> {
 }
 
 /**
- * How the copies lie in the store: `grouped` (the default) as a bulk ingest writes them, each batch's bodies grouped
- * by type (store/staged-write.ts), one copy a batch; `arrival` in the sample's order, every type in every block, as
- * many small bundle writes leave a store. A refresh reads a type's bodies, so it reads less of a grouped store.
- */
-const LAYOUT = process.env.BENCH_VIEWS_LAYOUT === 'arrival' ? 'arrival' : 'grouped';
-
-/**
  * The store is filled directly, not through ingest (which has its own bench): the ingested sample is copied
  * inside DuckDB `copies - 1` times with every stored id (a resource's own and those its references point to)
- * suffixed by the copy number, so each copy is a fresh, consistent population (laid out as LAYOUT says).
+ * suffixed by the copy number, so each copy is a fresh, consistent population.
  */
 async function replicate(hub: Hub, copies: number): Promise<void> {
   await hub.db.run('CREATE TABLE copy_number AS SELECT range AS k FROM range(1, $1)', [copies]);
@@ -48,7 +41,7 @@ async function replicate(hub: Hub, copies: number): Promise<void> {
        v.hash, v.source,
        regexp_replace(v.content, '"(id|reference)":"([A-Za-z]+/)?([0-9a-f]{32,64})"', '"\\1":"\\2\\3-' || c.k || '"', 'g'),
        COALESCE(v.patient_key || '-' || c.k, '')
-     FROM resource_version v, copy_number c${LAYOUT === 'grouped' ? ' ORDER BY c.k, v.type' : ''}`,
+     FROM resource_version v, copy_number c`,
   );
   await hub.db.run(
     `INSERT INTO resource_head SELECT h.type, h.id || '-' || c.k, h.version, h.hash, h.last_updated, h.patient_key || '-' || c.k,
@@ -113,7 +106,7 @@ export async function runViewsBench(): Promise<boolean> {
     const rate = full.resources / full.seconds;
     const ratio = rate / naiveRate;
     console.log(
-      `views input: ${full.resources} resources of the viewed types (${VIEWED_TYPES.length} types, ${copies} copies of the Synthea sample, ${LAYOUT} layout; ${Number(all?.n)} in the store)`,
+      `views input: ${full.resources} resources of the viewed types (${VIEWED_TYPES.length} types, ${copies} copies of the Synthea sample; ${Number(all?.n)} in the store)`,
     );
     console.log(
       `views materialise: ${rate.toFixed(0)} resources/s (${ratio.toFixed(1)}x vs naive fhirpath evaluation ${naiveRate.toFixed(0)} resources/s measured in this run; floors ${RATIO_FLOOR}x and ${RATE_FLOOR} resources/s)`,
