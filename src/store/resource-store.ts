@@ -103,9 +103,6 @@ export class ResourceStore {
       for (const [param, low, high] of r.search.dates) dateRows.push([r.type, r.id, param, low, high, shard]);
       for (const [param, target] of r.search.references) refRows.push([r.type, r.id, param, target, shard]);
     }
-    // Grouped by type, as the staged path writes them (staged-write.ts): one type's bodies then share blocks.
-    // The sort is stable, so a resource's versions keep their order.
-    versionRows.sort((a, b) => (a[0] === b[0] ? 0 : (a[0] as string) < (b[0] as string) ? -1 : 1));
     await tx.append('resource_version', versionRows);
     await addToWriteStamp(tx, versionRows.length);
     await dropMovedHeads(tx, { list: plan.moved });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, TEST_ENGINE } from '../../test/support/test-engine.js';
+import { openTestDatabase } from '../../test/support/test-engine.js';
 import type { ResourceWrite, StagedBatch, StagedFiles, StagedWriteCounts, WriteResult } from './index.js';
 import { migrate, ResourceStore, resourceStoreMigrations, StagedRowsWriter } from './index.js';
 
@@ -124,41 +124,6 @@ describe('ResourceStore.writeStaged', () => {
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'nopatient', code: '' }));
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'nosystem', system: null }));
   });
-
-  // DuckDB loads whole blocks of a column: with every type in every block, a refresh of the 500 Patients of a
-  // 160k-resource store read all 400 MB of bodies. The physical order is DuckDB's `rowid`, hence DuckDB only.
-  it.runIf(TEST_ENGINE === 'duckdb')(
-    'stores the bodies of a batch grouped by type, both ways, versions in order',
-    async () => {
-      const typed = (type: string, id: string, status: string): ResourceWrite => {
-        const w = write(id, { status });
-        const content = w.content.replace('"Observation"', `"${type}"`);
-        return { ...w, type, content, hash: content };
-      };
-      const round = Array.from({ length: 30 }, (_, i) =>
-        typed(['Observation', 'Condition', 'Encounter'][i % 3]!, `r${i % 12}`, `s${i}`),
-      );
-      for (const way of ['direct', 'staged'] as const) {
-        const { db, store } = await open();
-        try {
-          if (way === 'direct') await store.write(round, NOW);
-          else await store.writeStaged(staged(round), NOW);
-          const rows = await db.all<{ type: string; id: string; version: number }>(
-            'SELECT type, id, version FROM resource_version ORDER BY rowid',
-          );
-          expect(rows).toHaveLength(30);
-          const runs = rows.map((r) => r.type).filter((t, i, all) => i === 0 || all[i - 1] !== t);
-          expect(runs, way).toEqual([...new Set(runs)]);
-          for (const id of new Set(rows.map((r) => `${r.type}/${r.id}`))) {
-            const versions = rows.filter((r) => `${r.type}/${r.id}` === id).map((r) => r.version);
-            expect(versions, `${way} ${id}`).toEqual([...versions].sort((a, b) => a - b));
-          }
-        } finally {
-          await db.close();
-        }
-      }
-    },
-  );
 
   it('replaces only the moved heads and index rows, also where two types share an id', async () => {
     const condition = (id: string, body: Record<string, unknown>): ResourceWrite => {
