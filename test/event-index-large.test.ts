@@ -19,14 +19,15 @@ describe('the event index over large analytic tables', () => {
       `INSERT INTO view_patient (_resource_id, id, gender, birth_date)
        SELECT 'p' || i, 'p' || i, 'female', '1970-01-01' FROM range(${PEOPLE}) t(i)`,
     );
+    // The views carry each row's shard key (the patient key) beside it, as a refresh writes them.
     // 150,000 measurements on one day, then 180,000 encounters in 2018 and 2025: both sources above a row group.
     await db.run(
-      `INSERT INTO view_observation (_resource_id, patient_key, code_system, code_code, effective_start, value_quantity, unit)
-       SELECT 'o' || i, 'p' || (i % ${PEOPLE}), 'http://loinc.org', '8480-6', '2020-03-01', 120, 'mm[Hg]' FROM range(150000) t(i)`,
+      `INSERT INTO view_observation (_resource_id, patient_key, _shard_key, code_system, code_code, effective_start, value_quantity, unit)
+       SELECT 'o' || i, 'p' || (i % ${PEOPLE}), 'p' || (i % ${PEOPLE}), 'http://loinc.org', '8480-6', '2020-03-01', 120, 'mm[Hg]' FROM range(150000) t(i)`,
     );
     await db.run(
-      `INSERT INTO view_encounter (_resource_id, patient_key, class_code, start)
-       SELECT 'e' || i, 'p' || (i % ${PEOPLE}), 'AMB', CASE WHEN i < ${PEOPLE} THEN '2018-06-01' ELSE '2025-06-01' END
+      `INSERT INTO view_encounter (_resource_id, patient_key, _shard_key, class_code, start)
+       SELECT 'e' || i, 'p' || (i % ${PEOPLE}), 'p' || (i % ${PEOPLE}), 'AMB', CASE WHEN i < ${PEOPLE} THEN '2018-06-01' ELSE '2025-06-01' END
        FROM range(180000) t(i)`,
     );
   }, 120_000);
