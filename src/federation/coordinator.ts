@@ -1,6 +1,7 @@
 import { isHealthmeshError } from '../core/index.js';
 import type { FederationClient, PeerFailure } from './federation-client.js';
 import { PeerCallError } from './federation-client.js';
+import { peerFigureProblem } from './peer-figures.js';
 
 /** What a fan-out gathered: one result per hub that answered, and the hubs that did not, by name. */
 export interface FanOutResult {
@@ -60,4 +61,40 @@ export function describeFailures(failed: readonly PeerFailure[]): FailureNote[] 
     ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
     message: f.message,
   }));
+}
+
+/** One step of a multi-round protocol that failed at a hub: the run ends there, and its answer names the hub. */
+export class PeerStepFailed extends Error {
+  constructor(readonly failure: FailureNote) {
+    super(failure.message);
+  }
+}
+
+/**
+ * One operation at one peer, for protocols whose every step must succeed (a pooled fit's rounds, a secure
+ * product's shares): its value, or a `PeerStepFailed` naming the hub, how it failed and the peer's own code.
+ */
+export async function askPeer(
+  client: FederationClient,
+  hub: string,
+  operation: string,
+  body: unknown,
+  options: { timeoutMs: number },
+): Promise<unknown> {
+  const answer = await fanOut(client, [hub], operation, body, options);
+  const f = answer.failed[0];
+  if (f !== undefined) throw new PeerStepFailed(describeFailures([f])[0]!);
+  return answer.results[0]!.value;
+}
+
+/** A peer's answer through `check` (PeerFigures' checks), or a `PeerStepFailed` bad-response naming the problem. */
+export function checkedAnswer<T>(hub: string, value: unknown, check: (v: unknown) => T): T {
+  let out: T | undefined;
+  const problem = peerFigureProblem(() => {
+    out = check(value);
+  });
+  if (problem !== undefined || out === undefined) {
+    throw new PeerStepFailed({ hub, kind: 'bad-response', message: `unusable answer: ${problem}` });
+  }
+  return out;
 }

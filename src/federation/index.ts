@@ -3,8 +3,8 @@
  * requests and responses (compact JWS over method, path, body hash, time and nonce), a registry of operations
  * other modules answer, and a coordinator that fans one request out to several hubs with a timeout.
  */
-export type { FanOutResult } from './coordinator.js';
-export { describeFailures, fanOut } from './coordinator.js';
+export type { FailureNote, FanOutResult } from './coordinator.js';
+export { askPeer, checkedAnswer, describeFailures, fanOut, PeerStepFailed } from './coordinator.js';
 export type { Federation } from './federation.js';
 export { federationModule, openFederation } from './federation.js';
 export type { CallOptions, PeerFailure } from './federation-client.js';

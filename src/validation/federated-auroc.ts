@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { HubServices as Hub } from '../context/index.js';
 import type { Federation } from '../federation/index.js';
-import { fanOut, PeerFigures, peerFigureProblem } from '../federation/index.js';
+import { askPeer, checkedAnswer, PeerFigures, PeerStepFailed } from '../federation/index.js';
 import type { HubValidation } from './federated-validation.js';
 import type { AurocPair, AurocProtocol, SignedRunKey } from './pooled-auroc.js';
 import {
@@ -23,14 +23,6 @@ export type AurocOutcome =
   | { auroc: number; pairs: number }
   | { tooFewHubs: true }
   | { failed: { hub: string; kind: string; remoteCode?: string; message: string } };
-
-type Failure = Extract<AurocOutcome, { failed: unknown }>['failed'];
-
-class StepFailed extends Error {
-  constructor(readonly failure: Failure) {
-    super(failure.message);
-  }
-}
 
 /** Each ordered pair of distinct hubs with a helper that is neither, spread over the others in turn. */
 export function aurocPairs(hubs: readonly string[]): AurocPair[] {
@@ -86,7 +78,7 @@ export async function secureAurocAcrossHubs(
         }
       } catch (e) {
         const code = (e as { code?: string }).code;
-        throw new StepFailed({
+        throw new PeerStepFailed({
           hub: self,
           kind: 'refused',
           ...(code !== undefined && { remoteCode: code }),
@@ -94,34 +86,9 @@ export async function secureAurocAcrossHubs(
         });
       }
     }
-    const answer = await fanOut(
-      federation!.client,
-      [hubName],
-      op,
-      { ...body, session, project, run },
-      // A share carries vectors of 8 MiB: longer than a count, bounded all the same.
-      { timeoutMs: Math.max(federation!.timeoutMs, 60_000) },
-    );
-    const f = answer.failed[0];
-    if (f !== undefined) {
-      throw new StepFailed({
-        hub: f.hub,
-        kind: f.kind,
-        ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
-        message: f.message,
-      });
-    }
-    return answer.results[0]!.value;
-  };
-  const checked = <T>(hubName: string, value: unknown, check: (v: unknown) => T): T => {
-    let out: T | undefined;
-    const problem = peerFigureProblem(() => {
-      out = check(value);
-    });
-    if (problem !== undefined || out === undefined) {
-      throw new StepFailed({ hub: hubName, kind: 'bad-response', message: `unusable answer: ${problem}` });
-    }
-    return out;
+    // A share carries vectors of 8 MiB: longer than a count, bounded all the same.
+    const timeoutMs = Math.max(federation!.timeoutMs, 60_000);
+    return askPeer(federation!.client, hubName, op, { ...body, session, project, run }, { timeoutMs });
   };
   const text = (o: Record<string, unknown>, k: string) => {
     if (typeof o[k] !== 'string') figures.fail(k, 'must be text');
@@ -131,7 +98,7 @@ export async function secureAurocAcrossHubs(
     const keys = await Promise.all(
       parts.map(async (p): Promise<SignedRunKey> => {
         const v = await step(p.hub, VALIDATION_AUROC_KEY_OPERATION, {});
-        return checked(p.hub, v, (x) => {
+        return checkedAnswer(p.hub, v, (x) => {
           const o = figures.object(x, 'result');
           if (o.hub !== p.hub) figures.fail('hub', `must be ${p.hub}`);
           return { hub: p.hub, key: text(o, 'key'), signature: text(o, 'signature') };
@@ -143,7 +110,7 @@ export async function secureAurocAcrossHubs(
     await Promise.all(
       parts.map(async (p) => {
         const v = await step(p.hub, VALIDATION_AUROC_SHARE_OPERATION, { keys, pairs });
-        checked(p.hub, v, (x) => {
+        checkedAnswer(p.hub, v, (x) => {
           const o = figures.object(x, 'result');
           if (!Array.isArray(o.shares)) figures.fail('shares', 'must be a list');
           for (const [i, s] of (o.shares as unknown[]).entries()) {
@@ -164,10 +131,10 @@ export async function secureAurocAcrossHubs(
         ] as const) {
           const blob = sealed.get(`${pairId(pair)} ${role} ${from}`);
           if (blob === undefined) {
-            throw new StepFailed({ hub: from, kind: 'bad-response', message: `no ${role} share of ${pairId(pair)}` });
+            throw new PeerStepFailed({ hub: from, kind: 'bad-response', message: `no ${role} share of ${pairId(pair)}` });
           }
           const v = await step(pair.helper, VALIDATION_AUROC_PAIR_OPERATION, { pair, role, blob });
-          result = checked(pair.helper, v, (x) => {
+          result = checkedAnswer(pair.helper, v, (x) => {
             const o = figures.object(x, 'result');
             if (o.pair !== pairId(pair)) figures.fail('pair', `must be ${pairId(pair)}`);
             if (role === 'events') return o.pending === true ? 0 : figures.fail('pending', 'must be true');
@@ -187,7 +154,7 @@ export async function secureAurocAcrossHubs(
       const m = p.report.sampleSize.nonEvents;
       const a = p.report.discrimination.auroc;
       if (e === null || m === null || a === null) {
-        throw new StepFailed({ hub: p.hub, kind: 'refused', message: 'it withheld its own AUROC or counts' });
+        throw new PeerStepFailed({ hub: p.hub, kind: 'refused', message: 'it withheld its own AUROC or counts' });
       }
       wins += a * e * m;
       events += e;
@@ -208,7 +175,7 @@ export async function secureAurocAcrossHubs(
     });
     return { auroc: wins / (events * nonEvents), pairs: pairs.length };
   } catch (e) {
-    if (e instanceof StepFailed) return { failed: e.failure };
+    if (e instanceof PeerStepFailed) return { failed: e.failure };
     throw e;
   }
 }

@@ -5,7 +5,7 @@
 import type { HubServices as Hub } from '../context/index.js';
 import { isHealthmeshError } from '../core/index.js';
 import type { Federation } from '../federation/index.js';
-import { fanOut, PeerFigures, peerFigureProblem } from '../federation/index.js';
+import { askPeer, checkedAnswer, PeerFigures, PeerStepFailed } from '../federation/index.js';
 import type { HubValidation } from './federated-validation.js';
 import type { CalibrationSessions, PooledCalibration, RoundPart } from './pooled-calibration.js';
 import { checkCalibrationRound, fitPooledCalibration, VALIDATION_CALIBRATION_OPERATION } from './pooled-calibration.js';
@@ -40,12 +40,6 @@ export async function calibrateAcrossHubs(
       },
     };
   }
-  type Failed = Extract<CalibrationOutcome, { failed: unknown }>['failed'];
-  class RoundFailed extends Error {
-    constructor(readonly failure: Failed) {
-      super(failure.message);
-    }
-  }
   const ask = (slope: number[], intercept: number[]) =>
     Promise.all(
       parts.map(async (p): Promise<RoundPart> => {
@@ -57,26 +51,10 @@ export async function calibrateAcrossHubs(
           return { hub: p.hub, n, ...checkCalibrationRound(figures, wire) };
         }
         const body = { session: p.session, project, slope, intercept };
-        const answer = await fanOut(federation!.client, [p.hub], VALIDATION_CALIBRATION_OPERATION, body, {
+        const value = await askPeer(federation!.client, p.hub, VALIDATION_CALIBRATION_OPERATION, body, {
           timeoutMs: federation!.timeoutMs,
         });
-        const f = answer.failed[0];
-        if (f !== undefined) {
-          throw new RoundFailed({
-            hub: f.hub,
-            kind: f.kind,
-            ...(f.remoteCode !== undefined && { remoteCode: f.remoteCode }),
-            message: f.message,
-          });
-        }
-        let checked: ReturnType<typeof checkCalibrationRound> | undefined;
-        const problem = peerFigureProblem(() => {
-          checked = checkCalibrationRound(figures, answer.results[0]!.value);
-        });
-        if (problem !== undefined || checked === undefined) {
-          throw new RoundFailed({ hub: p.hub, kind: 'bad-response', message: `unusable answer: ${problem}` });
-        }
-        return { hub: p.hub, n, ...checked };
+        return { hub: p.hub, n, ...checkedAnswer(p.hub, value, (v) => checkCalibrationRound(figures, v)) };
       }),
     );
   try {
@@ -90,7 +68,7 @@ export async function calibrateAcrossHubs(
     });
     return { fit };
   } catch (e) {
-    if (e instanceof RoundFailed) return { failed: e.failure };
+    if (e instanceof PeerStepFailed) return { failed: e.failure };
     // This hub's own round refused, or the summed fit did not converge (separation): no pooled fit to report.
     if (isHealthmeshError(e) && (e.code === 'VALIDATION_ROUND_REFUSED' || e.code.startsWith('MODEL_'))) {
       return { failed: { hub: self, kind: 'refused', remoteCode: e.code, message: e.message } };
