@@ -15,8 +15,8 @@ import { ingestOptions, tempHub } from './support/temp-hub.js';
  * co-located with the person-level tables, both workers' shards hold rows after an ingest, and reads by (type, id),
  * searches and updates (heads moving, index rows replaced) answer as on one node, for resources in a patient's
  * compartment and outside every one (Organization, Device: the shard key ''). The analytic tables are distributed in
- * the same group (the Patient view's by its patient key, the others by their shard key); `view_source` stays on the
- * coordinator.
+ * the same group (the Patient view's by its patient key, the others by their shard key), and so is `view_source`, by
+ * the shard key of the resource each row records.
  */
 const STORE_TABLES = ['resource_version', 'resource_head', 'search_token', 'search_date', 'search_reference'];
 /**
@@ -34,8 +34,15 @@ const PERSON_VIEWS = [
   ['view_observation', '_shard_key'],
   ['view_procedure', '_shard_key'],
 ] as const;
-/** The views whose rows the 20 synthetic people spread over both workers' shards. */
-const BUSY_VIEWS = ['view_patient', 'view_condition', 'view_encounter', 'view_observation', 'view_procedure'];
+/** The views (and view_source) whose rows the 20 synthetic people spread over both workers' shards. */
+const BUSY_VIEWS = [
+  'view_patient',
+  'view_condition',
+  'view_encounter',
+  'view_observation',
+  'view_procedure',
+  'view_source',
+];
 
 describe('the resource store distributed by patient on a Citus cluster', () => {
   const root = mkdtempSync(join(tmpdir(), 'hm-citus-store-'));
@@ -100,14 +107,25 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     expect(off?.n).toBe(0);
   });
 
-  it('distributes every analytic table by its person column in that group and keeps view_source local', async () => {
+  it('distributes every analytic table by its person column in that group, and view_source by its shard key', async () => {
     const { byName, events } = await placements();
     for (const [t, col] of PERSON_VIEWS) {
       expect(byName.get(t), t).toMatchObject({ kind: 'distributed', col, colocation: events.colocation });
     }
     const views = await hub.db.all<{ t: string }>('SELECT table_name AS t FROM view_table ORDER BY 1');
     expect(views.map((v) => v.t)).toEqual(PERSON_VIEWS.map(([t]) => t).sort());
-    expect(byName.has('view_source')).toBe(false);
+    expect(byName.get('view_source')).toMatchObject({
+      kind: 'distributed',
+      col: 'shard_key',
+      colocation: events.colocation,
+    });
+    // Each view's record of a resource carries the resource's shard key: it meets the resource's head in its shard.
+    const [records] = await hub.db.all<{ n: number; matched: number }>(
+      `SELECT COUNT(*) AS n, COUNT(h.id) AS matched FROM view_source s
+         LEFT JOIN resource_head h ON h.shard_key = s.shard_key AND h.id = s.id AND h.version = s.version`,
+    );
+    expect(Number(records?.n)).toBeGreaterThan(0);
+    expect(Number(records?.matched)).toBe(Number(records?.n));
     // Every person of the Patient view is one of the event index's people, joined within each shard.
     const [joined] = await hub.db.all<{ people: number; matched: number }>(
       `SELECT COUNT(*) AS people, COUNT(c.patient_key) AS matched
