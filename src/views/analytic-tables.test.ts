@@ -51,9 +51,9 @@ describe('analytic tables', () => {
     await db.close();
   });
 
-  it("moves a resource's rows with its subject: one row under the new patient, none left under the old", async () => {
-    // Each way a refresh can find the change: every resource checked, the ingest's ids, the parallel path.
-    for (const mode of ['all', 'ids', 'parallel'] as const) {
+  // Each way a refresh can find the change: every resource checked, the ingest's ids, the parallel path.
+  for (const mode of ['all', 'ids', 'parallel'] as const) {
+    it(`moves a resource's rows with its subject, none left under the old patient (refresh: ${mode})`, async () => {
       const { db, store } = await storeWith();
       const condition = (id: string, subject: string | null, code: string): ResourceWrite => {
         const body = {
@@ -101,8 +101,8 @@ describe('analytic tables', () => {
       // Nothing is left stale: the next refresh finds nothing to do.
       expect((await tables.refresh()).resources, mode).toBe(0);
       await db.close();
-    }
-  });
+    });
+  }
 
   it('stamps only the tables a refresh changed, so readers of the stamps rebuild only then', async () => {
     const { db, store } = await storeWith();
