@@ -2,12 +2,21 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { searchConcepts } from '../src/cohort/index.js';
+import {
+  EVENT_COLUMNS,
+  EVENT_TABLE,
+  eventIndexSelects,
+  eventRowsSql,
+  FHIR_ORIGIN,
+  refreshEventIndex,
+  searchConcepts,
+} from '../src/cohort/index.js';
 import type { Hub } from '../src/hub/index.js';
 import type { IngestSummary } from '../src/ingest/index.js';
 import { tabulateInWorkspace } from '../src/projects/index.js';
 import { searchResources } from '../src/store/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { analyticTable } from '../src/views/index.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 
 /**
@@ -181,6 +190,34 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
           ON e.patient_key = v._shard_key AND e.domain = 'condition' AND e.code = v.code_code`,
     );
     expect(Number(events?.n)).toBeGreaterThan(0);
+  });
+
+  it("builds the event index within each shard: every source's INSERT … SELECT is pushed down", async () => {
+    // As the PostgreSQL engine runs them on a coordinator (Database.insertSelects): one INSERT per source. Citus
+    // pulls an INSERT … SELECT it cannot push down through the coordinator ("Citus INSERT ... SELECT", method "pull
+    // to coordinator" or "repartition"); a pushed-down one is one task per shard of the event index.
+    const into = `INSERT INTO ${EVENT_TABLE} (${EVENT_COLUMNS.join(', ')})`;
+    const selects = eventIndexSelects();
+    expect(selects.length).toBeGreaterThan(1);
+    for (const select of selects) {
+      const plan = (await hub.db.all<{ 'QUERY PLAN': string }>(`EXPLAIN ${into} ${select}`))
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+      expect(plan, select).not.toMatch(/INSERT \.\.\. SELECT|pull to coordinator|repartition/);
+      expect(plan, select).toMatch(/Custom Scan \(Citus Adaptive\)/);
+      expect(plan, select).toMatch(/Task Count: 8/);
+    }
+    // The build gives the events the analytic tables hold by their patient key (the shard key read in its place
+    // names the same people), domain by domain.
+    expect(await refreshEventIndex(hub.db, hub.clock, true)).toBe(true);
+    const perDomain = (from: string) =>
+      hub.db.all(
+        `SELECT domain, COUNT(*) AS n, COUNT(DISTINCT patient_key) AS people, COUNT(DISTINCT code) AS codes
+           FROM ${from} GROUP BY domain ORDER BY domain`,
+      );
+    const built = await perDomain(`${EVENT_TABLE} WHERE origin = '${FHIR_ORIGIN}'`);
+    expect(built.length).toBeGreaterThan(3);
+    expect(built).toEqual(await perDomain(`(${eventRowsSql(analyticTable)}) e`));
   });
 
   it("spreads a project's used people by person and finds a person's uses across shards", async () => {
