@@ -123,7 +123,7 @@ describe('a hub on a Citus cluster: adding a worker, rebalancing, a worker down'
     expect(kind('consent_decision')).toMatchObject({ kind: 'distributed', column: 'patient_key' });
     expect(kind('cohort_vocabulary')).toMatchObject({ kind: 'reference' });
     expect(kind('resource_version')).toMatchObject({ kind: 'distributed', column: 'shard_key', shards: 8 });
-    expect(kind('view_source')).toMatchObject({ kind: 'local' });
+    expect(kind('view_source')).toMatchObject({ kind: 'distributed', column: 'shard_key', shards: 8 });
     expect(kind('audit_log')).toMatchObject({ kind: 'local' });
     expect(status.nodes.map((n) => n.role)).toEqual(['coordinator', 'worker']);
     expect(status.nodes[1]!.shards).toBeGreaterThan(0);

@@ -2,12 +2,21 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { searchConcepts } from '../src/cohort/index.js';
+import {
+  EVENT_COLUMNS,
+  EVENT_TABLE,
+  eventIndexSelects,
+  eventRowsSql,
+  FHIR_ORIGIN,
+  refreshEventIndex,
+  searchConcepts,
+} from '../src/cohort/index.js';
 import type { Hub } from '../src/hub/index.js';
 import type { IngestSummary } from '../src/ingest/index.js';
 import { tabulateInWorkspace } from '../src/projects/index.js';
 import { searchResources } from '../src/store/index.js';
 import { generateRegion } from '../src/synth/index.js';
+import { analyticTable } from '../src/views/index.js';
 import { ingestOptions, tempHub } from './support/temp-hub.js';
 
 /**
@@ -15,8 +24,8 @@ import { ingestOptions, tempHub } from './support/temp-hub.js';
  * co-located with the person-level tables, both workers' shards hold rows after an ingest, and reads by (type, id),
  * searches and updates (heads moving, index rows replaced) answer as on one node, for resources in a patient's
  * compartment and outside every one (Organization, Device: the shard key ''). The analytic tables are distributed in
- * the same group (the Patient view's by its patient key, the others by their shard key); `view_source` stays on the
- * coordinator.
+ * the same group (the Patient view's by its patient key, the others by their shard key), and so is `view_source`, by
+ * the shard key of the resource each row records.
  */
 const STORE_TABLES = ['resource_version', 'resource_head', 'search_token', 'search_date', 'search_reference'];
 /**
@@ -34,8 +43,15 @@ const PERSON_VIEWS = [
   ['view_observation', '_shard_key'],
   ['view_procedure', '_shard_key'],
 ] as const;
-/** The views whose rows the 20 synthetic people spread over both workers' shards. */
-const BUSY_VIEWS = ['view_patient', 'view_condition', 'view_encounter', 'view_observation', 'view_procedure'];
+/** The views (and view_source) whose rows the 20 synthetic people spread over both workers' shards. */
+const BUSY_VIEWS = [
+  'view_patient',
+  'view_condition',
+  'view_encounter',
+  'view_observation',
+  'view_procedure',
+  'view_source',
+];
 
 describe('the resource store distributed by patient on a Citus cluster', () => {
   const root = mkdtempSync(join(tmpdir(), 'hm-citus-store-'));
@@ -100,14 +116,25 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
     expect(off?.n).toBe(0);
   });
 
-  it('distributes every analytic table by its person column in that group and keeps view_source local', async () => {
+  it('distributes every analytic table by its person column in that group, and view_source by its shard key', async () => {
     const { byName, events } = await placements();
     for (const [t, col] of PERSON_VIEWS) {
       expect(byName.get(t), t).toMatchObject({ kind: 'distributed', col, colocation: events.colocation });
     }
     const views = await hub.db.all<{ t: string }>('SELECT table_name AS t FROM view_table ORDER BY 1');
     expect(views.map((v) => v.t)).toEqual(PERSON_VIEWS.map(([t]) => t).sort());
-    expect(byName.has('view_source')).toBe(false);
+    expect(byName.get('view_source')).toMatchObject({
+      kind: 'distributed',
+      col: 'shard_key',
+      colocation: events.colocation,
+    });
+    // Each view's record of a resource carries the resource's shard key: it meets the resource's head in its shard.
+    const [records] = await hub.db.all<{ n: number; matched: number }>(
+      `SELECT COUNT(*) AS n, COUNT(h.id) AS matched FROM view_source s
+         LEFT JOIN resource_head h ON h.shard_key = s.shard_key AND h.id = s.id AND h.version = s.version`,
+    );
+    expect(Number(records?.n)).toBeGreaterThan(0);
+    expect(Number(records?.matched)).toBe(Number(records?.n));
     // Every person of the Patient view is one of the event index's people, joined within each shard.
     const [joined] = await hub.db.all<{ people: number; matched: number }>(
       `SELECT COUNT(*) AS people, COUNT(c.patient_key) AS matched
@@ -163,6 +190,34 @@ describe('the resource store distributed by patient on a Citus cluster', () => {
           ON e.patient_key = v._shard_key AND e.domain = 'condition' AND e.code = v.code_code`,
     );
     expect(Number(events?.n)).toBeGreaterThan(0);
+  });
+
+  it("builds the event index within each shard: every source's INSERT … SELECT is pushed down", async () => {
+    // As the PostgreSQL engine runs them on a coordinator (Database.insertSelects): one INSERT per source. Citus
+    // pulls an INSERT … SELECT it cannot push down through the coordinator ("Citus INSERT ... SELECT", method "pull
+    // to coordinator" or "repartition"); a pushed-down one is one task per shard of the event index.
+    const into = `INSERT INTO ${EVENT_TABLE} (${EVENT_COLUMNS.join(', ')})`;
+    const selects = eventIndexSelects();
+    expect(selects.length).toBeGreaterThan(1);
+    for (const select of selects) {
+      const plan = (await hub.db.all<{ 'QUERY PLAN': string }>(`EXPLAIN ${into} ${select}`))
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+      expect(plan, select).not.toMatch(/INSERT \.\.\. SELECT|pull to coordinator|repartition/);
+      expect(plan, select).toMatch(/Custom Scan \(Citus Adaptive\)/);
+      expect(plan, select).toMatch(/Task Count: 8/);
+    }
+    // The build gives the events the analytic tables hold by their patient key (the shard key read in its place
+    // names the same people), domain by domain.
+    expect(await refreshEventIndex(hub.db, hub.clock, true)).toBe(true);
+    const perDomain = (from: string) =>
+      hub.db.all(
+        `SELECT domain, COUNT(*) AS n, COUNT(DISTINCT patient_key) AS people, COUNT(DISTINCT code) AS codes
+           FROM ${from} GROUP BY domain ORDER BY domain`,
+      );
+    const built = await perDomain(`${EVENT_TABLE} WHERE origin = '${FHIR_ORIGIN}'`);
+    expect(built.length).toBeGreaterThan(3);
+    expect(built).toEqual(await perDomain(`(${eventRowsSql(analyticTable)}) e`));
   });
 
   it("spreads a project's used people by person and finds a person's uses across shards", async () => {

@@ -9,7 +9,7 @@
 import type { Clock } from '../core/index.js';
 import type { Database } from '../store/index.js';
 import type { BuiltInViewName } from '../views/index.js';
-import { AnalyticTables, analyticTable } from '../views/index.js';
+import { AnalyticTables, analyticTable, SHARD_COLUMN } from '../views/index.js';
 
 export const FHIR_ORIGIN = 'fhir';
 
@@ -144,11 +144,19 @@ async function viewsStamp(db: Database): Promise<string> {
   return [EVENT_INDEX_VERSION, ...tables.map((t) => `${t.view}:${String(t.refreshedAt)}:${String(t.rows)}`)].join('|');
 }
 
-/** One source's events as rows (patient_key, domain, system, code, event_date, value, unit), from its analytic table. */
-function eventsOf(s: (typeof SOURCES)[number], tableOf: (view: BuiltInViewName) => string): string {
+/**
+ * One source's events as rows (patient_key, domain, system, code, event_date, value, unit, then `extra`), from its
+ * analytic table; `key` is the column the patient key is read from.
+ */
+function eventsOf(
+  s: (typeof SOURCES)[number],
+  tableOf: (view: BuiltInViewName) => string,
+  key = 'patient_key',
+  extra = '',
+): string {
   const date = isoToDate(s.date);
-  return `SELECT patient_key, '${s.domain}' AS domain, ${s.system} AS system, ${s.code} AS code, ${date} AS event_date,
-      CAST(${s.value} AS DOUBLE PRECISION) AS value, CAST(${s.unit} AS VARCHAR) AS unit
+  return `SELECT ${key} AS patient_key, '${s.domain}' AS domain, ${s.system} AS system, ${s.code} AS code, ${date} AS event_date,
+      CAST(${s.value} AS DOUBLE PRECISION) AS value, CAST(${s.unit} AS VARCHAR) AS unit${extra}
     FROM ${tableOf(s.view)}
     WHERE patient_key IS NOT NULL AND ${s.system} IS NOT NULL AND ${s.code} IS NOT NULL AND ${date} IS NOT NULL
       ${s.where !== undefined ? `AND ${s.where}` : ''}`;
@@ -163,6 +171,20 @@ export function eventRowsSql(tableOf: (view: BuiltInViewName) => string): string
   return SOURCES.map((s) => eventsOf(s, tableOf)).join('\n UNION ALL\n');
 }
 
+/** The columns of the event index a build writes, in the order `eventIndexSelects` gives them. */
+export const EVENT_COLUMNS = ['patient_key', 'domain', 'system', 'code', 'event_date', 'value', 'unit', 'origin'];
+
+/**
+ * The SELECTs whose rows are the FHIR part of the event index, one per source, each over one analytic table. The
+ * patient key is read from the table's `_shard_key`, which is the same value wherever `patient_key` is not NULL (the
+ * only rows taken) and is the column a Citus cluster distributes the table by: the event index is distributed by
+ * `patient_key` in the same co-location group, so Citus runs each `INSERT … SELECT` within every shard
+ * (`Database.insertSelects`) instead of pulling every event through the coordinator.
+ */
+export function eventIndexSelects(): string[] {
+  return SOURCES.map((s) => eventsOf(s, analyticTable, SHARD_COLUMN, `, '${FHIR_ORIGIN}' AS origin`));
+}
+
 /** Rebuilds the FHIR part of the event index if the analytic tables changed; returns whether it did. */
 export async function refreshEventIndex(db: Database, clock: Clock, force = false): Promise<boolean> {
   const stamp = await viewsStamp(db);
@@ -175,16 +197,12 @@ export async function refreshEventIndex(db: Database, clock: Clock, force = fals
     await tx.run('DELETE FROM cohort_event WHERE origin = $1', [FHIR_ORIGIN]);
     await tx.run('DELETE FROM cohort_person WHERE origin = $1', [FHIR_ORIGIN]);
     await tx.run('DELETE FROM cohort_vocabulary WHERE origin = $1', [FHIR_ORIGIN]);
-    // One statement for every source. Written one INSERT per source, DuckDB 1.5 lost the rows of a large insert
-    // (more than a row group, written optimistically) that followed another large one in the same transaction: at
-    // 100,000 people every encounter event was invisible to the rest of the rebuild and, once committed, survived
-    // the next rebuild's DELETE (issue 17's validation bench found it as populations shrunk to a sixth).
-    await tx.run(
-      `INSERT INTO cohort_event (patient_key, domain, system, code, event_date, value, unit, origin)
-       SELECT patient_key, domain, system, code, event_date, value, unit, '${FHIR_ORIGIN}'
-       FROM (${eventRowsSql(analyticTable)}) e
-       ORDER BY 3, 4, 1`,
-    );
+    // One statement for every source where the engine allows (`insertSelects`): written one INSERT per source, DuckDB
+    // 1.5 lost the rows of a large insert (more than a row group, written optimistically) that followed another large
+    // one in the same transaction: at 100,000 people every encounter event was invisible to the rest of the rebuild
+    // and, once committed, survived the next rebuild's DELETE (issue 17's validation bench found it as populations
+    // shrunk to a sixth). Sorted by code, where the engine keeps rows in that order.
+    await tx.insertSelects(EVENT_TABLE, EVENT_COLUMNS, eventIndexSelects(), '3, 4, 1');
     // Observation runs from the first to the last record (or death): what the hub can see of each person.
     await tx.run(
       `INSERT INTO cohort_person (patient_key, gender, birth_year, birth_month, birth_day, region, death_date, observation_start, observation_end, origin)

@@ -51,7 +51,15 @@ export { validateCohortDefinition } from './cohort-validation.js';
 export type { ConceptMatch } from './concept-search.js';
 export { searchConcepts } from './concept-search.js';
 /** `EVENT_TABLE`: the event index, a published read-only relation with the columns in docs/cohorts.md. */
-export { EVENT_TABLE, eventDateSpan, eventRowsSql, FHIR_ORIGIN, refreshEventIndex } from './event-index.js';
+export {
+  EVENT_COLUMNS,
+  EVENT_TABLE,
+  eventDateSpan,
+  eventIndexSelects,
+  eventRowsSql,
+  FHIR_ORIGIN,
+  refreshEventIndex,
+} from './event-index.js';
 export type { FederatedCohort, ProjectWork, ReleasedCohort } from './federated-cohort.js';
 export { CohortFederation, DEFAULT_COHORT_PURPOSE, releaseCohort } from './federated-cohort.js';
 export type { PooledMeasurement } from './measurement-pooling.js';

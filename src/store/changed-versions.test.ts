@@ -27,26 +27,29 @@ function write(type: string, id: string, patientKey: string | null, body: Record
 const seenBy =
   (reader: string): SeenVersions =>
   (bind) =>
-    `(SELECT id, version FROM seen_rows WHERE reader = ${bind(reader)})`;
+    `(SELECT id, version, shard_key FROM seen_rows WHERE reader = ${bind(reader)})`;
 
 for (const engine of ENGINES) {
   describe(`ResourceStore reads for other modules on ${engine}`, () => {
     async function open() {
       const db = await openTestDatabase();
       await migrate(db, resourceStoreMigrations, NOW);
-      await db.run('CREATE TABLE seen_rows (reader VARCHAR, id VARCHAR, version INTEGER)');
+      await db.run('CREATE TABLE seen_rows (reader VARCHAR, id VARCHAR, version INTEGER, shard_key VARCHAR)');
       const store = new ResourceStore(db);
       await store.write(
         [write('Observation', 'a', 'p1'), write('Observation', 'b', 'p2'), write('Patient', 'p1', 'p1')],
         NOW,
       );
       await store.write([write('Observation', 'a', 'p1', { status: 'final' })], LATER);
-      // Reader x saw a at version 1 and b; reader y saw a at version 2 and a resource since gone.
+      // Reader x saw a at version 1 and b; reader y saw a at version 2 and a resource since gone; reader z saw b at
+      // its current version when it was in another patient's compartment (its patient changed since).
       await db.append('seen_rows', [
-        ['x', 'a', 1],
-        ['x', 'b', 1],
-        ['y', 'a', 2],
-        ['y', 'gone', 1],
+        ['x', 'a', 1, 'p1'],
+        ['x', 'b', 1, 'p2'],
+        ['y', 'a', 2, 'p1'],
+        ['y', 'gone', 1, 'p1'],
+        ['z', 'a', 2, 'p1'],
+        ['z', 'b', 1, 'p3'],
       ]);
       return { db, store };
     }
@@ -79,7 +82,7 @@ for (const engine of ENGINES) {
             .filter((l) => l !== ''),
         );
         expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([
-          { i: 'b', v: 1, t: NOW.getTime(), s: [null], r: { resourceType: 'Observation', id: 'b' } },
+          { i: 'b', v: 1, t: NOW.getTime(), k: 'p2', s: [null], r: { resourceType: 'Observation', id: 'b' } },
         ]);
       } finally {
         rmSync(join(dir, '..'), { recursive: true, force: true });
@@ -91,6 +94,21 @@ for (const engine of ENGINES) {
       const { db, store } = await open();
       expect(await store.vanishedIds('Observation', seenBy('y'))).toEqual(['gone']);
       expect(await store.vanishedIds('Observation', seenBy('x'))).toEqual([]);
+      expect(await store.vanishedIds('Observation', seenBy('y'), ['a'])).toEqual([]);
+      expect(await store.vanishedIds('Observation', seenBy('y'), [])).toEqual([]);
+      await db.close();
+    });
+
+    it('treats a resource seen under another patient as unseen, and names it for its old rows to go', async () => {
+      const { db, store } = await open();
+      const q = { type: 'Observation', seen: [seenBy('z')] };
+      expect(await store.countChanged(q)).toBe(1);
+      const rows = [];
+      for await (const chunk of store.streamChanged(q)) rows.push(...chunk);
+      expect(rows.map((r) => [r.id, r.version, r.shardKey, r.seen])).toEqual([['b', 1, 'p2', [null]]]);
+      expect(await store.vanishedIds('Observation', seenBy('z'))).toEqual(['b']);
+      expect(await store.vanishedIds('Observation', seenBy('z'), ['a'])).toEqual([]);
+      expect(await store.vanishedIds('Observation', seenBy('z'), ['b'])).toEqual(['b']);
       await db.close();
     });
 

@@ -3,9 +3,12 @@ import type { Database, SqlValue } from './database.js';
 
 /**
  * A record a caller keeps of the versions it has seen: SQL for a relation (a FROM item) over the caller's own
- * tables with columns `id` and `version`, at most one row per id, such as
- * `(SELECT id, version FROM my_seen WHERE reader = ${bind(name)})`. `bind` turns a value into a placeholder of
- * the statement the relation is put into.
+ * tables with columns `id`, `version` and `shard_key` (the resource's shard key when it was seen: its patient key,
+ * or `''`), at most one row per id, such as `(SELECT id, version, shard_key FROM my_seen WHERE reader = ${bind(name)})`.
+ * `bind` turns a value into a placeholder of the statement the relation is put into. The store joins the record to
+ * its heads by (id, shard key): on a Citus cluster a record distributed by its shard key then joins within each
+ * shard. A resource whose patient changed since is therefore not seen under its new key; `vanishedIds` names it, so
+ * the reader can drop what it holds of it first.
  */
 export type SeenVersions = (bind: (value: SqlValue) => string) => string;
 
@@ -26,6 +29,8 @@ export interface ChangedVersion {
   id: string;
   version: number;
   lastUpdated: Date;
+  /** The resource's shard key: its patient key, or `''` outside every patient's compartment. */
+  shardKey: string;
   seen: (number | null)[];
   content: string;
 }
@@ -38,7 +43,9 @@ export interface ChangedVersion {
 function changedCte(db: Database, q: ChangedQuery): { sql: string; params: SqlValue[] } {
   const { params, bind } = binder();
   bind(q.type);
-  const joins = q.seen.map((relation, i) => `LEFT JOIN ${relation(bind)} s${i} ON s${i}.id = h.id`).join(' ');
+  const joins = q.seen
+    .map((relation, i) => `LEFT JOIN ${relation(bind)} s${i} ON s${i}.id = h.id AND s${i}.shard_key = h.shard_key`)
+    .join(' ');
   const seen = q.seen.map((_, i) => `, s${i}.version AS s${i}`).join('');
   const changed =
     q.seen.length === 0
@@ -70,6 +77,7 @@ export async function* streamChanged(db: Database, q: ChangedQuery): AsyncIterab
       id: String(row.id),
       version: Number(row.version),
       lastUpdated: row.last_updated instanceof Date ? row.last_updated : new Date(String(row.last_updated)),
+      shardKey: String(row.shard_key),
       seen: q.seen.map((_, i) => {
         const s = row[`s${i}`];
         return s === null || s === undefined ? null : Number(s);
@@ -82,7 +90,7 @@ export async function* streamChanged(db: Database, q: ChangedQuery): AsyncIterab
 /**
  * Write the changed resources to files in the folder `dir` (which must not exist yet) with the engine's own
  * threads (`Database.exportLines`), one JSON object per line: `{"i": id, "v": version, "t": last updated in epoch
- * milliseconds, "s": [the version each reader had seen, or null], "r": the stored body}`. Stored bodies are
+ * milliseconds, "k": shard key, "s": [the version each reader had seen, or null], "r": the stored body}`. Stored bodies are
  * single-line JSON (the store refuses any other), so they go out as they are: a defensive replace of line feeds
  * doubled the export's CPU.
  */
@@ -92,20 +100,34 @@ export async function exportChanged(db: Database, q: ChangedQuery, dir: string, 
     q.seen.length === 0 ? "''" : q.seen.map((_, i) => `COALESCE(CAST(c.s${i} AS VARCHAR), 'null')`).join(` || ',' || `);
   const query = `${sql}
     SELECT '{"i":' || CAST(to_json(c.id) AS VARCHAR) || ',"v":' || CAST(c.version AS VARCHAR)
-      || ',"t":' || CAST(CAST(EXTRACT(EPOCH FROM c.last_updated) * 1000 AS BIGINT) AS VARCHAR) || ',"s":[' || ${seen} || '],"r":' || v.content || '}'
+      || ',"t":' || CAST(CAST(EXTRACT(EPOCH FROM c.last_updated) * 1000 AS BIGINT) AS VARCHAR)
+      || ',"k":' || CAST(to_json(c.shard_key) AS VARCHAR) || ',"s":[' || ${seen} || '],"r":' || v.content || '}'
     FROM changed c ${versionJoin('c', '$1')}`;
   return db.exportLines(query, params, dir, fileBytes);
 }
 
-/** The ids of a reader's record that are no current resource of the type (resources gone from the store). */
-export async function vanishedIds(db: Database, type: string, seen: SeenVersions): Promise<string[]> {
+/**
+ * The ids of a reader's record that are no current resource of the type under the shard key it recorded: resources
+ * gone from the store, and resources whose patient changed since the reader saw them (their current head sits under
+ * another shard key, where `changedCte` does not find the record). `ids` narrows it to those ids.
+ */
+export async function vanishedIds(
+  db: Database,
+  type: string,
+  seen: SeenVersions,
+  ids?: readonly string[],
+): Promise<string[]> {
+  if (ids?.length === 0) return [];
   const { params, bind } = binder();
   const relation = seen(bind);
-  // An anti-join rather than NOT EXISTS: Citus runs no correlated subquery from a coordinator-local relation (the
-  // reader's) into a distributed table (the heads).
+  const only = ids ? `AND ${db.inList('s.id', bind([...ids]))}` : '';
+  // An anti-join rather than NOT EXISTS: Citus runs no correlated subquery from a coordinator-local relation into a
+  // distributed table (the heads). On the shard key too, so a record distributed by it joins within each shard.
   const rows = await db.all<{ id: string }>(
-    `SELECT s.id FROM ${relation} s LEFT JOIN (SELECT id FROM resource_head WHERE type = ${bind(type)}) h ON h.id = s.id
-      WHERE h.id IS NULL`,
+    `SELECT s.id FROM ${relation} s
+      LEFT JOIN (SELECT id, shard_key FROM resource_head WHERE type = ${bind(type)}) h
+        ON h.id = s.id AND h.shard_key = s.shard_key
+      WHERE h.id IS NULL ${only}`,
     params,
   );
   return rows.map((r) => String(r.id));

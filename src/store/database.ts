@@ -33,6 +33,15 @@ export interface Database {
    */
   inList(expr: string, placeholder: string): string;
   /**
+   * Insert into `table`'s `columns` the rows of every SELECT of `selects` (each giving those columns in that order),
+   * as one write: DuckDB and PostgreSQL run one INSERT of their UNION ALL sorted by `orderBy` (column positions, such
+   * as '3, 4, 1': DuckDB then prunes row groups by min/max; one statement, since DuckDB 1.5 lost rows of a large
+   * insert that followed another in one transaction). A Citus coordinator runs one INSERT per SELECT, unsorted: Citus
+   * never pushes a UNION ALL down, and an INSERT … SELECT from a table co-located with `table` that gives the source's
+   * distribution column as `table`'s runs within each shard, where the UNION went through the coordinator.
+   */
+  insertSelects(table: string, columns: readonly string[], selects: readonly string[], orderBy: string): Promise<void>;
+  /**
    * Write the rows of `sql` (one text column whose values hold no line feed) to files in the folder `dir` (which must
    * not exist yet), one row per line and about `fileBytes` per file, and return the files. The engine writes them with its
    * own threads, so a large result never passes through JavaScript. DuckDB: `COPY (...) TO` with no quoting.

@@ -276,9 +276,12 @@ export class ResourceStore {
     return exportChanged(this.db, q, dir, fileBytes);
   }
 
-  /** The ids of a reader's record that are no current resource of `type`. */
-  vanishedIds(type: string, seen: SeenVersions): Promise<string[]> {
-    return vanishedIds(this.db, type, seen);
+  /**
+   * The ids of a reader's record that are no current resource of `type` under the shard key it recorded (gone, or
+   * moved to another patient since); `ids` narrows it to those ids.
+   */
+  vanishedIds(type: string, seen: SeenVersions, ids?: readonly string[]): Promise<string[]> {
+    return vanishedIds(this.db, type, seen, ids);
   }
 }
 

@@ -51,6 +51,59 @@ describe('analytic tables', () => {
     await db.close();
   });
 
+  // Each way a refresh can find the change: every resource checked, the ingest's ids, the parallel path.
+  for (const mode of ['all', 'ids', 'parallel'] as const) {
+    it(`moves a resource's rows with its subject, none left under the old patient (refresh: ${mode})`, async () => {
+      const { db, store } = await storeWith();
+      const condition = (id: string, subject: string | null, code: string): ResourceWrite => {
+        const body = {
+          ...(subject !== null && { subject: { reference: subject } }),
+          code: { coding: [{ system: 'http://snomed.info/sct', code }] },
+        };
+        const key = subject?.startsWith('Patient/') ? subject.slice('Patient/'.length) : null;
+        return { ...write('Condition', id, body), patientKey: key };
+      };
+      await store.write(
+        [condition('c1', 'Patient/p1', '111'), condition('c2', 'Patient/p1', '222'), condition('c3', null, '333')],
+        clock.now(),
+      );
+      const tables = await AnalyticTables.open(db, {
+        region: 'busan',
+        clock,
+        views: conditionOnly,
+        parallelFrom: mode === 'parallel' ? 0 : Number.POSITIVE_INFINITY,
+      });
+      await tables.refresh();
+      // c1 moves to another patient, c2 to no patient (a Group), c3 from none to a patient.
+      await store.write(
+        [
+          condition('c1', 'Patient/p2', '111'),
+          condition('c2', 'Group/g1', '222'),
+          condition('c3', 'Patient/p3', '333'),
+        ],
+        clock.now(),
+      );
+      const summary = await tables.refresh(mode === 'ids' ? { ids: ['c1', 'c2', 'c3'] } : {});
+      expect(summary.views[0], mode).toMatchObject({ flattened: 3, rows: 3, rebuilt: false });
+      expect(
+        await db.all('SELECT id, patient_key, _shard_key, code_code FROM view_condition ORDER BY id'),
+        mode,
+      ).toEqual([
+        { id: 'c1', patient_key: 'p2', _shard_key: 'p2', code_code: '111' },
+        { id: 'c2', patient_key: null, _shard_key: '', code_code: '222' },
+        { id: 'c3', patient_key: 'p3', _shard_key: 'p3', code_code: '333' },
+      ]);
+      expect(await db.all('SELECT id, version, shard_key FROM view_source ORDER BY id'), mode).toEqual([
+        { id: 'c1', version: 2, shard_key: 'p2' },
+        { id: 'c2', version: 2, shard_key: '' },
+        { id: 'c3', version: 2, shard_key: 'p3' },
+      ]);
+      // Nothing is left stale: the next refresh finds nothing to do.
+      expect((await tables.refresh()).resources, mode).toBe(0);
+      await db.close();
+    });
+  }
+
   it('stamps only the tables a refresh changed, so readers of the stamps rebuild only then', async () => {
     const { db, store } = await storeWith();
     const ticking = fixedClock(new Date('2025-01-01T00:00:00Z'));

@@ -89,9 +89,12 @@ export interface RefreshedTable {
 
 type Entry = MaterialisedView;
 
-/** What view `name` has flattened, as the store reads a reader's record: its (id, version) rows in `view_source`. */
+/**
+ * What view `name` has flattened, as the store reads a reader's record: its (id, version, shard key) rows in
+ * `view_source`.
+ */
 function seenBy(name: string): SeenVersions {
-  return (bind) => `(SELECT id, version FROM view_source WHERE view = ${bind(name)})`;
+  return (bind) => `(SELECT id, version, shard_key FROM view_source WHERE view = ${bind(name)})`;
 }
 
 interface Pending {
@@ -222,6 +225,14 @@ export class AnalyticTables {
     const byType = new Map<string, Entry[]>();
     for (const e of this.entries)
       byType.set(e.view.definition.resource, [...(byType.get(e.view.definition.resource) ?? []), e]);
+    // Rows of resources gone from the store, or whose patient changed since a view flattened them, go first: the
+    // store finds a view's record of a resource by (id, shard key), so a moved resource is then flattened afresh
+    // under its new key, and its old rows (in its old patient's shard on a cluster) are not left behind. A table
+    // rebuilt just now holds no rows: the anti-join over a million ids is skipped.
+    const changed = new Set<string>();
+    for (const e of this.entries) {
+      if (!results.get(e.name)!.rebuilt && (await this.dropVanished(e, ids)) > 0) changed.add(e.name);
+    }
     const plans: StalePlan[] = [];
     for (const [type, group] of byType) {
       const fresh = group.every((e) => results.get(e.name)!.rebuilt);
@@ -254,18 +265,11 @@ export class AnalyticTables {
     } finally {
       await staged.close();
     }
-    // A view's table changed when it was rebuilt, when its type had stale resources, or when rows of vanished
-    // resources were dropped. Only those are stamped again: the stamp is what tells readers of the tables (the
+    // A view's table changed when it was rebuilt, when its type had stale resources, or when rows of vanished or
+    // moved resources were dropped (above). Only those are stamped again: the stamp is what tells readers of the tables (the
     // cohort event index) to rebuild, and a refresh that found nothing to do must not make them.
-    const changed = new Set<string>();
     for (const e of this.entries) if (results.get(e.name)!.rebuilt) changed.add(e.name);
     for (const p of plans) for (const e of p.group) changed.add(e.name);
-    // A table rebuilt just now holds rows of current resources only: the anti-join over a million ids is skipped.
-    if (!ids) {
-      for (const e of this.entries) {
-        if (!results.get(e.name)!.rebuilt && (await this.dropVanished(e)) > 0) changed.add(e.name);
-      }
-    }
     for (const e of this.entries) {
       const [count] = await this.db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM "${e.table}"`);
       const r = results.get(e.name)!;
@@ -367,7 +371,7 @@ export class AnalyticTables {
             if (shard >= 0) sqlRow.push(sqlRow[shard] ?? '');
             p.rows.push(sqlRow);
           }
-          p.sources.push([e.name, id, version]);
+          p.sources.push([e.name, id, version, row.shardKey]);
           if (seenVersion !== null) p.replaced.push(id);
           p.flattened++;
         }
@@ -409,10 +413,11 @@ export class AnalyticTables {
 
   /**
    * Drops the rows of resources no longer in the store (it has no delete yet; this keeps tables right when it does)
-   * and returns how many resources that was.
+   * or no longer under the patient they were flattened for, among `ids` when given, and returns how many resources
+   * that was.
    */
-  private async dropVanished(e: Entry): Promise<number> {
-    const gone = await this.store.vanishedIds(e.view.definition.resource, seenBy(e.name));
+  private async dropVanished(e: Entry, ids: readonly string[] | undefined): Promise<number> {
+    const gone = await this.store.vanishedIds(e.view.definition.resource, seenBy(e.name), ids);
     if (gone.length === 0) return 0;
     await this.db.transaction(async (tx) => {
       await tx.run(`DELETE FROM "${e.table}" WHERE ${tx.inList(`"${SOURCE_COLUMN}"`, '$1')}`, [gone]);

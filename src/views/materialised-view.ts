@@ -9,8 +9,9 @@ import { CompiledView } from './view-compiler.js';
 /**
  * Bump when flattening semantics or the tables' layout change, so every table is rebuilt once. 2: tables with a
  * `patient_key` carry `_shard_key` (table-schema.ts), and a Citus cluster distributes them by it when it makes them.
+ * 3: `view_source` carries the shard key and was made anew by views migration 3, so every table is refilled with it.
  */
-const ENGINE_VERSION = 2;
+const ENGINE_VERSION = 3;
 
 /** A built-in view compiled for one hub: its table, the SQL type of each column and the hash of what built it. */
 export interface MaterialisedView {

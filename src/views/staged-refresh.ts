@@ -12,11 +12,15 @@ import { SOURCE_COLUMN, shardSource } from './table-schema.js';
  * split into enough tasks to keep every worker busy.
  */
 const EXPORT_FILE_BYTES = 8 * 1024 * 1024;
-/** A group's `view_source` rows: `mask` has one character per view of the group, '1' where it flattened. */
+/**
+ * A group's `view_source` rows: `mask` has one character per view of the group, '1' where it flattened; `shard_key`
+ * is the resource's, as the store exported it.
+ */
 const SOURCE_STAGE: StageColumns = [
   ['id', 'VARCHAR'],
   ['version', 'INTEGER'],
   ['mask', 'VARCHAR'],
+  ['shard_key', 'VARCHAR'],
 ];
 const ID_STAGE: StageColumns = [['id', 'VARCHAR']];
 /**
@@ -186,7 +190,7 @@ export class StagedRefresh {
         const names = group.map((_, i) => `($${i + 1}, ${i + 1})`).join(', ');
         const staged = await tx.staged(sources, SOURCE_STAGE, 0);
         await tx.run(
-          `INSERT INTO view_source SELECT v.view, s.id, s.version FROM ${staged} s
+          `INSERT INTO view_source (view, id, version, shard_key) SELECT v.view, s.id, s.version, s.shard_key FROM ${staged} s
              JOIN (VALUES ${names}) AS v (view, pos) ON substr(s.mask, v.pos, 1) = '1'`,
           group.map((e) => e.name),
         );

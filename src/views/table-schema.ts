@@ -35,6 +35,26 @@ export const viewMigrations: readonly Migration[] = [
     statements: [],
     indexes: [['view_source', ['view', 'id']]],
   },
+  {
+    // Each row carries the shard key of the resource it records (its patient key, or '' outside every patient's
+    // compartment), so a Citus cluster keeps it in the shard of that person's resources and analytic rows, and a
+    // refresh joins it to the heads within each shard (changed-versions.ts). Made anew: the views engine version 3
+    // (materialised-view.ts) rebuilds every table, which refills it; nothing of the old rows is needed.
+    module: 'views',
+    version: 3,
+    name: 'flattened versions carry the shard key and are distributed by it',
+    statements: [
+      'DROP TABLE view_source',
+      `CREATE TABLE view_source (
+        view VARCHAR NOT NULL,
+        id VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        shard_key VARCHAR NOT NULL
+      )`,
+    ],
+    distribution: [['view_source', 'shard_key']],
+    indexes: [['view_source', ['view', 'id']]],
+  },
 ];
 
 /** The SQL type of a column: a subset DuckDB and PostgreSQL both speak. Lists and complex values are JSON text. */

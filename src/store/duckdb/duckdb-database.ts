@@ -192,6 +192,10 @@ class Session implements Database {
     return duckdbInList(expr, placeholder);
   }
 
+  insertSelects(table: string, columns: readonly string[], selects: readonly string[], orderBy: string): Promise<void> {
+    return this.run(unionInsert(table, columns, selects, orderBy));
+  }
+
   exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
     return this.exec(async () => {
       const { values, types } = bind(params);
@@ -302,6 +306,9 @@ export class DuckDbDatabase implements Database {
   inList(expr: string, placeholder: string): string {
     return duckdbInList(expr, placeholder);
   }
+  insertSelects(table: string, columns: readonly string[], selects: readonly string[], orderBy: string): Promise<void> {
+    return this.writer.insertSelects(table, columns, selects, orderBy);
+  }
   /** Runs on the reader connection: it sees committed data only, like `stream`. */
   exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
     return this.reader.exportLines(sql, params, dir, fileBytes);
@@ -328,3 +335,9 @@ export class DuckDbDatabase implements Database {
 
 /** One process owns a DuckDB store: its writes in flight are known in-process. */
 const NO_MARKER = { release: async () => undefined };
+
+/** One INSERT of the SELECTs' UNION ALL, sorted (`Database.insertSelects`). */
+function unionInsert(table: string, columns: readonly string[], selects: readonly string[], orderBy: string): string {
+  return `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')})
+    SELECT * FROM (${selects.join('\n UNION ALL\n')}) u ORDER BY ${orderBy}`;
+}

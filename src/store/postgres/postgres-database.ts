@@ -110,6 +110,22 @@ class PgSession implements Database {
     await this.query(sql, params);
   }
 
+  async insertSelects(
+    table: string,
+    columns: readonly string[],
+    selects: readonly string[],
+    orderBy: string,
+  ): Promise<void> {
+    const into = `INSERT INTO "${table}" (${quoted(columns)})`;
+    if (!this.owner.distributed) {
+      await this.run(`${into} SELECT * FROM (${selects.join('\n UNION ALL\n')}) u ORDER BY ${orderBy}`);
+      return;
+    }
+    // Each on its own: Citus pushes an INSERT … SELECT down to the shards only without set operations (and without
+    // an ORDER BY worth keeping: a shard's heap keeps no order the cluster's readers use).
+    for (const select of selects) await this.run(`${into} ${select}`);
+  }
+
   async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
     return (await this.query(sql, params)).rowCount ?? 0;
   }
@@ -420,6 +436,9 @@ export class PostgresDatabase implements Database {
   }
   inList(expr: string, placeholder: string): string {
     return this.session.inList(expr, placeholder);
+  }
+  insertSelects(table: string, columns: readonly string[], selects: readonly string[], orderBy: string): Promise<void> {
+    return this.session.insertSelects(table, columns, selects, orderBy);
   }
   exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
     return this.session.exportLines(sql, params, dir, fileBytes);
