@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+import { DurationSequencer } from './test/support/duration-sequencer.js';
 
 /**
  * Tests that touch a store run on both engines: the `duckdb` project runs every test, the `postgres` project runs
@@ -30,17 +31,17 @@ const ENGINE_LOOPED = [
 ];
 
 /**
- * The `citus` project: a small subset of those, on a Citus coordinator with two workers (test/support/citus-setup.ts),
- * plus `test/citus-*.test.ts`. GiBleed counts, SQL-on-FHIR results, Synthea counts, DuckDB/PostgreSQL parity (model
- * coefficients to 1e-8) and one federation test.
+ * The `citus` project: every engine-looped test a third time, on a Citus coordinator with two workers
+ * (test/support/citus-setup.ts), plus `test/citus-*.test.ts`, DuckDB/PostgreSQL parity and one federation test.
+ * `HEALTHMESH_CITUS_TESTS=subset` runs only the short list below, for a quick local check of the cluster (GiBleed
+ * counts, SQL-on-FHIR results, Synthea counts, parity to 1e-8, federation).
  */
+const CITUS_EXTRA = ['test/postgres-parity.test.ts', 'test/federated-cohort.test.ts', 'test/citus-*.test.ts'];
 const CITUS_SUBSET = [
   'test/cohort-omop.test.ts',
   'test/sql-on-fhir-conformance.test.ts',
   'test/ingest-synthea.test.ts',
-  'test/postgres-parity.test.ts',
-  'test/federated-cohort.test.ts',
-  'test/citus-*.test.ts',
+  ...CITUS_EXTRA,
 ];
 
 const hasPostgres = existsSync('/usr/lib/postgresql');
@@ -78,6 +79,8 @@ export default defineConfig({
     // Two test files at a time on CI's two cores: most files wait on child processes, servers, PostgreSQL or
     // chromium much of the time, and one at a time (vitest's default of cores − 1) took 24 of CI's 30 minutes.
     maxWorkers: 2,
+    // Longest files first across the three projects, from the last CI run's durations (duration-sequencer.ts).
+    sequence: { sequencer: DurationSequencer },
     projects: [
       {
         test: {
@@ -110,12 +113,8 @@ export default defineConfig({
               test: {
                 ...shared,
                 name: 'citus',
-                // HEALTHMESH_CITUS_TESTS=engine-looped runs every engine-looped test on the cluster too (by hand, for a
-                // change to what lives where: longer than CI's subset).
                 include:
-                  process.env.HEALTHMESH_CITUS_TESTS === 'engine-looped'
-                    ? [...ENGINE_LOOPED, ...CITUS_SUBSET]
-                    : CITUS_SUBSET,
+                  process.env.HEALTHMESH_CITUS_TESTS === 'subset' ? CITUS_SUBSET : [...ENGINE_LOOPED, ...CITUS_EXTRA],
                 env: { HEALTHMESH_TEST_ENGINE: 'citus' },
                 globalSetup: ['test/support/citus-setup.ts'],
               },

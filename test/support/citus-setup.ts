@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startPostgres, type ThrowawayPostgres } from './postgres-server.js';
+import { makeTemplates, templatesWanted } from './template-databases.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -80,8 +81,8 @@ function stopAll(): void {
 
 /**
  * Vitest global setup of the `citus` project: a coordinator and two workers on free loopback ports, each a throwaway
- * cluster (`postgres-server.ts`) with Citus preloaded. Test databases are made on every node and registered on the
- * coordinator by `test-engine.ts`. Everything stops at teardown, and at once if the start fails half-way.
+ * cluster (`postgres-server.ts`) with Citus preloaded, and the template databases test databases are copied from
+ * (`template-databases.ts`), on every node. Everything stops at teardown, and at once if the start fails half-way.
  */
 export async function setup(project: TestProject): Promise<void> {
   const root = postgresRoot();
@@ -98,6 +99,20 @@ export async function setup(project: TestProject): Promise<void> {
     throw e;
   }
   const [coordinator, ...workers] = nodes as [ThrowawayPostgres, ...ThrowawayPostgres[]];
+  try {
+    project.provide(
+      'postgresTemplates',
+      templatesWanted()
+        ? await makeTemplates(
+            coordinator.url,
+            workers.map((w) => w.url),
+          )
+        : undefined,
+    );
+  } catch (e) {
+    stopAll();
+    throw e;
+  }
   project.provide('postgresUrl', coordinator.url);
   project.provide(
     'citusWorkers',

@@ -5,13 +5,16 @@ import { inject } from 'vitest';
 import type { HubConfig } from '../../src/core/index.js';
 import type { Database } from '../../src/store/index.js';
 import { DuckDbDatabase, PostgresDatabase } from '../../src/store/index.js';
+import { onNode, registerCitusNodes, withDatabase } from './template-databases.js';
+
+export { registerCitusNodes } from './template-databases.js';
 
 export type TestEngine = 'duckdb' | 'postgres';
 
 /**
  * The engine this run's engine-looped tests use: vitest's `postgres` project (vitest.config.ts) runs them again with
  * HEALTHMESH_TEST_ENGINE=postgres against the throwaway cluster of `postgres-server.ts`, and its `citus` project runs
- * a subset with HEALTHMESH_TEST_ENGINE=citus on the PostgreSQL engine against a Citus coordinator and two workers
+ * them a third time with HEALTHMESH_TEST_ENGINE=citus on the PostgreSQL engine against a Citus coordinator and two workers
  * (`citus-setup.ts`).
  */
 export const TEST_ENGINE: TestEngine = process.env.HEALTHMESH_TEST_ENGINE?.match(/^(postgres|citus)$/)
@@ -27,27 +30,23 @@ function clusterUrl(): string {
   return url;
 }
 
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-/** A fresh, empty PostgreSQL database on the test cluster; `drop` removes it (closing its sessions first). */
-export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+/**
+ * A fresh PostgreSQL database on the test cluster (on every node of a Citus one); `drop` removes it (closing its
+ * sessions first). `migrated` copies the project's migrated template (`template-databases.ts`), as a test hub's
+ * store is: the hub's open then finds every migration applied. Otherwise the database is empty (Citus: with the
+ * extension in it and the nodes registered), for tests of the store and its migrations themselves.
+ */
+export async function createTestDatabase(
+  options: { migrated?: boolean } = {},
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const admin = clusterUrl();
   const name = `hm_${randomBytes(6).toString('hex')}`;
   const workers = TEST_ON_CITUS ? (inject('citusWorkers') ?? []) : [];
   const nodes = [admin, ...workers];
-  for (const node of nodes) {
-    const db = await PostgresDatabase.open(node, { maxConnections: 1 });
-    try {
-      await db.run(`CREATE DATABASE ${name}`);
-    } finally {
-      await db.close();
-    }
-  }
-  if (TEST_ON_CITUS)
+  const templates = inject('postgresTemplates');
+  const template = templates && (options.migrated ? templates.migrated : templates.empty);
+  for (const node of nodes) await onNode(node, `CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
+  if (TEST_ON_CITUS && !template)
     await registerCitusNodes(
       withDatabase(admin, name),
       workers.map((w) => withDatabase(w, name)),
@@ -55,42 +54,9 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
   return {
     url: withDatabase(admin, name),
     drop: async () => {
-      for (const node of nodes) {
-        const a = await PostgresDatabase.open(node, { maxConnections: 1 });
-        try {
-          await a.run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        } finally {
-          await a.close();
-        }
-      }
+      for (const node of nodes) await onNode(node, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
-}
-
-/**
- * Citus's metadata is per database: the extension in the database on every node, then the coordinator told where
- * it and its workers listen (README of the vendored build).
- */
-export async function registerCitusNodes(coordinatorUrl: string, workerUrls: readonly string[]): Promise<void> {
-  for (const url of [coordinatorUrl, ...workerUrls]) {
-    const db = await PostgresDatabase.open(url, { maxConnections: 1 });
-    try {
-      await db.run('CREATE EXTENSION IF NOT EXISTS citus');
-    } finally {
-      await db.close();
-    }
-  }
-  const c = await PostgresDatabase.open(coordinatorUrl, { maxConnections: 1 });
-  try {
-    const at = new URL(coordinatorUrl);
-    await c.run('SELECT citus_set_coordinator_host($1, $2)', [at.hostname, Number(at.port)]);
-    for (const w of workerUrls) {
-      const u = new URL(w);
-      await c.run('SELECT citus_add_node($1, $2)', [u.hostname, Number(u.port)]);
-    }
-  } finally {
-    await c.close();
-  }
 }
 
 /** The `store` section of a test hub on `engine`, and how to remove what it made. */
@@ -98,7 +64,7 @@ export async function testStore(
   engine: TestEngine = TEST_ENGINE,
 ): Promise<{ store: HubConfig['store']; drop: () => Promise<void> }> {
   if (engine === 'duckdb') return { store: { engine: 'duckdb', memoryLimit: '1GB' }, drop: async () => undefined };
-  const { url, drop } = await createTestDatabase();
+  const { url, drop } = await createTestDatabase({ migrated: true });
   return { store: { engine: 'postgres', memoryLimit: '1GB', url }, drop };
 }
 
@@ -123,7 +89,7 @@ export async function testHubConfig(): Promise<{ store: HubConfig['store'] }> {
 
 /**
  * Point a copied hub directory at a store of its own: a copied DuckDB file is one already, but on PostgreSQL the
- * copy's `hub.json` still names the original's database. The new database starts empty (migrated at open).
+ * copy's `hub.json` still names the original's database. The new database holds the migrated schema and no rows.
  */
 export async function separateCopiedStore(dir: string): Promise<void> {
   if (TEST_ENGINE === 'duckdb') return;
