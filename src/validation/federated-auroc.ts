@@ -131,7 +131,11 @@ export async function secureAurocAcrossHubs(
         ] as const) {
           const blob = sealed.get(`${pairId(pair)} ${role} ${from}`);
           if (blob === undefined) {
-            throw new PeerStepFailed({ hub: from, kind: 'bad-response', message: `no ${role} share of ${pairId(pair)}` });
+            throw new PeerStepFailed({
+              hub: from,
+              kind: 'bad-response',
+              message: `no ${role} share of ${pairId(pair)}`,
+            });
           }
           const v = await step(pair.helper, VALIDATION_AUROC_PAIR_OPERATION, { pair, role, blob });
           result = checkedAnswer(pair.helper, v, (x) => {
