@@ -3,8 +3,9 @@ import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * Seconds each test file took in a CI run (`project:path`, files of 3 s and more), read from the per-file lines
- * of its vitest output. Only the order they give matters, so a stale figure costs minutes of tail, never a result.
+ * Seconds each test file took in a recorded run (`project:path`, files of 3 s and more: a CI run's, and the citus
+ * project's whole list run alone on a quiet machine), read from the per-file lines of vitest's output. Only the
+ * order they give matters, so a stale figure costs minutes of tail, never a result.
  */
 const RECORDED: Record<string, number> = JSON.parse(
   readFileSync(new URL('./test-durations.json', import.meta.url), 'utf8'),
