@@ -54,7 +54,7 @@ export async function createTestDatabase(
   return {
     url: withDatabase(admin, name),
     drop: async () => {
-      for (const node of nodes) await onNode(node, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      for (const node of nodes) await dropWithRetry(node, name);
     },
   };
 }
@@ -97,4 +97,20 @@ export async function separateCopiedStore(dir: string): Promise<void> {
   const config = JSON.parse(readFileSync(file, 'utf8')) as HubConfig;
   config.store = (await testStore()).store;
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+}
+
+/**
+ * `DROP DATABASE … WITH (FORCE)` ends the database's sessions, but on a Citus node the maintenance daemon may open a
+ * new one between that and the drop (SQLSTATE 55006, "being accessed by other users"); a few short retries settle it.
+ */
+async function dropWithRetry(node: string, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await onNode(node, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      return;
+    } catch (e) {
+      if (attempt >= 5 || !/being accessed by other users/.test(String((e as Error).message))) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
 }
