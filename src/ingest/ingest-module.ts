@@ -31,7 +31,11 @@ export const ingestModule: HubModule<HubServices, { ingest: IngestPipeline }> = 
         },
       }),
       store: hub.store,
-      validator: ResourceValidator.r4(),
+      // Compiled on first use, not at open: compiling the R4 definitions costs ~3 s of CPU, and most processes
+      // that open a hub (`serve` answering only federated work, `token`, `stats`, ...) never validate a record.
+      get validator() {
+        return ResourceValidator.r4();
+      },
       preparer,
       clock: hub.clock,
       logger: hub.logger,

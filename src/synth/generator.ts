@@ -32,8 +32,28 @@ export interface SynthOptions {
   /** Last calendar year of the history (default 2025) and its length in years (default 10). */
   endYear?: number;
   years?: number;
+  /**
+   * Write only these resource types (default: every type). People and their events are generated as without it,
+   * so the files written are byte-identical to a full run's; what is left out is only not serialised or written
+   * (a surveillance run needs no Observations, about 70% of a region's bytes).
+   */
+  types?: readonly string[];
   onProgress?: (done: number, total: number) => void;
 }
+
+/** Every resource type the generator writes. */
+export const SYNTH_RESOURCE_TYPES: readonly string[] = [
+  'Condition',
+  'Consent',
+  'Device',
+  'Encounter',
+  'Immunization',
+  'MedicationRequest',
+  'Observation',
+  'Organization',
+  'Patient',
+  'Procedure',
+];
 
 export interface SynthSummary {
   region: RegionId;
@@ -66,6 +86,14 @@ export function generateRegion(options: SynthOptions): SynthSummary {
       { path: 'years' },
     );
   }
+  const unknown = options.types?.filter((t) => !SYNTH_RESOURCE_TYPES.includes(t)) ?? [];
+  if (unknown.length > 0 || options.types?.length === 0) {
+    throw new HealthmeshError(
+      'SYNTH_INVALID_OPTION',
+      `--types must name resource types the generator writes (${SYNTH_RESOURCE_TYPES.join(', ')}), got ${unknown.length > 0 ? unknown.join(', ') : 'none'}`,
+      { path: 'types' },
+    );
+  }
   const window: Window = defaultWindow(options.endYear ?? 2025, years);
   const region = REGIONS[regionId];
   const baseline = baselineHazards();
@@ -77,10 +105,9 @@ export function generateRegion(options: SynthOptions): SynthSummary {
     expectedIliVisits: new Float64Array(nWeeks),
     confirmed: new Float64Array(nWeeks),
   };
-  const sink = new NdjsonSink(out);
+  const sink = new NdjsonSink(out, options.types);
   const truth = new NdjsonSink(join(out, 'truth'));
   for (const org of organizations(region)) sink.write('Organization', org);
-  let resources = region.hospitals.length;
   const total = people * REGION_IDS.length;
   let done = 0;
   const progress = () => {
@@ -91,7 +118,7 @@ export function generateRegion(options: SynthOptions): SynthSummary {
   for (let i = 0; i < people; i++) {
     const person = makePerson(seed, regionId, i, window, baseline);
     const events = new CareTimeline(seed, person, window).build(epidemic, tally);
-    resources += new PersonWriter(sink, region, person).write(events, window.start);
+    new PersonWriter(sink, region, person).write(events, window.start);
     writeTruth(truth, person, window);
     progress();
   }
@@ -102,7 +129,7 @@ export function generateRegion(options: SynthOptions): SynthSummary {
       if (travelDestination(seed, other, i) === regionId) {
         const person = makePerson(seed, other, i, window, baseline);
         const events = new CareTimeline(seed, person, window).build(epidemic);
-        resources += new PersonWriter(sink, region, person).write(events, window.start);
+        new PersonWriter(sink, region, person).write(events, window.start);
         visitors++;
       }
       progress();
@@ -129,6 +156,8 @@ export function generateRegion(options: SynthOptions): SynthSummary {
   const files = Object.fromEntries(sink.close());
   const truthFiles = truth.close();
   const bytes = Object.values(files).reduce((s, f) => s + f.bytes, 0);
+  // What was written: with `types`, the resources left out are not counted.
+  const resources = Object.values(files).reduce((s, f) => s + f.lines, 0);
   const summary: SynthSummary = {
     region: regionId,
     residents: people,

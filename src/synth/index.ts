@@ -7,7 +7,7 @@ export type { Disease, DiseaseId } from './diseases.js';
 export { DISEASE_IDS, DISEASES, TARGET_AGES } from './diseases.js';
 export { visitorPatientId } from './fhir-writer.js';
 export type { SynthOptions, SynthSummary } from './generator.js';
-export { generateRegion } from './generator.js';
+export { generateRegion, SYNTH_RESOURCE_TYPES } from './generator.js';
 export { residentRegistrationNumber } from './identity.js';
 export { GENOTYPED_SHARE, OPT_OUT_SHARE, TRAVELLER_SHARE, travelDestination } from './person.js';
 export type { PrevalenceRow } from './prevalence-report.js';

@@ -13,11 +13,19 @@ export class NdjsonSink {
     { fd: number; chunks: string[]; pending: number; lines: number; bytes: number }
   >();
 
-  constructor(private readonly dir: string) {
+  private readonly only: ReadonlySet<string> | undefined;
+
+  /** `only`: the types to write; a record of any other type is dropped before it is serialised. */
+  constructor(
+    private readonly dir: string,
+    only?: readonly string[],
+  ) {
     mkdirSync(dir, { recursive: true });
+    this.only = only === undefined ? undefined : new Set(only);
   }
 
   write(type: string, record: unknown): void {
+    if (this.only !== undefined && !this.only.has(type)) return;
     let f = this.files.get(type);
     if (f === undefined) {
       f = { fd: openSync(join(this.dir, `${type}.ndjson`), 'w'), chunks: [], pending: 0, lines: 0, bytes: 0 };

@@ -56,6 +56,21 @@ describe('synthetic population: determinism', () => {
     expect(readFileSync(join(c, 'Patient.ndjson')).equals(readFileSync(join(a, 'Patient.ndjson')))).toBe(false);
   });
 
+  it('writes only the types asked for, each file byte-identical to a full run of the same seed', () => {
+    const full = join(root, 'a'); // the first test's output: seed 7, 120 people
+    const some = join(root, 'types');
+    const types = ['Patient', 'Encounter', 'Condition', 'Organization'];
+    const summary = generateRegion({ region: 'gwangju', people: 120, seed: 7, out: some, types });
+    const written = filesUnder(some).filter((f) => f.endsWith('.ndjson') && !f.startsWith('truth/'));
+    expect(written.sort()).toEqual(types.map((t) => `${t}.ndjson`).sort());
+    for (const f of [...written, 'truth/risk.ndjson', 'truth/epidemic.ndjson']) {
+      expect(readFileSync(join(some, f)).equals(readFileSync(join(full, f))), f).toBe(true);
+    }
+    const lines = (f: string) => readFileSync(join(some, f), 'utf8').split('\n').filter(Boolean).length;
+    expect(summary.resources).toBe(written.reduce((n, f) => n + lines(f), 0));
+    expect(Object.keys(summary.files).sort()).toEqual([...types].sort());
+  });
+
   it('derives independent streams from labels', () => {
     const x = Rng.of(1, 'gwangju', 'person', 0);
     const y = Rng.of(1, 'gwangju', 'person', 1);
@@ -87,6 +102,10 @@ describe('synthetic population: determinism', () => {
     expect(codeOf(() => generateRegion({ region: 'busan', people: 5, seed: 1, out: join(root, 'x'), years: 5 }))).toBe(
       'SYNTH_INVALID_OPTION',
     );
+    const typed = (types: string[]) => () =>
+      generateRegion({ region: 'busan', people: 5, seed: 1, out: join(root, 'x'), types });
+    expect(codeOf(typed(['Patient', 'Obsevation']))).toBe('SYNTH_INVALID_OPTION');
+    expect(codeOf(typed([]))).toBe('SYNTH_INVALID_OPTION');
   });
 });
 

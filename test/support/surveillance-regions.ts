@@ -102,7 +102,8 @@ export async function startThreeRegions(): Promise<ThreeRegions> {
     );
     for (const region of REGIONS) {
       const out = join(root, `synth-${region}`);
-      generateRegion({ region, people: PEOPLE, seed: 'surveillance-federated', out });
+      // Only the ingested types are written: the same bytes for them, without serialising the Observations.
+      generateRegion({ region, people: PEOPLE, seed: 'surveillance-federated', out, types: INGESTED });
       env.truth.set(region, readEpidemicTruth(out));
       const dir = join(root, region);
       const { adminToken } = await initHub(dir, {

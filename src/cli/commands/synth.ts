@@ -13,6 +13,7 @@ interface SynthCliOptions {
   out: string;
   endYear: string;
   years: string;
+  types?: string;
   json?: boolean;
   prevalence?: boolean;
 }
@@ -41,11 +42,12 @@ export function synthCommand(program: Command, io: Io, setCode: (c: number) => v
     .option('-o, --out <dir>', 'output folder (one sub-folder per region when several)', './synth')
     .option('--end-year <year>', 'last calendar year of the history', '2025')
     .option('--years <n>', 'years of history (at least 6: the ground truth has a 5-year horizon)', '10')
+    .option('--types <list>', 'write only these resource types, a comma list (default: all)')
     .option('--json', 'print the summary as JSON')
     .option('--prevalence', 'print age-sex prevalences beside the published figures they aim at')
     .addHelpText(
       'after',
-      '\nExample:\n  $ healthmesh synth --region all --people 5000 --seed 7 --out ./synth\n  $ healthmesh ingest --dir ./gwangju --source synth-gwangju ./synth/gwangju/*.ndjson\n',
+      '\nExample:\n  $ healthmesh synth --region all --people 5000 --seed 7 --out ./synth\n  $ healthmesh synth --region busan --types Patient,Encounter,Condition --out ./flu\n  $ healthmesh ingest --dir ./gwangju --source synth-gwangju ./synth/gwangju/*.ndjson\n',
     )
     .action((opts: SynthCliOptions) => {
       const regions = regionsOf(opts.region);
@@ -61,6 +63,7 @@ export function synthCommand(program: Command, io: Io, setCode: (c: number) => v
           out,
           endYear: wholeNumber(opts.endYear, 'end-year'),
           years: wholeNumber(opts.years, 'years'),
+          ...(opts.types !== undefined && { types: opts.types.split(',').map((t) => t.trim()) }),
           onProgress: (done, total) => {
             if (io.err.isTTY === true) io.err.write(`\r${region}: ${done}/${total} people`);
           },
