@@ -54,14 +54,6 @@ export interface Database {
    */
   staged(files: readonly string[], columns: StageColumns, longestLineBytes: number): Promise<string>;
   /**
-   * Run `fn` inside this transaction with every hash join built on its right-hand side, as the SQL is written,
-   * where the engine would otherwise pick the side by its estimates. DuckDB estimates a staged relation at a few
-   * hundred rows whatever its size, so it built its hash tables on the staged files (a batch's bodies, copied into
-   * the table) and probed them with the batch's decisions: with the side as written, inserting 60,000 staged bodies
-   * took 1.0–1.6 CPU-s instead of 2.2–2.3. PostgreSQL plans from the statistics of the tables it loaded: `fn` as is.
-   */
-  joinsAsWritten<T>(fn: () => Promise<T>): Promise<T>;
-  /**
    * Bring the planner's statistics of these tables up to date after a bulk change. PostgreSQL plans from them and
    * a freshly loaded table has none (its cohort queries took seconds instead of milliseconds); DuckDB keeps its own
    * as it writes, so there it does nothing. Outside a transaction.

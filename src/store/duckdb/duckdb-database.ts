@@ -113,9 +113,6 @@ function appenderFor(type: DuckDBType): Appendfn {
  * whose loads go straight to row groups, the difference was within noise. The store stayed the same size (bodies
  * are stored uncompressed either way; ids and hashes are hex). Dictionary and the other methods stay on.
  */
-/** The optimizer pass that picks a hash join's build side by estimated cardinality (`joinsAsWritten`). */
-const JOINS_AS_WRITTEN = 'build_side_probe_side';
-
 const STORAGE_SETTINGS: Record<string, string> = { disabled_compression_methods: 'fsst' };
 
 /** One DuckDB connection with its own statement queue. */
@@ -218,22 +215,6 @@ class Session implements Database {
     return duckdbStagedRows(files, columns, longestLineBytes);
   }
 
-  /**
-   * With the optimizer pass that swaps a hash join's sides by their estimates turned off, each join builds on its
-   * right-hand side as written. A setting of the connection, not of the transaction: reset when `fn` ends, and by
-   * `transaction` after a rollback, since an aborted transaction refuses the reset.
-   */
-  async joinsAsWritten<T>(fn: () => Promise<T>): Promise<T> {
-    // Outside a transaction another caller's statements could run between the setting and its reset.
-    if (!this.inTransaction) throw new Error('joinsAsWritten runs inside a transaction');
-    await this.conn.run(`SET disabled_optimizers = '${JOINS_AS_WRITTEN}'`);
-    try {
-      return await fn();
-    } finally {
-      await this.conn.run('RESET disabled_optimizers').catch(() => undefined);
-    }
-  }
-
   async analyze(_tables: readonly string[]): Promise<void> {}
   async index(_table: string, _columns: readonly string[]): Promise<void> {}
   async key(_table: string, _columns: readonly string[]): Promise<void> {}
@@ -256,8 +237,6 @@ class Session implements Database {
         return result;
       } catch (e) {
         await this.conn.run('ROLLBACK').catch(() => undefined);
-        // A `joinsAsWritten` cut short by a failed statement could not reset its setting in the aborted transaction.
-        await this.conn.run('RESET disabled_optimizers').catch(() => undefined);
         throw e;
       }
     });
@@ -336,9 +315,6 @@ export class DuckDbDatabase implements Database {
   }
   async staged(files: readonly string[], columns: StageColumns, longestLineBytes: number): Promise<string> {
     return duckdbStagedRows(files, columns, longestLineBytes);
-  }
-  joinsAsWritten<T>(fn: () => Promise<T>): Promise<T> {
-    return this.writer.joinsAsWritten(fn);
   }
   async analyze(_tables: readonly string[]): Promise<void> {}
   async index(_table: string, _columns: readonly string[]): Promise<void> {}

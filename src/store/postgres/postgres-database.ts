@@ -110,10 +110,6 @@ class PgSession implements Database {
     await this.query(sql, params);
   }
 
-  joinsAsWritten<T>(fn: () => Promise<T>): Promise<T> {
-    return fn();
-  }
-
   async insertSelects(
     table: string,
     columns: readonly string[],
@@ -443,9 +439,6 @@ export class PostgresDatabase implements Database {
   }
   insertSelects(table: string, columns: readonly string[], selects: readonly string[], orderBy: string): Promise<void> {
     return this.session.insertSelects(table, columns, selects, orderBy);
-  }
-  joinsAsWritten<T>(fn: () => Promise<T>): Promise<T> {
-    return this.session.joinsAsWritten(fn);
   }
   exportLines(sql: string, params: readonly SqlValue[], dir: string, fileBytes: number): Promise<string[]> {
     return this.session.exportLines(sql, params, dir, fileBytes);
