@@ -22,6 +22,6 @@ for (const [i, file] of files.entries()) {
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   process.stdout.write(
-    `${JSON.stringify({ seconds, cpuSeconds, derivedSeconds: summary.derived?.seconds ?? 0, derivedSteps: summary.derived?.stepSeconds ?? {}, totals: summary.totals, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+    `${JSON.stringify({ seconds, cpuSeconds, derivedSeconds: summary.derived?.seconds ?? 0, derivedSteps: summary.derived?.stepSeconds ?? {}, derivedCounts: summary.derived?.steps ?? {}, totals: summary.totals, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
   );
 }

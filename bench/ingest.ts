@@ -35,7 +35,11 @@ type Json = Record<string, unknown>;
  * NDJSON of at least TARGET_BYTES: the Synthea entries repeated with fresh ids and relative references. `amended`
  * gives every resource a `language` it did not have: the same resources, each with a new body.
  */
-async function buildInput(file: string, target: number, amended = false): Promise<{ bytes: number; lines: number }> {
+export async function buildInput(
+  file: string,
+  target: number,
+  amended = false,
+): Promise<{ bytes: number; lines: number }> {
   const entries: { type: string; resource: Json }[] = [];
   const typeOf = new Map<string, string>();
   for (const name of readdirSync(SYNTHEA).sort()) {
@@ -75,6 +79,21 @@ async function buildInput(file: string, target: number, amended = false): Promis
 function cpuSince(from: NodeJS.CpuUsage): number {
   const u = process.cpuUsage(from);
   return (u.user + u.system) / 1e6;
+}
+
+/**
+ * The reference at its best: the same pass `REFERENCE_RUNS` times over the same file in this run, the fastest
+ * counted (the first also warms the page cache and the JIT). One cold pass moved by half between quiet runs (47.7
+ * and 67.9 MB/s the same hour), and the ratio with it.
+ */
+const REFERENCE_RUNS = 3;
+async function parseReference(file: string): Promise<{ seconds: number; cpuSeconds: number }> {
+  let best = await parseOnly(file);
+  for (let i = 1; i < REFERENCE_RUNS; i++) {
+    const next = await parseOnly(file);
+    if (next.seconds < best.seconds) best = next;
+  }
+  return best;
 }
 
 /** The reference: read the same file line by line and JSON.parse each line, nothing else. */
@@ -142,7 +161,7 @@ export async function runIngestBench(): Promise<boolean> {
     const file = join(work, 'synthea-repeated.ndjson');
     const { bytes, lines } = await buildInput(file, TARGET_BYTES);
     const mb = bytes / 1e6;
-    const { seconds: parseSeconds, cpuSeconds: parseCpu } = await parseOnly(file);
+    const { seconds: parseSeconds, cpuSeconds: parseCpu } = await parseReference(file);
     const [one] = (await ingestInChild(work, 'hub1', file)) as [ChildResult];
     const ingestRate = mb / one.seconds;
     const parseRate = mb / parseSeconds;
@@ -151,7 +170,7 @@ export async function runIngestBench(): Promise<boolean> {
       `ingest input: ${mb.toFixed(0)} MB, ${lines} resources (${one.totals.created} stored, ${one.totals.unchanged} unchanged, ${one.totals.rejected} rejected)`,
     );
     console.log(
-      `ingest throughput (built JS): ${ingestRate.toFixed(1)} MB/s (${ratio.toFixed(2)}x vs JSON.parse of the same lines ${parseRate.toFixed(1)} MB/s; floor ${FLOOR_RATIO}x)`,
+      `ingest throughput (built JS): ${ingestRate.toFixed(1)} MB/s (${ratio.toFixed(2)}x vs JSON.parse of the same lines ${parseRate.toFixed(1)} MB/s, best of ${REFERENCE_RUNS}; floor ${FLOOR_RATIO}x)`,
     );
     console.log(`ingest resources: ${(lines / one.seconds).toFixed(0)} resources/s`);
     // CPU seconds, which a shared machine inflates less than wall time: compare runs on a loaded machine by these.
@@ -167,6 +186,11 @@ export async function runIngestBench(): Promise<boolean> {
         .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
         .join(', ')}); without it ${storeOnly.toFixed(1)} MB/s (${(storeOnly / parseRate).toFixed(2)}x vs JSON.parse)`,
     );
+    // BENCH_INGEST_ONLY=1: the figures above alone (a quick look; the floors below are then not checked).
+    if (process.env.BENCH_INGEST_ONLY === '1') {
+      console.log('ingest: update and memory skipped (BENCH_INGEST_ONLY=1)');
+      return ratio >= FLOOR_RATIO && one.totals.rejected === 0;
+    }
     // Every resource again with a changed body, into a hub that holds them: new versions, heads and index rows.
     const amended = join(work, 'synthea-amended.ndjson');
     const amendedMb = (await buildInput(amended, TARGET_BYTES, true)).bytes / 1e6;
