@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import type { HubConfig } from '../../src/core/index.js';
 import type { Database } from '../../src/store/index.js';
 import { DuckDbDatabase, PostgresDatabase } from '../../src/store/index.js';
-import { onNodes, registerCitusNodes, withDatabase } from './template-databases.js';
+import { onNode, onNodes, registerCitusNodes, withDatabase } from './template-databases.js';
 
 export { registerCitusNodes } from './template-databases.js';
 
@@ -58,7 +58,12 @@ export async function createTestDatabase(
     );
   return {
     url: withDatabase(admin, name),
-    drop: () => onNodes(nodes, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    // The coordinator's first: until its database is gone, its maintenance daemon may connect to the workers' copy
+    // again, and a worker's DROP … WITH (FORCE) then fails on that new session (seen with all three at once).
+    drop: async () => {
+      await onNode(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await onNodes(workers, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
   };
 }
 
