@@ -72,7 +72,7 @@ export async function registerCitusNodes(coordinatorUrl: string, workerUrls: rea
 }
 
 /**
- * Make the two templates on the cluster whose `postgres` databases are `coordinatorUrl` and `workerUrls` (none on
+ * Make the three templates on the cluster whose `postgres` databases are `coordinatorUrl` and `workerUrls` (none on
  * plain PostgreSQL). A test hub's database is then a file copy of `migrated` (`CREATE DATABASE … TEMPLATE`), not a
  * run of every migration: on Citus each distributed table is made shard by shard on the workers, seconds per hub.
  * The migrations still run here once per project (a failing one fails the setup), and every hub's open runs
