@@ -21,8 +21,10 @@ function write(id: string, body: Record<string, unknown>): ResourceWrite {
 
 for (const engine of ENGINES) {
   describe(`ResourceStore on ${engine}`, () => {
+    // A copy of the store's migrated template on PostgreSQL (test-engine.ts): migrating a database per test cost 2.4 s
+    // on Citus. The migrations themselves are run from empty below ('applies migrations once').
     async function open() {
-      const db = await openTestDatabase();
+      const db = await openTestDatabase(engine, { store: true });
       await migrate(db, resourceStoreMigrations, NOW);
       return { db, store: new ResourceStore(db) };
     }
@@ -92,7 +94,8 @@ for (const engine of ENGINES) {
     });
 
     it('applies migrations once and records them', async () => {
-      const { db } = await open();
+      const db = await openTestDatabase();
+      expect((await migrate(db, resourceStoreMigrations, NOW)).map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(await migrate(db, resourceStoreMigrations, NOW)).toEqual([]);
       const rows = await db.all('SELECT module, version FROM schema_migrations ORDER BY version');
       expect(rows).toEqual([

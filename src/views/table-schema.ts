@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { HealthmeshError } from '../core/index.js';
 import type { Migration, SqlValue } from '../store/index.js';
 import type { ColumnInfo } from './view-compiler.js';
@@ -55,6 +56,14 @@ export const viewMigrations: readonly Migration[] = [
     distribution: [['view_source', 'shard_key']],
     indexes: [['view_source', ['view', 'id']]],
   },
+  {
+    // What a table was made as (`tableLayout`): a rebuild finding the table empty and of the same layout keeps it
+    // instead of making it anew (analytic-tables.ts). NULL for tables made before: those are made anew once.
+    module: 'views',
+    version: 4,
+    name: 'the layout each analytic table was made with',
+    statements: ['ALTER TABLE view_table ADD COLUMN layout_hash VARCHAR'],
+  },
 ];
 
 /** The SQL type of a column: a subset DuckDB and PostgreSQL both speak. Lists and complex values are JSON text. */
@@ -101,6 +110,20 @@ export function shardSource(columns: readonly ColumnInfo[]): number {
 export function distributionColumn(resource: string, columns: readonly ColumnInfo[]): string | undefined {
   if (resource === 'Patient' && columns.some((c) => c.name === 'id')) return 'id';
   return shardSource(columns) >= 0 ? SHARD_COLUMN : undefined;
+}
+
+/** The indexes a view's table gets when it is made: a changed resource's rows go by its id; features look a person's rows up. */
+export function tableIndexes(columns: readonly ColumnInfo[]): string[][] {
+  return [[SOURCE_COLUMN], ...(columns.some((c) => c.name === 'patient_key') ? [['patient_key']] : [])];
+}
+
+/**
+ * A hash of everything that making a view's table decides: its columns and types, its placement on a cluster and its
+ * indexes. Two definitions with the same layout (another `%region`, description or path) make the same table.
+ */
+export function tableLayout(table: string, resource: string, columns: readonly ColumnInfo[]): string {
+  const made = [createTableSql(table, columns), distributionColumn(resource, columns) ?? null, tableIndexes(columns)];
+  return createHash('sha256').update(JSON.stringify(made)).digest('hex').slice(0, 32);
 }
 
 export function createTableSql(table: string, columns: readonly ColumnInfo[]): string {

@@ -1,18 +1,21 @@
-import { migrate, PostgresDatabase } from '../../src/store/index.js';
+import { fixedClock } from '../../src/core/index.js';
+import { migrate, PostgresDatabase, resourceStoreMigrations } from '../../src/store/index.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /**
      * Template databases on the run's cluster (every node of a Citus one), made by the project's global setup:
-     * `empty` (Citus: the extension in it and the nodes registered) and `migrated` (that, plus every module's
-     * migrations). Undefined when `HEALTHMESH_TEST_TEMPLATES=off`: each test database is then made from scratch.
+     * `empty` (Citus: the extension in it and the nodes registered), `store` (that, plus the resource store's
+     * migrations) and `migrated` (`empty` plus every module's migrations and the analytic tables, empty). Undefined
+     * when `HEALTHMESH_TEST_TEMPLATES=off`: each test database is then made from scratch.
      */
-    postgresTemplates: { empty: string; migrated: string } | undefined;
+    postgresTemplates: { empty: string; store: string; migrated: string } | undefined;
   }
 }
 
 export const TEMPLATE_EMPTY = 'hm_template_empty';
 export const TEMPLATE_MIGRATED = 'hm_template_migrated';
+export const TEMPLATE_STORE = 'hm_template_store';
 
 /** Whether the run makes test databases from templates (`HEALTHMESH_TEST_TEMPLATES=off` turns it off). */
 export function templatesWanted(): boolean {
@@ -33,6 +36,13 @@ export async function onNode(nodeUrl: string, sql: string): Promise<void> {
   } finally {
     await db.close();
   }
+}
+
+/** Run `sql` on every node's `postgres` database at once (each node is its own server); waits for all of them. */
+export async function onNodes(nodeUrls: readonly string[], sql: string): Promise<void> {
+  const outcomes = await Promise.allSettled(nodeUrls.map((url) => onNode(url, sql)));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
@@ -62,7 +72,7 @@ export async function registerCitusNodes(coordinatorUrl: string, workerUrls: rea
 }
 
 /**
- * Make the two templates on the cluster whose `postgres` databases are `coordinatorUrl` and `workerUrls` (none on
+ * Make the three templates on the cluster whose `postgres` databases are `coordinatorUrl` and `workerUrls` (none on
  * plain PostgreSQL). A test hub's database is then a file copy of `migrated` (`CREATE DATABASE … TEMPLATE`), not a
  * run of every migration: on Citus each distributed table is made shard by shard on the workers, seconds per hub.
  * The migrations still run here once per project (a failing one fails the setup), and every hub's open runs
@@ -72,7 +82,7 @@ export async function registerCitusNodes(coordinatorUrl: string, workerUrls: rea
 export async function makeTemplates(
   coordinatorUrl: string,
   workerUrls: readonly string[],
-): Promise<{ empty: string; migrated: string }> {
+): Promise<{ empty: string; store: string; migrated: string }> {
   const nodes = [coordinatorUrl, ...workerUrls];
   for (const node of nodes) await onNode(node, `CREATE DATABASE ${TEMPLATE_EMPTY}`);
   if (workerUrls.length > 0) {
@@ -82,18 +92,34 @@ export async function makeTemplates(
     );
   }
   await freeze(nodes, TEMPLATE_EMPTY);
-  for (const node of nodes) await onNode(node, `CREATE DATABASE ${TEMPLATE_MIGRATED} TEMPLATE ${TEMPLATE_EMPTY}`);
+  for (const name of [TEMPLATE_STORE, TEMPLATE_MIGRATED]) {
+    for (const node of nodes) await onNode(node, `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_EMPTY}`);
+  }
+  // The store's own tests and the views' tests migrate the store on a database of their own, each test: on Citus
+  // its migrations took 2.4 s a database (five distributed tables made shard by shard), so they run here once.
+  const store = await PostgresDatabase.open(withDatabase(coordinatorUrl, TEMPLATE_STORE));
+  try {
+    await migrate(store, resourceStoreMigrations, new Date());
+  } finally {
+    await store.close();
+  }
+  await freeze(nodes, TEMPLATE_STORE);
   // Imported here, not at the top: test-engine.ts imports this file into every engine-looped test, and the store's
   // own tests need not load every module.
   const { ALL_MIGRATIONS } = await import('../../src/hub/index.js');
+  const { AnalyticTables } = await import('../../src/views/index.js');
   const db = await PostgresDatabase.open(withDatabase(coordinatorUrl, TEMPLATE_MIGRATED));
   try {
     await migrate(db, ALL_MIGRATIONS, new Date());
+    // The analytic tables as a refresh makes them over an empty store, under a `%region` no test hub has: a hub's
+    // first refresh rebuilds them for its own region and keeps these empty tables of the same layout
+    // (`AnalyticTables.recreate`), where making nine distributed tables cost a Citus hub's init about 4 s.
+    await AnalyticTables.over(db, { region: 'template', clock: fixedClock(new Date()) }).refresh();
   } finally {
     await db.close();
   }
   await freeze(nodes, TEMPLATE_MIGRATED);
-  return { empty: TEMPLATE_EMPTY, migrated: TEMPLATE_MIGRATED };
+  return { empty: TEMPLATE_EMPTY, store: TEMPLATE_STORE, migrated: TEMPLATE_MIGRATED };
 }
 
 /**
