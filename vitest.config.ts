@@ -31,11 +31,10 @@ const ENGINE_LOOPED = [
 ];
 
 /**
- * The `citus` project, on a Citus coordinator with two workers (test/support/citus-setup.ts): by default a short list
- * (GiBleed counts, SQL-on-FHIR results, Synthea counts, DuckDB/PostgreSQL parity to 1e-8, one federation test) plus
- * `test/citus-*.test.ts`. `HEALTHMESH_CITUS_TESTS=engine-looped` runs every engine-looped test a third time on the
- * cluster: it passes (40 files, 578 s alone on two workers, quiet), but added to CI's run it put the whole run near 33
- * minutes (estimated from a run stopped at 25), past CI's 30, so CI keeps the short list.
+ * The `citus` project, on a Citus coordinator with two workers (test/support/citus-setup.ts): every engine-looped
+ * test a third time, plus engine parity, a federation test and `test/citus-*.test.ts`. `HEALTHMESH_CITUS_TESTS=short`
+ * runs a short list instead (GiBleed counts, SQL-on-FHIR results, Synthea counts, parity, federation, the cluster's
+ * own tests) for a quicker local run.
  */
 const CITUS_EXTRA = ['test/postgres-parity.test.ts', 'test/federated-cohort.test.ts', 'test/citus-*.test.ts'];
 const CITUS_SUBSET = [
@@ -122,7 +121,7 @@ export default defineConfig({
                 ...shared,
                 name: 'citus',
                 include:
-                  process.env.HEALTHMESH_CITUS_TESTS === 'engine-looped'
+                  process.env.HEALTHMESH_CITUS_TESTS !== 'short'
                     ? [...ENGINE_LOOPED, ...CITUS_EXTRA]
                     : CITUS_SUBSET,
                 env: { HEALTHMESH_TEST_ENGINE: 'citus' },

@@ -14,7 +14,7 @@ export type TestEngine = 'duckdb' | 'postgres';
 /**
  * The engine this run's engine-looped tests use: vitest's `postgres` project (vitest.config.ts) runs them again with
  * HEALTHMESH_TEST_ENGINE=postgres against the throwaway cluster of `postgres-server.ts`, and its `citus` project runs
- * some of them (all with HEALTHMESH_CITUS_TESTS=engine-looped) a third time with HEALTHMESH_TEST_ENGINE=citus on the
+ * them (a short list with HEALTHMESH_CITUS_TESTS=short) a third time with HEALTHMESH_TEST_ENGINE=citus on the
  * PostgreSQL engine against a Citus coordinator and two workers (`citus-setup.ts`).
  */
 export const TEST_ENGINE: TestEngine = process.env.HEALTHMESH_TEST_ENGINE?.match(/^(postgres|citus)$/)
