@@ -121,9 +121,7 @@ export default defineConfig({
                 ...shared,
                 name: 'citus',
                 include:
-                  process.env.HEALTHMESH_CITUS_TESTS !== 'short'
-                    ? [...ENGINE_LOOPED, ...CITUS_EXTRA]
-                    : CITUS_SUBSET,
+                  process.env.HEALTHMESH_CITUS_TESTS !== 'short' ? [...ENGINE_LOOPED, ...CITUS_EXTRA] : CITUS_SUBSET,
                 env: { HEALTHMESH_TEST_ENGINE: 'citus' },
                 globalSetup: ['test/support/citus-setup.ts'],
               },
