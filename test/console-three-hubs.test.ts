@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CohortFederation } from '../src/cohort/index.js';
 import { silentLogger } from '../src/core/index.js';
@@ -96,6 +96,19 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
     return s;
   }
   const steward = (hub: string) => signInWithToken(hub, stewards.get(hub)!);
+  /**
+   * Click a steward's decision and wait for the hub's answer, which must be 200: a refusal fails here with the hub's
+   * own message instead of as a card that never leaves the queue. The answer may take longer than a locator's 20 s
+   * when CI's two cores are saturated (one CI run timed out waiting for the card to leave, with no sign of why).
+   */
+  async function decide(page: Page, button: Locator): Promise<void> {
+    const answer = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/decision'), {
+      timeout: 60_000,
+    });
+    await button.click();
+    const res = await answer;
+    expect(res.status(), await res.text()).toBe(200);
+  }
   async function approve(hub: string, title: string): Promise<void> {
     const s = await steward(hub);
     await s.page.getByRole('navigation').getByRole('link', { name: 'Review' }).click();
@@ -200,13 +213,13 @@ describeWithChromium('the whole path from sign-up to released outputs, on three 
     await checker.page.getByRole('navigation').getByRole('link', { name: 'Outputs to check' }).click();
     const card = checker.page.getByRole('region', { name: 'Risk by age' });
     await card.getByLabel('Comment').fill('an aggregate figure: fine');
-    await card.getByRole('button', { name: 'Release' }).click();
+    await decide(checker.page, card.getByRole('button', { name: 'Release' }));
     // The queue reloads after each decision: the figure leaves it before the card is decided.
     await card.waitFor({ state: 'detached' });
     const modelCard = checker.page.getByRole('region', { name: 'Model card: sprain-workspace' });
     await modelCard.getByTestId('model-card').getByText('Ankle sprain, 5-year risk').waitFor();
     await modelCard.getByLabel('Comment').fill('aggregates only: fine');
-    await modelCard.getByRole('button', { name: 'Release' }).click();
+    await decide(checker.page, modelCard.getByRole('button', { name: 'Release' }));
     await checker.page.getByText('No output is waiting for a decision.').waitFor();
     expect(checker.errors).toEqual([]);
     await checker.close();
