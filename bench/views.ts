@@ -99,14 +99,15 @@ export async function runViewsBench(): Promise<boolean> {
 
   return withHub('compiled', async (hub) => {
     const perCopy = await ingestSample(hub);
-    const copies = Math.ceil(TARGET_RESOURCES / perCopy);
+    // The ingest's own refresh has flattened the first copy already: the refresh timed below reads the others.
+    const copies = Math.ceil(TARGET_RESOURCES / perCopy) + 1;
     await replicate(hub, copies);
     const [all] = await hub.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM resource_head');
     const full = await timedRefresh(hub, 'compiled');
     const rate = full.resources / full.seconds;
     const ratio = rate / naiveRate;
     console.log(
-      `views input: ${full.resources} resources of the viewed types (${VIEWED_TYPES.length} types, ${copies} copies of the Synthea sample; ${Number(all?.n)} in the store)`,
+      `views input: ${full.resources} resources of the viewed types (${VIEWED_TYPES.length} types, ${copies - 1} copies of the Synthea sample added after its ingest; ${Number(all?.n)} in the store)`,
     );
     console.log(
       `views materialise: ${rate.toFixed(0)} resources/s (${ratio.toFixed(1)}x vs naive fhirpath evaluation ${naiveRate.toFixed(0)} resources/s measured in this run; floors ${RATIO_FLOOR}x and ${RATE_FLOOR} resources/s)`,

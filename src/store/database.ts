@@ -11,6 +11,11 @@ export type Row = Record<string, unknown>;
  */
 export interface Database {
   readonly engine: 'duckdb' | 'postgres';
+  /**
+   * The column type of a large text value written once and read whole (a resource's body), for a migration's
+   * `CREATE TABLE`: the engine picks how it is compressed.
+   */
+  readonly bodyType: string;
   /** Run a statement that returns nothing of interest. */
   run(sql: string, params?: readonly SqlValue[]): Promise<void>;
   /** Run a statement and return the number of rows it inserted, updated or deleted. */

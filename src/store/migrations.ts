@@ -9,7 +9,8 @@ export interface Migration {
   module: string;
   version: number;
   name: string;
-  statements: readonly string[];
+  /** SQL run in order; a function builds its statement for the engine (`Database.bodyType`). */
+  statements: readonly (string | ((db: Database) => string))[];
   /** Indexes of the step's tables, kept by the engines that keep them (`Database.index`). */
   indexes?: readonly (readonly [table: string, columns: readonly string[]])[];
   /** Logical keys of the step's tables, kept by the engines that can afford them (`Database.key`). */
@@ -51,7 +52,7 @@ export async function migrate(db: Database, migrations: readonly Migration[], no
           m.version,
         ]);
         if (already) return false;
-        for (const sql of m.statements) await tx.run(sql);
+        for (const sql of m.statements) await tx.run(typeof sql === 'string' ? sql : sql(tx));
         for (const [table, column] of m.distribution ?? []) await tx.distribute(table, column);
         for (const [table, columns] of m.indexes ?? []) await tx.index(table, columns);
         for (const [table, columns] of m.keys ?? []) await tx.key(table, columns);

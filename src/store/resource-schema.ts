@@ -34,7 +34,9 @@ export const resourceStoreMigrations: readonly Migration[] = [
     version: 1,
     name: 'resource versions, heads and search indexes',
     statements: [
-      `CREATE TABLE resource_version (
+      // The body's type is the engine's (`Database.bodyType`): a store made before DuckDB compressed bodies keeps
+      // them as they are, since a table's compression is fixed when it is made.
+      (db) => `CREATE TABLE resource_version (
         type VARCHAR NOT NULL,
         id VARCHAR NOT NULL,
         version INTEGER NOT NULL,
@@ -42,7 +44,7 @@ export const resourceStoreMigrations: readonly Migration[] = [
         patient_key VARCHAR,
         hash VARCHAR NOT NULL,
         source VARCHAR NOT NULL,
-        content VARCHAR NOT NULL
+        content ${db.bodyType} NOT NULL
       )`,
       `CREATE TABLE resource_head (
         type VARCHAR NOT NULL,

@@ -107,17 +107,24 @@ function appenderFor(type: DuckDBType): Appendfn {
 }
 
 /**
- * No FSST string compression: choosing and applying it was most of the checkpoint of a load that goes through the
- * WAL (under a row group). Without it a rebuild of the analytic tables over 68,676 Synthea resources took 17% less
- * CPU (8.9 → 7.4 s) and an ingest of the 123 MB Synthea sample 6% less (17.3 → 16.2 s); over 228,920 resources,
- * whose loads go straight to row groups, the difference was within noise. The store stayed the same size (bodies
- * are stored uncompressed either way; ids and hashes are hex). Dictionary and the other methods stay on.
+ * A new store file is written in DuckDB 1.5's storage format: the older format it defaulted to (v1.0) cannot
+ * compress a string column with zstd (`BODY_TYPE`), and left resource bodies uncompressed. A file made in the older
+ * format keeps it (DuckDB reads and writes it as before) and its bodies stay uncompressed.
  */
-const STORAGE_SETTINGS: Record<string, string> = { disabled_compression_methods: 'fsst' };
+const STORAGE_SETTINGS: Record<string, string> = { storage_compatibility_version: 'v1.5.0' };
+
+/**
+ * Resource bodies compressed with zstd: FHIR JSON compresses about fourfold, so a view refresh or an export reads a
+ * quarter of the blocks into DuckDB's buffer pool, and more of a large store stays in it. On the views bench (1M
+ * resources, default 1 GB buffer pool) a refresh took 24.1 CPU-s instead of 30.3–30.9; an ingest of 225 MB 16.9
+ * CPU-s instead of 18.1 (one run each; docs/architecture.md, "Engines").
+ */
+const BODY_TYPE = 'VARCHAR USING COMPRESSION zstd';
 
 /** One DuckDB connection with its own statement queue. */
 class Session implements Database {
   readonly engine = 'duckdb' as const;
+  readonly bodyType = BODY_TYPE;
   constructor(
     protected readonly conn: DuckDBConnection,
     protected readonly queue: AsyncMutex,
@@ -253,6 +260,7 @@ class Session implements Database {
  */
 export class DuckDbDatabase implements Database {
   readonly engine = 'duckdb' as const;
+  readonly bodyType = BODY_TYPE;
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly writer: Session,

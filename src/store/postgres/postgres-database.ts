@@ -84,9 +84,13 @@ function copyText(v: SqlValue | undefined): string {
   return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
+/** A body is plain text: TOAST compresses large values by itself. */
+const BODY_TYPE = 'VARCHAR';
+
 /** Statements on one client (a transaction's) or on the pool (autocommit); `staged` tables need a transaction. */
 class PgSession implements Database {
   readonly engine = 'postgres' as const;
+  readonly bodyType = BODY_TYPE;
   private stagedCount = 0;
 
   constructor(
@@ -356,6 +360,7 @@ function citusSessionOptions(): string {
 
 export class PostgresDatabase implements Database {
   readonly engine = 'postgres' as const;
+  readonly bodyType = BODY_TYPE;
   readonly types: PgApi.CustomTypesConfig;
   /**
    * Whether the database is a Citus coordinator (the `citus` extension is installed in it): migrations then spread
