@@ -114,10 +114,10 @@ function appenderFor(type: DuckDBType): Appendfn {
 const STORAGE_SETTINGS: Record<string, string> = { storage_compatibility_version: 'v1.5.0' };
 
 /**
- * Resource bodies compressed with zstd: FHIR JSON compresses about fourfold, so a view refresh or an export reads a
- * quarter of the blocks into DuckDB's buffer pool, and more of a large store stays in it. On the views bench (1M
- * resources, default 1 GB buffer pool) a refresh took 24.1 CPU-s instead of 30.3–30.9; an ingest of 225 MB 16.9
- * CPU-s instead of 18.1 (one run each; docs/architecture.md, "Engines").
+ * Resource bodies compressed with zstd: the Synthea sample's store (32,178 resources, 45 MB of bodies) takes 22 MB
+ * on disk instead of 89 MB, so a view refresh or an export reads about a quarter of the blocks into DuckDB's buffer
+ * pool. On the views bench (1M resources, 1 GB buffer pool) a refresh took 24.4 and 26.1 CPU-s instead of 31.6 and
+ * 31.1; an ingest of 225 MB 17.3 CPU-s either way (docs/views.md, "Speed").
  */
 const BODY_TYPE = 'VARCHAR USING COMPRESSION zstd';
 
