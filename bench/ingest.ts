@@ -123,13 +123,15 @@ interface ChildResult {
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 /**
- * Build the product as it ships (`npm run build`'s TypeScript step; `healthmesh` runs dist/), so the timed ingest
- * runs plain JavaScript in its main thread and workers rather than through the TypeScript loader.
+ * Build the product as it ships (`npm run build`'s TypeScript and validator-plan steps; `healthmesh` runs dist/), so
+ * the timed ingest runs plain JavaScript in its main thread and workers rather than through the TypeScript loader,
+ * and reads the R4 validator plan the build compiled into the installation's cache.
  */
 function buildProduct(): void {
   const root = fileURLToPath(new URL('../', import.meta.url));
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync('npm', ['run', '--silent', 'build:plan'], { cwd: root, stdio: 'inherit' });
 }
 
 /** Ingest `files` one after the other into a fresh hub in a child process (its peak RSS is then the ingests' own). */

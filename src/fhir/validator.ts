@@ -1,6 +1,5 @@
 import { describeValue, PRIMITIVE_CHECKS, type PrimitiveCheck, referenceCheck } from './primitive-formats.js';
 import {
-  compileR4Plan,
   PRIMITIVE,
   PRIMITIVE_EXTENSION,
   type PropPlan,
@@ -8,6 +7,7 @@ import {
   RESOURCE_TYPE,
   type ValidatorPlan,
 } from './validator-plan.js';
+import { loadR4Plan } from './validator-plan-cache.js';
 
 /** One problem found in a resource. `path` is FHIRPath-like with indexes: `Observation.component[1].code`. */
 export interface ValidationIssue {
@@ -125,9 +125,12 @@ export class ResourceValidator {
     return r4Validator;
   }
 
-  /** The compiled R4 checks as plain data, to hand to worker threads (see `fromPlan`). */
+  /**
+   * The compiled R4 checks as plain data, to hand to worker threads (see `fromPlan`); from the installation's plan
+   * cache when it holds this compiler's plan (`validator-plan-cache.ts`).
+   */
   static r4Plan(): ValidatorPlan {
-    r4Plan ??= compileR4Plan();
+    r4Plan ??= loadR4Plan();
     return r4Plan;
   }
 
