@@ -69,4 +69,25 @@ describe('the seen-names first pass', () => {
       latinOfPeople([person('Patient', 'Varga', 'Zsofia'), person('Practitioner', 'Nakamura', 'Haruto')]),
     );
   });
+
+  it('reads lines longer than its buffer, and passes over lines beyond the record limit', async () => {
+    // 9 MB lines: longer than the 8 MB the pass reads at a time.
+    const long = (family: string, given: string) =>
+      JSON.stringify({ ...person('Patient', family, given), text: { div: 'x'.repeat(9 << 20) } });
+    const file = join(dir, 'long.ndjson');
+    writeFileSync(
+      file,
+      `${[long('Brennan', 'Siobhan'), JSON.stringify(person('Patient', 'Kowalski', 'Marek')), long('Dube', 'Thandiwe')].join('\n')}\n`,
+    );
+    const all = latinOfPeople([
+      person('Patient', 'Brennan', 'Siobhan'),
+      person('Patient', 'Kowalski', 'Marek'),
+      person('Patient', 'Dube', 'Thandiwe'),
+    ]);
+    expect((await gatherSeenNames([file], 64 << 20)).toData().latin.sort()).toEqual(all);
+    // A limit of 8.5 MB: the long lines are the reader's to reject; the short one between them is still read.
+    expect((await gatherSeenNames([file], 17 << 19)).toData().latin.sort()).toEqual(
+      latinOfPeople([person('Patient', 'Kowalski', 'Marek')]),
+    );
+  });
 });

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
@@ -42,6 +43,10 @@ export async function gatherSeenNames(inputs: readonly RecordInput[], maxRecordB
       const bytes = isGzip(input.bytes) ? await gunzipped(input.bytes) : input.bytes;
       if (ndjson) scanLines(bytes, names, maxRecordBytes);
       else scanDocument(bytes, names, maxRecordBytes);
+      continue;
+    }
+    if (ndjson && !/\.gz$/i.test(input)) {
+      await scanNdjsonFile(input, names, maxRecordBytes);
       continue;
     }
     const stream = openInput(input);
@@ -95,6 +100,61 @@ async function scanNdjsonStream(stream: Readable, names: SeenNames, maxRecordByt
     carry = block.subarray(lastNewline + 1);
   }
   if (carry && carry.length > 0) scanLines(carry, names, maxRecordBytes);
+}
+
+/** Bytes read at a time from a plain NDJSON file; a line longer than this grows the buffer, up to the record limit. */
+const READ_BYTES = 8 << 20;
+
+/**
+ * A plain file read into one reused buffer: a stream's 1 MB chunks joined to each one's carried tail copied every byte
+ * again (433 ms against 178 ms for 225 MB of Synthea, with the scan).
+ */
+async function scanNdjsonFile(file: string, names: SeenNames, maxRecordBytes: number): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    let buffer = Buffer.allocUnsafe(READ_BYTES);
+    let filled = 0; // bytes of an unfinished line at the start of `buffer`
+    let skipping = false; // inside a line past the record limit: the reader rejects it, nothing of it is scanned
+    for (;;) {
+      if (filled === buffer.length) {
+        if (buffer.length >= maxRecordBytes + 1) {
+          skipping = true;
+          filled = 0;
+        } else {
+          const grown = Buffer.allocUnsafe(Math.min(2 * buffer.length, maxRecordBytes + 1));
+          buffer.copy(grown, 0, 0, filled);
+          buffer = grown;
+        }
+      }
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
+      const end = filled + bytesRead;
+      if (bytesRead === 0) {
+        if (end > 0 && !skipping) scanLines(buffer.subarray(0, end), names, maxRecordBytes);
+        return;
+      }
+      let from = 0;
+      if (skipping) {
+        const newline = buffer.indexOf(NEWLINE, filled);
+        if (newline === -1 || newline >= end) {
+          filled = 0;
+          continue;
+        }
+        skipping = false;
+        from = newline + 1;
+      }
+      const lastNewline = buffer.lastIndexOf(NEWLINE, end - 1);
+      if (lastNewline < from) {
+        buffer.copy(buffer, 0, from, end);
+        filled = end - from;
+        continue;
+      }
+      scanLines(buffer.subarray(from, lastNewline), names, maxRecordBytes);
+      buffer.copy(buffer, 0, lastNewline + 1, end);
+      filled = end - lastNewline - 1;
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Parses the lines of `block` that hold a marker, once each. */

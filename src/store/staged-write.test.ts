@@ -117,10 +117,26 @@ describe('ResourceStore.writeStaged', () => {
         write('long', { valueString: '\uD658\uC790 \u00e9 \u{1F600}'.repeat(12_000) }, '\uCF54\uB4DC'),
       ],
       [write('a', { status: 'final' }), write('b', { status: 'amended' }), write('c', {})],
+      // Repeats within one batch, new and existing: same body twice is one version; a repeat of the head, none.
+      [
+        write('d', {}),
+        write('d', {}),
+        write('d', { status: 'final' }),
+        write('d', { status: 'final' }),
+        write('c', {}),
+        write('c', {}),
+        write('b', { status: 'amended' }),
+        write('b', { status: 'final' }),
+      ],
     ];
     const { direct: a, viaFiles: b } = await writeBothWays(rounds);
     expect(b).toEqual(a);
-    expect(a.versions).toHaveLength(9);
+    expect(a.versions).toHaveLength(12);
+    expect(a.heads.filter((h) => ['b', 'c', 'd'].includes(String(h.id))).map((h) => [h.id, h.version])).toEqual([
+      ['b', 3],
+      ['c', 1],
+      ['d', 2],
+    ]);
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'odd', code: 'x\u0001y\u0002z\nw' }));
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'nopatient', code: '' }));
     expect(b.tokens).toContainEqual(expect.objectContaining({ id: 'nosystem', system: null }));
