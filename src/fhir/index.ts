@@ -1,11 +1,12 @@
 export type { DateRange } from './date-range.js';
 export { dateRange, MAX_TIME, MIN_TIME } from './date-range.js';
-export type { InMemoryInput, RawLine, RawRecord, ReaderOptions, RecordInput } from './record-reader.js';
+export type { InMemoryInput, LineBlock, RawLine, RawRecord, ReaderOptions, RecordInput } from './record-reader.js';
 export {
   DEFAULT_MAX_RECORD_BYTES,
   inputName,
   listInputFiles,
   parseRecord,
+  readNdjsonBlocks,
   readNdjsonLines,
   readRecords,
 } from './record-reader.js';

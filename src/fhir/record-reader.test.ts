@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RawRecord, RecordInput } from './record-reader.js';
-import { listInputFiles, readRecords } from './record-reader.js';
+import { listInputFiles, readNdjsonBlocks, readNdjsonLines, readRecords } from './record-reader.js';
 
 async function collect(file: RecordInput, maxRecordBytes = 1024 * 1024): Promise<RawRecord[]> {
   const out: RawRecord[] = [];
@@ -99,5 +99,110 @@ describe('readRecords', () => {
       'h.txt',
       'i.md',
     ]);
+  });
+});
+
+describe('readNdjsonBlocks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hm-blocks-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  type Item = { line?: number; text?: string; code?: string };
+  /** What the line reader gives, one item per line or error. */
+  const byLines = async (file: string, maxRecordBytes: number) => {
+    const out: Item[] = [];
+    for await (const r of readNdjsonLines(file, { maxRecordBytes })) {
+      if ('buffer' in r) out.push({ line: r.line, text: r.buffer.toString('latin1') });
+      else if ('error' in r) out.push({ ...(r.line !== undefined && { line: r.line }), code: r.error.code });
+    }
+    return out;
+  };
+  /** The same from blocks, checking each block's own invariants on the way. */
+  const byBlocks = async (file: string, maxRecordBytes: number, blockBytes: number, maxLines = 1 << 20) => {
+    const out: Item[] = [];
+    let total = 0;
+    for await (const b of readNdjsonBlocks(file, { maxRecordBytes, blockBytes, maxLines })) {
+      if ('starts' in b) {
+        expect(b.lines.length).toBeGreaterThan(0);
+        expect(b.lines.length).toBeLessThanOrEqual(maxLines);
+        const bytes = Buffer.from(b.buffer);
+        let sum = 0;
+        b.lines.forEach((line, i) => {
+          out.push({ line, text: bytes.toString('latin1', b.starts[i], b.ends[i]) });
+          sum += b.ends[i]! - b.starts[i]!;
+        });
+        expect(b.bytes).toBe(sum);
+        total += sum;
+      } else if ('error' in b) out.push({ ...(b.line !== undefined && { line: b.line }), code: b.error.code });
+    }
+    return { out, total };
+  };
+
+  it('gives the lines, numbers and errors the line reader gives, in order, whatever the block size', async () => {
+    const long = `{"resourceType":"Observation","note":"${'x'.repeat(300)}"}`;
+    const text = [
+      '\uFEFF{"resourceType":"Patient","id":"bom"}',
+      '',
+      '   ',
+      '{"resourceType":"Observation","id":"crlf"}\r',
+      long,
+      '{"resourceType":"Observation","id":"after-long"}',
+      '\r',
+      long,
+      long,
+      '{"a":1}',
+      '{"resourceType":"Observation","id":"last-without-newline"}',
+    ].join('\n');
+    const file = join(dir, 'tricky.ndjson');
+    writeFileSync(file, text);
+    for (const max of [200, 1000]) {
+      const expected = await byLines(file, max);
+      expect(expected.filter((i) => i.code === 'INGEST_RECORD_TOO_LARGE')).toHaveLength(max === 200 ? 3 : 0);
+      for (const blockBytes of [7, 16, 64, 100, 333, 4096]) {
+        const { out } = await byBlocks(file, max, blockBytes);
+        expect(out, `max ${max}, blocks of ${blockBytes}`).toEqual(expected);
+      }
+    }
+    // At most so many lines per block, the rest in the next.
+    const { out } = await byBlocks(file, 1000, 4096, 2);
+    expect(out).toEqual(await byLines(file, 1000));
+  });
+
+  it('reports an empty file, a file of blank lines and an over-long last line as the line reader does', async () => {
+    for (const [name, text] of [
+      ['empty.ndjson', ''],
+      ['blank.ndjson', '\n  \n\r\n'],
+      ['long-last.ndjson', `{"a":1}\n${'y'.repeat(500)}`],
+    ] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      const expected = await byLines(file, 100);
+      expect(expected.length).toBeGreaterThan(0);
+      for (const blockBytes of [8, 64, 1024]) expect((await byBlocks(file, 100, blockBytes)).out).toEqual(expected);
+    }
+  });
+
+  it('reads a large file into blocks near the asked size, every byte of every line once', async () => {
+    const lines = Array.from({ length: 20_000 }, (_, i) =>
+      JSON.stringify({ resourceType: 'Observation', id: `o${i}` }),
+    );
+    const file = join(dir, 'many.ndjson');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    let blocks = 0;
+    for await (const b of readNdjsonBlocks(file, {
+      maxRecordBytes: 1 << 20,
+      blockBytes: 64 << 10,
+      maxLines: 1 << 20,
+    })) {
+      if ('starts' in b) {
+        blocks++;
+        expect(b.buffer.byteLength).toBe(64 << 10);
+      }
+    }
+    const { out, total } = await byBlocks(file, 1 << 20, 64 << 10);
+    expect(out.map((i) => i.text)).toEqual(lines);
+    expect(total).toBe(lines.reduce((n, l) => n + l.length, 0));
+    // Whole 64 KiB reads, each carrying the cut line on: no more blocks than one per read of the file.
+    expect(blocks).toBeGreaterThanOrEqual(Math.floor((total + lines.length) / (64 << 10)));
+    expect(blocks).toBeLessThanOrEqual(Math.ceil((total + lines.length) / ((64 << 10) - 100)));
   });
 });

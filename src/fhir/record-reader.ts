@@ -1,5 +1,5 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -181,6 +181,142 @@ async function* readUnnamed(file: RecordInput, options: ReaderOptions): AsyncGen
  */
 export function readNdjsonLines(file: string, options: ReaderOptions): AsyncGenerator<RawLine> {
   return readNamed(file, true, options, false) as AsyncGenerator<RawLine>;
+}
+
+/** Whole NDJSON lines of one plain file in one transferable buffer (see `readNdjsonBlocks`). */
+export interface LineBlock {
+  file: string;
+  /** Its own ArrayBuffer (not a pool's), so it can be transferred to a worker as it is. */
+  buffer: ArrayBuffer;
+  /** Where each line starts and ends in `buffer` (its end excludes the LF and a CR before it). */
+  starts: number[];
+  ends: number[];
+  /** Each line's number in the file (1-based; blank lines are counted, not included). */
+  lines: number[];
+  /** The lines' bytes, as `RawLine.bytes` counts them (without line ends). */
+  bytes: number;
+}
+
+/**
+ * The lines of a plain (not gzipped) NDJSON file in blocks of about `blockBytes`, read straight into each block's own
+ * buffer: the same lines, numbers and error records as `readNdjsonLines`, in the same order (an error record comes
+ * between the lines before it and those after), without a Buffer and a promise per line. Splitting 161,840 lines one
+ * by one and joining them again into chunks cost the main thread of an ingest ~1 s of CPU (measured).
+ */
+export async function* readNdjsonBlocks(
+  file: string,
+  options: ReaderOptions & { blockBytes: number; maxLines: number },
+): AsyncGenerator<LineBlock | RawRecord> {
+  const { maxRecordBytes, blockBytes, maxLines } = options;
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(file, 'r');
+  } catch (e) {
+    throw new HealthmeshError('INGEST_UNREADABLE', `cannot read ${file}: ${(e as Error).message}`, { file });
+  }
+  try {
+    let buffer = Buffer.allocUnsafeSlow(blockBytes);
+    let filled = 0; // the unfinished line carried to the start of `buffer`
+    let skipping = false; // inside a line past the limit: reported when it ends, never held
+    let lineNo = 0;
+    let any = false;
+    for (;;) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null));
+      } catch (e) {
+        throw new HealthmeshError('INGEST_UNREADABLE', `cannot read ${file}: ${(e as Error).message}`, { file });
+      }
+      const end = filled + bytesRead;
+      const eof = bytesRead === 0;
+      let block = emptyBlock(file, buffer);
+      let pos = 0;
+      const out: (LineBlock | RawRecord)[] = [];
+      // A block cut before the end of this buffer (an error, or too many lines) takes a copy of its lines.
+      const cut = () => {
+        if (block.lines.length > 0) out.push(copied(block, buffer));
+        block = emptyBlock(file, buffer);
+      };
+      for (;;) {
+        let nl = buffer.indexOf(0x0a, pos);
+        if (nl >= end) nl = -1;
+        if (nl === -1 && !(eof && pos < end)) break;
+        const lineEnd = nl === -1 ? end : nl;
+        lineNo++;
+        if (skipping || lineEnd - pos > maxRecordBytes) {
+          skipping = false;
+          any = true;
+          cut();
+          out.push(tooLarge(file, lineNo, maxRecordBytes));
+        } else {
+          const stop = lineEnd > pos && buffer[lineEnd - 1] === 0x0d ? lineEnd - 1 : lineEnd;
+          if (!isBlank(buffer.subarray(pos, stop))) {
+            any = true;
+            if (block.lines.length >= maxLines) cut();
+            block.starts.push(pos);
+            block.ends.push(stop);
+            block.lines.push(lineNo);
+            block.bytes += stop - pos;
+          }
+        }
+        pos = nl === -1 ? end : nl + 1;
+      }
+      // The unfinished last line moves to the next buffer (grown for a long line, up to the limit).
+      const partial = end - pos;
+      const next = eof
+        ? buffer
+        : Buffer.allocUnsafeSlow(Math.max(blockBytes, Math.min(2 * partial, maxRecordBytes + 2)));
+      if (!eof) {
+        if (partial > maxRecordBytes || skipping) {
+          skipping = true;
+          filled = 0;
+        } else {
+          buffer.copy(next, 0, pos, end);
+          filled = partial;
+        }
+      }
+      if (block.lines.length > 0) out.push(block);
+      yield* out;
+      if (eof) break;
+      buffer = next;
+    }
+    if (skipping) yield tooLarge(file, lineNo + 1, maxRecordBytes);
+    if (!any && !skipping) {
+      yield { file, bytes: 0, error: new HealthmeshError('INGEST_EMPTY_FILE', 'the file holds no records', { file }) };
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function emptyBlock(file: string, buffer: Buffer): LineBlock {
+  return { file, buffer: buffer.buffer as ArrayBuffer, starts: [], ends: [], lines: [], bytes: 0 };
+}
+
+/** A block's lines copied into a buffer of their own (the block's buffer still holds lines after them). */
+function copied(block: LineBlock, buffer: Buffer): LineBlock {
+  const from = block.starts[0]!;
+  const to = block.ends[block.ends.length - 1]!;
+  const own = Buffer.allocUnsafeSlow(to - from);
+  buffer.copy(own, 0, from, to);
+  return {
+    ...block,
+    buffer: own.buffer as ArrayBuffer,
+    starts: block.starts.map((x) => x - from),
+    ends: block.ends.map((x) => x - from),
+  };
+}
+
+function tooLarge(file: string, line: number, maxRecordBytes: number): RawRecord {
+  return {
+    file,
+    line,
+    bytes: maxRecordBytes,
+    error: new HealthmeshError('INGEST_RECORD_TOO_LARGE', `the record exceeds the limit of ${maxRecordBytes} bytes`, {
+      file,
+      line,
+    }),
+  };
 }
 
 async function* readNamed(

@@ -3,8 +3,15 @@ import { resolve } from 'node:path';
 import type { CommitScope, DerivedData } from '../context/index.js';
 import type { Clock, Logger } from '../core/index.js';
 import { checkSourceName } from '../core/index.js';
-import type { InMemoryInput, ReaderOptions, RecordInput, ResourceValidator } from '../fhir/index.js';
-import { DEFAULT_MAX_RECORD_BYTES, inputName, listInputFiles, readNdjsonLines, readRecords } from '../fhir/index.js';
+import type { InMemoryInput, RawRecord, ReaderOptions, RecordInput, ResourceValidator } from '../fhir/index.js';
+import {
+  DEFAULT_MAX_RECORD_BYTES,
+  inputName,
+  listInputFiles,
+  readNdjsonBlocks,
+  readNdjsonLines,
+  readRecords,
+} from '../fhir/index.js';
 import type { Database, ResourceStore, WriteResult } from '../store/index.js';
 import { Run } from './ingest-run.js';
 import type { IngestSummary } from './ingest-summary.js';
@@ -228,16 +235,28 @@ export class IngestPipeline {
     let lines: number[] = [];
     let offsets: number[] = [0];
     let bytes = 0;
+    const submit = (buffer: ArrayBuffer, starts: number[], ends: number[], numbers: number[]) =>
+      queue.push(pool.submit({ seq: seq++, file, buffer, starts, ends, lines: numbers, stagingDir: staging.dir }));
     const dispatch = () => {
       if (lines.length === 0) return;
       const packed = Buffer.concat(parts, bytes);
       // A fresh ArrayBuffer holding exactly these bytes, so it can be transferred rather than copied again.
       const buffer = packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.length) as ArrayBuffer;
-      queue.push(pool.submit({ seq: seq++, file, buffer, offsets, lines, stagingDir: staging.dir }));
+      submit(buffer, offsets.slice(0, -1), offsets.slice(1), lines);
       parts = [];
       lines = [];
       offsets = [0];
       bytes = 0;
+    };
+    // An unreadable line (too long, empty file) keeps its place in the order, prepared here.
+    const unreadable = (raw: RawRecord) => {
+      const outcome = processRecord(raw, {
+        validator: this.deps.validator,
+        preparer: this.deps.preparer,
+        source: run.source,
+        scope: standaloneScope(run.names),
+      });
+      queue.push(Promise.resolve({ seq: seq++, outcomes: [outcome] }));
     };
     const applyOldest = async () => {
       const result = await queue.shift()!;
@@ -248,26 +267,30 @@ export class IngestPipeline {
         if (result.files) staging.release(result.seq);
       }
     };
-    for await (const raw of readNdjsonLines(file, reader)) {
-      run.account(raw.bytes, gz ? 0 : raw.bytes);
-      if ('buffer' in raw) {
-        parts.push(raw.buffer);
-        bytes += raw.buffer.length;
-        offsets.push(bytes);
-        lines.push(raw.line);
-        if (bytes >= CHUNK_BYTES || lines.length >= STAGE_KEYS_PER_CHUNK) dispatch();
-      } else {
-        // An unreadable line (too long, empty file) keeps its place in the order.
-        dispatch();
-        const outcome = processRecord(raw, {
-          validator: this.deps.validator,
-          preparer: this.deps.preparer,
-          source: run.source,
-          scope: standaloneScope(run.names),
-        });
-        queue.push(Promise.resolve({ seq: seq++, outcomes: [outcome] }));
+    if (!gz) {
+      // A plain file is read in blocks of whole lines, each handed to a worker as it was read.
+      const blocks = readNdjsonBlocks(file, { ...reader, blockBytes: CHUNK_BYTES, maxLines: STAGE_KEYS_PER_CHUNK });
+      for await (const item of blocks) {
+        run.account(item.bytes, item.bytes);
+        if ('starts' in item) submit(item.buffer, item.starts, item.ends, item.lines);
+        else unreadable(item);
+        while (queue.length >= maxInflight) await applyOldest();
       }
-      while (queue.length >= maxInflight) await applyOldest();
+    } else {
+      for await (const raw of readNdjsonLines(file, reader)) {
+        run.account(raw.bytes, 0);
+        if ('buffer' in raw) {
+          parts.push(raw.buffer);
+          bytes += raw.buffer.length;
+          offsets.push(bytes);
+          lines.push(raw.line);
+          if (bytes >= CHUNK_BYTES || lines.length >= STAGE_KEYS_PER_CHUNK) dispatch();
+        } else {
+          dispatch();
+          unreadable(raw);
+        }
+        while (queue.length >= maxInflight) await applyOldest();
+      }
     }
     dispatch();
     while (queue.length > 0) await applyOldest();

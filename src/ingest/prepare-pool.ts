@@ -33,8 +33,9 @@ export interface PrepareChunk {
   seq: number;
   file: string;
   buffer: ArrayBuffer;
-  /** Start of each line in `buffer`, plus the end of the last. */
-  offsets: number[];
+  /** Where each line starts and ends in `buffer`. */
+  starts: number[];
+  ends: number[];
   lines: number[];
   /** Where the worker stages the bodies and search rows of the resources it prepares. */
   stagingDir: string;

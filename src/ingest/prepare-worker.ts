@@ -31,7 +31,7 @@ parentPort?.on('message', (message: PrepareChunk | NamesMessage) => {
   const bytes = Buffer.from(chunk.buffer);
   const outcomes: PrepareResult['outcomes'] = [];
   for (let i = 0; i < chunk.lines.length; i++) {
-    const raw = parseRecord(chunk.file, chunk.lines[i], bytes.subarray(chunk.offsets[i], chunk.offsets[i + 1]));
+    const raw = parseRecord(chunk.file, chunk.lines[i], bytes.subarray(chunk.starts[i], chunk.ends[i]));
     const outcome = processRecord(raw, deps);
     if (outcome.kind !== 'write') {
       outcomes.push(outcome);
