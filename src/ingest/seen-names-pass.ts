@@ -107,7 +107,9 @@ const READ_BYTES = 8 << 20;
 
 /**
  * A plain file read into one reused buffer: a stream's 1 MB chunks joined to each one's carried tail copied every byte
- * again (433 ms against 178 ms for 225 MB of Synthea, with the scan).
+ * again (433 ms against 178 ms for 225 MB of Synthea, with the scan). Not the ingest's `readNdjsonBlocks`: it
+ * needs a fresh buffer per block (each is transferred to a worker) and a record per line, which made this pass 2–3×
+ * slower (measured); here one buffer is reused and only lines holding a person are looked at.
  */
 async function scanNdjsonFile(file: string, names: SeenNames, maxRecordBytes: number): Promise<void> {
   const handle = await open(file, 'r');
