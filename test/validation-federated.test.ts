@@ -147,6 +147,27 @@ describe('validating a third party model across three hubs', () => {
     servers
       .get('busan')!
       .app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}` }, payload: payload as object });
+  /** Each named hub's rows, filled as the manifest says and scored by onnxruntime in this process: pooled and per hub. */
+  const scoredRows = async (names: readonly string[], model: Uint8Array) => {
+    const m = manifest(project);
+    const session = await ort.InferenceSession.create(model);
+    const all: { p: number[]; y: number[] } = { p: [], y: [] };
+    const byHub = new Map<string, { auroc: number; intercept: number; slope: number; n: number }>();
+    for (const name of names) {
+      const rows = await buildHubFeatures(hubs.get(name)!, m.featureSpec, { purpose: VALIDATION_PURPOSE });
+      const x = applyFeaturePlan(manifestPlan(m), rows.matrix);
+      const out = await session.run({
+        x: new ort.Tensor('float32', Float32Array.from(x.values), [x.rows, x.names.length]),
+      });
+      const p = Array.from(out.risk!.data as Float32Array);
+      const y = Array.from(rows.matrix.outcome!);
+      all.p.push(...p);
+      all.y.push(...y);
+      byHub.set(name, { auroc: rocAnalysis(p, y).auroc, ...calibrationFit(p, y), n: rows.matrix.rows });
+    }
+    await session.release();
+    return { all, byHub };
+  };
   const codeOf = (body: string) =>
     (JSON.parse(body) as { issue?: { details?: { coding?: { code?: string }[] } }[] }).issue?.[0]?.details?.coding?.[0]
       ?.code;
@@ -216,23 +237,7 @@ describe('validating a third party model across three hubs', () => {
     expect(report.federation.failed).toEqual([]);
 
     // Directly: every hub's rows, filled as the manifest says, scored by onnxruntime in this process.
-    const m = manifest(project);
-    const session = await ort.InferenceSession.create(model);
-    const all: { p: number[]; y: number[] } = { p: [], y: [] };
-    const byHub = new Map<string, { auroc: number; intercept: number; slope: number; n: number }>();
-    for (const name of HUBS) {
-      const rows = await buildHubFeatures(hubs.get(name)!, m.featureSpec, { purpose: VALIDATION_PURPOSE });
-      const x = applyFeaturePlan(manifestPlan(m), rows.matrix);
-      const out = await session.run({
-        x: new ort.Tensor('float32', Float32Array.from(x.values), [x.rows, x.names.length]),
-      });
-      const p = Array.from(out.risk!.data as Float32Array);
-      const y = Array.from(rows.matrix.outcome!);
-      all.p.push(...p);
-      all.y.push(...y);
-      byHub.set(name, { auroc: rocAnalysis(p, y).auroc, ...calibrationFit(p, y), n: rows.matrix.rows });
-    }
-    await session.release();
+    const { all, byHub } = await scoredRows(HUBS, model);
     const roc = rocAnalysis(all.p, all.y);
     const cal = calibrationFit(all.p, all.y);
 
@@ -379,6 +384,64 @@ describe('validating a third party model across three hubs', () => {
     expect(spent.netBenefit[1]!.model).toBe(report.netBenefit[1]!.model);
     await gwangju.db.run('DELETE FROM validation_calibration_round');
   }, 240_000);
+
+  it('pools two hubs by secure products when the coordinator is not one of them: it helps both pairs itself', async () => {
+    const model = thirdPartyLogistic(WEIGHTS, INTERCEPT);
+    const sub = await post('/validation/submissions', developer, { manifest: manifest(project), model: b64(model) });
+    expect(sub.statusCode, sub.body).toBe(201);
+    const { id } = sub.json() as { id: string };
+    const before = released.length;
+    const run = await post(`/validation/submissions/${id}/validate`, validator, { hubs: ['gwangju', 'gyeonggi'] });
+    expect(run.statusCode, run.body).toBe(200);
+    const { report } = run.json() as {
+      report: {
+        federation: { tookPart: string[]; aurocMethod: string; aurocFailed: unknown; aurocMaxError: number | null };
+        sampleSize: { n: number };
+        discrimination: { auroc: number; aurocCi: [number, number] };
+      };
+    };
+    expect(report.federation.tookPart.sort()).toEqual(['gwangju', 'gyeonggi']);
+    expect(report.federation.aurocMethod, JSON.stringify(report.federation.aurocFailed)).toBe('secure-product');
+    expect(report.federation.aurocFailed).toBeNull();
+    expect(report.federation.aurocMaxError).toBeNull();
+    const { all, byHub } = await scoredRows(['gwangju', 'gyeonggi'], model);
+    expect(report.sampleSize.n).toBe(all.y.length);
+    const roc = rocAnalysis(all.p, all.y);
+    // Exact but for pairs across the two hubs whose log-odds share a cell of the secure products' grid (docs/
+    // validation.md: 2^20 cells over -16..16) with different scores: each counts as a tie, off by at most one half.
+    const cellOf = (p: number) => {
+      const q = Math.min(1 - 1e-12, Math.max(1e-12, p));
+      return Math.min(2 ** 20 - 1, Math.max(0, Math.floor(((Math.log(q / (1 - q)) + 16) / 32) * 2 ** 20)));
+    };
+    const gwangjuRows = byHub.get('gwangju')!.n;
+    let nearTies = 0;
+    let events = 0;
+    all.y.forEach((y, i) => {
+      if (y !== 1) return;
+      events++;
+      all.y.forEach((z, j) => {
+        const across = i < gwangjuRows !== j < gwangjuRows;
+        if (z === 0 && across && all.p[i] !== all.p[j] && cellOf(all.p[i]!) === cellOf(all.p[j]!)) nearTies++;
+      });
+    });
+    const bound = (0.5 * nearTies) / (events * (all.y.length - events));
+    const error = Math.abs(report.discrimination.auroc - roc.auroc);
+    console.log(
+      `two hubs, busan helping: AUROC |Δ| ${error.toExponential(2)} against the rows; ${nearTies} pairs across the hubs share a grid cell with different scores (bound ${bound.toExponential(2)})`,
+    );
+    expect(error).toBeLessThanOrEqual(bound + 1e-12);
+    expect(bound).toBeLessThan(1e-4);
+    expect(report.discrimination.aurocCi[0]).toBeLessThan(roc.auroc);
+    expect(report.discrimination.aurocCi[1]).toBeGreaterThan(roc.auroc);
+    // The peers sent busan their keys and sealed shares; no peer helped, and no peer answered with a pair figure.
+    const ops = released.slice(before).map((r) => `${r.hub} ${r.op}`);
+    expect(ops.filter((o) => o.endsWith('validation.auroc-key')).sort()).toEqual([
+      'gwangju validation.auroc-key',
+      'gyeonggi validation.auroc-key',
+    ]);
+    expect(ops.filter((o) => o.endsWith('validation.auroc-share')).length).toBe(2);
+    expect(ops.filter((o) => o.endsWith('validation.auroc-pair'))).toEqual([]);
+  }, 120_000);
 
   it('keeps no scores for calibration rounds of a population a few people from one it released', async () => {
     const gyeonggi = hubs.get('gyeonggi')!;

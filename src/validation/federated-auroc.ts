@@ -2,8 +2,10 @@
  * The coordinator's side of the pooled AUROC (docs/validation.md, "The pooled AUROC"): with three hubs or more,
  * every ordered pair of hubs (A's events, B's non-events) is counted by a secure scalar product that a third hub
  * computes (pooled-auroc.ts), so the pooled AUROC is the one over all the hubs' rows, up to pairs that share a grid
- * cell with different scores. With two hubs there is no third to help: the histograms order those pairs
- * (`pooledAuroc`, with its stated bound).
+ * cell with different scores. With two hubs and a coordinator outside them, the coordinator is the third: it
+ * helps both pairs itself (it learns the pair figures, which helpers release to it anyway). With two hubs of which
+ * the coordinator is one there is no third to help: the histograms order those pairs (`pooledAuroc`, with its
+ * stated bound).
  */
 import { randomBytes } from 'node:crypto';
 import type { HubServices as Hub } from '../context/index.js';
@@ -51,8 +53,10 @@ export async function secureAurocAcrossHubs(
   project: string,
   requester: string,
 ): Promise<AurocOutcome> {
-  if (parts.length < 3) return { tooFewHubs: true };
   const self = hub.config.name;
+  // Two hubs, this one not among them: this hub helps both pairs (no scores of its own, so no session).
+  const helping = parts.length === 2 && parts.every((p) => p.hub !== self);
+  if (parts.length < 3 && !helping) return { tooFewHubs: true };
   const missing = parts.find((p) => p.session === undefined || (p.hub !== self && federation === undefined));
   if (missing !== undefined) {
     return {
@@ -65,9 +69,10 @@ export async function secureAurocAcrossHubs(
   const { gate } = hub;
   /** One step at `hubName`: this hub's own locally, another's by its signed operation. */
   const step = async (hubName: string, op: string, body: Record<string, unknown>): Promise<unknown> => {
-    const session = byHub.get(hubName)!.session;
+    const session = byHub.get(hubName)?.session;
     if (hubName === self) {
       try {
+        if (helping) return protocol.helperPair(gate, project, run, body.pair, body.role, body.blob).value;
         switch (op) {
           case VALIDATION_AUROC_KEY_OPERATION:
             return protocol.key(gate, self, project, session, run).value;
@@ -105,7 +110,22 @@ export async function secureAurocAcrossHubs(
         });
       }),
     );
-    const pairs = aurocPairs(parts.map((p) => p.hub));
+    if (helping) {
+      keys.push(protocol.helperKey(gate, project, run).value);
+      try {
+        protocol.helperKeys(project, run, keys);
+      } catch (e) {
+        // A key that does not verify here is the sender's fault as much as a step it failed.
+        throw new PeerStepFailed({ hub: self, kind: 'refused', message: (e as Error).message });
+      }
+    }
+    const hubs = parts.map((p) => p.hub);
+    const pairs: AurocPair[] = helping
+      ? [
+          { events: hubs[0]!, nonEvents: hubs[1]!, helper: self },
+          { events: hubs[1]!, nonEvents: hubs[0]!, helper: self },
+        ]
+      : aurocPairs(hubs);
     const sealed = new Map<string, string>();
     await Promise.all(
       parts.map(async (p) => {
@@ -181,5 +201,7 @@ export async function secureAurocAcrossHubs(
   } catch (e) {
     if (e instanceof PeerStepFailed) return { failed: e.failure };
     throw e;
+  } finally {
+    if (helping) protocol.endHelping(run);
   }
 }

@@ -45,6 +45,25 @@ function population(n: number, seed: number, eventShare: number) {
   return { risks, y };
 }
 
+type Population = ReturnType<typeof population>;
+
+/** Directly: A's events against B's non-events, ties halved. */
+function crossAuroc(a: Population, b: Population): number {
+  const p: number[] = [];
+  const y: number[] = [];
+  for (const [d, outcome] of [
+    [a, 1],
+    [b, 0],
+  ] as const) {
+    for (let i = 0; i < d.y.length; i++) {
+      if (d.y[i] !== outcome) continue;
+      p.push(d.risks[i]!);
+      y.push(outcome);
+    }
+  }
+  return rocAnalysis(p, y).auroc;
+}
+
 describe('the pooled AUROC by secure products', () => {
   it('counts every pair across three hubs as the rows do', () => {
     const net = hubs();
@@ -83,25 +102,55 @@ describe('the pooled AUROC by secure products', () => {
         ).value;
       expect(ask('events')).toEqual({ pair: pairId(pair), pending: true, auroc: null });
       const { auroc } = ask('nonEvents');
-      // Directly: A's events against B's non-events, ties halved.
-      const a = data.get(pair.events)!;
-      const b = data.get(pair.nonEvents)!;
-      const p: number[] = [];
-      const y: number[] = [];
-      for (const [d, outcome] of [
-        [a, 1],
-        [b, 0],
-      ] as const) {
-        for (let i = 0; i < d.y.length; i++) {
-          if (d.y[i] !== outcome) continue;
-          p.push(d.risks[i]!);
-          y.push(outcome);
-        }
-      }
-      expect(Math.abs(auroc! - rocAnalysis(p, y).auroc), pairId(pair)).toBeLessThan(1e-12);
+      const direct = crossAuroc(data.get(pair.events)!, data.get(pair.nonEvents)!);
+      expect(Math.abs(auroc! - direct), pairId(pair)).toBeLessThan(1e-12);
       // A pair is opened once: a second message is refused.
       expect(() => ask('nonEvents')).toThrow(/already/);
     }
+  });
+
+  it('lets a coordinator with no rows in the run help both pairs of two hubs, keyed by run alone', () => {
+    const net = hubs();
+    const data = new Map([
+      ['a', population(300, 4, 0.4)],
+      ['b', population(260, 5, 0.3)],
+    ]);
+    const sessions = new Map<string, string>();
+    for (const [name, d] of data) sessions.set(name, net.get(name as 'a')!.sessions.keep('h', PROJECT, d.risks, d.y));
+    const h = net.get('h')!;
+    expect(() =>
+      h.protocol.helperPair(h.gate, PROJECT, RUN, { events: 'a', nonEvents: 'b', helper: 'h' }, 'events', 'x'),
+    ).toThrow(/helps no run/);
+    const keys: SignedRunKey[] = (['a', 'b'] as const).map(
+      (name) => net.get(name)!.protocol.key(net.get(name)!.gate, 'h', PROJECT, sessions.get(name), RUN).value,
+    );
+    keys.push(h.protocol.helperKey(h.gate, PROJECT, RUN).value);
+    expect(() => h.protocol.helperKey(h.gate, PROJECT, RUN)).toThrow(/already helps/);
+    // A peer's key that does not verify is refused before any pair is opened.
+    const forged = keys.map((k) => (k.hub === 'a' ? { ...k, key: keys[1]!.key } : k));
+    expect(() => h.protocol.helperKeys(PROJECT, RUN, forged)).toThrow(/does not verify/);
+    h.protocol.helperKeys(PROJECT, RUN, keys);
+    const pairs = [
+      { events: 'a', nonEvents: 'b', helper: 'h' },
+      { events: 'b', nonEvents: 'a', helper: 'h' },
+    ];
+    const sealed = new Map<string, string>();
+    for (const name of ['a', 'b'] as const) {
+      const hub = net.get(name)!;
+      const out = hub.protocol.share(hub.gate, 'h', PROJECT, sessions.get(name), RUN, keys, pairs).value;
+      for (const x of out.shares) sealed.set(`${x.pair} ${x.role}`, x.blob);
+    }
+    for (const pair of pairs) {
+      const ask = (role: 'events' | 'nonEvents') =>
+        h.protocol.helperPair(h.gate, PROJECT, RUN, pair, role, sealed.get(`${pairId(pair)} ${role}`)).value;
+      expect(ask('events').pending).toBe(true);
+      const { auroc } = ask('nonEvents');
+      const direct = crossAuroc(data.get(pair.events)!, data.get(pair.nonEvents)!);
+      expect(Math.abs(auroc! - direct), pairId(pair)).toBeLessThan(1e-12);
+    }
+    // Once the run ends the coordinator holds nothing of it.
+    h.protocol.endHelping(RUN);
+    expect(() => h.protocol.helperPair(h.gate, PROJECT, RUN, pairs[0], 'events', 'x')).toThrow(/helps no run/);
   });
 
   it('sends no share, so no pair figure leaves, when a hub has too few events or non-events', () => {

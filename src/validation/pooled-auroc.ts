@@ -212,6 +212,8 @@ function parsePairs(v: unknown): AurocPair[] {
  */
 export class AurocProtocol {
   private readonly runs = new Map<string, RunState>();
+  /** Runs this hub helps as their coordinator, holding no scores of its own in them (`helperKey`), by run. */
+  private readonly helping = new Map<string, RunState>();
 
   constructor(
     private readonly sessions: CalibrationSessions,
@@ -343,7 +345,59 @@ export class AurocProtocol {
     role: unknown,
     blob: unknown,
   ): Released<{ pair: string; pending: boolean; auroc: number | null }> {
-    const state = this.state(owner, project, session, run);
+    return this.openPair(gate, this.state(owner, project, session, run), project, pairInput, role, blob);
+  }
+
+  /**
+   * A run key for a run that this hub coordinates across two other hubs and helps (docs/validation.md, "The pooled
+   * AUROC"): it holds no scores in the run, so no session; the key lives until `endHelping`.
+   */
+  helperKey(gate: ReleaseGate, project: string, run: string): Released<SignedRunKey> {
+    if (!RUN.test(run)) throw refuse('run must be 32 hexadecimal digits');
+    if (this.helping.has(run)) throw refuse('this hub already helps that run');
+    const { privateKey, publicKey } = generateKeyPairSync('x25519');
+    const key = String(publicKey.export({ format: 'jwk' }).x);
+    this.helping.set(run, { run, privateKey, publicKey: key, shared: false, halves: new Map(), done: new Set() });
+    const signer = this.signer();
+    const signature = signer.sign(runKeyStatement(signer.name, project, run, key)).toString('base64url');
+    return gate.text({ hub: signer.name, key, signature });
+  }
+
+  /** As the helper of a run it coordinates: check the run's signed keys (before any pair is opened). */
+  helperKeys(project: string, run: string, keys: unknown): void {
+    const state = this.helping.get(run);
+    if (state === undefined) throw refuse('this hub helps no run under that handle');
+    if (state.keys !== undefined) throw refuse('this run’s keys were checked already');
+    state.keys = this.checkKeys(state, project, keys);
+  }
+
+  /** `pair` for a run this hub coordinates and helps. */
+  helperPair(
+    gate: ReleaseGate,
+    project: string,
+    run: string,
+    pairInput: unknown,
+    role: unknown,
+    blob: unknown,
+  ): Released<{ pair: string; pending: boolean; auroc: number | null }> {
+    const state = this.helping.get(run);
+    if (state === undefined) throw refuse('this hub helps no run under that handle');
+    return this.openPair(gate, state, project, pairInput, role, blob);
+  }
+
+  /** Forget a run this hub helped: its key and any half-received pair. */
+  endHelping(run: string): void {
+    this.helping.delete(run);
+  }
+
+  private openPair(
+    gate: ReleaseGate,
+    state: RunState,
+    project: string,
+    pairInput: unknown,
+    role: unknown,
+    blob: unknown,
+  ): Released<{ pair: string; pending: boolean; auroc: number | null }> {
     const [p] = parsePairs([pairInput]);
     const me = this.signer().name;
     if (p!.helper !== me) throw refuse(`this hub is not the helper of ${pairId(p!)}`);
