@@ -114,6 +114,13 @@ interface RunState {
 }
 
 const RUN = /^[0-9a-f]{32}$/;
+
+/** A run's state with a fresh X25519 key and nothing received yet. */
+function freshRun(run: string): RunState {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const key = String(publicKey.export({ format: 'jwk' }).x);
+  return { run, privateKey, publicKey: key, shared: false, halves: new Map(), done: new Set() };
+}
 const HUB = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const PROTOCOL = 'healthmesh-validation-auroc/1';
 
@@ -234,19 +241,16 @@ export class AurocProtocol {
     // Runs of sessions that expired or were dropped go with them.
     for (const id of this.runs.keys()) if (!this.sessions.alive(id)) this.runs.delete(id);
     if (this.runs.has(session as string)) throw refuse('this session has already taken part in an AUROC run');
-    const { privateKey, publicKey } = generateKeyPairSync('x25519');
-    const key = String(publicKey.export({ format: 'jwk' }).x);
+    const state = freshRun(run);
+    this.runs.set(session as string, state);
+    return gate.text(this.signedKey(project, state));
+  }
+
+  /** This hub's run key of `state`, signed with its identity over the hub, project, run and key (a plain record type, as the gate takes). */
+  private signedKey(project: string, state: RunState): { hub: string; key: string; signature: string } {
     const signer = this.signer();
-    this.runs.set(session as string, {
-      run,
-      privateKey,
-      publicKey: key,
-      shared: false,
-      halves: new Map(),
-      done: new Set(),
-    });
-    const signature = signer.sign(runKeyStatement(signer.name, project, run, key)).toString('base64url');
-    return gate.text({ hub: signer.name, key, signature });
+    const signature = signer.sign(runKeyStatement(signer.name, project, state.run, state.publicKey));
+    return { hub: signer.name, key: state.publicKey, signature: signature.toString('base64url') };
   }
 
   /** The signed keys checked: this hub's own must be the one it made, every other's must verify. */
@@ -355,12 +359,9 @@ export class AurocProtocol {
   helperKey(gate: ReleaseGate, project: string, run: string): Released<SignedRunKey> {
     if (!RUN.test(run)) throw refuse('run must be 32 hexadecimal digits');
     if (this.helping.has(run)) throw refuse('this hub already helps that run');
-    const { privateKey, publicKey } = generateKeyPairSync('x25519');
-    const key = String(publicKey.export({ format: 'jwk' }).x);
-    this.helping.set(run, { run, privateKey, publicKey: key, shared: false, halves: new Map(), done: new Set() });
-    const signer = this.signer();
-    const signature = signer.sign(runKeyStatement(signer.name, project, run, key)).toString('base64url');
-    return gate.text({ hub: signer.name, key, signature });
+    const state = freshRun(run);
+    this.helping.set(run, state);
+    return gate.text(this.signedKey(project, state));
   }
 
   /** As the helper of a run it coordinates: check the run's signed keys (before any pair is opened). */
