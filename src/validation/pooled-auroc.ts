@@ -246,7 +246,10 @@ export class AurocProtocol {
     return gate.text(this.signedKey(project, state));
   }
 
-  /** This hub's run key of `state`, signed with its identity over the hub, project, run and key (a plain record type, as the gate takes). */
+  /**
+   * This hub's run key of `state`, signed with its identity over the hub, project, run and key (returned as a plain
+   * record type, which the gate takes).
+   */
   private signedKey(project: string, state: RunState): { hub: string; key: string; signature: string } {
     const signer = this.signer();
     const signature = signer.sign(runKeyStatement(signer.name, project, state.run, state.publicKey));
